@@ -1,0 +1,16 @@
+//! Belladonna: a hardened, setuid-free privileged command wrapper.
+//!
+//! The library holds everything; the binaries `bdexec` and `bdctl` are
+//! argument parsing plus one call into [`bdexec::run`] or [`bdctl`].
+
+pub mod audit;
+pub mod bdctl;
+pub mod bdexec;
+pub mod decide;
+pub mod escape;
+pub mod exec;
+pub mod identity;
+pub mod paths;
+pub mod policy;
+pub mod secure_fs;
+pub mod testhook;

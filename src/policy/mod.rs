@@ -1,0 +1,2 @@
+//! The policy: model, parsing, secure loading, matching, hashing, lint.
+pub mod model;

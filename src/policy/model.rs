@@ -1,0 +1,116 @@
+//! The policy as bdexec uses it: parsed, validated, defaults filled in.
+//! Everything here is plain data; parsing lives in `parse`, file access in
+//! `load`, matching in `matcher`.
+#![forbid(unsafe_code)]
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// Default `secure_path` (same as sudo's Debian default).
+pub const DEFAULT_SECURE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A whole policy: the main file plus drop-ins, merged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    pub version: u32,
+    pub defaults: Defaults,
+    /// Rules in evaluation order: main file first, then drop-ins in
+    /// byte-wise file-name order, each file's rules in file order.
+    pub rules: Vec<Rule>,
+}
+
+/// `[defaults]`, with every omitted key filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Defaults {
+    /// Absolute directories searched for a bare command name, in order.
+    pub secure_path: Vec<PathBuf>,
+    /// Environment variable names (or `PREFIX*` patterns) kept from the caller.
+    pub env_keep: Vec<String>,
+    /// Variables set for every command (after `env_keep`).
+    pub setenv: Vec<(String, String)>,
+    /// The command's umask is the caller's OR this value.
+    pub umask: u32,
+}
+
+/// A user or group reference: a name, or `#id`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub enum Principal {
+    Name(String),
+    Id(u32),
+}
+
+/// What a rule does when it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Action {
+    Allow,
+    Deny,
+}
+
+/// How the caller must authenticate before an allowed command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Auth {
+    None,
+    Password,
+    Approval,
+}
+
+impl Auth {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Auth::None => "none",
+            Auth::Password => "password",
+            Auth::Approval => "approval",
+        }
+    }
+}
+
+/// Which arguments a command entry allows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Args {
+    /// A bare path: no arguments at all.
+    None,
+    /// Exactly these arguments (argv[1..]).
+    Exact(Vec<String>),
+    /// These leading arguments, then anything (`/usr/bin/journalctl *` has
+    /// an empty prefix; `/usr/bin/systemctl status *` has `["status"]`).
+    Prefix(Vec<String>),
+}
+
+/// One entry of a rule's `commands`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandSpec {
+    /// Absolute, as written in the policy (not canonicalised: matching
+    /// compares the opened file's device and inode with this path's).
+    pub path: PathBuf,
+    pub args: Args,
+    /// Optional BLAKE3 digest pin (32 bytes) of the file's contents.
+    pub digest: Option<[u8; 32]>,
+}
+
+/// Where a rule was written, for messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub file: PathBuf,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// One `[[rule]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub name: String,
+    pub users: Vec<Principal>,
+    pub groups: Vec<Principal>,
+    /// Allowed targets. For allow rules never empty (default `["root"]`);
+    /// the first is the default target. For deny rules an empty list means
+    /// "any target".
+    pub run_as: Vec<Principal>,
+    pub commands: Vec<CommandSpec>,
+    pub auth: Auth,
+    pub action: Action,
+    /// Variables set for this rule's commands (after the defaults' setenv).
+    pub setenv: Vec<(String, String)>,
+    /// Not part of the policy's meaning: excluded from the hash.
+    #[serde(skip)]
+    pub origin: Origin,
+}

@@ -1,0 +1,17 @@
+//! Pause points for tests that must race with or kill bdexec at an exact
+//! step. Compiled in only with the `test-hooks` cargo feature; in every
+//! other build `point` is an empty inline function.
+
+/// Stop the process (SIGSTOP) when `BELLADONNA_TEST_PAUSE` names this
+/// point, so a test can act (kill -9, change a file) and then continue it.
+#[cfg(feature = "test-hooks")]
+pub fn point(name: &str) {
+    if std::env::var_os("BELLADONNA_TEST_PAUSE").is_some_and(|v| v == name) {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+    }
+}
+
+/// No-op outside test builds.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn point(_name: &str) {}
