@@ -3,6 +3,7 @@
 //! so it is unit-tested exhaustively without root.
 #![forbid(unsafe_code)]
 
+use crate::policy::matcher::{matching_command, rule_covers_target, rule_matches_caller};
 use crate::policy::model::{Auth, CommandSpec, Policy, Principal, Rule};
 use std::path::Path;
 
@@ -40,4 +41,905 @@ pub struct Target {
     pub uid: u32,
     pub gid: u32,
     pub name: String,
+}
+
+/// One request to decide: who asks, as whom, which opened file (by
+/// identity), with which arguments (argv[1..], raw bytes).
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    pub caller: &'a Caller,
+    pub target: &'a Target,
+    pub command: FileId,
+    pub args: &'a [Vec<u8>],
+}
+
+/// Why a request was denied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenyReason {
+    /// No allow rule matches caller, command and arguments.
+    NoRule,
+    /// A deny rule matches (deny beats allow, whatever the order).
+    DenyRule,
+    /// Some allow rule matches caller, command and arguments, but none of
+    /// them allows this target user.
+    TargetNotAllowed,
+}
+
+impl DenyReason {
+    /// The reason as written in audit records.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DenyReason::NoRule => "no rule allows this command",
+            DenyReason::DenyRule => "denied by rule",
+            DenyReason::TargetNotAllowed => "target user not allowed by any matching rule",
+        }
+    }
+}
+
+impl std::fmt::Display for DenyReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The outcome of [`decide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision<'p> {
+    /// The first allow rule (policy order) that matches caller, command,
+    /// arguments and target; `spec` is its first matching command entry
+    /// (the caller checks `spec.digest`, if any, on the opened fd), `auth`
+    /// what the caller must do before the command runs.
+    Allow {
+        rule: &'p Rule,
+        spec: &'p CommandSpec,
+        auth: Auth,
+    },
+    /// Denied. `rule` is the deny rule for [`DenyReason::DenyRule`], the
+    /// first allow rule that matched all but the target for
+    /// [`DenyReason::TargetNotAllowed`] (for the audit record only: never
+    /// tell the caller), and `None` for [`DenyReason::NoRule`].
+    Deny {
+        rule: Option<&'p Rule>,
+        reason: DenyReason,
+    },
+}
+
+impl Decision<'_> {
+    pub fn is_allow(&self) -> bool {
+        matches!(self, Decision::Allow { .. })
+    }
+}
+
+/// The default target when `-u` is not given: the first `run_as` entry of
+/// the first allow rule (policy order) that matches the caller, the
+/// command and its arguments. `None` when no allow rule matches (the
+/// request will be denied; the caller may use `root` to get a decision and
+/// an audit record).
+pub fn default_target<'p>(
+    policy: &'p Policy,
+    caller: &Caller,
+    command: FileId,
+    args: &[Vec<u8>],
+    files: &dyn FileIds,
+) -> Option<&'p Principal> {
+    policy
+        .rules
+        .iter()
+        .filter(|r| !r.is_deny() && rule_matches_caller(r, caller))
+        .find(|r| matching_command(r, command, args, files).is_some())
+        .and_then(|r| r.run_as.first())
+}
+
+/// Decide a request. Deny rules are checked against caller, command,
+/// arguments and target (a deny rule without `run_as` covers every
+/// target) and win over any allow rule, before or after them. Otherwise
+/// the first allow rule in policy order that matches everything allows.
+/// No matching rule denies.
+pub fn decide<'p>(policy: &'p Policy, req: &Request<'_>, files: &dyn FileIds) -> Decision<'p> {
+    let mut allow: Option<(&'p Rule, &'p CommandSpec)> = None;
+    let mut wrong_target: Option<&'p Rule> = None;
+    for rule in policy
+        .rules
+        .iter()
+        .filter(|r| rule_matches_caller(r, req.caller))
+    {
+        if rule.is_deny() {
+            if rule_covers_target(rule, req.target)
+                && matching_command(rule, req.command, req.args, files).is_some()
+            {
+                return Decision::Deny {
+                    rule: Some(rule),
+                    reason: DenyReason::DenyRule,
+                };
+            }
+            continue;
+        }
+        if allow.is_some() {
+            continue;
+        }
+        if let Some(spec) = matching_command(rule, req.command, req.args, files) {
+            if rule_covers_target(rule, req.target) {
+                allow = Some((rule, spec));
+            } else if wrong_target.is_none() {
+                wrong_target = Some(rule);
+            }
+        }
+    }
+    match (allow, wrong_target) {
+        (Some((rule, spec)), _) => Decision::Allow {
+            rule,
+            spec,
+            auth: rule.auth,
+        },
+        (None, Some(rule)) => Decision::Deny {
+            rule: Some(rule),
+            reason: DenyReason::TargetNotAllowed,
+        },
+        (None, None) => Decision::Deny {
+            rule: None,
+            reason: DenyReason::NoRule,
+        },
+    }
+}
+
+/// The rules that apply to the caller (by user or group), allow and deny,
+/// in policy order: what `bdexec -l` shows.
+pub fn rules_for_caller<'p>(policy: &'p Policy, caller: &Caller) -> Vec<&'p Rule> {
+    policy
+        .rules
+        .iter()
+        .filter(|r| rule_matches_caller(r, caller))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::model::{Action, Args};
+    use crate::policy::parse::parse_main;
+    use std::collections::HashMap;
+    use std::path::PathBuf;
+
+    /// Test file identities: a fixed table.
+    struct Ids(HashMap<PathBuf, FileId>);
+
+    fn id(ino: u64) -> FileId {
+        FileId { dev: 8, ino }
+    }
+
+    impl FileIds for Ids {
+        fn id_of(&self, path: &Path) -> Option<FileId> {
+            self.0.get(path).copied()
+        }
+    }
+
+    const SH: u64 = 1;
+    const SYSTEMCTL: u64 = 2;
+    const JOURNALCTL: u64 = 3;
+    const ID: u64 = 4;
+    const LS: u64 = 5;
+
+    fn ids() -> Ids {
+        Ids(HashMap::from([
+            ("/bin/sh".into(), id(SH)),
+            ("/usr/bin/sh".into(), id(SH)),
+            ("/usr/bin/systemctl".into(), id(SYSTEMCTL)),
+            ("/bin/systemctl".into(), id(SYSTEMCTL)),
+            ("/usr/bin/journalctl".into(), id(JOURNALCTL)),
+            ("/usr/bin/id".into(), id(ID)),
+            ("/bin/ls".into(), id(LS)),
+        ]))
+    }
+
+    fn pol(rules: &str) -> Policy {
+        match parse_main(&format!("version = 1\n{rules}"), Path::new("/p.toml")) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn alice() -> Caller {
+        Caller {
+            uid: 1000,
+            gid: 1000,
+            name: Some("alice".into()),
+            gids: vec![1000, 50],
+            group_names: vec!["alice".into(), "ops".into()],
+        }
+    }
+
+    fn bob() -> Caller {
+        Caller {
+            uid: 1001,
+            gid: 1001,
+            name: Some("bob".into()),
+            gids: vec![1001],
+            group_names: vec!["bob".into()],
+        }
+    }
+
+    fn root() -> Target {
+        Target {
+            uid: 0,
+            gid: 0,
+            name: "root".into(),
+        }
+    }
+
+    fn www() -> Target {
+        Target {
+            uid: 33,
+            gid: 33,
+            name: "www-data".into(),
+        }
+    }
+
+    fn argv(v: &[&str]) -> Vec<Vec<u8>> {
+        v.iter().map(|s| s.as_bytes().to_vec()).collect()
+    }
+
+    fn run<'p>(p: &'p Policy, c: &Caller, t: &Target, cmd: u64, args: &[&str]) -> Decision<'p> {
+        let a = argv(args);
+        decide(
+            p,
+            &Request {
+                caller: c,
+                target: t,
+                command: id(cmd),
+                args: &a,
+            },
+            &ids(),
+        )
+    }
+
+    fn allowed_by(d: &Decision<'_>) -> Option<String> {
+        match d {
+            Decision::Allow { rule, .. } => Some(rule.name.clone()),
+            Decision::Deny { .. } => None,
+        }
+    }
+
+    fn reason(d: &Decision<'_>) -> Option<DenyReason> {
+        match d {
+            Decision::Allow { .. } => None,
+            Decision::Deny { reason, .. } => Some(*reason),
+        }
+    }
+
+    const ALLOW_SH: &str =
+        "[[rule]]\nname = \"allow-sh\"\nusers = [\"alice\"]\ncommands = [\"/bin/sh *\"]\n";
+    const DENY_SH: &str = "[[rule]]\nname = \"deny-sh\"\ngroups = [\"ops\"]\naction = \"deny\"\ncommands = [\"/bin/sh *\"]\n";
+
+    #[test]
+    fn deny_beats_allow_before_and_after() {
+        for p in [
+            pol(&format!("{ALLOW_SH}{DENY_SH}")),
+            pol(&format!("{DENY_SH}{ALLOW_SH}")),
+        ] {
+            let d = run(&p, &alice(), &root(), SH, &["-c", "id"]);
+            assert_eq!(reason(&d), Some(DenyReason::DenyRule));
+            match d {
+                Decision::Deny { rule: Some(r), .. } => assert_eq!(r.name, "deny-sh"),
+                other => panic!("{other:?}"),
+            }
+            // The deny rule has no run_as: it covers every target.
+            assert_eq!(
+                reason(&run(&p, &alice(), &www(), SH, &[])),
+                Some(DenyReason::DenyRule)
+            );
+        }
+    }
+
+    #[test]
+    fn deny_with_run_as_covers_only_those_targets() {
+        let p = pol(
+            "[[rule]]\nname = \"a\"\nusers = [\"alice\"]\nrun_as = [\"root\", \"www-data\"]\ncommands = [\"/bin/ls *\"]\n\
+             [[rule]]\nname = \"d\"\nusers = [\"alice\"]\nrun_as = [\"#0\"]\naction = \"deny\"\ncommands = [\"/bin/ls *\"]\n",
+        );
+        assert_eq!(
+            reason(&run(&p, &alice(), &root(), LS, &[])),
+            Some(DenyReason::DenyRule)
+        );
+        assert_eq!(
+            allowed_by(&run(&p, &alice(), &www(), LS, &[])).as_deref(),
+            Some("a")
+        );
+    }
+
+    #[test]
+    fn deny_rule_respects_arguments() {
+        // A deny entry with exact arguments denies only those arguments
+        // (lint warns about this); with `*` it denies every use.
+        let p = pol(
+            "[[rule]]\nname = \"a\"\nusers = [\"alice\"]\ncommands = [\"/bin/ls *\"]\n\
+             [[rule]]\nname = \"d\"\nusers = [\"alice\"]\naction = \"deny\"\ncommands = [\"/bin/ls /root\"]\n",
+        );
+        assert_eq!(
+            reason(&run(&p, &alice(), &root(), LS, &["/root"])),
+            Some(DenyReason::DenyRule)
+        );
+        assert!(run(&p, &alice(), &root(), LS, &["/tmp"]).is_allow());
+    }
+
+    #[test]
+    fn no_match_denies() {
+        let p = pol(ALLOW_SH);
+        let d = run(&p, &bob(), &root(), SH, &[]);
+        assert_eq!(
+            d,
+            Decision::Deny {
+                rule: None,
+                reason: DenyReason::NoRule
+            }
+        );
+        assert_eq!(
+            reason(&run(&p, &alice(), &root(), LS, &[])),
+            Some(DenyReason::NoRule)
+        );
+        let empty = pol("");
+        assert_eq!(
+            reason(&run(&empty, &alice(), &root(), SH, &[])),
+            Some(DenyReason::NoRule)
+        );
+    }
+
+    #[test]
+    fn exact_arguments() {
+        let p = pol(
+            "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\nauth = \"none\"\ncommands = [\"/usr/bin/systemctl restart nginx.service\"]\n",
+        );
+        let d = run(
+            &p,
+            &alice(),
+            &root(),
+            SYSTEMCTL,
+            &["restart", "nginx.service"],
+        );
+        match d {
+            Decision::Allow { rule, spec, auth } => {
+                assert_eq!(rule.name, "r");
+                assert_eq!(auth, Auth::None);
+                assert_eq!(spec.path, PathBuf::from("/usr/bin/systemctl"));
+            }
+            other => panic!("{other:?}"),
+        }
+        for bad in [
+            &["restart"][..],
+            &["restart", "nginx.service", "x"],
+            &["restart", "nginx.servic"],
+            &["restart", "nginx.service "],
+            &["stop", "nginx.service"],
+            &[],
+        ] {
+            assert_eq!(
+                reason(&run(&p, &alice(), &root(), SYSTEMCTL, bad)),
+                Some(DenyReason::NoRule),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn trailing_star_prefix() {
+        let p = pol(
+            "[[rule]]\nname = \"j\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/journalctl *\", \"/usr/bin/systemctl status *\"]\n",
+        );
+        for ok in [&[][..], &["-u", "nginx"], &["*"]] {
+            assert!(
+                run(&p, &alice(), &root(), JOURNALCTL, ok).is_allow(),
+                "{ok:?}"
+            );
+        }
+        assert!(run(&p, &alice(), &root(), SYSTEMCTL, &["status"]).is_allow());
+        assert!(run(&p, &alice(), &root(), SYSTEMCTL, &["status", "nginx"]).is_allow());
+        assert!(!run(&p, &alice(), &root(), SYSTEMCTL, &["restart", "status"]).is_allow());
+        assert!(!run(&p, &alice(), &root(), SYSTEMCTL, &[]).is_allow());
+    }
+
+    #[test]
+    fn bare_path_means_no_arguments() {
+        let p = pol("[[rule]]\nname = \"i\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/id\"]\n");
+        assert!(run(&p, &alice(), &root(), ID, &[]).is_allow());
+        for bad in [&[""][..], &["-u"], &["alice"]] {
+            assert_eq!(
+                reason(&run(&p, &alice(), &root(), ID, bad)),
+                Some(DenyReason::NoRule),
+                "{bad:?}"
+            );
+        }
+        // sudo's `""` spelling is the same.
+        let p =
+            pol("[[rule]]\nname = \"i\"\nusers = [\"alice\"]\ncommands = ['/usr/bin/id \"\"']\n");
+        assert!(run(&p, &alice(), &root(), ID, &[]).is_allow());
+        assert!(!run(&p, &alice(), &root(), ID, &[""]).is_allow());
+    }
+
+    #[test]
+    fn target_limited_to_run_as() {
+        let p = pol(
+            "[[rule]]\nname = \"w\"\nusers = [\"alice\"]\nrun_as = [\"www-data\"]\ncommands = [\"/bin/ls *\"]\n\
+             [[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/id\"]\n",
+        );
+        assert_eq!(
+            allowed_by(&run(&p, &alice(), &www(), LS, &[])).as_deref(),
+            Some("w")
+        );
+        let d = run(&p, &alice(), &root(), LS, &[]);
+        assert_eq!(reason(&d), Some(DenyReason::TargetNotAllowed));
+        match d {
+            Decision::Deny { rule: Some(r), .. } => assert_eq!(r.name, "w"),
+            other => panic!("{other:?}"),
+        }
+        // run_as defaults to root only.
+        assert!(run(&p, &alice(), &root(), ID, &[]).is_allow());
+        assert_eq!(
+            reason(&run(&p, &alice(), &www(), ID, &[])),
+            Some(DenyReason::TargetNotAllowed)
+        );
+        // A target named like an allowed one but with another uid is
+        // matched by name; "#33" matches by uid whatever the name.
+        let p = pol(
+            "[[rule]]\nname = \"n\"\nusers = [\"alice\"]\nrun_as = [\"#33\"]\ncommands = [\"/bin/ls\"]\n",
+        );
+        assert!(run(&p, &alice(), &www(), LS, &[]).is_allow());
+        let other = Target {
+            uid: 34,
+            gid: 34,
+            name: "www-data".into(),
+        };
+        assert!(!run(&p, &alice(), &other, LS, &[]).is_allow());
+    }
+
+    #[test]
+    fn first_matching_allow_rule_wins() {
+        let p = pol(
+            "[[rule]]\nname = \"first\"\nusers = [\"alice\"]\nrun_as = [\"www-data\"]\ncommands = [\"/bin/ls\"]\n\
+             [[rule]]\nname = \"second\"\ngroups = [\"ops\"]\nauth = \"none\"\nrun_as = [\"root\", \"www-data\"]\ncommands = [\"/bin/ls\"]\n",
+        );
+        assert_eq!(
+            allowed_by(&run(&p, &alice(), &www(), LS, &[])).as_deref(),
+            Some("first")
+        );
+        // For root the first rule does not cover the target; the second does.
+        match run(&p, &alice(), &root(), LS, &[]) {
+            Decision::Allow { rule, auth, .. } => {
+                assert_eq!(rule.name, "second");
+                assert_eq!(auth, Auth::None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn default_target_is_first_run_as_of_first_matching_rule() {
+        let p = pol(
+            "[[rule]]\nname = \"d\"\nusers = [\"alice\"]\naction = \"deny\"\nrun_as = [\"nobody\"]\ncommands = [\"/bin/ls\"]\n\
+             [[rule]]\nname = \"other\"\nusers = [\"alice\"]\nrun_as = [\"backup\"]\ncommands = [\"/usr/bin/id\"]\n\
+             [[rule]]\nname = \"bob\"\nusers = [\"bob\"]\nrun_as = [\"bobtarget\"]\ncommands = [\"/bin/ls\"]\n\
+             [[rule]]\nname = \"w\"\nusers = [\"alice\"]\nrun_as = [\"www-data\", \"root\"]\ncommands = [\"/bin/ls\"]\n\
+             [[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"/bin/ls *\"]\n",
+        );
+        let f = ids();
+        let t = default_target(&p, &alice(), id(LS), &[], &f);
+        assert_eq!(t, Some(&Principal::Name("www-data".into())));
+        let t = default_target(&p, &alice(), id(LS), &argv(&["-l"]), &f);
+        assert_eq!(t, Some(&Principal::Name("root".into())));
+        assert_eq!(
+            default_target(&p, &bob(), id(LS), &[], &f),
+            Some(&Principal::Name("bobtarget".into()))
+        );
+        assert_eq!(default_target(&p, &bob(), id(SH), &[], &f), None);
+    }
+
+    #[test]
+    fn users_or_groups_and_ids() {
+        let p = pol(
+            "[[rule]]\nname = \"by-group\"\ngroups = [\"ops\"]\ncommands = [\"/bin/ls\"]\n\
+             [[rule]]\nname = \"by-uid\"\nusers = [\"#1001\"]\ncommands = [\"/usr/bin/id\"]\n\
+             [[rule]]\nname = \"by-gid\"\nusers = [\"nobody\"]\ngroups = [\"#1001\"]\ncommands = [\"/bin/sh\"]\n",
+        );
+        assert_eq!(
+            allowed_by(&run(&p, &alice(), &root(), LS, &[])).as_deref(),
+            Some("by-group")
+        );
+        assert!(!run(&p, &bob(), &root(), LS, &[]).is_allow());
+        assert_eq!(
+            allowed_by(&run(&p, &bob(), &root(), ID, &[])).as_deref(),
+            Some("by-uid")
+        );
+        assert!(!run(&p, &alice(), &root(), ID, &[]).is_allow());
+        assert_eq!(
+            allowed_by(&run(&p, &bob(), &root(), SH, &[])).as_deref(),
+            Some("by-gid")
+        );
+        // A supplementary gid counts as much as the primary one.
+        let mut c = alice();
+        c.gids.push(1001);
+        assert!(run(&p, &c, &root(), SH, &[]).is_allow());
+        // A caller without a passwd name only matches by id.
+        let anon = Caller {
+            uid: 1001,
+            gid: 9,
+            name: None,
+            gids: vec![9],
+            group_names: vec![],
+        };
+        assert!(run(&p, &anon, &root(), ID, &[]).is_allow());
+        assert!(!run(&p, &anon, &root(), SH, &[]).is_allow());
+    }
+
+    #[test]
+    fn two_paths_one_file() {
+        // The rule names /usr/bin/sh; the opened file is /bin/sh: same
+        // inode on a merged-/usr system, so it matches. Likewise a deny
+        // rule cannot be dodged by the other path.
+        let p = pol(
+            "[[rule]]\nname = \"a\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/sh\", \"/bin/systemctl *\"]\n",
+        );
+        assert!(run(&p, &alice(), &root(), SH, &[]).is_allow());
+        assert!(run(&p, &alice(), &root(), SYSTEMCTL, &["x"]).is_allow());
+        let p = pol(
+            "[[rule]]\nname = \"a\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/sh *\"]\n\
+             [[rule]]\nname = \"d\"\nusers = [\"alice\"]\naction = \"deny\"\ncommands = [\"/bin/sh *\"]\n",
+        );
+        assert_eq!(
+            reason(&run(&p, &alice(), &root(), SH, &["-c", "x"])),
+            Some(DenyReason::DenyRule)
+        );
+    }
+
+    #[test]
+    fn non_utf8_arguments() {
+        let p = pol(
+            "[[rule]]\nname = \"a\"\nusers = [\"alice\"]\ncommands = [\"/bin/ls caf\u{e9}\", \"/bin/ls \u{fffd}\"]\n",
+        );
+        let c = alice();
+        let t = root();
+        let f = ids();
+        let req = |a: &[u8]| {
+            let args = vec![a.to_vec()];
+            decide(
+                &p,
+                &Request {
+                    caller: &c,
+                    target: &t,
+                    command: id(LS),
+                    args: &args,
+                },
+                &f,
+            )
+            .is_allow()
+        };
+        assert!(req("café".as_bytes()));
+        assert!(!req(b"caf\xe9")); // Latin-1 "café"
+        assert!(!req(b"\xff")); // would be U+FFFD after a lossy conversion
+        assert!(req("\u{fffd}".as_bytes()));
+    }
+
+    #[test]
+    fn missing_path_never_matches() {
+        let p = pol(
+            "[[rule]]\nname = \"a\"\nusers = [\"alice\"]\ncommands = [\"/opt/missing *\"]\n\
+             [[rule]]\nname = \"d\"\nusers = [\"alice\"]\naction = \"deny\"\ncommands = [\"/opt/missing2 *\"]\n\
+             [[rule]]\nname = \"b\"\nusers = [\"alice\"]\ncommands = [\"/bin/ls *\"]\n",
+        );
+        // No FileId is "the id of a missing file", whatever the request's.
+        for ino in [0, 1, 2, 3, 4, 6, u64::MAX] {
+            assert!(!run(&p, &alice(), &root(), ino, &[]).is_allow(), "{ino}");
+        }
+        assert_eq!(
+            allowed_by(&run(&p, &alice(), &root(), LS, &[])).as_deref(),
+            Some("b")
+        );
+    }
+
+    #[test]
+    fn rules_for_caller_lists_matching_rules() {
+        let p = pol(&format!(
+            "{ALLOW_SH}{DENY_SH}[[rule]]\nname = \"bob\"\nusers = [\"bob\"]\ncommands = [\"/bin/ls\"]\n"
+        ));
+        let names: Vec<_> = rules_for_caller(&p, &alice())
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(names, ["allow-sh", "deny-sh"]);
+        let names: Vec<_> = rules_for_caller(&p, &bob())
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(names, ["bob"]);
+    }
+
+    #[test]
+    fn reasons_for_audit() {
+        assert_eq!(DenyReason::NoRule.as_str(), "no rule allows this command");
+        assert_eq!(DenyReason::DenyRule.as_str(), "denied by rule");
+        assert_eq!(
+            DenyReason::TargetNotAllowed.as_str(),
+            "target user not allowed by any matching rule"
+        );
+    }
+
+    mod prop {
+        use super::*;
+        use proptest::prelude::*;
+
+        // A small universe: 2 callers, 2 targets, 3 paths (two of them one
+        // file, one missing), 3 argument words (one not UTF-8).
+        const PATHS: [&str; 4] = ["/bin/sh", "/usr/bin/sh", "/bin/ls", "/opt/missing"];
+        const WORDS: [&str; 3] = ["a", "b", "\u{fffd}"];
+
+        fn principal(users: bool) -> impl Strategy<Value = Principal> {
+            let names: &'static [&'static str] = if users {
+                &["alice", "bob", "carol"]
+            } else {
+                &["ops", "bob", "wheel"]
+            };
+            let ids: &'static [u32] = if users {
+                &[1000, 1001, 0]
+            } else {
+                &[50, 1001, 0]
+            };
+            prop_oneof![
+                proptest::sample::select(names).prop_map(|n| Principal::Name(n.to_string())),
+                proptest::sample::select(ids).prop_map(Principal::Id),
+            ]
+        }
+
+        fn target_principal() -> impl Strategy<Value = Principal> {
+            prop_oneof![
+                proptest::sample::select(&["root", "www-data"][..])
+                    .prop_map(|n| Principal::Name(n.to_string())),
+                proptest::sample::select(&[0u32, 33, 7][..]).prop_map(Principal::Id),
+            ]
+        }
+
+        fn words() -> impl Strategy<Value = Vec<String>> {
+            proptest::collection::vec(
+                proptest::sample::select(&WORDS[..]).prop_map(String::from),
+                0..2,
+            )
+        }
+
+        fn spec() -> impl Strategy<Value = CommandSpec> {
+            (proptest::sample::select(&PATHS[..]), 0u8..4, words()).prop_map(|(p, k, w)| {
+                CommandSpec {
+                    path: p.into(),
+                    args: match k {
+                        0 => Args::None,
+                        1 => Args::Exact(w),
+                        // Prefix twice as likely: it matches most requests.
+                        _ => Args::Prefix(w),
+                    },
+                    digest: None,
+                }
+            })
+        }
+
+        fn rule() -> impl Strategy<Value = Rule> {
+            (
+                proptest::collection::vec(principal(true), 0..2),
+                proptest::collection::vec(principal(false), 0..2),
+                proptest::collection::vec(target_principal(), 0..2),
+                proptest::collection::vec(spec(), 1..3),
+                any::<bool>(),
+            )
+                .prop_map(|(users, groups, run_as, commands, deny)| Rule {
+                    name: String::new(),
+                    users,
+                    groups,
+                    run_as: if run_as.is_empty() && !deny {
+                        vec![Principal::Name("root".into())]
+                    } else {
+                        run_as
+                    },
+                    commands,
+                    auth: Auth::Password,
+                    action: if deny { Action::Deny } else { Action::Allow },
+                    setenv: vec![],
+                    origin: crate::policy::model::Origin {
+                        file: PathBuf::new(),
+                        line: 0,
+                        col: 0,
+                    },
+                })
+        }
+
+        fn file_ids() -> Ids {
+            Ids(HashMap::from([
+                ("/bin/sh".into(), id(SH)),
+                ("/usr/bin/sh".into(), id(SH)),
+                ("/bin/ls".into(), id(LS)),
+            ]))
+        }
+
+        /// Independent oracle: does this deny rule match the request?
+        fn deny_matches(
+            r: &Rule,
+            c: &Caller,
+            t: &Target,
+            cmd: FileId,
+            args: &[Vec<u8>],
+            f: &Ids,
+        ) -> bool {
+            let who = r.users.iter().any(|p| match p {
+                Principal::Name(n) => c.name.as_deref() == Some(n),
+                Principal::Id(i) => *i == c.uid,
+            }) || r.groups.iter().any(|p| match p {
+                Principal::Name(n) => c.group_names.contains(n),
+                Principal::Id(i) => c.gids.contains(i),
+            });
+            let tgt = r.run_as.is_empty()
+                || r.run_as.iter().any(|p| match p {
+                    Principal::Name(n) => *n == t.name,
+                    Principal::Id(i) => *i == t.uid,
+                });
+            let what = r.commands.iter().any(|s| {
+                let words: Vec<Vec<u8>> = match &s.args {
+                    Args::None => vec![],
+                    Args::Exact(w) | Args::Prefix(w) => {
+                        w.iter().map(|x| x.as_bytes().to_vec()).collect()
+                    }
+                };
+                let args_ok = match &s.args {
+                    Args::Prefix(_) => args.starts_with(&words),
+                    _ => args == words.as_slice(),
+                };
+                f.id_of(&s.path) == Some(cmd) && args_ok
+            });
+            r.is_deny() && who && tgt && what
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+            #[test]
+            fn matching_deny_rule_always_denies(
+                mut rules in proptest::collection::vec(rule(), 0..6),
+                caller_bob in any::<bool>(),
+                target_root in any::<bool>(),
+                cmd in proptest::sample::select(&[SH, SH, LS, ID][..]),
+                args in proptest::collection::vec(
+                    prop_oneof![
+                        proptest::sample::select(&WORDS[..]).prop_map(|w| w.as_bytes().to_vec()),
+                        Just(vec![0xffu8]),
+                    ],
+                    0..2,
+                ),
+            ) {
+                for (i, r) in rules.iter_mut().enumerate() {
+                    r.name = format!("r{i}");
+                }
+                let p = Policy { version: 1, defaults: Default::default(), rules };
+                let c = if caller_bob { bob() } else { alice() };
+                let t = if target_root { root() } else { www() };
+                let f = file_ids();
+                let req = Request { caller: &c, target: &t, command: id(cmd), args: &args };
+                let d = decide(&p, &req, &f);
+                let denied_by = p.rules.iter().find(|r| deny_matches(r, &c, &t, id(cmd), &args, &f));
+                if let Some(dr) = denied_by {
+                    let hit = matches!(d, Decision::Deny { reason: DenyReason::DenyRule, rule: Some(r) } if r.name == dr.name);
+                    prop_assert!(hit, "{:?} should be denied by {}", d, dr.name);
+                } else {
+                    let hit = matches!(d, Decision::Deny { reason: DenyReason::DenyRule, .. });
+                    prop_assert!(!hit, "{:?}: no deny rule matches", d);
+                }
+                if let Decision::Allow { rule, spec, .. } = d {
+                    // The allowing rule really matches everything, and it is
+                    // the first allow rule that does.
+                    prop_assert!(!rule.is_deny());
+                    prop_assert!(rule_matches_caller(rule, &c) && rule_covers_target(rule, &t));
+                    prop_assert!(crate::policy::matcher::command_matches(spec, id(cmd), &args, &f));
+                    let first = p.rules.iter().find(|r| {
+                        !r.is_deny()
+                            && rule_matches_caller(r, &c)
+                            && rule_covers_target(r, &t)
+                            && matching_command(r, id(cmd), &args, &f).is_some()
+                    });
+                    prop_assert_eq!(first.map(|r| &r.name), Some(&rule.name));
+                }
+                // The default target, when there is one and no deny rule
+                // interferes, leads to an allow.
+                if let Some(dt) = default_target(&p, &c, id(cmd), &args, &f) {
+                    let t2 = match dt {
+                        Principal::Name(n) if n == "root" => Some(root()),
+                        Principal::Id(0) => Some(root()),
+                        Principal::Name(n) if n == "www-data" => Some(www()),
+                        Principal::Id(33) => Some(www()),
+                        _ => None,
+                    };
+                    if let Some(t2) = t2 {
+                        let d2 = decide(&p, &Request { caller: &c, target: &t2, command: id(cmd), args: &args }, &f);
+                        prop_assert_ne!(reason(&d2), Some(DenyReason::NoRule));
+                        prop_assert_ne!(reason(&d2), Some(DenyReason::TargetNotAllowed));
+                    }
+                }
+            }
+
+            /// Plant a deny rule built to match the request (by name or
+            /// id, by user or group, through either path of the file, with
+            /// exact or prefix arguments, any or this target) anywhere in a
+            /// random policy: the request is always denied by it.
+            #[test]
+            fn planted_deny_rule_always_denies(
+                mut rules in proptest::collection::vec(rule(), 0..6),
+                pos in any::<proptest::sample::Index>(),
+                caller_bob in any::<bool>(),
+                target_root in any::<bool>(),
+                sh in any::<bool>(),
+                args in proptest::collection::vec(
+                    prop_oneof![
+                        proptest::sample::select(&WORDS[..]).prop_map(|w| w.as_bytes().to_vec()),
+                        Just(vec![0xffu8]),
+                    ],
+                    0..3,
+                ),
+                how in (0u8..4, 0u8..3, 0u8..3, any::<bool>(), 0usize..3),
+            ) {
+                let (who, tgt, path_kind, prefix, cut) = how;
+                let c = if caller_bob { bob() } else { alice() };
+                let t = if target_root { root() } else { www() };
+                let (cmd, path) = match (sh, path_kind) {
+                    (false, _) => (LS, "/bin/ls"),
+                    (true, 0) => (SH, "/bin/sh"),
+                    (true, _) => (SH, "/usr/bin/sh"),
+                };
+                // Arguments the deny entry names; only UTF-8 ones can be
+                // written in a policy, so a non-UTF-8 argument forces a
+                // prefix that stops before it.
+                let utf8: Vec<String> =
+                    args.iter().map_while(|a| String::from_utf8(a.clone()).ok()).collect();
+                let args_spec = if prefix || utf8.len() < args.len() {
+                    Args::Prefix(utf8[..cut.min(utf8.len())].to_vec())
+                } else if utf8.is_empty() {
+                    Args::None
+                } else {
+                    Args::Exact(utf8)
+                };
+                let (users, groups) = match who {
+                    0 => (vec![Principal::Name(c.name.clone().unwrap_or_default())], vec![]),
+                    1 => (vec![Principal::Id(c.uid)], vec![]),
+                    2 => (vec![], vec![Principal::Name(c.group_names[0].clone())]),
+                    _ => (vec![Principal::Name("nobody".into())], vec![Principal::Id(c.gid)]),
+                };
+                let run_as = match tgt {
+                    0 => vec![],
+                    1 => vec![Principal::Name("x".into()), Principal::Name(t.name.clone())],
+                    _ => vec![Principal::Id(t.uid)],
+                };
+                let deny = Rule {
+                    name: "planted".into(),
+                    users,
+                    groups,
+                    run_as,
+                    commands: vec![CommandSpec { path: path.into(), args: args_spec, digest: None }],
+                    auth: Auth::None,
+                    action: Action::Deny,
+                    setenv: vec![],
+                    origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
+                };
+                for (i, r) in rules.iter_mut().enumerate() {
+                    r.name = format!("r{i}");
+                }
+                // Make sure some allow rule would otherwise allow it.
+                rules.push(Rule {
+                    name: "allow-all".into(),
+                    users: vec![Principal::Id(c.uid)],
+                    groups: vec![],
+                    run_as: vec![Principal::Id(t.uid)],
+                    commands: vec![CommandSpec { path: path.into(), args: Args::Prefix(vec![]), digest: None }],
+                    auth: Auth::None,
+                    action: Action::Allow,
+                    setenv: vec![],
+                    origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
+                });
+                let at = pos.index(rules.len() + 1);
+                rules.insert(at, deny);
+                let p = Policy { version: 1, defaults: Default::default(), rules };
+                let f = file_ids();
+                let d = decide(&p, &Request { caller: &c, target: &t, command: id(cmd), args: &args }, &f);
+                let hit = matches!(d, Decision::Deny { reason: DenyReason::DenyRule, rule: Some(_) });
+                prop_assert!(hit, "{:?}", d);
+            }
+        }
+    }
 }

@@ -114,3 +114,63 @@ pub struct Rule {
     #[serde(skip)]
     pub origin: Origin,
 }
+
+/// Default `env_keep` when `[defaults]` omits it: terminal and locale
+/// settings only (sudo's `env_reset` keeps a similar set).
+pub const DEFAULT_ENV_KEEP: &[&str] = &[
+    "TERM",
+    "COLORTERM",
+    "LANG",
+    "LANGUAGE",
+    "LC_*",
+    "COLUMNS",
+    "LINES",
+];
+
+/// Default `umask` when `[defaults]` omits it (sudo's default).
+pub const DEFAULT_UMASK: u32 = 0o022;
+
+impl Default for Defaults {
+    /// The defaults of a policy whose `[defaults]` table is absent.
+    fn default() -> Self {
+        Defaults {
+            secure_path: DEFAULT_SECURE_PATH.split(':').map(PathBuf::from).collect(),
+            env_keep: DEFAULT_ENV_KEEP.iter().map(|s| (*s).to_string()).collect(),
+            setenv: Vec::new(),
+            umask: DEFAULT_UMASK,
+        }
+    }
+}
+
+impl Rule {
+    /// True for `action = "deny"`.
+    pub fn is_deny(&self) -> bool {
+        self.action == Action::Deny
+    }
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Allow => "allow",
+            Action::Deny => "deny",
+        }
+    }
+}
+
+impl std::fmt::Display for Principal {
+    /// As written in the policy: the name, or `#id`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Principal::Name(n) => f.write_str(n),
+            Principal::Id(i) => write!(f, "#{i}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Origin {
+    /// `file:line:col`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+    }
+}

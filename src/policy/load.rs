@@ -1,0 +1,468 @@
+//! Loading the policy from disk.
+//!
+//! [`load_policy`] reads the installed policy for bdexec: the main file
+//! [`crate::paths::POLICY_FILE`] and the drop-ins in
+//! `CONF_DIR/policy.d/` (regular files whose names end in `.toml` and do
+//! not start with `.`, in byte-wise name order; a missing `policy.d` is
+//! fine). Every directory and file goes through [`crate::secure_fs`]:
+//! walked from `/` with `O_NOFOLLOW`, checked on the open fd (root-owned,
+//! not writable by group or others). A symlinked, group- or
+//! world-writable or non-root-owned file or directory is refused with a
+//! one-line error; a symlink in `policy.d` named `*.toml` is refused
+//! too (never silently skipped).
+//!
+//! [`load_policy_from`] reads one arbitrary file for `bdctl policy check
+//! FILE`, with no ownership checks and no drop-ins.
+//!
+//! Both limit the size of each file ([`MAX_POLICY_BYTES`]), refuse text
+//! that is not UTF-8 (naming the position of the first bad byte), and
+//! return the merged policy with its canonical hash.
+#![forbid(unsafe_code)]
+
+use crate::paths::{CONF_DIR, DROPIN_NAME, POLICY_NAME};
+use crate::policy::hash::policy_hash;
+use crate::policy::model::Policy;
+use crate::policy::parse::{PolicyFragment, line_col, merge, parse_policy};
+use crate::policy::{PolicyError, PolicyErrorKind};
+use crate::secure_fs::{self, SecureFsError};
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::Mode;
+use std::ffi::{OsStr, OsString};
+use std::io::Read;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Largest accepted policy file (each file, main or drop-in).
+pub const MAX_POLICY_BYTES: u64 = 16 << 20;
+
+/// Most drop-in files read from `policy.d`.
+pub const MAX_DROPINS: usize = 4096;
+
+/// A loaded policy and its canonical hash ([`policy_hash`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub policy: Policy,
+    pub hash: [u8; 32],
+}
+
+/// Turn a secure-open refusal into this layer's error (file + message).
+fn secure_err(e: SecureFsError) -> PolicyError {
+    use PolicyErrorKind::{Insecure, Io, NotFound};
+    match e {
+        SecureFsError::BadPath(p) => PolicyError::file(Insecure, &p, "not a clean absolute path"),
+        SecureFsError::Io { path, op, err } => {
+            let kind = if err == nix::Error::ENOENT {
+                NotFound
+            } else {
+                Io
+            };
+            PolicyError::file(kind, &path, format!("{op}: {}", err.desc()))
+        }
+        SecureFsError::Symlink(p) => {
+            PolicyError::file(Insecure, &p, "is a symbolic link (refused)")
+        }
+        SecureFsError::Owner { path, uid } => PolicyError::file(
+            Insecure,
+            &path,
+            format!("owned by uid {uid}, must be owned by root (refused)"),
+        ),
+        SecureFsError::Writable { path, mode } => PolicyError::file(
+            Insecure,
+            &path,
+            format!(
+                "mode {:04o} is writable by group or others (refused)",
+                mode & 0o7777
+            ),
+        ),
+        SecureFsError::Kind { path, expected } => {
+            PolicyError::file(Insecure, &path, format!("not a {expected} (refused)"))
+        }
+    }
+}
+
+/// Read at most [`MAX_POLICY_BYTES`] and check it is UTF-8.
+fn read_text(mut r: impl Read, file: &Path) -> Result<String, PolicyError> {
+    let mut buf = Vec::new();
+    r.by_ref()
+        .take(MAX_POLICY_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| PolicyError::file(PolicyErrorKind::Io, file, format!("read: {e}")))?;
+    if buf.len() as u64 > MAX_POLICY_BYTES {
+        return Err(PolicyError::file(
+            PolicyErrorKind::Io,
+            file,
+            format!("larger than {} MiB (refused)", MAX_POLICY_BYTES >> 20),
+        ));
+    }
+    String::from_utf8(buf).map_err(|e| {
+        let good = e.utf8_error().valid_up_to();
+        let prefix = std::str::from_utf8(&e.as_bytes()[..good]).unwrap_or_default();
+        let (line, col) = line_col(prefix, prefix.len());
+        PolicyError::at(
+            file,
+            line,
+            col,
+            "invalid UTF-8 (the policy must be UTF-8 text)",
+        )
+    })
+}
+
+fn parse_file(file: std::fs::File, shown: &Path) -> Result<PolicyFragment, PolicyError> {
+    let src = read_text(file, shown)?;
+    parse_policy(&src, shown)
+}
+
+/// Load the installed policy (main file + drop-ins) with the secure-open
+/// checks. This is what bdexec uses.
+pub fn load_policy() -> Result<Loaded, PolicyError> {
+    load_policy_in(Path::new(CONF_DIR))
+}
+
+/// [`load_policy`] for a configuration directory other than
+/// [`CONF_DIR`], with exactly the same checks (every component from `/`
+/// must be root-owned and not group/world-writable). For tests and tools;
+/// bdexec only ever calls [`load_policy`].
+pub fn load_policy_in(conf_dir: &Path) -> Result<Loaded, PolicyError> {
+    let dir = secure_fs::open_trusted_dir(conf_dir).map_err(secure_err)?;
+    let main_path = conf_dir.join(POLICY_NAME);
+    let (file, _) = secure_fs::open_trusted_file(
+        dir.as_fd(),
+        OsStr::new(POLICY_NAME),
+        &main_path,
+        OFlag::empty(),
+        0,
+    )
+    .map_err(secure_err)?;
+    let main = parse_file(file, &main_path)?;
+
+    let dropin_dir = conf_dir.join(DROPIN_NAME);
+    let dropins = match secure_fs::open_subdir(dir.as_fd(), OsStr::new(DROPIN_NAME), &dropin_dir) {
+        Ok(dfd) => read_dropins(dfd.as_fd(), &dropin_dir)?,
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => return Err(secure_err(e)),
+    };
+    let policy = merge(main, dropins)?;
+    let hash = policy_hash(&policy);
+    Ok(Loaded { policy, hash })
+}
+
+/// The drop-in names to read, sorted byte-wise.
+fn dropin_names(dfd: BorrowedFd<'_>, shown: &Path) -> Result<Vec<OsString>, PolicyError> {
+    let io = |op: &str, e: nix::Error| {
+        PolicyError::file(PolicyErrorKind::Io, shown, format!("{op}: {}", e.desc()))
+    };
+    let mut d = nix::dir::Dir::openat(
+        dfd,
+        ".",
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| io("open", e))?;
+    let mut names = Vec::new();
+    for entry in d.iter() {
+        let entry = entry.map_err(|e| io("readdir", e))?;
+        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+        if !secure_fs::plain_name(name) || !name.as_bytes().ends_with(b".toml") {
+            continue;
+        }
+        let st = nix::sys::stat::fstatat(dfd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| io("stat", e))?;
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFREG => names.push(name.to_os_string()),
+            libc::S_IFLNK => {
+                return Err(PolicyError::file(
+                    PolicyErrorKind::Insecure,
+                    &shown.join(name),
+                    "is a symbolic link (refused)",
+                ));
+            }
+            // Directories, FIFOs, sockets, devices named *.toml: not drop-ins.
+            _ => {}
+        }
+        if names.len() > MAX_DROPINS {
+            return Err(PolicyError::file(
+                PolicyErrorKind::Io,
+                shown,
+                format!("more than {MAX_DROPINS} drop-in files (refused)"),
+            ));
+        }
+    }
+    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+    Ok(names)
+}
+
+fn read_dropins(dfd: BorrowedFd<'_>, shown: &Path) -> Result<Vec<PolicyFragment>, PolicyError> {
+    dropin_names(dfd, shown)?
+        .iter()
+        .map(|name| {
+            let path = shown.join(name);
+            let (file, _) = secure_fs::open_trusted_file(dfd, name, &path, OFlag::empty(), 0)
+                .map_err(secure_err)?;
+            parse_file(file, &path)
+        })
+        .collect()
+}
+
+/// Load one policy file given on the command line (`bdctl policy check
+/// FILE`): no ownership checks, no drop-ins. The file must be a complete
+/// main policy (`version` required).
+pub fn load_policy_from(main: &Path) -> Result<Loaded, PolicyError> {
+    let file = std::fs::File::open(main).map_err(|e| {
+        let kind = if e.kind() == std::io::ErrorKind::NotFound {
+            PolicyErrorKind::NotFound
+        } else {
+            PolicyErrorKind::Io
+        };
+        PolicyError::file(kind, main, format!("open: {e}"))
+    })?;
+    let shown = PathBuf::from(main);
+    let frag = parse_file(file, &shown)?;
+    let policy = merge(frag, Vec::new())?;
+    let hash = policy_hash(&policy);
+    Ok(Loaded { policy, hash })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::PermissionsExt;
+
+    const MAIN: &str =
+        "version = 1\n[[rule]]\nname = \"main\"\nusers = [\"u\"]\ncommands = [\"/bin/true\"]\n";
+
+    fn dropin(name: &str) -> String {
+        format!("[[rule]]\nname = \"{name}\"\nusers = [\"u\"]\ncommands = [\"/bin/true\"]\n")
+    }
+
+    /// A root-owned 0700 directory whose every ancestor is trusted, or
+    /// `None` (test skipped, loudly) when not running as root.
+    fn trusted_tmp() -> Option<tempfile::TempDir> {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!(
+                "SKIPPED: secure-load tests need root (trusted directories must be root-owned)"
+            );
+            return None;
+        }
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+        if let Err(e) = secure_fs::open_trusted_dir(&base) {
+            eprintln!("SKIPPED: {e}: no trusted base directory for secure-load tests");
+            return None;
+        }
+        let d = tempfile::Builder::new()
+            .prefix("policy-load-")
+            .tempdir_in(&base)
+            .ok()?;
+        fs::set_permissions(d.path(), fs::Permissions::from_mode(0o755)).ok()?;
+        Some(d)
+    }
+
+    fn write(path: &Path, text: &str, mode: u32) {
+        fs::write(path, text).expect("write test file");
+        fs::set_permissions(path, fs::Permissions::from_mode(mode)).expect("chmod test file");
+    }
+
+    fn load_err(dir: &Path) -> PolicyError {
+        match load_policy_in(dir) {
+            Ok(l) => panic!("loaded {:?}", l.policy),
+            Err(e) => {
+                assert!(!e.to_string().contains('\n'));
+                e
+            }
+        }
+    }
+
+    #[test]
+    fn loads_main_and_dropins_in_order() {
+        let Some(tmp) = trusted_tmp() else { return };
+        let d = tmp.path();
+        write(&d.join("policy.toml"), MAIN, 0o644);
+        let loaded = match load_policy_in(d) {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(loaded.policy.rules.len(), 1);
+        assert_eq!(loaded.hash, policy_hash(&loaded.policy));
+
+        let pd = d.join("policy.d");
+        fs::create_dir(&pd).expect("mkdir");
+        fs::set_permissions(&pd, fs::Permissions::from_mode(0o755)).expect("chmod");
+        write(&pd.join("20-b.toml"), &dropin("b"), 0o600);
+        write(&pd.join("10-a.toml"), &dropin("a"), 0o644);
+        write(&pd.join("B.toml"), &dropin("upper"), 0o644);
+        write(&pd.join(".hidden.toml"), "garbage", 0o644);
+        write(&pd.join("notes.txt"), "garbage", 0o644);
+        write(&pd.join("30.toml~"), "garbage", 0o644);
+        fs::create_dir(pd.join("dir.toml")).expect("mkdir");
+        let loaded = match load_policy_in(d) {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        };
+        let names: Vec<_> = loaded
+            .policy
+            .rules
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(names, ["main", "a", "b", "upper"]);
+        assert_eq!(loaded.policy.rules[1].origin.file, pd.join("10-a.toml"));
+        assert_eq!(loaded.hash, policy_hash(&loaded.policy));
+
+        // A drop-in error names the drop-in file and position.
+        write(
+            &pd.join("40.toml"),
+            "[[rule]]\nname = \"x\"\nusers = [\"u\"]\ncommands = [\"sh\"]\n",
+            0o644,
+        );
+        let e = load_err(d);
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}:4:14: ", pd.join("40.toml").display())),
+            "{e}"
+        );
+        fs::remove_file(pd.join("40.toml")).expect("rm");
+
+        // [defaults] in a drop-in.
+        write(
+            &pd.join("50.toml"),
+            "\n[defaults]\numask = \"0077\"\n",
+            0o644,
+        );
+        let e = load_err(d);
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}:2:1: [defaults]", pd.join("50.toml").display())),
+            "{e}"
+        );
+        fs::remove_file(pd.join("50.toml")).expect("rm");
+
+        // A symlinked drop-in is refused, not skipped.
+        std::os::unix::fs::symlink(pd.join("10-a.toml"), pd.join("60.toml")).expect("symlink");
+        let e = load_err(d);
+        assert_eq!(e.kind, PolicyErrorKind::Insecure);
+        assert!(e.to_string().contains("60.toml: is a symbolic link"), "{e}");
+        fs::remove_file(pd.join("60.toml")).expect("rm");
+
+        // A group-writable drop-in.
+        fs::set_permissions(pd.join("10-a.toml"), fs::Permissions::from_mode(0o664))
+            .expect("chmod");
+        let e = load_err(d);
+        assert_eq!(e.kind, PolicyErrorKind::Insecure);
+        assert!(
+            e.to_string().contains("10-a.toml: mode 0664 is writable"),
+            "{e}"
+        );
+        fs::set_permissions(pd.join("10-a.toml"), fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+
+        // A world-writable policy.d.
+        fs::set_permissions(&pd, fs::Permissions::from_mode(0o757)).expect("chmod");
+        let e = load_err(d);
+        assert_eq!(e.kind, PolicyErrorKind::Insecure);
+        assert!(e.to_string().contains("policy.d: mode 0757"), "{e}");
+        fs::set_permissions(&pd, fs::Permissions::from_mode(0o755)).expect("chmod");
+
+        // A symlinked policy.d.
+        fs::rename(&pd, d.join("real.d")).expect("rename");
+        std::os::unix::fs::symlink(d.join("real.d"), &pd).expect("symlink");
+        let e = load_err(d);
+        assert_eq!(e.kind, PolicyErrorKind::Insecure);
+        assert!(
+            e.to_string().contains("policy.d: is a symbolic link"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn refuses_insecure_main_file() {
+        let Some(tmp) = trusted_tmp() else { return };
+        let d = tmp.path();
+        let e = load_err(d);
+        assert_eq!(e.kind, PolicyErrorKind::NotFound);
+
+        write(&d.join("real.toml"), MAIN, 0o644);
+        std::os::unix::fs::symlink(d.join("real.toml"), d.join("policy.toml")).expect("symlink");
+        let e = load_err(d);
+        assert_eq!(e.kind, PolicyErrorKind::Insecure);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "{}: is a symbolic link (refused)",
+                d.join("policy.toml").display()
+            )
+        );
+        fs::remove_file(d.join("policy.toml")).expect("rm");
+
+        write(&d.join("policy.toml"), MAIN, 0o620);
+        let e = load_err(d);
+        assert_eq!(e.kind, PolicyErrorKind::Insecure);
+        assert!(e.to_string().contains("writable by group or others"), "{e}");
+        fs::set_permissions(d.join("policy.toml"), fs::Permissions::from_mode(0o646))
+            .expect("chmod");
+        assert_eq!(load_err(d).kind, PolicyErrorKind::Insecure);
+
+        fs::set_permissions(d.join("policy.toml"), fs::Permissions::from_mode(0o644))
+            .expect("chmod");
+        std::os::unix::fs::chown(d.join("policy.toml"), Some(1000), None).expect("chown");
+        let e = load_err(d);
+        assert_eq!(e.kind, PolicyErrorKind::Insecure);
+        assert!(e.to_string().contains("owned by uid 1000"), "{e}");
+        std::os::unix::fs::chown(d.join("policy.toml"), Some(0), None).expect("chown");
+
+        // The directory itself world-writable.
+        fs::set_permissions(d, fs::Permissions::from_mode(0o777)).expect("chmod");
+        assert_eq!(load_err(d).kind, PolicyErrorKind::Insecure);
+        fs::set_permissions(d, fs::Permissions::from_mode(0o755)).expect("chmod");
+
+        // A directory in place of the file.
+        fs::remove_file(d.join("policy.toml")).expect("rm");
+        fs::create_dir(d.join("policy.toml")).expect("mkdir");
+        assert_eq!(load_err(d).kind, PolicyErrorKind::Insecure);
+        assert!(load_policy_in(d).is_err());
+    }
+
+    #[test]
+    fn from_file_size_and_utf8() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let f = tmp.path().join("p.toml");
+        fs::write(&f, MAIN).expect("write");
+        // No ownership checks for a file given to bdctl (this one lives in
+        // a world-writable /tmp and may be owned by anyone).
+        let l = load_policy_from(&f);
+        assert!(l.is_ok(), "{l:?}");
+
+        fs::write(&f, b"version = 1\n# caf\xe9\n").expect("write");
+        let e = load_policy_from(&f)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            e,
+            format!(
+                "{}:2:6: invalid UTF-8 (the policy must be UTF-8 text)",
+                f.display()
+            )
+        );
+
+        let big = fs::File::create(&f).expect("create");
+        big.set_len(MAX_POLICY_BYTES + 1).expect("truncate");
+        let e = load_policy_from(&f)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.ends_with("larger than 16 MiB (refused)"), "{e}");
+
+        let e = load_policy_from(&tmp.path().join("missing.toml")).err();
+        assert_eq!(e.map(|e| e.kind), Some(PolicyErrorKind::NotFound));
+
+        // Drop-ins are never read for a file given on the command line, and
+        // the main file must carry `version`.
+        fs::write(&f, dropin("x")).expect("write");
+        let e = load_policy_from(&f)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("missing `version = 1`"), "{e}");
+    }
+}

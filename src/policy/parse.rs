@@ -1,0 +1,1043 @@
+//! Parsing one policy file (TOML) into a [`PolicyFragment`], and merging
+//! the main file with its drop-ins into a [`Policy`].
+//!
+//! Strict: unknown keys are errors, every value is validated, and every
+//! error names `file:line:column` (computed from the TOML parser's byte
+//! spans; columns count characters). The syntax is DESIGN section 5:
+//!
+//! ```toml
+//! version = 1
+//! [defaults]
+//! secure_path = "/usr/sbin:/usr/bin"
+//! env_keep = ["TERM", "LC_*"]
+//! umask = "0022"
+//! setenv = { EDITOR = "vi" }
+//!
+//! [[rule]]
+//! name = "restart-web"
+//! users = ["alice", "#1500"]
+//! groups = ["ops"]
+//! run_as = ["root"]
+//! commands = ["/usr/bin/systemctl restart nginx.service",
+//!             { cmd = "/usr/bin/tool *", digest = "blake3:<64 hex>" }]
+//! auth = "password"
+//! action = "allow"
+//! setenv = { X = "1" }
+//! ```
+//!
+//! Decisions made here (beyond the fixed core):
+//! - Drop-ins (`policy.d/*.toml`) may hold only `version` and `[[rule]]`.
+//!   A `[defaults]` table in a drop-in is an error: defaults changed by
+//!   whichever file sorts last would be hard to review, and a drop-in
+//!   shipped by one package must not silently loosen `env_keep` or
+//!   `secure_path` for every other rule.
+//! - `version` is required in the main file; in a drop-in it is optional
+//!   and must be 1 when present.
+//! - A deny rule with no `run_as` denies for every target; an allow rule
+//!   with no `run_as` allows `root` only; an allow rule with an explicit
+//!   empty `run_as = []` is an error (it could never match).
+//! - `setenv` entries are kept sorted by name (their order has no meaning;
+//!   sorting keeps the canonical hash independent of formatting).
+//! - User and group names written with sudoers prefixes (`%group`,
+//!   `+netgroup`) are errors rather than names that never match.
+#![forbid(unsafe_code)]
+
+use crate::policy::PolicyError;
+use crate::policy::cmdline;
+use crate::policy::model::{Action, Auth, CommandSpec, Defaults, Origin, Policy, Principal, Rule};
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The policy language version this build understands.
+pub const POLICY_VERSION: u32 = 1;
+
+/// One parsed and validated file, before merging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyFragment {
+    /// The file the fragment came from (as shown in errors).
+    pub file: PathBuf,
+    /// `version`, when present (always [`POLICY_VERSION`]).
+    pub version: Option<u32>,
+    /// `[defaults]` with omitted keys filled in, and where the table was.
+    pub defaults: Option<(Defaults, Origin)>,
+    /// Rules in file order, each with its origin.
+    pub rules: Vec<Rule>,
+}
+
+// ---------------------------------------------------------------- raw serde
+
+type SStr = Spanned<String>;
+type EnvTable = BTreeMap<SStr, SStr>;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    version: Option<Spanned<i64>>,
+    defaults: Option<Spanned<RawDefaults>>,
+    rule: Option<Vec<Spanned<RawRule>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    secure_path: Option<SStr>,
+    env_keep: Option<Vec<SStr>>,
+    umask: Option<SStr>,
+    setenv: Option<EnvTable>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    name: Option<SStr>,
+    users: Option<Vec<SStr>>,
+    groups: Option<Vec<SStr>>,
+    run_as: Option<Spanned<Vec<SStr>>>,
+    commands: Option<Spanned<Vec<Spanned<RawCommand>>>>,
+    auth: Option<SStr>,
+    action: Option<SStr>,
+    setenv: Option<EnvTable>,
+}
+
+/// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.
+enum RawCommand {
+    Line(String),
+    Table(RawCommandTable),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCommandTable {
+    cmd: SStr,
+    digest: Option<SStr>,
+}
+
+impl<'de> Deserialize<'de> for RawCommand {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawCommand;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a command string or a table { cmd = \"...\", digest = \"blake3:...\" }",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawCommand, E> {
+                Ok(RawCommand::Line(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<RawCommand, E> {
+                Ok(RawCommand::Line(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<RawCommand, A::Error> {
+                RawCommandTable::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RawCommand::Table)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+// ---------------------------------------------------------------- positions
+
+/// 1-based (line, column) of a byte offset; columns count characters.
+/// Offsets past the end or inside a character are clamped.
+pub fn line_col(src: &str, offset: usize) -> (u32, u32) {
+    let mut off = offset.min(src.len());
+    while !src.is_char_boundary(off) {
+        off -= 1;
+    }
+    let before = &src[..off];
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() + 1;
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(col).unwrap_or(u32::MAX),
+    )
+}
+
+struct Ctx<'a> {
+    src: &'a str,
+    file: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn origin(&self, span: &Range<usize>) -> Origin {
+        let (line, col) = line_col(self.src, span.start);
+        Origin {
+            file: self.file.to_path_buf(),
+            line,
+            col,
+        }
+    }
+
+    fn err(&self, span: &Range<usize>, msg: impl Into<String>) -> PolicyError {
+        let (line, col) = line_col(self.src, span.start);
+        PolicyError::at(self.file, line, col, msg)
+    }
+}
+
+// ---------------------------------------------------------------- validators
+
+fn is_env_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+        && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// Environment names the product never passes to a command.
+pub fn is_forbidden_env(name: &str) -> bool {
+    name.starts_with("LD_") || name.starts_with("BASH_FUNC_")
+}
+
+/// Parse a user/group reference: a name, or `#id`.
+pub fn parse_principal(s: &str) -> Result<Principal, String> {
+    if let Some(num) = s.strip_prefix('#') {
+        if num.is_empty() || num.len() > 10 || !num.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!(
+                "{s:?} is not a valid \"#id\" (\"#\" must be followed by a decimal number)"
+            ));
+        }
+        return match num.parse::<u32>() {
+            Ok(u32::MAX) => Err(format!("{s:?}: id 4294967295 (-1) is not a valid id")),
+            Ok(id) => Ok(Principal::Id(id)),
+            Err(_) => Err(format!("{s:?}: id out of range (0 to 4294967294)")),
+        };
+    }
+    if s.is_empty() {
+        return Err("empty user or group name".to_string());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|&c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "{s:?}: a user or group name must not contain {c:?}"
+        ));
+    }
+    if s.starts_with('%') || s.starts_with('+') {
+        return Err(format!(
+            "{s:?}: '%group' and '+netgroup' are sudoers syntax; list groups by name in `groups`"
+        ));
+    }
+    Ok(Principal::Name(s.to_string()))
+}
+
+fn principals(ctx: &Ctx<'_>, list: &[SStr]) -> Result<Vec<Principal>, PolicyError> {
+    list.iter()
+        .map(|s| parse_principal(s.get_ref()).map_err(|m| ctx.err(&s.span(), m)))
+        .collect()
+}
+
+fn clean_abs_dir(p: &str) -> bool {
+    p.starts_with('/') && !p.contains('\0') && !p.split('/').any(|c| c == "." || c == "..")
+}
+
+fn secure_path(ctx: &Ctx<'_>, s: &SStr) -> Result<Vec<PathBuf>, PolicyError> {
+    let v = s.get_ref();
+    if v.is_empty() {
+        return Err(ctx.err(&s.span(), "secure_path must not be empty"));
+    }
+    v.split(':')
+        .map(|d| {
+            if clean_abs_dir(d) {
+                Ok(PathBuf::from(d))
+            } else {
+                Err(ctx.err(
+                    &s.span(),
+                    format!("secure_path entry {d:?} is not a clean absolute directory (no empty, relative, '.' or '..' entries)"),
+                ))
+            }
+        })
+        .collect()
+}
+
+fn env_keep(ctx: &Ctx<'_>, list: &[SStr]) -> Result<Vec<String>, PolicyError> {
+    list.iter()
+        .map(|s| {
+            let v = s.get_ref();
+            let name = v.strip_suffix('*').unwrap_or(v);
+            if !is_env_name(name) {
+                return Err(ctx.err(
+                    &s.span(),
+                    format!("env_keep entry {v:?} must be a variable name ([A-Za-z_][A-Za-z0-9_]*) or a PREFIX* pattern"),
+                ));
+            }
+            if is_forbidden_env(name) {
+                return Err(ctx.err(&s.span(), format!("env_keep entry {v:?}: LD_* and BASH_FUNC_* are never passed")));
+            }
+            Ok(v.clone())
+        })
+        .collect()
+}
+
+fn umask(ctx: &Ctx<'_>, s: &SStr) -> Result<u32, PolicyError> {
+    let v = s.get_ref();
+    if v.is_empty() || v.len() > 4 || !v.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err(ctx.err(
+            &s.span(),
+            format!("umask {v:?} must be 1 to 4 octal digits, like \"0022\""),
+        ));
+    }
+    match u32::from_str_radix(v, 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(ctx.err(
+            &s.span(),
+            format!("umask {v:?} is out of range (at most 0777)"),
+        )),
+    }
+}
+
+fn setenv(ctx: &Ctx<'_>, t: &EnvTable) -> Result<Vec<(String, String)>, PolicyError> {
+    t.iter()
+        .map(|(k, v)| {
+            let name = k.get_ref();
+            if !is_env_name(name) {
+                return Err(ctx.err(
+                    &k.span(),
+                    format!("setenv name {name:?} is not a valid variable name"),
+                ));
+            }
+            if is_forbidden_env(name) {
+                return Err(ctx.err(
+                    &k.span(),
+                    format!("setenv {name:?}: LD_* and BASH_FUNC_* variables are never set"),
+                ));
+            }
+            if v.get_ref().contains('\0') {
+                return Err(ctx.err(
+                    &v.span(),
+                    format!("setenv {name:?}: value contains a NUL character"),
+                ));
+            }
+            Ok((name.clone(), v.get_ref().clone()))
+        })
+        .collect()
+}
+
+/// Parse `blake3:<64 hex digits>`.
+pub fn parse_digest(s: &str) -> Result<[u8; 32], String> {
+    let Some(hex) = s.strip_prefix("blake3:") else {
+        return Err(format!(
+            "digest {s:?} must be \"blake3:\" followed by 64 hex digits"
+        ));
+    };
+    let b = hex.as_bytes();
+    if b.len() != 64 {
+        return Err(format!(
+            "digest {s:?} must have exactly 64 hex digits after \"blake3:\""
+        ));
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks_exact(2).enumerate() {
+        let hi = (pair[0] as char).to_digit(16);
+        let lo = (pair[1] as char).to_digit(16);
+        match (hi, lo, out.get_mut(i)) {
+            (Some(h), Some(l), Some(o)) => *o = (h * 16 + l) as u8,
+            _ => {
+                return Err(format!(
+                    "digest {s:?} has a character that is not a hex digit"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn command(ctx: &Ctx<'_>, c: &Spanned<RawCommand>) -> Result<CommandSpec, PolicyError> {
+    let (line, line_span, digest) = match c.get_ref() {
+        RawCommand::Line(s) => (s.as_str(), c.span(), None),
+        RawCommand::Table(t) => {
+            let d = match &t.digest {
+                Some(d) => Some(parse_digest(d.get_ref()).map_err(|m| ctx.err(&d.span(), m))?),
+                None => None,
+            };
+            (t.cmd.get_ref().as_str(), t.cmd.span(), d)
+        }
+    };
+    let parsed = cmdline::parse_command(line).map_err(|e| {
+        // Point inside the string when its text in the file is exactly its
+        // value (a string without escapes); otherwise at the string.
+        let inner = line_span.start + 1;
+        let at = match ctx.src.get(inner..inner + line.len()) {
+            Some(text) if text == line => inner + e.offset,
+            _ => line_span.start,
+        };
+        ctx.err(&(at..at), format!("command {line:?}: {}", e.message))
+    })?;
+    Ok(CommandSpec {
+        path: parsed.path,
+        args: parsed.args,
+        digest,
+    })
+}
+
+fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
+    let span = r.span();
+    let raw = r.get_ref();
+    let name = match &raw.name {
+        Some(n) if n.get_ref().trim().is_empty() => {
+            return Err(ctx.err(&n.span(), "rule name must not be empty"));
+        }
+        Some(n) if n.get_ref().chars().any(char::is_control) => {
+            return Err(ctx.err(&n.span(), "rule name must not contain control characters"));
+        }
+        Some(n) => n.get_ref().clone(),
+        None => return Err(ctx.err(&span, "rule has no `name` (required)")),
+    };
+    let users = principals(ctx, raw.users.as_deref().unwrap_or_default())?;
+    let groups = principals(ctx, raw.groups.as_deref().unwrap_or_default())?;
+    if users.is_empty() && groups.is_empty() {
+        return Err(ctx.err(
+            &span,
+            format!("rule {name:?} names no `users` and no `groups` (at least one is required)"),
+        ));
+    }
+    let action = match &raw.action {
+        None => Action::Allow,
+        Some(a) => match a.get_ref().as_str() {
+            "allow" => Action::Allow,
+            "deny" => Action::Deny,
+            other => {
+                return Err(ctx.err(
+                    &a.span(),
+                    format!("action {other:?} must be \"allow\" or \"deny\""),
+                ));
+            }
+        },
+    };
+    let auth = match &raw.auth {
+        None => Auth::Password,
+        Some(a) => match a.get_ref().as_str() {
+            "none" => Auth::None,
+            "password" => Auth::Password,
+            "approval" => Auth::Approval,
+            other => {
+                return Err(ctx.err(
+                    &a.span(),
+                    format!("auth {other:?} must be \"none\", \"password\" or \"approval\""),
+                ));
+            }
+        },
+    };
+    let run_as = match (&raw.run_as, action) {
+        (None, Action::Allow) => vec![Principal::Name("root".to_string())],
+        (None, Action::Deny) => Vec::new(),
+        (Some(list), _) => {
+            let v = principals(ctx, list.get_ref())?;
+            if v.is_empty() && action == Action::Allow {
+                return Err(ctx.err(
+                    &list.span(),
+                    format!(
+                        "rule {name:?}: run_as is empty, so the rule could never allow anything"
+                    ),
+                ));
+            }
+            v
+        }
+    };
+    let commands = match &raw.commands {
+        None => {
+            return Err(ctx.err(
+                &span,
+                format!("rule {name:?} has no `commands` (at least one is required)"),
+            ));
+        }
+        Some(c) if c.get_ref().is_empty() => {
+            return Err(ctx.err(
+                &c.span(),
+                format!("rule {name:?}: commands is empty (at least one is required)"),
+            ));
+        }
+        Some(c) => c
+            .get_ref()
+            .iter()
+            .map(|c| command(ctx, c))
+            .collect::<Result<Vec<_>, _>>()?,
+    };
+    let setenv = match &raw.setenv {
+        Some(t) => setenv(ctx, t)?,
+        None => Vec::new(),
+    };
+    Ok(Rule {
+        name,
+        users,
+        groups,
+        run_as,
+        commands,
+        auth,
+        action,
+        setenv,
+        origin: ctx.origin(&span),
+    })
+}
+
+fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
+    let mut out = Defaults::default();
+    if let Some(s) = &d.secure_path {
+        out.secure_path = secure_path(ctx, s)?;
+    }
+    if let Some(list) = &d.env_keep {
+        out.env_keep = env_keep(ctx, list)?;
+    }
+    if let Some(u) = &d.umask {
+        out.umask = umask(ctx, u)?;
+    }
+    if let Some(t) = &d.setenv {
+        out.setenv = setenv(ctx, t)?;
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- entry points
+
+/// Parse and validate one policy file. `file` is only used in errors and
+/// origins. Whether `version` is required and `[defaults]` allowed depends
+/// on the file's role and is checked by [`merge`].
+pub fn parse_policy(src: &str, file: &Path) -> Result<PolicyFragment, PolicyError> {
+    let ctx = Ctx { src, file };
+    let raw: RawFile = toml::from_str(src).map_err(|e| {
+        let msg = e.message().trim().replace('\n', " ");
+        match e.span() {
+            Some(span) => ctx.err(&span, msg),
+            None => PolicyError::file(crate::policy::PolicyErrorKind::Invalid, file, msg),
+        }
+    })?;
+    let version = match &raw.version {
+        None => None,
+        Some(v) if *v.get_ref() == i64::from(POLICY_VERSION) => Some(POLICY_VERSION),
+        Some(v) => {
+            return Err(ctx.err(
+                &v.span(),
+                format!("unsupported policy version {} (this build understands version {POLICY_VERSION})", v.get_ref()),
+            ));
+        }
+    };
+    let defaults = match &raw.defaults {
+        Some(d) => Some((defaults(&ctx, d.get_ref())?, ctx.origin(&d.span()))),
+        None => None,
+    };
+    let rules = raw
+        .rule
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|r| rule(&ctx, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PolicyFragment {
+        file: file.to_path_buf(),
+        version,
+        defaults,
+        rules,
+    })
+}
+
+/// Merge the main file and the drop-ins (in the order given) into one
+/// policy: the main file's defaults and rules, then each drop-in's rules.
+/// Checks what depends on the file's role: `version` required in the main
+/// file, no `[defaults]` in a drop-in, rule names unique across all files.
+pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Policy, PolicyError> {
+    let version = main.version.ok_or_else(|| {
+        PolicyError::file(
+            crate::policy::PolicyErrorKind::Invalid,
+            &main.file,
+            format!("missing `version = {POLICY_VERSION}` (required in the main policy file)"),
+        )
+    })?;
+    let defaults = main.defaults.map(|(d, _)| d).unwrap_or_default();
+    let mut rules = main.rules;
+    for d in dropins {
+        if let Some((_, o)) = &d.defaults {
+            return Err(PolicyError::at(
+                &o.file,
+                o.line,
+                o.col,
+                "[defaults] is only allowed in the main policy file, not in a drop-in",
+            ));
+        }
+        rules.extend(d.rules);
+    }
+    let mut seen: HashMap<&str, &Origin> = HashMap::new();
+    for r in &rules {
+        if let Some(first) = seen.insert(&r.name, &r.origin) {
+            return Err(PolicyError::at(
+                &r.origin.file,
+                r.origin.line,
+                r.origin.col,
+                format!(
+                    "duplicate rule name {:?} (first defined at {first})",
+                    r.name
+                ),
+            ));
+        }
+    }
+    Ok(Policy {
+        version,
+        defaults,
+        rules,
+    })
+}
+
+/// Parse a single self-contained main policy file (no drop-ins).
+pub fn parse_main(src: &str, file: &Path) -> Result<Policy, PolicyError> {
+    merge(parse_policy(src, file)?, Vec::new())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::PolicyErrorKind;
+    use crate::policy::model::Args;
+
+    const GOOD: &str = r##"
+version = 1
+
+[defaults]                        # every key optional
+secure_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+env_keep = ["TERM", "LANG", "LC_*"]
+umask = "0022"
+setenv = { ZED = "z", EDITOR = "vi" }
+
+[[rule]]
+name = "restart-web"
+users = ["alice", "#1500"]
+groups = ["ops"]
+run_as = ["root", "www-data"]
+commands = [
+  "/usr/bin/systemctl restart nginx.service",
+  "/usr/bin/journalctl *",
+  "/usr/bin/id",
+  { cmd = "/usr/bin/tool a", digest = "blake3:00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF" },
+]
+auth = "none"
+
+[[rule]]
+name = "no-shells"
+groups = ["#100"]
+commands = ['/bin/sh *']
+action = "deny"
+"##;
+
+    fn main_ok(src: &str) -> Policy {
+        match parse_main(src, Path::new("/etc/belladonna/policy.toml")) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn main_err(src: &str) -> String {
+        match parse_main(src, Path::new("/p.toml")) {
+            Ok(p) => panic!("parsed: {p:?}"),
+            Err(e) => {
+                let s = e.to_string();
+                assert!(!s.contains('\n'));
+                s
+            }
+        }
+    }
+
+    fn rule_src(body: &str) -> String {
+        format!("version = 1\n[[rule]]\n{body}\n")
+    }
+
+    #[test]
+    fn parses_the_design_example() {
+        let p = main_ok(GOOD);
+        assert_eq!(p.version, 1);
+        assert_eq!(p.defaults.umask, 0o022);
+        assert_eq!(p.defaults.env_keep, vec!["TERM", "LANG", "LC_*"]);
+        assert_eq!(p.defaults.secure_path.len(), 6);
+        assert_eq!(
+            p.defaults.setenv,
+            vec![("EDITOR".into(), "vi".into()), ("ZED".into(), "z".into())]
+        );
+        assert_eq!(p.rules.len(), 2);
+        let r = &p.rules[0];
+        assert_eq!(r.name, "restart-web");
+        assert_eq!(
+            r.users,
+            vec![Principal::Name("alice".into()), Principal::Id(1500)]
+        );
+        assert_eq!(r.groups, vec![Principal::Name("ops".into())]);
+        assert_eq!(
+            r.run_as,
+            vec![
+                Principal::Name("root".into()),
+                Principal::Name("www-data".into())
+            ]
+        );
+        assert_eq!(r.auth, Auth::None);
+        assert_eq!(r.action, Action::Allow);
+        assert_eq!(r.commands.len(), 4);
+        assert_eq!(
+            r.commands[0].args,
+            Args::Exact(vec!["restart".into(), "nginx.service".into()])
+        );
+        assert_eq!(r.commands[1].args, Args::Prefix(vec![]));
+        assert_eq!(r.commands[2].args, Args::None);
+        let d = r.commands[3].digest.unwrap_or_default();
+        assert_eq!(d[0], 0x00);
+        assert_eq!(d[1], 0x11);
+        assert_eq!(d[31], 0xff);
+        assert_eq!(r.origin.line, 10);
+        assert_eq!(r.origin.file, PathBuf::from("/etc/belladonna/policy.toml"));
+        let r = &p.rules[1];
+        assert_eq!(r.action, Action::Deny);
+        assert!(r.run_as.is_empty());
+        assert_eq!(r.auth, Auth::Password);
+        assert_eq!(r.groups, vec![Principal::Id(100)]);
+    }
+
+    #[test]
+    fn defaults_when_omitted() {
+        let p = main_ok(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/true\"]",
+        ));
+        assert_eq!(p.defaults, Defaults::default());
+        assert_eq!(p.rules[0].run_as, vec![Principal::Name("root".into())]);
+        assert_eq!(p.rules[0].auth, Auth::Password);
+        assert_eq!(p.rules[0].action, Action::Allow);
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_column() {
+        let s = main_err("version = 1\n[[rule]]\nname = \"a\"\n  colour = \"red\"\n");
+        assert!(s.starts_with("/p.toml:4:3: "), "{s}");
+        assert!(s.contains("colour"), "{s}");
+        let s = main_err("version = 1\nfoo = 2\n");
+        assert!(s.starts_with("/p.toml:2:1: "), "{s}");
+        let s = main_err("version = 1\n[defaults]\nsecure_pth = \"/bin\"\n");
+        assert!(s.starts_with("/p.toml:3:1: "), "{s}");
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = [{ cmd = \"/bin/x\", sha = \"x\" }]",
+        ));
+        assert!(s.starts_with("/p.toml:5:"), "{s}");
+        assert!(s.contains("sha"), "{s}");
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let s = main_err("version = 1\n[[rule]\n");
+        assert!(s.starts_with("/p.toml:2:"), "{s}");
+        let s = main_err("version = 1\nversion = 1\n");
+        assert!(s.starts_with("/p.toml:2:"), "{s}");
+    }
+
+    #[test]
+    fn wrong_types() {
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = \"alice\"\ncommands = [\"/bin/x\"]",
+        ));
+        assert!(s.starts_with("/p.toml:4:9: "), "{s}");
+        let s = main_err(&rule_src("name = \"a\"\nusers = [\"u\"]\ncommands = [3]"));
+        assert!(s.starts_with("/p.toml:5:13: "), "{s}");
+        let s = main_err("version = \"1\"\n");
+        assert!(s.starts_with("/p.toml:1:11: "), "{s}");
+    }
+
+    #[test]
+    fn missing_name() {
+        let s = main_err(&rule_src("users = [\"u\"]\ncommands = [\"/bin/x\"]"));
+        assert!(s.starts_with("/p.toml:2:1: "), "{s}");
+        assert!(s.contains("no `name`"), "{s}");
+        let s = main_err(&rule_src(
+            "name = \"\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]",
+        ));
+        assert!(s.starts_with("/p.toml:3:8: "), "{s}");
+    }
+
+    #[test]
+    fn missing_users_or_commands() {
+        let s = main_err(&rule_src("name = \"a\"\ncommands = [\"/bin/x\"]"));
+        assert!(s.contains("no `users` and no `groups`"), "{s}");
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = []\ngroups = []\ncommands = [\"/bin/x\"]",
+        ));
+        assert!(s.contains("no `users` and no `groups`"), "{s}");
+        let s = main_err(&rule_src("name = \"a\"\nusers = [\"u\"]"));
+        assert!(s.contains("no `commands`"), "{s}");
+        let s = main_err(&rule_src("name = \"a\"\nusers = [\"u\"]\ncommands = []"));
+        assert!(s.starts_with("/p.toml:5:12: "), "{s}");
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\nrun_as = []",
+        ));
+        assert!(s.starts_with("/p.toml:6:10: "), "{s}");
+    }
+
+    #[test]
+    fn relative_command_path() {
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/ok\", \"bin/x y\"]",
+        ));
+        assert!(s.starts_with("/p.toml:5:25: "), "{s}");
+        assert!(s.contains("not absolute"), "{s}");
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = [{ cmd = \"x\" }]",
+        ));
+        assert!(s.starts_with("/p.toml:5:22: "), "{s}");
+    }
+
+    #[test]
+    fn trailing_backslash_and_unterminated_quote() {
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = ['/bin/echo a\\']",
+        ));
+        assert!(s.contains("trailing backslash"), "{s}");
+        assert!(s.starts_with("/p.toml:5:25: "), "{s}");
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = ['/bin/echo \"a b']",
+        ));
+        assert!(
+            s.contains("unterminated") && s.starts_with("/p.toml:5:24: "),
+            "{s}"
+        );
+        let s = main_err(&rule_src("name = \"a\"\nusers = [\"u\"]\ncommands = ['']"));
+        assert!(s.contains("empty command"), "{s}");
+    }
+
+    #[test]
+    fn bad_ids() {
+        for bad in [
+            "#-1",
+            "#4294967295",
+            "#4294967296",
+            "#",
+            "#+1",
+            "#1a",
+            "# 1",
+            "#99999999999",
+        ] {
+            let s = main_err(&rule_src(&format!(
+                "name = \"a\"\nusers = [\"{bad}\"]\ncommands = [\"/bin/x\"]"
+            )));
+            assert!(s.starts_with("/p.toml:4:10: "), "{bad}: {s}");
+            let s = main_err(&rule_src(&format!(
+                "name = \"a\"\nusers = [\"u\"]\nrun_as = [\"{bad}\"]\ncommands = [\"/bin/x\"]"
+            )));
+            assert!(s.starts_with("/p.toml:5:11: "), "{bad}: {s}");
+        }
+        assert_eq!(
+            parse_principal("#4294967294"),
+            Ok(Principal::Id(4294967294))
+        );
+        assert_eq!(parse_principal("#0"), Ok(Principal::Id(0)));
+    }
+
+    #[test]
+    fn bad_names() {
+        for bad in [
+            "a/b", "", "a b", "a:b", "a\\tb", "a\\u0000", "%wheel", "+net",
+        ] {
+            let s = main_err(&rule_src(&format!(
+                "name = \"a\"\ngroups = [\"{bad}\"]\ncommands = [\"/bin/x\"]"
+            )));
+            assert!(s.starts_with("/p.toml:4:11: "), "{bad:?}: {s}");
+        }
+        assert!(
+            main_err(&rule_src(
+                "name = \"a\"\nusers = [\"../x\"]\ncommands = [\"/bin/x\"]"
+            ))
+            .contains("'/'")
+        );
+    }
+
+    #[test]
+    fn bad_digest() {
+        for bad in [
+            "blake3:00",
+            "sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+            "blake3:g0112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+            "blake3:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff00",
+            "blake3:é0112233445566778899aabbccddeeff00112233445566778899aabbccddeef",
+        ] {
+            let s = main_err(&rule_src(&format!(
+                "name = \"a\"\nusers = [\"u\"]\ncommands = [{{ cmd = \"/bin/x\", digest = \"{bad}\" }}]"
+            )));
+            assert!(s.starts_with("/p.toml:5:40: "), "{bad}: {s}");
+        }
+    }
+
+    #[test]
+    fn bad_defaults() {
+        let s = main_err("version = 1\n[defaults]\numask = \"1000\"\n");
+        assert!(
+            s.starts_with("/p.toml:3:9: ") && s.contains("out of range"),
+            "{s}"
+        );
+        for bad in ["", "0o22", "8", "00022", "-1"] {
+            let s = main_err(&format!("version = 1\n[defaults]\numask = \"{bad}\"\n"));
+            assert!(s.starts_with("/p.toml:3:9: "), "{bad}: {s}");
+        }
+        assert!(main_err("version = 1\n[defaults]\numask = 18\n").starts_with("/p.toml:3:9: "));
+        assert_eq!(
+            main_ok("version = 1\n[defaults]\numask = \"777\"\n")
+                .defaults
+                .umask,
+            0o777
+        );
+        assert_eq!(
+            main_ok("version = 1\n[defaults]\numask = \"0\"\n")
+                .defaults
+                .umask,
+            0
+        );
+        for bad in [
+            "",
+            "usr/bin",
+            "/bin:",
+            "/bin::/sbin",
+            "/usr/../bin",
+            "/usr/./bin",
+        ] {
+            let s = main_err(&format!(
+                "version = 1\n[defaults]\nsecure_path = \"{bad}\"\n"
+            ));
+            assert!(s.starts_with("/p.toml:3:15: "), "{bad}: {s}");
+        }
+        for bad in ["1X", "A-B", "*", "LD_PRELOAD", "LD_*", "A B", ""] {
+            let s = main_err(&format!(
+                "version = 1\n[defaults]\nenv_keep = [\"TERM\", \"{bad}\"]\n"
+            ));
+            assert!(s.starts_with("/p.toml:3:21: "), "{bad}: {s}");
+        }
+        for bad in ["LD_PRELOAD", "BASH_FUNC_x", "1A", "\"A B\""] {
+            let s = main_err(&format!(
+                "version = 1\n[defaults]\nsetenv = {{ {bad} = \"x\" }}\n"
+            ));
+            assert!(s.starts_with("/p.toml:3:12: "), "{bad}: {s}");
+        }
+        let s = main_err("version = 1\n[defaults]\nsetenv = { A = \"x\\u0000\" }\n");
+        assert!(s.starts_with("/p.toml:3:16: "), "{s}");
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\nsetenv = { LD_X = \"1\" }",
+        ));
+        assert!(s.starts_with("/p.toml:6:12: "), "{s}");
+    }
+
+    #[test]
+    fn bad_enums() {
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\nauth = \"nopasswd\"",
+        ));
+        assert!(s.starts_with("/p.toml:6:8: "), "{s}");
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\naction = \"permit\"",
+        ));
+        assert!(s.starts_with("/p.toml:6:10: "), "{s}");
+    }
+
+    #[test]
+    fn version_rules() {
+        let s = main_err("[defaults]\n");
+        assert_eq!(
+            s,
+            "/p.toml: missing `version = 1` (required in the main policy file)"
+        );
+        let s = main_err("version = 2\n");
+        assert!(s.starts_with("/p.toml:1:11: "), "{s}");
+        let frag = parse_policy(
+            "[[rule]]\nname = \"d\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\n",
+            Path::new("/d.toml"),
+        );
+        assert!(frag.is_ok());
+        let e = parse_policy("version = 3\n", Path::new("/d.toml"));
+        assert!(e.is_err());
+    }
+
+    fn frag(src: &str, file: &str) -> PolicyFragment {
+        match parse_policy(src, Path::new(file)) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn merge_order_and_dropin_defaults() {
+        let main = frag(
+            &rule_src("name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]"),
+            "/m.toml",
+        );
+        let d1 = frag(
+            "[[rule]]\nname = \"b\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\n",
+            "/d/10.toml",
+        );
+        let d2 = frag(
+            "version = 1\n[[rule]]\nname = \"c\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\n",
+            "/d/20.toml",
+        );
+        let p = match merge(main.clone(), vec![d1.clone(), d2]) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        };
+        let names: Vec<_> = p.rules.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        assert_eq!(p.rules[1].origin.file, PathBuf::from("/d/10.toml"));
+
+        let bad = frag(
+            "version = 1\n\n  [defaults]\numask = \"0077\"\n",
+            "/d/30.toml",
+        );
+        let e = merge(main, vec![d1, bad])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("/d/30.toml:3:3: [defaults] is only allowed"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn duplicate_names_across_files() {
+        let main = frag(
+            &rule_src("name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]"),
+            "/m.toml",
+        );
+        let d = frag(
+            "\n[[rule]]\nname = \"a\"\nusers = [\"v\"]\ncommands = [\"/bin/y\"]\n",
+            "/d/10.toml",
+        );
+        let e = merge(main, vec![d])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(
+            e,
+            "/d/10.toml:2:1: duplicate rule name \"a\" (first defined at /m.toml:2:1)"
+        );
+        let s = main_err(
+            "version = 1\n[[rule]]\nname = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\n[[rule]]\nname = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\n",
+        );
+        assert!(s.starts_with("/p.toml:6:1: duplicate rule name"), "{s}");
+    }
+
+    #[test]
+    fn error_kind_and_columns_count_chars() {
+        let e = parse_main("version = 1\n# é\n\"é\" = 1\n", Path::new("/p.toml")).err();
+        let e = e.map(|e| (e.kind, e.pos));
+        assert_eq!(e, Some((PolicyErrorKind::Invalid, Some((3, 1)))));
+        assert_eq!(line_col("aé\nxyz", 5), (2, 2));
+        assert_eq!(line_col("aé", 2), (1, 2));
+        assert_eq!(line_col("", 10), (1, 1));
+    }
+
+    #[test]
+    fn rule_name_control_chars() {
+        let s = main_err(&rule_src(
+            "name = \"a\\u001b[2J\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]",
+        ));
+        assert!(s.starts_with("/p.toml:3:8: "), "{s}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parser_never_panics(s in "\\PC{0,200}") {
+            let _ = parse_policy(&s, Path::new("/f.toml"));
+        }
+    }
+}
