@@ -1,0 +1,1047 @@
+//! One audit record: its exact serialisation (fixed field order, our own
+//! writer, not serde) and a strict parser for lines read back.
+//!
+//! An `accept`/`reject` line is
+//!
+//! ```text
+//! {"seq":N,"event":"accept","time":"2026-11-29T17:37:19.123456789Z",
+//!  "uuid":"8-4-4-4-12","host":"..","pid":N,"submituser":".."|null,
+//!  "submituid":N,"submitgid":N,"ttyname":".."|null,"submitcwd":".."|null,
+//!  "runuser":".."|null,"runuid":N|null,"rungid":N|null,"command":".."|null,
+//!  "runargv":[..],"rule":".."|null,"reason":"..","policy_hash":"hex"|null,
+//!  "prev":"64 hex","h":"64 hex"}
+//! ```
+//!
+//! on one line without spaces; a `recovery` line is
+//! `{"seq":N,"event":"recovery","time":..,"host":..,"pid":N,"torn_offset":N,
+//! "torn_length":N,"torn_hash":"64 hex","prev":..,"h":..}`.
+//!
+//! Forward compatibility (planned keyed MAC per epoch): the parser accepts
+//! extra fields after the fixed body fields and before `"prev"` (they are
+//! part of the hashed body, e.g. `"epoch":N`), and one optional `"mac"`
+//! string after `"h"` (not covered by `h`; checked by a later verifier).
+#![forbid(unsafe_code)]
+
+use super::AuditError;
+use super::chain::{chain_hash, parse_hex32, push_hex};
+use crate::escape::json_str;
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Outcome recorded by an `accept` or `reject` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// The request was allowed; the command runs only once this record
+    /// is durable.
+    Accept,
+    /// The request was refused.
+    Reject,
+}
+
+impl Event {
+    /// The `event` field's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Accept => "accept",
+            Event::Reject => "reject",
+        }
+    }
+}
+
+/// One decision to record. Strings from the caller are bytes: they are
+/// escaped (see [`crate::escape::json_str`]), never written raw.
+#[derive(Debug, Clone)]
+pub struct Record<'a> {
+    pub event: Event,
+    pub time: SystemTime,
+    /// Random version-4 UUID, see [`new_uuid`].
+    pub uuid: [u8; 16],
+    pub host: &'a [u8],
+    pub pid: u32,
+    pub submituser: Option<&'a str>,
+    pub submituid: u32,
+    pub submitgid: u32,
+    pub ttyname: Option<&'a [u8]>,
+    pub submitcwd: Option<&'a [u8]>,
+    pub runuser: Option<&'a str>,
+    pub runuid: Option<u32>,
+    pub rungid: Option<u32>,
+    /// Resolved command path.
+    pub command: Option<&'a [u8]>,
+    /// The command's argv as given (argv\[0\] first).
+    pub runargv: &'a [Vec<u8>],
+    pub rule: Option<&'a str>,
+    pub reason: &'a str,
+    pub policy_hash: Option<[u8; 32]>,
+}
+
+/// A torn fragment found at the end of the log and covered by a
+/// `recovery` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Torn {
+    /// File offset of the fragment's first byte.
+    pub offset: u64,
+    /// Its length in bytes (without the newline written after it).
+    pub length: u64,
+    /// BLAKE3 of those bytes.
+    pub hash: [u8; 32],
+}
+
+/// A fresh random (version 4) UUID from the kernel's CSPRNG.
+pub fn new_uuid() -> Result<[u8; 16], AuditError> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| AuditError::random(&e.to_string()))?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    Ok(b)
+}
+
+/// `8-4-4-4-12` lowercase hex.
+pub fn format_uuid(u: &[u8; 16]) -> String {
+    let mut v = Vec::with_capacity(36);
+    for (i, chunk) in [&u[0..4], &u[4..6], &u[6..8], &u[8..10], &u[10..16]]
+        .iter()
+        .enumerate()
+    {
+        if i > 0 {
+            v.push(b'-');
+        }
+        push_hex(&mut v, chunk);
+    }
+    v.into_iter().map(char::from).collect()
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11]
+    let d = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
+    let m = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m as u32, d as u32)
+}
+
+/// RFC 3339 UTC with nanoseconds: `2026-11-29T17:37:19.123456789Z`.
+pub fn rfc3339(t: SystemTime) -> String {
+    let (secs, nanos) = match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => (
+            i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            d.subsec_nanos(),
+        ),
+        Err(e) => {
+            let d = e.duration();
+            let s = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+            if d.subsec_nanos() == 0 {
+                (-s, 0)
+            } else {
+                (-s - 1, 1_000_000_000 - d.subsec_nanos())
+            }
+        }
+    };
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    )
+}
+
+fn push_u64(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+fn push_opt_bytes(out: &mut Vec<u8>, v: Option<&[u8]>) {
+    match v {
+        Some(b) => json_str(out, b),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+fn push_opt_u64(out: &mut Vec<u8>, v: Option<u32>) {
+    match v {
+        Some(n) => push_u64(out, u64::from(n)),
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Append the chain fields and close the line; returns `h`.
+fn finish(out: &mut Vec<u8>, body_start: usize, seq: u64, prev: &[u8; 32]) -> [u8; 32] {
+    let h = chain_hash(seq, prev, &out[body_start..]);
+    out.extend_from_slice(b",\"prev\":\"");
+    push_hex(out, prev);
+    out.extend_from_slice(b"\",\"h\":\"");
+    push_hex(out, &h);
+    out.extend_from_slice(b"\"}\n");
+    h
+}
+
+/// Append `rec` as one complete line (with its `\n`) chained on `prev`
+/// with sequence number `seq`; returns the record's `h`.
+pub fn encode_record(out: &mut Vec<u8>, rec: &Record<'_>, seq: u64, prev: &[u8; 32]) -> [u8; 32] {
+    out.push(b'{');
+    let body_start = out.len();
+    out.extend_from_slice(b"\"seq\":");
+    push_u64(out, seq);
+    out.extend_from_slice(b",\"event\":\"");
+    out.extend_from_slice(rec.event.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"time\":\"");
+    out.extend_from_slice(rfc3339(rec.time).as_bytes());
+    out.extend_from_slice(b"\",\"uuid\":\"");
+    out.extend_from_slice(format_uuid(&rec.uuid).as_bytes());
+    out.extend_from_slice(b"\",\"host\":");
+    json_str(out, rec.host);
+    out.extend_from_slice(b",\"pid\":");
+    push_u64(out, u64::from(rec.pid));
+    out.extend_from_slice(b",\"submituser\":");
+    push_opt_bytes(out, rec.submituser.map(str::as_bytes));
+    out.extend_from_slice(b",\"submituid\":");
+    push_u64(out, u64::from(rec.submituid));
+    out.extend_from_slice(b",\"submitgid\":");
+    push_u64(out, u64::from(rec.submitgid));
+    out.extend_from_slice(b",\"ttyname\":");
+    push_opt_bytes(out, rec.ttyname);
+    out.extend_from_slice(b",\"submitcwd\":");
+    push_opt_bytes(out, rec.submitcwd);
+    out.extend_from_slice(b",\"runuser\":");
+    push_opt_bytes(out, rec.runuser.map(str::as_bytes));
+    out.extend_from_slice(b",\"runuid\":");
+    push_opt_u64(out, rec.runuid);
+    out.extend_from_slice(b",\"rungid\":");
+    push_opt_u64(out, rec.rungid);
+    out.extend_from_slice(b",\"command\":");
+    push_opt_bytes(out, rec.command);
+    out.extend_from_slice(b",\"runargv\":[");
+    for (i, a) in rec.runargv.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        json_str(out, a);
+    }
+    out.extend_from_slice(b"],\"rule\":");
+    push_opt_bytes(out, rec.rule.map(str::as_bytes));
+    out.extend_from_slice(b",\"reason\":");
+    json_str(out, rec.reason.as_bytes());
+    out.extend_from_slice(b",\"policy_hash\":");
+    match &rec.policy_hash {
+        Some(ph) => {
+            out.push(b'"');
+            push_hex(out, ph);
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+    finish(out, body_start, seq, prev)
+}
+
+/// Append a `recovery` line covering `torn`; returns its `h`.
+pub fn encode_recovery(
+    out: &mut Vec<u8>,
+    seq: u64,
+    prev: &[u8; 32],
+    time: SystemTime,
+    host: &[u8],
+    pid: u32,
+    torn: &Torn,
+) -> [u8; 32] {
+    out.push(b'{');
+    let body_start = out.len();
+    out.extend_from_slice(b"\"seq\":");
+    push_u64(out, seq);
+    out.extend_from_slice(b",\"event\":\"recovery\",\"time\":\"");
+    out.extend_from_slice(rfc3339(time).as_bytes());
+    out.extend_from_slice(b"\",\"host\":");
+    json_str(out, host);
+    out.extend_from_slice(b",\"pid\":");
+    push_u64(out, u64::from(pid));
+    out.extend_from_slice(b",\"torn_offset\":");
+    push_u64(out, torn.offset);
+    out.extend_from_slice(b",\"torn_length\":");
+    push_u64(out, torn.length);
+    out.extend_from_slice(b",\"torn_hash\":\"");
+    push_hex(out, &torn.hash);
+    out.push(b'"');
+    finish(out, body_start, seq, prev)
+}
+
+/// The first bytes of a record line with sequence number `seq`.
+pub(crate) fn record_prefix(seq: u64) -> Vec<u8> {
+    let mut v = b"{\"seq\":".to_vec();
+    push_u64(&mut v, seq);
+    v.extend_from_slice(b",\"event\":\"");
+    v
+}
+
+/// The first bytes of a recovery line with sequence number `seq`.
+pub(crate) fn recovery_prefix(seq: u64) -> Vec<u8> {
+    let mut v = record_prefix(seq);
+    v.extend_from_slice(b"recovery\",");
+    v
+}
+
+/// `piece` is non-empty and could be the start of a line that begins
+/// with `expected` (or begins with it).
+pub(crate) fn prefix_compatible(piece: &[u8], expected: &[u8]) -> bool {
+    !piece.is_empty() && (piece.starts_with(expected) || expected.starts_with(piece))
+}
+
+/// Can a torn span made of the complete non-record lines `first`,
+/// `rest[..]` (and, last in `rest`, a non-empty unterminated tail) after
+/// the last valid record (whose seq is `seq - 1`) be covered by a
+/// recovery record with sequence number `seq`?
+///
+/// Only shapes that the writer itself can leave behind qualify: a span
+/// of one piece (an unterminated tail, or a terminated line that starts
+/// like the record that was being written), or a first fragment followed
+/// by pieces that each start like the recovery record of a failed
+/// recovery write. A complete last line that is simply not a record
+/// (tampered, or a different file) does not qualify.
+pub(crate) fn span_absorbable(first: &[u8], rest: &[&[u8]], seq: u64) -> bool {
+    if rest.is_empty() {
+        return prefix_compatible(first, &record_prefix(seq));
+    }
+    let rp = recovery_prefix(seq);
+    rest.iter().all(|p| prefix_compatible(p, &rp))
+}
+
+// ---------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------
+
+/// Why a line is not a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// Byte offset within the line.
+    pub at: usize,
+    pub what: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.at)
+    }
+}
+
+/// A value in the JSON subset records use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value<'a> {
+    Null,
+    Int(u64),
+    /// Raw string contents between the quotes, still escaped.
+    Str(&'a [u8]),
+    /// Raw (still escaped) strings.
+    Arr(Vec<&'a [u8]>),
+}
+
+/// One `"key":value` member.
+#[derive(Debug, Clone)]
+pub struct Field<'a> {
+    /// Raw key bytes (between the quotes).
+    pub key: &'a [u8],
+    /// Offset in the line of the `{` or `,` before the key.
+    pub sep: usize,
+    pub value: Value<'a>,
+}
+
+struct P<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> P<'a> {
+    fn err<T>(&self, what: impl Into<String>) -> Result<T, ParseError> {
+        Err(ParseError {
+            at: self.i,
+            what: what.into(),
+        })
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn eat(&mut self, c: u8) -> Result<(), ParseError> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else if self.peek().is_none() {
+            self.err(format!(
+                "unexpected end of line, expected '{}'",
+                char::from(c)
+            ))
+        } else {
+            self.err(format!("expected '{}'", char::from(c)))
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, ParseError> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let d = match self.peek() {
+                Some(c @ b'0'..=b'9') => c - b'0',
+                Some(c @ b'a'..=b'f') => c - b'a' + 10,
+                Some(c @ b'A'..=b'F') => c - b'A' + 10,
+                _ => return self.err("bad \\u escape"),
+            };
+            v = (v << 4) | u32::from(d);
+            self.i += 1;
+        }
+        Ok(v)
+    }
+
+    fn string(&mut self) -> Result<&'a [u8], ParseError> {
+        self.eat(b'"')?;
+        let start = self.i;
+        loop {
+            match self.peek() {
+                None => return self.err("unterminated string"),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    self.i += 1;
+                    match self.peek() {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 1,
+                        Some(b'u') => {
+                            self.i += 1;
+                            let v = self.hex4()?;
+                            if (0xd800..=0xdfff).contains(&v) {
+                                return self.err("surrogate \\u escape");
+                            }
+                        }
+                        _ => return self.err("bad escape"),
+                    }
+                }
+                Some(0..=0x1f) => return self.err("raw control character in string"),
+                Some(_) => self.i += 1,
+            }
+        }
+        let raw = &self.b[start..self.i];
+        self.i += 1;
+        if let Err(e) = std::str::from_utf8(raw) {
+            return Err(ParseError {
+                at: start + e.valid_up_to(),
+                what: "invalid UTF-8 in string".into(),
+            });
+        }
+        Ok(raw)
+    }
+
+    fn number(&mut self) -> Result<u64, ParseError> {
+        let start = self.i;
+        let mut n: u64 = 0;
+        while let Some(c @ b'0'..=b'9') = self.peek() {
+            n = match n
+                .checked_mul(10)
+                .and_then(|n| n.checked_add(u64::from(c - b'0')))
+            {
+                Some(n) => n,
+                None => return self.err("number out of range"),
+            };
+            self.i += 1;
+        }
+        if self.i - start > 1 && self.b[start] == b'0' {
+            return Err(ParseError {
+                at: start,
+                what: "number with leading zero".into(),
+            });
+        }
+        Ok(n)
+    }
+
+    fn value(&mut self) -> Result<Value<'a>, ParseError> {
+        match self.peek() {
+            Some(b'"') => Ok(Value::Str(self.string()?)),
+            Some(b'0'..=b'9') => Ok(Value::Int(self.number()?)),
+            Some(b'n') => {
+                if self.b[self.i..].starts_with(b"null") {
+                    self.i += 4;
+                    Ok(Value::Null)
+                } else {
+                    self.err("unexpected value")
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut v = Vec::new();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                    return Ok(Value::Arr(v));
+                }
+                loop {
+                    v.push(self.string()?);
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return Ok(Value::Arr(v));
+                        }
+                        _ => return self.err("expected ',' or ']' in array"),
+                    }
+                }
+            }
+            None => self.err("unexpected end of line"),
+            Some(_) => self.err("unexpected value"),
+        }
+    }
+}
+
+/// Parse one line (without its `\n`) as a flat JSON object in the subset
+/// records use: no whitespace; values are strings, non-negative integers,
+/// `null` or arrays of strings. Everything it accepts is valid JSON.
+pub fn parse_object(line: &[u8]) -> Result<Vec<Field<'_>>, ParseError> {
+    let mut p = P { b: line, i: 0 };
+    p.eat(b'{')?;
+    let mut fields = Vec::with_capacity(24);
+    loop {
+        let sep = p.i - 1;
+        let key = p.string()?;
+        p.eat(b':')?;
+        let value = p.value()?;
+        fields.push(Field { key, sep, value });
+        match p.peek() {
+            Some(b',') => p.i += 1,
+            Some(b'}') => {
+                p.i += 1;
+                break;
+            }
+            None => return p.err("unexpected end of line"),
+            Some(_) => return p.err("expected ',' or '}'"),
+        }
+    }
+    if p.i != line.len() {
+        return p.err("trailing bytes after the object");
+    }
+    Ok(fields)
+}
+
+/// Kind of a parsed record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Accept,
+    Reject,
+    Recovery,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Accept => "accept",
+            EventKind::Reject => "reject",
+            EventKind::Recovery => "recovery",
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Ty {
+    U64,
+    Str,
+    OptStr,
+    OptU64,
+    StrArr,
+    Hex,
+    OptHex,
+}
+
+const RECORD_LAYOUT: &[(&str, Ty)] = &[
+    ("seq", Ty::U64),
+    ("event", Ty::Str),
+    ("time", Ty::Str),
+    ("uuid", Ty::Str),
+    ("host", Ty::Str),
+    ("pid", Ty::U64),
+    ("submituser", Ty::OptStr),
+    ("submituid", Ty::U64),
+    ("submitgid", Ty::U64),
+    ("ttyname", Ty::OptStr),
+    ("submitcwd", Ty::OptStr),
+    ("runuser", Ty::OptStr),
+    ("runuid", Ty::OptU64),
+    ("rungid", Ty::OptU64),
+    ("command", Ty::OptStr),
+    ("runargv", Ty::StrArr),
+    ("rule", Ty::OptStr),
+    ("reason", Ty::Str),
+    ("policy_hash", Ty::OptHex),
+];
+
+const RECOVERY_LAYOUT: &[(&str, Ty)] = &[
+    ("seq", Ty::U64),
+    ("event", Ty::Str),
+    ("time", Ty::Str),
+    ("host", Ty::Str),
+    ("pid", Ty::U64),
+    ("torn_offset", Ty::U64),
+    ("torn_length", Ty::U64),
+    ("torn_hash", Ty::Hex),
+];
+
+fn type_ok(ty: Ty, v: &Value<'_>) -> bool {
+    match (ty, v) {
+        (Ty::U64, Value::Int(_)) => true,
+        (Ty::Str, Value::Str(_)) => true,
+        (Ty::OptStr, Value::Str(_) | Value::Null) => true,
+        (Ty::OptU64, Value::Int(_) | Value::Null) => true,
+        (Ty::StrArr, Value::Arr(_)) => true,
+        (Ty::Hex | Ty::OptHex, Value::Str(s)) => parse_hex32(s).is_some(),
+        (Ty::OptHex, Value::Null) => true,
+        _ => false,
+    }
+}
+
+/// A line parsed as a record (structure only: [`LineView::hash_ok`]
+/// checks `h`; chain continuity is the verifier's job).
+#[derive(Debug, Clone)]
+pub struct LineView<'a> {
+    pub seq: u64,
+    pub event: EventKind,
+    pub prev: [u8; 32],
+    pub h: [u8; 32],
+    /// The hashed bytes: between `{` and `,"prev":`.
+    pub body: &'a [u8],
+    /// Set for recovery records.
+    pub torn: Option<Torn>,
+    /// The optional trailing `mac` (raw), not checked here.
+    pub mac: Option<&'a [u8]>,
+    pub fields: Vec<Field<'a>>,
+}
+
+fn field_err<T>(f: &Field<'_>, what: String) -> Result<T, ParseError> {
+    Err(ParseError {
+        at: f.sep + 1,
+        what,
+    })
+}
+
+fn key_str(k: &[u8]) -> String {
+    crate::escape::display(k)
+}
+
+impl<'a> LineView<'a> {
+    /// Parse and check the field layout of one line (without `\n`).
+    pub fn parse(line: &'a [u8]) -> Result<Self, ParseError> {
+        let fields = parse_object(line)?;
+        let seq = match fields.first() {
+            Some(Field {
+                key: b"seq",
+                value: Value::Int(n),
+                ..
+            }) => *n,
+            _ => {
+                return Err(ParseError {
+                    at: 1,
+                    what: "first field is not \"seq\":N".into(),
+                });
+            }
+        };
+        let event = match fields.get(1) {
+            Some(Field {
+                key: b"event",
+                value: Value::Str(s),
+                ..
+            }) => match *s {
+                b"accept" => EventKind::Accept,
+                b"reject" => EventKind::Reject,
+                b"recovery" => EventKind::Recovery,
+                _ => return field_err(&fields[1], "unknown event".into()),
+            },
+            Some(f) => return field_err(f, "second field is not \"event\"".into()),
+            None => {
+                return Err(ParseError {
+                    at: line.len(),
+                    what: "missing \"event\"".into(),
+                });
+            }
+        };
+        let layout = if event == EventKind::Recovery {
+            RECOVERY_LAYOUT
+        } else {
+            RECORD_LAYOUT
+        };
+        for (i, (name, ty)) in layout.iter().enumerate() {
+            let Some(f) = fields.get(i) else {
+                return Err(ParseError {
+                    at: line.len(),
+                    what: format!("missing field \"{name}\""),
+                });
+            };
+            if f.key != name.as_bytes() {
+                return field_err(
+                    f,
+                    format!("expected field \"{name}\", found \"{}\"", key_str(f.key)),
+                );
+            }
+            if !type_ok(*ty, &f.value) {
+                return field_err(f, format!("field \"{name}\" has the wrong type"));
+            }
+        }
+        // Extension fields (hashed), then prev, h, optional mac.
+        let mut i = layout.len();
+        while let Some(f) = fields.get(i) {
+            if f.key == b"prev" {
+                break;
+            }
+            let well_formed = !f.key.is_empty()
+                && f.key
+                    .iter()
+                    .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_'));
+            let dup = fields[..i].iter().any(|g| g.key == f.key) || matches!(f.key, b"h" | b"mac");
+            if !well_formed || dup {
+                return field_err(f, format!("unexpected field \"{}\"", key_str(f.key)));
+            }
+            i += 1;
+        }
+        let Some(pf) = fields.get(i) else {
+            return Err(ParseError {
+                at: line.len(),
+                what: "missing field \"prev\"".into(),
+            });
+        };
+        let prev = match &pf.value {
+            Value::Str(s) => parse_hex32(s),
+            _ => None,
+        };
+        let Some(prev) = prev else {
+            return field_err(pf, "\"prev\" is not 64 hex digits".into());
+        };
+        let h = match fields.get(i + 1) {
+            Some(Field {
+                key: b"h",
+                value: Value::Str(s),
+                ..
+            }) => parse_hex32(s),
+            _ => None,
+        };
+        let Some(h) = h else {
+            return Err(ParseError {
+                at: pf.sep,
+                what: "\"prev\" not followed by \"h\":64 hex".into(),
+            });
+        };
+        let mut mac = None;
+        if let Some(f) = fields.get(i + 2) {
+            match f {
+                Field {
+                    key: b"mac",
+                    value: Value::Str(s),
+                    ..
+                } if parse_hex32(s).is_some() => mac = Some(*s),
+                _ => {
+                    return field_err(
+                        f,
+                        format!("unexpected field \"{}\" after \"h\"", key_str(f.key)),
+                    );
+                }
+            }
+        }
+        if let Some(f) = fields.get(i + 3) {
+            return field_err(
+                f,
+                format!("unexpected field \"{}\" after \"mac\"", key_str(f.key)),
+            );
+        }
+        let torn = if event == EventKind::Recovery {
+            match (&fields[5].value, &fields[6].value, &fields[7].value) {
+                (Value::Int(o), Value::Int(l), Value::Str(hs)) => {
+                    parse_hex32(hs).map(|hash| Torn {
+                        offset: *o,
+                        length: *l,
+                        hash,
+                    })
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let body = &line[1..pf.sep];
+        Ok(LineView {
+            seq,
+            event,
+            prev,
+            h,
+            body,
+            torn,
+            mac,
+            fields,
+        })
+    }
+
+    /// `h` matches the body, seq and prev of this line.
+    pub fn hash_ok(&self) -> bool {
+        chain_hash(self.seq, &self.prev, self.body) == self.h
+    }
+
+    /// The value of field `key`, if present.
+    pub fn get(&self, key: &str) -> Option<&Value<'a>> {
+        self.fields
+            .iter()
+            .find(|f| f.key == key.as_bytes())
+            .map(|f| &f.value)
+    }
+
+    /// A string field, decoded (JSON escapes resolved); `None` when
+    /// missing, null or not a string.
+    pub fn text(&self, key: &str) -> Option<Vec<u8>> {
+        match self.get(key) {
+            Some(Value::Str(s)) => Some(decode_str(s)),
+            _ => None,
+        }
+    }
+}
+
+/// Resolve JSON escapes in a raw string accepted by [`parse_object`].
+/// An escaped invalid byte (`\\xNN` in JSON) stays the text `\xNN`.
+pub fn decode_str(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let c = raw[i];
+        if c != b'\\' || i + 1 >= raw.len() {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let e = raw[i + 1];
+        i += 2;
+        match e {
+            b'b' => out.push(8),
+            b'f' => out.push(12),
+            b'n' => out.push(b'\n'),
+            b'r' => out.push(b'\r'),
+            b't' => out.push(b'\t'),
+            b'u' => {
+                let v = raw
+                    .get(i..i + 4)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    .and_then(char::from_u32)
+                    .unwrap_or(char::REPLACEMENT_CHARACTER);
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(v.encode_utf8(&mut buf).as_bytes());
+                i += 4;
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::testutil::sample;
+    use std::time::Duration;
+
+    #[test]
+    fn time_format() {
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::new(1_796_060_239, 123_456_789)),
+            "2026-11-30T17:37:19.123456789Z"
+        );
+        // 2000-02-29 (leap day), 2100-03-01.
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(4_107_542_400)),
+            "2100-03-01T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::new(0, 1)),
+            "1969-12-31T23:59:59.999999999Z"
+        );
+    }
+
+    #[test]
+    fn civil_matches_day_count() {
+        // Walk day by day over a few centuries and check monotonic dates.
+        let mut prev = civil_from_days(-100_000);
+        for z in -99_999..100_000 {
+            let cur = civil_from_days(z);
+            assert!(cur > prev, "{z}: {cur:?} after {prev:?}");
+            assert!((1..=12).contains(&cur.1) && (1..=31).contains(&cur.2));
+            prev = cur;
+        }
+    }
+
+    #[test]
+    fn uuid_v4() {
+        let u = new_uuid().expect("getrandom");
+        let s = format_uuid(&u);
+        assert_eq!(s.len(), 36);
+        let parts: Vec<&str> = s.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'));
+        assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
+    }
+
+    #[test]
+    fn exact_layout_and_parse() {
+        let argv = vec![
+            b"systemctl".to_vec(),
+            b"restart".to_vec(),
+            b"x\x1by\xff".to_vec(),
+        ];
+        let mut out = Vec::new();
+        let h = encode_record(&mut out, &sample(&argv), 1, &[0; 32]);
+        let line = std::str::from_utf8(&out).expect("utf8");
+        assert!(line.ends_with("\"}\n"));
+        let want_start = concat!(
+            r#"{"seq":1,"event":"accept","time":"2026-11-30T17:37:19.123456789Z","#,
+            r#""uuid":"11111111-1111-1111-1111-111111111111","host":"host1","pid":4242,"#,
+            r#""submituser":"alice","submituid":1000,"submitgid":1000,"ttyname":"/dev/pts/3","#,
+            r#""submitcwd":"/home/alice","runuser":"root","runuid":0,"rungid":0,"#,
+            r#""command":"/usr/bin/systemctl","runargv":["systemctl","restart","x\u001by\\xff"],"#,
+            r#""rule":"web","reason":"matched","policy_hash":"abab"#
+        );
+        assert!(line.starts_with(want_start), "{line}");
+        let v = LineView::parse(&out[..out.len() - 1]).expect("parses");
+        assert_eq!(v.seq, 1);
+        assert_eq!(v.event, EventKind::Accept);
+        assert_eq!(v.h, h);
+        assert!(v.hash_ok());
+        assert_eq!(v.text("reason").as_deref(), Some(&b"matched"[..]));
+        match v.get("runargv") {
+            Some(Value::Arr(a)) => assert_eq!(decode_str(a[2]), b"x\x1by\\xff"),
+            other => panic!("{other:?}"),
+        }
+        let j: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(j["runargv"][2], "x\u{1b}y\\xff");
+        assert_eq!(j["runuid"], 0);
+    }
+
+    #[test]
+    fn nulls_and_recovery() {
+        let argv: Vec<Vec<u8>> = Vec::new();
+        let mut r = sample(&argv);
+        r.event = Event::Reject;
+        r.submituser = None;
+        r.ttyname = None;
+        r.submitcwd = None;
+        r.runuser = None;
+        r.runuid = None;
+        r.rungid = None;
+        r.command = None;
+        r.rule = None;
+        r.policy_hash = None;
+        let mut out = Vec::new();
+        let h1 = encode_record(&mut out, &r, 1, &[0; 32]);
+        let torn = Torn {
+            offset: 10,
+            length: 5,
+            hash: [3; 32],
+        };
+        let start = out.len();
+        encode_recovery(&mut out, 2, &h1, r.time, b"h\"x", 7, &torn);
+        let v = LineView::parse(&out[..start - 1]).expect("reject parses");
+        assert_eq!(v.event, EventKind::Reject);
+        assert!(v.hash_ok());
+        let rv = LineView::parse(&out[start..out.len() - 1]).expect("recovery parses");
+        assert_eq!(rv.event, EventKind::Recovery);
+        assert_eq!(rv.torn, Some(torn));
+        assert_eq!(rv.prev, h1);
+        assert!(rv.hash_ok());
+        assert!(out[start..].starts_with(&recovery_prefix(2)));
+    }
+
+    #[test]
+    fn tolerant_tail() {
+        let argv = vec![b"true".to_vec()];
+        let mut out = Vec::new();
+        encode_record(&mut out, &sample(&argv), 1, &[0; 32]);
+        let line = String::from_utf8(out).expect("utf8");
+        let line = line.trim_end();
+        // Planned: "epoch" before prev (hashed), "mac" after h (not hashed).
+        let pos = line.find(",\"prev\":").expect("prev");
+        let with_epoch = format!("{},\"epoch\":3{}", &line[..pos], &line[pos..]);
+        let v = LineView::parse(with_epoch.as_bytes()).expect("epoch tolerated");
+        assert!(!v.hash_ok(), "epoch is part of the hashed body");
+        let with_mac = format!(
+            "{},\"mac\":\"{}\"}}",
+            &line[..line.len() - 1],
+            "ab".repeat(32)
+        );
+        let v = LineView::parse(with_mac.as_bytes()).expect("mac tolerated");
+        assert!(v.hash_ok(), "mac is outside the hashed body");
+        assert!(v.mac.is_some());
+        let bad = format!("{},\"x\":1}}", &line[..line.len() - 1]);
+        assert!(LineView::parse(bad.as_bytes()).is_err());
+        let reordered = line.replacen("\"event\":\"accept\",\"time\"", "\"time\"", 1);
+        assert!(LineView::parse(reordered.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn parser_rejects_non_canonical() {
+        for bad in [
+            &b""[..],
+            b"{}",
+            b"{\"seq\":1 }",
+            b"{\"seq\":01}",
+            b"{\"seq\":-1}",
+            b"{\"seq\":1.5}",
+            b"{\"a\":\"\x01\"}",
+            b"{\"a\":\"\xff\"}",
+            b"{\"a\":\"\\ud800\"}",
+            b"{\"a\":true}",
+            b"{\"a\":1}x",
+            b"{\"a\":[1]}",
+            b"{\"seq\":99999999999999999999}",
+        ] {
+            assert!(
+                parse_object(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(parse_object(b"{\"a\":[],\"b\":null,\"c\":\"\\u00e9\\\"\"}").is_ok());
+    }
+
+    #[test]
+    fn absorbable_shapes() {
+        let rec = record_prefix(5);
+        let rcv = recovery_prefix(5);
+        assert!(span_absorbable(&rec[..3], &[], 5));
+        assert!(span_absorbable(
+            b"{\"seq\":5,\"event\":\"accept\",\"ti",
+            &[],
+            5
+        ));
+        assert!(!span_absorbable(b"{\"seq\":6,", &[], 5));
+        assert!(!span_absorbable(b"garbage", &[], 5));
+        assert!(!span_absorbable(b"", &[], 5));
+        assert!(span_absorbable(b"\0\0\0", &[&rcv[..4]], 5));
+        assert!(span_absorbable(
+            b"junk",
+            &[&rcv, b"{\"seq\":5,\"event\":\"recovery\",\"time\""],
+            5
+        ));
+        assert!(!span_absorbable(
+            b"junk",
+            &[b"{\"seq\":5,\"event\":\"accept\""],
+            5
+        ));
+        assert!(!span_absorbable(b"junk", &[b""], 5));
+    }
+}

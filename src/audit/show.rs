@@ -1,0 +1,227 @@
+//! `bdctl audit show`: a human view (one line per record, every
+//! caller-controlled string escaped for the terminal) or `--json`, which
+//! passes through the lines that parse as records. Chain checking is
+//! `bdctl audit verify`'s job, not this view's.
+#![forbid(unsafe_code)]
+
+use super::MAX_LINE;
+use super::chain::hex;
+use super::record::{EventKind, LineView, Value, decode_str};
+use super::verify::{LineRead, OpenError, open_log, read_line_capped};
+use crate::escape::display;
+use std::fmt;
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
+
+/// Why `show` stopped.
+#[derive(Debug)]
+pub enum ShowError {
+    Open(io::Error),
+    Symlink,
+    NotRegular,
+    Read(io::Error),
+    Write(io::Error),
+}
+
+impl fmt::Display for ShowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ShowError::Open(e) => write!(f, "cannot open the audit log: {e}"),
+            ShowError::Symlink => write!(f, "the audit log path is a symbolic link (not followed)"),
+            ShowError::NotRegular => write!(f, "the audit log is not a regular file"),
+            ShowError::Read(e) => write!(f, "cannot read the audit log: {e}"),
+            ShowError::Write(e) => write!(f, "cannot write the output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ShowError {}
+
+impl ShowError {
+    /// The reader went away (`bdctl audit show | head`): not worth an
+    /// error message.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, ShowError::Write(e) if e.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Write the log at `path` to `out`: human lines, or with `json` the
+/// record lines as they are.
+pub fn show(path: &Path, json: bool, out: &mut dyn Write) -> Result<(), ShowError> {
+    let (file, len) = open_log(path).map_err(|e| match e {
+        OpenError::Io(e) => ShowError::Open(e),
+        OpenError::Symlink => ShowError::Symlink,
+        OpenError::NotRegular => ShowError::NotRegular,
+    })?;
+    let mut r = BufReader::with_capacity(256 * 1024, Read::take(&file, len));
+    let mut buf = Vec::new();
+    let mut line = 0u64;
+    loop {
+        line += 1;
+        let (terminated, n) =
+            match read_line_capped(&mut r, &mut buf, MAX_LINE).map_err(ShowError::Read)? {
+                LineRead::Eof => break,
+                LineRead::Line {
+                    too_long: true,
+                    len,
+                    ..
+                } => {
+                    if !json {
+                        writeln!(
+                            out,
+                            "line {line}: not shown (line of {len} bytes is too long)"
+                        )
+                        .map_err(ShowError::Write)?;
+                    }
+                    continue;
+                }
+                LineRead::Line {
+                    terminated, len, ..
+                } => (terminated, len),
+            };
+        let parsed = LineView::parse(&buf);
+        let res = match (&parsed, json) {
+            (Ok(_), true) if terminated => out.write_all(&buf).and_then(|()| out.write_all(b"\n")),
+            (_, true) => Ok(()),
+            (_, false) if !terminated => {
+                writeln!(out, "line {line}: torn tail ({n} bytes, pending recovery)")
+            }
+            (Ok(v), false) => writeln!(out, "{}", human(v)),
+            (Err(e), false) => writeln!(out, "line {line}: not a record ({e})"),
+        };
+        res.map_err(ShowError::Write)?;
+    }
+    out.flush().map_err(ShowError::Write)
+}
+
+fn text(v: &LineView<'_>, key: &str) -> Option<String> {
+    v.text(key).map(|b| display(&b))
+}
+
+fn num(v: &LineView<'_>, key: &str) -> Option<u64> {
+    match v.get(key) {
+        Some(Value::Int(n)) => Some(*n),
+        _ => None,
+    }
+}
+
+/// One argument for the human view: escaped, and quoted when it would
+/// otherwise be ambiguous (empty, or with spaces or quotes).
+fn arg(raw: &[u8]) -> String {
+    let s = display(&decode_str(raw));
+    if s.is_empty() || s.contains([' ', '\'', '"']) {
+        format!("'{}'", s.replace('\'', "\\'"))
+    } else {
+        s
+    }
+}
+
+/// One human line for a parsed record.
+pub fn human(v: &LineView<'_>) -> String {
+    let time = text(v, "time").unwrap_or_default();
+    if v.event == EventKind::Recovery {
+        return match v.torn {
+            Some(t) => format!(
+                "{time} #{} recovery: torn fragment of {} bytes at offset {} (blake3 {})",
+                v.seq,
+                t.length,
+                t.offset,
+                &hex(&t.hash)[..16]
+            ),
+            None => format!("{time} #{} recovery", v.seq),
+        };
+    }
+    let who =
+        text(v, "submituser").unwrap_or_else(|| format!("#{}", num(v, "submituid").unwrap_or(0)));
+    let target = text(v, "runuser")
+        .or_else(|| num(v, "runuid").map(|u| format!("#{u}")))
+        .unwrap_or_else(|| "?".into());
+    let argv: Vec<&[u8]> = match v.get("runargv") {
+        Some(Value::Arr(a)) => a.clone(),
+        _ => Vec::new(),
+    };
+    let mut cmd: Vec<String> = Vec::new();
+    match v.get("command") {
+        Some(Value::Str(c)) => {
+            cmd.push(arg(c));
+            cmd.extend(argv.iter().skip(1).map(|a| arg(a)));
+        }
+        _ => cmd.extend(argv.iter().map(|a| arg(a))),
+    }
+    let rule = text(v, "rule").map_or_else(|| "no rule".to_string(), |r| format!("rule {r}"));
+    let reason = text(v, "reason").unwrap_or_default();
+    format!(
+        "{time} #{} {} {who} -> {target}: {} [{rule}] {reason}",
+        v.seq,
+        v.event.as_str(),
+        cmd.join(" ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::chain::GENESIS;
+    use crate::audit::record::{Torn, encode_record, encode_recovery};
+    use crate::audit::testutil::sample;
+
+    #[test]
+    fn human_and_json_views() {
+        let argv = vec![
+            b"systemctl".to_vec(),
+            b"restart".to_vec(),
+            b"a b".to_vec(),
+            b"\x1b[2J\xff".to_vec(),
+        ];
+        let mut c = Vec::new();
+        let h = encode_record(&mut c, &sample(&argv), 1, &GENESIS);
+        let mut rej = sample(&argv);
+        rej.event = crate::audit::Event::Reject;
+        rej.submituser = None;
+        rej.runuser = None;
+        rej.command = None;
+        rej.rule = None;
+        rej.reason = "no rule matches\nfake line";
+        let h = encode_record(&mut c, &rej, 2, &h);
+        let t = Torn {
+            offset: 1,
+            length: 2,
+            hash: [0; 32],
+        };
+        encode_recovery(&mut c, 3, &h, rej.time, b"host", 1, &t);
+        c.extend_from_slice(b"garbage\n{\"seq\":4");
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("log");
+        std::fs::write(&p, &c).expect("write");
+
+        let mut out = Vec::new();
+        show(&p, false, &mut out).expect("show");
+        let s = String::from_utf8(out).expect("utf8");
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines.len(), 5, "{s}");
+        assert_eq!(
+            lines[0],
+            "2026-11-30T17:37:19.123456789Z #1 accept alice -> root: /usr/bin/systemctl restart 'a b' \\x1b[2J\\xff [rule web] matched"
+        );
+        assert_eq!(
+            lines[1],
+            "2026-11-30T17:37:19.123456789Z #2 reject #1000 -> #0: systemctl restart 'a b' \\x1b[2J\\xff [no rule] no rule matches\\x0afake line"
+        );
+        assert!(
+            lines[2].contains("#3 recovery: torn fragment of 2 bytes at offset 1"),
+            "{}",
+            lines[2]
+        );
+        assert!(lines[3].starts_with("line 4: not a record"), "{}", lines[3]);
+        assert_eq!(lines[4], "line 5: torn tail (8 bytes, pending recovery)");
+        assert!(!s.contains('\x1b'));
+
+        let mut out = Vec::new();
+        show(&p, true, &mut out).expect("show json");
+        let s = String::from_utf8(out).expect("utf8");
+        assert_eq!(s.lines().count(), 3);
+        for l in s.lines() {
+            let _: serde_json::Value = serde_json::from_str(l).expect("json");
+        }
+    }
+}

@@ -1,0 +1,951 @@
+//! Durable append of one record: lock (with a deadline) -> read the tail
+//! -> chain -> one write(2) -> fdatasync -> unlock.
+//!
+//! The file is only ever appended to (it works with `chattr +a`): never
+//! truncated, never rewritten. A line left incomplete by a crash, a short
+//! write or a full disk (a *torn fragment*) is covered by a `recovery`
+//! record written by the next append, in the same write(2) as that
+//! append's own record.
+//!
+//! Lock deadline: the exclusive `flock` is taken with `LOCK_NB` in a
+//! polling loop (exponential back-off from 100 us to 5 ms) until a
+//! monotonic deadline. No signal handler or interval timer is involved,
+//! so there is no `unsafe`, no process-wide state to save and restore,
+//! nothing that a caller-supplied signal mask (SIGALRM blocked) could
+//! defeat, and it is correct in a multi-threaded process (tests, bdctl).
+//! The cost is that waiters are not served in order; a writer that keeps
+//! losing the race gets a clear "lock not acquired" error at the deadline.
+//!
+//! SIGXFSZ: the caller must ignore it (bdexec does) so that exceeding
+//! RLIMIT_FSIZE fails with EFBIG instead of killing the process; the
+//! limit is also checked before writing.
+#![forbid(unsafe_code)]
+
+use super::record::{LineView, ParseError};
+use super::record::{Record, Torn, encode_record, encode_recovery, span_absorbable};
+use super::{AuditError, MAX_LINE, MAX_TORN_LINES, chain::GENESIS};
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, Flock, FlockArg, OFlag, fcntl};
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Where and how to append.
+#[derive(Debug, Clone, Copy)]
+pub struct AppendOptions<'a> {
+    /// The log directory (checked with secure_fs: root-owned, not
+    /// group/world-writable, no symlinks on the way).
+    pub dir: &'a Path,
+    /// The log's file name inside `dir`.
+    pub name: &'a OsStr,
+    /// How long to wait for the lock before failing.
+    pub lock_timeout: Duration,
+    /// Create the directory (0700) and file (0600) when missing.
+    pub create: bool,
+}
+
+impl AppendOptions<'static> {
+    /// The system log: `/var/log/belladonna/audit.jsonl`, 3 s, create.
+    pub fn system() -> Self {
+        AppendOptions {
+            dir: Path::new(crate::paths::LOG_DIR),
+            name: OsStr::new(crate::paths::AUDIT_NAME),
+            lock_timeout: Duration::from_secs(3),
+            create: true,
+        }
+    }
+}
+
+/// A record made durable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its chain hash (the new head).
+    pub h: [u8; 32],
+    /// The torn fragment a `recovery` record (seq - 1) covered on the way.
+    pub recovered: Option<Torn>,
+}
+
+/// Append `rec` to the log named by `opts`: open it safely, then
+/// [`append_to`].
+pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, AuditError> {
+    let shown = opts.dir.join(opts.name);
+    if !crate::secure_fs::plain_name(opts.name) {
+        return Err(AuditError::bad_name(&shown));
+    }
+    let dir = if opts.create {
+        crate::secure_fs::ensure_trusted_dir(opts.dir, 0o700)
+    } else {
+        crate::secure_fs::open_trusted_dir(opts.dir)
+    }
+    .map_err(|e| AuditError::open(&shown, &e))?;
+    let mut flags = OFlag::O_RDWR | OFlag::O_APPEND;
+    if opts.create {
+        flags |= OFlag::O_CREAT;
+    }
+    let (file, _) =
+        crate::secure_fs::open_trusted_file(dir.as_fd(), opts.name, &shown, flags, 0o600)
+            .map_err(|e| AuditError::open(&shown, &e))?;
+    append_to(&file, &shown, rec, opts.lock_timeout)
+}
+
+/// Append `rec` to an already opened log (`O_RDWR | O_APPEND`); `shown`
+/// names it in errors. No path checks here: [`append`] does them.
+pub fn append_to(
+    file: &File,
+    shown: &Path,
+    rec: &Record<'_>,
+    lock_timeout: Duration,
+) -> Result<Appended, AuditError> {
+    let fl = fcntl(file, FcntlArg::F_GETFL).map_err(|e| AuditError::lock(shown, e))?;
+    if !OFlag::from_bits_truncate(fl).contains(OFlag::O_APPEND) {
+        return Err(AuditError::not_append(shown));
+    }
+    let _lock = lock_with_deadline(file, shown, lock_timeout)?;
+    let size = file
+        .metadata()
+        .map_err(|e| AuditError::read(shown, &e))?
+        .len();
+    let plan = plan(file, shown, size, rec)?;
+    check_fsize(shown, size, plan.buf.len())?;
+    let wrote = write_once(file, &plan.buf).map_err(|e| AuditError::write(shown, &e))?;
+    if wrote != plan.buf.len() {
+        return Err(AuditError::short_write(shown, wrote, plan.buf.len()));
+    }
+    crate::testhook::point("audit-after-write");
+    // Never retried: after a failed fdatasync the page cache may claim
+    // the data is clean although it never reached the disk.
+    file.sync_data().map_err(|e| AuditError::sync(shown, &e))?;
+    Ok(Appended {
+        seq: plan.seq,
+        h: plan.h,
+        recovered: plan.recovered,
+    })
+}
+
+/// One write(2) (retried only on EINTR, when nothing was written).
+fn write_once(mut file: &File, buf: &[u8]) -> std::io::Result<usize> {
+    loop {
+        match file.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
+/// Refuse (EFBIG) before writing when the soft RLIMIT_FSIZE would be
+/// exceeded: a write past it fails part-way (or raises SIGXFSZ).
+fn check_fsize(shown: &Path, size: u64, len: usize) -> Result<(), AuditError> {
+    use nix::sys::resource::{Resource, getrlimit};
+    let (soft, _) = getrlimit(Resource::RLIMIT_FSIZE).map_err(|e| AuditError::lock(shown, e))?;
+    if exceeds_fsize(size, len, soft) {
+        return Err(AuditError::too_large(
+            shown,
+            &format!("file size limit (RLIMIT_FSIZE {soft} bytes) would be exceeded"),
+        ));
+    }
+    Ok(())
+}
+
+fn exceeds_fsize(size: u64, len: usize, soft: libc::rlim_t) -> bool {
+    soft != nix::sys::resource::RLIM_INFINITY && size.saturating_add(len as u64) > soft
+}
+
+/// Exclusive flock on the open file description of `file`, polling with
+/// back-off until `timeout` has passed (see the module documentation).
+/// Dropping the result unlocks.
+fn lock_with_deadline(
+    file: &File,
+    shown: &Path,
+    timeout: Duration,
+) -> Result<Flock<File>, AuditError> {
+    // A duplicate shares the open file description, hence the lock.
+    let mut f = file.try_clone().map_err(|e| {
+        AuditError::lock(
+            shown,
+            e.raw_os_error().map_or(Errno::EBADF, Errno::from_raw),
+        )
+    })?;
+    let start = Instant::now();
+    let mut delay = Duration::from_micros(100);
+    loop {
+        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => return Ok(l),
+            Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => f = back,
+            Err((_, e)) => return Err(AuditError::lock(shown, e)),
+        }
+        let waited = start.elapsed();
+        if waited >= timeout {
+            return Err(AuditError::lock_timeout(shown, timeout));
+        }
+        std::thread::sleep(delay.min(timeout - waited));
+        delay = (delay * 2).min(Duration::from_millis(5));
+    }
+}
+
+/// What to write, computed under the lock.
+pub(crate) struct Plan {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) seq: u64,
+    pub(crate) h: [u8; 32],
+    pub(crate) recovered: Option<Torn>,
+}
+
+/// Read the tail of a file of `size` bytes and build the bytes to append
+/// (an optional `\n` + recovery record, then `rec`'s line).
+pub(crate) fn plan(
+    file: &File,
+    shown: &Path,
+    size: u64,
+    rec: &Record<'_>,
+) -> Result<Plan, AuditError> {
+    let tail = scan_tail(file, shown, size)?;
+    let (mut seq, mut prev) = tail.last.unwrap_or((0, GENESIS));
+    let overflow = || AuditError::corrupt(shown, "sequence number overflow at the end of the log");
+    let mut buf = Vec::with_capacity(1024);
+    if tail.needs_newline {
+        buf.push(b'\n');
+    }
+    if let Some(t) = &tail.torn {
+        seq = seq.checked_add(1).ok_or_else(overflow)?;
+        prev = encode_recovery(&mut buf, seq, &prev, rec.time, rec.host, rec.pid, t);
+    }
+    seq = seq.checked_add(1).ok_or_else(overflow)?;
+    let start = buf.len();
+    let h = encode_record(&mut buf, rec, seq, &prev);
+    if buf.len() - start > MAX_LINE {
+        return Err(AuditError::too_large(
+            shown,
+            &format!(
+                "record of {} bytes is longer than the {} MiB line limit",
+                buf.len() - start,
+                MAX_LINE >> 20
+            ),
+        ));
+    }
+    Ok(Plan {
+        buf,
+        seq,
+        h,
+        recovered: tail.torn,
+    })
+}
+
+/// The end of the log as the writer sees it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Tail {
+    /// seq and h of the last valid record.
+    pub(crate) last: Option<(u64, [u8; 32])>,
+    /// Torn span to cover with a recovery record.
+    pub(crate) torn: Option<Torn>,
+    /// The file does not end with `\n`.
+    pub(crate) needs_newline: bool,
+}
+
+/// Most bytes read backwards from the end (a torn span and the last good
+/// record together); beyond it the end of the log is treated as corrupt.
+const MAX_SCAN: u64 = 2 * MAX_LINE as u64;
+const FIRST_CHUNK: u64 = 16 * 1024;
+const MAX_CHUNK: u64 = 4 << 20;
+
+/// The bytes `[start, size)` of the file, grown backwards on demand.
+struct Back<'f> {
+    file: &'f File,
+    size: u64,
+    start: u64,
+    buf: Vec<u8>,
+    chunk: u64,
+}
+
+enum ScanError {
+    Io(std::io::Error),
+    TooLong,
+}
+
+impl<'f> Back<'f> {
+    fn new(file: &'f File, size: u64) -> Self {
+        Back {
+            file,
+            size,
+            start: size,
+            buf: Vec::new(),
+            chunk: FIRST_CHUNK,
+        }
+    }
+
+    fn grow(&mut self) -> Result<(), ScanError> {
+        if self.size - self.start >= MAX_SCAN {
+            return Err(ScanError::TooLong);
+        }
+        let n = self
+            .chunk
+            .min(self.start)
+            .min(MAX_SCAN - (self.size - self.start));
+        let new_start = self.start - n;
+        let n = n as usize;
+        let mut nb = vec![0u8; n + self.buf.len()];
+        self.file
+            .read_exact_at(&mut nb[..n], new_start)
+            .map_err(ScanError::Io)?;
+        nb[n..].copy_from_slice(&self.buf);
+        self.buf = nb;
+        self.start = new_start;
+        self.chunk = (self.chunk * 4).min(MAX_CHUNK);
+        Ok(())
+    }
+
+    /// Bytes `[from, to)`; both must lie in the loaded range.
+    fn slice(&self, from: u64, to: u64) -> &[u8] {
+        &self.buf[(from - self.start) as usize..(to - self.start) as usize]
+    }
+
+    /// Offset of the last `\n` before `before`, reading backwards as
+    /// needed; `None` when there is none down to offset 0.
+    fn prev_newline(&mut self, before: u64) -> Result<Option<u64>, ScanError> {
+        let mut hi = before;
+        loop {
+            if self.start < hi {
+                if let Some(i) = self.slice(self.start, hi).iter().rposition(|&b| b == b'\n') {
+                    return Ok(Some(self.start + i as u64));
+                }
+                hi = self.start;
+            }
+            if self.start == 0 {
+                return Ok(None);
+            }
+            self.grow()?;
+        }
+    }
+}
+
+/// Find the last valid record and the torn span after it (if any).
+///
+/// Walking back from the end: the bytes after the last `\n` are an
+/// unterminated tail; complete lines are examined newest first until one
+/// parses as a record with a matching `h` (the last good record). A
+/// complete line that parses but whose `h` does not match is corruption.
+/// Complete lines that do not parse are accepted only in the shapes the
+/// writer itself leaves behind (see [`span_absorbable`]).
+pub(crate) fn scan_tail(file: &File, shown: &Path, size: u64) -> Result<Tail, AuditError> {
+    if size == 0 {
+        return Ok(Tail {
+            last: None,
+            torn: None,
+            needs_newline: false,
+        });
+    }
+    let scan_err = |e: ScanError| match e {
+        ScanError::Io(e) => AuditError::read(shown, &e),
+        ScanError::TooLong => AuditError::corrupt(
+            shown,
+            &format!(
+                "no valid record within the last {} MiB of the log",
+                MAX_SCAN >> 20
+            ),
+        ),
+    };
+    let mut back = Back::new(file, size);
+    let last_nl = back.prev_newline(size).map_err(scan_err)?;
+    let t_start = last_nl.map_or(0, |p| p + 1);
+    let t_empty = t_start == size;
+    let mut pieces: Vec<(u64, u64, ParseError)> = Vec::new();
+    let mut last = None;
+    let mut line_end = last_nl;
+    while let Some(e) = line_end {
+        let s = back.prev_newline(e).map_err(scan_err)?.map_or(0, |p| p + 1);
+        match LineView::parse(back.slice(s, e)) {
+            Ok(v) if v.hash_ok() => {
+                last = Some((v.seq, v.h));
+                break;
+            }
+            Ok(v) => {
+                return Err(AuditError::corrupt(
+                    shown,
+                    &format!(
+                        "the record at offset {s} (seq {}) does not match its hash",
+                        v.seq
+                    ),
+                ));
+            }
+            Err(pe) => {
+                if pieces.len() >= MAX_TORN_LINES {
+                    return Err(AuditError::corrupt(
+                        shown,
+                        &format!(
+                            "more than {MAX_TORN_LINES} lines at the end are not valid records"
+                        ),
+                    ));
+                }
+                pieces.push((s, e, pe));
+                line_end = s.checked_sub(1);
+            }
+        }
+    }
+    let next_seq = last.map_or(1, |(s, _): (u64, _)| s.saturating_add(1));
+    let span = if let Some((first_start, first_end, _)) = pieces.last() {
+        let first = back.slice(*first_start, *first_end);
+        let mut rest: Vec<&[u8]> = pieces
+            .iter()
+            .rev()
+            .skip(1)
+            .map(|(s, e, _)| back.slice(*s, *e))
+            .collect();
+        if !t_empty {
+            rest.push(back.slice(t_start, size));
+        }
+        if !span_absorbable(first, &rest, next_seq) {
+            let (s, _, pe) = &pieces[0];
+            return Err(AuditError::corrupt(
+                shown,
+                &format!("the last complete line (offset {s}) is not a valid audit record: {pe}"),
+            ));
+        }
+        Some((*first_start, if t_empty { size - 1 } else { size }))
+    } else if !t_empty {
+        Some((t_start, size))
+    } else {
+        None
+    };
+    let torn = span.map(|(from, to)| Torn {
+        offset: from,
+        length: to - from,
+        hash: *blake3::hash(back.slice(from, to)).as_bytes(),
+    });
+    Ok(Tail {
+        last,
+        torn,
+        needs_newline: !t_empty,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditErrorKind;
+    use crate::audit::testutil::sample;
+    use crate::audit::verify::{VerifyError, verify_file};
+    use proptest::prelude::*;
+    use std::fs::OpenOptions;
+    use std::io::Read;
+    use std::path::PathBuf;
+
+    const T: Duration = Duration::from_secs(30);
+
+    fn open(path: &Path) -> File {
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .expect("open log")
+    }
+
+    fn argv(words: &[&[u8]]) -> Vec<Vec<u8>> {
+        words.iter().map(|w| w.to_vec()).collect()
+    }
+
+    fn add(path: &Path, words: &[&[u8]]) -> Appended {
+        let a = argv(words);
+        append_to(&open(path), path, &sample(&a), T).expect("append")
+    }
+
+    fn contents(path: &Path) -> Vec<u8> {
+        let mut v = Vec::new();
+        File::open(path)
+            .expect("open")
+            .read_to_end(&mut v)
+            .expect("read");
+        v
+    }
+
+    fn truncate(path: &Path, len: u64) {
+        OpenOptions::new()
+            .write(true)
+            .open(path)
+            .expect("open")
+            .set_len(len)
+            .expect("truncate");
+    }
+
+    fn setup() -> (tempfile::TempDir, PathBuf) {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("audit.jsonl");
+        (d, p)
+    }
+
+    #[test]
+    fn chain_of_three_verifies() {
+        let (_d, p) = setup();
+        for i in 1..=3u64 {
+            let a = add(&p, &[b"ls", b"-l"]);
+            assert_eq!(a.seq, i);
+            assert_eq!(a.recovered, None);
+        }
+        let s = verify_file(&p).expect("valid");
+        assert_eq!((s.records, s.recoveries, s.last_seq), (3, 0, 3));
+        let text = contents(&p);
+        assert_eq!(text.iter().filter(|&&b| b == b'\n').count(), 3);
+        let first = text.split(|&b| b == b'\n').next().expect("line");
+        assert!(first.starts_with(b"{\"seq\":1,\"event\":\"accept\","));
+        let zeros = format!("\"prev\":\"{}\"", "0".repeat(64));
+        assert!(String::from_utf8_lossy(first).contains(&zeros));
+    }
+
+    #[test]
+    fn flipped_byte_names_the_line() {
+        let (_d, p) = setup();
+        for _ in 0..3 {
+            add(&p, &[b"ls", b"-l"]);
+        }
+        let good = contents(&p);
+        let l1 = good.iter().position(|&b| b == b'\n').expect("nl") + 1;
+        let l2 = l1 + good[l1..].iter().position(|&b| b == b'\n').expect("nl");
+        for i in l1..=l2 {
+            let mut bad = good.clone();
+            bad[i] ^= 0x01;
+            std::fs::write(&p, &bad).expect("write");
+            match verify_file(&p) {
+                Err(VerifyError::Bad { line: 2, .. }) => {}
+                other => panic!("flip at {i} ({:?}): {other:?}", char::from(good[i])),
+            }
+        }
+    }
+
+    #[test]
+    fn torn_tail_is_recovered() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        add(&p, &[b"two"]);
+        let full = contents(&p).len() as u64;
+        truncate(&p, full - 40);
+        let torn_at = contents(&p).iter().position(|&b| b == b'\n').expect("nl") as u64 + 1;
+        assert!(
+            matches!(verify_file(&p), Err(ref e @ VerifyError::TornTail { .. }) if e.is_torn_tail())
+        );
+        let a = add(&p, &[b"three"]);
+        assert_eq!(a.seq, 3);
+        let t = a.recovered.expect("recovered");
+        assert_eq!(t.offset, torn_at);
+        assert_eq!(t.length, full - 40 - torn_at);
+        let s = verify_file(&p).expect("valid after recovery");
+        assert_eq!(
+            (s.records, s.recoveries, s.last_seq, s.head),
+            (3, 1, 3, a.h)
+        );
+    }
+
+    #[test]
+    fn two_consecutive_torn_tails() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        for round in 0..2u64 {
+            let len = contents(&p).len() as u64;
+            add(&p, &[b"torn"]);
+            truncate(&p, len + 25);
+            let a = add(&p, &[b"after"]);
+            assert!(a.recovered.is_some(), "round {round}");
+            verify_file(&p).expect("valid");
+        }
+        // A torn tail right after another, before any good append.
+        let len = contents(&p).len() as u64;
+        add(&p, &[b"x"]);
+        truncate(&p, len + 7);
+        add(&p, &[b"y"]);
+        let len2 = contents(&p).len() as u64;
+        truncate(&p, len2 - 3);
+        let a = add(&p, &[b"z"]);
+        assert!(a.recovered.is_some());
+        let s = verify_file(&p).expect("valid");
+        assert_eq!(s.recoveries, 4);
+        assert_eq!(s.head, a.h);
+    }
+
+    #[test]
+    fn torn_first_line_and_whole_file_fragment() {
+        let (_d, p) = setup();
+        let frag = b"{\"seq\":1,\"ev";
+        std::fs::write(&p, frag).expect("write");
+        let a = add(&p, &[b"a"]);
+        assert_eq!(a.seq, 2);
+        assert_eq!(
+            a.recovered.map(|t| (t.offset, t.length)),
+            Some((0, frag.len() as u64))
+        );
+        let s = verify_file(&p).expect("valid");
+        assert_eq!((s.records, s.recoveries), (2, 1));
+    }
+
+    /// A recovery write that was itself torn (crash or full disk while
+    /// writing "\n" + recovery + record) leaves the first fragment as a
+    /// complete line; the next append covers both pieces.
+    #[test]
+    fn torn_recovery_write_is_recovered() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        let a = argv(&[b"two"]);
+        let f = open(&p);
+        // First tear: half a record.
+        let size = f.metadata().expect("stat").len();
+        let pl = plan(&f, &p, size, &sample(&a)).expect("plan");
+        (&f).write_all(&pl.buf[..30]).expect("write");
+        // Second tear: "\n" + part of the recovery record.
+        let size = f.metadata().expect("stat").len();
+        let pl = plan(&f, &p, size, &sample(&a)).expect("plan");
+        assert_eq!(pl.buf[0], b'\n');
+        (&f).write_all(&pl.buf[..20]).expect("write");
+        assert!(verify_file(&p).expect_err("torn").is_torn_tail());
+        let r = add(&p, &[b"three"]);
+        let t = r.recovered.expect("recovered");
+        assert_eq!(t.length, 30 + 1 + 19);
+        verify_file(&p).expect("valid");
+    }
+
+    /// The one shape that is not recovered automatically: a recovery
+    /// write of which only its leading "\n" reached the file. The torn
+    /// fragment is then a complete line, indistinguishable from a damaged
+    /// last record unless it still starts like the record being written.
+    #[test]
+    fn one_byte_recovery_write() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        let mut f = open(&p);
+        // Starts like record 2: recovered.
+        let frag = b"{\"seq\":2,\"event\":\"acc";
+        f.write_all(frag).expect("write");
+        f.write_all(b"\n").expect("write");
+        let a = add(&p, &[b"two"]);
+        assert_eq!(a.recovered.map(|t| t.length), Some(frag.len() as u64));
+        verify_file(&p).expect("valid");
+        // Zero-filled (power loss) and then a lone "\n": refused.
+        f.write_all(b"\0\0\0\0\n").expect("write");
+        let a = argv(&[b"x"]);
+        let e = append_to(&f, &p, &sample(&a), T).expect_err("corrupt");
+        assert_eq!(e.kind(), AuditErrorKind::Corrupt);
+        assert!(matches!(
+            verify_file(&p),
+            Err(VerifyError::Bad { line: 5, .. })
+        ));
+    }
+
+    #[test]
+    fn zero_filled_tail_is_recovered() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        open(&p).write_all(&[0u8; 4096]).expect("write");
+        let a = add(&p, &[b"two"]);
+        assert_eq!(a.recovered.map(|t| t.length), Some(4096));
+        verify_file(&p).expect("valid");
+    }
+
+    #[test]
+    fn append_checks_the_path() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let a = argv(&[b"x"]);
+        let name = std::ffi::OsString::from("audit.jsonl");
+        let opts = AppendOptions {
+            dir: d.path(),
+            name: &name,
+            lock_timeout: T,
+            create: true,
+        };
+        // /tmp is world-writable: secure_fs refuses it.
+        let e = append(&sample(&a), &opts).expect_err("untrusted dir");
+        assert_eq!(e.kind(), AuditErrorKind::Open);
+        assert!(!e.to_string().contains('\n'));
+        let bad = std::ffi::OsString::from("../audit.jsonl");
+        let e = append(&sample(&a), &AppendOptions { name: &bad, ..opts }).expect_err("bad name");
+        assert_eq!(e.kind(), AuditErrorKind::Open);
+        let sys = AppendOptions::system();
+        assert_eq!(sys.dir.join(sys.name), Path::new(crate::paths::AUDIT_FILE));
+        assert_eq!(sys.lock_timeout, Duration::from_secs(3));
+    }
+
+    /// A record written completely except for its newline is torn too:
+    /// the recovery covers it (its command never ran: the write was short).
+    #[test]
+    fn record_without_newline_is_recovered() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        let f = open(&p);
+        let a = argv(&[b"two"]);
+        let size = f.metadata().expect("stat").len();
+        let pl = plan(&f, &p, size, &sample(&a)).expect("plan");
+        (&f).write_all(&pl.buf[..pl.buf.len() - 1]).expect("write");
+        assert!(verify_file(&p).expect_err("torn").is_torn_tail());
+        let r = add(&p, &[b"three"]);
+        assert_eq!(r.seq, 3);
+        assert_eq!(
+            r.recovered.map(|t| (t.offset, t.length)),
+            Some((size, pl.buf.len() as u64 - 1))
+        );
+        let s = verify_file(&p).expect("valid");
+        assert_eq!((s.records, s.recoveries), (3, 1));
+    }
+
+    /// A recovery record that lost only its newline is covered, with the
+    /// fragment before it, by the next recovery record.
+    #[test]
+    fn nested_recovery() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        let f = open(&p);
+        (&f).write_all(b"{\"seq\":2,\"event\":\"accept\",\"ti")
+            .expect("write");
+        let a = argv(&[b"two"]);
+        let size = f.metadata().expect("stat").len();
+        let pl = plan(&f, &p, size, &sample(&a)).expect("plan");
+        let r_end = pl.buf[1..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .expect("recovery line")
+            + 1;
+        (&f).write_all(&pl.buf[..r_end]).expect("write");
+        let r = add(&p, &[b"three"]);
+        assert_eq!(r.seq, 3);
+        let s = verify_file(&p).expect("valid");
+        assert_eq!((s.records, s.recoveries, s.last_seq), (3, 1, 3));
+        assert_eq!(contents(&p).iter().filter(|&&b| b == b'\n').count(), 5);
+    }
+
+    #[test]
+    fn garbage_last_line_is_corrupt() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        let mut f = open(&p);
+        f.write_all(b"hello world\n").expect("write");
+        let a = argv(&[b"x"]);
+        let e = append_to(&f, &p, &sample(&a), T).expect_err("corrupt");
+        assert_eq!(e.kind(), AuditErrorKind::Corrupt);
+        assert!(e.to_string().contains("not a valid audit record"), "{e}");
+        // Nothing was written.
+        assert!(contents(&p).ends_with(b"hello world\n"));
+    }
+
+    #[test]
+    fn tampered_last_record_is_corrupt() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        add(&p, &[b"two"]);
+        let mut c = contents(&p);
+        let n = c.len();
+        let i = n - 100;
+        c[i] = if c[i] == b'0' { b'1' } else { b'0' };
+        std::fs::write(&p, &c).expect("write");
+        let a = argv(&[b"x"]);
+        let e = append_to(&open(&p), &p, &sample(&a), T).expect_err("corrupt");
+        assert_eq!(e.kind(), AuditErrorKind::Corrupt, "{e}");
+        assert_eq!(contents(&p), c);
+    }
+
+    #[test]
+    fn lock_deadline() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        let holder = open(&p);
+        let _l = Flock::lock(holder, FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .expect("lock");
+        let a = argv(&[b"x"]);
+        let t0 = Instant::now();
+        let e =
+            append_to(&open(&p), &p, &sample(&a), Duration::from_millis(200)).expect_err("timeout");
+        assert!(t0.elapsed() >= Duration::from_millis(200));
+        assert_eq!(e.kind(), AuditErrorKind::LockTimeout);
+        assert!(
+            e.to_string().ends_with(
+                "lock not acquired within 200ms (another writer holds it; nothing was run)"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn not_opened_for_append() {
+        let (_d, p) = setup();
+        add(&p, &[b"one"]);
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .expect("open");
+        let a = argv(&[b"x"]);
+        let e = append_to(&f, &p, &sample(&a), T).expect_err("refused");
+        assert_eq!(e.kind(), AuditErrorKind::Open);
+    }
+
+    #[test]
+    fn concurrent_writers_keep_one_chain() {
+        let (_d, p) = setup();
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let p = p.clone();
+                std::thread::spawn(move || {
+                    for i in 0..50 {
+                        let a = argv(&[b"worker", format!("{t}-{i}").as_bytes()]);
+                        let f = open(&p);
+                        append_to(&f, &p, &sample(&a), T).expect("append");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("thread");
+        }
+        let s = verify_file(&p).expect("valid");
+        assert_eq!((s.records, s.recoveries, s.last_seq), (400, 0, 400));
+    }
+
+    #[test]
+    fn huge_record() {
+        let (_d, p) = setup();
+        add(&p, &[b"small"]);
+        let big = vec![b'A'; 2 << 20];
+        let mut ctl = vec![0x1bu8; 1000];
+        ctl.extend_from_slice(b"\xff\xfe");
+        add(&p, &[b"big", &big, &ctl]);
+        add(&p, &[b"after"]);
+        let s = verify_file(&p).expect("valid");
+        assert_eq!(s.records, 3);
+        // Tear the huge line: recovery reads back through it.
+        let len = contents(&p).len() as u64;
+        add(&p, &[b"big2", &big]);
+        truncate(&p, len + (1 << 20) + 12345);
+        let a = add(&p, &[b"z"]);
+        assert_eq!(a.recovered.map(|t| t.length), Some((1 << 20) + 12345));
+        verify_file(&p).expect("valid");
+    }
+
+    #[test]
+    fn hostile_bytes_are_escaped() {
+        let (_d, p) = setup();
+        add(
+            &p,
+            &[
+                b"echo",
+                b"\x1b]0;owned\x07\x1b[2J",
+                b"\xff\xfe\xc3(",
+                b"a\nb\r\0c",
+                "\u{2028}\u{85}".as_bytes(),
+            ],
+        );
+        let text = contents(&p);
+        assert_eq!(text.iter().filter(|&&b| b == b'\n').count(), 1);
+        assert!(
+            !text[..text.len() - 1]
+                .iter()
+                .any(|&b| b < 0x20 || b == 0x7f)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&text).expect("valid JSON");
+        assert_eq!(v["runargv"][1], "\u{1b}]0;owned\u{7}\u{1b}[2J");
+        assert_eq!(v["runargv"][2], "\\xff\\xfe\\xc3(");
+        assert_eq!(v["runargv"][3], "a\nb\r\0c");
+        assert_eq!(v["runargv"][4], "\u{2028}\u{85}");
+        let s = String::from_utf8(text).expect("utf8");
+        assert!(s.contains(r#""\u001b]0;owned\u0007\u001b[2J","\\xff\\xfe\\xc3(","a\u000ab\u000d\u0000c","\u2028\u0085""#), "{s}");
+        verify_file(&p).expect("valid");
+    }
+
+    #[test]
+    fn fsize_limit() {
+        use nix::sys::resource::RLIM_INFINITY;
+        assert!(!exceeds_fsize(100, 50, RLIM_INFINITY));
+        assert!(!exceeds_fsize(100, 50, 150));
+        assert!(exceeds_fsize(100, 51, 150));
+        assert!(exceeds_fsize(u64::MAX, 1, u64::MAX - 1));
+        let e = AuditError::too_large(
+            Path::new("/l"),
+            "file size limit (RLIMIT_FSIZE 150 bytes) would be exceeded",
+        );
+        assert_eq!(e.kind(), AuditErrorKind::TooLarge);
+        assert_eq!(e.errno(), Some(nix::Error::EFBIG));
+    }
+
+    #[test]
+    fn error_messages() {
+        let p = Path::new("/var/log/belladonna/audit.jsonl");
+        let e = AuditError::write(p, &std::io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(e.kind(), AuditErrorKind::NoSpace);
+        assert_eq!(
+            e.to_string(),
+            "audit log /var/log/belladonna/audit.jsonl: no space left on device (write failed; nothing was run)"
+        );
+        let e = AuditError::lock_timeout(p, Duration::from_secs(3));
+        assert_eq!(
+            e.to_string(),
+            "audit log /var/log/belladonna/audit.jsonl: lock not acquired within 3s (another writer holds it; nothing was run)"
+        );
+        let e = AuditError::write(p, &std::io::Error::from_raw_os_error(libc::EFBIG));
+        assert_eq!(e.kind(), AuditErrorKind::TooLarge);
+        assert!(
+            !AuditError::sync(p, &std::io::Error::from_raw_os_error(libc::EIO))
+                .to_string()
+                .contains('\n')
+        );
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Append(Vec<Vec<u8>>),
+        /// A crash during the next append: only this fraction (per mille)
+        /// of its write reaches the file.
+        TornWrite(u16),
+        /// Cut the file somewhere inside its last line.
+        CutLastLine(u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 1..4).prop_map(Op::Append),
+            2 => (0u16..1000).prop_map(Op::TornWrite),
+            1 => (0u16..1000).prop_map(Op::CutLastLine),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+        #[test]
+        fn any_tearing_recovers(ops in proptest::collection::vec(op(), 1..14)) {
+            let (_d, p) = setup();
+            let f = open(&p);
+            let base = argv(&[b"base"]);
+            for o in &ops {
+                match o {
+                    Op::Append(a) => {
+                        let r = append_to(&f, &p, &sample(a), T);
+                        prop_assert!(r.is_ok(), "append failed: {:?}", r.err().map(|e| e.to_string()));
+                        verify_file(&p).expect("valid after append");
+                    }
+                    Op::TornWrite(frac) => {
+                        let size = f.metadata().expect("stat").len();
+                        let pl = plan(&f, &p, size, &sample(&base)).expect("plan");
+                        let n = pl.buf.len() * usize::from(*frac) / 1000;
+                        // Exactly the leading "\n" of a recovery write is
+                        // the documented unrecoverable double fault.
+                        let n = if n == 1 && pl.buf[0] == b'\n' { 2 } else { n };
+                        (&f).write_all(&pl.buf[..n]).expect("write");
+                    }
+                    Op::CutLastLine(frac) => {
+                        let c = contents(&p);
+                        if c.is_empty() { continue; }
+                        let end = if c.ends_with(b"\n") { c.len() - 1 } else { c.len() };
+                        let start = c[..end].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+                        // Keep at least one byte of the line (a cut at its
+                        // very start is plain tail truncation).
+                        let keep = 1 + (end - start).saturating_sub(1) * usize::from(*frac) / 1000;
+                        truncate(&p, (start + keep.min(end - start)) as u64);
+                    }
+                }
+            }
+            let a = append_to(&f, &p, &sample(&base), T).expect("final append");
+            let s = verify_file(&p).expect("valid after the final append");
+            prop_assert_eq!(s.head, a.h);
+            prop_assert_eq!(s.last_seq, a.seq);
+        }
+    }
+}
