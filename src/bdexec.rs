@@ -1,1 +1,366 @@
-//! (being written)
+//! The bdexec pipeline: recv -> auth -> validate -> exec (DESIGN section 4).
+//!
+//! Every refusal before exec prints one line on stderr (`bdexec: ...`),
+//! appends a `reject` record where the audit log can be written, and
+//! returns a documented exit code (see [`exit`]). Nothing runs without a
+//! durable `accept` record.
+#![forbid(unsafe_code)]
+
+use crate::audit::{self, AppendOptions, Event, Record};
+use crate::cli::BdexecArgs;
+use crate::decide::{self, Caller, Decision, Request};
+use crate::escape::display;
+use crate::exec::{env, hygiene, launch, privileges, resolve};
+use crate::identity::{self, TargetAccount};
+use crate::policy::load::{Loaded, load_policy};
+use crate::policy::cmdline::render;
+use crate::policy::model::{Action, Auth, Principal, Rule};
+use clap::Parser;
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+/// Exit codes (documented in bdexec(8)).
+pub mod exit {
+    /// The request was denied or authentication failed.
+    pub const DENIED: i32 = 1;
+    /// Usage error.
+    pub const USAGE: i32 = 2;
+    /// The policy could not be loaded (syntax error, insecure file).
+    pub const POLICY: i32 = 3;
+    /// The audit record could not be made durable; nothing ran.
+    pub const AUDIT: i32 = 4;
+    /// Refused to start: missing capabilities, ptrace, no_new_privs,
+    /// user namespace, or the process could not be prepared.
+    pub const ENVIRONMENT: i32 = 5;
+    /// The command could not be executed after it was allowed.
+    pub const EXEC: i32 = 126;
+}
+
+fn say(msg: &str) {
+    // One line, never raw control characters.
+    eprintln!("bdexec: {}", display(msg.as_bytes()));
+}
+
+/// Facts about this call gathered in `recv`, used by every record.
+struct Ctx {
+    caller: Caller,
+    cwd: Option<PathBuf>,
+    tty: Option<String>,
+    host: Vec<u8>,
+    argv: Vec<Vec<u8>>,
+    policy_hash: Option<[u8; 32]>,
+}
+
+/// What a record says about the request.
+struct Subject<'a> {
+    target: Option<&'a TargetAccount>,
+    command: Option<&'a [u8]>,
+    rule: Option<&'a str>,
+}
+
+impl Ctx {
+    fn record(&self, event: Event, s: &Subject<'_>, reason: &str) -> Result<audit::Appended, audit::AuditError> {
+        let uuid = audit::new_uuid()?;
+        let tty = self.tty.as_deref().map(str::as_bytes);
+        let cwd = self.cwd.as_deref().map(|p| p.as_os_str().as_bytes());
+        let rec = Record {
+            event,
+            time: std::time::SystemTime::now(),
+            uuid,
+            host: &self.host,
+            pid: std::process::id(),
+            submituser: self.caller.name.as_deref(),
+            submituid: self.caller.uid,
+            submitgid: self.caller.gid,
+            ttyname: tty,
+            submitcwd: cwd,
+            runuser: s.target.map(|t| t.target.name.as_str()),
+            runuid: s.target.map(|t| t.target.uid),
+            rungid: s.target.map(|t| t.target.gid),
+            command: s.command,
+            runargv: &self.argv,
+            rule: s.rule,
+            reason,
+            policy_hash: self.policy_hash,
+        };
+        audit::append(&rec, &AppendOptions::system())
+    }
+
+    /// Refuse: record (best effort: a refusal stands even when the log
+    /// can't be written, and then the message says so) and one line.
+    fn reject(&self, s: &Subject<'_>, reason: &str, msg: &str, code: i32) -> i32 {
+        match self.record(Event::Reject, s, reason) {
+            Ok(_) => say(msg),
+            Err(e) => say(&format!("{msg} (and the refusal could not be recorded: {e})")),
+        }
+        code
+    }
+
+    fn who(&self) -> String {
+        self.caller.name.clone().unwrap_or_else(|| format!("#{}", self.caller.uid))
+    }
+}
+
+/// Entry point: the whole call. Returns the exit code on refusal; on
+/// success it does not return (the process becomes the command).
+pub fn main(args: Vec<OsString>) -> i32 {
+    let saved = match hygiene::sanitize() {
+        Ok(s) => s,
+        Err(r) => {
+            say(&r.to_string());
+            return exit::ENVIRONMENT;
+        }
+    };
+    if let Err(r) = hygiene::check_environment() {
+        say(&r.to_string());
+        return exit::ENVIRONMENT;
+    }
+    let ctx = match recv(&args) {
+        Ok(c) => c,
+        Err(msg) => {
+            say(&msg);
+            return exit::ENVIRONMENT;
+        }
+    };
+    if args.is_empty() {
+        let s = Subject { target: None, command: None, rule: None };
+        return ctx.reject(&s, "empty argument list (argc 0)", "refusing to run with an empty argument list (argc 0)", exit::USAGE);
+    }
+    let opts = match BdexecArgs::try_parse_from(&args) {
+        Ok(o) => o,
+        Err(e) => return usage(e),
+    };
+    if let Err(e) = privileges::enter_root_files() {
+        say(&format!("cannot switch to root for its files: {e}"));
+        return exit::ENVIRONMENT;
+    }
+    run(ctx, &opts, &saved)
+}
+
+fn usage(e: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            print!("{e}");
+            0
+        }
+        _ => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("usage error");
+            say(first.trim_start_matches("error: "));
+            exit::USAGE
+        }
+    }
+}
+
+fn recv(args: &[OsString]) -> Result<Ctx, String> {
+    let caller = identity::caller_from_kernel().map_err(|e| e.to_string())?;
+    let host = nix::unistd::gethostname().map(|h| h.as_bytes().to_vec()).unwrap_or_default();
+    Ok(Ctx {
+        caller,
+        cwd: std::env::current_dir().ok(),
+        tty: identity::controlling_tty(),
+        host,
+        argv: args.iter().skip(1).map(|a| a.as_bytes().to_vec()).collect(),
+        policy_hash: None,
+    })
+}
+
+fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
+    let none = Subject { target: None, command: None, rule: None };
+    let Loaded { policy, hash } = match load_policy() {
+        Ok(l) => l,
+        Err(e) => {
+            say(&format!("policy not loaded: {e}"));
+            return exit::POLICY;
+        }
+    };
+    ctx.policy_hash = Some(hash);
+    if opts.list {
+        return list(&ctx, &policy);
+    }
+    // argv of the command as run: the command as typed, then its args.
+    ctx.argv = opts.command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let Some(cmd) = opts.command.first() else {
+        say("no command given (try `bdexec -h`)");
+        return exit::USAGE;
+    };
+    let args: Vec<Vec<u8>> = ctx.argv[1..].to_vec();
+
+    // -u: parse and resolve before anything else depends on it.
+    let explicit = match &opts.user {
+        None => None,
+        Some(u) => match identity::parse_target_arg(u).and_then(|p| identity::resolve_target(&p)) {
+            Ok(t) => Some(t),
+            Err(e) => return ctx.reject(&none, &e.to_string(), &e.to_string(), exit::DENIED),
+        },
+    };
+
+    // Resolve the command with the caller's own file access.
+    let resolved = privileges::euid_caller()
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            let r = resolve::resolve(cmd, &policy.defaults.secure_path, ctx.cwd.as_deref());
+            privileges::euid_root().map_err(|e| e.to_string())?;
+            Ok(r)
+        });
+    let resolved = match resolved {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            let s = Subject { target: explicit.as_ref(), command: Some(cmd.as_bytes()), rule: None };
+            return ctx.reject(&s, &e.to_string(), &e.to_string(), exit::DENIED);
+        }
+        Err(e) => {
+            say(&format!("cannot change effective ids: {e}"));
+            return exit::ENVIRONMENT;
+        }
+    };
+    let cmd_path = resolved.path.as_os_str().as_bytes().to_vec();
+    let files = resolve::StatFileIds::default();
+
+    let target = match explicit {
+        Some(t) => t,
+        None => match decide::default_target(&policy, &ctx.caller, resolved.id, &args, &files) {
+            None => {
+                // No allow rule: say in the record whether a deny rule
+                // (for the usual target, root) also matched.
+                let reason = identity::resolve_target(&Principal::Id(0))
+                    .ok()
+                    .map(|root| {
+                        let req = Request { caller: &ctx.caller, target: &root.target, command: resolved.id, args: &args };
+                        match decide::decide(&policy, &req, &files) {
+                            Decision::Deny { reason, .. } => reason,
+                            Decision::Allow { .. } => decide::DenyReason::NoRule,
+                        }
+                    })
+                    .unwrap_or(decide::DenyReason::NoRule);
+                let s = Subject { target: None, command: Some(&cmd_path), rule: None };
+                let msg = format!("{} is not allowed to run {}", ctx.who(), display(&cmd_path));
+                return ctx.reject(&s, reason.as_str(), &msg, exit::DENIED);
+            }
+            Some(p) => match identity::resolve_target(p) {
+                Ok(t) => t,
+                Err(e) => {
+                    let s = Subject { target: None, command: Some(&cmd_path), rule: None };
+                    let msg = format!("run_as target: {e}");
+                    return ctx.reject(&s, &msg, &msg, exit::DENIED);
+                }
+            },
+        },
+    };
+
+    let req = Request { caller: &ctx.caller, target: &target.target, command: resolved.id, args: &args };
+    fn about<'a>(t: &'a TargetAccount, cmd: &'a [u8], rule: Option<&'a Rule>) -> Subject<'a> {
+        Subject { target: Some(t), command: Some(cmd), rule: rule.map(|r| r.name.as_str()) }
+    }
+    let subject = |rule| about(&target, &cmd_path, rule);
+    let (rule, spec) = match decide::decide(&policy, &req, &files) {
+        Decision::Deny { rule, reason } => {
+            let msg = format!(
+                "{} is not allowed to run {} as {}",
+                ctx.who(),
+                display(&cmd_path),
+                target.target.name
+            );
+            return ctx.reject(&subject(rule), reason.as_str(), &msg, exit::DENIED);
+        }
+        Decision::Allow { rule, spec, auth } => {
+            if auth != Auth::None {
+                let msg = format!(
+                    "rule requires authentication '{}', which this version of bdexec does not support",
+                    auth.as_str()
+                );
+                return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
+            }
+            (rule, spec)
+        }
+    };
+
+    if let Some(want) = spec.digest {
+        match resolve::digest_fd(&resolved) {
+            Ok(got) if got == want => {}
+            Ok(_) => {
+                let msg = format!("{}: digest does not match the policy's pin", display(&cmd_path));
+                return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
+            }
+            Err(e) => return ctx.reject(&subject(Some(rule)), &e.to_string(), &e.to_string(), exit::DENIED),
+        }
+    }
+
+    let groups = match identity::target_groups(&target.target) {
+        Ok(g) => g,
+        Err(e) => return ctx.reject(&subject(Some(rule)), &e.to_string(), &e.to_string(), exit::DENIED),
+    };
+    let caller_env = env::snapshot_env();
+    let command_line = command_line(&cmd_path, &args);
+    let envp = env::build_env(&env::EnvInput {
+        caller_env: &caller_env,
+        env_keep: &policy.defaults.env_keep,
+        setenv: &[&policy.defaults.setenv, &rule.setenv],
+        secure_path: &policy.defaults.secure_path,
+        target: &target,
+        caller: &ctx.caller,
+        command_line: &command_line,
+    });
+    let argv: Vec<CString> = match opts.command.iter().map(|a| CString::new(a.as_bytes())).collect() {
+        Ok(v) => v,
+        Err(_) => {
+            let msg = "argument contains a NUL byte";
+            return ctx.reject(&subject(Some(rule)), msg, msg, exit::DENIED);
+        }
+    };
+
+    // The durable accept record: nothing runs without it.
+    if let Err(e) = ctx.record(Event::Accept, &subject(Some(rule)), "allowed") {
+        say(&e.to_string());
+        return exit::AUDIT;
+    }
+    crate::testhook::point("before-exec");
+
+    // Point of no return: any failure from here exits without running.
+    if let Err(e) = privileges::switch_to_target(target.target.uid, target.target.gid, &groups) {
+        say(&format!("privilege switch failed, nothing was run: {e}"));
+        std::process::exit(exit::EXEC);
+    }
+    if let Err(e) = saved.restore_for_target(policy.defaults.umask) {
+        say(&format!("cannot prepare the command, nothing was run: {e}"));
+        std::process::exit(exit::EXEC);
+    }
+    let e = launch::exec_fd(&resolved.fd, &argv, &envp);
+    say(&format!("{}: cannot execute: {}", display(&cmd_path), e.desc()));
+    exit::EXEC
+}
+
+fn command_line(path: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = path.to_vec();
+    for a in args {
+        out.push(b' ');
+        out.extend_from_slice(a);
+    }
+    out
+}
+
+fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
+    let rules = decide::rules_for_caller(policy, &ctx.caller);
+    if rules.is_empty() {
+        println!("{} may not run any commands with bdexec.", ctx.who());
+        return 0;
+    }
+    println!("{} may run the following commands with bdexec:", ctx.who());
+    for r in rules {
+        let runas: Vec<String> = r.run_as.iter().map(ToString::to_string).collect();
+        for c in &r.commands {
+            match r.action {
+                Action::Allow => println!(
+                    "    ({}) auth={} {}",
+                    runas.join(", "),
+                    r.auth.as_str(),
+                    display(render(c).as_bytes())
+                ),
+                Action::Deny => println!("    denied: {}", display(render(c).as_bytes())),
+            }
+        }
+    }
+    0
+}

@@ -1,1 +1,199 @@
-//! (being written)
+//! Who is calling and who a command would run as.
+//!
+//! The caller comes from the kernel (real uid/gid and supplementary
+//! groups), never from the environment; names come from NSS by numeric id.
+//! Targets are parsed from `-u` (a name or `#uid`) and resolved via NSS.
+#![forbid(unsafe_code)]
+
+use crate::decide::{Caller, Target};
+use crate::policy::model::Principal;
+use nix::unistd::{Gid, Group, Uid, User};
+use std::ffi::{CString, OsStr};
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+/// This layer's error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentityError {
+    /// `-u` argument that is not a valid name or `#uid`.
+    BadTargetSyntax(String),
+    /// No such user.
+    UnknownUser(String),
+    /// NSS lookup failed.
+    Lookup(String),
+}
+
+impl fmt::Display for IdentityError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdentityError::BadTargetSyntax(s) => write!(f, "invalid target user {s}"),
+            IdentityError::UnknownUser(s) => write!(f, "unknown user {s}"),
+            IdentityError::Lookup(s) => write!(f, "user database lookup failed: {s}"),
+        }
+    }
+}
+
+impl std::error::Error for IdentityError {}
+
+/// A resolved target account with what the environment needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetAccount {
+    pub target: Target,
+    pub home: PathBuf,
+    pub shell: PathBuf,
+}
+
+/// True when `name` is acceptable as a user or group name: not empty, at
+/// most 256 bytes, no '/', ':', whitespace or control characters, and not
+/// starting with '-' or '#'.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 256
+        && !name.starts_with('-')
+        && !name.starts_with('#')
+        && name
+            .chars()
+            .all(|c| !c.is_control() && !c.is_whitespace() && c != '/' && c != ':')
+}
+
+/// Parse a decimal id after '#'. `#-1`, `#4294967295`, overflow, signs,
+/// leading '+' and empty are refused: -1 means "unchanged" to setresuid.
+pub fn parse_id(digits: &str) -> Option<u32> {
+    if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match digits.parse::<u64>() {
+        Ok(v) if v < u64::from(u32::MAX) => u32::try_from(v).ok(),
+        _ => None,
+    }
+}
+
+/// Parse the argument of `-u`: a user name or `#uid`.
+pub fn parse_target_arg(arg: &OsStr) -> Result<Principal, IdentityError> {
+    let shown = crate::escape::display(arg.as_bytes());
+    let s = std::str::from_utf8(arg.as_bytes())
+        .map_err(|_| IdentityError::BadTargetSyntax(shown.clone()))?;
+    if let Some(d) = s.strip_prefix('#') {
+        return parse_id(d).map(Principal::Id).ok_or(IdentityError::BadTargetSyntax(shown));
+    }
+    if valid_name(s) {
+        Ok(Principal::Name(s.to_string()))
+    } else {
+        Err(IdentityError::BadTargetSyntax(shown))
+    }
+}
+
+fn account(u: User) -> TargetAccount {
+    TargetAccount {
+        target: Target { uid: u.uid.as_raw(), gid: u.gid.as_raw(), name: u.name },
+        home: u.dir,
+        shell: u.shell,
+    }
+}
+
+/// Resolve a target principal through NSS. A `#uid` without a passwd
+/// entry is refused (sudo's default, `runas_allow_unknown_id` off).
+pub fn resolve_target(p: &Principal) -> Result<TargetAccount, IdentityError> {
+    let found = match p {
+        Principal::Name(n) => User::from_name(n)
+            .map_err(|e| IdentityError::Lookup(format!("{n}: {}", e.desc())))?
+            .ok_or_else(|| IdentityError::UnknownUser(n.clone()))?,
+        Principal::Id(id) => User::from_uid(Uid::from_raw(*id))
+            .map_err(|e| IdentityError::Lookup(format!("#{id}: {}", e.desc())))?
+            .ok_or_else(|| IdentityError::UnknownUser(format!("#{id}")))?,
+    };
+    if found.uid.as_raw() == u32::MAX || found.gid.as_raw() == u32::MAX {
+        return Err(IdentityError::BadTargetSyntax(found.name));
+    }
+    Ok(account(found))
+}
+
+/// The target's supplementary groups (primary gid first), from NSS.
+pub fn target_groups(t: &Target) -> Result<Vec<Gid>, IdentityError> {
+    let name = CString::new(t.name.as_bytes())
+        .map_err(|_| IdentityError::BadTargetSyntax(t.name.clone()))?;
+    nix::unistd::getgrouplist(&name, Gid::from_raw(t.gid))
+        .map_err(|e| IdentityError::Lookup(format!("groups of {}: {}", t.name, e.desc())))
+}
+
+/// The caller as the kernel sees it: real uid and gid, supplementary
+/// groups; names from NSS (absent names are fine: rules can use `#uid`).
+pub fn caller_from_kernel() -> Result<Caller, IdentityError> {
+    let uid = nix::unistd::getuid();
+    let gid = nix::unistd::getgid();
+    let mut gids = vec![gid.as_raw()];
+    let sup = nix::unistd::getgroups()
+        .map_err(|e| IdentityError::Lookup(format!("getgroups: {}", e.desc())))?;
+    for g in sup {
+        if !gids.contains(&g.as_raw()) {
+            gids.push(g.as_raw());
+        }
+    }
+    let name = User::from_uid(uid).ok().flatten().map(|u| u.name);
+    let group_names = gids
+        .iter()
+        .filter_map(|g| Group::from_gid(Gid::from_raw(*g)).ok().flatten().map(|g| g.name))
+        .collect();
+    Ok(Caller { uid: uid.as_raw(), gid: gid.as_raw(), name, gids, group_names })
+}
+
+/// The controlling terminal's name from /proc/self/stat (`tty_nr`), not
+/// from fds 0-2, which the caller controls.
+pub fn controlling_tty() -> Option<String> {
+    let stat = std::fs::read("/proc/self/stat").ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
+    // Fields after ")": state ppid pgrp session tty_nr ...
+    let tty_nr: u32 = rest.split(' ').nth(4)?.parse().ok()?;
+    if tty_nr == 0 {
+        return None;
+    }
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    Some(match major {
+        136..=143 => format!("/dev/pts/{}", (major - 136) * 256 + minor),
+        4 if minor < 64 => format!("/dev/tty{minor}"),
+        4 => format!("/dev/ttyS{}", minor - 64),
+        _ => format!("tty({major},{minor})"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        assert_eq!(parse_id("0"), Some(0));
+        assert_eq!(parse_id("1500"), Some(1500));
+        assert_eq!(parse_id("4294967294"), Some(4294967294));
+        assert_eq!(parse_id("4294967295"), None);
+        assert_eq!(parse_id("-1"), None);
+        assert_eq!(parse_id("+1"), None);
+        assert_eq!(parse_id(""), None);
+        assert_eq!(parse_id("99999999999"), None);
+        assert_eq!(parse_id("1 "), None);
+    }
+
+    #[test]
+    fn target_args() {
+        assert_eq!(parse_target_arg(OsStr::new("root")), Ok(Principal::Name("root".into())));
+        assert_eq!(parse_target_arg(OsStr::new("#0")), Ok(Principal::Id(0)));
+        for bad in ["#-1", "#4294967295", "a/b", "", "-x", "a b", "a\u{1b}b", "a:b", "#"] {
+            assert!(parse_target_arg(OsStr::new(bad)).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_target_arg(OsStr::from_bytes(b"\xff")).is_err());
+    }
+
+    #[test]
+    fn root_resolves() {
+        let t = resolve_target(&Principal::Id(0)).expect("root");
+        assert_eq!(t.target.uid, 0);
+        assert_eq!(t.target.name, "root");
+        assert!(matches!(
+            resolve_target(&Principal::Name("no-such-user-belladonna".into())),
+            Err(IdentityError::UnknownUser(_))
+        ));
+    }
+}

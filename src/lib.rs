@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod bdctl;
 pub mod bdexec;
+pub mod cli;
 pub mod decide;
 pub mod escape;
 pub mod exec;

@@ -99,6 +99,7 @@ fn is_reg(st: &FileStat) -> bool {
 /// Open one component below `dir` as a directory, refusing symlinks,
 /// and check it is trusted.
 pub fn open_subdir(dir: BorrowedFd<'_>, name: &OsStr, shown: &Path) -> Result<OwnedFd, SecureFsError> {
+    single_component(name, shown)?;
     let fd = openat(
         dir,
         name,
@@ -115,6 +116,16 @@ pub fn open_subdir(dir: BorrowedFd<'_>, name: &OsStr, shown: &Path) -> Result<Ow
     }
     check_trusted(shown, &st)?;
     Ok(fd)
+}
+
+/// `openat` with a multi-component name would pass through directories
+/// nobody checked; only single components are accepted.
+fn single_component(name: &OsStr, shown: &Path) -> Result<(), SecureFsError> {
+    let b = name.as_bytes();
+    if b.is_empty() || b.contains(&b'/') || b == b"." || b == b".." {
+        return Err(SecureFsError::BadPath(shown.to_path_buf()));
+    }
+    Ok(())
 }
 
 fn symlink_or_kind(dir: BorrowedFd<'_>, name: &OsStr, shown: &Path) -> SecureFsError {
@@ -188,6 +199,7 @@ pub fn open_trusted_file(
     extra: OFlag,
     create_mode: u32,
 ) -> Result<(File, FileStat), SecureFsError> {
+    single_component(name, shown)?;
     let flags = extra | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
     let flags = if extra.intersects(OFlag::O_WRONLY | OFlag::O_RDWR) { flags } else { flags | OFlag::O_RDONLY };
     let fd = openat(dir, name, flags, Mode::from_bits_truncate(create_mode as libc::mode_t)).map_err(

@@ -1,1 +1,9 @@
-fn main() {}
+//! bdctl: the Belladonna administrator's tool.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+
+fn main() {
+    let args = belladonna::cli::BdctlArgs::parse();
+    std::process::exit(belladonna::bdctl::run(args));
+}

@@ -1,1 +1,8 @@
-//! (being written)
+//! Everything between the decision and the target's first instruction:
+//! process hygiene, command resolution, environment, privilege switch,
+//! and the final `execveat`.
+pub mod env;
+pub mod hygiene;
+pub mod launch;
+pub mod privileges;
+pub mod resolve;

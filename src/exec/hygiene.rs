@@ -1,0 +1,245 @@
+//! The `recv` step: make bdexec's own process sane before it trusts
+//! anything, and check that it really holds its file capabilities.
+//!
+//! The caller controls fds, signal dispositions and mask, rlimits, umask,
+//! personality, ptrace, no_new_privs and namespaces. Everything that the
+//! command should get back (the caller's rlimits and umask) is saved and
+//! restored just before exec by [`Saved::restore_for_target`].
+
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::stat::{Mode, umask};
+use std::fmt;
+use std::os::fd::AsRawFd;
+
+/// Why bdexec refuses to run at all in this process environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    NoNewPrivs,
+    Ptraced(u32),
+    UserNamespace { owner: u32 },
+    MissingCaps(String),
+    Setup(String),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::NoNewPrivs => write!(
+                f,
+                "refusing to run with no_new_privs set (file capabilities are not granted under it)"
+            ),
+            Refusal::Ptraced(pid) => write!(f, "refusing to run under ptrace (traced by pid {pid})"),
+            Refusal::UserNamespace { owner } => write!(
+                f,
+                "refusing to run inside a user namespace owned by uid {owner} (its owner controls the mounts, hence the policy)"
+            ),
+            Refusal::MissingCaps(which) => write!(
+                f,
+                "missing file capabilities ({which}); bdexec must be installed with `setcap cap_setuid,cap_setgid=p` (see `make install`)"
+            ),
+            Refusal::Setup(what) => write!(f, "cannot prepare the process: {what}"),
+        }
+    }
+}
+
+const NS_GET_OWNER_UID: libc::c_ulong = 0xb704; // _IO(0xb7, 0x4)
+
+fn tracer_pid() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The owner of our user namespace, or `None` in the initial namespace.
+fn userns_owner() -> Result<Option<u32>, Refusal> {
+    let map = std::fs::read_to_string("/proc/self/uid_map")
+        .map_err(|e| Refusal::Setup(format!("/proc/self/uid_map: {e}")))?;
+    let fields: Vec<&str> = map.split_whitespace().collect();
+    if fields == ["0", "0", "4294967295"] {
+        return Ok(None);
+    }
+    let ns = std::fs::File::open("/proc/self/ns/user")
+        .map_err(|e| Refusal::Setup(format!("/proc/self/ns/user: {e}")))?;
+    let mut owner: libc::uid_t = 0;
+    // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer, which
+    // points to a live, properly aligned local; the fd is open.
+    let rc = unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_OWNER_UID, &mut owner as *mut libc::uid_t) };
+    if rc != 0 {
+        return Err(Refusal::Setup(format!(
+            "NS_GET_OWNER_UID: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(Some(owner))
+}
+
+/// Check the things that make file capabilities silently disappear, then
+/// the capabilities themselves.
+pub fn check_environment() -> Result<(), Refusal> {
+    if nix::sys::prctl::get_no_new_privs().unwrap_or(true) {
+        return Err(Refusal::NoNewPrivs);
+    }
+    match tracer_pid() {
+        Some(0) => {}
+        Some(pid) => return Err(Refusal::Ptraced(pid)),
+        None => return Err(Refusal::Setup("cannot read TracerPid from /proc/self/status".into())),
+    }
+    if let Some(owner) = userns_owner()?
+        && owner != 0
+    {
+        return Err(Refusal::UserNamespace { owner });
+    }
+    let permitted = caps::read(None, caps::CapSet::Permitted)
+        .map_err(|e| Refusal::Setup(format!("reading capabilities: {e}")))?;
+    let missing: Vec<&str> = [
+        (caps::Capability::CAP_SETUID, "cap_setuid"),
+        (caps::Capability::CAP_SETGID, "cap_setgid"),
+    ]
+    .iter()
+    .filter(|(c, _)| !permitted.contains(c))
+    .map(|(_, n)| *n)
+    .collect();
+    if !missing.is_empty() {
+        return Err(Refusal::MissingCaps(missing.join(",")));
+    }
+    Ok(())
+}
+
+/// What the caller had, to hand back to the command.
+#[derive(Debug)]
+pub struct Saved {
+    rlimits: Vec<(Resource, u64, u64)>,
+    umask: Mode,
+}
+
+const SAVED_LIMITS: [Resource; 15] = [
+    Resource::RLIMIT_AS,
+    Resource::RLIMIT_CORE,
+    Resource::RLIMIT_CPU,
+    Resource::RLIMIT_DATA,
+    Resource::RLIMIT_FSIZE,
+    Resource::RLIMIT_LOCKS,
+    Resource::RLIMIT_MEMLOCK,
+    Resource::RLIMIT_MSGQUEUE,
+    Resource::RLIMIT_NICE,
+    Resource::RLIMIT_NOFILE,
+    Resource::RLIMIT_NPROC,
+    Resource::RLIMIT_RSS,
+    Resource::RLIMIT_RTPRIO,
+    Resource::RLIMIT_SIGPENDING,
+    Resource::RLIMIT_STACK,
+];
+
+/// Limits raised to their hard maximum for the privileged part (a caller
+/// can lower the hard limit; then the work that needs it fails cleanly).
+const RAISED: [Resource; 5] = [
+    Resource::RLIMIT_FSIZE,
+    Resource::RLIMIT_NOFILE,
+    Resource::RLIMIT_AS,
+    Resource::RLIMIT_DATA,
+    Resource::RLIMIT_CPU,
+];
+
+fn set_disposition(sig: libc::c_int, handler: libc::sighandler_t) {
+    // SAFETY: a zeroed sigaction with SIG_DFL or SIG_IGN and an empty mask
+    // is a valid argument; sigaction only reads it. Errors (SIGKILL,
+    // SIGSTOP, unused numbers) are expected and ignored.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = handler;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+/// Make sure fds 0, 1 and 2 are open (on /dev/null where the caller
+/// closed them), so nothing bdexec opens lands on a standard stream.
+fn ensure_std_fds() -> Result<(), Refusal> {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD on any integer is harmless; it only reports.
+        let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
+        if !open {
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map_err(|e| Refusal::Setup(format!("/dev/null: {e}")))?;
+            // The lowest free fd is the closed standard one; keep it open.
+            let got = std::os::fd::IntoRawFd::into_raw_fd(f);
+            if got != fd {
+                return Err(Refusal::Setup(format!("standard fd {fd} could not be reopened")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The `recv` hygiene. Runs first, before any file is opened.
+pub fn sanitize() -> Result<Saved, Refusal> {
+    ensure_std_fds()?;
+    // SAFETY: close_range has no memory effects; closing every inherited
+    // fd from 3 up is intended (bdexec holds none yet).
+    let rc = unsafe { libc::close_range(3, libc::c_uint::MAX, 0) };
+    if rc != 0 {
+        return Err(Refusal::Setup(format!("close_range: {}", std::io::Error::last_os_error())));
+    }
+    for sig in 1..=libc::SIGRTMAX() {
+        set_disposition(sig, libc::SIG_DFL);
+    }
+    // Writes to a closed pipe or past a file-size limit must fail with an
+    // error we can report, not kill bdexec half-way.
+    set_disposition(libc::SIGPIPE, libc::SIG_IGN);
+    set_disposition(libc::SIGXFSZ, libc::SIG_IGN);
+    nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    )
+    .map_err(|e| Refusal::Setup(format!("sigprocmask: {}", e.desc())))?;
+
+    let mut rlimits = Vec::with_capacity(SAVED_LIMITS.len());
+    for r in SAVED_LIMITS {
+        if let Ok((soft, hard)) = getrlimit(r) {
+            rlimits.push((r, soft, hard));
+        }
+    }
+    for r in RAISED {
+        if let Ok((_, hard)) = getrlimit(r) {
+            let _ = setrlimit(r, hard, hard);
+        }
+    }
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_CORE) {
+        setrlimit(Resource::RLIMIT_CORE, 0, hard)
+            .map_err(|e| Refusal::Setup(format!("RLIMIT_CORE: {}", e.desc())))?;
+    }
+    let old_umask = umask(Mode::from_bits_truncate(0o022));
+    if let Ok(p) = nix::sys::personality::get()
+        && !p.is_empty()
+    {
+        nix::sys::personality::set(nix::sys::personality::Persona::empty())
+            .map_err(|e| Refusal::Setup(format!("personality: {}", e.desc())))?;
+    }
+    Ok(Saved { rlimits, umask: old_umask })
+}
+
+impl Saved {
+    /// The caller's umask.
+    pub fn caller_umask(&self) -> u32 {
+        self.umask.bits()
+    }
+
+    /// Just before exec: the caller's rlimits, umask = caller's OR the
+    /// policy's, default SIGPIPE/SIGXFSZ. Errors are reported, and the
+    /// caller `_exit`s: nothing half-prepared runs.
+    pub fn restore_for_target(&self, policy_umask: u32) -> Result<(), String> {
+        for &(r, soft, hard) in &self.rlimits {
+            setrlimit(r, soft, hard).map_err(|e| format!("restoring {r:?}: {}", e.desc()))?;
+        }
+        umask(Mode::from_bits_truncate(self.umask.bits() | (policy_umask & 0o777)));
+        set_disposition(libc::SIGPIPE, libc::SIG_DFL);
+        set_disposition(libc::SIGXFSZ, libc::SIG_DFL);
+        Ok(())
+    }
+}

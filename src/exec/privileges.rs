@@ -1,0 +1,125 @@
+//! Identity changes with file capabilities only (no setuid bit).
+//!
+//! bdexec's file capabilities are `cap_setuid,cap_setgid=p`: permitted,
+//! not effective. They are raised only around the id changes:
+//!
+//! * [`enter_root_files`]: effective (and saved) uid/gid become 0 while
+//!   the real ids stay the caller's. Root-owned 0600/0700 policy, log and
+//!   state files are then reachable by owner permission alone, without any
+//!   DAC-override capability, and files bdexec creates are owned by root.
+//!   Changing the effective uid also makes the process non-dumpable.
+//! * [`switch_to_target`]: setgroups -> setresgid -> setresuid, each
+//!   result checked by reading the ids back; for a non-root target every
+//!   capability set ends empty (verified); for a root target the exec of
+//!   a uid-0 process grants the full root capability set.
+#![forbid(unsafe_code)]
+
+use caps::{CapSet, Capability};
+use nix::unistd::{Gid, Uid, getgroups, getresgid, getresuid, setgroups, setresgid, setresuid};
+use std::fmt;
+
+/// A failed privilege operation. After one, the process must `_exit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivError(pub String);
+
+impl fmt::Display for PrivError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PrivError {}
+
+fn err(what: &str, e: impl fmt::Display) -> PrivError {
+    PrivError(format!("{what}: {e}"))
+}
+
+fn raise_id_caps() -> Result<(), PrivError> {
+    for c in [Capability::CAP_SETUID, Capability::CAP_SETGID] {
+        caps::raise(None, CapSet::Effective, c).map_err(|e| err("raising capability", e))?;
+    }
+    Ok(())
+}
+
+/// Effective and saved ids 0, real ids unchanged (see module docs).
+pub fn enter_root_files() -> Result<(), PrivError> {
+    raise_id_caps()?;
+    let g = getresgid().map_err(|e| err("getresgid", e))?;
+    setresgid(g.real, Gid::from_raw(0), Gid::from_raw(0)).map_err(|e| err("setresgid", e))?;
+    let u = getresuid().map_err(|e| err("getresuid", e))?;
+    setresuid(u.real, Uid::from_raw(0), Uid::from_raw(0)).map_err(|e| err("setresuid", e))?;
+    let (u2, g2) = (getresuid().map_err(|e| err("getresuid", e))?, getresgid().map_err(|e| err("getresgid", e))?);
+    if !u2.effective.is_root() || g2.effective.as_raw() != 0 {
+        return Err(PrivError("effective ids did not become 0".into()));
+    }
+    // Nothing needs an effective capability until the final switch.
+    caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))?;
+    Ok(())
+}
+
+/// Become the target, checking every step.
+pub fn switch_to_target(uid: u32, gid: u32, groups: &[Gid]) -> Result<(), PrivError> {
+    if uid == u32::MAX || gid == u32::MAX {
+        return Err(PrivError("refusing id 4294967295 (-1)".into()));
+    }
+    raise_id_caps()?;
+    let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    setgroups(groups).map_err(|e| err("setgroups", e))?;
+    setresgid(g, g, g).map_err(|e| err("setresgid", e))?;
+    setresuid(u, u, u).map_err(|e| err("setresuid", e))?;
+
+    let ru = getresuid().map_err(|e| err("getresuid", e))?;
+    let rg = getresgid().map_err(|e| err("getresgid", e))?;
+    if ru.real != u || ru.effective != u || ru.saved != u {
+        return Err(PrivError(format!("uids are not all {uid} after setresuid")));
+    }
+    if rg.real != g || rg.effective != g || rg.saved != g {
+        return Err(PrivError(format!("gids are not all {gid} after setresgid")));
+    }
+    let mut have = getgroups().map_err(|e| err("getgroups", e))?;
+    let mut want = groups.to_vec();
+    have.sort_by_key(|g| g.as_raw());
+    have.dedup();
+    want.sort_by_key(|g| g.as_raw());
+    want.dedup();
+    if have != want {
+        return Err(PrivError("supplementary groups differ from the target's".into()));
+    }
+
+    caps::clear(None, CapSet::Inheritable).map_err(|e| err("clearing inheritable capabilities", e))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| err("clearing ambient capabilities", e))?;
+    if uid != 0 {
+        // The kernel cleared them when every uid became non-zero; make
+        // sure, and verify.
+        caps::clear(None, CapSet::Effective).map_err(|e| err("clearing capabilities", e))?;
+        caps::clear(None, CapSet::Permitted).map_err(|e| err("clearing capabilities", e))?;
+        for set in [CapSet::Permitted, CapSet::Effective, CapSet::Inheritable, CapSet::Ambient] {
+            let left = caps::read(None, set).map_err(|e| err("reading capabilities", e))?;
+            if !left.is_empty() {
+                return Err(PrivError(format!("capabilities left in {set:?} for a non-root target")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Effective uid/gid back to the caller's real ids (the saved ids stay 0,
+/// so [`euid_root`] can return without any capability). Used to resolve
+/// the command with the caller's own file access.
+pub fn euid_caller() -> Result<(), PrivError> {
+    let u = getresuid().map_err(|e| err("getresuid", e))?;
+    let g = getresgid().map_err(|e| err("getresgid", e))?;
+    setresgid(g.real, g.real, g.saved).map_err(|e| err("setresgid", e))?;
+    setresuid(u.real, u.real, u.saved).map_err(|e| err("setresuid", e))?;
+    Ok(())
+}
+
+/// Effective uid/gid 0 again after [`euid_caller`].
+pub fn euid_root() -> Result<(), PrivError> {
+    let u = getresuid().map_err(|e| err("getresuid", e))?;
+    let g = getresgid().map_err(|e| err("getresgid", e))?;
+    setresuid(u.real, Uid::from_raw(0), u.saved).map_err(|e| err("setresuid", e))?;
+    setresgid(g.real, Gid::from_raw(0), g.saved).map_err(|e| err("setresgid", e))?;
+    caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))?;
+    Ok(())
+}

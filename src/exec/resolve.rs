@@ -1,0 +1,198 @@
+//! Command resolution: find the file, open it once (`O_PATH`), check it on
+//! that fd, and keep the fd. The decision compares the fd's device and
+//! inode with the policy's paths; the digest pin is computed by reopening
+//! the same fd; the exec runs the same fd. No path is looked up twice.
+#![forbid(unsafe_code)]
+
+use crate::decide::{FileId, FileIds};
+use nix::fcntl::{OFlag, open};
+use nix::sys::stat::{FileStat, Mode, fstat, stat};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// Why a command could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    Empty,
+    NotFound(String),
+    Io(String, nix::Error),
+    NotRegular(String),
+    NotExecutable(String),
+    Writable(String, u32),
+}
+
+impl fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResolveError::Empty => write!(f, "empty command name"),
+            ResolveError::NotFound(c) => write!(f, "{c}: command not found"),
+            ResolveError::Io(c, e) => write!(f, "{c}: {}", e.desc()),
+            ResolveError::NotRegular(c) => write!(f, "{c}: not a regular file"),
+            ResolveError::NotExecutable(c) => write!(f, "{c}: not executable"),
+            ResolveError::Writable(c, m) => write!(
+                f,
+                "{c}: refusing a command that is writable by group or others (mode {:04o})",
+                m & 0o7777
+            ),
+        }
+    }
+}
+
+/// The command, opened and checked.
+#[derive(Debug)]
+pub struct Resolved {
+    /// `O_PATH` fd of the file (close-on-exec).
+    pub fd: OwnedFd,
+    /// Absolute path it was found at (for messages and the audit record).
+    pub path: PathBuf,
+    pub id: FileId,
+}
+
+fn shown(p: &Path) -> String {
+    crate::escape::display(p.as_os_str().as_bytes())
+}
+
+fn open_checked(path: &Path) -> Result<Resolved, ResolveError> {
+    let fd = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| match e {
+            nix::Error::ENOENT | nix::Error::ENOTDIR => ResolveError::NotFound(shown(path)),
+            e => ResolveError::Io(shown(path), e),
+        })?;
+    let st = fstat(&fd).map_err(|e| ResolveError::Io(shown(path), e))?;
+    check_file(path, &st)?;
+    Ok(Resolved { fd, path: path.to_path_buf(), id: FileId { dev: st.st_dev, ino: st.st_ino } })
+}
+
+fn check_file(path: &Path, st: &FileStat) -> Result<(), ResolveError> {
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(ResolveError::NotRegular(shown(path)));
+    }
+    if st.st_mode & 0o111 == 0 {
+        return Err(ResolveError::NotExecutable(shown(path)));
+    }
+    let world_w = st.st_mode & 0o002 != 0;
+    let group_w = st.st_mode & 0o020 != 0 && st.st_gid != 0;
+    if world_w || group_w {
+        return Err(ResolveError::Writable(shown(path), st.st_mode));
+    }
+    Ok(())
+}
+
+/// Resolve `cmd`: a name containing '/' is used as given (relative to
+/// `cwd` when relative); a bare name is searched in `secure_path` only,
+/// never in the caller's PATH.
+pub fn resolve(cmd: &OsStr, secure_path: &[PathBuf], cwd: Option<&Path>) -> Result<Resolved, ResolveError> {
+    let bytes = cmd.as_bytes();
+    if bytes.is_empty() {
+        return Err(ResolveError::Empty);
+    }
+    if bytes.contains(&b'/') {
+        let p = Path::new(cmd);
+        let full = match (p.is_absolute(), cwd) {
+            (true, _) => p.to_path_buf(),
+            (false, Some(c)) => c.join(p),
+            (false, None) => return Err(ResolveError::NotFound(shown(p))),
+        };
+        return open_checked(&full);
+    }
+    let mut last = None;
+    for dir in secure_path {
+        match open_checked(&dir.join(cmd)) {
+            Ok(r) => return Ok(r),
+            Err(ResolveError::NotFound(_)) => {}
+            // Keep searching (as execvp does), but report the first real
+            // problem if nothing usable is found.
+            Err(e) => {
+                last.get_or_insert(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| ResolveError::NotFound(crate::escape::display(bytes))))
+}
+
+/// BLAKE3 of the file behind an `O_PATH` fd, read through a fresh
+/// read-only open of that same fd (checked to be the same inode).
+pub fn digest_fd(r: &Resolved) -> Result<[u8; 32], ResolveError> {
+    let proc_path = format!("/proc/self/fd/{}", r.fd.as_raw_fd());
+    let fd = open(proc_path.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| ResolveError::Io(shown(&r.path), e))?;
+    let st = fstat(&fd).map_err(|e| ResolveError::Io(shown(&r.path), e))?;
+    if (FileId { dev: st.st_dev, ino: st.st_ino }) != r.id {
+        return Err(ResolveError::Io(shown(&r.path), nix::Error::ESTALE));
+    }
+    let mut f = std::fs::File::from(fd);
+    let mut h = blake3::Hasher::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| {
+            ResolveError::Io(shown(&r.path), nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        })?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(*h.finalize().as_bytes())
+}
+
+/// File identities of policy paths by `stat` (following symlinks, as the
+/// policy names files), memoised for the duration of one call.
+#[derive(Default)]
+pub struct StatFileIds {
+    memo: RefCell<HashMap<PathBuf, Option<FileId>>>,
+}
+
+impl FileIds for StatFileIds {
+    fn id_of(&self, path: &Path) -> Option<FileId> {
+        if let Some(v) = self.memo.borrow().get(path) {
+            return *v;
+        }
+        let v = stat(path).ok().map(|st| FileId { dev: st.st_dev, ino: st.st_ino });
+        self.memo.borrow_mut().insert(path.to_path_buf(), v);
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_in_secure_path_only() {
+        let sp = vec![PathBuf::from("/nonexistent"), PathBuf::from("/bin"), PathBuf::from("/usr/bin")];
+        let r = resolve(OsStr::new("sh"), &sp, None).expect("sh");
+        assert!(r.path.ends_with("sh"));
+        assert!(matches!(resolve(OsStr::new("sh"), &[], None), Err(ResolveError::NotFound(_))));
+        assert!(matches!(resolve(OsStr::new(""), &sp, None), Err(ResolveError::Empty)));
+    }
+
+    #[test]
+    fn refuses_directories_and_writable() {
+        assert!(matches!(resolve(OsStr::new("/usr"), &[], None), Err(ResolveError::NotRegular(_))));
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("x");
+        std::fs::write(&p, b"#!/bin/sh\n").expect("write");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o757)).expect("chmod");
+        assert!(matches!(resolve(p.as_os_str(), &[], None), Err(ResolveError::Writable(..))));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(matches!(resolve(p.as_os_str(), &[], None), Err(ResolveError::NotExecutable(..))));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let r = resolve(p.as_os_str(), &[], None).expect("ok");
+        assert_eq!(digest_fd(&r).expect("digest"), *blake3::hash(b"#!/bin/sh\n").as_bytes());
+    }
+
+    #[test]
+    fn one_file_two_paths() {
+        let ids = StatFileIds::default();
+        let a = resolve(OsStr::new("/bin/sh"), &[], None).expect("sh");
+        assert_eq!(ids.id_of(Path::new("/bin/sh")), Some(a.id));
+        assert_eq!(ids.id_of(Path::new("/no/such")), None);
+    }
+}
