@@ -6,6 +6,7 @@
 //! durable `accept` record.
 #![forbid(unsafe_code)]
 
+use crate::alert;
 use crate::audit::{self, AppendOptions, Event, Record};
 use crate::cli::BdexecArgs;
 use crate::decide::{self, Caller, Decision, Request};
@@ -92,7 +93,11 @@ impl Ctx {
     fn reject(&self, s: &Subject<'_>, reason: &str, msg: &str, code: i32) -> i32 {
         match self.record(Event::Reject, s, reason) {
             Ok(_) => say(msg),
-            Err(e) => say(&format!("{msg} (and the refusal could not be recorded: {e})")),
+            Err(e) => {
+                let line = format!("{msg} (and the refusal could not be recorded: {e})");
+                alert::syslog(&format!("uid {}: {line}", self.caller.uid));
+                say(&line);
+            }
         }
         code
     }
@@ -105,36 +110,36 @@ impl Ctx {
 /// Entry point: the whole call. Returns the exit code on refusal; on
 /// success it does not return (the process becomes the command).
 pub fn main(args: Vec<OsString>) -> i32 {
+    // recv: nothing is trusted or opened before the process is sane and
+    // its privileges are known to be real.
+    let refused = |msg: String| {
+        alert::syslog(&format!("uid {}: refused to start: {msg}", nix::unistd::getuid()));
+        say(&msg);
+        exit::ENVIRONMENT
+    };
     let saved = match hygiene::sanitize() {
         Ok(s) => s,
-        Err(r) => {
-            say(&r.to_string());
-            return exit::ENVIRONMENT;
-        }
+        Err(r) => return refused(r.to_string()),
     };
     if let Err(r) = hygiene::check_environment() {
-        say(&r.to_string());
-        return exit::ENVIRONMENT;
+        return refused(r.to_string());
+    }
+    if let Err(e) = privileges::enter_root_files() {
+        return refused(format!("cannot switch to root for its files: {e}"));
     }
     let ctx = match recv(&args) {
         Ok(c) => c,
-        Err(msg) => {
-            say(&msg);
-            return exit::ENVIRONMENT;
-        }
+        Err(msg) => return refused(msg),
     };
     if args.is_empty() {
         let s = Subject { target: None, command: None, rule: None };
-        return ctx.reject(&s, "empty argument list (argc 0)", "refusing to run with an empty argument list (argc 0)", exit::USAGE);
+        let msg = "refusing to run with an empty argument list (argc 0)";
+        return ctx.reject(&s, "empty argument list (argc 0)", msg, exit::USAGE);
     }
     let opts = match BdexecArgs::try_parse_from(&args) {
         Ok(o) => o,
         Err(e) => return usage(e),
     };
-    if let Err(e) = privileges::enter_root_files() {
-        say(&format!("cannot switch to root for its files: {e}"));
-        return exit::ENVIRONMENT;
-    }
     run(ctx, &opts, &saved)
 }
 
@@ -172,11 +177,15 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     let Loaded { policy, hash } = match load_policy() {
         Ok(l) => l,
         Err(e) => {
-            say(&format!("policy not loaded: {e}"));
-            return exit::POLICY;
+            let msg = format!("policy not loaded: {e}");
+            return ctx.reject(&none, &msg, &msg, exit::POLICY);
         }
     };
     ctx.policy_hash = Some(hash);
+    let names_groups = policy.rules.iter().any(|r| r.groups.iter().any(|g| matches!(g, Principal::Name(_))));
+    if names_groups {
+        identity::fill_group_names(&mut ctx.caller);
+    }
     if opts.list {
         return list(&ctx, &policy);
     }
@@ -313,23 +322,26 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
 
     // The durable accept record: nothing runs without it.
     if let Err(e) = ctx.record(Event::Accept, &subject(Some(rule)), "allowed") {
+        alert::syslog(&format!("uid {}: {} not run: {e}", ctx.caller.uid, display(&cmd_path)));
         say(&e.to_string());
         return exit::AUDIT;
     }
     crate::testhook::point("before-exec");
 
     // Point of no return: any failure from here exits without running.
+    let fail = |msg: String| -> ! {
+        alert::syslog(&format!("uid {}: accepted command not run: {msg}", ctx.caller.uid));
+        say(&msg);
+        std::process::exit(exit::EXEC)
+    };
     if let Err(e) = privileges::switch_to_target(target.target.uid, target.target.gid, &groups) {
-        say(&format!("privilege switch failed, nothing was run: {e}"));
-        std::process::exit(exit::EXEC);
+        fail(format!("privilege switch failed, nothing was run: {e}"));
     }
     if let Err(e) = saved.restore_for_target(policy.defaults.umask) {
-        say(&format!("cannot prepare the command, nothing was run: {e}"));
-        std::process::exit(exit::EXEC);
+        fail(format!("cannot prepare the command, nothing was run: {e}"));
     }
     let e = launch::exec_fd(&resolved.fd, &argv, &envp);
-    say(&format!("{}: cannot execute: {}", display(&cmd_path), e.desc()));
-    exit::EXEC
+    fail(format!("{}: cannot execute: {}", display(&cmd_path), e.desc()))
 }
 
 fn command_line(path: &[u8], args: &[Vec<u8>]) -> Vec<u8> {

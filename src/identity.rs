@@ -118,7 +118,8 @@ pub fn target_groups(t: &Target) -> Result<Vec<Gid>, IdentityError> {
 }
 
 /// The caller as the kernel sees it: real uid and gid, supplementary
-/// groups; names from NSS (absent names are fine: rules can use `#uid`).
+/// groups; the user name from NSS (absent names are fine: rules can use
+/// `#uid`). Group names are left empty: see [`fill_group_names`].
 pub fn caller_from_kernel() -> Result<Caller, IdentityError> {
     let uid = nix::unistd::getuid();
     let gid = nix::unistd::getgid();
@@ -131,11 +132,17 @@ pub fn caller_from_kernel() -> Result<Caller, IdentityError> {
         }
     }
     let name = User::from_uid(uid).ok().flatten().map(|u| u.name);
-    let group_names = gids
+    Ok(Caller { uid: uid.as_raw(), gid: gid.as_raw(), name, gids, group_names: Vec::new() })
+}
+
+/// Look up the names of the caller's groups (one NSS lookup each); only
+/// needed when the policy names groups by name.
+pub fn fill_group_names(caller: &mut Caller) {
+    caller.group_names = caller
+        .gids
         .iter()
         .filter_map(|g| Group::from_gid(Gid::from_raw(*g)).ok().flatten().map(|g| g.name))
         .collect();
-    Ok(Caller { uid: uid.as_raw(), gid: gid.as_raw(), name, gids, group_names })
 }
 
 /// The controlling terminal's name from /proc/self/stat (`tty_nr`), not

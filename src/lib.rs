@@ -3,6 +3,7 @@
 //! The library holds everything; the binaries `bdexec` and `bdctl` are
 //! argument parsing plus one call into [`bdexec::run`] or [`bdctl`].
 
+pub mod alert;
 pub mod audit;
 pub mod bdctl;
 pub mod bdexec;
