@@ -31,6 +31,8 @@ pub fn run(args: BdctlArgs) -> i32 {
             let mut out = std::io::stdout().lock();
             match audit::show::show(path, json, &mut out) {
                 Ok(()) => exit::OK,
+                // `bdctl audit show | head` is not an error.
+                Err(e) if e.is_broken_pipe() => exit::OK,
                 Err(e) => {
                     eprintln!("bdctl: {e}");
                     exit::FAILED

@@ -121,6 +121,18 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Ok(s) => s,
         Err(r) => return refused(r.to_string()),
     };
+    // Since Linux 5.18 the kernel turns an empty argv into [""]: both are
+    // argc 0 to us, refused (and recorded) below.
+    let argc0 = args.first().is_none_or(|a| a.is_empty()) && args.len() <= 1;
+    // Help, version and usage errors need no privileges.
+    let opts = if argc0 {
+        None
+    } else {
+        match BdexecArgs::try_parse_from(&args) {
+            Ok(o) => Some(o),
+            Err(e) => return usage(e),
+        }
+    };
     if let Err(r) = hygiene::check_environment() {
         return refused(r.to_string());
     }
@@ -131,14 +143,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Ok(c) => c,
         Err(msg) => return refused(msg),
     };
-    if args.is_empty() {
+    let Some(opts) = opts else {
         let s = Subject { target: None, command: None, rule: None };
         let msg = "refusing to run with an empty argument list (argc 0)";
         return ctx.reject(&s, "empty argument list (argc 0)", msg, exit::USAGE);
-    }
-    let opts = match BdexecArgs::try_parse_from(&args) {
-        Ok(o) => o,
-        Err(e) => return usage(e),
     };
     run(ctx, &opts, &saved)
 }

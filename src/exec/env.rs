@@ -66,7 +66,10 @@ fn value_ok(name: &[u8], v: &[u8]) -> bool {
     if v.len() > MAX_VALUE || v.starts_with(b"()") {
         return false;
     }
-    if v.iter().any(|b| *b < 0x20 && *b != b'\t') {
+    // C0 controls but tab, DEL, and UTF-8-encoded C1 controls.
+    if v.iter().any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
+        || v.windows(2).any(|w| w[0] == 0xc2 && (0x80..0xa0).contains(&w[1]))
+    {
         return false;
     }
     name != b"TZ" || tz_safe(v)
@@ -226,9 +229,11 @@ mod tests {
             pair(b"TERM", b"() { :; }; echo pwned"),
             pair(b"LANG", &[b'x'; MAX_VALUE + 1]),
             pair(b"LC_X", b"a\nb"),
+            pair(b"LC_Y", b"a\x7fb"),
+            pair(b"LC_Z", "a\u{9b}b".as_bytes()),
             pair(b"1BAD", b"x"),
         ];
         let e = build(&env, &["TERM", "LANG", "LC_*", "1BAD"]);
-        assert!(!e.iter().any(|v| v.starts_with("TERM=") || v.starts_with("LANG=") || v.starts_with("LC_X") || v.starts_with("1BAD")));
+        assert!(!e.iter().any(|v| v.starts_with("TERM=") || v.starts_with("LANG=") || v.starts_with("LC_X") || v.starts_with("LC_Y") || v.starts_with("LC_Z") || v.starts_with("1BAD")));
     }
 }
