@@ -16,7 +16,11 @@ pub fn syslog(msg: &str) {
     // as a format. openlog keeps the ident pointer: it is a 'static
     // literal.
     unsafe {
-        libc::openlog(c"bdexec".as_ptr(), libc::LOG_PID | libc::LOG_NDELAY, libc::LOG_AUTHPRIV);
+        libc::openlog(
+            c"bdexec".as_ptr(),
+            libc::LOG_PID | libc::LOG_NDELAY,
+            libc::LOG_AUTHPRIV,
+        );
         libc::syslog(libc::LOG_WARNING, c"%s".as_ptr(), c.as_ptr());
         libc::closelog();
     }

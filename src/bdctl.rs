@@ -22,12 +22,21 @@ pub mod exit {
 /// Run one bdctl command; returns the exit code.
 pub fn run(args: BdctlArgs) -> i32 {
     match args.cmd {
-        BdctlCmd::Policy { cmd: PolicyCmd::Check { file } } => policy_check(file.as_deref()),
-        BdctlCmd::Audit { cmd: AuditCmd::Verify { file } } => {
-            audit_verify(file.as_deref().unwrap_or(Path::new(crate::paths::AUDIT_FILE)))
-        }
-        BdctlCmd::Audit { cmd: AuditCmd::Show { file, json } } => {
-            let path = file.as_deref().unwrap_or(Path::new(crate::paths::AUDIT_FILE));
+        BdctlCmd::Policy {
+            cmd: PolicyCmd::Check { file },
+        } => policy_check(file.as_deref()),
+        BdctlCmd::Audit {
+            cmd: AuditCmd::Verify { file },
+        } => audit_verify(
+            file.as_deref()
+                .unwrap_or(Path::new(crate::paths::AUDIT_FILE)),
+        ),
+        BdctlCmd::Audit {
+            cmd: AuditCmd::Show { file, json },
+        } => {
+            let path = file
+                .as_deref()
+                .unwrap_or(Path::new(crate::paths::AUDIT_FILE));
             let mut out = std::io::stdout().lock();
             match audit::show::show(path, json, &mut out) {
                 Ok(()) => exit::OK,
@@ -61,7 +70,11 @@ fn policy_check(file: Option<&Path>) -> i32 {
     for f in &findings {
         println!("{f}");
     }
-    let (e, w, i) = (count(Severity::Error), count(Severity::Warn), count(Severity::Info));
+    let (e, w, i) = (
+        count(Severity::Error),
+        count(Severity::Warn),
+        count(Severity::Info),
+    );
     println!("errors: {e}, warnings: {w}, info: {i}");
     println!("policy hash: {}", crate::policy::hash::hex(&loaded.hash));
     if e > 0 { exit::FAILED } else { exit::OK }
@@ -82,7 +95,11 @@ fn audit_verify(path: &Path) -> i32 {
         }
         Err(e) => {
             eprintln!("bdctl: {}: {e}", path.display());
-            if e.is_torn_tail() { exit::TORN_TAIL } else { exit::FAILED }
+            if e.is_torn_tail() {
+                exit::TORN_TAIL
+            } else {
+                exit::FAILED
+            }
         }
     }
 }

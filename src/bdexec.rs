@@ -13,8 +13,8 @@ use crate::decide::{self, Caller, Decision, Request};
 use crate::escape::display;
 use crate::exec::{env, hygiene, launch, privileges, resolve};
 use crate::identity::{self, TargetAccount};
-use crate::policy::load::{Loaded, load_policy};
 use crate::policy::cmdline::render;
+use crate::policy::load::{Loaded, load_policy};
 use crate::policy::model::{Action, Auth, Principal, Rule};
 use clap::Parser;
 use std::ffi::{CString, OsString};
@@ -61,7 +61,12 @@ struct Subject<'a> {
 }
 
 impl Ctx {
-    fn record(&self, event: Event, s: &Subject<'_>, reason: &str) -> Result<audit::Appended, audit::AuditError> {
+    fn record(
+        &self,
+        event: Event,
+        s: &Subject<'_>,
+        reason: &str,
+    ) -> Result<audit::Appended, audit::AuditError> {
         let uuid = audit::new_uuid()?;
         let tty = self.tty.as_deref().map(str::as_bytes);
         let cwd = self.cwd.as_deref().map(|p| p.as_os_str().as_bytes());
@@ -103,7 +108,10 @@ impl Ctx {
     }
 
     fn who(&self) -> String {
-        self.caller.name.clone().unwrap_or_else(|| format!("#{}", self.caller.uid))
+        self.caller
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("#{}", self.caller.uid))
     }
 }
 
@@ -113,7 +121,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
     // recv: nothing is trusted or opened before the process is sane and
     // its privileges are known to be real.
     let refused = |msg: String| {
-        alert::syslog(&format!("uid {}: refused to start: {msg}", nix::unistd::getuid()));
+        alert::syslog(&format!(
+            "uid {}: refused to start: {msg}",
+            nix::unistd::getuid()
+        ));
         say(&msg);
         exit::ENVIRONMENT
     };
@@ -144,7 +155,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Err(msg) => return refused(msg),
     };
     let Some(opts) = opts else {
-        let s = Subject { target: None, command: None, rule: None };
+        let s = Subject {
+            target: None,
+            command: None,
+            rule: None,
+        };
         let msg = "refusing to run with an empty argument list (argc 0)";
         return ctx.reject(&s, "empty argument list (argc 0)", msg, exit::USAGE);
     };
@@ -169,7 +184,9 @@ fn usage(e: clap::Error) -> i32 {
 
 fn recv(args: &[OsString]) -> Result<Ctx, String> {
     let caller = identity::caller_from_kernel().map_err(|e| e.to_string())?;
-    let host = nix::unistd::gethostname().map(|h| h.as_bytes().to_vec()).unwrap_or_default();
+    let host = nix::unistd::gethostname()
+        .map(|h| h.as_bytes().to_vec())
+        .unwrap_or_default();
     Ok(Ctx {
         caller,
         cwd: std::env::current_dir().ok(),
@@ -181,7 +198,15 @@ fn recv(args: &[OsString]) -> Result<Ctx, String> {
 }
 
 fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
-    let none = Subject { target: None, command: None, rule: None };
+    let none = Subject {
+        target: None,
+        command: None,
+        rule: None,
+    };
+    if let Err(e) = crate::state::open_state_dir() {
+        let msg = e.to_string();
+        return ctx.reject(&none, &msg, &msg, exit::ENVIRONMENT);
+    }
     let Loaded { policy, hash } = match load_policy() {
         Ok(l) => l,
         Err(e) => {
@@ -190,7 +215,10 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         }
     };
     ctx.policy_hash = Some(hash);
-    let names_groups = policy.rules.iter().any(|r| r.groups.iter().any(|g| matches!(g, Principal::Name(_))));
+    let names_groups = policy
+        .rules
+        .iter()
+        .any(|r| r.groups.iter().any(|g| matches!(g, Principal::Name(_))));
     if names_groups {
         identity::fill_group_names(&mut ctx.caller);
     }
@@ -225,7 +253,11 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     let resolved = match resolved {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
-            let s = Subject { target: explicit.as_ref(), command: Some(cmd.as_bytes()), rule: None };
+            let s = Subject {
+                target: explicit.as_ref(),
+                command: Some(cmd.as_bytes()),
+                rule: None,
+            };
             return ctx.reject(&s, &e.to_string(), &e.to_string(), exit::DENIED);
         }
         Err(e) => {
@@ -242,24 +274,37 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
             None => {
                 // No allow rule: say in the record whether a deny rule
                 // (for the usual target, root) also matched.
-                let reason = identity::resolve_target(&Principal::Id(0))
+                let (rule, reason) = identity::resolve_target(&Principal::Id(0))
                     .ok()
-                    .map(|root| {
-                        let req = Request { caller: &ctx.caller, target: &root.target, command: resolved.id, args: &args };
+                    .and_then(|root| {
+                        let req = Request {
+                            caller: &ctx.caller,
+                            target: &root.target,
+                            command: resolved.id,
+                            args: &args,
+                        };
                         match decide::decide(&policy, &req, &files) {
-                            Decision::Deny { reason, .. } => reason,
-                            Decision::Allow { .. } => decide::DenyReason::NoRule,
+                            Decision::Deny { rule, reason } => Some((rule, reason)),
+                            Decision::Allow { .. } => None,
                         }
                     })
-                    .unwrap_or(decide::DenyReason::NoRule);
-                let s = Subject { target: None, command: Some(&cmd_path), rule: None };
+                    .unwrap_or((None, decide::DenyReason::NoRule));
+                let s = Subject {
+                    target: None,
+                    command: Some(&cmd_path),
+                    rule: rule.map(|r| r.name.as_str()),
+                };
                 let msg = format!("{} is not allowed to run {}", ctx.who(), display(&cmd_path));
                 return ctx.reject(&s, reason.as_str(), &msg, exit::DENIED);
             }
             Some(p) => match identity::resolve_target(p) {
                 Ok(t) => t,
                 Err(e) => {
-                    let s = Subject { target: None, command: Some(&cmd_path), rule: None };
+                    let s = Subject {
+                        target: None,
+                        command: Some(&cmd_path),
+                        rule: None,
+                    };
                     let msg = format!("run_as target: {e}");
                     return ctx.reject(&s, &msg, &msg, exit::DENIED);
                 }
@@ -267,9 +312,18 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         },
     };
 
-    let req = Request { caller: &ctx.caller, target: &target.target, command: resolved.id, args: &args };
+    let req = Request {
+        caller: &ctx.caller,
+        target: &target.target,
+        command: resolved.id,
+        args: &args,
+    };
     fn about<'a>(t: &'a TargetAccount, cmd: &'a [u8], rule: Option<&'a Rule>) -> Subject<'a> {
-        Subject { target: Some(t), command: Some(cmd), rule: rule.map(|r| r.name.as_str()) }
+        Subject {
+            target: Some(t),
+            command: Some(cmd),
+            rule: rule.map(|r| r.name.as_str()),
+        }
     }
     let subject = |rule| about(&target, &cmd_path, rule);
     let (rule, spec) = match decide::decide(&policy, &req, &files) {
@@ -298,16 +352,33 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         match resolve::digest_fd(&resolved) {
             Ok(got) if got == want => {}
             Ok(_) => {
-                let msg = format!("{}: digest does not match the policy's pin", display(&cmd_path));
+                let msg = format!(
+                    "{}: digest does not match the policy's pin",
+                    display(&cmd_path)
+                );
                 return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
             }
-            Err(e) => return ctx.reject(&subject(Some(rule)), &e.to_string(), &e.to_string(), exit::DENIED),
+            Err(e) => {
+                return ctx.reject(
+                    &subject(Some(rule)),
+                    &e.to_string(),
+                    &e.to_string(),
+                    exit::DENIED,
+                );
+            }
         }
     }
 
     let groups = match identity::target_groups(&target.target) {
         Ok(g) => g,
-        Err(e) => return ctx.reject(&subject(Some(rule)), &e.to_string(), &e.to_string(), exit::DENIED),
+        Err(e) => {
+            return ctx.reject(
+                &subject(Some(rule)),
+                &e.to_string(),
+                &e.to_string(),
+                exit::DENIED,
+            );
+        }
     };
     let caller_env = env::snapshot_env();
     let command_line = command_line(&cmd_path, &args);
@@ -320,7 +391,12 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         caller: &ctx.caller,
         command_line: &command_line,
     });
-    let argv: Vec<CString> = match opts.command.iter().map(|a| CString::new(a.as_bytes())).collect() {
+    let argv: Vec<CString> = match opts
+        .command
+        .iter()
+        .map(|a| CString::new(a.as_bytes()))
+        .collect()
+    {
         Ok(v) => v,
         Err(_) => {
             let msg = "argument contains a NUL byte";
@@ -330,7 +406,11 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
 
     // The durable accept record: nothing runs without it.
     if let Err(e) = ctx.record(Event::Accept, &subject(Some(rule)), "allowed") {
-        alert::syslog(&format!("uid {}: {} not run: {e}", ctx.caller.uid, display(&cmd_path)));
+        alert::syslog(&format!(
+            "uid {}: {} not run: {e}",
+            ctx.caller.uid,
+            display(&cmd_path)
+        ));
         say(&e.to_string());
         return exit::AUDIT;
     }
@@ -338,7 +418,10 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
 
     // Point of no return: any failure from here exits without running.
     let fail = |msg: String| -> ! {
-        alert::syslog(&format!("uid {}: accepted command not run: {msg}", ctx.caller.uid));
+        alert::syslog(&format!(
+            "uid {}: accepted command not run: {msg}",
+            ctx.caller.uid
+        ));
         say(&msg);
         std::process::exit(exit::EXEC)
     };
@@ -349,7 +432,11 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         fail(format!("cannot prepare the command, nothing was run: {e}"));
     }
     let e = launch::exec_fd(&resolved.fd, &argv, &envp);
-    fail(format!("{}: cannot execute: {}", display(&cmd_path), e.desc()))
+    fail(format!(
+        "{}: cannot execute: {}",
+        display(&cmd_path),
+        e.desc()
+    ))
 }
 
 fn command_line(path: &[u8], args: &[Vec<u8>]) -> Vec<u8> {

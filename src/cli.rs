@@ -24,13 +24,18 @@ pub struct BdexecArgs {
     #[arg(short = 'l', long = "list", conflicts_with = "command")]
     pub list: bool,
     /// The command and its arguments.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "COMMAND")]
+    #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
 }
 
 /// bdctl: the administrator's tool.
 #[derive(Debug, Parser)]
-#[command(name = "bdctl", version, about = "Belladonna administration", disable_help_subcommand = true)]
+#[command(
+    name = "bdctl",
+    version,
+    about = "Belladonna administration",
+    disable_help_subcommand = true
+)]
 pub struct BdctlArgs {
     #[command(subcommand)]
     pub cmd: BdctlCmd,

@@ -75,7 +75,9 @@ pub fn parse_target_arg(arg: &OsStr) -> Result<Principal, IdentityError> {
     let s = std::str::from_utf8(arg.as_bytes())
         .map_err(|_| IdentityError::BadTargetSyntax(shown.clone()))?;
     if let Some(d) = s.strip_prefix('#') {
-        return parse_id(d).map(Principal::Id).ok_or(IdentityError::BadTargetSyntax(shown));
+        return parse_id(d)
+            .map(Principal::Id)
+            .ok_or(IdentityError::BadTargetSyntax(shown));
     }
     if valid_name(s) {
         Ok(Principal::Name(s.to_string()))
@@ -86,7 +88,11 @@ pub fn parse_target_arg(arg: &OsStr) -> Result<Principal, IdentityError> {
 
 fn account(u: User) -> TargetAccount {
     TargetAccount {
-        target: Target { uid: u.uid.as_raw(), gid: u.gid.as_raw(), name: u.name },
+        target: Target {
+            uid: u.uid.as_raw(),
+            gid: u.gid.as_raw(),
+            name: u.name,
+        },
         home: u.dir,
         shell: u.shell,
     }
@@ -132,7 +138,13 @@ pub fn caller_from_kernel() -> Result<Caller, IdentityError> {
         }
     }
     let name = User::from_uid(uid).ok().flatten().map(|u| u.name);
-    Ok(Caller { uid: uid.as_raw(), gid: gid.as_raw(), name, gids, group_names: Vec::new() })
+    Ok(Caller {
+        uid: uid.as_raw(),
+        gid: gid.as_raw(),
+        name,
+        gids,
+        group_names: Vec::new(),
+    })
 }
 
 /// Look up the names of the caller's groups (one NSS lookup each); only
@@ -141,7 +153,12 @@ pub fn fill_group_names(caller: &mut Caller) {
     caller.group_names = caller
         .gids
         .iter()
-        .filter_map(|g| Group::from_gid(Gid::from_raw(*g)).ok().flatten().map(|g| g.name))
+        .filter_map(|g| {
+            Group::from_gid(Gid::from_raw(*g))
+                .ok()
+                .flatten()
+                .map(|g| g.name)
+        })
         .collect();
 }
 
@@ -185,10 +202,26 @@ mod tests {
 
     #[test]
     fn target_args() {
-        assert_eq!(parse_target_arg(OsStr::new("root")), Ok(Principal::Name("root".into())));
+        assert_eq!(
+            parse_target_arg(OsStr::new("root")),
+            Ok(Principal::Name("root".into()))
+        );
         assert_eq!(parse_target_arg(OsStr::new("#0")), Ok(Principal::Id(0)));
-        for bad in ["#-1", "#4294967295", "a/b", "", "-x", "a b", "a\u{1b}b", "a:b", "#"] {
-            assert!(parse_target_arg(OsStr::new(bad)).is_err(), "{bad:?} accepted");
+        for bad in [
+            "#-1",
+            "#4294967295",
+            "a/b",
+            "",
+            "-x",
+            "a b",
+            "a\u{1b}b",
+            "a:b",
+            "#",
+        ] {
+            assert!(
+                parse_target_arg(OsStr::new(bad)).is_err(),
+                "{bad:?} accepted"
+            );
         }
         assert!(parse_target_arg(OsStr::from_bytes(b"\xff")).is_err());
     }

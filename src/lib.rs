@@ -15,4 +15,5 @@ pub mod identity;
 pub mod paths;
 pub mod policy;
 pub mod secure_fs;
+pub mod state;
 pub mod testhook;

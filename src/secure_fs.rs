@@ -21,7 +21,11 @@ pub enum SecureFsError {
     /// The path is not absolute or has `..`/`.` components.
     BadPath(PathBuf),
     /// A system call failed.
-    Io { path: PathBuf, op: &'static str, err: nix::Error },
+    Io {
+        path: PathBuf,
+        op: &'static str,
+        err: nix::Error,
+    },
     /// A component is a symbolic link.
     Symlink(PathBuf),
     /// Wrong owner (must be root).
@@ -29,7 +33,10 @@ pub enum SecureFsError {
     /// Writable by group or others.
     Writable { path: PathBuf, mode: u32 },
     /// Not the expected kind of file.
-    Kind { path: PathBuf, expected: &'static str },
+    Kind {
+        path: PathBuf,
+        expected: &'static str,
+    },
 }
 
 impl fmt::Display for SecureFsError {
@@ -41,7 +48,11 @@ impl fmt::Display for SecureFsError {
             }
             SecureFsError::Symlink(p) => write!(f, "{}: is a symbolic link (refused)", p.display()),
             SecureFsError::Owner { path, uid } => {
-                write!(f, "{}: owned by uid {uid}, must be owned by root", path.display())
+                write!(
+                    f,
+                    "{}: owned by uid {uid}, must be owned by root",
+                    path.display()
+                )
             }
             SecureFsError::Writable { path, mode } => write!(
                 f,
@@ -74,16 +85,26 @@ impl SecureFsError {
 }
 
 fn io(path: &Path, op: &'static str, err: nix::Error) -> SecureFsError {
-    SecureFsError::Io { path: path.to_path_buf(), op, err }
+    SecureFsError::Io {
+        path: path.to_path_buf(),
+        op,
+        err,
+    }
 }
 
 /// Check that `st` is root-owned and not writable by group or others.
 pub fn check_trusted(path: &Path, st: &FileStat) -> Result<(), SecureFsError> {
     if st.st_uid != 0 {
-        return Err(SecureFsError::Owner { path: path.to_path_buf(), uid: st.st_uid });
+        return Err(SecureFsError::Owner {
+            path: path.to_path_buf(),
+            uid: st.st_uid,
+        });
     }
     if st.st_mode & 0o022 != 0 {
-        return Err(SecureFsError::Writable { path: path.to_path_buf(), mode: st.st_mode });
+        return Err(SecureFsError::Writable {
+            path: path.to_path_buf(),
+            mode: st.st_mode,
+        });
     }
     Ok(())
 }
@@ -98,7 +119,11 @@ fn is_reg(st: &FileStat) -> bool {
 
 /// Open one component below `dir` as a directory, refusing symlinks,
 /// and check it is trusted.
-pub fn open_subdir(dir: BorrowedFd<'_>, name: &OsStr, shown: &Path) -> Result<OwnedFd, SecureFsError> {
+pub fn open_subdir(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    shown: &Path,
+) -> Result<OwnedFd, SecureFsError> {
     single_component(name, shown)?;
     let fd = openat(
         dir,
@@ -112,7 +137,10 @@ pub fn open_subdir(dir: BorrowedFd<'_>, name: &OsStr, shown: &Path) -> Result<Ow
     })?;
     let st = fstat(&fd).map_err(|e| io(shown, "fstat", e))?;
     if !is_dir(&st) {
-        return Err(SecureFsError::Kind { path: shown.to_path_buf(), expected: "directory" });
+        return Err(SecureFsError::Kind {
+            path: shown.to_path_buf(),
+            expected: "directory",
+        });
     }
     check_trusted(shown, &st)?;
     Ok(fd)
@@ -130,8 +158,13 @@ fn single_component(name: &OsStr, shown: &Path) -> Result<(), SecureFsError> {
 
 fn symlink_or_kind(dir: BorrowedFd<'_>, name: &OsStr, shown: &Path) -> SecureFsError {
     match nix::sys::stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => SecureFsError::Symlink(shown.to_path_buf()),
-        _ => SecureFsError::Kind { path: shown.to_path_buf(), expected: "directory" },
+        Ok(st) if st.st_mode & libc::S_IFMT == libc::S_IFLNK => {
+            SecureFsError::Symlink(shown.to_path_buf())
+        }
+        _ => SecureFsError::Kind {
+            path: shown.to_path_buf(),
+            expected: "directory",
+        },
     }
 }
 
@@ -178,10 +211,18 @@ pub fn ensure_trusted_dir(path: &Path, mode: u32) -> Result<OwnedFd, SecureFsErr
         Err(e) if e.is_not_found() => {}
         other => return other,
     }
-    let parent = path.parent().ok_or_else(|| SecureFsError::BadPath(path.to_path_buf()))?;
-    let name = path.file_name().ok_or_else(|| SecureFsError::BadPath(path.to_path_buf()))?;
+    let parent = path
+        .parent()
+        .ok_or_else(|| SecureFsError::BadPath(path.to_path_buf()))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| SecureFsError::BadPath(path.to_path_buf()))?;
     let pfd = open_trusted_dir(parent)?;
-    match mkdirat(pfd.as_fd(), name, Mode::from_bits_truncate(mode as libc::mode_t)) {
+    match mkdirat(
+        pfd.as_fd(),
+        name,
+        Mode::from_bits_truncate(mode as libc::mode_t),
+    ) {
         Ok(()) | Err(nix::Error::EEXIST) => {}
         Err(e) => return Err(io(path, "mkdir", e)),
     }
@@ -201,21 +242,33 @@ pub fn open_trusted_file(
 ) -> Result<(File, FileStat), SecureFsError> {
     single_component(name, shown)?;
     let flags = extra | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NONBLOCK;
-    let flags = if extra.intersects(OFlag::O_WRONLY | OFlag::O_RDWR) { flags } else { flags | OFlag::O_RDONLY };
-    let fd = openat(dir, name, flags, Mode::from_bits_truncate(create_mode as libc::mode_t)).map_err(
-        |e| match e {
-            nix::Error::ELOOP => SecureFsError::Symlink(shown.to_path_buf()),
-            e => io(shown, "open", e),
-        },
-    )?;
+    let flags = if extra.intersects(OFlag::O_WRONLY | OFlag::O_RDWR) {
+        flags
+    } else {
+        flags | OFlag::O_RDONLY
+    };
+    let fd = openat(
+        dir,
+        name,
+        flags,
+        Mode::from_bits_truncate(create_mode as libc::mode_t),
+    )
+    .map_err(|e| match e {
+        nix::Error::ELOOP => SecureFsError::Symlink(shown.to_path_buf()),
+        e => io(shown, "open", e),
+    })?;
     let st = fstat(&fd).map_err(|e| io(shown, "fstat", e))?;
     if !is_reg(&st) {
-        return Err(SecureFsError::Kind { path: shown.to_path_buf(), expected: "regular file" });
+        return Err(SecureFsError::Kind {
+            path: shown.to_path_buf(),
+            expected: "regular file",
+        });
     }
     check_trusted(shown, &st)?;
     // O_NONBLOCK only served to not hang on a FIFO planted in place of the
     // file; regular files ignore it, but clear it for clarity.
-    let fl = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL).map_err(|e| io(shown, "fcntl", e))?;
+    let fl =
+        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL).map_err(|e| io(shown, "fcntl", e))?;
     let fl = OFlag::from_bits_truncate(fl) & !OFlag::O_NONBLOCK;
     nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(fl)).map_err(|e| io(shown, "fcntl", e))?;
     Ok((File::from(fd), st))
@@ -224,8 +277,12 @@ pub fn open_trusted_file(
 /// Split an absolute file path into its (trusted) directory and name and
 /// open it read-only with [`open_trusted_file`].
 pub fn open_trusted_path(path: &Path) -> Result<(File, FileStat), SecureFsError> {
-    let parent = path.parent().ok_or_else(|| SecureFsError::BadPath(path.to_path_buf()))?;
-    let name = path.file_name().ok_or_else(|| SecureFsError::BadPath(path.to_path_buf()))?;
+    let parent = path
+        .parent()
+        .ok_or_else(|| SecureFsError::BadPath(path.to_path_buf()))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| SecureFsError::BadPath(path.to_path_buf()))?;
     let dir = open_trusted_dir(parent)?;
     open_trusted_file(dir.as_fd(), name, path, OFlag::empty(), 0)
 }

@@ -68,7 +68,8 @@ fn value_ok(name: &[u8], v: &[u8]) -> bool {
     }
     // C0 controls but tab, DEL, and UTF-8-encoded C1 controls.
     if v.iter().any(|b| (*b < 0x20 && *b != b'\t') || *b == 0x7f)
-        || v.windows(2).any(|w| w[0] == 0xc2 && (0x80..0xa0).contains(&w[1]))
+        || v.windows(2)
+            .any(|w| w[0] == 0xc2 && (0x80..0xa0).contains(&w[1]))
     {
         return false;
     }
@@ -101,8 +102,16 @@ pub fn build_env(inp: &EnvInput<'_>) -> Vec<CString> {
         .map(|p| p.as_os_str().as_bytes())
         .collect::<Vec<_>>()
         .join(&b':');
+    // The command line can be as long as argv itself (up to 2 MiB), but a
+    // single environment string may not exceed 128 KiB: keep the first
+    // MAX_VALUE bytes, as the value is informational.
+    let cmdline = &inp.command_line[..inp.command_line.len().min(MAX_VALUE)];
     let t = &inp.target;
-    let caller_name = inp.caller.name.clone().unwrap_or_else(|| format!("#{}", inp.caller.uid));
+    let caller_name = inp
+        .caller
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("#{}", inp.caller.uid));
     let fixed: [(&[u8], Vec<u8>); 13] = [
         (b"PATH", path),
         (b"HOME", t.home.as_os_str().as_bytes().to_vec()),
@@ -112,11 +121,11 @@ pub fn build_env(inp: &EnvInput<'_>) -> Vec<CString> {
         (b"BDEXEC_USER", caller_name.as_bytes().to_vec()),
         (b"BDEXEC_UID", inp.caller.uid.to_string().into_bytes()),
         (b"BDEXEC_GID", inp.caller.gid.to_string().into_bytes()),
-        (b"BDEXEC_COMMAND", inp.command_line.to_vec()),
+        (b"BDEXEC_COMMAND", cmdline.to_vec()),
         (b"SUDO_USER", caller_name.as_bytes().to_vec()),
         (b"SUDO_UID", inp.caller.uid.to_string().into_bytes()),
         (b"SUDO_GID", inp.caller.gid.to_string().into_bytes()),
-        (b"SUDO_COMMAND", inp.command_line.to_vec()),
+        (b"SUDO_COMMAND", cmdline.to_vec()),
     ];
     for (k, v) in fixed {
         push(&mut out, k, &v);
@@ -146,7 +155,10 @@ pub fn snapshot_env() -> Vec<(OsString, OsString)> {
 
 /// Helper for building an env pair from bytes.
 pub fn pair(k: &[u8], v: &[u8]) -> (OsString, OsString) {
-    (OsString::from_vec(k.to_vec()), OsString::from_vec(v.to_vec()))
+    (
+        OsString::from_vec(k.to_vec()),
+        OsString::from_vec(v.to_vec()),
+    )
 }
 
 #[cfg(test)]
@@ -156,14 +168,24 @@ mod tests {
 
     fn target() -> TargetAccount {
         TargetAccount {
-            target: Target { uid: 0, gid: 0, name: "root".into() },
+            target: Target {
+                uid: 0,
+                gid: 0,
+                name: "root".into(),
+            },
             home: "/root".into(),
             shell: "/bin/bash".into(),
         }
     }
 
     fn caller() -> Caller {
-        Caller { uid: 1500, gid: 1500, name: Some("alice".into()), gids: vec![1500], group_names: vec![] }
+        Caller {
+            uid: 1500,
+            gid: 1500,
+            name: Some("alice".into()),
+            gids: vec![1500],
+            group_names: vec![],
+        }
     }
 
     fn build(env: &[(OsString, OsString)], keep: &[&str]) -> Vec<String> {
@@ -198,7 +220,10 @@ mod tests {
             pair(b"HOME", b"/home/alice"),
             pair(b"SECRET", b"x"),
         ];
-        let e = build(&env, &["TERM", "LC_*", "LD_PRELOAD", "TZ", "HOME", "BASH_FUNC_*"]);
+        let e = build(
+            &env,
+            &["TERM", "LC_*", "LD_PRELOAD", "TZ", "HOME", "BASH_FUNC_*"],
+        );
         assert!(e.contains(&"TERM=xterm".to_string()));
         assert!(e.contains(&"LC_ALL=C".to_string()));
         assert!(e.contains(&"PATH=/usr/bin:/bin".to_string()));
@@ -207,7 +232,10 @@ mod tests {
         assert!(e.contains(&"BDEXEC_USER=alice".to_string()));
         assert!(e.contains(&"SUDO_UID=1500".to_string()));
         assert!(e.contains(&"FOO=bar".to_string()));
-        assert!(!e.iter().any(|v| v.starts_with("LD_") || v.starts_with("BASH_FUNC") || v.starts_with("TZ=") || v.starts_with("SECRET")));
+        assert!(!e.iter().any(|v| v.starts_with("LD_")
+            || v.starts_with("BASH_FUNC")
+            || v.starts_with("TZ=")
+            || v.starts_with("SECRET")));
         assert_eq!(e.iter().filter(|v| v.starts_with("PATH=")).count(), 1);
     }
 
@@ -234,6 +262,11 @@ mod tests {
             pair(b"1BAD", b"x"),
         ];
         let e = build(&env, &["TERM", "LANG", "LC_*", "1BAD"]);
-        assert!(!e.iter().any(|v| v.starts_with("TERM=") || v.starts_with("LANG=") || v.starts_with("LC_X") || v.starts_with("LC_Y") || v.starts_with("LC_Z") || v.starts_with("1BAD")));
+        assert!(!e.iter().any(|v| v.starts_with("TERM=")
+            || v.starts_with("LANG=")
+            || v.starts_with("LC_X")
+            || v.starts_with("LC_Y")
+            || v.starts_with("LC_Z")
+            || v.starts_with("1BAD")));
     }
 }

@@ -28,7 +28,15 @@ impl fmt::Display for Refusal {
                 f,
                 "refusing to run with no_new_privs set (file capabilities are not granted under it)"
             ),
-            Refusal::Ptraced(pid) => write!(f, "refusing to run under ptrace (traced by pid {pid})"),
+            Refusal::Ptraced(pid) => {
+                write!(f, "refusing to run under ptrace (traced by pid {pid})")
+            }
+            Refusal::UserNamespace {
+                owner: OVERFLOW_UID,
+            } => write!(
+                f,
+                "refusing to run inside a user namespace whose owner is not visible from it (nested, or the owner is not mapped)"
+            ),
             Refusal::UserNamespace { owner } => write!(
                 f,
                 "refusing to run inside a user namespace owned by uid {owner} (its owner controls the mounts, hence the policy)"
@@ -52,7 +60,41 @@ fn tracer_pid() -> Option<u32> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The owner of our user namespace, or `None` in the initial namespace.
+/// Map `id` as seen inside our user namespace to the parent namespace's
+/// view, through a `uid_map` text ("inside outside count" lines).
+fn map_to_parent(uid_map: &str, id: u32) -> Option<u32> {
+    uid_map.lines().find_map(|l| {
+        let f: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        let [inside, outside, count] = f[..] else {
+            return None;
+        };
+        let id = u64::from(id);
+        (inside <= id && id < inside + count)
+            .then(|| u32::try_from(outside + (id - inside)).ok())
+            .flatten()
+    })
+}
+
+fn ns_ioctl(fd: libc::c_int, req: libc::c_ulong, what: &str) -> Result<libc::c_int, Refusal> {
+    // SAFETY: the NS_GET_PARENT ioctl takes no argument and returns a new
+    // fd or -1; the fd is open for the duration of the call.
+    let rc = unsafe { libc::ioctl(fd, req) };
+    if rc < 0 {
+        return Err(Refusal::Setup(format!(
+            "{what}: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(rc)
+}
+
+/// The owner of our user namespace as the initial namespace sees it, or
+/// `None` in the initial namespace. Nested user namespaces are refused
+/// (reported as owned by the overflow uid): their owner can't be mapped
+/// back with our own uid_map alone.
 fn userns_owner() -> Result<Option<u32>, Refusal> {
     let map = std::fs::read_to_string("/proc/self/uid_map")
         .map_err(|e| Refusal::Setup(format!("/proc/self/uid_map: {e}")))?;
@@ -65,15 +107,41 @@ fn userns_owner() -> Result<Option<u32>, Refusal> {
     let mut owner: libc::uid_t = 0;
     // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer, which
     // points to a live, properly aligned local; the fd is open.
-    let rc = unsafe { libc::ioctl(ns.as_raw_fd(), NS_GET_OWNER_UID, &mut owner as *mut libc::uid_t) };
+    let rc = unsafe {
+        libc::ioctl(
+            ns.as_raw_fd(),
+            NS_GET_OWNER_UID,
+            &mut owner as *mut libc::uid_t,
+        )
+    };
     if rc != 0 {
         return Err(Refusal::Setup(format!(
             "NS_GET_OWNER_UID: {}",
             std::io::Error::last_os_error()
         )));
     }
-    Ok(Some(owner))
+    // The owner as seen from inside (a caller mapped to 0 looks like root
+    // there); map it to the parent's view.
+    // An owner not mapped inside reads as the overflow uid: unknown, so
+    // refused (this also refuses containers whose map shifts root away).
+    if owner == OVERFLOW_UID {
+        return Ok(Some(OVERFLOW_UID));
+    }
+    let Some(outside) = map_to_parent(&map, owner) else {
+        return Ok(Some(OVERFLOW_UID));
+    };
+    // Is the parent the initial namespace? Its own parent is not visible.
+    let parent = ns_ioctl(ns.as_raw_fd(), NS_GET_PARENT, "NS_GET_PARENT")?;
+    // SAFETY: `parent` is a fresh fd returned by the kernel and owned here.
+    let parent = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(parent) };
+    if ns_ioctl(parent.as_raw_fd(), NS_GET_PARENT, "NS_GET_PARENT").is_ok() {
+        return Ok(Some(OVERFLOW_UID));
+    }
+    Ok(Some(outside))
 }
+
+const OVERFLOW_UID: u32 = 65534;
+const NS_GET_PARENT: libc::c_ulong = 0xb702; // _IO(0xb7, 0x2)
 
 /// Check the things that make file capabilities silently disappear, then
 /// the capabilities themselves.
@@ -84,7 +152,11 @@ pub fn check_environment() -> Result<(), Refusal> {
     match tracer_pid() {
         Some(0) => {}
         Some(pid) => return Err(Refusal::Ptraced(pid)),
-        None => return Err(Refusal::Setup("cannot read TracerPid from /proc/self/status".into())),
+        None => {
+            return Err(Refusal::Setup(
+                "cannot read TracerPid from /proc/self/status".into(),
+            ));
+        }
     }
     if let Some(owner) = userns_owner()?
         && owner != 0
@@ -169,7 +241,9 @@ fn ensure_std_fds() -> Result<(), Refusal> {
             // The lowest free fd is the closed standard one; keep it open.
             let got = std::os::fd::IntoRawFd::into_raw_fd(f);
             if got != fd {
-                return Err(Refusal::Setup(format!("standard fd {fd} could not be reopened")));
+                return Err(Refusal::Setup(format!(
+                    "standard fd {fd} could not be reopened"
+                )));
             }
         }
     }
@@ -183,7 +257,10 @@ pub fn sanitize() -> Result<Saved, Refusal> {
     // fd from 3 up is intended (bdexec holds none yet).
     let rc = unsafe { libc::close_range(3, libc::c_uint::MAX, 0) };
     if rc != 0 {
-        return Err(Refusal::Setup(format!("close_range: {}", std::io::Error::last_os_error())));
+        return Err(Refusal::Setup(format!(
+            "close_range: {}",
+            std::io::Error::last_os_error()
+        )));
     }
     for sig in 1..=libc::SIGRTMAX() {
         set_disposition(sig, libc::SIG_DFL);
@@ -221,7 +298,10 @@ pub fn sanitize() -> Result<Saved, Refusal> {
         nix::sys::personality::set(nix::sys::personality::Persona::empty())
             .map_err(|e| Refusal::Setup(format!("personality: {}", e.desc())))?;
     }
-    Ok(Saved { rlimits, umask: old_umask })
+    Ok(Saved {
+        rlimits,
+        umask: old_umask,
+    })
 }
 
 impl Saved {
@@ -237,9 +317,28 @@ impl Saved {
         for &(r, soft, hard) in &self.rlimits {
             setrlimit(r, soft, hard).map_err(|e| format!("restoring {r:?}: {}", e.desc()))?;
         }
-        umask(Mode::from_bits_truncate(self.umask.bits() | (policy_umask & 0o777)));
+        umask(Mode::from_bits_truncate(
+            self.umask.bits() | (policy_umask & 0o777),
+        ));
         set_disposition(libc::SIGPIPE, libc::SIG_DFL);
         set_disposition(libc::SIGXFSZ, libc::SIG_DFL);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::map_to_parent;
+
+    #[test]
+    fn uid_map_translation() {
+        assert_eq!(
+            map_to_parent("         0      61001          1\n", 0),
+            Some(61001)
+        );
+        assert_eq!(map_to_parent("0 100000 65536\n", 5), Some(100005));
+        assert_eq!(map_to_parent("0 100000 65536\n", 70000), None);
+        assert_eq!(map_to_parent("0 0 1\n1000 1000 1\n", 1000), Some(1000));
+        assert_eq!(map_to_parent("garbage\n", 0), None);
     }
 }

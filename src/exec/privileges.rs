@@ -48,7 +48,10 @@ pub fn enter_root_files() -> Result<(), PrivError> {
     setresgid(g.real, Gid::from_raw(0), Gid::from_raw(0)).map_err(|e| err("setresgid", e))?;
     let u = getresuid().map_err(|e| err("getresuid", e))?;
     setresuid(u.real, Uid::from_raw(0), Uid::from_raw(0)).map_err(|e| err("setresuid", e))?;
-    let (u2, g2) = (getresuid().map_err(|e| err("getresuid", e))?, getresgid().map_err(|e| err("getresgid", e))?);
+    let (u2, g2) = (
+        getresuid().map_err(|e| err("getresuid", e))?,
+        getresgid().map_err(|e| err("getresgid", e))?,
+    );
     if !u2.effective.is_root() || g2.effective.as_raw() != 0 {
         return Err(PrivError("effective ids did not become 0".into()));
     }
@@ -83,20 +86,30 @@ pub fn switch_to_target(uid: u32, gid: u32, groups: &[Gid]) -> Result<(), PrivEr
     want.sort_by_key(|g| g.as_raw());
     want.dedup();
     if have != want {
-        return Err(PrivError("supplementary groups differ from the target's".into()));
+        return Err(PrivError(
+            "supplementary groups differ from the target's".into(),
+        ));
     }
 
-    caps::clear(None, CapSet::Inheritable).map_err(|e| err("clearing inheritable capabilities", e))?;
+    caps::clear(None, CapSet::Inheritable)
+        .map_err(|e| err("clearing inheritable capabilities", e))?;
     caps::clear(None, CapSet::Ambient).map_err(|e| err("clearing ambient capabilities", e))?;
     if uid != 0 {
         // The kernel cleared them when every uid became non-zero; make
         // sure, and verify.
         caps::clear(None, CapSet::Effective).map_err(|e| err("clearing capabilities", e))?;
         caps::clear(None, CapSet::Permitted).map_err(|e| err("clearing capabilities", e))?;
-        for set in [CapSet::Permitted, CapSet::Effective, CapSet::Inheritable, CapSet::Ambient] {
+        for set in [
+            CapSet::Permitted,
+            CapSet::Effective,
+            CapSet::Inheritable,
+            CapSet::Ambient,
+        ] {
             let left = caps::read(None, set).map_err(|e| err("reading capabilities", e))?;
             if !left.is_empty() {
-                return Err(PrivError(format!("capabilities left in {set:?} for a non-root target")));
+                return Err(PrivError(format!(
+                    "capabilities left in {set:?} for a non-root target"
+                )));
             }
         }
     }

@@ -59,14 +59,20 @@ fn shown(p: &Path) -> String {
 }
 
 fn open_checked(path: &Path) -> Result<Resolved, ResolveError> {
-    let fd = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| match e {
-            nix::Error::ENOENT | nix::Error::ENOTDIR => ResolveError::NotFound(shown(path)),
-            e => ResolveError::Io(shown(path), e),
-        })?;
+    let fd = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| match e {
+        nix::Error::ENOENT | nix::Error::ENOTDIR => ResolveError::NotFound(shown(path)),
+        e => ResolveError::Io(shown(path), e),
+    })?;
     let st = fstat(&fd).map_err(|e| ResolveError::Io(shown(path), e))?;
     check_file(path, &st)?;
-    Ok(Resolved { fd, path: path.to_path_buf(), id: FileId { dev: st.st_dev, ino: st.st_ino } })
+    Ok(Resolved {
+        fd,
+        path: path.to_path_buf(),
+        id: FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        },
+    })
 }
 
 fn check_file(path: &Path, st: &FileStat) -> Result<(), ResolveError> {
@@ -87,7 +93,11 @@ fn check_file(path: &Path, st: &FileStat) -> Result<(), ResolveError> {
 /// Resolve `cmd`: a name containing '/' is used as given (relative to
 /// `cwd` when relative); a bare name is searched in `secure_path` only,
 /// never in the caller's PATH.
-pub fn resolve(cmd: &OsStr, secure_path: &[PathBuf], cwd: Option<&Path>) -> Result<Resolved, ResolveError> {
+pub fn resolve(
+    cmd: &OsStr,
+    secure_path: &[PathBuf],
+    cwd: Option<&Path>,
+) -> Result<Resolved, ResolveError> {
     let bytes = cmd.as_bytes();
     if bytes.is_empty() {
         return Err(ResolveError::Empty);
@@ -120,10 +130,18 @@ pub fn resolve(cmd: &OsStr, secure_path: &[PathBuf], cwd: Option<&Path>) -> Resu
 /// read-only open of that same fd (checked to be the same inode).
 pub fn digest_fd(r: &Resolved) -> Result<[u8; 32], ResolveError> {
     let proc_path = format!("/proc/self/fd/{}", r.fd.as_raw_fd());
-    let fd = open(proc_path.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| ResolveError::Io(shown(&r.path), e))?;
+    let fd = open(
+        proc_path.as_str(),
+        OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| ResolveError::Io(shown(&r.path), e))?;
     let st = fstat(&fd).map_err(|e| ResolveError::Io(shown(&r.path), e))?;
-    if (FileId { dev: st.st_dev, ino: st.st_ino }) != r.id {
+    if (FileId {
+        dev: st.st_dev,
+        ino: st.st_ino,
+    }) != r.id
+    {
         return Err(ResolveError::Io(shown(&r.path), nix::Error::ESTALE));
     }
     let mut f = std::fs::File::from(fd);
@@ -131,7 +149,10 @@ pub fn digest_fd(r: &Resolved) -> Result<[u8; 32], ResolveError> {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
         let n = f.read(&mut buf).map_err(|e| {
-            ResolveError::Io(shown(&r.path), nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+            ResolveError::Io(
+                shown(&r.path),
+                nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+            )
         })?;
         if n == 0 {
             break;
@@ -153,7 +174,10 @@ impl FileIds for StatFileIds {
         if let Some(v) = self.memo.borrow().get(path) {
             return *v;
         }
-        let v = stat(path).ok().map(|st| FileId { dev: st.st_dev, ino: st.st_ino });
+        let v = stat(path).ok().map(|st| FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        });
         self.memo.borrow_mut().insert(path.to_path_buf(), v);
         v
     }
@@ -165,27 +189,49 @@ mod tests {
 
     #[test]
     fn finds_in_secure_path_only() {
-        let sp = vec![PathBuf::from("/nonexistent"), PathBuf::from("/bin"), PathBuf::from("/usr/bin")];
+        let sp = vec![
+            PathBuf::from("/nonexistent"),
+            PathBuf::from("/bin"),
+            PathBuf::from("/usr/bin"),
+        ];
         let r = resolve(OsStr::new("sh"), &sp, None).expect("sh");
         assert!(r.path.ends_with("sh"));
-        assert!(matches!(resolve(OsStr::new("sh"), &[], None), Err(ResolveError::NotFound(_))));
-        assert!(matches!(resolve(OsStr::new(""), &sp, None), Err(ResolveError::Empty)));
+        assert!(matches!(
+            resolve(OsStr::new("sh"), &[], None),
+            Err(ResolveError::NotFound(_))
+        ));
+        assert!(matches!(
+            resolve(OsStr::new(""), &sp, None),
+            Err(ResolveError::Empty)
+        ));
     }
 
     #[test]
     fn refuses_directories_and_writable() {
-        assert!(matches!(resolve(OsStr::new("/usr"), &[], None), Err(ResolveError::NotRegular(_))));
+        assert!(matches!(
+            resolve(OsStr::new("/usr"), &[], None),
+            Err(ResolveError::NotRegular(_))
+        ));
         let d = tempfile::tempdir().expect("tmp");
         let p = d.path().join("x");
         std::fs::write(&p, b"#!/bin/sh\n").expect("write");
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o757)).expect("chmod");
-        assert!(matches!(resolve(p.as_os_str(), &[], None), Err(ResolveError::Writable(..))));
+        assert!(matches!(
+            resolve(p.as_os_str(), &[], None),
+            Err(ResolveError::Writable(..))
+        ));
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod");
-        assert!(matches!(resolve(p.as_os_str(), &[], None), Err(ResolveError::NotExecutable(..))));
+        assert!(matches!(
+            resolve(p.as_os_str(), &[], None),
+            Err(ResolveError::NotExecutable(..))
+        ));
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let r = resolve(p.as_os_str(), &[], None).expect("ok");
-        assert_eq!(digest_fd(&r).expect("digest"), *blake3::hash(b"#!/bin/sh\n").as_bytes());
+        assert_eq!(
+            digest_fd(&r).expect("digest"),
+            *blake3::hash(b"#!/bin/sh\n").as_bytes()
+        );
     }
 
     #[test]

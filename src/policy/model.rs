@@ -7,7 +7,8 @@ use serde::Serialize;
 use std::path::PathBuf;
 
 /// Default `secure_path` (same as sudo's Debian default).
-pub const DEFAULT_SECURE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const DEFAULT_SECURE_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A whole policy: the main file plus drop-ins, merged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
