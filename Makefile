@@ -1,0 +1,115 @@
+# Belladonna — build, test, demo, install, bench.
+#
+#   make            build the release binaries (target/release/bdexec, bdctl)
+#   make deps       install the Debian packages the build, tests, demo and
+#                   bench need (as root; otherwise prints the command)
+#   make test       deps, then every test (unit + integration, as root)
+#   make demo       deps, build, then a live demo in a private namespace
+#   make install    install (PREFIX, DESTDIR aware; file caps, no setuid)
+#   make bench      bdexec vs sudo vs doas, per-call wall time and RSS
+#   make lint       cargo fmt --check + clippy -D warnings
+#
+# Nothing here changes the host's /etc, /var/log or /run except
+# `make install` (and `make deps`, which installs Debian packages).
+
+SHELL      := /bin/bash
+CARGO      ?= cargo
+PREFIX     ?= /usr
+DESTDIR    ?=
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+# The configuration, log and state paths are compile-time constants
+# (src/paths.rs); DESTDIR only relocates them for packaging.
+CONFDIR    := /etc/belladonna
+LOGDIR     := /var/log/belladonna
+LIBDIR     := /var/lib/belladonna
+SETCAP     ?= setcap
+# Set NO_SETCAP=1 when packaging without privileges: the package's
+# postinst must then run: setcap cap_setuid,cap_setgid=p $(BINDIR)/bdexec
+NO_SETCAP  ?=
+TEST_THREADS ?= 2
+
+# Debian packages: build (build-essential, pkg-config, libseccomp-dev),
+# tests (libcap2-bin: setcap/getcap; strace; util-linux: unshare, setpriv,
+# prlimit), man pages (mandoc), bench (sudo, opendoas).
+DEB_PACKAGES := build-essential pkg-config libseccomp-dev libcap2-bin strace util-linux mandoc sudo opendoas
+
+.PHONY: all build deps test demo install uninstall bench lint clean check-root
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all Debian packages present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+	  echo "deps: missing Debian packages:$$missing" >&2; \
+	  echo "deps: run as root:  apt-get update && apt-get install -y$$missing" >&2; \
+	  exit 1; \
+	fi; \
+	echo "deps: installing:$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -q && apt-get install -y -q --no-install-recommends $$missing
+
+# Integration tests need root (namespaces, mounts, setcap): as non-root
+# they print "SKIPPED (needs root): <test>" and pass trivially.
+test: deps
+	@if [ "$$(id -u)" != 0 ]; then echo "test: WARNING: not root: the integration tests will be SKIPPED (see the SKIPPED lines)" >&2; fi
+	$(CARGO) test --features test-hooks --no-fail-fast -- --test-threads=$(TEST_THREADS)
+
+demo: deps build
+	@bash scripts/demo.sh
+
+install: build
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 0755 target/release/bdexec $(DESTDIR)$(BINDIR)/bdexec
+	install -m 0755 target/release/bdctl $(DESTDIR)$(SBINDIR)/bdctl
+	@if [ -n "$(NO_SETCAP)" ]; then \
+	  echo "install: NO_SETCAP set: run 'setcap cap_setuid,cap_setgid=p $(BINDIR)/bdexec' on the target system"; \
+	else \
+	  $(SETCAP) cap_setuid,cap_setgid=p $(DESTDIR)$(BINDIR)/bdexec || { \
+	    echo "install: setcap failed (needs root and libcap2-bin; or NO_SETCAP=1 for packaging)" >&2; exit 1; }; \
+	  getcap $(DESTDIR)$(BINDIR)/bdexec; \
+	fi
+	@for f in man/*.[1-8]; do \
+	  [ -e "$$f" ] || continue; \
+	  s="$${f##*.}"; \
+	  install -d -m 0755 $(DESTDIR)$(MANDIR)/man$$s; \
+	  install -m 0644 "$$f" $(DESTDIR)$(MANDIR)/man$$s/; \
+	  echo "install: $$f -> $(MANDIR)/man$$s/"; \
+	done
+	install -d -m 0755 $(DESTDIR)$(CONFDIR) $(DESTDIR)$(CONFDIR)/policy.d
+	@if [ -e $(DESTDIR)$(CONFDIR)/policy.toml ]; then \
+	  echo "install: keeping the existing $(CONFDIR)/policy.toml"; \
+	else \
+	  install -m 0600 policies/default.toml $(DESTDIR)$(CONFDIR)/policy.toml; \
+	  echo "install: $(CONFDIR)/policy.toml (deny-all default)"; \
+	fi
+	install -d -m 0700 $(DESTDIR)$(LOGDIR) $(DESTDIR)$(LIBDIR)
+	@if [ "$$(id -u)" = 0 ]; then \
+	  chown root:root $(DESTDIR)$(CONFDIR) $(DESTDIR)$(CONFDIR)/policy.d $(DESTDIR)$(CONFDIR)/policy.toml \
+	    $(DESTDIR)$(LOGDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)/bdexec $(DESTDIR)$(SBINDIR)/bdctl; \
+	fi
+	@# Never a setuid bit: bdexec works with its file capabilities only.
+	@chmod u-s,g-s $(DESTDIR)$(BINDIR)/bdexec
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/bdexec $(DESTDIR)$(SBINDIR)/bdctl
+	@for f in man/*.[1-8]; do [ -e "$$f" ] || continue; s="$${f##*.}"; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${f##*/}; done
+	@echo "uninstall: kept $(CONFDIR), $(LOGDIR) and $(LIBDIR) (policy and audit trail)"
+
+bench: deps build
+	@bash scripts/bench.sh
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets --features test-hooks -- -D warnings
+
+clean:
+	$(CARGO) clean

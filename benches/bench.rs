@@ -1,0 +1,297 @@
+//! `make bench`: per-call wall time and peak RSS of
+//! `bdexec -n -- /bin/true` side by side with `sudo -n /bin/true` and
+//! `doas -n /bin/true` (and plain `/bin/true` as the floor), called by an
+//! unprivileged user with a NOPASSWD-style rule, no tty.
+//!
+//! This program is the measuring half; `scripts/bench.sh` is the setup
+//! half: it builds a private mount namespace whose /etc has the bench
+//! user, the Belladonna policy, a sudoers drop-in and doas.conf (the
+//! host's configuration is never touched), then runs this program inside
+//! it with:
+//!
+//!   BELLADONNA_BENCH_BDEXEC   the capability-carrying bdexec copy
+//!   BELLADONNA_BENCH_UID/GID  the bench user
+//!   BELLADONNA_BENCH_ROUNDS   paired rounds (default 500)
+//!   BELLADONNA_BENCH_PAR      calls per worker for the 4-caller run (default 250)
+//!
+//! Method: every round runs each tool once, in a rotating order (pairs
+//! share the machine's state of the moment); the paired ratio of a round
+//! is bdexec's time over the other tool's, and the median of those ratios
+//! is reported with the percentiles of each tool. Wall time covers
+//! fork + exec + the tool's whole run + wait4; RSS is wait4's ru_maxrss
+//! (the peak of the process over its life, bdexec's part included since
+//! it execs /bin/true in place). Only std is used (wait4 through FFI), so
+//! the program also builds with plain rustc. Register it with
+//! `[[bench]] name = "bench" harness = false`.
+#![cfg_attr(test, allow(dead_code, unused))]
+
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[repr(C)]
+#[derive(Default)]
+struct Rusage {
+    utime: [i64; 2],
+    stime: [i64; 2],
+    maxrss: i64,
+    rest: [i64; 13],
+}
+
+unsafe extern "C" {
+    fn wait4(pid: i32, status: *mut i32, options: i32, rusage: *mut Rusage) -> i32;
+}
+
+struct Tool {
+    name: &'static str,
+    argv: Vec<String>,
+    times: Vec<Duration>,
+    rss_kib: Vec<i64>,
+}
+
+struct Caller {
+    uid: u32,
+    gid: u32,
+}
+
+/// Run argv once as the caller; (wall time, peak RSS KiB, exit status).
+/// The child is reaped with wait4 (for its rusage), not Child::wait.
+#[allow(clippy::zombie_processes)]
+fn call(argv: &[String], who: &Caller) -> (Duration, i64, i32) {
+    let mut cmd = Command::new(&argv[0]);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("LANG", "C")
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .uid(who.uid)
+        .gid(who.gid);
+    let start = Instant::now();
+    let child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", argv[0]));
+    let mut status = 0;
+    let mut ru = Rusage::default();
+    // SAFETY: wait4 on our own child's pid with valid out-pointers.
+    let r = unsafe { wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    let took = start.elapsed();
+    assert_eq!(r, child.id() as i32, "wait4 failed");
+    (took, ru.maxrss, status)
+}
+
+/// Run once with stderr captured, to explain a failing tool.
+fn diagnose(argv: &[String], who: &Caller) -> String {
+    let out = Command::new(&argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .uid(who.uid)
+        .gid(who.gid)
+        .output();
+    match out {
+        Ok(o) => format!(
+            "{}; stderr: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:8.3}", d.as_secs_f64() * 1e3)
+}
+
+fn median_f(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    let Ok(bdexec) = std::env::var("BELLADONNA_BENCH_BDEXEC") else {
+        eprintln!(
+            "bench: run through `make bench` (scripts/bench.sh sets up the namespace); nothing to do here."
+        );
+        return;
+    };
+    let who = Caller {
+        uid: env_num("BELLADONNA_BENCH_UID", 61900) as u32,
+        gid: env_num("BELLADONNA_BENCH_GID", 61900) as u32,
+    };
+    let rounds = env_num("BELLADONNA_BENCH_ROUNDS", 500);
+    let par_calls = env_num("BELLADONNA_BENCH_PAR", 250);
+
+    let candidates: Vec<(&'static str, Vec<String>)> = vec![
+        (
+            "bdexec",
+            vec![bdexec.clone(), "-n".into(), "--".into(), "/bin/true".into()],
+        ),
+        (
+            "sudo",
+            vec!["/usr/bin/sudo".into(), "-n".into(), "/bin/true".into()],
+        ),
+        (
+            "doas",
+            vec!["/usr/bin/doas".into(), "-n".into(), "/bin/true".into()],
+        ),
+        ("plain", vec!["/bin/true".into()]),
+    ];
+    let mut tools: Vec<Tool> = Vec::new();
+    for (name, argv) in candidates {
+        if !std::path::Path::new(&argv[0]).exists() {
+            println!(
+                "bench: {name}: {} not installed, skipped (make deps installs it)",
+                argv[0]
+            );
+            continue;
+        }
+        let (_, _, st) = call(&argv, &who);
+        if st != 0 {
+            println!(
+                "bench: {name}: `{}` fails as the bench user, skipped: {}",
+                argv.join(" "),
+                diagnose(&argv, &who)
+            );
+            if name == "bdexec" {
+                std::process::exit(1);
+            }
+            continue;
+        }
+        tools.push(Tool {
+            name,
+            argv,
+            times: Vec::with_capacity(rounds),
+            rss_kib: Vec::with_capacity(rounds),
+        });
+    }
+
+    // Warm-up (page cache, sudo's timestamp dir, the audit log's first block).
+    for _ in 0..20 {
+        for t in &tools {
+            call(&t.argv, &who);
+        }
+    }
+
+    println!(
+        "bench: {rounds} paired rounds, caller uid {}, {} tools",
+        who.uid,
+        tools.len()
+    );
+    let n = tools.len();
+    for r in 0..rounds {
+        for k in 0..n {
+            let t = &mut tools[(r + k) % n];
+            let (d, rss, st) = call(&t.argv, &who);
+            assert_eq!(st, 0, "{} failed during the run", t.name);
+            t.times.push(d);
+            t.rss_kib.push(rss);
+        }
+    }
+
+    println!();
+    println!("per-call wall time (ms), whole process, {rounds} calls each:");
+    println!(
+        "  {:<8} {:>8} {:>8} {:>8} {:>8}   {:>14}",
+        "tool", "p50", "p95", "p99", "mean", "peak RSS MiB"
+    );
+    for t in &tools {
+        let mut s = t.times.clone();
+        s.sort();
+        let mean = s.iter().sum::<Duration>() / s.len() as u32;
+        let mut rss = t.rss_kib.clone();
+        rss.sort();
+        println!(
+            "  {:<8} {} {} {} {}   {:>6.2} (max {:.2})",
+            t.name,
+            ms(pct(&s, 0.50)),
+            ms(pct(&s, 0.95)),
+            ms(pct(&s, 0.99)),
+            ms(mean),
+            rss[rss.len() / 2] as f64 / 1024.0,
+            *rss.last().unwrap() as f64 / 1024.0
+        );
+    }
+
+    let bd = tools
+        .iter()
+        .find(|t| t.name == "bdexec")
+        .expect("bdexec measured");
+    println!();
+    println!(
+        "paired ratios (median over rounds of bdexec's time / the other's; < 1 = bdexec faster):"
+    );
+    for other in tools.iter().filter(|t| t.name != "bdexec") {
+        let ratios: Vec<f64> = bd
+            .times
+            .iter()
+            .zip(&other.times)
+            .map(|(a, b)| a.as_secs_f64() / b.as_secs_f64())
+            .collect();
+        let wins = ratios.iter().filter(|r| **r < 1.0).count();
+        println!(
+            "  bdexec/{:<6} {:6.3}   (bdexec faster in {wins}/{} rounds)",
+            other.name,
+            median_f(ratios.clone()),
+            ratios.len()
+        );
+    }
+
+    // Four callers at once on the machine's cores.
+    let workers = 4;
+    println!();
+    println!("4 callers in parallel, {par_calls} calls each, bdexec:");
+    let start = Instant::now();
+    let handles: Vec<_> = (0..workers)
+        .map(|_| {
+            let argv = bd.argv.clone();
+            let (uid, gid) = (who.uid, who.gid);
+            std::thread::spawn(move || {
+                let who = Caller { uid, gid };
+                (0..par_calls)
+                    .map(|_| {
+                        let (d, _, st) = call(&argv, &who);
+                        assert_eq!(st, 0, "bdexec failed in the parallel run");
+                        d
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut all: Vec<Duration> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    let wall = start.elapsed();
+    all.sort();
+    println!(
+        "  p50 {} ms  p95 {} ms  p99 {} ms  ({} calls in {:.2} s, {:.0} calls/s)",
+        ms(pct(&all, 0.50)).trim(),
+        ms(pct(&all, 0.95)).trim(),
+        ms(pct(&all, 0.99)).trim(),
+        all.len(),
+        wall.as_secs_f64(),
+        all.len() as f64 / wall.as_secs_f64()
+    );
+}

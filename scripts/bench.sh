@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# `make bench`: bdexec vs sudo vs doas, per call, as an unprivileged user
+# with a NOPASSWD-style rule (DESIGN section 14). A benchmark, never a
+# timed test.
+#
+# Setup (this script) + measurement (benches/bench.rs). Everything runs in
+# a private mount namespace whose /etc is the host's with a layer on top
+# holding the bench user, /etc/belladonna/policy.toml, a sudoers drop-in
+# and /etc/doas.conf; /var/log, /var/lib and /run are the bench's own
+# directories. The host's configuration is never changed.
+#
+# Knobs: BELLADONNA_BENCH_ROUNDS (500), BELLADONNA_BENCH_PAR (250 calls
+# for each of 4 parallel callers), BELLADONNA_BENCH_DIR (a directory on a
+# disk-backed filesystem, default /var/tmp, so fdatasync is real).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+if [ "${1:-}" != "--inside" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "bench: needs root (private mount namespace, file capabilities): sudo make bench" >&2
+        exit 1
+    fi
+    for t in unshare setcap; do
+        command -v "$t" >/dev/null || { echo "bench: '$t' missing: run 'make deps' as root" >&2; exit 1; }
+    done
+    [ -x /usr/bin/sudo ] || echo "bench: sudo is not installed (make deps installs it); measuring without it"
+    [ -x /usr/bin/doas ] || echo "bench: doas is not installed (make deps installs opendoas); measuring without it"
+
+    echo "bench: building the release binaries and the bench driver"
+    cargo build --release --quiet
+    if grep -Eq '^\s*name\s*=\s*"bench"' Cargo.toml; then
+        driver=$(cargo bench --bench bench --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -n 1)
+        [ -n "$driver" ] && [ -x "$driver" ] || { echo "bench: could not build the bench driver" >&2; exit 1; }
+        driver=$(realpath "$driver")
+    else
+        # Not registered as a [[bench]] yet: it is std-only, rustc builds it.
+        mkdir -p target/bench
+        rustc --edition 2024 -C opt-level=3 benches/bench.rs -o target/bench/bench-driver
+        driver=$here/target/bench/bench-driver
+    fi
+
+    base=${BELLADONNA_BENCH_DIR:-/var/tmp}
+    dir=$(mktemp -d "$base/belladonna-bench.XXXXXX")
+    chmod 0755 "$dir"
+    trap 'rm -rf "$dir"' EXIT
+
+    install -d -m 0755 "$dir/etc" "$dir/etc/belladonna" "$dir/etc/belladonna/policy.d" "$dir/etc/sudoers.d"
+    cp -p /etc/passwd /etc/group /etc/shadow "$dir/etc/"
+    echo 'bdbench:x:61900:61900:Belladonna bench:/nonexistent:/bin/sh' >>"$dir/etc/passwd"
+    echo 'bdbench:x:61900:' >>"$dir/etc/group"
+    echo 'bdbench:*:19700:0:99999:7:::' >>"$dir/etc/shadow"
+    cat >"$dir/etc/belladonna/policy.toml" <<'EOF'
+version = 1
+
+[[rule]]
+name = "bench-true"
+users = ["bdbench"]
+commands = ["/usr/bin/true"]
+auth = "none"
+EOF
+    chmod 0600 "$dir/etc/belladonna/policy.toml"
+    # sudo and doas, configured the same way (NOPASSWD / nopass, one command).
+    printf 'bdbench ALL=(root) NOPASSWD: /usr/bin/true, /bin/true\n' >"$dir/etc/sudoers.d/belladonna-bench"
+    chmod 0440 "$dir/etc/sudoers.d/belladonna-bench"
+    printf 'permit nopass bdbench as root cmd /bin/true\npermit nopass bdbench as root cmd /usr/bin/true\n' >"$dir/etc/doas.conf"
+    chmod 0400 "$dir/etc/doas.conf"
+
+    install -d -m 0755 "$dir/log" "$dir/lib" "$dir/run" "$dir/bin"
+    install -d -m 0700 "$dir/log/belladonna" "$dir/lib/belladonna"
+    install -m 0755 target/release/bdexec "$dir/bin/bdexec"
+    install -m 0755 target/release/bdctl "$dir/bin/bdctl"
+    setcap cap_setuid,cap_setgid=p "$dir/bin/bdexec"
+
+    echo "bench: machine: $(nproc) cores, $(uname -r); log on $(df -PT "$dir" | awk 'NR==2 {print $2}') ($dir)"
+    unshare --mount --propagation private -- bash "$0" --inside "$dir" "$driver"
+    exit $?
+fi
+
+# ---------------------------------------------------------------- inside
+dir=$2
+driver=$3
+mount -t overlay overlay -o "lowerdir=$dir/etc:/etc" /etc
+mount --bind "$dir/log" /var/log
+mount --bind "$dir/lib" /var/lib
+mount --bind "$dir/run" /run
+
+BELLADONNA_BENCH_BDEXEC="$dir/bin/bdexec" BELLADONNA_BENCH_UID=61900 BELLADONNA_BENCH_GID=61900 \
+    "$driver"
+
+echo
+if [ ! -f /var/log/belladonna/audit.jsonl ]; then
+    echo "bench: bdexec wrote no audit log: the numbers above are not of a working bdexec"
+    exit 1
+fi
+records=$(wc -l </var/log/belladonna/audit.jsonl)
+echo "bench: audit log: $records records, $(stat -c %s /var/log/belladonna/audit.jsonl) bytes"
+if "$dir/bin/bdctl" audit verify >/dev/null 2>&1; then
+    echo "bench: bdctl audit verify: the chain of all $records records is valid"
+else
+    echo "bench: bdctl audit verify FAILED:"
+    "$dir/bin/bdctl" audit verify || true
+    exit 1
+fi
