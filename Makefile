@@ -110,6 +110,7 @@ bench: deps build
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --features test-hooks -- -D warnings
+	mandoc -Tlint -W warning man/*
 
 clean:
 	$(CARGO) clean
