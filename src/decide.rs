@@ -737,6 +737,8 @@ mod tests {
                     auth: Auth::Password,
                     action: if deny { Action::Deny } else { Action::Allow },
                     setenv: vec![],
+                    sandbox: None,
+                    caps: vec![],
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -809,7 +811,7 @@ mod tests {
                 for (i, r) in rules.iter_mut().enumerate() {
                     r.name = format!("r{i}");
                 }
-                let p = Policy { version: 1, defaults: Default::default(), rules };
+                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new() };
                 let c = if caller_bob { bob() } else { alice() };
                 let t = if target_root { root() } else { www() };
                 let f = file_ids();
@@ -915,6 +917,8 @@ mod tests {
                     auth: Auth::None,
                     action: Action::Deny,
                     setenv: vec![],
+                    sandbox: None,
+                    caps: vec![],
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -930,11 +934,13 @@ mod tests {
                     auth: Auth::None,
                     action: Action::Allow,
                     setenv: vec![],
+                    sandbox: None,
+                    caps: vec![],
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);
                 rules.insert(at, deny);
-                let p = Policy { version: 1, defaults: Default::default(), rules };
+                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new() };
                 let f = file_ids();
                 let d = decide(&p, &Request { caller: &c, target: &t, command: id(cmd), args: &args }, &f);
                 let hit = matches!(d, Decision::Deny { reason: DenyReason::DenyRule, rule: Some(_) });

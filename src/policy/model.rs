@@ -18,6 +18,8 @@ pub struct Policy {
     /// Rules in evaluation order: main file first, then drop-ins in
     /// byte-wise file-name order, each file's rules in file order.
     pub rules: Vec<Rule>,
+    /// `[sandbox.NAME]` profiles, sorted by name.
+    pub sandboxes: Vec<SandboxProfile>,
 }
 
 /// `[defaults]`, with every omitted key filled in.
@@ -31,6 +33,8 @@ pub struct Defaults {
     pub setenv: Vec<(String, String)>,
     /// The command's umask is the caller's OR this value.
     pub umask: u32,
+    /// Sandbox profile for rules that name none (`sandbox = "NAME"`).
+    pub sandbox: Option<String>,
 }
 
 /// A user or group reference: a name, or `#id`.
@@ -111,6 +115,11 @@ pub struct Rule {
     pub action: Action,
     /// Variables set for this rule's commands (after the defaults' setenv).
     pub setenv: Vec<(String, String)>,
+    /// Sandbox profile name (`sandbox = "NAME"`); `None` = the defaults'.
+    pub sandbox: Option<String>,
+    /// Capability grants (`caps = ["net_bind_service"]`), sorted, without
+    /// the `cap_` prefix, lower case. The target keeps exactly these.
+    pub caps: Vec<String>,
     /// Not part of the policy's meaning: excluded from the hash.
     #[serde(skip)]
     pub origin: Origin,
@@ -139,6 +148,7 @@ impl Default for Defaults {
             env_keep: DEFAULT_ENV_KEEP.iter().map(|s| (*s).to_string()).collect(),
             setenv: Vec::new(),
             umask: DEFAULT_UMASK,
+            sandbox: None,
         }
     }
 }
@@ -174,4 +184,61 @@ impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
     }
+}
+
+/// What happens to a syscall a seccomp profile denies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum SeccompAction {
+    /// Kill the process (SECCOMP_RET_KILL_PROCESS).
+    Kill,
+    /// Fail with EPERM (SECCOMP_RET_ERRNO).
+    Errno,
+    /// Allow but log (SECCOMP_RET_LOG): learning mode. The baseline
+    /// denials still fail with EPERM in this mode.
+    Log,
+}
+
+/// `[sandbox.NAME.landlock]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LandlockSpec {
+    /// Read-only paths (files or directory trees).
+    pub read: Vec<PathBuf>,
+    /// Read-write paths.
+    pub write: Vec<PathBuf>,
+    /// Paths whose files may be executed (and read).
+    pub exec: Vec<PathBuf>,
+    /// TCP ports the target may bind (ABI >= 4). `None` = not restricted.
+    pub bind_tcp: Option<Vec<u16>>,
+    /// TCP ports the target may connect to (ABI >= 4). `None` = not restricted.
+    pub connect_tcp: Option<Vec<u16>>,
+    /// Scope abstract unix sockets to the domain (ABI >= 6).
+    pub scope_abstract_unix: bool,
+    /// Scope signals to the domain (ABI >= 6).
+    pub scope_signals: bool,
+    /// Hard requirement: deny when the kernel's Landlock ABI is older.
+    /// `None` = best effort (apply what the kernel supports, record it).
+    pub min_abi: Option<u32>,
+}
+
+/// `[sandbox.NAME.seccomp]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeccompSpec {
+    /// Allow-list (names and `@groups`); empty = allow everything not denied.
+    pub allow: Vec<String>,
+    /// Deny-list (names and `@groups`), applied over `allow`.
+    pub deny: Vec<String>,
+    /// Action for denied syscalls.
+    pub action: SeccompAction,
+}
+
+/// `[sandbox.NAME]`: confinement applied to a rule's command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SandboxProfile {
+    pub name: String,
+    pub landlock: Option<LandlockSpec>,
+    /// Always present in effect: a profile without `[seccomp]` still gets
+    /// the baseline denials (default action errno).
+    pub seccomp: Option<SeccompSpec>,
+    #[serde(skip)]
+    pub origin: Origin,
 }

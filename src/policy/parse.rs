@@ -473,6 +473,8 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
         auth,
         action,
         setenv,
+        sandbox: None,
+        caps: Vec::new(),
         origin: ctx.origin(&span),
     })
 }
@@ -580,6 +582,7 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
         version,
         defaults,
         rules,
+        sandboxes: Vec::new(),
     })
 }
 
