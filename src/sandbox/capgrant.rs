@@ -1,0 +1,348 @@
+//! Capability-only grants: `caps = ["net_bind_service"]` in a rule.
+//!
+//! The target runs as its (usually non-root) user with exactly the granted
+//! capabilities: permitted = effective = inheritable = ambient = bounding =
+//! grant. For a uid-0 target, `SECBIT_NOROOT` (locked) makes the exec of a
+//! uid-0 process *not* grant the full root set, so it also keeps only the
+//! grant (and the bounding set caps anything a file capability could add).
+//!
+//! bdexec's file capabilities must include `cap_setpcap` (bounding-set
+//! drop, securebits) and every granted capability (a process can only keep
+//! what it has): [`missing_from_binary`] tells which are missing.
+//!
+//! Sequence (see the module docs of [`crate::sandbox`]):
+//! [`before_id_switch`] -> setgroups/setresgid/setresuid ->
+//! [`after_id_switch`]. The uid switch must NOT clear the permitted set by
+//! hand (KEEPCAPS keeps it across the switch on purpose).
+
+use super::SandboxError;
+use caps::{CapSet, Capability, CapsHashSet};
+use std::path::Path;
+use std::str::FromStr;
+
+/// A set of capabilities.
+pub type CapsSet = CapsHashSet;
+
+const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
+const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+const SECBIT_KEEP_CAPS: libc::c_ulong = 1 << 4;
+const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
+
+fn cerr(what: &str, e: impl std::fmt::Display) -> SandboxError {
+    SandboxError::Caps(format!("{what}: {e}"))
+}
+
+/// Parse capability names (`net_bind_service`, `cap_net_bind_service`,
+/// any case). An unknown name is an error naming it.
+pub fn parse_caps(names: &[String]) -> Result<CapsSet, SandboxError> {
+    let mut out = CapsSet::new();
+    for n in names {
+        let up = n.trim().to_ascii_uppercase();
+        let full = if up.starts_with("CAP_") {
+            up
+        } else {
+            format!("CAP_{up}")
+        };
+        let c = Capability::from_str(&full)
+            .map_err(|_| SandboxError::Profile(format!("unknown capability '{n}'")))?;
+        out.insert(c);
+    }
+    Ok(out)
+}
+
+/// Lower-case names without `cap_`, sorted (for messages and records).
+pub fn names(set: &CapsSet) -> Vec<String> {
+    let mut v: Vec<String> = set
+        .iter()
+        .map(|c| {
+            c.to_string()
+                .to_ascii_lowercase()
+                .trim_start_matches("cap_")
+                .to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Granted capabilities that this process does not have in its permitted
+/// set (bdexec: its file capabilities lack them; the rule cannot work).
+pub fn missing_from_binary(grant: &CapsSet) -> CapsSet {
+    let have = caps::read(None, CapSet::Permitted).unwrap_or_default();
+    grant.difference(&have).copied().collect()
+}
+
+/// The permitted capabilities in a file's `security.capability` xattr
+/// (for `bdctl doctor`, which runs without bdexec's capabilities). An
+/// empty set when the file has none.
+pub fn file_permitted(path: &Path) -> Result<CapsSet, SandboxError> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| SandboxError::Caps(format!("{}: NUL in path", path.display())))?;
+    let mut buf = [0u8; 24];
+    // SAFETY: `p` is a valid C string and `buf` a writable buffer of the
+    // length passed; the kernel writes at most that many bytes.
+    let n = unsafe {
+        libc::getxattr(
+            p.as_ptr(),
+            c"security.capability".as_ptr(),
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        let e = nix::Error::last();
+        if e == nix::Error::ENODATA {
+            return Ok(CapsSet::new());
+        }
+        return Err(cerr(&format!("{}: getxattr", path.display()), e.desc()));
+    }
+    let n = n as usize;
+    if n < 12 {
+        return Err(SandboxError::Caps(format!(
+            "{}: short security.capability",
+            path.display()
+        )));
+    }
+    let u = |o: usize| u32::from_le_bytes(buf[o..o + 4].try_into().unwrap());
+    let rev = u(0) & 0xff00_0000;
+    let lo = u(4) as u64;
+    let hi = if rev >= 0x0200_0000 && n >= 20 {
+        u(12) as u64
+    } else {
+        0
+    };
+    let bits = lo | (hi << 32);
+    Ok(caps::all()
+        .into_iter()
+        .filter(|c| bits & c.bitmask() != 0)
+        .collect())
+}
+
+fn get_securebits() -> Result<libc::c_ulong, SandboxError> {
+    // SAFETY: PR_GET_SECUREBITS takes no pointers and returns the bits.
+    let r = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
+    if r < 0 {
+        return Err(cerr("PR_GET_SECUREBITS", nix::Error::last().desc()));
+    }
+    Ok(r as libc::c_ulong)
+}
+
+fn set_securebits(bits: libc::c_ulong) -> Result<(), SandboxError> {
+    // SAFETY: PR_SET_SECUREBITS takes the bit value, no pointers.
+    let r = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) };
+    if r != 0 {
+        return Err(cerr(
+            "PR_SET_SECUREBITS (needs cap_setpcap)",
+            nix::Error::last().desc(),
+        ));
+    }
+    if get_securebits()? != bits {
+        return Err(SandboxError::Caps("securebits did not stick".into()));
+    }
+    Ok(())
+}
+
+fn raise_setpcap() -> Result<(), SandboxError> {
+    caps::raise(None, CapSet::Effective, Capability::CAP_SETPCAP).map_err(|e| {
+        cerr(
+            "raising cap_setpcap (bdexec's file capabilities must include it)",
+            e,
+        )
+    })
+}
+
+/// Before setgroups/setresgid/setresuid: check the grant is available,
+/// reduce the bounding set to exactly `grant`, set KEEPCAPS for a non-root
+/// target (so the permitted set survives the switch) and SECBIT_NOROOT
+/// (locked) so an exec as uid 0 does not grant full root.
+pub fn before_id_switch(grant: &CapsSet, target_uid: u32) -> Result<(), SandboxError> {
+    let missing = missing_from_binary(grant);
+    if !missing.is_empty() {
+        return Err(SandboxError::Caps(format!(
+            "bdexec lacks {} in its file capabilities (setcap them on bdexec, see `bdctl doctor`)",
+            names(&missing).join(",")
+        )));
+    }
+    raise_setpcap()?;
+    for c in caps::runtime::thread_all_supported() {
+        if !grant.contains(&c) {
+            caps::drop(None, CapSet::Bounding, c)
+                .map_err(|e| cerr(&format!("dropping {c} from the bounding set"), e))?;
+        }
+    }
+    let mut bits = get_securebits()? | SECBIT_NOROOT | SECBIT_NOROOT_LOCKED;
+    if target_uid != 0 {
+        bits |= SECBIT_KEEP_CAPS;
+    }
+    set_securebits(bits)?;
+    caps::drop(None, CapSet::Effective, Capability::CAP_SETPCAP)
+        .map_err(|e| cerr("lowering cap_setpcap", e))?;
+    Ok(())
+}
+
+/// After the uid switch: KEEPCAPS off (locked), permitted = effective =
+/// inheritable = ambient = grant, then verify all five sets.
+pub fn after_id_switch(grant: &CapsSet) -> Result<(), SandboxError> {
+    raise_setpcap()?;
+    let bits = (get_securebits()? & !SECBIT_KEEP_CAPS)
+        | SECBIT_KEEP_CAPS_LOCKED
+        | SECBIT_NOROOT
+        | SECBIT_NOROOT_LOCKED;
+    set_securebits(bits)?;
+    caps::set(None, CapSet::Effective, grant).map_err(|e| cerr("setting effective", e))?;
+    caps::set(None, CapSet::Inheritable, grant).map_err(|e| cerr("setting inheritable", e))?;
+    caps::set(None, CapSet::Permitted, grant).map_err(|e| cerr("setting permitted", e))?;
+    for c in grant {
+        caps::raise(None, CapSet::Ambient, *c)
+            .map_err(|e| cerr(&format!("raising ambient {c}"), e))?;
+    }
+    verify(grant)
+}
+
+/// Every capability set (bounding included) equals `grant`.
+pub fn verify(grant: &CapsSet) -> Result<(), SandboxError> {
+    for set in [
+        CapSet::Permitted,
+        CapSet::Effective,
+        CapSet::Inheritable,
+        CapSet::Ambient,
+        CapSet::Bounding,
+    ] {
+        let have = caps::read(None, set).map_err(|e| cerr(&format!("reading {set:?}"), e))?;
+        if &have != grant {
+            return Err(SandboxError::Caps(format!(
+                "{set:?} set is [{}], expected [{}]",
+                names(&have).join(","),
+                names(grant).join(",")
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse() {
+        let s = parse_caps(&["net_bind_service".into(), "CAP_CHOWN".into()]).unwrap();
+        assert!(s.contains(&Capability::CAP_NET_BIND_SERVICE));
+        assert!(s.contains(&Capability::CAP_CHOWN));
+        assert_eq!(names(&s), vec!["chown", "net_bind_service"]);
+        let e = parse_caps(&["net_bind_servic".into()]).unwrap_err();
+        assert!(e.to_string().contains("'net_bind_servic'"), "{e}");
+    }
+
+    #[test]
+    fn file_caps_of_plain_file() {
+        assert!(file_permitted(Path::new("/bin/true")).unwrap().is_empty());
+    }
+
+    /// As root: a forked child grants itself net_bind_service, becomes
+    /// nobody, and can bind port 80 but not chown; all sets verified.
+    #[test]
+    fn grant_in_child() {
+        if nix::unistd::geteuid().as_raw() != 0
+            || !missing_from_binary(
+                &parse_caps(&["net_bind_service".into(), "setpcap".into()]).unwrap(),
+            )
+            .is_empty()
+        {
+            eprintln!("skipping: needs root with full capabilities");
+            return;
+        }
+        let grant = parse_caps(&["net_bind_service".into()]).unwrap();
+        // SAFETY: the child makes syscalls and uses the caps crate (glibc
+        // malloc is fork-safe), then _exits.
+        unsafe {
+            let pid = libc::fork();
+            assert!(pid >= 0);
+            if pid == 0 {
+                let code = (|| {
+                    if before_id_switch(&grant, 65534).is_err() {
+                        return 30;
+                    }
+                    if libc::setgroups(0, std::ptr::null()) != 0
+                        || libc::setresgid(65534, 65534, 65534) != 0
+                        || libc::setresuid(65534, 65534, 65534) != 0
+                    {
+                        return 31;
+                    }
+                    if let Err(e) = after_id_switch(&grant) {
+                        eprintln!("{e}");
+                        return 32;
+                    }
+                    let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+                    let mut a: libc::sockaddr_in = std::mem::zeroed();
+                    a.sin_family = libc::AF_INET as u16;
+                    a.sin_port = 80u16.to_be();
+                    a.sin_addr.s_addr = u32::from_be_bytes([127, 0, 0, 1]).to_be();
+                    let r = libc::bind(
+                        s,
+                        &a as *const _ as *const libc::sockaddr,
+                        std::mem::size_of::<libc::sockaddr_in>() as u32,
+                    );
+                    if r != 0 && *libc::__errno_location() != libc::EADDRINUSE {
+                        return 33;
+                    }
+                    if libc::chown(c"/".as_ptr(), 65534, 65534) == 0 {
+                        return 34;
+                    }
+                    0
+                })();
+                libc::_exit(code);
+            }
+            let mut st = 0;
+            assert_eq!(libc::waitpid(pid, &mut st, 0), pid);
+            assert!(libc::WIFEXITED(st), "{st:#x}");
+            assert_eq!(libc::WEXITSTATUS(st), 0);
+        }
+    }
+
+    #[test]
+    fn root_target_in_child() {
+        if nix::unistd::geteuid().as_raw() != 0
+            || !missing_from_binary(&parse_caps(&["setpcap".into(), "chown".into()]).unwrap())
+                .is_empty()
+        {
+            eprintln!("skipping: needs root with full capabilities");
+            return;
+        }
+        let grant = parse_caps(&["chown".into()]).unwrap();
+        // SAFETY: as in grant_in_child.
+        unsafe {
+            let pid = libc::fork();
+            assert!(pid >= 0);
+            if pid == 0 {
+                let code = (|| {
+                    if before_id_switch(&grant, 0).is_err() {
+                        return 40;
+                    }
+                    if libc::setresuid(0, 0, 0) != 0 {
+                        return 41;
+                    }
+                    if after_id_switch(&grant).is_err() {
+                        return 42;
+                    }
+                    if get_securebits().unwrap_or(0) & SECBIT_NOROOT == 0 {
+                        return 43;
+                    }
+                    // cap_sys_admin is gone even though uid is 0.
+                    if caps::has_cap(None, CapSet::Permitted, Capability::CAP_SYS_ADMIN)
+                        .unwrap_or(true)
+                    {
+                        return 44;
+                    }
+                    0
+                })();
+                libc::_exit(code);
+            }
+            let mut st = 0;
+            assert_eq!(libc::waitpid(pid, &mut st, 0), pid);
+            assert!(libc::WIFEXITED(st), "{st:#x}");
+            assert_eq!(libc::WEXITSTATUS(st), 0);
+        }
+    }
+}
