@@ -6,10 +6,23 @@
 //! compact `serde_json` serialization of [`Policy`] (struct fields in
 //! declaration order, no maps with unordered keys; `Rule::origin` is
 //! skipped). Changing the model changes the hash, which is intended: a
-//! pinned hash then reports drift.
+//! pinned hash then reports drift. Sandbox profiles (`Policy::sandboxes`)
+//! and the rules' `sandbox` and `caps` are part of the model, so they are
+//! covered; their lists are sorted and deduplicated by the parser, so their
+//! order in the file does not matter either.
+//!
+//! [`segment_hashes`] hashes the segments of DESIGN section 5 separately,
+//! each under its own domain prefix, on the same canonical serialization:
+//! - `auth`: the rules (all their fields, including `auth`, `caps` and the
+//!   `sandbox` name they reference);
+//! - `sandbox`: the profiles and `defaults.sandbox`; bdexec keys its cache
+//!   of compiled seccomp filters on this one;
+//! - `rate`, `decoy`: not in the language yet; the hash of an empty
+//!   segment (`[]`).
 #![forbid(unsafe_code)]
 
 use crate::policy::model::Policy;
+use serde::Serialize;
 
 /// Domain separation for the policy hash.
 pub const DOMAIN: &[u8] = b"belladonna-policy-v1\0";
@@ -29,6 +42,46 @@ pub fn policy_hash(p: &Policy) -> [u8; 32] {
         return *h2.finalize().as_bytes();
     }
     *h.finalize().as_bytes()
+}
+
+/// Domain separation prefixes of the segment hashes.
+pub const SEGMENT_AUTH: &[u8] = b"belladonna-segment-auth-v1\0";
+pub const SEGMENT_RATE: &[u8] = b"belladonna-segment-rate-v1\0";
+pub const SEGMENT_SANDBOX: &[u8] = b"belladonna-segment-sandbox-v1\0";
+pub const SEGMENT_DECOY: &[u8] = b"belladonna-segment-decoy-v1\0";
+
+/// The per-segment hashes of a policy (DESIGN section 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Segments {
+    pub auth: [u8; 32],
+    pub rate: [u8; 32],
+    pub sandbox: [u8; 32],
+    pub decoy: [u8; 32],
+}
+
+fn segment_hash(domain: &[u8], value: &impl Serialize) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(domain);
+    if let Err(e) = serde_json::to_writer(&mut h, value) {
+        // As in `policy_hash`: never equal to a serializable segment's hash.
+        let mut h2 = blake3::Hasher::new();
+        h2.update(b"belladonna-segment-unserializable\0");
+        h2.update(domain);
+        h2.update(e.to_string().as_bytes());
+        return *h2.finalize().as_bytes();
+    }
+    *h.finalize().as_bytes()
+}
+
+/// The hashes of the four segments. An empty segment hashes `[]`.
+pub fn segment_hashes(p: &Policy) -> Segments {
+    let empty: [u8; 0] = [];
+    Segments {
+        auth: segment_hash(SEGMENT_AUTH, &p.rules),
+        rate: segment_hash(SEGMENT_RATE, &empty),
+        sandbox: segment_hash(SEGMENT_SANDBOX, &(&p.sandboxes, &p.defaults.sandbox)),
+        decoy: segment_hash(SEGMENT_DECOY, &empty),
+    }
 }
 
 /// Lower-case hex of a hash.
@@ -104,6 +157,94 @@ env_keep = [ 'TERM' ]
             base,
             h(&A.replace("auth = \"none\"", "auth = \"none\"\nrun_as = [\"root\"]"))
         );
+    }
+
+    const S: &str = r#"version = 1
+[defaults]
+sandbox = "base"
+[sandbox.base]
+[sandbox.web.landlock]
+read = ["/etc/nginx", "/usr/share/nginx"]
+bind_tcp = [80, 443]
+[sandbox.web.seccomp]
+deny = ["@mount", "reboot"]
+[[rule]]
+name = "web"
+users = ["alice"]
+commands = ["/usr/sbin/nginx"]
+sandbox = "web"
+caps = ["net_bind_service"]
+"#;
+
+    const S_REFORMATTED: &str = r#"version = 1
+[[rule]]
+caps = ['CAP_NET_BIND_SERVICE', "net_bind_service"]
+sandbox = "web"
+commands = ["/usr/sbin/nginx"]
+users = ["alice"]
+name = "web"
+
+[sandbox.web]
+# Order, duplicates and slashes do not change the meaning.
+seccomp = { deny = ["reboot", "@mount", "reboot"] }
+landlock = { bind_tcp = [443, 80], read = ["/usr/share/nginx/", "/etc//nginx"] }
+
+[sandbox.base]
+[defaults]
+sandbox = 'base'
+"#;
+
+    fn seg(src: &str) -> Segments {
+        match parse_main(src, Path::new("/p.toml")) {
+            Ok(p) => segment_hashes(&p),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn sandbox_and_caps_are_hashed() {
+        assert_eq!(h(S), h(S_REFORMATTED));
+        assert_eq!(seg(S), seg(S_REFORMATTED));
+        let base = h(S);
+        for changed in [
+            S.replace("[80, 443]", "[80, 444]"),
+            S.replace("bind_tcp = [80, 443]", ""),
+            S.replace("[80, 443]", "[80, 443]\nmin_abi = 4"),
+            S.replace("\"reboot\"]", "\"reboot\", \"swapon\"]"),
+            S.replace("\"reboot\"]", "\"reboot\"]\naction = \"kill\""),
+            S.replace("\"net_bind_service\"]", "\"net_bind_service\", \"chown\"]"),
+            S.replace("sandbox = \"web\"", "sandbox = \"base\""),
+            S.replace("sandbox = \"base\"\n", ""),
+            S.replace("\"/etc/nginx\"", "\"/etc/nginx2\""),
+        ] {
+            assert_ne!(base, h(&changed), "{changed}");
+        }
+    }
+
+    #[test]
+    fn segments_split_as_designed() {
+        let a = seg(S);
+        // A profile port: the sandbox segment only.
+        let b = seg(&S.replace("[80, 443]", "[80, 444]"));
+        assert_ne!(a.sandbox, b.sandbox);
+        assert_eq!((a.auth, a.rate, a.decoy), (b.auth, b.rate, b.decoy));
+        // A rule's caps or profile name: the auth segment only.
+        let c = seg(&S.replace("\"net_bind_service\"]", "\"chown\"]"));
+        assert_ne!(a.auth, c.auth);
+        assert_eq!(a.sandbox, c.sandbox);
+        let d = seg(&S.replace("sandbox = \"web\"", "sandbox = \"base\""));
+        assert_ne!(a.auth, d.auth);
+        assert_eq!(a.sandbox, d.sandbox);
+        // The default profile belongs to the sandbox segment.
+        let e = seg(&S.replace("sandbox = \"base\"\n", ""));
+        assert_ne!(a.sandbox, e.sandbox);
+        assert_eq!(a.auth, e.auth);
+        // Empty segments are fixed and distinct from each other.
+        assert_eq!(a.rate, seg(A).rate);
+        assert_eq!(a.decoy, seg(A).decoy);
+        assert_ne!(a.rate, a.decoy);
+        // The segments differ from the full hash.
+        assert!(![a.auth, a.rate, a.sandbox, a.decoy].contains(&h(S)));
     }
 
     #[test]

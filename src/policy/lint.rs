@@ -8,15 +8,30 @@
 //! with fixed arguments (`/bin/sh` in a deny rule denies only `sh` with no
 //! arguments, so `sh -c ...` is not denied).
 //!
+//!
+//! Sandbox and capability findings (also pure): a profile that grants
+//! write access to `/` or to a system tree (`/etc`, `/usr`, `/bin`, `/sbin`,
+//! `/lib*`, `/boot`, `/root`), read or execute access to `/`, or uses the
+//! seccomp `log` action (learning mode: only the baseline is enforced) is a
+//! WARN, as is a `min_abi` below what the profile's own features need
+//! (ports: ABI 4, scopes: ABI 6); a profile that no rule uses is an INFO; a rule that grants a
+//! capability that is as good as root (see [`ROOT_EQUIVALENT_CAPS`]) is a
+//! WARN.
+//!
 //! [`lint_paths`] does I/O (stat) and is used only by bdctl: a command
 //! path that does not exist is an ERROR (the rule can never match), and a
 //! command or one of its directories that is writable by group/others or
 //! not owned by root is a WARN (whoever can write it can run anything
-//! through the rule).
+//! through the rule). A Landlock path of a profile that does not exist is
+//! a WARN (it is not granted; the profile is applied without it), and so
+//! is one that goes through a symlink (Landlock grants what it resolves
+//! to at call time).
 #![forbid(unsafe_code)]
 
 use crate::policy::cmdline::render;
-use crate::policy::model::{Args, Auth, CommandSpec, Origin, Policy, Rule};
+use crate::policy::model::{
+    Args, Auth, CommandSpec, Origin, Policy, Rule, SandboxProfile, SeccompAction,
+};
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -97,9 +112,133 @@ fn finding(severity: Severity, rule: &Rule, message: String) -> Finding {
     }
 }
 
+/// Capabilities that amount to root (or to getting it): granting one is
+/// handing out root with extra steps.
+pub const ROOT_EQUIVALENT_CAPS: &[&str] = &[
+    "sys_admin",
+    "sys_module",
+    "sys_ptrace",
+    "dac_override",
+    "dac_read_search",
+    "setuid",
+    "setgid",
+    "setpcap",
+    "sys_rawio",
+    "bpf",
+    "chown",
+    "fowner",
+];
+
+/// Whether a write grant covers a whole system tree.
+fn is_broad_write(path: &Path) -> bool {
+    let Some(s) = path.to_str() else {
+        return false;
+    };
+    matches!(
+        s,
+        "/" | "/etc" | "/usr" | "/bin" | "/sbin" | "/boot" | "/root"
+    ) || s
+        .strip_prefix("/lib")
+        .is_some_and(|rest| !rest.contains('/'))
+}
+
+fn profile_finding(severity: Severity, profile: &SandboxProfile, message: String) -> Finding {
+    Finding {
+        severity,
+        origin: Some(profile.origin.clone()),
+        message,
+    }
+}
+
+fn lint_sandboxes(p: &Policy, out: &mut Vec<Finding>) {
+    for profile in &p.sandboxes {
+        let name = &profile.name;
+        if let Some(l) = &profile.landlock {
+            for path in l.write.iter().filter(|w| is_broad_write(w)) {
+                out.push(profile_finding(
+                    Severity::Warn,
+                    profile,
+                    format!(
+                        "sandbox {name:?}: write access to {} is a broad grant (the command can change the system there)",
+                        path.display()
+                    ),
+                ));
+            }
+            let needs = [
+                (l.bind_tcp.is_some(), "bind_tcp", 4),
+                (l.connect_tcp.is_some(), "connect_tcp", 4),
+                (l.scope_abstract_unix || l.scope_signals, "scope", 6),
+            ];
+            if let Some(min) = l.min_abi {
+                for (_, key, abi) in needs.iter().filter(|(used, _, abi)| *used && min < *abi) {
+                    out.push(profile_finding(
+                        Severity::Warn,
+                        profile,
+                        format!(
+                            "sandbox {name:?}: min_abi {min} does not cover {key} (Landlock ABI {abi}): on an older \
+                             kernel the profile is applied without it; write min_abi = {abi} to require it"
+                        ),
+                    ));
+                }
+            }
+            for (key, list) in [("read", &l.read), ("exec", &l.exec)] {
+                if list.iter().any(|x| x == Path::new("/")) {
+                    out.push(profile_finding(
+                        Severity::Warn,
+                        profile,
+                        format!("sandbox {name:?}: {key} access to / is a broad grant (the whole file system)"),
+                    ));
+                }
+            }
+        }
+        if profile
+            .seccomp
+            .as_ref()
+            .is_some_and(|s| s.action == SeccompAction::Log)
+        {
+            out.push(profile_finding(
+                Severity::Warn,
+                profile,
+                format!(
+                    "sandbox {name:?}: seccomp action \"log\" is learning mode: denied calls are only logged, \
+                     and only the baseline denials are enforced"
+                ),
+            ));
+        }
+        let used = p.defaults.sandbox.as_deref() == Some(name.as_str())
+            || p.rules
+                .iter()
+                .any(|r| r.sandbox.as_deref() == Some(name.as_str()));
+        if !used {
+            out.push(profile_finding(
+                Severity::Info,
+                profile,
+                format!("sandbox {name:?} is not used by any rule (nor by [defaults])"),
+            ));
+        }
+    }
+    for rule in &p.rules {
+        for cap in rule
+            .caps
+            .iter()
+            .filter(|c| ROOT_EQUIVALENT_CAPS.contains(&c.as_str()))
+        {
+            out.push(finding(
+                Severity::Warn,
+                rule,
+                format!(
+                    "rule {:?}: capability {cap} is root-equivalent (the command can gain full root with it)",
+                    rule.name
+                ),
+            ));
+        }
+    }
+}
+
 /// Pure lint of a parsed policy.
 pub fn lint(p: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
+    lint_sandboxes(p, &mut out);
     for rule in p.rules.iter().filter(|r| r.is_deny()) {
         for spec in rule
             .commands
@@ -179,12 +318,61 @@ fn check_owner_mode(rule: &Rule, what: &str, path: &Path, out: &mut Vec<Finding>
     }
 }
 
+/// The Landlock paths of a profile that do not exist (WARN: not granted,
+/// the profile is applied without them) or that go through a symlink
+/// (WARN: Landlock grants what the path resolves to when bdexec runs).
+fn lint_sandbox_paths(p: &Policy, out: &mut Vec<Finding>) {
+    for profile in &p.sandboxes {
+        let Some(l) = &profile.landlock else {
+            continue;
+        };
+        let name = &profile.name;
+        for (key, list) in [("read", &l.read), ("write", &l.write), ("exec", &l.exec)] {
+            for path in list {
+                match std::fs::canonicalize(path) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(profile_finding(
+                        Severity::Warn,
+                        profile,
+                        format!(
+                            "sandbox {name:?}: {key} {}: missing path: not granted; the profile is applied without it",
+                            path.display()
+                        ),
+                    )),
+                    Err(e) => out.push(profile_finding(
+                        Severity::Warn,
+                        profile,
+                        format!(
+                            "sandbox {name:?}: {key} {}: cannot be checked ({e}); if bdexec cannot open it either, it is not granted",
+                            path.display()
+                        ),
+                    )),
+                    // Parsed paths are absolute and normalised, so any
+                    // difference comes from a symlink on the way.
+                    Ok(real) if real != *path => out.push(profile_finding(
+                        Severity::Warn,
+                        profile,
+                        format!(
+                            "sandbox {name:?}: {key} {} goes through a symlink: Landlock grants its target as resolved \
+                             at call time (now {})",
+                            path.display(),
+                            real.display()
+                        ),
+                    )),
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+}
+
 /// Lint that looks at the file system (bdctl only): every command path
 /// must exist and be a regular file; it and its directories should be
 /// root-owned and not writable by group or others. Symlinks are followed,
 /// as the decision follows them; each path is checked once per rule.
+/// Sandbox profile paths are checked by `lint_sandbox_paths`.
 pub fn lint_paths(p: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
+    lint_sandbox_paths(p, &mut out);
     for rule in &p.rules {
         let mut seen: Vec<&Path> = Vec::new();
         for spec in &rule.commands {
@@ -345,5 +533,107 @@ mod tests {
         {
             assert!(lint_paths(&ok).is_empty(), "{:?}", lint_paths(&ok));
         }
+    }
+    #[test]
+    fn sandbox_findings() {
+        let p = pol("[defaults]\nsandbox = \"dflt\"\n\
+             [sandbox.dflt]\n\
+             [sandbox.wide.landlock]\nread = [\"/\"]\nexec = [\"/\", \"/usr/bin\"]\n\
+             write = [\"/etc\", \"/usr\", \"/lib64\", \"/lib\", \"/boot\", \"/root\", \"/bin\", \"/sbin\", \"/\", \"/var/log\", \"/etc/nginx\", \"/libexec/x\"]\n\
+             [sandbox.learn.seccomp]\naction = \"log\"\n\
+             [sandbox.unused.seccomp]\ndeny = [\"@mount\"]\n\
+             [[rule]]\nname = \"a\"\nusers = [\"u\"]\ncommands = [\"/usr/bin/id\"]\nsandbox = \"wide\"\n\
+             caps = [\"net_bind_service\", \"sys_admin\", \"CAP_DAC_OVERRIDE\", \"kill\"]\n\
+             [[rule]]\nname = \"b\"\nusers = [\"u\"]\ncommands = [\"/usr/bin/id\"]\nsandbox = \"learn\"\n");
+        let f = lint(&p);
+        let msgs: Vec<String> = f.iter().map(|f| f.to_string()).collect();
+        let count = |needle: &str| msgs.iter().filter(|m| m.contains(needle)).count();
+        assert_eq!(
+            count("WARN: sandbox \"wide\": write access to"),
+            9,
+            "{msgs:#?}"
+        );
+        for broad in [
+            "/etc ", "/usr ", "/lib64 ", "/lib ", "/boot ", "/root ", "/bin ", "/sbin ", "/ ",
+        ] {
+            assert_eq!(
+                count(&format!("write access to {broad}")),
+                1,
+                "{broad}: {msgs:#?}"
+            );
+        }
+        assert_eq!(count("read access to / "), 1, "{msgs:#?}");
+        assert_eq!(count("exec access to / "), 1, "{msgs:#?}");
+        assert_eq!(
+            count("/p.toml:9:10: WARN: sandbox \"learn\": seccomp action \"log\""),
+            1,
+            "{msgs:#?}"
+        );
+        assert_eq!(
+            count("INFO: sandbox \"unused\" is not used"),
+            1,
+            "{msgs:#?}"
+        );
+        assert_eq!(count("is not used"), 1, "{msgs:#?}");
+        assert_eq!(
+            count("WARN: rule \"a\": capability sys_admin is root-equivalent"),
+            1
+        );
+        assert_eq!(count("capability dac_override is root-equivalent"), 1);
+        assert_eq!(count("root-equivalent"), 2, "{msgs:#?}");
+        assert_eq!(f.len(), 9 + 2 + 1 + 1 + 2, "{msgs:#?}");
+        let p = pol(
+            "[sandbox.a.landlock]\nmin_abi = 3\nbind_tcp = [80]\nscope = [\"signal\"]\n\
+             [sandbox.b.landlock]\nmin_abi = 6\nbind_tcp = [80]\nscope = [\"signal\"]\n\
+             [[rule]]\nname = \"r\"\nusers = [\"u\"]\ncommands = [\"/usr/bin/id\"]\nsandbox = \"a\"\n\
+             [[rule]]\nname = \"s\"\nusers = [\"u\"]\ncommands = [\"/usr/bin/id\"]\nsandbox = \"b\"\n",
+        );
+        let msgs: Vec<String> = lint(&p).iter().map(|f| f.to_string()).collect();
+        assert_eq!(msgs.len(), 2, "{msgs:#?}");
+        assert!(
+            msgs[0].contains("\"a\": min_abi 3 does not cover bind_tcp (Landlock ABI 4)"),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs[1].contains("\"a\": min_abi 3 does not cover scope (Landlock ABI 6)"),
+            "{msgs:#?}"
+        );
+        for cap in ROOT_EQUIVALENT_CAPS {
+            assert_eq!(
+                crate::policy::parse::normalize_cap(cap).as_deref(),
+                Some(*cap)
+            );
+        }
+    }
+
+    #[test]
+    fn sandbox_paths_on_disk() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("data");
+        std::fs::create_dir(&dir).expect("mkdir");
+        let link = tmp.path().join("link");
+        std::os::unix::fs::symlink(&dir, &link).expect("symlink");
+        let real_tmp = std::fs::canonicalize(tmp.path()).expect("canonicalize");
+        let p = pol(&format!(
+            "[sandbox.s.landlock]\nread = [\"{0}/data\", \"{0}/link/x\", \"{0}/link\"]\nwrite = [\"/nonexistent/belladonna-y\"]\n",
+            real_tmp.display()
+        ));
+        let f = lint_paths(&p);
+        let msgs: Vec<String> = f.iter().map(|f| f.to_string()).collect();
+        assert_eq!(f.len(), 3, "{msgs:#?}");
+        assert!(f.iter().all(|f| f.severity == Severity::Warn), "{msgs:#?}");
+        assert!(msgs.iter().any(|m| m.starts_with("/p.toml:2:10: WARN: sandbox \"s\": write /nonexistent/belladonna-y: missing path: not granted; the profile is applied without it")), "{msgs:#?}");
+        assert!(
+            msgs.iter().any(|m| m.contains("link/x: missing path")),
+            "{msgs:#?}"
+        );
+        assert!(
+            msgs.iter().any(|m| m.contains(&format!(
+                "read {}/link goes through a symlink: Landlock grants its target as resolved at call time (now {}/data)",
+                real_tmp.display(),
+                real_tmp.display()
+            ))),
+            "{msgs:#?}"
+        );
     }
 }

@@ -23,6 +23,21 @@
 //! auth = "password"
 //! action = "allow"
 //! setenv = { X = "1" }
+//! sandbox = "web"                  # a [sandbox.NAME] of the main file
+//! caps = ["net_bind_service"]      # capability grants
+//!
+//! [sandbox.web.landlock]           # profiles: main file only
+//! read = ["/etc/nginx"]
+//! write = ["/var/log/nginx"]
+//! exec = ["/usr/sbin/nginx"]
+//! bind_tcp = [80, 443]
+//! connect_tcp = []
+//! scope = ["abstract_unix", "signal"]
+//! min_abi = 4
+//! [sandbox.web.seccomp]
+//! allow = ["@system-service"]
+//! deny = ["@mount", "reboot"]
+//! action = "errno"                 # kill | errno | log
 //! ```
 //!
 //! Decisions made here (beyond the fixed core):
@@ -40,11 +55,31 @@
 //!   sorting keeps the canonical hash independent of formatting).
 //! - User and group names written with sudoers prefixes (`%group`,
 //!   `+netgroup`) are errors rather than names that never match.
+//! - Sandbox profiles are defined in the main file only (a drop-in that
+//!   has a `[sandbox]` table is an error); drop-in rules may reference
+//!   them. A reference to an undefined profile is an error at the
+//!   reference. A deny rule may not have `sandbox` or `caps`, and the
+//!   default profile never applies to it.
+//! - Landlock paths must be absolute without `.`/`..` components; they
+//!   are normalised (repeated and trailing slashes dropped), sorted and
+//!   deduplicated, as are ports, syscall names and capabilities (order has
+//!   no meaning, so the hash does not depend on it). Paths are not checked
+//!   for existence here (`lint::lint_paths` warns).
+//! - Syscall and `@group` names are checked against
+//!   `crate::sandbox::syscalls` (x86_64); an unknown name is an error.
+//! - Capabilities are written with or without `cap_`, in any case, and
+//!   stored lower case without the prefix.
 #![forbid(unsafe_code)]
 
 use crate::policy::PolicyError;
 use crate::policy::cmdline;
-use crate::policy::model::{Action, Auth, CommandSpec, Defaults, Origin, Policy, Principal, Rule};
+// Syscall and group names are validated with the runtime's own table, so
+// the parser and the seccomp compiler can never disagree on a name.
+use crate::policy::model::{
+    Action, Auth, CommandSpec, Defaults, LandlockSpec, Origin, Policy, Principal, Rule,
+    SandboxProfile, SeccompAction, SeccompSpec,
+};
+use crate::sandbox::syscalls;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use std::collections::{BTreeMap, HashMap};
@@ -67,6 +102,16 @@ pub struct PolicyFragment {
     pub defaults: Option<(Defaults, Origin)>,
     /// Rules in file order, each with its origin.
     pub rules: Vec<Rule>,
+    /// `[sandbox.NAME]` profiles, sorted by name (allowed in the main file
+    /// only; [`merge`] rejects them in a drop-in).
+    pub sandboxes: Vec<SandboxProfile>,
+    /// Where the `[sandbox]` table starts, when the file has one (even an
+    /// empty one): the position a drop-in's error names.
+    pub sandbox_table: Option<Origin>,
+    /// Every `sandbox = "NAME"` reference (in `[defaults]` and in rules)
+    /// with the position of its value, checked by [`merge`] against the
+    /// main file's profiles.
+    pub sandbox_refs: Vec<(String, Origin)>,
 }
 
 // ---------------------------------------------------------------- raw serde
@@ -80,6 +125,34 @@ struct RawFile {
     version: Option<Spanned<i64>>,
     defaults: Option<Spanned<RawDefaults>>,
     rule: Option<Vec<Spanned<RawRule>>>,
+    sandbox: Option<Spanned<BTreeMap<SStr, Spanned<RawProfile>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProfile {
+    landlock: Option<Spanned<RawLandlock>>,
+    seccomp: Option<Spanned<RawSeccomp>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLandlock {
+    read: Option<Vec<SStr>>,
+    write: Option<Vec<SStr>>,
+    exec: Option<Vec<SStr>>,
+    bind_tcp: Option<Vec<Spanned<i64>>>,
+    connect_tcp: Option<Vec<Spanned<i64>>>,
+    scope: Option<Vec<SStr>>,
+    min_abi: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSeccomp {
+    allow: Option<Vec<SStr>>,
+    deny: Option<Vec<SStr>>,
+    action: Option<SStr>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +162,7 @@ struct RawDefaults {
     env_keep: Option<Vec<SStr>>,
     umask: Option<SStr>,
     setenv: Option<EnvTable>,
+    sandbox: Option<SStr>,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +176,8 @@ struct RawRule {
     auth: Option<SStr>,
     action: Option<SStr>,
     setenv: Option<EnvTable>,
+    sandbox: Option<SStr>,
+    caps: Option<Vec<SStr>>,
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.
@@ -377,6 +453,216 @@ fn command(ctx: &Ctx<'_>, c: &Spanned<RawCommand>) -> Result<CommandSpec, Policy
     })
 }
 
+// ---------------------------------------------------------------- sandbox
+
+/// Whether `s` is a valid sandbox profile name: `[A-Za-z0-9_-]+`.
+pub fn is_profile_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+fn profile_name(ctx: &Ctx<'_>, s: &SStr) -> Result<String, PolicyError> {
+    let v = s.get_ref();
+    if !is_profile_name(v) {
+        return Err(ctx.err(
+            &s.span(),
+            format!("sandbox profile name {v:?} must match [A-Za-z0-9_-]+"),
+        ));
+    }
+    Ok(v.clone())
+}
+
+/// A `sandbox = "NAME"` reference: syntax only here; [`merge`] checks that
+/// the profile exists.
+fn profile_ref(ctx: &Ctx<'_>, s: &SStr) -> Result<String, PolicyError> {
+    profile_name(ctx, s)
+}
+
+/// Normalise a capability name (`"CAP_NET_ADMIN"`, `"net_admin"`, any case)
+/// to lower case without the `cap_` prefix; `None` when the kernel has no
+/// such capability (as known to the `caps` crate).
+pub fn normalize_cap(s: &str) -> Option<String> {
+    let lower = s.to_ascii_lowercase();
+    let bare = lower.strip_prefix("cap_").unwrap_or(&lower);
+    if bare.is_empty() || !bare.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+        return None;
+    }
+    let upper = format!("CAP_{}", bare.to_ascii_uppercase());
+    upper
+        .parse::<caps::Capability>()
+        .ok()
+        .map(|_| bare.to_string())
+}
+
+fn capabilities(ctx: &Ctx<'_>, list: &[SStr]) -> Result<Vec<String>, PolicyError> {
+    let mut out = list
+        .iter()
+        .map(|c| {
+            normalize_cap(c.get_ref()).ok_or_else(|| {
+                ctx.err(
+                    &c.span(),
+                    format!(
+                        "unknown capability {:?} (write a name from capabilities(7), like \"net_bind_service\")",
+                        c.get_ref()
+                    ),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+/// Landlock path lists: absolute, no `.` or `..` components, no NUL.
+/// Normalised (repeated and trailing slashes dropped), sorted, deduplicated.
+/// Existence is not checked here (see `lint::lint_paths`).
+fn sandbox_paths(ctx: &Ctx<'_>, key: &str, list: &[SStr]) -> Result<Vec<PathBuf>, PolicyError> {
+    let mut out = list
+        .iter()
+        .map(|s| {
+            let v = s.get_ref();
+            if clean_abs_dir(v) {
+                Ok(Path::new(v).components().collect::<PathBuf>())
+            } else {
+                Err(ctx.err(
+                    &s.span(),
+                    format!("landlock {key} path {v:?} must be absolute, without '.' or '..' components or NUL"),
+                ))
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn ports(ctx: &Ctx<'_>, key: &str, list: &[Spanned<i64>]) -> Result<Vec<u16>, PolicyError> {
+    let mut out = list
+        .iter()
+        .map(|p| match u16::try_from(*p.get_ref()) {
+            Ok(port) if port != 0 => Ok(port),
+            _ => Err(ctx.err(
+                &p.span(),
+                format!("{key} port {} is out of range (1 to 65535)", p.get_ref()),
+            )),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// The highest Landlock ABI this build knows (Linux 6.12 has ABI 6,
+/// 6.15 has ABI 7).
+pub const MAX_LANDLOCK_ABI: u32 = 7;
+
+fn landlock(ctx: &Ctx<'_>, l: &RawLandlock) -> Result<LandlockSpec, PolicyError> {
+    let paths = |key: &str, v: &Option<Vec<SStr>>| match v {
+        Some(list) => sandbox_paths(ctx, key, list),
+        None => Ok(Vec::new()),
+    };
+    let port_list = |key: &str, v: &Option<Vec<Spanned<i64>>>| match v {
+        Some(list) => ports(ctx, key, list).map(Some),
+        None => Ok(None),
+    };
+    let mut scope_abstract_unix = false;
+    let mut scope_signals = false;
+    for s in l.scope.as_deref().unwrap_or_default() {
+        match s.get_ref().as_str() {
+            "abstract_unix" => scope_abstract_unix = true,
+            "signal" => scope_signals = true,
+            other => {
+                return Err(ctx.err(
+                    &s.span(),
+                    format!("landlock scope {other:?} must be \"abstract_unix\" or \"signal\""),
+                ));
+            }
+        }
+    }
+    let min_abi = match &l.min_abi {
+        None => None,
+        Some(a) => match u32::try_from(*a.get_ref()) {
+            Ok(v) if (1..=MAX_LANDLOCK_ABI).contains(&v) => Some(v),
+            _ => {
+                return Err(ctx.err(
+                    &a.span(),
+                    format!(
+                        "min_abi {} is not a known Landlock ABI (1 to {MAX_LANDLOCK_ABI}; omit it for best effort)",
+                        a.get_ref()
+                    ),
+                ));
+            }
+        },
+    };
+    Ok(LandlockSpec {
+        read: paths("read", &l.read)?,
+        write: paths("write", &l.write)?,
+        exec: paths("exec", &l.exec)?,
+        bind_tcp: port_list("bind_tcp", &l.bind_tcp)?,
+        connect_tcp: port_list("connect_tcp", &l.connect_tcp)?,
+        scope_abstract_unix,
+        scope_signals,
+        min_abi,
+    })
+}
+
+/// Check syscall names and `@group` names against the runtime's table.
+/// Sorted and deduplicated (order has no meaning).
+fn syscall_names(ctx: &Ctx<'_>, key: &str, list: &[SStr]) -> Result<Vec<String>, PolicyError> {
+    let mut out = list
+        .iter()
+        .map(|s| {
+            let v = s.get_ref();
+            // Expanding one name checks it and, for a group, every member.
+            syscalls::expand(std::slice::from_ref(v))
+                .map_err(|m| ctx.err(&s.span(), format!("seccomp {key}: {m}")))?;
+            Ok(v.clone())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn seccomp(ctx: &Ctx<'_>, s: &RawSeccomp) -> Result<SeccompSpec, PolicyError> {
+    let action = match &s.action {
+        None => SeccompAction::Errno,
+        Some(a) => match a.get_ref().as_str() {
+            "kill" => SeccompAction::Kill,
+            "errno" => SeccompAction::Errno,
+            "log" => SeccompAction::Log,
+            other => {
+                return Err(ctx.err(
+                    &a.span(),
+                    format!("seccomp action {other:?} must be \"kill\", \"errno\" or \"log\""),
+                ));
+            }
+        },
+    };
+    Ok(SeccompSpec {
+        allow: syscall_names(ctx, "allow", s.allow.as_deref().unwrap_or_default())?,
+        deny: syscall_names(ctx, "deny", s.deny.as_deref().unwrap_or_default())?,
+        action,
+    })
+}
+
+fn profile(ctx: &Ctx<'_>, name: &SStr, raw: &RawProfile) -> Result<SandboxProfile, PolicyError> {
+    Ok(SandboxProfile {
+        name: profile_name(ctx, name)?,
+        landlock: match &raw.landlock {
+            Some(l) => Some(landlock(ctx, l.get_ref())?),
+            None => None,
+        },
+        seccomp: match &raw.seccomp {
+            Some(s) => Some(seccomp(ctx, s.get_ref())?),
+            None => None,
+        },
+        origin: ctx.origin(&name.span()),
+    })
+}
+
 fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
     let span = r.span();
     let raw = r.get_ref();
@@ -464,6 +750,27 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
         Some(t) => setenv(ctx, t)?,
         None => Vec::new(),
     };
+    let sandbox = match &raw.sandbox {
+        Some(s) if action == Action::Deny => {
+            return Err(ctx.err(
+                &s.span(),
+                format!("deny rule {name:?} must not have a `sandbox` (it never runs anything)"),
+            ));
+        }
+        Some(s) => Some(profile_ref(ctx, s)?),
+        None => None,
+    };
+    let caps = match &raw.caps {
+        Some(list) if action == Action::Deny => {
+            let at = list.first().map_or(span.clone(), |c| c.span());
+            return Err(ctx.err(
+                &at,
+                format!("deny rule {name:?} must not have `caps` (it never runs anything)"),
+            ));
+        }
+        Some(list) => capabilities(ctx, list)?,
+        None => Vec::new(),
+    };
     Ok(Rule {
         name,
         users,
@@ -473,8 +780,8 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
         auth,
         action,
         setenv,
-        sandbox: None,
-        caps: Vec::new(),
+        sandbox,
+        caps,
         origin: ctx.origin(&span),
     })
 }
@@ -492,6 +799,9 @@ fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
     }
     if let Some(t) = &d.setenv {
         out.setenv = setenv(ctx, t)?;
+    }
+    if let Some(s) = &d.sandbox {
+        out.sandbox = Some(profile_ref(ctx, s)?);
     }
     Ok(out)
 }
@@ -531,11 +841,44 @@ pub fn parse_policy(src: &str, file: &Path) -> Result<PolicyFragment, PolicyErro
         .iter()
         .map(|r| rule(&ctx, r))
         .collect::<Result<Vec<_>, _>>()?;
+    // BTreeMap: sorted by name already.
+    let sandboxes = match &raw.sandbox {
+        Some(t) => t
+            .get_ref()
+            .iter()
+            .map(|(name, p)| profile(&ctx, name, p.get_ref()))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    let sandbox_table = raw.sandbox.as_ref().map(|t| {
+        // Name the first profile when there is one (a `[sandbox.NAME]`
+        // header), else where the table itself is.
+        match t.get_ref().keys().map(|k| k.span()).min_by_key(|s| s.start) {
+            Some(first) => ctx.origin(&first),
+            None => ctx.origin(&t.span()),
+        }
+    });
+    let mut sandbox_refs = Vec::new();
+    if let Some(s) = raw
+        .defaults
+        .as_ref()
+        .and_then(|d| d.get_ref().sandbox.as_ref())
+    {
+        sandbox_refs.push((s.get_ref().clone(), ctx.origin(&s.span())));
+    }
+    for r in raw.rule.as_deref().unwrap_or_default() {
+        if let Some(s) = &r.get_ref().sandbox {
+            sandbox_refs.push((s.get_ref().clone(), ctx.origin(&s.span())));
+        }
+    }
     Ok(PolicyFragment {
         file: file.to_path_buf(),
         version,
         defaults,
         rules,
+        sandboxes,
+        sandbox_table,
+        sandbox_refs,
     })
 }
 
@@ -553,6 +896,8 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
     })?;
     let defaults = main.defaults.map(|(d, _)| d).unwrap_or_default();
     let mut rules = main.rules;
+    let sandboxes = main.sandboxes;
+    let mut refs = main.sandbox_refs;
     for d in dropins {
         if let Some((_, o)) = &d.defaults {
             return Err(PolicyError::at(
@@ -562,7 +907,28 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
                 "[defaults] is only allowed in the main policy file, not in a drop-in",
             ));
         }
+        if let Some(o) = &d.sandbox_table {
+            return Err(PolicyError::at(
+                &o.file,
+                o.line,
+                o.col,
+                "sandbox profiles ([sandbox.NAME]) are only allowed in the main policy file, not in a drop-in",
+            ));
+        }
         rules.extend(d.rules);
+        refs.extend(d.sandbox_refs);
+    }
+    for (name, o) in &refs {
+        if !sandboxes.iter().any(|p| &p.name == name) {
+            return Err(PolicyError::at(
+                &o.file,
+                o.line,
+                o.col,
+                format!(
+                    "sandbox profile {name:?} is not defined (define [sandbox.{name}] in the main policy file)"
+                ),
+            ));
+        }
     }
     let mut seen: HashMap<&str, &Origin> = HashMap::new();
     for r in &rules {
@@ -582,7 +948,7 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
         version,
         defaults,
         rules,
-        sandboxes: Vec::new(),
+        sandboxes,
     })
 }
 
@@ -595,7 +961,7 @@ pub fn parse_main(src: &str, file: &Path) -> Result<Policy, PolicyError> {
 mod tests {
     use super::*;
     use crate::policy::PolicyErrorKind;
-    use crate::policy::model::Args;
+    use crate::policy::model::{Args, LandlockSpec, SeccompAction, SeccompSpec};
 
     const GOOD: &str = r##"
 version = 1
@@ -1035,6 +1401,347 @@ action = "deny"
             "name = \"a\\u001b[2J\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]",
         ));
         assert!(s.starts_with("/p.toml:3:8: "), "{s}");
+    }
+
+    // ------------------------------------------------------------ sandbox
+
+    const SANDBOXED: &str = r#"version = 1
+[defaults]
+sandbox = "base"
+
+[sandbox.web]
+[sandbox.web.landlock]
+read  = ["/usr/share/nginx", "/etc/nginx", "/etc//nginx/"]
+write = ["/var/log/nginx"]
+exec  = ["/usr/sbin/nginx"]
+bind_tcp = [443, 80, 443]
+connect_tcp = []
+scope = ["abstract_unix", "signal"]
+min_abi = 4
+[sandbox.web.seccomp]
+allow = ["@system-service"]
+deny  = ["reboot", "@mount"]
+action = "kill"
+
+[sandbox.base]
+
+[[rule]]
+name = "web"
+users = ["alice"]
+run_as = ["www-data"]
+commands = ["/usr/sbin/nginx"]
+sandbox = "web"
+caps = ["NET_BIND_SERVICE", "cap_chown", "Cap_Net_Bind_Service"]
+
+[[rule]]
+name = "plain"
+users = ["alice"]
+commands = ["/usr/bin/id"]
+"#;
+
+    #[test]
+    fn sandbox_profiles_round_trip() {
+        let p = main_ok(SANDBOXED);
+        assert_eq!(p.defaults.sandbox.as_deref(), Some("base"));
+        let names: Vec<_> = p.sandboxes.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["base", "web"]);
+        let base = &p.sandboxes[0];
+        assert_eq!((&base.landlock, &base.seccomp), (&None, &None));
+        assert_eq!(base.origin.line, 19);
+        let web = &p.sandboxes[1];
+        assert_eq!((web.origin.line, web.origin.col), (5, 10));
+        let Some(l) = &web.landlock else {
+            panic!("no landlock")
+        };
+        assert_eq!(
+            l,
+            &LandlockSpec {
+                read: vec![
+                    PathBuf::from("/etc/nginx"),
+                    PathBuf::from("/usr/share/nginx")
+                ],
+                write: vec![PathBuf::from("/var/log/nginx")],
+                exec: vec![PathBuf::from("/usr/sbin/nginx")],
+                bind_tcp: Some(vec![80, 443]),
+                connect_tcp: Some(vec![]),
+                scope_abstract_unix: true,
+                scope_signals: true,
+                min_abi: Some(4),
+            }
+        );
+        assert_eq!(
+            web.seccomp,
+            Some(SeccompSpec {
+                allow: vec!["@system-service".into()],
+                deny: vec!["@mount".into(), "reboot".into()],
+                action: SeccompAction::Kill,
+            })
+        );
+        let r = &p.rules[0];
+        assert_eq!(r.sandbox.as_deref(), Some("web"));
+        assert_eq!(r.caps, vec!["chown", "net_bind_service"]);
+        let r = &p.rules[1];
+        assert_eq!((r.sandbox.as_deref(), r.caps.len()), (None, 0));
+    }
+
+    #[test]
+    fn sandbox_optional_parts_default() {
+        let p = main_ok("version = 1\n[sandbox.a.landlock]\nread = [\"/\"]\n[sandbox.a.seccomp]\n");
+        let a = &p.sandboxes[0];
+        let l = a.landlock.clone().unwrap_or_else(|| panic!("landlock"));
+        assert_eq!((l.bind_tcp, l.connect_tcp, l.min_abi), (None, None, None));
+        assert!(!l.scope_abstract_unix && !l.scope_signals);
+        assert_eq!(
+            a.seccomp,
+            Some(SeccompSpec {
+                allow: vec![],
+                deny: vec![],
+                action: SeccompAction::Errno
+            })
+        );
+        assert_eq!(p.defaults.sandbox, None);
+    }
+
+    fn ll(body: &str) -> String {
+        format!("version = 1\n[sandbox.p.landlock]\n{body}\n")
+    }
+
+    #[test]
+    fn bad_landlock_paths() {
+        for bad in [
+            "etc/nginx",
+            "",
+            "./x",
+            "/etc/../shadow",
+            "/etc/./nginx",
+            "/etc/..",
+            "/a\\u0000b",
+        ] {
+            for key in ["read", "write", "exec"] {
+                let s = main_err(&ll(&format!("{key} = [\"/ok\", \"{bad}\"]")));
+                let col = key.len() + 12;
+                assert!(s.starts_with(&format!("/p.toml:3:{col}: ")), "{bad:?}: {s}");
+                assert!(s.contains(key), "{s}");
+            }
+        }
+        // Dots inside a name are fine.
+        assert_eq!(
+            main_ok(&ll("read = [\"/etc/..a/.b\"]")).sandboxes[0]
+                .landlock
+                .as_ref()
+                .map(|l| l.read.clone()),
+            Some(vec![PathBuf::from("/etc/..a/.b")])
+        );
+    }
+
+    #[test]
+    fn bad_ports() {
+        for bad in ["0", "65536", "-1", "99999999999"] {
+            for key in ["bind_tcp", "connect_tcp"] {
+                let s = main_err(&ll(&format!("{key} = [80, {bad}]")));
+                let col = key.len() + 9;
+                assert!(s.starts_with(&format!("/p.toml:3:{col}: ")), "{bad}: {s}");
+                assert!(s.contains("out of range"), "{s}");
+            }
+        }
+        let s = main_err(&ll("bind_tcp = [\"80\"]"));
+        assert!(s.starts_with("/p.toml:3:13: "), "{s}");
+        let p = main_ok(&ll("bind_tcp = [1, 65535]"));
+        assert_eq!(
+            p.sandboxes[0]
+                .landlock
+                .as_ref()
+                .and_then(|l| l.bind_tcp.clone()),
+            Some(vec![1, 65535])
+        );
+    }
+
+    #[test]
+    fn bad_min_abi_and_scope() {
+        for bad in ["99", "0", "8", "-1"] {
+            let s = main_err(&ll(&format!("min_abi = {bad}")));
+            assert!(s.starts_with("/p.toml:3:11: "), "{bad}: {s}");
+            assert!(s.contains("Landlock ABI"), "{s}");
+        }
+        for ok in 1..=7 {
+            let p = main_ok(&ll(&format!("min_abi = {ok}")));
+            assert_eq!(
+                p.sandboxes[0].landlock.as_ref().and_then(|l| l.min_abi),
+                Some(ok)
+            );
+        }
+        let s = main_err(&ll("scope = [\"signal\", \"ipc\"]"));
+        assert!(s.starts_with("/p.toml:3:20: "), "{s}");
+    }
+
+    #[test]
+    fn unknown_sandbox_keys() {
+        let s = main_err(&ll("raed = [\"/etc\"]"));
+        assert!(s.starts_with("/p.toml:3:1: ") && s.contains("raed"), "{s}");
+        let s = main_err("version = 1\n[sandbox.p]\nlandlok = {}\n");
+        assert!(
+            s.starts_with("/p.toml:3:1: ") && s.contains("landlok"),
+            "{s}"
+        );
+        let s = main_err("version = 1\n[sandbox.p.seccomp]\nallow = []\ndefault = \"kill\"\n");
+        assert!(
+            s.starts_with("/p.toml:4:1: ") && s.contains("default"),
+            "{s}"
+        );
+        let s = main_err("version = 1\n[sandbox.p.seccomp]\naction = \"trap\"\n");
+        assert!(s.starts_with("/p.toml:3:10: "), "{s}");
+    }
+
+    #[test]
+    fn unknown_syscall_or_group() {
+        for key in ["allow", "deny"] {
+            let s = main_err(&format!(
+                "version = 1\n[sandbox.p.seccomp]\n{key} = [\"read\", \"frobnicate\"]\n"
+            ));
+            let col = key.len() + 13;
+            assert!(s.starts_with(&format!("/p.toml:3:{col}: ")), "{s}");
+            assert!(s.contains("unknown system call 'frobnicate'"), "{s}");
+            let s = main_err(&format!(
+                "version = 1\n[sandbox.p.seccomp]\n{key} = [\"@mount\", \"@nope\"]\n"
+            ));
+            let col = key.len() + 15;
+            assert!(s.starts_with(&format!("/p.toml:3:{col}: ")), "{s}");
+            assert!(s.contains("unknown syscall group '@nope'"), "{s}");
+        }
+        // Case matters, as for the kernel's names.
+        assert!(
+            main_err("version = 1\n[sandbox.p.seccomp]\ndeny = [\"REBOOT\"]\n")
+                .contains("unknown system call 'REBOOT'")
+        );
+    }
+
+    #[test]
+    fn bad_profile_names_and_references() {
+        let s = main_err("version = 1\n[sandbox.\"a b\"]\n");
+        assert!(s.starts_with("/p.toml:2:10: "), "{s}");
+        let s = main_err("version = 1\n[sandbox.\"\"]\n");
+        assert!(s.contains("[A-Za-z0-9_-]+"), "{s}");
+        let s = main_err(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\nsandbox = \"web\"",
+        ));
+        assert_eq!(
+            s,
+            "/p.toml:6:11: sandbox profile \"web\" is not defined (define [sandbox.web] in the main policy file)"
+        );
+        let s = main_err("version = 1\n[defaults]\nsandbox = \"base\"\n[sandbox.web]\n");
+        assert!(
+            s.starts_with("/p.toml:3:11: ") && s.contains("\"base\""),
+            "{s}"
+        );
+        let s = main_err("version = 1\n[defaults]\nsandbox = \"a/b\"\n");
+        assert!(s.starts_with("/p.toml:3:11: "), "{s}");
+        // `sandbox` must be a table of profiles, a rule's is a string.
+        assert!(main_err("version = 1\nsandbox = \"web\"\n").starts_with("/p.toml:2:"));
+        assert!(
+            main_err("version = 1\n[sandbox.web]\n[[rule]]\nname = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\nsandbox = { landlock = {} }\n")
+                .starts_with("/p.toml:7:11: ")
+        );
+    }
+
+    #[test]
+    fn capabilities() {
+        for bad in [
+            "net_bind",
+            "cap_",
+            "",
+            "all",
+            "CAP_NET-ADMIN",
+            "cap_cap_chown",
+            " chown",
+        ] {
+            let s = main_err(&rule_src(&format!(
+                "name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\ncaps = [\"chown\", \"{bad}\"]"
+            )));
+            assert!(s.starts_with("/p.toml:6:18: "), "{bad:?}: {s}");
+            assert!(s.contains("unknown capability"), "{s}");
+        }
+        assert_eq!(normalize_cap("CAP_SYS_ADMIN").as_deref(), Some("sys_admin"));
+        assert_eq!(normalize_cap("bpf").as_deref(), Some("bpf"));
+        assert_eq!(
+            normalize_cap("checkpoint_restore").as_deref(),
+            Some("checkpoint_restore")
+        );
+        let p = main_ok(&rule_src(
+            "name = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\ncaps = []",
+        ));
+        assert!(p.rules[0].caps.is_empty());
+    }
+
+    #[test]
+    fn deny_rule_with_sandbox_or_caps() {
+        let s = main_err(
+            "version = 1\n[sandbox.web]\n[[rule]]\nname = \"d\"\nusers = [\"u\"]\naction = \"deny\"\ncommands = [\"/bin/x *\"]\ncaps = [\"chown\"]\n",
+        );
+        assert!(s.starts_with("/p.toml:8:9: deny rule \"d\""), "{s}");
+        let s = main_err(
+            "version = 1\n[sandbox.web]\n[[rule]]\nname = \"d\"\nusers = [\"u\"]\naction = \"deny\"\ncommands = [\"/bin/x *\"]\ncaps = []\n",
+        );
+        assert!(s.starts_with("/p.toml:3:1: deny rule \"d\""), "{s}");
+        let s = main_err(
+            "version = 1\n[sandbox.web]\n[[rule]]\nname = \"d\"\nusers = [\"u\"]\naction = \"deny\"\ncommands = [\"/bin/x *\"]\nsandbox = \"web\"\n",
+        );
+        assert!(s.starts_with("/p.toml:8:11: deny rule \"d\""), "{s}");
+        // A deny rule is untouched by the default profile.
+        let p = main_ok(
+            "version = 1\n[defaults]\nsandbox = \"web\"\n[sandbox.web]\n[[rule]]\nname = \"d\"\nusers = [\"u\"]\naction = \"deny\"\ncommands = [\"/bin/x *\"]\n",
+        );
+        assert_eq!(p.rules[0].sandbox, None);
+    }
+
+    #[test]
+    fn dropins_and_profiles() {
+        let main = frag(
+            "version = 1\n[sandbox.web]\n[[rule]]\nname = \"a\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\n",
+            "/m.toml",
+        );
+        // A drop-in may reference a profile of the main file...
+        let uses = frag(
+            "[[rule]]\nname = \"b\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\nsandbox = \"web\"\n",
+            "/d/10.toml",
+        );
+        let p = merge(main.clone(), vec![uses.clone()]);
+        assert_eq!(
+            p.map(|p| p.rules[1].sandbox.clone()),
+            Ok(Some("web".to_string()))
+        );
+        // ...but not one that is not there,
+        let undefined = frag(
+            "[[rule]]\nname = \"c\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\n  sandbox = \"db\"\n",
+            "/d/20.toml",
+        );
+        let e = merge(main.clone(), vec![uses.clone(), undefined])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("/d/20.toml:5:13: sandbox profile \"db\" is not defined"),
+            "{e}"
+        );
+        // ...and it may not define or redefine one.
+        for (src, pos) in [
+            ("\n[sandbox.db]\n", "2:10"),
+            (
+                "version = 1\n[sandbox.web.landlock]\nread = [\"/\"]\n",
+                "2:10",
+            ),
+            ("[sandbox]\n", "1:1"),
+            ("sandbox = {}\n", "1:11"),
+        ] {
+            let d = frag(src, "/d/30.toml");
+            let e = merge(main.clone(), vec![uses.clone(), d])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                e.starts_with(&format!("/d/30.toml:{pos}: sandbox profiles ([sandbox.NAME]) are only allowed in the main policy file")),
+                "{src:?}: {e}"
+            );
+        }
     }
 
     proptest::proptest! {
