@@ -26,8 +26,14 @@ LOGDIR     := /var/log/belladonna
 LIBDIR     := /var/lib/belladonna
 SETCAP     ?= setcap
 # Set NO_SETCAP=1 when packaging without privileges: the package's
-# postinst must then run: setcap cap_setuid,cap_setgid=p $(BINDIR)/bdexec
+# postinst must then run: setcap $(BDEXEC_CAPS) $(BINDIR)/bdexec
 NO_SETCAP  ?=
+# bdexec's file capabilities, permitted only: the id switch (setuid,
+# setgid), bounding-set and securebits control for capability grants
+# (setpcap), and each capability a rule may grant with `caps = [...]`
+# (here net_bind_service; add more to grant more: `bdctl doctor` lists
+# rules whose grants the installed binary lacks).
+BDEXEC_CAPS ?= cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p
 TEST_THREADS ?= 2
 
 # Debian packages: build (build-essential, pkg-config, libseccomp-dev),
@@ -71,9 +77,9 @@ install: build
 	install -m 0755 target/release/bdexec $(DESTDIR)$(BINDIR)/bdexec
 	install -m 0755 target/release/bdctl $(DESTDIR)$(SBINDIR)/bdctl
 	@if [ -n "$(NO_SETCAP)" ]; then \
-	  echo "install: NO_SETCAP set: run 'setcap cap_setuid,cap_setgid=p $(BINDIR)/bdexec' on the target system"; \
+	  echo "install: NO_SETCAP set: run 'setcap $(BDEXEC_CAPS) $(BINDIR)/bdexec' on the target system"; \
 	else \
-	  $(SETCAP) cap_setuid,cap_setgid=p $(DESTDIR)$(BINDIR)/bdexec || { \
+	  $(SETCAP) $(BDEXEC_CAPS) $(DESTDIR)$(BINDIR)/bdexec || { \
 	    echo "install: setcap failed (needs root and libcap2-bin; or NO_SETCAP=1 for packaging)" >&2; exit 1; }; \
 	  getcap $(DESTDIR)$(BINDIR)/bdexec; \
 	fi

@@ -71,7 +71,7 @@ EOF
     install -d -m 0700 "$dir/log/belladonna" "$dir/lib/belladonna"
     install -m 0755 target/release/bdexec "$dir/bin/bdexec"
     install -m 0755 target/release/bdctl "$dir/bin/bdctl"
-    setcap cap_setuid,cap_setgid=p "$dir/bin/bdexec"
+    setcap cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p "$dir/bin/bdexec"
 
     echo "bench: machine: $(nproc) cores, $(uname -r); log on $(df -PT "$dir" | awk 'NR==2 {print $2}') ($dir)"
     unshare --mount --propagation private -- bash "$0" --inside "$dir" "$driver"

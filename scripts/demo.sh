@@ -61,7 +61,7 @@ EOF
     # The binaries: bdexec with file capabilities (permitted only), no setuid.
     install -m 0755 "$here/target/release/bdexec" "$demo/bin/bdexec"
     install -m 0755 "$here/target/release/bdctl" "$demo/bin/bdctl"
-    setcap cap_setuid,cap_setgid=p "$demo/bin/bdexec"
+    setcap cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p "$demo/bin/bdexec"
 
     exec unshare --mount --propagation private -- bash "$0" --inside "$demo"
 fi

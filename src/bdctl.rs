@@ -25,6 +25,7 @@ pub fn run(args: BdctlArgs) -> i32 {
         BdctlCmd::Policy {
             cmd: PolicyCmd::Check { file },
         } => policy_check(file.as_deref()),
+        BdctlCmd::Doctor { bdexec } => doctor(&bdexec),
         BdctlCmd::Audit {
             cmd: AuditCmd::Verify { file },
         } => audit_verify(
@@ -101,5 +102,22 @@ fn audit_verify(path: &Path) -> i32 {
                 exit::FAILED
             }
         }
+    }
+}
+
+fn doctor(bdexec: &Path) -> i32 {
+    let loaded = load::load_policy();
+    let (text, ok) = crate::doctor::report(bdexec, loaded.as_ref().ok().map(|l| &l.policy));
+    print!("{text}");
+    match &loaded {
+        Ok(_) => println!("policy: ok"),
+        Err(e) => println!("policy: FAIL {e}"),
+    }
+    if ok && loaded.is_ok() {
+        println!("doctor: everything essential is in place");
+        exit::OK
+    } else {
+        println!("doctor: problems found (FAIL lines above)");
+        exit::FAILED
     }
 }

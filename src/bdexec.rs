@@ -11,10 +11,11 @@ use crate::audit::{self, AppendOptions, Event, Record};
 use crate::cli::BdexecArgs;
 use crate::decide::{self, Caller, Decision, Request};
 use crate::escape::display;
-use crate::exec::{env, hygiene, launch, privileges, resolve};
+use crate::exec::{confine, env, hygiene, launch, privileges, resolve};
 use crate::identity::{self, TargetAccount};
 use crate::policy::cmdline::render;
-use crate::policy::load::{Loaded, load_policy};
+use crate::policy::hash::hex;
+use crate::policy::load::load_policy;
 use crate::policy::model::{Action, Auth, Principal, Rule};
 use clap::Parser;
 use std::ffi::{CString, OsString};
@@ -54,10 +55,13 @@ struct Ctx {
 }
 
 /// What a record says about the request.
+#[derive(Default)]
 struct Subject<'a> {
     target: Option<&'a TargetAccount>,
     command: Option<&'a [u8]>,
     rule: Option<&'a str>,
+    sandbox: Option<&'a str>,
+    confinement: Option<&'a str>,
 }
 
 impl Ctx {
@@ -89,6 +93,8 @@ impl Ctx {
             rule: s.rule,
             reason,
             policy_hash: self.policy_hash,
+            sandbox: s.sandbox,
+            confinement: s.confinement,
         };
         audit::append(&rec, &AppendOptions::system())
     }
@@ -159,6 +165,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
             target: None,
             command: None,
             rule: None,
+            ..Default::default()
         };
         let msg = "refusing to run with an empty argument list (argc 0)";
         return ctx.reject(&s, "empty argument list (argc 0)", msg, exit::USAGE);
@@ -202,19 +209,24 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         target: None,
         command: None,
         rule: None,
+        ..Default::default()
     };
-    if let Err(e) = crate::state::open_state_dir() {
-        let msg = e.to_string();
-        return ctx.reject(&none, &msg, &msg, exit::ENVIRONMENT);
-    }
-    let Loaded { policy, hash } = match load_policy() {
+    let state_dir = match crate::state::open_state_dir() {
+        Ok(fd) => fd,
+        Err(e) => {
+            let msg = e.to_string();
+            return ctx.reject(&none, &msg, &msg, exit::ENVIRONMENT);
+        }
+    };
+    let loaded = match load_policy() {
         Ok(l) => l,
         Err(e) => {
             let msg = format!("policy not loaded: {e}");
             return ctx.reject(&none, &msg, &msg, exit::POLICY);
         }
     };
-    ctx.policy_hash = Some(hash);
+    let policy = &loaded.policy;
+    ctx.policy_hash = Some(loaded.hash);
     let names_groups = policy
         .rules
         .iter()
@@ -223,7 +235,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         identity::fill_group_names(&mut ctx.caller);
     }
     if opts.list {
-        return list(&ctx, &policy);
+        return list(&ctx, policy);
     }
     // argv of the command as run: the command as typed, then its args.
     ctx.argv = opts.command.iter().map(|a| a.as_bytes().to_vec()).collect();
@@ -257,6 +269,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                 target: explicit.as_ref(),
                 command: Some(cmd.as_bytes()),
                 rule: None,
+                ..Default::default()
             };
             return ctx.reject(&s, &e.to_string(), &e.to_string(), exit::DENIED);
         }
@@ -270,7 +283,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
 
     let target = match explicit {
         Some(t) => t,
-        None => match decide::default_target(&policy, &ctx.caller, resolved.id, &args, &files) {
+        None => match decide::default_target(policy, &ctx.caller, resolved.id, &args, &files) {
             None => {
                 // No allow rule: say in the record whether a deny rule
                 // (for the usual target, root) also matched.
@@ -283,7 +296,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                             command: resolved.id,
                             args: &args,
                         };
-                        match decide::decide(&policy, &req, &files) {
+                        match decide::decide(policy, &req, &files) {
                             Decision::Deny { rule, reason } => Some((rule, reason)),
                             Decision::Allow { .. } => None,
                         }
@@ -293,6 +306,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                     target: None,
                     command: Some(&cmd_path),
                     rule: rule.map(|r| r.name.as_str()),
+                    ..Default::default()
                 };
                 let msg = format!("{} is not allowed to run {}", ctx.who(), display(&cmd_path));
                 return ctx.reject(&s, reason.as_str(), &msg, exit::DENIED);
@@ -304,6 +318,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                         target: None,
                         command: Some(&cmd_path),
                         rule: None,
+                        ..Default::default()
                     };
                     let msg = format!("run_as target: {e}");
                     return ctx.reject(&s, &msg, &msg, exit::DENIED);
@@ -323,10 +338,11 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
             target: Some(t),
             command: Some(cmd),
             rule: rule.map(|r| r.name.as_str()),
+            ..Default::default()
         }
     }
     let subject = |rule| about(&target, &cmd_path, rule);
-    let (rule, spec) = match decide::decide(&policy, &req, &files) {
+    let (rule, spec) = match decide::decide(policy, &req, &files) {
         Decision::Deny { rule, reason } => {
             let msg = format!(
                 "{} is not allowed to run {} as {}",
@@ -404,8 +420,37 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         }
     };
 
+    // exec/sandbox, part 1: build the Landlock ruleset and the seccomp
+    // filter (from the cache) and check the grants, without applying.
+    let confinement = match confine::prepare(policy, rule, &resolved.path, &state_dir) {
+        Ok(c) => c,
+        Err(msg) => return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED),
+    };
+    // TOCTOU: the policy the decision used must still be the installed one.
+    crate::testhook::point("before-recheck");
+    match crate::policy::load::recheck_against(&loaded) {
+        Ok(h) if h == loaded.hash => {}
+        Ok(h) => {
+            let msg = format!(
+                "policy changed between decision and apply (decided with {}, now {}): refused",
+                hex(&loaded.hash),
+                hex(&h)
+            );
+            return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
+        }
+        Err(e) => {
+            let msg = format!("policy changed between decision and apply: {e}");
+            return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
+        }
+    }
+
     // The durable accept record: nothing runs without it.
-    if let Err(e) = ctx.record(Event::Accept, &subject(Some(rule)), "allowed") {
+    let accepted = Subject {
+        sandbox: confinement.as_ref().and_then(|c| c.profile()),
+        confinement: confinement.as_ref().map(|c| c.summary()),
+        ..subject(Some(rule))
+    };
+    if let Err(e) = ctx.record(Event::Accept, &accepted, "allowed") {
         alert::syslog(&format!(
             "uid {}: {} not run: {e}",
             ctx.caller.uid,
@@ -425,11 +470,27 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         say(&msg);
         std::process::exit(exit::EXEC)
     };
-    if let Err(e) = privileges::switch_to_target(target.target.uid, target.target.gid, &groups) {
+    // DESIGN section 4, exec/sandbox: bounding set and securebits ->
+    // setgroups/setresgid/setresuid -> rlimits/umask -> the granted
+    // capabilities -> no_new_privs -> Landlock -> seccomp (last) -> exec.
+    if let Some(c) = &confinement
+        && let Err(e) = c.before_id_switch(target.target.uid)
+    {
+        fail(format!("cannot confine the command, nothing was run: {e}"));
+    }
+    let grant_follows = confinement.as_ref().is_some_and(|c| c.grant_follows());
+    if let Err(e) =
+        privileges::switch_to_target(target.target.uid, target.target.gid, &groups, grant_follows)
+    {
         fail(format!("privilege switch failed, nothing was run: {e}"));
     }
     if let Err(e) = saved.restore_for_target(policy.defaults.umask) {
         fail(format!("cannot prepare the command, nothing was run: {e}"));
+    }
+    if let Some(c) = confinement
+        && let Err(e) = c.apply()
+    {
+        fail(format!("cannot confine the command, nothing was run: {e}"));
     }
     let e = launch::exec_fd(&resolved.fd, &argv, &envp);
     fail(format!(

@@ -53,6 +53,14 @@ pub enum BdctlCmd {
         #[command(subcommand)]
         cmd: AuditCmd,
     },
+    /// Check this host and the installation: Landlock ABI, seccomp, the
+    /// installed bdexec's mode and file capabilities, file permissions,
+    /// what each sandbox profile enforces here, grants bdexec can't give.
+    Doctor {
+        /// The installed bdexec to inspect.
+        #[arg(long, default_value = "/usr/bin/bdexec")]
+        bdexec: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -306,6 +306,8 @@ pub(crate) mod testutil {
             rule: Some("web"),
             reason: "matched",
             policy_hash: Some([0xab; 32]),
+            sandbox: None,
+            confinement: None,
         }
     }
 }

@@ -73,6 +73,11 @@ pub struct Record<'a> {
     pub rule: Option<&'a str>,
     pub reason: &'a str,
     pub policy_hash: Option<[u8; 32]>,
+    /// Extension fields, written after `policy_hash` only when present:
+    /// the sandbox profile that applied, and a one-line summary of what
+    /// the kernel really enforced (`"sandbox"`, `"confinement"`).
+    pub sandbox: Option<&'a str>,
+    pub confinement: Option<&'a str>,
 }
 
 /// A torn fragment found at the end of the log and covered by a
@@ -247,6 +252,14 @@ pub fn encode_record(out: &mut Vec<u8>, rec: &Record<'_>, seq: u64, prev: &[u8; 
             out.push(b'"');
         }
         None => out.extend_from_slice(b"null"),
+    }
+    if let Some(s) = rec.sandbox {
+        out.extend_from_slice(b",\"sandbox\":");
+        json_str(out, s.as_bytes());
+    }
+    if let Some(c) = rec.confinement {
+        out.extend_from_slice(b",\"confinement\":");
+        json_str(out, c.as_bytes());
     }
     finish(out, body_start, seq, prev)
 }

@@ -60,8 +60,16 @@ pub fn enter_root_files() -> Result<(), PrivError> {
     Ok(())
 }
 
-/// Become the target, checking every step.
-pub fn switch_to_target(uid: u32, gid: u32, groups: &[Gid]) -> Result<(), PrivError> {
+/// Become the target, checking every step. With `grant_follows` the
+/// capability sets are left to `sandbox::capgrant::after_id_switch`
+/// (which sets and verifies them exactly); otherwise a non-root target
+/// ends with every set empty (verified).
+pub fn switch_to_target(
+    uid: u32,
+    gid: u32,
+    groups: &[Gid],
+    grant_follows: bool,
+) -> Result<(), PrivError> {
     if uid == u32::MAX || gid == u32::MAX {
         return Err(PrivError("refusing id 4294967295 (-1)".into()));
     }
@@ -91,6 +99,9 @@ pub fn switch_to_target(uid: u32, gid: u32, groups: &[Gid]) -> Result<(), PrivEr
         ));
     }
 
+    if grant_follows {
+        return Ok(());
+    }
     caps::clear(None, CapSet::Inheritable)
         .map_err(|e| err("clearing inheritable capabilities", e))?;
     caps::clear(None, CapSet::Ambient).map_err(|e| err("clearing ambient capabilities", e))?;

@@ -22,7 +22,7 @@
 use crate::paths::{CONF_DIR, DROPIN_NAME, POLICY_NAME};
 use crate::policy::hash::policy_hash;
 use crate::policy::model::Policy;
-use crate::policy::parse::{PolicyFragment, line_col, merge, parse_policy};
+use crate::policy::parse::{line_col, merge, parse_policy};
 use crate::policy::{PolicyError, PolicyErrorKind};
 use crate::secure_fs::{self, SecureFsError};
 use nix::fcntl::{AtFlags, OFlag};
@@ -44,6 +44,49 @@ pub const MAX_DROPINS: usize = 4096;
 pub struct Loaded {
     pub policy: Policy,
     pub hash: [u8; 32],
+    /// BLAKE3 over the exact bytes read (file names and contents, in load
+    /// order): equal raw digests imply equal canonical hashes, so the
+    /// TOCTOU recheck ([`recheck_in`]) re-reads without re-parsing.
+    pub raw: [u8; 32],
+}
+
+/// The policy files' texts in load order (main file first).
+type Sources = Vec<(PathBuf, String)>;
+
+fn raw_digest(sources: &Sources) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"belladonna-policy-raw-v1\0");
+    for (path, text) in sources {
+        h.update(&(path.as_os_str().len() as u64).to_le_bytes());
+        h.update(path.as_os_str().as_bytes());
+        h.update(&(text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
+    }
+    *h.finalize().as_bytes()
+}
+
+/// The TOCTOU check (DESIGN section 4, exec step): read the installed
+/// policy again, with the same secure-open checks, and return its
+/// canonical hash. Re-parses only when the bytes differ from `loaded`.
+pub fn recheck() -> Result<[u8; 32], PolicyError> {
+    recheck_in(Path::new(CONF_DIR), None)
+}
+
+/// [`recheck`] for another configuration directory; with `Some(loaded)`
+/// an unchanged byte stream returns `loaded.hash` without parsing.
+pub fn recheck_in(conf_dir: &Path, loaded: Option<&Loaded>) -> Result<[u8; 32], PolicyError> {
+    let sources = read_sources(conf_dir)?;
+    if let Some(l) = loaded
+        && raw_digest(&sources) == l.raw
+    {
+        return Ok(l.hash);
+    }
+    Ok(parse_sources(&sources)?.hash)
+}
+
+/// Like [`recheck`], short-cutting on unchanged bytes.
+pub fn recheck_against(loaded: &Loaded) -> Result<[u8; 32], PolicyError> {
+    recheck_in(Path::new(CONF_DIR), Some(loaded))
 }
 
 /// Turn a secure-open refusal into this layer's error (file + message).
@@ -108,11 +151,6 @@ fn read_text(mut r: impl Read, file: &Path) -> Result<String, PolicyError> {
     })
 }
 
-fn parse_file(file: std::fs::File, shown: &Path) -> Result<PolicyFragment, PolicyError> {
-    let src = read_text(file, shown)?;
-    parse_policy(&src, shown)
-}
-
 /// Load the installed policy (main file + drop-ins) with the secure-open
 /// checks. This is what bdexec uses.
 pub fn load_policy() -> Result<Loaded, PolicyError> {
@@ -124,6 +162,30 @@ pub fn load_policy() -> Result<Loaded, PolicyError> {
 /// must be root-owned and not group/world-writable). For tests and tools;
 /// bdexec only ever calls [`load_policy`].
 pub fn load_policy_in(conf_dir: &Path) -> Result<Loaded, PolicyError> {
+    parse_sources(&read_sources(conf_dir)?)
+}
+
+fn parse_sources(sources: &Sources) -> Result<Loaded, PolicyError> {
+    let mut frags = sources.iter().map(|(path, text)| parse_policy(text, path));
+    let main = frags.next().ok_or_else(|| {
+        PolicyError::file(
+            PolicyErrorKind::NotFound,
+            Path::new(CONF_DIR),
+            "no policy file",
+        )
+    })??;
+    let dropins = frags.collect::<Result<Vec<_>, _>>()?;
+    let policy = merge(main, dropins)?;
+    let hash = policy_hash(&policy);
+    Ok(Loaded {
+        policy,
+        hash,
+        raw: raw_digest(sources),
+    })
+}
+
+/// Read the main file and the drop-ins (secure-open checks on each).
+fn read_sources(conf_dir: &Path) -> Result<Sources, PolicyError> {
     let dir = secure_fs::open_trusted_dir(conf_dir).map_err(secure_err)?;
     let main_path = conf_dir.join(POLICY_NAME);
     let (file, _) = secure_fs::open_trusted_file(
@@ -134,17 +196,15 @@ pub fn load_policy_in(conf_dir: &Path) -> Result<Loaded, PolicyError> {
         0,
     )
     .map_err(secure_err)?;
-    let main = parse_file(file, &main_path)?;
+    let mut sources = vec![(main_path.clone(), read_text(file, &main_path)?)];
 
     let dropin_dir = conf_dir.join(DROPIN_NAME);
-    let dropins = match secure_fs::open_subdir(dir.as_fd(), OsStr::new(DROPIN_NAME), &dropin_dir) {
-        Ok(dfd) => read_dropins(dfd.as_fd(), &dropin_dir)?,
-        Err(e) if e.is_not_found() => Vec::new(),
+    match secure_fs::open_subdir(dir.as_fd(), OsStr::new(DROPIN_NAME), &dropin_dir) {
+        Ok(dfd) => sources.extend(read_dropins(dfd.as_fd(), &dropin_dir)?),
+        Err(e) if e.is_not_found() => {}
         Err(e) => return Err(secure_err(e)),
     };
-    let policy = merge(main, dropins)?;
-    let hash = policy_hash(&policy);
-    Ok(Loaded { policy, hash })
+    Ok(sources)
 }
 
 /// The drop-in names to read, sorted byte-wise.
@@ -192,14 +252,15 @@ fn dropin_names(dfd: BorrowedFd<'_>, shown: &Path) -> Result<Vec<OsString>, Poli
     Ok(names)
 }
 
-fn read_dropins(dfd: BorrowedFd<'_>, shown: &Path) -> Result<Vec<PolicyFragment>, PolicyError> {
+fn read_dropins(dfd: BorrowedFd<'_>, shown: &Path) -> Result<Sources, PolicyError> {
     dropin_names(dfd, shown)?
         .iter()
         .map(|name| {
             let path = shown.join(name);
             let (file, _) = secure_fs::open_trusted_file(dfd, name, &path, OFlag::empty(), 0)
                 .map_err(secure_err)?;
-            parse_file(file, &path)
+            let text = read_text(file, &path)?;
+            Ok((path, text))
         })
         .collect()
 }
@@ -217,10 +278,8 @@ pub fn load_policy_from(main: &Path) -> Result<Loaded, PolicyError> {
         PolicyError::file(kind, main, format!("open: {e}"))
     })?;
     let shown = PathBuf::from(main);
-    let frag = parse_file(file, &shown)?;
-    let policy = merge(frag, Vec::new())?;
-    let hash = policy_hash(&policy);
-    Ok(Loaded { policy, hash })
+    let text = read_text(file, &shown)?;
+    parse_sources(&vec![(shown, text)])
 }
 
 #[cfg(test)]

@@ -70,6 +70,11 @@ pub struct TestUser {
 /// gid of the group `ops` (members: carol).
 pub const OPS_GID: u32 = 61100;
 
+/// The file capabilities `make install` gives bdexec (Makefile
+/// `BDEXEC_CAPS`): the id switch, bounding-set control for grants, and
+/// the grantable `net_bind_service`.
+pub const BDEXEC_FILE_CAPS: &str = "cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p";
+
 pub const ALICE: TestUser = TestUser {
     name: "alice",
     uid: 61001,
@@ -293,7 +298,7 @@ impl TestEnv {
         fs::copy(env!("CARGO_BIN_EXE_bdexec"), &bdexec).expect("copy bdexec");
         fs::set_permissions(&bdexec, fs::Permissions::from_mode(0o755)).unwrap();
         let st = Command::new("setcap")
-            .arg("cap_setuid,cap_setgid=p")
+            .arg(BDEXEC_FILE_CAPS)
             .arg(&bdexec)
             .output()
             .expect("run setcap (install libcap2-bin: make deps)");

@@ -1,0 +1,191 @@
+//! `bdctl doctor`: what this host really provides and whether the
+//! installation is sound: Landlock ABI, seccomp, the installed bdexec's
+//! mode and file capabilities, policy and state permissions, what each
+//! sandbox profile would enforce here, and rules whose capability grants
+//! the installed binary cannot give.
+
+use crate::policy::model::Policy;
+use crate::sandbox::capgrant::{self, CapsSet};
+use crate::secure_fs;
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+/// Rules whose `caps` the binary's permitted set lacks: (rule, missing).
+pub fn rules_lacking_caps(policy: &Policy, permitted: &CapsSet) -> Vec<(String, Vec<String>)> {
+    policy
+        .rules
+        .iter()
+        .filter_map(|r| {
+            let grant = capgrant::parse_caps(&r.caps).ok()?;
+            let mut need = capgrant::names(&grant.difference(permitted).copied().collect());
+            if !r.caps.is_empty() && !permitted.contains(&caps::Capability::CAP_SETPCAP) {
+                need.push("setpcap".into());
+            }
+            (!need.is_empty()).then(|| (r.name.clone(), need))
+        })
+        .collect()
+}
+
+fn check_dir(out: &mut String, path: &str, want_private: bool) -> bool {
+    match secure_fs::open_trusted_dir(Path::new(path)) {
+        Ok(fd) => match nix::sys::stat::fstat(&fd) {
+            Ok(st) if want_private && st.st_mode & 0o077 != 0 => {
+                let _ = writeln!(
+                    out,
+                    "  WARN {path}: mode {:04o}, expected 0700",
+                    st.st_mode & 0o7777
+                );
+                false
+            }
+            Ok(st) => {
+                let _ = writeln!(out, "  ok   {path}: root, {:04o}", st.st_mode & 0o7777);
+                true
+            }
+            Err(e) => {
+                let _ = writeln!(out, "  FAIL {path}: fstat: {}", e.desc());
+                false
+            }
+        },
+        Err(e) if e.is_not_found() => {
+            let _ = writeln!(out, "  info {path}: missing (created on first use)");
+            true
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  FAIL {e}");
+            false
+        }
+    }
+}
+
+/// The report and whether everything essential is sound.
+pub fn report(bdexec: &Path, policy: Option<&Policy>) -> (String, bool) {
+    let mut out = String::new();
+    let mut ok = true;
+    let _ = writeln!(out, "kernel:");
+    let uname = nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned());
+    let _ = writeln!(
+        out,
+        "  release {}",
+        uname.unwrap_or_else(|_| "unknown".into())
+    );
+    let _ = writeln!(
+        out,
+        "  landlock: {}",
+        crate::sandbox::landlock::kernel_summary()
+    );
+    let _ = writeln!(out, "  seccomp: {}", seccomp_summary());
+    let _ = writeln!(
+        out,
+        "  seccomp filters: built by bdexec's own BPF emitter ({})",
+        crate::sandbox::seccomp::COMPILER_VERSION
+    );
+
+    let _ = writeln!(out, "installed bdexec ({}):", bdexec.display());
+    let mut permitted = CapsSet::new();
+    match std::fs::metadata(bdexec) {
+        Err(e) => {
+            ok = false;
+            let _ = writeln!(out, "  FAIL {e}");
+        }
+        Ok(m) => {
+            let mode = m.permissions().mode();
+            if mode & 0o6000 != 0 {
+                ok = false;
+                let _ = writeln!(
+                    out,
+                    "  FAIL mode {:04o}: a setuid/setgid bit is set (must not be)",
+                    mode & 0o7777
+                );
+            } else {
+                let _ = writeln!(
+                    out,
+                    "  ok   mode {:04o}, no setuid/setgid bit",
+                    mode & 0o7777
+                );
+            }
+            match capgrant::file_permitted(bdexec) {
+                Ok(p) if p.is_empty() => {
+                    ok = false;
+                    let _ = writeln!(
+                        out,
+                        "  FAIL no file capabilities: run `make install` (setcap)"
+                    );
+                }
+                Ok(p) => {
+                    let _ = writeln!(
+                        out,
+                        "  file capabilities (permitted): {}",
+                        capgrant::names(&p).join(",")
+                    );
+                    for need in [caps::Capability::CAP_SETUID, caps::Capability::CAP_SETGID] {
+                        if !p.contains(&need) {
+                            ok = false;
+                            let _ = writeln!(
+                                out,
+                                "  FAIL {} missing: bdexec refuses to run",
+                                need.to_string().to_ascii_lowercase()
+                            );
+                        }
+                    }
+                    permitted = p;
+                }
+                Err(e) => {
+                    ok = false;
+                    let _ = writeln!(out, "  FAIL {e}");
+                }
+            }
+        }
+    }
+
+    let _ = writeln!(out, "files:");
+    ok &= check_dir(&mut out, crate::paths::CONF_DIR, false);
+    ok &= check_dir(&mut out, crate::paths::LOG_DIR, true);
+    ok &= check_dir(&mut out, crate::paths::RUN_DIR, true);
+    ok &= check_dir(&mut out, crate::paths::LIB_DIR, true);
+
+    if let Some(p) = policy {
+        let _ = writeln!(out, "sandbox profiles on this kernel:");
+        if p.sandboxes.is_empty() {
+            let _ = writeln!(out, "  (none defined)");
+        }
+        for s in &p.sandboxes {
+            let _ = writeln!(out, "  {}: {}", s.name, crate::sandbox::describe(s));
+        }
+        let lacking = rules_lacking_caps(p, &permitted);
+        let _ = writeln!(out, "capability grants:");
+        if lacking.is_empty() {
+            let _ = writeln!(
+                out,
+                "  ok   every rule's caps are in bdexec's permitted set"
+            );
+        }
+        for (rule, need) in lacking {
+            ok = false;
+            let _ = writeln!(
+                out,
+                "  FAIL rule {rule} grants {} which the installed bdexec lacks (add to BDEXEC_CAPS, make install)",
+                need.join(",")
+            );
+        }
+    }
+    (out, ok)
+}
+
+fn seccomp_summary() -> String {
+    // SAFETY: PR_GET_SECCOMP takes no pointer arguments.
+    let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    let actions =
+        std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
+    match mode {
+        -1 => "not available in this kernel".into(),
+        0 => format!(
+            "available (this process unfiltered); actions: {}",
+            actions.trim()
+        ),
+        m => format!(
+            "available; this process is already filtered (mode {m}); actions: {}",
+            actions.trim()
+        ),
+    }
+}

@@ -1,0 +1,177 @@
+//! Glue between a rule and the sandbox layer: which profile and grants
+//! apply, building them before the TOCTOU check, and applying them in
+//! DESIGN section 4's order after the identity switch.
+//!
+//! * A rule's profile is its `sandbox`, else `[defaults] sandbox`.
+//! * A rule with neither a profile nor `caps` is not confined: a root
+//!   target gets full root from exec, a non-root target nothing.
+//! * With a profile or `caps`, the target keeps exactly `caps` (empty:
+//!   none): the bounding set is cut to them and, for a uid-0 target,
+//!   SECBIT_NOROOT is locked so exec grants nothing more.
+//! * With a profile, no_new_privs is set, then Landlock (when the profile
+//!   has a `[landlock]` table), then the seccomp filter (always: at least
+//!   the baseline denials), last.
+
+use crate::policy::model::{Policy, Rule, SandboxProfile};
+use crate::sandbox::capgrant::{self, CapsSet};
+use crate::sandbox::landlock::{self, PreparedLandlock};
+use crate::sandbox::seccomp::{self, Program};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+/// A rule's confinement, built but not applied.
+pub struct Confinement {
+    profile: Option<String>,
+    landlock: Option<PreparedLandlock>,
+    seccomp: Option<Program>,
+    grant: CapsSet,
+    summary: String,
+}
+
+/// The profile that applies to `rule`, if any.
+pub fn profile_for<'p>(policy: &'p Policy, rule: &Rule) -> Option<&'p SandboxProfile> {
+    let name = rule
+        .sandbox
+        .as_deref()
+        .or(policy.defaults.sandbox.as_deref())?;
+    policy.sandboxes.iter().find(|s| s.name == name)
+}
+
+/// Cache key of a profile's seccomp program: BLAKE3 of its canonical
+/// form (so only a change to this profile's filter recompiles it).
+fn seccomp_key(p: &SandboxProfile) -> [u8; 32] {
+    let canon = serde_json::to_vec(&p.seccomp).unwrap_or_default();
+    let mut h = blake3::Hasher::new();
+    h.update(b"belladonna-seccomp-key-v1\0");
+    h.update(&canon);
+    *h.finalize().as_bytes()
+}
+
+/// Build (without applying) what `rule` needs; `Ok(None)` when nothing.
+/// Errors are one line, ready for the refusal message.
+pub fn prepare(
+    policy: &Policy,
+    rule: &Rule,
+    exec_path: &Path,
+    state_dir: &OwnedFd,
+) -> Result<Option<Confinement>, String> {
+    let profile = profile_for(policy, rule);
+    if profile.is_none() && rule.caps.is_empty() {
+        return Ok(None);
+    }
+    let grant = capgrant::parse_caps(&rule.caps).map_err(|e| e.to_string())?;
+    let missing = capgrant::missing_from_binary(&grant);
+    if !missing.is_empty() {
+        return Err(format!(
+            "rule grants capabilities bdexec itself does not hold ({}): ask the administrator to add them to bdexec's file capabilities",
+            capgrant::names(&missing).join(",")
+        ));
+    }
+    let mut parts = Vec::new();
+    let mut ll = None;
+    let mut sc = None;
+    if let Some(p) = profile {
+        if let Some(spec) = &p.landlock {
+            let prepared = landlock::prepare(spec, exec_path).map_err(|e| e.to_string())?;
+            parts.push(prepared.report().summary());
+            ll = Some(prepared);
+        }
+        let cached = seccomp::cached(state_dir.as_fd(), &seccomp_key(p), p.seccomp.as_ref())
+            .map_err(|e| e.to_string())?;
+        let mode = match &p.seccomp {
+            None => "baseline".to_string(),
+            Some(s) => format!(
+                "{} {}",
+                if s.allow.is_empty() {
+                    "deny-list"
+                } else {
+                    "allow-list"
+                },
+                match s.action {
+                    crate::policy::model::SeccompAction::Kill => "kill",
+                    crate::policy::model::SeccompAction::Errno => "errno",
+                    crate::policy::model::SeccompAction::Log => "log",
+                }
+            ),
+        };
+        parts.push(format!(
+            "seccomp {mode}{}",
+            if cached.hit { " (cached)" } else { "" }
+        ));
+        sc = Some(cached.program);
+    }
+    parts.push(if rule.caps.is_empty() {
+        "caps none".to_string()
+    } else {
+        format!("caps {}", rule.caps.join(","))
+    });
+    Ok(Some(Confinement {
+        profile: profile.map(|p| p.name.clone()),
+        landlock: ll,
+        seccomp: sc,
+        grant,
+        summary: parts.join("; "),
+    }))
+}
+
+impl Confinement {
+    /// The profile's name, for the audit record.
+    pub fn profile(&self) -> Option<&str> {
+        self.profile.as_deref()
+    }
+
+    /// What will be enforced, one line for the audit record.
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    /// True when capabilities must survive the uid switch.
+    pub fn grant_follows(&self) -> bool {
+        !self.grant.is_empty()
+    }
+
+    /// Bounding set and securebits, before setgroups/setresgid/setresuid.
+    pub fn before_id_switch(&self, target_uid: u32) -> Result<(), String> {
+        capgrant::before_id_switch(&self.grant, target_uid).map_err(|e| e.to_string())
+    }
+
+    /// After the uid switch: the grant (or nothing), no_new_privs,
+    /// Landlock, seccomp, in that order. Any error: the caller `_exit`s.
+    pub fn apply(self) -> Result<(), String> {
+        if self.grant.is_empty() {
+            drop_all_caps()?;
+        } else {
+            capgrant::after_id_switch(&self.grant).map_err(|e| e.to_string())?;
+        }
+        if self.profile.is_none() {
+            return Ok(());
+        }
+        crate::sandbox::set_no_new_privs().map_err(|e| e.to_string())?;
+        if let Some(ll) = self.landlock {
+            ll.apply().map_err(|e| e.to_string())?;
+        }
+        if let Some(p) = &self.seccomp {
+            seccomp::load(p).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// No grant: every capability set empty (a uid-0 target still holds
+/// bdexec's permitted set at this point), verified.
+fn drop_all_caps() -> Result<(), String> {
+    use caps::CapSet;
+    for set in [
+        CapSet::Ambient,
+        CapSet::Inheritable,
+        CapSet::Effective,
+        CapSet::Permitted,
+    ] {
+        caps::clear(None, set).map_err(|e| format!("clearing {set:?} capabilities: {e}"))?;
+        let left = caps::read(None, set).map_err(|e| format!("reading capabilities: {e}"))?;
+        if !left.is_empty() {
+            return Err(format!("capabilities left in {set:?}"));
+        }
+    }
+    Ok(())
+}
