@@ -149,6 +149,19 @@ fn main() {
             vec![bdexec.clone(), "-n".into(), "--".into(), "/bin/true".into()],
         ),
         (
+            // The same call through a rule with a sandbox profile (Landlock
+            // + an allow-list seccomp filter): NNP, Landlock and the
+            // filter loaded from the tmpfs cache on every call.
+            "bdexec+sb",
+            vec![
+                bdexec.clone(),
+                "-n".into(),
+                "--".into(),
+                "/bin/true".into(),
+                "sandboxed".into(),
+            ],
+        ),
+        (
             "sudo",
             vec!["/usr/bin/sudo".into(), "-n".into(), "/bin/true".into()],
         ),
@@ -213,7 +226,7 @@ fn main() {
     println!();
     println!("per-call wall time (ms), whole process, {rounds} calls each:");
     println!(
-        "  {:<8} {:>8} {:>8} {:>8} {:>8}   {:>14}",
+        "  {:<10} {:>8} {:>8} {:>8} {:>8}   {:>14}",
         "tool", "p50", "p95", "p99", "mean", "peak RSS MiB"
     );
     for t in &tools {
@@ -223,7 +236,7 @@ fn main() {
         let mut rss = t.rss_kib.clone();
         rss.sort();
         println!(
-            "  {:<8} {} {} {} {}   {:>6.2} (max {:.2})",
+            "  {:<10} {} {} {} {}   {:>6.2} (max {:.2})",
             t.name,
             ms(pct(&s, 0.50)),
             ms(pct(&s, 0.95)),
@@ -242,7 +255,11 @@ fn main() {
     println!(
         "paired ratios (median over rounds of bdexec's time / the other's; < 1 = bdexec faster):"
     );
-    for other in tools.iter().filter(|t| t.name != "bdexec") {
+    for other in tools
+        .iter()
+        .filter(|t| t.name != "bdexec" && t.name != "bdexec+sb")
+        .chain(tools.iter().filter(|t| t.name == "bdexec+sb"))
+    {
         let ratios: Vec<f64> = bd
             .times
             .iter()
@@ -251,7 +268,7 @@ fn main() {
             .collect();
         let wins = ratios.iter().filter(|r| **r < 1.0).count();
         println!(
-            "  bdexec/{:<6} {:6.3}   (bdexec faster in {wins}/{} rounds)",
+            "  bdexec/{:<9} {:6.3}   (bdexec faster in {wins}/{} rounds)",
             other.name,
             median_f(ratios.clone()),
             ratios.len()
@@ -294,4 +311,65 @@ fn main() {
         wall.as_secs_f64(),
         all.len() as f64 / wall.as_secs_f64()
     );
+
+    sandbox_costs();
+}
+
+/// In-process cost of the sandbox steps bdexec takes per call (run as
+/// root inside the bench namespace, whose /run is the bench's own):
+/// compiling the seccomp filter (the cache-miss path), loading it from the
+/// verified tmpfs cache (the steady state), and preparing the Landlock
+/// ruleset.
+fn sandbox_costs() {
+    use belladonna::policy::model::{LandlockSpec, SeccompAction, SeccompSpec};
+    use belladonna::sandbox::{landlock, seccomp};
+    let spec = SeccompSpec {
+        allow: vec!["@system-service".into()],
+        deny: vec![],
+        action: SeccompAction::Errno,
+    };
+    let n = 300u32;
+    let t = Instant::now();
+    for _ in 0..n {
+        let _ = seccomp::compile(Some(&spec));
+    }
+    let compile = t.elapsed() / n;
+    let state = match belladonna::state::open_state_dir() {
+        Ok(fd) => fd,
+        Err(e) => {
+            println!("bench: sandbox step costs skipped: {e}");
+            return;
+        }
+    };
+    use std::os::fd::AsFd;
+    let key = [7u8; 32];
+    let _ = seccomp::cached(state.as_fd(), &key, Some(&spec));
+    let t = Instant::now();
+    let mut hits = 0;
+    for _ in 0..n {
+        if let Ok(c) = seccomp::cached(state.as_fd(), &key, Some(&spec)) {
+            hits += usize::from(c.hit);
+        }
+    }
+    let cached = t.elapsed() / n;
+    let ll = LandlockSpec {
+        read: vec!["/usr".into()],
+        write: vec![],
+        exec: vec![],
+        bind_tcp: None,
+        connect_tcp: None,
+        scope_abstract_unix: false,
+        scope_signals: false,
+        min_abi: None,
+    };
+    let t = Instant::now();
+    for _ in 0..n {
+        let _ = landlock::prepare(&ll, std::path::Path::new("/bin/true"));
+    }
+    let prep = t.elapsed() / n;
+    println!();
+    println!("sandbox steps in-process (mean of {n}):");
+    println!("  seccomp filter compiled (cache miss)   {:8.1} us", compile.as_secs_f64() * 1e6);
+    println!("  seccomp filter from tmpfs cache (hit)  {:8.1} us  ({hits}/{n} hits)", cached.as_secs_f64() * 1e6);
+    println!("  landlock ruleset prepared              {:8.1} us", prep.as_secs_f64() * 1e6);
 }

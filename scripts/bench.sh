@@ -54,11 +54,24 @@ if [ "${1:-}" != "--inside" ]; then
     cat >"$dir/etc/belladonna/policy.toml" <<'EOF'
 version = 1
 
+[sandbox.bench.landlock]
+read = ["/usr"]
+[sandbox.bench.seccomp]
+allow = ["@system-service"]
+action = "errno"
+
 [[rule]]
 name = "bench-true"
 users = ["bdbench"]
 commands = ["/usr/bin/true"]
 auth = "none"
+
+[[rule]]
+name = "bench-true-sandboxed"
+users = ["bdbench"]
+commands = ["/usr/bin/true sandboxed"]
+auth = "none"
+sandbox = "bench"
 EOF
     chmod 0600 "$dir/etc/belladonna/policy.toml"
     # sudo and doas, configured the same way (NOPASSWD / nopass, one command).

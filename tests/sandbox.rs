@@ -376,3 +376,26 @@ caps = ["net_admin"]
     env.run_as_user("alice", &["--", &p.display().to_string(), "status"])
         .expect_refusal(1, "a grant bdexec cannot give");
 }
+
+/// A caller that confined itself first (a seccomp filter that makes the
+/// audit log's fdatasync fail, or a Landlock domain that forbids writing
+/// files) must not get a half-working bdexec: both need no_new_privs for
+/// an unprivileged caller, so bdexec refuses at start (exit 5), runs
+/// nothing, and the log is untouched.
+#[test]
+fn pre_confined_caller_is_refused() {
+    let env = test_env!("pre_confined_caller_is_refused");
+    env.policy(STD_POLICY);
+    let wrapper = env.compile_c("preconfined", include_str!("probe/preconfined.c"));
+    let bd = env.bdexec_path().display().to_string();
+    for how in ["seccomp", "landlock"] {
+        let o = env
+            .program("alice", &wrapper)
+            .args([how, bd.as_str(), "--", "/usr/bin/touch", "/var/lib/marker"])
+            .run();
+        o.expect_refusal(5, &format!("caller pre-applied {how}"));
+        assert!(o.stderr_str().contains("no_new_privs"), "{o}");
+        assert!(!env.marker_exists("marker"), "{o}");
+    }
+    assert!(env.audit_bytes().is_empty(), "nothing was recorded or written");
+}
