@@ -41,7 +41,7 @@ TEST_THREADS ?= 2
 # prlimit), man pages (mandoc), bench (sudo, opendoas).
 DEB_PACKAGES := build-essential pkg-config libseccomp-dev libcap2-bin strace util-linux mandoc sudo opendoas
 
-.PHONY: all build deps test demo install uninstall bench lint clean check-root
+.PHONY: all build deps test demo install uninstall bench lint clean check-root kernel-matrix
 
 all: build
 
@@ -112,6 +112,13 @@ uninstall:
 
 bench: deps build
 	@bash scripts/bench.sh
+
+# Boots Debian's 6.1, 6.12 and newest kernels under qemu (TCG) with a static
+# probe as /init and reports what Landlock/seccomp enforce on each
+# (docs/kernel-matrix.md). Downloads kernel packages: not part of `make test`.
+# Settings are KM_* variables (scripts/kernel-matrix.sh --help).
+kernel-matrix:
+	@bash scripts/kernel-matrix.sh
 
 lint:
 	$(CARGO) fmt --check
