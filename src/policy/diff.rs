@@ -1,0 +1,1746 @@
+//! The privilege diff: what changes in EFFECT between two policies, not
+//! in text. Pure: no I/O.
+//!
+//! Two layers, merged into one list of [`Change`]s:
+//!
+//! 1. **Semantic probes** (who may run what as whom): for every principal
+//!    (user or group, name or `#id`) named in either policy, a synthetic
+//!    caller that matches exactly that principal asks, under both
+//!    policies and through [`crate::decide::decide`] itself, for every
+//!    command path named in a rule that applies to it, with the argument
+//!    lists instantiated from every command entry of that path (the exact
+//!    arguments, the arguments plus one more, no arguments), as every
+//!    target named in those rules' `run_as` (each name, each `#uid`, and
+//!    each name/uid pair). Paths are compared as strings: a synthetic
+//!    [`FileIds`] gives each distinct path its own identity. A request
+//!    denied by A and allowed by B is a `grant` (widening), the reverse a
+//!    `revoke` (narrowing); when both allow through different rules, a
+//!    weaker authentication, added capabilities or a looser sandbox are
+//!    reported too.
+//! 2. **Rule-level comparison**, keyed by rule name (rules present in
+//!    both), and by profile name for `[sandbox.NAME]`: action, auth, caps,
+//!    explicit sandbox reference, setenv, digest pins; the deny rules as a
+//!    set of (principal, command entry, target) triples (a triple that
+//!    disappears is a widening even when no allow rule is affected: a
+//!    caller in several groups can be affected); defaults; the `rate` and
+//!    `decoy` segments (neutral "changed" when their hashes differ).
+//!
+//! Why single-principal probes plus deny triples are complete for the
+//! allow/deny decision (checked by the property test below): if A denies
+//! and B allows a caller C, either a deny rule of A that matched C is gone
+//! from B (a deny triple line names a principal C matches and the path),
+//! or no allow rule of A matched C, and then the caller matching only the
+//! principal p through which B's allow rule matched C is also denied by A
+//! and allowed by B (its rules are a subset of C's). Symmetrically for
+//! narrowing. The argument instances cover every equivalence class of
+//! argument lists: which entries an argument list matches depends only on
+//! which entry lists equal it or are its prefix, and the extra argument
+//! is a byte string no policy can contain (invalid UTF-8).
+#![forbid(unsafe_code)]
+
+use crate::decide::{Caller, Decision, FileId, FileIds, Request, Target, decide};
+use crate::policy::cmdline::render_parts;
+use crate::policy::hash::{hex, policy_hash, segment_hashes};
+use crate::policy::model::{
+    Action, Args, Auth, Defaults, LandlockSpec, Policy, Principal, Rule, SandboxProfile,
+    SeccompAction, SeccompSpec,
+};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+/// Whether a change gives more privilege, less, or neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Effect {
+    Widening,
+    Narrowing,
+    Neutral,
+}
+
+impl Effect {
+    /// The text-output prefix: `+` widening, `-` narrowing, `~` neutral.
+    pub fn sign(self) -> char {
+        match self {
+            Effect::Widening => '+',
+            Effect::Narrowing => '-',
+            Effect::Neutral => '~',
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Widening => "widening",
+            Effect::Narrowing => "narrowing",
+            Effect::Neutral => "neutral",
+        }
+    }
+}
+
+/// What a change is about (the second word of a text line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A request denied by A is allowed by B.
+    Grant,
+    /// A request allowed by A is denied by B.
+    Revoke,
+    /// The authentication a request or rule needs.
+    Auth,
+    /// Deny rules: a (principal, command, target) triple added or lifted.
+    Deny,
+    /// A rule's `action`.
+    Action,
+    /// Capability grants.
+    Caps,
+    /// A rule's or the defaults' sandbox profile as a whole.
+    Sandbox,
+    /// Landlock paths, ports, scopes, min_abi.
+    Landlock,
+    /// Seccomp allow/deny lists and action.
+    Seccomp,
+    /// `setenv`.
+    Setenv,
+    /// Digest pins.
+    Digest,
+    /// `[defaults]` keys.
+    Defaults,
+    /// Rules and profiles added, removed (context; their effect is in the
+    /// grant/revoke/deny lines).
+    Rule,
+    /// A segment without a finer comparison (rate, decoy).
+    Segment,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Grant => "grant",
+            ChangeKind::Revoke => "revoke",
+            ChangeKind::Auth => "auth",
+            ChangeKind::Deny => "deny",
+            ChangeKind::Action => "action",
+            ChangeKind::Caps => "caps",
+            ChangeKind::Sandbox => "sandbox",
+            ChangeKind::Landlock => "landlock",
+            ChangeKind::Seccomp => "seccomp",
+            ChangeKind::Setenv => "setenv",
+            ChangeKind::Digest => "digest",
+            ChangeKind::Defaults => "defaults",
+            ChangeKind::Rule => "rule",
+            ChangeKind::Segment => "segment",
+        }
+    }
+}
+
+/// A user or group principal (for "who does this change concern").
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Who {
+    User(Principal),
+    Group(Principal),
+}
+
+impl Who {
+    /// `user alice`, `group #50`.
+    pub fn label(&self) -> String {
+        match self {
+            Who::User(p) => format!("user {p}"),
+            Who::Group(p) => format!("group {p}"),
+        }
+    }
+
+    /// Whether a caller is concerned (the decision engine's matching).
+    pub fn matches(&self, caller: &Caller) -> bool {
+        match self {
+            Who::User(p) => crate::policy::matcher::user_matches(p, caller),
+            Who::Group(p) => crate::policy::matcher::group_matches(p, caller),
+        }
+    }
+}
+
+/// One effective change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub kind: ChangeKind,
+    /// `user alice`, `group ops`, `rule NAME`, `sandbox NAME`, `defaults`,
+    /// `segment rate`.
+    pub subject: String,
+    pub detail: String,
+    pub effect: Effect,
+    /// The principal a grant/revoke/deny line is about.
+    #[serde(skip)]
+    pub who: Option<Who>,
+    /// The command path a grant/revoke/deny line is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+impl Change {
+    fn key(&self) -> (ChangeKind, &str, &str, Effect) {
+        (self.kind, &self.subject, &self.detail, self.effect)
+    }
+
+    /// One text line: `+ grant user bob: /usr/bin/id as root (...)`,
+    /// control characters escaped.
+    pub fn line(&self) -> String {
+        // `~ rule NAME: added`, not `~ rule rule NAME: added`.
+        let kind = self.kind.as_str();
+        let redundant = self.subject == kind
+            || self
+                .subject
+                .strip_prefix(kind)
+                .is_some_and(|rest| rest.starts_with(' '));
+        let raw = if redundant {
+            format!("{} {}: {}", self.effect.sign(), self.subject, self.detail)
+        } else {
+            format!(
+                "{} {} {}: {}",
+                self.effect.sign(),
+                kind,
+                self.subject,
+                self.detail
+            )
+        };
+        let mut s = String::with_capacity(raw.len());
+        // Writing into a String cannot fail.
+        let _ = crate::policy::one_line(&raw, &mut s);
+        s
+    }
+}
+
+/// Counts per effect.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub widening: usize,
+    pub narrowing: usize,
+    pub neutral: usize,
+}
+
+/// The result of [`diff`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diff {
+    pub hash_a: [u8; 32],
+    pub hash_b: [u8; 32],
+    /// Segments whose canonical form differs, in the order `auth`,
+    /// `rate`, `sandbox`, `decoy`, `defaults` (the last: `[defaults]`
+    /// other than `sandbox`, which belongs to the sandbox segment).
+    pub segments: Vec<&'static str>,
+    /// Sorted by kind, subject, detail; no duplicates.
+    pub changes: Vec<Change>,
+}
+
+impl Diff {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.effect {
+                Effect::Widening => s.widening += 1,
+                Effect::Narrowing => s.narrowing += 1,
+                Effect::Neutral => s.neutral += 1,
+            }
+        }
+        s
+    }
+
+    /// Whether anything widens privilege.
+    pub fn widens(&self) -> bool {
+        self.changes.iter().any(|c| c.effect == Effect::Widening)
+    }
+
+    /// One line per change, then the hash line and the summary line.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for c in &self.changes {
+            out.push_str(&c.line());
+            out.push('\n');
+        }
+        if self.hash_a == self.hash_b {
+            out.push_str("hash: identical\n");
+        } else {
+            out.push_str(&format!("hash: differs ({})\n", self.segments.join(", ")));
+        }
+        let s = self.summary();
+        out.push_str(&format!(
+            "summary: {} widening, {} narrowing, {} neutral\n",
+            s.widening, s.narrowing, s.neutral
+        ));
+        out
+    }
+
+    /// The same as JSON: `{"hash_a", "hash_b", "segments", "changes":
+    /// [{kind, subject, detail, effect, path?}], "summary"}`.
+    pub fn render_json(&self) -> String {
+        #[derive(Serialize)]
+        struct J<'a> {
+            hash_a: String,
+            hash_b: String,
+            segments: &'a [&'static str],
+            changes: &'a [Change],
+            summary: Summary,
+        }
+        let j = J {
+            hash_a: hex(&self.hash_a),
+            hash_b: hex(&self.hash_b),
+            segments: &self.segments,
+            changes: &self.changes,
+            summary: self.summary(),
+        };
+        serde_json::to_string(&j).unwrap_or_else(|e| {
+            // Not reachable (plain strings and numbers); never panic.
+            format!("{{\"error\":{:?}}}", e.to_string())
+        })
+    }
+}
+
+/// Segments (and `defaults`) whose canonical form differs.
+pub fn changed_segments(a: &Policy, b: &Policy) -> Vec<&'static str> {
+    let (sa, sb) = (segment_hashes(a), segment_hashes(b));
+    let mut out = Vec::new();
+    if sa.auth != sb.auth {
+        out.push("auth");
+    }
+    if sa.rate != sb.rate {
+        out.push("rate");
+    }
+    if sa.sandbox != sb.sandbox {
+        out.push("sandbox");
+    }
+    if sa.decoy != sb.decoy {
+        out.push("decoy");
+    }
+    if !defaults_equal(&a.defaults, &b.defaults) {
+        out.push("defaults");
+    }
+    out
+}
+
+/// `[defaults]` equal apart from `sandbox` (sandbox segment).
+fn defaults_equal(a: &Defaults, b: &Defaults) -> bool {
+    let (mut x, mut y) = (a.clone(), b.clone());
+    x.sandbox = None;
+    y.sandbox = None;
+    x == y
+}
+
+/// The effective change from policy `a` (old) to policy `b` (new).
+pub fn diff(a: &Policy, b: &Policy) -> Diff {
+    let hash_a = policy_hash(a);
+    let hash_b = policy_hash(b);
+    let mut out = Out::default();
+    if hash_a != hash_b {
+        probes(a, b, &mut out);
+        deny_triples(a, b, &mut out);
+        rules(a, b, &mut out);
+        profiles(a, b, &mut out);
+        defaults(a, b, &mut out);
+        let (sa, sb) = (segment_hashes(a), segment_hashes(b));
+        for (name, x, y) in [("rate", sa.rate, sb.rate), ("decoy", sa.decoy, sb.decoy)] {
+            if x != y {
+                out.push(
+                    ChangeKind::Segment,
+                    format!("segment {name}"),
+                    "changed".into(),
+                    Effect::Neutral,
+                );
+            }
+        }
+    }
+    let mut changes: Vec<Change> = out.0.into_values().collect();
+    changes.sort_by(|x, y| x.key().cmp(&y.key()));
+    Diff {
+        hash_a,
+        hash_b,
+        segments: if hash_a == hash_b {
+            Vec::new()
+        } else {
+            changed_segments(a, b)
+        },
+        changes,
+    }
+}
+
+/// Collected changes, de-duplicated by their text.
+#[derive(Default)]
+struct Out(BTreeMap<(ChangeKind, String, String, Effect), Change>);
+
+impl Out {
+    fn add(&mut self, c: Change) {
+        self.0
+            .entry((c.kind, c.subject.clone(), c.detail.clone(), c.effect))
+            .or_insert(c);
+    }
+
+    fn push(&mut self, kind: ChangeKind, subject: String, detail: String, effect: Effect) {
+        self.add(Change {
+            kind,
+            subject,
+            detail,
+            effect,
+            who: None,
+            path: None,
+        });
+    }
+}
+
+// ------------------------------------------------------------------ probes
+
+/// The extra argument of an instance: invalid UTF-8, so no policy
+/// argument can ever equal it.
+const EXTRA: &[u8] = &[0xff];
+
+/// Each distinct path its own identity.
+struct SynIds(HashMap<PathBuf, FileId>);
+
+impl FileIds for SynIds {
+    fn id_of(&self, path: &Path) -> Option<FileId> {
+        self.0.get(path).copied()
+    }
+}
+
+/// Ids and names no principal of either policy uses.
+struct Synthetic {
+    id: u32,
+    name: String,
+}
+
+fn synthetic(a: &Policy, b: &Policy) -> Synthetic {
+    let mut ids = HashSet::new();
+    let mut names = HashSet::new();
+    for r in a.rules.iter().chain(&b.rules) {
+        for p in r.users.iter().chain(&r.groups).chain(&r.run_as) {
+            match p {
+                Principal::Id(i) => {
+                    ids.insert(*i);
+                }
+                Principal::Name(n) => {
+                    names.insert(n.as_str());
+                }
+            }
+        }
+    }
+    let mut id = u32::MAX - 1;
+    while ids.contains(&id) {
+        id -= 1;
+    }
+    let mut name = String::from("~probe");
+    let mut n = 0u64;
+    while names.contains(name.as_str()) {
+        n += 1;
+        name = format!("~probe{n}");
+    }
+    Synthetic { id, name }
+}
+
+fn caller_for(who: &Who, syn: &Synthetic) -> Caller {
+    let mut c = Caller {
+        uid: syn.id,
+        gid: syn.id,
+        name: Some(syn.name.clone()),
+        gids: vec![syn.id],
+        group_names: Vec::new(),
+    };
+    match who {
+        Who::User(Principal::Name(n)) => c.name = Some(n.clone()),
+        Who::User(Principal::Id(i)) => c.uid = *i,
+        Who::Group(Principal::Name(n)) => c.group_names = vec![n.clone()],
+        Who::Group(Principal::Id(i)) => {
+            c.gid = *i;
+            c.gids = vec![*i];
+        }
+    }
+    c
+}
+
+fn rule_has(r: &Rule, who: &Who) -> bool {
+    match who {
+        Who::User(p) => r.users.contains(p),
+        Who::Group(p) => r.groups.contains(p),
+    }
+}
+
+/// A probe target: a name and/or a uid (the other part synthetic).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct TargetKey {
+    name: Option<String>,
+    uid: Option<u32>,
+}
+
+impl TargetKey {
+    fn target(&self, syn: &Synthetic) -> Target {
+        let uid = self.uid.unwrap_or(syn.id);
+        Target {
+            uid,
+            gid: uid,
+            name: self.name.clone().unwrap_or_else(|| syn.name.clone()),
+        }
+    }
+
+    fn label(&self) -> String {
+        match (&self.name, self.uid) {
+            (Some(n), Some(u)) => format!("{n}(#{u})"),
+            (Some(n), None) => n.clone(),
+            (None, Some(u)) => format!("#{u}"),
+            (None, None) => "?".into(),
+        }
+    }
+
+    fn is_pair(&self) -> bool {
+        self.name.is_some() && self.uid.is_some()
+    }
+}
+
+/// What a decision amounts to, for comparing A with B.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome<'p> {
+    Allow(&'p Rule),
+    Deny(Option<&'p Rule>, crate::decide::DenyReason),
+}
+
+impl<'p> Outcome<'p> {
+    fn of(d: Decision<'p>) -> Self {
+        match d {
+            Decision::Allow { rule, .. } => Outcome::Allow(rule),
+            Decision::Deny { rule, reason } => Outcome::Deny(rule, reason),
+        }
+    }
+
+    /// Comparable summary: allowed by which rule name with which auth.
+    fn sig(&self) -> (bool, Option<&'p str>, Option<Auth>) {
+        match self {
+            Outcome::Allow(r) => (true, Some(r.name.as_str()), Some(r.auth)),
+            Outcome::Deny(..) => (false, None, None),
+        }
+    }
+}
+
+fn render_instance(path: &Path, args: &[Vec<u8>]) -> String {
+    let extra = args.last().is_some_and(|a| a.as_slice() == EXTRA);
+    let words: Vec<String> = args
+        .iter()
+        .filter(|a| a.as_slice() != EXTRA)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let spec = if words.is_empty() {
+        Args::None
+    } else {
+        Args::Exact(words)
+    };
+    let mut s = render_parts(path, &spec);
+    if extra {
+        s.push_str(" <more-args>");
+    }
+    s
+}
+
+fn auth_rank(a: Auth) -> u8 {
+    match a {
+        Auth::None => 0,
+        Auth::Password => 1,
+        Auth::Approval => 2,
+    }
+}
+
+/// Effect of going from `a` to `b` where a higher rank is stricter.
+fn by_rank(a: u8, b: u8) -> Effect {
+    match b.cmp(&a) {
+        std::cmp::Ordering::Less => Effect::Widening,
+        std::cmp::Ordering::Greater => Effect::Narrowing,
+        std::cmp::Ordering::Equal => Effect::Neutral,
+    }
+}
+
+fn probes(a: &Policy, b: &Policy, out: &mut Out) {
+    let syn = synthetic(a, b);
+    // Every principal, with the rules naming it (sub-policies in order:
+    // the synthetic caller matches exactly these rules).
+    let mut whos: Vec<Who> = Vec::new();
+    let mut seen = HashSet::new();
+    for r in a.rules.iter().chain(&b.rules) {
+        for p in &r.users {
+            let w = Who::User(p.clone());
+            if seen.insert(w.clone()) {
+                whos.push(w);
+            }
+        }
+        for p in &r.groups {
+            let w = Who::Group(p.clone());
+            if seen.insert(w.clone()) {
+                whos.push(w);
+            }
+        }
+    }
+    // Path identities.
+    let mut ids = HashMap::new();
+    for r in a.rules.iter().chain(&b.rules) {
+        for c in &r.commands {
+            let n = ids.len() as u64;
+            ids.entry(c.path.clone())
+                .or_insert(FileId { dev: 0, ino: n + 1 });
+        }
+    }
+    let files = SynIds(ids);
+    // Index rules by principal once (a 10,000-rule policy stays linear).
+    let index = |p: &Policy| {
+        let mut m: HashMap<Who, Vec<usize>> = HashMap::new();
+        for (i, r) in p.rules.iter().enumerate() {
+            for u in &r.users {
+                m.entry(Who::User(u.clone())).or_default().push(i);
+            }
+            for g in &r.groups {
+                m.entry(Who::Group(g.clone())).or_default().push(i);
+            }
+        }
+        m
+    };
+    let (ia, ib) = (index(a), index(b));
+    let empty = Vec::new();
+    // An empty policy to fill with each principal's rules (built by
+    // clearing a clone, so that fields added to the model need no change
+    // here; the decision reads only the rules).
+    let mut base = a.clone();
+    base.rules = Vec::new();
+    base.sandboxes = Vec::new();
+    for who in &whos {
+        let sub = |p: &Policy, ix: &HashMap<Who, Vec<usize>>| {
+            let mut s = base.clone();
+            s.rules = ix
+                .get(who)
+                .unwrap_or(&empty)
+                .iter()
+                .filter_map(|&i| p.rules.get(i))
+                .filter(|r| rule_has(r, who))
+                .map(|r| {
+                    // Origins cleared: a moved but unchanged rule compares
+                    // equal.
+                    let mut r = r.clone();
+                    r.origin = crate::policy::model::Origin {
+                        file: PathBuf::new(),
+                        line: 0,
+                        col: 0,
+                    };
+                    r
+                })
+                .collect();
+            s
+        };
+        let (pa, pb) = (sub(a, &ia), sub(b, &ib));
+        if pa.rules == pb.rules {
+            continue;
+        }
+        probe_principal(who, &pa, &pb, a, b, &syn, &files, out);
+    }
+}
+
+/// The rules of `p` that name `path` in a command.
+fn rules_with_path<'p>(p: &'p Policy, path: &Path) -> Vec<&'p Rule> {
+    p.rules
+        .iter()
+        .filter(|r| r.commands.iter().any(|c| c.path == path))
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn probe_principal(
+    who: &Who,
+    pa: &Policy,
+    pb: &Policy,
+    full_a: &Policy,
+    full_b: &Policy,
+    syn: &Synthetic,
+    files: &SynIds,
+    out: &mut Out,
+) {
+    let paths: BTreeSet<&Path> = pa
+        .rules
+        .iter()
+        .chain(&pb.rules)
+        .flat_map(|r| r.commands.iter().map(|c| c.path.as_path()))
+        .collect();
+    let caller = caller_for(who, syn);
+    // Each path separately: only the rules naming it can decide a request
+    // for it, and a path whose rules are the same in A and B (for this
+    // principal) cannot change.
+    for path in paths {
+        let (ra, rb) = (rules_with_path(pa, path), rules_with_path(pb, path));
+        if ra == rb {
+            continue;
+        }
+        let Some(cmd) = files.id_of(path) else {
+            continue;
+        };
+        let mut qa = pa.clone();
+        qa.rules = ra.into_iter().cloned().collect();
+        let mut qb = pb.clone();
+        qb.rules = rb.into_iter().cloned().collect();
+        let (qa, qb) = (&qa, &qb);
+        // Argument instances and targets.
+        let mut argsets: BTreeSet<Vec<Vec<u8>>> = BTreeSet::new();
+        argsets.insert(Vec::new());
+        let mut names = BTreeSet::new();
+        let mut uids = BTreeSet::new();
+        for r in qa.rules.iter().chain(&qb.rules) {
+            for c in r.commands.iter().filter(|c| c.path == path) {
+                let v = match &c.args {
+                    Args::None => continue,
+                    Args::Exact(v) | Args::Prefix(v) => v,
+                };
+                let base: Vec<Vec<u8>> = v.iter().map(|s| s.as_bytes().to_vec()).collect();
+                let mut more = base.clone();
+                more.push(EXTRA.to_vec());
+                argsets.insert(base);
+                argsets.insert(more);
+            }
+            for t in &r.run_as {
+                match t {
+                    Principal::Name(n) => {
+                        names.insert(n.clone());
+                    }
+                    Principal::Id(i) => {
+                        uids.insert(*i);
+                    }
+                }
+            }
+        }
+        let mut targets: Vec<TargetKey> = Vec::new();
+        for n in &names {
+            targets.push(TargetKey {
+                name: Some(n.clone()),
+                uid: None,
+            });
+        }
+        for u in &uids {
+            targets.push(TargetKey {
+                name: None,
+                uid: Some(*u),
+            });
+        }
+        for n in &names {
+            for u in &uids {
+                targets.push(TargetKey {
+                    name: Some(n.clone()),
+                    uid: Some(*u),
+                });
+            }
+        }
+        let targets: Vec<(TargetKey, Target)> = targets
+            .into_iter()
+            .map(|k| {
+                let t = k.target(syn);
+                (k, t)
+            })
+            .collect();
+        for args in &argsets {
+            let mut singles: HashMap<&TargetKey, (Outcome<'_>, Outcome<'_>)> = HashMap::new();
+            for (tk, t) in &targets {
+                let req = Request {
+                    caller: &caller,
+                    target: t,
+                    command: cmd,
+                    args,
+                };
+                let oa = Outcome::of(decide(qa, &req, files));
+                let ob = Outcome::of(decide(qb, &req, files));
+                if tk.is_pair() {
+                    // A pair adds information only when it differs from
+                    // both of its halves.
+                    let same_as = |k: TargetKey| {
+                        singles
+                            .get(&k)
+                            .is_some_and(|(x, y)| x.sig() == oa.sig() && y.sig() == ob.sig())
+                    };
+                    if same_as(TargetKey {
+                        name: tk.name.clone(),
+                        uid: None,
+                    }) || same_as(TargetKey {
+                        name: None,
+                        uid: tk.uid,
+                    }) {
+                        continue;
+                    }
+                } else {
+                    singles.insert(tk, (oa.clone(), ob.clone()));
+                }
+                report_probe(who, path, args, tk, &oa, &ob, full_a, full_b, out);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report_probe(
+    who: &Who,
+    path: &Path,
+    args: &[Vec<u8>],
+    tk: &TargetKey,
+    oa: &Outcome<'_>,
+    ob: &Outcome<'_>,
+    a: &Policy,
+    b: &Policy,
+    out: &mut Out,
+) {
+    let what = format!("{} as {}", render_instance(path, args), tk.label());
+    let mut add = |kind, detail: String, effect| {
+        out.add(Change {
+            kind,
+            subject: who.label(),
+            detail,
+            effect,
+            who: Some(who.clone()),
+            path: Some(path.to_path_buf()),
+        })
+    };
+    match (oa, ob) {
+        (Outcome::Deny(..), Outcome::Allow(rb)) => add(
+            ChangeKind::Grant,
+            format!("{what} (rule {}, auth {})", rb.name, rb.auth.as_str()),
+            Effect::Widening,
+        ),
+        (Outcome::Allow(ra), Outcome::Deny(dr, reason)) => {
+            let why = match (dr, reason) {
+                (Some(r), crate::decide::DenyReason::DenyRule) => {
+                    format!("denied by rule {}", r.name)
+                }
+                (_, crate::decide::DenyReason::TargetNotAllowed) => {
+                    "target not allowed".to_string()
+                }
+                _ => "no rule allows it".to_string(),
+            };
+            add(
+                ChangeKind::Revoke,
+                format!("{what} (was rule {}; now {why})", ra.name),
+                Effect::Narrowing,
+            )
+        }
+        (Outcome::Allow(ra), Outcome::Allow(rb)) if ra.name != rb.name => {
+            // The same rule in both: the rule-level lines report it.
+            let via = format!("{what} (rule {} -> {})", ra.name, rb.name);
+            let e = by_rank(auth_rank(ra.auth), auth_rank(rb.auth));
+            if e != Effect::Neutral {
+                add(
+                    ChangeKind::Auth,
+                    format!("{via}: {} -> {}", ra.auth.as_str(), rb.auth.as_str()),
+                    e,
+                );
+            }
+            for (cap, e) in set_changes(&ra.caps, &rb.caps) {
+                add(ChangeKind::Caps, format!("{via}: {cap}"), e);
+            }
+            let mut tmp = Vec::new();
+            compare_profiles(effective_profile(a, ra), effective_profile(b, rb), &mut tmp);
+            for (kind, d, e) in tmp {
+                add(kind, format!("{via}: {d}"), e);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Items added (widening) and removed (narrowing), as `+x` / `-x` text.
+fn set_changes(a: &[String], b: &[String]) -> Vec<(String, Effect)> {
+    let (sa, sb): (BTreeSet<&String>, BTreeSet<&String>) = (a.iter().collect(), b.iter().collect());
+    let mut v = Vec::new();
+    for x in sb.difference(&sa) {
+        v.push((format!("{x} granted"), Effect::Widening));
+    }
+    for x in sa.difference(&sb) {
+        v.push((format!("{x} revoked"), Effect::Narrowing));
+    }
+    v
+}
+
+// ------------------------------------------------------------ deny rules
+
+fn deny_set(p: &Policy) -> BTreeMap<(String, String, String), (Who, PathBuf, String)> {
+    // key: (who label, command, target) -> (who, path, rule name)
+    let mut m = BTreeMap::new();
+    for r in p.rules.iter().filter(|r| r.is_deny()) {
+        let whos = r
+            .users
+            .iter()
+            .map(|u| Who::User(u.clone()))
+            .chain(r.groups.iter().map(|g| Who::Group(g.clone())));
+        for who in whos {
+            for c in &r.commands {
+                let targets: Vec<String> = if r.run_as.is_empty() {
+                    vec!["any target".into()]
+                } else {
+                    r.run_as.iter().map(|t| t.to_string()).collect()
+                };
+                for t in targets {
+                    let cmd = render_parts(&c.path, &c.args);
+                    m.entry((who.label(), cmd, t)).or_insert((
+                        who.clone(),
+                        c.path.clone(),
+                        r.name.clone(),
+                    ));
+                }
+            }
+        }
+    }
+    m
+}
+
+fn deny_triples(a: &Policy, b: &Policy, out: &mut Out) {
+    let (da, db) = (deny_set(a), deny_set(b));
+    for (k, (who, path, rule)) in &db {
+        if !da.contains_key(k) {
+            out.add(Change {
+                kind: ChangeKind::Deny,
+                subject: k.0.clone(),
+                detail: format!("{} as {} denied (rule {rule})", k.1, k.2),
+                effect: Effect::Narrowing,
+                who: Some(who.clone()),
+                path: Some(path.clone()),
+            });
+        }
+    }
+    for (k, (who, path, rule)) in &da {
+        if !db.contains_key(k) {
+            out.add(Change {
+                kind: ChangeKind::Deny,
+                subject: k.0.clone(),
+                detail: format!("{} as {} no longer denied (was rule {rule})", k.1, k.2),
+                effect: Effect::Widening,
+                who: Some(who.clone()),
+                path: Some(path.clone()),
+            });
+        }
+    }
+}
+
+// ------------------------------------------------------------ rule level
+
+fn rules(a: &Policy, b: &Policy, out: &mut Out) {
+    let ra: BTreeMap<&str, &Rule> = a.rules.iter().map(|r| (r.name.as_str(), r)).collect();
+    let rb: BTreeMap<&str, &Rule> = b.rules.iter().map(|r| (r.name.as_str(), r)).collect();
+    for (name, r) in &rb {
+        if !ra.contains_key(name) {
+            out.push(
+                ChangeKind::Rule,
+                format!("rule {name}"),
+                format!("added ({})", r.action.as_str()),
+                Effect::Neutral,
+            );
+        }
+    }
+    for (name, r) in &ra {
+        if !rb.contains_key(name) {
+            out.push(
+                ChangeKind::Rule,
+                format!("rule {name}"),
+                format!("removed ({})", r.action.as_str()),
+                Effect::Neutral,
+            );
+        }
+    }
+    for (name, x) in &ra {
+        let Some(y) = rb.get(name) else { continue };
+        let subject = format!("rule {name}");
+        if x.action != y.action {
+            let e = if y.action == Action::Deny {
+                Effect::Narrowing
+            } else {
+                Effect::Widening
+            };
+            out.push(
+                ChangeKind::Action,
+                subject.clone(),
+                format!("{} -> {}", x.action.as_str(), y.action.as_str()),
+                e,
+            );
+            continue;
+        }
+        if x.is_deny() {
+            continue;
+        }
+        if x.auth != y.auth {
+            out.push(
+                ChangeKind::Auth,
+                subject.clone(),
+                format!("{} -> {}", x.auth.as_str(), y.auth.as_str()),
+                by_rank(auth_rank(x.auth), auth_rank(y.auth)),
+            );
+        }
+        for (d, e) in set_changes(&x.caps, &y.caps) {
+            out.push(ChangeKind::Caps, subject.clone(), d, e);
+        }
+        if x.sandbox != y.sandbox {
+            let na = x.sandbox.as_ref().or(a.defaults.sandbox.as_ref());
+            let nb = y.sandbox.as_ref().or(b.defaults.sandbox.as_ref());
+            if na != nb {
+                sandbox_switch(
+                    &subject,
+                    na,
+                    nb,
+                    effective_profile(a, x),
+                    effective_profile(b, y),
+                    out,
+                );
+            }
+        }
+        setenv_changes(&subject, &x.setenv, &y.setenv, out);
+        // Digest pins of entries present in both.
+        for cy in &y.commands {
+            let Some(cx) = x
+                .commands
+                .iter()
+                .find(|c| c.path == cy.path && c.args == cy.args)
+            else {
+                continue;
+            };
+            let cmd = render_parts(&cy.path, &cy.args);
+            let (d, e) = match (cx.digest, cy.digest) {
+                (Some(_), None) => ("removed", Effect::Widening),
+                (None, Some(_)) => ("added", Effect::Narrowing),
+                (Some(p), Some(q)) if p != q => ("changed", Effect::Neutral),
+                _ => continue,
+            };
+            out.push(
+                ChangeKind::Digest,
+                subject.clone(),
+                format!("{cmd}: digest pin {d}"),
+                e,
+            );
+        }
+    }
+}
+
+fn sandbox_switch(
+    subject: &str,
+    na: Option<&String>,
+    nb: Option<&String>,
+    pa: Option<&SandboxProfile>,
+    pb: Option<&SandboxProfile>,
+    out: &mut Out,
+) {
+    let name = |n: Option<&String>| n.map_or("none".to_string(), |s| s.clone());
+    let head = format!("profile {} -> {}", name(na), name(nb));
+    let mut tmp = Vec::new();
+    compare_profiles(pa, pb, &mut tmp);
+    if tmp.is_empty() {
+        out.push(
+            ChangeKind::Sandbox,
+            subject.to_string(),
+            format!("{head} (same confinement)"),
+            Effect::Neutral,
+        );
+    }
+    for (kind, d, e) in tmp {
+        out.push(kind, subject.to_string(), format!("{head}: {d}"), e);
+    }
+}
+
+fn effective_profile<'p>(p: &'p Policy, r: &Rule) -> Option<&'p SandboxProfile> {
+    let name = r.sandbox.as_ref().or(p.defaults.sandbox.as_ref())?;
+    p.sandboxes.iter().find(|s| &s.name == name)
+}
+
+/// Environment names whose value can change what a command runs or
+/// loads: setting one is a widening.
+pub fn is_sensitive_env(name: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "PATH",
+        "IFS",
+        "ENV",
+        "BASH_ENV",
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "PYTHONPATH",
+        "PYTHONHOME",
+        "PYTHONSTARTUP",
+        "PYTHONINSPECT",
+        "PERL5LIB",
+        "PERL5OPT",
+        "PERLLIB",
+        "RUBYLIB",
+        "RUBYOPT",
+        "NODE_OPTIONS",
+        "NODE_PATH",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "CLASSPATH",
+        "LUA_PATH",
+        "LUA_CPATH",
+        "GCONV_PATH",
+        "GLIBC_TUNABLES",
+        "HOSTALIASES",
+        "LOCALDOMAIN",
+        "RES_OPTIONS",
+        "NLSPATH",
+        "EDITOR",
+        "VISUAL",
+        "PAGER",
+        "SYSTEMD_EDITOR",
+        "SYSTEMD_PAGER",
+        "LESSOPEN",
+        "LESSCLOSE",
+        "GIT_SSH",
+        "GIT_SSH_COMMAND",
+        "GIT_EXEC_PATH",
+        "GIT_CONFIG",
+        "SSH_ASKPASS",
+        "HOME",
+        "TMPDIR",
+    ];
+    name.starts_with("LD_")
+        || name.starts_with("BASH_FUNC_")
+        || name.starts_with("MALLOC_")
+        || EXACT.contains(&name)
+}
+
+fn setenv_changes(subject: &str, a: &[(String, String)], b: &[(String, String)], out: &mut Out) {
+    let ma: BTreeMap<&str, &str> = a.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mb: BTreeMap<&str, &str> = b.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let sens = |k: &str, e: Effect| {
+        if is_sensitive_env(k) {
+            e
+        } else {
+            Effect::Neutral
+        }
+    };
+    for (k, v) in &mb {
+        match ma.get(k) {
+            None => out.push(
+                ChangeKind::Setenv,
+                subject.to_string(),
+                format!("{k}={v:?} set"),
+                sens(k, Effect::Widening),
+            ),
+            Some(old) if old != v => out.push(
+                ChangeKind::Setenv,
+                subject.to_string(),
+                format!("{k}={old:?} -> {v:?}"),
+                sens(k, Effect::Widening),
+            ),
+            Some(_) => {}
+        }
+    }
+    for k in ma.keys() {
+        if !mb.contains_key(k) {
+            out.push(
+                ChangeKind::Setenv,
+                subject.to_string(),
+                format!("{k} no longer set"),
+                sens(k, Effect::Narrowing),
+            );
+        }
+    }
+}
+
+// --------------------------------------------------------------- sandbox
+
+type Found = (ChangeKind, String, Effect);
+
+/// Confinement differences between two effective profiles (`None` = no
+/// profile at all).
+fn compare_profiles(a: Option<&SandboxProfile>, b: Option<&SandboxProfile>, out: &mut Vec<Found>) {
+    match (a, b) {
+        (None, None) => {}
+        (Some(_), None) => out.push((
+            ChangeKind::Sandbox,
+            "sandbox removed".into(),
+            Effect::Widening,
+        )),
+        (None, Some(_)) => out.push((
+            ChangeKind::Sandbox,
+            "sandbox added".into(),
+            Effect::Narrowing,
+        )),
+        (Some(x), Some(y)) => {
+            compare_landlock(x.landlock.as_ref(), y.landlock.as_ref(), out);
+            compare_seccomp(x.seccomp.as_ref(), y.seccomp.as_ref(), out);
+        }
+    }
+}
+
+fn paths_changes(key: &str, a: &[PathBuf], b: &[PathBuf], out: &mut Vec<Found>) {
+    let (sa, sb): (BTreeSet<&PathBuf>, BTreeSet<&PathBuf>) =
+        (a.iter().collect(), b.iter().collect());
+    for p in sb.difference(&sa) {
+        out.push((
+            ChangeKind::Landlock,
+            format!("{key} {} added", p.display()),
+            Effect::Widening,
+        ));
+    }
+    for p in sa.difference(&sb) {
+        out.push((
+            ChangeKind::Landlock,
+            format!("{key} {} removed", p.display()),
+            Effect::Narrowing,
+        ));
+    }
+}
+
+fn ports_changes(key: &str, a: &Option<Vec<u16>>, b: &Option<Vec<u16>>, out: &mut Vec<Found>) {
+    match (a, b) {
+        (None, None) => {}
+        (Some(_), None) => out.push((
+            ChangeKind::Landlock,
+            format!("{key} no longer restricted"),
+            Effect::Widening,
+        )),
+        (None, Some(v)) => out.push((
+            ChangeKind::Landlock,
+            format!("{key} restricted to {v:?}"),
+            Effect::Narrowing,
+        )),
+        (Some(x), Some(y)) => {
+            let (sx, sy): (BTreeSet<&u16>, BTreeSet<&u16>) =
+                (x.iter().collect(), y.iter().collect());
+            for p in sy.difference(&sx) {
+                out.push((
+                    ChangeKind::Landlock,
+                    format!("{key} port {p} added"),
+                    Effect::Widening,
+                ));
+            }
+            for p in sx.difference(&sy) {
+                out.push((
+                    ChangeKind::Landlock,
+                    format!("{key} port {p} removed"),
+                    Effect::Narrowing,
+                ));
+            }
+        }
+    }
+}
+
+fn compare_landlock(a: Option<&LandlockSpec>, b: Option<&LandlockSpec>, out: &mut Vec<Found>) {
+    let (x, y) = match (a, b) {
+        (None, None) => return,
+        (Some(_), None) => {
+            out.push((
+                ChangeKind::Landlock,
+                "landlock removed (file system and network unrestricted)".into(),
+                Effect::Widening,
+            ));
+            return;
+        }
+        (None, Some(_)) => {
+            out.push((
+                ChangeKind::Landlock,
+                "landlock added".into(),
+                Effect::Narrowing,
+            ));
+            return;
+        }
+        (Some(x), Some(y)) => (x, y),
+    };
+    paths_changes("read", &x.read, &y.read, out);
+    paths_changes("write", &x.write, &y.write, out);
+    paths_changes("exec", &x.exec, &y.exec, out);
+    ports_changes("bind_tcp", &x.bind_tcp, &y.bind_tcp, out);
+    ports_changes("connect_tcp", &x.connect_tcp, &y.connect_tcp, out);
+    for (key, p, q) in [
+        (
+            "abstract unix socket",
+            x.scope_abstract_unix,
+            y.scope_abstract_unix,
+        ),
+        ("signal", x.scope_signals, y.scope_signals),
+    ] {
+        if p != q {
+            out.push(if q {
+                (
+                    ChangeKind::Landlock,
+                    format!("{key} scoping added"),
+                    Effect::Narrowing,
+                )
+            } else {
+                (
+                    ChangeKind::Landlock,
+                    format!("{key} scoping removed"),
+                    Effect::Widening,
+                )
+            });
+        }
+    }
+    if x.min_abi != y.min_abi {
+        let show = |m: Option<u32>| m.map_or("best effort".to_string(), |v| v.to_string());
+        let e = by_rank(
+            x.min_abi.unwrap_or(0).min(255) as u8,
+            y.min_abi.unwrap_or(0).min(255) as u8,
+        );
+        out.push((
+            ChangeKind::Landlock,
+            format!("min_abi {} -> {}", show(x.min_abi), show(y.min_abi)),
+            e,
+        ));
+    }
+}
+
+fn seccomp_rank(a: SeccompAction) -> u8 {
+    match a {
+        SeccompAction::Log => 0,
+        SeccompAction::Errno => 1,
+        SeccompAction::Kill => 2,
+    }
+}
+
+fn seccomp_action_str(a: SeccompAction) -> &'static str {
+    match a {
+        SeccompAction::Log => "log",
+        SeccompAction::Errno => "errno",
+        SeccompAction::Kill => "kill",
+    }
+}
+
+fn compare_seccomp(a: Option<&SeccompSpec>, b: Option<&SeccompSpec>, out: &mut Vec<Found>) {
+    // No [seccomp] table: the baseline denials with action errno.
+    let base = SeccompSpec {
+        allow: Vec::new(),
+        deny: Vec::new(),
+        action: SeccompAction::Errno,
+    };
+    let x = a.unwrap_or(&base);
+    let y = b.unwrap_or(&base);
+    match (x.allow.is_empty(), y.allow.is_empty()) {
+        (true, true) => {}
+        (true, false) => out.push((
+            ChangeKind::Seccomp,
+            format!("allow-list introduced ({})", y.allow.join(",")),
+            Effect::Narrowing,
+        )),
+        (false, true) => out.push((
+            ChangeKind::Seccomp,
+            "allow-list removed (every syscall not denied allowed)".into(),
+            Effect::Widening,
+        )),
+        (false, false) => {
+            for (d, e) in set_changes(&x.allow, &y.allow) {
+                let d = d
+                    .replace(" granted", " allowed")
+                    .replace(" revoked", " no longer allowed");
+                out.push((ChangeKind::Seccomp, format!("allow {d}"), e));
+            }
+        }
+    }
+    let (sx, sy): (BTreeSet<&String>, BTreeSet<&String>) =
+        (x.deny.iter().collect(), y.deny.iter().collect());
+    for s in sy.difference(&sx) {
+        out.push((
+            ChangeKind::Seccomp,
+            format!("deny {s} added"),
+            Effect::Narrowing,
+        ));
+    }
+    for s in sx.difference(&sy) {
+        out.push((
+            ChangeKind::Seccomp,
+            format!("deny {s} removed"),
+            Effect::Widening,
+        ));
+    }
+    if x.action != y.action {
+        out.push((
+            ChangeKind::Seccomp,
+            format!(
+                "action {} -> {}",
+                seccomp_action_str(x.action),
+                seccomp_action_str(y.action)
+            ),
+            by_rank(seccomp_rank(x.action), seccomp_rank(y.action)),
+        ));
+    }
+}
+
+fn profiles(a: &Policy, b: &Policy, out: &mut Out) {
+    let pa: BTreeMap<&str, &SandboxProfile> =
+        a.sandboxes.iter().map(|s| (s.name.as_str(), s)).collect();
+    let pb: BTreeMap<&str, &SandboxProfile> =
+        b.sandboxes.iter().map(|s| (s.name.as_str(), s)).collect();
+    for name in pb.keys() {
+        if !pa.contains_key(name) {
+            out.push(
+                ChangeKind::Sandbox,
+                format!("sandbox {name}"),
+                "profile added".into(),
+                Effect::Neutral,
+            );
+        }
+    }
+    for name in pa.keys() {
+        if !pb.contains_key(name) {
+            out.push(
+                ChangeKind::Sandbox,
+                format!("sandbox {name}"),
+                "profile removed".into(),
+                Effect::Neutral,
+            );
+        }
+    }
+    for (name, x) in &pa {
+        let Some(y) = pb.get(name) else { continue };
+        let mut tmp = Vec::new();
+        compare_profiles(Some(x), Some(y), &mut tmp);
+        for (kind, d, e) in tmp {
+            out.push(kind, format!("sandbox {name}"), d, e);
+        }
+    }
+}
+
+// -------------------------------------------------------------- defaults
+
+fn defaults(a: &Policy, b: &Policy, out: &mut Out) {
+    let (x, y) = (&a.defaults, &b.defaults);
+    let subject = || "defaults".to_string();
+    if x.secure_path != y.secure_path {
+        let (sx, sy): (BTreeSet<&PathBuf>, BTreeSet<&PathBuf>) = (
+            x.secure_path.iter().collect(),
+            y.secure_path.iter().collect(),
+        );
+        for p in sy.difference(&sx) {
+            out.push(
+                ChangeKind::Defaults,
+                subject(),
+                format!("secure_path {} added", p.display()),
+                Effect::Widening,
+            );
+        }
+        for p in sx.difference(&sy) {
+            out.push(
+                ChangeKind::Defaults,
+                subject(),
+                format!("secure_path {} removed", p.display()),
+                Effect::Narrowing,
+            );
+        }
+        if sx == sy {
+            out.push(
+                ChangeKind::Defaults,
+                subject(),
+                "secure_path order changed".into(),
+                Effect::Neutral,
+            );
+        }
+    }
+    let (ex, ey): (BTreeSet<&String>, BTreeSet<&String>) =
+        (x.env_keep.iter().collect(), y.env_keep.iter().collect());
+    for k in ey.difference(&ex) {
+        out.push(
+            ChangeKind::Defaults,
+            subject(),
+            format!("env_keep {k} added"),
+            Effect::Widening,
+        );
+    }
+    for k in ex.difference(&ey) {
+        out.push(
+            ChangeKind::Defaults,
+            subject(),
+            format!("env_keep {k} removed"),
+            Effect::Narrowing,
+        );
+    }
+    setenv_changes("defaults", &x.setenv, &y.setenv, out);
+    if x.umask != y.umask {
+        // The command gets caller umask OR this: fewer bits, more access.
+        let dropped = x.umask & !y.umask;
+        let e = if dropped != 0 {
+            Effect::Widening
+        } else {
+            Effect::Narrowing
+        };
+        out.push(
+            ChangeKind::Defaults,
+            subject(),
+            format!("umask {:04o} -> {:04o}", x.umask, y.umask),
+            e,
+        );
+    }
+    if x.drift != y.drift {
+        out.push(
+            ChangeKind::Defaults,
+            subject(),
+            format!("drift {} -> {}", x.drift.as_str(), y.drift.as_str()),
+            by_rank(x.drift as u8, y.drift as u8),
+        );
+    }
+    if x.sandbox != y.sandbox {
+        sandbox_switch(
+            "defaults",
+            x.sandbox.as_ref(),
+            y.sandbox.as_ref(),
+            x.sandbox
+                .as_ref()
+                .and_then(|n| a.sandboxes.iter().find(|s| &s.name == n)),
+            y.sandbox
+                .as_ref()
+                .and_then(|n| b.sandboxes.iter().find(|s| &s.name == n)),
+            out,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::model::CommandSpec;
+    use crate::policy::parse::parse_main;
+    use proptest::prelude::*;
+
+    fn pol(src: &str) -> Policy {
+        match parse_main(&format!("version = 1\n{src}"), Path::new("/p.toml")) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn lines(a: &str, b: &str) -> Vec<String> {
+        diff(&pol(a), &pol(b))
+            .changes
+            .iter()
+            .map(Change::line)
+            .collect()
+    }
+
+    const R: &str = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/id\"]\n";
+
+    #[test]
+    fn identical_is_empty() {
+        let d = diff(&pol(R), &pol(R));
+        assert!(d.changes.is_empty());
+        assert!(d.segments.is_empty());
+        assert_eq!(
+            d.render_text(),
+            "hash: identical\nsummary: 0 widening, 0 narrowing, 0 neutral\n"
+        );
+    }
+
+    #[test]
+    fn add_user_is_a_grant() {
+        let l = lines(R, &R.replace("[\"alice\"]", "[\"alice\", \"bob\"]"));
+        assert_eq!(
+            l,
+            ["+ grant user bob: /usr/bin/id as root (rule r, auth password)"]
+        );
+    }
+
+    #[test]
+    fn auth_weakened() {
+        let l = lines(R, &format!("{R}auth = \"none\"\n"));
+        assert_eq!(l, ["+ auth rule r: password -> none"]);
+        let l = lines(&format!("{R}auth = \"none\"\n"), R);
+        assert_eq!(l, ["- auth rule r: none -> password"]);
+    }
+
+    #[test]
+    fn star_widening_instances() {
+        let a = R.replace("/usr/bin/id", "/usr/bin/journalctl -u nginx");
+        let b = R.replace("/usr/bin/id", "/usr/bin/journalctl *");
+        let l = lines(&a, &b);
+        assert!(
+            l.iter().all(|x| x.starts_with("+ grant user alice:")),
+            "{l:?}"
+        );
+        assert_eq!(l.len(), 3, "{l:?}");
+        assert!(diff(&pol(&a), &pol(&b)).widens());
+    }
+
+    #[test]
+    fn json_parses() {
+        let d = diff(&pol(R), &pol(&R.replace("alice", "bob")));
+        let v: serde_json::Value = match serde_json::from_str(&d.render_json()) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(v["summary"]["widening"], 1);
+        assert_eq!(v["summary"]["narrowing"], 1);
+    }
+
+    // ------------------------------------------------ property test
+
+    const USERS: [&str; 3] = ["alice", "bob", "#1000"];
+    const GROUPS: [&str; 2] = ["ops", "#50"];
+    const TARGETS: [&str; 3] = ["root", "#0", "www-data"];
+    const PATHS: [&str; 2] = ["/bin/ls", "/bin/sh"];
+    const WORDS: [&str; 2] = ["a", "b"];
+
+    fn principal(s: &str) -> Principal {
+        match s.strip_prefix('#') {
+            Some(n) => Principal::Id(n.parse().unwrap_or(0)),
+            None => Principal::Name(s.into()),
+        }
+    }
+
+    fn spec() -> impl Strategy<Value = CommandSpec> {
+        (
+            0..PATHS.len(),
+            0u8..3,
+            proptest::collection::vec(proptest::sample::select(&WORDS[..]), 0..3),
+        )
+            .prop_map(|(p, k, w)| {
+                let w: Vec<String> = w.into_iter().map(String::from).collect();
+                CommandSpec {
+                    path: PATHS[p].into(),
+                    args: match k {
+                        0 => Args::None,
+                        1 if !w.is_empty() => Args::Exact(w),
+                        _ => Args::Prefix(w),
+                    },
+                    digest: None,
+                }
+            })
+    }
+
+    fn rule() -> impl Strategy<Value = Rule> {
+        (
+            proptest::sample::subsequence(&USERS[..], 0..=3),
+            proptest::sample::subsequence(&GROUPS[..], 0..=2),
+            proptest::sample::subsequence(&TARGETS[..], 0..=3),
+            proptest::collection::vec(spec(), 1..3),
+            any::<bool>(),
+            0u8..3,
+        )
+            .prop_map(|(u, g, t, commands, deny, auth)| {
+                let mut users: Vec<Principal> = u.iter().map(|s| principal(s)).collect();
+                if users.is_empty() && g.is_empty() {
+                    users.push(principal("alice"));
+                }
+                let mut run_as: Vec<Principal> = t.iter().map(|s| principal(s)).collect();
+                if run_as.is_empty() && !deny {
+                    run_as.push(principal("root"));
+                }
+                Rule {
+                    name: String::new(),
+                    users,
+                    groups: g.iter().map(|s| principal(s)).collect(),
+                    run_as,
+                    commands,
+                    auth: [Auth::None, Auth::Password, Auth::Approval][usize::from(auth)],
+                    action: if deny { Action::Deny } else { Action::Allow },
+                    setenv: vec![],
+                    sandbox: None,
+                    caps: vec![],
+                    ..template_rule()
+                }
+            })
+    }
+
+    /// A parsed rule, so that fields added to the model get defaults.
+    fn template_rule() -> Rule {
+        let p = pol("[[rule]]\nname = \"t\"\nusers = [\"x\"]\ncommands = [\"/x\"]\n");
+        match p.rules.into_iter().next() {
+            Some(r) => r,
+            None => panic!("no rule"),
+        }
+    }
+
+    fn policy() -> impl Strategy<Value = Policy> {
+        proptest::collection::vec(rule(), 0..5).prop_map(|mut rules| {
+            for (i, r) in rules.iter_mut().enumerate() {
+                r.name = format!("r{i}");
+            }
+            Policy { rules, ..pol("") }
+        })
+    }
+
+    /// Real file ids: each path its own file.
+    struct Real;
+    impl FileIds for Real {
+        fn id_of(&self, p: &Path) -> Option<FileId> {
+            PATHS
+                .iter()
+                .position(|x| Path::new(x) == p)
+                .map(|i| FileId {
+                    dev: 9,
+                    ino: i as u64,
+                })
+        }
+    }
+
+    fn callers() -> Vec<Caller> {
+        vec![
+            // alice is uid 1000 and in ops (#50): several principals at once.
+            Caller {
+                uid: 1000,
+                gid: 1000,
+                name: Some("alice".into()),
+                gids: vec![1000, 50],
+                group_names: vec!["alice".into(), "ops".into()],
+            },
+            Caller {
+                uid: 1001,
+                gid: 1001,
+                name: Some("bob".into()),
+                gids: vec![1001],
+                group_names: vec!["bob".into()],
+            },
+            Caller {
+                uid: 1002,
+                gid: 50,
+                name: Some("carol".into()),
+                gids: vec![50],
+                group_names: vec!["ops".into()],
+            },
+        ]
+    }
+
+    fn targets() -> Vec<Target> {
+        vec![
+            Target {
+                uid: 0,
+                gid: 0,
+                name: "root".into(),
+            },
+            Target {
+                uid: 33,
+                gid: 33,
+                name: "www-data".into(),
+            },
+            Target {
+                uid: 7,
+                gid: 7,
+                name: "other".into(),
+            },
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(600))]
+
+        /// For random policies A, B and random requests: a decision that
+        /// changes is reported by a change of the right direction that
+        /// concerns the caller (by the engine's own matching) and the path.
+        #[test]
+        fn decision_changes_are_reported(
+            a in policy(),
+            b in policy(),
+            reqs in proptest::collection::vec(
+                (0usize..3, 0usize..3, 0..PATHS.len(),
+                 proptest::collection::vec(
+                     prop_oneof![
+                         proptest::sample::select(&WORDS[..]).prop_map(|w| w.as_bytes().to_vec()),
+                         Just(b"c".to_vec()),
+                         Just(vec![0xfe]),
+                     ], 0..4)),
+                1..12),
+        ) {
+            let d = diff(&a, &b);
+            let cs = callers();
+            let ts = targets();
+            for (ci, ti, pi, args) in reqs {
+                let c = &cs[ci];
+                let t = &ts[ti];
+                let cmd = FileId { dev: 9, ino: pi as u64 };
+                let req = Request { caller: c, target: t, command: cmd, args: &args };
+                let da = decide(&a, &req, &Real).is_allow();
+                let db = decide(&b, &req, &Real).is_allow();
+                if da == db {
+                    continue;
+                }
+                let want = if db { Effect::Widening } else { Effect::Narrowing };
+                let covered = d.changes.iter().any(|ch| {
+                    ch.effect == want
+                        && ch.path.as_deref() == Some(Path::new(PATHS[pi]))
+                        && ch.who.as_ref().is_some_and(|w| w.matches(c))
+                });
+                prop_assert!(covered, "{:?} {:?} {:?} {:?}: {} -> {} not reported:\n{}",
+                    c.name, t.name, PATHS[pi], args, da, db, d.render_text());
+            }
+        }
+    }
+}
