@@ -38,8 +38,11 @@ TEST_THREADS ?= 2
 
 # Debian packages: build (build-essential, pkg-config, libseccomp-dev),
 # tests (libcap2-bin: setcap/getcap; strace; util-linux: unshare, setpriv,
-# prlimit), man pages (mandoc), bench (sudo, opendoas).
-DEB_PACKAGES := build-essential pkg-config libseccomp-dev libcap2-bin strace util-linux mandoc sudo opendoas
+# prlimit), man pages (mandoc), bench (sudo, opendoas); PAM (libpam0g:
+# loaded at run time with dlopen, so no -dev package; libpam-modules:
+# pam_unix for the tests' service; openssl: `openssl passwd -6` for the
+# test user's password hash).
+DEB_PACKAGES := build-essential pkg-config libseccomp-dev libcap2-bin strace util-linux mandoc sudo opendoas libpam0g libpam-modules libpam-runtime openssl
 
 .PHONY: all build deps test demo install uninstall bench lint clean check-root kernel-matrix
 

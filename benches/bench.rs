@@ -369,7 +369,16 @@ fn sandbox_costs() {
     let prep = t.elapsed() / n;
     println!();
     println!("sandbox steps in-process (mean of {n}):");
-    println!("  seccomp filter compiled (cache miss)   {:8.1} us", compile.as_secs_f64() * 1e6);
-    println!("  seccomp filter from tmpfs cache (hit)  {:8.1} us  ({hits}/{n} hits)", cached.as_secs_f64() * 1e6);
-    println!("  landlock ruleset prepared              {:8.1} us", prep.as_secs_f64() * 1e6);
+    println!(
+        "  seccomp filter compiled (cache miss)   {:8.1} us",
+        compile.as_secs_f64() * 1e6
+    );
+    println!(
+        "  seccomp filter from tmpfs cache (hit)  {:8.1} us  ({hits}/{n} hits)",
+        cached.as_secs_f64() * 1e6
+    );
+    println!(
+        "  landlock ruleset prepared              {:8.1} us",
+        prep.as_secs_f64() * 1e6
+    );
 }

@@ -8,6 +8,7 @@
 
 use crate::alert;
 use crate::audit::{self, AppendOptions, Event, Record};
+use crate::authstep;
 use crate::cli::BdexecArgs;
 use crate::decide::{self, Caller, Decision, Request};
 use crate::escape::display;
@@ -19,6 +20,7 @@ use crate::policy::load::load_policy;
 use crate::policy::model::{Action, Auth, Principal, Rule};
 use clap::Parser;
 use std::ffi::{CString, OsString};
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
@@ -234,6 +236,15 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     if names_groups {
         identity::fill_group_names(&mut ctx.caller);
     }
+    if opts.reset_timestamp {
+        if let Err(e) = crate::auth::timestamp::remove(state_dir.as_fd(), ctx.caller.uid) {
+            let msg = format!("cannot remove the timestamp: {e}");
+            return ctx.reject(&none, &msg, &msg, exit::ENVIRONMENT);
+        }
+        if opts.command.is_empty() && !opts.list {
+            return 0;
+        }
+    }
     if opts.list {
         return list(&ctx, policy);
     }
@@ -342,6 +353,8 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         }
     }
     let subject = |rule| about(&target, &cmd_path, rule);
+    let mut clock = authstep::LazyClock::new(&state_dir);
+    let approved_by: Option<String>;
     let (rule, spec) = match decide::decide(policy, &req, &files) {
         Decision::Deny { rule, reason } => {
             let msg = format!(
@@ -353,13 +366,47 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
             return ctx.reject(&subject(rule), reason.as_str(), &msg, exit::DENIED);
         }
         Decision::Allow { rule, spec, auth } => {
-            if auth != Auth::None {
-                let msg = format!(
-                    "rule requires authentication '{}', which this version of bdexec does not support",
-                    auth.as_str()
-                );
+            // An expired account is refused whatever the rule's auth.
+            if let Some(name) = ctx.caller.name.as_deref() {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                if let Err(e) = crate::account::check_not_expired(name, now) {
+                    let msg = e.to_string();
+                    return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
+                }
+            }
+            let authed = match auth {
+                Auth::None => Ok(None),
+                Auth::Password => authstep::password(
+                    ctx.caller.name.as_deref(),
+                    ctx.caller.uid,
+                    &state_dir,
+                    policy.defaults.timestamp_timeout,
+                    opts.non_interactive,
+                )
+                .map(|()| None),
+                Auth::Approval => {
+                    let mut argv: Vec<OsString> = vec![resolved.path.clone().into_os_string()];
+                    argv.extend(opts.command.iter().skip(1).cloned());
+                    let req = authstep::ApprovalRequest {
+                        token_files: &opts.token,
+                        user: ctx.caller.name.as_deref(),
+                        argv: &argv,
+                        run_as: &target.target.name,
+                    };
+                    authstep::approval(policy, rule, &req, &state_dir, &mut clock)
+                        .map(|names| Some(format!("approved by {}", names.join(", "))))
+                }
+            };
+            let authed = match authed {
+                Ok(a) => a,
+                Err(msg) => return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED),
+            };
+            if let Err(msg) = authstep::rate_limit(rule, ctx.caller.uid, &state_dir, &mut clock) {
                 return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
             }
+            approved_by = authed;
             (rule, spec)
         }
     };
@@ -450,7 +497,11 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         confinement: confinement.as_ref().map(|c| c.summary()),
         ..subject(Some(rule))
     };
-    if let Err(e) = ctx.record(Event::Accept, &accepted, "allowed") {
+    let reason = match &approved_by {
+        Some(a) => format!("allowed, {a}"),
+        None => "allowed".to_string(),
+    };
+    if let Err(e) = ctx.record(Event::Accept, &accepted, &reason) {
         alert::syslog(&format!(
             "uid {}: {} not run: {e}",
             ctx.caller.uid,

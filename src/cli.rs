@@ -23,6 +23,12 @@ pub struct BdexecArgs {
     /// List the rules that apply to you.
     #[arg(short = 'l', long = "list", conflicts_with = "command")]
     pub list: bool,
+    /// Forget your cached password timestamps (alone: just that).
+    #[arg(short = 'k', long = "reset-timestamp")]
+    pub reset_timestamp: bool,
+    /// A signed approval token (repeat for M-of-N rules).
+    #[arg(long = "token", value_name = "FILE")]
+    pub token: Vec<PathBuf>,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -48,10 +54,25 @@ pub enum BdctlCmd {
         #[command(subcommand)]
         cmd: PolicyCmd,
     },
+    /// Developer aliases (`dev policy-diff A B`).
+    Dev {
+        #[command(subcommand)]
+        cmd: DevCmd,
+    },
+    /// Import another tool's configuration as a Belladonna policy.
+    Import {
+        #[command(subcommand)]
+        cmd: ImportCmd,
+    },
     /// Audit log commands.
     Audit {
         #[command(subcommand)]
         cmd: AuditCmd,
+    },
+    /// Keys: approver Ed25519 keypairs, the audit MAC key and its epochs.
+    Key {
+        #[command(subcommand)]
+        cmd: KeyCmd,
     },
     /// Check this host and the installation: Landlock ABI, seccomp, the
     /// installed bdexec's mode and file capabilities, file permissions,
@@ -61,6 +82,11 @@ pub enum BdctlCmd {
         #[arg(long, default_value = "/usr/bin/bdexec")]
         bdexec: PathBuf,
     },
+    /// Signed approval tokens (docs/approval-tokens.md).
+    Token {
+        #[command(subcommand)]
+        cmd: TokenCmd,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,16 +95,72 @@ pub enum PolicyCmd {
     Check {
         /// A policy file to check instead of the installed policy.
         file: Option<PathBuf>,
+        /// Print one JSON object: findings, counts per tier, policy hash.
+        #[arg(long)]
+        json: bool,
+        /// Only the checks that depend on the policy text alone (no
+        /// command files, accounts or sandbox paths looked up on this
+        /// host): for a policy written for another machine, and for CI.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Print the canonical policy hash and its segment hashes (auth, rate,
+    /// sandbox, decoy) of the installed policy with its drop-ins, or of FILE.
+    Hash {
+        /// A policy file to hash instead of the installed policy.
+        file: Option<PathBuf>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The effective privilege change from policy A to policy B: who gains
+    /// or loses which command as whom, auth, sandbox, caps, defaults. Exit
+    /// 0: nothing widens; 1: something widens; 2: usage or load error.
+    Diff {
+        /// The old policy file.
+        a: PathBuf,
+        /// The new policy file.
+        b: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 even when something widens.
+        #[arg(long)]
+        allow_widen: bool,
+    },
+    /// Pin the installed policy: write /etc/belladonna/policy.lock (full and
+    /// segment hashes, who, when, and a copy of the policy) as root.
+    Pin {
+        /// Print the current lock instead of writing one.
+        #[arg(long)]
+        show: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevCmd {
+    /// Alias of `bdctl policy diff A B`.
+    PolicyDiff {
+        a: PathBuf,
+        b: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        allow_widen: bool,
     },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// Verify the hash chain; exit 0 when valid.
+    /// Verify the hash chain (and epochs); exit 0 when valid.
     Verify {
         /// Audit log to verify (default: the installed one).
         #[arg(long)]
         file: Option<PathBuf>,
+        /// The audit verification key K_0 (from `key gen --audit
+        /// --export-verify-key`): check every record's MAC too.
+        #[arg(long, value_name = "K0FILE")]
+        key: Option<PathBuf>,
     },
     /// Show the audit log (human view, or the raw JSON lines).
     Show {
@@ -87,5 +169,118 @@ pub enum AuditCmd {
         /// Print the JSON records instead of the human view.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// Convert a sudoers file (default /etc/sudoers, with its includes)
+    /// into a policy, never widening; warnings on stderr.
+    Sudoers {
+        /// The sudoers file to import.
+        #[arg(default_value = "/etc/sudoers")]
+        file: PathBuf,
+        /// Write the policy to OUT instead of stdout.
+        #[arg(short = 'o', long = "output", value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// Evaluate host lists for HOST instead of this host's name.
+        #[arg(long = "host", value_name = "HOST")]
+        host: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCmd {
+    /// Create a key: the host's audit MAC key (epoch 0), an approver's
+    /// Ed25519 keypair, or the KEK. Never overwrites.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["audit", "approver", "kek"])))]
+    Gen {
+        /// The audit MAC key /etc/belladonna/keys/audit.key.
+        #[arg(long)]
+        audit: bool,
+        /// Write K_0, the verification key, to FILE (keep it off the host).
+        #[arg(long, value_name = "FILE", requires = "audit")]
+        export_verify_key: Option<PathBuf>,
+        /// Store the audit key wrapped by the KEK (/etc/belladonna/keys/kek).
+        #[arg(long, requires = "audit")]
+        wrap: bool,
+        /// An approver's keypair: NAME.key (0600) and NAME.pub in --out.
+        #[arg(long, value_name = "NAME", requires = "out")]
+        approver: Option<String>,
+        /// Directory for the approver's key files.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// The key-encryption key /etc/belladonna/keys/kek.
+        #[arg(long)]
+        kek: bool,
+    },
+    /// Move a key to its next epoch: the audit key (seal the epoch in the
+    /// log, K_{e+1} from K_e, old key overwritten) or an approver's keypair.
+    #[command(group(clap::ArgGroup::new("what").required(true).args(["audit", "approver"])))]
+    Rotate {
+        #[arg(long)]
+        audit: bool,
+        #[arg(long, value_name = "NAME", requires = "out")]
+        approver: Option<String>,
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// Print a key's type, epoch and fingerprint (never the secret);
+    /// default: the host's audit key.
+    Show { file: Option<PathBuf> },
+    /// Check a key file: format, checksum, length, permissions, epoch.
+    Verify {
+        file: PathBuf,
+        /// Also require this type (audit-mac, audit-verify,
+        /// ed25519-private, ed25519-public, kek).
+        #[arg(long = "type", value_name = "TYPE")]
+        expect: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCmd {
+    /// Sign an approval token with an approver's private key; prints it.
+    Sign {
+        /// The approver's private key file (`bdctl key gen`).
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The approver's name in the policy (default: the key file's name).
+        #[arg(long, value_name = "NAME")]
+        approver: Option<String>,
+        /// The user who may run the command (a name, or #uid).
+        #[arg(long, value_name = "USER")]
+        user: String,
+        /// The target user.
+        #[arg(long = "run-as", value_name = "USER", default_value = "root")]
+        run_as: String,
+        /// Validity from now: Ns, Nm or Nh, at most 24h.
+        #[arg(long, value_name = "DURATION", default_value = "1h")]
+        ttl: String,
+        /// exec or unfreeze.
+        #[arg(long, default_value = "exec")]
+        purpose: String,
+        /// The host name (default: this host's); needs --machine-id.
+        #[arg(long, value_name = "HOST", requires = "machine_id")]
+        host: Option<String>,
+        /// The host's /etc/machine-id (default: this host's).
+        #[arg(long = "machine-id", value_name = "ID", requires = "host")]
+        machine_id: Option<String>,
+        /// The rule's nonce namespace.
+        #[arg(long, value_name = "NS", default_value = "default")]
+        ns: String,
+        /// The exact argv, argv[0] the absolute path (must come last).
+        #[arg(long, required = true, num_args = 1.., allow_hyphen_values = true, value_name = "ARG")]
+        argv: Vec<OsString>,
+    },
+    /// Decode a token file, print its claims, and check its signature
+    /// against the policy's approver key. Exit 0 when the signature is
+    /// valid and the token has not expired.
+    Verify {
+        /// Policy file holding the approvers (default: the installed one).
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        /// The token file.
+        token: PathBuf,
     },
 }

@@ -739,6 +739,8 @@ mod tests {
                     setenv: vec![],
                     sandbox: None,
                     caps: vec![],
+                    approval: None,
+                    rate: None,
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -811,7 +813,7 @@ mod tests {
                 for (i, r) in rules.iter_mut().enumerate() {
                     r.name = format!("r{i}");
                 }
-                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new() };
+                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new() };
                 let c = if caller_bob { bob() } else { alice() };
                 let t = if target_root { root() } else { www() };
                 let f = file_ids();
@@ -919,6 +921,8 @@ mod tests {
                     setenv: vec![],
                     sandbox: None,
                     caps: vec![],
+                    approval: None,
+                    rate: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -936,11 +940,13 @@ mod tests {
                     setenv: vec![],
                     sandbox: None,
                     caps: vec![],
+                    approval: None,
+                    rate: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);
                 rules.insert(at, deny);
-                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new() };
+                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new() };
                 let f = file_ids();
                 let d = decide(&p, &Request { caller: &c, target: &t, command: id(cmd), args: &args }, &f);
                 let hit = matches!(d, Decision::Deny { reason: DenyReason::DenyRule, rule: Some(_) });

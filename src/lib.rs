@@ -3,8 +3,11 @@
 //! The library holds everything; the binaries `bdexec` and `bdctl` are
 //! argument parsing plus one call into [`bdexec::run`] or [`bdctl`].
 
+pub mod account;
 pub mod alert;
 pub mod audit;
+pub mod auth;
+pub mod authstep;
 pub mod bdctl;
 pub mod bdexec;
 pub mod cli;

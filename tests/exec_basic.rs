@@ -563,8 +563,9 @@ auth = "none"
     );
 }
 
-/// `auth = "password"` and `"approval"` are refused in this version,
-/// clearly, with a record.
+/// `auth = "password"` with `-n` (no prompt) and `"approval"` without
+/// tokens are refused, clearly, with a record; a rule without `auth`
+/// defaults to password.
 #[test]
 fn unavailable_auth_methods_refuse() {
     let env = test_env!("unavailable_auth_methods_refuse");

@@ -397,5 +397,8 @@ fn pre_confined_caller_is_refused() {
         assert!(o.stderr_str().contains("no_new_privs"), "{o}");
         assert!(!env.marker_exists("marker"), "{o}");
     }
-    assert!(env.audit_bytes().is_empty(), "nothing was recorded or written");
+    assert!(
+        env.audit_bytes().is_empty(),
+        "nothing was recorded or written"
+    );
 }

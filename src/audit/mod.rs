@@ -5,6 +5,7 @@
 //! * [`chain`]: the hash chain definition.
 //! * [`writer`]: [`append`], the one durable append under an flock with a
 //!   deadline, with torn-tail recovery.
+//! * [`mac`]: the keyed MAC with forward-secure epoch keys.
 //! * [`verify`]: `bdctl audit verify`.
 //! * [`show`]: `bdctl audit show`.
 //!
@@ -12,15 +13,19 @@
 #![forbid(unsafe_code)]
 
 pub mod chain;
+pub mod mac;
 pub mod record;
 pub mod show;
 pub mod verify;
 pub mod writer;
 
+pub use mac::EpochKey;
 pub use record::{Event, Record, Torn, new_uuid};
 pub use show::{ShowError, show};
-pub use verify::{VerifyError, VerifySummary, verify_file};
-pub use writer::{AppendOptions, Appended, append, append_to};
+pub use verify::{VerifyError, VerifyOptions, VerifySummary, verify_file, verify_file_with};
+pub use writer::{
+    AppendOptions, Appended, append, append_sealed_rotation, append_to, append_to_keyed,
+};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -58,6 +63,9 @@ pub enum AuditErrorKind {
     Sync,
     /// The random number generator failed.
     Random,
+    /// The audit MAC key exists but is not valid, or does not fit the
+    /// log's epochs.
+    Key,
 }
 
 impl AuditErrorKind {
@@ -75,6 +83,7 @@ impl AuditErrorKind {
             AuditErrorKind::ShortWrite => "short_write",
             AuditErrorKind::Sync => "sync",
             AuditErrorKind::Random => "random",
+            AuditErrorKind::Key => "key",
         }
     }
 }
@@ -155,6 +164,15 @@ impl AuditError {
             AuditErrorKind::Random,
             None,
             format!("random number generator failed: {msg} (no record written; nothing was run)"),
+            None,
+        )
+    }
+
+    pub(crate) fn key(msg: &str) -> Self {
+        Self::new(
+            AuditErrorKind::Key,
+            None,
+            format!("audit key: {msg} (no record written; nothing was run)"),
             None,
         )
     }

@@ -16,14 +16,20 @@
 //! `{"seq":N,"event":"recovery","time":..,"host":..,"pid":N,"torn_offset":N,
 //! "torn_length":N,"torn_hash":"64 hex","prev":..,"h":..}`.
 //!
-//! Forward compatibility (planned keyed MAC per epoch): the parser accepts
-//! extra fields after the fixed body fields and before `"prev"` (they are
-//! part of the hashed body, e.g. `"epoch":N`), and one optional `"mac"`
-//! string after `"h"` (not covered by `h`; checked by a later verifier).
+//! A `seal` line (written by `bdctl key rotate --audit`, closing an epoch)
+//! is `{"seq":N,"event":"seal","time":..,"host":..,"pid":N,
+//! "seal_epoch":E,"seal_records":N,"epoch":E,"prev":..,"h":..,"mac":..}`.
+//!
+//! Keyed MAC per epoch (see [`super::mac`]): with an audit key, every line
+//! ends its body with `"epoch":E` (hashed) and carries `"mac":"64 hex"`
+//! after `"h"` (computed over `h`). The parser accepts extra fields after
+//! the fixed body fields and before `"prev"` (hashed; `epoch` must be an
+//! integer), and one optional `"mac"` after `"h"`.
 #![forbid(unsafe_code)]
 
 use super::AuditError;
 use super::chain::{chain_hash, parse_hex32, push_hex};
+use super::mac::EpochKey;
 use crate::escape::json_str;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -187,13 +193,28 @@ fn push_opt_u64(out: &mut Vec<u8>, v: Option<u32>) {
     }
 }
 
-/// Append the chain fields and close the line; returns `h`.
-fn finish(out: &mut Vec<u8>, body_start: usize, seq: u64, prev: &[u8; 32]) -> [u8; 32] {
+/// Append the chain fields and close the line; returns `h`. With a
+/// key: `"epoch":E` ends the (hashed) body and `"mac"` follows `h`.
+fn finish(
+    out: &mut Vec<u8>,
+    body_start: usize,
+    seq: u64,
+    prev: &[u8; 32],
+    key: Option<&EpochKey>,
+) -> [u8; 32] {
+    if let Some(k) = key {
+        out.extend_from_slice(b",\"epoch\":");
+        push_u64(out, k.epoch());
+    }
     let h = chain_hash(seq, prev, &out[body_start..]);
     out.extend_from_slice(b",\"prev\":\"");
     push_hex(out, prev);
     out.extend_from_slice(b"\",\"h\":\"");
     push_hex(out, &h);
+    if let Some(k) = key {
+        out.extend_from_slice(b"\",\"mac\":\"");
+        push_hex(out, &k.mac(&h));
+    }
     out.extend_from_slice(b"\"}\n");
     h
 }
@@ -201,6 +222,17 @@ fn finish(out: &mut Vec<u8>, body_start: usize, seq: u64, prev: &[u8; 32]) -> [u
 /// Append `rec` as one complete line (with its `\n`) chained on `prev`
 /// with sequence number `seq`; returns the record's `h`.
 pub fn encode_record(out: &mut Vec<u8>, rec: &Record<'_>, seq: u64, prev: &[u8; 32]) -> [u8; 32] {
+    encode_record_keyed(out, rec, seq, prev, None)
+}
+
+/// [`encode_record`], with `epoch` and `mac` when `key` is given.
+pub fn encode_record_keyed(
+    out: &mut Vec<u8>,
+    rec: &Record<'_>,
+    seq: u64,
+    prev: &[u8; 32],
+    key: Option<&EpochKey>,
+) -> [u8; 32] {
     out.push(b'{');
     let body_start = out.len();
     out.extend_from_slice(b"\"seq\":");
@@ -261,7 +293,7 @@ pub fn encode_record(out: &mut Vec<u8>, rec: &Record<'_>, seq: u64, prev: &[u8; 
         out.extend_from_slice(b",\"confinement\":");
         json_str(out, c.as_bytes());
     }
-    finish(out, body_start, seq, prev)
+    finish(out, body_start, seq, prev, key)
 }
 
 /// Append a `recovery` line covering `torn`; returns its `h`.
@@ -273,6 +305,21 @@ pub fn encode_recovery(
     host: &[u8],
     pid: u32,
     torn: &Torn,
+) -> [u8; 32] {
+    encode_recovery_keyed(out, seq, prev, time, host, pid, torn, None)
+}
+
+/// [`encode_recovery`], with `epoch` and `mac` when `key` is given.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_recovery_keyed(
+    out: &mut Vec<u8>,
+    seq: u64,
+    prev: &[u8; 32],
+    time: SystemTime,
+    host: &[u8],
+    pid: u32,
+    torn: &Torn,
+    key: Option<&EpochKey>,
 ) -> [u8; 32] {
     out.push(b'{');
     let body_start = out.len();
@@ -291,7 +338,37 @@ pub fn encode_recovery(
     out.extend_from_slice(b",\"torn_hash\":\"");
     push_hex(out, &torn.hash);
     out.push(b'"');
-    finish(out, body_start, seq, prev)
+    finish(out, body_start, seq, prev, key)
+}
+
+/// Append a `seal` line closing `key`'s epoch, which holds `records`
+/// records before this one; returns its `h`. Always keyed.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_seal(
+    out: &mut Vec<u8>,
+    seq: u64,
+    prev: &[u8; 32],
+    time: SystemTime,
+    host: &[u8],
+    pid: u32,
+    records: u64,
+    key: &EpochKey,
+) -> [u8; 32] {
+    out.push(b'{');
+    let body_start = out.len();
+    out.extend_from_slice(b"\"seq\":");
+    push_u64(out, seq);
+    out.extend_from_slice(b",\"event\":\"seal\",\"time\":\"");
+    out.extend_from_slice(rfc3339(time).as_bytes());
+    out.extend_from_slice(b"\",\"host\":");
+    json_str(out, host);
+    out.extend_from_slice(b",\"pid\":");
+    push_u64(out, u64::from(pid));
+    out.extend_from_slice(b",\"seal_epoch\":");
+    push_u64(out, key.epoch());
+    out.extend_from_slice(b",\"seal_records\":");
+    push_u64(out, records);
+    finish(out, body_start, seq, prev, Some(key))
 }
 
 /// The first bytes of a record line with sequence number `seq`.
@@ -549,6 +626,8 @@ pub enum EventKind {
     Accept,
     Reject,
     Recovery,
+    /// Closes an epoch of the keyed MAC.
+    Seal,
 }
 
 impl EventKind {
@@ -557,6 +636,7 @@ impl EventKind {
             EventKind::Accept => "accept",
             EventKind::Reject => "reject",
             EventKind::Recovery => "recovery",
+            EventKind::Seal => "seal",
         }
     }
 }
@@ -592,6 +672,16 @@ const RECORD_LAYOUT: &[(&str, Ty)] = &[
     ("rule", Ty::OptStr),
     ("reason", Ty::Str),
     ("policy_hash", Ty::OptHex),
+];
+
+const SEAL_LAYOUT: &[(&str, Ty)] = &[
+    ("seq", Ty::U64),
+    ("event", Ty::Str),
+    ("time", Ty::Str),
+    ("host", Ty::Str),
+    ("pid", Ty::U64),
+    ("seal_epoch", Ty::U64),
+    ("seal_records", Ty::U64),
 ];
 
 const RECOVERY_LAYOUT: &[(&str, Ty)] = &[
@@ -632,6 +722,10 @@ pub struct LineView<'a> {
     pub torn: Option<Torn>,
     /// The optional trailing `mac` (raw), not checked here.
     pub mac: Option<&'a [u8]>,
+    /// The `epoch` extension field, when present.
+    pub epoch: Option<u64>,
+    /// For a seal: (`seal_epoch`, `seal_records`).
+    pub seal: Option<(u64, u64)>,
     pub fields: Vec<Field<'a>>,
 }
 
@@ -672,6 +766,7 @@ impl<'a> LineView<'a> {
                 b"accept" => EventKind::Accept,
                 b"reject" => EventKind::Reject,
                 b"recovery" => EventKind::Recovery,
+                b"seal" => EventKind::Seal,
                 _ => return field_err(&fields[1], "unknown event".into()),
             },
             Some(f) => return field_err(f, "second field is not \"event\"".into()),
@@ -682,10 +777,10 @@ impl<'a> LineView<'a> {
                 });
             }
         };
-        let layout = if event == EventKind::Recovery {
-            RECOVERY_LAYOUT
-        } else {
-            RECORD_LAYOUT
+        let layout = match event {
+            EventKind::Recovery => RECOVERY_LAYOUT,
+            EventKind::Seal => SEAL_LAYOUT,
+            EventKind::Accept | EventKind::Reject => RECORD_LAYOUT,
         };
         for (i, (name, ty)) in layout.iter().enumerate() {
             let Some(f) = fields.get(i) else {
@@ -706,9 +801,18 @@ impl<'a> LineView<'a> {
         }
         // Extension fields (hashed), then prev, h, optional mac.
         let mut i = layout.len();
+        let mut epoch = None;
         while let Some(f) = fields.get(i) {
             if f.key == b"prev" {
                 break;
+            }
+            if f.key == b"epoch" {
+                match f.value {
+                    Value::Int(n) if epoch.is_none() => epoch = Some(n),
+                    _ => {
+                        return field_err(f, "field \"epoch\" is not a single integer".into());
+                    }
+                }
             }
             let well_formed = !f.key.is_empty()
                 && f.key
@@ -783,6 +887,10 @@ impl<'a> LineView<'a> {
         } else {
             None
         };
+        let seal = match (event, &fields[5].value, &fields[6].value) {
+            (EventKind::Seal, Value::Int(e), Value::Int(n)) => Some((*e, *n)),
+            _ => None,
+        };
         let body = &line[1..pf.sep];
         Ok(LineView {
             seq,
@@ -792,6 +900,8 @@ impl<'a> LineView<'a> {
             body,
             torn,
             mac,
+            epoch,
+            seal,
             fields,
         })
     }
@@ -799,6 +909,11 @@ impl<'a> LineView<'a> {
     /// `h` matches the body, seq and prev of this line.
     pub fn hash_ok(&self) -> bool {
         chain_hash(self.seq, &self.prev, self.body) == self.h
+    }
+
+    /// The `mac` field decoded, when present.
+    pub fn mac_bytes(&self) -> Option<[u8; 32]> {
+        self.mac.and_then(parse_hex32)
     }
 
     /// The value of field `key`, if present.

@@ -131,6 +131,9 @@ pub fn human(v: &LineView<'_>) -> String {
             None => format!("{time} #{} recovery", v.seq),
         };
     }
+    if let Some((e, n)) = v.seal {
+        return format!("{time} #{} seal: epoch {e} closed ({n} records)", v.seq);
+    }
     let who =
         text(v, "submituser").unwrap_or_else(|| format!("#{}", num(v, "submituid").unwrap_or(0)));
     let target = text(v, "runuser")

@@ -7,11 +7,19 @@
 //! `recovery` record that names exactly them (offset, length, BLAKE3),
 //! in the shapes the writer produces. An unterminated last line is a
 //! torn tail pending recovery ([`VerifyError::TornTail`]).
+//!
+//! Epochs and MACs (see [`super::mac`]): always, structurally, a record
+//! without `epoch`/`mac` may not follow a MAC'd one, epochs never go
+//! backwards or skip, each epoch ends with a `seal` that counts its
+//! records before the next epoch starts, and nothing follows a seal in
+//! its epoch. With a verification key ([`VerifyOptions::key`], `K_0`),
+//! every `mac` is checked with `K_e` derived forward from it.
 #![forbid(unsafe_code)]
 
 use super::MAX_LINE;
 use super::MAX_TORN_LINES;
 use super::chain::{FIRST_SEQ, GENESIS, hex};
+use super::mac::EpochKey;
 use super::record::{EventKind, LineView, prefix_compatible, recovery_prefix, span_absorbable};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -34,6 +42,30 @@ pub struct VerifySummary {
     pub last_seq: u64,
     /// `h` of the last record (all zeros for an empty log).
     pub head: [u8; 32],
+    /// Records whose `mac` was checked with the verification key.
+    pub macs_checked: u64,
+    /// Records before the first MAC'd record (written before the audit
+    /// key existed).
+    pub unauthenticated: u64,
+    /// Epoch of the last MAC'd record, if any.
+    pub last_epoch: Option<u64>,
+    /// Records in that epoch so far (its seal not counted).
+    pub epoch_records: u64,
+    /// That epoch is closed by a seal.
+    pub sealed: bool,
+}
+
+/// What to check beyond the hash chain.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// The verification key (`K_0`, from `bdctl key gen --audit
+    /// --export-verify-key`): check every MAC. The first MAC'd record must
+    /// then be in this key's epoch.
+    pub key: Option<EpochKey>,
+    /// Only check the MACs of epochs at or after the key's epoch (earlier
+    /// ones structurally only). For `bdctl key rotate`, which holds the
+    /// current key, not `K_0`.
+    pub from_key_epoch_only: bool,
 }
 
 /// Why a log did not verify. `Display` does not repeat the path.
@@ -62,8 +94,10 @@ pub enum VerifyError {
         line: u64,
         offset: u64,
         length: u64,
-        good: VerifySummary,
+        good: Box<VerifySummary>,
     },
+    /// A verification key was given but no record carries a MAC.
+    NotAuthenticated { records: u64 },
 }
 
 impl VerifyError {
@@ -92,6 +126,11 @@ impl fmt::Display for VerifyError {
                 write!(f, "is a symbolic link (not followed; give the real path)")
             }
             VerifyError::NotRegular => write!(f, "not a regular file"),
+            VerifyError::NotAuthenticated { records } => write!(
+                f,
+                "none of the {records} records carries a MAC: the log is not authenticated \
+                 (no audit key was installed, or the MACs were stripped)"
+            ),
             VerifyError::Read { line, err } => write!(f, "read error at line {line}: {err}"),
             VerifyError::Bad {
                 line,
@@ -243,6 +282,21 @@ struct State {
     h: [u8; 32],
     records: u64,
     recoveries: u64,
+    ep: EpochState,
+}
+
+/// Where the chain stands with respect to epochs.
+#[derive(Debug, Clone, Copy, Default)]
+struct EpochState {
+    /// Epoch of the last MAC'd record.
+    epoch: Option<u64>,
+    /// That epoch has its seal.
+    sealed: bool,
+    /// Records in it (seal excluded).
+    count: u64,
+    /// Records before the first MAC'd one.
+    unauthenticated: u64,
+    macs_checked: u64,
 }
 
 impl State {
@@ -252,6 +306,11 @@ impl State {
             recoveries: self.recoveries,
             last_seq: self.seq,
             head: self.h,
+            macs_checked: self.ep.macs_checked,
+            unauthenticated: self.ep.unauthenticated,
+            last_epoch: self.ep.epoch,
+            epoch_records: self.ep.count,
+            sealed: self.ep.sealed,
         }
     }
 }
@@ -306,15 +365,32 @@ fn hash_range(file: &File, offset: u64, len: u64) -> io::Result<[u8; 32]> {
 }
 
 /// Verify the log at `path` (any path; a symlink is reported, not
-/// followed).
+/// followed): the hash chain and the epoch structure, no MACs.
 pub fn verify_file(path: &Path) -> Result<VerifySummary, VerifyError> {
+    verify_file_with(path, &VerifyOptions::default())
+}
+
+/// [`verify_file`] with options (the MAC verification key).
+pub fn verify_file_with(path: &Path, opts: &VerifyOptions) -> Result<VerifySummary, VerifyError> {
     let (file, len) = open_log(path).map_err(|e| match e {
         OpenError::Io(e) => VerifyError::Open(e),
         OpenError::Symlink => VerifyError::Symlink,
         OpenError::NotRegular => VerifyError::NotRegular,
     })?;
-    let reader = BufReader::with_capacity(256 * 1024, Read::take(&file, len));
-    Verifier::new(&file).run(reader)
+    verify_open(&file, len, opts)
+}
+
+/// Verify the first `len` bytes of an open log (the caller may hold the
+/// writers' lock).
+pub(crate) fn verify_open(
+    file: &File,
+    len: u64,
+    opts: &VerifyOptions,
+) -> Result<VerifySummary, VerifyError> {
+    let reader = BufReader::with_capacity(256 * 1024, Read::take(file, len));
+    let mut v = Verifier::new(file);
+    v.opts = opts.clone();
+    v.run(reader)
 }
 
 struct Verifier<'f> {
@@ -322,7 +398,14 @@ struct Verifier<'f> {
     state: State,
     history: VecDeque<Entry>,
     pending: Option<Pending>,
+    opts: VerifyOptions,
+    /// The last derived epoch key (a cache; derived from `opts.key`).
+    cur_key: Option<EpochKey>,
 }
+
+/// How many later epochs a failed MAC is tried against, to name a record
+/// MAC'd with a later epoch's key.
+const LATER_EPOCHS_TRIED: u64 = 16;
 
 impl<'f> Verifier<'f> {
     fn new(file: &'f File) -> Self {
@@ -333,10 +416,136 @@ impl<'f> Verifier<'f> {
                 h: GENESIS,
                 records: 0,
                 recoveries: 0,
+                ep: EpochState::default(),
             },
             history: VecDeque::new(),
             pending: None,
+            opts: VerifyOptions::default(),
+            cur_key: None,
         }
+    }
+
+    /// `K_epoch`, derived forward from the verification key.
+    fn key_for(&mut self, epoch: u64) -> Option<EpochKey> {
+        if let Some(k) = &self.cur_key
+            && k.epoch() <= epoch
+        {
+            let k = k.evolve_to(epoch)?;
+            self.cur_key = Some(k.clone());
+            return Some(k);
+        }
+        let k = self.opts.key.as_ref()?.evolve_to(epoch)?;
+        self.cur_key = Some(k.clone());
+        Some(k)
+    }
+
+    /// Check the epoch fields (always) and the MAC (with a key) of a
+    /// record whose chain fields are valid; return the new epoch state.
+    fn epoch_check(&mut self, v: &LineView<'_>, base: EpochState) -> Result<EpochState, String> {
+        let mut es = base;
+        let (e, mac) = match (v.epoch, v.mac_bytes()) {
+            (None, None) => {
+                if v.event == EventKind::Seal {
+                    return Err("seal record without epoch and mac".into());
+                }
+                if es.epoch.is_some() {
+                    return Err(
+                        "record without epoch and mac after MAC'd records (was the audit key removed?)"
+                            .into(),
+                    );
+                }
+                es.unauthenticated += 1;
+                return Ok(es);
+            }
+            (Some(_), None) => return Err("record has an epoch but no mac".into()),
+            (None, Some(_)) => return Err("record has a mac but no epoch".into()),
+            (Some(e), Some(m)) => (e, m),
+        };
+        match es.epoch {
+            None => {
+                if let Some(k) = &self.opts.key
+                    && !self.opts.from_key_epoch_only
+                    && e != k.epoch()
+                {
+                    return Err(format!(
+                        "the first MAC'd record is in epoch {e}, the verification key is for epoch {} \
+                         (epochs missing from the log, or the wrong key)",
+                        k.epoch()
+                    ));
+                }
+                es.epoch = Some(e);
+                es.sealed = false;
+                es.count = 0;
+            }
+            Some(c) if e == c => {
+                if es.sealed {
+                    return Err(format!("record in epoch {e} after that epoch's seal"));
+                }
+            }
+            Some(c) if Some(e) == c.checked_add(1) => {
+                if !es.sealed {
+                    return Err(format!(
+                        "epoch {e} begins without a seal of epoch {c} (missing seal)"
+                    ));
+                }
+                es.epoch = Some(e);
+                es.sealed = false;
+                es.count = 0;
+            }
+            Some(c) if e > c => {
+                return Err(format!("epoch gap: epoch {e} follows epoch {c}"));
+            }
+            Some(c) => {
+                return Err(format!("epoch goes backwards: epoch {e} follows epoch {c}"));
+            }
+        }
+        if let Some((se, sn)) = v.seal {
+            if se != e {
+                return Err(format!("seal names epoch {se} but carries epoch {e}"));
+            }
+            if sn != es.count {
+                return Err(format!(
+                    "seal of epoch {e} counts {sn} records, the log has {}",
+                    es.count
+                ));
+            }
+            es.sealed = true;
+        } else {
+            es.count += 1;
+        }
+        if let Some(k0) = self.opts.key.as_ref().map(EpochKey::epoch) {
+            if e < k0 {
+                if self.opts.from_key_epoch_only {
+                    return Ok(es);
+                }
+                return Err(format!(
+                    "record in epoch {e}, before the verification key's epoch {k0}"
+                ));
+            }
+            let Some(k) = self.key_for(e) else {
+                return Err(format!("epoch {e} is too far after the key's epoch {k0}"));
+            };
+            if !k.mac_ok(&v.h, &mac) {
+                for j in 1..=LATER_EPOCHS_TRIED {
+                    let Some(later) = e.checked_add(j).and_then(|l| k.evolve_to(l)) else {
+                        break;
+                    };
+                    if later.mac_ok(&v.h, &mac) {
+                        return Err(format!(
+                            "record of epoch {e} is MAC'd with the key of the later epoch {} \
+                             (forged with a newer key)",
+                            later.epoch()
+                        ));
+                    }
+                }
+                return Err(format!(
+                    "mac does not match with the key of epoch {e} (record changed and re-hashed \
+                     without the key, or the wrong verification key)"
+                ));
+            }
+            es.macs_checked += 1;
+        }
+        Ok(es)
     }
 
     fn remember(
@@ -391,7 +600,7 @@ impl<'f> Verifier<'f> {
             offset += len + 1;
         }
         match self.pending.take() {
-            None => Ok(self.state.summary()),
+            None => self.finish(),
             Some(p) => {
                 let absorbable = self.absorbable_from(&p, None);
                 let why = if absorbable {
@@ -402,6 +611,15 @@ impl<'f> Verifier<'f> {
                 Err(pending_err(p, why))
             }
         }
+    }
+
+    /// The log ended cleanly: with a key, it must be authenticated.
+    fn finish(&self) -> Result<VerifySummary, VerifyError> {
+        let s = self.state.summary();
+        if self.opts.key.is_some() && s.records > 0 && s.last_epoch.is_none() {
+            return Err(VerifyError::NotAuthenticated { records: s.records });
+        }
+        Ok(s)
     }
 
     /// Would the writer cover the pending lines (plus `tail`) with a
@@ -432,7 +650,7 @@ impl<'f> Verifier<'f> {
                 line,
                 offset,
                 length: len,
-                good: self.state.summary(),
+                good: Box::new(self.state.summary()),
             },
             Some(p) => {
                 let head = &bytes[..bytes.len().min(PREFIX_KEEP)];
@@ -441,7 +659,7 @@ impl<'f> Verifier<'f> {
                         line: p.line,
                         offset: p.offset,
                         length: offset + len - p.offset,
-                        good: self.state.summary(),
+                        good: Box::new(self.state.summary()),
                     }
                 } else {
                     pending_err(p, "and no recovery record covers it")
@@ -513,12 +731,16 @@ impl<'f> Verifier<'f> {
                 ),
             ));
         }
+        let ep = self
+            .epoch_check(&v, base.ep)
+            .map_err(|what| bad(line, Some(v.seq), offset, what))?;
         let is_rec = u64::from(v.event == EventKind::Recovery);
         self.state = State {
             seq: v.seq,
             h: v.h,
             records: base.records + 1,
             recoveries: base.recoveries + is_rec,
+            ep,
         };
         self.remember(offset, len, line, bytes, true, before);
         Ok(())
@@ -622,14 +844,10 @@ mod tests {
     #[test]
     fn empty_and_simple() {
         let (_d, p) = write(b"");
+        let s = verify_file(&p).expect("ok");
         assert_eq!(
-            verify_file(&p).expect("ok"),
-            VerifySummary {
-                records: 0,
-                recoveries: 0,
-                last_seq: 0,
-                head: GENESIS
-            }
+            (s.records, s.recoveries, s.last_seq, s.head, s.last_epoch),
+            (0, 0, 0, GENESIS, None)
         );
         let (c, head) = chain(4);
         let (_d, p) = write(&c);
@@ -809,6 +1027,233 @@ mod tests {
         encode_record(&mut out, &sample(&argv), 2, &h);
         let (_d, p) = write(&out);
         assert_eq!(verify_file(&p).expect("ok").records, 2);
+    }
+
+    mod keyed {
+        use super::*;
+        use crate::audit::chain::{chain_hash, push_hex};
+        use crate::audit::record::{encode_record_keyed, encode_seal};
+
+        #[derive(Clone, Copy)]
+        enum It {
+            Plain,
+            Rec(u64),
+            /// A record claiming epoch .0, MAC'd with the key of epoch .1.
+            Forged(u64, u64),
+            Seal(u64, u64),
+        }
+
+        fn k0() -> EpochKey {
+            EpochKey::new(0, [0x42; 32])
+        }
+
+        fn build(items: &[It]) -> Vec<u8> {
+            let argv = vec![b"id".to_vec()];
+            let mut out = Vec::new();
+            let mut prev = GENESIS;
+            for (i, it) in items.iter().enumerate() {
+                let seq = i as u64 + 1;
+                let rec = sample(&argv);
+                prev = match *it {
+                    It::Plain => encode_record_keyed(&mut out, &rec, seq, &prev, None),
+                    It::Rec(e) => {
+                        let k = k0().evolve_to(e).expect("k");
+                        encode_record_keyed(&mut out, &rec, seq, &prev, Some(&k))
+                    }
+                    It::Forged(claim, real) => {
+                        let start = out.len();
+                        let kc = k0().evolve_to(claim).expect("k");
+                        let h = encode_record_keyed(&mut out, &rec, seq, &prev, Some(&kc));
+                        let real = k0().evolve_to(real).expect("k");
+                        let line = String::from_utf8(out[start..].to_vec()).expect("utf8");
+                        let good = hex(&kc.mac(&h));
+                        let forged = line.replace(&good, &hex(&real.mac(&h)));
+                        out.truncate(start);
+                        out.extend_from_slice(forged.as_bytes());
+                        h
+                    }
+                    It::Seal(e, n) => {
+                        let k = k0().evolve_to(e).expect("k");
+                        encode_seal(&mut out, seq, &prev, rec.time, b"h", 1, n, &k)
+                    }
+                };
+            }
+            out
+        }
+
+        fn check(items: &[It], key: bool) -> Result<VerifySummary, VerifyError> {
+            let (_d, p) = write(&build(items));
+            let opts = VerifyOptions {
+                key: key.then(k0),
+                from_key_epoch_only: false,
+            };
+            verify_file_with(&p, &opts)
+        }
+
+        fn err(items: &[It], key: bool) -> String {
+            match check(items, key) {
+                Err(e) => e.to_string(),
+                Ok(s) => panic!("expected an error, got {s:?}"),
+            }
+        }
+
+        #[test]
+        fn good_log_across_epochs() {
+            use It::*;
+            let items = [
+                Plain,
+                Rec(0),
+                Rec(0),
+                Seal(0, 2),
+                Rec(1),
+                Seal(1, 1),
+                Rec(2),
+            ];
+            for key in [false, true] {
+                let s = check(&items, key).expect("valid");
+                assert_eq!(s.records, 7);
+                assert_eq!(s.unauthenticated, 1);
+                assert_eq!(
+                    (s.last_epoch, s.epoch_records, s.sealed),
+                    (Some(2), 1, false)
+                );
+                assert_eq!(s.macs_checked, if key { 6 } else { 0 });
+            }
+            // An epoch may be sealed with no records in it.
+            check(&[Rec(0), Seal(0, 1), Seal(1, 0), Rec(2)], true).expect("empty epoch");
+            // With a key, a log without MACs is not authenticated.
+            assert!(matches!(
+                check(&[Plain, Plain], true),
+                Err(VerifyError::NotAuthenticated { records: 2 })
+            ));
+            check(&[], true).expect("empty log");
+        }
+
+        #[test]
+        fn structural_errors_without_the_key() {
+            use It::*;
+            for key in [false, true] {
+                let e = err(&[Rec(0), Plain], key);
+                assert!(
+                    e.contains("line 2") && e.contains("audit key removed"),
+                    "{e}"
+                );
+                let e = err(&[Rec(0), Seal(0, 1), Rec(2)], key);
+                assert!(e.contains("epoch gap"), "{e}");
+                let e = err(&[Rec(0), Rec(1)], key);
+                assert!(e.contains("missing seal"), "{e}");
+                let e = err(&[Rec(0), Seal(0, 1), Rec(1), Rec(0)], key);
+                assert!(e.contains("backwards"), "{e}");
+                let e = err(&[Rec(0), Seal(0, 1), Rec(0)], key);
+                assert!(e.contains("after that epoch's seal"), "{e}");
+                let e = err(&[Rec(0), Rec(0), Seal(0, 1)], key);
+                assert!(e.contains("counts 1 records, the log has 2"), "{e}");
+            }
+        }
+
+        #[test]
+        fn mac_errors_with_the_key() {
+            use It::*;
+            // A record MAC'd with a later epoch's key (someone holding K_1
+            // inserting into epoch 0).
+            let items = [Rec(0), Forged(0, 1), Seal(0, 2), Rec(1)];
+            check(&items, false).expect("hashes alone cannot tell");
+            let e = err(&items, true);
+            assert!(e.contains("line 2") && e.contains("later epoch 1"), "{e}");
+            // A log that starts at a later epoch than the key.
+            check(&[Rec(1)], false).expect("structurally fine");
+            let e = err(&[Rec(1)], true);
+            assert!(e.contains("first MAC'd record is in epoch 1"), "{e}");
+            // The wrong verification key.
+            let (_d, p) = write(&build(&[Rec(0)]));
+            let opts = VerifyOptions {
+                key: Some(EpochKey::new(0, [1; 32])),
+                from_key_epoch_only: false,
+            };
+            let e = verify_file_with(&p, &opts)
+                .expect_err("wrong key")
+                .to_string();
+            assert!(e.contains("mac does not match"), "{e}");
+            // Partial mode (rotate's check with K_1): epoch 0 unchecked.
+            let opts = VerifyOptions {
+                key: k0().evolve(),
+                from_key_epoch_only: true,
+            };
+            let (_d, p) = write(&build(&[Rec(0), Seal(0, 1), Rec(1)]));
+            assert_eq!(verify_file_with(&p, &opts).expect("ok").macs_checked, 1);
+        }
+
+        /// Rewrite `line` (without its newline) chained on `prev`: change
+        /// its body with `edit`, recompute `h` by the public chain
+        /// definition, keep the old `mac`. Returns the new line and `h`.
+        fn rehash(
+            line: &[u8],
+            prev: &[u8; 32],
+            edit: &dyn Fn(&str) -> String,
+        ) -> (Vec<u8>, [u8; 32]) {
+            let v = LineView::parse(line).expect("parses");
+            let body = edit(std::str::from_utf8(v.body).expect("utf8"));
+            let h = chain_hash(v.seq, prev, body.as_bytes());
+            let mut out = b"{".to_vec();
+            out.extend_from_slice(body.as_bytes());
+            out.extend_from_slice(b",\"prev\":\"");
+            push_hex(&mut out, prev);
+            out.extend_from_slice(b"\",\"h\":\"");
+            push_hex(&mut out, &h);
+            out.push(b'"');
+            if let Some(m) = v.mac {
+                out.extend_from_slice(b",\"mac\":\"");
+                out.extend_from_slice(m);
+                out.push(b'"');
+            }
+            out.push(b'}');
+            (out, h)
+        }
+
+        #[test]
+        fn rehashed_without_the_key_is_detected_only_with_it() {
+            use It::*;
+            let log = build(&[Rec(0), Rec(0), Seal(0, 2), Rec(1)]);
+            let lines: Vec<&[u8]> = log
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .collect();
+            let mut out = Vec::new();
+            let mut prev = GENESIS;
+            for (i, l) in lines.iter().enumerate() {
+                let edit = |b: &str| {
+                    if i == 1 {
+                        b.replace("\"submituser\":\"alice\"", "\"submituser\":\"bob\"")
+                    } else {
+                        b.to_string()
+                    }
+                };
+                let (nl, h) = rehash(l, &prev, &edit);
+                out.extend_from_slice(&nl);
+                out.push(b'\n');
+                prev = h;
+            }
+            assert_ne!(out, log);
+            let (_d, p) = write(&out);
+            verify_file(&p).expect("the hash chain alone is satisfied");
+            let opts = VerifyOptions {
+                key: Some(k0()),
+                from_key_epoch_only: false,
+            };
+            let e = verify_file_with(&p, &opts).expect_err("MAC catches it");
+            assert!(
+                matches!(
+                    e,
+                    VerifyError::Bad {
+                        line: 2,
+                        seq: Some(2),
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+            assert!(e.to_string().contains("re-hashed without the key"), "{e}");
+        }
     }
 
     #[test]

@@ -16,13 +16,26 @@
 //! The cost is that waiters are not served in order; a writer that keeps
 //! losing the race gets a clear "lock not acquired" error at the deadline.
 //!
+//! Keyed MAC: [`append`] loads the host's audit key
+//! (`/etc/belladonna/keys/audit.key`, see `docs/keys.md`) under the lock,
+//! when the file exists, and then writes `epoch` and `mac` on every line
+//! (see [`super::mac`]). A key file that exists but does not validate
+//! fails the append: no unauthenticated record is written silently. The
+//! key's epoch is also checked against the end of the log: older than
+//! the last record's epoch (rollback), ahead of it without that epoch's
+//! seal, or equal to an epoch already sealed (an interrupted
+//! `bdctl key rotate`) all fail the append.
+//!
 //! SIGXFSZ: the caller must ignore it (bdexec does) so that exceeding
 //! RLIMIT_FSIZE fails with EFBIG instead of killing the process; the
 //! limit is also checked before writing.
 #![forbid(unsafe_code)]
 
-use super::record::{LineView, ParseError};
-use super::record::{Record, Torn, encode_record, encode_recovery, span_absorbable};
+use super::mac::EpochKey;
+use super::record::{EventKind, LineView, ParseError};
+use super::record::{
+    Record, Torn, encode_record_keyed, encode_recovery_keyed, encode_seal, span_absorbable,
+};
 use super::{AuditError, MAX_LINE, MAX_TORN_LINES, chain::GENESIS};
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, Flock, FlockArg, OFlag, fcntl};
@@ -32,7 +45,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Where and how to append.
 #[derive(Debug, Clone, Copy)]
@@ -91,27 +104,171 @@ pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Au
     let (file, _) =
         crate::secure_fs::open_trusted_file(dir.as_fd(), opts.name, &shown, flags, 0o600)
             .map_err(|e| AuditError::open(&shown, &e))?;
-    append_to(&file, &shown, rec, opts.lock_timeout)
+    append_inner(&file, &shown, Item::Record(rec), opts.lock_timeout, &|| {
+        crate::auth::keys::load_host_audit_key().map_err(|e| AuditError::key(&e.to_string()))
+    })
 }
 
 /// Append `rec` to an already opened log (`O_RDWR | O_APPEND`); `shown`
-/// names it in errors. No path checks here: [`append`] does them.
+/// names it in errors. No path checks here: [`append`] does them. No MAC
+/// (see [`append_to_keyed`]).
 pub fn append_to(
     file: &File,
     shown: &Path,
     rec: &Record<'_>,
     lock_timeout: Duration,
 ) -> Result<Appended, AuditError> {
-    let fl = fcntl(file, FcntlArg::F_GETFL).map_err(|e| AuditError::lock(shown, e))?;
-    if !OFlag::from_bits_truncate(fl).contains(OFlag::O_APPEND) {
-        return Err(AuditError::not_append(shown));
-    }
+    append_to_keyed(file, shown, rec, lock_timeout, None)
+}
+
+/// [`append_to`] with the MAC key `key` (when given).
+pub fn append_to_keyed(
+    file: &File,
+    shown: &Path,
+    rec: &Record<'_>,
+    lock_timeout: Duration,
+    key: Option<&EpochKey>,
+) -> Result<Appended, AuditError> {
+    append_inner(file, shown, Item::Record(rec), lock_timeout, &|| {
+        Ok(key.cloned())
+    })
+}
+
+/// `bdctl key rotate --audit`, the log side: under the writers' lock,
+/// check the log (chain, epochs, and the MACs of `key`'s epoch), append
+/// the `seal` of `key`'s epoch (unless the log already ends with it: an
+/// interrupted rotation), then call `replace_key` (which must durably
+/// install `K_{e+1}` and bump the epoch marker) before unlocking, so no
+/// writer can chain a record with `K_e` after the seal. Returns the
+/// seal's seq (`None` when it was already there) and the records sealed.
+pub fn append_sealed_rotation(
+    file: &File,
+    shown: &Path,
+    key: &EpochKey,
+    host: &[u8],
+    lock_timeout: Duration,
+    replace_key: &mut dyn FnMut() -> Result<(), String>,
+) -> Result<(Option<u64>, u64), AuditError> {
+    check_append_mode(file, shown)?;
     let _lock = lock_with_deadline(file, shown, lock_timeout)?;
     let size = file
         .metadata()
         .map_err(|e| AuditError::read(shown, &e))?
         .len();
-    let plan = plan(file, shown, size, rec)?;
+    let opts = super::verify::VerifyOptions {
+        key: Some(key.clone()),
+        from_key_epoch_only: true,
+    };
+    let summary = match super::verify::verify_open(file, size, &opts) {
+        Ok(s) => s,
+        Err(super::verify::VerifyError::TornTail { good, .. }) => *good,
+        Err(e) => {
+            return Err(AuditError::corrupt(shown, &format!("does not verify: {e}")));
+        }
+    };
+    let e = key.epoch();
+    let done = match summary.last_epoch {
+        Some(l) if l > e => {
+            return Err(AuditError::key(&format!(
+                "the log is already in epoch {l}, the key is for epoch {e} (rolled-back key?)"
+            )));
+        }
+        Some(l) if l < e => {
+            return Err(AuditError::key(&format!(
+                "the log's last epoch {l} is before the key's epoch {e} (epoch gap)"
+            )));
+        }
+        Some(_) => summary.sealed,
+        None => false,
+    };
+    let mut sealed_seq = None;
+    let mut records = summary.epoch_records;
+    if !done {
+        let item = Item::Seal {
+            time: SystemTime::now(),
+            host,
+            pid: std::process::id(),
+            records,
+        };
+        let plan = plan_item(file, shown, size, item, Some(key))?;
+        write_plan(file, shown, size, &plan)?;
+        sealed_seq = Some(plan.seq);
+        records += u64::from(plan.recovered.is_some());
+    }
+    replace_key().map_err(|m| AuditError::key(&m))?;
+    Ok((sealed_seq, records))
+}
+
+fn check_append_mode(file: &File, shown: &Path) -> Result<(), AuditError> {
+    let fl = fcntl(file, FcntlArg::F_GETFL).map_err(|e| AuditError::lock(shown, e))?;
+    if !OFlag::from_bits_truncate(fl).contains(OFlag::O_APPEND) {
+        return Err(AuditError::not_append(shown));
+    }
+    Ok(())
+}
+
+/// What one append writes.
+#[derive(Clone, Copy)]
+pub(crate) enum Item<'r> {
+    Record(&'r Record<'r>),
+    /// A seal of the key's epoch, which holds `records` records so far.
+    Seal {
+        time: SystemTime,
+        host: &'r [u8],
+        pid: u32,
+        records: u64,
+    },
+}
+
+impl Item<'_> {
+    fn time(&self) -> SystemTime {
+        match self {
+            Item::Record(r) => r.time,
+            Item::Seal { time, .. } => *time,
+        }
+    }
+    fn host(&self) -> &[u8] {
+        match self {
+            Item::Record(r) => r.host,
+            Item::Seal { host, .. } => host,
+        }
+    }
+    fn pid(&self) -> u32 {
+        match self {
+            Item::Record(r) => r.pid,
+            Item::Seal { pid, .. } => *pid,
+        }
+    }
+}
+
+type KeySource<'k> = dyn Fn() -> Result<Option<EpochKey>, AuditError> + 'k;
+
+fn append_inner(
+    file: &File,
+    shown: &Path,
+    item: Item<'_>,
+    lock_timeout: Duration,
+    key: &KeySource<'_>,
+) -> Result<Appended, AuditError> {
+    check_append_mode(file, shown)?;
+    let _lock = lock_with_deadline(file, shown, lock_timeout)?;
+    // Under the lock: a rotation (which holds it) is never half seen.
+    let key = key()?;
+    let size = file
+        .metadata()
+        .map_err(|e| AuditError::read(shown, &e))?
+        .len();
+    let plan = plan_item(file, shown, size, item, key.as_ref())?;
+    write_plan(file, shown, size, &plan)?;
+    Ok(Appended {
+        seq: plan.seq,
+        h: plan.h,
+        recovered: plan.recovered,
+    })
+}
+
+/// Write a plan with one write(2) and fdatasync it.
+fn write_plan(file: &File, shown: &Path, size: u64, plan: &Plan) -> Result<(), AuditError> {
     check_fsize(shown, size, plan.buf.len())?;
     let wrote = write_once(file, &plan.buf).map_err(|e| AuditError::write(shown, &e))?;
     if wrote != plan.buf.len() {
@@ -121,11 +278,7 @@ pub fn append_to(
     // Never retried: after a failed fdatasync the page cache may claim
     // the data is clean although it never reached the disk.
     file.sync_data().map_err(|e| AuditError::sync(shown, &e))?;
-    Ok(Appended {
-        seq: plan.seq,
-        h: plan.h,
-        recovered: plan.recovered,
-    })
+    Ok(())
 }
 
 /// One write(2) (retried only on EINTR, when nothing was written).
@@ -198,26 +351,103 @@ pub(crate) struct Plan {
 
 /// Read the tail of a file of `size` bytes and build the bytes to append
 /// (an optional `\n` + recovery record, then `rec`'s line).
+#[cfg(test)]
 pub(crate) fn plan(
     file: &File,
     shown: &Path,
     size: u64,
     rec: &Record<'_>,
 ) -> Result<Plan, AuditError> {
+    plan_item(file, shown, size, Item::Record(rec), None)
+}
+
+/// Can a line in `key`'s epoch (or without a key) follow the end of the
+/// log described by `tail`?
+fn check_epoch(shown: &Path, tail: &Tail, key: Option<&EpochKey>) -> Result<(), AuditError> {
+    let (Some(k), Some(last)) = (key, tail.last_epoch) else {
+        return Ok(());
+    };
+    let e = k.epoch();
+    let msg = if last > e {
+        format!(
+            "the audit key is for epoch {e} but the log is already in epoch {last} (rolled-back key?)"
+        )
+    } else if last == e && tail.last_seal {
+        format!(
+            "epoch {e} is sealed but the audit key was not replaced (interrupted rotation): \
+             run `bdctl key rotate --audit` again"
+        )
+    } else if last < e && tail.last_seal && last.checked_add(1) != Some(e) {
+        format!("epoch gap: the log's last epoch is {last}, the audit key is for epoch {e}")
+    } else if last < e && !tail.last_seal {
+        format!(
+            "the audit key is for epoch {e} but the log's epoch {last} was not sealed \
+             (key replaced without `bdctl key rotate --audit`?)"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(AuditError::key(&format!("{} ({msg})", shown.display())))
+}
+
+pub(crate) fn plan_item(
+    file: &File,
+    shown: &Path,
+    size: u64,
+    item: Item<'_>,
+    key: Option<&EpochKey>,
+) -> Result<Plan, AuditError> {
     let tail = scan_tail(file, shown, size)?;
+    if !matches!(item, Item::Seal { .. }) {
+        check_epoch(shown, &tail, key)?;
+    }
     let (mut seq, mut prev) = tail.last.unwrap_or((0, GENESIS));
     let overflow = || AuditError::corrupt(shown, "sequence number overflow at the end of the log");
     let mut buf = Vec::with_capacity(1024);
     if tail.needs_newline {
         buf.push(b'\n');
     }
+    let mut recoveries = 0;
     if let Some(t) = &tail.torn {
         seq = seq.checked_add(1).ok_or_else(overflow)?;
-        prev = encode_recovery(&mut buf, seq, &prev, rec.time, rec.host, rec.pid, t);
+        prev = encode_recovery_keyed(
+            &mut buf,
+            seq,
+            &prev,
+            item.time(),
+            item.host(),
+            item.pid(),
+            t,
+            key,
+        );
+        recoveries = 1;
     }
     seq = seq.checked_add(1).ok_or_else(overflow)?;
     let start = buf.len();
-    let h = encode_record(&mut buf, rec, seq, &prev);
+    let h = match item {
+        Item::Record(rec) => encode_record_keyed(&mut buf, rec, seq, &prev, key),
+        Item::Seal {
+            time,
+            host,
+            pid,
+            records,
+        } => {
+            let Some(k) = key else {
+                return Err(AuditError::key("a seal needs the audit key"));
+            };
+            // A recovery written first is a record of this epoch too.
+            encode_seal(
+                &mut buf,
+                seq,
+                &prev,
+                time,
+                host,
+                pid,
+                records + recoveries,
+                k,
+            )
+        }
+    };
     if buf.len() - start > MAX_LINE {
         return Err(AuditError::too_large(
             shown,
@@ -245,6 +475,10 @@ pub(crate) struct Tail {
     pub(crate) torn: Option<Torn>,
     /// The file does not end with `\n`.
     pub(crate) needs_newline: bool,
+    /// The `epoch` of the last valid record, if it has one.
+    pub(crate) last_epoch: Option<u64>,
+    /// The last valid record is a seal.
+    pub(crate) last_seal: bool,
 }
 
 /// Most bytes read backwards from the end (a torn span and the last good
@@ -337,6 +571,8 @@ pub(crate) fn scan_tail(file: &File, shown: &Path, size: u64) -> Result<Tail, Au
             last: None,
             torn: None,
             needs_newline: false,
+            last_epoch: None,
+            last_seal: false,
         });
     }
     let scan_err = |e: ScanError| match e {
@@ -355,12 +591,16 @@ pub(crate) fn scan_tail(file: &File, shown: &Path, size: u64) -> Result<Tail, Au
     let t_empty = t_start == size;
     let mut pieces: Vec<(u64, u64, ParseError)> = Vec::new();
     let mut last = None;
+    let mut last_epoch = None;
+    let mut last_seal = false;
     let mut line_end = last_nl;
     while let Some(e) = line_end {
         let s = back.prev_newline(e).map_err(scan_err)?.map_or(0, |p| p + 1);
         match LineView::parse(back.slice(s, e)) {
             Ok(v) if v.hash_ok() => {
                 last = Some((v.seq, v.h));
+                last_epoch = v.epoch;
+                last_seal = v.event == EventKind::Seal;
                 break;
             }
             Ok(v) => {
@@ -420,6 +660,8 @@ pub(crate) fn scan_tail(file: &File, shown: &Path, size: u64) -> Result<Tail, Au
         last,
         torn,
         needs_newline: !t_empty,
+        last_epoch,
+        last_seal,
     })
 }
 
@@ -640,6 +882,95 @@ mod tests {
         let a = add(&p, &[b"two"]);
         assert_eq!(a.recovered.map(|t| t.length), Some(4096));
         verify_file(&p).expect("valid");
+    }
+
+    #[test]
+    fn keyed_appends_and_sealed_rotation() {
+        use crate::audit::verify::{VerifyOptions, verify_file_with};
+        let (_d, p) = setup();
+        let k0 = EpochKey::new(0, [9; 32]);
+        let k1 = k0.evolve().expect("k1");
+        let keyed = |k: &EpochKey| {
+            let a = argv(&[b"id"]);
+            append_to_keyed(&open(&p), &p, &sample(&a), T, Some(k))
+        };
+        let vopts = VerifyOptions {
+            key: Some(k0.clone()),
+            from_key_epoch_only: false,
+        };
+        add(&p, &[b"before", b"the", b"key"]);
+        keyed(&k0).expect("keyed 1");
+        keyed(&k0).expect("keyed 2");
+        let text = String::from_utf8(contents(&p)).expect("utf8");
+        let last = text.lines().last().expect("line");
+        assert!(last.contains(",\"epoch\":0,\"prev\":"), "{last}");
+        assert!(last.contains("\",\"mac\":\""), "{last}");
+        let s = verify_file_with(&p, &vopts).expect("valid");
+        assert_eq!((s.macs_checked, s.unauthenticated), (2, 1));
+        // A torn tail before the seal: the recovery is counted in it.
+        open(&p).write_all(b"{\"seq\":4,\"ev").expect("tear");
+        let mut installed = 0;
+        let (seal, n) = append_sealed_rotation(&open(&p), &p, &k0, b"h", T, &mut || {
+            installed += 1;
+            Ok(())
+        })
+        .expect("seal");
+        assert_eq!((seal, n, installed), (Some(5), 3, 1));
+        // The old key may not write after its seal.
+        let e = keyed(&k0).expect_err("sealed");
+        assert_eq!(e.kind(), AuditErrorKind::Key);
+        assert!(e.to_string().contains("interrupted rotation"), "{e}");
+        // A key two epochs ahead.
+        let e = keyed(&k1.evolve().expect("k2")).expect_err("gap");
+        assert!(e.to_string().contains("epoch gap"), "{e}");
+        keyed(&k1).expect("epoch 1");
+        let e = keyed(&k0).expect_err("rollback");
+        assert!(e.to_string().contains("rolled-back key"), "{e}");
+        let e = keyed(&k1.evolve().expect("k2")).expect_err("no seal");
+        assert!(e.to_string().contains("was not sealed"), "{e}");
+        // Without a key the writer still writes (the verifier flags it).
+        add(&p, &[b"no", b"key"]);
+        let e = verify_file(&p).expect_err("key removed");
+        assert!(e.to_string().contains("audit key removed"), "{e}");
+    }
+
+    #[test]
+    fn interrupted_rotation_finishes() {
+        use crate::audit::verify::{VerifyOptions, verify_file_with};
+        let (_d, p) = setup();
+        let k0 = EpochKey::new(0, [3; 32]);
+        let a = argv(&[b"x"]);
+        append_to_keyed(&open(&p), &p, &sample(&a), T, Some(&k0)).expect("rec");
+        let e =
+            append_sealed_rotation(&open(&p), &p, &k0, b"h", T, &mut || Err("disk full".into()))
+                .expect_err("install failed");
+        assert!(e.to_string().contains("disk full"), "{e}");
+        // The seal is there; a second rotation only installs the key.
+        let (seal, n) =
+            append_sealed_rotation(&open(&p), &p, &k0, b"h", T, &mut || Ok(())).expect("again");
+        assert_eq!((seal, n), (None, 1));
+        let k1 = k0.evolve().expect("k1");
+        append_to_keyed(&open(&p), &p, &sample(&a), T, Some(&k1)).expect("epoch 1");
+        let s = verify_file_with(
+            &p,
+            &VerifyOptions {
+                key: Some(k0),
+                from_key_epoch_only: false,
+            },
+        )
+        .expect("valid");
+        assert_eq!((s.records, s.macs_checked, s.last_epoch), (3, 3, Some(1)));
+        // Rotating with a key older than the log is refused.
+        let e = append_sealed_rotation(
+            &open(&p),
+            &p,
+            &EpochKey::new(0, [3; 32]),
+            b"h",
+            T,
+            &mut || Ok(()),
+        )
+        .expect_err("old");
+        assert_eq!(e.kind(), AuditErrorKind::Key);
     }
 
     #[test]

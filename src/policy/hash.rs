@@ -17,8 +17,17 @@
 //!   `sandbox` name they reference);
 //! - `sandbox`: the profiles and `defaults.sandbox`; bdexec keys its cache
 //!   of compiled seccomp filters on this one;
-//! - `rate`, `decoy`: not in the language yet; the hash of an empty
-//!   segment (`[]`).
+//! - `rate`: the rules' `rate` limits, as `[[rule name, rate], ...]` for
+//!   the rules that have one (`[]` when none does);
+//! - `decoy`: not in the language yet; the hash of an empty segment (`[]`).
+//!
+//! The approval additions (docs/approval-tokens.md) belong to `auth`: the
+//! `[approvers.NAME]` keys and epochs, the rules' `approval` requirements
+//! (part of the rules) and `defaults.timestamp_timeout`. A rule's `rate`
+//! is hashed in `rate` only (the auth segment hashes the rules with their
+//! `rate` removed). When a policy has no approvers, the default
+//! timestamp timeout and no rate, the auth segment is the hash of the
+//! rules alone, exactly as before these keys existed.
 #![forbid(unsafe_code)]
 
 use crate::policy::model::Policy;
@@ -73,12 +82,50 @@ fn segment_hash(domain: &[u8], value: &impl Serialize) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+/// The auth-segment additions beyond the rules.
+#[derive(Serialize)]
+struct AuthExtra<'a> {
+    approvers: &'a [crate::policy::model::Approver],
+    timestamp_timeout: u64,
+}
+
+fn auth_segment(p: &Policy) -> [u8; 32] {
+    let has_rate = p.rules.iter().any(|r| r.rate.is_some());
+    let extra = !p.approvers.is_empty()
+        || p.defaults.timestamp_timeout != crate::policy::model::DEFAULT_TIMESTAMP_TIMEOUT;
+    if !has_rate && !extra {
+        return segment_hash(SEGMENT_AUTH, &p.rules);
+    }
+    let rules: std::borrow::Cow<'_, [crate::policy::model::Rule]> = if has_rate {
+        let mut v = p.rules.clone();
+        for r in &mut v {
+            r.rate = None;
+        }
+        std::borrow::Cow::Owned(v)
+    } else {
+        std::borrow::Cow::Borrowed(&p.rules)
+    };
+    if !extra {
+        return segment_hash(SEGMENT_AUTH, &rules);
+    }
+    let x = AuthExtra {
+        approvers: &p.approvers,
+        timestamp_timeout: p.defaults.timestamp_timeout,
+    };
+    segment_hash(SEGMENT_AUTH, &(&rules, x))
+}
+
 /// The hashes of the four segments. An empty segment hashes `[]`.
 pub fn segment_hashes(p: &Policy) -> Segments {
     let empty: [u8; 0] = [];
+    let rates: Vec<(&str, &crate::policy::model::Rate)> = p
+        .rules
+        .iter()
+        .filter_map(|r| r.rate.as_ref().map(|x| (r.name.as_str(), x)))
+        .collect();
     Segments {
-        auth: segment_hash(SEGMENT_AUTH, &p.rules),
-        rate: segment_hash(SEGMENT_RATE, &empty),
+        auth: auth_segment(p),
+        rate: segment_hash(SEGMENT_RATE, &rates),
         sandbox: segment_hash(SEGMENT_SANDBOX, &(&p.sandboxes, &p.defaults.sandbox)),
         decoy: segment_hash(SEGMENT_DECOY, &empty),
     }

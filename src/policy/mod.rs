@@ -14,9 +14,13 @@
 #![forbid(unsafe_code)]
 
 pub mod cmdline;
+pub mod diff;
+pub mod drift;
 pub mod hash;
+pub mod import;
 pub mod lint;
 pub mod load;
+pub mod lock;
 pub mod matcher;
 pub mod model;
 pub mod parse;

@@ -20,6 +20,12 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// `[sandbox.NAME]` profiles, sorted by name.
     pub sandboxes: Vec<SandboxProfile>,
+    /// `[approvers.NAME]` (main file only), sorted by name: the public keys
+    /// approval tokens are verified against (docs/approval-tokens.md).
+    /// Auth segment. Not serialized when empty, so policies without
+    /// approvers kept their canonical hash.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<Approver>,
 }
 
 /// `[defaults]`, with every omitted key filled in.
@@ -35,6 +41,47 @@ pub struct Defaults {
     pub umask: u32,
     /// Sandbox profile for rules that name none (`sandbox = "NAME"`).
     pub sandbox: Option<String>,
+    /// `drift = "warn" | "deny"`: what bdexec does when the installed
+    /// policy differs from the pinned one (`policy.lock`). Not serialized
+    /// when it is the default (`warn`), so adding the key did not change
+    /// the canonical hash of existing policies.
+    #[serde(skip_serializing_if = "DriftMode::is_warn")]
+    pub drift: DriftMode,
+    /// `timestamp_timeout = "5m"`: lifetime in seconds of the PAM
+    /// timestamp cache; 0 disables caching. Auth segment. Not serialized
+    /// when it is the default ([`DEFAULT_TIMESTAMP_TIMEOUT`]).
+    #[serde(skip_serializing_if = "is_default_timestamp_timeout")]
+    pub timestamp_timeout: u64,
+}
+
+/// Default `timestamp_timeout`: 5 minutes (sudo's default).
+pub const DEFAULT_TIMESTAMP_TIMEOUT: u64 = 300;
+
+fn is_default_timestamp_timeout(v: &u64) -> bool {
+    *v == DEFAULT_TIMESTAMP_TIMEOUT
+}
+
+/// `[defaults] drift`: see docs/drift.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
+pub enum DriftMode {
+    /// Record the drift in the audit record and carry on (default).
+    #[default]
+    Warn,
+    /// Deny every request while the policy differs from the pin.
+    Deny,
+}
+
+impl DriftMode {
+    pub fn is_warn(&self) -> bool {
+        *self == DriftMode::Warn
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftMode::Warn => "warn",
+            DriftMode::Deny => "deny",
+        }
+    }
 }
 
 /// A user or group reference: a name, or `#id`.
@@ -93,7 +140,7 @@ pub struct CommandSpec {
 }
 
 /// Where a rule was written, for messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct Origin {
     pub file: PathBuf,
     pub line: u32,
@@ -120,9 +167,78 @@ pub struct Rule {
     /// Capability grants (`caps = ["net_bind_service"]`), sorted, without
     /// the `cap_` prefix, lower case. The target keeps exactly these.
     pub caps: Vec<String>,
+    /// `approvals`, `approvers`, `nonce_namespace` of an `auth = "approval"`
+    /// rule; `None` when all three are their defaults (1 approval from any
+    /// approver, namespace "default"): see [`Rule::approval_req`]. Always
+    /// `None` for other rules.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<Approval>,
+    /// `rate = "10/1m"`: at most `count` calls per `per_secs` per (rule,
+    /// uid). Rate segment (the auth segment hashes the rules without it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate: Option<Rate>,
     /// Not part of the policy's meaning: excluded from the hash.
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// Default nonce namespace of approval rules.
+pub const DEFAULT_NONCE_NAMESPACE: &str = "default";
+
+/// What an `auth = "approval"` rule requires (docs/approval-tokens.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// M: valid tokens from this many distinct approvers (>= 1).
+    pub approvals: u32,
+    /// Who may approve, sorted and deduplicated; empty = every approver
+    /// of the policy.
+    pub approvers: Vec<String>,
+    /// Isolation domain of the replay state (`[A-Za-z0-9_-]{1,64}`).
+    pub nonce_namespace: String,
+}
+
+impl Default for Approval {
+    fn default() -> Self {
+        Approval {
+            approvals: 1,
+            approvers: Vec::new(),
+            nonce_namespace: DEFAULT_NONCE_NAMESPACE.to_string(),
+        }
+    }
+}
+
+/// `rate = "N/DURATION"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    /// Calls allowed per period (>= 1): the bucket's capacity.
+    pub count: u32,
+    /// The period in seconds (>= 1): the bucket refills `count` tokens
+    /// per `per_secs`.
+    pub per_secs: u64,
+}
+
+/// `[approvers.NAME]`: an approver's Ed25519 public key and its epoch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approver {
+    /// `[A-Za-z0-9_-]{1,64}`; the `kid` and `iss` of the approver's tokens.
+    pub name: String,
+    /// Raw Ed25519 public key (checked to be a valid curve point).
+    pub key: [u8; 32],
+    /// The key's epoch; tokens signed at another epoch are refused.
+    pub epoch: u64,
+    #[serde(skip)]
+    pub origin: Origin,
+}
+
+impl Rule {
+    /// The approval requirements with defaults filled in (meaningful for
+    /// `auth = "approval"` rules).
+    pub fn approval_req(&self) -> Approval {
+        self.approval.clone().unwrap_or_default()
+    }
 }
 
 /// Default `env_keep` when `[defaults]` omits it: terminal and locale
@@ -149,6 +265,8 @@ impl Default for Defaults {
             setenv: Vec::new(),
             umask: DEFAULT_UMASK,
             sandbox: None,
+            drift: DriftMode::Warn,
+            timestamp_timeout: DEFAULT_TIMESTAMP_TIMEOUT,
         }
     }
 }

@@ -79,6 +79,7 @@ use crate::policy::model::{
     Action, Auth, CommandSpec, Defaults, LandlockSpec, Origin, Policy, Principal, Rule,
     SandboxProfile, SeccompAction, SeccompSpec,
 };
+use crate::policy::model::{Approval, Approver, Rate};
 use crate::sandbox::syscalls;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
@@ -112,6 +113,13 @@ pub struct PolicyFragment {
     /// with the position of its value, checked by [`merge`] against the
     /// main file's profiles.
     pub sandbox_refs: Vec<(String, Origin)>,
+    /// `[approvers.NAME]`, sorted by name (main file only).
+    pub approvers: Vec<Approver>,
+    /// Where the `[approvers]` table starts, when the file has one.
+    pub approvers_table: Option<Origin>,
+    /// Every name in a rule's `approvers = [...]`, with its position,
+    /// checked by [`merge`] against the main file's approvers.
+    pub approver_refs: Vec<(String, Origin)>,
 }
 
 // ---------------------------------------------------------------- raw serde
@@ -126,6 +134,14 @@ struct RawFile {
     defaults: Option<Spanned<RawDefaults>>,
     rule: Option<Vec<Spanned<RawRule>>>,
     sandbox: Option<Spanned<BTreeMap<SStr, Spanned<RawProfile>>>>,
+    approvers: Option<Spanned<BTreeMap<SStr, Spanned<RawApprover>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApprover {
+    key: Option<SStr>,
+    epoch: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -163,6 +179,8 @@ struct RawDefaults {
     umask: Option<SStr>,
     setenv: Option<EnvTable>,
     sandbox: Option<SStr>,
+    drift: Option<SStr>,
+    timestamp_timeout: Option<SStr>,
 }
 
 #[derive(Deserialize)]
@@ -178,6 +196,10 @@ struct RawRule {
     setenv: Option<EnvTable>,
     sandbox: Option<SStr>,
     caps: Option<Vec<SStr>>,
+    approvals: Option<Spanned<i64>>,
+    approvers: Option<Spanned<Vec<SStr>>>,
+    nonce_namespace: Option<SStr>,
+    rate: Option<SStr>,
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.
@@ -423,6 +445,231 @@ pub fn parse_digest(s: &str) -> Result<[u8; 32], String> {
         }
     }
     Ok(out)
+}
+
+// ---------------------------------------------------------------- approval
+
+/// Longest duration accepted anywhere in the policy (`timestamp_timeout`,
+/// a `rate` period): one day.
+pub const MAX_DURATION_SECS: u64 = 86_400;
+
+/// Parse a duration: `"0"`, or a decimal number followed by `s`, `m` or
+/// `h` (`"90s"`, `"5m"`, `"1h"`), at most one day.
+pub fn parse_duration(s: &str) -> Result<u64, String> {
+    if s == "0" {
+        return Ok(0);
+    }
+    let (num, unit) = match s.char_indices().last() {
+        Some((i, 's')) => (&s[..i], 1u64),
+        Some((i, 'm')) => (&s[..i], 60),
+        Some((i, 'h')) => (&s[..i], 3600),
+        _ => {
+            return Err(format!(
+                "duration {s:?} must be a number with a unit s, m or h (like \"5m\"), or \"0\""
+            ));
+        }
+    };
+    if num.is_empty() || num.len() > 6 || !num.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "duration {s:?} must be a number with a unit s, m or h (like \"5m\"), or \"0\""
+        ));
+    }
+    match num.parse::<u64>().ok().and_then(|n| n.checked_mul(unit)) {
+        Some(v) if v <= MAX_DURATION_SECS => Ok(v),
+        _ => Err(format!("duration {s:?} is longer than one day (24h)")),
+    }
+}
+
+/// Parse `rate = "N/DURATION"` (`"10/1m"`): N >= 1 calls per a non-zero
+/// duration of at most one day.
+pub fn parse_rate(s: &str) -> Result<Rate, String> {
+    let bad = || {
+        format!("rate {s:?} must be \"N/DURATION\", like \"10/1m\" (N >= 1, DURATION 1s to 24h)")
+    };
+    let Some((n, d)) = s.split_once('/') else {
+        return Err(bad());
+    };
+    if n.is_empty() || n.len() > 9 || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let count = n.parse::<u32>().map_err(|_| bad())?;
+    let per_secs = parse_duration(d).map_err(|_| bad())?;
+    if count == 0 || per_secs == 0 {
+        return Err(bad());
+    }
+    Ok(Rate { count, per_secs })
+}
+
+/// Whether `s` is a valid approver name: the rule of approver key files
+/// ([`crate::auth::keys::valid_name`]: 1 to 64 of `[a-z0-9_.-]`, starting
+/// alphanumeric). It is the token's `kid` and `iss`.
+pub fn is_approver_name(s: &str) -> bool {
+    crate::auth::keys::valid_name(s)
+}
+
+/// Whether `s` is a valid nonce namespace: `[A-Za-z0-9_-]{1,64}` (it
+/// names a replay-state file).
+pub fn is_namespace(s: &str) -> bool {
+    is_profile_name(s) && s.len() <= 64
+}
+
+/// Parse an approver public key `ed25519:<base64url of 32 bytes>`
+/// (unpadded, as `bdctl key` writes it).
+/// The key must be a valid, non-weak (not small-order) Ed25519 point.
+pub fn parse_public_key(s: &str) -> Result<[u8; 32], String> {
+    use base64::Engine as _;
+    let Some(b64) = s.strip_prefix("ed25519:") else {
+        return Err("key must be \"ed25519:\" followed by the base64url public key".to_string());
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(b64)
+        .map_err(|_| "key is not valid base64url after \"ed25519:\"".to_string())?;
+    let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| {
+        format!(
+            "key has {} bytes; an Ed25519 public key has 32",
+            bytes.len()
+        )
+    })?;
+    match ed25519_dalek::VerifyingKey::from_bytes(&key) {
+        Ok(k) if !k.is_weak() => Ok(key),
+        Ok(_) => Err("key is a weak (small-order) Ed25519 point".to_string()),
+        Err(_) => Err("key is not a valid Ed25519 public key".to_string()),
+    }
+}
+
+fn approver(
+    ctx: &Ctx<'_>,
+    name: &SStr,
+    raw: &Spanned<RawApprover>,
+) -> Result<Approver, PolicyError> {
+    let n = name.get_ref();
+    if !is_approver_name(n) {
+        return Err(ctx.err(
+            &name.span(),
+            format!("approver name {n:?} must be 1 to 64 of [a-z0-9_.-], starting with a letter or digit"),
+        ));
+    }
+    let r = raw.get_ref();
+    let key = match &r.key {
+        Some(k) => parse_public_key(k.get_ref())
+            .map_err(|m| ctx.err(&k.span(), format!("approver {n:?}: {m}")))?,
+        None => {
+            return Err(ctx.err(
+                &raw.span(),
+                format!("approver {n:?} has no `key` (required)"),
+            ));
+        }
+    };
+    let epoch = match &r.epoch {
+        Some(e) => u64::try_from(*e.get_ref()).map_err(|_| {
+            ctx.err(
+                &e.span(),
+                format!("approver {n:?}: epoch {} must be 0 or more", e.get_ref()),
+            )
+        })?,
+        None => {
+            return Err(ctx.err(
+                &raw.span(),
+                format!("approver {n:?} has no `epoch` (required)"),
+            ));
+        }
+    };
+    Ok(Approver {
+        name: n.clone(),
+        key,
+        epoch,
+        origin: ctx.origin(&name.span()),
+    })
+}
+
+/// The approval keys of a rule. `None` when they are all defaults.
+fn approval(
+    ctx: &Ctx<'_>,
+    name: &str,
+    raw: &RawRule,
+    auth: Auth,
+    action: Action,
+) -> Result<Option<Approval>, PolicyError> {
+    let keys: [(&str, Option<Range<usize>>); 3] = [
+        ("approvals", raw.approvals.as_ref().map(|v| v.span())),
+        ("approvers", raw.approvers.as_ref().map(|v| v.span())),
+        (
+            "nonce_namespace",
+            raw.nonce_namespace.as_ref().map(|v| v.span()),
+        ),
+    ];
+    if auth != Auth::Approval || action == Action::Deny {
+        if let Some((key, Some(at))) = keys.iter().find(|(_, s)| s.is_some()) {
+            let why = if action == Action::Deny {
+                format!("deny rule {name:?} must not have `{key}` (it never runs anything)")
+            } else {
+                format!("rule {name:?}: `{key}` needs auth = \"approval\"")
+            };
+            return Err(ctx.err(at, why));
+        }
+        return Ok(None);
+    }
+    let mut out = Approval::default();
+    if let Some(a) = &raw.approvals {
+        out.approvals = match u32::try_from(*a.get_ref()) {
+            Ok(v) if (1..=32).contains(&v) => v,
+            _ => {
+                return Err(ctx.err(
+                    &a.span(),
+                    format!("rule {name:?}: approvals {} must be 1 to 32", a.get_ref()),
+                ));
+            }
+        };
+    }
+    if let Some(list) = &raw.approvers {
+        let mut names = Vec::new();
+        for n in list.get_ref() {
+            if !is_approver_name(n.get_ref()) {
+                return Err(ctx.err(
+                    &n.span(),
+                    format!("approver name {:?} must be 1 to 64 of [a-z0-9_.-], starting with a letter or digit", n.get_ref()),
+                ));
+            }
+            names.push(n.get_ref().clone());
+        }
+        names.sort();
+        names.dedup();
+        if names.is_empty() {
+            return Err(ctx.err(
+                &list.span(),
+                format!("rule {name:?}: approvers is empty (omit it to allow every approver)"),
+            ));
+        }
+        if names.len() < out.approvals as usize {
+            let at = raw.approvals.as_ref().map_or(list.span(), |a| a.span());
+            return Err(ctx.err(
+                &at,
+                format!(
+                    "rule {name:?}: approvals = {} but only {} distinct approvers are allowed, so it could never be satisfied",
+                    out.approvals,
+                    names.len()
+                ),
+            ));
+        }
+        out.approvers = names;
+    }
+    if let Some(ns) = &raw.nonce_namespace {
+        if !is_namespace(ns.get_ref()) {
+            return Err(ctx.err(
+                &ns.span(),
+                format!(
+                    "nonce_namespace {:?} must match [A-Za-z0-9_-]{{1,64}}",
+                    ns.get_ref()
+                ),
+            ));
+        }
+        out.nonce_namespace = ns.get_ref().clone();
+    }
+    Ok(if out == Approval::default() {
+        None
+    } else {
+        Some(out)
+    })
 }
 
 fn command(ctx: &Ctx<'_>, c: &Spanned<RawCommand>) -> Result<CommandSpec, PolicyError> {
@@ -771,6 +1018,17 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
         Some(list) => capabilities(ctx, list)?,
         None => Vec::new(),
     };
+    let approval = approval(ctx, &name, raw, auth, action)?;
+    let rate = match &raw.rate {
+        Some(r) if action == Action::Deny => {
+            return Err(ctx.err(
+                &r.span(),
+                format!("deny rule {name:?} must not have a `rate` (it never runs anything)"),
+            ));
+        }
+        Some(r) => Some(parse_rate(r.get_ref()).map_err(|m| ctx.err(&r.span(), m))?),
+        None => None,
+    };
     Ok(Rule {
         name,
         users,
@@ -782,6 +1040,8 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
         setenv,
         sandbox,
         caps,
+        approval,
+        rate,
         origin: ctx.origin(&span),
     })
 }
@@ -802,6 +1062,22 @@ fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
     }
     if let Some(s) = &d.sandbox {
         out.sandbox = Some(profile_ref(ctx, s)?);
+    }
+    if let Some(m) = &d.drift {
+        out.drift = match m.get_ref().as_str() {
+            "warn" => crate::policy::model::DriftMode::Warn,
+            "deny" => crate::policy::model::DriftMode::Deny,
+            other => {
+                return Err(ctx.err(
+                    &m.span(),
+                    format!("drift {other:?} must be \"warn\" or \"deny\""),
+                ));
+            }
+        };
+    }
+    if let Some(t) = &d.timestamp_timeout {
+        out.timestamp_timeout = parse_duration(t.get_ref())
+            .map_err(|m| ctx.err(&t.span(), format!("timestamp_timeout: {m}")))?;
     }
     Ok(out)
 }
@@ -871,6 +1147,48 @@ pub fn parse_policy(src: &str, file: &Path) -> Result<PolicyFragment, PolicyErro
             sandbox_refs.push((s.get_ref().clone(), ctx.origin(&s.span())));
         }
     }
+    // BTreeMap: sorted by name already.
+    let approvers = match &raw.approvers {
+        Some(t) => t
+            .get_ref()
+            .iter()
+            .map(|(name, a)| approver(&ctx, name, a))
+            .collect::<Result<Vec<_>, _>>()?,
+        None => Vec::new(),
+    };
+    // One key, one approver: two names for one key would let one person
+    // count as two distinct approvers of an M-of-N rule.
+    for (i, a) in approvers.iter().enumerate() {
+        if let Some(first) = approvers[..i].iter().find(|b| b.key == a.key) {
+            return Err(PolicyError::at(
+                &a.origin.file,
+                a.origin.line,
+                a.origin.col,
+                format!(
+                    "approver {:?} has the same key as approver {:?} (each approver needs their own key)",
+                    a.name, first.name
+                ),
+            ));
+        }
+    }
+    let approvers_table = raw.approvers.as_ref().map(|t| {
+        match t.get_ref().keys().map(|k| k.span()).min_by_key(|s| s.start) {
+            Some(first) => ctx.origin(&first),
+            None => ctx.origin(&t.span()),
+        }
+    });
+    let mut approver_refs = Vec::new();
+    for r in raw.rule.as_deref().unwrap_or_default() {
+        for n in r
+            .get_ref()
+            .approvers
+            .as_ref()
+            .map(|l| l.get_ref().as_slice())
+            .unwrap_or_default()
+        {
+            approver_refs.push((n.get_ref().clone(), ctx.origin(&n.span())));
+        }
+    }
     Ok(PolicyFragment {
         file: file.to_path_buf(),
         version,
@@ -879,6 +1197,9 @@ pub fn parse_policy(src: &str, file: &Path) -> Result<PolicyFragment, PolicyErro
         sandboxes,
         sandbox_table,
         sandbox_refs,
+        approvers,
+        approvers_table,
+        approver_refs,
     })
 }
 
@@ -897,6 +1218,8 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
     let defaults = main.defaults.map(|(d, _)| d).unwrap_or_default();
     let mut rules = main.rules;
     let sandboxes = main.sandboxes;
+    let approvers = main.approvers;
+    let mut approver_refs = main.approver_refs;
     let mut refs = main.sandbox_refs;
     for d in dropins {
         if let Some((_, o)) = &d.defaults {
@@ -915,8 +1238,29 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
                 "sandbox profiles ([sandbox.NAME]) are only allowed in the main policy file, not in a drop-in",
             ));
         }
+        if let Some(o) = &d.approvers_table {
+            return Err(PolicyError::at(
+                &o.file,
+                o.line,
+                o.col,
+                "approvers ([approvers.NAME]) are only allowed in the main policy file, not in a drop-in",
+            ));
+        }
         rules.extend(d.rules);
         refs.extend(d.sandbox_refs);
+        approver_refs.extend(d.approver_refs);
+    }
+    for (name, o) in &approver_refs {
+        if !approvers.iter().any(|a| &a.name == name) {
+            return Err(PolicyError::at(
+                &o.file,
+                o.line,
+                o.col,
+                format!(
+                    "approver {name:?} is not defined (define [approvers.{name}] in the main policy file)"
+                ),
+            ));
+        }
     }
     for (name, o) in &refs {
         if !sandboxes.iter().any(|p| &p.name == name) {
@@ -949,6 +1293,7 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
         defaults,
         rules,
         sandboxes,
+        approvers,
     })
 }
 
@@ -1749,5 +2094,362 @@ commands = ["/usr/bin/id"]
         fn parser_never_panics(s in "\\PC{0,200}") {
             let _ = parse_policy(&s, Path::new("/f.toml"));
         }
+    }
+}
+
+#[cfg(test)]
+mod approval_tests {
+    //! `[approvers.NAME]`, `approvals`, `approvers`, `nonce_namespace`,
+    //! `rate`, `timestamp_timeout` (docs/approval-tokens.md).
+    use super::*;
+    use crate::policy::hash::segment_hashes;
+    use crate::policy::model::DEFAULT_TIMESTAMP_TIMEOUT;
+    use base64::Engine as _;
+
+    fn key(seed: u8) -> String {
+        let sk = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        format!(
+            "ed25519:{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sk.verifying_key().as_bytes())
+        )
+    }
+
+    fn src(approvers: &str, rule: &str) -> String {
+        format!(
+            "version = 1\n{approvers}[[rule]]\nname = \"r\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\n{rule}"
+        )
+    }
+
+    fn two() -> String {
+        format!(
+            "[approvers.alice-sec]\nkey = \"{}\"\nepoch = 3\n[approvers.bob-sec]\nkey = \"{}\"\nepoch = 1\n",
+            key(1),
+            key(2)
+        )
+    }
+
+    fn ok(s: &str) -> Policy {
+        match parse_main(s, Path::new("/p.toml")) {
+            Ok(p) => p,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn err(s: &str) -> String {
+        match parse_main(s, Path::new("/p.toml")) {
+            Ok(p) => panic!("parsed: {p:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn full_example() {
+        let s = format!(
+            "version = 1\n[defaults]\ntimestamp_timeout = \"10m\"\n{}[[rule]]\nname = \"r\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\nauth = \"approval\"\napprovals = 2\napprovers = [\"bob-sec\", \"alice-sec\"]\nrate = \"10/1m\"\nnonce_namespace = \"prod\"\n",
+            two()
+        );
+        let p = ok(&s);
+        assert_eq!(p.defaults.timestamp_timeout, 600);
+        assert_eq!(p.approvers.len(), 2);
+        assert_eq!(p.approvers[0].name, "alice-sec");
+        assert_eq!(p.approvers[0].epoch, 3);
+        assert_eq!(
+            p.approvers[0].key,
+            *ed25519_dalek::SigningKey::from_bytes(&[1; 32])
+                .verifying_key()
+                .as_bytes()
+        );
+        let r = &p.rules[0];
+        assert_eq!(
+            r.approval,
+            Some(Approval {
+                approvals: 2,
+                approvers: vec!["alice-sec".into(), "bob-sec".into()],
+                nonce_namespace: "prod".into(),
+            })
+        );
+        assert_eq!(
+            r.rate,
+            Some(Rate {
+                count: 10,
+                per_secs: 60
+            })
+        );
+    }
+
+    #[test]
+    fn defaults() {
+        let p = ok(&src(&two(), "auth = \"approval\"\n"));
+        assert_eq!(p.rules[0].approval, None);
+        let req = p.rules[0].approval_req();
+        assert_eq!(req.approvals, 1);
+        assert!(req.approvers.is_empty());
+        assert_eq!(req.nonce_namespace, "default");
+        assert_eq!(p.defaults.timestamp_timeout, DEFAULT_TIMESTAMP_TIMEOUT);
+        // Explicit defaults are the same policy.
+        let q = ok(&src(
+            &two(),
+            "auth = \"approval\"\napprovals = 1\nnonce_namespace = \"default\"\n",
+        ));
+        assert_eq!(p, q);
+        // Approval rules without any approver parse (they fail closed at
+        // run time): older policies stay loadable.
+        ok(&src("", "auth = \"approval\"\n"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("0"), Ok(0));
+        assert_eq!(parse_duration("90s"), Ok(90));
+        assert_eq!(parse_duration("5m"), Ok(300));
+        assert_eq!(parse_duration("24h"), Ok(86_400));
+        for bad in [
+            "", "5", "m", "-5m", "5 m", "25h", "1d", "5M", "+5m", "9999999h", "0s0",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_rate("10/1m"),
+            Ok(Rate {
+                count: 10,
+                per_secs: 60
+            })
+        );
+        for bad in [
+            "10",
+            "0/1m",
+            "10/0",
+            "10/m",
+            "/1m",
+            "10/1m/2",
+            "x/1m",
+            "10/25h",
+            "99999999999/1s",
+        ] {
+            assert!(parse_rate(bad).is_err(), "{bad:?}");
+        }
+        let e = err("version = 1\n[defaults]\ntimestamp_timeout = \"5\"\n");
+        assert!(e.starts_with("/p.toml:3:21: timestamp_timeout:"), "{e}");
+        let e = err(&src("", "rate = \"10\"\n"));
+        assert!(e.starts_with("/p.toml:6:8: rate"), "{e}");
+    }
+
+    #[test]
+    fn approval_keys_need_approval_auth() {
+        for (k, col) in [
+            ("approvals = 2", 13),
+            ("approvers = [\"a\"]", 13),
+            ("nonce_namespace = \"x\"", 19),
+        ] {
+            let e = err(&src(&two(), &format!("auth = \"password\"\n{k}\n")));
+            assert!(e.starts_with(&format!("/p.toml:13:{col}: ")), "{k}: {e}");
+            assert!(
+                e.contains("needs auth = \\\"approval\\\"")
+                    || e.contains("needs auth = \"approval\""),
+                "{e}"
+            );
+            let e = err(&src(
+                &two(),
+                &format!("action = \"deny\"\nauth = \"approval\"\n{k}\n"),
+            ));
+            assert!(e.contains("deny rule"), "{e}");
+        }
+        let e = err(&src("", "action = \"deny\"\nrate = \"1/1s\"\n"));
+        assert!(e.contains("deny rule") && e.contains("rate"), "{e}");
+    }
+
+    #[test]
+    fn bad_approval_values() {
+        for (body, pos) in [
+            ("approvals = 0", "13:13"),
+            ("approvals = 33", "13:13"),
+            ("approvals = -1", "13:13"),
+            (
+                "approvals = 3\napprovers = [\"alice-sec\", \"bob-sec\"]",
+                "13:13",
+            ),
+            ("approvers = []", "13:13"),
+            ("approvers = [\"Alice\"]", "13:14"),
+            ("approvers = [\"carol\"]", "13:14"),
+            ("nonce_namespace = \"../x\"", "13:19"),
+            ("nonce_namespace = \"\"", "13:19"),
+        ] {
+            let e = err(&src(&two(), &format!("auth = \"approval\"\n{body}\n")));
+            assert!(e.starts_with(&format!("/p.toml:{pos}: ")), "{body}: {e}");
+        }
+        // Duplicates in the list are one approver.
+        let e = err(&src(
+            &two(),
+            "auth = \"approval\"\napprovals = 2\napprovers = [\"bob-sec\", \"bob-sec\"]\n",
+        ));
+        assert!(e.contains("could never be satisfied"), "{e}");
+    }
+
+    #[test]
+    fn bad_approvers() {
+        let e = err(&src("[approvers.a]\nepoch = 1\n", ""));
+        assert!(e.contains("no `key`"), "{e}");
+        let e = err(&src(&format!("[approvers.a]\nkey = \"{}\"\n", key(1)), ""));
+        assert!(e.contains("no `epoch`"), "{e}");
+        let e = err(&src(
+            &format!("[approvers.a]\nkey = \"{}\"\nepoch = -1\n", key(1)),
+            "",
+        ));
+        assert!(e.starts_with("/p.toml:4:9: "), "{e}");
+        let e = err(&src(
+            &format!(
+                "[approvers.a]\nkey = \"{}\"\nepoch = 1\ncolour = 1\n",
+                key(1)
+            ),
+            "",
+        ));
+        assert!(
+            e.starts_with("/p.toml:5:1: ") && e.contains("colour"),
+            "{e}"
+        );
+        let e = err(&src(
+            &format!("[approvers.\"A B\"]\nkey = \"{}\"\nepoch = 1\n", key(1)),
+            "",
+        ));
+        assert!(e.starts_with("/p.toml:2:12: "), "{e}");
+        for bad in [
+            "ed25519:".to_string(),
+            "ed25519:AAAA".to_string(),
+            key(1).replace("ed25519:", "x25519:"),
+            format!("{}=", key(1)),
+            format!("{}A", key(1)),
+            // Small-order point (the identity).
+            format!(
+                "ed25519:{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode({
+                    let mut b = [0u8; 32];
+                    b[0] = 1;
+                    b
+                })
+            ),
+        ] {
+            let e = err(&src(
+                &format!("[approvers.a]\nkey = \"{bad}\"\nepoch = 1\n"),
+                "",
+            ));
+            assert!(e.starts_with("/p.toml:3:7: approver \"a\": "), "{bad}: {e}");
+        }
+        // One key, two names: one person must not count twice.
+        let e = err(&src(
+            &format!(
+                "[approvers.a]\nkey = \"{0}\"\nepoch = 1\n[approvers.b]\nkey = \"{0}\"\nepoch = 1\n",
+                key(1)
+            ),
+            "",
+        ));
+        assert!(
+            e.starts_with("/p.toml:5:12: ") && e.contains("same key"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn approvers_only_in_main_file_and_refs_checked_across_files() {
+        let main = parse_policy(&format!("version = 1\n{}", two()), Path::new("/m.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let d = parse_policy(
+            &format!("[approvers.c]\nkey = \"{}\"\nepoch = 1\n", key(3)),
+            Path::new("/d/1.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let e = merge(main.clone(), vec![d])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.starts_with("/d/1.toml:1:12: approvers"), "{e}");
+        let uses = |who: &str| {
+            parse_policy(
+                &format!("[[rule]]\nname = \"d\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\nauth = \"approval\"\napprovers = [\"{who}\"]\n"),
+                Path::new("/d/2.toml"),
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let p = merge(main.clone(), vec![uses("bob-sec")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            p.rules[0].approval_req().approvers,
+            vec!["bob-sec".to_string()]
+        );
+        let e = merge(main, vec![uses("carol")])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            e.starts_with("/d/2.toml:6:14: approver \"carol\" is not defined"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn segments() {
+        let base = src(&two(), "auth = \"approval\"\n");
+        let seg = |s: &str| segment_hashes(&ok(s));
+        let a = seg(&base);
+        // Without any of the new keys, the auth segment is the rules' hash
+        // as before: a policy without approvers keeps its hashes.
+        let plain = src("", "");
+        let pp = ok(&plain);
+        assert_eq!(segment_hashes(&pp).auth, {
+            let mut h = blake3::Hasher::new();
+            h.update(crate::policy::hash::SEGMENT_AUTH);
+            h.update(&serde_json::to_vec(&pp.rules).unwrap_or_default());
+            *h.finalize().as_bytes()
+        });
+        // Approver key or epoch: auth only.
+        let b = seg(&base.replace("epoch = 3", "epoch = 4"));
+        assert_ne!(a.auth, b.auth);
+        assert_eq!((a.rate, a.sandbox, a.decoy), (b.rate, b.sandbox, b.decoy));
+        let b = seg(&base.replace(&key(2), &key(4)));
+        assert_ne!(a.auth, b.auth);
+        // approvals / approvers / namespace / timestamp_timeout: auth only.
+        for changed in [
+            base.replace(
+                "auth = \"approval\"\n",
+                "auth = \"approval\"\napprovals = 2\n",
+            ),
+            base.replace(
+                "auth = \"approval\"\n",
+                "auth = \"approval\"\napprovers = [\"bob-sec\"]\n",
+            ),
+            base.replace(
+                "auth = \"approval\"\n",
+                "auth = \"approval\"\nnonce_namespace = \"p\"\n",
+            ),
+            base.replace(
+                "version = 1\n",
+                "version = 1\n[defaults]\ntimestamp_timeout = \"0\"\n",
+            ),
+        ] {
+            let b = seg(&changed);
+            assert_ne!(a.auth, b.auth, "{changed}");
+            assert_eq!(a.rate, b.rate, "{changed}");
+        }
+        // rate: the rate segment only.
+        let b = seg(&base.replace(
+            "auth = \"approval\"\n",
+            "auth = \"approval\"\nrate = \"10/1m\"\n",
+        ));
+        assert_ne!(a.rate, b.rate);
+        assert_eq!(a.auth, b.auth);
+        let c = seg(&base.replace(
+            "auth = \"approval\"\n",
+            "auth = \"approval\"\nrate = \"11/1m\"\n",
+        ));
+        assert_ne!(b.rate, c.rate);
+        assert_eq!(b.auth, c.auth);
+        // And the full hash covers everything.
+        let h = |s: &str| crate::policy::hash::policy_hash(&ok(s));
+        assert_ne!(
+            h(&base),
+            h(&base.replace(
+                "auth = \"approval\"\n",
+                "auth = \"approval\"\nrate = \"10/1m\"\n"
+            ))
+        );
+        assert_ne!(h(&base), h(&base.replace("epoch = 3", "epoch = 4")));
     }
 }

@@ -7,6 +7,11 @@
 //! relative to the fd returned here, never by path.
 #![forbid(unsafe_code)]
 
+pub mod clock;
+pub mod file;
+pub mod nonce;
+pub mod rate;
+
 use crate::secure_fs::{SecureFsError, ensure_trusted_dir};
 use std::fmt;
 use std::os::fd::OwnedFd;

@@ -1,0 +1,122 @@
+//! `bdctl key gen|rotate|show|verify` (see `docs/keys.md`, bdctl(8)).
+#![forbid(unsafe_code)]
+
+use super::keys::{self, KeyPaths};
+use crate::audit::VerifySummary;
+use crate::bdctl::exit;
+use crate::cli::KeyCmd;
+
+/// Run one `bdctl key` command; returns the exit code.
+pub fn run(cmd: KeyCmd) -> i32 {
+    run_with(
+        cmd,
+        &KeyPaths::system(),
+        &crate::audit::AppendOptions::system(),
+    )
+}
+
+/// [`run`] with explicit locations.
+pub fn run_with(cmd: KeyCmd, paths: &KeyPaths, log: &crate::audit::AppendOptions<'_>) -> i32 {
+    let r = match cmd {
+        KeyCmd::Gen {
+            audit: true,
+            export_verify_key,
+            wrap,
+            ..
+        } => keys::gen_audit_key(paths, export_verify_key.as_deref(), wrap).map(|i| {
+            println!("{i}");
+            match export_verify_key {
+                Some(p) => println!(
+                    "verification key K_0 written to {}: move it OFF this host; \
+                     `bdctl audit verify --key` needs it",
+                    p.display()
+                ),
+                None => println!(
+                    "note: no verification key exported (--export-verify-key): the MACs can \
+                     only be checked structurally"
+                ),
+            }
+        }),
+        KeyCmd::Gen {
+            approver: Some(name),
+            out: Some(out),
+            ..
+        } => keys::gen_approver(paths, &name, &out).map(|i| {
+            println!("{i}");
+            if let Some(p) = &i.public {
+                println!("{p}");
+            }
+        }),
+        KeyCmd::Gen { kek: true, .. } => super::kek::gen_kek(paths).map(|i| println!("{i}")),
+        KeyCmd::Rotate { audit: true, .. } => keys::rotate_audit_key(paths, log).map(|r| {
+            match r.seal_seq {
+                Some(s) => println!(
+                    "sealed epoch {} ({} records) at seq {s}",
+                    r.old_epoch, r.sealed_records
+                ),
+                None => println!(
+                    "epoch {} was already sealed ({} records): finishing the rotation",
+                    r.old_epoch, r.sealed_records
+                ),
+            }
+            println!("{}", r.new);
+        }),
+        KeyCmd::Rotate {
+            approver: Some(name),
+            out: Some(out),
+            ..
+        } => keys::rotate_approver(paths, &name, &out).map(|i| {
+            println!("{i}");
+            if let Some(p) = &i.public {
+                println!("{p}");
+            }
+        }),
+        KeyCmd::Show { file } => keys::show(paths, file.as_deref()).map(|i| println!("{i}")),
+        KeyCmd::Verify { file, expect } => {
+            let want = match expect.as_deref().map(keys::KeyType::from_name) {
+                None => None,
+                Some(Some(t)) => Some(t),
+                Some(None) => {
+                    eprintln!("bdctl: key verify: unknown --type (see bdctl key verify --help)");
+                    return exit::USAGE;
+                }
+            };
+            keys::verify(paths, &file, want).map(|i| println!("ok: {i}"))
+        }
+        KeyCmd::Gen { .. } | KeyCmd::Rotate { .. } => {
+            eprintln!("bdctl: key: say which key (--audit, --approver NAME --out DIR, --kek)");
+            return exit::USAGE;
+        }
+    };
+    match r {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("bdctl: {e}");
+            exit::FAILED
+        }
+    }
+}
+
+/// The epoch/MAC part of `bdctl audit verify`'s report.
+pub fn print_mac_summary(s: &VerifySummary, keyed: bool) {
+    let Some(e) = s.last_epoch else {
+        if s.records > 0 {
+            println!("no MACs: the log is not authenticated (no audit key installed)");
+        }
+        return;
+    };
+    let state = if s.sealed { "sealed" } else { "open" };
+    if keyed {
+        println!(
+            "MACs verified: {} records, last epoch {e} ({} records, {state}); \
+             {} records before the audit key existed",
+            s.macs_checked, s.epoch_records, s.unauthenticated
+        );
+    } else {
+        println!(
+            "epochs consistent, last epoch {e} ({} records, {state}); MACs not checked \
+             (give --key K0FILE)",
+            s.epoch_records
+        );
+    }
+}

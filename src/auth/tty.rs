@@ -1,0 +1,454 @@
+//! Password prompting on the caller's CONTROLLING terminal.
+//!
+//! The terminal is found from the kernel (`tty_nr` in /proc/self/stat),
+//! never from fds 0-2, which the caller controls (a caller could hand
+//! bdexec a pipe, another user's terminal or a file as stdin). The device
+//! is opened with `O_NOFOLLOW | O_NOCTTY`, and verified on the open fd:
+//! a character device whose device number is `tty_nr`, and whose session
+//! (`TIOCGSID`, which the kernel answers only for the caller's own
+//! controlling terminal) is ours.
+//!
+//! Echo is turned off with termios while a secret is read, and restored on
+//! every path: normal return, error, and the signals a user sends from the
+//! keyboard or a session end (SIGINT, SIGQUIT, SIGTSTP, SIGTTIN, SIGTTOU,
+//! SIGHUP, SIGTERM): these are caught while prompting, the terminal is
+//! restored, the prompt fails with [`AuthError::Interrupted`], and the
+//! previous dispositions are put back. A prompt times out after
+//! [`PROMPT_TIMEOUT`].
+//!
+//! [`TtyPrompt::none`] (for `bdexec -n`) never prompts: any request for
+//! input fails with [`AuthError::PasswordRequired`].
+
+use super::pam::AuthError;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long one prompt waits for the user (sudo's `passwd_timeout`).
+pub const PROMPT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Longest accepted answer (bytes); longer input is refused, not truncated.
+pub const MAX_ANSWER: usize = 1024;
+
+/// A secret read from the terminal. Overwritten with zeros when dropped.
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    /// The bytes (without the final newline).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// Overwrite a buffer with zeros in a way the optimiser keeps.
+pub(crate) fn wipe(buf: &mut [u8]) {
+    for b in buf.iter_mut() {
+        // SAFETY: `b` is a valid, aligned, exclusive reference to a byte.
+        unsafe { std::ptr::write_volatile(b, 0) };
+    }
+    std::sync::atomic::compiler_fence(Ordering::SeqCst);
+}
+
+/// Where prompts go: the controlling terminal, or nowhere (`-n`).
+#[derive(Debug)]
+pub struct TtyPrompt {
+    tty: Option<Tty>,
+}
+
+#[derive(Debug)]
+struct Tty {
+    fd: OwnedFd,
+    path: String,
+}
+
+/// `tty_nr` and session id of this process, from /proc/self/stat.
+pub(crate) fn self_stat_tty() -> Option<(u32, i32)> {
+    let stat = std::fs::read("/proc/self/stat").ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
+    // Fields after ")": state ppid pgrp session tty_nr ...
+    let mut f = rest.split(' ');
+    let sid: i32 = f.nth(3)?.parse().ok()?;
+    let tty_nr: u32 = f.next()?.parse().ok()?;
+    Some((tty_nr, sid))
+}
+
+/// Split the kernel's `tty_nr` encoding into (major, minor).
+pub(crate) fn decode_tty_nr(tty_nr: u32) -> (u32, u32) {
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    (major, minor)
+}
+
+/// The device path for a terminal number, for the usual terminals.
+fn tty_path(major: u32, minor: u32) -> Option<String> {
+    match major {
+        136..=143 => Some(format!("/dev/pts/{}", (major - 136) * 256 + minor)),
+        4 if minor < 64 => Some(format!("/dev/tty{minor}")),
+        4 => Some(format!("/dev/ttyS{}", minor - 64)),
+        _ => None,
+    }
+}
+
+fn open_dev(path: &str) -> Result<OwnedFd, nix::Error> {
+    use nix::fcntl::OFlag;
+    nix::fcntl::open(
+        path,
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+}
+
+/// The session id the kernel has for the terminal on `fd`; fails unless
+/// it is the calling process's controlling terminal.
+fn tty_sid(fd: &OwnedFd) -> Result<i32, nix::Error> {
+    let mut sid: libc::pid_t = 0;
+    // SAFETY: TIOCGSID writes one pid_t through the pointer, which points
+    // to a live, aligned local; the fd is open for the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGSID, &mut sid as *mut libc::pid_t) };
+    if rc == -1 {
+        return Err(nix::Error::last());
+    }
+    Ok(sid)
+}
+
+fn no_tty(why: &str) -> AuthError {
+    AuthError::NoTty(why.to_string())
+}
+
+impl TtyPrompt {
+    /// Open and verify the controlling terminal. Fails with
+    /// [`AuthError::NoTty`] when the process has none.
+    pub fn open() -> Result<TtyPrompt, AuthError> {
+        let (tty_nr, sid) = self_stat_tty().ok_or_else(|| no_tty("cannot read /proc/self/stat"))?;
+        if tty_nr == 0 {
+            return Err(no_tty("no controlling terminal to ask for a password on"));
+        }
+        let (major, minor) = decode_tty_nr(tty_nr);
+        // The device named by the kernel's number; where it has no usual
+        // name, /dev/tty (which the kernel resolves to the controlling
+        // terminal itself).
+        let (fd, path, check_rdev) = match tty_path(major, minor) {
+            Some(p) => match open_dev(&p) {
+                Ok(fd) => (fd, p, true),
+                Err(e) => return Err(no_tty(&format!("{p}: {}", e.desc()))),
+            },
+            None => match open_dev("/dev/tty") {
+                Ok(fd) => (fd, "/dev/tty".to_string(), false),
+                Err(e) => return Err(no_tty(&format!("/dev/tty: {}", e.desc()))),
+            },
+        };
+        let st = nix::sys::stat::fstat(&fd)
+            .map_err(|e| no_tty(&format!("{path}: fstat: {}", e.desc())))?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFCHR {
+            return Err(no_tty(&format!("{path}: not a character device")));
+        }
+        if check_rdev && (libc::major(st.st_rdev) != major || libc::minor(st.st_rdev) != minor) {
+            return Err(no_tty(&format!(
+                "{path}: is not the controlling terminal (device number differs)"
+            )));
+        }
+        match tty_sid(&fd) {
+            Ok(s) if s == sid => {}
+            Ok(_) | Err(_) => {
+                return Err(no_tty(&format!(
+                    "{path}: is not this session's controlling terminal"
+                )));
+            }
+        }
+        if !nix::unistd::isatty(&fd).unwrap_or(false) {
+            return Err(no_tty(&format!("{path}: not a terminal")));
+        }
+        Ok(TtyPrompt {
+            tty: Some(Tty { fd, path }),
+        })
+    }
+
+    /// A prompt that never asks (`bdexec -n`): any password request fails
+    /// with [`AuthError::PasswordRequired`].
+    pub fn none() -> TtyPrompt {
+        TtyPrompt { tty: None }
+    }
+
+    /// True when this prompt may ask the user.
+    pub fn interactive(&self) -> bool {
+        self.tty.is_some()
+    }
+
+    /// The terminal's path (for PAM_TTY and records), if any.
+    pub fn path(&self) -> Option<&str> {
+        self.tty.as_ref().map(|t| t.path.as_str())
+    }
+
+    /// Show `prompt` and read one line without echo.
+    pub fn read_secret(&self, prompt: &str) -> Result<Secret, AuthError> {
+        self.read_line(prompt, false)
+    }
+
+    /// Show `prompt` and read one line with echo (PAM_PROMPT_ECHO_ON).
+    pub fn read_visible(&self, prompt: &str) -> Result<Secret, AuthError> {
+        self.read_line(prompt, true)
+    }
+
+    /// Print a line (PAM's info and error messages), control characters
+    /// escaped. Best effort; does nothing for [`TtyPrompt::none`].
+    pub fn message(&self, text: &str) {
+        if let Some(t) = &self.tty {
+            let mut line = crate::escape::display(text.as_bytes()).into_bytes();
+            line.push(b'\n');
+            let _ = write_all(&t.fd, &line);
+        }
+    }
+
+    fn read_line(&self, prompt: &str, echo: bool) -> Result<Secret, AuthError> {
+        let Some(t) = &self.tty else {
+            return Err(AuthError::PasswordRequired);
+        };
+        let guard = SignalGuard::install();
+        let result = (|| {
+            let _restore = if echo {
+                None
+            } else {
+                Some(EchoOff::new(&t.fd, &t.path)?)
+            };
+            write_all(&t.fd, crate::escape::display(prompt.as_bytes()).as_bytes())
+                .map_err(|e| AuthError::Tty(format!("{}: write: {}", t.path, e.desc())))?;
+            let r = read_until_newline(&t.fd, &t.path);
+            if r.is_err() && !echo {
+                // The user's Enter was not echoed either: end the line.
+                let _ = write_all(&t.fd, b"\n");
+            }
+            r
+            // `_restore` drops here: echo back on before anything else.
+        })();
+        drop(guard);
+        result
+    }
+}
+
+fn write_all(fd: &OwnedFd, mut buf: &[u8]) -> Result<(), nix::Error> {
+    while !buf.is_empty() {
+        match nix::unistd::write(fd, buf) {
+            Ok(0) => return Err(nix::Error::EIO),
+            Ok(n) => buf = buf.get(n..).unwrap_or_default(),
+            Err(nix::Error::EINTR) => {
+                if pending_signal().is_some() {
+                    return Err(nix::Error::EINTR);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn read_until_newline(fd: &OwnedFd, path: &str) -> Result<Secret, AuthError> {
+    let mut out = Secret(Vec::with_capacity(64));
+    let start = Instant::now();
+    loop {
+        if let Some(sig) = pending_signal() {
+            return Err(AuthError::Interrupted(sig));
+        }
+        if start.elapsed() >= PROMPT_TIMEOUT {
+            return Err(AuthError::Tty(format!(
+                "timed out after {} s waiting for a password",
+                PROMPT_TIMEOUT.as_secs()
+            )));
+        }
+        // Short polls so a signal is noticed even when another thread of
+        // the process took it (bdexec is single-threaded; tests are not).
+        let mut pfd = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live, initialised pollfd; the fd is open.
+        let rc = unsafe { libc::poll(&mut pfd, 1, 200) };
+        match rc {
+            0 => continue,
+            r if r > 0 => {}
+            _ => {
+                let e = nix::Error::last();
+                if e == nix::Error::EINTR {
+                    continue;
+                }
+                return Err(AuthError::Tty(format!("{path}: poll: {}", e.desc())));
+            }
+        }
+        let mut b = [0u8; 1];
+        match nix::unistd::read(fd, &mut b) {
+            Ok(0) => return Err(AuthError::Tty(format!("{path}: end of input"))),
+            Ok(_) => {
+                let c = std::mem::take(&mut b[0]);
+                if c == b'\n' || c == b'\r' {
+                    return Ok(out);
+                }
+                if out.0.len() >= MAX_ANSWER {
+                    return Err(AuthError::Tty("answer too long".into()));
+                }
+                out.0.push(c);
+            }
+            Err(nix::Error::EINTR) | Err(nix::Error::EAGAIN) => continue,
+            Err(e) => return Err(AuthError::Tty(format!("{path}: read: {}", e.desc()))),
+        }
+    }
+}
+
+/// Echo off (keeping the echo of the final newline) until dropped.
+struct EchoOff<'a> {
+    fd: &'a OwnedFd,
+    saved: nix::sys::termios::Termios,
+}
+
+impl<'a> EchoOff<'a> {
+    fn new(fd: &'a OwnedFd, path: &str) -> Result<EchoOff<'a>, AuthError> {
+        use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
+        let saved = tcgetattr(fd)
+            .map_err(|e| AuthError::Tty(format!("{path}: tcgetattr: {}", e.desc())))?;
+        let mut t = saved.clone();
+        t.local_flags
+            .remove(LocalFlags::ECHO | LocalFlags::ECHOE | LocalFlags::ECHOK);
+        t.local_flags
+            .insert(LocalFlags::ECHONL | LocalFlags::ICANON);
+        match tcsetattr(fd, SetArg::TCSAFLUSH, &t) {
+            Ok(()) => {}
+            Err(nix::Error::EINTR) => {
+                // SIGTTOU (background process group) or a user signal.
+                let sig = pending_signal().unwrap_or(libc::SIGTTOU);
+                return Err(AuthError::Interrupted(sig));
+            }
+            Err(e) => return Err(AuthError::Tty(format!("{path}: tcsetattr: {}", e.desc()))),
+        }
+        Ok(EchoOff { fd, saved })
+    }
+}
+
+impl Drop for EchoOff<'_> {
+    fn drop(&mut self) {
+        use nix::sys::termios::{SetArg, tcsetattr};
+        // Retry on EINTR: the terminal must not be left without echo.
+        for _ in 0..100 {
+            match tcsetattr(self.fd, SetArg::TCSAFLUSH, &self.saved) {
+                Err(nix::Error::EINTR) => continue,
+                _ => break,
+            }
+        }
+    }
+}
+
+/// The signal that interrupted the prompt (0: none).
+static CAUGHT: AtomicI32 = AtomicI32::new(0);
+
+fn pending_signal() -> Option<i32> {
+    match CAUGHT.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    CAUGHT.store(sig, Ordering::SeqCst);
+}
+
+/// Signals that end a prompt (the terminal is restored first).
+const PROMPT_SIGNALS: [libc::c_int; 7] = [
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGTSTP,
+    libc::SIGTTIN,
+    libc::SIGTTOU,
+    libc::SIGHUP,
+    libc::SIGTERM,
+];
+
+/// Catch [`PROMPT_SIGNALS`] (no SA_RESTART) until dropped, then put the
+/// old dispositions back.
+struct SignalGuard {
+    old: Vec<(libc::c_int, libc::sigaction)>,
+}
+
+impl SignalGuard {
+    fn install() -> SignalGuard {
+        CAUGHT.store(0, Ordering::SeqCst);
+        let mut old = Vec::with_capacity(PROMPT_SIGNALS.len());
+        for sig in PROMPT_SIGNALS {
+            // SAFETY: a zeroed sigaction with a plain handler (no
+            // SA_SIGINFO), an empty mask and no flags is a valid argument;
+            // the handler only stores to an atomic. `prev` is a live local
+            // the kernel writes the old action into.
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+                libc::sigemptyset(&mut sa.sa_mask);
+                let mut prev: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(sig, &sa, &mut prev) == 0 {
+                    old.push((sig, prev));
+                }
+            }
+        }
+        SignalGuard { old }
+    }
+}
+
+impl Drop for SignalGuard {
+    fn drop(&mut self) {
+        for (sig, prev) in &self.old {
+            // SAFETY: `prev` is the action the kernel returned for `sig`.
+            unsafe {
+                libc::sigaction(*sig, prev, std::ptr::null_mut());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tty_numbers() {
+        // /dev/pts/3: major 136, minor 3.
+        assert_eq!(decode_tty_nr((136 << 8) | 3), (136, 3));
+        assert_eq!(tty_path(136, 3).as_deref(), Some("/dev/pts/3"));
+        // /dev/pts/300: major 137, minor 44.
+        assert_eq!(tty_path(137, 44).as_deref(), Some("/dev/pts/300"));
+        // minor above 255 uses the high bits.
+        let nr = (136 << 8) | (0x1200 << 12) | 0x34;
+        assert_eq!(decode_tty_nr(nr), (136, 0x1234));
+        assert_eq!(tty_path(4, 1).as_deref(), Some("/dev/tty1"));
+        assert_eq!(tty_path(4, 64).as_deref(), Some("/dev/ttyS0"));
+        assert_eq!(tty_path(5, 0), None);
+    }
+
+    #[test]
+    fn none_never_prompts() {
+        let p = TtyPrompt::none();
+        assert!(!p.interactive());
+        assert!(matches!(
+            p.read_secret("x: "),
+            Err(AuthError::PasswordRequired)
+        ));
+        p.message("nothing happens");
+    }
+
+    #[test]
+    fn secret_wiped() {
+        let mut v = vec![1u8, 2, 3];
+        wipe(&mut v);
+        assert_eq!(v, [0, 0, 0]);
+        assert_eq!(format!("{:?}", Secret(b"pw".to_vec())), "Secret(..)");
+    }
+}

@@ -1,0 +1,175 @@
+//! bdexec's `auth` step for an allowed rule (DESIGN section 4): the
+//! rule's authentication (PAM password with the timestamp cache, or M-of-N
+//! signed approval tokens, each single-use through the nonce set), then
+//! the rule's rate limit. Every function returns `Err(one line)` to
+//! refuse; the caller records it.
+
+use crate::auth::{pam, timestamp, tokens, tty::TtyPrompt};
+use crate::policy::model::{Policy, Rule};
+use crate::state::{clock, nonce, rate};
+use std::ffi::OsString;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The per-boot clock, read once per call and only when needed.
+pub struct LazyClock<'a> {
+    state_dir: &'a OwnedFd,
+    value: Option<clock::Clock>,
+}
+
+impl<'a> LazyClock<'a> {
+    pub fn new(state_dir: &'a OwnedFd) -> Self {
+        LazyClock {
+            state_dir,
+            value: None,
+        }
+    }
+
+    /// The clock; a wall/monotonic skew over 2 s is reported once.
+    pub fn get(&mut self) -> Result<clock::Clock, String> {
+        if let Some(c) = self.value {
+            return Ok(c);
+        }
+        let c = clock::now(self.state_dir.as_fd()).map_err(|e| e.to_string())?;
+        if let Some(skew) = c.skew {
+            let msg = format!(
+                "wall clock moved {skew:+} s against the monotonic clock since this boot's anchor"
+            );
+            crate::alert::syslog(&msg);
+            if nix::unistd::getuid().is_root() {
+                eprintln!("bdexec: warning: {msg}");
+            }
+        }
+        self.value = Some(c);
+        Ok(c)
+    }
+}
+
+/// `auth = "password"`: a valid timestamp for this uid and terminal
+/// session, or PAM (auth + account) on the controlling terminal.
+pub fn password(
+    user: Option<&str>,
+    uid: u32,
+    state_dir: &OwnedFd,
+    timeout_secs: u64,
+    non_interactive: bool,
+) -> Result<(), String> {
+    let user = user.ok_or("the caller has no user name; password authentication needs one")?;
+    let timeout = Duration::from_secs(timeout_secs);
+    let session = timestamp::Session::current();
+    let check = match &session {
+        Ok(s) if !timeout.is_zero() => timestamp::valid(state_dir.as_fd(), uid, s, timeout)
+            .unwrap_or_else(|e| timestamp::Check::Corrupt(e.to_string())),
+        _ => timestamp::Check::Missing,
+    };
+    if check.is_suspicious() {
+        crate::alert::syslog(&format!("uid {uid}: timestamp ignored: {check}"));
+    }
+    let result = if check.is_valid() {
+        pam::account_ok(user)
+    } else {
+        let prompt = if non_interactive {
+            Ok(TtyPrompt::none())
+        } else {
+            TtyPrompt::open()
+        };
+        prompt.and_then(|p| pam::authenticate(user, &p, pam::DEFAULT_TRIES))
+    };
+    result.map_err(|e| e.to_string())?;
+    if !check.is_valid()
+        && !timeout.is_zero()
+        && let Ok(s) = &session
+    {
+        // Failing to cache only means asking again next time.
+        let _ = timestamp::update(state_dir.as_fd(), uid, s);
+    }
+    Ok(())
+}
+
+/// Everything an approval check binds the tokens to.
+pub struct ApprovalRequest<'a> {
+    pub token_files: &'a [PathBuf],
+    pub user: Option<&'a str>,
+    /// argv\[0\] is the resolved absolute path.
+    pub argv: &'a [OsString],
+    pub run_as: &'a str,
+}
+
+/// `auth = "approval"`: read the token files as the caller, verify M-of-N
+/// distinct approvers bound to this exact request and host, then consume
+/// each token's nonce (single use; a replay or a full set refuses).
+/// Returns the approvers' names for the record.
+pub fn approval(
+    policy: &Policy,
+    rule: &Rule,
+    req: &ApprovalRequest<'_>,
+    state_dir: &OwnedFd,
+    clock: &mut LazyClock<'_>,
+) -> Result<Vec<String>, String> {
+    let user = req
+        .user
+        .ok_or("the caller has no user name; approval tokens name one")?;
+    if req.token_files.is_empty() {
+        return Err("this rule requires approval tokens (--token FILE)".into());
+    }
+    if req.token_files.len() > tokens::MAX_TOKENS {
+        return Err(tokens::TokenError::TooManyTokens.to_string());
+    }
+    // Token files are the caller's: read them with the caller's access.
+    crate::exec::privileges::euid_caller().map_err(|e| e.to_string())?;
+    let texts: Vec<Result<String, tokens::TokenError>> = req
+        .token_files
+        .iter()
+        .map(|p| tokens::read_token_file(p))
+        .collect();
+    crate::exec::privileges::euid_root().map_err(|e| e.to_string())?;
+    let mut parsed = Vec::with_capacity(texts.len());
+    for t in texts {
+        let text = t.map_err(|e| format!("approval token: {e}"))?;
+        parsed.push(tokens::parse(text.trim()).map_err(|e| format!("approval token: {e}"))?);
+    }
+    let (host, machine_id) = tokens::host_identity()?;
+    let c = clock.get()?;
+    let expect = tokens::Expect {
+        user,
+        argv: req.argv,
+        run_as: req.run_as,
+        host: &host,
+        machine_id: &machine_id,
+        purpose: tokens::Purpose::Exec,
+        ns: &rule.approval_req().nonce_namespace,
+        now: c.effective_now,
+    };
+    let verified = tokens::verify_set(&parsed, rule, &policy.approvers, &expect)
+        .map_err(|e| format!("approval token: {e}"))?;
+    for v in &verified {
+        let (ns, n, exp) = v.replay_key();
+        nonce::consume(state_dir.as_fd(), ns, n, exp, &c, nonce::DEFAULT_CAP)
+            .map_err(|e| format!("approval token from {}: {e}", v.approver()))?;
+    }
+    Ok(verified.iter().map(|v| v.approver().to_string()).collect())
+}
+
+/// The rule's `rate`, per (rule, uid), monotonic.
+pub fn rate_limit(
+    rule: &Rule,
+    uid: u32,
+    state_dir: &OwnedFd,
+    clock: &mut LazyClock<'_>,
+) -> Result<(), String> {
+    let Some(r) = &rule.rate else { return Ok(()) };
+    let limit = rate::Rate {
+        count: r.count,
+        per: Duration::from_secs(r.per_secs),
+    };
+    let c = clock.get()?;
+    match rate::take(state_dir.as_fd(), &rule.name, uid, &limit, &c).map_err(|e| e.to_string())? {
+        rate::RateDecision::Allowed => Ok(()),
+        rate::RateDecision::Limited { retry_after } => Err(format!(
+            "rate limit of rule {} ({limit}) reached; retry in {} s",
+            rule.name,
+            retry_after.as_secs().max(1)
+        )),
+    }
+}
