@@ -54,6 +54,8 @@ struct Ctx {
     host: Vec<u8>,
     argv: Vec<Vec<u8>>,
     policy_hash: Option<[u8; 32]>,
+    /// How the installed policy differs from its pin, if it does.
+    drift: Option<String>,
 }
 
 /// What a record says about the request.
@@ -97,6 +99,7 @@ impl Ctx {
             policy_hash: self.policy_hash,
             sandbox: s.sandbox,
             confinement: s.confinement,
+            drift: self.drift.as_deref(),
         };
         audit::append(&rec, &AppendOptions::system())
     }
@@ -203,6 +206,7 @@ fn recv(args: &[OsString]) -> Result<Ctx, String> {
         host,
         argv: args.iter().skip(1).map(|a| a.as_bytes().to_vec()).collect(),
         policy_hash: None,
+        drift: None,
     })
 }
 
@@ -229,6 +233,32 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     };
     let policy = &loaded.policy;
     ctx.policy_hash = Some(loaded.hash);
+    // Drift from the pinned policy (policy.lock): recorded in every
+    // record of this call; denied when `drift = "deny"` is in effect.
+    match crate::policy::lock::read_lock() {
+        Ok(None) => {}
+        Ok(Some(lock)) => {
+            if let Some(d) = crate::policy::drift::check(&loaded, &lock) {
+                ctx.drift = Some(d.summary());
+                if d.denies() {
+                    let msg = format!(
+                        "policy differs from its pin and drift = \"deny\": {}",
+                        d.summary()
+                    );
+                    return ctx.reject(
+                        &none,
+                        &msg,
+                        "the installed policy differs from its pinned version (drift = \"deny\")",
+                        exit::POLICY,
+                    );
+                }
+            }
+        }
+        Err(e) => {
+            let msg = format!("policy lock unusable: {e}");
+            return ctx.reject(&none, &msg, &msg, exit::POLICY);
+        }
+    }
     let names_groups = policy
         .rules
         .iter()

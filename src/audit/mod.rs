@@ -326,6 +326,7 @@ pub(crate) mod testutil {
             policy_hash: Some([0xab; 32]),
             sandbox: None,
             confinement: None,
+            drift: None,
         }
     }
 }

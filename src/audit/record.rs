@@ -84,6 +84,9 @@ pub struct Record<'a> {
     /// the kernel really enforced (`"sandbox"`, `"confinement"`).
     pub sandbox: Option<&'a str>,
     pub confinement: Option<&'a str>,
+    /// Extension field `"drift"`: how the installed policy differs from
+    /// its pin (`bdctl policy pin`), written only when it does.
+    pub drift: Option<&'a str>,
 }
 
 /// A torn fragment found at the end of the log and covered by a
@@ -288,6 +291,10 @@ pub fn encode_record_keyed(
     if let Some(s) = rec.sandbox {
         out.extend_from_slice(b",\"sandbox\":");
         json_str(out, s.as_bytes());
+    }
+    if let Some(d) = rec.drift {
+        out.extend_from_slice(b",\"drift\":");
+        json_str(out, d.as_bytes());
     }
     if let Some(c) = rec.confinement {
         out.extend_from_slice(b",\"confinement\":");
