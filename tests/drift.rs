@@ -32,7 +32,10 @@ fn drift_is_recorded_and_categorised() {
     env.run_as_user("alice", &["--", "/usr/bin/id", "-u"])
         .expect_stdout("0\n", "pinned policy");
     let a = env.audit_events("accept");
-    assert!(a.last().unwrap().get("drift").is_none(), "no drift yet: {a:?}");
+    assert!(
+        a.last().unwrap().get("drift").is_none(),
+        "no drift yet: {a:?}"
+    );
 
     // Widen: alice may now also run whoami.
     env.policy(&BASE.replace(
@@ -42,30 +45,47 @@ fn drift_is_recorded_and_categorised() {
     env.run_as_user("alice", &["--", "/usr/bin/id", "-u"])
         .expect_stdout("0\n", "drift = warn (default) still runs");
     let a = env.audit_events("accept");
-    let d = a.last().unwrap()["drift"].as_str().unwrap_or_default().to_string();
-    assert!(d.contains("auth") && d.contains("widening"), "drift recorded: {d}");
+    let d = a.last().unwrap()["drift"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        d.contains("auth") && d.contains("widening"),
+        "drift recorded: {d}"
+    );
 
     // Narrow relative to the pin: a deny rule added.
     env.policy(&format!(
         "{BASE}\n[[rule]]\nname = \"no-sh\"\nusers = [\"alice\"]\ncommands = [\"/bin/sh *\"]\naction = \"deny\"\n"
     ));
-    env.run_as_user("alice", &["--", "/usr/bin/id", "-u"]).expect_code(0, "narrowing");
+    env.run_as_user("alice", &["--", "/usr/bin/id", "-u"])
+        .expect_code(0, "narrowing");
     let a = env.audit_events("accept");
-    let d = a.last().unwrap()["drift"].as_str().unwrap_or_default().to_string();
+    let d = a.last().unwrap()["drift"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(d.contains("narrowing"), "narrowing drift: {d}");
 
     // drift = "deny": any drift refuses, with a record.
-    env.policy(&BASE.replace("version = 1\n", "version = 1\n[defaults]\ndrift = \"deny\"\n"));
+    env.policy(&BASE.replace(
+        "version = 1\n",
+        "version = 1\n[defaults]\ndrift = \"deny\"\n",
+    ));
     let o = env.run_as_user("alice", &["--", "/usr/bin/id", "-u"]);
     o.expect_refusal(3, "drift = deny");
     let r = env.audit_events("reject");
     assert!(
-        r.last().unwrap()["reason"].as_str().unwrap_or_default().contains("pin"),
+        r.last().unwrap()["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pin"),
         "{r:?}"
     );
     // Re-pinning accepts the change.
     pin(&env);
-    env.run_as_user("alice", &["--", "/usr/bin/id", "-u"]).expect_stdout("0\n", "re-pinned");
+    env.run_as_user("alice", &["--", "/usr/bin/id", "-u"])
+        .expect_stdout("0\n", "re-pinned");
     env.assert_verify_ok("after drift");
 }
 
@@ -79,5 +99,6 @@ fn corrupt_lock_is_refused() {
     let mut bytes = std::fs::read(&lock).unwrap();
     bytes.truncate(bytes.len() / 2);
     write_mode(&lock, &bytes, 0o600);
-    env.run_as_user("alice", &["--", "/usr/bin/id", "-u"]).expect_refusal(3, "corrupt lock");
+    env.run_as_user("alice", &["--", "/usr/bin/id", "-u"])
+        .expect_refusal(3, "corrupt lock");
 }

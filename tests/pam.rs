@@ -673,7 +673,9 @@ fn run_shell_on_pty(
     let slave = p.slave.as_raw_fd();
     let groups: Vec<libc::gid_t> = ALICE.groups.to_vec();
     let (uid, gid) = (ALICE.uid, ALICE.gid);
-    let out_path = env.scratch().join(format!("shell-{}.out", std::process::id()));
+    let out_path = env
+        .scratch()
+        .join(format!("shell-{}.out", std::process::id()));
     let out_file = fs::File::create(&out_path).unwrap();
     let err_file = out_file.try_clone().unwrap();
     let mut cmd = Command::new("/bin/sh");
@@ -736,7 +738,11 @@ fn run_shell_on_pty(
     let start = Instant::now();
     let mut buf = [0u8; 4096];
     let status = loop {
-        let mut pfd = libc::pollfd { fd: p.master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: p.master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         // SAFETY: one live pollfd on an open fd.
         let rc = unsafe { libc::poll(&mut pfd, 1, 50) };
         if rc > 0 && pfd.revents & libc::POLLIN != 0 {
@@ -760,11 +766,18 @@ fn run_shell_on_pty(
         if let Some(st) = child.try_wait().unwrap() {
             break st;
         }
-        assert!(start.elapsed() < Duration::from_secs(120), "shell timed out: {}", String::from_utf8_lossy(&tty));
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "shell timed out: {}",
+            String::from_utf8_lossy(&tty)
+        );
     };
     let out = fs::read_to_string(&out_path).unwrap_or_default();
     let tty = String::from_utf8_lossy(&tty).into_owned();
-    assert!(!tty.contains(PASSWORD) && !tty.contains(WRONG), "a password was echoed\n{tty}");
+    assert!(
+        !tty.contains(PASSWORD) && !tty.contains(WRONG),
+        "a password was echoed\n{tty}"
+    );
     (status, tty, out, prompts)
 }
 
@@ -796,16 +809,27 @@ fn bdexec_password_rule_end_to_end() {
     let (st, tty, out, prompts) = run_shell_on_pty(&env, script, |_| Answer::Type(PASSWORD));
     assert!(st.success(), "{st}\n{tty}\n{out}");
     let rcs: Vec<&str> = out.lines().filter(|l| l.starts_with("rc=")).collect();
-    assert_eq!(rcs, ["rc=0", "rc=0", "rc=0", "rc=1", "rc=0"], "terminal:\n{tty}\nout:\n{out}");
+    assert_eq!(
+        rcs,
+        ["rc=0", "rc=0", "rc=0", "rc=1", "rc=0"],
+        "terminal:\n{tty}\nout:\n{out}"
+    );
     assert_eq!(out.lines().filter(|l| *l == "0").count(), 3, "{out}");
-    assert_eq!(prompts, 2, "prompted first, not second (timestamp), again after -k\n{tty}");
-    assert!(out.contains("bdexec: a password is required") || out.contains("password is required"), "{out}");
+    assert_eq!(
+        prompts, 2,
+        "prompted first, not second (timestamp), again after -k\n{tty}"
+    );
+    assert!(
+        out.contains("bdexec: a password is required") || out.contains("password is required"),
+        "{out}"
+    );
 
     // Wrong password three times: refused, recorded, nothing ran.
-    let (_, tty, out, prompts) =
-        run_shell_on_pty(&env, "\"$BDEXEC\" -k; \"$BDEXEC\" -- /usr/bin/id -u; echo rc=$?", |_| {
-            Answer::Type(WRONG)
-        });
+    let (_, tty, out, prompts) = run_shell_on_pty(
+        &env,
+        "\"$BDEXEC\" -k; \"$BDEXEC\" -- /usr/bin/id -u; echo rc=$?",
+        |_| Answer::Type(WRONG),
+    );
     assert_eq!(prompts, 3, "{tty}");
     assert!(out.contains("rc=1"), "{out}");
     let rejects = env.audit_events("reject");
