@@ -101,6 +101,13 @@ install: build
 	  echo "install: $(CONFDIR)/policy.toml (deny-all default)"; \
 	fi
 	install -d -m 0700 $(DESTDIR)$(LOGDIR) $(DESTDIR)$(LIBDIR)
+	install -d -m 0755 $(DESTDIR)/etc/pam.d
+	@if [ -e $(DESTDIR)/etc/pam.d/belladonna ]; then \
+	  echo "install: keeping the existing /etc/pam.d/belladonna"; \
+	else \
+	  install -m 0644 packaging/pam.d/belladonna $(DESTDIR)/etc/pam.d/belladonna; \
+	  echo "install: /etc/pam.d/belladonna (PAM service for auth = \"password\")"; \
+	fi
 	@if [ "$$(id -u)" = 0 ]; then \
 	  chown root:root $(DESTDIR)$(CONFDIR) $(DESTDIR)$(CONFDIR)/policy.d $(DESTDIR)$(CONFDIR)/policy.toml \
 	    $(DESTDIR)$(LOGDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)/bdexec $(DESTDIR)$(SBINDIR)/bdctl; \

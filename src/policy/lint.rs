@@ -704,7 +704,39 @@ pub fn lint(p: &Policy) -> Vec<Finding> {
     lint_sandboxes(p, &mut out);
     lint_denies(p, &mut out);
     lint_allows(p, &mut out);
+    lint_approvals(p, &mut out);
     out
+}
+
+/// An approval rule that needs more distinct approvers than the policy
+/// defines (for it) can never be satisfied: ERROR (bdexec refuses every
+/// request to it at run time).
+fn lint_approvals(p: &Policy, out: &mut Vec<Finding>) {
+    use crate::policy::model::{Action, Auth};
+    for rule in &p.rules {
+        if rule.action != Action::Allow || rule.auth != Auth::Approval {
+            continue;
+        }
+        let req = rule.approval_req();
+        let available = if req.approvers.is_empty() {
+            p.approvers.len()
+        } else {
+            req.approvers
+                .iter()
+                .filter(|n| p.approvers.iter().any(|a| &a.name == *n))
+                .count()
+        };
+        if (req.approvals as usize) > available {
+            out.push(finding(
+                Severity::Error,
+                rule,
+                format!(
+                    "rule {} needs {} distinct approvals but only {available} approver(s) can sign for it: it can never run",
+                    rule.name, req.approvals
+                ),
+            ));
+        }
+    }
 }
 
 /// Names that NSS resolves on this host: every user, group and target
@@ -1455,6 +1487,27 @@ mod tests {
         assert!(
             msgs.iter().all(|m| !m.contains("rule \"pinned\"")),
             "{msgs:#?}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod approval_lint_tests {
+    use super::*;
+    use crate::policy::parse::parse_main;
+    use std::path::Path;
+
+    #[test]
+    fn unsatisfiable_approval_rule_is_an_error() {
+        let p = parse_main(
+            "version = 1\n[[rule]]\nname = \"r\"\nusers = [\"u\"]\ncommands = [\"/bin/true\"]\nauth = \"approval\"\n",
+            Path::new("p.toml"),
+        )
+        .expect("parses");
+        let f = lint(&p);
+        assert!(
+            f.iter().any(|f| f.severity == Severity::Error && f.message.contains("never run")),
+            "{f:?}"
         );
     }
 }

@@ -194,7 +194,7 @@ pub struct Approval {
     /// Who may approve, sorted and deduplicated; empty = every approver
     /// of the policy.
     pub approvers: Vec<String>,
-    /// Isolation domain of the replay state (`[A-Za-z0-9_-]{1,64}`).
+    /// Isolation domain of the replay state (`[a-z0-9_-]{1,64}`).
     pub nonce_namespace: String,
 }
 
@@ -223,7 +223,8 @@ pub struct Rate {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Approver {
-    /// `[A-Za-z0-9_-]{1,64}`; the `kid` and `iss` of the approver's tokens.
+    /// `[a-z0-9_.-]{1,64}` starting with a letter or digit; the `kid` and
+    /// `iss` of the approver's tokens.
     pub name: String,
     /// Raw Ed25519 public key (checked to be a valid curve point).
     pub key: [u8; 32],

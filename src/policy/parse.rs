@@ -507,10 +507,12 @@ pub fn is_approver_name(s: &str) -> bool {
     crate::auth::keys::valid_name(s)
 }
 
-/// Whether `s` is a valid nonce namespace: `[A-Za-z0-9_-]{1,64}` (it
+/// Whether `s` is a valid nonce namespace: `[a-z0-9_-]{1,64}` (it
 /// names a replay-state file).
 pub fn is_namespace(s: &str) -> bool {
-    is_profile_name(s) && s.len() <= 64
+    // The same rule as the nonce state (`state::nonce::valid_namespace`):
+    // a policy that loads must not refuse every token at run time.
+    crate::state::nonce::valid_namespace(s)
 }
 
 /// Parse an approver public key `ed25519:<base64url of 32 bytes>`
@@ -658,7 +660,7 @@ fn approval(
             return Err(ctx.err(
                 &ns.span(),
                 format!(
-                    "nonce_namespace {:?} must match [A-Za-z0-9_-]{{1,64}}",
+                    "nonce_namespace {:?} must match [a-z0-9_-]{{1,64}}",
                     ns.get_ref()
                 ),
             ));
