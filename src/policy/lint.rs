@@ -1506,7 +1506,8 @@ mod approval_lint_tests {
         .expect("parses");
         let f = lint(&p);
         assert!(
-            f.iter().any(|f| f.severity == Severity::Error && f.message.contains("never run")),
+            f.iter()
+                .any(|f| f.severity == Severity::Error && f.message.contains("never run")),
             "{f:?}"
         );
     }
