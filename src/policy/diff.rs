@@ -19,11 +19,14 @@
 //!    reported too.
 //! 2. **Rule-level comparison**, keyed by rule name (rules present in
 //!    both), and by profile name for `[sandbox.NAME]`: action, auth, caps,
-//!    explicit sandbox reference, setenv, digest pins; the deny rules as a
-//!    set of (principal, command entry, target) triples (a triple that
-//!    disappears is a widening even when no allow rule is affected: a
-//!    caller in several groups can be affected); defaults; the `rate` and
-//!    `decoy` segments (neutral "changed" when their hashes differ).
+//!    explicit sandbox reference, setenv, digest pins, approval
+//!    requirements (`approvals`, `approvers`, `nonce_namespace`), `rate`
+//!    limits; the deny rules as a set of (principal, command entry,
+//!    target) triples (a triple that disappears is a widening even when no
+//!    allow rule is affected: a caller in several groups can be affected);
+//!    the policy's `[approvers.NAME]` (key, epoch); defaults (including
+//!    `timestamp_timeout`); the `decoy` segment (neutral "changed" when its
+//!    hash differs).
 //!
 //! Why single-principal probes plus deny triples are complete for the
 //! allow/deny decision (checked by the property test below): if A denies
@@ -42,7 +45,7 @@ use crate::decide::{Caller, Decision, FileId, FileIds, Request, Target, decide};
 use crate::policy::cmdline::render_parts;
 use crate::policy::hash::{hex, policy_hash, segment_hashes};
 use crate::policy::model::{
-    Action, Args, Auth, Defaults, LandlockSpec, Policy, Principal, Rule, SandboxProfile,
+    Action, Args, Auth, Defaults, LandlockSpec, Policy, Principal, Rate, Rule, SandboxProfile,
     SeccompAction, SeccompSpec,
 };
 use serde::Serialize;
@@ -87,6 +90,13 @@ pub enum ChangeKind {
     Revoke,
     /// The authentication a request or rule needs.
     Auth,
+    /// An approval rule's requirements: `approvals`, `approvers`,
+    /// `nonce_namespace`.
+    Approval,
+    /// The policy's `[approvers.NAME]`: added, removed, key, epoch.
+    Approver,
+    /// A rule's `rate` limit.
+    Rate,
     /// Deny rules: a (principal, command, target) triple added or lifted.
     Deny,
     /// A rule's `action`.
@@ -108,7 +118,7 @@ pub enum ChangeKind {
     /// Rules and profiles added, removed (context; their effect is in the
     /// grant/revoke/deny lines).
     Rule,
-    /// A segment without a finer comparison (rate, decoy).
+    /// A segment without a finer comparison (decoy).
     Segment,
 }
 
@@ -118,6 +128,9 @@ impl ChangeKind {
             ChangeKind::Grant => "grant",
             ChangeKind::Revoke => "revoke",
             ChangeKind::Auth => "auth",
+            ChangeKind::Approval => "approval",
+            ChangeKind::Approver => "approver",
+            ChangeKind::Rate => "rate",
             ChangeKind::Deny => "deny",
             ChangeKind::Action => "action",
             ChangeKind::Caps => "caps",
@@ -162,8 +175,8 @@ impl Who {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     pub kind: ChangeKind,
-    /// `user alice`, `group ops`, `rule NAME`, `sandbox NAME`, `defaults`,
-    /// `segment rate`.
+    /// `user alice`, `group ops`, `rule NAME`, `sandbox NAME`,
+    /// `approver NAME`, `defaults`, `segment decoy`.
     pub subject: String,
     pub detail: String,
     pub effect: Effect,
@@ -332,17 +345,18 @@ pub fn diff(a: &Policy, b: &Policy) -> Diff {
         deny_triples(a, b, &mut out);
         rules(a, b, &mut out);
         profiles(a, b, &mut out);
+        approvers(a, b, &mut out);
         defaults(a, b, &mut out);
+        // `rate` is compared rule by rule (`compare_rate`); the decoy
+        // segment has no finer comparison yet.
         let (sa, sb) = (segment_hashes(a), segment_hashes(b));
-        for (name, x, y) in [("rate", sa.rate, sb.rate), ("decoy", sa.decoy, sb.decoy)] {
-            if x != y {
-                out.push(
-                    ChangeKind::Segment,
-                    format!("segment {name}"),
-                    "changed".into(),
-                    Effect::Neutral,
-                );
-            }
+        if sa.decoy != sb.decoy {
+            out.push(
+                ChangeKind::Segment,
+                "segment decoy".into(),
+                "changed".into(),
+                Effect::Neutral,
+            );
         }
     }
     let mut changes: Vec<Change> = out.0.into_values().collect();
@@ -827,6 +841,8 @@ fn report_probe(
             }
             let mut tmp = Vec::new();
             compare_profiles(effective_profile(a, ra), effective_profile(b, rb), &mut tmp);
+            compare_approval(ra, a, rb, b, &mut tmp);
+            compare_rate(ra.rate, rb.rate, &mut tmp);
             for (kind, d, e) in tmp {
                 add(kind, format!("{via}: {d}"), e);
             }
@@ -979,6 +995,12 @@ fn rules(a: &Policy, b: &Policy, out: &mut Out) {
             }
         }
         setenv_changes(&subject, &x.setenv, &y.setenv, out);
+        let mut tmp = Vec::new();
+        compare_approval(x, a, y, b, &mut tmp);
+        compare_rate(x.rate, y.rate, &mut tmp);
+        for (kind, d, e) in tmp {
+            out.push(kind, subject.clone(), d, e);
+        }
         // Digest pins of entries present in both.
         for cy in &y.commands {
             let Some(cx) = x
@@ -1000,6 +1022,238 @@ fn rules(a: &Policy, b: &Policy, out: &mut Out) {
                 subject.clone(),
                 format!("{cmd}: digest pin {d}"),
                 e,
+            );
+        }
+    }
+}
+
+// ------------------------------------------------- approval and rate
+
+/// Effect of going from `a` to `b` where a larger value is stricter.
+fn stricter<T: Ord>(a: T, b: T) -> Effect {
+    match b.cmp(&a) {
+        std::cmp::Ordering::Less => Effect::Widening,
+        std::cmp::Ordering::Greater => Effect::Narrowing,
+        std::cmp::Ordering::Equal => Effect::Neutral,
+    }
+}
+
+/// A duration as the policy writes it: `0`, `90s`, `5m`, `1h`.
+fn show_duration(secs: u64) -> String {
+    match secs {
+        0 => "0".into(),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+fn show_rate(r: &Rate) -> String {
+    format!("{}/{}", r.count, show_duration(r.per_secs))
+}
+
+/// An approval rule's allowed approvers, `any` for every approver.
+fn show_approvers(list: &[String]) -> String {
+    if list.is_empty() {
+        "any".into()
+    } else {
+        list.join(",")
+    }
+}
+
+/// The approver names that may approve for a rule: its `approvers`, or
+/// (empty list) every approver of the policy.
+fn allowed_approvers<'p>(list: &'p [String], p: &'p Policy) -> BTreeSet<&'p str> {
+    if list.is_empty() {
+        p.approvers.iter().map(|a| a.name.as_str()).collect()
+    } else {
+        list.iter().map(String::as_str).collect()
+    }
+}
+
+/// Approval requirements of two `auth = "approval"` rules (`x` in `a`,
+/// `y` in `b`). Nothing when either rule is not an approval rule: the
+/// `auth` line reports that switch.
+fn compare_approval(x: &Rule, a: &Policy, y: &Rule, b: &Policy, out: &mut Vec<Found>) {
+    if x.auth != Auth::Approval || y.auth != Auth::Approval {
+        return;
+    }
+    let (qx, qy) = (x.approval_req(), y.approval_req());
+    if qx.approvals != qy.approvals {
+        out.push((
+            ChangeKind::Approval,
+            format!("approvals {} -> {}", qx.approvals, qy.approvals),
+            stricter(qx.approvals, qy.approvals),
+        ));
+    }
+    // Both "any": the `approver` lines of the policy say who was added or
+    // removed.
+    if qx.approvers != qy.approvers {
+        let (sx, sy) = (
+            allowed_approvers(&qx.approvers, a),
+            allowed_approvers(&qy.approvers, b),
+        );
+        let head = format!(
+            "approvers {} -> {}",
+            show_approvers(&qx.approvers),
+            show_approvers(&qy.approvers)
+        );
+        for n in sy.difference(&sx) {
+            out.push((
+                ChangeKind::Approval,
+                format!("{head}: approver {n} allowed"),
+                Effect::Widening,
+            ));
+        }
+        for n in sx.difference(&sy) {
+            out.push((
+                ChangeKind::Approval,
+                format!("{head}: approver {n} no longer allowed"),
+                Effect::Narrowing,
+            ));
+        }
+        if sx == sy {
+            out.push((
+                ChangeKind::Approval,
+                format!("{head} (same approvers)"),
+                Effect::Neutral,
+            ));
+        }
+    }
+    if qx.nonce_namespace != qy.nonce_namespace {
+        out.push((
+            ChangeKind::Approval,
+            format!(
+                "nonce_namespace {} -> {} (tokens must name the new namespace; separate replay state)",
+                qx.nonce_namespace, qy.nonce_namespace
+            ),
+            Effect::Neutral,
+        ));
+    }
+}
+
+/// `rate` limits: removed or more calls per time widens, added or fewer
+/// narrows. The limit is a token bucket (capacity `count`, refilled
+/// `count` per `per_secs`): the sustained rate and the burst are compared
+/// separately when they move in opposite directions.
+fn compare_rate(x: Option<Rate>, y: Option<Rate>, out: &mut Vec<Found>) {
+    let (p, q) = match (x, y) {
+        (None, None) => return,
+        (Some(p), None) => {
+            out.push((
+                ChangeKind::Rate,
+                format!("limit {} removed", show_rate(&p)),
+                Effect::Widening,
+            ));
+            return;
+        }
+        (None, Some(q)) => {
+            out.push((
+                ChangeKind::Rate,
+                format!("limit {} added", show_rate(&q)),
+                Effect::Narrowing,
+            ));
+            return;
+        }
+        (Some(p), Some(q)) if p == q => return,
+        (Some(p), Some(q)) => (p, q),
+    };
+    let head = format!("limit {} -> {}", show_rate(&p), show_rate(&q));
+    // Fewer calls per second is stricter: compare p.count/p.per_secs with
+    // q.count/q.per_secs without division (at most 2^32 * 86400: no
+    // overflow in u64).
+    let sustained = stricter(
+        u64::from(q.count) * p.per_secs,
+        u64::from(p.count) * q.per_secs,
+    );
+    // A larger bucket lets more calls through at once: looser.
+    let burst = stricter(q.count, p.count);
+    match (sustained, burst) {
+        (Effect::Neutral, e) => out.push((
+            ChangeKind::Rate,
+            format!(
+                "{head} (same sustained rate, burst {} -> {})",
+                p.count, q.count
+            ),
+            e,
+        )),
+        (s, b) if b == Effect::Neutral || b == s => out.push((ChangeKind::Rate, head, s)),
+        (s, b) => {
+            let word = if s == Effect::Widening {
+                "raised"
+            } else {
+                "lowered"
+            };
+            out.push((
+                ChangeKind::Rate,
+                format!("{head}: sustained rate {word}"),
+                s,
+            ));
+            out.push((
+                ChangeKind::Rate,
+                format!("{head}: burst {} -> {}", p.count, q.count),
+                b,
+            ));
+        }
+    }
+}
+
+/// The policy's `[approvers.NAME]`: a new approver or a changed key is a
+/// key that can now sign (widening); a removed approver or a raised epoch
+/// refuses tokens (narrowing); a lowered epoch accepts tokens of the
+/// older epoch again (widening).
+fn approvers(a: &Policy, b: &Policy, out: &mut Out) {
+    use base64::Engine as _;
+    let show_key = |k: &[u8; 32]| {
+        format!(
+            "ed25519:{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(k)
+        )
+    };
+    let xa: BTreeMap<&str, &crate::policy::model::Approver> =
+        a.approvers.iter().map(|x| (x.name.as_str(), x)).collect();
+    let xb: BTreeMap<&str, &crate::policy::model::Approver> =
+        b.approvers.iter().map(|x| (x.name.as_str(), x)).collect();
+    for (name, y) in &xb {
+        let subject = format!("approver {name}");
+        let Some(x) = xa.get(name) else {
+            out.push(
+                ChangeKind::Approver,
+                subject,
+                format!("added (key {}, epoch {})", show_key(&y.key), y.epoch),
+                Effect::Widening,
+            );
+            continue;
+        };
+        if x.key != y.key {
+            out.push(
+                ChangeKind::Approver,
+                subject.clone(),
+                format!("key {} -> {}", show_key(&x.key), show_key(&y.key)),
+                Effect::Widening,
+            );
+        }
+        if x.epoch != y.epoch {
+            let why = if y.epoch > x.epoch {
+                "tokens of the older epoch refused"
+            } else {
+                "tokens of the older epoch accepted again"
+            };
+            out.push(
+                ChangeKind::Approver,
+                subject,
+                format!("epoch {} -> {} ({why})", x.epoch, y.epoch),
+                stricter(x.epoch, y.epoch),
+            );
+        }
+    }
+    for (name, x) in &xa {
+        if !xb.contains_key(name) {
+            out.push(
+                ChangeKind::Approver,
+                format!("approver {name}"),
+                format!("removed (key {}, epoch {})", show_key(&x.key), x.epoch),
+                Effect::Narrowing,
             );
         }
     }
@@ -1451,6 +1705,26 @@ fn defaults(a: &Policy, b: &Policy, out: &mut Out) {
             e,
         );
     }
+    if x.timestamp_timeout != y.timestamp_timeout {
+        // Longer: a password entered once covers more calls. "0" disables
+        // the cache: the shortest of all.
+        let note = match (x.timestamp_timeout, y.timestamp_timeout) {
+            (_, 0) => " (caching disabled)",
+            (0, _) => " (caching enabled)",
+            _ => "",
+        };
+        out.push(
+            ChangeKind::Defaults,
+            subject(),
+            format!(
+                "timestamp_timeout {} -> {}{note}",
+                show_duration(x.timestamp_timeout),
+                show_duration(y.timestamp_timeout)
+            ),
+            // A longer timeout is looser: the reverse of `stricter`.
+            stricter(y.timestamp_timeout, x.timestamp_timeout),
+        );
+    }
     if x.drift != y.drift {
         out.push(
             ChangeKind::Defaults,
@@ -1538,6 +1812,79 @@ mod tests {
         );
         assert_eq!(l.len(), 3, "{l:?}");
         assert!(diff(&pol(&a), &pol(&b)).widens());
+    }
+
+    #[test]
+    fn rate_limits() {
+        let with = |r: &str| format!("{R}rate = \"{r}\"\n");
+        assert_eq!(
+            lines(&with("10/1m"), R),
+            ["+ rate rule r: limit 10/1m removed"]
+        );
+        assert_eq!(
+            lines(R, &with("10/1m")),
+            ["- rate rule r: limit 10/1m added"]
+        );
+        assert_eq!(
+            lines(&with("10/1m"), &with("20/1m")),
+            ["+ rate rule r: limit 10/1m -> 20/1m"]
+        );
+        assert_eq!(
+            lines(&with("10/1m"), &with("10/1h")),
+            ["- rate rule r: limit 10/1m -> 10/1h"]
+        );
+        assert_eq!(
+            lines(&with("10/1m"), &with("2/6s")),
+            [
+                "- rate rule r: limit 10/1m -> 2/6s: burst 10 -> 2",
+                "+ rate rule r: limit 10/1m -> 2/6s: sustained rate raised",
+            ]
+        );
+    }
+
+    #[test]
+    fn approval_through_another_rule() {
+        // The rule renamed and its approvals raised: reported on the
+        // request, since the rule-level comparison is by name.
+        let a = format!("{R}auth = \"approval\"\n");
+        let b = a.replace("name = \"r\"", "name = \"s\"") + "approvals = 2\nrate = \"1/1m\"\n";
+        let l = lines(&a, &b);
+        assert!(
+            l.contains(
+                &"- approval user alice: /usr/bin/id as root (rule r -> s): approvals 1 -> 2"
+                    .to_string()
+            ),
+            "{l:?}"
+        );
+        assert!(
+            l.contains(
+                &"- rate user alice: /usr/bin/id as root (rule r -> s): limit 1/1m added"
+                    .to_string()
+            ),
+            "{l:?}"
+        );
+        // Not an approval rule on one side: only the auth line.
+        assert_eq!(
+            lines(&format!("{a}approvals = 1\n"), R),
+            ["+ auth rule r: approval -> password"]
+        );
+    }
+
+    #[test]
+    fn timestamp_timeout() {
+        let t = |v: &str| format!("[defaults]\ntimestamp_timeout = \"{v}\"\n{R}");
+        assert_eq!(
+            lines(&t("5m"), &t("1h")),
+            ["+ defaults: timestamp_timeout 5m -> 1h"]
+        );
+        assert_eq!(
+            lines(&t("5m"), &t("90s")),
+            ["- defaults: timestamp_timeout 5m -> 90s"]
+        );
+        assert_eq!(
+            lines(&t("5m"), &t("0")),
+            ["- defaults: timestamp_timeout 5m -> 0 (caching disabled)"]
+        );
     }
 
     #[test]

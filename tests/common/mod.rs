@@ -781,7 +781,19 @@ impl<'a> Call<'a> {
                 Ok(())
             });
         }
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
+        // ETXTBSY: another test thread forked while this test's copy of a
+        // binary was still open for writing (the fd lives in that child
+        // until it execs). It passes within milliseconds: retry.
+        let mut tries = 0;
+        let mut child = loop {
+            match cmd.spawn() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                other => break other.unwrap_or_else(|e| panic!("spawn {what}: {e}")),
+            }
+        };
         let stdin_thread = self.stdin.map(|data| {
             let mut w = child.stdin.take().unwrap();
             std::thread::spawn(move || {
