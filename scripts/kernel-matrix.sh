@@ -2,7 +2,9 @@
 # Belladonna kernel matrix: boot Debian's kernels under qemu (TCG software
 # emulation, no KVM needed) with a tiny initramfs whose /init is a
 # statically linked probe (tests/kernel_probe), and report, per kernel,
-# what Landlock and seccomp really enforce. See docs/kernel-matrix.md.
+# what Landlock and seccomp really enforce -- both with the probe's own
+# minimal re-implementation and with the product's sandbox code (the
+# belladonna library: the product_* rows). See docs/kernel-matrix.md.
 #
 #   scripts/kernel-matrix.sh            (or: make kernel-matrix)
 #
@@ -251,7 +253,11 @@ KEYS=(kernel debian_package landlock_abi
       policy_both_outcomes policy_hard_min_abi6 policy_best_effort
       seccomp_avail_kill_process seccomp_avail_log seccomp_avail_errno seccomp_avail_user_notif
       seccomp_baseline seccomp_arch
-      seccomp_kill_mode seccomp_log_mode sandbox_exec)
+      seccomp_kill_mode seccomp_log_mode sandbox_exec
+      product_seccomp_baseline product_seccomp_errno product_seccomp_kill
+      product_seccomp_log product_seccomp_arch
+      product_landlock product_landlock_report
+      product_min_abi6 product_min_abi_both product_sandbox_exec)
 TAIL_KEYS=(run_seconds result)
 FAILS=0; BOOTED=0
 declare -A SEEN

@@ -220,3 +220,39 @@ fn ten_thousand_rules() {
     println!("diff of identical 10,000-rule policies: {:?}", t.elapsed());
     assert!(same.changes.is_empty());
 }
+
+/// A 10,000-rule policy as text: parse, hash and lint stay fast. Timings
+/// are printed (`--nocapture`), never asserted (DESIGN section 13).
+#[test]
+fn ten_thousand_rules_parse_hash_lint() {
+    let mut text = String::from("version = 1\n");
+    for i in 0..10_000 {
+        text.push_str(&format!(
+            "[[rule]]\nname = \"r{i}\"\nusers = [\"u{}\"]\ngroups = [\"g{}\"]\nrun_as = [\"root\", \"#{}\"]\ncommands = [\"/usr/bin/c{} *\", \"/usr/bin/d{i} x y\"]\nauth = \"none\"\n",
+            i % 500,
+            i % 50,
+            i % 7,
+            i % 1000
+        ));
+    }
+    let t = std::time::Instant::now();
+    let p = belladonna::policy::parse::parse_main(&text, Path::new("/big.toml")).expect("parses");
+    let parse = t.elapsed();
+    let t = std::time::Instant::now();
+    let h = belladonna::policy::hash::policy_hash(&p);
+    let hash = t.elapsed();
+    let t = std::time::Instant::now();
+    let findings = belladonna::policy::lint::lint(&p);
+    let lint = t.elapsed();
+    println!(
+        "10,000 rules ({} KiB): parse {parse:?}, hash {hash:?}, lint {lint:?} ({} findings)",
+        text.len() / 1024,
+        findings.len()
+    );
+    assert_eq!(p.rules.len(), 10_000);
+    assert_eq!(
+        h,
+        belladonna::policy::hash::policy_hash(&p),
+        "hash is stable"
+    );
+}

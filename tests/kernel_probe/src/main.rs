@@ -20,6 +20,7 @@
 
 mod decide;
 mod landlock;
+mod product;
 mod seccomp;
 
 use decide::{Decision, Enforced, Profile};
@@ -875,6 +876,12 @@ fn run() {
     check_seccomp_arch(kill, kill_name);
     check_seccomp_modes(kill, log_ok);
     check_sandbox_exec(&ctx, kill);
+
+    // The same ground again with the product's own code (src/sandbox/).
+    product::check_seccomp();
+    product::check_landlock(&ctx);
+    product::check_min_abi(&ctx);
+    product::check_exec(&ctx);
 
     if !ctx.pid1 {
         let base = ctx.work.parent().unwrap().to_path_buf();
