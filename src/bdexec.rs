@@ -56,6 +56,8 @@ struct Ctx {
     policy_hash: Option<[u8; 32]>,
     /// How the installed policy differs from its pin, if it does.
     drift: Option<String>,
+    /// Wall/monotonic skew over 2 s since this boot's anchor.
+    clock_skew: Option<i64>,
 }
 
 /// What a record says about the request.
@@ -100,6 +102,7 @@ impl Ctx {
             sandbox: s.sandbox,
             confinement: s.confinement,
             drift: self.drift.as_deref(),
+            clock_skew: self.clock_skew,
         };
         audit::append(&rec, &AppendOptions::system())
     }
@@ -207,6 +210,7 @@ fn recv(args: &[OsString]) -> Result<Ctx, String> {
         argv: args.iter().skip(1).map(|a| a.as_bytes().to_vec()).collect(),
         policy_hash: None,
         drift: None,
+        clock_skew: None,
     })
 }
 
@@ -224,6 +228,16 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
             return ctx.reject(&none, &msg, &msg, exit::ENVIRONMENT);
         }
     };
+    // The per-boot clock anchor: skew is checked (and recorded) on every
+    // call; a corrupt anchor refuses rather than silently resetting.
+    let mut clock = authstep::LazyClock::new(&state_dir);
+    match clock.get() {
+        Ok(c) => ctx.clock_skew = c.skew,
+        Err(e) => {
+            let msg = format!("clock anchor: {e}");
+            return ctx.reject(&none, &msg, &msg, exit::ENVIRONMENT);
+        }
+    }
     let loaded = match load_policy() {
         Ok(l) => l,
         Err(e) => {
@@ -383,7 +397,6 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         }
     }
     let subject = |rule| about(&target, &cmd_path, rule);
-    let mut clock = authstep::LazyClock::new(&state_dir);
     let approved_by: Option<String>;
     let (rule, spec) = match decide::decide(policy, &req, &files) {
         Decision::Deny { rule, reason } => {

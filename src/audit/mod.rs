@@ -327,6 +327,7 @@ pub(crate) mod testutil {
             sandbox: None,
             confinement: None,
             drift: None,
+            clock_skew: None,
         }
     }
 }

@@ -87,6 +87,10 @@ pub struct Record<'a> {
     /// Extension field `"drift"`: how the installed policy differs from
     /// its pin (`bdctl policy pin`), written only when it does.
     pub drift: Option<&'a str>,
+    /// Extension field `"clock_skew"`: seconds the wall clock moved
+    /// against the monotonic clock since this boot's anchor, written only
+    /// when over 2 s (DESIGN section 8).
+    pub clock_skew: Option<i64>,
 }
 
 /// A torn fragment found at the end of the log and covered by a
@@ -295,6 +299,9 @@ pub fn encode_record_keyed(
     if let Some(d) = rec.drift {
         out.extend_from_slice(b",\"drift\":");
         json_str(out, d.as_bytes());
+    }
+    if let Some(k) = rec.clock_skew {
+        out.extend_from_slice(format!(",\"clock_skew\":{k}").as_bytes());
     }
     if let Some(c) = rec.confinement {
         out.extend_from_slice(b",\"confinement\":");
