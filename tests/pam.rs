@@ -363,19 +363,56 @@ fn run_child(
         });
     }
     let mut child = cmd.spawn().expect("spawn child");
+    let (status, tty, prompts) = converse(p, &mut child, &mut answer, scenario);
+    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
+    let t = Transcript {
+        steps: stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("STEP ").map(str::to_string))
+            .collect(),
+        tty,
+        prompts,
+        stdout,
+    };
+    assert!(
+        status.success(),
+        "child {scenario} failed: {status}\n{}",
+        t.show()
+    );
+    assert!(
+        !t.tty.contains(PASSWORD) && !t.tty.contains(WRONG),
+        "a password was echoed\n{}",
+        t.show()
+    );
+    t
+}
+
+/// Play the user on the pty's master side until `child` exits: answer
+/// the n-th password prompt with `answer(n)`, collect what the terminal
+/// showed (draining it after the exit). Returns (status, terminal text,
+/// prompts seen).
+fn converse(
+    p: &Pty,
+    child: &mut std::process::Child,
+    answer: &mut impl FnMut(usize) -> Answer,
+    what: &str,
+) -> (std::process::ExitStatus, String, usize) {
     let mut tty = Vec::new();
     let mut prompts = 0;
     let start = Instant::now();
     let mut buf = [0u8; 4096];
-    let status = loop {
+    let poll = |ms| {
         let mut pfd = libc::pollfd {
             fd: p.master.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
         };
         // SAFETY: one live pollfd on an open fd.
-        let rc = unsafe { libc::poll(&mut pfd, 1, 50) };
-        if rc > 0 && pfd.revents & libc::POLLIN != 0 {
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        rc > 0 && pfd.revents & libc::POLLIN != 0
+    };
+    let status = loop {
+        if poll(50) {
             if let Ok(n) = nix::unistd::read(&p.master, &mut buf) {
                 tty.extend_from_slice(&buf[..n]);
             }
@@ -400,48 +437,19 @@ fn run_child(
             let _ = child.kill();
             let _ = child.wait();
             panic!(
-                "child {scenario} timed out; terminal so far:\n{}",
+                "{what} timed out; terminal so far:\n{}",
                 String::from_utf8_lossy(&tty)
             );
         }
     };
     // Drain what is left on the terminal.
-    loop {
-        let mut pfd = libc::pollfd {
-            fd: p.master.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one live pollfd on an open fd.
-        if unsafe { libc::poll(&mut pfd, 1, 20) } <= 0 {
-            break;
-        }
+    while poll(20) {
         match nix::unistd::read(&p.master, &mut buf) {
             Ok(n) if n > 0 => tty.extend_from_slice(&buf[..n]),
             _ => break,
         }
     }
-    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
-    let t = Transcript {
-        steps: stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix("STEP ").map(str::to_string))
-            .collect(),
-        tty: String::from_utf8_lossy(&tty).into_owned(),
-        prompts,
-        stdout,
-    };
-    assert!(
-        status.success(),
-        "child {scenario} failed: {status}\n{}",
-        t.show()
-    );
-    assert!(
-        !t.tty.contains(PASSWORD) && !t.tty.contains(WRONG),
-        "a password was echoed\n{}",
-        t.show()
-    );
-    t
+    (status, String::from_utf8_lossy(&tty).into_owned(), prompts)
 }
 
 fn env_with_password(name: &str, expired: bool) -> Option<TestEnv> {
@@ -733,47 +741,8 @@ fn run_shell_on_pty(
         });
     }
     let mut child = cmd.spawn().expect("spawn shell");
-    let mut tty = Vec::new();
-    let mut prompts = 0;
-    let start = Instant::now();
-    let mut buf = [0u8; 4096];
-    let status = loop {
-        let mut pfd = libc::pollfd {
-            fd: p.master.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one live pollfd on an open fd.
-        let rc = unsafe { libc::poll(&mut pfd, 1, 50) };
-        if rc > 0 && pfd.revents & libc::POLLIN != 0 {
-            if let Ok(n) = nix::unistd::read(&p.master, &mut buf) {
-                tty.extend_from_slice(&buf[..n]);
-            }
-            let seen = String::from_utf8_lossy(&tty).matches(PROMPT).count();
-            while prompts < seen {
-                match answer(prompts) {
-                    Answer::Type(s) => {
-                        nix::unistd::write(&p.master, format!("{s}\n").as_bytes()).unwrap();
-                    }
-                    Answer::Signal(sig) => {
-                        // SAFETY: kill(2) on our own, not yet reaped child.
-                        unsafe { libc::kill(child.id() as i32, sig) };
-                    }
-                }
-                prompts += 1;
-            }
-        }
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "shell timed out: {}",
-            String::from_utf8_lossy(&tty)
-        );
-    };
+    let (status, tty, prompts) = converse(&p, &mut child, &mut answer, "shell");
     let out = fs::read_to_string(&out_path).unwrap_or_default();
-    let tty = String::from_utf8_lossy(&tty).into_owned();
     assert!(
         !tty.contains(PASSWORD) && !tty.contains(WRONG),
         "a password was echoed\n{tty}"

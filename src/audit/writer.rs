@@ -37,15 +37,15 @@ use super::record::{
     Record, Torn, encode_record_keyed, encode_recovery_keyed, encode_seal, span_absorbable,
 };
 use super::{AuditError, MAX_LINE, MAX_TORN_LINES, chain::GENESIS};
-use nix::errno::Errno;
-use nix::fcntl::{FcntlArg, Flock, FlockArg, OFlag, fcntl};
+
+use nix::fcntl::{FcntlArg, Flock, OFlag, fcntl};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 /// Where and how to append.
 #[derive(Debug, Clone, Copy)]
@@ -309,36 +309,19 @@ fn exceeds_fsize(size: u64, len: usize, soft: libc::rlim_t) -> bool {
     soft != nix::sys::resource::RLIM_INFINITY && size.saturating_add(len as u64) > soft
 }
 
-/// Exclusive flock on the open file description of `file`, polling with
-/// back-off until `timeout` has passed (see the module documentation).
-/// Dropping the result unlocks.
+/// Exclusive flock with a deadline: the one implementation the state
+/// files use too ([`crate::state::file::lock_with_deadline`]), its errors
+/// mapped to this layer's. Dropping the result unlocks.
 fn lock_with_deadline(
     file: &File,
     shown: &Path,
     timeout: Duration,
 ) -> Result<Flock<File>, AuditError> {
-    // A duplicate shares the open file description, hence the lock.
-    let mut f = file.try_clone().map_err(|e| {
-        AuditError::lock(
-            shown,
-            e.raw_os_error().map_or(Errno::EBADF, Errno::from_raw),
-        )
-    })?;
-    let start = Instant::now();
-    let mut delay = Duration::from_micros(100);
-    loop {
-        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => return Ok(l),
-            Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => f = back,
-            Err((_, e)) => return Err(AuditError::lock(shown, e)),
-        }
-        let waited = start.elapsed();
-        if waited >= timeout {
-            return Err(AuditError::lock_timeout(shown, timeout));
-        }
-        std::thread::sleep(delay.min(timeout - waited));
-        delay = (delay * 2).min(Duration::from_millis(5));
-    }
+    use crate::state::file::{LockError, lock_with_deadline as lock};
+    lock(file, timeout).map_err(|e| match e {
+        LockError::Timeout(t) => AuditError::lock_timeout(shown, t),
+        LockError::Sys(e) => AuditError::lock(shown, e),
+    })
 }
 
 /// What to write, computed under the lock.
@@ -671,10 +654,12 @@ mod tests {
     use crate::audit::AuditErrorKind;
     use crate::audit::testutil::sample;
     use crate::audit::verify::{VerifyError, verify_file};
+    use nix::fcntl::FlockArg;
     use proptest::prelude::*;
     use std::fs::OpenOptions;
     use std::io::Read;
     use std::path::PathBuf;
+    use std::time::Instant;
 
     const T: Duration = Duration::from_secs(30);
 

@@ -23,7 +23,7 @@
 //! directory at all is an `Err`.
 
 use super::tty::{decode_tty_nr, self_stat_tty};
-use nix::fcntl::{Flock, FlockArg, OFlag, openat, renameat};
+use nix::fcntl::{Flock, OFlag, openat, renameat};
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use serde::{Deserialize, Serialize};
@@ -31,7 +31,7 @@ use std::fmt;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Name of the timestamp directory inside the state directory.
 pub const TS_DIR: &str = "ts";
@@ -385,24 +385,9 @@ fn lock(dir: BorrowedFd<'_>, uid: u32, owner: u32) -> Result<Flock<File>, Timest
             "{TS_DIR}/{name}: not root's private lock file"
         )));
     }
-    let mut file = File::from(fd);
-    let start = Instant::now();
-    loop {
-        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => return Ok(l),
-            Err((f, nix::Error::EWOULDBLOCK)) | Err((f, nix::Error::EINTR)) => {
-                if start.elapsed() >= LOCK_DEADLINE {
-                    return Err(terr(format!(
-                        "{TS_DIR}/{name}: still locked after {} s",
-                        LOCK_DEADLINE.as_secs()
-                    )));
-                }
-                file = f;
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Err((_, e)) => return Err(terr(format!("{TS_DIR}/{name}: flock: {}", e.desc()))),
-        }
-    }
+    let file = File::from(fd);
+    crate::state::file::lock_with_deadline(&file, LOCK_DEADLINE)
+        .map_err(|e| terr(format!("{TS_DIR}/{name}: {e}")))
 }
 
 fn write_atomic(dir: BorrowedFd<'_>, uid: u32, data: &[u8]) -> Result<(), TimestampError> {
