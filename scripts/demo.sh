@@ -72,6 +72,8 @@ mount -t overlay overlay -o "lowerdir=$demo/etc:/etc" /etc
 mount --bind "$demo/log" /var/log
 mount --bind "$demo/lib" /var/lib
 mount --bind "$demo/run" /run
+# The administrator's writable /etc/belladonna (keys, lock) inside the demo.
+mount --bind "$demo/etc/belladonna" /etc/belladonna
 
 bold= norm=
 if [ -t 1 ]; then
@@ -112,6 +114,9 @@ getcap "$demo/bin/bdexec" | sed "s|$demo/bin/||"
 say "The demo policy (/etc/belladonna/policy.toml inside the namespace)"
 cat /etc/belladonna/policy.toml
 
+say "The administrator creates the audit MAC key (the verification key K0 goes off-host)"
+run root 0 bdctl key gen --audit --export-verify-key "$demo/k0.key"
+
 say "alice (group ops) asks what she may run"
 run alice 0 bdexec -l
 
@@ -122,6 +127,10 @@ run alice 0 bdexec -- /usr/bin/id -u
 say "alice runs a command as bob (-u); bob gets no capabilities"
 run alice 0 bdexec -u bob -- /usr/bin/whoami
 run alice 0 bdexec -u bob -- /usr/bin/id -un
+
+say "alice reads files as root inside a sandbox: Landlock allows /etc/hostname only"
+run alice 0 bdexec -- /usr/bin/cat /etc/hostname
+run alice 1 bdexec -- /usr/bin/cat /etc/shadow
 
 say "Denied: a shell (deny beats allow), an unlisted argument, an unlisted target"
 run alice 1 bdexec -- /usr/bin/bash -c id
@@ -138,8 +147,9 @@ run root 0 bdctl audit show
 say "The raw record of the last decision (one JSON object per line, hash-chained)"
 tail -n 1 /var/log/belladonna/audit.jsonl
 
-say "Verifying the hash chain"
+say "Verifying the hash chain, then every record's MAC with the off-host key"
 run root 0 bdctl audit verify
+run root 0 bdctl audit verify --key "$demo/k0.key"
 
 say "Checking the policy"
 run root 0 bdctl policy check /etc/belladonna/policy.toml

@@ -213,6 +213,11 @@ pub enum KeyCmd {
         /// The key-encryption key /etc/belladonna/keys/kek.
         #[arg(long)]
         kek: bool,
+        /// With --kek: seal the KEK to the TPM
+        /// (/etc/belladonna/keys/kek.tpm) instead of a plain file.
+        #[cfg(feature = "belladonna_tpm_real")]
+        #[arg(long, requires = "kek")]
+        tpm: bool,
     },
     /// Move a key to its next epoch: the audit key (seal the epoch in the
     /// log, K_{e+1} from K_e, old key overwritten) or an approver's keypair.

@@ -12,8 +12,9 @@
 //! (a separate, read-only mount; later a TPM). On its own, a KEK file in
 //! the same directory only helps against copies of the single file.
 //!
-//! A TPM-backed KEK (cargo feature `belladonna_tpm_real`) is not
-//! implemented: the feature is not defined.
+//! With the cargo feature `belladonna_tpm_real`, the KEK can instead be
+//! sealed to a TPM (`/etc/belladonna/keys/kek.tpm`, [`super::tpm`]); when
+//! that file exists it is the KEK used here.
 #![forbid(unsafe_code)]
 
 use super::keys::{KEK_NAME, KeyError, KeyErrorKind, KeyFile, KeyInfo, KeyPaths, KeyType};
@@ -31,6 +32,11 @@ fn kek_err(paths: &KeyPaths, d: impl Into<String>) -> KeyError {
 }
 
 fn cipher(paths: &KeyPaths, dir: BorrowedFd<'_>) -> Result<XChaCha20Poly1305, KeyError> {
+    #[cfg(feature = "belladonna_tpm_real")]
+    if let Some(k) = super::tpm::kek_if_present(paths, dir)? {
+        return XChaCha20Poly1305::new_from_slice(&k[..])
+            .map_err(|_| kek_err(paths, "bad KEK length"));
+    }
     let kf = match paths.read_host_key(dir, KEK_NAME) {
         Ok(k) => k,
         Err(e) if e.is_not_found() => {
@@ -114,6 +120,8 @@ pub fn unwrap(
 /// bytes, root, 0600; refuses to overwrite).
 pub fn gen_kek(paths: &KeyPaths) -> Result<KeyInfo, KeyError> {
     let dir = paths.keys_dir_fd(true)?;
+    #[cfg(feature = "belladonna_tpm_real")]
+    super::tpm::refuse_if_present(paths, dir.as_fd())?;
     let mut secret = Zeroizing::new(vec![0u8; 32]);
     getrandom::fill(&mut secret[..])
         .map_err(|e| kek_err(paths, format!("random number generator failed: {e}")))?;

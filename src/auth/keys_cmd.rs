@@ -47,6 +47,18 @@ pub fn run_with(cmd: KeyCmd, paths: &KeyPaths, log: &crate::audit::AppendOptions
                 println!("{p}");
             }
         }),
+        #[cfg(feature = "belladonna_tpm_real")]
+        KeyCmd::Gen {
+            kek: true,
+            tpm: true,
+            ..
+        } => super::tpm::gen_tpm_kek(paths).map(|i| {
+            println!("{i}");
+            println!(
+                "sealed to the TPM ({}; owner hierarchy, ECC P-256 storage primary)",
+                super::tpm::tcti()
+            );
+        }),
         KeyCmd::Gen { kek: true, .. } => super::kek::gen_kek(paths).map(|i| println!("{i}")),
         KeyCmd::Rotate { audit: true, .. } => keys::rotate_audit_key(paths, log).map(|r| {
             match r.seal_seq {

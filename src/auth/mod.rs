@@ -10,4 +10,6 @@ pub mod keys_cmd;
 pub mod pam;
 pub mod timestamp;
 pub mod tokens;
+#[cfg(feature = "belladonna_tpm_real")]
+pub mod tpm;
 pub mod tty;
