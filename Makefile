@@ -4,6 +4,8 @@
 #   make deps       install the Debian packages the build, tests, demo and
 #                   bench need (as root; otherwise prints the command)
 #   make test       deps, then every test (unit + integration, as root)
+#   make test-tpm   the TPM-backed KEK (feature belladonna_tpm_real) against
+#                   swtpm; installs its own Debian packages (not in `make test`)
 #   make demo       deps, build, then a live demo in a private namespace
 #   make install    install (PREFIX, DESTDIR aware; file caps, no setuid)
 #   make bench      bdexec vs sudo vs doas, per-call wall time and RSS
@@ -44,7 +46,11 @@ TEST_THREADS ?= 2
 # test user's password hash).
 DEB_PACKAGES := build-essential pkg-config libseccomp-dev libcap2-bin strace util-linux mandoc sudo opendoas libpam0g libpam-modules libpam-runtime openssl
 
-.PHONY: all build deps test demo install uninstall bench lint clean check-root kernel-matrix
+# Only for `make test-tpm` (the belladonna_tpm_real feature: tss-esapi links
+# libtss2-esys; the tests start swtpm on loopback).
+TPM_DEB_PACKAGES := libtss2-dev swtpm swtpm-tools pkg-config
+
+.PHONY: all build deps test test-tpm demo install uninstall bench lint clean check-root kernel-matrix
 
 all: build
 
@@ -71,6 +77,12 @@ deps:
 test: deps
 	@if [ "$$(id -u)" != 0 ]; then echo "test: WARNING: not root: the integration tests will be SKIPPED (see the SKIPPED lines)" >&2; fi
 	$(CARGO) test --features test-hooks --no-fail-fast -- --test-threads=$(TEST_THREADS)
+
+# The TPM-backed KEK (src/auth/tpm.rs): each test starts its own swtpm on
+# 127.0.0.1 (free ports, state in a temporary directory). Needs no root.
+test-tpm: deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(TPM_DEB_PACKAGES)"
+	$(CARGO) test --features belladonna_tpm_real,test-hooks --lib -- auth::tpm auth::kek
 
 demo: deps build
 	@bash scripts/demo.sh
