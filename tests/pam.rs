@@ -285,17 +285,6 @@ fn run_child(
     ctty: bool,
     mut answer: impl FnMut(usize) -> Answer,
 ) -> Transcript {
-    let d = &env.dir;
-    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap();
-    let overlay_opts = CString::new(format!("lowerdir={}:/etc", d.join("etc").display())).unwrap();
-    let etc = c(Path::new("/etc"));
-    let overlay = CString::new("overlay").unwrap();
-    let run_src = c(&d.join("run"));
-    let run_dst = c(Path::new("/run"));
-    let root = c(Path::new("/"));
-    let slave = p.slave.as_raw_fd();
-    let groups: Vec<libc::gid_t> = ALICE.groups.to_vec();
-    let (uid, gid) = (ALICE.uid, ALICE.gid);
     let out_path = env
         .scratch()
         .join(format!("child-{scenario}-{}.out", std::process::id()));
@@ -318,6 +307,71 @@ fn run_child(
     .stdin(Stdio::null())
     .stdout(Stdio::from(out_file))
     .stderr(Stdio::from(err_file));
+    // bdexec's ids after enter_root_files: real = caller, effective 0.
+    in_session_ns(&mut cmd, env, p, ctty, &["run"], true);
+    let mut child = cmd.spawn().expect("spawn child");
+    let (status, tty, prompts) = converse(p, &mut child, &mut answer, scenario);
+    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
+    let t = Transcript {
+        steps: stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("STEP ").map(str::to_string))
+            .collect(),
+        tty,
+        prompts,
+        stdout,
+    };
+    assert!(
+        status.success(),
+        "child {scenario} failed: {status}\n{}",
+        t.show()
+    );
+    assert!(
+        !t.tty.contains(PASSWORD) && !t.tty.contains(WRONG),
+        "a password was echoed\n{}",
+        t.show()
+    );
+    t
+}
+
+/// Make `cmd` start as the leader of a new session (with the pty's slave
+/// as controlling terminal when `ctty`), in a private mount namespace with
+/// the test's /etc layer and the test's dirs named in `binds` ("run",
+/// "log", "lib" -> /run, /var/log, /var/lib), as alice: with
+/// `effective_root` real ids alice and effective/saved 0 (bdexec's ids
+/// after `enter_root_files`), otherwise alice in every id.
+fn in_session_ns(
+    cmd: &mut Command,
+    env: &TestEnv,
+    p: &Pty,
+    ctty: bool,
+    binds: &[&str],
+    effective_root: bool,
+) {
+    let d = &env.dir;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap();
+    let overlay_opts = CString::new(format!("lowerdir={}:/etc", d.join("etc").display())).unwrap();
+    let etc = c(Path::new("/etc"));
+    let overlay = CString::new("overlay").unwrap();
+    let binds: Vec<(CString, CString)> = binds
+        .iter()
+        .map(|b| {
+            let dst = match *b {
+                "run" => "/run",
+                "log" => "/var/log",
+                "lib" => "/var/lib",
+                other => panic!("unknown bind {other}"),
+            };
+            let src = d.join(b);
+            assert!(src.is_dir(), "harness dir {} exists", src.display());
+            (c(&src), c(Path::new(dst)))
+        })
+        .collect();
+    let root = c(Path::new("/"));
+    let slave = p.slave.as_raw_fd();
+    let groups: Vec<libc::gid_t> = ALICE.groups.to_vec();
+    let (uid, gid) = (ALICE.uid, ALICE.gid);
+    let (eu, eg) = if effective_root { (0, 0) } else { (uid, gid) };
     // SAFETY: the closure only makes system calls on data prepared above
     // (no allocation, no locks): async-signal-safe after fork.
     unsafe {
@@ -348,43 +402,21 @@ fn run_child(
                 libc::MS_RDONLY,
                 overlay_opts.as_ptr().cast(),
             ))?;
-            ck(libc::mount(
-                run_src.as_ptr(),
-                run_dst.as_ptr(),
-                std::ptr::null(),
-                libc::MS_BIND,
-                std::ptr::null(),
-            ))?;
+            for (src, dst) in &binds {
+                ck(libc::mount(
+                    src.as_ptr(),
+                    dst.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ))?;
+            }
             ck(libc::setgroups(groups.len(), groups.as_ptr()))?;
-            // bdexec's ids after enter_root_files: real = caller, effective 0.
-            ck(libc::setresgid(gid, 0, 0))?;
-            ck(libc::setresuid(uid, 0, 0))?;
+            ck(libc::setresgid(gid, eg, eg))?;
+            ck(libc::setresuid(uid, eu, eu))?;
             Ok(())
         });
     }
-    let mut child = cmd.spawn().expect("spawn child");
-    let (status, tty, prompts) = converse(p, &mut child, &mut answer, scenario);
-    let stdout = fs::read_to_string(&out_path).unwrap_or_default();
-    let t = Transcript {
-        steps: stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix("STEP ").map(str::to_string))
-            .collect(),
-        tty,
-        prompts,
-        stdout,
-    };
-    assert!(
-        status.success(),
-        "child {scenario} failed: {status}\n{}",
-        t.show()
-    );
-    assert!(
-        !t.tty.contains(PASSWORD) && !t.tty.contains(WRONG),
-        "a password was echoed\n{}",
-        t.show()
-    );
-    t
 }
 
 /// Play the user on the pty's master side until `child` exits: answer
@@ -661,26 +693,6 @@ fn run_shell_on_pty(
     mut answer: impl FnMut(usize) -> Answer,
 ) -> (std::process::ExitStatus, String, String, usize) {
     let p = pty();
-    let d = &env.dir;
-    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap();
-    let overlay_opts = CString::new(format!("lowerdir={}:/etc", d.join("etc").display())).unwrap();
-    let etc = c(Path::new("/etc"));
-    let overlay = CString::new("overlay").unwrap();
-    let binds = [
-        (c(&d.join("run")), c(Path::new("/run"))),
-        (c(&d.join("log")), c(Path::new("/var/log"))),
-        (c(&d.join("lib")), c(Path::new("/var/lib"))),
-    ];
-    for (src, _) in &binds {
-        assert!(
-            Path::new(std::str::from_utf8(src.as_bytes()).unwrap()).is_dir(),
-            "harness dir {src:?} exists"
-        );
-    }
-    let root = c(Path::new("/"));
-    let slave = p.slave.as_raw_fd();
-    let groups: Vec<libc::gid_t> = ALICE.groups.to_vec();
-    let (uid, gid) = (ALICE.uid, ALICE.gid);
     let out_path = env
         .scratch()
         .join(format!("shell-{}.out", std::process::id()));
@@ -697,49 +709,8 @@ fn run_shell_on_pty(
         .stdin(Stdio::null())
         .stdout(Stdio::from(out_file))
         .stderr(Stdio::from(err_file));
-    // SAFETY: the closure only makes system calls on data prepared above
-    // (no allocation, no locks): async-signal-safe after fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            fn ck(r: libc::c_int) -> std::io::Result<()> {
-                if r == -1 {
-                    Err(std::io::Error::last_os_error())
-                } else {
-                    Ok(())
-                }
-            }
-            ck(libc::setsid())?;
-            ck(libc::ioctl(slave, libc::TIOCSCTTY, 0))?;
-            ck(libc::unshare(libc::CLONE_NEWNS))?;
-            ck(libc::mount(
-                std::ptr::null(),
-                root.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ))?;
-            ck(libc::mount(
-                overlay.as_ptr(),
-                etc.as_ptr(),
-                overlay.as_ptr(),
-                libc::MS_RDONLY,
-                overlay_opts.as_ptr().cast(),
-            ))?;
-            for (src, dst) in &binds {
-                ck(libc::mount(
-                    src.as_ptr(),
-                    dst.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND,
-                    std::ptr::null(),
-                ))?;
-            }
-            ck(libc::setgroups(groups.len(), groups.as_ptr()))?;
-            ck(libc::setresgid(gid, gid, gid))?;
-            ck(libc::setresuid(uid, uid, uid))?;
-            Ok(())
-        });
-    }
+    // A login shell: alice in every id, nothing privileged.
+    in_session_ns(&mut cmd, env, &p, true, &["run", "log", "lib"], false);
     let mut child = cmd.spawn().expect("spawn shell");
     let (status, tty, prompts) = converse(&p, &mut child, &mut answer, "shell");
     let out = fs::read_to_string(&out_path).unwrap_or_default();
