@@ -12,38 +12,21 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// The per-boot clock, read once per call and only when needed.
-pub struct LazyClock<'a> {
-    state_dir: &'a OwnedFd,
-    value: Option<clock::Clock>,
-}
-
-impl<'a> LazyClock<'a> {
-    pub fn new(state_dir: &'a OwnedFd) -> Self {
-        LazyClock {
-            state_dir,
-            value: None,
+/// The per-boot clock, read once at the start of every call: a
+/// wall/monotonic skew over 2 s is reported to syslog and root's stderr
+/// (the caller also puts it in the audit record).
+pub fn read_clock(state_dir: &OwnedFd) -> Result<clock::Clock, String> {
+    let c = clock::now(state_dir.as_fd()).map_err(|e| e.to_string())?;
+    if let Some(skew) = c.skew {
+        let msg = format!(
+            "wall clock moved {skew:+} s against the monotonic clock since this boot's anchor"
+        );
+        crate::alert::syslog(&msg);
+        if nix::unistd::getuid().is_root() {
+            eprintln!("bdexec: warning: {msg}");
         }
     }
-
-    /// The clock; a wall/monotonic skew over 2 s is reported once.
-    pub fn get(&mut self) -> Result<clock::Clock, String> {
-        if let Some(c) = self.value {
-            return Ok(c);
-        }
-        let c = clock::now(self.state_dir.as_fd()).map_err(|e| e.to_string())?;
-        if let Some(skew) = c.skew {
-            let msg = format!(
-                "wall clock moved {skew:+} s against the monotonic clock since this boot's anchor"
-            );
-            crate::alert::syslog(&msg);
-            if nix::unistd::getuid().is_root() {
-                eprintln!("bdexec: warning: {msg}");
-            }
-        }
-        self.value = Some(c);
-        Ok(c)
-    }
+    Ok(c)
 }
 
 /// `auth = "password"`: a valid timestamp for this uid and terminal
@@ -105,7 +88,7 @@ pub fn approval(
     rule: &Rule,
     req: &ApprovalRequest<'_>,
     state_dir: &OwnedFd,
-    clock: &mut LazyClock<'_>,
+    c: &clock::Clock,
 ) -> Result<Vec<String>, String> {
     let user = req
         .user
@@ -130,7 +113,6 @@ pub fn approval(
         parsed.push(tokens::parse(text.trim()).map_err(|e| format!("approval token: {e}"))?);
     }
     let (host, machine_id) = tokens::host_identity()?;
-    let c = clock.get()?;
     let expect = tokens::Expect {
         user,
         argv: req.argv,
@@ -145,7 +127,7 @@ pub fn approval(
         .map_err(|e| format!("approval token: {e}"))?;
     for v in &verified {
         let (ns, n, exp) = v.replay_key();
-        nonce::consume(state_dir.as_fd(), ns, n, exp, &c, nonce::DEFAULT_CAP)
+        nonce::consume(state_dir.as_fd(), ns, n, exp, c, nonce::DEFAULT_CAP)
             .map_err(|e| format!("approval token from {}: {e}", v.approver()))?;
     }
     Ok(verified.iter().map(|v| v.approver().to_string()).collect())
@@ -156,15 +138,14 @@ pub fn rate_limit(
     rule: &Rule,
     uid: u32,
     state_dir: &OwnedFd,
-    clock: &mut LazyClock<'_>,
+    c: &clock::Clock,
 ) -> Result<(), String> {
     let Some(r) = &rule.rate else { return Ok(()) };
     let limit = rate::Rate {
         count: r.count,
         per: Duration::from_secs(r.per_secs),
     };
-    let c = clock.get()?;
-    match rate::take(state_dir.as_fd(), &rule.name, uid, &limit, &c).map_err(|e| e.to_string())? {
+    match rate::take(state_dir.as_fd(), &rule.name, uid, &limit, c).map_err(|e| e.to_string())? {
         rate::RateDecision::Allowed => Ok(()),
         rate::RateDecision::Limited { retry_after } => Err(format!(
             "rate limit of rule {} ({limit}) reached; retry in {} s",

@@ -230,14 +230,14 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     };
     // The per-boot clock anchor: skew is checked (and recorded) on every
     // call; a corrupt anchor refuses rather than silently resetting.
-    let mut clock = authstep::LazyClock::new(&state_dir);
-    match clock.get() {
-        Ok(c) => ctx.clock_skew = c.skew,
+    let clock = match authstep::read_clock(&state_dir) {
+        Ok(c) => c,
         Err(e) => {
             let msg = format!("clock anchor: {e}");
             return ctx.reject(&none, &msg, &msg, exit::ENVIRONMENT);
         }
-    }
+    };
+    ctx.clock_skew = clock.skew;
     let loaded = match load_policy() {
         Ok(l) => l,
         Err(e) => {
@@ -329,7 +329,11 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
             return ctx.reject(&s, &e.to_string(), &e.to_string(), exit::DENIED);
         }
         Err(e) => {
-            say(&format!("cannot change effective ids: {e}"));
+            // The effective ids may be the caller's now: the log cannot be
+            // opened, so syslog stands in for the record.
+            let msg = format!("cannot change effective ids: {e}");
+            alert::syslog(&format!("uid {}: refused: {msg}", ctx.caller.uid));
+            say(&msg);
             return exit::ENVIRONMENT;
         }
     };
@@ -410,14 +414,13 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         }
         Decision::Allow { rule, spec, auth } => {
             // An expired account is refused whatever the rule's auth.
-            if let Some(name) = ctx.caller.name.as_deref() {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                if let Err(e) = crate::account::check_not_expired(name, now) {
-                    let msg = e.to_string();
-                    return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
-                }
+            // The anchored effective now: setting the clock back cannot
+            // revive an expired account.
+            if let Some(name) = ctx.caller.name.as_deref()
+                && let Err(e) = crate::account::check_not_expired(name, clock.effective_now)
+            {
+                let msg = e.to_string();
+                return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
             }
             let authed = match auth {
                 Auth::None => Ok(None),
@@ -438,7 +441,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                         argv: &argv,
                         run_as: &target.target.name,
                     };
-                    authstep::approval(policy, rule, &req, &state_dir, &mut clock)
+                    authstep::approval(policy, rule, &req, &state_dir, &clock)
                         .map(|names| Some(format!("approved by {}", names.join(", "))))
                 }
             };
@@ -446,7 +449,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                 Ok(a) => a,
                 Err(msg) => return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED),
             };
-            if let Err(msg) = authstep::rate_limit(rule, ctx.caller.uid, &state_dir, &mut clock) {
+            if let Err(msg) = authstep::rate_limit(rule, ctx.caller.uid, &state_dir, &clock) {
                 return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
             }
             approved_by = authed;
