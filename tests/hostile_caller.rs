@@ -41,17 +41,6 @@ fn lock_holder_cannot_be_stopped_by_its_caller() {
         "bdexec never stopped at `audit-after-write` (built with --features test-hooks?)"
     );
     let pid = m.pid();
-    let st = proc_status(pid);
-    assert_eq!(
-        status_field(&st, "Uid").map(|u| u.split_whitespace().collect::<Vec<_>>()),
-        Some(vec!["0", "0", "0", "0"]),
-        "real, effective, saved and fs uid are 0 while the lock is held\n{st}"
-    );
-    assert_eq!(
-        sig_blk(&st) & JOB_CONTROL_BITS,
-        JOB_CONTROL_BITS,
-        "SIGTSTP, SIGTTIN and SIGTTOU are blocked while the lock is held\n{st}"
-    );
     let script = format!(
         "kill -STOP {pid}; echo stop=$?\nkill -TSTP {pid}; echo tstp=$?\n\
          kill -0 {pid}; echo probe=$?\nkill -KILL {pid}; echo kill=$?\n"
@@ -66,6 +55,17 @@ fn lock_holder_cannot_be_stopped_by_its_caller() {
     assert!(
         o.stderr_str().contains("not permitted"),
         "EPERM from the kernel\n{o}"
+    );
+    let st = proc_status(pid);
+    assert_eq!(
+        status_field(&st, "Uid").map(|u| u.split_whitespace().collect::<Vec<_>>()),
+        Some(vec!["0", "0", "0", "0"]),
+        "real, effective, saved and fs uid are 0 while the lock is held\n{st}"
+    );
+    assert_eq!(
+        sig_blk(&st) & JOB_CONTROL_BITS,
+        JOB_CONTROL_BITS,
+        "SIGTSTP, SIGTTIN and SIGTTOU are blocked while the lock is held\n{st}"
     );
     // SAFETY: kill(2) on our own child's pid (not yet reaped).
     unsafe {

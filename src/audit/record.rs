@@ -117,8 +117,9 @@ pub const FIELD_MAX: usize = 1024;
 pub const RECORD_MAX: usize = 64 * 1024;
 
 /// `b` cut to at most `n` bytes, not in the middle of a UTF-8 character
-/// (invalid UTF-8 is cut at `n`).
-fn cut_at(b: &[u8], n: usize) -> &[u8] {
+/// (invalid UTF-8 is cut at `n`). Any new field that carries caller data
+/// is bounded with it (docs/audit-format.md 1.5).
+pub fn cut_at(b: &[u8], n: usize) -> &[u8] {
     if b.len() <= n {
         return b;
     }
