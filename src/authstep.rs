@@ -22,8 +22,8 @@ pub fn read_clock(state_dir: &OwnedFd) -> Result<clock::Clock, String> {
             "wall clock moved {skew:+} s against the monotonic clock since this boot's anchor"
         );
         crate::alert::syslog(&msg);
-        if nix::unistd::getuid().is_root() {
-            eprintln!("bdexec: warning: {msg}");
+        if crate::exec::privileges::caller_uid() == 0 {
+            crate::stdio::err_line(&format!("bdexec: warning: {msg}\n"));
         }
     }
     Ok(c)
@@ -49,17 +49,23 @@ pub fn password(
     if check.is_suspicious() {
         crate::alert::syslog(&format!("uid {uid}: timestamp ignored: {check}"));
     }
-    let result = if check.is_valid() {
-        pam::account_ok(user)
-    } else {
-        let prompt = if non_interactive {
-            Ok(TtyPrompt::none())
+    // PAM and its prompt run with the caller's real uid (see
+    // privileges::as_caller_for_pam); no lock of ours is held here.
+    let pam_step = || {
+        if check.is_valid() {
+            pam::account_ok(user)
         } else {
-            TtyPrompt::open()
-        };
-        prompt.and_then(|p| pam::authenticate(user, &p, pam::DEFAULT_TRIES))
+            let prompt = if non_interactive {
+                Ok(TtyPrompt::none())
+            } else {
+                TtyPrompt::open()
+            };
+            prompt.and_then(|p| pam::authenticate(user, &p, pam::DEFAULT_TRIES))
+        }
     };
-    result.map_err(|e| e.to_string())?;
+    crate::exec::privileges::as_caller_for_pam(pam_step)
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
     if !check.is_valid()
         && !timeout.is_zero()
         && let Ok(s) = &session

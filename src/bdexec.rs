@@ -37,14 +37,24 @@ pub mod exit {
     /// Refused to start: missing capabilities, ptrace, no_new_privs,
     /// user namespace, or the process could not be prepared.
     pub const ENVIRONMENT: i32 = 5;
+    /// The listing (`-l`), help or version could not be written to
+    /// standard output.
+    pub const OUTPUT: i32 = 6;
+    /// Internal error (a panic, which is a bug): nothing was run.
+    pub const INTERNAL: i32 = crate::stdio::PANIC_EXIT;
     /// The command could not be executed after it was allowed.
     pub const EXEC: i32 = 126;
 }
 
 fn say(msg: &str) {
-    // One line, never raw control characters.
-    eprintln!("bdexec: {}", display(msg.as_bytes()));
+    // One line, never raw control characters; stderr is the caller's
+    // (maybe /dev/full): a failed write is ignored, never a panic.
+    crate::stdio::err_line(&format!("bdexec: {}\n", display(msg.as_bytes())));
 }
+
+/// What a caller other than root is told when the policy cannot be used.
+pub const POLICY_NOT_SHOWN: &str = "the policy could not be loaded; the administrator finds the \
+     reason in the system log (journalctl -t bdexec) and with `bdctl policy check`";
 
 /// Facts about this call gathered in `recv`, used by every record.
 struct Ctx {
@@ -58,6 +68,9 @@ struct Ctx {
     drift: Option<String>,
     /// Wall/monotonic skew over 2 s since this boot's anchor.
     clock_skew: Option<i64>,
+    /// The state directory, once open: refusals are rate-limited per uid
+    /// (crate::state::refusals) from then on.
+    refusal_state: Option<std::os::fd::OwnedFd>,
 }
 
 /// What a record says about the request.
@@ -76,6 +89,7 @@ impl Ctx {
         event: Event,
         s: &Subject<'_>,
         reason: &str,
+        suppressed: Option<u64>,
     ) -> Result<audit::Appended, audit::AuditError> {
         let uuid = audit::new_uuid()?;
         let tty = self.tty.as_deref().map(str::as_bytes);
@@ -103,6 +117,7 @@ impl Ctx {
             confinement: s.confinement,
             drift: self.drift.as_deref(),
             clock_skew: self.clock_skew,
+            suppressed,
         };
         audit::append(&rec, &AppendOptions::system())
     }
@@ -110,8 +125,36 @@ impl Ctx {
     /// Refuse: record (best effort: a refusal stands even when the log
     /// can't be written, and then the message says so) and one line.
     fn reject(&self, s: &Subject<'_>, reason: &str, msg: &str, code: i32) -> i32 {
-        match self.record(Event::Reject, s, reason) {
-            Ok(_) => say(msg),
+        use crate::state::refusals::{self, Gate};
+        // Refusals over the uid's rate are counted, not recorded; a
+        // bucket that cannot be used fails towards recording.
+        let gate = match &self.refusal_state {
+            Some(dir) if self.caller.uid != 0 => refusals::gate(dir.as_fd(), self.caller.uid).ok(),
+            _ => None,
+        };
+        let pending = match gate {
+            Some(Gate::Suppress { first }) => {
+                if first {
+                    alert::syslog(&format!(
+                        "uid {}: refusals over the rate limit are not recorded; \
+                         the next recorded one says how many",
+                        self.caller.uid
+                    ));
+                }
+                say(msg);
+                return code;
+            }
+            Some(Gate::Record(p)) => Some(p),
+            None => None,
+        };
+        let suppressed = pending.as_ref().map(|p| p.suppressed).filter(|n| *n > 0);
+        match self.record(Event::Reject, s, reason, suppressed) {
+            Ok(_) => {
+                if let Some(p) = pending {
+                    let _ = p.commit();
+                }
+                say(msg)
+            }
             Err(e) => {
                 let line = format!("{msg} (and the refusal could not be recorded: {e})");
                 alert::syslog(&format!("uid {}: {line}", self.caller.uid));
@@ -119,6 +162,20 @@ impl Ctx {
             }
         }
         code
+    }
+
+    /// Refuse because the policy cannot be used. The details may quote
+    /// it (another user's name, a `--password=` argument): they go to
+    /// the record, syslog and root's stderr; any other caller is told
+    /// only where the administrator finds them.
+    fn policy_refusal(&self, s: &Subject<'_>, detail: &str, code: i32) -> i32 {
+        alert::syslog(&format!("uid {}: refused: {detail}", self.caller.uid));
+        let shown = if self.caller.uid == 0 {
+            detail
+        } else {
+            POLICY_NOT_SHOWN
+        };
+        self.reject(s, detail, shown, code)
     }
 
     fn who(&self) -> String {
@@ -132,12 +189,13 @@ impl Ctx {
 /// Entry point: the whole call. Returns the exit code on refusal; on
 /// success it does not return (the process becomes the command).
 pub fn main(args: Vec<OsString>) -> i32 {
+    crate::stdio::install_panic_hook();
     // recv: nothing is trusted or opened before the process is sane and
     // its privileges are known to be real.
     let refused = |msg: String| {
         alert::syslog(&format!(
             "uid {}: refused to start: {msg}",
-            nix::unistd::getuid()
+            privileges::caller_uid()
         ));
         say(&msg);
         exit::ENVIRONMENT
@@ -168,6 +226,11 @@ pub fn main(args: Vec<OsString>) -> i32 {
         Ok(c) => c,
         Err(msg) => return refused(msg),
     };
+    // Before the first lock: the caller can no longer stop, kill or
+    // ptrace this process (src/exec/privileges.rs, docs/state.md).
+    if let Err(e) = privileges::shield(ctx.caller.uid) {
+        return refused(format!("cannot shield the process from its caller: {e}"));
+    }
     let Some(opts) = opts else {
         let s = Subject {
             target: None,
@@ -185,8 +248,11 @@ fn usage(e: clap::Error) -> i32 {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            print!("{e}");
-            0
+            if crate::stdio::out(&e.to_string()) {
+                0
+            } else {
+                exit::OUTPUT
+            }
         }
         _ => {
             let text = e.to_string();
@@ -211,6 +277,7 @@ fn recv(args: &[OsString]) -> Result<Ctx, String> {
         policy_hash: None,
         drift: None,
         clock_skew: None,
+        refusal_state: None,
     })
 }
 
@@ -222,7 +289,10 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         ..Default::default()
     };
     let state_dir = match crate::state::open_state_dir() {
-        Ok(fd) => fd,
+        Ok(fd) => {
+            ctx.refusal_state = fd.try_clone().ok();
+            fd
+        }
         Err(e) => {
             let msg = e.to_string();
             return ctx.reject(&none, &msg, &msg, exit::ENVIRONMENT);
@@ -242,7 +312,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         Ok(l) => l,
         Err(e) => {
             let msg = format!("policy not loaded: {e}");
-            return ctx.reject(&none, &msg, &msg, exit::POLICY);
+            return ctx.policy_refusal(&none, &msg, exit::POLICY);
         }
     };
     let policy = &loaded.policy;
@@ -270,7 +340,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         }
         Err(e) => {
             let msg = format!("policy lock unusable: {e}");
-            return ctx.reject(&none, &msg, &msg, exit::POLICY);
+            return ctx.policy_refusal(&none, &msg, exit::POLICY);
         }
     }
     let names_groups = policy
@@ -533,7 +603,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         }
         Err(e) => {
             let msg = format!("policy changed between decision and apply: {e}");
-            return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
+            return ctx.policy_refusal(&subject(Some(rule)), &msg, exit::DENIED);
         }
     }
 
@@ -547,7 +617,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         Some(a) => format!("allowed, {a}"),
         None => "allowed".to_string(),
     };
-    if let Err(e) = ctx.record(Event::Accept, &accepted, &reason) {
+    if let Err(e) = ctx.record(Event::Accept, &accepted, &reason, None) {
         alert::syslog(&format!(
             "uid {}: {} not run: {e}",
             ctx.caller.uid,
@@ -607,25 +677,38 @@ fn command_line(path: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
+    use std::fmt::Write as _;
     let rules = decide::rules_for_caller(policy, &ctx.caller);
+    let mut text = String::new();
+    // Writing to a String cannot fail.
     if rules.is_empty() {
-        println!("{} may not run any commands with bdexec.", ctx.who());
-        return 0;
+        let _ = writeln!(text, "{} may not run any commands with bdexec.", ctx.who());
+    } else {
+        let _ = writeln!(
+            text,
+            "{} may run the following commands with bdexec:",
+            ctx.who()
+        );
     }
-    println!("{} may run the following commands with bdexec:", ctx.who());
     for r in rules {
         let runas: Vec<String> = r.run_as.iter().map(ToString::to_string).collect();
         for c in &r.commands {
-            match r.action {
-                Action::Allow => println!(
+            let _ = match r.action {
+                Action::Allow => writeln!(
+                    text,
                     "    ({}) auth={} {}",
                     runas.join(", "),
                     r.auth.as_str(),
                     display(render(c).as_bytes())
                 ),
-                Action::Deny => println!("    denied: {}", display(render(c).as_bytes())),
-            }
+                Action::Deny => writeln!(text, "    denied: {}", display(render(c).as_bytes())),
+            };
         }
     }
-    0
+    if crate::stdio::out(&text) {
+        0
+    } else {
+        say("cannot write the listing to standard output");
+        exit::OUTPUT
+    }
 }

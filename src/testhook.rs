@@ -1,13 +1,18 @@
 //! Pause points for tests that must race with or kill bdexec at an exact
-//! step. Compiled in only with the `test-hooks` cargo feature; in every
-//! other build `point` is an empty inline function.
+//! step (or make it panic there). Compiled in only with the `test-hooks`
+//! cargo feature; in every other build `point` is an empty inline
+//! function.
 
 /// Stop the process (SIGSTOP) when `BELLADONNA_TEST_PAUSE` names this
 /// point, so a test can act (kill -9, change a file) and then continue it.
+/// Panic when `BELLADONNA_TEST_PANIC` names it (to test the panic hook).
 #[cfg(feature = "test-hooks")]
 pub fn point(name: &str) {
     if std::env::var_os("BELLADONNA_TEST_PAUSE").is_some_and(|v| v == name) {
         let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP);
+    }
+    if std::env::var_os("BELLADONNA_TEST_PANIC").is_some_and(|v| v == name) {
+        panic!("test panic at {name}");
     }
 }
 

@@ -20,6 +20,15 @@
 //! is `{"seq":N,"event":"seal","time":..,"host":..,"pid":N,
 //! "seal_epoch":E,"seal_records":N,"epoch":E,"prev":..,"h":..,"mac":..}`.
 //!
+//! Bounded: the caller-controlled fields are cut (see [`RUNARGV_MAX`],
+//! [`FIELD_MAX`]); a cut field is followed by extension fields giving the
+//! whole's size and BLAKE3 (`runargv_argc`, `runargv_bytes`,
+//! `runargv_blake3`; `command_bytes`, `command_blake3`, and likewise for
+//! `submitcwd` and `reason`), so no record exceeds [`RECORD_MAX`]. A
+//! reject record may carry `"suppressed":N`, the refusals of the same
+//! uid not recorded before it (rate limit, `crate::state::refusals`).
+//! docs/audit-format.md has the details.
+//!
 //! Keyed MAC per epoch (see [`super::mac`]): with an audit key, every line
 //! ends its body with `"epoch":E` (hashed) and carries `"mac":"64 hex"`
 //! after `"h"` (computed over `h`). The parser accepts extra fields after
@@ -91,6 +100,106 @@ pub struct Record<'a> {
     /// against the monotonic clock since this boot's anchor, written only
     /// when over 2 s (DESIGN section 8).
     pub clock_skew: Option<i64>,
+    /// Extension field `"suppressed"`: refusals of this uid that were
+    /// not recorded (refusal rate limit) since its last recorded one.
+    pub suppressed: Option<u64>,
+}
+
+/// The most argv bytes a record holds: each argument's length plus one,
+/// summed; the argument crossing the limit is cut, later ones dropped.
+pub const RUNARGV_MAX: usize = 4096;
+
+/// The most bytes a record holds of `command`, `submitcwd` and `reason`.
+pub const FIELD_MAX: usize = 1024;
+
+/// No accept/reject line is longer (checked by a test with worst-case
+/// input: every byte escaped as `\u00XX`, six bytes each).
+pub const RECORD_MAX: usize = 64 * 1024;
+
+/// `b` cut to at most `n` bytes, not in the middle of a UTF-8 character
+/// (invalid UTF-8 is cut at `n`). Any new field that carries caller data
+/// is bounded with it (docs/audit-format.md 1.5).
+pub fn cut_at(b: &[u8], n: usize) -> &[u8] {
+    if b.len() <= n {
+        return b;
+    }
+    let mut k = n;
+    for _ in 0..3 {
+        if k > 0 && b[k] & 0xc0 == 0x80 {
+            k -= 1;
+        }
+    }
+    if b[k] & 0xc0 == 0x80 {
+        k = n;
+    }
+    &b[..k]
+}
+
+/// The arguments a record keeps (see [`RUNARGV_MAX`]), and whether any
+/// byte was left out.
+pub fn bounded_argv(argv: &[Vec<u8>]) -> (Vec<&[u8]>, bool) {
+    let mut left = RUNARGV_MAX;
+    let mut kept = Vec::new();
+    for a in argv {
+        if left == 0 {
+            return (kept, true);
+        }
+        let part = cut_at(a, left - 1);
+        kept.push(part);
+        if part.len() < a.len() {
+            return (kept, true);
+        }
+        left -= a.len() + 1;
+    }
+    (kept, false)
+}
+
+/// BLAKE3 of a whole argv: each argument as its length (8 bytes, little
+/// endian) followed by its bytes.
+pub fn argv_blake3(argv: &[Vec<u8>]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    for a in argv {
+        h.update(&(a.len() as u64).to_le_bytes());
+        h.update(a);
+    }
+    *h.finalize().as_bytes()
+}
+
+fn push_hash_field(out: &mut Vec<u8>, name: &str, h: &[u8; 32]) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":\"");
+    push_hex(out, h);
+    out.push(b'"');
+}
+
+fn push_num_field(out: &mut Vec<u8>, name: &str, n: u64) {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    push_u64(out, n);
+}
+
+/// After the fixed fields: `NAME_bytes` and `NAME_blake3` for each of
+/// `command`, `submitcwd`, `reason` that [`FIELD_MAX`] cut.
+fn push_cut_fields(out: &mut Vec<u8>, rec: &Record<'_>) {
+    let fields: [(&str, Option<&[u8]>); 3] = [
+        ("command", rec.command),
+        ("submitcwd", rec.submitcwd),
+        ("reason", Some(rec.reason.as_bytes())),
+    ];
+    for (name, v) in fields {
+        if let Some(v) = v
+            && v.len() > FIELD_MAX
+        {
+            push_num_field(out, &format!("{name}_bytes"), v.len() as u64);
+            push_hash_field(out, &format!("{name}_blake3"), blake3::hash(v).as_bytes());
+        }
+    }
+}
+
+fn push_opt_bounded(out: &mut Vec<u8>, v: Option<&[u8]>) {
+    push_opt_bytes(out, v.map(|b| cut_at(b, FIELD_MAX)));
 }
 
 /// A torn fragment found at the end of the log and covered by a
@@ -263,7 +372,7 @@ pub fn encode_record_keyed(
     out.extend_from_slice(b",\"ttyname\":");
     push_opt_bytes(out, rec.ttyname);
     out.extend_from_slice(b",\"submitcwd\":");
-    push_opt_bytes(out, rec.submitcwd);
+    push_opt_bounded(out, rec.submitcwd);
     out.extend_from_slice(b",\"runuser\":");
     push_opt_bytes(out, rec.runuser.map(str::as_bytes));
     out.extend_from_slice(b",\"runuid\":");
@@ -271,9 +380,10 @@ pub fn encode_record_keyed(
     out.extend_from_slice(b",\"rungid\":");
     push_opt_u64(out, rec.rungid);
     out.extend_from_slice(b",\"command\":");
-    push_opt_bytes(out, rec.command);
+    push_opt_bounded(out, rec.command);
     out.extend_from_slice(b",\"runargv\":[");
-    for (i, a) in rec.runargv.iter().enumerate() {
+    let (kept, argv_cut) = bounded_argv(rec.runargv);
+    for (i, a) in kept.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -282,7 +392,7 @@ pub fn encode_record_keyed(
     out.extend_from_slice(b"],\"rule\":");
     push_opt_bytes(out, rec.rule.map(str::as_bytes));
     out.extend_from_slice(b",\"reason\":");
-    json_str(out, rec.reason.as_bytes());
+    json_str(out, cut_at(rec.reason.as_bytes(), FIELD_MAX));
     out.extend_from_slice(b",\"policy_hash\":");
     match &rec.policy_hash {
         Some(ph) => {
@@ -306,6 +416,16 @@ pub fn encode_record_keyed(
     if let Some(c) = rec.confinement {
         out.extend_from_slice(b",\"confinement\":");
         json_str(out, c.as_bytes());
+    }
+    if argv_cut {
+        push_num_field(out, "runargv_argc", rec.runargv.len() as u64);
+        let bytes: usize = rec.runargv.iter().map(Vec::len).sum();
+        push_num_field(out, "runargv_bytes", bytes as u64);
+        push_hash_field(out, "runargv_blake3", &argv_blake3(rec.runargv));
+    }
+    push_cut_fields(out, rec);
+    if let Some(n) = rec.suppressed {
+        push_num_field(out, "suppressed", n);
     }
     finish(out, body_start, seq, prev, key)
 }
@@ -1185,5 +1305,78 @@ mod tests {
             5
         ));
         assert!(!span_absorbable(b"junk", &[b""], 5));
+    }
+
+    #[test]
+    fn argv_cut_keeps_order_and_flags_it() {
+        let small = vec![b"a".to_vec(), b"bc".to_vec()];
+        let (k, cut) = bounded_argv(&small);
+        assert_eq!((k, cut), (vec![&b"a"[..], &b"bc"[..]], false));
+        // Exactly at the limit: kept whole.
+        let exact = vec![vec![b'x'; RUNARGV_MAX - 1]];
+        assert!(!bounded_argv(&exact).1);
+        let over = vec![vec![b'x'; RUNARGV_MAX]];
+        let (k, cut) = bounded_argv(&over);
+        assert!(cut);
+        assert_eq!(k[0].len(), RUNARGV_MAX - 1);
+        // Many empty arguments count one byte each.
+        let many = vec![Vec::new(); RUNARGV_MAX * 3];
+        let (k, cut) = bounded_argv(&many);
+        assert!(cut);
+        assert_eq!(k.len(), RUNARGV_MAX);
+        // A cut never splits a UTF-8 character.
+        let mut s = vec![b'a'; RUNARGV_MAX - 3];
+        s.extend_from_slice("é€".as_bytes());
+        let (k, _) = bounded_argv(std::slice::from_ref(&s));
+        assert!(
+            std::str::from_utf8(k[0]).is_ok(),
+            "{:?}",
+            &k[0][k[0].len() - 4..]
+        );
+        assert_eq!(cut_at(b"ab\xff\xff\xff\xff", 4), b"ab\xff\xff");
+    }
+
+    /// The flood of the review: a huge non-UTF-8 argv (and command, cwd
+    /// and reason) makes a line under RECORD_MAX, flagged and hashed.
+    #[test]
+    fn worst_case_record_is_bounded() {
+        let ctl = vec![0x01u8; 128 * 1024];
+        let bad = vec![0xffu8; 128 * 1024];
+        let argv: Vec<Vec<u8>> = (0..16)
+            .map(|i| if i % 2 == 0 { ctl.clone() } else { bad.clone() })
+            .collect();
+        let reason = String::from_utf8(vec![b'\x01'; 64 * 1024]).unwrap();
+        let mut rec = sample(&argv);
+        rec.command = Some(&ctl);
+        rec.submitcwd = Some(&bad);
+        rec.reason = &reason;
+        rec.suppressed = Some(7);
+        let mut out = Vec::new();
+        encode_record(&mut out, &rec, 1, &[0; 32]);
+        assert!(out.len() <= RECORD_MAX, "{} bytes", out.len());
+        let line = &out[..out.len() - 1];
+        let v = LineView::parse(line).expect("parses");
+        assert!(v.hash_ok());
+        assert_eq!(v.get("runargv_argc"), Some(&Value::Int(16)));
+        assert_eq!(v.get("runargv_bytes"), Some(&Value::Int(16 * 128 * 1024)));
+        let want = hex_of(&argv_blake3(&argv));
+        assert_eq!(v.get("runargv_blake3"), Some(&Value::Str(want.as_bytes())));
+        assert_eq!(v.get("command_bytes"), Some(&Value::Int(128 * 1024)));
+        assert!(v.get("command_blake3").is_some());
+        assert!(v.get("submitcwd_blake3").is_some());
+        assert_eq!(v.get("reason_bytes"), Some(&Value::Int(64 * 1024)));
+        assert_eq!(v.get("suppressed"), Some(&Value::Int(7)));
+        // A record that fits carries none of them.
+        let small = vec![b"id".to_vec()];
+        let mut out = Vec::new();
+        encode_record(&mut out, &sample(&small), 1, &[0; 32]);
+        let s = String::from_utf8(out).unwrap();
+        assert!(!s.contains("_blake3") && !s.contains("suppressed"), "{s}");
+    }
+
+    fn hex_of(b: &[u8; 32]) -> String {
+        let mut v = Vec::new();
+        push_hex(&mut v, b);
+        String::from_utf8(v).unwrap()
     }
 }

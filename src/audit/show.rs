@@ -154,11 +154,34 @@ pub fn human(v: &LineView<'_>) -> String {
     let rule = text(v, "rule").map_or_else(|| "no rule".to_string(), |r| format!("rule {r}"));
     let reason = text(v, "reason").unwrap_or_default();
     format!(
-        "{time} #{} {} {who} -> {target}: {} [{rule}] {reason}",
+        "{time} #{} {} {who} -> {target}: {} [{rule}] {reason}{}",
         v.seq,
         v.event.as_str(),
-        cmd.join(" ")
+        cmd.join(" "),
+        bounds_note(v)
     )
+}
+
+/// What a bounded record left out (docs/audit-format.md, "Bounds").
+fn bounds_note(v: &LineView<'_>) -> String {
+    let mut note = String::new();
+    if let Some(n) = num(v, "runargv_argc") {
+        let bytes = num(v, "runargv_bytes").unwrap_or(0);
+        note.push_str(&format!(" (argv cut: {n} arguments, {bytes} bytes in all)"));
+    }
+    let cut: Vec<&str> = ["command", "submitcwd", "reason"]
+        .into_iter()
+        .filter(|f| v.get(&format!("{f}_blake3")).is_some())
+        .collect();
+    if !cut.is_empty() {
+        note.push_str(&format!(" (cut: {})", cut.join(", ")));
+    }
+    if let Some(n) = num(v, "suppressed") {
+        note.push_str(&format!(
+            " ({n} earlier refusals of this user not recorded)"
+        ));
+    }
+    note
 }
 
 #[cfg(test)]
@@ -167,6 +190,26 @@ mod tests {
     use crate::audit::chain::GENESIS;
     use crate::audit::record::{Torn, encode_record, encode_recovery};
     use crate::audit::testutil::sample;
+
+    #[test]
+    fn bounded_records_say_what_they_left_out() {
+        let argv = vec![vec![b'x'; 5000], b"tail".to_vec()];
+        let mut rec = sample(&argv);
+        rec.suppressed = Some(12);
+        let long_reason = "r".repeat(2000);
+        rec.reason = &long_reason;
+        let mut c = Vec::new();
+        encode_record(&mut c, &rec, 1, &GENESIS);
+        let v = LineView::parse(&c[..c.len() - 1]).expect("parse");
+        let s = human(&v);
+        assert!(
+            s.ends_with(
+                " (argv cut: 2 arguments, 5004 bytes in all) (cut: reason) \
+                 (12 earlier refusals of this user not recorded)"
+            ),
+            "{s}"
+        );
+    }
 
     #[test]
     fn human_and_json_views() {

@@ -12,11 +12,24 @@
 //!   result checked by reading the ids back; for a non-root target every
 //!   capability set ends empty (verified); for a root target the exec of
 //!   a uid-0 process grants the full root capability set.
+//! * [`shield`] (right after the caller is identified, before any shared
+//!   lock can be taken): the real and saved uids become 0 too, the job
+//!   control signals are blocked and the process is made non-dumpable,
+//!   so the caller can neither stop, kill nor ptrace bdexec while it
+//!   holds the audit, nonce, rate, refusal or timestamp locks (see
+//!   "Locks and a hostile caller" in docs/state.md). The caller's uid is
+//!   remembered for [`euid_caller`] and [`as_caller_for_pam`]; the
+//!   shield ends with [`switch_to_target`].
 #![forbid(unsafe_code)]
 
 use caps::{CapSet, Capability};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::{Gid, Uid, getgroups, getresgid, getresuid, setgroups, setresgid, setresuid};
 use std::fmt;
+use std::sync::OnceLock;
+
+/// The caller's real uid, recorded by [`shield`].
+static CALLER_UID: OnceLock<u32> = OnceLock::new();
 
 /// A failed privilege operation. After one, the process must `_exit`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +73,78 @@ pub fn enter_root_files() -> Result<(), PrivError> {
     Ok(())
 }
 
+/// The job-control signals a terminal sends (Ctrl-Z, background reads and
+/// writes): blocked while shielded. SIGSTOP cannot be blocked; the uid
+/// change keeps the caller from sending it.
+fn job_control() -> SigSet {
+    let mut s = SigSet::empty();
+    for sig in [Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU] {
+        s.add(sig);
+    }
+    s
+}
+
+fn job_control_mask(how: SigmaskHow) -> Result<(), PrivError> {
+    sigprocmask(how, Some(&job_control()), None).map_err(|e| err("sigprocmask", e))
+}
+
+/// Real, effective and saved uids all 0, checked.
+fn all_uids_root() -> Result<(), PrivError> {
+    raise_id_caps()?;
+    let zero = Uid::from_raw(0);
+    setresuid(zero, zero, zero).map_err(|e| err("setresuid", e))?;
+    let u = getresuid().map_err(|e| err("getresuid", e))?;
+    if !(u.real.is_root() && u.effective.is_root() && u.saved.is_root()) {
+        return Err(PrivError("uids did not all become 0".into()));
+    }
+    caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))
+}
+
+/// Shield the privileged part from the caller (after
+/// [`enter_root_files`], before the first lock): job-control signals
+/// blocked, real and saved uids 0 (the kernel lets a process signal
+/// another only when its real or effective uid is the target's real or
+/// saved uid; SIGCONT from the same session stays possible and is
+/// harmless), not dumpable (no ptrace, no core). The real gid stays the
+/// caller's (nothing checks it; ptrace also needs the uids to match).
+pub fn shield(caller_uid: u32) -> Result<(), PrivError> {
+    if *CALLER_UID.get_or_init(|| caller_uid) != caller_uid {
+        return Err(PrivError("shield: caller uid changed".into()));
+    }
+    job_control_mask(SigmaskHow::SIG_BLOCK)?;
+    all_uids_root()?;
+    nix::sys::prctl::set_dumpable(false).map_err(|e| err("PR_SET_DUMPABLE", e))
+}
+
+/// The caller's uid: the one [`shield`] recorded, else the real uid.
+pub fn caller_uid() -> u32 {
+    CALLER_UID
+        .get()
+        .copied()
+        .unwrap_or_else(|| nix::unistd::getuid().as_raw())
+}
+
+/// Run `f` (PAM with its terminal prompt) with the real uid the caller's
+/// again, as before [`shield`], and job-control signals unblocked (Ctrl-Z
+/// at the prompt behaves as it does elsewhere); shield again after. PAM
+/// modules see the ids sudo gives them (a real uid 0 would, for one,
+/// make `pam_rootok` succeed for everyone). bdexec holds none of its
+/// locks while `f` runs. Without a shield `f` just runs.
+pub fn as_caller_for_pam<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
+    let Some(&uid) = CALLER_UID.get() else {
+        return Ok(f());
+    };
+    raise_id_caps()?;
+    let zero = Uid::from_raw(0);
+    setresuid(Uid::from_raw(uid), zero, zero).map_err(|e| err("setresuid", e))?;
+    caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))?;
+    job_control_mask(SigmaskHow::SIG_UNBLOCK)?;
+    let out = f();
+    job_control_mask(SigmaskHow::SIG_BLOCK)?;
+    all_uids_root()?;
+    Ok(out)
+}
+
 /// Become the target, checking every step. With `grant_follows` the
 /// capability sets are left to `sandbox::capgrant::after_id_switch`
 /// (which sets and verifies them exactly); otherwise a non-root target
@@ -99,6 +184,9 @@ pub fn switch_to_target(
         ));
     }
 
+    // The shield ends with the switch: the command must not inherit
+    // blocked job-control signals.
+    job_control_mask(SigmaskHow::SIG_UNBLOCK)?;
     if grant_follows {
         return Ok(());
     }
@@ -130,11 +218,20 @@ pub fn switch_to_target(
 /// Effective uid/gid back to the caller's real ids (the saved ids stay 0,
 /// so [`euid_root`] can return without any capability). Used to resolve
 /// the command with the caller's own file access.
+///
+/// Shielded (real uid 0), the caller's uid comes from [`shield`] and the
+/// change needs `CAP_SETUID`; the real and saved uids stay 0, so the
+/// caller still cannot signal the process.
 pub fn euid_caller() -> Result<(), PrivError> {
     let u = getresuid().map_err(|e| err("getresuid", e))?;
     let g = getresgid().map_err(|e| err("getresgid", e))?;
+    let caller = Uid::from_raw(caller_uid());
     setresgid(g.real, g.real, g.saved).map_err(|e| err("setresgid", e))?;
-    setresuid(u.real, u.real, u.saved).map_err(|e| err("setresuid", e))?;
+    if caller != u.real {
+        raise_id_caps()?;
+    }
+    // An effective uid leaving 0 clears the effective capabilities.
+    setresuid(u.real, caller, u.saved).map_err(|e| err("setresuid", e))?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod file;
 pub mod nonce;
 pub mod rate;
+pub mod refusals;
 
 use crate::secure_fs::{SecureFsError, ensure_trusted_dir};
 use std::fmt;
