@@ -214,9 +214,11 @@ fn sh_rule_does_not_allow_dash() {
 /// systemctl-style aliases: `reboot` and `halt` are symlinks to one
 /// program that acts on the name it is called by. A grant of `reboot *`
 /// allows neither the program's own name, nor a sibling alias, nor a
-/// caller-made link; the program always sees the rule's path as argv[0],
-/// also when the caller names the rule's entry through a symlinked
-/// directory (the merged-/usr case) or a relative path.
+/// caller-made link to the file in the caller's own directory; the
+/// program always sees the rule's path as argv[0], also when the caller
+/// names the rule's entry through a symlinked directory (the merged-/usr
+/// case, or a link the caller made to the rule's directory) or a relative
+/// path.
 #[test]
 fn symlink_alias_gets_the_rules_name() {
     let env = test_env!("symlink_alias_gets_the_rules_name");
@@ -246,6 +248,12 @@ fn symlink_alias_gets_the_rules_name() {
             want,
             "through the symlinked directory: argv[0] is the rule's",
         );
+    // A directory link alice makes to the rule's directory names the same
+    // directory entry (as in sudo, which compares canonical directories):
+    // allowed, with the rule's argv[0].
+    let dir_link = alice_link(&env, "c", "sbin", "/etc/bdtest/sbin");
+    env.run_as_user("alice", &["--", &format!("{dir_link}/reboot"), "now", "x"])
+        .expect_stdout(want, "through alice's link to the rule's directory");
     env.bdexec("alice")
         .args(["--", "./reboot", "now", "x"])
         .cwd("/etc/bdtest/sbin")
