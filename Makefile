@@ -50,6 +50,11 @@ DEB_PACKAGES := build-essential pkg-config libseccomp-dev libcap2-bin strace uti
 # libtss2-esys; the tests start swtpm on loopback).
 TPM_DEB_PACKAGES := libtss2-dev swtpm swtpm-tools pkg-config
 
+# Real multi-call programs and their aliases for tests/multicall.rs and the
+# never-widen check of tests/sudoers_import.rs: vim (rview/view/vim through
+# the alternatives symlinks), bzip2 (bzcat/bunzip2 hard links), busybox.
+DEB_PACKAGES += vim bzip2 busybox
+
 .PHONY: all build deps test test-tpm demo install uninstall bench lint clean check-root kernel-matrix
 
 all: build

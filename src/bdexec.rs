@@ -362,7 +362,8 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     if opts.list {
         return list(&ctx, policy);
     }
-    // argv of the command as run: the command as typed, then its args.
+    // argv of the command: the command as typed, then its args (argv[0]
+    // becomes the rule's path once a rule allows it).
     ctx.argv = opts.command.iter().map(|a| a.as_bytes().to_vec()).collect();
     let Some(cmd) = opts.command.first() else {
         say("no command given (try `bdexec -h`)");
@@ -409,10 +410,12 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     };
     let cmd_path = resolved.path.as_os_str().as_bytes().to_vec();
     let files = resolve::StatFileIds::default();
+    // The name the caller used and the file it opened, for the decision.
+    let invoked = resolved.invoked();
 
     let target = match explicit {
         Some(t) => t,
-        None => match decide::default_target(policy, &ctx.caller, resolved.id, &args, &files) {
+        None => match decide::default_target(policy, &ctx.caller, invoked, &args, &files) {
             None => {
                 // No allow rule: say in the record whether a deny rule
                 // (for the usual target, root) also matched.
@@ -422,7 +425,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                         let req = Request {
                             caller: &ctx.caller,
                             target: &root.target,
-                            command: resolved.id,
+                            command: invoked,
                             args: &args,
                         };
                         match decide::decide(policy, &req, &files) {
@@ -459,7 +462,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     let req = Request {
         caller: &ctx.caller,
         target: &target.target,
-        command: resolved.id,
+        command: invoked,
         args: &args,
     };
     fn about<'a>(t: &'a TargetAccount, cmd: &'a [u8], rule: Option<&'a Rule>) -> Subject<'a> {
@@ -483,6 +486,13 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
             return ctx.reject(&subject(rule), reason.as_str(), &msg, exit::DENIED);
         }
         Decision::Allow { rule, spec, auth } => {
+            // The target's argv[0] is the command as the rule writes it,
+            // never the caller's: one file can have several personalities
+            // chosen by argv[0] (busybox, vim/rview, bzip2/bunzip2,
+            // systemctl/reboot). From here on records show this argv.
+            if let Some(first) = ctx.argv.first_mut() {
+                *first = spec.path.as_os_str().as_bytes().to_vec();
+            }
             // An expired account is refused whatever the rule's auth.
             // The anchored effective now: setting the clock back cannot
             // revive an expired account.
@@ -570,10 +580,10 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         caller: &ctx.caller,
         command_line: &command_line,
     });
-    let argv: Vec<CString> = match opts
-        .command
+    let argv: Vec<CString> = match ctx
+        .argv
         .iter()
-        .map(|a| CString::new(a.as_bytes()))
+        .map(|a| CString::new(a.as_slice()))
         .collect()
     {
         Ok(v) => v,

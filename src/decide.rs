@@ -43,13 +43,68 @@ pub struct Target {
     pub name: String,
 }
 
-/// One request to decide: who asks, as whom, which opened file (by
-/// identity), with which arguments (argv[1..], raw bytes).
+/// The command as the caller named it: the path after `secure_path`
+/// resolution (not canonicalised: a symlink keeps its own name), the
+/// directory that path names and the file it opened, by identity.
+///
+/// An allow rule matches only if the rule's path has the same base name,
+/// its directory is the same directory (symlinks in the directory part
+/// followed, so `/bin/ls` and `/usr/bin/ls` on merged /usr are one entry)
+/// and it names the same file: the comparison `sudo` makes (base name,
+/// canonical parent directory, device and inode). One inode often has
+/// several personalities chosen by its name (vim/rview, bzip2/bunzip2,
+/// systemctl/reboot, busybox applets): the name the caller used must be
+/// the rule's. A deny rule matches by the file alone (any name of a
+/// denied file is denied).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Invoked<'a> {
+    /// The path as resolved (absolute).
+    pub path: &'a Path,
+    /// Identity of the directory `path` names (the part before its last
+    /// '/', symlinks followed).
+    pub dir: FileId,
+    /// Identity of the opened file (a final symlink followed).
+    pub file: FileId,
+}
+
+impl<'a> Invoked<'a> {
+    /// The identities of `path`'s directory and file through `files`, for
+    /// callers that name a path without opening it (the privilege diff,
+    /// tests). `None` when either does not exist.
+    pub fn named(path: &'a Path, files: &dyn FileIds) -> Option<Invoked<'a>> {
+        let (dir, _) = split_name(path)?;
+        Some(Invoked {
+            path,
+            dir: files.id_of(dir)?,
+            file: files.id_of(path)?,
+        })
+    }
+}
+
+/// A path's directory part and base name, split at its last '/' (the
+/// directory of `/x` is `/`). `None` when the path has no '/' or its base
+/// name is empty, `.` or `..` (it names no file of a directory).
+pub fn split_name(path: &Path) -> Option<(&Path, &std::ffi::OsStr)> {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let b = path.as_os_str().as_bytes();
+    let i = b.iter().rposition(|&c| c == b'/')?;
+    let name = &b[i + 1..];
+    if name.is_empty() || name == b"." || name == b".." {
+        return None;
+    }
+    let dir = if i == 0 { &b[..1] } else { &b[..i] };
+    Some((Path::new(OsStr::from_bytes(dir)), OsStr::from_bytes(name)))
+}
+
+/// One request to decide: who asks, as whom, which command (the name the
+/// caller used and the opened file, by identity), with which arguments
+/// (argv[1..], raw bytes).
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     pub caller: &'a Caller,
     pub target: &'a Target,
-    pub command: FileId,
+    pub command: Invoked<'a>,
     pub args: &'a [Vec<u8>],
 }
 
@@ -87,8 +142,9 @@ impl std::fmt::Display for DenyReason {
 pub enum Decision<'p> {
     /// The first allow rule (policy order) that matches caller, command,
     /// arguments and target; `spec` is its first matching command entry
-    /// (the caller checks `spec.digest`, if any, on the opened fd), `auth`
-    /// what the caller must do before the command runs.
+    /// (the caller checks `spec.digest`, if any, on the opened fd, and
+    /// gives the target `spec.path` as written as its argv[0], never the
+    /// caller's), `auth` what the caller must do before the command runs.
     Allow {
         rule: &'p Rule,
         spec: &'p CommandSpec,
@@ -118,7 +174,7 @@ impl Decision<'_> {
 pub fn default_target<'p>(
     policy: &'p Policy,
     caller: &Caller,
-    command: FileId,
+    command: Invoked<'_>,
     args: &[Vec<u8>],
     files: &dyn FileIds,
 ) -> Option<&'p Principal> {
@@ -130,9 +186,11 @@ pub fn default_target<'p>(
         .and_then(|r| r.run_as.first())
 }
 
-/// Decide a request. Deny rules are checked against caller, command,
-/// arguments and target (a deny rule without `run_as` covers every
-/// target) and win over any allow rule, before or after them. Otherwise
+/// Decide a request. Deny rules are checked against caller, command (by
+/// the file alone: any name of it), arguments and target (a deny rule
+/// without `run_as` covers every target) and win over any allow rule,
+/// before or after them. Allow rules match the command by name and file
+/// (see [`Invoked`]). Otherwise
 /// the first allow rule in policy order that matches everything allows.
 /// No matching rule denies.
 pub fn decide<'p>(policy: &'p Policy, req: &Request<'_>, files: &dyn FileIds) -> Decision<'p> {
@@ -218,11 +276,16 @@ mod tests {
     const JOURNALCTL: u64 = 3;
     const ID: u64 = 4;
     const LS: u64 = 5;
+    /// /bin and /usr/bin: one directory (merged /usr).
+    const BIN: u64 = 100;
 
     fn ids() -> Ids {
         Ids(HashMap::from([
+            ("/bin".into(), id(BIN)),
+            ("/usr/bin".into(), id(BIN)),
             ("/bin/sh".into(), id(SH)),
             ("/usr/bin/sh".into(), id(SH)),
+            ("/usr/bin/dash".into(), id(SH)),
             ("/usr/bin/systemctl".into(), id(SYSTEMCTL)),
             ("/bin/systemctl".into(), id(SYSTEMCTL)),
             ("/usr/bin/journalctl".into(), id(JOURNALCTL)),
@@ -278,18 +341,58 @@ mod tests {
         v.iter().map(|s| s.as_bytes().to_vec()).collect()
     }
 
-    fn run<'p>(p: &'p Policy, c: &Caller, t: &Target, cmd: u64, args: &[&str]) -> Decision<'p> {
+    /// The name a test caller uses for a file.
+    fn path_of(ino: u64) -> &'static Path {
+        Path::new(match ino {
+            SH => "/bin/sh",
+            SYSTEMCTL => "/usr/bin/systemctl",
+            JOURNALCTL => "/usr/bin/journalctl",
+            ID => "/usr/bin/id",
+            LS => "/bin/ls",
+            _ => "/usr/bin/other",
+        })
+    }
+
+    /// The command `ino`, named by `path`.
+    fn named_as(path: &'static str, ino: u64) -> Invoked<'static> {
+        Invoked {
+            path: Path::new(path),
+            dir: id(BIN),
+            file: id(ino),
+        }
+    }
+
+    /// The command `ino`, named by its usual path.
+    fn inv(ino: u64) -> Invoked<'static> {
+        Invoked {
+            path: path_of(ino),
+            dir: id(BIN),
+            file: id(ino),
+        }
+    }
+
+    fn run_named<'p>(
+        p: &'p Policy,
+        c: &Caller,
+        t: &Target,
+        command: Invoked<'_>,
+        args: &[&str],
+    ) -> Decision<'p> {
         let a = argv(args);
         decide(
             p,
             &Request {
                 caller: c,
                 target: t,
-                command: id(cmd),
+                command,
                 args: &a,
             },
             &ids(),
         )
+    }
+
+    fn run<'p>(p: &'p Policy, c: &Caller, t: &Target, cmd: u64, args: &[&str]) -> Decision<'p> {
+        run_named(p, c, t, inv(cmd), args)
     }
 
     fn allowed_by(d: &Decision<'_>) -> Option<String> {
@@ -520,15 +623,15 @@ mod tests {
              [[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"/bin/ls *\"]\n",
         );
         let f = ids();
-        let t = default_target(&p, &alice(), id(LS), &[], &f);
+        let t = default_target(&p, &alice(), inv(LS), &[], &f);
         assert_eq!(t, Some(&Principal::Name("www-data".into())));
-        let t = default_target(&p, &alice(), id(LS), &argv(&["-l"]), &f);
+        let t = default_target(&p, &alice(), inv(LS), &argv(&["-l"]), &f);
         assert_eq!(t, Some(&Principal::Name("root".into())));
         assert_eq!(
-            default_target(&p, &bob(), id(LS), &[], &f),
+            default_target(&p, &bob(), inv(LS), &[], &f),
             Some(&Principal::Name("bobtarget".into()))
         );
-        assert_eq!(default_target(&p, &bob(), id(SH), &[], &f), None);
+        assert_eq!(default_target(&p, &bob(), inv(SH), &[], &f), None);
     }
 
     #[test]
@@ -589,6 +692,49 @@ mod tests {
     }
 
     #[test]
+    fn allow_needs_the_name_the_rule_uses() {
+        // /bin/sh is dash: a rule for `/bin/sh -c id` does not allow the
+        // same file called as /usr/bin/dash, nor the default target.
+        let p =
+            pol("[[rule]]\nname = \"a\"\nusers = [\"alice\"]\ncommands = [\"/bin/sh -c id\"]\n");
+        assert!(run(&p, &alice(), &root(), SH, &["-c", "id"]).is_allow());
+        let dash = named_as("/usr/bin/dash", SH);
+        assert_eq!(
+            reason(&run_named(&p, &alice(), &root(), dash, &["-c", "id"])),
+            Some(DenyReason::NoRule)
+        );
+        assert_eq!(
+            default_target(&p, &alice(), dash, &argv(&["-c", "id"]), &ids()),
+            None
+        );
+        // The rule's name through the other directory of merged /usr is
+        // the same directory entry: allowed.
+        let usr = named_as("/usr/bin/sh", SH);
+        match run_named(&p, &alice(), &root(), usr, &["-c", "id"]) {
+            // argv[0] comes from the entry as written.
+            Decision::Allow { spec, .. } => assert_eq!(spec.path, Path::new("/bin/sh")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn deny_covers_every_name_of_the_file() {
+        // Denying /usr/bin/dash denies /bin/sh (the same file), even
+        // though the allow rule names /bin/sh.
+        let p = pol(
+            "[[rule]]\nname = \"a\"\nusers = [\"alice\"]\ncommands = [\"/bin/sh *\"]\n\
+             [[rule]]\nname = \"d\"\nusers = [\"alice\"]\naction = \"deny\"\ncommands = [\"/usr/bin/dash *\"]\n",
+        );
+        for asked in ["/bin/sh", "/usr/bin/sh", "/usr/bin/dash"] {
+            assert_eq!(
+                reason(&run_named(&p, &alice(), &root(), named_as(asked, SH), &[])),
+                Some(DenyReason::DenyRule),
+                "{asked}"
+            );
+        }
+    }
+
+    #[test]
     fn non_utf8_arguments() {
         let p = pol(
             "[[rule]]\nname = \"a\"\nusers = [\"alice\"]\ncommands = [\"/bin/ls caf\u{e9}\", \"/bin/ls \u{fffd}\"]\n",
@@ -603,7 +749,7 @@ mod tests {
                 &Request {
                     caller: &c,
                     target: &t,
-                    command: id(LS),
+                    command: inv(LS),
                     args: &args,
                 },
                 &f,
@@ -751,6 +897,9 @@ mod tests {
 
         fn file_ids() -> Ids {
             Ids(HashMap::from([
+                ("/bin".into(), id(BIN)),
+                ("/usr/bin".into(), id(BIN)),
+                ("/usr/bin/dash".into(), id(SH)),
                 ("/bin/sh".into(), id(SH)),
                 ("/usr/bin/sh".into(), id(SH)),
                 ("/bin/ls".into(), id(LS)),
@@ -817,7 +966,7 @@ mod tests {
                 let c = if caller_bob { bob() } else { alice() };
                 let t = if target_root { root() } else { www() };
                 let f = file_ids();
-                let req = Request { caller: &c, target: &t, command: id(cmd), args: &args };
+                let req = Request { caller: &c, target: &t, command: inv(cmd), args: &args };
                 let d = decide(&p, &req, &f);
                 let denied_by = p.rules.iter().find(|r| deny_matches(r, &c, &t, id(cmd), &args, &f));
                 if let Some(dr) = denied_by {
@@ -832,18 +981,18 @@ mod tests {
                     // the first allow rule that does.
                     prop_assert!(!rule.is_deny());
                     prop_assert!(rule_matches_caller(rule, &c) && rule_covers_target(rule, &t));
-                    prop_assert!(crate::policy::matcher::command_matches(spec, id(cmd), &args, &f));
+                    prop_assert!(crate::policy::matcher::command_matches(spec, inv(cmd), false, &args, &f));
                     let first = p.rules.iter().find(|r| {
                         !r.is_deny()
                             && rule_matches_caller(r, &c)
                             && rule_covers_target(r, &t)
-                            && matching_command(r, id(cmd), &args, &f).is_some()
+                            && matching_command(r, inv(cmd), &args, &f).is_some()
                     });
                     prop_assert_eq!(first.map(|r| &r.name), Some(&rule.name));
                 }
                 // The default target, when there is one and no deny rule
                 // interferes, leads to an allow.
-                if let Some(dt) = default_target(&p, &c, id(cmd), &args, &f) {
+                if let Some(dt) = default_target(&p, &c, inv(cmd), &args, &f) {
                     let t2 = match dt {
                         Principal::Name(n) if n == "root" => Some(root()),
                         Principal::Id(0) => Some(root()),
@@ -852,7 +1001,7 @@ mod tests {
                         _ => None,
                     };
                     if let Some(t2) = t2 {
-                        let d2 = decide(&p, &Request { caller: &c, target: &t2, command: id(cmd), args: &args }, &f);
+                        let d2 = decide(&p, &Request { caller: &c, target: &t2, command: inv(cmd), args: &args }, &f);
                         prop_assert_ne!(reason(&d2), Some(DenyReason::NoRule));
                         prop_assert_ne!(reason(&d2), Some(DenyReason::TargetNotAllowed));
                     }
@@ -860,9 +1009,10 @@ mod tests {
             }
 
             /// Plant a deny rule built to match the request (by name or
-            /// id, by user or group, through either path of the file, with
+            /// id, by user or group, through any path of the file, with
             /// exact or prefix arguments, any or this target) anywhere in a
-            /// random policy: the request is always denied by it.
+            /// random policy: the request, by any name of the file, is
+            /// always denied by it.
             #[test]
             fn planted_deny_rule_always_denies(
                 mut rules in proptest::collection::vec(rule(), 0..6),
@@ -878,6 +1028,7 @@ mod tests {
                     0..3,
                 ),
                 how in (0u8..4, 0u8..3, 0u8..3, any::<bool>(), 0usize..3),
+                asked_as in 0u8..3,
             ) {
                 let (who, tgt, path_kind, prefix, cut) = how;
                 let c = if caller_bob { bob() } else { alice() };
@@ -886,6 +1037,13 @@ mod tests {
                     (false, _) => (LS, "/bin/ls"),
                     (true, 0) => (SH, "/bin/sh"),
                     (true, _) => (SH, "/usr/bin/sh"),
+                };
+                // The name the caller uses: any of the file's names.
+                let asked = match (sh, asked_as) {
+                    (false, _) => named_as("/bin/ls", cmd),
+                    (true, 0) => named_as("/bin/sh", cmd),
+                    (true, 1) => named_as("/usr/bin/sh", cmd),
+                    (true, _) => named_as("/usr/bin/dash", cmd),
                 };
                 // Arguments the deny entry names; only UTF-8 ones can be
                 // written in a policy, so a non-UTF-8 argument forces a
@@ -934,7 +1092,7 @@ mod tests {
                     users: vec![Principal::Id(c.uid)],
                     groups: vec![],
                     run_as: vec![Principal::Id(t.uid)],
-                    commands: vec![CommandSpec { path: path.into(), args: Args::Prefix(vec![]), digest: None }],
+                    commands: vec![CommandSpec { path: asked.path.into(), args: Args::Prefix(vec![]), digest: None }],
                     auth: Auth::None,
                     action: Action::Allow,
                     setenv: vec![],
@@ -948,7 +1106,7 @@ mod tests {
                 rules.insert(at, deny);
                 let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new() };
                 let f = file_ids();
-                let d = decide(&p, &Request { caller: &c, target: &t, command: id(cmd), args: &args }, &f);
+                let d = decide(&p, &Request { caller: &c, target: &t, command: asked, args: &args }, &f);
                 let hit = matches!(d, Decision::Deny { reason: DenyReason::DenyRule, rule: Some(_) });
                 prop_assert!(hit, "{:?}", d);
             }

@@ -12,15 +12,22 @@
 //! in a private mount namespace and, for a set of probe requests, asks
 //! the real sudo (`sudo -l -h bdhost -U USER -u TARGET CMD ARGS...`,
 //! exit 0 = allowed) and Belladonna's decision engine on the imported
-//! policy: Belladonna allows => sudo allows, for every probe.
+//! policy: Belladonna allows => sudo allows, for every probe. The probes
+//! name each command by its corpus path and by every other name of the
+//! same file (hard links and symlinks in the system's bin directories,
+//! and a caller-made symlink with the same base name in a scratch
+//! directory): one file often has several personalities (vim/rview,
+//! bzcat/bunzip2, sh/dash, reboot/systemctl) and only the name the rule
+//! writes is granted.
 
 #[macro_use]
 mod common;
 
-use belladonna::decide::{Caller, FileId, FileIds, Request, Target, decide};
+use belladonna::decide::{Caller, FileId, FileIds, Invoked, Request, Target, decide};
 use belladonna::policy::import::{Imported, Options, import_file};
 use belladonna::policy::model::{Args, Policy};
 use belladonna::policy::parse::parse_main;
+use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -262,6 +269,88 @@ fn corpus_paths(case: &Path, out: &mut BTreeSet<String>) {
     }
 }
 
+/// The system directories searched for other names of a command's file.
+const BIN_DIRS: &[&str] = &[
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+/// Every name in [`BIN_DIRS`] of each file (hard links, and symlinks
+/// followed), by file identity.
+fn names_by_file() -> BTreeMap<(u64, u64), BTreeSet<String>> {
+    let mut m: BTreeMap<(u64, u64), BTreeSet<String>> = BTreeMap::new();
+    for d in BIN_DIRS {
+        let Ok(rd) = fs::read_dir(d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            if let Ok(md) = fs::metadata(&p)
+                && md.is_file()
+            {
+                m.entry((md.dev(), md.ino()))
+                    .or_default()
+                    .insert(p.to_string_lossy().into_owned());
+            }
+        }
+    }
+    m
+}
+
+/// The other names of each path's file: its aliases in the system's bin
+/// directories, and a symlink with the path's base name in `scratch`
+/// (what a caller can make in a directory it owns).
+fn aliases(
+    paths: &BTreeSet<String>,
+    names: &BTreeMap<(u64, u64), BTreeSet<String>>,
+    scratch: &Path,
+) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for p in paths {
+        let Ok(md) = fs::metadata(p) else { continue };
+        if let Some(n) = names.get(&(md.dev(), md.ino())) {
+            out.extend(n.iter().filter(|n| !paths.contains(*n)).cloned());
+        }
+        let Some(base) = Path::new(p).file_name() else {
+            continue;
+        };
+        // One directory per path, so two corpus paths with one base name
+        // get a link each.
+        let dir = scratch.join(format!("alias{}", out.len()));
+        fs::create_dir_all(&dir).unwrap();
+        let link = dir.join(base);
+        let _ = fs::remove_file(&link);
+        std::os::unix::fs::symlink(p, &link).unwrap();
+        out.insert(link.to_string_lossy().into_owned());
+    }
+    out
+}
+
+/// The argument vectors of a path, for its aliases: the alias stands for
+/// the file, so it gets the arguments the policy and the corpus give the
+/// file's named paths.
+fn alias_args(
+    policy: &Policy,
+    alias: &str,
+    named: &BTreeSet<String>,
+    text: &str,
+) -> BTreeSet<Vec<String>> {
+    let Ok(md) = fs::metadata(alias) else {
+        return BTreeSet::new();
+    };
+    let mut out = BTreeSet::new();
+    for p in named {
+        if let Ok(m) = fs::metadata(p)
+            && (m.dev(), m.ino()) == (md.dev(), md.ino())
+        {
+            out.extend(probe_args(policy, p, text));
+        }
+    }
+    out
+}
+
 /// Argument vectors to try for `path`, from the imported policy and the
 /// corpus text.
 fn probe_args(policy: &Policy, path: &str, sudoers_text: &str) -> BTreeSet<Vec<String>> {
@@ -343,6 +432,8 @@ fn never_widen_against_real_sudo() {
     let targets = ["root", "bob", "alice"];
     let mut failures = Vec::new();
     let (mut n_probes, mut n_bd_allow, mut n_sudo_allow) = (0usize, 0usize, 0usize);
+    let names = names_by_file();
+    let mut n_aliases = 0usize;
     for case in cases() {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let Ok(imported) = import(&case) else {
@@ -375,11 +466,21 @@ fn never_widen_against_real_sudo() {
             }
         }
         let text = all_text(&case);
+        let others = aliases(&paths, &names, &env.scratch().join(&name));
+        n_aliases += others.len();
 
         // Every probe, as one script: "P<n> <rc>" per line.
         let mut probes: Vec<(String, String, String, Vec<String>)> = Vec::new();
-        for p in &paths {
-            for args in probe_args(&policy, p, &text) {
+        let with_args = paths
+            .iter()
+            .map(|p| (p, probe_args(&policy, p, &text)))
+            .chain(
+                others
+                    .iter()
+                    .map(|a| (a, alias_args(&policy, a, &paths, &text))),
+            );
+        for (p, argsets) in with_args {
+            for args in argsets {
                 for u in users {
                     for t in targets {
                         probes.push((u.to_string(), t.to_string(), p.clone(), args.clone()));
@@ -394,14 +495,16 @@ fn never_widen_against_real_sudo() {
             .map(|(u, t, p, args)| {
                 let c = caller(&common::user(u));
                 let tg = target(t);
-                let Some(id) = RealIds.id_of(Path::new(p)) else {
+                // The name as the caller types it, its directory and file
+                // as bdexec's resolution records them.
+                let Some(command) = Invoked::named(Path::new(p), &RealIds) else {
                     return false;
                 };
                 let argv: Vec<Vec<u8>> = args.iter().map(|a| a.as_bytes().to_vec()).collect();
                 let req = Request {
                     caller: &c,
                     target: &tg,
-                    command: id,
+                    command,
                     args: &argv,
                 };
                 decide(&policy, &req, &RealIds).is_allow()
@@ -448,7 +551,7 @@ fn never_widen_against_real_sudo() {
         }
     }
     common::loud(&format!(
-        "never-widen: {n_probes} probes, Belladonna allowed {n_bd_allow}, sudo agreed on {n_sudo_allow}"
+        "never-widen: {n_probes} probes ({n_aliases} other names of corpus commands), Belladonna allowed {n_bd_allow}, sudo agreed on {n_sudo_allow}"
     ));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The check is not vacuous.

@@ -1,11 +1,13 @@
 //! Command resolution: find the file, open it once (`O_PATH`), check it on
-//! that fd, and keep the fd. The decision compares the fd's device and
-//! inode with the policy's paths; the digest pin is computed by reopening
-//! the same fd; the exec runs the same fd. No path is looked up twice.
+//! that fd, and keep the fd. The decision compares the name the caller
+//! used (base name, and the directory by identity, opened first and the
+//! file opened from it) and the fd's device and inode with the policy's
+//! paths; the digest pin is computed by reopening the same fd; the exec
+//! runs the same fd. No path is looked up twice.
 #![forbid(unsafe_code)]
 
-use crate::decide::{FileId, FileIds};
-use nix::fcntl::{OFlag, open};
+use crate::decide::{FileId, FileIds, Invoked, split_name};
+use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::{FileStat, Mode, fstat, stat};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -49,29 +51,65 @@ impl fmt::Display for ResolveError {
 pub struct Resolved {
     /// `O_PATH` fd of the file (close-on-exec).
     pub fd: OwnedFd,
-    /// Absolute path it was found at (for messages and the audit record).
+    /// Absolute path it was found at, as named (not canonicalised): the
+    /// decision compares its base name with the rule's; messages and the
+    /// audit record show it.
     pub path: PathBuf,
+    /// Identity of the directory the path names (symlinks followed).
+    pub dir: FileId,
+    /// Identity of the file.
     pub id: FileId,
+}
+
+impl Resolved {
+    /// The command as the decision sees it.
+    pub fn invoked(&self) -> Invoked<'_> {
+        Invoked {
+            path: &self.path,
+            dir: self.dir,
+            file: self.id,
+        }
+    }
 }
 
 fn shown(p: &Path) -> String {
     crate::escape::display(p.as_os_str().as_bytes())
 }
 
+fn file_id(st: &FileStat) -> FileId {
+    FileId {
+        dev: st.st_dev,
+        ino: st.st_ino,
+    }
+}
+
+/// Open the directory part of `path`, then the base name from that
+/// directory's fd: the file is an entry (or the target of a symlink
+/// entry) of exactly the directory whose identity is recorded, with no
+/// second lookup of the directory part in between.
 fn open_checked(path: &Path) -> Result<Resolved, ResolveError> {
-    let fd = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| match e {
+    let not_found = |e| match e {
         nix::Error::ENOENT | nix::Error::ENOTDIR => ResolveError::NotFound(shown(path)),
         e => ResolveError::Io(shown(path), e),
-    })?;
+    };
+    // A path ending in '/', "." or ".." names a directory, not a command.
+    let (dir_path, name) = split_name(path).ok_or_else(|| ResolveError::NotRegular(shown(path)))?;
+    let dir = open(
+        dir_path,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(not_found)?;
+    let dir_st = fstat(&dir).map_err(|e| ResolveError::Io(shown(path), e))?;
+    let fd =
+        openat(&dir, name, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()).map_err(not_found)?;
     let st = fstat(&fd).map_err(|e| ResolveError::Io(shown(path), e))?;
     check_file(path, &st)?;
     Ok(Resolved {
         fd,
         path: path.to_path_buf(),
-        id: FileId {
-            dev: st.st_dev,
-            ino: st.st_ino,
-        },
+        dir: file_id(&dir_st),
+        id: file_id(&st),
     })
 }
 
@@ -239,6 +277,34 @@ mod tests {
         let ids = StatFileIds::default();
         let a = resolve(OsStr::new("/bin/sh"), &[], None).expect("sh");
         assert_eq!(ids.id_of(Path::new("/bin/sh")), Some(a.id));
+        assert_eq!(ids.id_of(Path::new("/bin")), Some(a.dir));
         assert_eq!(ids.id_of(Path::new("/no/such")), None);
+    }
+
+    /// A symlink keeps its own name and directory; the file is its target.
+    #[test]
+    fn symlink_is_named_as_called() {
+        let d = tempfile::tempdir().expect("tmp");
+        let link = d.path().join("vim");
+        std::os::unix::fs::symlink("/bin/sh", &link).expect("symlink");
+        let r = resolve(link.as_os_str(), &[], None).expect("link");
+        let ids = StatFileIds::default();
+        assert_eq!(r.path, link);
+        assert_eq!(Some(r.id), ids.id_of(Path::new("/bin/sh")));
+        assert_eq!(Some(r.dir), ids.id_of(d.path()));
+        assert_ne!(Some(r.dir), ids.id_of(Path::new("/bin")));
+        assert_eq!(r.invoked().path, link.as_path());
+        // Relative names resolve against the working directory.
+        let r = resolve(OsStr::new("./vim"), &[], Some(d.path())).expect("relative");
+        assert_eq!(Some(r.dir), ids.id_of(d.path()));
+        for dirlike in ["/usr/bin/", "/usr/bin/.", "/usr/bin/.."] {
+            assert!(
+                matches!(
+                    resolve(OsStr::new(dirlike), &[], None),
+                    Err(ResolveError::NotRegular(_))
+                ),
+                "{dirlike}"
+            );
+        }
     }
 }

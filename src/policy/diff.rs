@@ -12,7 +12,10 @@
 //!    arguments, the arguments plus one more, no arguments), as every
 //!    target named in those rules' `run_as` (each name, each `#uid`, and
 //!    each name/uid pair). Paths are compared as strings: a synthetic
-//!    [`FileIds`] gives each distinct path its own identity. A request
+//!    [`FileIds`] gives each distinct path (and each directory of one) its
+//!    own identity, and each probe names the command by the path itself
+//!    (so the engine's name comparison for allow rules, and its
+//!    file-only comparison for deny rules, agree here). A request
 //!    denied by A and allowed by B is a `grant` (widening), the reverse a
 //!    `revoke` (narrowing); when both allow through different rules, a
 //!    weaker authentication, added capabilities or a looser sandbox are
@@ -41,7 +44,9 @@
 //! is a byte string no policy can contain (invalid UTF-8).
 #![forbid(unsafe_code)]
 
-use crate::decide::{Caller, Decision, FileId, FileIds, Request, Target, decide};
+use crate::decide::{
+    Caller, Decision, FileId, FileIds, Invoked, Request, Target, decide, split_name,
+};
 use crate::policy::cmdline::render_parts;
 use crate::policy::hash::{hex, policy_hash, segment_hashes};
 use crate::policy::model::{
@@ -583,13 +588,20 @@ fn probes(a: &Policy, b: &Policy, out: &mut Out) {
             }
         }
     }
-    // Path identities.
+    // Path identities, and their directories' (allow rules compare the
+    // directory and base name too: with one identity per path string that
+    // adds nothing, but the engine needs them to match at all).
     let mut ids = HashMap::new();
     for r in a.rules.iter().chain(&b.rules) {
         for c in &r.commands {
             let n = ids.len() as u64;
             ids.entry(c.path.clone())
                 .or_insert(FileId { dev: 0, ino: n + 1 });
+            if let Some((dir, _)) = split_name(&c.path) {
+                let n = ids.len() as u64;
+                ids.entry(dir.to_path_buf())
+                    .or_insert(FileId { dev: 0, ino: n + 1 });
+            }
         }
     }
     let files = SynIds(ids);
@@ -679,7 +691,7 @@ fn probe_principal(
         if ra == rb {
             continue;
         }
-        let Some(cmd) = files.id_of(path) else {
+        let Some(cmd) = Invoked::named(path, files) else {
             continue;
         };
         let mut qa = pa.clone();
@@ -1985,10 +1997,14 @@ mod tests {
         })
     }
 
-    /// Real file ids: each path its own file.
+    /// Real file ids: each path its own file, all in /bin.
     struct Real;
+    const BIN: FileId = FileId { dev: 8, ino: 0 };
     impl FileIds for Real {
         fn id_of(&self, p: &Path) -> Option<FileId> {
+            if p == Path::new("/bin") {
+                return Some(BIN);
+            }
             PATHS
                 .iter()
                 .position(|x| Path::new(x) == p)
@@ -2072,7 +2088,11 @@ mod tests {
             for (ci, ti, pi, args) in reqs {
                 let c = &cs[ci];
                 let t = &ts[ti];
-                let cmd = FileId { dev: 9, ino: pi as u64 };
+                let cmd = Invoked {
+                    path: Path::new(PATHS[pi]),
+                    dir: BIN,
+                    file: FileId { dev: 9, ino: pi as u64 },
+                };
                 let req = Request { caller: c, target: t, command: cmd, args: &args };
                 let da = decide(&a, &req, &Real).is_allow();
                 let db = decide(&b, &req, &Real).is_allow();

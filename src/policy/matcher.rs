@@ -4,7 +4,7 @@
 //! [`FileIds`].
 #![forbid(unsafe_code)]
 
-use crate::decide::{Caller, FileId, FileIds, Target};
+use crate::decide::{Caller, FileIds, Invoked, Target, split_name};
 use crate::policy::model::{Args, CommandSpec, Principal, Rule};
 
 /// A `users` entry against the caller: a name matches the caller's user
@@ -68,36 +68,58 @@ pub fn args_match(spec: &Args, argv: &[Vec<u8>]) -> bool {
     }
 }
 
-/// Whether a command entry names the opened file: its path must exist and
-/// resolve to the same device and inode. A path that does not exist never
-/// matches.
-pub fn path_matches(spec: &CommandSpec, command: FileId, files: &dyn FileIds) -> bool {
-    files.id_of(&spec.path) == Some(command)
+/// Whether a command entry names the command the caller named. For an
+/// allow entry: the same base name, the same directory (by identity, so
+/// symlinks in the directory part don't matter) and the same file (device
+/// and inode), as sudo compares; see [`Invoked`]. For a deny entry
+/// (`deny`): the same file, whatever its name. A path that does not exist
+/// never matches.
+pub fn path_matches(
+    spec: &CommandSpec,
+    command: Invoked<'_>,
+    deny: bool,
+    files: &dyn FileIds,
+) -> bool {
+    if files.id_of(&spec.path) != Some(command.file) {
+        return false;
+    }
+    if deny {
+        return true;
+    }
+    match (split_name(&spec.path), split_name(command.path)) {
+        (Some((dir, name)), Some((_, asked))) => {
+            name == asked && files.id_of(dir) == Some(command.dir)
+        }
+        _ => false,
+    }
 }
 
-/// A command entry against the request: same file and allowed arguments.
-/// (The digest pin is not checked here: it needs the file's contents and
-/// is checked on the opened fd after the decision.)
+/// A command entry against the request: same command (see
+/// [`path_matches`]) and allowed arguments. (The digest pin is not checked
+/// here: it needs the file's contents and is checked on the opened fd
+/// after the decision.)
 pub fn command_matches(
     spec: &CommandSpec,
-    command: FileId,
+    command: Invoked<'_>,
+    deny: bool,
     argv: &[Vec<u8>],
     files: &dyn FileIds,
 ) -> bool {
     // Arguments first: cheap, and spares a stat for most entries.
-    args_match(&spec.args, argv) && path_matches(spec, command, files)
+    args_match(&spec.args, argv) && path_matches(spec, command, deny, files)
 }
 
-/// The first of a rule's commands that matches the request.
+/// The first of a rule's commands that matches the request (by name and
+/// file for an allow rule, by file alone for a deny rule).
 pub fn matching_command<'p>(
     rule: &'p Rule,
-    command: FileId,
+    command: Invoked<'_>,
     argv: &[Vec<u8>],
     files: &dyn FileIds,
 ) -> Option<&'p CommandSpec> {
     rule.commands
         .iter()
-        .find(|c| command_matches(c, command, argv, files))
+        .find(|c| command_matches(c, command, rule.is_deny(), argv, files))
 }
 
 #[cfg(test)]
@@ -193,33 +215,150 @@ mod tests {
         assert!(args_match(&Args::Exact(s(&["é"])), &[vec![0xc3, 0xa9]]));
     }
 
+    use crate::decide::FileId;
+
+    /// A merged-/usr host: /bin is /usr/bin. dash is /bin/sh; bzcat and
+    /// bunzip2 are hard links; reboot is a symlink to systemctl;
+    /// /home/m/x is a caller's directory with its own links.
     struct Ids;
+    const USR_BIN: FileId = FileId { dev: 1, ino: 1 };
+    const USR_SBIN: FileId = FileId { dev: 1, ino: 2 };
+    const HOME_X: FileId = FileId { dev: 2, ino: 3 };
+    const DASH: FileId = FileId { dev: 1, ino: 10 };
+    const BZIP2: FileId = FileId { dev: 1, ino: 11 };
+    const SYSTEMCTL: FileId = FileId { dev: 1, ino: 12 };
     impl FileIds for Ids {
         fn id_of(&self, p: &Path) -> Option<FileId> {
             match p.to_str()? {
-                "/bin/sh" | "/usr/bin/sh" => Some(FileId { dev: 1, ino: 10 }),
+                "/bin" | "/usr/bin" => Some(USR_BIN),
+                "/usr/sbin" => Some(USR_SBIN),
+                "/home/m/x" => Some(HOME_X),
+                "/bin/sh" | "/usr/bin/sh" | "/usr/bin/dash" | "/home/m/x/sh" => Some(DASH),
+                "/usr/bin/bzcat" | "/usr/bin/bunzip2" | "/bin/bzcat" => Some(BZIP2),
+                "/usr/sbin/reboot" | "/usr/bin/systemctl" | "/home/m/x/reboot" => Some(SYSTEMCTL),
                 _ => None,
             }
         }
     }
 
-    #[test]
-    fn paths_by_identity() {
-        let spec = |p: &str| CommandSpec {
+    fn spec(p: &str) -> CommandSpec {
+        CommandSpec {
             path: p.into(),
             args: Args::None,
             digest: None,
+        }
+    }
+
+    fn named(p: &str) -> Invoked<'_> {
+        match Invoked::named(Path::new(p), &Ids) {
+            Some(i) => i,
+            None => panic!("{p} does not exist"),
+        }
+    }
+
+    #[test]
+    fn allow_needs_the_rules_name_directory_and_file() {
+        let allow = |rule: &str, asked: &str| path_matches(&spec(rule), named(asked), false, &Ids);
+        // The same entry, or the same name through a symlinked directory
+        // (merged /usr): allowed.
+        assert!(allow("/bin/sh", "/bin/sh"));
+        assert!(allow("/bin/sh", "/usr/bin/sh"));
+        assert!(allow("/usr/bin/sh", "/bin/sh"));
+        assert!(allow("/usr/bin/bzcat", "/bin/bzcat"));
+        assert!(allow("/usr/sbin/reboot", "/usr/sbin/reboot"));
+        // The same file under another name: a symlink (dash for sh,
+        // systemctl for reboot), a hard link (bunzip2 for bzcat).
+        assert!(!allow("/bin/sh", "/usr/bin/dash"));
+        assert!(!allow("/usr/bin/bzcat", "/usr/bin/bunzip2"));
+        assert!(!allow("/usr/bin/bunzip2", "/usr/bin/bzcat"));
+        assert!(!allow("/usr/sbin/reboot", "/usr/bin/systemctl"));
+        // The rule's name in another directory (a caller-made symlink).
+        assert!(!allow("/usr/sbin/reboot", "/home/m/x/reboot"));
+        assert!(!allow("/bin/sh", "/home/m/x/sh"));
+        // Same name and directory, another file (ids differ): no.
+        let other = Invoked {
+            path: Path::new("/bin/sh"),
+            dir: USR_BIN,
+            file: BZIP2,
         };
-        let sh = FileId { dev: 1, ino: 10 };
-        assert!(path_matches(&spec("/bin/sh"), sh, &Ids));
-        assert!(path_matches(&spec("/usr/bin/sh"), sh, &Ids));
-        assert!(!path_matches(&spec("/bin/missing"), sh, &Ids));
-        assert!(!path_matches(
+        assert!(!path_matches(&spec("/bin/sh"), other, false, &Ids));
+        // Same name and file, another directory identity: no.
+        let moved = Invoked {
+            path: Path::new("/bin/sh"),
+            dir: HOME_X,
+            file: DASH,
+        };
+        assert!(!path_matches(&spec("/bin/sh"), moved, false, &Ids));
+        // A missing rule path matches nothing.
+        assert!(!allow("/bin/missing", "/bin/sh"));
+    }
+
+    #[test]
+    fn deny_matches_any_name_of_the_file() {
+        let deny = |rule: &str, asked: &str| path_matches(&spec(rule), named(asked), true, &Ids);
+        for asked in ["/bin/sh", "/usr/bin/sh", "/usr/bin/dash", "/home/m/x/sh"] {
+            assert!(deny("/bin/sh", asked), "{asked}");
+        }
+        assert!(deny("/usr/bin/bzcat", "/usr/bin/bunzip2"));
+        assert!(deny("/usr/bin/systemctl", "/usr/sbin/reboot"));
+        assert!(deny("/usr/bin/systemctl", "/home/m/x/reboot"));
+        assert!(!deny("/usr/bin/bzcat", "/bin/sh"));
+        assert!(!deny("/bin/missing", "/bin/sh"));
+    }
+
+    #[test]
+    fn rule_kind_selects_the_comparison() {
+        let mk = |deny: bool| {
+            Rule {
+            action: if deny {
+                crate::policy::model::Action::Deny
+            } else {
+                crate::policy::model::Action::Allow
+            },
+            ..crate::policy::parse::parse_main(
+                "version = 1\n[[rule]]\nname = \"r\"\nusers = [\"m\"]\ncommands = [\"/usr/bin/bzcat\", \"/usr/bin/bunzip2 -k\"]\n",
+                Path::new("/p.toml"),
+            )
+            .map(|p| p.rules[0].clone())
+            .unwrap_or_else(|e| panic!("{e}"))
+        }
+        };
+        let bunzip2 = named("/usr/bin/bunzip2");
+        // The allow rule's bare bzcat entry does not cover bunzip2; its
+        // own entry needs `-k`.
+        assert!(matching_command(&mk(false), bunzip2, &[], &Ids).is_none());
+        let k = a(&["-k"]);
+        let hit = matching_command(&mk(false), bunzip2, &k, &Ids).map(|c| c.path.clone());
+        assert_eq!(hit.as_deref(), Some(Path::new("/usr/bin/bunzip2")));
+        // As a deny rule, the bzcat entry denies bunzip2 too.
+        let hit = matching_command(&mk(true), bunzip2, &[], &Ids).map(|c| c.path.clone());
+        assert_eq!(hit.as_deref(), Some(Path::new("/usr/bin/bzcat")));
+    }
+
+    #[test]
+    fn split_names() {
+        let sp = |p: &str| split_name(Path::new(p)).map(|(d, n)| (d.to_path_buf(), n.to_owned()));
+        assert_eq!(sp("/usr/bin/ls"), Some(("/usr/bin".into(), "ls".into())));
+        assert_eq!(sp("/ls"), Some(("/".into(), "ls".into())));
+        assert_eq!(
+            sp("/home/u/./x/../rview"),
+            Some(("/home/u/./x/..".into(), "rview".into()))
+        );
+        for bad in ["ls", "/", "/usr/bin/", "/usr/bin/.", "/usr/bin/.."] {
+            assert_eq!(sp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn command_entries() {
+        let sh = named("/bin/sh");
+        assert!(command_matches(&spec("/bin/sh"), sh, false, &[], &Ids));
+        assert!(!command_matches(
             &spec("/bin/sh"),
-            FileId { dev: 2, ino: 10 },
+            sh,
+            false,
+            &a(&["-c"]),
             &Ids
         ));
-        assert!(command_matches(&spec("/bin/sh"), sh, &[], &Ids));
-        assert!(!command_matches(&spec("/bin/sh"), sh, &a(&["-c"]), &Ids));
     }
 }
