@@ -68,6 +68,7 @@ struct Subject<'a> {
     rule: Option<&'a str>,
     sandbox: Option<&'a str>,
     confinement: Option<&'a str>,
+    env_dropped: &'a [String],
 }
 
 impl Ctx {
@@ -103,6 +104,7 @@ impl Ctx {
             confinement: s.confinement,
             drift: self.drift.as_deref(),
             clock_skew: self.clock_skew,
+            env_dropped: s.env_dropped,
         };
         audit::append(&rec, &AppendOptions::system())
     }
@@ -491,7 +493,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     };
     let caller_env = env::snapshot_env();
     let command_line = command_line(&cmd_path, &args);
-    let envp = env::build_env(&env::EnvInput {
+    let env::BuiltEnv { envp, dropped } = env::build_env(&env::EnvInput {
         caller_env: &caller_env,
         env_keep: &policy.defaults.env_keep,
         setenv: &[&policy.defaults.setenv, &rule.setenv],
@@ -541,6 +543,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     let accepted = Subject {
         sandbox: confinement.as_ref().and_then(|c| c.profile()),
         confinement: confinement.as_ref().map(|c| c.summary()),
+        env_dropped: &dropped,
         ..subject(Some(rule))
     };
     let reason = match &approved_by {

@@ -328,6 +328,7 @@ pub(crate) mod testutil {
             confinement: None,
             drift: None,
             clock_skew: None,
+            env_dropped: &[],
         }
     }
 }
