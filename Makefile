@@ -38,13 +38,15 @@ NO_SETCAP  ?=
 BDEXEC_CAPS ?= cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p
 TEST_THREADS ?= 2
 
-# Debian packages: build (build-essential, pkg-config, libseccomp-dev),
-# tests (libcap2-bin: setcap/getcap; strace; util-linux: unshare, setpriv,
+# Debian packages: build (build-essential, pkg-config),
+# tests (libseccomp2 and linux-libc-dev: the two independent syscall tables
+# tests/syscall_table.rs checks ours against, nothing links them;
+# libcap2-bin: setcap/getcap; strace; util-linux: unshare, setpriv,
 # prlimit), man pages (mandoc), bench (sudo, opendoas); PAM (libpam0g:
 # loaded at run time with dlopen, so no -dev package; libpam-modules:
 # pam_unix for the tests' service; openssl: `openssl passwd -6` for the
 # test user's password hash).
-DEB_PACKAGES := build-essential pkg-config libseccomp-dev libcap2-bin strace util-linux mandoc sudo opendoas libpam0g libpam-modules libpam-runtime openssl
+DEB_PACKAGES := build-essential pkg-config libseccomp2 linux-libc-dev libcap2-bin strace util-linux mandoc sudo opendoas libpam0g libpam-modules libpam-runtime openssl
 
 # Only for `make test-tpm` (the belladonna_tpm_real feature: tss-esapi links
 # libtss2-esys; the tests start swtpm on loopback).

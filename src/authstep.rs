@@ -87,7 +87,8 @@ pub struct ApprovalRequest<'a> {
 
 /// `auth = "approval"`: read the token files as the caller, verify M-of-N
 /// distinct approvers bound to this exact request and host, then consume
-/// each token's nonce (single use; a replay or a full set refuses).
+/// the tokens' nonces, all or none (single use; a replay or a full set
+/// refuses and consumes nothing).
 /// Returns the approvers' names for the record.
 pub fn approval(
     policy: &Policy,
@@ -131,11 +132,22 @@ pub fn approval(
     };
     let verified = tokens::verify_set(&parsed, rule, &policy.approvers, &expect)
         .map_err(|e| format!("approval token: {e}"))?;
+    // Check every nonce, then consume all or none: a replay must not use
+    // up the other tokens of the call. The refusal names no approver
+    // (docs/approval-tokens.md). verify_set bound every token to the
+    // rule's namespace; a token of another one is refused, not split.
+    let mut items = Vec::with_capacity(verified.len());
     for v in &verified {
         let (ns, n, exp) = v.replay_key();
-        nonce::consume(state_dir.as_fd(), ns, n, exp, c, nonce::DEFAULT_CAP)
-            .map_err(|e| format!("approval token from {}: {e}", v.approver()))?;
+        if ns != expect.ns {
+            return Err(format!(
+                "approval token: nonce namespace {ns:?} is not the rule's"
+            ));
+        }
+        items.push((*n, exp));
     }
+    nonce::consume_all(state_dir.as_fd(), expect.ns, &items, c, nonce::DEFAULT_CAP)
+        .map_err(|e| format!("approval token: {e}"))?;
     Ok(verified.iter().map(|v| v.approver().to_string()).collect())
 }
 

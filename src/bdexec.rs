@@ -81,6 +81,7 @@ struct Subject<'a> {
     rule: Option<&'a str>,
     sandbox: Option<&'a str>,
     confinement: Option<&'a str>,
+    env_dropped: &'a [String],
 }
 
 impl Ctx {
@@ -118,6 +119,7 @@ impl Ctx {
             drift: self.drift.as_deref(),
             clock_skew: self.clock_skew,
             suppressed,
+            env_dropped: s.env_dropped,
         };
         audit::append(&rec, &AppendOptions::system())
     }
@@ -571,7 +573,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     };
     let caller_env = env::snapshot_env();
     let command_line = command_line(&cmd_path, &args);
-    let envp = env::build_env(&env::EnvInput {
+    let env::BuiltEnv { envp, dropped } = env::build_env(&env::EnvInput {
         caller_env: &caller_env,
         env_keep: &policy.defaults.env_keep,
         setenv: &[&policy.defaults.setenv, &rule.setenv],
@@ -621,6 +623,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     let accepted = Subject {
         sandbox: confinement.as_ref().and_then(|c| c.profile()),
         confinement: confinement.as_ref().map(|c| c.summary()),
+        env_dropped: &dropped,
         ..subject(Some(rule))
     };
     let reason = match &approved_by {

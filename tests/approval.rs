@@ -122,6 +122,37 @@ fn two_approvers_then_single_use() {
     s.env.assert_verify_ok("after approvals");
 }
 
+/// Issue 8 item 11: a fresh token with a replayed one is refused, and the
+/// fresh one is not consumed (all or none); the refusal names no approver
+/// (docs/approval-tokens.md, Errors).
+#[test]
+fn replay_in_a_set_consumes_nothing_and_names_no_approver() {
+    let Some(s) = setup("replay_in_a_set_consumes_nothing_and_names_no_approver") else {
+        return;
+    };
+    let t1 = s.token("t1", "sec1", "sec1", &[]);
+    let t2 = s.token("t2", "sec2", "sec2", &[]);
+    s.run(&[&t1, &t2]).expect_stdout("0\n", "first use");
+    // sec1's fresh token is checked first; sec2's is the replay.
+    let fresh = s.token("fresh", "sec1", "sec1", &[]);
+    let o = s.run(&[&fresh, &t2]);
+    o.expect_refusal(1, "second token replayed");
+    let err = o.stderr_str();
+    assert!(err.contains("replay refused"), "{o}");
+    assert!(
+        !err.contains("sec1") && !err.contains("sec2"),
+        "a refusal names no approver\n{o}"
+    );
+    let rej = s.env.audit_events("reject");
+    let reason = rej.last().unwrap()["reason"].as_str().unwrap_or_default();
+    assert!(!reason.contains("sec2"), "{reason}");
+    // The fresh token is still usable with a fresh second approval.
+    let t3 = s.token("t3", "sec2", "sec2", &[]);
+    s.run(&[&fresh, &t3])
+        .expect_stdout("0\n", "the first token was not consumed");
+    s.env.assert_verify_ok("after the partial replay");
+}
+
 #[test]
 fn bad_tokens_are_refused_with_a_record() {
     let Some(s) = setup("bad_tokens_are_refused_with_a_record") else {

@@ -28,6 +28,15 @@ auth = "none"
     )
 }
 
+/// A policy without `[defaults]`: the default secure_path and env_keep.
+const NO_DEFAULTS_POLICY: &str = r##"version = 1
+[[rule]]
+name = "env"
+users = ["alice"]
+commands = ["/usr/bin/env"]
+auth = "none"
+"##;
+
 /// Parse `env` output (NAME=value per line).
 fn parse_env(o: &Out) -> BTreeMap<String, String> {
     o.stdout_str()
@@ -302,15 +311,7 @@ fn env_keep_cannot_whitelist_loader_or_bash_functions() {
 #[test]
 fn defaults_when_omitted() {
     let env = test_env!("defaults_when_omitted");
-    env.policy(
-        r##"version = 1
-[[rule]]
-name = "env"
-users = ["alice"]
-commands = ["/usr/bin/env"]
-auth = "none"
-"##,
-    );
+    env.policy(NO_DEFAULTS_POLICY);
     let o = env
         .bdexec("alice")
         .args(["--", "/usr/bin/env"])
@@ -335,6 +336,53 @@ auth = "none"
         !e.contains_key("TZ"),
         "TZ is not in the default env_keep\n{o}"
     );
+}
+
+/// Issue 8 item 2: with the default env_keep, a LANGUAGE into the caller's
+/// directory made a root `ls` load the caller's catalog, and `%` format
+/// strings leaked pointers. Locale and terminal values holding `/` or `%`
+/// are dropped, and the accept record names them.
+#[test]
+fn locale_and_terminal_paths_and_format_strings_dropped() {
+    let env = test_env!("locale_and_terminal_paths_and_format_strings_dropped");
+    env.policy(NO_DEFAULTS_POLICY);
+    let o = env
+        .bdexec("alice")
+        .args(["--", "/usr/bin/env"])
+        .env("LANGUAGE", "../../../../home/alice/evil")
+        .env("LANG", "C.UTF-8")
+        .env("LC_MESSAGES", "/home/alice/locale")
+        .env("LC_TIME", "%p%p%p")
+        .env("TERM", "../../home/alice/terminfo")
+        .env("COLORTERM", "truecolor")
+        .env("LINES", "%n")
+        .run();
+    o.expect_code(0, "env");
+    let e = parse_env(&o);
+    for k in ["LANGUAGE", "LC_MESSAGES", "LC_TIME", "TERM", "LINES"] {
+        assert!(!e.contains_key(k), "{k} must be dropped\n{o}");
+    }
+    assert_eq!(e.get("LANG").map(String::as_str), Some("C.UTF-8"), "{o}");
+    assert_eq!(
+        e.get("COLORTERM").map(String::as_str),
+        Some("truecolor"),
+        "{o}"
+    );
+    let acc = env.audit_events("accept");
+    let last = acc.last().expect("an accept record");
+    let mut dropped: Vec<&str> = last["env_dropped"]
+        .as_array()
+        .unwrap_or_else(|| panic!("env_dropped in {last}"))
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    dropped.sort_unstable();
+    assert_eq!(
+        dropped,
+        ["LANGUAGE", "LC_MESSAGES", "LC_TIME", "LINES", "TERM"],
+        "{last}"
+    );
+    env.assert_verify_ok("after env_dropped");
 }
 
 /// Ten thousand caller variables: handled, none of them passes.

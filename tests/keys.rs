@@ -327,3 +327,46 @@ fn approver_keypairs() {
     assert!(o.stdout_str().contains("epoch=1"), "{o}");
     assert!(!o.stdout_str().contains(&public), "a new key");
 }
+
+/// bdctl(8): a restored old approver key is refused, by `token sign` too
+/// (it signed with it).
+#[test]
+fn token_sign_refuses_a_restored_old_key() {
+    if !is_root() {
+        loud("SKIPPED (needs root): keys::token_sign_refuses_a_restored_old_key");
+        return;
+    }
+    let env = keys_env("token_sign_refuses_a_restored_old_key");
+    let out = env.scratch().join("approvers");
+    mkdir_mode(&out, 0o700);
+    let dir = out.display().to_string();
+    let key = out.join("carol.key").display().to_string();
+    let sign = |what: &str| {
+        let o = env.bdctl(&[
+            "token",
+            "sign",
+            "--key",
+            &key,
+            "--user",
+            "alice",
+            "--argv",
+            "/usr/bin/id",
+        ]);
+        (o, what.to_string())
+    };
+    env.bdctl(&["key", "gen", "--approver", "carol", "--out", &dir])
+        .expect_code(0, "gen");
+    let (o, w) = sign("epoch 0");
+    o.expect_code(0, &w);
+    let old = std::fs::read(out.join("carol.key")).expect("old key");
+    env.bdctl(&["key", "rotate", "--approver", "carol", "--out", &dir])
+        .expect_code(0, "rotate");
+    let (o, w) = sign("epoch 1");
+    o.expect_code(0, &w);
+    write_mode(&out.join("carol.key"), &old, 0o600);
+    let (o, _) = sign("restored epoch 0");
+    // bdctl(8): "Exit status 0, or 2 on a usage or key error."
+    assert_eq!(o.code(), Some(2), "a restored old key must be refused\n{o}");
+    assert!(o.stdout.is_empty(), "no token printed\n{o}");
+    assert!(o.stderr_str().contains("older than epoch 1"), "{o}");
+}

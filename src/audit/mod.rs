@@ -329,6 +329,7 @@ pub(crate) mod testutil {
             drift: None,
             clock_skew: None,
             suppressed: None,
+            env_dropped: &[],
         }
     }
 }

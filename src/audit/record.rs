@@ -103,6 +103,10 @@ pub struct Record<'a> {
     /// Extension field `"suppressed"`: refusals of this uid that were
     /// not recorded (refusal rate limit) since its last recorded one.
     pub suppressed: Option<u64>,
+    /// Extension field `"env_dropped"`: names of caller variables
+    /// `env_keep` matched whose values a check removed (see
+    /// [`crate::exec::env`]), written only when not empty.
+    pub env_dropped: &'a [String],
 }
 
 /// The most argv bytes a record holds: each argument's length plus one,
@@ -416,6 +420,16 @@ pub fn encode_record_keyed(
     if let Some(c) = rec.confinement {
         out.extend_from_slice(b",\"confinement\":");
         json_str(out, c.as_bytes());
+    }
+    if !rec.env_dropped.is_empty() {
+        out.extend_from_slice(b",\"env_dropped\":[");
+        for (i, n) in rec.env_dropped.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json_str(out, n.as_bytes());
+        }
+        out.push(b']');
     }
     if argv_cut {
         push_num_field(out, "runargv_argc", rec.runargv.len() as u64);
@@ -1192,6 +1206,31 @@ mod tests {
         let j: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
         assert_eq!(j["runargv"][2], "x\u{1b}y\\xff");
         assert_eq!(j["runuid"], 0);
+    }
+
+    #[test]
+    fn env_dropped_field() {
+        let argv = vec![b"ls".to_vec()];
+        let names = vec!["LANGUAGE".to_string(), "LC_TIME".to_string()];
+        let mut r = sample(&argv);
+        r.env_dropped = &names;
+        let mut out = Vec::new();
+        encode_record(&mut out, &r, 1, &[0; 32]);
+        let line = std::str::from_utf8(&out).expect("utf8");
+        assert!(
+            line.contains(r#","env_dropped":["LANGUAGE","LC_TIME"],"prev":"#),
+            "{line}"
+        );
+        let v = LineView::parse(&out[..out.len() - 1]).expect("parses");
+        assert!(v.hash_ok());
+        match v.get("env_dropped") {
+            Some(Value::Arr(a)) => assert_eq!(a, &[&b"LANGUAGE"[..], &b"LC_TIME"[..]]),
+            other => panic!("{other:?}"),
+        }
+        // Absent when nothing was dropped.
+        let mut out = Vec::new();
+        encode_record(&mut out, &sample(&argv), 1, &[0; 32]);
+        assert!(!String::from_utf8_lossy(&out).contains("env_dropped"));
     }
 
     #[test]

@@ -105,15 +105,58 @@ fn num(v: &LineView<'_>, key: &str) -> Option<u64> {
     }
 }
 
-/// One argument for the human view: escaped, and quoted when it would
-/// otherwise be ambiguous (empty, or with spaces or quotes).
+/// Characters an argument may hold and still be shown without quotes.
+fn plain_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c)
+}
+
+/// True when `s` starts with the log's own notation for an invalid byte
+/// (`\xNN`, lowercase hex, NN from 80: audit-format.md section 2).
+fn byte_notation(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 4
+        && b[0] == b'\\'
+        && b[1] == b'x'
+        && matches!(b[2], b'8'..=b'9' | b'a'..=b'f')
+        && matches!(b[3], b'0'..=b'9' | b'a'..=b'f')
+}
+
+/// One argument for the human view, unambiguous: an argument of plain
+/// characters only (`[A-Za-z0-9_./:=@%+,-]`) is shown as it is; any other
+/// is quoted `'...'`, and inside the quotes `\'` is a quote, `\\` a
+/// backslash, `\u{X}` the character U+X (a control, invisible or
+/// non-space white-space character) and `\xNN` the log's notation for an
+/// invalid byte (which the log itself does not tell apart from those four
+/// characters typed). So `["a b"]` shows `'a b'` and `["a","b"]` shows
+/// `a b`, and no two argument lists show the same, but for that one
+/// ambiguity of the log.
 fn arg(raw: &[u8]) -> String {
-    let s = display(&decode_str(raw));
-    if s.is_empty() || s.contains([' ', '\'', '"']) {
-        format!("'{}'", s.replace('\'', "\\'"))
-    } else {
-        s
+    let text = decode_str(raw);
+    let mut body = String::with_capacity(text.len());
+    let mut plain = !text.is_empty();
+    for chunk in text.utf8_chunks() {
+        let valid = chunk.valid();
+        for (i, c) in valid.char_indices() {
+            plain &= plain_char(c);
+            let mut buf = [0u8; 4];
+            let enc = c.encode_utf8(&mut buf);
+            match c {
+                '\\' if byte_notation(&valid[i..]) => body.push('\\'),
+                '\\' => body.push_str("\\\\"),
+                '\'' => body.push_str("\\'"),
+                ' ' => body.push(' '),
+                _ if c.is_whitespace() || display(enc.as_bytes()) != *enc => {
+                    body.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+                }
+                _ => body.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            plain = false;
+            body.push_str(&format!("\\x{b:02x}"));
+        }
     }
+    if plain { body } else { format!("'{body}'") }
 }
 
 /// One human line for a parsed record.
@@ -247,11 +290,11 @@ mod tests {
         assert_eq!(lines.len(), 5, "{s}");
         assert_eq!(
             lines[0],
-            "2026-11-30T17:37:19.123456789Z #1 accept alice -> root: /usr/bin/systemctl restart 'a b' \\x1b[2J\\xff [rule web] matched"
+            "2026-11-30T17:37:19.123456789Z #1 accept alice -> root: /usr/bin/systemctl restart 'a b' '\\u{1b}[2J\\xff' [rule web] matched"
         );
         assert_eq!(
             lines[1],
-            "2026-11-30T17:37:19.123456789Z #2 reject #1000 -> #0: systemctl restart 'a b' \\x1b[2J\\xff [no rule] no rule matches\\x0afake line"
+            "2026-11-30T17:37:19.123456789Z #2 reject #1000 -> #0: systemctl restart 'a b' '\\u{1b}[2J\\xff' [no rule] no rule matches\\x0afake line"
         );
         assert!(
             lines[2].contains("#3 recovery: torn fragment of 2 bytes at offset 1"),
@@ -261,6 +304,7 @@ mod tests {
         assert!(lines[3].starts_with("line 4: not a record"), "{}", lines[3]);
         assert_eq!(lines[4], "line 5: torn tail (8 bytes, pending recovery)");
         assert!(!s.contains('\x1b'));
+        assert!(s.contains("\\u{1b}"), "{s}");
 
         let mut out = Vec::new();
         show(&p, true, &mut out).expect("show json");
@@ -268,6 +312,117 @@ mod tests {
         assert_eq!(s.lines().count(), 3);
         for l in s.lines() {
             let _: serde_json::Value = serde_json::from_str(l).expect("json");
+        }
+    }
+
+    /// Reads a shown argument list back (the test's own parser of the
+    /// documented notation): `None` when it is malformed.
+    fn parse_shown(s: &str) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        let mut it = s.chars().peekable();
+        while let Some(c) = it.next() {
+            if c == ' ' {
+                continue;
+            }
+            if c != '\'' {
+                let mut w = String::from(c);
+                while let Some(&n) = it.peek() {
+                    if n == ' ' {
+                        break;
+                    }
+                    w.push(n);
+                    it.next();
+                }
+                out.push(w);
+                continue;
+            }
+            let mut w = String::new();
+            loop {
+                match it.next()? {
+                    '\'' => break,
+                    '\\' => match it.next()? {
+                        '\\' => w.push('\\'),
+                        '\'' => w.push('\''),
+                        'x' => {
+                            w.push_str("\\x");
+                            w.push(it.next()?);
+                            w.push(it.next()?);
+                        }
+                        'u' => {
+                            if it.next()? != '{' {
+                                return None;
+                            }
+                            let hex: String = it.by_ref().take_while(|c| *c != '}').collect();
+                            w.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
+                        }
+                        _ => return None,
+                    },
+                    c => w.push(c),
+                }
+            }
+            out.push(w);
+        }
+        Some(out)
+    }
+
+    fn shown(argv: &[&str]) -> String {
+        argv.iter()
+            .map(|a| {
+                let mut j = Vec::new();
+                crate::escape::json_str(&mut j, a.as_bytes());
+                arg(&j[1..j.len() - 1])
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    #[test]
+    fn arguments_are_unambiguous() {
+        // Each group shows differently; each list reads back as itself.
+        let lists: &[&[&str]] = &[
+            &["a b"],
+            &["a", "b"],
+            &["a\u{a0}b"],
+            &["a\u{3000}b"],
+            &["a\tb"],
+            &["a\\x09b"],
+            &["\u{1b}"],
+            &["\\x1b"],
+            &["\\u{1b}"],
+            &["'"],
+            &["\\'"],
+            &["\\", "'"],
+            &["a' 'b"],
+            &["a'", "'b"],
+            &[""],
+            &[],
+            &["", ""],
+            &["\u{202e}x"],
+            &["é"],
+            &["--opt=a/b"],
+        ];
+        let mut seen = std::collections::HashMap::new();
+        for l in lists {
+            let s = shown(l);
+            if let Some(prev) = seen.insert(s.clone(), *l) {
+                panic!("{prev:?} and {l:?} both show as {s:?}");
+            }
+            let back = parse_shown(&s).unwrap_or_else(|| panic!("{s:?} does not parse"));
+            assert_eq!(back, *l, "{s:?}");
+            assert!(!s.chars().any(|c| c.is_control()), "{s:?}");
+        }
+        assert_eq!(shown(&["a b"]), "'a b'");
+        assert_eq!(shown(&["a", "b"]), "a b");
+        assert_eq!(shown(&["--opt=a/b"]), "--opt=a/b");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn shown_arguments_read_back(
+            argv in proptest::collection::vec("[ a'\\\\x0-9\t\u{a0}\u{1b}\u{202e}é\"]{0,8}", 0..4)
+        ) {
+            let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(parse_shown(&shown(&refs)), Some(argv.clone()));
         }
     }
 }

@@ -1227,6 +1227,23 @@ fn approver_id(name: &str) -> String {
     format!("approver.{name}")
 }
 
+/// For `bdctl token sign`: refuse an approver key older than the epoch
+/// the marker records for approver `name` (a restored old key). As root
+/// every marker error refuses; another user (an approver signing on a
+/// machine where root keeps the marker private) is checked when the
+/// marker can be read, and a missing marker is an empty one.
+pub fn check_approver_epoch(
+    paths: &KeyPaths,
+    name: &str,
+    epoch: u64,
+    shown: &Path,
+) -> Result<(), KeyError> {
+    if !nix::unistd::geteuid().is_root() && read_marker(paths).is_err() {
+        return Ok(());
+    }
+    check_epoch(paths, &approver_id(name), epoch, shown).map(|_| ())
+}
+
 fn write_approver(
     dfd: BorrowedFd<'_>,
     out: &Path,
@@ -1666,6 +1683,14 @@ pub(crate) mod tests {
             kind(verify(&p, &out.join("alice.key"), None)),
             KeyErrorKind::Rollback
         );
+        // ... and `bdctl token sign` refuses it (it did not check).
+        let restored = read_approver_key(&out.join("alice.key")).expect("reads");
+        assert_eq!(
+            kind(check_approver_epoch(&p, "alice", restored.epoch, &out)),
+            KeyErrorKind::Rollback
+        );
+        check_approver_epoch(&p, "alice", 1, &out).expect("current epoch");
+        check_approver_epoch(&p, "bob", 0, &out).expect("no epoch recorded");
         assert_eq!(
             kind(gen_approver(
                 &p,

@@ -800,6 +800,13 @@ pub mod cmd {
         if !crate::policy::parse::is_approver_name(&iss) {
             return Err(format!("approver name {iss:?} is not valid"));
         }
+        crate::auth::keys::check_approver_epoch(
+            &crate::auth::keys::KeyPaths::system(),
+            &iss,
+            k.epoch,
+            a.key,
+        )
+        .map_err(|e| e.to_string())?;
         let ttl = crate::policy::parse::parse_duration(a.ttl)?;
         if ttl == 0 {
             return Err("--ttl must be more than 0".into());

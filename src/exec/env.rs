@@ -5,7 +5,12 @@
 //! values pass the checks below. Never kept, whatever `env_keep` says:
 //! `LD_*`, `BASH_FUNC_*`, values starting with `()` (exported shell
 //! functions), a `TZ` that is a path or climbs with `..`, values over
-//! 4096 bytes. Then set: `PATH` (secure_path), `HOME`, `USER`, `LOGNAME`,
+//! 4096 bytes, a locale or terminal variable (`LANG`, `LANGUAGE`,
+//! `LINGUAS`, `LC_*`, `TERM`, `COLORTERM`) whose value holds `/` or `%`
+//! (a path to a caller's message catalog or terminfo, or a format
+//! string: sudo's `env_check`), and a `COLUMNS` or `LINES` that is not
+//! a short decimal number. The names of the variables `env_keep` matched
+//! but a value check dropped are returned for the audit record. Then set: `PATH` (secure_path), `HOME`, `USER`, `LOGNAME`,
 //! `SHELL` of the target, `BDEXEC_*` and the `SUDO_*` names scripts
 //! already check, then the policy's `setenv`.
 #![forbid(unsafe_code)]
@@ -62,8 +67,30 @@ pub fn tz_safe(v: &[u8]) -> bool {
         && v.iter().all(|b| (0x21..0x7f).contains(b))
 }
 
+/// Locale and terminal variables whose values name files or are used as
+/// format strings: a `/` or `%` in them drops the variable (sudo's
+/// `env_check` list; `TZ` has its own check, [`tz_safe`]).
+pub fn path_or_format_checked(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"LANG" | b"LANGUAGE" | b"LINGUAS" | b"TERM" | b"COLORTERM"
+    ) || name.starts_with(b"LC_")
+}
+
+/// At most this many dropped names are listed (the caller picks how many
+/// `LC_*` variables it sets); the rest are counted as `"+N"`.
+pub const MAX_DROPPED_LISTED: usize = 16;
+
 fn value_ok(name: &[u8], v: &[u8]) -> bool {
     if v.len() > MAX_VALUE || v.starts_with(b"()") {
+        return false;
+    }
+    if path_or_format_checked(name) && v.iter().any(|b| *b == b'/' || *b == b'%') {
+        return false;
+    }
+    if matches!(name, b"COLUMNS" | b"LINES")
+        && !((1..=5).contains(&v.len()) && v.iter().all(u8::is_ascii_digit))
+    {
         return false;
     }
     // C0 controls but tab, DEL, and UTF-8-encoded C1 controls.
@@ -84,17 +111,48 @@ fn push(out: &mut Vec<(Vec<u8>, Vec<u8>)>, name: &[u8], value: &[u8]) {
     }
 }
 
+/// The built environment and what the value checks removed.
+pub struct BuiltEnv {
+    /// NAME=VALUE C strings for the command.
+    pub envp: Vec<CString>,
+    /// Names `env_keep` matched whose values were dropped, in the
+    /// caller's order, each once: at most [`MAX_DROPPED_LISTED`] names,
+    /// then `"+N"` for the N not listed (never a variable name).
+    pub dropped: Vec<String>,
+}
+
 /// Build the environment as NAME=VALUE C strings.
-pub fn build_env(inp: &EnvInput<'_>) -> Vec<CString> {
+pub fn build_env(inp: &EnvInput<'_>) -> BuiltEnv {
     let mut out: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    // The first occurrence of a name decides (getenv's rule): a later
+    // duplicate neither replaces a kept value nor revives a dropped one.
+    let mut dropped_names: Vec<&[u8]> = Vec::new();
     for (k, v) in inp.caller_env {
         let (k, v) = (k.as_bytes(), v.as_bytes());
-        if !valid_name(k) || forbidden_name(k) || out.iter().any(|(n, _)| n == k) {
+        if !valid_name(k)
+            || forbidden_name(k)
+            || out.iter().any(|(n, _)| n == k)
+            || dropped_names.contains(&k)
+        {
             continue;
         }
-        if inp.env_keep.iter().any(|p| keep_pattern_matches(p, k)) && value_ok(k, v) {
-            out.push((k.to_vec(), v.to_vec()));
+        if !inp.env_keep.iter().any(|p| keep_pattern_matches(p, k)) {
+            continue;
         }
+        if value_ok(k, v) {
+            out.push((k.to_vec(), v.to_vec()));
+        } else {
+            dropped_names.push(k);
+        }
+    }
+    // A valid name is ASCII, so the conversion is lossless.
+    let mut dropped: Vec<String> = dropped_names
+        .iter()
+        .take(MAX_DROPPED_LISTED)
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    if dropped_names.len() > MAX_DROPPED_LISTED {
+        dropped.push(format!("+{}", dropped_names.len() - MAX_DROPPED_LISTED));
     }
     let path: Vec<u8> = inp
         .secure_path
@@ -137,7 +195,8 @@ pub fn build_env(inp: &EnvInput<'_>) -> Vec<CString> {
             }
         }
     }
-    out.into_iter()
+    let envp = out
+        .into_iter()
         .filter_map(|(mut k, v)| {
             k.push(b'=');
             k.extend_from_slice(&v);
@@ -145,7 +204,8 @@ pub fn build_env(inp: &EnvInput<'_>) -> Vec<CString> {
             // text; a NUL is impossible, but never panic on it.
             CString::new(k).ok()
         })
-        .collect()
+        .collect();
+    BuiltEnv { envp, dropped }
 }
 
 /// Convenience for tests and callers holding `std::env::vars_os()`.
@@ -189,12 +249,16 @@ mod tests {
     }
 
     fn build(env: &[(OsString, OsString)], keep: &[&str]) -> Vec<String> {
+        build_full(env, keep).0
+    }
+
+    fn build_full(env: &[(OsString, OsString)], keep: &[&str]) -> (Vec<String>, Vec<String>) {
         let keep: Vec<String> = keep.iter().map(|s| s.to_string()).collect();
         let set: Vec<(String, String)> = vec![("FOO".into(), "bar".into())];
         let t = target();
         let c = caller();
         let sp = vec![PathBuf::from("/usr/bin"), PathBuf::from("/bin")];
-        build_env(&EnvInput {
+        let built = build_env(&EnvInput {
             caller_env: env,
             env_keep: &keep,
             setenv: &[&set],
@@ -202,10 +266,93 @@ mod tests {
             target: &t,
             caller: &c,
             command_line: b"/usr/bin/id -u",
-        })
-        .into_iter()
-        .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
-        .collect()
+        });
+        let env = built
+            .envp
+            .into_iter()
+            .map(|c| String::from_utf8_lossy(c.as_bytes()).into_owned())
+            .collect();
+        (env, built.dropped)
+    }
+
+    /// The default env_keep list, as a policy without `[defaults]` has it.
+    fn default_keep() -> Vec<&'static str> {
+        crate::policy::model::DEFAULT_ENV_KEEP.to_vec()
+    }
+
+    #[test]
+    fn locale_and_terminal_paths_and_formats_dropped() {
+        // A LANGUAGE into the caller's directory made a root `ls` load the
+        // caller's catalog; `%p` in a format string leaks pointers.
+        let env = vec![
+            pair(b"LANGUAGE", b"../../../../home/mallory/evil"),
+            pair(b"LANG", b"C.UTF-8/x"),
+            pair(b"LC_MESSAGES", b"/home/mallory/cat"),
+            pair(b"LC_TIME", b"%p%p%p"),
+            pair(b"LINGUAS", b"de/../x"),
+            pair(b"TERM", b"../../tmp/terminfo/x"),
+            pair(b"COLORTERM", b"%n"),
+            pair(b"COLUMNS", b"80"),
+            pair(b"LINES", b"-1"),
+            pair(b"LC_ALL", b"de_DE.UTF-8"),
+        ];
+        let mut keep = default_keep();
+        keep.push("LINGUAS");
+        let (e, dropped) = build_full(&env, &keep);
+        for gone in [
+            "LANGUAGE=",
+            "LANG=",
+            "LC_MESSAGES=",
+            "LC_TIME=",
+            "LINGUAS=",
+            "TERM=",
+            "COLORTERM=",
+            "LINES=",
+        ] {
+            assert!(!e.iter().any(|v| v.starts_with(gone)), "{gone} kept: {e:?}");
+        }
+        assert!(e.contains(&"COLUMNS=80".to_string()));
+        assert!(e.contains(&"LC_ALL=de_DE.UTF-8".to_string()));
+        assert_eq!(
+            dropped,
+            [
+                "LANGUAGE",
+                "LANG",
+                "LC_MESSAGES",
+                "LC_TIME",
+                "LINGUAS",
+                "TERM",
+                "COLORTERM",
+                "LINES"
+            ]
+        );
+        // Ordinary values pass.
+        let ok = vec![
+            pair(b"LANGUAGE", b"de:en"),
+            pair(b"LANG", b"en_US.UTF-8"),
+            pair(b"TERM", b"xterm-256color"),
+            pair(b"COLORTERM", b"truecolor"),
+            pair(b"LINES", b"50"),
+        ];
+        let (e, dropped) = build_full(&ok, &default_keep());
+        assert!(dropped.is_empty());
+        for (k, v) in &ok {
+            let kv = format!("{}={}", k.to_string_lossy(), v.to_string_lossy());
+            assert!(e.contains(&kv), "{kv} dropped");
+        }
+    }
+
+    #[test]
+    fn first_occurrence_decides_and_dropped_list_is_bounded() {
+        let mut env = vec![pair(b"LANG", b"/x"), pair(b"LANG", b"C")];
+        for i in 0..40 {
+            env.push(pair(format!("LC_{i}").as_bytes(), b"%s"));
+        }
+        let (e, dropped) = build_full(&env, &default_keep());
+        assert!(!e.iter().any(|v| v.starts_with("LANG=")));
+        assert_eq!(dropped.len(), MAX_DROPPED_LISTED + 1);
+        assert_eq!(dropped[0], "LANG");
+        assert_eq!(dropped[MAX_DROPPED_LISTED], "+25");
     }
 
     #[test]

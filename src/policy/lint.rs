@@ -10,7 +10,8 @@
 //!   them: the deny removes one argv out of many), an unknown user or group
 //!   ([`lint_accounts`]), a command that does not exist or is not a regular
 //!   file, or a command (or a directory on its path) that anyone can
-//!   replace ([`lint_paths`]).
+//!   replace ([`lint_paths`]), an `env_keep` entry that lets the caller
+//!   run code in the command (`PYTHONPATH`, `BASH_ENV`, `P*`, ...: `env`).
 //! - **WARN**: a command that gives a shell (shells, editors, pagers,
 //!   interpreters, ...; see [`gives_shell`]) granted with free arguments or
 //!   without authentication; a root-equivalent command (a shell, or a file
@@ -39,6 +40,8 @@ use serde::Serialize;
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+
+mod env;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -705,6 +708,7 @@ pub fn lint(p: &Policy) -> Vec<Finding> {
     lint_denies(p, &mut out);
     lint_allows(p, &mut out);
     lint_approvals(p, &mut out);
+    env::lint_env(p, &mut out);
     out
 }
 

@@ -2280,6 +2280,42 @@ mod approval_tests {
         assert!(e.starts_with("/p.toml:6:8: rate"), "{e}");
     }
 
+    /// The rate boundaries belladonna-policy(5) and docs/state.md state:
+    /// N from 1 to 999999999 (at most 9 digits), DURATION a number of 1 to
+    /// 6 digits with unit s, m or h, from 1 s to 24 h.
+    #[test]
+    fn rate_boundaries() {
+        let ok = |s: &str, count: u32, per_secs: u64| {
+            assert_eq!(parse_rate(s), Ok(Rate { count, per_secs }), "{s:?}");
+        };
+        ok("1/1s", 1, 1);
+        ok("999999999/24h", 999_999_999, 86_400);
+        ok("1/86400s", 1, 86_400);
+        ok("1/1440m", 1, 86_400);
+        ok("010/090s", 10, 90);
+        for bad in [
+            "0/1s",
+            "1000000000/1m",
+            "1/0s",
+            "1/0",
+            "1/86401s",
+            "1/1441m",
+            "1/25h",
+            "1/1d",
+            "1/1000000s",
+            "1/999999s",
+            "1/1",
+            "1/s",
+            "-1/1m",
+            "+1/1m",
+            " 1/1m",
+            "1/1m ",
+            "1.5/1m",
+        ] {
+            assert!(parse_rate(bad).is_err(), "{bad:?}");
+        }
+    }
+
     #[test]
     fn approval_keys_need_approval_auth() {
         for (k, col) in [

@@ -25,6 +25,10 @@ pub type CapsSet = CapsHashSet;
 
 const SECBIT_NOROOT: libc::c_ulong = 1 << 0;
 const SECBIT_NOROOT_LOCKED: libc::c_ulong = 1 << 1;
+/// Left clear and locked: a command that changes its uids away from 0
+/// loses its capabilities (the kernel's fixup), the safe direction.
+const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+const SECBIT_NO_SETUID_FIXUP_LOCKED: libc::c_ulong = 1 << 3;
 const SECBIT_KEEP_CAPS: libc::c_ulong = 1 << 4;
 const SECBIT_KEEP_CAPS_LOCKED: libc::c_ulong = 1 << 5;
 
@@ -181,12 +185,15 @@ pub fn before_id_switch(grant: &CapsSet, target_uid: u32) -> Result<(), SandboxE
     Ok(())
 }
 
-/// After the uid switch: KEEPCAPS off (locked), permitted = effective =
+/// After the uid switch: KEEPCAPS off (locked), NO_SETUID_FIXUP off
+/// (locked: even a command granted `setpcap` cannot keep its capabilities
+/// across a change of its uids away from 0), permitted = effective =
 /// inheritable = ambient = grant, then verify all five sets.
 pub fn after_id_switch(grant: &CapsSet) -> Result<(), SandboxError> {
     raise_setpcap()?;
-    let bits = (get_securebits()? & !SECBIT_KEEP_CAPS)
+    let bits = (get_securebits()? & !SECBIT_KEEP_CAPS & !SECBIT_NO_SETUID_FIXUP)
         | SECBIT_KEEP_CAPS_LOCKED
+        | SECBIT_NO_SETUID_FIXUP_LOCKED
         | SECBIT_NOROOT
         | SECBIT_NOROOT_LOCKED;
     set_securebits(bits)?;
@@ -310,7 +317,7 @@ mod tests {
             eprintln!("skipping: needs root with full capabilities");
             return;
         }
-        let grant = parse_caps(&["chown".into()]).unwrap();
+        let grant = parse_caps(&["chown".into(), "setuid".into(), "setpcap".into()]).unwrap();
         // SAFETY: as in grant_in_child.
         unsafe {
             let pid = libc::fork();
@@ -334,6 +341,23 @@ mod tests {
                         .unwrap_or(true)
                     {
                         return 44;
+                    }
+                    // NO_SETUID_FIXUP clear and locked: setpcap cannot set
+                    // it, and leaving uid 0 clears the capabilities.
+                    let bits = get_securebits().unwrap_or(0);
+                    if bits & SECBIT_NO_SETUID_FIXUP != 0
+                        || bits & SECBIT_NO_SETUID_FIXUP_LOCKED == 0
+                    {
+                        return 45;
+                    }
+                    if set_securebits(bits | SECBIT_NO_SETUID_FIXUP).is_ok() {
+                        return 46;
+                    }
+                    if libc::setresuid(65534, 65534, 65534) != 0 {
+                        return 47;
+                    }
+                    if !caps::read(None, CapSet::Permitted).is_ok_and(|p| p.is_empty()) {
+                        return 48;
                     }
                     0
                 })();

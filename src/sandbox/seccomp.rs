@@ -451,7 +451,9 @@ pub struct Cached {
 const CACHE_DIR: &str = "seccomp";
 
 /// The cache file name for `key` (the sandbox segment hash): hex of
-/// BLAKE3(key || arch || COMPILER_VERSION || syscall-table size) + `.bpf`.
+/// BLAKE3(key || arch || COMPILER_VERSION || syscall-table size || the
+/// groups' names and members) + `.bpf`: the key hashes the profile's
+/// names, so a change to what a group holds must change the file name too.
 pub fn cache_name(key: &[u8; 32]) -> String {
     let mut h = blake3::Hasher::new();
     h.update(key);
@@ -459,6 +461,14 @@ pub fn cache_name(key: &[u8; 32]) -> String {
     h.update(COMPILER_VERSION.as_bytes());
     h.update(&(syscalls::SYSCALLS.len() as u32).to_le_bytes());
     h.update(&syscalls::MAX_KNOWN_NR.to_le_bytes());
+    for (name, members) in syscalls::GROUPS {
+        h.update(name.as_bytes());
+        for m in *members {
+            h.update(b" ");
+            h.update(m.as_bytes());
+        }
+        h.update(b"\n");
+    }
     format!("{}.bpf", h.finalize().to_hex())
 }
 

@@ -24,7 +24,10 @@ use std::collections::BTreeSet;
 /// the calls newer than those headers: `uretprobe` (335), `cachestat` (451)
 /// through `file_setattr` (469). Keeping them matters: `open_tree_attr` is
 /// part of the new mount API that every profile denies. The unit tests check
-/// sortedness, uniqueness and a few well-known numbers.
+/// sortedness, uniqueness and a few well-known numbers; `tests/syscall_table.rs`
+/// checks every number against libseccomp's table (the installed
+/// `libseccomp.so.2`) and the UAPI header, both ways, and lists the few
+/// calls newer than both.
 pub const SYSCALLS: &[(&str, u32)] = &[
     ("_sysctl", 156),
     ("accept", 43),
@@ -464,11 +467,11 @@ pub const BASELINE_DENY: &[&str] = &[
 /// | `@io-event` | poll, select, epoll, eventfd |
 /// | `@ipc` | pipes, SysV IPC, POSIX message queues, memfd |
 /// | `@network-io` | sockets |
-/// | `@process` | fork/clone/exec/wait/kill, prctl, namespaces (setns/unshare) |
+/// | `@process` | fork/clone/exec/wait/kill, prctl, namespaces (setns/unshare); not `pidfd_getfd` (another process's descriptors: `@debug`, as in systemd) |
 /// | `@signal` | signal handling |
 /// | `@timer` | timers and alarms |
 /// | `@aio`, `@chown`, `@keyring`, `@memlock`, `@pkey`, `@resources`, `@setuid`, `@sync` | building blocks of `@system-service` / `@privileged` |
-/// | `@system-service` | what a typical service needs: the groups above plus misc |
+/// | `@system-service` | what a typical service needs: the groups above plus misc; none of `@clock`, `@cpu-emulation`, `@debug`, `@module`, `@mount`, `@obsolete`, `@raw-io`, `@reboot`, `@swap`, but (as in systemd) `@chown`, `capset`, `setfsuid` and the uid calls of `@setuid`, which are in `@privileged` too |
 /// | `@clock` | setting the system clock |
 /// | `@cpu-emulation` | vm86 / LDT |
 /// | `@debug` | ptrace, perf |
@@ -812,7 +815,6 @@ pub const GROUPS: &[(&str, &[&str])] = &[
             "fork",
             "getrusage",
             "kill",
-            "pidfd_getfd",
             "pidfd_open",
             "pidfd_send_signal",
             "prctl",
@@ -1131,6 +1133,42 @@ mod tests {
         let p = expand(&["@privileged".into()]).unwrap();
         assert!(p.contains(&lookup("chown").unwrap()));
         assert!(p.contains(&lookup("reboot").unwrap()));
+    }
+
+    /// What belladonna-policy(5) says of `@system-service`: none of these
+    /// groups, and only this much of `@privileged` (as in systemd).
+    #[test]
+    fn system_service_as_documented() {
+        let set = |names: &[&str]| {
+            expand(&names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        };
+        let svc = set(&["@system-service"]);
+        for g in [
+            "@clock",
+            "@cpu-emulation",
+            "@debug",
+            "@module",
+            "@mount",
+            "@obsolete",
+            "@raw-io",
+            "@reboot",
+            "@swap",
+        ] {
+            let both: Vec<_> = svc
+                .intersection(&set(&[g]))
+                .filter_map(|n| name_of(*n))
+                .collect();
+            assert!(both.is_empty(), "@system-service holds {both:?} of {g}");
+        }
+        let privileged: BTreeSet<u32> = svc.intersection(&set(&["@privileged"])).copied().collect();
+        assert_eq!(
+            privileged,
+            set(&["@chown", "@setuid", "capset", "setfsuid"])
+                .intersection(&set(&["@privileged"]))
+                .copied()
+                .collect()
+        );
+        assert!(!set(&["@process"]).contains(&lookup("pidfd_getfd").unwrap()));
     }
 
     #[test]

@@ -134,6 +134,23 @@ pub fn consume(
     now: &Clock,
     cap: usize,
 ) -> Result<Consumed, NonceError> {
+    consume_all(state_dir, ns, &[(*nonce, exp)], now, cap)
+}
+
+/// Record every (nonce, expiry) of `items` in namespace `ns`, or none:
+/// all are checked against the set under one lock first (a replay, an
+/// expired token, a full set, or the same nonce twice in `items` refuses
+/// the whole call), and only then written, in one atomic replace. So a
+/// refused call consumes no token, and the tokens checked before a replay
+/// stay usable. A refused call still saves the set's advance (watermark
+/// and evicted expired entries), as a single [`consume`] always did.
+pub fn consume_all(
+    state_dir: BorrowedFd<'_>,
+    ns: &str,
+    items: &[([u8; 16], u64)],
+    now: &Clock,
+    cap: usize,
+) -> Result<Consumed, NonceError> {
     if !valid_namespace(ns) {
         return Err(NonceError::BadNamespace(ns.to_string()));
     }
@@ -145,39 +162,54 @@ pub fn consume(
     let _l = file::lock(dir.as_fd(), &sd, &format!("{ns}.lock"), file::LOCK_TIMEOUT)?;
     let name = format!("{ns}.set");
     let mut set = read_set(dir.as_fd(), &sd, &name)?;
-    let (r, changed) = apply(&mut set, nonce, exp, now.effective_now, cap);
-    if changed {
-        file::replace(dir.as_fd(), &sd, &name, &encode(&set))?;
+    let (set_now, evicted, advanced) = advance(&mut set, now.effective_now);
+    let mut trial = set.clone();
+    for (nonce, exp) in items {
+        if let Err(e) = insert(&mut trial, nonce, *exp, set_now, cap) {
+            if advanced {
+                file::replace(dir.as_fd(), &sd, &name, &encode(&set))?;
+            }
+            return Err(e);
+        }
     }
-    r
+    if advanced || !items.is_empty() {
+        file::replace(dir.as_fd(), &sd, &name, &encode(&trial))?;
+    }
+    Ok(Consumed { evicted })
 }
 
-/// The pure state transition of [`consume`]; returns whether the set
-/// changed (and must be written).
-fn apply(
-    set: &mut NonceSet,
-    nonce: &[u8; 16],
-    exp: u64,
-    effective_now: u64,
-    cap: usize,
-) -> (Result<Consumed, NonceError>, bool) {
+/// The set's time moves to `max(effective_now, watermark)` and entries
+/// expired at that time are evicted. Returns (the set's time, entries
+/// evicted, whether the set changed).
+fn advance(set: &mut NonceSet, effective_now: u64) -> (u64, usize, bool) {
     let now = effective_now.max(set.watermark);
     let before = set.entries.len();
     set.entries.retain(|_, e| *e >= now);
     let evicted = before - set.entries.len();
     let changed = evicted > 0 || now != set.watermark;
     set.watermark = now;
+    (now, evicted, changed)
+}
+
+/// Add one nonce at the set's time `now` (after [`advance`]).
+fn insert(
+    set: &mut NonceSet,
+    nonce: &[u8; 16],
+    exp: u64,
+    now: u64,
+    cap: usize,
+) -> Result<(), NonceError> {
     if set.entries.contains_key(nonce) {
-        return (Err(NonceError::Replay), changed);
+        return Err(NonceError::Replay);
     }
     if exp < now {
-        return (Err(NonceError::Expired { exp, now }), changed);
+        return Err(NonceError::Expired { exp, now });
     }
     if set.entries.len() >= cap {
-        return (Err(NonceError::Full { cap }), changed);
+        return Err(NonceError::Full { cap });
     }
     set.entries.insert(*nonce, exp);
-    (Ok(Consumed { evicted }), true)
+    Ok(())
 }
 
 /// Read namespace `ns` (empty when it has never been used). For
@@ -320,6 +352,42 @@ mod tests {
             s.entries.keys().copied().collect::<Vec<_>>(),
             vec![n(1), n(3)]
         );
+    }
+
+    /// Issue 8 item 11: a replay among several tokens consumed the ones
+    /// checked before it. All or none.
+    #[test]
+    fn consume_all_is_all_or_none() {
+        let Some((_d, fd)) = dir() else { return };
+        let f = fd.as_fd();
+        let c = clk(T0);
+        consume(f, "exec", &n(2), T0 + 60, &c, 8).expect("n2 used once");
+        let e = consume_all(f, "exec", &[(n(1), T0 + 60), (n(2), T0 + 60)], &c, 8)
+            .expect_err("second is a replay");
+        assert!(matches!(e, NonceError::Replay), "{e}");
+        assert!(!load(f, "exec").expect("load").entries.contains_key(&n(1)));
+        // The same nonce twice in one call: refused, nothing consumed.
+        let e = consume_all(f, "exec", &[(n(3), T0 + 60), (n(3), T0 + 60)], &c, 8)
+            .expect_err("duplicate");
+        assert!(matches!(e, NonceError::Replay), "{e}");
+        // An expired or over-capacity item refuses the whole call too.
+        let e =
+            consume_all(f, "exec", &[(n(4), T0 + 60), (n(5), T0 - 1)], &c, 8).expect_err("expired");
+        assert!(matches!(e, NonceError::Expired { .. }), "{e}");
+        let e =
+            consume_all(f, "exec", &[(n(6), T0 + 60), (n(7), T0 + 60)], &c, 2).expect_err("full");
+        assert!(matches!(e, NonceError::Full { cap: 2 }), "{e}");
+        assert_eq!(
+            load(f, "exec")
+                .expect("load")
+                .entries
+                .keys()
+                .collect::<Vec<_>>(),
+            [&n(2)]
+        );
+        // The first token is still usable, and both go in together.
+        consume_all(f, "exec", &[(n(1), T0 + 60), (n(3), T0 + 60)], &c, 8).expect("fresh pair");
+        assert_eq!(load(f, "exec").expect("load").entries.len(), 3);
     }
 
     #[test]
