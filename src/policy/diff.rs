@@ -1488,29 +1488,44 @@ fn compare_landlock(a: Option<&LandlockSpec>, b: Option<&LandlockSpec>, out: &mu
     paths_changes("exec", &x.exec, &y.exec, out);
     ports_changes("bind_tcp", &x.bind_tcp, &y.bind_tcp, out);
     ports_changes("connect_tcp", &x.connect_tcp, &y.connect_tcp, out);
-    for (key, p, q) in [
+    // Scopes in effect, for a root target and for any other (an omitted
+    // `scope` means both for root, none for others).
+    let (xr, yr, xo, yo) = (
+        x.scopes_for(0),
+        y.scopes_for(0),
+        x.scopes_for(1),
+        y.scopes_for(1),
+    );
+    for (key, pr, qr, po, qo) in [
         (
             "abstract unix socket",
-            x.scope_abstract_unix,
-            y.scope_abstract_unix,
+            xr.abstract_unix,
+            yr.abstract_unix,
+            xo.abstract_unix,
+            yo.abstract_unix,
         ),
-        ("signal", x.scope_signals, y.scope_signals),
+        ("signal", xr.signals, yr.signals, xo.signals, yo.signals),
     ] {
-        if p != q {
-            out.push(if q {
-                (
-                    ChangeKind::Landlock,
-                    format!("{key} scoping added"),
-                    Effect::Narrowing,
-                )
-            } else {
-                (
-                    ChangeKind::Landlock,
-                    format!("{key} scoping removed"),
-                    Effect::Widening,
-                )
-            });
-        }
+        let whom = match (pr != qr, po != qo) {
+            (true, true) => "",
+            (true, false) => " for root targets",
+            (false, true) => " for non-root targets",
+            (false, false) => continue,
+        };
+        let added = if pr != qr { qr } else { qo };
+        out.push(if added {
+            (
+                ChangeKind::Landlock,
+                format!("{key} scoping added{whom}"),
+                Effect::Narrowing,
+            )
+        } else {
+            (
+                ChangeKind::Landlock,
+                format!("{key} scoping removed{whom}"),
+                Effect::Widening,
+            )
+        });
     }
     if x.min_abi != y.min_abi {
         let show = |m: Option<u32>| m.map_or("best effort".to_string(), |v| v.to_string());
