@@ -1829,6 +1829,38 @@ mod tests {
         assert!(diff(&pol(&a), &pol(&b)).widens());
     }
 
+    /// An omitted `scope` means both scopes for root targets only, so
+    /// `scope = []` widens for root, and listing both narrows for others.
+    #[test]
+    fn landlock_scope_default() {
+        let ll = |scope: &str| {
+            format!("[sandbox.b.landlock]\nread = [\"/etc\"]\n{scope}\n{R}sandbox = \"b\"\n")
+        };
+        let l = lines(&ll(""), &ll("scope = []"));
+        assert_eq!(
+            l.iter()
+                .filter(|x| x.contains("scoping removed for root targets") && x.starts_with('+'))
+                .count(),
+            2,
+            "{l:?}"
+        );
+        let l = lines(&ll(""), &ll("scope = [\"signal\", \"abstract_unix\"]"));
+        assert_eq!(
+            l.iter()
+                .filter(|x| x.contains("scoping added for non-root targets") && x.starts_with('-'))
+                .count(),
+            2,
+            "{l:?}"
+        );
+        let l = lines(&ll("scope = []"), &ll("scope = [\"signal\"]"));
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('-') && x.ends_with("signal scoping added")),
+            "{l:?}"
+        );
+        assert!(lines(&ll(""), &ll("")).is_empty());
+    }
+
     #[test]
     fn rate_limits() {
         let with = |r: &str| format!("{R}rate = \"{r}\"\n");
