@@ -360,11 +360,12 @@ fn sandbox_costs() {
         connect_tcp: None,
         scope_abstract_unix: false,
         scope_signals: false,
+        scope_default: true,
         min_abi: None,
     };
     let t = Instant::now();
     for _ in 0..n {
-        let _ = landlock::prepare(&ll, std::path::Path::new("/bin/true"));
+        let _ = landlock::prepare(&ll, std::path::Path::new("/bin/true"), 0);
     }
     let prep = t.elapsed() / n;
     println!();

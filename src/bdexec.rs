@@ -597,10 +597,11 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
 
     // exec/sandbox, part 1: build the Landlock ruleset and the seccomp
     // filter (from the cache) and check the grants, without applying.
-    let confinement = match confine::prepare(policy, rule, &resolved.path, &state_dir) {
-        Ok(c) => c,
-        Err(msg) => return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED),
-    };
+    let confinement =
+        match confine::prepare(policy, rule, &resolved.path, target.target.uid, &state_dir) {
+            Ok(c) => c,
+            Err(msg) => return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED),
+        };
     // TOCTOU: the policy the decision used must still be the installed one.
     crate::testhook::point("before-recheck");
     match crate::policy::load::recheck_against(&loaded) {

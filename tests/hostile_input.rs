@@ -594,12 +594,18 @@ fn refuses_with_no_new_privs() {
     assert_hostile_env_refused(&env, &o, "setpriv --no-new-privs");
 }
 
-/// Inside a user namespace owned by a non-root user: exit 5.
+/// Inside a user namespace owned by a non-root user: exit 5, and the
+/// message names the owner as the parent sees it (alice mapped to 0 inside
+/// is uid 61001), or says it is not visible (nothing mapped).
 #[test]
 fn refuses_in_user_namespace() {
     let env = test_env!("refuses_in_user_namespace");
     env.policy(STD_POLICY);
-    for flags in [&["-U", "-r"][..], &["-U"][..], &["-U", "-r", "-m"][..]] {
+    for (flags, says) in [
+        (&["-U", "-r"][..], "owned by uid 61001"),
+        (&["-U"][..], "whose owner is not visible from it"),
+        (&["-U", "-r", "-m"][..], "owned by uid 61001"),
+    ] {
         let o = env
             .program("alice", "/usr/bin/unshare")
             .args(flags)
@@ -607,7 +613,52 @@ fn refuses_in_user_namespace() {
             .args(TOUCH)
             .run();
         assert_hostile_env_refused(&env, &o, &format!("unshare {flags:?}"));
+        assert!(o.stderr_str().contains(says), "unshare {flags:?}: {o}");
+        assert!(
+            o.stderr_str()
+                .contains("bdexec runs only in the initial user namespace"),
+            "{o}"
+        );
     }
+}
+
+/// A user namespace created by root, with root and alice mapped to
+/// themselves: the kernel grants bdexec's file capabilities inside (a
+/// capability set owned by the initial root applies in every namespace),
+/// but from inside nothing above the parent can be seen (NS_GET_PARENT is
+/// EPERM), so that the parent is the initial namespace cannot be
+/// established: exit 5 with a message that says so, for alice and for
+/// root inside. (Before, the EPERM itself was reported as a setup error.)
+#[test]
+fn refuses_in_user_namespace_created_by_root() {
+    let env = test_env!("refuses_in_user_namespace_created_by_root");
+    env.policy(STD_POLICY);
+    // Root creates the namespace and writes its maps from outside (the
+    // child waits for them before it execs anything, so its exec runs
+    // with uid 0 inside and gets the namespace's capabilities).
+    let o = env.sh_in_ns(
+        "root",
+        "mkfifo \"$SCRATCH/ready\" \"$SCRATCH/go\"\n\
+         unshare --user -- sh -c 'echo ready > \"$SCRATCH/ready\"; read x < \"$SCRATCH/go\"; \
+           exec setpriv --reuid alice --regid alice --init-groups -- \"$BDEXEC\" -- /usr/bin/touch /var/lib/marker' &\n\
+         pid=$!\n\
+         read x < \"$SCRATCH/ready\"\n\
+         echo '0 0 65536' > /proc/$pid/uid_map\n\
+         echo '0 0 65536' > /proc/$pid/gid_map\n\
+         echo go > \"$SCRATCH/go\"\n\
+         wait $pid",
+    );
+    assert_hostile_env_refused(&env, &o, "alice in a namespace created by root");
+    let msg = "even one created by root of its parent";
+    assert!(o.stderr_str().contains(msg), "{o}");
+    assert!(o.stderr_str().contains("NS_GET_PARENT: EPERM"), "{o}");
+    // Root inside a namespace root created (`unshare -U -r` as root).
+    let o = env.sh_in_ns(
+        "root",
+        "unshare --user --map-root-user -- \"$BDEXEC\" -- /usr/bin/touch /var/lib/marker",
+    );
+    assert_hostile_env_refused(&env, &o, "root in a namespace created by root");
+    assert!(o.stderr_str().contains(msg), "{o}");
 }
 
 /// A copy without file capabilities, and a bounding set without

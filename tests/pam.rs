@@ -132,6 +132,12 @@ mod child {
                 call(true);
             }
             "single" => call(true),
+            "as-bdexec" => {
+                // bdexec's state after enter_root_files: effective uid 0
+                // with no effective capability (no DAC override).
+                caps::clear(None, caps::CapSet::Effective).expect("clear effective caps");
+                call(true);
+            }
             "future" => {
                 call(true);
                 edit_time(3_600_000_000_000);
@@ -250,6 +256,31 @@ fn pty() -> Pty {
         master: p.master,
         slave: p.slave,
     }
+}
+
+/// A pty whose slave is left as a login leaves the user's terminal:
+/// owned by `user`, group tty, mode 0620 (openpty as root makes it root's).
+fn user_owned_pty(user: &TestUser) -> Pty {
+    let p = pty();
+    let tty_gid = nix::unistd::Group::from_name("tty")
+        .ok()
+        .flatten()
+        .map_or(5, |g| g.gid.as_raw());
+    nix::unistd::fchown(
+        &p.slave,
+        Some(nix::unistd::Uid::from_raw(user.uid)),
+        Some(nix::unistd::Gid::from_raw(tty_gid)),
+    )
+    .expect("fchown pty");
+    nix::sys::stat::fchmod(&p.slave, nix::sys::stat::Mode::from_bits_truncate(0o620))
+        .expect("fchmod pty");
+    let st = nix::sys::stat::fstat(&p.slave).expect("fstat pty");
+    assert_eq!(
+        (st.st_uid, st.st_gid, st.st_mode & 0o7777),
+        (user.uid, tty_gid, 0o620),
+        "the pty is the user's, as after a login"
+    );
+    p
 }
 
 /// What the user does at the n-th prompt (0-based).
@@ -690,9 +721,18 @@ fn interrupt_at_the_prompt_restores_echo() {
 fn run_shell_on_pty(
     env: &TestEnv,
     script: &str,
+    answer: impl FnMut(usize) -> Answer,
+) -> (std::process::ExitStatus, String, String, usize) {
+    run_shell_on(env, &pty(), script, answer)
+}
+
+/// [`run_shell_on_pty`] on a given terminal.
+fn run_shell_on(
+    env: &TestEnv,
+    p: &Pty,
+    script: &str,
     mut answer: impl FnMut(usize) -> Answer,
 ) -> (std::process::ExitStatus, String, String, usize) {
-    let p = pty();
     let out_path = env
         .scratch()
         .join(format!("shell-{}.out", std::process::id()));
@@ -710,9 +750,9 @@ fn run_shell_on_pty(
         .stdout(Stdio::from(out_file))
         .stderr(Stdio::from(err_file));
     // A login shell: alice in every id, nothing privileged.
-    in_session_ns(&mut cmd, env, &p, true, &["run", "log", "lib"], false);
+    in_session_ns(&mut cmd, env, p, true, &["run", "log", "lib"], false);
     let mut child = cmd.spawn().expect("spawn shell");
-    let (status, tty, prompts) = converse(&p, &mut child, &mut answer, "shell");
+    let (status, tty, prompts) = converse(p, &mut child, &mut answer, "shell");
     let out = fs::read_to_string(&out_path).unwrap_or_default();
     assert!(
         !tty.contains(PASSWORD) && !tty.contains(WRONG),
@@ -775,4 +815,62 @@ fn bdexec_password_rule_end_to_end() {
     let rejects = env.audit_events("reject");
     assert!(rejects.len() >= 2, "{rejects:?}");
     env.assert_verify_ok("after password calls");
+}
+
+/// A real user at a real terminal: the pty is alice's, mode 0620, group
+/// tty, as login or sshd leaves it. bdexec's effective uid 0 has no
+/// DAC override, so it must open the terminal as alice: the password
+/// rule works (it was refused with EACCES when bdexec opened it as root).
+#[test]
+fn bdexec_password_on_a_terminal_the_user_owns() {
+    let Some(env) = env_with_password("pam::bdexec_password_on_a_terminal_the_user_owns", false)
+    else {
+        return;
+    };
+    env.policy(PASSWORD_POLICY);
+    let p = user_owned_pty(&ALICE);
+    let (st, tty, out, prompts) = run_shell_on(
+        &env,
+        &p,
+        "\"$BDEXEC\" -- /usr/bin/id -u; echo rc=$?",
+        |_| Answer::Type(PASSWORD),
+    );
+    assert!(st.success(), "{st}\n{tty}\n{out}");
+    assert_eq!(prompts, 1, "asked once on alice's terminal\n{tty}\n{out}");
+    assert!(out.contains("rc=0"), "terminal:\n{tty}\nout:\n{out}");
+    assert_eq!(out.lines().filter(|l| *l == "0").count(), 1, "{out}");
+    // A wrong password on the same terminal is still refused.
+    let (_, tty, out, prompts) = run_shell_on(
+        &env,
+        &p,
+        "\"$BDEXEC\" -k; \"$BDEXEC\" -- /usr/bin/id -u; echo rc=$?",
+        |_| Answer::Type(WRONG),
+    );
+    assert_eq!(prompts, 3, "{tty}");
+    assert!(out.contains("rc=1"), "{out}");
+    env.assert_verify_ok("after password calls on alice's terminal");
+}
+
+/// The same through the auth step in-process (real uid alice, effective
+/// uid 0 without effective capabilities, as bdexec runs it): alice's own
+/// terminal opens.
+#[test]
+fn correct_password_on_a_terminal_the_user_owns() {
+    let env = pam_env!("correct_password_on_a_terminal_the_user_owns");
+    let p = user_owned_pty(&ALICE);
+    let t = run_child(&env, "as-bdexec", &p, true, |_| Answer::Type(PASSWORD));
+    assert_eq!(t.prompts, 1, "{}", t.show());
+    assert!(t.steps[0].starts_with("authenticated"), "{}", t.show());
+}
+
+/// A terminal the caller may not open by name (another user's, as after
+/// `su alice` on bob's login terminal): bdexec still reaches its own
+/// controlling terminal through /dev/tty, as the caller.
+#[test]
+fn correct_password_on_another_users_terminal() {
+    let env = pam_env!("correct_password_on_another_users_terminal");
+    let p = user_owned_pty(&BOB);
+    let t = run_child(&env, "as-bdexec", &p, true, |_| Answer::Type(PASSWORD));
+    assert_eq!(t.prompts, 1, "{}", t.show());
+    assert!(t.steps[0].starts_with("authenticated"), "{}", t.show());
 }

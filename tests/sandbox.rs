@@ -402,3 +402,148 @@ fn pre_confined_caller_is_refused() {
         "nothing was recorded or written"
     );
 }
+
+/// A root process outside every sandbox (the victim) and an abstract
+/// unix socket served outside (by this test, as root).
+struct Outside {
+    victim: std::process::Child,
+    listener: std::os::unix::net::UnixListener,
+    name: String,
+}
+
+impl Outside {
+    fn start(tag: &str) -> Outside {
+        use std::os::linux::net::SocketAddrExt;
+        let victim = std::process::Command::new("/bin/sleep")
+            .arg("300")
+            .spawn()
+            .expect("start a root process");
+        let name = format!("belladonna-test-{tag}-{}", std::process::id());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let listener = std::os::unix::net::UnixListener::bind_addr(&addr).expect("bind");
+        Outside {
+            victim,
+            listener,
+            name,
+        }
+    }
+
+    fn pid(&self) -> String {
+        self.victim.id().to_string()
+    }
+
+    fn victim_alive(&mut self) -> bool {
+        self.victim.try_wait().unwrap().is_none()
+    }
+
+    /// The uid of the client of the next queued connection (SO_PEERCRED).
+    fn accept_peer_uid(&self) -> u32 {
+        use std::os::fd::AsRawFd;
+        let (s, _) = self.listener.accept().expect("accept");
+        let mut cred = libc::ucred {
+            pid: 0,
+            uid: u32::MAX,
+            gid: 0,
+        };
+        let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+        // SAFETY: SO_PEERCRED writes at most `len` bytes into `cred`, a
+        // live, aligned local; the socket fd is open.
+        let rc = unsafe {
+            libc::getsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PEERCRED,
+                (&mut cred as *mut libc::ucred).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "SO_PEERCRED");
+        cred.uid
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = self.victim.kill();
+        let _ = self.victim.wait();
+    }
+}
+
+/// A sandboxed root target is uid 0 to the rest of the host. With a
+/// `[landlock]` table that does not write `scope`, both Landlock scopes
+/// apply to a root target: it cannot signal an unrelated root process nor
+/// connect to an abstract unix socket served outside. With `scope = []`
+/// (the explicit opt-out) it can do both, which shows the probe can fail.
+#[test]
+fn landlock_scopes_root_target_by_default() {
+    let env = test_env!("landlock_scopes_root_target_by_default");
+    if belladonna::sandbox::landlock::kernel_abi() < 6 {
+        eprintln!("SKIPPED (Landlock ABI < 6, no scopes on this kernel)");
+        return;
+    }
+    let mut out = Outside::start("scoped");
+    let p = sandboxed(&env, "[sandbox.box.landlock]\nread = [\"/etc\"]\n", "");
+    let o = run_probe(&env, "root", &p, &["kill", &out.pid()]);
+    says(&o, "EPERM", "root in the sandbox signals a root process");
+    assert!(out.victim_alive(), "the victim was killed");
+    let o = run_probe(&env, "root", &p, &["abstract", &out.name]);
+    says(
+        &o,
+        "EPERM",
+        "root in the sandbox connects to an abstract socket",
+    );
+    let accepts = env.audit_events("accept");
+    let last = accepts.last().expect("accept records");
+    let conf = last["confinement"].as_str().unwrap_or_default();
+    assert!(
+        conf.contains("scope=signal,abstract_unix"),
+        "the record says the scopes were enforced: {last}"
+    );
+    // A non-root target gets no default scopes (its record says so).
+    let o = run_probe(&env, "bob", &p, &["abstract", &out.name]);
+    says(&o, "ok", "bob's sandbox has no default scopes");
+    assert_eq!(out.accept_peer_uid(), BOB.uid);
+    let accepts = env.audit_events("accept");
+    let conf = accepts.last().expect("accept")["confinement"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!conf.contains("scope"), "{conf}");
+
+    // The explicit opt-out: the same root target reaches both.
+    let p = sandboxed(
+        &env,
+        "[sandbox.box.landlock]\nread = [\"/etc\"]\nscope = []\n",
+        "",
+    );
+    let o = run_probe(&env, "root", &p, &["abstract", &out.name]);
+    says(&o, "ok", "scope = []: the abstract socket is reachable");
+    assert_eq!(out.accept_peer_uid(), 0, "and its server sees uid 0");
+    let o = run_probe(&env, "root", &p, &["kill", &out.pid()]);
+    says(&o, "ok", "scope = []: the root process can be signalled");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(
+        out.victim.wait().unwrap().signal(),
+        Some(libc::SIGTERM),
+        "the victim died of the sandboxed root's SIGTERM"
+    );
+}
+
+/// `bdctl policy check` warns about a sandboxed root rule without both
+/// scopes.
+#[test]
+fn lint_warns_sandboxed_root_without_scopes() {
+    let env = test_env!("lint_warns_sandboxed_root_without_scopes");
+    let _ = sandboxed(
+        &env,
+        "[sandbox.box.landlock]\nread = [\"/etc\"]\nscope = [\"signal\"]\n",
+        "",
+    );
+    let o = env.bdctl(&["policy", "check"]);
+    assert!(
+        o.stdout_str().contains(
+            "WARN: rule \"boxed\" runs as root in sandbox \"box\" without the Landlock scope abstract_unix"
+        ),
+        "{o}"
+    );
+}

@@ -3,10 +3,14 @@
 //! The terminal is found from the kernel (`tty_nr` in /proc/self/stat),
 //! never from fds 0-2, which the caller controls (a caller could hand
 //! bdexec a pipe, another user's terminal or a file as stdin). The device
-//! is opened with `O_NOFOLLOW | O_NOCTTY`, and verified on the open fd:
-//! a character device whose device number is `tty_nr`, and whose session
-//! (`TIOCGSID`, which the kernel answers only for the caller's own
-//! controlling terminal) is ours.
+//! is opened with `O_NOFOLLOW | O_NOCTTY` **with the caller's own
+//! effective ids** (`exec::privileges::as_caller`): a login leaves the
+//! terminal owned by the user, mode 0620, group tty, and bdexec's
+//! effective uid 0 without CAP_DAC_OVERRIDE is "other" to it; opening as
+//! the caller also means bdexec never opens a terminal the caller could
+//! not. It is verified on the open fd: a character device whose device
+//! number is `tty_nr`, and whose session (`TIOCGSID`, which the kernel
+//! answers only for the caller's own controlling terminal) is ours.
 //!
 //! Echo is turned off with termios while a secret is read, and restored on
 //! every path: normal return, error, and the signals a user sends from the
@@ -102,13 +106,26 @@ fn tty_path(major: u32, minor: u32) -> Option<String> {
     }
 }
 
-fn open_dev(path: &str) -> Result<OwnedFd, nix::Error> {
+/// Open a terminal device with the caller's effective ids (see the
+/// module docs). The outer error: the ids could not be switched; the
+/// inner one: the open failed.
+fn open_as_caller(path: &str) -> Result<Result<OwnedFd, nix::Error>, AuthError> {
     use nix::fcntl::OFlag;
-    nix::fcntl::open(
-        path,
-        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
+    crate::exec::privileges::as_caller(|| {
+        nix::fcntl::open(
+            path,
+            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            nix::sys::stat::Mode::empty(),
+        )
+    })
+    .map_err(|e| AuthError::Tty(format!("{path}: opening as the caller: {e}")))
+}
+
+/// `/dev/tty` opened as the caller: the kernel resolves it to the
+/// controlling terminal itself (its fstat shows /dev/tty's own device
+/// number, so the caller of this checks the session and `tty_nr` instead).
+fn open_dev_tty() -> Result<OwnedFd, AuthError> {
+    open_as_caller("/dev/tty")?.map_err(|e| no_tty(&format!("/dev/tty: {}", e.desc())))
 }
 
 /// The session id the kernel has for the terminal on `fd`; fails unless
@@ -138,17 +155,16 @@ impl TtyPrompt {
         }
         let (major, minor) = decode_tty_nr(tty_nr);
         // The device named by the kernel's number; where it has no usual
-        // name, /dev/tty (which the kernel resolves to the controlling
-        // terminal itself).
+        // name, or the caller may not open it by name (a terminal still
+        // owned by the login user after `su`, mode 0620), /dev/tty, which
+        // the kernel resolves to the controlling terminal itself.
         let (fd, path, check_rdev) = match tty_path(major, minor) {
-            Some(p) => match open_dev(&p) {
+            Some(p) => match open_as_caller(&p)? {
                 Ok(fd) => (fd, p, true),
+                Err(nix::Error::EACCES) | Err(nix::Error::EPERM) => (open_dev_tty()?, p, false),
                 Err(e) => return Err(no_tty(&format!("{p}: {}", e.desc()))),
             },
-            None => match open_dev("/dev/tty") {
-                Ok(fd) => (fd, "/dev/tty".to_string(), false),
-                Err(e) => return Err(no_tty(&format!("/dev/tty: {}", e.desc()))),
-            },
+            None => (open_dev_tty()?, "/dev/tty".to_string(), false),
         };
         let st = nix::sys::stat::fstat(&fd)
             .map_err(|e| no_tty(&format!("{path}: fstat: {}", e.desc())))?;
@@ -170,6 +186,13 @@ impl TtyPrompt {
         }
         if !nix::unistd::isatty(&fd).unwrap_or(false) {
             return Err(no_tty(&format!("{path}: not a terminal")));
+        }
+        // Through /dev/tty: still the terminal `tty_nr` named (the session
+        // leader could have changed it in between).
+        if !check_rdev && self_stat_tty().map(|(nr, _)| nr) != Some(tty_nr) {
+            return Err(no_tty(&format!(
+                "{path}: the controlling terminal changed while it was opened"
+            )));
         }
         Ok(TtyPrompt {
             tty: Some(Tty { fd, path }),

@@ -9,8 +9,9 @@
 //!   none): the bounding set is cut to them and, for a uid-0 target,
 //!   SECBIT_NOROOT is locked so exec grants nothing more.
 //! * With a profile, no_new_privs is set, then Landlock (when the profile
-//!   has a `[landlock]` table), then the seccomp filter (always: at least
-//!   the baseline denials), last.
+//!   has a `[landlock]` table; its scopes depend on the target uid, see
+//!   `LandlockSpec::scopes_for`), then the seccomp filter (always: at
+//!   least the baseline denials), last.
 
 use crate::policy::model::{Policy, Rule, SandboxProfile};
 use crate::sandbox::capgrant::{self, CapsSet};
@@ -47,12 +48,14 @@ fn seccomp_key(p: &SandboxProfile) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-/// Build (without applying) what `rule` needs; `Ok(None)` when nothing.
-/// Errors are one line, ready for the refusal message.
+/// Build (without applying) what `rule` needs for a target with
+/// `target_uid`; `Ok(None)` when nothing. Errors are one line, ready for
+/// the refusal message.
 pub fn prepare(
     policy: &Policy,
     rule: &Rule,
     exec_path: &Path,
+    target_uid: u32,
     state_dir: &OwnedFd,
 ) -> Result<Option<Confinement>, String> {
     let profile = profile_for(policy, rule);
@@ -72,7 +75,8 @@ pub fn prepare(
     let mut sc = None;
     if let Some(p) = profile {
         if let Some(spec) = &p.landlock {
-            let prepared = landlock::prepare(spec, exec_path).map_err(|e| e.to_string())?;
+            let prepared =
+                landlock::prepare(spec, exec_path, target_uid).map_err(|e| e.to_string())?;
             parts.push(prepared.report().summary());
             ll = Some(prepared);
         }

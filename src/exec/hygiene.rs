@@ -35,11 +35,15 @@ impl fmt::Display for Refusal {
                 owner: OVERFLOW_UID,
             } => write!(
                 f,
-                "refusing to run inside a user namespace whose owner is not visible from it (nested, or the owner is not mapped)"
+                "refusing to run inside a user namespace whose owner is not visible from it (nested, or the owner is not mapped inside); bdexec runs only in the initial user namespace"
+            ),
+            Refusal::UserNamespace { owner: 0 } => write!(
+                f,
+                "refusing to run inside a user namespace, even one created by root of its parent: the kernel hides the namespaces above (NS_GET_PARENT: EPERM), so bdexec cannot establish that every owner up to the initial namespace is root; bdexec runs only in the initial user namespace"
             ),
             Refusal::UserNamespace { owner } => write!(
                 f,
-                "refusing to run inside a user namespace owned by uid {owner} (its owner controls the mounts, hence the policy)"
+                "refusing to run inside a user namespace owned by uid {owner} (its owner controls the mounts, hence the policy); bdexec runs only in the initial user namespace"
             ),
             Refusal::MissingCaps(which) => write!(
                 f,
@@ -49,8 +53,6 @@ impl fmt::Display for Refusal {
         }
     }
 }
-
-const NS_GET_OWNER_UID: libc::c_ulong = 0xb704; // _IO(0xb7, 0x4)
 
 fn tracer_pid() -> Option<u32> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -78,35 +80,19 @@ fn map_to_parent(uid_map: &str, id: u32) -> Option<u32> {
     })
 }
 
-fn ns_ioctl(fd: libc::c_int, req: libc::c_ulong, what: &str) -> Result<libc::c_int, Refusal> {
-    // SAFETY: the NS_GET_PARENT ioctl takes no argument and returns a new
-    // fd or -1; the fd is open for the duration of the call.
-    let rc = unsafe { libc::ioctl(fd, req) };
-    if rc < 0 {
-        return Err(Refusal::Setup(format!(
-            "{what}: {}",
-            std::io::Error::last_os_error()
-        )));
-    }
-    Ok(rc)
-}
+/// The inode number the kernel gives the initial user namespace
+/// (`PROC_USER_INIT_INO`, fixed since Linux 3.8).
+const PROC_USER_INIT_INO: u64 = 0xEFFF_FFFD;
+const OVERFLOW_UID: u32 = 65534;
 
-/// The owner of our user namespace as the initial namespace sees it, or
-/// `None` in the initial namespace. Nested user namespaces are refused
-/// (reported as owned by the overflow uid): their owner can't be mapped
-/// back with our own uid_map alone.
-fn userns_owner() -> Result<Option<u32>, Refusal> {
-    let map = std::fs::read_to_string("/proc/self/uid_map")
-        .map_err(|e| Refusal::Setup(format!("/proc/self/uid_map: {e}")))?;
-    let fields: Vec<&str> = map.split_whitespace().collect();
-    if fields == ["0", "0", "4294967295"] {
-        return Ok(None);
-    }
-    let ns = std::fs::File::open("/proc/self/ns/user")
-        .map_err(|e| Refusal::Setup(format!("/proc/self/ns/user: {e}")))?;
+/// The owner of the user namespace open on `ns` (an nsfs file), as seen
+/// from the calling process's own user namespace.
+fn ns_owner_uid(ns: &std::fs::File) -> std::io::Result<u32> {
+    const NS_GET_OWNER_UID: libc::c_ulong = 0xb704; // _IO(0xb7, 0x4)
     let mut owner: libc::uid_t = 0;
     // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer, which
-    // points to a live, properly aligned local; the fd is open.
+    // points to a live, properly aligned local; the fd is open for the
+    // call and the kernel reads nothing else.
     let rc = unsafe {
         libc::ioctl(
             ns.as_raw_fd(),
@@ -115,33 +101,55 @@ fn userns_owner() -> Result<Option<u32>, Refusal> {
         )
     };
     if rc != 0 {
-        return Err(Refusal::Setup(format!(
-            "NS_GET_OWNER_UID: {}",
-            std::io::Error::last_os_error()
-        )));
+        return Err(std::io::Error::last_os_error());
     }
-    // The owner as seen from inside (a caller mapped to 0 looks like root
-    // there); map it to the parent's view.
-    // An owner not mapped inside reads as the overflow uid: unknown, so
-    // refused (this also refuses containers whose map shifts root away).
-    if owner == OVERFLOW_UID {
-        return Ok(Some(OVERFLOW_UID));
-    }
-    let Some(outside) = map_to_parent(&map, owner) else {
-        return Ok(Some(OVERFLOW_UID));
-    };
-    // Is the parent the initial namespace? Its own parent is not visible.
-    let parent = ns_ioctl(ns.as_raw_fd(), NS_GET_PARENT, "NS_GET_PARENT")?;
-    // SAFETY: `parent` is a fresh fd returned by the kernel and owned here.
-    let parent = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(parent) };
-    if ns_ioctl(parent.as_raw_fd(), NS_GET_PARENT, "NS_GET_PARENT").is_ok() {
-        return Ok(Some(OVERFLOW_UID));
-    }
-    Ok(Some(outside))
+    Ok(owner)
 }
 
-const OVERFLOW_UID: u32 = 65534;
-const NS_GET_PARENT: libc::c_ulong = 0xb702; // _IO(0xb7, 0x2)
+/// `Ok(())` in the initial user namespace; otherwise the refusal.
+///
+/// bdexec runs only in the initial user namespace. Inside any other, the
+/// kernel shows nothing above the namespace's parent: `NS_GET_PARENT` and
+/// `NS_GET_USERNS` on our own namespace fail with EPERM (the parent is
+/// outside it), so whether that parent is the initial namespace, and
+/// whether every owner up the chain is root, cannot be established (a
+/// namespace created by root looks, from inside, exactly like one nested
+/// in an unprivileged user's namespace and created by that namespace's
+/// root). The refusal says what can be seen: the owner as the parent sees
+/// it (through our `uid_map`), or that it is not visible.
+///
+/// Initial means: `uid_map` is the identity over every uid, and the
+/// namespace file is nsfs with the initial namespace's fixed inode number.
+fn check_user_namespace() -> Result<(), Refusal> {
+    let map = std::fs::read_to_string("/proc/self/uid_map")
+        .map_err(|e| Refusal::Setup(format!("/proc/self/uid_map: {e}")))?;
+    let ns = std::fs::File::open("/proc/self/ns/user")
+        .map_err(|e| Refusal::Setup(format!("/proc/self/ns/user: {e}")))?;
+    let st = nix::sys::stat::fstat(&ns)
+        .map_err(|e| Refusal::Setup(format!("/proc/self/ns/user: fstat: {}", e.desc())))?;
+    let fs = nix::sys::statfs::fstatfs(&ns)
+        .map_err(|e| Refusal::Setup(format!("/proc/self/ns/user: fstatfs: {}", e.desc())))?;
+    if fs.filesystem_type() != nix::sys::statfs::NSFS_MAGIC {
+        return Err(Refusal::Setup(
+            "/proc/self/ns/user is not a namespace file".into(),
+        ));
+    }
+    let identity = map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"];
+    if identity && st.st_ino == PROC_USER_INIT_INO {
+        return Ok(());
+    }
+    let owner = ns_owner_uid(&ns).map_err(|e| Refusal::Setup(format!("NS_GET_OWNER_UID: {e}")))?;
+    // The owner as seen from inside (a caller mapped to 0 looks like root
+    // there), mapped to the parent's view; not mapped inside: not visible.
+    let outside = if owner == OVERFLOW_UID {
+        None
+    } else {
+        map_to_parent(&map, owner)
+    };
+    Err(Refusal::UserNamespace {
+        owner: outside.unwrap_or(OVERFLOW_UID),
+    })
+}
 
 /// Check the things that make file capabilities silently disappear, then
 /// the capabilities themselves.
@@ -158,11 +166,7 @@ pub fn check_environment() -> Result<(), Refusal> {
             ));
         }
     }
-    if let Some(owner) = userns_owner()?
-        && owner != 0
-    {
-        return Err(Refusal::UserNamespace { owner });
-    }
+    check_user_namespace()?;
     let permitted = caps::read(None, caps::CapSet::Permitted)
         .map_err(|e| Refusal::Setup(format!("reading capabilities: {e}")))?;
     let missing: Vec<&str> = [

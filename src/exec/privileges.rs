@@ -244,3 +244,38 @@ pub fn euid_root() -> Result<(), PrivError> {
     caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))?;
     Ok(())
 }
+
+/// Run `f` with the caller's effective ids ([`euid_caller`]), then put
+/// the effective ids and the effective capability set back exactly as
+/// they were (bdexec's: uid/gid 0, no capability): for opening what
+/// belongs to the caller (its terminal, its files) with exactly the
+/// access the caller has, never root's owner rights. When the effective
+/// ids already are the real ones (a root caller, or before
+/// [`enter_root_files`]), `f` just runs. An error from either switch is
+/// returned (the caller refuses); the process stays non-dumpable, as
+/// changing the effective uid keeps it so.
+pub fn as_caller<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
+    let u = getresuid().map_err(|e| err("getresuid", e))?;
+    let g = getresgid().map_err(|e| err("getresgid", e))?;
+    if u.effective == u.real && g.effective == g.real {
+        return Ok(f());
+    }
+    let eff = caps::read(None, CapSet::Effective).map_err(|e| err("reading capabilities", e))?;
+    euid_caller()?;
+    let out = f();
+    // Back to the saved effective ids: allowed without a capability, as
+    // each is still the saved id. Uid first: the kernel copies permitted
+    // to effective when the euid becomes 0, corrected right after.
+    setresuid(u.real, u.effective, u.saved).map_err(|e| err("setresuid", e))?;
+    setresgid(g.real, g.effective, g.saved).map_err(|e| err("setresgid", e))?;
+    caps::set(None, CapSet::Effective, &eff)
+        .map_err(|e| err("restoring effective capabilities", e))?;
+    let (u2, g2) = (
+        getresuid().map_err(|e| err("getresuid", e))?,
+        getresgid().map_err(|e| err("getresgid", e))?,
+    );
+    if u2.effective != u.effective || g2.effective != g.effective {
+        return Err(PrivError("effective ids were not restored".into()));
+    }
+    Ok(out)
+}

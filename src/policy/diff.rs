@@ -1500,29 +1500,44 @@ fn compare_landlock(a: Option<&LandlockSpec>, b: Option<&LandlockSpec>, out: &mu
     paths_changes("exec", &x.exec, &y.exec, out);
     ports_changes("bind_tcp", &x.bind_tcp, &y.bind_tcp, out);
     ports_changes("connect_tcp", &x.connect_tcp, &y.connect_tcp, out);
-    for (key, p, q) in [
+    // Scopes in effect, for a root target and for any other (an omitted
+    // `scope` means both for root, none for others).
+    let (xr, yr, xo, yo) = (
+        x.scopes_for(0),
+        y.scopes_for(0),
+        x.scopes_for(1),
+        y.scopes_for(1),
+    );
+    for (key, pr, qr, po, qo) in [
         (
             "abstract unix socket",
-            x.scope_abstract_unix,
-            y.scope_abstract_unix,
+            xr.abstract_unix,
+            yr.abstract_unix,
+            xo.abstract_unix,
+            yo.abstract_unix,
         ),
-        ("signal", x.scope_signals, y.scope_signals),
+        ("signal", xr.signals, yr.signals, xo.signals, yo.signals),
     ] {
-        if p != q {
-            out.push(if q {
-                (
-                    ChangeKind::Landlock,
-                    format!("{key} scoping added"),
-                    Effect::Narrowing,
-                )
-            } else {
-                (
-                    ChangeKind::Landlock,
-                    format!("{key} scoping removed"),
-                    Effect::Widening,
-                )
-            });
-        }
+        let whom = match (pr != qr, po != qo) {
+            (true, true) => "",
+            (true, false) => " for root targets",
+            (false, true) => " for non-root targets",
+            (false, false) => continue,
+        };
+        let added = if pr != qr { qr } else { qo };
+        out.push(if added {
+            (
+                ChangeKind::Landlock,
+                format!("{key} scoping added{whom}"),
+                Effect::Narrowing,
+            )
+        } else {
+            (
+                ChangeKind::Landlock,
+                format!("{key} scoping removed{whom}"),
+                Effect::Widening,
+            )
+        });
     }
     if x.min_abi != y.min_abi {
         let show = |m: Option<u32>| m.map_or("best effort".to_string(), |v| v.to_string());
@@ -1824,6 +1839,38 @@ mod tests {
         );
         assert_eq!(l.len(), 3, "{l:?}");
         assert!(diff(&pol(&a), &pol(&b)).widens());
+    }
+
+    /// An omitted `scope` means both scopes for root targets only, so
+    /// `scope = []` widens for root, and listing both narrows for others.
+    #[test]
+    fn landlock_scope_default() {
+        let ll = |scope: &str| {
+            format!("[sandbox.b.landlock]\nread = [\"/etc\"]\n{scope}\n{R}sandbox = \"b\"\n")
+        };
+        let l = lines(&ll(""), &ll("scope = []"));
+        assert_eq!(
+            l.iter()
+                .filter(|x| x.contains("scoping removed for root targets") && x.starts_with('+'))
+                .count(),
+            2,
+            "{l:?}"
+        );
+        let l = lines(&ll(""), &ll("scope = [\"signal\", \"abstract_unix\"]"));
+        assert_eq!(
+            l.iter()
+                .filter(|x| x.contains("scoping added for non-root targets") && x.starts_with('-'))
+                .count(),
+            2,
+            "{l:?}"
+        );
+        let l = lines(&ll("scope = []"), &ll("scope = [\"signal\"]"));
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('-') && x.ends_with("signal scoping added")),
+            "{l:?}"
+        );
+        assert!(lines(&ll(""), &ll("")).is_empty());
     }
 
     #[test]

@@ -382,6 +382,7 @@ fn lint_sandboxes(p: &Policy, out: &mut Vec<Finding>) {
             ));
         }
     }
+    lint_root_scopes(p, out);
     for rule in &p.rules {
         for cap in rule
             .caps
@@ -397,6 +398,58 @@ fn lint_sandboxes(p: &Policy, out: &mut Vec<Finding>) {
                 ),
             ));
         }
+    }
+}
+
+/// A sandboxed allow rule that may run as root without both Landlock
+/// scopes: WARN. A sandboxed root is still uid 0 to the rest of the host;
+/// the scopes stop its signals to processes outside the sandbox and its
+/// connections to abstract unix sockets served outside.
+fn lint_root_scopes(p: &Policy, out: &mut Vec<Finding>) {
+    use crate::policy::model::{Action, Scopes};
+    for rule in p
+        .rules
+        .iter()
+        .filter(|r| r.action == Action::Allow && targets_root(r))
+    {
+        let Some(name) = rule.sandbox.as_deref().or(p.defaults.sandbox.as_deref()) else {
+            continue;
+        };
+        let Some(profile) = p.sandboxes.iter().find(|s| s.name == name) else {
+            continue;
+        };
+        let (missing, fix) = match &profile.landlock {
+            None => (
+                Scopes::ALL,
+                "the profile has no [landlock] table, and scopes come only with one (its scopes \
+                 apply to root targets by default, but it also confines files)",
+            ),
+            Some(l) => {
+                let have = l.scopes_for(0);
+                let missing = Scopes {
+                    abstract_unix: !have.abstract_unix,
+                    signals: !have.signals,
+                };
+                if !missing.any() {
+                    continue;
+                }
+                (
+                    missing,
+                    "remove `scope` (both apply to root targets by default) or list both",
+                )
+            }
+        };
+        out.push(finding(
+            Severity::Warn,
+            rule,
+            format!(
+                "rule {:?} runs as root in sandbox {name:?} without the Landlock scope {}: the command is \
+                 still uid 0 to the host and can signal root processes or reach root's abstract unix \
+                 sockets; {fix}, or better run it as a non-root user with `caps`",
+                rule.name,
+                missing.names()
+            ),
+        ));
     }
 }
 
@@ -1145,7 +1198,17 @@ mod tests {
         );
         assert_eq!(count("capability dac_override is root-equivalent"), 1);
         assert_eq!(count("root-equivalent"), 2, "{msgs:#?}");
-        assert_eq!(f.len(), 9 + 2 + 1 + 1 + 2, "{msgs:#?}");
+        // Rule "b" runs as root (no run_as) in "learn", which has no
+        // Landlock table, so no scopes; rule "a"'s "wide" has the default.
+        assert_eq!(
+            count(
+                "WARN: rule \"b\" runs as root in sandbox \"learn\" without the Landlock scope signal,abstract_unix"
+            ),
+            1,
+            "{msgs:#?}"
+        );
+        assert_eq!(count("runs as root in sandbox"), 1, "{msgs:#?}");
+        assert_eq!(f.len(), 9 + 2 + 1 + 1 + 2 + 1, "{msgs:#?}");
         let p = pol(
             "[sandbox.a.landlock]\nmin_abi = 3\nbind_tcp = [80]\nscope = [\"signal\"]\n\
              [sandbox.b.landlock]\nmin_abi = 6\nbind_tcp = [80]\nscope = [\"signal\"]\n\
@@ -1157,7 +1220,17 @@ mod tests {
             .filter(|f| f.severity == Severity::Warn)
             .map(|f| f.to_string())
             .collect();
-        assert_eq!(msgs.len(), 2, "{msgs:#?}");
+        // Both rules run as root with only the signal scope: WARN each.
+        assert_eq!(msgs.len(), 4, "{msgs:#?}");
+        for (i, r) in [(2, "r"), (3, "s")] {
+            assert!(
+                msgs[i].contains(&format!(
+                    "rule \"{r}\" runs as root in sandbox \"{}\" without the Landlock scope abstract_unix",
+                    if r == "r" { "a" } else { "b" }
+                )),
+                "{msgs:#?}"
+            );
+        }
         assert!(
             msgs[0].contains("\"a\": min_abi 3 does not cover bind_tcp (Landlock ABI 4)"),
             "{msgs:#?}"
@@ -1171,6 +1244,52 @@ mod tests {
                 crate::policy::parse::normalize_cap(cap).as_deref(),
                 Some(*cap)
             );
+        }
+    }
+
+    /// A sandboxed root rule without both scopes: WARN; with the default
+    /// (no `scope`), with both listed, or for a non-root target: nothing.
+    #[test]
+    fn sandboxed_root_without_scopes() {
+        let policy = |scope: &str, run_as: &str| {
+            pol(&format!(
+                "[sandbox.box.landlock]\nread = [\"/etc\"]\n{scope}\n\
+                 [[rule]]\nname = \"r\"\nusers = [\"u\"]\nrun_as = [{run_as}]\n\
+                 commands = [\"/usr/bin/id\"]\nsandbox = \"box\"\n"
+            ))
+        };
+        let warns = |p: &Policy| -> Vec<String> {
+            lint(p)
+                .iter()
+                .filter(|f| f.message.contains("runs as root in sandbox"))
+                .map(|f| f.to_string())
+                .collect()
+        };
+        for (scope, run_as, missing) in [
+            ("scope = []", "\"root\"", Some("signal,abstract_unix")),
+            (
+                "scope = []",
+                "\"#0\", \"bob\"",
+                Some("signal,abstract_unix"),
+            ),
+            ("scope = [\"abstract_unix\"]", "\"root\"", Some("signal")),
+            ("scope = [\"signal\"]", "\"root\"", Some("abstract_unix")),
+            ("", "\"root\"", None),
+            ("scope = [\"signal\", \"abstract_unix\"]", "\"root\"", None),
+            ("scope = []", "\"bob\"", None),
+        ] {
+            let w = warns(&policy(scope, run_as));
+            match missing {
+                Some(m) => {
+                    assert_eq!(w.len(), 1, "{scope} {run_as}: {w:#?}");
+                    assert!(
+                        w[0].contains(&format!("WARN: rule \"r\" runs as root in sandbox \"box\" without the Landlock scope {m}:")),
+                        "{w:#?}"
+                    );
+                    assert!(w[0].contains("non-root user with `caps`"), "{w:#?}");
+                }
+                None => assert!(w.is_empty(), "{scope} {run_as}: {w:#?}"),
+            }
         }
     }
 

@@ -482,6 +482,9 @@ struct LandlockDe {
     connect_tcp: Option<Vec<u16>>,
     scope_abstract_unix: bool,
     scope_signals: bool,
+    /// Absent in lock files written before the root-target default.
+    #[serde(default)]
+    scope_default: bool,
     min_abi: Option<u32>,
 }
 
@@ -593,6 +596,7 @@ impl PolicyDe {
                         connect_tcp: l.connect_tcp,
                         scope_abstract_unix: l.scope_abstract_unix,
                         scope_signals: l.scope_signals,
+                        scope_default: l.scope_default,
                         min_abi: l.min_abi,
                     }),
                     seccomp: s.seccomp.map(|c| SeccompSpec {

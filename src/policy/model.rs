@@ -334,9 +334,75 @@ pub struct LandlockSpec {
     pub scope_abstract_unix: bool,
     /// Scope signals to the domain (ABI >= 6).
     pub scope_signals: bool,
+    /// The profile does not write `scope`: both scopes apply to a uid-0
+    /// target, none to others (see [`LandlockSpec::scopes_for`]). Not
+    /// serialized when false, so a profile that writes `scope` hashes as
+    /// it did before this default existed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub scope_default: bool,
     /// Hard requirement: deny when the kernel's Landlock ABI is older.
     /// `None` = best effort (apply what the kernel supports, record it).
     pub min_abi: Option<u32>,
+}
+
+/// The Landlock scopes of one call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scopes {
+    /// Abstract unix sockets outside the domain cannot be connected to.
+    pub abstract_unix: bool,
+    /// Processes outside the domain cannot be signalled.
+    pub signals: bool,
+}
+
+impl Scopes {
+    /// Both scopes.
+    pub const ALL: Scopes = Scopes {
+        abstract_unix: true,
+        signals: true,
+    };
+
+    /// Whether any scope is set.
+    pub fn any(self) -> bool {
+        self.abstract_unix || self.signals
+    }
+
+    /// `signal,abstract_unix` (the policy's names), `none` when empty.
+    pub fn names(self) -> String {
+        let v: Vec<&str> = [
+            (self.signals, "signal"),
+            (self.abstract_unix, "abstract_unix"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+        if v.is_empty() {
+            "none".to_string()
+        } else {
+            v.join(",")
+        }
+    }
+}
+
+impl LandlockSpec {
+    /// The scopes for a call whose target has `target_uid`: as written,
+    /// or, when the profile does not write `scope`, both for a uid-0
+    /// target (a sandboxed root is still uid 0 to every other root
+    /// process and root-only socket) and none for others.
+    pub fn scopes_for(&self, target_uid: u32) -> Scopes {
+        if self.scope_default {
+            if target_uid == 0 {
+                Scopes::ALL
+            } else {
+                Scopes::default()
+            }
+        } else {
+            Scopes {
+                abstract_unix: self.scope_abstract_unix,
+                signals: self.scope_signals,
+            }
+        }
+    }
 }
 
 /// `[sandbox.NAME.seccomp]`.

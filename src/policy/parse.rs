@@ -32,7 +32,7 @@
 //! exec = ["/usr/sbin/nginx"]
 //! bind_tcp = [80, 443]
 //! connect_tcp = []
-//! scope = ["abstract_unix", "signal"]
+//! scope = ["abstract_unix", "signal"]  # omitted: both for a root target
 //! min_abi = 4
 //! [sandbox.web.seccomp]
 //! allow = ["@system-service"]
@@ -65,6 +65,9 @@
 //!   deduplicated, as are ports, syscall names and capabilities (order has
 //!   no meaning, so the hash does not depend on it). Paths are not checked
 //!   for existence here (`lint::lint_paths` warns).
+//! - `scope` omitted is not the same as `scope = []`: omitted, both
+//!   scopes apply to a uid-0 target (`LandlockSpec::scopes_for`); written,
+//!   exactly the listed ones apply to every target (`[]` opts out).
 //! - Syscall and `@group` names are checked against
 //!   `crate::sandbox::syscalls` (x86_64); an unknown name is an error.
 //! - Capabilities are written with or without `cap_`, in any case, and
@@ -891,6 +894,7 @@ fn landlock(ctx: &Ctx<'_>, l: &RawLandlock) -> Result<LandlockSpec, PolicyError>
         connect_tcp: port_list("connect_tcp", &l.connect_tcp)?,
         scope_abstract_unix,
         scope_signals,
+        scope_default: l.scope.is_none(),
         min_abi,
     })
 }
@@ -1857,6 +1861,7 @@ commands = ["/usr/bin/id"]
                 connect_tcp: Some(vec![]),
                 scope_abstract_unix: true,
                 scope_signals: true,
+                scope_default: false,
                 min_abi: Some(4),
             }
         );
@@ -1880,8 +1885,28 @@ commands = ["/usr/bin/id"]
         let p = main_ok("version = 1\n[sandbox.a.landlock]\nread = [\"/\"]\n[sandbox.a.seccomp]\n");
         let a = &p.sandboxes[0];
         let l = a.landlock.clone().unwrap_or_else(|| panic!("landlock"));
-        assert_eq!((l.bind_tcp, l.connect_tcp, l.min_abi), (None, None, None));
+        assert_eq!(
+            (&l.bind_tcp, &l.connect_tcp, l.min_abi),
+            (&None, &None, None)
+        );
         assert!(!l.scope_abstract_unix && !l.scope_signals);
+        // No `scope` written: the root-target default.
+        assert!(l.scope_default);
+        assert_eq!(l.scopes_for(0), crate::policy::model::Scopes::ALL);
+        assert!(!l.scopes_for(1000).any());
+        // `scope = []` opts out for every target.
+        let p = main_ok("version = 1\n[sandbox.a.landlock]\nscope = []\n");
+        let l = p.sandboxes[0]
+            .landlock
+            .clone()
+            .unwrap_or_else(|| panic!("landlock"));
+        assert!(!l.scope_default && !l.scopes_for(0).any());
+        let p = main_ok("version = 1\n[sandbox.a.landlock]\nscope = [\"signal\"]\n");
+        let l = p.sandboxes[0]
+            .landlock
+            .clone()
+            .unwrap_or_else(|| panic!("landlock"));
+        assert_eq!(l.scopes_for(0).names(), "signal");
         assert_eq!(
             a.seccomp,
             Some(SeccompSpec {

@@ -3,7 +3,9 @@
 //!
 //! Handled accesses are *all* filesystem rights of the newest ABI this
 //! crate knows, TCP bind/connect when the profile lists ports (ABI >= 4),
-//! and the abstract-unix-socket / signal scopes when asked (ABI >= 6). The
+//! and the abstract-unix-socket / signal scopes (ABI >= 6) the profile
+//! gives the call's target ([`LandlockSpec::scopes_for`]: when the profile
+//! does not write `scope`, both for a uid-0 target). The
 //! `landlock` crate's best-effort mode drops what the running kernel does
 //! not support; the [`Report`] says what was really enforced, for the
 //! audit record. A profile with `min_abi` is denied outright on an older
@@ -32,7 +34,7 @@
 //! exist are skipped and listed in [`Report::skipped`] and its summary.
 
 use super::SandboxError;
-use crate::policy::model::LandlockSpec;
+use crate::policy::model::{LandlockSpec, Scopes};
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
     PathFd, RestrictionStatus, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetStatus,
@@ -90,12 +92,15 @@ pub fn describe(spec: &LandlockSpec) -> String {
         return format!("landlock: DENIED on this kernel (min_abi {need}, kernel ABI {abi})");
     }
     let want_net = spec.bind_tcp.is_some() || spec.connect_tcp.is_some();
-    let want_scope = spec.scope_abstract_unix || spec.scope_signals;
+    // Described for a root target: the default applies to it.
+    let scopes = spec.scopes_for(0);
+    let want_scope = scopes.any();
     let r = Report {
         abi,
         fs: abi >= 1,
         net: want_net && abi >= 4,
         scope: want_scope && abi >= 6,
+        scopes,
         partial: abi >= 1 && ((want_net && abi < 4) || (want_scope && abi < 6)),
         skipped: spec
             .read
@@ -107,7 +112,11 @@ pub fn describe(spec: &LandlockSpec) -> String {
             .collect(),
         applied: false,
     };
-    r.summary()
+    let mut s = r.summary();
+    if spec.scope_default {
+        s.push_str(" (scope: root targets only, the default)");
+    }
+    s
 }
 
 /// What Landlock enforces (or would enforce) for a profile.
@@ -121,6 +130,8 @@ pub struct Report {
     pub net: bool,
     /// Scopes requested and enforced (ABI >= 6).
     pub scope: bool,
+    /// The scopes requested for this call's target.
+    pub scopes: Scopes,
     /// Something requested was not available on this kernel.
     pub partial: bool,
     /// Profile paths that did not exist (no rule added for them).
@@ -131,7 +142,8 @@ pub struct Report {
 
 impl Report {
     /// One line for the audit record, e.g.
-    /// `landlock abi=7 fs net scope; skipped: /opt/x` or
+    /// `landlock abi=7 fs net scope=signal,abstract_unix; skipped: /opt/x`,
+    /// `landlock abi=5 fs (partial: scope=signal not enforced, ABI < 6)` or
     /// `landlock unavailable (best effort)`.
     pub fn summary(&self) -> String {
         let mut s = if self.abi == 0 || !self.fs {
@@ -142,10 +154,18 @@ impl Report {
                 s.push_str(" net");
             }
             if self.scope {
-                s.push_str(" scope");
+                s.push_str(" scope=");
+                s.push_str(&self.scopes.names());
             }
             if self.partial {
-                s.push_str(" (partial)");
+                if self.scopes.any() && !self.scope {
+                    s.push_str(&format!(
+                        " (partial: scope={} not enforced, ABI < 6)",
+                        self.scopes.names()
+                    ));
+                } else {
+                    s.push_str(" (partial)");
+                }
             }
             s
         };
@@ -220,8 +240,13 @@ fn device_rights() -> BitFlags<AccessFs> {
 }
 
 /// Build (not apply) the ruleset for `spec`; `exec_path` is the resolved
-/// command (its interpreter and libraries get their rights automatically).
-pub fn prepare(spec: &LandlockSpec, exec_path: &Path) -> Result<PreparedLandlock, SandboxError> {
+/// command (its interpreter and libraries get their rights automatically);
+/// `target_uid` decides the default scopes ([`LandlockSpec::scopes_for`]).
+pub fn prepare(
+    spec: &LandlockSpec,
+    exec_path: &Path,
+    target_uid: u32,
+) -> Result<PreparedLandlock, SandboxError> {
     let abi = kernel_abi();
     if let Some(need) = spec.min_abi
         && abi < need
@@ -229,7 +254,8 @@ pub fn prepare(spec: &LandlockSpec, exec_path: &Path) -> Result<PreparedLandlock
         return Err(SandboxError::LandlockAbi { need, have: abi });
     }
     let want_net = spec.bind_tcp.is_some() || spec.connect_tcp.is_some();
-    let want_scope = spec.scope_abstract_unix || spec.scope_signals;
+    let wanted = spec.scopes_for(target_uid);
+    let want_scope = wanted.any();
 
     let mut rs = landlock::Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
@@ -246,10 +272,10 @@ pub fn prepare(spec: &LandlockSpec, exec_path: &Path) -> Result<PreparedLandlock
             .map_err(|e| ll_err("handle connect", e))?;
     }
     let mut scopes = BitFlags::<Scope>::empty();
-    if spec.scope_abstract_unix {
+    if wanted.abstract_unix {
         scopes |= Scope::AbstractUnixSocket;
     }
-    if spec.scope_signals {
+    if wanted.signals {
         scopes |= Scope::Signal;
     }
     if !scopes.is_empty() {
@@ -314,6 +340,7 @@ pub fn prepare(spec: &LandlockSpec, exec_path: &Path) -> Result<PreparedLandlock
             fs,
             net,
             scope,
+            scopes: wanted,
             partial,
             skipped,
             applied: false,
@@ -453,6 +480,7 @@ mod tests {
             connect_tcp: None,
             scope_abstract_unix: false,
             scope_signals: false,
+            scope_default: false,
             min_abi: None,
         }
     }
@@ -482,11 +510,23 @@ mod tests {
             fs: true,
             net: true,
             scope: true,
+            scopes: Scopes::ALL,
             partial: false,
             skipped: vec![PathBuf::from("/opt/x")],
             applied: true,
         };
-        assert_eq!(r.summary(), "landlock abi=7 fs net scope; skipped: /opt/x");
+        assert_eq!(
+            r.summary(),
+            "landlock abi=7 fs net scope=signal,abstract_unix; skipped: /opt/x"
+        );
+        // An older kernel: the scopes asked for are named as not enforced.
+        let mut old = r.clone();
+        (old.abi, old.scope, old.net, old.partial) = (5, false, true, true);
+        old.skipped.clear();
+        assert_eq!(
+            old.summary(),
+            "landlock abi=5 fs net (partial: scope=signal,abstract_unix not enforced, ABI < 6)"
+        );
         r.abi = 0;
         r.fs = false;
         r.skipped.clear();
@@ -498,7 +538,7 @@ mod tests {
         let abi = kernel_abi();
         let mut s = empty_spec();
         s.min_abi = Some(abi + 1);
-        let e = prepare(&s, Path::new("/bin/true")).unwrap_err();
+        let e = prepare(&s, Path::new("/bin/true"), 1000).unwrap_err();
         assert_eq!(
             e,
             SandboxError::LandlockAbi {
@@ -509,7 +549,7 @@ mod tests {
         let mut s = empty_spec();
         s.read = vec![PathBuf::from("/nonexistent/belladonna-x")];
         s.min_abi = if abi > 0 { Some(1) } else { None };
-        let p = prepare(&s, Path::new("/bin/true")).unwrap();
+        let p = prepare(&s, Path::new("/bin/true"), 1000).unwrap();
         assert_eq!(p.report().skipped, s.read);
         assert!(
             p.report()
@@ -519,7 +559,7 @@ mod tests {
         let mut s = empty_spec();
         s.read = vec![PathBuf::from("relative")];
         assert!(matches!(
-            prepare(&s, Path::new("/bin/true")),
+            prepare(&s, Path::new("/bin/true"), 1000),
             Err(SandboxError::Profile(_))
         ));
     }
@@ -541,7 +581,7 @@ mod tests {
         std::fs::write(b.join("f"), "x").unwrap();
         let mut s = empty_spec();
         s.read = vec![a.clone()];
-        let p = prepare(&s, Path::new("/bin/true")).unwrap();
+        let p = prepare(&s, Path::new("/bin/true"), 1000).unwrap();
         use std::ffi::CString;
         let fa = CString::new(a.join("f").as_os_str().as_bytes()).unwrap();
         let fb = CString::new(b.join("f").as_os_str().as_bytes()).unwrap();
@@ -583,7 +623,7 @@ mod tests {
         if crate::sandbox::no_new_privs() {
             return;
         }
-        let p = prepare(&empty_spec(), Path::new("/bin/true")).unwrap();
+        let p = prepare(&empty_spec(), Path::new("/bin/true"), 1000).unwrap();
         assert_eq!(
             p.apply().unwrap_err(),
             SandboxError::NoNewPrivs("landlock apply")

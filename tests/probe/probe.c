@@ -4,6 +4,7 @@
  * what a message says. Exit status: 0 = call succeeded, 1 = it failed. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <termios.h>
@@ -44,6 +47,19 @@ static long tcp(const char *port, int do_bind) {
                    : connect(s, (struct sockaddr *)&a, sizeof a);
 }
 
+/* Connect to the abstract unix socket "\0name". */
+static long abstract_connect(const char *name) {
+    int s = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (s < 0) return -1;
+    struct sockaddr_un a;
+    memset(&a, 0, sizeof a);
+    a.sun_family = AF_UNIX;
+    size_t n = strlen(name);
+    if (n + 1 > sizeof a.sun_path) { errno = ENAMETOOLONG; return -1; }
+    memcpy(a.sun_path + 1, name, n);
+    return connect(s, (struct sockaddr *)&a, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n));
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
     const char *m = argv[1];
@@ -52,6 +68,8 @@ int main(int argc, char **argv) {
     if (!strcmp(m, "write") && argc == 3) return report(open(argv[2], O_WRONLY | O_CREAT, 0600));
     if (!strcmp(m, "bind") && argc == 3) return report(tcp(argv[2], 1));
     if (!strcmp(m, "connect") && argc == 3) return report(tcp(argv[2], 0));
+    if (!strcmp(m, "kill") && argc == 3) return report(kill(atoi(argv[2]), SIGTERM));
+    if (!strcmp(m, "abstract") && argc == 3) return report(abstract_connect(argv[2]));
     if (!strcmp(m, "ptrace")) return report(ptrace(PTRACE_TRACEME, 0, 0, 0));
     if (!strcmp(m, "uname")) { struct utsname u; return report(uname(&u)); }
     if (!strcmp(m, "chown") && argc == 3) return report(chown(argv[2], 0, 0));

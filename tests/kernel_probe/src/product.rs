@@ -241,6 +241,7 @@ fn ll_spec(read: Vec<PathBuf>, min_abi: Option<u32>) -> LandlockSpec {
         connect_tcp: None,
         scope_abstract_unix: false,
         scope_signals: false,
+        scope_default: false,
         min_abi,
     }
 }
@@ -287,6 +288,7 @@ fn apply_and_verify(ctx: &Ctx, p: PreparedLandlock, net_scope: bool) -> Result<(
         fs: v[1] == 1,
         net: v[2] == 1,
         scope: v[3] == 1,
+        scopes: before.scopes,
         partial: v[4] == 1,
         skipped: before.skipped.clone(),
         applied: v[5] == 1,
@@ -314,7 +316,7 @@ pub fn check_landlock(ctx: &Ctx) {
     }
 
     // (a) The brief's profile: read = [/proc], best effort (no min_abi).
-    match pl::prepare(&ll_spec(vec!["/proc".into()], None), &ctx.exe) {
+    match pl::prepare(&ll_spec(vec!["/proc".into()], None), &ctx.exe, 0) {
         Err(e) => check("product_landlock", St::Fail, &format!("prepare: {e}")),
         Ok(p) => match apply_and_verify(ctx, p, false) {
             Ok((summary, r)) => {
@@ -336,7 +338,7 @@ pub fn check_landlock(ctx: &Ctx) {
     s.connect_tcp = Some(vec![ALLOWED_PORT]);
     s.scope_abstract_unix = true;
     s.scope_signals = true;
-    match pl::prepare(&s, &ctx.exe) {
+    match pl::prepare(&s, &ctx.exe, 0) {
         Err(e) => check("product_landlock_report", St::Fail, &format!("prepare: {e}")),
         Ok(p) => match apply_and_verify(ctx, p, true) {
             Ok((summary, _)) => {
@@ -354,7 +356,7 @@ pub fn check_min_abi(ctx: &Ctx) {
     let abi = pl::kernel_abi();
     // min_abi = 6 (scoping, the first ABI past Debian 6.1's 2).
     let need = decide::ABI_SCOPE;
-    match pl::prepare(&ll_spec(vec!["/proc".into()], Some(need)), &ctx.exe) {
+    match pl::prepare(&ll_spec(vec!["/proc".into()], Some(need)), &ctx.exe, 0) {
         Err(SandboxError::LandlockAbi { need: n, have }) if abi < need && n == need && have == abi => {
             let msg = SandboxError::LandlockAbi { need: n, have }.to_string();
             check("product_min_abi6", St::Ok("refused"), &format!("LandlockAbi {{ need: {n}, have: {have} }}: {msg}"))
@@ -368,8 +370,8 @@ pub fn check_min_abi(ctx: &Ctx) {
     }
 
     // Both outcomes on this very kernel: min_abi = ABI+1 refused, = ABI accepted.
-    let above = pl::prepare(&ll_spec(vec![], Some(abi + 1)), &ctx.exe);
-    let equal = pl::prepare(&ll_spec(vec![], Some(abi)), &ctx.exe);
+    let above = pl::prepare(&ll_spec(vec![], Some(abi + 1)), &ctx.exe, 0);
+    let equal = pl::prepare(&ll_spec(vec![], Some(abi)), &ctx.exe, 0);
     match (&above, &equal) {
         (Err(SandboxError::LandlockAbi { need, have }), Ok(_)) if *need == abi + 1 && *have == abi => check(
             "product_min_abi_both",
@@ -395,7 +397,7 @@ pub fn check_exec(ctx: &Ctx) {
         Ok(p) => p,
         Err(e) => return check("product_sandbox_exec", St::Fail, &format!("compile(None): {e}")),
     };
-    let p = match pl::prepare(&ll_spec(vec!["/proc".into()], None), &ctx.exe) {
+    let p = match pl::prepare(&ll_spec(vec!["/proc".into()], None), &ctx.exe, 0) {
         Ok(p) => p,
         Err(e) => return check("product_sandbox_exec", St::Fail, &format!("prepare: {e}")),
     };
