@@ -58,6 +58,10 @@ struct Ctx {
     drift: Option<String>,
     /// Wall/monotonic skew over 2 s since this boot's anchor.
     clock_skew: Option<i64>,
+    /// Stage timings for every record (docs/audit-format.md).
+    watch: audit::timing::Stopwatch,
+    /// The caller's TRACEPARENT, checked: the header or "invalid".
+    traceparent: Option<String>,
 }
 
 /// What a record says about the request.
@@ -103,8 +107,13 @@ impl Ctx {
             confinement: s.confinement,
             drift: self.drift.as_deref(),
             clock_skew: self.clock_skew,
+            timing: Some(self.watch.timing()),
+            traceparent: self.traceparent.as_deref(),
         };
-        audit::append(&rec, &AppendOptions::system())
+        let appended = audit::append(&rec, &AppendOptions::system())?;
+        // Durable, lock released: the journal copy (never blocks).
+        audit::journal::forward(&rec, &appended);
+        Ok(appended)
     }
 
     /// Refuse: record (best effort: a refusal stands even when the log
@@ -132,6 +141,7 @@ impl Ctx {
 /// Entry point: the whole call. Returns the exit code on refusal; on
 /// success it does not return (the process becomes the command).
 pub fn main(args: Vec<OsString>) -> i32 {
+    let watch = audit::timing::Stopwatch::start();
     // recv: nothing is trusted or opened before the process is sane and
     // its privileges are known to be real.
     let refused = |msg: String| {
@@ -164,7 +174,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     if let Err(e) = privileges::enter_root_files() {
         return refused(format!("cannot switch to root for its files: {e}"));
     }
-    let ctx = match recv(&args) {
+    let ctx = match recv(&args, watch) {
         Ok(c) => c,
         Err(msg) => return refused(msg),
     };
@@ -197,7 +207,7 @@ fn usage(e: clap::Error) -> i32 {
     }
 }
 
-fn recv(args: &[OsString]) -> Result<Ctx, String> {
+fn recv(args: &[OsString], watch: audit::timing::Stopwatch) -> Result<Ctx, String> {
     let caller = identity::caller_from_kernel().map_err(|e| e.to_string())?;
     let host = nix::unistd::gethostname()
         .map(|h| h.as_bytes().to_vec())
@@ -211,6 +221,9 @@ fn recv(args: &[OsString]) -> Result<Ctx, String> {
         policy_hash: None,
         drift: None,
         clock_skew: None,
+        watch,
+        traceparent: std::env::var_os("TRACEPARENT")
+            .map(|v| audit::timing::traceparent(v.as_bytes()).to_string()),
     })
 }
 
@@ -238,6 +251,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         }
     };
     ctx.clock_skew = clock.skew;
+    ctx.watch.end_recv();
     let loaded = match load_policy() {
         Ok(l) => l,
         Err(e) => {
@@ -453,6 +467,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                 return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
             }
             approved_by = authed;
+            ctx.watch.end_auth();
             (rule, spec)
         }
     };

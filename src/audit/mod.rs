@@ -8,14 +8,20 @@
 //! * [`mac`]: the keyed MAC with forward-secure epoch keys.
 //! * [`verify`]: `bdctl audit verify`.
 //! * [`show`]: `bdctl audit show`.
+//! * [`timing`]: stage timings and the caller's trace context.
+//! * [`journal`]: each record's copy in journald; [`cross_check`]:
+//!   `bdctl audit cross-check`.
 //!
 //! The format is documented in `docs/audit-format.md`.
 #![forbid(unsafe_code)]
 
 pub mod chain;
+pub mod cross_check;
+pub mod journal;
 pub mod mac;
 pub mod record;
 pub mod show;
+pub mod timing;
 pub mod verify;
 pub mod writer;
 
@@ -328,6 +334,8 @@ pub(crate) mod testutil {
             confinement: None,
             drift: None,
             clock_skew: None,
+            timing: None,
+            traceparent: None,
         }
     }
 }
