@@ -458,3 +458,49 @@ fn catalog_is_accepted_by_journalctl() {
         assert!(list.contains(&format!("{id} belladonna: ")), "{id}\n{list}");
     }
 }
+
+#[test]
+fn seal_and_recovery_records_reach_the_journal() {
+    let env = std_env!("seal_and_recovery_records_reach_the_journal");
+    mkdir_mode(&env.etc("belladonna/keys"), 0o700);
+    let j = env.start_journald();
+    let keys = |script: &str| {
+        env.sh_in_ns(
+            "root",
+            &format!(
+                "mount --bind \"$TESTDIR/etc/belladonna/keys\" /etc/belladonna/keys || exit 99\n{script}"
+            ),
+        )
+    };
+    let o = keys("\"$BDCTL\" key gen --audit");
+    assert_eq!(o.code(), Some(0), "{o}");
+    env.run_as_user("alice", &["/usr/bin/id", "-u"])
+        .expect_code(0, "call 1");
+    let o = keys("\"$BDCTL\" key rotate --audit");
+    assert_eq!(o.code(), Some(0), "{o}");
+    // A torn tail, recovered by the next call.
+    let mut log = env.audit_bytes();
+    log.extend_from_slice(b"{\"seq\":3,\"event\":\"acc");
+    write_mode(&env.audit_path(), &log, 0o600);
+    env.run_as_user("alice", &["/usr/bin/id", "-u"])
+        .expect_code(0, "call 2");
+    let entries = j.entries(4);
+    let recs = env.audit_lines();
+    assert_eq!(recs.len(), 4, "accept, seal, recovery, accept");
+    let seal = j.by_seq(&entries, 2);
+    assert_eq!(seal["BD_EVENT"], "seal", "{seal:#}");
+    assert_eq!(seal["MESSAGE_ID"], ids::SEAL);
+    assert_eq!(seal["BD_HASH"], recs[1]["h"]);
+    assert_eq!(seal["BD_SEAL_EPOCH"], "0");
+    let rec = j.by_seq(&entries, 3);
+    assert_eq!(rec["BD_EVENT"], "recovery", "{rec:#}");
+    assert_eq!(rec["MESSAGE_ID"], ids::RECOVERY);
+    assert_eq!(rec["PRIORITY"], "4");
+    assert_eq!(
+        rec["BD_TORN_LENGTH"],
+        recs[2]["torn_length"].to_string().as_str()
+    );
+    assert_eq!(j.by_seq(&entries, 4)["BD_HASH"], recs[3]["h"]);
+    let o = env.bdctl(&["audit", "cross-check", "--directory", "/run/log/journal"]);
+    o.expect_code(0, "all four agree (the recovery by seq)");
+}

@@ -191,11 +191,10 @@ fn deliver(e: &Entry, prio: u8, fallback: &str) {
     }
 }
 
-fn line_entry(line: &[u8], h: &[u8; 32]) -> Option<(Entry, u8, String)> {
-    let body = line.strip_suffix(b"\n").unwrap_or(line);
-    let v = LineView::parse(body).ok()?;
-    let fallback = format!("{} [seq {} h {}]", human(&v), v.seq, hex(h));
-    Some((entry_for(&v, Some(h)), event_priority(v.event), fallback))
+/// Send the entry of a parsed record whose `h` is `h`.
+fn deliver_view(v: &LineView<'_>, h: &[u8; 32]) {
+    let fallback = format!("{} [seq {} h {}]", human(v), v.seq, hex(h));
+    deliver(&entry_for(v, Some(h)), event_priority(v.event), &fallback);
 }
 
 /// Copy a record appended as `a` to journald (and its recovery record,
@@ -222,8 +221,8 @@ pub fn forward(rec: &Record<'_>, a: &Appended) {
     };
     let mut line = Vec::with_capacity(1024);
     encode_record(&mut line, rec, a.seq, &GENESIS);
-    if let Some((e, prio, fb)) = line_entry(&line, &a.h) {
-        deliver(&e, prio, &fb);
+    if let Ok(v) = LineView::parse(line.strip_suffix(b"\n").unwrap_or(&line)) {
+        deliver_view(&v, &a.h);
     }
 }
 
@@ -237,10 +236,30 @@ fn forward_recovery(seq: u64, t: &Torn, time: SystemTime, host: &[u8], pid: u32)
     deliver(&entry_for(&v, None), priority::WARNING, &human(&v));
 }
 
-/// Copy a seal record line (as written, with its `h`) to journald.
-pub fn forward_line(line: &[u8], h: &[u8; 32]) {
-    if let Some((e, prio, fb)) = line_entry(line, h) {
-        deliver(&e, prio, &fb);
+/// Copy the last record of `file` to journald when its seq is `seq`
+/// (`bdctl key rotate --audit`, after the seal is written and the lock
+/// released). A seal line is short: the last 64 KiB hold it.
+pub fn forward_last(file: &std::fs::File, seq: u64) {
+    use std::os::unix::fs::FileExt;
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return;
+    };
+    let from = len.saturating_sub(64 << 10);
+    let mut buf = vec![0u8; (len - from) as usize];
+    if file.read_exact_at(&mut buf, from).is_err() {
+        return;
+    }
+    let Some(body) = buf.strip_suffix(b"\n") else {
+        return;
+    };
+    let line = match body.iter().rposition(|c| *c == b'\n') {
+        Some(i) => &body[i + 1..],
+        None if from == 0 => body,
+        None => return,
+    };
+    match LineView::parse(line) {
+        Ok(v) if v.seq == seq => deliver_view(&v, &v.h),
+        _ => {}
     }
 }
 
