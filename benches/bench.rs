@@ -418,6 +418,7 @@ fn journald_costs(argv: &[String], who: &Caller, rounds: usize) {
         h: [2; 32],
         recovered: None,
         append_us: Some(100),
+        epoch: None,
     };
     let n = 2000u32;
     let t = Instant::now();

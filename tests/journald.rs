@@ -501,6 +501,11 @@ fn seal_and_recovery_records_reach_the_journal() {
         recs[2]["torn_length"].to_string().as_str()
     );
     assert_eq!(j.by_seq(&entries, 4)["BD_HASH"], recs[3]["h"]);
+    // Keyed records: the journal has their epoch too.
+    assert_eq!(rec["BD_EPOCH"], "1", "{rec:#}");
+    assert_eq!(recs[3]["epoch"], 1);
+    assert_eq!(j.by_seq(&entries, 4)["BD_EPOCH"], "1");
+    assert_eq!(j.by_seq(&entries, 1)["BD_EPOCH"], "0");
     let o = env.bdctl(&["audit", "cross-check", "--directory", "/run/log/journal"]);
     o.expect_code(0, "all four agree (the recovery by seq)");
 }

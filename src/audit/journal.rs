@@ -203,10 +203,18 @@ fn deliver_view(v: &LineView<'_>, h: &[u8; 32]) {
 /// fails the caller.
 pub fn forward(rec: &Record<'_>, a: &Appended) {
     if let Some(t) = &a.recovered {
-        forward_recovery(a.seq.saturating_sub(1), t, rec.time, rec.host, rec.pid);
+        forward_recovery(
+            a.seq.saturating_sub(1),
+            t,
+            rec.time,
+            rec.host,
+            rec.pid,
+            a.epoch,
+        );
     }
     // The line as written but for `prev` (unknown here, and not part of
-    // any field sent), with the `timing.append` the writer wrote.
+    // any field sent), with the `timing.append` and `epoch` the writer
+    // wrote (the key itself is not needed: `mac` is not sent).
     let timed;
     let rec = match (rec.timing, a.append_us) {
         (Some(mut t), Some(us)) => {
@@ -221,16 +229,41 @@ pub fn forward(rec: &Record<'_>, a: &Appended) {
     };
     let mut line = Vec::with_capacity(1024);
     encode_record(&mut line, rec, a.seq, &GENESIS);
+    let line = with_epoch(line, a.epoch);
     if let Ok(v) = LineView::parse(line.strip_suffix(b"\n").unwrap_or(&line)) {
         deliver_view(&v, &a.h);
     }
 }
 
+/// `"epoch":E` put where the keyed encoder writes it: the end of the
+/// body, right before `,"prev":` (the last occurrence: strings escape
+/// their quotes, so it cannot be inside a value).
+fn with_epoch(line: Vec<u8>, epoch: Option<u64>) -> Vec<u8> {
+    let Some(e) = epoch else { return line };
+    let marker = b",\"prev\":";
+    let Some(at) = line.windows(marker.len()).rposition(|w| w == marker) else {
+        return line;
+    };
+    let mut out = Vec::with_capacity(line.len() + 24);
+    out.extend_from_slice(&line[..at]);
+    out.extend_from_slice(format!(",\"epoch\":{e}").as_bytes());
+    out.extend_from_slice(&line[at..]);
+    out
+}
+
 /// Copy a recovery record (seq `seq`, covering `t`) to journald. Its
 /// BD_HASH is not known to the writer's caller: it is left out.
-fn forward_recovery(seq: u64, t: &Torn, time: SystemTime, host: &[u8], pid: u32) {
+fn forward_recovery(
+    seq: u64,
+    t: &Torn,
+    time: SystemTime,
+    host: &[u8],
+    pid: u32,
+    epoch: Option<u64>,
+) {
     let mut line = Vec::with_capacity(512);
     encode_recovery(&mut line, seq, &GENESIS, time, host, pid, t);
+    let line = with_epoch(line, epoch);
     let body = line.strip_suffix(b"\n").unwrap_or(&line);
     let Ok(v) = LineView::parse(body) else { return };
     deliver(&entry_for(&v, None), priority::WARNING, &human(&v));

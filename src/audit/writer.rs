@@ -85,6 +85,8 @@ pub struct Appended {
     /// The `timing.append` written into the record (microseconds), when
     /// it has `timing`.
     pub append_us: Option<u64>,
+    /// The MAC epoch written into the record (`epoch`), when keyed.
+    pub epoch: Option<u64>,
 }
 
 /// Append `rec` to the log named by `opts`: open it safely, then
@@ -287,6 +289,7 @@ fn append_inner(
         h: plan.h,
         recovered: plan.recovered,
         append_us: plan.append_us,
+        epoch: key.as_ref().map(EpochKey::epoch),
     })
 }
 
