@@ -24,6 +24,10 @@ pub fn syslog(msg: &str) {
 /// syslog daemon takes it. `msg` is escaped (one line, no control
 /// characters).
 pub fn syslog_line(prio: u8, msg: &str) {
+    syslog_line_to(std::path::Path::new(DEV_LOG), prio, msg);
+}
+
+fn syslog_line_to(socket: &std::path::Path, prio: u8, msg: &str) {
     let text = crate::escape::display(msg.as_bytes());
     let pri = u32::from(crate::audit::journal::FACILITY) * 8 + u32::from(prio & 7);
     let line = format!("<{pri}>bdexec[{}]: {text}", std::process::id());
@@ -31,6 +35,29 @@ pub fn syslog_line(prio: u8, msg: &str) {
         return;
     };
     if sock.set_nonblocking(true).is_ok() {
-        let _ = sock.send_to(line.as_bytes(), DEV_LOG);
+        let _ = sock.send_to(line.as_bytes(), socket);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_escaped_rfc3164_line() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("log");
+        let rx = UnixDatagram::bind(&p).expect("bind");
+        syslog_line_to(&p, 2, "accept #3\nforged line\x1b");
+        let mut buf = [0u8; 256];
+        let n = rx.recv(&mut buf).expect("recv");
+        let got = std::str::from_utf8(&buf[..n]).expect("utf8");
+        assert_eq!(
+            got,
+            format!(
+                "<82>bdexec[{}]: accept #3\\x0aforged line\\x1b",
+                std::process::id()
+            )
+        );
     }
 }

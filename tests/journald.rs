@@ -509,3 +509,27 @@ fn seal_and_recovery_records_reach_the_journal() {
     let o = env.bdctl(&["audit", "cross-check", "--directory", "/run/log/journal"]);
     o.expect_code(0, "all four agree (the recovery by seq)");
 }
+
+#[test]
+fn alerts_reach_the_journal_at_priority_2() {
+    let env = std_env!("alerts_reach_the_journal_at_priority_2");
+    let j = env.start_journald();
+    // The log cannot be opened (a symlink): the accept cannot be made
+    // durable, nothing runs (exit 4), and the alert goes to journald.
+    std::os::unix::fs::symlink("../elsewhere.jsonl", env.audit_path()).expect("symlink");
+    env.run_as_user("alice", &["/usr/bin/touch", "/var/lib/marker"])
+        .expect_refusal(4, "audit log unusable");
+    assert!(!env.marker_exists("marker"));
+    let entries = j.entries(1);
+    let alerts: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["MESSAGE_ID"] == ids::ALERT)
+        .collect();
+    assert_eq!(alerts.len(), 1, "{entries:#?}");
+    let a = alerts[0];
+    assert_eq!(a["PRIORITY"], "2", "{a:#}");
+    assert_eq!(a["BD_EVENT"], "alert", "{a:#}");
+    assert_eq!(a["SYSLOG_FACILITY"], "10", "{a:#}");
+    let msg = a["MESSAGE"].as_str().expect("MESSAGE");
+    assert!(msg.contains("/usr/bin/touch not run"), "{msg}");
+}
