@@ -179,6 +179,39 @@ mod tests {
         assert!(!traceparent_recordable(b"00-zz"));
     }
 
+    /// Every reader takes timed records: `show` (human and `--json`,
+    /// which passes the line unchanged) and the verifier.
+    #[test]
+    fn readers_take_timed_records() {
+        use crate::audit::chain::GENESIS;
+        use crate::audit::record::encode_record;
+        use crate::audit::testutil::sample;
+        let argv = vec![b"id".to_vec()];
+        let mut r = sample(&argv);
+        r.timing = Some(Timing {
+            recv: 10,
+            append: 40,
+            ..Timing::default()
+        });
+        r.traceparent = Some(GOOD);
+        let mut line = Vec::new();
+        encode_record(&mut line, &r, 1, &GENESIS);
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("log");
+        std::fs::write(&p, &line).expect("write");
+        let mut json = Vec::new();
+        crate::audit::show::show(&p, true, &mut json).expect("show --json");
+        assert_eq!(json, line);
+        let mut human = Vec::new();
+        crate::audit::show::show(&p, false, &mut human).expect("show");
+        let human = String::from_utf8(human).expect("utf8");
+        assert!(
+            human.ends_with("#1 accept alice -> root: /usr/bin/systemctl [rule web] matched\n"),
+            "{human}"
+        );
+        crate::audit::verify::verify_file(&p).expect("verifies");
+    }
+
     #[test]
     fn stages_split_the_time() {
         let t0 = Instant::now();
