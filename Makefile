@@ -45,8 +45,9 @@ TEST_THREADS ?= 2
 # prlimit), man pages (mandoc), bench (sudo, opendoas); PAM (libpam0g:
 # loaded at run time with dlopen, so no -dev package; libpam-modules:
 # pam_unix for the tests' service; openssl: `openssl passwd -6` for the
-# test user's password hash).
-DEB_PACKAGES := build-essential pkg-config libseccomp2 linux-libc-dev libcap2-bin strace util-linux mandoc sudo opendoas libpam0g libpam-modules libpam-runtime openssl
+# test user's password hash); systemd: systemd-journald and journalctl for
+# tests/journald.rs and `bdctl audit cross-check`.
+DEB_PACKAGES := build-essential pkg-config libseccomp2 linux-libc-dev libcap2-bin strace util-linux mandoc sudo opendoas libpam0g libpam-modules libpam-runtime openssl systemd
 
 # Only for `make test-tpm` (the belladonna_tpm_real feature: tss-esapi links
 # libtss2-esys; the tests start swtpm on loopback).
@@ -57,7 +58,7 @@ TPM_DEB_PACKAGES := libtss2-dev swtpm swtpm-tools pkg-config
 # the alternatives symlinks), bzip2 (bzcat/bunzip2 hard links), busybox.
 DEB_PACKAGES += vim bzip2 busybox
 
-.PHONY: all build deps test test-tpm demo install uninstall bench lint clean check-root kernel-matrix
+.PHONY: all build deps test test-journald test-tpm demo install uninstall bench lint clean check-root kernel-matrix
 
 all: build
 
@@ -84,6 +85,12 @@ deps:
 test: deps
 	@if [ "$$(id -u)" != 0 ]; then echo "test: WARNING: not root: the integration tests will be SKIPPED (see the SKIPPED lines)" >&2; fi
 	$(CARGO) test --features test-hooks --no-fail-fast -- --test-threads=$(TEST_THREADS)
+
+# The journald copy of every audit record and `bdctl audit cross-check`
+# (tests/journald.rs): each test starts its own systemd-journald in a
+# private mount namespace with the test's /run. Root. Also part of `test`.
+test-journald: deps
+	$(CARGO) test --features test-hooks --test journald -- --test-threads=$(TEST_THREADS)
 
 # The TPM-backed KEK (src/auth/tpm.rs): each test starts its own swtpm on
 # 127.0.0.1 (free ports, state in a temporary directory). Needs no root.

@@ -14,6 +14,10 @@
 //!   BELLADONNA_BENCH_ROUNDS   paired rounds (default 500)
 //!   BELLADONNA_BENCH_PAR      calls per worker for the 4-caller run (default 250)
 //!
+//! Last, the journald copy's cost: bdexec with and without a running
+//! systemd-journald (paired rounds), and one entry built and sent
+//! in-process.
+//!
 //! Method: every round runs each tool once, in a rotating order (pairs
 //! share the machine's state of the moment); the paired ratio of a round
 //! is bdexec's time over the other tool's, and the median of those ratios
@@ -313,6 +317,140 @@ fn main() {
     );
 
     sandbox_costs();
+    journald_costs(&bd.argv, &who, rounds.min(200));
+}
+
+/// The journald copy's cost per call: paired rounds of bdexec with a
+/// running systemd-journald (started here, in the bench's namespace, on
+/// the bench's /run) and without one (its socket directory renamed away,
+/// so the send fails at once with ENOENT, as on a host without journald),
+/// and the in-process cost of building and sending one entry.
+fn journald_costs(argv: &[String], who: &Caller, rounds: usize) {
+    use std::path::Path;
+    const JOURNALD: &str = "/lib/systemd/systemd-journald";
+    println!();
+    if !Path::new(JOURNALD).exists() {
+        println!("bench: journald cost skipped: {JOURNALD} missing (make deps installs systemd)");
+        return;
+    }
+    let on = Path::new("/run/systemd/journal");
+    let off = Path::new("/run/systemd/journal.off");
+    let _ = std::fs::create_dir_all(on);
+    let mut jd = match Command::new(JOURNALD)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            println!("bench: journald cost skipped: cannot start {JOURNALD}: {e}");
+            return;
+        }
+    };
+    let t0 = Instant::now();
+    while !on.join("socket").exists() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let set = |enabled: bool| {
+        let (from, to) = if enabled { (off, on) } else { (on, off) };
+        if from.exists() {
+            std::fs::rename(from, to).expect("rename the journal socket directory");
+        }
+    };
+    for _ in 0..20 {
+        set(true);
+        call(argv, who);
+        set(false);
+        call(argv, who);
+    }
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for r in 0..rounds {
+        for k in 0..2 {
+            let enabled = (r + k) % 2 == 0;
+            set(enabled);
+            let (d, _, st) = call(argv, who);
+            assert_eq!(st, 0, "bdexec failed in the journald run");
+            if enabled {
+                with.push(d)
+            } else {
+                without.push(d)
+            }
+        }
+    }
+    set(true);
+    let diffs: Vec<f64> = with
+        .iter()
+        .zip(&without)
+        .map(|(a, b)| (a.as_secs_f64() - b.as_secs_f64()) * 1e6)
+        .collect();
+    with.sort();
+    without.sort();
+    // In-process: one accept record's entry built and sent, mean of n.
+    let argv_rec: Vec<Vec<u8>> = vec![b"/bin/true".to_vec()];
+    let rec = belladonna::audit::Record {
+        event: belladonna::audit::Event::Accept,
+        time: std::time::SystemTime::now(),
+        uuid: [0x42; 16],
+        host: b"bench",
+        pid: std::process::id(),
+        submituser: Some("bdbench"),
+        submituid: who.uid,
+        submitgid: who.gid,
+        ttyname: None,
+        submitcwd: Some(b"/"),
+        runuser: Some("root"),
+        runuid: Some(0),
+        rungid: Some(0),
+        command: Some(b"/usr/bin/true"),
+        runargv: &argv_rec,
+        rule: Some("bench-true"),
+        reason: "allowed",
+        policy_hash: Some([1; 32]),
+        sandbox: None,
+        confinement: None,
+        drift: None,
+        clock_skew: None,
+        suppressed: None,
+        env_dropped: &[],
+        timing: Some(belladonna::audit::timing::Timing::default()),
+        traceparent: None,
+    };
+    let appended = belladonna::audit::Appended {
+        seq: 1,
+        h: [2; 32],
+        recovered: None,
+        append_us: Some(100),
+        epoch: None,
+    };
+    let n = 2000u32;
+    let t = Instant::now();
+    for _ in 0..n {
+        belladonna::audit::journal::forward(&rec, &appended);
+    }
+    let per = t.elapsed() / n;
+    let _ = jd.kill();
+    let _ = jd.wait();
+    println!(
+        "journald copy, {rounds} paired rounds of bdexec with and without a running journald:"
+    );
+    println!(
+        "  with journald     p50 {} ms  p95 {} ms",
+        ms(pct(&with, 0.50)).trim(),
+        ms(pct(&with, 0.95)).trim()
+    );
+    println!(
+        "  without journald  p50 {} ms  p95 {} ms",
+        ms(pct(&without, 0.50)).trim(),
+        ms(pct(&without, 0.95)).trim()
+    );
+    println!(
+        "  paired difference (with - without), median {:.0} us per call",
+        median_f(diffs)
+    );
+    println!(
+        "  in-process: one record's entry built and sent {:.1} us (mean of {n})",
+        per.as_secs_f64() * 1e6
+    );
 }
 
 /// In-process cost of the sandbox steps bdexec takes per call (run as

@@ -79,6 +79,11 @@ EOF
     chmod 0440 "$dir/etc/sudoers.d/belladonna-bench"
     printf 'permit nopass bdbench as root cmd /bin/true\npermit nopass bdbench as root cmd /usr/bin/true\n' >"$dir/etc/doas.conf"
     chmod 0400 "$dir/etc/doas.conf"
+    # The journald the bench starts for the journald cost (volatile, in
+    # the bench's /run; no kernel log, no forwarding).
+    install -d -m 0755 "$dir/etc/systemd" "$dir/etc/systemd/journald.conf.d"
+    printf '[Journal]\nStorage=volatile\nReadKMsg=no\nForwardToSyslog=no\nForwardToKMsg=no\nForwardToConsole=no\nForwardToWall=no\nRateLimitBurst=0\n' \
+        >"$dir/etc/systemd/journald.conf.d/belladonna-bench.conf"
 
     install -d -m 0755 "$dir/log" "$dir/lib" "$dir/run" "$dir/bin"
     install -d -m 0700 "$dir/log/belladonna" "$dir/lib/belladonna"

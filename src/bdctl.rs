@@ -18,6 +18,7 @@ pub mod exit {
     /// will record as recovered.
     pub const TORN_TAIL: i32 = 3;
     /// `policy check`: warnings, no errors (INFO findings alone exit 0).
+    /// `audit cross-check`: the journal lacks records the file has.
     pub const WARNINGS: i32 = 4;
 }
 
@@ -69,6 +70,13 @@ pub fn run(args: BdctlArgs) -> i32 {
             key.as_deref(),
         ),
         BdctlCmd::Key { cmd } => crate::auth::keys_cmd::run(cmd),
+        BdctlCmd::Audit {
+            cmd: AuditCmd::CrossCheck { file, directory },
+        } => audit_cross_check(
+            file.as_deref()
+                .unwrap_or(Path::new(crate::paths::AUDIT_FILE)),
+            directory.as_deref(),
+        ),
         BdctlCmd::Audit {
             cmd: AuditCmd::Show { file, json },
         } => {
@@ -221,6 +229,42 @@ fn audit_verify(path: &Path, key: Option<&Path>) -> i32 {
                 exit::FAILED
             }
         }
+    }
+}
+
+/// `bdctl audit cross-check`: 0 the file and the journal agree, 1 the
+/// file lacks or contradicts journal entries (truncated or rewritten), 4
+/// only the journal lacks records, 2 the file or journal can't be read.
+fn audit_cross_check(path: &Path, directory: Option<&Path>) -> i32 {
+    use audit::cross_check as cc;
+    let read = cc::file_records(path).and_then(|f| Ok((f, cc::read_journal(directory)?)));
+    let (file, (journal, unusable)) = match read {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("bdctl: {}: {e}", path.display());
+            return exit::USAGE;
+        }
+    };
+    let r = cc::compare(&file, &journal, unusable);
+    print!("{}", cc::render(&r));
+    if r.file_problem() {
+        println!(
+            "cross-check: {}: the file lacks or contradicts the journal",
+            path.display()
+        );
+        exit::FAILED
+    } else if !r.missing_from_journal.is_empty() {
+        println!(
+            "cross-check: {}: the journal lacks records of the file",
+            path.display()
+        );
+        exit::WARNINGS
+    } else {
+        println!(
+            "cross-check: {}: the file and the journal agree",
+            path.display()
+        );
+        exit::OK
     }
 }
 

@@ -71,6 +71,10 @@ struct Ctx {
     /// The state directory, once open: refusals are rate-limited per uid
     /// (crate::state::refusals) from then on.
     refusal_state: Option<std::os::fd::OwnedFd>,
+    /// Stage timings for every record (docs/audit-format.md).
+    watch: audit::timing::Stopwatch,
+    /// The caller's TRACEPARENT, checked: the header or "invalid".
+    traceparent: Option<String>,
 }
 
 /// What a record says about the request.
@@ -120,8 +124,13 @@ impl Ctx {
             clock_skew: self.clock_skew,
             suppressed,
             env_dropped: s.env_dropped,
+            timing: Some(self.watch.timing()),
+            traceparent: self.traceparent.as_deref(),
         };
-        audit::append(&rec, &AppendOptions::system())
+        let appended = audit::append(&rec, &AppendOptions::system())?;
+        // Durable, lock released: the journal copy (never blocks).
+        audit::journal::forward(&rec, &appended);
+        Ok(appended)
     }
 
     /// Refuse: record (best effort: a refusal stands even when the log
@@ -192,6 +201,7 @@ impl Ctx {
 /// success it does not return (the process becomes the command).
 pub fn main(args: Vec<OsString>) -> i32 {
     crate::stdio::install_panic_hook();
+    let watch = audit::timing::Stopwatch::start();
     // recv: nothing is trusted or opened before the process is sane and
     // its privileges are known to be real.
     let refused = |msg: String| {
@@ -224,7 +234,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
     if let Err(e) = privileges::enter_root_files() {
         return refused(format!("cannot switch to root for its files: {e}"));
     }
-    let ctx = match recv(&args) {
+    let ctx = match recv(&args, watch) {
         Ok(c) => c,
         Err(msg) => return refused(msg),
     };
@@ -265,7 +275,7 @@ fn usage(e: clap::Error) -> i32 {
     }
 }
 
-fn recv(args: &[OsString]) -> Result<Ctx, String> {
+fn recv(args: &[OsString], watch: audit::timing::Stopwatch) -> Result<Ctx, String> {
     let caller = identity::caller_from_kernel().map_err(|e| e.to_string())?;
     let host = nix::unistd::gethostname()
         .map(|h| h.as_bytes().to_vec())
@@ -280,6 +290,9 @@ fn recv(args: &[OsString]) -> Result<Ctx, String> {
         drift: None,
         clock_skew: None,
         refusal_state: None,
+        watch,
+        traceparent: std::env::var_os("TRACEPARENT")
+            .map(|v| audit::timing::traceparent(v.as_bytes()).to_string()),
     })
 }
 
@@ -310,6 +323,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
         }
     };
     ctx.clock_skew = clock.skew;
+    ctx.watch.end_recv();
     let loaded = match load_policy() {
         Ok(l) => l,
         Err(e) => {
@@ -535,6 +549,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                 return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
             }
             approved_by = authed;
+            ctx.watch.end_auth();
             (rule, spec)
         }
     };

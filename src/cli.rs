@@ -170,6 +170,17 @@ pub enum AuditCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Compare the audit log with its copy in the journal (by BD_SEQ and
+    /// BD_HASH): finds a truncated or rewritten tail.
+    CrossCheck {
+        /// Audit log to check (default: the installed one).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Read the journal files in DIR (journalctl --directory) instead
+        /// of the system journal.
+        #[arg(long, value_name = "DIR")]
+        directory: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

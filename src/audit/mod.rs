@@ -8,14 +8,20 @@
 //! * [`mac`]: the keyed MAC with forward-secure epoch keys.
 //! * [`verify`]: `bdctl audit verify`.
 //! * [`show`]: `bdctl audit show`.
+//! * [`timing`]: stage timings and the caller's trace context.
+//! * [`journal`]: each record's copy in journald; [`cross_check`]:
+//!   `bdctl audit cross-check`.
 //!
 //! The format is documented in `docs/audit-format.md`.
 #![forbid(unsafe_code)]
 
 pub mod chain;
+pub mod cross_check;
+pub mod journal;
 pub mod mac;
 pub mod record;
 pub mod show;
+pub mod timing;
 pub mod verify;
 pub mod writer;
 
@@ -330,6 +336,8 @@ pub(crate) mod testutil {
             clock_skew: None,
             suppressed: None,
             env_dropped: &[],
+            timing: None,
+            traceparent: None,
         }
     }
 }

@@ -39,6 +39,7 @@
 use super::AuditError;
 use super::chain::{chain_hash, parse_hex32, push_hex};
 use super::mac::EpochKey;
+use super::timing::{self, Timing};
 use crate::escape::json_str;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -107,6 +108,13 @@ pub struct Record<'a> {
     /// `env_keep` matched whose values a check removed (see
     /// [`crate::exec::env`]), written only when not empty.
     pub env_dropped: &'a [String],
+    /// Extension field `"timing"`: stage durations in microseconds
+    /// (see [`super::timing`]); its `append` is set by the writer.
+    pub timing: Option<Timing>,
+    /// Extension field `"traceparent"`: the caller's W3C trace context,
+    /// already checked ([`super::timing::traceparent`]: the header or
+    /// `"invalid"`).
+    pub traceparent: Option<&'a str>,
 }
 
 /// The most argv bytes a record holds: each argument's length plus one,
@@ -441,6 +449,29 @@ pub fn encode_record_keyed(
     if let Some(n) = rec.suppressed {
         push_num_field(out, "suppressed", n);
     }
+    if let Some(t) = &rec.timing {
+        out.extend_from_slice(b",\"timing\":{");
+        for (i, (k, v)) in timing::KEYS.iter().zip(t.values()).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+            push_u64(out, v);
+        }
+        out.push(b'}');
+    }
+    if let Some(tp) = rec.traceparent {
+        // Only a checked header or "invalid" is ever written.
+        let tp = if timing::traceparent_recordable(tp.as_bytes()) {
+            tp
+        } else {
+            timing::INVALID
+        };
+        out.extend_from_slice(b",\"traceparent\":");
+        json_str(out, tp.as_bytes());
+    }
     finish(out, body_start, seq, prev, key)
 }
 
@@ -586,6 +617,8 @@ pub enum Value<'a> {
     Str(&'a [u8]),
     /// Raw (still escaped) strings.
     Arr(Vec<&'a [u8]>),
+    /// An object of integers (`"timing"`): raw keys and values, in order.
+    Obj(Vec<(&'a [u8], u64)>),
 }
 
 /// One `"key":value` member.
@@ -733,6 +766,26 @@ impl<'a> P<'a> {
                     }
                 }
             }
+            Some(b'{') => {
+                self.i += 1;
+                let mut v = Vec::new();
+                loop {
+                    let k = self.string()?;
+                    self.eat(b':')?;
+                    if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                        return self.err("nested object values must be integers");
+                    }
+                    v.push((k, self.number()?));
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Ok(Value::Obj(v));
+                        }
+                        _ => return self.err("expected ',' or '}' in object"),
+                    }
+                }
+            }
             None => self.err("unexpected end of line"),
             Some(_) => self.err("unexpected value"),
         }
@@ -741,7 +794,8 @@ impl<'a> P<'a> {
 
 /// Parse one line (without its `\n`) as a flat JSON object in the subset
 /// records use: no whitespace; values are strings, non-negative integers,
-/// `null` or arrays of strings. Everything it accepts is valid JSON.
+/// `null`, arrays of strings or non-empty objects of non-negative
+/// integers. Everything it accepts is valid JSON.
 pub fn parse_object(line: &[u8]) -> Result<Vec<Field<'_>>, ParseError> {
     let mut p = P { b: line, i: 0 };
     p.eat(b'{')?;
@@ -884,6 +938,40 @@ fn field_err<T>(f: &Field<'_>, what: String) -> Result<T, ParseError> {
     })
 }
 
+/// The extension fields with a fixed shape: `"timing"` (exactly the
+/// keys of [`timing::KEYS`], in order, integers) and `"traceparent"` (a
+/// valid header or `"invalid"`). Objects appear nowhere else.
+fn check_known_extension(f: &Field<'_>) -> Result<(), ParseError> {
+    match (f.key, &f.value) {
+        (b"timing", Value::Obj(members)) => {
+            let keys: Vec<&[u8]> = members.iter().map(|(k, _)| *k).collect();
+            let want: Vec<&[u8]> = timing::KEYS.iter().map(|k| k.as_bytes()).collect();
+            if keys != want {
+                return field_err(
+                    f,
+                    "field \"timing\" must hold recv, auth, validate, append".into(),
+                );
+            }
+        }
+        (b"timing", _) => return field_err(f, "field \"timing\" is not an object".into()),
+        (b"traceparent", Value::Str(s)) if timing::traceparent_recordable(s) => {}
+        (b"traceparent", _) => {
+            return field_err(
+                f,
+                "field \"traceparent\" is not a valid traceparent or \"invalid\"".into(),
+            );
+        }
+        (_, Value::Obj(_)) => {
+            return field_err(
+                f,
+                format!("field \"{}\" may not be an object", key_str(f.key)),
+            );
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 fn key_str(k: &[u8]) -> String {
     crate::escape::display(k)
 }
@@ -970,6 +1058,7 @@ impl<'a> LineView<'a> {
             if !well_formed || dup {
                 return field_err(f, format!("unexpected field \"{}\"", key_str(f.key)));
             }
+            check_known_extension(f)?;
             i += 1;
         }
         let Some(pf) = fields.get(i) else {
@@ -1077,6 +1166,22 @@ impl<'a> LineView<'a> {
     pub fn text(&self, key: &str) -> Option<Vec<u8>> {
         match self.get(key) {
             Some(Value::Str(s)) => Some(decode_str(s)),
+            _ => None,
+        }
+    }
+}
+
+impl LineView<'_> {
+    /// The `"timing"` extension field, when present (checked by
+    /// [`LineView::parse`]: exactly the four keys).
+    pub fn timing(&self) -> Option<Timing> {
+        match self.get("timing") {
+            Some(Value::Obj(m)) if m.len() == 4 => Some(Timing {
+                recv: m[0].1,
+                auth: m[1].1,
+                validate: m[2].1,
+                append: m[3].1,
+            }),
             _ => None,
         }
     }
@@ -1294,6 +1399,57 @@ mod tests {
     }
 
     #[test]
+    fn timing_and_traceparent() {
+        let argv = vec![b"true".to_vec()];
+        let mut r = sample(&argv);
+        let t = Timing {
+            recv: 1,
+            auth: 22,
+            validate: 333,
+            append: 4444,
+        };
+        r.timing = Some(t);
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        r.traceparent = Some(tp);
+        let mut out = Vec::new();
+        encode_record(&mut out, &r, 1, &[0; 32]);
+        let line = std::str::from_utf8(&out).expect("utf8").trim_end();
+        assert!(
+            line.contains(&format!(
+                ",\"timing\":{{\"recv\":1,\"auth\":22,\"validate\":333,\"append\":4444}},\"traceparent\":\"{tp}\",\"prev\""
+            )),
+            "{line}"
+        );
+        let v = LineView::parse(line.as_bytes()).expect("parses");
+        assert!(v.hash_ok());
+        assert_eq!(v.timing(), Some(t));
+        let j: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        assert_eq!(j["timing"]["validate"], 333);
+        // A value that is neither checked nor "invalid" is never written.
+        r.traceparent = Some("00-\"injected");
+        let mut out = Vec::new();
+        encode_record(&mut out, &r, 1, &[0; 32]);
+        let line = std::str::from_utf8(&out).expect("utf8").trim_end();
+        assert!(line.contains(",\"traceparent\":\"invalid\","), "{line}");
+        // Malformed shapes are refused by the parser (and so the verifier).
+        let good = line.to_string();
+        for (from, to) in [
+            ("\"append\":4444", "\"append\":\"x\""),
+            (",\"append\":4444", ""),
+            ("\"recv\":1,\"auth\":22", "\"auth\":22,\"recv\":1"),
+            ("\"append\":4444", "\"append\":4444,\"exec\":1"),
+            ("\"traceparent\":\"invalid\"", "\"traceparent\":\"00-x\""),
+            ("\"traceparent\":\"invalid\"", "\"traceparent\":{\"a\":1}"),
+            ("\"traceparent\":\"invalid\"", "\"other\":{\"a\":1}"),
+            ("\"timing\":{", "\"timing\":{\"x\":{}},\"t2\":{"),
+        ] {
+            let bad = good.replacen(from, to, 1);
+            assert_ne!(bad, good, "{from}");
+            assert!(LineView::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn parser_rejects_non_canonical() {
         for bad in [
             &b""[..],
@@ -1308,6 +1464,10 @@ mod tests {
             b"{\"a\":true}",
             b"{\"a\":1}x",
             b"{\"a\":[1]}",
+            b"{\"a\":{}}",
+            b"{\"a\":{\"b\":\"c\"}}",
+            b"{\"a\":{\"b\":{\"c\":1}}}",
+            b"{\"a\":{\"b\":1,}}",
             b"{\"seq\":99999999999999999999}",
         ] {
             assert!(

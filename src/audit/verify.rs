@@ -856,6 +856,39 @@ mod tests {
     }
 
     #[test]
+    fn timing_and_traceparent_shapes() {
+        use crate::audit::chain::chain_hash;
+        let argv = vec![b"id".to_vec()];
+        let mut rec = sample(&argv);
+        rec.timing = Some(crate::audit::timing::Timing::default());
+        rec.traceparent = Some("invalid");
+        let mut c = Vec::new();
+        let h = encode_record(&mut c, &rec, 1, &GENESIS);
+        encode_record(&mut c, &rec, 2, &h);
+        let (_d, p) = write(&c);
+        assert_eq!(verify_file(&p).expect("valid").records, 2);
+        // A second line whose timing lost a key, re-hashed so only the
+        // shape is wrong: reported at line 2.
+        let text = String::from_utf8(c).expect("utf8");
+        let lines: Vec<&str> = text.lines().collect();
+        let bad = lines[1].replacen(",\"append\":0", "", 1);
+        let v = crate::audit::record::parse_object(bad.as_bytes()).expect("still JSON");
+        let pf = v.iter().find(|f| f.key == b"prev").expect("prev").sep;
+        let body = &bad.as_bytes()[1..pf];
+        let nh = chain_hash(2, &h, body);
+        let bad = format!(
+            "{{{},\"prev\":\"{}\",\"h\":\"{}\"}}",
+            std::str::from_utf8(body).expect("utf8"),
+            hex(&h),
+            hex(&nh)
+        );
+        let (_d, p) = write(format!("{}\n{bad}\n", lines[0]).as_bytes());
+        let e = verify_file(&p).expect_err("bad timing");
+        assert_eq!(e.line(), Some(2), "{e}");
+        assert!(e.to_string().contains("timing"), "{e}");
+    }
+
+    #[test]
     fn wrong_start_and_reorder() {
         let argv = vec![b"id".to_vec()];
         let mut out = Vec::new();

@@ -45,7 +45,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Where and how to append.
 #[derive(Debug, Clone, Copy)]
@@ -82,11 +82,21 @@ pub struct Appended {
     pub h: [u8; 32],
     /// The torn fragment a `recovery` record (seq - 1) covered on the way.
     pub recovered: Option<Torn>,
+    /// The `timing.append` written into the record (microseconds), when
+    /// it has `timing`.
+    pub append_us: Option<u64>,
+    /// The MAC epoch written into the record (`epoch`), when keyed.
+    pub epoch: Option<u64>,
 }
 
 /// Append `rec` to the log named by `opts`: open it safely, then
 /// [`append_to`].
+///
+/// A record with `timing` gets its `append` duration here: from the call
+/// to the encoding of its line (opening the log, the lock, the key, the
+/// tail, a recovery), not its own write and fdatasync.
 pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, AuditError> {
+    let started = Instant::now();
     let shown = opts.dir.join(opts.name);
     if !crate::secure_fs::plain_name(opts.name) {
         return Err(AuditError::bad_name(&shown));
@@ -104,9 +114,16 @@ pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Au
     let (file, _) =
         crate::secure_fs::open_trusted_file(dir.as_fd(), opts.name, &shown, flags, 0o600)
             .map_err(|e| AuditError::open(&shown, &e))?;
-    append_inner(&file, &shown, Item::Record(rec), opts.lock_timeout, &|| {
-        crate::auth::keys::load_host_audit_key().map_err(|e| AuditError::key(&e.to_string()))
-    })
+    let key =
+        || crate::auth::keys::load_host_audit_key().map_err(|e| AuditError::key(&e.to_string()));
+    append_inner(
+        &file,
+        &shown,
+        Item::Record(rec),
+        opts.lock_timeout,
+        &key,
+        started,
+    )
 }
 
 /// Append `rec` to an already opened log (`O_RDWR | O_APPEND`); `shown`
@@ -129,9 +146,15 @@ pub fn append_to_keyed(
     lock_timeout: Duration,
     key: Option<&EpochKey>,
 ) -> Result<Appended, AuditError> {
-    append_inner(file, shown, Item::Record(rec), lock_timeout, &|| {
-        Ok(key.cloned())
-    })
+    let started = Instant::now();
+    append_inner(
+        file,
+        shown,
+        Item::Record(rec),
+        lock_timeout,
+        &|| Ok(key.cloned()),
+        started,
+    )
 }
 
 /// `bdctl key rotate --audit`, the log side: under the writers' lock,
@@ -190,7 +213,7 @@ pub fn append_sealed_rotation(
             pid: std::process::id(),
             records,
         };
-        let plan = plan_item(file, shown, size, item, Some(key))?;
+        let plan = plan_item(file, shown, size, item, Some(key), None)?;
         write_plan(file, shown, size, &plan)?;
         sealed_seq = Some(plan.seq);
         records += u64::from(plan.recovered.is_some());
@@ -249,6 +272,7 @@ fn append_inner(
     item: Item<'_>,
     lock_timeout: Duration,
     key: &KeySource<'_>,
+    started: Instant,
 ) -> Result<Appended, AuditError> {
     check_append_mode(file, shown)?;
     let _lock = lock_with_deadline(file, shown, lock_timeout)?;
@@ -258,12 +282,14 @@ fn append_inner(
         .metadata()
         .map_err(|e| AuditError::read(shown, &e))?
         .len();
-    let plan = plan_item(file, shown, size, item, key.as_ref())?;
+    let plan = plan_item(file, shown, size, item, key.as_ref(), Some(started))?;
     write_plan(file, shown, size, &plan)?;
     Ok(Appended {
         seq: plan.seq,
         h: plan.h,
         recovered: plan.recovered,
+        append_us: plan.append_us,
+        epoch: key.as_ref().map(EpochKey::epoch),
     })
 }
 
@@ -330,6 +356,7 @@ pub(crate) struct Plan {
     pub(crate) seq: u64,
     pub(crate) h: [u8; 32],
     pub(crate) recovered: Option<Torn>,
+    pub(crate) append_us: Option<u64>,
 }
 
 /// Read the tail of a file of `size` bytes and build the bytes to append
@@ -341,7 +368,7 @@ pub(crate) fn plan(
     size: u64,
     rec: &Record<'_>,
 ) -> Result<Plan, AuditError> {
-    plan_item(file, shown, size, Item::Record(rec), None)
+    plan_item(file, shown, size, Item::Record(rec), None, None)
 }
 
 /// Can a line in `key`'s epoch (or without a key) follow the end of the
@@ -379,6 +406,7 @@ pub(crate) fn plan_item(
     size: u64,
     item: Item<'_>,
     key: Option<&EpochKey>,
+    started: Option<Instant>,
 ) -> Result<Plan, AuditError> {
     let tail = scan_tail(file, shown, size)?;
     if !matches!(item, Item::Seal { .. }) {
@@ -407,8 +435,21 @@ pub(crate) fn plan_item(
     }
     seq = seq.checked_add(1).ok_or_else(overflow)?;
     let start = buf.len();
+    let mut append_us = None;
     let h = match item {
-        Item::Record(rec) => encode_record_keyed(&mut buf, rec, seq, &prev, key),
+        Item::Record(rec) => match (rec.timing, started) {
+            // The append time so far goes into the line it times.
+            (Some(mut t), Some(t0)) => {
+                t.append = super::timing::micros(t0.elapsed());
+                append_us = Some(t.append);
+                let timed = Record {
+                    timing: Some(t),
+                    ..rec.clone()
+                };
+                encode_record_keyed(&mut buf, &timed, seq, &prev, key)
+            }
+            _ => encode_record_keyed(&mut buf, rec, seq, &prev, key),
+        },
         Item::Seal {
             time,
             host,
@@ -446,6 +487,7 @@ pub(crate) fn plan_item(
         seq,
         h,
         recovered: tail.torn,
+        append_us,
     })
 }
 
@@ -721,6 +763,43 @@ mod tests {
         assert!(first.starts_with(b"{\"seq\":1,\"event\":\"accept\","));
         let zeros = format!("\"prev\":\"{}\"", "0".repeat(64));
         assert!(String::from_utf8_lossy(first).contains(&zeros));
+    }
+
+    #[test]
+    fn timing_append_is_filled_in_and_verifies() {
+        let (_d, p) = setup();
+        let a = argv(&[b"true"]);
+        let mut rec = sample(&a);
+        rec.timing = Some(crate::audit::timing::Timing {
+            recv: 5,
+            auth: 6,
+            validate: 7,
+            append: 999_999_999,
+        });
+        rec.traceparent = Some("invalid");
+        // Another writer holds the lock for a while: counted in `append`.
+        let holder = open(&p);
+        let lock = lock_with_deadline(&holder, &p, T).expect("lock");
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            drop(lock);
+        });
+        let got = append_to(&open(&p), &p, &rec, T).expect("append");
+        t.join().expect("join");
+        let us = got.append_us.expect("timed");
+        assert!((50_000..999_999_999).contains(&us), "{us}");
+        let text = String::from_utf8(contents(&p)).expect("utf8");
+        assert!(
+            text.contains(&format!(
+                "\"timing\":{{\"recv\":5,\"auth\":6,\"validate\":7,\"append\":{us}}},\"traceparent\":\"invalid\""
+            )),
+            "{text}"
+        );
+        verify_file(&p).expect("valid");
+        // Without timing: no field, no value.
+        let got = add(&p, &[b"true"]);
+        assert_eq!(got.append_us, None);
+        verify_file(&p).expect("valid");
     }
 
     #[test]

@@ -1118,6 +1118,10 @@ pub fn rotate_audit_key(
         &mut install,
     )
     .map_err(audit_err)?;
+    if let Some(seq) = seal_seq {
+        // The seal's copy in journald (lock released, never blocks).
+        crate::audit::journal::forward_last(&file, seq);
+    }
     Ok(Rotated {
         old_epoch: cur.epoch(),
         new: KeyInfo {

@@ -39,6 +39,8 @@
 //! directory of a failed test is always kept and its path printed.
 #![allow(dead_code)]
 
+pub mod journald;
+
 use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 use std::ffi::{CString, OsStr, OsString};

@@ -1,0 +1,456 @@
+//! Each audit record's copy in journald (DESIGN section 11), sent by the
+//! process that wrote the record, after it is durable and the audit lock
+//! is released ([`forward`]).
+//!
+//! The entry is built from the record line itself (encoded once more and
+//! parsed, so the journal can only say what the record says):
+//!
+//! * `MESSAGE`: the record's `bdctl audit show` line;
+//! * `PRIORITY`: accept 6 (info), reject 5 (notice), seal 5, recovery 4
+//!   (warning: a crash or failed write left a fragment), alerts 2 (crit);
+//! * `SYSLOG_IDENTIFIER=bdexec`, `SYSLOG_FACILITY=10` (authpriv);
+//! * `MESSAGE_ID`: one fixed id per event ([`message_id`], explained in
+//!   `packaging/belladonna.catalog`);
+//! * `BD_<NAME>` for every field of the record before `prev` (`BD_SEQ`,
+//!   `BD_EVENT`, `BD_UUID`, `BD_SUBMITUSER`, `BD_RUNARGV`, `BD_TIMING`,
+//!   ...), null fields left out, plus `BD_HASH` (the record's `h`).
+//!   A value is the field's JSON text as the record holds it: a string
+//!   without its quotes but with its escapes (so no value has a raw
+//!   control character, newline or non-UTF-8 byte: nothing a caller
+//!   controls can start a field), an array or object verbatim.
+//!
+//! When journald does not take the entry (absent, full, refused), the
+//! MESSAGE line with seq and hash goes to syslog on `/dev/log`, also
+//! without blocking; when that fails too, nothing more: the file is the
+//! durable record, the journal its copy.
+#![forbid(unsafe_code)]
+
+use super::chain::{GENESIS, hex};
+use super::record::{EventKind, LineView, Record, Torn, Value, encode_record, encode_recovery};
+use super::show::human;
+use super::writer::Appended;
+use crate::journald::{self, Entry};
+use std::time::SystemTime;
+
+/// MESSAGE_ID of each event (128-bit ids generated once for Belladonna;
+/// `packaging/belladonna.catalog` explains each).
+pub mod ids {
+    pub const ACCEPT: &str = "a038dcf834af9922dcc5100f435f8278";
+    pub const REJECT: &str = "d0e1afe8998d1cc3c2602078641927bf";
+    pub const RECOVERY: &str = "e5d0cb2712d61b7f460bfdf239c74bd9";
+    pub const SEAL: &str = "65433b5ab2103a6254b720ea08924fc7";
+    /// An alert that the audit log could not hold (alert.rs).
+    pub const ALERT: &str = "c991aea7284171591e03fc84cfe7e54a";
+}
+
+/// syslog priorities used.
+pub mod priority {
+    pub const CRIT: u8 = 2;
+    pub const WARNING: u8 = 4;
+    pub const NOTICE: u8 = 5;
+    pub const INFO: u8 = 6;
+}
+
+/// authpriv.
+pub const FACILITY: u8 = 10;
+
+/// The identifier of every entry.
+pub const IDENT: &str = "bdexec";
+
+/// Longest MESSAGE and BD_RUNARGV kept when an entry would exceed
+/// [`journald::MAX_ENTRY`] (then `BD_TRUNCATED` names what was cut).
+const CUT: usize = 64 << 10;
+
+/// The MESSAGE_ID of an event.
+pub fn message_id(e: EventKind) -> &'static str {
+    match e {
+        EventKind::Accept => ids::ACCEPT,
+        EventKind::Reject => ids::REJECT,
+        EventKind::Recovery => ids::RECOVERY,
+        EventKind::Seal => ids::SEAL,
+    }
+}
+
+/// The PRIORITY of an event.
+pub fn event_priority(e: EventKind) -> u8 {
+    match e {
+        EventKind::Accept => priority::INFO,
+        EventKind::Reject | EventKind::Seal => priority::NOTICE,
+        EventKind::Recovery => priority::WARNING,
+    }
+}
+
+/// `seq` -> `BD_SEQ`.
+fn bd_name(key: &[u8]) -> Option<String> {
+    let up: String = key
+        .iter()
+        .map(|c| char::from(c.to_ascii_uppercase()))
+        .collect();
+    let name = format!("BD_{up}");
+    journald::valid_name(&name).then_some(name)
+}
+
+/// A field's value as the record's JSON text holds it.
+fn json_text(v: &Value<'_>) -> Option<Vec<u8>> {
+    Some(match v {
+        Value::Null => return None,
+        Value::Int(n) => n.to_string().into_bytes(),
+        Value::Str(s) => s.to_vec(),
+        Value::Arr(a) => {
+            let mut out = b"[".to_vec();
+            for (i, s) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                out.extend_from_slice(s);
+                out.push(b'"');
+            }
+            out.push(b']');
+            out
+        }
+        Value::Obj(m) => {
+            let mut out = b"{".to_vec();
+            for (i, (k, n)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                out.extend_from_slice(k);
+                out.extend_from_slice(format!("\":{n}").as_bytes());
+            }
+            out.push(b'}');
+            out
+        }
+    })
+}
+
+fn cut(v: &[u8]) -> Vec<u8> {
+    if v.len() <= CUT {
+        return v.to_vec();
+    }
+    let mut end = CUT;
+    // Stay on a UTF-8 boundary (the values are UTF-8 text).
+    while end > 0 && (v[end] & 0xc0) == 0x80 {
+        end -= 1;
+    }
+    let mut out = v[..end].to_vec();
+    out.extend_from_slice(b"...");
+    out
+}
+
+/// The journal entry for one parsed record line whose `h` is `h` (when
+/// known: `BD_HASH`).
+pub fn entry_for(v: &LineView<'_>, h: Option<&[u8; 32]>) -> Entry {
+    let message = human(v).into_bytes();
+    let fields: Vec<(String, Vec<u8>)> = v
+        .fields
+        .iter()
+        .take_while(|f| f.key != b"prev")
+        .filter_map(|f| Some((bd_name(f.key)?, json_text(&f.value)?)))
+        .collect();
+    let size: usize = message.len()
+        + fields
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 10)
+            .sum::<usize>();
+    let truncate = size + 1024 > journald::MAX_ENTRY;
+    let mut e = Entry::new();
+    if truncate {
+        e.field("MESSAGE", &cut(&message));
+    } else {
+        e.field("MESSAGE", &message);
+    }
+    e.field("PRIORITY", event_priority(v.event).to_string().as_bytes())
+        .field("SYSLOG_IDENTIFIER", IDENT.as_bytes())
+        .field("SYSLOG_FACILITY", FACILITY.to_string().as_bytes())
+        .field("MESSAGE_ID", message_id(v.event).as_bytes());
+    let mut cut_names = Vec::new();
+    for (name, value) in &fields {
+        if truncate && value.len() > CUT {
+            e.field(name, &cut(value));
+            cut_names.push(name.as_str());
+        } else {
+            e.field(name, value);
+        }
+    }
+    if let Some(h) = h {
+        e.field("BD_HASH", hex(h).as_bytes());
+    }
+    if truncate {
+        cut_names.insert(0, "MESSAGE");
+        e.field("BD_TRUNCATED", cut_names.join(" ").as_bytes());
+    }
+    e
+}
+
+/// Send one entry; on failure the MESSAGE line goes to syslog.
+fn deliver(e: &Entry, prio: u8, fallback: &str) {
+    if journald::send(e).is_err() {
+        crate::alert::syslog_line(prio, fallback);
+    }
+}
+
+/// Send the entry of a parsed record whose `h` is `h`.
+fn deliver_view(v: &LineView<'_>, h: &[u8; 32]) {
+    let fallback = format!("{} [seq {} h {}]", human(v), v.seq, hex(h));
+    deliver(&entry_for(v, Some(h)), event_priority(v.event), &fallback);
+}
+
+/// Copy a record appended as `a` to journald (and its recovery record,
+/// when the append wrote one). Call after [`super::append`] returned:
+/// the record is durable and the lock released. Never blocks, never
+/// fails the caller.
+pub fn forward(rec: &Record<'_>, a: &Appended) {
+    if let Some(t) = &a.recovered {
+        forward_recovery(
+            a.seq.saturating_sub(1),
+            t,
+            rec.time,
+            rec.host,
+            rec.pid,
+            a.epoch,
+        );
+    }
+    // The line as written but for `prev` (unknown here, and not part of
+    // any field sent), with the `timing.append` and `epoch` the writer
+    // wrote (the key itself is not needed: `mac` is not sent).
+    let timed;
+    let rec = match (rec.timing, a.append_us) {
+        (Some(mut t), Some(us)) => {
+            t.append = us;
+            timed = Record {
+                timing: Some(t),
+                ..rec.clone()
+            };
+            &timed
+        }
+        _ => rec,
+    };
+    let mut line = Vec::with_capacity(1024);
+    encode_record(&mut line, rec, a.seq, &GENESIS);
+    let line = with_epoch(line, a.epoch);
+    if let Ok(v) = LineView::parse(line.strip_suffix(b"\n").unwrap_or(&line)) {
+        deliver_view(&v, &a.h);
+    }
+}
+
+/// `"epoch":E` put where the keyed encoder writes it: the end of the
+/// body, right before `,"prev":` (the last occurrence: strings escape
+/// their quotes, so it cannot be inside a value).
+fn with_epoch(line: Vec<u8>, epoch: Option<u64>) -> Vec<u8> {
+    let Some(e) = epoch else { return line };
+    let marker = b",\"prev\":";
+    let Some(at) = line.windows(marker.len()).rposition(|w| w == marker) else {
+        return line;
+    };
+    let mut out = Vec::with_capacity(line.len() + 24);
+    out.extend_from_slice(&line[..at]);
+    out.extend_from_slice(format!(",\"epoch\":{e}").as_bytes());
+    out.extend_from_slice(&line[at..]);
+    out
+}
+
+/// Copy a recovery record (seq `seq`, covering `t`) to journald. Its
+/// BD_HASH is not known to the writer's caller: it is left out.
+fn forward_recovery(
+    seq: u64,
+    t: &Torn,
+    time: SystemTime,
+    host: &[u8],
+    pid: u32,
+    epoch: Option<u64>,
+) {
+    let mut line = Vec::with_capacity(512);
+    encode_recovery(&mut line, seq, &GENESIS, time, host, pid, t);
+    let line = with_epoch(line, epoch);
+    let body = line.strip_suffix(b"\n").unwrap_or(&line);
+    let Ok(v) = LineView::parse(body) else { return };
+    deliver(&entry_for(&v, None), priority::WARNING, &human(&v));
+}
+
+/// Copy the last record of `file` to journald when its seq is `seq`
+/// (`bdctl key rotate --audit`, after the seal is written and the lock
+/// released). A seal line is short: the last 64 KiB hold it.
+pub fn forward_last(file: &std::fs::File, seq: u64) {
+    use std::os::unix::fs::FileExt;
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return;
+    };
+    let from = len.saturating_sub(64 << 10);
+    let mut buf = vec![0u8; (len - from) as usize];
+    if file.read_exact_at(&mut buf, from).is_err() {
+        return;
+    }
+    let Some(body) = buf.strip_suffix(b"\n") else {
+        return;
+    };
+    let line = match body.iter().rposition(|c| *c == b'\n') {
+        Some(i) => &body[i + 1..],
+        None if from == 0 => body,
+        None => return,
+    };
+    match LineView::parse(line) {
+        Ok(v) if v.seq == seq => deliver_view(&v, &v.h),
+        _ => {}
+    }
+}
+
+/// An alert the audit log could not hold: journald at PRIORITY 2 with the
+/// alert MESSAGE_ID; `Err` when journald did not take it.
+pub fn alert(msg: &str) -> std::io::Result<()> {
+    let text = crate::escape::display(msg.as_bytes());
+    let mut e = Entry::new();
+    e.field("MESSAGE", text.as_bytes())
+        .field("PRIORITY", priority::CRIT.to_string().as_bytes())
+        .field("SYSLOG_IDENTIFIER", IDENT.as_bytes())
+        .field("SYSLOG_FACILITY", FACILITY.to_string().as_bytes())
+        .field("MESSAGE_ID", ids::ALERT.as_bytes())
+        .field("BD_EVENT", b"alert");
+    journald::send(&e).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::testutil::sample;
+
+    fn fields(e: &Entry) -> Vec<(String, Vec<u8>)> {
+        crate::journald::tests_parse(e.bytes())
+    }
+
+    fn get<'a>(f: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+        f.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    }
+
+    #[test]
+    fn fields_mirror_the_record_and_nothing_is_injected() {
+        let argv = vec![
+            b"sh".to_vec(),
+            b"a\nMESSAGE=forged\nPRIORITY=0".to_vec(),
+            b"x=y".to_vec(),
+            b"\xff\xfe\x01".to_vec(),
+        ];
+        let mut r = sample(&argv);
+        r.reason = "why\nBD_EVENT=accept";
+        r.sandbox = Some("web");
+        let mut line = Vec::new();
+        let h = encode_record(&mut line, &r, 7, &GENESIS);
+        let v = LineView::parse(&line[..line.len() - 1]).expect("parse");
+        let f = fields(&entry_for(&v, Some(&h)));
+        let names: Vec<&str> = f.iter().map(|(n, _)| n.as_str()).collect();
+        // One of each: nothing injected.
+        for n in &names {
+            assert_eq!(
+                names.iter().filter(|m| *m == n).count(),
+                1,
+                "{n}: {names:?}"
+            );
+        }
+        for n in [
+            "MESSAGE",
+            "PRIORITY",
+            "SYSLOG_IDENTIFIER",
+            "SYSLOG_FACILITY",
+            "MESSAGE_ID",
+            "BD_SEQ",
+            "BD_EVENT",
+            "BD_UUID",
+            "BD_SUBMITUSER",
+            "BD_SUBMITUID",
+            "BD_RUNUSER",
+            "BD_COMMAND",
+            "BD_RUNARGV",
+            "BD_RULE",
+            "BD_REASON",
+            "BD_POLICY_HASH",
+            "BD_SANDBOX",
+            "BD_HASH",
+        ] {
+            assert!(names.contains(&n), "{n} missing: {names:?}");
+        }
+        assert_eq!(get(&f, "PRIORITY"), Some(&b"6"[..]));
+        assert_eq!(get(&f, "MESSAGE_ID"), Some(ids::ACCEPT.as_bytes()));
+        assert_eq!(get(&f, "BD_SEQ"), Some(&b"7"[..]));
+        assert_eq!(get(&f, "BD_HASH"), Some(hex(&h).as_bytes()));
+        assert_eq!(
+            get(&f, "BD_REASON"),
+            Some(&br"why\u000aBD_EVENT=accept"[..])
+        );
+        let runargv = get(&f, "BD_RUNARGV").expect("argv");
+        let j: Vec<String> = serde_json::from_slice(runargv).expect("JSON array");
+        assert_eq!(j[1], "a\nMESSAGE=forged\nPRIORITY=0");
+        assert_eq!(j[3], "\\xff\\xfe\u{1}");
+        let s = std::str::from_utf8(&line).expect("utf8");
+        assert!(s.contains(std::str::from_utf8(runargv).expect("utf8")));
+        for (_, v) in &f {
+            assert!(!v.contains(&b'\n') && std::str::from_utf8(v).is_ok());
+        }
+        // Nulls are left out.
+        r.rule = None;
+        let mut line = Vec::new();
+        let h = encode_record(&mut line, &r, 8, &GENESIS);
+        let v = LineView::parse(&line[..line.len() - 1]).expect("parse");
+        assert!(get(&fields(&entry_for(&v, Some(&h))), "BD_RULE").is_none());
+    }
+
+    #[test]
+    fn reject_priority_and_ids_are_distinct() {
+        let all = [
+            ids::ACCEPT,
+            ids::REJECT,
+            ids::RECOVERY,
+            ids::SEAL,
+            ids::ALERT,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            assert_eq!(a.len(), 32);
+            assert!(
+                a.bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            );
+            assert!(all[i + 1..].iter().all(|b| b != a));
+        }
+        assert_eq!(event_priority(EventKind::Reject), 5);
+        assert_eq!(event_priority(EventKind::Accept), 6);
+    }
+
+    #[test]
+    fn oversize_entries_are_cut_with_a_flag() {
+        let big = vec![b'\x01'; 12 << 20]; // \u0001 each: 6x in the record
+        let argv = vec![b"x".to_vec(), big];
+        let r = sample(&argv);
+        let mut line = Vec::new();
+        let h = encode_record(&mut line, &r, 1, &GENESIS);
+        let v = LineView::parse(&line[..line.len() - 1]).expect("parse");
+        let e = entry_for(&v, Some(&h));
+        assert!(e.len() < journald::MAX_ENTRY);
+        let f = fields(&e);
+        assert_eq!(get(&f, "BD_TRUNCATED"), Some(&b"MESSAGE BD_RUNARGV"[..]));
+        assert!(get(&f, "BD_RUNARGV").expect("argv").ends_with(b"..."));
+        // A normal one has no flag.
+        let argv = vec![b"x".to_vec(), vec![b'a'; 100 << 10]];
+        let r = sample(&argv);
+        let mut line = Vec::new();
+        let h = encode_record(&mut line, &r, 1, &GENESIS);
+        let v = LineView::parse(&line[..line.len() - 1]).expect("parse");
+        assert!(get(&fields(&entry_for(&v, Some(&h))), "BD_TRUNCATED").is_none());
+    }
+
+    #[test]
+    fn recovery_entry_has_no_hash() {
+        let t = Torn {
+            offset: 3,
+            length: 4,
+            hash: [1; 32],
+        };
+        let mut line = Vec::new();
+        encode_recovery(&mut line, 2, &GENESIS, SystemTime::UNIX_EPOCH, b"h", 1, &t);
+        let v = LineView::parse(&line[..line.len() - 1]).expect("parse");
+        let f = fields(&entry_for(&v, None));
+        assert!(get(&f, "BD_HASH").is_none());
+        assert_eq!(get(&f, "BD_EVENT"), Some(&b"recovery"[..]));
+        assert_eq!(get(&f, "BD_TORN_LENGTH"), Some(&b"4"[..]));
+        assert_eq!(get(&f, "MESSAGE_ID"), Some(ids::RECOVERY.as_bytes()));
+    }
+}

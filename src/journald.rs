@@ -1,0 +1,346 @@
+//! A minimal client of systemd-journald's native protocol (no libsystemd:
+//! the protocol is a few lines, see systemd's `journal-send.c` and
+//! <https://systemd.io/JOURNAL_NATIVE_PROTOCOL/>).
+//!
+//! An entry is a sequence of fields, each either `NAME=value\n` (a value
+//! without a newline) or the binary form `NAME\n<u64 LE length><bytes>\n`
+//! (any value; used whenever the value holds a `\n`, so nothing a value
+//! contains can start a new field). Field names are fixed by the caller
+//! (constants in [`crate::audit::journal`]); [`Entry::field`] checks them
+//! anyway (uppercase ASCII, digits, `_`, not starting with `_` or a digit,
+//! at most 64 bytes) and drops a field with an invalid name.
+//!
+//! Sending: one non-blocking datagram (`MSG_DONTWAIT`) to
+//! [`SOCKET`]. When the datagram is too large for the socket (EMSGSIZE,
+//! ENOBUFS) the entry goes into a sealed memfd whose descriptor is passed
+//! with `SCM_RIGHTS` in an empty datagram, as `sd_journal_sendv` does;
+//! journald only accepts a memfd sealed against writes and resizes. A
+//! journald that is absent (ENOENT, ECONNREFUSED) or full (EAGAIN) makes
+//! [`send`] fail at once: it never waits.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+
+/// journald's native socket.
+pub const SOCKET: &str = "/run/systemd/journal/socket";
+
+/// Largest entry [`send`] passes (the memfd path); journald's own limit
+/// for an entry is larger (`ENTRY_SIZE_MAX`, 768 MiB in systemd 255), so
+/// anything this size arrives whole.
+pub const MAX_ENTRY: usize = 64 << 20;
+
+/// One journal entry in the native wire format.
+#[derive(Debug, Default, Clone)]
+pub struct Entry {
+    buf: Vec<u8>,
+}
+
+/// A field name journald accepts (`journal_field_valid` without the
+/// protected leading underscore).
+pub fn valid_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && !b[0].is_ascii_digit()
+        && b[0] != b'_'
+        && b.iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_')
+}
+
+impl Entry {
+    /// An empty entry.
+    pub fn new() -> Self {
+        Entry {
+            buf: Vec::with_capacity(1024),
+        }
+    }
+
+    /// Add `NAME=value`; values with a newline use the binary form. A
+    /// field with an invalid name is dropped (names are our constants:
+    /// this is a programming error, never caller input).
+    pub fn field(&mut self, name: &str, value: &[u8]) -> &mut Self {
+        if !valid_name(name) {
+            debug_assert!(false, "invalid journal field name {name:?}");
+            return self;
+        }
+        self.buf.extend_from_slice(name.as_bytes());
+        if value.contains(&b'\n') {
+            self.buf.push(b'\n');
+            self.buf
+                .extend_from_slice(&(value.len() as u64).to_le_bytes());
+        } else {
+            self.buf.push(b'=');
+        }
+        self.buf.extend_from_slice(value);
+        self.buf.push(b'\n');
+        self
+    }
+
+    /// The wire bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Wire size in bytes.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// No field yet.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+}
+
+/// How a send went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// One datagram.
+    Datagram,
+    /// A sealed memfd passed with SCM_RIGHTS.
+    Memfd,
+}
+
+/// Send `e` to the journald listening at `socket` without blocking.
+pub fn send_to(e: &Entry, socket: &Path) -> io::Result<Sent> {
+    if e.len() > MAX_ENTRY {
+        return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+    }
+    let sock = UnixDatagram::unbound()?;
+    sock.set_nonblocking(true)?;
+    match sock.send_to(e.bytes(), socket) {
+        Ok(_) => Ok(Sent::Datagram),
+        Err(err) if matches!(err.raw_os_error(), Some(libc::EMSGSIZE | libc::ENOBUFS)) => {
+            let fd = sealed_memfd(e.bytes())?;
+            send_fd(&sock, socket, &fd)?;
+            Ok(Sent::Memfd)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// [`send_to`] the system journal ([`SOCKET`]).
+pub fn send(e: &Entry) -> io::Result<Sent> {
+    send_to(e, Path::new(SOCKET))
+}
+
+/// A memfd holding `data`, sealed against any change (journald refuses
+/// an unsealed one: the sender could change it while it is read).
+fn sealed_memfd(data: &[u8]) -> io::Result<OwnedFd> {
+    use nix::fcntl::{FcntlArg, SealFlag, fcntl};
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    use std::io::Write;
+    let fd = memfd_create(
+        c"belladonna-journal",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )?;
+    let mut f = std::fs::File::from(fd);
+    f.write_all(data)?;
+    fcntl(
+        &f,
+        FcntlArg::F_ADD_SEALS(
+            SealFlag::F_SEAL_SHRINK
+                | SealFlag::F_SEAL_GROW
+                | SealFlag::F_SEAL_WRITE
+                | SealFlag::F_SEAL_SEAL,
+        ),
+    )?;
+    Ok(OwnedFd::from(f))
+}
+
+/// An empty datagram to `path` carrying `fd` (SCM_RIGHTS), non-blocking.
+fn send_fd(sock: &UnixDatagram, path: &Path, fd: &OwnedFd) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = path.as_os_str().as_bytes();
+    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    if p.len() >= addr.sun_path.len() {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    for (d, s) in addr.sun_path.iter_mut().zip(p) {
+        *d = *s as libc::c_char;
+    }
+    let raw = fd.as_raw_fd();
+    // Room for one cmsghdr with one int, aligned as cmsghdr.
+    let mut control = [0u64; 4];
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
+    if space > std::mem::size_of_val(&control) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: msghdr is plain old data; all-zero is a valid value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&raw mut addr).cast();
+    msg.msg_namelen = (std::mem::size_of::<libc::sa_family_t>() + p.len()) as libc::socklen_t;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: msg_control points to `control`, at least `space` bytes,
+    // aligned for cmsghdr (u64), so CMSG_FIRSTHDR is non-null and the
+    // header and its one int of data lie inside it. sendmsg only reads
+    // `msg`, `addr` and `control`, which live until it returns; the fd
+    // is open (borrowed from `fd`). No iovec: an empty datagram, as
+    // journal-send.c sends.
+    let r = unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>(), raw);
+        libc::sendmsg(
+            sock.as_raw_fd(),
+            &msg,
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Parse the wire format back (as journald does; tests only).
+#[cfg(test)]
+pub(crate) fn tests_parse(mut b: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    while !b.is_empty() {
+        let nl = b.iter().position(|c| *c == b'\n').expect("newline");
+        let line = &b[..nl];
+        if let Some(eq) = line.iter().position(|c| *c == b'=') {
+            out.push((
+                String::from_utf8(line[..eq].to_vec()).expect("name"),
+                line[eq + 1..].to_vec(),
+            ));
+            b = &b[nl + 1..];
+        } else {
+            let name = String::from_utf8(line.to_vec()).expect("name");
+            let rest = &b[nl + 1..];
+            let len = u64::from_le_bytes(rest[..8].try_into().expect("len")) as usize;
+            out.push((name, rest[8..8 + len].to_vec()));
+            assert_eq!(rest[8 + len], b'\n');
+            b = &rest[9 + len..];
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn text_and_binary_forms() {
+        let mut e = Entry::new();
+        e.field("MESSAGE", b"a=b c")
+            .field("BD_X", b"line1\nFAKE=injected\n")
+            .field("BD_EMPTY", b"");
+        let f = tests_parse(e.bytes());
+        assert_eq!(
+            f,
+            vec![
+                ("MESSAGE".into(), b"a=b c".to_vec()),
+                ("BD_X".into(), b"line1\nFAKE=injected\n".to_vec()),
+                ("BD_EMPTY".into(), Vec::new()),
+            ]
+        );
+        assert!(
+            e.bytes()
+                .starts_with(b"MESSAGE=a=b c\nBD_X\n\x14\0\0\0\0\0\0\0line1")
+        );
+    }
+
+    #[test]
+    fn names_are_checked() {
+        for ok in ["MESSAGE", "BD_RUNARGV", "A1"] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "_PID",
+            "1A",
+            "a",
+            "BD-X",
+            "BD X",
+            "BD=X",
+            &"A".repeat(65),
+        ] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn absent_and_full_sockets_fail_fast() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let path = d.path().join("socket");
+        let mut e = Entry::new();
+        e.field("MESSAGE", b"x");
+        let err = send_to(&e, &path).expect_err("no socket");
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+        // Bound but never read: fills up, then EAGAIN, never blocks.
+        let _rx = UnixDatagram::bind(&path).expect("bind");
+        let t0 = std::time::Instant::now();
+        let mut failed = None;
+        for _ in 0..100_000 {
+            if let Err(e) = send_to(&e, &path) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let err = failed.expect("a full socket refuses");
+        assert_eq!(err.raw_os_error(), Some(libc::EAGAIN), "{err}");
+        assert!(t0.elapsed() < std::time::Duration::from_secs(30));
+        drop(_rx);
+        let err = send_to(&e, &path).expect_err("closed socket");
+        assert_eq!(err.raw_os_error(), Some(libc::ECONNREFUSED));
+    }
+
+    #[test]
+    fn oversize_goes_through_a_sealed_memfd() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let path = d.path().join("socket");
+        let rx = UnixDatagram::bind(&path).expect("bind");
+        let mut e = Entry::new();
+        let big = vec![b'x'; 4 << 20];
+        e.field("MESSAGE", b"big").field("BD_RUNARGV", &big);
+        assert_eq!(send_to(&e, &path).expect("send"), Sent::Memfd);
+        // Receive the fd and check it is sealed and holds the entry.
+        let fd = recv_fd(&rx);
+        let seals = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GET_SEALS).expect("seals");
+        let want = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+        assert_eq!(seals & want, want);
+        let mut got = Vec::new();
+        use std::io::{Read, Seek};
+        let mut f = std::fs::File::from(fd);
+        f.rewind().expect("rewind");
+        f.read_to_end(&mut got).expect("read");
+        assert_eq!(got, e.bytes());
+    }
+
+    fn recv_fd(rx: &UnixDatagram) -> OwnedFd {
+        use std::os::fd::FromRawFd;
+        let mut control = [0u64; 8];
+        let mut data = [0u8; 16];
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        // SAFETY: test-only recvmsg into local buffers that outlive it.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &raw mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = control.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&control) as _;
+            let n = libc::recvmsg(rx.as_raw_fd(), &raw mut msg, 0);
+            assert_eq!(n, 0, "an empty datagram");
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            assert!(!c.is_null());
+            assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
+            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+            OwnedFd::from_raw_fd(fd)
+        }
+    }
+}
