@@ -21,4 +21,5 @@ pub mod policy;
 pub mod sandbox;
 pub mod secure_fs;
 pub mod state;
+pub mod telemetry;
 pub mod testhook;
