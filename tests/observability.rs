@@ -815,6 +815,42 @@ impl Drop for Daemon {
     }
 }
 
+/// node_exporter with the textfile collector alone, reading `dir`.
+fn start_node_exporter(dir: &Path, addr: &str) -> Daemon {
+    Daemon(
+        Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address={addr}"))
+            .arg("--collector.disable-defaults")
+            .arg("--collector.textfile")
+            .arg(format!("--collector.textfile.directory={}", dir.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node_exporter"),
+    )
+}
+
+/// Prometheus with `config`, its data in the test's scratch space.
+fn start_prometheus(env: &TestEnv, config: &str, addr: &str) -> Daemon {
+    let pdir = env.scratch().join("prometheus");
+    std::fs::create_dir_all(pdir.join("data")).expect("mkdir");
+    let cfg = pdir.join("prometheus.yml");
+    std::fs::write(&cfg, config).expect("config");
+    Daemon(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                pdir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus"),
+    )
+}
+
 fn wait_for(what: &str, limit: Duration, mut f: impl FnMut() -> Option<String>) -> String {
     let t0 = Instant::now();
     loop {
@@ -855,17 +891,7 @@ fn prometheus_scrapes_the_textfile_through_node_exporter() {
     assert_eq!(mode, 0o644, "readable by node_exporter's user");
 
     let ne_addr = format!("127.0.0.1:{}", free_port());
-    let _ne = Daemon(
-        Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address={ne_addr}"))
-            .arg("--collector.disable-defaults")
-            .arg("--collector.textfile")
-            .arg(format!("--collector.textfile.directory={}", dir.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("node_exporter"),
-    );
+    let _ne = start_node_exporter(&dir, &ne_addr);
     let body = wait_for("node_exporter", Duration::from_secs(20), || {
         http_get(&ne_addr, "/metrics")
     });
@@ -880,28 +906,12 @@ fn prometheus_scrapes_the_textfile_through_node_exporter() {
     );
 
     let p_addr = format!("127.0.0.1:{}", free_port());
-    let pdir = env.scratch().join("prometheus");
-    std::fs::create_dir_all(pdir.join("data")).expect("mkdir");
-    let cfg = pdir.join("prometheus.yml");
-    std::fs::write(
-        &cfg,
-        format!(
+    let _p = start_prometheus(
+        &env,
+        &format!(
             "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: ['{ne_addr}']\n"
         ),
-    )
-    .expect("config");
-    let _p = Daemon(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                pdir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={p_addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus"),
+        &p_addr,
     );
     let q = "/api/v1/query?query=belladonna_decisions_total%7Bevent%3D%22accept%22%7D";
     let v = wait_for("Prometheus to scrape", Duration::from_secs(60), || {
@@ -964,5 +974,217 @@ fn metrics_serve_answers_get_metrics_only() {
     assert!(http_get(&addr, "/metrics").is_some());
     srv.kill9();
     let _ = srv.child.wait();
-    let _ = Path::new("/");
+}
+
+// ------------------------------------------------------------ quickstart
+
+/// The fenced blocks of a Markdown file: (info string, text).
+fn fenced_blocks(md: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut cur: Option<(String, String)> = None;
+    for line in md.lines() {
+        match (&mut cur, line.strip_prefix("```")) {
+            (None, Some(info)) => cur = Some((info.trim().to_string(), String::new())),
+            (Some(_), Some("")) => out.extend(cur.take()),
+            (Some((_, text)), _) => {
+                text.push_str(line);
+                text.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+/// Every command of docs/quickstart.md, in order, against a real
+/// node_exporter, Prometheus and an OTLP/HTTP receiver (see the
+/// document's introduction for how each kind of block is run).
+#[test]
+fn quickstart_commands_work() {
+    let env = test_env!("quickstart");
+    if !observability_tools("quickstart") {
+        return;
+    }
+    let md = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/quickstart.md"))
+        .expect("docs/quickstart.md");
+    let blocks = fenced_blocks(&md);
+    assert!(blocks.len() >= 8, "{blocks:?}");
+    let textfile = env.scratch().join("textfile");
+    std::fs::create_dir_all(&textfile).expect("mkdir");
+    let ne_addr = format!("127.0.0.1:{}", free_port());
+    let p_addr = format!("127.0.0.1:{}", free_port());
+    let rx = Receiver::start();
+    let _ne = start_node_exporter(&textfile, &ne_addr);
+    let mut prometheus = None;
+    let prelude = format!(
+        "set -e\nPATH=\"$TESTDIR/bin:$PATH\"\n\
+         mount --bind \"$TESTDIR/etc/belladonna\" /etc/belladonna\n\
+         NODE_EXPORTER={ne_addr}; PROMETHEUS={p_addr}; OTLP={}; TEXTFILE_DIR='{}'\n",
+        rx.url(),
+        textfile.display()
+    );
+    let mut ran = Vec::new();
+    for (info, text) in &blocks {
+        match info.as_str() {
+            "toml" => env.policy(text),
+            "yaml" => {
+                assert!(text.contains("'127.0.0.1:9100'"), "{text}");
+                // The document's addresses and interval, the test's ports
+                // and a shorter interval.
+                let t = text
+                    .replace("'127.0.0.1:9100'", &format!("'{ne_addr}'"))
+                    .replace("15s", "1s");
+                prometheus = Some(start_prometheus(&env, &t, &p_addr));
+            }
+            "sh install" => {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    let dry = if let Some(rest) = line.strip_prefix("apt-get install ") {
+                        format!("apt-get -s install {rest}")
+                    } else if line.starts_with("make ") {
+                        line.replacen("make ", "make -n ", 1)
+                    } else {
+                        panic!("install block: no dry run known for {line:?}");
+                    };
+                    let o = Command::new("sh")
+                        .args(["-c", &dry])
+                        .current_dir(env!("CARGO_MANIFEST_DIR"))
+                        .output()
+                        .expect("dry run");
+                    assert!(
+                        o.status.success(),
+                        "{dry}: {}{}",
+                        String::from_utf8_lossy(&o.stdout),
+                        String::from_utf8_lossy(&o.stderr)
+                    );
+                }
+                ran.push(info.clone());
+            }
+            "sh" | "sh alice" => {
+                let user = if info == "sh alice" { "alice" } else { "root" };
+                let script = if user == "root" {
+                    format!("{prelude}{text}")
+                } else {
+                    format!("set -e\nPATH=\"$TESTDIR/bin:$PATH\"\n{text}")
+                };
+                // Prometheus answers once it has scraped: retry that block.
+                let patience = if text.contains("$PROMETHEUS") { 60 } else { 0 };
+                let t0 = Instant::now();
+                loop {
+                    let o = env.sh_in_ns(user, &script);
+                    if o.code() == Some(0) {
+                        break;
+                    }
+                    assert!(
+                        t0.elapsed() < Duration::from_secs(patience),
+                        "quickstart block failed:\n{text}\n{o}"
+                    );
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+                ran.push(info.clone());
+            }
+            other => panic!("quickstart: block type {other:?} is not run by this test"),
+        }
+    }
+    assert!(
+        prometheus.is_some(),
+        "the Prometheus configuration block ran"
+    );
+    assert!(ran.iter().any(|r| r == "sh alice"));
+    // The call and the refusal reached the log, and their spans the
+    // receiver.
+    assert_eq!(env.audit_events("accept").len(), 1);
+    assert_eq!(env.audit_events("reject").len(), 1);
+    let names: Vec<String> = all_spans(&rx.traces())
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| *n == "bdexec").count(),
+        2,
+        "{names:?}"
+    );
+}
+
+// ---------------------------------------------------------------- Grafana
+
+fn strings_under(v: &serde_json::Value, keys: &[&str], out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                match x {
+                    serde_json::Value::String(s) if keys.contains(&k.as_str()) => {
+                        out.push(s.clone())
+                    }
+                    _ => strings_under(x, keys, out),
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| strings_under(x, keys, out)),
+        _ => {}
+    }
+}
+
+/// docs/grafana/belladonna.json is valid JSON, has the panels the issue
+/// names, and every metric its PromQL names is one `bdctl metrics`
+/// emits.
+#[test]
+fn grafana_dashboard_names_only_emitted_metrics() {
+    let env = std_env!("grafana");
+    let (a, _) = chained(
+        [0; 32],
+        &[(1, "accept", decision(1, Some([1, 2, 3, 4]), None))],
+    );
+    write_log(&env, &a);
+    let (t, _) = metrics(&env);
+    let emitted: std::collections::BTreeSet<&str> = t
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .collect();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/docs/grafana/belladonna.json"
+    ))
+    .expect("dashboard");
+    let d: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
+    let mut exprs = Vec::new();
+    strings_under(&d, &["expr", "definition"], &mut exprs);
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    let mut named = std::collections::BTreeSet::new();
+    for e in &exprs {
+        let mut rest = e.as_str();
+        while let Some(i) = rest.find("belladonna_") {
+            let tail = &rest[i..];
+            let end = tail
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(tail.len());
+            named.insert(tail[..end].to_string());
+            rest = &tail[end..];
+        }
+    }
+    for n in &named {
+        assert!(
+            emitted.contains(n.as_str()),
+            "dashboard names {n}, bdctl metrics does not emit it"
+        );
+    }
+    for must in [
+        "belladonna_decision_latency_seconds_bucket",
+        "belladonna_decisions_total",
+        "belladonna_policy_segment_info",
+        "belladonna_audit_backlog_depth",
+        "belladonna_otel_export_errors_total",
+        "belladonna_audit_fsync_seconds_bucket",
+    ] {
+        assert!(named.contains(must), "the dashboard shows {must}");
+    }
+    for q in ["0.5", "0.95", "0.99"] {
+        assert!(
+            exprs
+                .iter()
+                .any(|e| e.contains(&format!("histogram_quantile({q}, "))
+                    && e.contains("belladonna_decision_latency_seconds_bucket")),
+            "decision latency p{q}"
+        );
+    }
 }
