@@ -1122,14 +1122,16 @@ fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
     }
     if let Some(r) = &d.telemetry_sample_rate {
         let v = *r.get_ref();
+        // No float formatting here: it would grow bdexec for an error
+        // message.
         if !(0.0..=1.0).contains(&v) {
             return Err(ctx.err(
                 &r.span(),
-                format!("telemetry_sample_rate {v} must be between 0.0 and 1.0"),
+                "telemetry_sample_rate must be between 0.0 and 1.0",
             ));
         }
-        // In range, so the product is in 0..=1e6.
-        out.telemetry_sample_ppm = (v * 1e6).round() as u32;
+        // In range, so the sum is in 0.5..=1e6 + 0.5: rounds to 0..=1e6.
+        out.telemetry_sample_ppm = (v * 1e6 + 0.5) as u32;
     }
     Ok(out)
 }

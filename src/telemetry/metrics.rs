@@ -168,35 +168,42 @@ pub fn ingest(st: &mut State, v: &serde_json::Value) {
     }
 }
 
-/// Read the records past the cursor into `st`; returns a note when the
-/// cursor had to be reset.
+/// Records read per batch (bounds memory on a large log).
+const BATCH: usize = 4096;
+
+/// Read the records past the cursor into `st`, batch by batch; returns a
+/// note when the cursor had to be reset.
 pub fn advance(st: &mut State, log: &Path) -> Result<Option<String>, TelemetryError> {
-    let batch = cursor::read_new(log, &st.cursor, None)?;
-    let note = batch.reset.map(|r| {
-        *st.resets.entry(r.as_str().to_string()).or_insert(0) += 1;
-        let what = match r {
-            Reset::Truncated => format!(
-                "audit log {} was truncated or rewritten under the metrics cursor \
-                 (byte {}, seq {}): records already counted are not counted again",
-                log.display(),
-                st.cursor.offset,
-                st.cursor.seq.map_or("-".into(), |s| s.to_string())
-            ),
-            Reset::Rotated => format!(
-                "audit log {} was rotated or replaced: counting its records from the start",
-                log.display()
-            ),
-        };
-        if r == Reset::Rotated {
-            st.file_records = 0;
+    let mut note = None;
+    loop {
+        let batch = cursor::read_new(log, &st.cursor, Some(BATCH))?;
+        if let Some(r) = batch.reset {
+            *st.resets.entry(r.as_str().to_string()).or_insert(0) += 1;
+            note = Some(match r {
+                Reset::Truncated => format!(
+                    "audit log {} was truncated or rewritten under the metrics cursor \
+                     (byte {}, seq {}): records already counted are not counted again",
+                    log.display(),
+                    st.cursor.offset,
+                    st.cursor.seq.map_or("-".into(), |s| s.to_string())
+                ),
+                Reset::Rotated => {
+                    st.file_records = 0;
+                    format!(
+                        "audit log {} was rotated or replaced: counting its records from the start",
+                        log.display()
+                    )
+                }
+            });
         }
-        what
-    });
-    for r in &batch.records {
-        ingest(st, &r.value);
+        for r in &batch.records {
+            ingest(st, &r.value);
+        }
+        st.cursor = batch.end;
+        if !batch.more {
+            return Ok(note);
+        }
     }
-    st.cursor = batch.end;
-    Ok(note)
 }
 
 /// The replay eviction ratio over [`RATIO_WINDOW`], after adding the
@@ -606,8 +613,72 @@ pub fn write_textfile(dir: &Path, text: &str) -> Result<(), TelemetryError> {
         let _ = std::fs::remove_file(&tmp);
     }
     r?;
+    // The umask may have removed bits: the collector's user must read it.
+    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .map_err(|x| e("chmod", &target, x))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eviction_ratio_over_the_window() {
+        let mut s = Vec::new();
+        assert_eq!(eviction_ratio(&mut s, 1000, 0, 0), 0.0);
+        assert_eq!(eviction_ratio(&mut s, 1100, 1, 100), 0.01);
+        // A window later, the base moves to the newest sample a window
+        // old: only what happened since counts.
+        assert_eq!(eviction_ratio(&mut s, 1700, 11, 200), 0.1);
+        assert_eq!(eviction_ratio(&mut s, 2400, 11, 300), 0.0);
+        // Counters went down (reboot): start over.
+        assert_eq!(eviction_ratio(&mut s, 2500, 0, 0), 0.0);
+        assert_eq!(s.len(), 1);
+        for i in 0..1000u64 {
+            eviction_ratio(&mut s, 3000 + i / 10, i, i * 10);
+        }
+        assert!(s.len() <= MAX_RATIO_SAMPLES);
+    }
+
+    #[test]
+    fn histogram_and_labels_render_as_exposition() {
+        let mut st = State::default();
+        for v in [
+            serde_json::json!({"event": "accept", "timing": {"recv": 1, "auth": 2, "validate": 3, "append": 4}}),
+            serde_json::json!({"event": "bogus\n\"x", "timing": {"recv": 1000000, "auth": 0, "validate": 0}}),
+            serde_json::json!({"event": "reject"}),
+        ] {
+            ingest(&mut st, &v);
+        }
+        let t = render(&log_families(&st));
+        assert!(
+            t.contains("belladonna_decisions_total{event=\"other\"} 1\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("belladonna_decision_latency_seconds_bucket{le=\"0.0005\"} 1\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("belladonna_decision_latency_seconds_bucket{le=\"1\"} 2\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("belladonna_decision_latency_seconds_bucket{le=\"+Inf\"} 2\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("belladonna_decision_latency_seconds_sum 1.000006\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("belladonna_audit_fsync_seconds_count 1\n"),
+            "{t}"
+        );
+        assert_eq!(escape_label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
 }
