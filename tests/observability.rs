@@ -251,6 +251,41 @@ fn metrics_count_incrementally_and_survive_truncation_and_rotation() {
     // Run again: nothing new, nothing counted twice.
     let (t, _) = metrics(&env);
     assert_eq!(sample(&t, acc), Some(3.0), "second run: {t}");
+    assert_eq!(
+        sample(&t, "belladonna_replay_evictions_total"),
+        Some(0.0),
+        "{t}"
+    );
+
+    // The replay sets' counters (kept by the nonce sets in the per-boot
+    // state, here the test's /run/belladonna): 4 insertions, 2 of them
+    // evicted once expired.
+    {
+        use belladonna::state::clock::Clock;
+        use belladonna::state::nonce::consume;
+        use std::os::fd::AsFd;
+        let run = env.run_dir().join("belladonna");
+        mkdir_mode(&run, 0o700);
+        let dir = std::fs::File::open(&run).expect("open state dir");
+        let t0 = 1_800_000_000u64;
+        let clk = |t| Clock::unanchored(t, Duration::from_secs(1), [7; 16]);
+        for i in 0..3u8 {
+            let exp = if i < 2 { t0 + 5 } else { t0 + 1000 };
+            consume(dir.as_fd(), "exec", &[i; 16], exp, &clk(t0), 16).expect("consume");
+        }
+        consume(dir.as_fd(), "exec", &[9; 16], t0 + 1000, &clk(t0 + 10), 16).expect("evicts 2");
+    }
+    let (t, _) = metrics(&env);
+    assert_eq!(
+        sample(&t, "belladonna_replay_evictions_total"),
+        Some(2.0),
+        "{t}"
+    );
+    assert_eq!(
+        sample(&t, "belladonna_replay_eviction_ratio"),
+        Some(0.5),
+        "{t}"
+    );
 
     // Truncate the log back to its first record and go on with new
     // records: detected, reported; the records with seqs counted before

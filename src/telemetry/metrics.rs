@@ -207,7 +207,9 @@ pub fn advance(st: &mut State, log: &Path) -> Result<Option<String>, TelemetryEr
 }
 
 /// The replay eviction ratio over [`RATIO_WINDOW`], after adding the
-/// sample (`now`, `ev`, `ins`) to `samples`.
+/// sample (`now`, `ev`, `ins`) to `samples`: the change of the counters
+/// since the newest sample at least a window old, or since boot (the
+/// counters are per boot) while there is none.
 pub fn eviction_ratio(samples: &mut Vec<(u64, u64, u64)>, now: u64, ev: u64, ins: u64) -> f64 {
     // Counters went down: a reboot emptied the per-boot state.
     if samples.last().is_some_and(|l| l.1 > ev || l.2 > ins) {
@@ -215,14 +217,17 @@ pub fn eviction_ratio(samples: &mut Vec<(u64, u64, u64)>, now: u64, ev: u64, ins
     }
     samples.push((now, ev, ins));
     let cut = now.saturating_sub(RATIO_WINDOW);
-    // The base: the newest sample at least a window old, else the oldest.
-    let base_i = samples.iter().rposition(|s| s.0 <= cut).unwrap_or(0);
-    samples.drain(..base_i);
+    let base = match samples.iter().rposition(|s| s.0 <= cut) {
+        Some(i) => {
+            samples.drain(..i);
+            samples[0]
+        }
+        None => (0, 0, 0),
+    };
     if samples.len() > MAX_RATIO_SAMPLES {
         let extra = samples.len() - MAX_RATIO_SAMPLES;
         samples.drain(1..=extra);
     }
-    let base = samples[0];
     let d_ins = ins.saturating_sub(base.2);
     if d_ins == 0 {
         return 0.0;
@@ -629,14 +634,15 @@ mod tests {
     #[test]
     fn eviction_ratio_over_the_window() {
         let mut s = Vec::new();
-        assert_eq!(eviction_ratio(&mut s, 1000, 0, 0), 0.0);
-        assert_eq!(eviction_ratio(&mut s, 1100, 1, 100), 0.01);
+        // No sample a window old yet: since boot.
+        assert_eq!(eviction_ratio(&mut s, 1000, 1, 4), 0.25);
+        assert_eq!(eviction_ratio(&mut s, 1100, 2, 100), 0.02);
         // A window later, the base moves to the newest sample a window
         // old: only what happened since counts.
-        assert_eq!(eviction_ratio(&mut s, 1700, 11, 200), 0.1);
-        assert_eq!(eviction_ratio(&mut s, 2400, 11, 300), 0.0);
-        // Counters went down (reboot): start over.
-        assert_eq!(eviction_ratio(&mut s, 2500, 0, 0), 0.0);
+        assert_eq!(eviction_ratio(&mut s, 1700, 12, 200), 0.1);
+        assert_eq!(eviction_ratio(&mut s, 2400, 12, 300), 0.0);
+        // Counters went down (reboot): start over, since boot.
+        assert_eq!(eviction_ratio(&mut s, 2500, 1, 10), 0.1);
         assert_eq!(s.len(), 1);
         for i in 0..1000u64 {
             eviction_ratio(&mut s, 3000 + i / 10, i, i * 10);
