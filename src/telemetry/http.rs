@@ -240,8 +240,13 @@ pub fn serve(
     let l = TcpListener::bind(listen)
         .map_err(|e| TelemetryError(format!("listen on {listen}: {e}")))?;
     for conn in l.incoming() {
-        let Ok(mut c) = conn else { continue };
-        let _ = handle(&mut c, &mut render);
+        match conn {
+            Ok(mut c) => {
+                let _ = handle(&mut c, &mut render);
+            }
+            // Out of fds or the like: do not spin.
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
     }
     Ok(())
 }

@@ -227,3 +227,126 @@ pub fn encode_metrics(families: &[Family], host: &str, now_ns: u64) -> Vec<u8> {
     req.msg(1, rm);
     req.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::metrics::{Family, Kind, Sample, Value};
+    use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyV;
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as NumV;
+    use prost::Message;
+
+    #[test]
+    fn metrics_decode_with_the_official_definitions() {
+        const B: &[f64] = &[0.001, 0.01];
+        let fams = [
+            Family {
+                name: "c_total",
+                help: "a counter",
+                kind: Kind::Counter,
+                samples: vec![Sample {
+                    labels: vec![("event", "accept".into())],
+                    value: Value::Num(7.0),
+                }],
+            },
+            Family {
+                name: "h_seconds",
+                help: "a histogram",
+                kind: Kind::Histogram,
+                samples: vec![Sample {
+                    labels: Vec::new(),
+                    value: Value::Hist {
+                        bounds: B,
+                        counts: vec![1, 2, 3],
+                        sum: 0.5,
+                        count: 6,
+                    },
+                }],
+            },
+            Family {
+                name: "g",
+                help: "a gauge",
+                kind: Kind::Gauge,
+                samples: vec![Sample {
+                    labels: Vec::new(),
+                    value: Value::Num(-1.5),
+                }],
+            },
+        ];
+        let req = ExportMetricsServiceRequest::decode(&encode_metrics(&fams, "h1", 42)[..])
+            .expect("decode");
+        let sm = &req.resource_metrics[0].scope_metrics[0];
+        assert_eq!(
+            sm.scope.as_ref().map(|s| s.name.as_str()),
+            Some("belladonna")
+        );
+        let m = &sm.metrics;
+        assert_eq!(m.len(), 3);
+        match &m[0].data {
+            Some(Data::Sum(s)) => {
+                assert!(s.is_monotonic);
+                assert_eq!(s.aggregation_temporality, 2);
+                let p = &s.data_points[0];
+                assert_eq!((p.time_unix_nano, p.value), (42, Some(NumV::AsDouble(7.0))));
+                assert_eq!(p.attributes[0].key, "event");
+            }
+            other => panic!("{other:?}"),
+        }
+        match &m[1].data {
+            Some(Data::Histogram(h)) => {
+                let p = &h.data_points[0];
+                assert_eq!(p.bucket_counts, vec![1, 2, 3]);
+                assert_eq!(p.explicit_bounds, B.to_vec());
+                assert_eq!((p.count, p.sum), (6, Some(0.5)));
+                assert_eq!(h.aggregation_temporality, 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        match &m[2].data {
+            Some(Data::Gauge(g)) => assert_eq!(g.data_points[0].value, Some(NumV::AsDouble(-1.5))),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn spans_decode_with_negative_ints_and_no_parent() {
+        let s = Span {
+            trace_id: [1; 16],
+            span_id: [2; 8],
+            parent: None,
+            name: "bdexec",
+            start_ns: 5,
+            end_ns: 9,
+            attributes: vec![
+                ("process.exit.code", Attr::Int(-3)),
+                ("host.name", Attr::Str("h\u{e9}".into())),
+            ],
+            error: false,
+        };
+        let req = ExportTraceServiceRequest::decode(&encode_traces(&[s])[..]).expect("decode");
+        let rs = &req.resource_spans[0];
+        let sp = &rs.scope_spans[0].spans[0];
+        assert_eq!((sp.start_time_unix_nano, sp.end_time_unix_nano), (5, 9));
+        assert!(sp.parent_span_id.is_empty());
+        assert!(sp.status.is_none());
+        assert_eq!(sp.kind, 1);
+        let v = |i: usize| {
+            sp.attributes[i]
+                .value
+                .as_ref()
+                .and_then(|v| v.value.clone())
+        };
+        assert_eq!(v(0), Some(AnyV::IntValue(-3)));
+        assert_eq!(v(1), Some(AnyV::StringValue("h\u{e9}".into())));
+        let host = rs
+            .resource
+            .as_ref()
+            .and_then(|r| r.attributes.iter().find(|a| a.key == "host.name"))
+            .and_then(|a| a.value.as_ref()?.value.clone());
+        assert_eq!(host, Some(AnyV::StringValue("h\u{e9}".into())));
+        assert!(encode_traces(&[]).is_empty());
+    }
+}
