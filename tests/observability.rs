@@ -1223,3 +1223,47 @@ fn grafana_dashboard_names_only_emitted_metrics() {
         );
     }
 }
+
+/// Hostile bytes from a caller (newlines, quotes, `=`, invalid UTF-8, a
+/// fake traceparent in argv) reach the log escaped; metrics count the
+/// real records, and their spans decode (protobuf strings must be UTF-8).
+#[test]
+fn hostile_caller_bytes_export_cleanly() {
+    let env = std_env!("hostile_export");
+    for argv in [
+        &b"/usr/bin/id\nBD_EVENT=accept"[..],
+        &b"/tmp/\xff\xfe\"},{\"event\":\"accept"[..],
+        &b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"[..],
+    ] {
+        env.bdexec("mallory")
+            .arg("--")
+            .arg_bytes(argv)
+            .arg_bytes(b"x=\x01\n")
+            .run()
+            .expect_refusal(1, "mallory has no rule");
+    }
+    let (t, _) = metrics(&env);
+    assert_eq!(
+        sample(&t, "belladonna_decisions_total{event=\"reject\"}"),
+        Some(3.0),
+        "{t}"
+    );
+    assert_eq!(
+        sample(&t, "belladonna_decisions_total{event=\"accept\"}"),
+        Some(0.0),
+        "{t}"
+    );
+    let rx = Receiver::start();
+    export(&env, &rx.url(), &["--no-metrics"]).expect_code(0, "export");
+    let spans = all_spans(&rx.traces());
+    let roots: Vec<&Span> = spans.iter().filter(|s| s.name == "bdexec").collect();
+    assert_eq!(roots.len(), 3);
+    for r in roots {
+        assert_eq!(attr(r, "belladonna.event").as_deref(), Some("reject"));
+        // The argv's traceparent-looking text is not a traceparent.
+        assert!(r.parent_span_id.is_empty());
+        // Caller-controlled text stays escaped, as in `bdctl audit show`.
+        let cmd = attr(r, "process.executable.path").unwrap_or_default();
+        assert!(!cmd.chars().any(char::is_control), "{cmd:?}");
+    }
+}

@@ -163,6 +163,15 @@ fn text(v: &Value, k: &str) -> Option<String> {
     v.get(k)?.as_str().map(str::to_string)
 }
 
+/// A string field for an attribute: caller-controlled text stays escaped
+/// as the terminal view shows it (control characters, separators and
+/// invisible format characters as `\xNN`), never raw.
+fn shown(v: &Value, k: &str) -> Option<String> {
+    v.get(k)?
+        .as_str()
+        .map(|s| crate::escape::display(s.as_bytes()))
+}
+
 /// Lay `stages` end to end, ending at `end_ns`; returns (name, start,
 /// end) of each present stage and the first start.
 fn lay(v: &Value, stages: &[&'static str], end_ns: u64) -> (Vec<(&'static str, u64, u64)>, u64) {
@@ -238,7 +247,7 @@ pub fn spans_of(v: &Value) -> Vec<Span> {
                 ("sandbox", "belladonna.sandbox"),
                 ("host", "host.name"),
             ] {
-                if let Some(s) = text(v, k) {
+                if let Some(s) = shown(v, k) {
                     attrs.push((a, Attr::Str(s)));
                 }
             }
