@@ -591,45 +591,95 @@ pub fn render(families: &[Family]) -> String {
 /// Write `text` to `DIR/belladonna.prom` atomically (a temporary file in
 /// DIR, fsync, rename), mode 0644 so node_exporter's textfile collector
 /// (an unprivileged user) can read it. The temporary name does not end
-/// in `.prom`, so the collector never reads a partial file.
+/// in `.prom`, so the collector never reads a partial file. DIR may
+/// belong to that user: everything happens relative to one fd of DIR
+/// (opened without following a symlink as its last component), the
+/// temporary file is created exclusively without following symlinks,
+/// and its mode is set on the fd; a rename replaces a symlink, never
+/// follows it.
 pub fn write_textfile(dir: &Path, text: &str) -> Result<(), TelemetryError> {
+    use nix::fcntl::{OFlag, open, openat, renameat};
+    use nix::sys::stat::{Mode, fchmod};
+    use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
     use std::io::Write as _;
-    use std::os::unix::fs::OpenOptionsExt;
-    let target = dir.join("belladonna.prom");
-    let tmp = dir.join(format!(".belladonna.prom.{}.tmp", std::process::id()));
-    let e = |what: &str, p: &Path, e: std::io::Error| {
-        TelemetryError(format!("{}: {what}: {e}", p.display()))
+    const NAME: &str = "belladonna.prom";
+    let tmp = format!(".{NAME}.{}.tmp", std::process::id());
+    let e = |what: &str, name: &str, x: nix::Error| {
+        TelemetryError(format!(
+            "{}: {what}: {}",
+            dir.join(name).display(),
+            x.desc()
+        ))
     };
-    let _ = std::fs::remove_file(&tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .map_err(|x| e("create", &tmp, x))?;
+    let d = open(
+        dir,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|x| e("open", "", x))?;
+    let _ = unlinkat(&d, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+    let fd = openat(
+        &d,
+        tmp.as_str(),
+        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )
+    .map_err(|x| e("create", &tmp, x))?;
     let r = (|| {
+        // The umask may have removed bits the collector needs.
+        fchmod(&fd, Mode::from_bits_truncate(0o644)).map_err(|x| e("chmod", &tmp, x))?;
+        let mut f = std::fs::File::from(fd);
         f.write_all(text.as_bytes())
-            .map_err(|x| e("write", &tmp, x))?;
-        f.sync_all().map_err(|x| e("fsync", &tmp, x))?;
-        std::fs::rename(&tmp, &target).map_err(|x| e("rename", &target, x))
+            .map_err(|x| TelemetryError(format!("{}: write: {x}", dir.join(&tmp).display())))?;
+        f.sync_all()
+            .map_err(|x| TelemetryError(format!("{}: fsync: {x}", dir.join(&tmp).display())))?;
+        renameat(&d, tmp.as_str(), &d, NAME).map_err(|x| e("rename", NAME, x))
     })();
     if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = unlinkat(&d, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
     }
     r?;
-    // The umask may have removed bits: the collector's user must read it.
-    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o644))
-        .map_err(|x| e("chmod", &target, x))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
+    let _ = fsync(&d);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn textfile_is_replaced_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().expect("tmp");
+        let victim = d.path().join("victim");
+        std::fs::write(&victim, "keep").expect("victim");
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let dir = d.path().join("textfile");
+        std::fs::create_dir(&dir).expect("mkdir");
+        // The collector's user planted symlinks at both names.
+        std::os::unix::fs::symlink(&victim, dir.join("belladonna.prom")).expect("ln");
+        std::os::unix::fs::symlink(
+            &victim,
+            dir.join(format!(".belladonna.prom.{}.tmp", std::process::id())),
+        )
+        .expect("ln");
+        write_textfile(&dir, "x 1\n").expect("write");
+        assert_eq!(std::fs::read_to_string(&victim).expect("read"), "keep");
+        let m = std::fs::symlink_metadata(&victim).expect("stat");
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+        let t = std::fs::symlink_metadata(dir.join("belladonna.prom")).expect("stat");
+        assert!(t.is_file());
+        assert_eq!(t.permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            std::fs::read_dir(&dir).expect("ls").count(),
+            1,
+            "no temporary left"
+        );
+        // A symlinked directory is refused.
+        let link = d.path().join("dirlink");
+        std::os::unix::fs::symlink(&dir, &link).expect("ln");
+        assert!(write_textfile(&link, "x 1\n").is_err());
+    }
 
     #[test]
     fn eviction_ratio_over_the_window() {
