@@ -58,7 +58,11 @@ TPM_DEB_PACKAGES := libtss2-dev swtpm swtpm-tools pkg-config
 # the alternatives symlinks), bzip2 (bzcat/bunzip2 hard links), busybox.
 DEB_PACKAGES += vim bzip2 busybox
 
-.PHONY: all build deps test test-journald test-tpm demo install uninstall bench lint clean check-root kernel-matrix
+# Only for `make test-observability` (tests/observability.rs): promtool, a
+# real Prometheus and node_exporter on loopback, curl for the quickstart.
+OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
+
+.PHONY: all build deps test test-journald test-tpm test-observability demo install uninstall bench lint clean check-root kernel-matrix
 
 all: build
 
@@ -97,6 +101,14 @@ test-journald: deps
 test-tpm: deps
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(TPM_DEB_PACKAGES)"
 	$(CARGO) test --features belladonna_tpm_real,test-hooks --lib -- auth::tpm auth::kek
+
+# Metrics, OTLP export and docs/quickstart.md against a real node_exporter
+# and Prometheus (started by the tests on free loopback ports). Without
+# the packages, `make test` reports those tests SKIPPED; here their
+# absence is a failure.
+test-observability: deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(OBS_DEB_PACKAGES)"
+	BELLADONNA_REQUIRE_OBSERVABILITY=1 $(CARGO) test --features test-hooks --test observability -- --test-threads=$(TEST_THREADS)
 
 demo: deps build
 	@bash scripts/demo.sh

@@ -60,7 +60,14 @@ pub fn run(args: BdctlArgs) -> i32 {
         BdctlCmd::Import {
             cmd: crate::cli::ImportCmd::Sudoers { file, output, host },
         } => import_sudoers(&file, output.as_deref(), host),
-        BdctlCmd::Doctor { bdexec } => doctor(&bdexec),
+        BdctlCmd::Doctor {
+            otlp: Some(url), ..
+        } => crate::telemetry::cmd::doctor_otlp(&url),
+        BdctlCmd::Doctor { bdexec, otlp: None } => doctor(&bdexec),
+        BdctlCmd::Metrics { textfile, cmd } => {
+            crate::telemetry::cmd::metrics(textfile.as_deref(), cmd)
+        }
+        BdctlCmd::Export { cmd } => crate::telemetry::cmd::export(cmd),
         BdctlCmd::Token { cmd } => crate::auth::tokens::cmd::run(cmd),
         BdctlCmd::Audit {
             cmd: AuditCmd::Verify { file, key },

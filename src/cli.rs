@@ -81,6 +81,24 @@ pub enum BdctlCmd {
         /// The installed bdexec to inspect.
         #[arg(long, default_value = "/usr/bin/bdexec")]
         bdexec: PathBuf,
+        /// Instead: probe the OTLP/HTTP collector at URL (reachable,
+        /// accepts an empty export) and say in one line what is wrong.
+        #[arg(long, value_name = "URL")]
+        otlp: Option<String>,
+    },
+    /// Prometheus metrics derived from the audit log and the state
+    /// directories (stdout, a node_exporter textfile, or served).
+    Metrics {
+        /// Write DIR/belladonna.prom atomically instead of stdout.
+        #[arg(long, value_name = "DIR")]
+        textfile: Option<PathBuf>,
+        #[command(subcommand)]
+        cmd: Option<MetricsCmd>,
+    },
+    /// Export telemetry derived from the audit log.
+    Export {
+        #[command(subcommand)]
+        cmd: ExportCmd,
     },
     /// Signed approval tokens (docs/approval-tokens.md).
     Token {
@@ -134,6 +152,40 @@ pub enum PolicyCmd {
         /// Print the current lock instead of writing one.
         #[arg(long)]
         show: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MetricsCmd {
+    /// Serve GET /metrics over HTTP (one connection at a time).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:9464.
+        #[arg(long, value_name = "ADDR")]
+        listen: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// Send the lifecycle spans of the records not yet exported (and the
+    /// metrics) to an OTLP/HTTP collector: URL/v1/traces, URL/v1/metrics.
+    Otlp {
+        /// The collector's base URL (http:// only), e.g.
+        /// http://127.0.0.1:4318.
+        #[arg(long, value_name = "URL")]
+        endpoint: String,
+        /// Bound of one HTTP exchange, seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=300))]
+        timeout: u64,
+        /// Attempts per request (exponential backoff from 1 s).
+        #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+        attempts: u32,
+        /// Records per request.
+        #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=10000))]
+        batch: u64,
+        /// Send the spans only, not the metrics.
+        #[arg(long)]
+        no_metrics: bool,
     },
 }
 

@@ -23,4 +23,5 @@ pub mod sandbox;
 pub mod secure_fs;
 pub mod state;
 pub mod stdio;
+pub mod telemetry;
 pub mod testhook;

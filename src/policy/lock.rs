@@ -406,6 +406,12 @@ struct DefaultsDe {
     drift: DriftDe,
     #[serde(default = "default_timestamp_timeout")]
     timestamp_timeout: u64,
+    #[serde(default = "default_sample_ppm")]
+    telemetry_sample_ppm: u32,
+}
+
+fn default_sample_ppm() -> u32 {
+    crate::policy::model::DEFAULT_SAMPLE_PPM
 }
 
 fn default_timestamp_timeout() -> u64 {
@@ -544,6 +550,7 @@ impl PolicyDe {
                     DriftDe::Deny => DriftMode::Deny,
                 },
                 timestamp_timeout: d.timestamp_timeout,
+                telemetry_sample_ppm: d.telemetry_sample_ppm,
             },
             rules: self
                 .rules

@@ -52,6 +52,19 @@ pub struct Defaults {
     /// when it is the default ([`DEFAULT_TIMESTAMP_TIMEOUT`]).
     #[serde(skip_serializing_if = "is_default_timestamp_timeout")]
     pub timestamp_timeout: u64,
+    /// `telemetry_sample_rate = 0.25`: the share of calls `bdctl export
+    /// otlp` turns into spans, in parts per million (default: all). Not
+    /// serialized when it is the default, so adding the key did not
+    /// change the canonical hash of existing policies.
+    #[serde(skip_serializing_if = "is_default_sample_ppm")]
+    pub telemetry_sample_ppm: u32,
+}
+
+/// Default `telemetry_sample_rate`: 1.0 (every call), in parts per million.
+pub const DEFAULT_SAMPLE_PPM: u32 = 1_000_000;
+
+fn is_default_sample_ppm(v: &u32) -> bool {
+    *v == DEFAULT_SAMPLE_PPM
 }
 
 /// Default `timestamp_timeout`: 5 minutes (sudo's default).
@@ -268,6 +281,7 @@ impl Default for Defaults {
             sandbox: None,
             drift: DriftMode::Warn,
             timestamp_timeout: DEFAULT_TIMESTAMP_TIMEOUT,
+            telemetry_sample_ppm: DEFAULT_SAMPLE_PPM,
         }
     }
 }

@@ -184,6 +184,7 @@ struct RawDefaults {
     sandbox: Option<SStr>,
     drift: Option<SStr>,
     timestamp_timeout: Option<SStr>,
+    telemetry_sample_rate: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -1122,6 +1123,19 @@ fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
     if let Some(t) = &d.timestamp_timeout {
         out.timestamp_timeout = parse_duration(t.get_ref())
             .map_err(|m| ctx.err(&t.span(), format!("timestamp_timeout: {m}")))?;
+    }
+    if let Some(r) = &d.telemetry_sample_rate {
+        let v = *r.get_ref();
+        // No float formatting here: it would grow bdexec for an error
+        // message.
+        if !(0.0..=1.0).contains(&v) {
+            return Err(ctx.err(
+                &r.span(),
+                "telemetry_sample_rate must be between 0.0 and 1.0",
+            ));
+        }
+        // In range, so the sum is in 0.5..=1e6 + 0.5: rounds to 0..=1e6.
+        out.telemetry_sample_ppm = (v * 1e6 + 0.5) as u32;
     }
     Ok(out)
 }
@@ -2558,5 +2572,34 @@ mod approval_tests {
             ))
         );
         assert_ne!(h(&base), h(&base.replace("epoch = 3", "epoch = 4")));
+    }
+
+    #[test]
+    fn telemetry_sample_rate() {
+        use crate::policy::model::DEFAULT_SAMPLE_PPM;
+        let base = "version = 1\n";
+        assert_eq!(ok(base).defaults.telemetry_sample_ppm, DEFAULT_SAMPLE_PPM);
+        let p = ok("version = 1\n[defaults]\ntelemetry_sample_rate = 0.25\n");
+        assert_eq!(p.defaults.telemetry_sample_ppm, 250_000);
+        assert_eq!(
+            ok("version = 1\n[defaults]\ntelemetry_sample_rate = 0.0\n")
+                .defaults
+                .telemetry_sample_ppm,
+            0
+        );
+        assert!(err("version = 1\n[defaults]\ntelemetry_sample_rate = \"1\"\n").contains("f64"));
+        for bad in ["1.5", "-0.1", "nan"] {
+            let e = err(&format!(
+                "version = 1\n[defaults]\ntelemetry_sample_rate = {bad}\n"
+            ));
+            assert!(e.contains("telemetry_sample_rate"), "{bad}: {e}");
+        }
+        // The default is not serialized: existing policy hashes unchanged.
+        assert_eq!(
+            crate::policy::hash::policy_hash(&ok(base)),
+            crate::policy::hash::policy_hash(&ok(
+                "version = 1\n[defaults]\ntelemetry_sample_rate = 1.0\n"
+            ))
+        );
     }
 }

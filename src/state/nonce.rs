@@ -20,9 +20,12 @@
 //!   set refuses new tokens ([`NonceError::Full`], fail closed);
 //! * the set never holds more than `cap` entries after an accepted call.
 //!
-//! File format (little endian): `"BDNONCE\x01"`, watermark u64, count u32,
-//! `count` entries of nonce `[u8; 16]` + expiry u64 sorted by nonce with
-//! no duplicates, then the BLAKE3 hash of all preceding bytes. Anything
+//! File format (little endian): `"BDNONCE\x02"`, watermark u64, the
+//! counters evictions u64 and insertions u64 (metrics: `bdctl metrics`
+//! reads them), count u32, `count` entries of nonce `[u8; 16]` + expiry
+//! u64 sorted by nonce with no duplicates, then the BLAKE3 hash of all
+//! preceding bytes. A version 1 file (`"BDNONCE\x01"`, no counters) is
+//! read with both counters 0 and written back as version 2. Anything
 //! else (truncation, a flipped bit, unsorted or duplicate entries) is a
 //! corrupt-file error, never a reset.
 #![forbid(unsafe_code)]
@@ -42,8 +45,10 @@ pub const DEFAULT_CAP: usize = 4096;
 /// Largest capacity accepted (bounds the file size and memory).
 pub const MAX_CAP: usize = 65536;
 
-const MAGIC: &[u8; 8] = b"BDNONCE\x01";
-const HEADER: usize = 8 + 8 + 4;
+const MAGIC: &[u8; 8] = b"BDNONCE\x02";
+const MAGIC_V1: &[u8; 8] = b"BDNONCE\x01";
+const HEADER: usize = 8 + 8 + 8 + 8 + 4;
+const HEADER_V1: usize = 8 + 8 + 4;
 const ENTRY: usize = 16 + 8;
 const SUM: usize = 32;
 const MAX_FILE: u64 = (HEADER + MAX_CAP * ENTRY + SUM) as u64;
@@ -117,6 +122,11 @@ pub struct NonceSet {
     pub watermark: u64,
     /// Nonce -> expiry.
     pub entries: BTreeMap<[u8; 16], u64>,
+    /// Expired entries evicted so far (a counter for metrics; wraps
+    /// never in practice, saturates).
+    pub evictions: u64,
+    /// Nonces recorded so far (the eviction ratio's denominator).
+    pub insertions: u64,
 }
 
 fn shown_dir() -> PathBuf {
@@ -186,6 +196,7 @@ fn advance(set: &mut NonceSet, effective_now: u64) -> (u64, usize, bool) {
     let before = set.entries.len();
     set.entries.retain(|_, e| *e >= now);
     let evicted = before - set.entries.len();
+    set.evictions = set.evictions.saturating_add(evicted as u64);
     let changed = evicted > 0 || now != set.watermark;
     set.watermark = now;
     (now, evicted, changed)
@@ -209,6 +220,7 @@ fn insert(
         return Err(NonceError::Full { cap });
     }
     set.entries.insert(*nonce, exp);
+    set.insertions = set.insertions.saturating_add(1);
     Ok(())
 }
 
@@ -245,6 +257,8 @@ fn encode(set: &NonceSet) -> Vec<u8> {
     let mut b = Vec::with_capacity(HEADER + set.entries.len() * ENTRY + SUM);
     b.extend_from_slice(MAGIC);
     b.extend_from_slice(&set.watermark.to_le_bytes());
+    b.extend_from_slice(&set.evictions.to_le_bytes());
+    b.extend_from_slice(&set.insertions.to_le_bytes());
     // Bounded by MAX_CAP (checked before inserting).
     b.extend_from_slice(
         &u32::try_from(set.entries.len())
@@ -265,24 +279,39 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
 }
 
 fn decode(b: &[u8]) -> Result<NonceSet, String> {
-    if b.len() < HEADER + SUM {
+    let header = match b.get(..8) {
+        Some(m) if m == MAGIC => HEADER,
+        Some(m) if m == MAGIC_V1 => HEADER_V1,
+        Some(_) => return Err("bad magic".into()),
+        None => return Err(format!("truncated: {} bytes", b.len())),
+    };
+    if b.len() < header + SUM {
         return Err(format!("truncated: {} bytes", b.len()));
-    }
-    if &b[..8] != MAGIC {
-        return Err("bad magic".into());
     }
     let (body, sum) = b.split_at(b.len() - SUM);
     if blake3::hash(body).as_bytes() != sum {
         return Err("checksum mismatch (truncated or altered)".into());
     }
     let watermark = u64_at(b, 8).ok_or("truncated header")?;
-    let count = u32::from_le_bytes(b[16..20].try_into().map_err(|_| "truncated header")?) as usize;
-    if count > MAX_CAP || body.len() != HEADER + count * ENTRY {
+    let (evictions, insertions) = if header == HEADER {
+        (
+            u64_at(b, 16).ok_or("truncated header")?,
+            u64_at(b, 24).ok_or("truncated header")?,
+        )
+    } else {
+        (0, 0)
+    };
+    let count = u32::from_le_bytes(
+        b[header - 4..header]
+            .try_into()
+            .map_err(|_| "truncated header")?,
+    ) as usize;
+    if count > MAX_CAP || body.len() != header + count * ENTRY {
         return Err(format!("count {count} does not match the size {}", b.len()));
     }
     let mut entries = BTreeMap::new();
     let mut prev: Option<[u8; 16]> = None;
-    for rec in body[HEADER..].chunks_exact(ENTRY) {
+    for rec in body[header..].chunks_exact(ENTRY) {
         let n: [u8; 16] = rec[..16].try_into().map_err(|_| "short entry")?;
         let e = u64_at(rec, 16).ok_or("short entry")?;
         if prev.is_some_and(|p| p >= n) {
@@ -291,7 +320,35 @@ fn decode(b: &[u8]) -> Result<NonceSet, String> {
         prev = Some(n);
         entries.insert(n, e);
     }
-    Ok(NonceSet { watermark, entries })
+    Ok(NonceSet {
+        watermark,
+        entries,
+        evictions,
+        insertions,
+    })
+}
+
+/// The namespaces that have a set file, sorted (for `bdctl metrics`).
+/// A missing `nonces/` directory is no namespace.
+pub fn namespaces(state_dir: BorrowedFd<'_>) -> Result<Vec<String>, NonceError> {
+    if !file::exists(state_dir, NONCE_DIR) {
+        return Ok(Vec::new());
+    }
+    let dir = file::ensure_subdir(state_dir, Path::new(crate::paths::RUN_DIR), NONCE_DIR)?;
+    let mut d = nix::dir::Dir::from_fd(dir)
+        .map_err(|e| StateError(format!("{}: {}", shown_dir().display(), e.desc())))?;
+    let mut out = Vec::new();
+    for ent in d.iter().flatten() {
+        let name = ent.file_name().to_bytes();
+        if let Some(ns) = name.strip_suffix(b".set")
+            && let Ok(ns) = std::str::from_utf8(ns)
+            && valid_namespace(ns)
+        {
+            out.push(ns.to_string());
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -391,6 +448,41 @@ mod tests {
     }
 
     #[test]
+    fn eviction_and_insertion_counters_persist() {
+        let Some((_d, fd)) = dir() else { return };
+        let f = fd.as_fd();
+        consume(f, "exec", &n(1), T0 + 5, &clk(T0), 8).expect("1");
+        consume(f, "exec", &n(2), T0 + 5, &clk(T0), 8).expect("2");
+        // Both expire; a refused replay of nothing still evicts them.
+        consume(f, "exec", &n(3), T0 + 100, &clk(T0 + 10), 8).expect("3");
+        let s = load(f, "exec").expect("load");
+        assert_eq!((s.evictions, s.insertions), (2, 3));
+        assert!(matches!(
+            consume(f, "exec", &n(3), T0 + 100, &clk(T0 + 20), 8),
+            Err(NonceError::Replay)
+        ));
+        let s = load(f, "exec").expect("load");
+        assert_eq!((s.evictions, s.insertions), (2, 3));
+        assert_eq!(namespaces(f).expect("list"), vec!["exec".to_string()]);
+    }
+
+    #[test]
+    fn version_1_file_reads_with_zero_counters() {
+        let mut b = MAGIC_V1.to_vec();
+        b.extend_from_slice(&T0.to_le_bytes());
+        b.extend_from_slice(&1u32.to_le_bytes());
+        b.extend_from_slice(&n(9));
+        b.extend_from_slice(&(T0 + 1).to_le_bytes());
+        let sum = blake3::hash(&b);
+        b.extend_from_slice(sum.as_bytes());
+        let s = decode(&b).expect("v1");
+        assert_eq!((s.watermark, s.evictions, s.insertions), (T0, 0, 0));
+        assert_eq!(s.entries.get(&n(9)), Some(&(T0 + 1)));
+        // Written back as version 2.
+        assert_eq!(&encode(&s)[..8], MAGIC);
+    }
+
+    #[test]
     fn bad_arguments() {
         let Some((_d, fd)) = dir() else { return };
         let f = fd.as_fd();
@@ -468,7 +560,7 @@ mod tests {
         unsorted.extend_from_slice(&s);
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (good[..good.len() - 1].to_vec(), "checksum mismatch"),
-            (good[..HEADER + ENTRY].to_vec(), "truncated: 44 bytes"),
+            (good[..HEADER + ENTRY].to_vec(), "truncated: 60 bytes"),
             (good[..good.len() - ENTRY].to_vec(), "checksum mismatch"),
             (good[..10].to_vec(), "truncated"),
             (Vec::new(), "truncated"),
@@ -680,8 +772,8 @@ mod tests {
         }
 
         #[test]
-        fn encode_decode_round_trip(w in any::<u64>(), es in proptest::collection::btree_map(any::<[u8; 16]>(), any::<u64>(), 0..40)) {
-            let s = NonceSet { watermark: w, entries: es };
+        fn encode_decode_round_trip(w in any::<u64>(), ev in any::<u64>(), ins in any::<u64>(), es in proptest::collection::btree_map(any::<[u8; 16]>(), any::<u64>(), 0..40)) {
+            let s = NonceSet { watermark: w, entries: es, evictions: ev, insertions: ins };
             prop_assert_eq!(decode(&encode(&s)), Ok(s));
         }
 
