@@ -421,6 +421,7 @@ fn journald_costs(argv: &[String], who: &Caller, rounds: usize) {
         recovered: None,
         append_us: Some(100),
         epoch: None,
+        sync_prev_us: None,
     };
     let n = 2000u32;
     let t = Instant::now();

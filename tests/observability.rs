@@ -164,6 +164,14 @@ fn tail(env: &TestEnv) -> ([u8; 32], u64) {
     (h, v["seq"].as_u64().expect("seq"))
 }
 
+/// Records carrying the previous record's write + fdatasync time.
+fn synced_records(env: &TestEnv) -> f64 {
+    env.audit_lines()
+        .iter()
+        .filter(|v| v.get("sync_prev_us").is_some())
+        .count() as f64
+}
+
 fn timed_records(env: &TestEnv) -> f64 {
     env.audit_lines()
         .iter()
@@ -226,9 +234,13 @@ fn metrics_count_incrementally_and_survive_truncation_and_rotation() {
     );
     assert_eq!(lat(&t, "+Inf"), timed, "{t}");
     assert!(lat(&t, "0.0005") >= 1.0 && lat(&t, "0.0025") >= 2.0, "{t}");
+    // bdexec's second record carries the durable write time of its
+    // first (a record cannot time its own).
+    let synced = synced_records(&env);
+    assert!(synced >= 1.0, "sync_prev_us in bdexec's records");
     assert_eq!(
         sample(&t, "belladonna_audit_fsync_seconds_count"),
-        Some(timed),
+        Some(synced),
         "{t}"
     );
     // Never exported: the whole log is the backlog.

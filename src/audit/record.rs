@@ -472,6 +472,9 @@ pub fn encode_record_keyed(
         out.extend_from_slice(b",\"traceparent\":");
         json_str(out, tp.as_bytes());
     }
+    if let Some(n) = rec.timing.and_then(|t| t.sync_prev) {
+        push_num_field(out, "sync_prev_us", n);
+    }
     finish(out, body_start, seq, prev, key)
 }
 
@@ -1181,6 +1184,10 @@ impl LineView<'_> {
                 auth: m[1].1,
                 validate: m[2].1,
                 append: m[3].1,
+                sync_prev: match self.get("sync_prev_us") {
+                    Some(Value::Int(n)) => Some(*n),
+                    _ => None,
+                },
             }),
             _ => None,
         }
@@ -1407,6 +1414,7 @@ mod tests {
             auth: 22,
             validate: 333,
             append: 4444,
+            sync_prev: None,
         };
         r.timing = Some(t);
         let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";

@@ -25,6 +25,11 @@ pub struct Timing {
     pub auth: u64,
     pub validate: u64,
     pub append: u64,
+    /// Not part of the `"timing"` object: the write + fdatasync time of
+    /// the record before this one, as its writer noted it (written as the
+    /// top-level `"sync_prev_us"`, docs/audit-format.md 1.6). A record
+    /// cannot time its own durable write; the next one carries it.
+    pub sync_prev: Option<u64>,
 }
 
 /// The key names, in the order written (part of the record format).
@@ -103,7 +108,7 @@ impl Stopwatch {
                 recv: d(start, r),
                 auth: d(r, a),
                 validate: d(a, now),
-                append: 0,
+                ..Timing::default()
             },
         }
     }
@@ -237,7 +242,8 @@ mod tests {
                 recv: 1000,
                 auth: 4000,
                 validate: 2000,
-                append: 0
+                append: 0,
+                sync_prev: None,
             }
         );
         let s = Stopwatch::start();

@@ -59,7 +59,14 @@ pub struct AppendOptions<'a> {
     pub lock_timeout: Duration,
     /// Create the directory (0700) and file (0600) when missing.
     pub create: bool,
+    /// Where the writer notes how long its write + fdatasync took, for
+    /// the next record to carry (`sync_prev_us`): a file in a trusted
+    /// tmpfs directory (`/run/belladonna/audit-sync`), or none.
+    pub sync_note: Option<&'a Path>,
 }
+
+/// The system log's sync note (see [`AppendOptions::sync_note`]).
+pub const SYNC_NOTE: &str = "/run/belladonna/audit-sync";
 
 impl AppendOptions<'static> {
     /// The system log: `/var/log/belladonna/audit.jsonl`, 3 s, create.
@@ -69,6 +76,7 @@ impl AppendOptions<'static> {
             name: OsStr::new(crate::paths::AUDIT_NAME),
             lock_timeout: Duration::from_secs(3),
             create: true,
+            sync_note: Some(Path::new(SYNC_NOTE)),
         }
     }
 }
@@ -87,6 +95,8 @@ pub struct Appended {
     pub append_us: Option<u64>,
     /// The MAC epoch written into the record (`epoch`), when keyed.
     pub epoch: Option<u64>,
+    /// The `sync_prev_us` written into the record, when it has one.
+    pub sync_prev_us: Option<u64>,
 }
 
 /// Append `rec` to the log named by `opts`: open it safely, then
@@ -123,6 +133,7 @@ pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Au
         opts.lock_timeout,
         &key,
         started,
+        opts.sync_note,
     )
 }
 
@@ -154,6 +165,7 @@ pub fn append_to_keyed(
         lock_timeout,
         &|| Ok(key.cloned()),
         started,
+        None,
     )
 }
 
@@ -213,7 +225,7 @@ pub fn append_sealed_rotation(
             pid: std::process::id(),
             records,
         };
-        let plan = plan_item(file, shown, size, item, Some(key), None)?;
+        let plan = plan_item(file, shown, size, item, Some(key), None, None)?;
         write_plan(file, shown, size, &plan)?;
         sealed_seq = Some(plan.seq);
         records += u64::from(plan.recovered.is_some());
@@ -273,6 +285,7 @@ fn append_inner(
     lock_timeout: Duration,
     key: &KeySource<'_>,
     started: Instant,
+    sync_note: Option<&Path>,
 ) -> Result<Appended, AuditError> {
     check_append_mode(file, shown)?;
     let _lock = lock_with_deadline(file, shown, lock_timeout)?;
@@ -282,15 +295,66 @@ fn append_inner(
         .metadata()
         .map_err(|e| AuditError::read(shown, &e))?
         .len();
-    let plan = plan_item(file, shown, size, item, key.as_ref(), Some(started))?;
+    let note = sync_note.and_then(SyncNote::open);
+    let last = note.as_ref().and_then(SyncNote::read);
+    let plan = plan_item(file, shown, size, item, key.as_ref(), Some(started), last)?;
+    let t0 = Instant::now();
     write_plan(file, shown, size, &plan)?;
+    if let Some(n) = &note {
+        n.write(plan.seq, super::timing::micros(t0.elapsed()));
+    }
     Ok(Appended {
         seq: plan.seq,
         h: plan.h,
         recovered: plan.recovered,
         append_us: plan.append_us,
         epoch: key.as_ref().map(EpochKey::epoch),
+        sync_prev_us: plan.sync_prev_us,
     })
+}
+
+/// The sync note ([`AppendOptions::sync_note`]): 16 bytes, the seq of
+/// the last record written and its write + fdatasync time in
+/// microseconds (both little endian). Best effort in both directions: a
+/// note that is missing, not root's regular file, or short is ignored,
+/// and a failed update only leaves the next record without
+/// `sync_prev_us`. Read and written under the log's lock.
+struct SyncNote(File);
+
+impl SyncNote {
+    fn open(path: &Path) -> Option<SyncNote> {
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .ok()?;
+        let m = f.metadata().ok()?;
+        (m.is_file() && m.uid() == nix::unistd::geteuid().as_raw() && m.nlink() == 1)
+            .then_some(SyncNote(f))
+    }
+
+    fn read(&self) -> Option<(u64, u64)> {
+        use std::os::unix::fs::FileExt;
+        let mut b = [0u8; 16];
+        self.0.read_exact_at(&mut b, 0).ok()?;
+        let (s, us) = b.split_at(8);
+        Some((
+            u64::from_le_bytes(s.try_into().ok()?),
+            u64::from_le_bytes(us.try_into().ok()?),
+        ))
+    }
+
+    fn write(&self, seq: u64, us: u64) {
+        use std::os::unix::fs::FileExt;
+        let mut b = [0u8; 16];
+        b[..8].copy_from_slice(&seq.to_le_bytes());
+        b[8..].copy_from_slice(&us.to_le_bytes());
+        let _ = self.0.write_all_at(&b, 0);
+    }
 }
 
 /// Write a plan with one write(2) and fdatasync it.
@@ -357,6 +421,7 @@ pub(crate) struct Plan {
     pub(crate) h: [u8; 32],
     pub(crate) recovered: Option<Torn>,
     pub(crate) append_us: Option<u64>,
+    pub(crate) sync_prev_us: Option<u64>,
 }
 
 /// Read the tail of a file of `size` bytes and build the bytes to append
@@ -368,7 +433,7 @@ pub(crate) fn plan(
     size: u64,
     rec: &Record<'_>,
 ) -> Result<Plan, AuditError> {
-    plan_item(file, shown, size, Item::Record(rec), None, None)
+    plan_item(file, shown, size, Item::Record(rec), None, None, None)
 }
 
 /// Can a line in `key`'s epoch (or without a key) follow the end of the
@@ -407,12 +472,18 @@ pub(crate) fn plan_item(
     item: Item<'_>,
     key: Option<&EpochKey>,
     started: Option<Instant>,
+    sync_prev: Option<(u64, u64)>,
 ) -> Result<Plan, AuditError> {
     let tail = scan_tail(file, shown, size)?;
     if !matches!(item, Item::Seal { .. }) {
         check_epoch(shown, &tail, key)?;
     }
     let (mut seq, mut prev) = tail.last.unwrap_or((0, GENESIS));
+    // The previous writer's write + fdatasync time, when it is about the
+    // record this one follows (not a torn line, not another log).
+    let sync_prev = sync_prev
+        .filter(|(s, _)| tail.torn.is_none() && tail.last.is_some() && *s == seq)
+        .map(|(_, us)| us);
     let overflow = || AuditError::corrupt(shown, "sequence number overflow at the end of the log");
     let mut buf = Vec::with_capacity(1024);
     if tail.needs_newline {
@@ -436,11 +507,14 @@ pub(crate) fn plan_item(
     seq = seq.checked_add(1).ok_or_else(overflow)?;
     let start = buf.len();
     let mut append_us = None;
+    let mut sync_prev_us = None;
     let h = match item {
         Item::Record(rec) => match (rec.timing, started) {
             // The append time so far goes into the line it times.
             (Some(mut t), Some(t0)) => {
                 t.append = super::timing::micros(t0.elapsed());
+                t.sync_prev = sync_prev;
+                sync_prev_us = sync_prev;
                 append_us = Some(t.append);
                 let timed = Record {
                     timing: Some(t),
@@ -488,6 +562,7 @@ pub(crate) fn plan_item(
         h,
         recovered: tail.torn,
         append_us,
+        sync_prev_us,
     })
 }
 
@@ -775,6 +850,7 @@ mod tests {
             auth: 6,
             validate: 7,
             append: 999_999_999,
+            sync_prev: None,
         });
         rec.traceparent = Some("invalid");
         // Another writer holds the lock for a while: counted in `append`.
@@ -799,6 +875,57 @@ mod tests {
         // Without timing: no field, no value.
         let got = add(&p, &[b"true"]);
         assert_eq!(got.append_us, None);
+        verify_file(&p).expect("valid");
+    }
+
+    #[test]
+    fn sync_note_carries_the_previous_durable_write() {
+        let (d, p) = setup();
+        let note = d.path().join("audit-sync");
+        let a = argv(&[b"true"]);
+        let mut rec = sample(&a);
+        rec.timing = Some(crate::audit::timing::Timing::default());
+        let put = |rec: &Record<'_>| {
+            append_inner(
+                &open(&p),
+                &p,
+                Item::Record(rec),
+                T,
+                &|| Ok(None),
+                Instant::now(),
+                Some(&note),
+            )
+            .expect("append")
+        };
+        let line = |n: usize| {
+            let text = String::from_utf8(contents(&p)).expect("utf8");
+            text.lines().nth(n).expect("line").to_string()
+        };
+        // The first record has nobody before it.
+        let first = put(&rec);
+        assert!(!line(0).contains("sync_prev_us"), "{}", line(0));
+        // The note now names record 1: record 2 carries its time.
+        let b = std::fs::read(&note).expect("note");
+        assert_eq!(u64::from_le_bytes(b[..8].try_into().expect("8")), first.seq);
+        put(&rec);
+        let us = u64::from_le_bytes(b[8..16].try_into().expect("8"));
+        assert!(
+            line(1).contains(&format!(",\"sync_prev_us\":{us},")),
+            "{}",
+            line(1)
+        );
+        verify_file(&p).expect("valid");
+        // A record written without the note (bdctl's, another tool's)
+        // leaves it stale: the next one carries nothing rather than a
+        // time about another record.
+        add(&p, &[b"x"]);
+        put(&rec);
+        assert!(!line(3).contains("sync_prev_us"), "{}", line(3));
+        // A note that is not a regular file of ours is ignored.
+        std::fs::remove_file(&note).expect("rm");
+        std::os::unix::fs::symlink("/etc/hostname", &note).expect("symlink");
+        put(&rec);
+        assert!(!line(4).contains("sync_prev_us"), "{}", line(4));
         verify_file(&p).expect("valid");
     }
 
@@ -1047,6 +1174,7 @@ mod tests {
             name: &name,
             lock_timeout: T,
             create: true,
+            sync_note: None,
         };
         // /tmp is world-writable: secure_fs refuses it.
         let e = append(&sample(&a), &opts).expect_err("untrusted dir");

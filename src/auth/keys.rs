@@ -1631,6 +1631,7 @@ pub(crate) mod tests {
             name: &name,
             lock_timeout: std::time::Duration::from_secs(5),
             create: true,
+            sync_note: None,
         };
         assert_eq!(kind(rotate_audit_key(&p, &log)), KeyErrorKind::Rollback);
         // gen refuses to start over below the marker.

@@ -163,8 +163,10 @@ pub fn ingest(st: &mut State, v: &serde_json::Value) {
         st.latency
             .observe(LATENCY_BOUNDS, r.saturating_add(a).saturating_add(va));
     }
-    if let Some(ap) = timing(v, "append") {
-        st.fsync.observe(FSYNC_BOUNDS, ap);
+    // A record cannot time its own durable write: the next record
+    // carries it (`sync_prev_us`, docs/audit-format.md 1.6).
+    if let Some(us) = v.get("sync_prev_us").and_then(serde_json::Value::as_u64) {
+        st.fsync.observe(FSYNC_BOUNDS, us);
     }
 }
 
@@ -704,7 +706,7 @@ mod tests {
     fn histogram_and_labels_render_as_exposition() {
         let mut st = State::default();
         for v in [
-            serde_json::json!({"event": "accept", "timing": {"recv": 1, "auth": 2, "validate": 3, "append": 4}}),
+            serde_json::json!({"event": "accept", "timing": {"recv": 1, "auth": 2, "validate": 3, "append": 4}, "sync_prev_us": 250}),
             serde_json::json!({"event": "bogus\n\"x", "timing": {"recv": 1000000, "auth": 0, "validate": 0}}),
             serde_json::json!({"event": "reject"}),
         ] {
