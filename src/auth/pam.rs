@@ -189,7 +189,7 @@ fn load() -> Result<Lib, String> {
     if h.is_null() {
         return Err(dlerror_text());
     }
-    // SAFETY (all transmutes below): each symbol is the Linux-PAM function
+    // SAFETY: (all transmutes below) each symbol is the Linux-PAM function
     // of that name, whose C prototype (<security/pam_appl.h>) is exactly
     // the function pointer type of the field it is stored in.
     unsafe {

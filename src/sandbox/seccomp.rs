@@ -933,6 +933,7 @@ mod tests {
         fn ptrace_probe() -> i32 {
             // SAFETY: PTRACE_PEEKDATA on pid 1 with no pointers.
             let r = unsafe { libc::syscall(libc::SYS_ptrace, libc::PTRACE_PEEKDATA, 1, 0, 0) };
+            // SAFETY: glibc's errno location is valid for this thread.
             let e = unsafe { *libc::__errno_location() };
             if r == -1 && e == libc::EPERM { 0 } else { 13 }
         }

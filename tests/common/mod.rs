@@ -533,8 +533,9 @@ impl Drop for TestEnv {
 
 fn check_not_nosuid(base: &Path) {
     let c = CString::new(base.as_os_str().as_bytes()).unwrap();
-    // SAFETY: c is a valid C string; st is a properly sized out-parameter.
+    // SAFETY: statvfs is plain old data; all zeroes is a valid value.
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: c is a valid C string; st is a properly sized out-parameter.
     let r = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
     assert_eq!(
         r,
