@@ -690,9 +690,31 @@ fn interrupt_at_the_prompt_restores_echo() {
 fn run_shell_on_pty(
     env: &TestEnv,
     script: &str,
+    answer: impl FnMut(usize) -> Answer,
+) -> (std::process::ExitStatus, String, String, usize) {
+    run_shell_on(env, script, pty(), answer)
+}
+
+/// A pty as a login leaves it: the slave owned by the user (alice),
+/// group tty, mode 0620.
+fn alice_pty() -> Pty {
+    let p = pty();
+    let tty_gid = nix::unistd::Group::from_name("tty")
+        .ok()
+        .flatten()
+        .map_or(5, |g| g.gid.as_raw());
+    nix::unistd::fchown(&p.slave, Some(ALICE.uid.into()), Some(tty_gid.into())).expect("chown pty");
+    nix::sys::stat::fchmod(&p.slave, nix::sys::stat::Mode::from_bits_truncate(0o620))
+        .expect("chmod pty");
+    p
+}
+
+fn run_shell_on(
+    env: &TestEnv,
+    script: &str,
+    p: Pty,
     mut answer: impl FnMut(usize) -> Answer,
 ) -> (std::process::ExitStatus, String, String, usize) {
-    let p = pty();
     let out_path = env
         .scratch()
         .join(format!("shell-{}.out", std::process::id()));
@@ -775,4 +797,42 @@ fn bdexec_password_rule_end_to_end() {
     let rejects = env.audit_events("reject");
     assert!(rejects.len() >= 2, "{rejects:?}");
     env.assert_verify_ok("after password calls");
+}
+
+/// `-k CMD` asks for the password and leaves no fresh timestamp (as
+/// sudo): the next `-n` call is refused. Run on a root-owned pty and on
+/// one owned by alice (mode 0620, group tty, as a login leaves it).
+fn reset_with_a_command_caches_nothing(env: &TestEnv, p: Pty) {
+    env.policy(PASSWORD_POLICY);
+    let script = "\"$BDEXEC\" -k -- /usr/bin/id -u; echo rc=$?; \
+                  \"$BDEXEC\" -n -- /usr/bin/id -u; echo rc=$?; \
+                  \"$BDEXEC\" -- /usr/bin/id -u; echo rc=$?; \
+                  \"$BDEXEC\" -n -- /usr/bin/id -u; echo rc=$?";
+    let (st, tty, out, prompts) = run_shell_on(env, script, p, |_| Answer::Type(PASSWORD));
+    assert!(st.success(), "{st}\n{tty}\n{out}");
+    let rcs: Vec<&str> = out.lines().filter(|l| l.starts_with("rc=")).collect();
+    assert_eq!(
+        rcs,
+        ["rc=0", "rc=1", "rc=0", "rc=0"],
+        "-k CMD ran but cached nothing; a plain call caches\nterminal:\n{tty}\nout:\n{out}"
+    );
+    assert_eq!(prompts, 2, "{tty}");
+}
+
+#[test]
+fn reset_with_a_command_caches_nothing_root_pty() {
+    let Some(env) = env_with_password("pam::reset_with_a_command_caches_nothing_root_pty", false)
+    else {
+        return;
+    };
+    reset_with_a_command_caches_nothing(&env, pty());
+}
+
+#[test]
+fn reset_with_a_command_caches_nothing_own_pty() {
+    let Some(env) = env_with_password("pam::reset_with_a_command_caches_nothing_own_pty", false)
+    else {
+        return;
+    };
+    reset_with_a_command_caches_nothing(&env, alice_pty());
 }

@@ -406,6 +406,12 @@ struct DefaultsDe {
     drift: DriftDe,
     #[serde(default = "default_timestamp_timeout")]
     timestamp_timeout: u64,
+    #[serde(default = "default_pam_account")]
+    pam_account: bool,
+}
+
+fn default_pam_account() -> bool {
+    true
 }
 
 fn default_timestamp_timeout() -> u64 {
@@ -541,6 +547,7 @@ impl PolicyDe {
                     DriftDe::Deny => DriftMode::Deny,
                 },
                 timestamp_timeout: d.timestamp_timeout,
+                pam_account: d.pam_account,
             },
             rules: self
                 .rules

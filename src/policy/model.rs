@@ -52,6 +52,17 @@ pub struct Defaults {
     /// when it is the default ([`DEFAULT_TIMESTAMP_TIMEOUT`]).
     #[serde(skip_serializing_if = "is_default_timestamp_timeout")]
     pub timestamp_timeout: u64,
+    /// `pam_account = true | false`: run PAM's account stage (expired or
+    /// locked accounts, pam_access, pam_time) for every allowed rule, not
+    /// only password rules (docs/pam.md). Auth segment. Not serialized
+    /// when it is the default (`true`).
+    #[serde(skip_serializing_if = "is_true")]
+    pub pam_account: bool,
+}
+
+/// serde's `skip_serializing_if` for keys whose default is `true`.
+pub fn is_true(v: &bool) -> bool {
+    *v
 }
 
 /// Default `timestamp_timeout`: 5 minutes (sudo's default).
@@ -268,6 +279,7 @@ impl Default for Defaults {
             sandbox: None,
             drift: DriftMode::Warn,
             timestamp_timeout: DEFAULT_TIMESTAMP_TIMEOUT,
+            pam_account: true,
         }
     }
 }

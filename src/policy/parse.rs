@@ -181,6 +181,7 @@ struct RawDefaults {
     sandbox: Option<SStr>,
     drift: Option<SStr>,
     timestamp_timeout: Option<SStr>,
+    pam_account: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -1118,6 +1119,9 @@ fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
     if let Some(t) = &d.timestamp_timeout {
         out.timestamp_timeout = parse_duration(t.get_ref())
             .map_err(|m| ctx.err(&t.span(), format!("timestamp_timeout: {m}")))?;
+    }
+    if let Some(b) = d.pam_account {
+        out.pam_account = b;
     }
     Ok(out)
 }
