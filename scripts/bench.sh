@@ -102,6 +102,29 @@ mount --bind "$dir/run" /run
 BELLADONNA_BENCH_BDEXEC="$dir/bin/bdexec" BELLADONNA_BENCH_UID=61900 BELLADONNA_BENCH_GID=61900 \
     "$driver"
 
+# PAM's account stage for rules without a password ([defaults]
+# pam_account, default on, as in the numbers above): the same calls with
+# it off; the difference is its cost per call (docs/pam.md).
+pam_calls=${BELLADONNA_BENCH_PAM_CALLS:-300}
+pam_round() {
+    local start end
+    start=$(date +%s%N)
+    for _ in $(seq "$pam_calls"); do
+        setpriv --reuid 61900 --regid 61900 --clear-groups "$dir/bin/bdexec" /usr/bin/true || return 1
+    done
+    end=$(date +%s%N)
+    echo $(((end - start) / pam_calls / 1000))
+}
+policy=$dir/etc/belladonna/policy.toml
+on=$(pam_round)
+sed -i '1a [defaults]\npam_account = false' "$policy"
+off=$(pam_round)
+sed -i '2,3d' "$policy"
+on2=$(pam_round)
+echo
+echo "bdexec, auth = \"none\", $pam_calls calls each, whole process incl. setpriv (us/call):"
+echo "    pam_account = true: $on, $on2    pam_account = false: $off"
+
 echo
 if [ ! -f /var/log/belladonna/audit.jsonl ]; then
     echo "bench: bdexec wrote no audit log: the numbers above are not of a working bdexec"
