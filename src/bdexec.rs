@@ -542,10 +542,11 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
                         argv: &argv,
                         run_as: &target.target.name,
                     };
-                    authstep::approval(policy, rule, &req, &state_dir, &clock).and_then(|names| {
-                        account()?;
-                        Ok(Some(format!("approved by {}", names.join(", "))))
-                    })
+                    // The account stage first: a refused account does not
+                    // use up the tokens' nonces.
+                    account()
+                        .and_then(|()| authstep::approval(policy, rule, &req, &state_dir, &clock))
+                        .map(|names| Some(format!("approved by {}", names.join(", "))))
                 }
             };
             let authed = match authed {
