@@ -516,6 +516,15 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
                     Ok(())
                 }
             };
+            if auth != Auth::Approval && !opts.token.is_empty() {
+                // Nothing given is ignored: tokens for a rule that takes
+                // none refuse rather than pass unnoticed.
+                let msg = format!(
+                    "rule {} takes no approval tokens; refusing rather than ignoring --token",
+                    rule.name
+                );
+                return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
+            }
             let authed = match auth {
                 Auth::None => account().map(|()| None),
                 // Root is not asked for a password (as sudo): it could

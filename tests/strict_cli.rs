@@ -78,6 +78,11 @@ fn combinations_outside_the_synopsis_are_usage_errors() {
         .expect_code(0, "-l -n -k");
     env.run_as_user("alice", &["-k", "-n", "/usr/bin/id", "-u"])
         .expect_stdout("0\n", "-k -n CMD");
+    // Tokens for a rule that takes none: refused (with a record), not
+    // ignored.
+    let o = env.run_as_user("alice", &["--token", "/dev/null", "/usr/bin/id", "-u"]);
+    o.expect_refusal(1, "--token for an auth = none rule");
+    assert!(o.stderr_str().contains("takes no approval tokens"), "{o}");
 }
 
 /// Output into a pipe whose reader is gone: EPIPE, never SIGPIPE, a
