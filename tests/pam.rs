@@ -252,6 +252,31 @@ fn pty() -> Pty {
     }
 }
 
+/// A pty whose slave is left as a login leaves the user's terminal:
+/// owned by `user`, group tty, mode 0620 (openpty as root makes it root's).
+fn user_owned_pty(user: &TestUser) -> Pty {
+    let p = pty();
+    let tty_gid = nix::unistd::Group::from_name("tty")
+        .ok()
+        .flatten()
+        .map_or(5, |g| g.gid.as_raw());
+    nix::unistd::fchown(
+        &p.slave,
+        Some(nix::unistd::Uid::from_raw(user.uid)),
+        Some(nix::unistd::Gid::from_raw(tty_gid)),
+    )
+    .expect("fchown pty");
+    nix::sys::stat::fchmod(&p.slave, nix::sys::stat::Mode::from_bits_truncate(0o620))
+        .expect("fchmod pty");
+    let st = nix::sys::stat::fstat(&p.slave).expect("fstat pty");
+    assert_eq!(
+        (st.st_uid, st.st_gid, st.st_mode & 0o7777),
+        (user.uid, tty_gid, 0o620),
+        "the pty is the user's, as after a login"
+    );
+    p
+}
+
 /// What the user does at the n-th prompt (0-based).
 enum Answer {
     Type(&'static str),
@@ -692,27 +717,14 @@ fn run_shell_on_pty(
     script: &str,
     answer: impl FnMut(usize) -> Answer,
 ) -> (std::process::ExitStatus, String, String, usize) {
-    run_shell_on(env, script, pty(), answer)
+    run_shell_on(env, &pty(), script, answer)
 }
 
-/// A pty as a login leaves it: the slave owned by the user (alice),
-/// group tty, mode 0620.
-fn alice_pty() -> Pty {
-    let p = pty();
-    let tty_gid = nix::unistd::Group::from_name("tty")
-        .ok()
-        .flatten()
-        .map_or(5, |g| g.gid.as_raw());
-    nix::unistd::fchown(&p.slave, Some(ALICE.uid.into()), Some(tty_gid.into())).expect("chown pty");
-    nix::sys::stat::fchmod(&p.slave, nix::sys::stat::Mode::from_bits_truncate(0o620))
-        .expect("chmod pty");
-    p
-}
-
+/// [`run_shell_on_pty`] on a given terminal.
 fn run_shell_on(
     env: &TestEnv,
+    p: &Pty,
     script: &str,
-    p: Pty,
     mut answer: impl FnMut(usize) -> Answer,
 ) -> (std::process::ExitStatus, String, String, usize) {
     let out_path = env
@@ -732,9 +744,9 @@ fn run_shell_on(
         .stdout(Stdio::from(out_file))
         .stderr(Stdio::from(err_file));
     // A login shell: alice in every id, nothing privileged.
-    in_session_ns(&mut cmd, env, &p, true, &["run", "log", "lib"], false);
+    in_session_ns(&mut cmd, env, p, true, &["run", "log", "lib"], false);
     let mut child = cmd.spawn().expect("spawn shell");
-    let (status, tty, prompts) = converse(&p, &mut child, &mut answer, "shell");
+    let (status, tty, prompts) = converse(p, &mut child, &mut answer, "shell");
     let out = fs::read_to_string(&out_path).unwrap_or_default();
     assert!(
         !tty.contains(PASSWORD) && !tty.contains(WRONG),
@@ -802,13 +814,13 @@ fn bdexec_password_rule_end_to_end() {
 /// `-k CMD` asks for the password and leaves no fresh timestamp (as
 /// sudo): the next `-n` call is refused. Run on a root-owned pty and on
 /// one owned by alice (mode 0620, group tty, as a login leaves it).
-fn reset_with_a_command_caches_nothing(env: &TestEnv, p: Pty) {
+fn reset_with_a_command_caches_nothing(env: &TestEnv, p: &Pty) {
     env.policy(PASSWORD_POLICY);
     let script = "\"$BDEXEC\" -k -- /usr/bin/id -u; echo rc=$?; \
                   \"$BDEXEC\" -n -- /usr/bin/id -u; echo rc=$?; \
                   \"$BDEXEC\" -- /usr/bin/id -u; echo rc=$?; \
                   \"$BDEXEC\" -n -- /usr/bin/id -u; echo rc=$?";
-    let (st, tty, out, prompts) = run_shell_on(env, script, p, |_| Answer::Type(PASSWORD));
+    let (st, tty, out, prompts) = run_shell_on(env, p, script, |_| Answer::Type(PASSWORD));
     assert!(st.success(), "{st}\n{tty}\n{out}");
     let rcs: Vec<&str> = out.lines().filter(|l| l.starts_with("rc=")).collect();
     assert_eq!(
@@ -825,7 +837,7 @@ fn reset_with_a_command_caches_nothing_root_pty() {
     else {
         return;
     };
-    reset_with_a_command_caches_nothing(&env, pty());
+    reset_with_a_command_caches_nothing(&env, &pty());
 }
 
 #[test]
@@ -834,5 +846,5 @@ fn reset_with_a_command_caches_nothing_own_pty() {
     else {
         return;
     };
-    reset_with_a_command_caches_nothing(&env, alice_pty());
+    reset_with_a_command_caches_nothing(&env, &user_owned_pty(&ALICE));
 }
