@@ -404,10 +404,10 @@ struct DefaultsDe {
     sandbox: Option<String>,
     #[serde(default)]
     drift: DriftDe,
-    #[serde(default = "default_timestamp_timeout")]
-    timestamp_timeout: u64,
     #[serde(default = "default_pam_account")]
     pam_account: bool,
+    #[serde(default = "default_timestamp_timeout")]
+    timestamp_timeout: u64,
 }
 
 fn default_pam_account() -> bool {
@@ -546,8 +546,8 @@ impl PolicyDe {
                     DriftDe::Warn => DriftMode::Warn,
                     DriftDe::Deny => DriftMode::Deny,
                 },
-                timestamp_timeout: d.timestamp_timeout,
                 pam_account: d.pam_account,
+                timestamp_timeout: d.timestamp_timeout,
             },
             rules: self
                 .rules

@@ -47,17 +47,17 @@ pub struct Defaults {
     /// the canonical hash of existing policies.
     #[serde(skip_serializing_if = "DriftMode::is_warn")]
     pub drift: DriftMode,
-    /// `timestamp_timeout = "5m"`: lifetime in seconds of the PAM
-    /// timestamp cache; 0 disables caching. Auth segment. Not serialized
-    /// when it is the default ([`DEFAULT_TIMESTAMP_TIMEOUT`]).
-    #[serde(skip_serializing_if = "is_default_timestamp_timeout")]
-    pub timestamp_timeout: u64,
     /// `pam_account = true | false`: run PAM's account stage (expired or
     /// locked accounts, pam_access, pam_time) for every allowed rule, not
     /// only password rules (docs/pam.md). Auth segment. Not serialized
     /// when it is the default (`true`).
     #[serde(skip_serializing_if = "is_true")]
     pub pam_account: bool,
+    /// `timestamp_timeout = "5m"`: lifetime in seconds of the PAM
+    /// timestamp cache; 0 disables caching. Auth segment. Not serialized
+    /// when it is the default ([`DEFAULT_TIMESTAMP_TIMEOUT`]).
+    #[serde(skip_serializing_if = "is_default_timestamp_timeout")]
+    pub timestamp_timeout: u64,
 }
 
 /// serde's `skip_serializing_if` for keys whose default is `true`.
@@ -278,8 +278,8 @@ impl Default for Defaults {
             umask: DEFAULT_UMASK,
             sandbox: None,
             drift: DriftMode::Warn,
-            timestamp_timeout: DEFAULT_TIMESTAMP_TIMEOUT,
             pam_account: true,
+            timestamp_timeout: DEFAULT_TIMESTAMP_TIMEOUT,
         }
     }
 }

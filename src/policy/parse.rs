@@ -180,8 +180,8 @@ struct RawDefaults {
     setenv: Option<EnvTable>,
     sandbox: Option<SStr>,
     drift: Option<SStr>,
-    timestamp_timeout: Option<SStr>,
     pam_account: Option<bool>,
+    timestamp_timeout: Option<SStr>,
 }
 
 #[derive(Deserialize)]
@@ -1116,12 +1116,12 @@ fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
             }
         };
     }
+    if let Some(b) = d.pam_account {
+        out.pam_account = b;
+    }
     if let Some(t) = &d.timestamp_timeout {
         out.timestamp_timeout = parse_duration(t.get_ref())
             .map_err(|m| ctx.err(&t.span(), format!("timestamp_timeout: {m}")))?;
-    }
-    if let Some(b) = d.pam_account {
-        out.pam_account = b;
     }
     Ok(out)
 }
