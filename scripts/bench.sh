@@ -107,6 +107,36 @@ mount --bind "$dir/run" /run
 BELLADONNA_BENCH_BDEXEC="$dir/bin/bdexec" BELLADONNA_BENCH_UID=61900 BELLADONNA_BENCH_GID=61900 \
     "$driver"
 
+# PAM's account stage for rules without a password ([defaults]
+# pam_account, default on, as in the numbers above): the same calls with
+# it off; the difference is its cost per call (docs/pam.md).
+pam_calls=${BELLADONNA_BENCH_PAM_CALLS:-300}
+pam_round() {
+    local start end
+    start=$(date +%s%N)
+    for _ in $(seq "$pam_calls"); do
+        setpriv --reuid 61900 --regid 61900 --clear-groups "$dir/bin/bdexec" /usr/bin/true || return 1
+    done
+    end=$(date +%s%N)
+    echo $(((end - start) / pam_calls / 1000))
+}
+# The layer is rewritten in place (same inode): the mounted overlay keeps
+# the inode it looked up.
+policy=$dir/etc/belladonna/policy.toml
+cp "$policy" "$dir/policy.orig"
+hash_of_last() { tail -n 1 /var/log/belladonna/audit.jsonl | grep -o '"policy_hash":"[0-9a-f]*"'; }
+on=$(pam_round)
+h_on=$(hash_of_last)
+{ head -n 1 "$dir/policy.orig"; printf '[defaults]\npam_account = false\n'; tail -n +2 "$dir/policy.orig"; } >"$policy"
+off=$(pam_round)
+h_off=$(hash_of_last)
+cat "$dir/policy.orig" >"$policy"
+on2=$(pam_round)
+[ "$h_on" != "$h_off" ] || echo "bench: the pam_account = false policy was not picked up; the numbers below compare nothing"
+echo
+echo "bdexec, auth = \"none\", $pam_calls calls each, whole process incl. setpriv (us/call):"
+echo "    pam_account = true: $on, $on2    pam_account = false: $off"
+
 echo
 if [ ! -f /var/log/belladonna/audit.jsonl ]; then
     echo "bench: bdexec wrote no audit log: the numbers above are not of a working bdexec"

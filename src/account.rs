@@ -1,7 +1,8 @@
 //! The cheap account-expiry check every allowed request gets, whatever
 //! its rule's `auth` (DESIGN section 4, auth step): an account whose
 //! shadow entry says it expired is refused even for `auth = "none"`.
-//! Rules with `auth = "password"` also run PAM's account stage.
+//! PAM's account stage runs too: for password rules always, for every
+//! other rule while `[defaults] pam_account` is on (the default).
 
 use std::ffi::CString;
 use std::fmt;

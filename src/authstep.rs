@@ -29,6 +29,14 @@ pub fn read_clock(state_dir: &OwnedFd) -> Result<clock::Clock, String> {
     Ok(c)
 }
 
+/// How [`password`] may ask and cache.
+pub struct PasswordOptions {
+    /// `-n`: never prompt.
+    pub non_interactive: bool,
+    /// False for `-k CMD`: the timestamp is neither used nor renewed.
+    pub cache: bool,
+}
+
 /// `auth = "password"`: a valid timestamp for this uid and terminal
 /// session, or PAM (auth + account) on the controlling terminal.
 pub fn password(
@@ -36,10 +44,15 @@ pub fn password(
     uid: u32,
     state_dir: &OwnedFd,
     timeout_secs: u64,
-    non_interactive: bool,
+    opts: &PasswordOptions,
 ) -> Result<(), String> {
     let user = user.ok_or("the caller has no user name; password authentication needs one")?;
-    let timeout = Duration::from_secs(timeout_secs);
+    let non_interactive = opts.non_interactive;
+    let timeout = if opts.cache {
+        Duration::from_secs(timeout_secs)
+    } else {
+        Duration::ZERO
+    };
     let session = timestamp::Session::current();
     let check = match &session {
         Ok(s) if !timeout.is_zero() => timestamp::valid(state_dir.as_fd(), uid, s, timeout)
@@ -74,6 +87,21 @@ pub fn password(
         let _ = timestamp::update(state_dir.as_fd(), uid, s);
     }
     Ok(())
+}
+
+/// PAM's account stage alone, silent (expired or locked accounts,
+/// pam_access, pam_time): for every allowed rule that runs no password
+/// step, while `[defaults] pam_account` is on (docs/pam.md).
+pub fn account(user: Option<&str>) -> Result<(), String> {
+    let user = user.ok_or("the caller has no user name; the PAM account stage needs one")?;
+    match crate::exec::privileges::as_caller_for_pam(|| pam::account_ok(user))
+        .map_err(|e| e.to_string())?
+    {
+        // As sudo for a NOPASSWD rule: an expired password is not a
+        // reason to refuse a call that does not use the password.
+        Ok(()) | Err(pam::AuthError::PasswordExpired) => Ok(()),
+        Err(e) => Err(format!("PAM account stage: {e}")),
+    }
 }
 
 /// Everything an approval check binds the tokens to.

@@ -9,7 +9,7 @@
 use crate::alert;
 use crate::audit::{self, AppendOptions, Event, Record};
 use crate::authstep;
-use crate::cli::BdexecArgs;
+use crate::cli::{BdexecArgs, Mode};
 use crate::decide::{self, Caller, Decision, Request};
 use crate::escape::display;
 use crate::exec::{confine, env, hygiene, launch, privileges, resolve};
@@ -18,7 +18,6 @@ use crate::policy::cmdline::render;
 use crate::policy::hash::hex;
 use crate::policy::load::load_policy;
 use crate::policy::model::{Action, Auth, Principal, Rule};
-use clap::Parser;
 use std::ffi::{CString, OsString};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
@@ -219,12 +218,18 @@ pub fn main(args: Vec<OsString>) -> i32 {
     // Since Linux 5.18 the kernel turns an empty argv into [""]: both are
     // argc 0 to us, refused (and recorded) below.
     let argc0 = args.first().is_none_or(|a| a.is_empty()) && args.len() <= 1;
-    // Help, version and usage errors need no privileges.
+    // Help, version and usage errors need no privileges. Options are
+    // read as getopt(3) reads them, and a combination the synopsis does
+    // not allow is a usage error, never silently ignored (src/cli.rs).
     let opts = if argc0 {
         None
     } else {
-        match BdexecArgs::try_parse_from(&args) {
-            Ok(o) => Some(o),
+        match BdexecArgs::parse_strict(&args) {
+            Ok(Ok(o)) => Some(o),
+            Ok(Err(msg)) => {
+                say(&msg);
+                return exit::USAGE;
+            }
             Err(e) => return usage(e),
         }
     };
@@ -253,7 +258,7 @@ pub fn main(args: Vec<OsString>) -> i32 {
         let msg = "refusing to run with an empty argument list (argc 0)";
         return ctx.reject(&s, "empty argument list (argc 0)", msg, exit::USAGE);
     };
-    run(ctx, &opts, &saved)
+    run(ctx, &opts.0, opts.1, &saved)
 }
 
 fn usage(e: clap::Error) -> i32 {
@@ -263,6 +268,7 @@ fn usage(e: clap::Error) -> i32 {
             if crate::stdio::out(&e.to_string()) {
                 0
             } else {
+                say("cannot write to standard output");
                 exit::OUTPUT
             }
         }
@@ -296,7 +302,7 @@ fn recv(args: &[OsString], watch: audit::timing::Stopwatch) -> Result<Ctx, Strin
     })
 }
 
-fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
+fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i32 {
     let none = Subject {
         target: None,
         command: None,
@@ -313,6 +319,15 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
             return ctx.reject(&none, &msg, &msg, exit::ENVIRONMENT);
         }
     };
+    // A uid without an account is refused whatever the groups or a
+    // `#uid` rule say (as sudo): PAM, the timestamp, approval tokens and
+    // the records all name the caller (bdexec(8), CALLERS WITHOUT AN
+    // ACCOUNT).
+    if ctx.caller.name.is_none() {
+        let reason = format!("uid {} has no passwd entry", ctx.caller.uid);
+        let msg = "you do not exist in the passwd database";
+        return ctx.reject(&none, &reason, msg, exit::DENIED);
+    }
     // The per-boot clock anchor: skew is checked (and recorded) on every
     // call; a corrupt anchor refuses rather than silently resetting.
     let clock = match authstep::read_clock(&state_dir) {
@@ -371,11 +386,11 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
             let msg = format!("cannot remove the timestamp: {e}");
             return ctx.reject(&none, &msg, &msg, exit::ENVIRONMENT);
         }
-        if opts.command.is_empty() && !opts.list {
+        if mode == Mode::ResetOnly {
             return 0;
         }
     }
-    if opts.list {
+    if mode == Mode::List {
         return list(&ctx, policy);
     }
     // argv of the command: the command as typed, then its args (argv[0]
@@ -518,14 +533,39 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                 let msg = e.to_string();
                 return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
             }
+            // PAM's account stage for every rule (`pam_account`, default
+            // on); a password rule runs it after the password.
+            let account = || {
+                if policy.defaults.pam_account {
+                    authstep::account(ctx.caller.name.as_deref())
+                } else {
+                    Ok(())
+                }
+            };
+            if auth != Auth::Approval && !opts.token.is_empty() {
+                // Nothing given is ignored: tokens for a rule that takes
+                // none refuse rather than pass unnoticed.
+                let msg = format!(
+                    "rule {} takes no approval tokens; refusing rather than ignoring --token",
+                    rule.name
+                );
+                return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
+            }
             let authed = match auth {
-                Auth::None => Ok(None),
+                Auth::None => account().map(|()| None),
+                // Root is not asked for a password (as sudo): it could
+                // rewrite the policy anyway.
+                Auth::Password if ctx.caller.uid == 0 => account().map(|()| None),
                 Auth::Password => authstep::password(
                     ctx.caller.name.as_deref(),
                     ctx.caller.uid,
                     &state_dir,
                     policy.defaults.timestamp_timeout,
-                    opts.non_interactive,
+                    &authstep::PasswordOptions {
+                        non_interactive: opts.non_interactive,
+                        // -k CMD: ask, and leave no fresh timestamp (as sudo).
+                        cache: !opts.reset_timestamp,
+                    },
                 )
                 .map(|()| None),
                 Auth::Approval => {
@@ -537,7 +577,10 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                         argv: &argv,
                         run_as: &target.target.name,
                     };
-                    authstep::approval(policy, rule, &req, &state_dir, &clock)
+                    // The account stage first: a refused account does not
+                    // use up the tokens' nonces.
+                    account()
+                        .and_then(|()| authstep::approval(policy, rule, &req, &state_dir, &clock))
                         .map(|names| Some(format!("approved by {}", names.join(", "))))
                 }
             };
@@ -705,9 +748,12 @@ fn command_line(path: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
     out
 }
 
+/// `-l`: the caller's rules. Exit 1 when none allows anything (as sudo),
+/// so that a script can test it.
 fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
     use std::fmt::Write as _;
     let rules = decide::rules_for_caller(policy, &ctx.caller);
+    let allowed = rules.iter().any(|r| r.action == Action::Allow);
     let mut text = String::new();
     // Writing to a String cannot fail.
     if rules.is_empty() {
@@ -734,10 +780,12 @@ fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
             };
         }
     }
-    if crate::stdio::out(&text) {
-        0
-    } else {
+    if !crate::stdio::out(&text) {
         say("cannot write the listing to standard output");
         exit::OUTPUT
+    } else if allowed {
+        0
+    } else {
+        exit::DENIED
     }
 }

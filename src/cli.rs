@@ -20,10 +20,11 @@ pub struct BdexecArgs {
     /// Non-interactive: never prompt; fail if authentication would need it.
     #[arg(short = 'n', long = "non-interactive")]
     pub non_interactive: bool,
-    /// List the rules that apply to you.
+    /// List the rules that apply to you (exit 1 when none allows anything).
     #[arg(short = 'l', long = "list", conflicts_with = "command")]
     pub list: bool,
-    /// Forget your cached password timestamps (alone: just that).
+    /// Forget your cached password timestamps (alone: just that; with a
+    /// command: ask again and cache nothing).
     #[arg(short = 'k', long = "reset-timestamp")]
     pub reset_timestamp: bool,
     /// A signed approval token (repeat for M-of-N rules).
@@ -32,6 +33,129 @@ pub struct BdexecArgs {
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+/// What a bdexec command line asks for, once it fits the synopsis
+/// (bdexec(8), SYNOPSIS):
+///
+/// ```text
+/// bdexec [-n] [-k] [-u USER] [--token FILE]... [--] COMMAND [ARG]...
+/// bdexec -l [-n] [-k]
+/// bdexec -k
+/// bdexec -h | -V
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Run COMMAND.
+    Run,
+    /// `-l`: list the caller's rules.
+    List,
+    /// `-k` alone: forget the caller's timestamps.
+    ResetOnly,
+}
+
+impl BdexecArgs {
+    /// Parse like getopt(3) (see [`getopt_args`]), then check the
+    /// combination against the synopsis ([`BdexecArgs::mode`]). Errors
+    /// are clap's (help and version are clap "errors" too).
+    pub fn parse_strict(args: &[OsString]) -> Result<Result<(Self, Mode), String>, clap::Error> {
+        let parsed = <Self as clap::Parser>::try_parse_from(getopt_args(args))?;
+        Ok(parsed.mode().map(|m| (parsed, m)))
+    }
+
+    /// The synopsis line this command line fits, or the one-line usage
+    /// error: nothing given is ever silently ignored.
+    pub fn mode(&self) -> Result<Mode, String> {
+        let with_command = !self.command.is_empty();
+        if self.list {
+            if self.user.is_some() {
+                return Err("-l lists your own rules; it takes no -u USER".into());
+            }
+            if !self.token.is_empty() {
+                return Err("-l takes no --token".into());
+            }
+            return Ok(Mode::List);
+        }
+        if with_command {
+            return Ok(Mode::Run);
+        }
+        if self.reset_timestamp {
+            if self.user.is_some() || self.non_interactive || !self.token.is_empty() {
+                return Err("-k without a command takes no other option".into());
+            }
+            return Ok(Mode::ResetOnly);
+        }
+        Err("no command given (try `bdexec -h`)".into())
+    }
+}
+
+/// bdexec's options that take a value: short letters and long names.
+const SHORT_WITH_VALUE: &[char] = &['u'];
+const LONG_WITH_VALUE: &[&str] = &["--user", "--token"];
+
+/// Rewrite bdexec's argument list so that clap reads option values the
+/// way getopt(3) does. clap takes `-u=root` as the user "root"; getopt
+/// (and sudo) as the user "=root", and a separate value (`-u -x`) as the
+/// value whatever it starts with. Each value is therefore handed to clap
+/// in the one form it takes verbatim: `-u=VALUE` (clap strips exactly
+/// one `=` after a short option) and `--user=VALUE`. Options end at `--`
+/// or at the first argument that is not an option (the command); nothing
+/// after it is touched. Arguments that are not valid UTF-8 are left for
+/// clap to judge.
+pub fn getopt_args(args: &[OsString]) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.iter();
+    if let Some(a0) = it.next() {
+        out.push(a0.clone());
+    }
+    while let Some(a) = it.next() {
+        let Some(s) = a.to_str() else {
+            out.push(a.clone());
+            continue;
+        };
+        if s == "--" || !s.starts_with('-') || s == "-" {
+            out.push(a.clone());
+            out.extend(it.cloned());
+            break;
+        }
+        if s.starts_with("--") {
+            if LONG_WITH_VALUE.contains(&s) {
+                match it.next() {
+                    Some(v) => {
+                        let mut joined = OsString::from(format!("{s}="));
+                        joined.push(v);
+                        out.push(joined);
+                    }
+                    None => out.push(a.clone()),
+                }
+            } else {
+                out.push(a.clone());
+            }
+            continue;
+        }
+        // A cluster of short options: the first one that takes a value
+        // takes the rest of the cluster, or else the next argument.
+        match s
+            .char_indices()
+            .skip(1)
+            .find(|(_, c)| SHORT_WITH_VALUE.contains(c))
+        {
+            None => out.push(a.clone()),
+            Some((i, c)) => {
+                let (flags, rest) = s.split_at(i + c.len_utf8());
+                if !rest.is_empty() {
+                    out.push(OsString::from(format!("{flags}={rest}")));
+                } else if let Some(v) = it.next() {
+                    let mut joined = OsString::from(format!("{flags}="));
+                    joined.push(v);
+                    out.push(joined);
+                } else {
+                    out.push(a.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// bdctl: the administrator's tool.
@@ -351,4 +475,76 @@ pub enum TokenCmd {
         /// The token file.
         token: PathBuf,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    fn user_of(v: &[&str]) -> Option<String> {
+        let mut a = vec!["bdexec"];
+        a.extend_from_slice(v);
+        let (p, _) = BdexecArgs::parse_strict(&os(&a)).ok()?.ok()?;
+        p.user.map(|u| u.to_string_lossy().into_owned())
+    }
+
+    #[test]
+    fn user_values_read_as_getopt_does() {
+        for v in [
+            &["-uroot", "id"][..],
+            &["-u", "root", "id"],
+            &["--user", "root", "id"],
+            &["--user=root", "id"],
+            &["-nuroot", "id"],
+            &["-nu", "root", "id"],
+        ] {
+            assert_eq!(user_of(v).as_deref(), Some("root"), "{v:?}");
+        }
+        assert_eq!(user_of(&["-u=root", "id"]).as_deref(), Some("=root"));
+        assert_eq!(user_of(&["-u", "=root", "id"]).as_deref(), Some("=root"));
+        assert_eq!(user_of(&["-u", "-n", "id"]).as_deref(), Some("-n"));
+        assert_eq!(user_of(&["--user", "-n", "id"]).as_deref(), Some("-n"));
+        assert_eq!(user_of(&["--user==x", "id"]).as_deref(), Some("=x"));
+    }
+
+    #[test]
+    fn the_command_and_its_arguments_are_untouched() {
+        let a = os(&["bdexec", "-u", "bob", "id", "-u=root", "--user", "x"]);
+        let (p, m) = BdexecArgs::parse_strict(&a).unwrap().unwrap();
+        assert_eq!(m, Mode::Run);
+        assert_eq!(p.command, os(&["id", "-u=root", "--user", "x"]));
+        let a = os(&["bdexec", "--", "-uroot"]);
+        let (p, _) = BdexecArgs::parse_strict(&a).unwrap().unwrap();
+        assert_eq!(p.command, os(&["-uroot"]));
+        assert!(p.user.is_none());
+    }
+
+    #[test]
+    fn combinations_outside_the_synopsis_are_usage_errors() {
+        let mode = |v: &[&str]| {
+            let mut a = vec!["bdexec"];
+            a.extend_from_slice(v);
+            match BdexecArgs::parse_strict(&os(&a)) {
+                Ok(r) => r.map(|(_, m)| m).map_err(|_| "usage"),
+                Err(_) => Err("clap"),
+            }
+        };
+        assert_eq!(mode(&["-k"]), Ok(Mode::ResetOnly));
+        assert_eq!(mode(&["-l"]), Ok(Mode::List));
+        assert_eq!(mode(&["-l", "-n", "-k"]), Ok(Mode::List));
+        assert_eq!(mode(&["-k", "-n", "id"]), Ok(Mode::Run));
+        assert_eq!(mode(&["-k", "-u", "root"]), Err("usage"));
+        assert_eq!(mode(&["-k", "-n"]), Err("usage"));
+        assert_eq!(mode(&["-k", "--token", "f"]), Err("usage"));
+        assert_eq!(mode(&["-u", "bob", "-l"]), Err("usage"));
+        assert_eq!(mode(&["-l", "--token", "f"]), Err("usage"));
+        assert_eq!(mode(&["-n"]), Err("usage"));
+        assert_eq!(mode(&["-u", "root"]), Err("usage"));
+        assert_eq!(mode(&["-l", "id"]), Err("clap"));
+        assert_eq!(mode(&["-u", "a", "-u", "b", "id"]), Err("clap"));
+    }
 }

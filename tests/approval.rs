@@ -270,3 +270,29 @@ fn concurrent_replay_exactly_one_wins() {
     let wins = [&oa, &ob].iter().filter(|o| o.code() == Some(0)).count();
     assert_eq!(wins, 1, "exactly one wins\n{oa}\n{ob}");
 }
+
+/// PAM's account stage holds for approval rules too: with a stack whose
+/// account stage is pam_deny, valid tokens are refused and not used up.
+#[test]
+fn pam_account_stage_refuses_before_the_tokens() {
+    let Some(s) = setup("pam_account_stage_refuses_before_the_tokens") else {
+        return;
+    };
+    let pamd = s.env.etc("pam.d");
+    std::fs::create_dir_all(&pamd).unwrap();
+    let deny = pamd.join("belladonna");
+    write_mode(
+        &deny,
+        b"auth required pam_unix.so\naccount required pam_deny.so\n",
+        0o644,
+    );
+    let t1 = s.token("t1", "sec1", "sec1", &[]);
+    let t2 = s.token("t2", "sec2", "sec2", &[]);
+    let o = s.run(&[&t1, &t2]);
+    o.expect_refusal(1, "account stage pam_deny");
+    assert!(o.stderr_str().contains("PAM account stage"), "{o}");
+    assert!(s.env.audit_events("accept").is_empty());
+    std::fs::remove_file(&deny).unwrap();
+    s.run(&[&t1, &t2])
+        .expect_stdout("0\n", "the same tokens, account stage passing");
+}

@@ -771,6 +771,44 @@ commands = ["/usr/bin/id -u"]
 auth = "password"
 "#;
 
+/// `-k CMD` asks for the password and leaves no fresh timestamp (as
+/// sudo): the next `-n` call is refused. Run on a root-owned pty and on
+/// one owned by alice (mode 0620, group tty, as a login leaves it).
+fn reset_with_a_command_caches_nothing(env: &TestEnv, p: &Pty) {
+    env.policy(PASSWORD_POLICY);
+    let script = "\"$BDEXEC\" -k -- /usr/bin/id -u; echo rc=$?; \
+                  \"$BDEXEC\" -n -- /usr/bin/id -u; echo rc=$?; \
+                  \"$BDEXEC\" -- /usr/bin/id -u; echo rc=$?; \
+                  \"$BDEXEC\" -n -- /usr/bin/id -u; echo rc=$?";
+    let (st, tty, out, prompts) = run_shell_on(env, p, script, |_| Answer::Type(PASSWORD));
+    assert!(st.success(), "{st}\n{tty}\n{out}");
+    let rcs: Vec<&str> = out.lines().filter(|l| l.starts_with("rc=")).collect();
+    assert_eq!(
+        rcs,
+        ["rc=0", "rc=1", "rc=0", "rc=0"],
+        "-k CMD ran but cached nothing; a plain call caches\nterminal:\n{tty}\nout:\n{out}"
+    );
+    assert_eq!(prompts, 2, "{tty}");
+}
+
+#[test]
+fn reset_with_a_command_caches_nothing_root_pty() {
+    let Some(env) = env_with_password("pam::reset_with_a_command_caches_nothing_root_pty", false)
+    else {
+        return;
+    };
+    reset_with_a_command_caches_nothing(&env, &pty());
+}
+
+#[test]
+fn reset_with_a_command_caches_nothing_own_pty() {
+    let Some(env) = env_with_password("pam::reset_with_a_command_caches_nothing_own_pty", false)
+    else {
+        return;
+    };
+    reset_with_a_command_caches_nothing(&env, &user_owned_pty(&ALICE));
+}
+
 /// `auth = "password"` through the real bdexec on a real terminal: the
 /// right password runs the command, the timestamp skips the second
 /// prompt in the same session, `-k` drops it, a wrong password is

@@ -188,6 +188,11 @@ pub fn build_env(inp: &EnvInput<'_>) -> BuiltEnv {
     for (k, v) in fixed {
         push(&mut out, k, &v);
     }
+    // As sudo: a command never starts without TERM (curses programs and
+    // shells misbehave); `setenv` below may still set one.
+    if !out.iter().any(|(k, _)| k == b"TERM") {
+        push(&mut out, b"TERM", b"unknown");
+    }
     for list in inp.setenv {
         for (k, v) in list.iter() {
             if valid_name(k.as_bytes()) && !forbidden_name(k.as_bytes()) {
@@ -387,6 +392,13 @@ mod tests {
     }
 
     #[test]
+    fn term_unknown_when_the_caller_has_none() {
+        let e = build(&[], &["TERM"]);
+        assert_eq!(e.iter().filter(|v| v.starts_with("TERM=")).count(), 1);
+        assert!(e.contains(&"TERM=unknown".to_string()), "{e:?}");
+    }
+
+    #[test]
     fn tz_rules() {
         assert!(tz_safe(b"Europe/Berlin"));
         assert!(tz_safe(b":Europe/Berlin"));
@@ -409,8 +421,9 @@ mod tests {
             pair(b"1BAD", b"x"),
         ];
         let e = build(&env, &["TERM", "LANG", "LC_*", "1BAD"]);
-        assert!(!e.iter().any(|v| v.starts_with("TERM=")
-            || v.starts_with("LANG=")
+        let term: Vec<&String> = e.iter().filter(|v| v.starts_with("TERM=")).collect();
+        assert_eq!(term, ["TERM=unknown"], "the hostile TERM is replaced");
+        assert!(!e.iter().any(|v| v.starts_with("LANG=")
             || v.starts_with("LC_X")
             || v.starts_with("LC_Y")
             || v.starts_with("LC_Z")

@@ -1752,6 +1752,20 @@ fn defaults(a: &Policy, b: &Policy, out: &mut Out) {
             stricter(y.timestamp_timeout, x.timestamp_timeout),
         );
     }
+    if x.pam_account != y.pam_account {
+        // Off: PAM's account restrictions no longer hold for rules
+        // without a password.
+        out.push(
+            ChangeKind::Defaults,
+            subject(),
+            format!("pam_account {} -> {}", x.pam_account, y.pam_account),
+            if y.pam_account {
+                Effect::Narrowing
+            } else {
+                Effect::Widening
+            },
+        );
+    }
     if x.drift != y.drift {
         out.push(
             ChangeKind::Defaults,
@@ -1944,6 +1958,20 @@ mod tests {
             lines(&t("5m"), &t("0")),
             ["- defaults: timestamp_timeout 5m -> 0 (caching disabled)"]
         );
+    }
+
+    #[test]
+    fn pam_account() {
+        let t = |v: &str| format!("[defaults]\npam_account = {v}\n{R}");
+        assert_eq!(
+            lines(&t("true"), &t("false")),
+            ["+ defaults: pam_account true -> false"]
+        );
+        assert_eq!(
+            lines(&t("false"), &t("true")),
+            ["- defaults: pam_account false -> true"]
+        );
+        assert!(lines(&t("true"), R).is_empty(), "true is the default");
     }
 
     #[test]

@@ -23,7 +23,8 @@
 //!
 //! The approval additions (docs/approval-tokens.md) belong to `auth`: the
 //! `[approvers.NAME]` keys and epochs, the rules' `approval` requirements
-//! (part of the rules) and `defaults.timestamp_timeout`. A rule's `rate`
+//! (part of the rules), `defaults.timestamp_timeout` and `defaults.pam_account`
+//! (only when off). A rule's `rate`
 //! is hashed in `rate` only (the auth segment hashes the rules with their
 //! `rate` removed). When a policy has no approvers, the default
 //! timestamp timeout and no rate, the auth segment is the hash of the
@@ -87,12 +88,16 @@ fn segment_hash(domain: &[u8], value: &impl Serialize) -> [u8; 32] {
 struct AuthExtra<'a> {
     approvers: &'a [crate::policy::model::Approver],
     timestamp_timeout: u64,
+    /// Only when off, so that adding the key kept existing hashes.
+    #[serde(skip_serializing_if = "crate::policy::model::is_true")]
+    pam_account: bool,
 }
 
 fn auth_segment(p: &Policy) -> [u8; 32] {
     let has_rate = p.rules.iter().any(|r| r.rate.is_some());
     let extra = !p.approvers.is_empty()
-        || p.defaults.timestamp_timeout != crate::policy::model::DEFAULT_TIMESTAMP_TIMEOUT;
+        || p.defaults.timestamp_timeout != crate::policy::model::DEFAULT_TIMESTAMP_TIMEOUT
+        || !p.defaults.pam_account;
     if !has_rate && !extra {
         return segment_hash(SEGMENT_AUTH, &p.rules);
     }
@@ -111,6 +116,7 @@ fn auth_segment(p: &Policy) -> [u8; 32] {
     let x = AuthExtra {
         approvers: &p.approvers,
         timestamp_timeout: p.defaults.timestamp_timeout,
+        pam_account: p.defaults.pam_account,
     };
     segment_hash(SEGMENT_AUTH, &(&rules, x))
 }

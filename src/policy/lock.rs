@@ -404,6 +404,8 @@ struct DefaultsDe {
     sandbox: Option<String>,
     #[serde(default)]
     drift: DriftDe,
+    #[serde(default = "default_pam_account")]
+    pam_account: bool,
     #[serde(default = "default_timestamp_timeout")]
     timestamp_timeout: u64,
     #[serde(default = "default_sample_ppm")]
@@ -412,6 +414,10 @@ struct DefaultsDe {
 
 fn default_sample_ppm() -> u32 {
     crate::policy::model::DEFAULT_SAMPLE_PPM
+}
+
+fn default_pam_account() -> bool {
+    true
 }
 
 fn default_timestamp_timeout() -> u64 {
@@ -549,6 +555,7 @@ impl PolicyDe {
                     DriftDe::Warn => DriftMode::Warn,
                     DriftDe::Deny => DriftMode::Deny,
                 },
+                pam_account: d.pam_account,
                 timestamp_timeout: d.timestamp_timeout,
                 telemetry_sample_ppm: d.telemetry_sample_ppm,
             },

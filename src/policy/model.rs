@@ -47,6 +47,12 @@ pub struct Defaults {
     /// the canonical hash of existing policies.
     #[serde(skip_serializing_if = "DriftMode::is_warn")]
     pub drift: DriftMode,
+    /// `pam_account = true | false`: run PAM's account stage (expired or
+    /// locked accounts, pam_access, pam_time) for every allowed rule, not
+    /// only password rules (docs/pam.md). Auth segment. Not serialized
+    /// when it is the default (`true`).
+    #[serde(skip_serializing_if = "is_true")]
+    pub pam_account: bool,
     /// `timestamp_timeout = "5m"`: lifetime in seconds of the PAM
     /// timestamp cache; 0 disables caching. Auth segment. Not serialized
     /// when it is the default ([`DEFAULT_TIMESTAMP_TIMEOUT`]).
@@ -65,6 +71,11 @@ pub const DEFAULT_SAMPLE_PPM: u32 = 1_000_000;
 
 fn is_default_sample_ppm(v: &u32) -> bool {
     *v == DEFAULT_SAMPLE_PPM
+}
+
+/// serde's `skip_serializing_if` for keys whose default is `true`.
+pub fn is_true(v: &bool) -> bool {
+    *v
 }
 
 /// Default `timestamp_timeout`: 5 minutes (sudo's default).
@@ -280,6 +291,7 @@ impl Default for Defaults {
             umask: DEFAULT_UMASK,
             sandbox: None,
             drift: DriftMode::Warn,
+            pam_account: true,
             timestamp_timeout: DEFAULT_TIMESTAMP_TIMEOUT,
             telemetry_sample_ppm: DEFAULT_SAMPLE_PPM,
         }

@@ -183,6 +183,7 @@ struct RawDefaults {
     setenv: Option<EnvTable>,
     sandbox: Option<SStr>,
     drift: Option<SStr>,
+    pam_account: Option<bool>,
     timestamp_timeout: Option<SStr>,
     telemetry_sample_rate: Option<Spanned<f64>>,
 }
@@ -1119,6 +1120,9 @@ fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
                 ));
             }
         };
+    }
+    if let Some(b) = d.pam_account {
+        out.pam_account = b;
     }
     if let Some(t) = &d.timestamp_timeout {
         out.timestamp_timeout = parse_duration(t.get_ref())

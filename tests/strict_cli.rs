@@ -1,0 +1,272 @@
+//! A strict command line and sudo-compatible authentication semantics
+//! (issue 17), through the real bdexec as unprivileged users: getopt
+//! option values, combinations outside the synopsis, output into a closed
+//! pipe, callers without an account, PAM's account stage for every rule,
+//! who is asked for a password, and TERM. The password cases that need a
+//! terminal are in tests/pam.rs.
+
+#[macro_use]
+mod common;
+use common::*;
+
+use std::fs;
+
+/// A policy whose one rule lets alice run `/usr/bin/id -u` as root
+/// without a password.
+const NONE_POLICY: &str = r#"version = 1
+[[rule]]
+name = "alice-id"
+users = ["alice"]
+commands = ["/usr/bin/id -u"]
+auth = "none"
+"#;
+
+fn no_record(env: &TestEnv, ctx: &str) {
+    assert!(
+        env.audit_events("accept").is_empty(),
+        "{ctx}: nothing may run"
+    );
+}
+
+#[test]
+fn user_values_are_read_as_getopt_reads_them() {
+    let env = std_env!("user_values_are_read_as_getopt_reads_them");
+    // `-u=root` is the user "=root" (getopt, sudo), not root.
+    let o = env.run_as_user("alice", &["-u=root", "/usr/bin/id", "-u"]);
+    o.expect_refusal(1, "-u=root");
+    assert!(o.stderr_str().contains("=root"), "names the user\n{o}");
+    no_record(&env, "-u=root");
+    let o = env.run_as_user("alice", &["--user", "-u", "/usr/bin/id", "-u"]);
+    o.expect_refusal(1, "--user -u: the value is the user \"-u\"");
+    no_record(&env, "--user -u");
+    for args in [
+        &["-uroot", "/usr/bin/id", "-u"][..],
+        &["-u", "root", "/usr/bin/id", "-u"],
+        &["--user", "root", "/usr/bin/id", "-u"],
+        &["--user=root", "/usr/bin/id", "-u"],
+        &["-nuroot", "--", "/usr/bin/id", "-u"],
+    ] {
+        env.run_as_user("alice", args)
+            .expect_stdout("0\n", &format!("{args:?}"));
+    }
+    env.run_as_user("alice", &["-ubob", "/usr/bin/id", "-u"])
+        .expect_stdout("61002\n", "-ubob");
+}
+
+#[test]
+fn combinations_outside_the_synopsis_are_usage_errors() {
+    let env = std_env!("combinations_outside_the_synopsis_are_usage_errors");
+    let cases: &[&[&str]] = &[
+        &["-k", "-u", "root"],
+        &["-k", "-n"],
+        &["-k", "--token", "/dev/null"],
+        &["-u", "bob", "-l"],
+        &["-l", "-u", "bob"],
+        &["-l", "--token", "/dev/null"],
+        &["-u", "root"],
+        &["-u", "root", "-u", "bob", "/usr/bin/id", "-u"],
+        &["-l", "/usr/bin/id"],
+    ];
+    for args in cases {
+        let o = env.run_as_user("alice", args);
+        o.expect_refusal(2, &format!("bdexec {args:?}"));
+    }
+    no_record(&env, "usage errors");
+    // What the synopsis allows still works.
+    env.run_as_user("alice", &["-k"]).expect_code(0, "-k");
+    env.run_as_user("alice", &["-l", "-n", "-k"])
+        .expect_code(0, "-l -n -k");
+    env.run_as_user("alice", &["-k", "-n", "/usr/bin/id", "-u"])
+        .expect_stdout("0\n", "-k -n CMD");
+    // Tokens for a rule that takes none: refused (with a record), not
+    // ignored.
+    let o = env.run_as_user("alice", &["--token", "/dev/null", "/usr/bin/id", "-u"]);
+    o.expect_refusal(1, "--token for an auth = none rule");
+    assert!(o.stderr_str().contains("takes no approval tokens"), "{o}");
+}
+
+/// Output into a pipe whose reader is gone: EPIPE, never SIGPIPE, a
+/// panic or an abort; exit 6 (bdexec(8)) with one line on stderr.
+#[test]
+fn output_into_a_closed_pipe_exits_6() {
+    let env = std_env!("output_into_a_closed_pipe_exits_6");
+    let closed = env.compile_c(
+        "closed_pipe",
+        r#"#include <unistd.h>
+int main(int argc, char **argv) {
+    int p[2];
+    if (argc < 2 || pipe(p) != 0) return 99;
+    close(p[0]);
+    if (dup2(p[1], 1) != 1) return 98;
+    close(p[1]);
+    execv(argv[1], argv + 1);
+    return 97;
+}
+"#,
+    );
+    let bdexec = env.bdexec_path();
+    for args in [&["-l"][..], &["-h"], &["-V"]] {
+        let o = env.program("alice", &closed).arg(&bdexec).args(args).run();
+        o.expect_code(6, &format!("{args:?} into a closed pipe"));
+        assert_one_bdexec_line(&o, &format!("{args:?}"));
+        assert!(!o.stderr_str().contains("panic"), "{o}");
+    }
+}
+
+#[test]
+fn caller_without_an_account_is_refused() {
+    let env = test_env!("caller_without_an_account_is_refused");
+    // mallory's uid and group stay, its passwd entry goes; rules by uid
+    // and gid would match it.
+    env.policy(
+        r##"version = 1
+[[rule]]
+name = "by-uid"
+users = ["#61004"]
+commands = ["/usr/bin/id -u"]
+auth = "none"
+[[rule]]
+name = "by-gid"
+groups = ["#61004"]
+commands = ["/usr/bin/id -g"]
+auth = "none"
+"##,
+    );
+    let passwd = env.etc("passwd");
+    let text = fs::read_to_string(&passwd).unwrap();
+    let kept: String = text
+        .lines()
+        .filter(|l| !l.starts_with("mallory:"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(kept, text, "mallory had a passwd entry");
+    fs::write(&passwd, kept).unwrap();
+
+    for args in [
+        &["/usr/bin/id", "-u"][..],
+        &["/usr/bin/id", "-g"],
+        &["-l"],
+        &["-k"],
+    ] {
+        let o = env.run_as_user("mallory", args);
+        o.expect_refusal(1, &format!("{args:?}"));
+        assert!(
+            o.stderr_str()
+                .contains("you do not exist in the passwd database"),
+            "{o}"
+        );
+    }
+    no_record(&env, "no account");
+    let rejects = env.audit_events("reject");
+    assert_eq!(rejects.len(), 4, "{rejects:?}");
+    for r in &rejects {
+        assert_eq!(num(&r["submituid"]), Some(61004), "{r}");
+        assert!(
+            r["reason"]
+                .as_str()
+                .is_some_and(|s| s.contains("no passwd entry")),
+            "{r}"
+        );
+    }
+}
+
+/// The project's PAM service file as packaged.
+const PROJECT_PAM: &str = include_str!("../packaging/pam.d/belladonna");
+
+fn pam_service(env: &TestEnv, text: &str) {
+    let d = env.etc("pam.d");
+    fs::create_dir_all(&d).unwrap();
+    write_mode(&d.join("belladonna"), text.as_bytes(), 0o644);
+}
+
+/// PAM's account stage holds for `auth = "none"` rules: with the
+/// project's service alice runs; with a stack whose account stage is
+/// pam_deny she is refused with a record; `pam_account = false` is the
+/// documented way out.
+#[test]
+fn pam_account_stage_for_rules_without_a_password() {
+    let env = test_env!("pam_account_stage_for_rules_without_a_password");
+    env.policy(NONE_POLICY);
+    pam_service(&env, PROJECT_PAM);
+    env.run_as_user("alice", &["/usr/bin/id", "-u"])
+        .expect_stdout("0\n", "project PAM service");
+
+    pam_service(
+        &env,
+        "auth required pam_unix.so\naccount required pam_deny.so\n",
+    );
+    let o = env.run_as_user("alice", &["/usr/bin/id", "-u"]);
+    o.expect_refusal(1, "account stage pam_deny");
+    assert!(o.stderr_str().contains("PAM account stage"), "{o}");
+    let rejects = env.audit_events("reject");
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!(rejects[0]["rule"], "alice-id", "{}", rejects[0]);
+    // Root under a password rule is not asked, but the account stage
+    // still holds for it.
+    env.policy(
+        "version = 1\n[[rule]]\nname = \"root-pw\"\nusers = [\"root\"]\n\
+         commands = [\"/usr/bin/id -u\"]\nauth = \"password\"\n",
+    );
+    env.run_as_root(&["-n", "/usr/bin/id", "-u"])
+        .expect_refusal(1, "root, account stage pam_deny");
+    assert_eq!(env.audit_events("accept").len(), 1, "only the first ran");
+
+    env.policy(&format!(
+        "version = 1\n[defaults]\npam_account = false\n{}",
+        &NONE_POLICY[12..]
+    ));
+    env.run_as_user("alice", &["/usr/bin/id", "-u"])
+        .expect_stdout("0\n", "pam_account = false");
+}
+
+const SELF_AND_ROOT: &str = r#"version = 1
+[[rule]]
+name = "alice-self"
+users = ["alice"]
+run_as = ["alice"]
+commands = ["/usr/bin/id -u"]
+auth = "password"
+[[rule]]
+name = "root-pw"
+users = ["root"]
+commands = ["/usr/bin/id -u"]
+auth = "password"
+"#;
+
+/// Root is not asked for a password (as sudo); a caller targeting
+/// itself is (unlike sudo: the rule may grant capabilities); `-l` does
+/// not authenticate; `-l` with nothing allowed exits 1.
+#[test]
+fn who_is_asked_for_a_password() {
+    let env = test_env!("who_is_asked_for_a_password");
+    env.policy(SELF_AND_ROOT);
+    env.run_as_root(&["-n", "/usr/bin/id", "-u"])
+        .expect_stdout("0\n", "root under a password rule");
+    let o = env.run_as_user("alice", &["-n", "-u", "alice", "/usr/bin/id", "-u"]);
+    o.expect_refusal(1, "alice as alice under a password rule");
+    assert!(o.stderr_str().contains("a password is required"), "{o}");
+
+    let o = env.run_as_user("alice", &["-n", "-l"]);
+    o.expect_code(0, "-l on a password rule, no prompt");
+    assert!(o.stdout_str().contains("auth=password"), "{o}");
+    let o = env.run_as_user("mallory", &["-l"]);
+    o.expect_code(1, "-l with nothing allowed");
+    assert!(o.stdout_str().contains("may not run any commands"), "{o}");
+}
+
+#[test]
+fn term_is_unknown_when_the_caller_has_none() {
+    let env = std_env!("term_is_unknown_when_the_caller_has_none");
+    let o = env.run_as_user("alice", &["/usr/bin/env"]);
+    o.expect_code(0, "env");
+    assert!(o.stdout_str().lines().any(|l| l == "TERM=unknown"), "{o}");
+    let o = env
+        .bdexec("alice")
+        .env("TERM", "xterm-256color")
+        .arg("/usr/bin/env")
+        .run();
+    assert!(
+        o.stdout_str().lines().any(|l| l == "TERM=xterm-256color"),
+        "{o}"
+    );
+}
