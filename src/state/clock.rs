@@ -142,24 +142,38 @@ fn shown() -> std::path::PathBuf {
 
 /// Read the clocks and compute the effective now against the anchor in
 /// `state_dir` (creating, replacing or advancing it as needed).
+///
+/// The clocks are read after each read of the anchor, never before: a
+/// concurrent call may write an anchor (created or advanced) at any
+/// moment, and a reading taken before it would look like an anchor from
+/// the future (refused as corrupt).
 pub fn now(state_dir: BorrowedFd<'_>) -> Result<Clock, StateError> {
-    now_from(state_dir, &Sample::system()?)
+    now_sampled(state_dir, &Sample::system)
 }
 
 /// [`now`] with an injected reading.
 pub fn now_from(state_dir: BorrowedFd<'_>, s: &Sample) -> Result<Clock, StateError> {
+    now_sampled(state_dir, &|| Ok(*s))
+}
+
+fn now_sampled(
+    state_dir: BorrowedFd<'_>,
+    sample: &dyn Fn() -> Result<Sample, StateError>,
+) -> Result<Clock, StateError> {
     let run = Path::new(crate::paths::RUN_DIR);
     // Fast path without the lock: the anchor is replaced atomically.
-    if let Some(a) = load(state_dir)?
-        && a.boot_id == s.boot_id
-    {
-        let c = evaluate(&a, s)?;
-        if !needs_advance(&a, s) {
-            return Ok(c);
+    if let Some(a) = load(state_dir)? {
+        let s = sample()?;
+        if a.boot_id == s.boot_id {
+            let c = evaluate(&a, &s)?;
+            if !needs_advance(&a, &s) {
+                return Ok(c);
+            }
         }
     }
     let _l = file::lock(state_dir, run, ANCHOR_LOCK, file::LOCK_TIMEOUT)?;
     let found = load(state_dir)?;
+    let s = &sample()?;
     let (anchor, status) = match found {
         None => (None, AnchorStatus::Created),
         Some(a) if a.boot_id != s.boot_id => (
@@ -391,6 +405,30 @@ mod tests {
         let c = now(fd.as_fd()).expect("now");
         assert_eq!(c.anchor, AnchorStatus::Existing);
         assert_eq!(c.skew, None);
+    }
+
+    /// Concurrent first calls: each must read the clocks after the anchor
+    /// another call may just have written (a reading taken before it
+    /// would see an anchor from the future and refuse).
+    #[test]
+    fn concurrent_first_calls_agree() {
+        for _ in 0..40 {
+            let Some((_d, fd)) = dir() else { return };
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|sc| {
+                let hs: Vec<_> = (0..4)
+                    .map(|_| {
+                        sc.spawn(|| {
+                            barrier.wait();
+                            now(fd.as_fd())
+                        })
+                    })
+                    .collect();
+                for h in hs {
+                    h.join().expect("thread").expect("now");
+                }
+            });
+        }
     }
 
     #[test]
