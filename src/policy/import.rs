@@ -830,10 +830,16 @@ impl Conv<'_> {
         }
         let (path, args, digest) = match cmnd {
             Cmnd::All => {
-                return skip(
-                    self,
-                    "any command (ALL) has no Belladonna equivalent (rules name commands)"
-                        .to_string(),
+                return self.allow_entry(
+                    (users, groups),
+                    &what,
+                    spec,
+                    "ALL".to_string(),
+                    None,
+                    src,
+                    allows,
+                    needs_args,
+                    noted,
                 );
             }
             Cmnd::Alias(a) => {
@@ -853,11 +859,44 @@ impl Conv<'_> {
                 args,
                 digest,
             } => {
-                if *path_glob || path.ends_with('/') {
-                    return skip(
-                        self,
-                        "a wildcard or directory as command path is not mapped".to_string(),
-                    );
+                // `/dir/` (sudo: any command directly in it) and `/dir/*`
+                // (the same set of files) map to a command directory.
+                let dir = match path.strip_suffix('*') {
+                    Some(d) if *path_glob && d.ends_with('/') => Some(d),
+                    _ if !*path_glob && path.ends_with('/') => Some(path.as_str()),
+                    _ => None,
+                };
+                match dir {
+                    Some(d) if !d.contains(['*', '?', '[', '\\']) => {
+                        if let Err(m) = cmdline::check_path(d.trim_end_matches('/')) {
+                            return skip(self, m);
+                        }
+                        if !matches!(args, ArgSpec::Any) {
+                            return skip(
+                                self,
+                                "a command directory with fixed arguments is not mapped"
+                                    .to_string(),
+                            );
+                        }
+                        return self.allow_entry(
+                            (users, groups),
+                            &what,
+                            spec,
+                            format!("{d} *"),
+                            None,
+                            src,
+                            allows,
+                            needs_args,
+                            noted,
+                        );
+                    }
+                    _ if *path_glob || path.ends_with('/') => {
+                        return skip(
+                            self,
+                            "a wildcard in a command path can't be matched by file identity (only exact paths, `/dir/` and `/dir/*` can): list the commands".to_string(),
+                        );
+                    }
+                    _ => {}
                 }
                 if let Err(m) = cmdline::check_path(path) {
                     return skip(self, m);
@@ -908,6 +947,36 @@ impl Conv<'_> {
                 }
             }
         };
+        self.allow_entry(
+            (users, groups),
+            &what,
+            spec,
+            entry,
+            extra_deny,
+            src,
+            allows,
+            needs_args,
+            noted,
+        );
+    }
+
+    /// Add one mapped command entry to the allow rule for its run_as and
+    /// auth (and its needs-args deny, if any).
+    #[allow(clippy::too_many_arguments)]
+    fn allow_entry(
+        &mut self,
+        (users, groups): (Vec<String>, Vec<String>),
+        what: &str,
+        spec: &CmndSpec,
+        entry: String,
+        extra_deny: Option<String>,
+        src: &Src,
+        allows: &mut Vec<OutRule>,
+        needs_args: &mut Vec<OutRule>,
+        noted: &mut HashSet<String>,
+    ) {
+        let skip =
+            |c: &mut Self, why: String| c.unmapped(src, format!("{what}: {why}: not imported"));
         let run_as = match self.allow_run_as(spec.runas.as_ref(), src, noted) {
             Ok(r) => r,
             Err(why) => return skip(self, why),
@@ -917,10 +986,13 @@ impl Conv<'_> {
         } else {
             "password"
         };
-        let rule = match allows
-            .iter_mut()
-            .find(|r| r.run_as.as_ref() == Some(&run_as) && r.auth == Some(auth))
-        {
+        // ALL is a rule's only command: a rule of its own.
+        let is_all = entry == "ALL";
+        let rule = match allows.iter_mut().find(|r| {
+            r.run_as.as_ref() == Some(&run_as)
+                && r.auth == Some(auth)
+                && (r.commands == ["ALL"]) == is_all
+        }) {
             Some(r) => r,
             None => {
                 allows.push(OutRule {
@@ -998,15 +1070,7 @@ impl Conv<'_> {
         let mut out = Vec::new();
         for (_, l) in &leaves {
             match l {
-                Leaf::All => {
-                    if noted.insert("runas-all".to_string()) {
-                        self.narrowed(
-                            src,
-                            "runas ALL can't be expressed (run_as names users): narrowed to run_as = [\"root\"]".to_string(),
-                        );
-                    }
-                    push_unique(&mut out, "root".to_string());
-                }
+                Leaf::All => push_unique(&mut out, "ALL".to_string()),
                 Leaf::Name(n) => match parse::parse_principal(n) {
                     Ok(_) if !n.starts_with('#') => push_unique(&mut out, n.clone()),
                     _ => self.narrowed(
@@ -1015,18 +1079,14 @@ impl Conv<'_> {
                     ),
                 },
                 Leaf::Uid(u) => push_unique(&mut out, format!("#{u}")),
-                Leaf::Group(g) => {
-                    self.narrowed(
+                Leaf::Group(g) => match parse::parse_run_as(&format!("%{g}")) {
+                    Ok(_) => push_unique(&mut out, format!("%{g}")),
+                    Err(_) => self.narrowed(
                         src,
-                        format!("runas %{g} (members of a group) can't be expressed: left out"),
-                    );
-                }
-                Leaf::Gid(g) => {
-                    self.narrowed(
-                        src,
-                        format!("runas %#{g} (members of a group) can't be expressed: left out"),
-                    );
-                }
+                        format!("runas %{g:?} is not a valid group name: left out"),
+                    ),
+                },
+                Leaf::Gid(g) => push_unique(&mut out, format!("%#{g}")),
                 Leaf::Opaque(w) => self.narrowed(src, format!("runas {w}: left out")),
             }
         }
@@ -1038,6 +1098,10 @@ impl Conv<'_> {
         }
         if out.is_empty() {
             return Err("no runas user left to map".to_string());
+        }
+        // ALL covers every other entry (and must stand alone).
+        if out.iter().any(|t| t == "ALL") {
+            out = vec!["ALL".to_string()];
         }
         Ok(out)
     }
@@ -1527,10 +1591,26 @@ mod tests {
     }
 
     #[test]
-    fn all_command_skipped() {
+    fn all_command_and_target_mapped() {
         let i = imp("%sudo ALL = (ALL:ALL) ALL\n").unwrap();
-        assert_eq!(i.rules, 0);
-        assert!(i.toml.contains("# UNMAPPED (sudoers:1)"));
+        assert_eq!(i.rules, 1);
+        assert!(i.toml.contains("run_as = [\"ALL\"]"), "{}", i.toml);
+        assert!(i.toml.contains("  \"ALL\",\n"), "{}", i.toml);
+        assert!(i.toml.contains("auth = \"password\""), "{}", i.toml);
+        // ALL stays a rule of its own next to named commands.
+        let i = imp("bob ALL = (root) /usr/bin/id, ALL\n").unwrap();
+        assert_eq!(i.rules, 2, "{}", i.toml);
+        crate::policy::parse::parse_main(&i.toml, Path::new("/i.toml")).unwrap();
+        // A group target, and a wildcard path that is not a directory.
+        let i = imp("alice ALL = (%www) /usr/bin/id\nbob ALL = /usr/sbin/service*\n").unwrap();
+        assert!(i.toml.contains("run_as = [\"%www\"]"), "{}", i.toml);
+        assert!(
+            i.warnings
+                .iter()
+                .any(|w| w.to_string().contains("can't be matched by file identity")),
+            "{:?}",
+            i.warnings
+        );
     }
 
     #[test]

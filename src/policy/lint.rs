@@ -33,7 +33,8 @@
 
 use crate::policy::cmdline::render;
 use crate::policy::model::{
-    Args, Auth, CommandSpec, Origin, Policy, Principal, Rule, SandboxProfile, SeccompAction,
+    Args, Auth, CommandKind, CommandSpec, Origin, Policy, Principal, Rule, SandboxProfile,
+    SeccompAction,
 };
 use serde::Serialize;
 use std::fmt;
@@ -206,6 +207,8 @@ fn targets_root(rule: &Rule) -> bool {
     rule.run_as.iter().any(|p| match p {
         Principal::Name(n) => n == "root",
         Principal::Id(i) => *i == 0,
+        // ALL includes root; a group may (root can be a member).
+        Principal::All | Principal::GroupName(_) | Principal::GroupId(_) => true,
     })
 }
 
@@ -617,6 +620,10 @@ fn lint_allows(p: &Policy, out: &mut Vec<Finding>) {
     for (k, rule) in allows.iter().enumerate() {
         for (j, spec) in rule.commands.iter().enumerate() {
             let cmd = render(spec);
+            if let Some(f) = broad_entry(rule, spec) {
+                out.push(f);
+                continue;
+            }
             if let Some(earlier) = rule.commands[..j].iter().find(|c| covers(c, spec)) {
                 out.push(finding(
                     Severity::Info,
@@ -698,6 +705,91 @@ fn lint_allows(p: &Policy, out: &mut Vec<Finding>) {
     }
 }
 
+/// `ALL` and command directories: what they grant, loudly. `ALL` is
+/// root-equivalent whatever its targets' (any program as the target):
+/// WARN without authentication, INFO with it. A directory: any program
+/// in it, WARN without authentication, INFO with it.
+fn broad_entry(rule: &Rule, spec: &CommandSpec) -> Option<Finding> {
+    let targets: Vec<String> = rule.run_as.iter().map(|t| t.to_string()).collect();
+    let targets = targets.join(", ");
+    let severity = if rule.auth == Auth::None {
+        Severity::Warn
+    } else {
+        Severity::Info
+    };
+    let msg = match spec.kind {
+        CommandKind::File => return None,
+        CommandKind::All => format!(
+            "rule {:?}: \"ALL\" allows any command as {targets} (root-equivalent: a shell, an editor, \
+             anything) with auth = \"{}\"; deny rules still win",
+            rule.name,
+            rule.auth.as_str()
+        ),
+        CommandKind::Dir => format!(
+            "rule {:?}: {:?} allows any command directly in {} as {targets} with auth = \"{}\" \
+             (including programs added there later)",
+            rule.name,
+            render(spec),
+            spec.path.display(),
+            rule.auth.as_str()
+        ),
+    };
+    Some(finding(severity, rule, msg))
+}
+
+/// A command directory on this host: a directory owned by root that no
+/// one else can write (ERROR otherwise: bdexec matches nothing in it);
+/// symlinks in it are never followed by the match (WARN, each named).
+fn lint_command_dir(rule: &Rule, dir: &Path, out: &mut Vec<Finding>) {
+    let err = |out: &mut Vec<Finding>, m: String| {
+        out.push(finding(
+            Severity::Error,
+            rule,
+            format!(
+                "rule {:?}: command directory {}: {m}",
+                rule.name,
+                dir.display()
+            ),
+        ))
+    };
+    let md = match std::fs::metadata(dir) {
+        Ok(md) => md,
+        Err(e) => return err(out, format!("{e} (the entry can never match)")),
+    };
+    if !md.is_dir() {
+        return err(out, "is not a directory".to_string());
+    }
+    if md.uid() != 0 || md.mode() & 0o022 != 0 {
+        return err(
+            out,
+            format!(
+                "is owned by uid {} with mode {:o}: it must be owned by root and writable by no one else \
+                 (bdexec matches nothing in it)",
+                md.uid(),
+                md.mode() & 0o7777
+            ),
+        );
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_symlink()) {
+            out.push(finding(
+                Severity::Warn,
+                rule,
+                format!(
+                    "rule {:?}: command directory {} contains the symlink {:?}: it is never matched \
+                     (a symlink leads out of the directory); name its target in a rule if needed",
+                    rule.name,
+                    dir.display(),
+                    e.file_name()
+                ),
+            ));
+        }
+    }
+}
+
 /// Pure lint of a parsed policy.
 pub fn lint(p: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -753,18 +845,19 @@ pub fn lint_accounts(p: &Policy) -> Vec<Finding> {
         let targets = rule.run_as.iter().map(|u| ("run_as user", u));
         let groups = rule.groups.iter().map(|g| ("group", g));
         for (kind, principal) in users.chain(targets).chain(groups) {
-            let Principal::Name(name) = principal else {
-                continue;
+            // `run_as = ["%g"]` names a group.
+            let (kind, name) = match principal {
+                Principal::Name(n) => (kind, n),
+                Principal::GroupName(n) => ("run_as group", n),
+                _ => continue,
             };
-            let key = (
-                if kind == "group" { "group" } else { "user" },
-                name.as_str(),
-            );
+            let is_group = kind.ends_with("group");
+            let key = (if is_group { "group" } else { "user" }, name.as_str());
             if seen.contains(&key) {
                 continue;
             }
             seen.push(key);
-            let found = if kind == "group" {
+            let found = if is_group {
                 Group::from_name(name).map(|g| g.is_some())
             } else {
                 User::from_name(name).map(|u| u.is_some())
@@ -909,6 +1002,14 @@ pub fn lint_paths(p: &Policy) -> Vec<Finding> {
                 continue;
             }
             seen.push(path);
+            match spec.kind {
+                CommandKind::All => continue,
+                CommandKind::Dir => {
+                    lint_command_dir(rule, path, &mut out);
+                    continue;
+                }
+                CommandKind::File => {}
+            }
             match std::fs::metadata(path) {
                 Err(e) => {
                     let severity = if rule.is_deny() {
@@ -922,6 +1023,20 @@ pub fn lint_paths(p: &Policy) -> Vec<Finding> {
                         format!(
                             "rule {:?}: command {}: {e} (the entry can never match)",
                             rule.name,
+                            path.display()
+                        ),
+                    ));
+                    continue;
+                }
+                Ok(md) if md.is_dir() => {
+                    out.push(finding(
+                        Severity::Error,
+                        rule,
+                        format!(
+                            "rule {:?}: command {} is a directory: it never matches; write \"{}/ *\" for any \
+                             command directly in it",
+                            rule.name,
+                            path.display(),
                             path.display()
                         ),
                     ));
@@ -1067,8 +1182,9 @@ mod tests {
             .count();
         assert!(tmp_warnings <= 2, "{msgs:#?}");
         assert!(
-            msgs.iter()
-                .any(|m| m.contains("ERROR") && m.contains("/usr is not a regular file")),
+            msgs.iter().any(|m| m.contains("ERROR")
+                && m.contains("/usr is a directory")
+                && m.contains("\"/usr/ *\"")),
             "{msgs:#?}"
         );
         // A root-owned system binary gives no finding.
@@ -1207,6 +1323,7 @@ mod tests {
                 path: c.path,
                 args: c.args,
                 digest: None,
+                kind: Default::default(),
             },
             Err(e) => panic!("{s}: {e:?}"),
         }
