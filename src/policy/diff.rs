@@ -721,18 +721,23 @@ fn probes(a: &Policy, b: &Policy, out: &mut Out) {
 
 /// The rules of `p` that name `path` in a command.
 fn rules_with_path<'p>(p: &'p Policy, path: &Path) -> Vec<&'p Rule> {
-    use crate::policy::model::CommandKind;
-    let dir = split_name(path).map(|(d, _)| d);
     p.rules
         .iter()
-        .filter(|r| {
-            r.commands.iter().any(|c| match c.kind {
-                CommandKind::File => c.path == path,
-                CommandKind::All => true,
-                CommandKind::Dir => dir == Some(strip_slash(&c.path).as_path()),
-            })
-        })
+        .filter(|r| r.commands.iter().any(|c| entry_covers(c, path)))
         .collect()
+}
+
+/// Whether a command entry can match the probe path: a file entry its own
+/// path, ALL every path, a directory every path directly in it.
+fn entry_covers(c: &crate::policy::model::CommandSpec, path: &Path) -> bool {
+    use crate::policy::model::CommandKind;
+    match c.kind {
+        CommandKind::File => c.path == path,
+        CommandKind::All => true,
+        CommandKind::Dir => {
+            split_name(path).map(|(d, _)| d) == Some(strip_slash(&c.path).as_path())
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -778,7 +783,7 @@ fn probe_principal(
         let mut groups: Vec<Principal> = Vec::new();
         let mut anyone = false;
         for r in qa.rules.iter().chain(&qb.rules) {
-            for c in r.commands.iter().filter(|c| probe_path(c) == path) {
+            for c in r.commands.iter().filter(|c| entry_covers(c, path)) {
                 let v = match &c.args {
                     Args::None => continue,
                     Args::Exact(v) | Args::Prefix(v) => v,
@@ -1890,6 +1895,68 @@ mod tests {
     }
 
     const R: &str = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/id\"]\n";
+
+    #[test]
+    fn widening_to_all_group_targets_and_directories_says_so() {
+        let all = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"ALL\"]\n";
+        let l = lines(R, all);
+        assert!(
+            l.iter().any(|x| x.starts_with('+')
+                && x.contains("ALL (any command)")
+                && x.contains("as root")),
+            "{l:#?}"
+        );
+        // And back: the revoke says so too.
+        let l = lines(all, R);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('-') && x.contains("ALL (any command)")),
+            "{l:#?}"
+        );
+        // run_as root -> ALL: any other account.
+        let any = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\nrun_as = [\"ALL\"]\ncommands = [\"/usr/bin/id\"]\n";
+        let l = lines(R, any);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('+') && x.contains("/usr/bin/id as any other account")),
+            "{l:#?}"
+        );
+        // A group target: a member of it.
+        let grp = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\nrun_as = [\"%www\"]\ncommands = [\"/usr/bin/id\"]\n";
+        let l = lines(R, grp);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('+') && x.contains("as a member of %www")),
+            "{l:#?}"
+        );
+        // A directory: any command in it, and a file named elsewhere that
+        // lies in it.
+        let dir = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/id\", \"/usr/lib/plugins/ *\"]\n";
+        let l = lines(R, dir);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('+') && x.contains("any command in /usr/lib/plugins/")),
+            "{l:#?}"
+        );
+        let named = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"/usr/lib/plugins/check_x\"]\n";
+        let l = lines(named, dir);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('+') && x.contains("/usr/lib/plugins/check_x <more-args>")),
+            "{l:#?}"
+        );
+        // A deny rule added against an ALL rule narrows.
+        let deny = format!(
+            "{all}[[rule]]\nname = \"d\"\nusers = [\"alice\"]\naction = \"deny\"\ncommands = [\"/bin/sh *\"]\n"
+        );
+        let l = lines(all, &deny);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('-') && x.contains("/bin/sh")),
+            "{l:#?}"
+        );
+        assert!(!l.iter().any(|x| x.starts_with('+')), "{l:#?}");
+    }
 
     #[test]
     fn identical_is_empty() {

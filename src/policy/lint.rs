@@ -1155,6 +1155,83 @@ mod tests {
     }
 
     #[test]
+    fn all_and_directories_are_visible() {
+        let p = pol(
+            "[[rule]]\nname = \"admins\"\ngroups = [\"sudo\"]\nrun_as = [\"ALL\"]\ncommands = [\"ALL\"]\n\
+             [[rule]]\nname = \"open\"\nusers = [\"u\"]\nauth = \"none\"\ncommands = [\"ALL\"]\n\
+             [[rule]]\nname = \"plugins\"\nusers = [\"u\"]\nauth = \"none\"\ncommands = [\"/usr/lib/nagios/plugins/ *\"]\n",
+        );
+        let f = lint(&p);
+        let msgs: Vec<String> = f.iter().map(|f| f.to_string()).collect();
+        let has = |sev: &str, rule: &str, what: &str| {
+            msgs.iter().any(|m| {
+                m.contains(sev) && m.contains(&format!("rule {rule:?}")) && m.contains(what)
+            })
+        };
+        assert!(has("INFO", "admins", "root-equivalent"), "{msgs:#?}");
+        assert!(has("INFO", "admins", "auth = \"password\""), "{msgs:#?}");
+        assert!(has("WARN", "open", "root-equivalent"), "{msgs:#?}");
+        assert!(has("WARN", "open", "auth = \"none\""), "{msgs:#?}");
+        assert!(
+            has("WARN", "plugins", "any command directly in"),
+            "{msgs:#?}"
+        );
+        assert!(!msgs.iter().any(|m| m.contains("ERROR")), "{msgs:#?}");
+    }
+
+    #[test]
+    fn command_directories_on_disk() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("plugins");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(dir.join("check_a"), "#!/bin/sh\n").expect("write");
+        let policy = pol(&format!(
+            "[[rule]]\nname = \"d\"\nusers = [\"u\"]\ncommands = [\"{}/ *\"]\n",
+            dir.display()
+        ));
+        let errors = |policy: &Policy| {
+            lint_paths(policy)
+                .into_iter()
+                .filter(|f| f.message.contains("command directory"))
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+        };
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let m = errors(&policy);
+        assert!(
+            m.iter()
+                .any(|m| m.contains("ERROR") && m.contains("writable by no one else")),
+            "{m:#?}"
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::os::unix::fs::symlink("/bin/sh", dir.join("sh")).expect("symlink");
+        let m = errors(&policy);
+        if nix::unistd::geteuid().is_root() {
+            assert!(!m.iter().any(|m| m.contains("ERROR")), "{m:#?}");
+            assert!(
+                m.iter()
+                    .any(|m| m.contains("WARN") && m.contains("symlink \"sh\"")),
+                "{m:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_group_target() {
+        let p = pol(
+            "[[rule]]\nname = \"g\"\nusers = [\"root\"]\nrun_as = [\"%nosuchgroup-belladonna\", \"%root\"]\ncommands = [\"/usr/bin/id\"]\n",
+        );
+        let m: Vec<String> = lint_accounts(&p).iter().map(|f| f.to_string()).collect();
+        assert_eq!(m.len(), 1, "{m:#?}");
+        assert!(
+            m[0].contains("ERROR")
+                && m[0].contains("unknown run_as group \"nosuchgroup-belladonna\""),
+            "{m:#?}"
+        );
+    }
+
+    #[test]
     fn paths_on_disk() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let exe = tmp.path().join("tool");
