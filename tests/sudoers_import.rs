@@ -129,6 +129,51 @@ fn corpus_imports_exactly_as_expected() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// The stock Debian, RHEL and Arch files import with every line accounted
+/// for (a rule, or a note saying why not) and the administrators' grants
+/// kept; their policy passes the lint without an ERROR.
+#[test]
+fn distribution_defaults_import_without_losing_administrators() {
+    use belladonna::policy::import::LineOutcome;
+    use belladonna::policy::lint::{Severity, lint};
+    for (case, admin) in [
+        ("12-debian-default", "%sudo"),
+        ("17-rhel-default", "%wheel"),
+        ("18-arch-default", "%wheel"),
+    ] {
+        let i = import(&corpus_dir().join(case)).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let p = parse_main(&i.toml, Path::new("imported.toml")).unwrap();
+        // The rules of the stock file itself (the corpus.d drop-ins are
+        // the test's additions).
+        let errors: Vec<String> = lint(&p)
+            .iter()
+            .filter(|f| f.severity == Severity::Error && f.message.contains("\"sudoers-L"))
+            .map(|f| f.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{case}: {errors:#?}");
+        for r in &i.lines {
+            assert!(
+                r.outcome == LineOutcome::Mapped || !r.notes.is_empty(),
+                "{case}: {r:?} lost without a note"
+            );
+        }
+        let admin_row = i
+            .lines
+            .iter()
+            .find(|r| r.text.starts_with(admin))
+            .unwrap_or_else(|| panic!("{case}: no {admin} line"));
+        assert!(!admin_row.rules.is_empty(), "{case}: {admin_row:?}");
+        let rule = p
+            .rules
+            .iter()
+            .find(|r| r.name == admin_row.rules[0])
+            .unwrap();
+        assert_eq!(rule.commands[0].path, Path::new("ALL"), "{case}");
+        assert_eq!(rule.run_as[0].to_string(), "ALL", "{case}");
+        assert_eq!(rule.auth.as_str(), "password", "{case}");
+    }
+}
+
 #[test]
 fn import_is_deterministic() {
     for case in cases() {

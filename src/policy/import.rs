@@ -1820,6 +1820,22 @@ mod tests {
     }
 
     #[test]
+    fn timestamp_timeout_in_minutes() {
+        let i = imp("Defaults timestamp_timeout=15\nalice ALL = /usr/bin/id\n").unwrap();
+        assert!(
+            i.toml.contains("timestamp_timeout = \"900s\""),
+            "{}",
+            i.toml
+        );
+        let i = imp("Defaults timestamp_timeout=0.5\n").unwrap();
+        assert!(i.toml.contains("timestamp_timeout = \"30s\""), "{}", i.toml);
+        // Never expiring: not mapped (the default applies).
+        let i = imp("Defaults timestamp_timeout=-1\n").unwrap();
+        assert!(!i.toml.contains("\ntimestamp_timeout ="), "{}", i.toml);
+        assert_eq!(i.warnings.len(), 1);
+    }
+
+    #[test]
     fn noexec_is_never_dropped() {
         let i = imp("alice ALL = (root) NOEXEC: /usr/bin/less /var/log/syslog\nbob ALL = (root) INTERCEPT: ALL\n")
             .unwrap();
