@@ -210,6 +210,9 @@ pub fn render_parts(path: &std::path::Path, args: &Args) -> String {
 /// Write a command entry back in the policy's command syntax (the digest
 /// pin, if any, is not part of it).
 pub fn render(spec: &CommandSpec) -> String {
+    if spec.kind == crate::policy::model::CommandKind::All {
+        return "ALL".to_string();
+    }
     render_parts(&spec.path, &spec.args)
 }
 

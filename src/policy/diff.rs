@@ -1006,7 +1006,7 @@ fn deny_set(p: &Policy) -> BTreeMap<(String, String, String), (Who, PathBuf, Str
                     r.run_as.iter().map(|t| t.to_string()).collect()
                 };
                 for t in targets {
-                    let cmd = render_parts(&c.path, &c.args);
+                    let cmd = crate::policy::cmdline::render(c);
                     m.entry((who.label(), cmd, t)).or_insert((
                         who.clone(),
                         c.path.clone(),

@@ -241,10 +241,23 @@ fn arg_form(a: &Args) -> (&[String], bool) {
     }
 }
 
-/// Whether every argv `b` allows is also allowed by `a` (same path).
+/// Whether every argv `b` allows is also allowed by `a` (same path; `ALL`
+/// covers everything, a directory the files named directly in it).
 fn covers(a: &CommandSpec, b: &CommandSpec) -> bool {
-    if a.path != b.path {
-        return false;
+    match (a.kind, b.kind) {
+        (CommandKind::All, _) => return true,
+        (_, CommandKind::All) => return false,
+        (CommandKind::Dir, CommandKind::File) => {
+            let in_dir = crate::decide::split_name(&b.path).is_some_and(|(d, _)| {
+                a.path.as_os_str().len() == d.as_os_str().len() + 1 && a.path.starts_with(d)
+            });
+            if !in_dir {
+                return false;
+            }
+        }
+        (CommandKind::File, CommandKind::Dir) => return false,
+        _ if a.path != b.path => return false,
+        _ => {}
     }
     let ((aa, afree), (ba, bfree)) = (arg_form(&a.args), arg_form(&b.args));
     if afree {
@@ -543,8 +556,9 @@ fn lint_denies(p: &Policy, out: &mut Vec<Finding>) {
             // deny covers) that grants this command with free arguments
             // including the denied ones: the deny removes one argv only.
             let wider = allows.iter().find_map(|a| {
-                let targets =
-                    rule.run_as.is_empty() || a.run_as.iter().any(|t| rule.run_as.contains(t));
+                let targets = rule.run_as.is_empty()
+                    || a.run_as.contains(&Principal::All)
+                    || a.run_as.iter().any(|t| rule.run_as.contains(t));
                 if !fixed || !targets || !shares_principal(rule, a) {
                     return None;
                 }
@@ -1177,6 +1191,34 @@ mod tests {
             "{msgs:#?}"
         );
         assert!(!msgs.iter().any(|m| m.contains("ERROR")), "{msgs:#?}");
+    }
+
+    #[test]
+    fn deny_with_fixed_arguments_under_all_is_ineffective() {
+        let p = pol(
+            "[[rule]]\nname = \"admins\"\nusers = [\"u\"]\nrun_as = [\"ALL\"]\ncommands = [\"ALL\"]\n\
+             [[rule]]\nname = \"d\"\nusers = [\"u\"]\nrun_as = [\"root\"]\naction = \"deny\"\ncommands = [\"/bin/sh\", \"/usr/bin/su *\"]\n",
+        );
+        let msgs: Vec<String> = lint(&p).iter().map(|f| f.to_string()).collect();
+        assert!(
+            msgs.iter().any(|m| m.contains("ERROR")
+                && m.contains("ineffective deny")
+                && m.contains("\"/bin/sh\"")
+                && m.contains("\"ALL\"")),
+            "{msgs:#?}"
+        );
+        // The deny of su with any arguments works: no ERROR, and it guards
+        // something ALL grants (no "matches nothing" INFO).
+        assert!(
+            !msgs
+                .iter()
+                .any(|m| m.contains("/usr/bin/su *") && m.contains("ERROR")),
+            "{msgs:#?}"
+        );
+        assert!(
+            !msgs.iter().any(|m| m.contains("matches nothing")),
+            "{msgs:#?}"
+        );
     }
 
     #[test]
