@@ -157,3 +157,26 @@ fn command_directory() {
     env.run_as_user("alice", &["--", check.as_str()])
         .expect_code(0, "fixed");
 }
+
+/// The stock administrators' grant, `%ops ALL=(ALL:ALL) ALL` as imported:
+/// ALL with a password. Without a way to prompt (`-n`) it is refused with
+/// a record: the auth of an ALL rule is enforced like any other. (A
+/// prompted password through real PAM is covered by tests/pam.rs for the
+/// auth step, which does not depend on the rule's commands.)
+#[test]
+fn all_with_password_needs_the_password() {
+    let env = test_env!("all_with_password_needs_the_password");
+    env.policy(
+        "version = 1\n[[rule]]\nname = \"admins\"\ngroups = [\"ops\"]\nrun_as = [\"ALL\"]\ncommands = [\"ALL\"]\nauth = \"password\"\n",
+    );
+    env.run_as_user("carol", &["-n", "--", "/usr/bin/id", "-u"])
+        .expect_refusal(1, "ALL needs the password");
+    let r = env.audit_events("reject");
+    let last = r.last().expect("a reject record");
+    assert_eq!(last["rule"].as_str(), Some("admins"), "{last}");
+    assert!(env.audit_events("accept").is_empty());
+    // bob is not in ops: no rule at all.
+    env.run_as_user("bob", &["-n", "--", "/usr/bin/id", "-u"])
+        .expect_refusal(1, "bob");
+    assert_eq!(last_reason(&env), "no rule allows this command");
+}
