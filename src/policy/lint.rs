@@ -784,6 +784,12 @@ fn lint_command_dir(rule: &Rule, dir: &Path, out: &mut Vec<Finding>) {
             ),
         );
     }
+    // The directories above it: whoever can replace one of them can put
+    // another directory (a symlink to /usr/bin) in its place.
+    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    for up in real.ancestors().skip(1) {
+        check_owner_mode(rule, "directory above a command directory", up, false, out);
+    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
