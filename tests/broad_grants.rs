@@ -63,6 +63,14 @@ fn all_runs_any_command_and_deny_still_wins() {
     // bob has no rule.
     env.run_as_user("bob", &["--", "/usr/bin/id"])
         .expect_refusal(1, "bob");
+    // -l says what it is.
+    let l = env.run_as_user("alice", &["-l"]);
+    l.expect_code(0, "-l");
+    assert!(l.stdout_str().contains("    (ALL) auth=none ALL\n"), "{l}");
+    assert!(
+        l.stdout_str().contains("    denied: /usr/bin/dash *\n"),
+        "{l}"
+    );
     env.assert_verify_ok("after the ALL calls");
 }
 
