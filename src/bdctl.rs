@@ -58,8 +58,14 @@ pub fn run(args: BdctlArgs) -> i32 {
             cmd: PolicyCmd::Pin { show },
         } => policy_pin(show),
         BdctlCmd::Import {
-            cmd: crate::cli::ImportCmd::Sudoers { file, output, host },
-        } => import_sudoers(&file, output.as_deref(), host),
+            cmd:
+                crate::cli::ImportCmd::Sudoers {
+                    file,
+                    output,
+                    host,
+                    report,
+                },
+        } => import_sudoers(&file, output.as_deref(), host, report),
         BdctlCmd::Doctor {
             otlp: Some(url), ..
         } => crate::telemetry::cmd::doctor_otlp(&url),
@@ -377,7 +383,7 @@ fn policy_pin(show: bool) -> i32 {
 }
 
 /// `bdctl import sudoers`: 0 imported (warnings or not), 1 refused.
-fn import_sudoers(file: &Path, output: Option<&Path>, host: Option<String>) -> i32 {
+fn import_sudoers(file: &Path, output: Option<&Path>, host: Option<String>, report: bool) -> i32 {
     use crate::policy::import;
     let hostname = match host {
         Some(h) => h,
@@ -404,13 +410,20 @@ fn import_sudoers(file: &Path, output: Option<&Path>, host: Option<String>) -> i
         Some(out) => {
             std::fs::write(out, &imported.toml).map_err(|e| format!("{}: {e}", out.display()))
         }
-        None => {
+        None => Ok(()),
+    };
+    let stdout_text = match (report, output) {
+        (true, _) => Some(imported.report_table()),
+        (false, None) => Some(imported.toml.clone()),
+        (false, Some(_)) => None,
+    };
+    let written = match (written, stdout_text) {
+        (Err(e), _) => Err(e),
+        (Ok(()), None) => Ok(()),
+        (Ok(()), Some(text)) => {
             use std::io::Write;
             let mut o = std::io::stdout().lock();
-            match o
-                .write_all(imported.toml.as_bytes())
-                .and_then(|()| o.flush())
-            {
+            match o.write_all(text.as_bytes()).and_then(|()| o.flush()) {
                 Ok(()) => Ok(()),
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
                 Err(e) => Err(format!("stdout: {e}")),

@@ -522,7 +522,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
             // chosen by argv[0] (busybox, vim/rview, bzip2/bunzip2,
             // systemctl/reboot). From here on records show this argv.
             if let Some(first) = ctx.argv.first_mut() {
-                *first = spec.path.as_os_str().as_bytes().to_vec();
+                *first = decide::argv0(spec, invoked).as_os_str().as_bytes().to_vec();
             }
             // An expired account is refused whatever the rule's auth.
             // The anchored effective now: setting the clock back cannot
@@ -618,6 +618,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
         }
     }
 
+    crate::testhook::point("before-target-groups");
     let groups = match identity::target_groups(&target.target) {
         Ok(g) => g,
         Err(e) => {
@@ -629,6 +630,15 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
             );
         }
     };
+    // The command gets the groups the decision saw (run_as = ["%group"]
+    // was checked on them): a membership change since then refuses.
+    if !identity::same_groups(&groups, &target.target.gids) {
+        let msg = format!(
+            "the groups of {} changed between decision and exec: refused",
+            target.target.name
+        );
+        return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
+    }
     let caller_env = env::snapshot_env();
     let command_line = command_line(&cmd_path, &args);
     let env::BuiltEnv { envp, dropped } = env::build_env(&env::EnvInput {

@@ -373,6 +373,11 @@ pub enum ImportCmd {
         /// Evaluate host lists for HOST instead of this host's name.
         #[arg(long = "host", value_name = "HOST")]
         host: Option<String>,
+        /// Print, per sudoers line, what became of it (mapped, narrowed,
+        /// not mapped) as a table on stdout; the policy is then written
+        /// only with -o.
+        #[arg(long = "report")]
+        report: bool,
     },
 }
 

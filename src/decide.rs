@@ -4,7 +4,7 @@
 #![forbid(unsafe_code)]
 
 use crate::policy::matcher::{matching_command, rule_covers_target, rule_matches_caller};
-use crate::policy::model::{Auth, CommandSpec, Policy, Principal, Rule};
+use crate::policy::model::{Auth, CommandKind, CommandSpec, Policy, Principal, Rule};
 use std::path::Path;
 
 /// A file's identity: device and inode, as sudo compares commands.
@@ -19,6 +19,15 @@ pub struct FileId {
 /// stat; tests pass a map.
 pub trait FileIds {
     fn id_of(&self, path: &Path) -> Option<FileId>;
+
+    /// For a command directory: the identity of the entry `name` directly
+    /// in `dir` when that entry is a regular file (not a symlink: lstat)
+    /// and `dir` is owned by root and writable by no one else (no group or
+    /// other write bit); `None` otherwise. The default answers `None`, so
+    /// an implementation that cannot check this matches no directory.
+    fn dir_entry(&self, _dir: &Path, _name: &std::ffi::OsStr) -> Option<FileId> {
+        None
+    }
 }
 
 /// The caller, as the kernel reports it (names via NSS where they exist).
@@ -41,6 +50,12 @@ pub struct Target {
     pub uid: u32,
     pub gid: u32,
     pub name: String,
+    /// The target's current groups (primary gid first, then its
+    /// supplementary groups from NSS): what `run_as = ["%group"]` is
+    /// checked against, and exactly the groups the command gets.
+    pub gids: Vec<u32>,
+    /// Names of those groups that have one.
+    pub group_names: Vec<String>,
 }
 
 /// The command as the caller named it: the path after `secure_path`
@@ -95,6 +110,26 @@ pub fn split_name(path: &Path) -> Option<(&Path, &std::ffi::OsStr)> {
     }
     let dir = if i == 0 { &b[..1] } else { &b[..i] };
     Some((Path::new(OsStr::from_bytes(dir)), OsStr::from_bytes(name)))
+}
+
+/// The argv[0] the target gets for an allowed command: the rule's path as
+/// written for a file entry; for a directory entry the rule's directory as
+/// written followed by the caller's base name; for `ALL` (the rule names
+/// no path) the caller's resolved path. Never the caller's argv[0].
+pub fn argv0(spec: &CommandSpec, command: Invoked<'_>) -> std::path::PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    match spec.kind {
+        CommandKind::File => spec.path.clone(),
+        CommandKind::All => command.path.to_path_buf(),
+        CommandKind::Dir => match split_name(command.path) {
+            Some((_, name)) => {
+                let mut b = spec.path.as_os_str().as_bytes().to_vec();
+                b.extend_from_slice(name.as_bytes());
+                std::path::PathBuf::from(std::ffi::OsStr::from_bytes(&b))
+            }
+            None => command.path.to_path_buf(),
+        },
+    }
 }
 
 /// One request to decide: who asks, as whom, which command (the name the
@@ -168,7 +203,8 @@ impl Decision<'_> {
 
 /// The default target when `-u` is not given: the first `run_as` entry of
 /// the first allow rule (policy order) that matches the caller, the
-/// command and its arguments. `None` when no allow rule matches (the
+/// command and its arguments (`#0`, root, when that entry is `ALL` or a
+/// group). `None` when no allow rule matches (the
 /// request will be denied; the caller may use `root` to get a decision and
 /// an audit record).
 pub fn default_target<'p>(
@@ -184,7 +220,18 @@ pub fn default_target<'p>(
         .filter(|r| !r.is_deny() && rule_matches_caller(r, caller))
         .find(|r| matching_command(r, command, args, files).is_some())
         .and_then(|r| r.run_as.first())
+        .map(|p| match p {
+            // `ALL` and group entries name no one account: the default is
+            // root, as sudo's (a group entry then allows root only if root
+            // is a member).
+            Principal::All | Principal::GroupName(_) | Principal::GroupId(_) => &ROOT,
+            p => p,
+        })
 }
+
+/// The default target of a rule whose first `run_as` entry names no one
+/// account (`ALL`, `%group`).
+static ROOT: Principal = Principal::Id(0);
 
 /// Decide a request. Deny rules are checked against caller, command (by
 /// the file alone: any name of it), arguments and target (a deny rule
@@ -326,6 +373,8 @@ mod tests {
             uid: 0,
             gid: 0,
             name: "root".into(),
+            gids: Vec::new(),
+            group_names: Vec::new(),
         }
     }
 
@@ -334,6 +383,8 @@ mod tests {
             uid: 33,
             gid: 33,
             name: "www-data".into(),
+            gids: Vec::new(),
+            group_names: Vec::new(),
         }
     }
 
@@ -589,6 +640,8 @@ mod tests {
             uid: 34,
             gid: 34,
             name: "www-data".into(),
+            gids: Vec::new(),
+            group_names: Vec::new(),
         };
         assert!(!run(&p, &alice(), &other, LS, &[]).is_allow());
     }
@@ -780,6 +833,159 @@ mod tests {
     }
 
     #[test]
+    fn all_allows_any_command_and_deny_still_wins_by_inode() {
+        let p = pol(
+            "[[rule]]\nname = \"admins\"\nusers = [\"alice\"]\nrun_as = [\"ALL\"]\ncommands = [\"ALL\"]\n\
+             [[rule]]\nname = \"no-shells\"\nusers = [\"alice\"]\naction = \"deny\"\ncommands = [\"/usr/bin/dash *\"]\n",
+        );
+        // Any command, any arguments, any target.
+        assert_eq!(
+            allowed_by(&run(&p, &alice(), &root(), ID, &["-u"])).as_deref(),
+            Some("admins")
+        );
+        assert_eq!(
+            allowed_by(&run(&p, &alice(), &www(), LS, &[])).as_deref(),
+            Some("admins")
+        );
+        // The deny names dash; /bin/sh is the same file: denied by inode,
+        // whatever name the caller uses.
+        for name in ["/bin/sh", "/usr/bin/sh", "/usr/bin/dash"] {
+            let d = run_named(&p, &alice(), &root(), named_as(name, SH), &["-c", "id"]);
+            assert_eq!(reason(&d), Some(DenyReason::DenyRule), "{name}");
+        }
+        // Not for bob.
+        assert_eq!(
+            reason(&run(&p, &bob(), &root(), ID, &[])),
+            Some(DenyReason::NoRule)
+        );
+        // The default target of an ALL rule is root (#0), as sudo's.
+        let a: Vec<Vec<u8>> = Vec::new();
+        assert_eq!(
+            default_target(&p, &alice(), inv(ID), &a, &ids()),
+            Some(&Principal::Id(0))
+        );
+    }
+
+    #[test]
+    fn argv0_by_entry_kind() {
+        use crate::policy::model::CommandKind;
+        let spec = |path: &str, kind| CommandSpec {
+            path: path.into(),
+            args: Args::Prefix(Vec::new()),
+            digest: None,
+            kind,
+        };
+        let asked = named_as("/usr/bin/dash", SH);
+        // A file: the rule's path; ALL: the caller's resolved path (the
+        // rule names none); a directory: the rule's directory and the
+        // caller's base name.
+        assert_eq!(
+            argv0(&spec("/bin/sh", CommandKind::File), asked),
+            Path::new("/bin/sh")
+        );
+        assert_eq!(
+            argv0(&spec("ALL", CommandKind::All), asked),
+            Path::new("/usr/bin/dash")
+        );
+        assert_eq!(
+            argv0(&spec("/bin/", CommandKind::Dir), asked),
+            Path::new("/bin/dash")
+        );
+    }
+
+    #[test]
+    fn group_targets_are_checked_on_the_target() {
+        let p = pol(
+            "[[rule]]\nname = \"g\"\nusers = [\"alice\"]\nauth = \"none\"\nrun_as = [\"%www\", \"%#61100\"]\ncommands = [\"/usr/bin/id\"]\n",
+        );
+        let member = |gids: Vec<u32>, names: Vec<&str>| Target {
+            gids,
+            group_names: names.into_iter().map(String::from).collect(),
+            ..www()
+        };
+        assert!(run(&p, &alice(), &member(vec![33], vec!["www"]), ID, &[]).is_allow());
+        assert!(run(&p, &alice(), &member(vec![33, 61100], vec![]), ID, &[]).is_allow());
+        // Not a member (now): not allowed, whatever the caller's groups.
+        let d = run(&p, &alice(), &member(vec![33], vec!["www-data"]), ID, &[]);
+        assert_eq!(reason(&d), Some(DenyReason::TargetNotAllowed));
+        // The caller being in the group does not matter (CVE-2009-0034).
+        let mut c = alice();
+        c.gids.push(61100);
+        c.group_names.push("www".into());
+        assert!(!run(&p, &c, &root(), ID, &[]).is_allow());
+        // A group no one is in (or that does not exist) allows no one.
+        let none = pol(
+            "[[rule]]\nname = \"g\"\nusers = [\"alice\"]\nrun_as = [\"%nosuchgroup\"]\ncommands = [\"/usr/bin/id\"]\n",
+        );
+        assert!(!run(&none, &alice(), &root(), ID, &[]).is_allow());
+        assert!(!run(&none, &alice(), &member(vec![33], vec!["www"]), ID, &[]).is_allow());
+    }
+
+    /// Ids with a command directory /opt/plugins (BIN-like id 200) holding
+    /// check_a (a regular file) and link (a symlink to /bin/sh).
+    struct DirIds;
+    impl FileIds for DirIds {
+        fn id_of(&self, path: &Path) -> Option<FileId> {
+            match path.to_str()? {
+                "/opt/plugins" | "/opt/plugins/" => Some(id(200)),
+                "/opt/plugins/check_a" => Some(id(201)),
+                "/opt/plugins/link" | "/bin/sh" => Some(id(SH)),
+                "/bin" => Some(id(BIN)),
+                _ => None,
+            }
+        }
+        fn dir_entry(&self, dir: &Path, name: &std::ffi::OsStr) -> Option<FileId> {
+            // The symlink is not a plain entry.
+            (dir == Path::new("/opt/plugins/") && name == "check_a").then_some(id(201))
+        }
+    }
+
+    #[test]
+    fn command_directory_matches_plain_entries_only() {
+        let p =
+            pol("[[rule]]\nname = \"d\"\nusers = [\"alice\"]\ncommands = [\"/opt/plugins/ *\"]\n");
+        let a = argv(&["-w", "1"]);
+        let ask = |path: &'static str, dir: u64, file: u64| {
+            let (c, t) = (alice(), root());
+            let req = Request {
+                caller: &c,
+                target: &t,
+                command: Invoked {
+                    path: Path::new(path),
+                    dir: id(dir),
+                    file: id(file),
+                },
+                args: &a,
+            };
+            decide(&p, &req, &DirIds).is_allow()
+        };
+        assert!(ask("/opt/plugins/check_a", 200, 201));
+        // A symlink in the directory leads out of it: refused.
+        assert!(!ask("/opt/plugins/link", 200, SH));
+        // The same file reached from another directory: not "in" it.
+        assert!(!ask("/bin/check_a", BIN, 201));
+        // Without the trailing slash the path names the directory as a
+        // file: it matches nothing.
+        let file =
+            pol("[[rule]]\nname = \"d\"\nusers = [\"alice\"]\ncommands = [\"/opt/plugins *\"]\n");
+        let d = decide(
+            &file,
+            &Request {
+                caller: &alice(),
+                target: &root(),
+                command: Invoked {
+                    path: Path::new("/opt/plugins/check_a"),
+                    dir: id(200),
+                    file: id(201),
+                },
+                args: &[],
+            },
+            &DirIds,
+        );
+        assert!(!d.is_allow());
+    }
+
+    #[test]
     fn rules_for_caller_lists_matching_rules() {
         let p = pol(&format!(
             "{ALLOW_SH}{DENY_SH}[[rule]]\nname = \"bob\"\nusers = [\"bob\"]\ncommands = [\"/bin/ls\"]\n"
@@ -858,6 +1064,7 @@ mod tests {
                         _ => Args::Prefix(w),
                     },
                     digest: None,
+                    kind: Default::default(),
                 }
             })
         }
@@ -918,14 +1125,19 @@ mod tests {
             let who = r.users.iter().any(|p| match p {
                 Principal::Name(n) => c.name.as_deref() == Some(n),
                 Principal::Id(i) => *i == c.uid,
+                _ => false,
             }) || r.groups.iter().any(|p| match p {
                 Principal::Name(n) => c.group_names.contains(n),
                 Principal::Id(i) => c.gids.contains(i),
+                _ => false,
             });
             let tgt = r.run_as.is_empty()
                 || r.run_as.iter().any(|p| match p {
                     Principal::Name(n) => *n == t.name,
                     Principal::Id(i) => *i == t.uid,
+                    Principal::All => true,
+                    Principal::GroupName(g) => t.group_names.contains(g),
+                    Principal::GroupId(g) => t.gids.contains(g),
                 });
             let what = r.commands.iter().any(|s| {
                 let words: Vec<Vec<u8>> = match &s.args {
@@ -1073,7 +1285,7 @@ mod tests {
                     users,
                     groups,
                     run_as,
-                    commands: vec![CommandSpec { path: path.into(), args: args_spec, digest: None }],
+                    commands: vec![CommandSpec { path: path.into(), args: args_spec, digest: None, kind: Default::default() }],
                     auth: Auth::None,
                     action: Action::Deny,
                     setenv: vec![],
@@ -1092,7 +1304,7 @@ mod tests {
                     users: vec![Principal::Id(c.uid)],
                     groups: vec![],
                     run_as: vec![Principal::Id(t.uid)],
-                    commands: vec![CommandSpec { path: asked.path.into(), args: Args::Prefix(vec![]), digest: None }],
+                    commands: vec![CommandSpec { path: asked.path.into(), args: Args::Prefix(vec![]), digest: None, kind: Default::default() }],
                     auth: Auth::None,
                     action: Action::Allow,
                     setenv: vec![],

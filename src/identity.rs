@@ -86,16 +86,43 @@ pub fn parse_target_arg(arg: &OsStr) -> Result<Principal, IdentityError> {
     }
 }
 
-fn account(u: User) -> TargetAccount {
-    TargetAccount {
-        target: Target {
-            uid: u.uid.as_raw(),
-            gid: u.gid.as_raw(),
-            name: u.name,
-        },
+fn account(u: User) -> Result<TargetAccount, IdentityError> {
+    let mut target = Target {
+        uid: u.uid.as_raw(),
+        gid: u.gid.as_raw(),
+        name: u.name,
+        gids: Vec::new(),
+        group_names: Vec::new(),
+    };
+    fill_target_groups(&mut target)?;
+    Ok(TargetAccount {
+        target,
         home: u.dir,
         shell: u.shell,
+    })
+}
+
+/// Read the target's current groups (NSS) into `gids` and `group_names`:
+/// what the decision checks `run_as = ["%group"]` against and what the
+/// command gets.
+pub fn fill_target_groups(t: &mut Target) -> Result<(), IdentityError> {
+    let mut gids: Vec<u32> = Vec::new();
+    for g in target_groups(t)? {
+        if !gids.contains(&g.as_raw()) {
+            gids.push(g.as_raw());
+        }
     }
+    t.group_names = gids
+        .iter()
+        .filter_map(|g| {
+            nix::unistd::Group::from_gid(Gid::from_raw(*g))
+                .ok()
+                .flatten()
+        })
+        .map(|g| g.name)
+        .collect();
+    t.gids = gids;
+    Ok(())
 }
 
 /// Resolve a target principal through NSS. A `#uid` without a passwd
@@ -108,11 +135,27 @@ pub fn resolve_target(p: &Principal) -> Result<TargetAccount, IdentityError> {
         Principal::Id(id) => User::from_uid(Uid::from_raw(*id))
             .map_err(|e| IdentityError::Lookup(format!("#{id}: {}", e.desc())))?
             .ok_or_else(|| IdentityError::UnknownUser(format!("#{id}")))?,
+        // Not one account (a run_as pattern); the decision never asks.
+        Principal::All | Principal::GroupName(_) | Principal::GroupId(_) => {
+            return Err(IdentityError::BadTargetSyntax(p.to_string()));
+        }
     };
     if found.uid.as_raw() == u32::MAX || found.gid.as_raw() == u32::MAX {
         return Err(IdentityError::BadTargetSyntax(found.name));
     }
-    Ok(account(found))
+    account(found)
+}
+
+/// Whether `now` (a fresh [`target_groups`]) is the same set of groups
+/// as `decided` (the target's groups the decision saw).
+pub fn same_groups(now: &[Gid], decided: &[u32]) -> bool {
+    let mut a: Vec<u32> = now.iter().map(|g| g.as_raw()).collect();
+    let mut b = decided.to_vec();
+    a.sort_unstable();
+    a.dedup();
+    b.sort_unstable();
+    b.dedup();
+    a == b
 }
 
 /// The target's supplementary groups (primary gid first), from NSS.

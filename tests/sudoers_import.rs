@@ -129,6 +129,51 @@ fn corpus_imports_exactly_as_expected() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
+/// The stock Debian, RHEL and Arch files import with every line accounted
+/// for (a rule, or a note saying why not) and the administrators' grants
+/// kept; their policy passes the lint without an ERROR.
+#[test]
+fn distribution_defaults_import_without_losing_administrators() {
+    use belladonna::policy::import::LineOutcome;
+    use belladonna::policy::lint::{Severity, lint};
+    for (case, admin) in [
+        ("12-debian-default", "%sudo"),
+        ("17-rhel-default", "%wheel"),
+        ("18-arch-default", "%wheel"),
+    ] {
+        let i = import(&corpus_dir().join(case)).unwrap_or_else(|e| panic!("{case}: {e}"));
+        let p = parse_main(&i.toml, Path::new("imported.toml")).unwrap();
+        // The rules of the stock file itself (the corpus.d drop-ins are
+        // the test's additions).
+        let errors: Vec<String> = lint(&p)
+            .iter()
+            .filter(|f| f.severity == Severity::Error && f.message.contains("\"sudoers-L"))
+            .map(|f| f.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{case}: {errors:#?}");
+        for r in &i.lines {
+            assert!(
+                r.outcome == LineOutcome::Mapped || !r.notes.is_empty(),
+                "{case}: {r:?} lost without a note"
+            );
+        }
+        let admin_row = i
+            .lines
+            .iter()
+            .find(|r| r.text.starts_with(admin))
+            .unwrap_or_else(|| panic!("{case}: no {admin} line"));
+        assert!(!admin_row.rules.is_empty(), "{case}: {admin_row:?}");
+        let rule = p
+            .rules
+            .iter()
+            .find(|r| r.name == admin_row.rules[0])
+            .unwrap();
+        assert_eq!(rule.commands[0].path, Path::new("ALL"), "{case}");
+        assert_eq!(rule.run_as[0].to_string(), "ALL", "{case}");
+        assert_eq!(rule.auth.as_str(), "password", "{case}");
+    }
+}
+
 #[test]
 fn import_is_deterministic() {
     for case in cases() {
@@ -194,6 +239,10 @@ impl FileIds for RealIds {
             ino: m.ino(),
         })
     }
+
+    fn dir_entry(&self, dir: &Path, name: &std::ffi::OsStr) -> Option<FileId> {
+        belladonna::exec::resolve::StatFileIds::default().dir_entry(dir, name)
+    }
 }
 
 fn group_name(gid: u32) -> Option<String> {
@@ -218,10 +267,14 @@ fn caller(u: &common::TestUser) -> Caller {
 
 fn target(name: &str) -> Target {
     let u = common::user(name);
+    // The target's groups, as the test's /etc/group has them (group
+    // targets, `run_as = ["%ops"]`, are checked on these).
     Target {
         uid: u.uid,
         gid: u.gid,
         name: name.to_string(),
+        gids: u.groups.to_vec(),
+        group_names: u.groups.iter().filter_map(|g| group_name(*g)).collect(),
     }
 }
 
@@ -402,6 +455,35 @@ fn probe_args(policy: &Policy, path: &str, sudoers_text: &str) -> BTreeSet<Vec<S
     out
 }
 
+/// Probe paths for `ALL` and command directories, which name no command:
+/// a few ordinary and dangerous commands for ALL, the first files of each
+/// directory.
+fn broad_paths(policy: &Policy, out: &mut BTreeSet<String>) {
+    use belladonna::policy::model::CommandKind;
+    for c in policy.rules.iter().flat_map(|r| &r.commands) {
+        match c.kind {
+            CommandKind::All => {
+                for p in ["/usr/bin/id", "/bin/sh", "/usr/bin/env", "/usr/bin/ls"] {
+                    if Path::new(p).is_file() {
+                        out.insert(p.to_string());
+                    }
+                }
+            }
+            CommandKind::Dir => {
+                let Ok(rd) = fs::read_dir(&c.path) else {
+                    continue;
+                };
+                let mut v: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+                v.sort();
+                for p in v.into_iter().filter(|p| p.is_file()).take(4) {
+                    out.insert(p.to_string_lossy().into_owned());
+                }
+            }
+            CommandKind::File => {}
+        }
+    }
+}
+
 fn all_text(case: &Path) -> String {
     let mut s = String::new();
     for e in fs::read_dir(case).unwrap() {
@@ -429,7 +511,8 @@ fn never_widen_against_real_sudo() {
         "sudo is not installed (make deps, or apt-get install -y sudo)"
     );
     let users = ["alice", "bob", "carol", "mallory"];
-    let targets = ["root", "bob", "alice"];
+    // carol is in ops: a group target (`(%ops)`) is probed with a member.
+    let targets = ["root", "bob", "alice", "carol"];
     let mut failures = Vec::new();
     let (mut n_probes, mut n_bd_allow, mut n_sudo_allow) = (0usize, 0usize, 0usize);
     let names = names_by_file();
@@ -465,6 +548,7 @@ fn never_widen_against_real_sudo() {
                 paths.insert(w.to_string());
             }
         }
+        broad_paths(&policy, &mut paths);
         let text = all_text(&case);
         let others = aliases(&paths, &names, &env.scratch().join(&name));
         n_aliases += others.len();

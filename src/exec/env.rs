@@ -237,6 +237,8 @@ mod tests {
                 uid: 0,
                 gid: 0,
                 name: "root".into(),
+                gids: Vec::new(),
+                group_names: Vec::new(),
             },
             home: "/root".into(),
             shell: "/bin/bash".into(),

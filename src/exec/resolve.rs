@@ -219,6 +219,33 @@ impl FileIds for StatFileIds {
         self.memo.borrow_mut().insert(path.to_path_buf(), v);
         v
     }
+
+    /// Open `dir` (following symlinks), check it is a directory owned by
+    /// root without group or other write permission, then lstat `name` in
+    /// it through the open fd: a regular file only (a symlink in a command
+    /// directory leads out of it and is refused).
+    fn dir_entry(&self, dir: &Path, name: &OsStr) -> Option<FileId> {
+        use nix::fcntl::AtFlags;
+        use nix::sys::stat::fstatat;
+        let fd = open(
+            dir,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        let d = fstat(&fd).ok()?;
+        if d.st_uid != 0 || d.st_mode & 0o022 != 0 {
+            return None;
+        }
+        let st = fstatat(&fd, name, AtFlags::AT_SYMLINK_NOFOLLOW).ok()?;
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+            return None;
+        }
+        Some(FileId {
+            dev: st.st_dev,
+            ino: st.st_ino,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +306,38 @@ mod tests {
         assert_eq!(ids.id_of(Path::new("/bin/sh")), Some(a.id));
         assert_eq!(ids.id_of(Path::new("/bin")), Some(a.dir));
         assert_eq!(ids.id_of(Path::new("/no/such")), None);
+    }
+
+    /// A command directory: plain files only, in a directory owned by root
+    /// that no one else can write.
+    #[test]
+    fn dir_entry_refuses_symlinks_and_writable_directories() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().expect("tmp");
+        let dir = d.path().join("plugins");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(dir.join("check_a"), "#!/bin/sh\n").expect("write");
+        std::os::unix::fs::symlink("/bin/sh", dir.join("link")).expect("symlink");
+        std::fs::create_dir(dir.join("sub")).expect("mkdir");
+        let mode = |m| std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(m));
+        mode(0o755).expect("chmod");
+        let ids = StatFileIds::default();
+        let want = ids.id_of(&dir.join("check_a"));
+        let root = nix::unistd::geteuid().is_root();
+        let got = ids.dir_entry(&dir, OsStr::new("check_a"));
+        if root {
+            assert_eq!(got, want);
+        } else {
+            // Not owned by root: nothing in it matches.
+            assert_eq!(got, None);
+        }
+        assert_eq!(ids.dir_entry(&dir, OsStr::new("link")), None);
+        assert_eq!(ids.dir_entry(&dir, OsStr::new("sub")), None);
+        assert_eq!(ids.dir_entry(&dir, OsStr::new("missing")), None);
+        for m in [0o775, 0o757, 0o777] {
+            mode(m).expect("chmod");
+            assert_eq!(ids.dir_entry(&dir, OsStr::new("check_a")), None, "{m:o}");
+        }
     }
 
     /// A symlink keeps its own name and directory; the file is its target.

@@ -33,6 +33,9 @@ use std::path::PathBuf;
 pub struct CommandLine {
     pub path: PathBuf,
     pub args: Args,
+    /// The path ends in '/': a command directory (any command directly in
+    /// it). `path` keeps the trailing '/'.
+    pub dir: bool,
 }
 
 /// Why a command string was refused. `offset` is the byte offset inside
@@ -141,7 +144,13 @@ pub fn parse_command(s: &str) -> Result<CommandLine, CmdError> {
     let Some((first, rest)) = words.split_first() else {
         return Err(err(0, "empty command"));
     };
-    check_path(&first.text).map_err(|m| err(first.start, m))?;
+    let dir = first.text.len() > 1 && first.text.ends_with('/') && !first.text.ends_with("//");
+    let checked = if dir {
+        &first.text[..first.text.len() - 1]
+    } else {
+        first.text.as_str()
+    };
+    check_path(checked).map_err(|m| err(first.start, m))?;
     let path = PathBuf::from(&first.text);
     let args = match rest {
         [] => Args::None,
@@ -151,7 +160,7 @@ pub fn parse_command(s: &str) -> Result<CommandLine, CmdError> {
         }
         all => Args::Exact(all.iter().map(|w| w.text.clone()).collect()),
     };
-    Ok(CommandLine { path, args })
+    Ok(CommandLine { path, args, dir })
 }
 
 /// Quote one word so [`parse_command`] reads it back unchanged.
@@ -201,6 +210,9 @@ pub fn render_parts(path: &std::path::Path, args: &Args) -> String {
 /// Write a command entry back in the policy's command syntax (the digest
 /// pin, if any, is not part of it).
 pub fn render(spec: &CommandSpec) -> String {
+    if spec.kind == crate::policy::model::CommandKind::All {
+        return "ALL".to_string();
+    }
     render_parts(&spec.path, &spec.args)
 }
 
@@ -233,7 +245,8 @@ mod tests {
             p("/usr/bin/id"),
             CommandLine {
                 path: "/usr/bin/id".into(),
-                args: Args::None
+                args: Args::None,
+                dir: false,
             }
         );
         assert_eq!(p("  /usr/bin/id \t").args, Args::None);
@@ -290,7 +303,11 @@ mod tests {
         assert!(e("*").message.contains("not absolute"));
         assert!(e("/usr/bin/../bin/sh").message.contains("'..'"));
         assert!(e("/usr/./bin/sh").message.contains("'.'"));
-        assert!(e("/usr/bin/").message.contains("directory"));
+        // A trailing '/' names a command directory; `/` itself names none.
+        assert!(p("/usr/bin/").dir);
+        assert!(!p("/usr/bin/id").dir);
+        assert!(e("/usr/bin//").message.contains("directory"));
+        assert!(e("/usr/../bin/").message.contains(".."));
         assert!(e("/").message.contains("directory"));
         assert!(e("/bin/x a\0b").message.contains("NUL"));
         assert!(e("/bin/x a\\\0").message.contains("NUL"));
@@ -332,7 +349,7 @@ mod tests {
             };
             let r = render_parts(std::path::Path::new(&path), &args);
             let c = parse_command(&r).map_err(|e| TestCaseError::fail(format!("{r:?}: {e}")))?;
-            prop_assert_eq!(c, CommandLine { path: PathBuf::from(path), args });
+            prop_assert_eq!(c, CommandLine { path: PathBuf::from(path), args, dir: false });
         }
 
         #[test]

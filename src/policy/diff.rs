@@ -412,8 +412,51 @@ struct SynIds(HashMap<PathBuf, FileId>);
 
 impl FileIds for SynIds {
     fn id_of(&self, path: &Path) -> Option<FileId> {
-        self.0.get(path).copied()
+        self.0.get(&strip_slash(path)).copied()
     }
+
+    /// Every path of a probe is a plain file in a safe directory.
+    fn dir_entry(&self, dir: &Path, name: &std::ffi::OsStr) -> Option<FileId> {
+        self.id_of(&strip_slash(dir).join(name))
+    }
+}
+
+/// A directory entry's path without its trailing '/' (`/` stays).
+fn strip_slash(p: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let b = p.as_os_str().as_bytes();
+    match b.strip_suffix(b"/") {
+        Some(s) if !s.is_empty() => PathBuf::from(std::ffi::OsStr::from_bytes(s)),
+        _ => p.to_path_buf(),
+    }
+}
+
+/// The probe path standing for "any command no rule names" (`ALL`).
+const ANY_COMMAND: &str = "/~any-command";
+
+/// The probe path standing for "any command in directory `dir`" (one no
+/// rule names).
+fn any_in(dir: &Path) -> PathBuf {
+    strip_slash(dir).join("~any-command")
+}
+
+/// The paths a command entry makes the probes ask for.
+fn probe_path(c: &crate::policy::model::CommandSpec) -> PathBuf {
+    use crate::policy::model::CommandKind;
+    match c.kind {
+        CommandKind::File => c.path.clone(),
+        CommandKind::Dir => any_in(&c.path),
+        CommandKind::All => PathBuf::from(ANY_COMMAND),
+    }
+}
+
+/// How a probe path reads in a change line.
+fn path_label(path: &Path) -> Option<String> {
+    if path == Path::new(ANY_COMMAND) {
+        return Some("ALL (any command)".into());
+    }
+    let (dir, name) = split_name(path)?;
+    (name == "~any-command").then(|| format!("any command in {}/", dir.display()))
 }
 
 /// Ids and names no principal of either policy uses.
@@ -428,12 +471,13 @@ fn synthetic(a: &Policy, b: &Policy) -> Synthetic {
     for r in a.rules.iter().chain(&b.rules) {
         for p in r.users.iter().chain(&r.groups).chain(&r.run_as) {
             match p {
-                Principal::Id(i) => {
+                Principal::Id(i) | Principal::GroupId(i) => {
                     ids.insert(*i);
                 }
-                Principal::Name(n) => {
+                Principal::Name(n) | Principal::GroupName(n) => {
                     names.insert(n.as_str());
                 }
+                Principal::All => {}
             }
         }
     }
@@ -466,6 +510,9 @@ fn caller_for(who: &Who, syn: &Synthetic) -> Caller {
             c.gid = *i;
             c.gids = vec![*i];
         }
+        // Never in `users` or `groups` (the parser refuses them).
+        Who::User(Principal::All | Principal::GroupName(_) | Principal::GroupId(_))
+        | Who::Group(Principal::All | Principal::GroupName(_) | Principal::GroupId(_)) => {}
     }
     c
 }
@@ -482,24 +529,36 @@ fn rule_has(r: &Rule, who: &Who) -> bool {
 struct TargetKey {
     name: Option<String>,
     uid: Option<u32>,
+    /// A member of this group (`run_as = ["%g"]`), otherwise of none.
+    group: Option<Principal>,
 }
 
 impl TargetKey {
     fn target(&self, syn: &Synthetic) -> Target {
         let uid = self.uid.unwrap_or(syn.id);
+        let (gids, group_names) = match &self.group {
+            Some(Principal::GroupName(g)) => (vec![uid], vec![g.clone()]),
+            Some(Principal::GroupId(g)) => (vec![uid, *g], Vec::new()),
+            _ => (vec![uid], Vec::new()),
+        };
         Target {
             uid,
             gid: uid,
             name: self.name.clone().unwrap_or_else(|| syn.name.clone()),
+            gids,
+            group_names,
         }
     }
 
     fn label(&self) -> String {
+        if let Some(g) = &self.group {
+            return format!("a member of {g}");
+        }
         match (&self.name, self.uid) {
             (Some(n), Some(u)) => format!("{n}(#{u})"),
             (Some(n), None) => n.clone(),
             (None, Some(u)) => format!("#{u}"),
-            (None, None) => "?".into(),
+            (None, None) => "any other account".into(),
         }
     }
 
@@ -594,10 +653,13 @@ fn probes(a: &Policy, b: &Policy, out: &mut Out) {
     let mut ids = HashMap::new();
     for r in a.rules.iter().chain(&b.rules) {
         for c in &r.commands {
+            // A file entry's own path; for ALL and directories the probe
+            // path standing for "any command" (there).
+            let pp = probe_path(c);
             let n = ids.len() as u64;
-            ids.entry(c.path.clone())
+            ids.entry(pp.clone())
                 .or_insert(FileId { dev: 0, ino: n + 1 });
-            if let Some((dir, _)) = split_name(&c.path) {
+            if let Some((dir, _)) = split_name(&pp) {
                 let n = ids.len() as u64;
                 ids.entry(dir.to_path_buf())
                     .or_insert(FileId { dev: 0, ino: n + 1 });
@@ -661,8 +723,21 @@ fn probes(a: &Policy, b: &Policy, out: &mut Out) {
 fn rules_with_path<'p>(p: &'p Policy, path: &Path) -> Vec<&'p Rule> {
     p.rules
         .iter()
-        .filter(|r| r.commands.iter().any(|c| c.path == path))
+        .filter(|r| r.commands.iter().any(|c| entry_covers(c, path)))
         .collect()
+}
+
+/// Whether a command entry can match the probe path: a file entry its own
+/// path, ALL every path, a directory every path directly in it.
+fn entry_covers(c: &crate::policy::model::CommandSpec, path: &Path) -> bool {
+    use crate::policy::model::CommandKind;
+    match c.kind {
+        CommandKind::File => c.path == path,
+        CommandKind::All => true,
+        CommandKind::Dir => {
+            split_name(path).map(|(d, _)| d) == Some(strip_slash(&c.path).as_path())
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -676,17 +751,18 @@ fn probe_principal(
     files: &SynIds,
     out: &mut Out,
 ) {
-    let paths: BTreeSet<&Path> = pa
+    let paths: BTreeSet<PathBuf> = pa
         .rules
         .iter()
         .chain(&pb.rules)
-        .flat_map(|r| r.commands.iter().map(|c| c.path.as_path()))
+        .flat_map(|r| r.commands.iter().map(probe_path))
         .collect();
     let caller = caller_for(who, syn);
     // Each path separately: only the rules naming it can decide a request
     // for it, and a path whose rules are the same in A and B (for this
     // principal) cannot change.
-    for path in paths {
+    for path in &paths {
+        let path = path.as_path();
         let (ra, rb) = (rules_with_path(pa, path), rules_with_path(pb, path));
         if ra == rb {
             continue;
@@ -704,8 +780,10 @@ fn probe_principal(
         argsets.insert(Vec::new());
         let mut names = BTreeSet::new();
         let mut uids = BTreeSet::new();
+        let mut groups: Vec<Principal> = Vec::new();
+        let mut anyone = false;
         for r in qa.rules.iter().chain(&qb.rules) {
-            for c in r.commands.iter().filter(|c| c.path == path) {
+            for c in r.commands.iter().filter(|c| entry_covers(c, path)) {
                 let v = match &c.args {
                     Args::None => continue,
                     Args::Exact(v) | Args::Prefix(v) => v,
@@ -724,6 +802,13 @@ fn probe_principal(
                     Principal::Id(i) => {
                         uids.insert(*i);
                     }
+                    Principal::All => anyone = true,
+                    g @ (Principal::GroupName(_) | Principal::GroupId(_)) => {
+                        anyone = true;
+                        if !groups.contains(g) {
+                            groups.push(g.clone());
+                        }
+                    }
                 }
             }
         }
@@ -732,12 +817,14 @@ fn probe_principal(
             targets.push(TargetKey {
                 name: Some(n.clone()),
                 uid: None,
+                group: None,
             });
         }
         for u in &uids {
             targets.push(TargetKey {
                 name: None,
                 uid: Some(*u),
+                group: None,
             });
         }
         for n in &names {
@@ -745,6 +832,23 @@ fn probe_principal(
                 targets.push(TargetKey {
                     name: Some(n.clone()),
                     uid: Some(*u),
+                    group: None,
+                });
+            }
+        }
+        // `ALL` and group targets: an account no rule names, alone and as
+        // a member of each group named.
+        if anyone {
+            targets.push(TargetKey {
+                name: None,
+                uid: None,
+                group: None,
+            });
+            for g in groups {
+                targets.push(TargetKey {
+                    name: None,
+                    uid: None,
+                    group: Some(g),
                 });
             }
         }
@@ -777,9 +881,11 @@ fn probe_principal(
                     if same_as(TargetKey {
                         name: tk.name.clone(),
                         uid: None,
+                        group: None,
                     }) || same_as(TargetKey {
                         name: None,
                         uid: tk.uid,
+                        group: None,
                     }) {
                         continue;
                     }
@@ -804,7 +910,12 @@ fn report_probe(
     b: &Policy,
     out: &mut Out,
 ) {
-    let what = format!("{} as {}", render_instance(path, args), tk.label());
+    let shown = match path_label(path) {
+        Some(l) if args.is_empty() => l,
+        Some(l) => format!("{l} with arguments"),
+        None => render_instance(path, args),
+    };
+    let what = format!("{shown} as {}", tk.label());
     let mut add = |kind, detail: String, effect| {
         out.add(Change {
             kind,
@@ -895,7 +1006,7 @@ fn deny_set(p: &Policy) -> BTreeMap<(String, String, String), (Who, PathBuf, Str
                     r.run_as.iter().map(|t| t.to_string()).collect()
                 };
                 for t in targets {
-                    let cmd = render_parts(&c.path, &c.args);
+                    let cmd = crate::policy::cmdline::render(c);
                     m.entry((who.label(), cmd, t)).or_insert((
                         who.clone(),
                         c.path.clone(),
@@ -1815,6 +1926,68 @@ mod tests {
     const R: &str = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/id\"]\n";
 
     #[test]
+    fn widening_to_all_group_targets_and_directories_says_so() {
+        let all = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"ALL\"]\n";
+        let l = lines(R, all);
+        assert!(
+            l.iter().any(|x| x.starts_with('+')
+                && x.contains("ALL (any command)")
+                && x.contains("as root")),
+            "{l:#?}"
+        );
+        // And back: the revoke says so too.
+        let l = lines(all, R);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('-') && x.contains("ALL (any command)")),
+            "{l:#?}"
+        );
+        // run_as root -> ALL: any other account.
+        let any = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\nrun_as = [\"ALL\"]\ncommands = [\"/usr/bin/id\"]\n";
+        let l = lines(R, any);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('+') && x.contains("/usr/bin/id as any other account")),
+            "{l:#?}"
+        );
+        // A group target: a member of it.
+        let grp = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\nrun_as = [\"%www\"]\ncommands = [\"/usr/bin/id\"]\n";
+        let l = lines(R, grp);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('+') && x.contains("as a member of %www")),
+            "{l:#?}"
+        );
+        // A directory: any command in it, and a file named elsewhere that
+        // lies in it.
+        let dir = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/id\", \"/usr/lib/plugins/ *\"]\n";
+        let l = lines(R, dir);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('+') && x.contains("any command in /usr/lib/plugins/")),
+            "{l:#?}"
+        );
+        let named = "[[rule]]\nname = \"r\"\nusers = [\"alice\"]\ncommands = [\"/usr/lib/plugins/check_x\"]\n";
+        let l = lines(named, dir);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('+') && x.contains("/usr/lib/plugins/check_x <more-args>")),
+            "{l:#?}"
+        );
+        // A deny rule added against an ALL rule narrows.
+        let deny = format!(
+            "{all}[[rule]]\nname = \"d\"\nusers = [\"alice\"]\naction = \"deny\"\ncommands = [\"/bin/sh *\"]\n"
+        );
+        let l = lines(all, &deny);
+        assert!(
+            l.iter()
+                .any(|x| x.starts_with('-') && x.contains("/bin/sh")),
+            "{l:#?}"
+        );
+        assert!(!l.iter().any(|x| x.starts_with('+')), "{l:#?}");
+    }
+
+    #[test]
     fn identical_is_empty() {
         let d = diff(&pol(R), &pol(R));
         assert!(d.changes.is_empty());
@@ -2016,6 +2189,7 @@ mod tests {
                         _ => Args::Prefix(w),
                     },
                     digest: None,
+                    kind: Default::default(),
                 }
             })
     }
@@ -2123,16 +2297,22 @@ mod tests {
                 uid: 0,
                 gid: 0,
                 name: "root".into(),
+                gids: Vec::new(),
+                group_names: Vec::new(),
             },
             Target {
                 uid: 33,
                 gid: 33,
                 name: "www-data".into(),
+                gids: Vec::new(),
+                group_names: Vec::new(),
             },
             Target {
                 uid: 7,
                 gid: 7,
                 name: "other".into(),
+                gids: Vec::new(),
+                group_names: Vec::new(),
             },
         ]
     }

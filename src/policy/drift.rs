@@ -224,6 +224,35 @@ mod tests {
         assert_eq!(d.category, Category::Narrowing);
     }
 
+    /// A pinned policy with ALL, a group target and a command directory
+    /// decodes from the lock (not Unknown), and widening to ALL or
+    /// narrowing from it is categorised.
+    #[test]
+    fn all_groups_and_directories_are_categorised() {
+        let broad = "version = 1\n[[rule]]\nname = \"r\"\nusers = [\"alice\"]\nrun_as = [\"%www\"]\ncommands = [\"/usr/lib/x/ *\"]\n";
+        let pinned = loaded(broad);
+        let lock = lock_of(&pinned);
+        assert_eq!(check(&pinned, &lock), None);
+        let all = loaded(&broad.replace("\"/usr/lib/x/ *\"", "\"ALL\""));
+        let d = check(&all, &lock).expect("drift");
+        // ALL covers every command of the directory and more.
+        assert_eq!(d.category, Category::Widening, "{d:?}");
+        let all_lock = lock_of(&all);
+        let wider = loaded(
+            &broad
+                .replace("\"/usr/lib/x/ *\"", "\"ALL\"")
+                .replace("\"%www\"", "\"ALL\""),
+        );
+        assert_eq!(
+            check(&wider, &all_lock).map(|d| d.category),
+            Some(Category::Widening)
+        );
+        assert_eq!(
+            check(&all, &lock_of(&wider)).map(|d| d.category),
+            Some(Category::Narrowing)
+        );
+    }
+
     #[test]
     fn mode_is_the_stricter_one() {
         let deny = P.replace(

@@ -62,6 +62,95 @@ pub struct Imported {
     pub warnings: Vec<Warning>,
     /// Number of `[[rule]]`s written.
     pub rules: usize,
+    /// What became of each sudoers line, in order (`--report`).
+    pub lines: Vec<LineReport>,
+}
+
+/// What became of one sudoers line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LineOutcome {
+    /// Imported as it was (or, for an alias, expanded where it is used).
+    Mapped,
+    /// Imported, allowing less than sudo did (or only part of the line).
+    Narrowed,
+    /// Nothing of it is in the policy.
+    NotMapped,
+}
+
+impl LineOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineOutcome::Mapped => "mapped",
+            LineOutcome::Narrowed => "narrowed",
+            LineOutcome::NotMapped => "not mapped",
+        }
+    }
+}
+
+/// One row of the `--report` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineReport {
+    pub file: String,
+    pub line: u32,
+    /// The sudoers text (continuations joined).
+    pub text: String,
+    pub outcome: LineOutcome,
+    /// The rules written from the line.
+    pub rules: Vec<String>,
+    /// Why it was narrowed or not mapped.
+    pub notes: Vec<String>,
+}
+
+impl Imported {
+    /// The `--report` table: one row per sudoers line (`FILE:LINE`,
+    /// outcome, the rules it became), its text, and its notes indented
+    /// below.
+    pub fn report_table(&self) -> String {
+        let mut out = String::new();
+        let place = |r: &LineReport| format!("{}:{}", r.file, r.line);
+        let w = self
+            .lines
+            .iter()
+            .map(|r| place(r).len())
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        out.push_str(&format!(
+            "{:<w$}  {:<10}  {}\n",
+            "LINE", "OUTCOME", "RULES / SUDOERS TEXT"
+        ));
+        for r in &self.lines {
+            let rules = if r.rules.is_empty() {
+                "-".to_string()
+            } else {
+                r.rules.join(", ")
+            };
+            out.push_str(&format!(
+                "{:<w$}  {:<10}  {rules}\n",
+                place(r),
+                r.outcome.as_str()
+            ));
+            out.push_str(&format!(
+                "{:<w$}  {:<10}  | {}\n",
+                "",
+                "",
+                comment_text(&r.text)
+            ));
+            for n in &r.notes {
+                out.push_str(&format!("{:<w$}  {:<10}  - {}\n", "", "", comment_text(n)));
+            }
+        }
+        let count = |o| self.lines.iter().filter(|r| r.outcome == o).count();
+        out.push_str(&format!(
+            "{} lines: {} mapped, {} narrowed, {} not mapped; {} rules\n",
+            self.lines.len(),
+            count(LineOutcome::Mapped),
+            count(LineOutcome::Narrowed),
+            count(LineOutcome::NotMapped),
+            self.rules
+        ));
+        out
+    }
 }
 
 /// A refused import: names the file and line.
@@ -183,6 +272,9 @@ struct Conv<'a> {
     secure_path: Option<String>,
     env_keep: Option<Vec<String>>,
     umask: Option<String>,
+    /// `timestamp_timeout` in seconds.
+    timestamp_timeout: Option<u64>,
+    lines: Vec<LineReport>,
 }
 
 const MAX_ALIAS_DEPTH: usize = 64;
@@ -261,6 +353,8 @@ fn convert(read: sudoers::Read, opts: &Options) -> Result<Imported, ImportError>
         secure_path: None,
         env_keep: None,
         umask: None,
+        timestamp_timeout: None,
+        lines: Vec::new(),
     };
     for p in &read.warnings {
         c.warnings.push(Warning {
@@ -307,6 +401,20 @@ fn convert(read: sudoers::Read, opts: &Options) -> Result<Imported, ImportError>
     }
     // Pass 2: everything in order.
     for e in &read.entries {
+        let src = match e {
+            Entry::Defaults { src, .. }
+            | Entry::Alias { src, .. }
+            | Entry::Unparsed { src, .. }
+            | Entry::UserSpec { src, .. } => src,
+        };
+        c.lines.push(LineReport {
+            file: c.file_name(src),
+            line: src.line,
+            text: src.text.clone(),
+            outcome: LineOutcome::Mapped,
+            rules: Vec::new(),
+            notes: Vec::new(),
+        });
         match e {
             Entry::Defaults {
                 scope,
@@ -362,8 +470,21 @@ impl Conv<'_> {
         });
     }
 
+    /// The report row of `src`'s line.
+    fn row(&mut self, src: &Src) -> Option<&mut LineReport> {
+        let file = self.file_name(src);
+        self.lines
+            .iter_mut()
+            .rev()
+            .find(|r| r.line == src.line && r.file == file)
+    }
+
     /// Something not imported: a warning and an `# UNMAPPED` comment.
     fn unmapped(&mut self, src: &Src, message: String) {
+        if let Some(r) = self.row(src) {
+            r.outcome = r.outcome.max(LineOutcome::NotMapped);
+            r.notes.push(message.clone());
+        }
         let where_ = format!("{}:{}", self.file_name(src), src.line);
         self.items.push(Item::Comment(format!(
             "# UNMAPPED ({where_}): {}",
@@ -374,6 +495,10 @@ impl Conv<'_> {
 
     /// Imported, but narrower than sudo: a warning and a `# NARROWED` comment.
     fn narrowed(&mut self, src: &Src, message: String) {
+        if let Some(r) = self.row(src) {
+            r.outcome = r.outcome.max(LineOutcome::Narrowed);
+            r.notes.push(message.clone());
+        }
         let where_ = format!("{}:{}", self.file_name(src), src.line);
         self.items.push(Item::Comment(format!(
             "# NARROWED ({where_}): {}",
@@ -403,6 +528,9 @@ impl Conv<'_> {
                 ("runas_check_shell", false) => Some(
                     "runas_check_shell makes sudo refuse targets whose shell is not in /etc/shells; Belladonna has no such condition (remove the line to import)",
                 ),
+                ("noexec", false) | ("intercept", false) => Some(
+                    "noexec/intercept stop commands from running further programs; Belladonna has no equivalent yet, so importing would allow what sudo prevents (remove the line to import)",
+                ),
                 ("root_sudo", true) => Some(
                     "!root_sudo makes sudo refuse every request by root; Belladonna has no such condition (remove the line to import)",
                 ),
@@ -417,14 +545,13 @@ impl Conv<'_> {
             }
         }
         if let Some(scope) = scope {
-            let text: Vec<String> = settings.iter().map(setting_text).collect();
-            self.unmapped(
-                src,
-                format!(
-                    "Defaults{scope} {}: per-user/host/runas/command Defaults are not mapped",
-                    text.join(", ")
-                ),
-            );
+            for s in settings {
+                let why = scoped_reason(s);
+                self.unmapped(
+                    src,
+                    format!("Defaults{scope} {}: not mapped: {why}", setting_text(s)),
+                );
+            }
             return Ok(());
         }
         for s in settings {
@@ -506,6 +633,27 @@ impl Conv<'_> {
                 self.env_keep = Some(list);
             }
             ("env_keep", true, None) => self.env_keep = Some(Vec::new()),
+            // Minutes (sudo allows a fraction); a negative value (never
+            // expires) is not mapped: the default applies, which is
+            // stricter.
+            ("timestamp_timeout", false, Some((op, v))) if op == "=" => {
+                match v.parse::<f64>() {
+                    Ok(m) if (0.0..=525_600.0).contains(&m) => {
+                        self.timestamp_timeout = Some((m * 60.0).round() as u64);
+                    }
+                    _ => self.unmapped(
+                        src,
+                        format!(
+                            "Defaults {text}: not mapped (only 0 to 525600 minutes); the default (5 minutes) applies"
+                        ),
+                    ),
+                }
+            }
+            ("timestamp_timeout", true, None) => self.timestamp_timeout = Some(0),
+            ("use_pty" | "log_input" | "log_output" | "logfile" | "syslog" | "mail_badpass", ..) => {
+                let why = scoped_reason(s);
+                self.unmapped(src, format!("Defaults {text}: not mapped: {why}"));
+            }
             _ => self.unmapped(src, format!("Defaults {text}: not mapped")),
         }
     }
@@ -689,6 +837,9 @@ impl Conv<'_> {
                     name = format!("{name}-{n}");
                 }
                 r.name = self.unique_name(name);
+                if let Some(row) = self.row(src) {
+                    row.rules.push(r.name.clone());
+                }
                 self.items.push(Item::Rule(r));
             }
         }
@@ -824,16 +975,32 @@ impl Conv<'_> {
             }
         }
         for t in &spec.tags {
+            // NOEXEC and INTERCEPT stop the command from running others:
+            // dropping them would widen, so the line is not imported.
+            if matches!(t.as_str(), "NOEXEC" | "INTERCEPT") {
+                return skip(
+                    self,
+                    format!(
+                        "tag {t}: (the command may not run further programs) has no Belladonna equivalent yet; importing without it would allow more"
+                    ),
+                );
+            }
             if !matches!(t.as_str(), "NOPASSWD" | "PASSWD") && noted.insert(t.clone()) {
                 self.unmapped(src, format!("tag {t}: is not mapped (ignored)"));
             }
         }
         let (path, args, digest) = match cmnd {
             Cmnd::All => {
-                return skip(
-                    self,
-                    "any command (ALL) has no Belladonna equivalent (rules name commands)"
-                        .to_string(),
+                return self.allow_entry(
+                    (users, groups),
+                    &what,
+                    spec,
+                    "ALL".to_string(),
+                    None,
+                    src,
+                    allows,
+                    needs_args,
+                    noted,
                 );
             }
             Cmnd::Alias(a) => {
@@ -853,11 +1020,44 @@ impl Conv<'_> {
                 args,
                 digest,
             } => {
-                if *path_glob || path.ends_with('/') {
-                    return skip(
-                        self,
-                        "a wildcard or directory as command path is not mapped".to_string(),
-                    );
+                // `/dir/` (sudo: any command directly in it) and `/dir/*`
+                // (the same set of files) map to a command directory.
+                let dir = match path.strip_suffix('*') {
+                    Some(d) if *path_glob && d.ends_with('/') => Some(d),
+                    _ if !*path_glob && path.ends_with('/') => Some(path.as_str()),
+                    _ => None,
+                };
+                match dir {
+                    Some(d) if !d.contains(['*', '?', '[', '\\']) => {
+                        if let Err(m) = cmdline::check_path(d.trim_end_matches('/')) {
+                            return skip(self, m);
+                        }
+                        if !matches!(args, ArgSpec::Any) {
+                            return skip(
+                                self,
+                                "a command directory with fixed arguments is not mapped"
+                                    .to_string(),
+                            );
+                        }
+                        return self.allow_entry(
+                            (users, groups),
+                            &what,
+                            spec,
+                            format!("{d} *"),
+                            None,
+                            src,
+                            allows,
+                            needs_args,
+                            noted,
+                        );
+                    }
+                    _ if *path_glob || path.ends_with('/') => {
+                        return skip(
+                            self,
+                            "a wildcard in a command path can't be matched by file identity (only exact paths, `/dir/` and `/dir/*` can): list the commands".to_string(),
+                        );
+                    }
+                    _ => {}
                 }
                 if let Err(m) = cmdline::check_path(path) {
                     return skip(self, m);
@@ -908,6 +1108,36 @@ impl Conv<'_> {
                 }
             }
         };
+        self.allow_entry(
+            (users, groups),
+            &what,
+            spec,
+            entry,
+            extra_deny,
+            src,
+            allows,
+            needs_args,
+            noted,
+        );
+    }
+
+    /// Add one mapped command entry to the allow rule for its run_as and
+    /// auth (and its needs-args deny, if any).
+    #[allow(clippy::too_many_arguments)]
+    fn allow_entry(
+        &mut self,
+        (users, groups): (Vec<String>, Vec<String>),
+        what: &str,
+        spec: &CmndSpec,
+        entry: String,
+        extra_deny: Option<String>,
+        src: &Src,
+        allows: &mut Vec<OutRule>,
+        needs_args: &mut Vec<OutRule>,
+        noted: &mut HashSet<String>,
+    ) {
+        let skip =
+            |c: &mut Self, why: String| c.unmapped(src, format!("{what}: {why}: not imported"));
         let run_as = match self.allow_run_as(spec.runas.as_ref(), src, noted) {
             Ok(r) => r,
             Err(why) => return skip(self, why),
@@ -917,10 +1147,13 @@ impl Conv<'_> {
         } else {
             "password"
         };
-        let rule = match allows
-            .iter_mut()
-            .find(|r| r.run_as.as_ref() == Some(&run_as) && r.auth == Some(auth))
-        {
+        // ALL is a rule's only command: a rule of its own.
+        let is_all = entry == "ALL";
+        let rule = match allows.iter_mut().find(|r| {
+            r.run_as.as_ref() == Some(&run_as)
+                && r.auth == Some(auth)
+                && (r.commands == ["ALL"]) == is_all
+        }) {
             Some(r) => r,
             None => {
                 allows.push(OutRule {
@@ -998,15 +1231,7 @@ impl Conv<'_> {
         let mut out = Vec::new();
         for (_, l) in &leaves {
             match l {
-                Leaf::All => {
-                    if noted.insert("runas-all".to_string()) {
-                        self.narrowed(
-                            src,
-                            "runas ALL can't be expressed (run_as names users): narrowed to run_as = [\"root\"]".to_string(),
-                        );
-                    }
-                    push_unique(&mut out, "root".to_string());
-                }
+                Leaf::All => push_unique(&mut out, "ALL".to_string()),
                 Leaf::Name(n) => match parse::parse_principal(n) {
                     Ok(_) if !n.starts_with('#') => push_unique(&mut out, n.clone()),
                     _ => self.narrowed(
@@ -1015,18 +1240,14 @@ impl Conv<'_> {
                     ),
                 },
                 Leaf::Uid(u) => push_unique(&mut out, format!("#{u}")),
-                Leaf::Group(g) => {
-                    self.narrowed(
+                Leaf::Group(g) => match parse::parse_run_as(&format!("%{g}")) {
+                    Ok(_) => push_unique(&mut out, format!("%{g}")),
+                    Err(_) => self.narrowed(
                         src,
-                        format!("runas %{g} (members of a group) can't be expressed: left out"),
-                    );
-                }
-                Leaf::Gid(g) => {
-                    self.narrowed(
-                        src,
-                        format!("runas %#{g} (members of a group) can't be expressed: left out"),
-                    );
-                }
+                        format!("runas %{g:?} is not a valid group name: left out"),
+                    ),
+                },
+                Leaf::Gid(g) => push_unique(&mut out, format!("%#{g}")),
                 Leaf::Opaque(w) => self.narrowed(src, format!("runas {w}: left out")),
             }
         }
@@ -1038,6 +1259,10 @@ impl Conv<'_> {
         }
         if out.is_empty() {
             return Err("no runas user left to map".to_string());
+        }
+        // ALL covers every other entry (and must stand alone).
+        if out.iter().any(|t| t == "ALL") {
+            out = vec!["ALL".to_string()];
         }
         Ok(out)
     }
@@ -1237,7 +1462,11 @@ impl Conv<'_> {
         out.push_str("# Review it before installing: UNMAPPED lines were not imported, NARROWED\n");
         out.push_str("# ones allow less than sudoers did. See docs/sudoers-import.md.\n");
         out.push_str("version = 1\n");
-        if self.secure_path.is_some() || self.env_keep.is_some() || self.umask.is_some() {
+        if self.secure_path.is_some()
+            || self.env_keep.is_some()
+            || self.umask.is_some()
+            || self.timestamp_timeout.is_some()
+        {
             out.push_str("\n[defaults]\n");
             if let Some(p) = &self.secure_path {
                 out.push_str(&format!("secure_path = {}\n", toml_str(p)));
@@ -1247,6 +1476,9 @@ impl Conv<'_> {
             }
             if let Some(u) = &self.umask {
                 out.push_str(&format!("umask = {}\n", toml_str(u)));
+            }
+            if let Some(t) = self.timestamp_timeout {
+                out.push_str(&format!("timestamp_timeout = \"{t}s\"\n"));
             }
         }
         let mut rules = 0;
@@ -1304,10 +1536,17 @@ impl Conv<'_> {
                 message: format!("internal error: the generated policy does not load: {e}"),
             });
         }
+        // A line that became rules but lost a part is narrowed, not lost.
+        for r in &mut self.lines {
+            if r.outcome == LineOutcome::NotMapped && !r.rules.is_empty() {
+                r.outcome = LineOutcome::Narrowed;
+            }
+        }
         Ok(Imported {
             toml: out,
             warnings: self.warnings,
             rules,
+            lines: self.lines,
         })
     }
 }
@@ -1440,6 +1679,30 @@ fn push_unique(v: &mut Vec<String>, s: String) {
     }
 }
 
+/// Why a per-user, per-host, per-runas or per-command Defaults setting
+/// is not mapped, and what applies instead.
+fn scoped_reason(s: &Setting) -> &'static str {
+    match s.name.as_str() {
+        "env_keep" | "env_check" => {
+            "Belladonna's env_keep is policy-wide: these variables are not kept (narrower)"
+        }
+        "secure_path" => {
+            "Belladonna's secure_path is policy-wide and only resolves bare names; rules match the file, so this widens nothing"
+        }
+        "timestamp_timeout" => {
+            "Belladonna's timestamp_timeout is policy-wide; the policy-wide one applies"
+        }
+        "use_pty" | "requiretty" => {
+            "Belladonna has no use_pty/requiretty setting yet (the command runs on the caller's terminal)"
+        }
+        "log_input" | "log_output" | "logfile" | "syslog" | "log_host" | "log_year"
+        | "mail_badpass" => {
+            "Belladonna records every request in its own audit log; sudo's log settings have no equivalent"
+        }
+        _ => "per-user/host/runas/command Defaults of this setting have no Belladonna equivalent",
+    }
+}
+
 fn setting_text(s: &Setting) -> String {
     let mut t = String::new();
     if s.negated {
@@ -1527,10 +1790,89 @@ mod tests {
     }
 
     #[test]
-    fn all_command_skipped() {
+    fn report_has_a_row_per_line() {
+        let i = imp(
+            "Defaults env_reset\nDefaults:alice use_pty\nCmnd_Alias X = /usr/bin/id\n\
+             %sudo ALL = (ALL:ALL) ALL\nbob ALL = (root) /usr/bin/id, /usr/sbin/service*\n\
+             carol ALL = NOEXEC: /usr/bin/less\n",
+        )
+        .unwrap();
+        let rows: Vec<(u32, LineOutcome)> = i.lines.iter().map(|r| (r.line, r.outcome)).collect();
+        assert_eq!(
+            rows,
+            vec![
+                (1, LineOutcome::Mapped),
+                (2, LineOutcome::NotMapped),
+                (3, LineOutcome::Mapped),
+                (4, LineOutcome::Narrowed),
+                (5, LineOutcome::Narrowed),
+                (6, LineOutcome::NotMapped),
+            ]
+        );
+        let t = i.report_table();
+        assert!(t.contains("sudoers:4  narrowed    sudoers-L4-sudo"), "{t}");
+        assert!(t.contains(": tag NOEXEC"), "{t}");
+        assert!(t.contains("use_pty"), "{t}");
+        assert!(
+            t.ends_with("6 lines: 2 mapped, 2 narrowed, 2 not mapped; 2 rules\n"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn timestamp_timeout_in_minutes() {
+        let i = imp("Defaults timestamp_timeout=15\nalice ALL = /usr/bin/id\n").unwrap();
+        assert!(
+            i.toml.contains("timestamp_timeout = \"900s\""),
+            "{}",
+            i.toml
+        );
+        let i = imp("Defaults timestamp_timeout=0.5\n").unwrap();
+        assert!(i.toml.contains("timestamp_timeout = \"30s\""), "{}", i.toml);
+        // Never expiring: not mapped (the default applies).
+        let i = imp("Defaults timestamp_timeout=-1\n").unwrap();
+        assert!(!i.toml.contains("\ntimestamp_timeout ="), "{}", i.toml);
+        assert_eq!(i.warnings.len(), 1);
+    }
+
+    #[test]
+    fn noexec_is_never_dropped() {
+        let i = imp("alice ALL = (root) NOEXEC: /usr/bin/less /var/log/syslog\nbob ALL = (root) INTERCEPT: ALL\n")
+            .unwrap();
+        assert_eq!(i.rules, 0, "{}", i.toml);
+        assert!(
+            i.warnings
+                .iter()
+                .any(|w| w.to_string().contains("tag NOEXEC")),
+            "{:?}",
+            i.warnings
+        );
+        // EXEC (the default) is harmless to drop.
+        let i = imp("alice ALL = (root) EXEC: /usr/bin/id\n").unwrap();
+        assert_eq!(i.rules, 1);
+    }
+
+    #[test]
+    fn all_command_and_target_mapped() {
         let i = imp("%sudo ALL = (ALL:ALL) ALL\n").unwrap();
-        assert_eq!(i.rules, 0);
-        assert!(i.toml.contains("# UNMAPPED (sudoers:1)"));
+        assert_eq!(i.rules, 1);
+        assert!(i.toml.contains("run_as = [\"ALL\"]"), "{}", i.toml);
+        assert!(i.toml.contains("  \"ALL\",\n"), "{}", i.toml);
+        assert!(i.toml.contains("auth = \"password\""), "{}", i.toml);
+        // ALL stays a rule of its own next to named commands.
+        let i = imp("bob ALL = (root) /usr/bin/id, ALL\n").unwrap();
+        assert_eq!(i.rules, 2, "{}", i.toml);
+        crate::policy::parse::parse_main(&i.toml, Path::new("/i.toml")).unwrap();
+        // A group target, and a wildcard path that is not a directory.
+        let i = imp("alice ALL = (%www) /usr/bin/id\nbob ALL = /usr/sbin/service*\n").unwrap();
+        assert!(i.toml.contains("run_as = [\"%www\"]"), "{}", i.toml);
+        assert!(
+            i.warnings
+                .iter()
+                .any(|w| w.to_string().contains("can't be matched by file identity")),
+            "{:?}",
+            i.warnings
+        );
     }
 
     #[test]

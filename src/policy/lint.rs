@@ -34,7 +34,8 @@
 
 use crate::policy::cmdline::render;
 use crate::policy::model::{
-    Args, Auth, CommandSpec, Origin, Policy, Principal, Rule, SandboxProfile, SeccompAction,
+    Args, Auth, CommandKind, CommandSpec, Origin, Policy, Principal, Rule, SandboxProfile,
+    SeccompAction,
 };
 use serde::Serialize;
 use std::fmt;
@@ -209,6 +210,8 @@ fn targets_root(rule: &Rule) -> bool {
     rule.run_as.iter().any(|p| match p {
         Principal::Name(n) => n == "root",
         Principal::Id(i) => *i == 0,
+        // ALL includes root; a group may (root can be a member).
+        Principal::All | Principal::GroupName(_) | Principal::GroupId(_) => true,
     })
 }
 
@@ -241,10 +244,23 @@ fn arg_form(a: &Args) -> (&[String], bool) {
     }
 }
 
-/// Whether every argv `b` allows is also allowed by `a` (same path).
+/// Whether every argv `b` allows is also allowed by `a` (same path; `ALL`
+/// covers everything, a directory the files named directly in it).
 fn covers(a: &CommandSpec, b: &CommandSpec) -> bool {
-    if a.path != b.path {
-        return false;
+    match (a.kind, b.kind) {
+        (CommandKind::All, _) => return true,
+        (_, CommandKind::All) => return false,
+        (CommandKind::Dir, CommandKind::File) => {
+            let in_dir = crate::decide::split_name(&b.path).is_some_and(|(d, _)| {
+                a.path.as_os_str().len() == d.as_os_str().len() + 1 && a.path.starts_with(d)
+            });
+            if !in_dir {
+                return false;
+            }
+        }
+        (CommandKind::File, CommandKind::Dir) => return false,
+        _ if a.path != b.path => return false,
+        _ => {}
     }
     let ((aa, afree), (ba, bfree)) = (arg_form(&a.args), arg_form(&b.args));
     if afree {
@@ -596,8 +612,9 @@ fn lint_denies(p: &Policy, out: &mut Vec<Finding>) {
             // deny covers) that grants this command with free arguments
             // including the denied ones: the deny removes one argv only.
             let wider = allows.iter().find_map(|a| {
-                let targets =
-                    rule.run_as.is_empty() || a.run_as.iter().any(|t| rule.run_as.contains(t));
+                let targets = rule.run_as.is_empty()
+                    || a.run_as.contains(&Principal::All)
+                    || a.run_as.iter().any(|t| rule.run_as.contains(t));
                 if !fixed || !targets || !shares_principal(rule, a) {
                     return None;
                 }
@@ -673,6 +690,10 @@ fn lint_allows(p: &Policy, out: &mut Vec<Finding>) {
     for (k, rule) in allows.iter().enumerate() {
         for (j, spec) in rule.commands.iter().enumerate() {
             let cmd = render(spec);
+            if let Some(f) = broad_entry(rule, spec) {
+                out.push(f);
+                continue;
+            }
             if let Some(earlier) = rule.commands[..j].iter().find(|c| covers(c, spec)) {
                 out.push(finding(
                     Severity::Info,
@@ -754,6 +775,97 @@ fn lint_allows(p: &Policy, out: &mut Vec<Finding>) {
     }
 }
 
+/// `ALL` and command directories: what they grant, loudly. `ALL` is
+/// root-equivalent whatever its targets' (any program as the target):
+/// WARN without authentication, INFO with it. A directory: any program
+/// in it, WARN without authentication, INFO with it.
+fn broad_entry(rule: &Rule, spec: &CommandSpec) -> Option<Finding> {
+    let targets: Vec<String> = rule.run_as.iter().map(|t| t.to_string()).collect();
+    let targets = targets.join(", ");
+    let severity = if rule.auth == Auth::None {
+        Severity::Warn
+    } else {
+        Severity::Info
+    };
+    let msg = match spec.kind {
+        CommandKind::File => return None,
+        CommandKind::All => format!(
+            "rule {:?}: \"ALL\" allows any command as {targets} (root-equivalent: a shell, an editor, \
+             anything) with auth = \"{}\"; deny rules still win",
+            rule.name,
+            rule.auth.as_str()
+        ),
+        CommandKind::Dir => format!(
+            "rule {:?}: {:?} allows any command directly in {} as {targets} with auth = \"{}\" \
+             (including programs added there later)",
+            rule.name,
+            render(spec),
+            spec.path.display(),
+            rule.auth.as_str()
+        ),
+    };
+    Some(finding(severity, rule, msg))
+}
+
+/// A command directory on this host: a directory owned by root that no
+/// one else can write (ERROR otherwise: bdexec matches nothing in it);
+/// symlinks in it are never followed by the match (WARN, each named).
+fn lint_command_dir(rule: &Rule, dir: &Path, out: &mut Vec<Finding>) {
+    let err = |out: &mut Vec<Finding>, m: String| {
+        out.push(finding(
+            Severity::Error,
+            rule,
+            format!(
+                "rule {:?}: command directory {}: {m}",
+                rule.name,
+                dir.display()
+            ),
+        ))
+    };
+    let md = match std::fs::metadata(dir) {
+        Ok(md) => md,
+        Err(e) => return err(out, format!("{e} (the entry can never match)")),
+    };
+    if !md.is_dir() {
+        return err(out, "is not a directory".to_string());
+    }
+    if md.uid() != 0 || md.mode() & 0o022 != 0 {
+        return err(
+            out,
+            format!(
+                "is owned by uid {} with mode {:o}: it must be owned by root and writable by no one else \
+                 (bdexec matches nothing in it)",
+                md.uid(),
+                md.mode() & 0o7777
+            ),
+        );
+    }
+    // The directories above it: whoever can replace one of them can put
+    // another directory (a symlink to /usr/bin) in its place.
+    let real = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    for up in real.ancestors().skip(1) {
+        check_owner_mode(rule, "directory above a command directory", up, false, out);
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_symlink()) {
+            out.push(finding(
+                Severity::Warn,
+                rule,
+                format!(
+                    "rule {:?}: command directory {} contains the symlink {:?}: it is never matched \
+                     (a symlink leads out of the directory); name its target in a rule if needed",
+                    rule.name,
+                    dir.display(),
+                    e.file_name()
+                ),
+            ));
+        }
+    }
+}
+
 /// Pure lint of a parsed policy.
 pub fn lint(p: &Policy) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -810,18 +922,19 @@ pub fn lint_accounts(p: &Policy) -> Vec<Finding> {
         let targets = rule.run_as.iter().map(|u| ("run_as user", u));
         let groups = rule.groups.iter().map(|g| ("group", g));
         for (kind, principal) in users.chain(targets).chain(groups) {
-            let Principal::Name(name) = principal else {
-                continue;
+            // `run_as = ["%g"]` names a group.
+            let (kind, name) = match principal {
+                Principal::Name(n) => (kind, n),
+                Principal::GroupName(n) => ("run_as group", n),
+                _ => continue,
             };
-            let key = (
-                if kind == "group" { "group" } else { "user" },
-                name.as_str(),
-            );
+            let is_group = kind.ends_with("group");
+            let key = (if is_group { "group" } else { "user" }, name.as_str());
             if seen.contains(&key) {
                 continue;
             }
             seen.push(key);
-            let found = if kind == "group" {
+            let found = if is_group {
                 Group::from_name(name).map(|g| g.is_some())
             } else {
                 User::from_name(name).map(|u| u.is_some())
@@ -966,6 +1079,14 @@ pub fn lint_paths(p: &Policy) -> Vec<Finding> {
                 continue;
             }
             seen.push(path);
+            match spec.kind {
+                CommandKind::All => continue,
+                CommandKind::Dir => {
+                    lint_command_dir(rule, path, &mut out);
+                    continue;
+                }
+                CommandKind::File => {}
+            }
             match std::fs::metadata(path) {
                 Err(e) => {
                     let severity = if rule.is_deny() {
@@ -979,6 +1100,20 @@ pub fn lint_paths(p: &Policy) -> Vec<Finding> {
                         format!(
                             "rule {:?}: command {}: {e} (the entry can never match)",
                             rule.name,
+                            path.display()
+                        ),
+                    ));
+                    continue;
+                }
+                Ok(md) if md.is_dir() => {
+                    out.push(finding(
+                        Severity::Error,
+                        rule,
+                        format!(
+                            "rule {:?}: command {} is a directory: it never matches; write \"{}/ *\" for any \
+                             command directly in it",
+                            rule.name,
+                            path.display(),
                             path.display()
                         ),
                     ));
@@ -1097,6 +1232,111 @@ mod tests {
     }
 
     #[test]
+    fn all_and_directories_are_visible() {
+        let p = pol(
+            "[[rule]]\nname = \"admins\"\ngroups = [\"sudo\"]\nrun_as = [\"ALL\"]\ncommands = [\"ALL\"]\n\
+             [[rule]]\nname = \"open\"\nusers = [\"u\"]\nauth = \"none\"\ncommands = [\"ALL\"]\n\
+             [[rule]]\nname = \"plugins\"\nusers = [\"u\"]\nauth = \"none\"\ncommands = [\"/usr/lib/nagios/plugins/ *\"]\n",
+        );
+        let f = lint(&p);
+        let msgs: Vec<String> = f.iter().map(|f| f.to_string()).collect();
+        let has = |sev: &str, rule: &str, what: &str| {
+            msgs.iter().any(|m| {
+                m.contains(sev) && m.contains(&format!("rule {rule:?}")) && m.contains(what)
+            })
+        };
+        assert!(has("INFO", "admins", "root-equivalent"), "{msgs:#?}");
+        assert!(has("INFO", "admins", "auth = \"password\""), "{msgs:#?}");
+        assert!(has("WARN", "open", "root-equivalent"), "{msgs:#?}");
+        assert!(has("WARN", "open", "auth = \"none\""), "{msgs:#?}");
+        assert!(
+            has("WARN", "plugins", "any command directly in"),
+            "{msgs:#?}"
+        );
+        assert!(!msgs.iter().any(|m| m.contains("ERROR")), "{msgs:#?}");
+    }
+
+    #[test]
+    fn deny_with_fixed_arguments_under_all_is_ineffective() {
+        let p = pol(
+            "[[rule]]\nname = \"admins\"\nusers = [\"u\"]\nrun_as = [\"ALL\"]\ncommands = [\"ALL\"]\n\
+             [[rule]]\nname = \"d\"\nusers = [\"u\"]\nrun_as = [\"root\"]\naction = \"deny\"\ncommands = [\"/bin/sh\", \"/usr/bin/su *\"]\n",
+        );
+        let msgs: Vec<String> = lint(&p).iter().map(|f| f.to_string()).collect();
+        assert!(
+            msgs.iter().any(|m| m.contains("ERROR")
+                && m.contains("ineffective deny")
+                && m.contains("\"/bin/sh\"")
+                && m.contains("\"ALL\"")),
+            "{msgs:#?}"
+        );
+        // The deny of su with any arguments works: no ERROR, and it guards
+        // something ALL grants (no "matches nothing" INFO).
+        assert!(
+            !msgs
+                .iter()
+                .any(|m| m.contains("/usr/bin/su *") && m.contains("ERROR")),
+            "{msgs:#?}"
+        );
+        assert!(
+            !msgs.iter().any(|m| m.contains("matches nothing")),
+            "{msgs:#?}"
+        );
+    }
+
+    #[test]
+    fn command_directories_on_disk() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("plugins");
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(dir.join("check_a"), "#!/bin/sh\n").expect("write");
+        let policy = pol(&format!(
+            "[[rule]]\nname = \"d\"\nusers = [\"u\"]\ncommands = [\"{}/ *\"]\n",
+            dir.display()
+        ));
+        let errors = |policy: &Policy| {
+            lint_paths(policy)
+                .into_iter()
+                .filter(|f| f.message.contains("command directory"))
+                .map(|f| f.to_string())
+                .collect::<Vec<_>>()
+        };
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let m = errors(&policy);
+        assert!(
+            m.iter()
+                .any(|m| m.contains("ERROR") && m.contains("writable by no one else")),
+            "{m:#?}"
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        std::os::unix::fs::symlink("/bin/sh", dir.join("sh")).expect("symlink");
+        let m = errors(&policy);
+        if nix::unistd::geteuid().is_root() {
+            assert!(!m.iter().any(|m| m.contains("ERROR")), "{m:#?}");
+            assert!(
+                m.iter()
+                    .any(|m| m.contains("WARN") && m.contains("symlink \"sh\"")),
+                "{m:#?}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_group_target() {
+        let p = pol(
+            "[[rule]]\nname = \"g\"\nusers = [\"root\"]\nrun_as = [\"%nosuchgroup-belladonna\", \"%root\"]\ncommands = [\"/usr/bin/id\"]\n",
+        );
+        let m: Vec<String> = lint_accounts(&p).iter().map(|f| f.to_string()).collect();
+        assert_eq!(m.len(), 1, "{m:#?}");
+        assert!(
+            m[0].contains("ERROR")
+                && m[0].contains("unknown run_as group \"nosuchgroup-belladonna\""),
+            "{m:#?}"
+        );
+    }
+
+    #[test]
     fn paths_on_disk() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let exe = tmp.path().join("tool");
@@ -1124,8 +1364,9 @@ mod tests {
             .count();
         assert!(tmp_warnings <= 2, "{msgs:#?}");
         assert!(
-            msgs.iter()
-                .any(|m| m.contains("ERROR") && m.contains("/usr is not a regular file")),
+            msgs.iter().any(|m| m.contains("ERROR")
+                && m.contains("/usr is a directory")
+                && m.contains("\"/usr/ *\"")),
             "{msgs:#?}"
         );
         // A root-owned system binary gives no finding.
@@ -1330,6 +1571,7 @@ mod tests {
                 path: c.path,
                 args: c.args,
                 digest: None,
+                kind: Default::default(),
             },
             Err(e) => panic!("{s}: {e:?}"),
         }

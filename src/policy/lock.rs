@@ -25,9 +25,9 @@ use crate::paths::CONF_DIR;
 use crate::policy::hash::{Segments, hex, policy_hash, segment_hashes};
 use crate::policy::load::Loaded;
 use crate::policy::model::{
-    Action, Approval, Approver, Args, Auth, CommandSpec, DEFAULT_TIMESTAMP_TIMEOUT, Defaults,
-    DriftMode, LandlockSpec, Origin, Policy, Principal, Rate, Rule, SandboxProfile, SeccompAction,
-    SeccompSpec,
+    Action, Approval, Approver, Args, Auth, CommandKind, CommandSpec, DEFAULT_TIMESTAMP_TIMEOUT,
+    Defaults, DriftMode, LandlockSpec, Origin, Policy, Principal, Rate, Rule, SandboxProfile,
+    SeccompAction, SeccompSpec,
 };
 use crate::secure_fs;
 use nix::fcntl::OFlag;
@@ -435,6 +435,17 @@ enum DriftDe {
 enum PrincipalDe {
     Name(String),
     Id(u32),
+    All,
+    GroupName(String),
+    GroupId(u32),
+}
+
+#[derive(Deserialize, Default)]
+enum KindDe {
+    #[default]
+    File,
+    Dir,
+    All,
 }
 
 #[derive(Deserialize)]
@@ -463,6 +474,8 @@ struct CommandDe {
     path: PathBuf,
     args: ArgsDe,
     digest: Option<[u8; 32]>,
+    #[serde(default)]
+    kind: KindDe,
 }
 
 #[derive(Deserialize)]
@@ -536,6 +549,9 @@ fn principals(v: Vec<PrincipalDe>) -> Vec<Principal> {
         .map(|p| match p {
             PrincipalDe::Name(n) => Principal::Name(n),
             PrincipalDe::Id(i) => Principal::Id(i),
+            PrincipalDe::All => Principal::All,
+            PrincipalDe::GroupName(n) => Principal::GroupName(n),
+            PrincipalDe::GroupId(i) => Principal::GroupId(i),
         })
         .collect()
 }
@@ -578,6 +594,11 @@ impl PolicyDe {
                                 ArgsDe::Prefix(v) => Args::Prefix(v),
                             },
                             digest: c.digest,
+                            kind: match c.kind {
+                                KindDe::File => CommandKind::File,
+                                KindDe::Dir => CommandKind::Dir,
+                                KindDe::All => CommandKind::All,
+                            },
                         })
                         .collect(),
                     auth: match r.auth {

@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use crate::decide::{Caller, FileIds, Invoked, Target, split_name};
-use crate::policy::model::{Args, CommandSpec, Principal, Rule};
+use crate::policy::model::{Args, CommandKind, CommandSpec, Principal, Rule};
 
 /// A `users` entry against the caller: a name matches the caller's user
 /// name (a caller without a passwd entry matches no name), `#uid` the
@@ -14,6 +14,8 @@ pub fn user_matches(p: &Principal, caller: &Caller) -> bool {
     match p {
         Principal::Name(n) => caller.name.as_deref() == Some(n.as_str()),
         Principal::Id(id) => caller.uid == *id,
+        // Never in `users` (the parser refuses them): match nothing.
+        Principal::All | Principal::GroupName(_) | Principal::GroupId(_) => false,
     }
 }
 
@@ -23,6 +25,7 @@ pub fn group_matches(p: &Principal, caller: &Caller) -> bool {
     match p {
         Principal::Name(n) => caller.group_names.iter().any(|g| g == n),
         Principal::Id(id) => caller.gids.contains(id),
+        Principal::All | Principal::GroupName(_) | Principal::GroupId(_) => false,
     }
 }
 
@@ -34,11 +37,16 @@ pub fn rule_matches_caller(rule: &Rule, caller: &Caller) -> bool {
 }
 
 /// A `run_as` entry against the target: a name matches the target's name,
-/// `#uid` its uid.
+/// `#uid` its uid, `ALL` every target, `%group` / `%#gid` a target whose
+/// current groups (primary or supplementary, as NSS reports them for the
+/// target: never the caller's) include the group.
 pub fn target_matches(p: &Principal, target: &Target) -> bool {
     match p {
         Principal::Name(n) => target.name == *n,
         Principal::Id(id) => target.uid == *id,
+        Principal::All => true,
+        Principal::GroupName(n) => target.group_names.iter().any(|g| g == n),
+        Principal::GroupId(id) => target.gids.contains(id),
     }
 }
 
@@ -74,12 +82,31 @@ pub fn args_match(spec: &Args, argv: &[Vec<u8>]) -> bool {
 /// and inode), as sudo compares; see [`Invoked`]. For a deny entry
 /// (`deny`): the same file, whatever its name. A path that does not exist
 /// never matches.
+///
+/// `ALL` matches every command. A directory entry (allow rules only: the
+/// parser refuses it in deny rules) matches a command the caller named
+/// in that very directory (by the directory's identity), whose entry
+/// there is a regular file, not a symlink, and is the opened file, in a
+/// directory owned by root that no one else can write (see
+/// [`FileIds::dir_entry`]).
 pub fn path_matches(
     spec: &CommandSpec,
     command: Invoked<'_>,
     deny: bool,
     files: &dyn FileIds,
 ) -> bool {
+    match spec.kind {
+        CommandKind::All => return true,
+        CommandKind::Dir => {
+            let Some((_, asked)) = split_name(command.path) else {
+                return false;
+            };
+            return !deny
+                && files.id_of(&spec.path) == Some(command.dir)
+                && files.dir_entry(&spec.path, asked) == Some(command.file);
+        }
+        CommandKind::File => {}
+    }
     if files.id_of(&spec.path) != Some(command.file) {
         return false;
     }
@@ -169,6 +196,8 @@ mod tests {
             uid: 0,
             gid: 0,
             name: "root".into(),
+            gids: Vec::new(),
+            group_names: Vec::new(),
         };
         assert!(target_matches(&n("root"), &t));
         assert!(target_matches(&Principal::Id(0), &t));
@@ -246,6 +275,7 @@ mod tests {
             path: p.into(),
             args: Args::None,
             digest: None,
+            kind: Default::default(),
         }
     }
 

@@ -108,11 +108,20 @@ impl DriftMode {
     }
 }
 
-/// A user or group reference: a name, or `#id`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+/// A user or group reference: a name, or `#id`. In `run_as` also `ALL`
+/// (any target) and `%group` / `%#gid` (any target that is a member of
+/// the group, by the target's current groups); `users` and `groups` never
+/// hold these (the parser refuses them there).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Principal {
     Name(String),
     Id(u32),
+    /// `run_as = ["ALL"]`: any account.
+    All,
+    /// `run_as = ["%www"]`: any member of the group named.
+    GroupName(String),
+    /// `run_as = ["%#33"]`: any member of the group with this gid.
+    GroupId(u32),
 }
 
 /// What a rule does when it matches.
@@ -152,15 +161,53 @@ pub enum Args {
     Prefix(Vec<String>),
 }
 
+/// What a command entry names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum CommandKind {
+    /// One file (`/usr/bin/id`).
+    #[default]
+    File,
+    /// `"/usr/lib/nagios/plugins/ *"`: any command directly in that
+    /// directory (not in its subdirectories), as sudo means it; the path
+    /// keeps its trailing '/'.
+    Dir,
+    /// `"ALL"`: any command, with any arguments (path `ALL`, args
+    /// `Prefix([])`); always the rule's only entry.
+    All,
+}
+
+impl CommandKind {
+    pub fn is_file(&self) -> bool {
+        *self == CommandKind::File
+    }
+}
+
 /// One entry of a rule's `commands`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CommandSpec {
     /// Absolute, as written in the policy (not canonicalised: matching
     /// compares the opened file's device and inode with this path's).
+    /// `ALL` for [`CommandKind::All`]; ends in '/' for [`CommandKind::Dir`].
     pub path: PathBuf,
     pub args: Args,
     /// Optional BLAKE3 digest pin (32 bytes) of the file's contents.
     pub digest: Option<[u8; 32]>,
+    /// File, directory or ALL. Not serialized for a file, so policies
+    /// without directories or ALL kept their canonical hash.
+    #[serde(skip_serializing_if = "CommandKind::is_file")]
+    pub kind: CommandKind,
+}
+
+impl CommandSpec {
+    /// A single-file entry.
+    pub fn file(path: PathBuf, args: Args, digest: Option<[u8; 32]>) -> CommandSpec {
+        CommandSpec {
+            path,
+            args,
+            digest,
+            kind: CommandKind::File,
+        }
+    }
 }
 
 /// Where a rule was written, for messages.
@@ -320,6 +367,9 @@ impl std::fmt::Display for Principal {
         match self {
             Principal::Name(n) => f.write_str(n),
             Principal::Id(i) => write!(f, "#{i}"),
+            Principal::All => f.write_str("ALL"),
+            Principal::GroupName(n) => write!(f, "%{n}"),
+            Principal::GroupId(i) => write!(f, "%#{i}"),
         }
     }
 }

@@ -79,8 +79,8 @@ use crate::policy::cmdline;
 // Syscall and group names are validated with the runtime's own table, so
 // the parser and the seccomp compiler can never disagree on a name.
 use crate::policy::model::{
-    Action, Auth, CommandSpec, Defaults, LandlockSpec, Origin, Policy, Principal, Rule,
-    SandboxProfile, SeccompAction, SeccompSpec,
+    Action, Args, Auth, CommandKind, CommandSpec, Defaults, LandlockSpec, Origin, Policy,
+    Principal, Rule, SandboxProfile, SeccompAction, SeccompSpec,
 };
 use crate::policy::model::{Approval, Approver, Rate};
 use crate::sandbox::syscalls;
@@ -366,7 +366,53 @@ pub fn parse_principal(s: &str) -> Result<Principal, String> {
             "{s:?}: '%group' and '+netgroup' are sudoers syntax; list groups by name in `groups`"
         ));
     }
+    if s == "ALL" {
+        return Err(format!(
+            "{s:?}: \"ALL\" is only valid in `run_as` and `commands`; name users and groups"
+        ));
+    }
     Ok(Principal::Name(s.to_string()))
+}
+
+/// Parse a `run_as` entry: what [`parse_principal`] accepts, plus `ALL`
+/// (any target) and `%group` / `%#gid` (any member of the group).
+pub fn parse_run_as(s: &str) -> Result<Principal, String> {
+    if s == "ALL" {
+        return Ok(Principal::All);
+    }
+    if s.starts_with('!') {
+        return Err(format!(
+            "{s:?}: negation is sudoers syntax; write a deny rule with that run_as"
+        ));
+    }
+    if let Some(g) = s.strip_prefix('%') {
+        if g == "ALL" {
+            return Err(format!("{s:?}: write \"ALL\" for any target"));
+        }
+        return match parse_principal(g) {
+            Ok(Principal::Name(n)) => Ok(Principal::GroupName(n)),
+            Ok(Principal::Id(i)) => Ok(Principal::GroupId(i)),
+            Ok(_) => Err(format!("{s:?} is not a valid group target")),
+            Err(e) => Err(e),
+        };
+    }
+    parse_principal(s)
+}
+
+fn run_as_list(ctx: &Ctx<'_>, list: &[SStr]) -> Result<Vec<Principal>, PolicyError> {
+    let v = list
+        .iter()
+        .map(|s| parse_run_as(s.get_ref()).map_err(|m| ctx.err(&s.span(), m)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if v.len() > 1
+        && let Some(s) = list.iter().find(|s| s.get_ref() == "ALL")
+    {
+        return Err(ctx.err(
+            &s.span(),
+            "run_as \"ALL\" must be the only entry (it already covers every target)",
+        ));
+    }
+    Ok(v)
 }
 
 fn principals(ctx: &Ctx<'_>, list: &[SStr]) -> Result<Vec<Principal>, PolicyError> {
@@ -728,6 +774,31 @@ fn command(ctx: &Ctx<'_>, c: &Spanned<RawCommand>) -> Result<CommandSpec, Policy
             (t.cmd.get_ref().as_str(), t.cmd.span(), d)
         }
     };
+    if line.trim() == "ALL" {
+        if digest.is_some() {
+            return Err(ctx.err(&line_span, "\"ALL\" cannot have a digest pin"));
+        }
+        return Ok(CommandSpec {
+            path: PathBuf::from("ALL"),
+            args: Args::Prefix(Vec::new()),
+            digest: None,
+            kind: CommandKind::All,
+        });
+    }
+    if line.trim_start().starts_with('!') {
+        return Err(ctx.err(
+            &line_span,
+            format!(
+                "command {line:?}: negation is sudoers syntax; write a deny rule (action = \"deny\") for the commands to exclude"
+            ),
+        ));
+    }
+    if line.trim_start().starts_with("ALL ") || line.trim_start().starts_with("ALL\t") {
+        return Err(ctx.err(
+            &line_span,
+            format!("command {line:?}: \"ALL\" takes no arguments (it allows any)"),
+        ));
+    }
     let parsed = cmdline::parse_command(line).map_err(|e| {
         // Point inside the string when its text in the file is exactly its
         // value (a string without escapes); otherwise at the string.
@@ -738,10 +809,21 @@ fn command(ctx: &Ctx<'_>, c: &Spanned<RawCommand>) -> Result<CommandSpec, Policy
         };
         ctx.err(&(at..at), format!("command {line:?}: {}", e.message))
     })?;
+    if parsed.dir && digest.is_some() {
+        return Err(ctx.err(
+            &line_span,
+            format!("command {line:?}: a directory cannot have a digest pin"),
+        ));
+    }
     Ok(CommandSpec {
         path: parsed.path,
         args: parsed.args,
         digest,
+        kind: if parsed.dir {
+            CommandKind::Dir
+        } else {
+            CommandKind::File
+        },
     })
 }
 
@@ -1008,7 +1090,7 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
         (None, Action::Allow) => vec![Principal::Name("root".to_string())],
         (None, Action::Deny) => Vec::new(),
         (Some(list), _) => {
-            let v = principals(ctx, list.get_ref())?;
+            let v = run_as_list(ctx, list.get_ref())?;
             if v.is_empty() && action == Action::Allow {
                 return Err(ctx.err(
                     &list.span(),
@@ -1033,11 +1115,31 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
                 format!("rule {name:?}: commands is empty (at least one is required)"),
             ));
         }
-        Some(c) => c
-            .get_ref()
-            .iter()
-            .map(|c| command(ctx, c))
-            .collect::<Result<Vec<_>, _>>()?,
+        Some(c) => {
+            let v = c
+                .get_ref()
+                .iter()
+                .map(|c| command(ctx, c))
+                .collect::<Result<Vec<_>, _>>()?;
+            if action == Action::Deny && v.iter().any(|c| c.kind == CommandKind::Dir) {
+                return Err(ctx.err(
+                    &c.span(),
+                    format!(
+                        "deny rule {name:?}: a command directory can't be denied (deny rules match the \
+                         file by inode, whatever its name); name the files"
+                    ),
+                ));
+            }
+            if v.len() > 1 && v.iter().any(|c| c.kind == CommandKind::All) {
+                return Err(ctx.err(
+                    &c.span(),
+                    format!(
+                        "rule {name:?}: \"ALL\" must be the rule's only command (it already covers every command)"
+                    ),
+                ));
+            }
+            v
+        }
     };
     let setenv = match &raw.setenv {
         Some(t) => setenv(ctx, t)?,
@@ -2605,5 +2707,70 @@ mod approval_tests {
                 "version = 1\n[defaults]\ntelemetry_sample_rate = 1.0\n"
             ))
         );
+    }
+
+    #[test]
+    fn all_group_targets_and_directories() {
+        use crate::policy::model::CommandKind;
+        let ok = |r: &str| match parse_main(
+            &format!("version = 1\n[[rule]]\nname = \"r\"\nusers = [\"u\"]\n{r}"),
+            Path::new("/p.toml"),
+        ) {
+            Ok(p) => p.rules[0].clone(),
+            Err(e) => panic!("{r}: {e}"),
+        };
+        let bad = |r: &str| match parse_main(
+            &format!("version = 1\n[[rule]]\nname = \"r\"\nusers = [\"u\"]\n{r}"),
+            Path::new("/p.toml"),
+        ) {
+            Ok(_) => panic!("{r}: accepted"),
+            Err(e) => e.to_string(),
+        };
+        let r = ok("run_as = [\"ALL\"]\ncommands = [\"ALL\"]\n");
+        assert_eq!(r.run_as, vec![Principal::All]);
+        assert_eq!(r.commands[0].kind, CommandKind::All);
+        assert_eq!(r.commands[0].args, Args::Prefix(vec![]));
+        let r = ok(
+            "run_as = [\"%www\", \"%#33\", \"root\"]\ncommands = [\"/usr/lib/nagios/plugins/ *\"]\n",
+        );
+        assert_eq!(
+            r.run_as,
+            vec![
+                Principal::GroupName("www".into()),
+                Principal::GroupId(33),
+                Principal::Name("root".into())
+            ]
+        );
+        assert_eq!(r.commands[0].kind, CommandKind::Dir);
+        assert_eq!(
+            r.commands[0].path,
+            PathBuf::from("/usr/lib/nagios/plugins/")
+        );
+        // A deny rule may deny ALL (everything for these callers).
+        let mut d = ok("action = \"deny\"\ncommands = [\"ALL\"]\n");
+        assert_eq!(d.commands.remove(0).kind, CommandKind::All);
+        // Bad input.
+        assert!(bad("commands = [\"ALL\", \"/usr/bin/id\"]\n").contains("only command"));
+        assert!(bad("commands = [\"!ALL\"]\n").contains("deny rule"));
+        assert!(bad("commands = [\"/usr/bin/id\", \"!/usr/bin/su\"]\n").contains("deny rule"));
+        assert!(bad("commands = [\"ALL *\"]\n").contains("no arguments"));
+        assert!(bad("commands = [{ cmd = \"ALL\", digest = \"blake3:0000000000000000000000000000000000000000000000000000000000000000\" }]\n").contains("digest"));
+        assert!(bad("action = \"deny\"\ncommands = [\"/usr/sbin/ *\"]\n").contains("directory"));
+        assert!(
+            bad("run_as = [\"ALL\", \"root\"]\ncommands = [\"/usr/bin/id\"]\n")
+                .contains("only entry")
+        );
+        assert!(bad("run_as = [\"!root\"]\ncommands = [\"/usr/bin/id\"]\n").contains("negation"));
+        assert!(bad("run_as = [\"%\"]\ncommands = [\"/usr/bin/id\"]\n").contains("empty"));
+        let users_all = parse_main(
+            "version = 1\n[[rule]]\nname = \"r\"\nusers = [\"ALL\"]\ncommands = [\"/usr/bin/id\"]\n",
+            Path::new("/p.toml"),
+        );
+        assert!(users_all.is_err());
+        let group_in_groups = parse_main(
+            "version = 1\n[[rule]]\nname = \"r\"\ngroups = [\"%ops\"]\ncommands = [\"/usr/bin/id\"]\n",
+            Path::new("/p.toml"),
+        );
+        assert!(group_in_groups.is_err());
     }
 }
