@@ -158,9 +158,10 @@ lint:
 
 # --- Packages, gates, release (docs/install.md, docs/supply-chain.md) ---
 
-# Only for the packages and their tests: rpm (rpm --root, rpm -qp),
-# dosfstools (a filesystem without xattrs for the postinst test), fakeroot.
-PKG_DEB_PACKAGES := rpm dosfstools fakeroot libcap2-bin python3-pip git
+# Only for the packages, their tests and the gates: rpm (rpm --root,
+# rpm -qp), libcap2-bin (getcap), git (the advisory-db bundle), pip (the
+# schema checkers), libtss2-dev (clippy/doc with all features).
+PKG_DEB_PACKAGES := rpm libcap2-bin git python3-pip libtss2-dev
 
 # Shell completions from the clap definitions (src/bin/belladonna-gen.rs,
 # a build tool: a debug build is enough and keeps clap_complete out of
