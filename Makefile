@@ -18,6 +18,7 @@
 #   make verify-release   check every artifact, signature and the provenance
 #   make test-packages    install the packages into throwaway roots and test
 #                   them (scripts/test-packages.sh; root; not in `make test`)
+#   make test-release     sign with a test key, flip bytes, verify must fail
 #
 # Nothing here changes the host's /etc, /var/log or /run except
 # `make install` (and `make deps`, which installs Debian packages).
@@ -59,7 +60,7 @@ DEB_PACKAGES := build-essential pkg-config libseccomp-dev libcap2-bin strace uti
 TPM_DEB_PACKAGES := libtss2-dev swtpm swtpm-tools pkg-config
 
 .PHONY: all build deps test test-tpm demo install uninstall bench lint clean check-root kernel-matrix \
-	completions deb rpm packages gates gate-tools release verify-release test-packages
+	completions deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
 
@@ -196,6 +197,12 @@ release: packages
 
 verify-release:
 	@bash scripts/attest.sh verify
+
+# Signs a release with a key made for the test, then checks that verify
+# fails on one flipped byte anywhere (scripts/test-release.sh).
+test-release: packages
+	@bash scripts/gates.sh sbom
+	@bash scripts/test-release.sh
 
 test-packages: packages
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(PKG_DEB_PACKAGES)"

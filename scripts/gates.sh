@@ -37,7 +37,7 @@ mdir="$(cd "$(dirname "$MANIFEST")" && pwd)"
 TOOLS=(
     cargo-deb@3.8.0
     cargo-generate-rpm@0.21.1
-    cargo-deny@0.19.7
+    cargo-deny@0.20.2
     cargo-audit@0.22.1
     cargo-cyclonedx@0.5.9
     cargo-vet@0.10.2
@@ -74,7 +74,7 @@ advisory_db() {
         [ -r "$bundle" ] || die "cannot read $bundle"
         rm -rf "$dest"
         mkdir -p "$(dirname "$dest")"
-        git clone -q "$bundle" "$dest" || die "git clone $bundle failed"
+        git -c init.defaultBranch=main clone -q "$bundle" "$dest" || die "git clone $bundle failed"
     fi
     echo "$dest"
 }
@@ -105,8 +105,8 @@ gate_doc() { RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features; }
 gate_deny() {
     advisory_db "$mdir" >/dev/null
     # db-path in deny.toml is relative to the current directory.
-    (cd "$mdir" && cargo deny --manifest-path "$MANIFEST" --offline --all-features \
-        check --config "$root/deny.toml" advisories licenses bans sources)
+    (cd "$mdir" && cargo deny --manifest-path "$MANIFEST" --config "$root/deny.toml" \
+        --offline --locked --all-features check --hide-inclusion-graph advisories licenses bans sources)
 }
 
 gate_audit() {
