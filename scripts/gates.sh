@@ -93,7 +93,8 @@ gate_tools() {
         cargo install --locked -j "${TOOLS_JOBS:-2}" "$t"
         echo "tools: $t built in $((SECONDS - s))s"
     done
-    python3 -m pip install --quiet --disable-pip-version-check "${PY_TOOLS[@]}"
+    # Debian's own python3 refuses pip installs without this (PEP 668).
+    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check "${PY_TOOLS[@]}"
 }
 
 gate_fmt() { cargo fmt --check; }
@@ -130,7 +131,18 @@ gate_sbom() {
 }
 
 gate_workflows() {
+    # The schema ships inside check-jsonschema: no network.
     check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+    # The check can fail: a job with a misspelt key must be refused.
+    local bad
+    bad="$(mktemp --suffix=.yml)"
+    printf 'on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    stepz: []\n' >"$bad"
+    if check-jsonschema --builtin-schema vendor.github-workflows "$bad" >/dev/null 2>&1; then
+        rm -f "$bad"
+        die "workflows: check-jsonschema accepted a workflow with an unknown key"
+    fi
+    rm -f "$bad"
+    echo "workflows: a malformed workflow is refused"
 }
 
 gate_policy() { scripts/policy-gate.sh; }

@@ -7,7 +7,7 @@
 //!   deadline, with torn-tail recovery.
 //! * [`mac`]: the keyed MAC with forward-secure epoch keys.
 //! * [`verify`]: `bdctl audit verify`.
-//! * [`show`]: `bdctl audit show`.
+//! * [`mod@show`]: `bdctl audit show`.
 //!
 //! The format is documented in `docs/audit-format.md`.
 #![forbid(unsafe_code)]
