@@ -38,7 +38,7 @@ TOOLS=(
     cargo-deb@3.8.0
     cargo-generate-rpm@0.21.1
     cargo-deny@0.20.2
-    cargo-audit@0.22.1
+    cargo-audit@0.22.2
     cargo-cyclonedx@0.5.9
     cargo-vet@0.10.2
 )
