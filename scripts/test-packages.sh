@@ -117,6 +117,8 @@ test_deb() {
          -a -f usr/share/fish/vendor_completions.d/bdctl.fish -a -f usr/share/man/man8/bdexec.8.gz \
          -a -f usr/lib/tmpfiles.d/belladonna.conf -a -f lib/systemd/system/belladonna-metrics.timer \
          -a -f usr/lib/systemd/catalog/belladonna.catalog -a -f etc/pam.d/belladonna"
+    check "deb: systemd-tmpfiles re-creates /run/belladonna 0700 (as at boot)" bash -c \
+        "rm -rf '$r/run/belladonna' && chroot '$r' systemd-tmpfiles --create belladonna.conf && [ \"\$(stat -c '%a %U' '$r/run/belladonna')\" = '700 root' ]"
     check "deb: systemd-analyze verify accepts the units" \
         chroot "$r" systemd-analyze verify --man=no /lib/systemd/system/belladonna-metrics.service /lib/systemd/system/belladonna-metrics.timer
 
@@ -170,6 +172,8 @@ POLICY
     check "deb: bdexec refuses the world-writable policy (rc $rc: $err)" bash -c \
         "[ '$rc' != 0 ] && printf '%s' \"\$1\" | grep -q 'writable by group or others'" _ "$err"
     chmod 0600 "$r/etc/belladonna/policy.toml"
+    # The rebuilds emptied target/debian/: put the package back.
+    cp "$DEB" "$root_dir/target/debian/"
 
     # Remove keeps policy and log; purge removes what the package made.
     check "deb: dpkg -r" chroot "$r" dpkg -r belladonna
