@@ -46,6 +46,7 @@ work="$(mktemp -d /tmp/bd-pkgtest.XXXXXX)"
 mount -t tmpfs -o size=2g,mode=0755 bd-pkgtest "$work"
 trap 'umount -lR "$work" 2>/dev/null; rmdir "$work" 2>/dev/null || true' EXIT
 # A copy: rebuilding a revision (cargo deb) empties target/debian/.
+DEB_NAME="${DEB##*/}"
 cp "$DEB" "$work/belladonna.deb"
 DEB="$work/belladonna.deb"
 passed=0
@@ -173,7 +174,7 @@ POLICY
         "[ '$rc' != 0 ] && printf '%s' \"\$1\" | grep -q 'writable by group or others'" _ "$err"
     chmod 0600 "$r/etc/belladonna/policy.toml"
     # The rebuilds emptied target/debian/: put the package back.
-    cp "$DEB" "$root_dir/target/debian/"
+    cp "$DEB" "$root_dir/target/debian/$DEB_NAME"
 
     # Remove keeps policy and log; purge removes what the package made.
     check "deb: dpkg -r" chroot "$r" dpkg -r belladonna
