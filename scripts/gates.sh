@@ -22,7 +22,7 @@
 # relative to the repository root), cloned once into target/advisory-dbs/.
 # Nothing here reaches the network except `tools` (crates.io, PyPI).
 #
-# MANIFEST=path/Cargo.toml runs deny/audit/sbom on another manifest (the
+# MANIFEST=path/Cargo.toml runs deny/audit/vet/sbom on another manifest (the
 # package tests point it at a scratch copy with a vulnerable dependency).
 set -euo pipefail
 
@@ -40,7 +40,7 @@ TOOLS=(
     cargo-deny@0.20.2
     cargo-audit@0.22.2
     cargo-cyclonedx@0.5.9
-    cargo-vet@0.10.2
+    cargo-vet@0.10.3
 )
 PY_TOOLS=(check-jsonschema==0.39.0 jsonschema==4.26.0)
 
@@ -118,7 +118,7 @@ gate_audit() {
         --file "$mdir/Cargo.lock"
 }
 
-gate_vet() { cargo vet --locked --frozen; }
+gate_vet() { cargo vet --manifest-path "$MANIFEST" --locked --frozen; }
 
 gate_sbom() {
     local out="$root/target/sbom"

@@ -14,8 +14,8 @@
 #        refuses it, remove keeps policy and log, purge removes the rest
 #   deb on ramfs (no xattrs): postinst fails loudly, naming the cause
 #   rpm: rpm -qp --filecaps --scripts, then rpm --root: caps, a denial
-#   gate: a vulnerable dependency pinned in a scratch manifest fails both
-#        cargo deny and cargo audit
+#   gate: a vulnerable dependency pinned in a scratch manifest fails
+#        cargo deny, cargo audit and (unaudited) cargo vet
 #
 # Needs: the packages (make deb rpm), dpkg, rpm, setcap, cargo-deny and
 # cargo-audit (make gate-tools).
@@ -245,7 +245,7 @@ test_rpm() {
 test_vulnerable_dep() {
     local s="$work/vuln"
     mkdir -p "$s"
-    cp Cargo.toml Cargo.lock "$s/"
+    cp -r Cargo.toml Cargo.lock supply-chain "$s/"
     ln -s "$root_dir/src" "$root_dir/benches" "$s/"
     # smallvec 1.6.0: RUSTSEC-2021-0003 (buffer overflow in insert_many).
     sed -i 's/^\[dependencies\]$/[dependencies]\nsmallvec = "=1.6.0"/' "$s/Cargo.toml"
@@ -258,12 +258,16 @@ test_vulnerable_dep() {
     local deny_rc=$?
     MANIFEST="$s/Cargo.toml" scripts/gates.sh audit >"$s/audit.log" 2>&1
     local audit_rc=$?
+    MANIFEST="$s/Cargo.toml" scripts/gates.sh vet >"$s/vet.log" 2>&1
+    local vet_rc=$?
     set -e
     check "gate: cargo deny fails on the vulnerable dependency (exit $deny_rc)" bash -c \
         "[ $deny_rc != 0 ] && grep -q 'RUSTSEC-2021-0003' '$s/deny.log'"
     check "gate: cargo audit fails on the vulnerable dependency (exit $audit_rc)" bash -c \
         "[ $audit_rc != 0 ] && grep -q 'RUSTSEC-2021-0003' '$s/audit.log'"
-    [ "$deny_rc" != 0 ] && [ "$audit_rc" != 0 ] || cat "$s/deny.log" "$s/audit.log" >&2
+    check "gate: cargo vet fails on the new, unaudited dependency (exit $vet_rc)" bash -c \
+        "[ $vet_rc != 0 ] && grep -q 'smallvec' '$s/vet.log'"
+    [ "$deny_rc" != 0 ] && [ "$audit_rc" != 0 ] && [ "$vet_rc" != 0 ] || cat "$s/deny.log" "$s/audit.log" "$s/vet.log" >&2
 }
 
 only="${1:-all}"
