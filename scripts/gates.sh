@@ -94,7 +94,7 @@ gate_tools() {
         echo "tools: $t built in $((SECONDS - s))s"
     done
     # Debian's own python3 refuses pip installs without this (PEP 668).
-    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check "${PY_TOOLS[@]}"
+    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${PY_TOOLS[@]}"
 }
 
 gate_fmt() { cargo fmt --check; }
