@@ -466,7 +466,7 @@ pub enum TokenCmd {
         /// The rule's nonce namespace.
         #[arg(long, value_name = "NS", default_value = "default")]
         ns: String,
-        /// The exact argv, argv[0] the absolute path (must come last).
+        /// The exact argv, `argv[0]` the absolute path (must come last).
         #[arg(long, required = true, num_args = 1.., allow_hyphen_values = true, value_name = "ARG")]
         argv: Vec<OsString>,
     },
