@@ -104,6 +104,8 @@ gate_clippy() { cargo clippy --all-targets --all-features -- -D warnings; }
 gate_doc() { RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features; }
 
 gate_deny() {
+    # --offline reads the crates from the local registry: fetch them first.
+    cargo fetch --locked --manifest-path "$MANIFEST"
     advisory_db "$mdir" >/dev/null
     # db-path in deny.toml is relative to the current directory.
     (cd "$mdir" && cargo deny --manifest-path "$MANIFEST" --config "$root/deny.toml" \
@@ -118,7 +120,11 @@ gate_audit() {
         --file "$mdir/Cargo.lock"
 }
 
-gate_vet() { cargo vet --manifest-path "$MANIFEST" --locked --frozen; }
+gate_vet() {
+    # --frozen reads the crates from the local registry: fetch them first.
+    cargo fetch --locked --manifest-path "$MANIFEST"
+    cargo vet --manifest-path "$MANIFEST" --locked --frozen
+}
 
 gate_sbom() {
     local out="$root/target/sbom"
