@@ -61,6 +61,9 @@ pub fn run(args: BdctlArgs) -> i32 {
         } => import_sudoers(&file, output.as_deref(), host),
         BdctlCmd::Doctor { bdexec } => doctor(&bdexec),
         BdctlCmd::Token { cmd } => crate::auth::tokens::cmd::run(cmd),
+        BdctlCmd::Freeze { reason } => crate::incident::cmd::freeze(&reason),
+        BdctlCmd::Unfreeze { token } => crate::incident::cmd::unfreeze(&token),
+        BdctlCmd::Status { json } => crate::incident::cmd::status(json),
         BdctlCmd::Audit {
             cmd: AuditCmd::Verify { file, key },
         } => audit_verify(

@@ -127,6 +127,13 @@ impl Ctx {
     /// Refuse: record (best effort: a refusal stands even when the log
     /// can't be written, and then the message says so) and one line.
     fn reject(&self, s: &Subject<'_>, reason: &str, msg: &str, code: i32) -> i32 {
+        self.refuse(Event::Reject, s, reason, msg, code)
+    }
+
+    /// [`Ctx::reject`] for `event`: an `alert` (a decoy hit) passes the
+    /// refusal gate like a denial (the same work, and the bucket counts
+    /// it) but is recorded even over the rate (docs/incident-response.md).
+    fn refuse(&self, event: Event, s: &Subject<'_>, reason: &str, msg: &str, code: i32) -> i32 {
         use crate::state::refusals::{self, Gate};
         // Refusals over the uid's rate are counted, not recorded; a
         // bucket that cannot be used fails towards recording.
@@ -135,7 +142,7 @@ impl Ctx {
             _ => None,
         };
         let pending = match gate {
-            Some(Gate::Suppress { first }) => {
+            Some(Gate::Suppress { first }) if event == Event::Reject => {
                 if first {
                     alert::syslog(&format!(
                         "uid {}: refusals over the rate limit are not recorded; \
@@ -147,10 +154,10 @@ impl Ctx {
                 return code;
             }
             Some(Gate::Record(p)) => Some(p),
-            None => None,
+            Some(Gate::Suppress { .. }) | None => None,
         };
         let suppressed = pending.as_ref().map(|p| p.suppressed).filter(|n| *n > 0);
-        match self.record(Event::Reject, s, reason, suppressed) {
+        match self.record(event, s, reason, suppressed) {
             Ok(_) => {
                 if let Some(p) = pending {
                     let _ = p.commit();
@@ -319,6 +326,8 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     };
     let policy = &loaded.policy;
     ctx.policy_hash = Some(loaded.hash);
+    // Frozen mode (docs/incident-response.md): one open, maybe one stat.
+    let frozen = crate::incident::freeze::check(state_dir.as_fd());
     // Drift from the pinned policy (policy.lock): recorded in every
     // record of this call; denied when `drift = "deny"` is in effect.
     match crate::policy::lock::read_lock() {
@@ -414,6 +423,25 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     let files = resolve::StatFileIds::default();
     // The name the caller used and the file it opened, for the decision.
     let invoked = resolved.invoked();
+    if let Some(d) = crate::incident::decoy::hit(policy, &ctx.caller, invoked, &args, &files) {
+        // Haze: the ordinary denial's words, for the target asked for.
+        let msg = match &explicit {
+            Some(t) => format!(
+                "{} is not allowed to run {} as {}",
+                ctx.who(),
+                display(&cmd_path),
+                t.target.name
+            ),
+            None => format!("{} is not allowed to run {}", ctx.who(), display(&cmd_path)),
+        };
+        let s = Subject {
+            target: explicit.as_ref(),
+            command: Some(&cmd_path),
+            rule: Some(&d.name),
+            ..Default::default()
+        };
+        return decoy_hit(&ctx, &s, &msg, policy, &state_dir, &clock);
+    }
 
     let target = match explicit {
         Some(t) => t,
@@ -486,6 +514,23 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
                 target.target.name
             );
             return ctx.reject(&subject(rule), reason.as_str(), &msg, exit::DENIED);
+        }
+        Decision::Allow { rule, spec, .. }
+            if frozen.is_frozen() && !policy.incident.is_break_glass(&rule.name) =>
+        {
+            let _ = spec;
+            let msg = format!(
+                "{} is not allowed to run {} as {}",
+                ctx.who(),
+                display(&cmd_path),
+                target.target.name
+            );
+            return ctx.reject(
+                &subject(Some(rule)),
+                "host is frozen: only break_glass rules run",
+                &msg,
+                exit::DENIED,
+            );
         }
         Decision::Allow { rule, spec, auth } => {
             // The target's argv[0] is the command as the rule writes it,
@@ -692,7 +737,9 @@ fn command_line(path: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
 
 fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
     use std::fmt::Write as _;
-    let rules = decide::rules_for_caller(policy, &ctx.caller);
+    let mut rules = decide::rules_for_caller(policy, &ctx.caller);
+    // Decoys are listed exactly as grants (docs/incident-response.md).
+    rules.extend(crate::incident::decoy::for_caller(policy, &ctx.caller));
     let mut text = String::new();
     // Writing to a String cannot fail.
     if rules.is_empty() {
@@ -725,4 +772,59 @@ fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
         say("cannot write the listing to standard output");
         exit::OUTPUT
     }
+}
+
+/// A decoy hit: count it towards the decoy alarm, record an `alert`
+/// (never suppressed), freeze the host when the alarm fires and
+/// `auto_freeze` is on, and answer with the ordinary denial.
+fn decoy_hit(
+    ctx: &Ctx,
+    s: &Subject<'_>,
+    msg: &str,
+    policy: &crate::policy::model::Policy,
+    state_dir: &std::os::fd::OwnedFd,
+    clock: &crate::state::clock::Clock,
+) -> i32 {
+    use crate::incident::{alarm, counters, freeze};
+    let set = policy.incident.settings_or_default();
+    let out = alarm::hit_persisted(
+        clock.effective_now,
+        set.decoy_window,
+        set.decoy_floor,
+        set.decoy_factor_ppm,
+    );
+    counters::bump_decoy_hit();
+    let reason = match out {
+        Some(o) if o.fired => format!(
+            "decoy hit; alarm: {} hits in this window, threshold {}",
+            o.count,
+            crate::incident::ppm_text(o.threshold_ppm)
+        ),
+        Some(o) => format!("decoy hit; {} in this window", o.count),
+        None => "decoy hit; the alarm state could not be used".to_string(),
+    };
+    let code = ctx.refuse(Event::Alert, s, &reason, msg, exit::DENIED);
+    if let Some(o) = out.filter(|o| o.fired) {
+        alert::syslog(&format!("uid {}: decoy alarm: {reason}", ctx.caller.uid));
+        if set.auto_freeze {
+            let info = freeze::FreezeInfo {
+                since: clock.effective_now,
+                reason: format!("decoy alarm: {} hits in one window", o.count),
+                cause: freeze::Cause::DecoyRate,
+                uid: ctx.caller.uid,
+            };
+            match freeze::freeze(state_dir.as_fd(), &info) {
+                Ok(true) => {
+                    counters::bump_freeze(info.cause);
+                    let why = format!("cause={}; {}", info.cause.as_str(), info.reason);
+                    if let Err(e) = ctx.record(Event::Freeze, &Subject::default(), &why, None) {
+                        alert::syslog(&format!("host frozen, not recorded: {e}"));
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => alert::syslog(&format!("decoy alarm: cannot freeze the host: {e}")),
+            }
+        }
+    }
+    code
 }
