@@ -127,13 +127,27 @@ impl Ctx {
     /// Refuse: record (best effort: a refusal stands even when the log
     /// can't be written, and then the message says so) and one line.
     fn reject(&self, s: &Subject<'_>, reason: &str, msg: &str, code: i32) -> i32 {
-        self.refuse(Event::Reject, s, reason, msg, code)
+        self.refuse(Event::Reject, s, reason, msg, code, || {})
     }
 
-    /// [`Ctx::reject`] for `event`: an `alert` (a decoy hit) passes the
-    /// refusal gate like a denial (the same work, and the bucket counts
-    /// it) but is recorded even over the rate (docs/incident-response.md).
-    fn refuse(&self, event: Event, s: &Subject<'_>, reason: &str, msg: &str, code: i32) -> i32 {
+    /// [`Ctx::reject`] for `event`, then `after` in a child detached from
+    /// the caller (haze, docs/incident-response.md: every refusal pays
+    /// the same fork, and the bookkeeping never shows in the caller's
+    /// wall time). An `alert` (a decoy hit) passes the refusal gate like
+    /// a denial (the bucket counts it) and is always recorded: over the
+    /// rate, where a denial would be suppressed, its record is written by
+    /// the child, so that it costs the caller what a suppressed denial
+    /// costs.
+    fn refuse(
+        &self,
+        event: Event,
+        s: &Subject<'_>,
+        reason: &str,
+        msg: &str,
+        code: i32,
+        after: impl FnOnce(),
+    ) -> i32 {
+        use crate::incident::detach::after_answer;
         use crate::state::refusals::{self, Gate};
         // Refusals over the uid's rate are counted, not recorded; a
         // bucket that cannot be used fails towards recording.
@@ -142,8 +156,8 @@ impl Ctx {
             _ => None,
         };
         let pending = match gate {
-            Some(Gate::Suppress { first }) if event == Event::Reject => {
-                if first {
+            Some(Gate::Suppress { first }) => {
+                if first && event == Event::Reject {
                     alert::syslog(&format!(
                         "uid {}: refusals over the rate limit are not recorded; \
                          the next recorded one says how many",
@@ -151,10 +165,22 @@ impl Ctx {
                     ));
                 }
                 say(msg);
+                after_answer(|| {
+                    if event != Event::Reject
+                        && let Err(e) = self.record(event, s, reason, None)
+                    {
+                        alert::syslog(&format!(
+                            "uid {}: {} not recorded: {e}",
+                            self.caller.uid,
+                            event.as_str()
+                        ));
+                    }
+                    after();
+                });
                 return code;
             }
             Some(Gate::Record(p)) => Some(p),
-            Some(Gate::Suppress { .. }) | None => None,
+            None => None,
         };
         let suppressed = pending.as_ref().map(|p| p.suppressed).filter(|n| *n > 0);
         match self.record(event, s, reason, suppressed) {
@@ -170,6 +196,7 @@ impl Ctx {
                 say(&line);
             }
         }
+        after_answer(after);
         code
     }
 
@@ -774,9 +801,10 @@ fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
     }
 }
 
-/// A decoy hit: count it towards the decoy alarm, record an `alert`
-/// (never suppressed), freeze the host when the alarm fires and
-/// `auto_freeze` is on, and answer with the ordinary denial.
+/// A decoy hit: answer with the ordinary denial and an `alert` record;
+/// then, after the answer, count it towards the decoy alarm and, when the
+/// alarm fires, record it (a second `alert`), send it to syslog and,
+/// with `auto_freeze`, freeze the host (a `freeze` record).
 fn decoy_hit(
     ctx: &Ctx,
     s: &Subject<'_>,
@@ -787,44 +815,46 @@ fn decoy_hit(
 ) -> i32 {
     use crate::incident::{alarm, counters, freeze};
     let set = policy.incident.settings_or_default();
-    let out = alarm::hit_persisted(
-        clock.effective_now,
-        set.decoy_window,
-        set.decoy_floor,
-        set.decoy_factor_ppm,
-    );
-    counters::bump_decoy_hit();
-    let reason = match out {
-        Some(o) if o.fired => format!(
-            "decoy hit; alarm: {} hits in this window, threshold {}",
+    let bookkeeping = || {
+        counters::bump_decoy_hit();
+        let Some(o) = alarm::hit_persisted(
+            clock.effective_now,
+            set.decoy_window,
+            set.decoy_floor,
+            set.decoy_factor_ppm,
+        )
+        .filter(|o| o.fired) else {
+            return;
+        };
+        let why = format!(
+            "decoy alarm: {} hits in this window, threshold {}",
             o.count,
             crate::incident::ppm_text(o.threshold_ppm)
-        ),
-        Some(o) => format!("decoy hit; {} in this window", o.count),
-        None => "decoy hit; the alarm state could not be used".to_string(),
-    };
-    let code = ctx.refuse(Event::Alert, s, &reason, msg, exit::DENIED);
-    if let Some(o) = out.filter(|o| o.fired) {
-        alert::syslog(&format!("uid {}: decoy alarm: {reason}", ctx.caller.uid));
-        if set.auto_freeze {
-            let info = freeze::FreezeInfo {
-                since: clock.effective_now,
-                reason: format!("decoy alarm: {} hits in one window", o.count),
-                cause: freeze::Cause::DecoyRate,
-                uid: ctx.caller.uid,
-            };
-            match freeze::freeze(state_dir.as_fd(), &info) {
-                Ok(true) => {
-                    counters::bump_freeze(info.cause);
-                    let why = format!("cause={}; {}", info.cause.as_str(), info.reason);
-                    if let Err(e) = ctx.record(Event::Freeze, &Subject::default(), &why, None) {
-                        alert::syslog(&format!("host frozen, not recorded: {e}"));
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => alert::syslog(&format!("decoy alarm: cannot freeze the host: {e}")),
-            }
+        );
+        alert::syslog(&format!("uid {}: {why}", ctx.caller.uid));
+        if let Err(e) = ctx.record(Event::Alert, s, &why, None) {
+            alert::syslog(&format!("decoy alarm not recorded: {e}"));
         }
-    }
-    code
+        if !set.auto_freeze {
+            return;
+        }
+        let info = freeze::FreezeInfo {
+            since: clock.effective_now,
+            reason: format!("decoy alarm: {} hits in one window", o.count),
+            cause: freeze::Cause::DecoyRate,
+            uid: ctx.caller.uid,
+        };
+        match freeze::freeze(state_dir.as_fd(), &info) {
+            Ok(true) => {
+                counters::bump_freeze(info.cause);
+                let why = format!("cause={}; {}", info.cause.as_str(), info.reason);
+                if let Err(e) = ctx.record(Event::Freeze, &Subject::default(), &why, None) {
+                    alert::syslog(&format!("host frozen, not recorded: {e}"));
+                }
+            }
+            Ok(false) => {}
+            Err(e) => alert::syslog(&format!("decoy alarm: cannot freeze the host: {e}")),
+        }
+    };
+    ctx.refuse(Event::Alert, s, "decoy hit", msg, exit::DENIED, bookkeeping)
 }

@@ -63,6 +63,26 @@ fn setup(name: &str, incident: &str) -> Option<Setup> {
     Some(Setup { env, keys })
 }
 
+/// Wait (up to 5 s) for what the detached bookkeeping child of a
+/// refusal writes after the caller has its answer.
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while !f() {
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(5),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn decoy_hits(env: &TestEnv) -> usize {
+    env.audit_events("alert")
+        .iter()
+        .filter(|a| a["reason"] == "decoy hit")
+        .count()
+}
+
 const INCIDENT: &str = r#"[incident]
 auto_freeze = true
 decoy_floor = 2
@@ -143,11 +163,14 @@ fn attack_freeze_unfreeze_story() {
         .expect_refusal(1, "decoy 1");
     env.run_as_user("alice", &["/usr/bin/base32"])
         .expect_refusal(1, "decoy 2");
+    std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(!s.frozen(), "two hits: at the floor, no alarm");
     // The third hit crosses the floor (2): alarm, automatic freeze.
     env.run_as_user("alice", &["/usr/bin/base32"])
         .expect_refusal(1, "decoy 3");
-    assert!(s.frozen(), "the alarm froze the host");
+    wait_until("the automatic freeze", || {
+        s.frozen() && !env.audit_events("freeze").is_empty()
+    });
     // Every rule but break-glass is refused, with the ordinary denial.
     let o = env.run_as_user("alice", &["/usr/bin/id", "-u"]);
     o.expect_refusal(1, "frozen");
@@ -189,6 +212,7 @@ fn attack_freeze_unfreeze_story() {
         "alert",
         "alert",
         "alert",
+        "alert",
         "freeze",
         "reject",
         "accept",
@@ -212,6 +236,14 @@ fn attack_freeze_unfreeze_story() {
     assert!(r.contains("sec1") && r.contains("sec3"), "{r}");
     let alerts = env.audit_events("alert");
     assert_eq!(alerts[0]["rule"], "shred-disks");
+    assert!(
+        alerts[3]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("decoy alarm: 3 hits in this window, threshold 2"),
+        "{}",
+        alerts[3]
+    );
     let c = env.bdctl(&["status", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
     assert_eq!(v["counters"]["decoy_hits"], 3);
@@ -250,8 +282,11 @@ fn decoy_and_denial_look_alike() {
     for _ in 0..5 {
         s.env.run_as_user("alice", &["/usr/bin/base32"]);
     }
+    wait_until("the alarm record", || {
+        s.env.audit_events("alert").len() == 8
+    });
+    assert_eq!(decoy_hits(&s.env), 7);
     assert!(!s.frozen());
-    assert_eq!(s.env.audit_events("alert").len(), 7);
 }
 
 /// Decoy alerts are recorded even when the caller's refusals are over
@@ -269,7 +304,7 @@ fn decoy_alerts_are_never_suppressed() {
     s.env
         .run_as_user("alice", &["/usr/bin/base32"])
         .expect_refusal(1, "decoy over the limit");
-    assert_eq!(s.env.audit_events("alert").len(), 1);
+    wait_until("the alert over the limit", || decoy_hits(&s.env) == 1);
 }
 
 #[test]

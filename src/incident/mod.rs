@@ -1,13 +1,15 @@
 //! Incident response and deception (DESIGN section 10,
 //! docs/incident-response.md): frozen mode and its signed unfreeze
 //! ([`freeze`]), decoy grants ([`decoy`]), and the `bdctl` commands that
-//! drive them ([`cmd`]).
-#![forbid(unsafe_code)]
+//! drive them ([`cmd`]). Every submodule but `detach` (fork) forbids
+//! unsafe code.
+#![deny(unsafe_code)]
 
 pub mod alarm;
 pub mod cmd;
 pub mod counters;
 pub mod decoy;
+pub mod detach;
 pub mod freeze;
 
 /// A millionths value as a decimal (`3500000` -> `3.5`).
