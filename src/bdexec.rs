@@ -461,8 +461,17 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
             ),
             None => format!("{} is not allowed to run {}", ctx.who(), display(&cmd_path)),
         };
+        // The target a grant would have: resolving it is the account
+        // lookup an ordinary denial makes (haze: the same work).
+        let implied = match &explicit {
+            Some(_) => None,
+            None => d
+                .run_as
+                .first()
+                .and_then(|p| identity::resolve_target(p).ok()),
+        };
         let s = Subject {
-            target: explicit.as_ref(),
+            target: explicit.as_ref().or(implied.as_ref()),
             command: Some(&cmd_path),
             rule: Some(&d.name),
             ..Default::default()
