@@ -64,6 +64,7 @@ pub fn run(args: BdctlArgs) -> i32 {
         BdctlCmd::Freeze { reason } => crate::incident::cmd::freeze(&reason),
         BdctlCmd::Unfreeze { token } => crate::incident::cmd::unfreeze(&token),
         BdctlCmd::Status { json } => crate::incident::cmd::status(json),
+        BdctlCmd::Hydra { json } => crate::incident::cmd::hydra(json),
         BdctlCmd::Audit {
             cmd: AuditCmd::Verify { file, key },
         } => audit_verify(

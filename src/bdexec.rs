@@ -71,6 +71,8 @@ struct Ctx {
     /// The state directory, once open: refusals are rate-limited per uid
     /// (crate::state::refusals) from then on.
     refusal_state: Option<std::os::fd::OwnedFd>,
+    /// `[incident]` of the loaded policy (hydra and automatic freezing).
+    incident: Option<crate::policy::model::IncidentSettings>,
 }
 
 /// What a record says about the request.
@@ -127,7 +129,49 @@ impl Ctx {
     /// Refuse: record (best effort: a refusal stands even when the log
     /// can't be written, and then the message says so) and one line.
     fn reject(&self, s: &Subject<'_>, reason: &str, msg: &str, code: i32) -> i32 {
-        self.refuse(Event::Reject, s, reason, msg, code, || {})
+        let head = crate::incident::hydra::head_of_reason(reason);
+        self.refuse(Event::Reject, s, reason, msg, code, || self.hydra(head))
+    }
+
+    /// Count a refusal towards the caller's hydra score and freeze the
+    /// host when it crosses `freeze_score` with `auto_freeze` on (runs in
+    /// the detached child; root is not scored).
+    fn hydra(&self, head: crate::incident::hydra::Head) {
+        use crate::incident::{counters, freeze, hydra};
+        if self.caller.uid == 0 {
+            return;
+        }
+        let Some(score) = hydra::record(self.caller.uid, head) else {
+            return;
+        };
+        let Some(set) = &self.incident else { return };
+        let limit = f64::from(set.freeze_score_ppm) / 1e6;
+        if !set.auto_freeze || score < limit {
+            return;
+        }
+        let Some(run) = &self.refusal_state else {
+            return;
+        };
+        let info = freeze::FreezeInfo {
+            since: freeze::now_secs(),
+            reason: format!(
+                "hydra score of uid {} is {score:.3} (freeze_score {limit})",
+                self.caller.uid
+            ),
+            cause: freeze::Cause::Hydra,
+            uid: self.caller.uid,
+        };
+        match freeze::freeze(run.as_fd(), &info) {
+            Ok(true) => {
+                counters::bump_freeze(info.cause);
+                let why = format!("cause={}; {}", info.cause.as_str(), info.reason);
+                if let Err(e) = self.record(Event::Freeze, &Subject::default(), &why, None) {
+                    alert::syslog(&format!("host frozen, not recorded: {e}"));
+                }
+            }
+            Ok(false) => {}
+            Err(e) => alert::syslog(&format!("hydra: cannot freeze the host: {e}")),
+        }
     }
 
     /// [`Ctx::reject`] for `event`, then `after` in a child detached from
@@ -314,6 +358,7 @@ fn recv(args: &[OsString]) -> Result<Ctx, String> {
         drift: None,
         clock_skew: None,
         refusal_state: None,
+        incident: None,
     })
 }
 
@@ -355,6 +400,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
     ctx.policy_hash = Some(loaded.hash);
     // Frozen mode (docs/incident-response.md): one open, maybe one stat.
     let frozen = crate::incident::freeze::check(state_dir.as_fd());
+    ctx.incident = policy.incident.settings.clone();
     // Drift from the pinned policy (policy.lock): recorded in every
     // record of this call; denied when `drift = "deny"` is in effect.
     match crate::policy::lock::read_lock() {
@@ -826,6 +872,7 @@ fn decoy_hit(
     let set = policy.incident.settings_or_default();
     let bookkeeping = || {
         counters::bump_decoy_hit();
+        ctx.hydra(crate::incident::hydra::Head::DecoyHit);
         let Some(o) = alarm::hit_persisted(
             clock.effective_now,
             set.decoy_window,

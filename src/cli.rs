@@ -101,6 +101,13 @@ pub enum BdctlCmd {
         #[arg(long, value_name = "FILE", required = true)]
         token: Vec<PathBuf>,
     },
+    /// Per-user hydra risk scores and their p50/p95/p99
+    /// (docs/incident-response.md). Root only.
+    Hydra {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Frozen or not, since when and why.
     Status {
         /// Print one JSON object.

@@ -459,3 +459,46 @@ fn freeze_needs_root_and_a_reason() {
     assert_ne!(o.code(), Some(0), "{o}");
     assert!(!s.frozen());
 }
+
+/// The hydra score: denials raise alice's score; the one that crosses
+/// `freeze_score` freezes the host (cause hydra); `bdctl hydra` shows it.
+#[test]
+fn hydra_score_freezes_the_host() {
+    let Some(s) = setup(
+        "hydra_score_freezes_the_host",
+        "[incident]\nauto_freeze = true\nfreeze_score = 0.2\ndecoy_floor = 100\n",
+    ) else {
+        return;
+    };
+    let env = &s.env;
+    // Each denial adds 0.05 to the exponent: 1 - e^(-0.05 n) >= 0.2 at n = 5.
+    for i in 0..4 {
+        env.run_as_user("alice", &["/usr/bin/nproc"])
+            .expect_refusal(1, &format!("denial {i}"));
+    }
+    wait_until("four scored denials", || {
+        let o = env.bdctl(&["hydra", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_default();
+        v["users"][0]["denials"].as_f64().unwrap_or(0.0) > 3.99
+    });
+    assert!(!s.frozen(), "score under 0.2");
+    env.run_as_user("alice", &["/usr/bin/nproc"])
+        .expect_refusal(1, "denial 5");
+    wait_until("the hydra freeze", || {
+        s.frozen() && !env.audit_events("freeze").is_empty()
+    });
+    let f = env.audit_events("freeze");
+    let r = f[0]["reason"].as_str().unwrap_or_default();
+    assert!(
+        r.starts_with("cause=hydra; hydra score of uid 61001 is 0.22"),
+        "{r}"
+    );
+    let o = env.bdctl(&["hydra", "--json"]);
+    o.expect_code(0, "hydra");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["users"][0]["uid"], 61001);
+    assert!(v["p50"].as_f64().unwrap() > 0.2, "{v}");
+    let t = env.bdctl(&["hydra"]);
+    assert!(t.stdout_str().contains("alice"), "{t}");
+    env.assert_verify_ok("hydra");
+}

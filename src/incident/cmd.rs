@@ -6,6 +6,7 @@
 use crate::audit::{self, AppendOptions, Event, Record};
 use crate::auth::tokens::{self, unfreeze_claims};
 use crate::incident::freeze::{self, Cause, FreezeInfo, State};
+use crate::incident::hydra;
 use crate::policy::model::Approval;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
@@ -252,7 +253,8 @@ pub fn status(json: bool) -> i32 {
         State::Thawed => (None, None),
         State::Frozen { info, problem } => (info.clone(), problem.clone()),
     };
-    let scores = crate::incident::counters::read();
+    let counters = crate::incident::counters::read();
+    let scores = scores_json(&hydra_scores());
     if json {
         let v = serde_json::json!({
             "frozen": st.is_frozen(),
@@ -260,7 +262,8 @@ pub fn status(json: bool) -> i32 {
             "reason": info.as_ref().map(|i| i.reason.clone()),
             "cause": info.as_ref().map(|i| i.cause.as_str()),
             "problem": problem,
-            "counters": scores,
+            "counters": counters,
+            "scores": scores,
         });
         println!("{v}");
     } else {
@@ -273,7 +276,85 @@ pub fn status(json: bool) -> i32 {
         if let Some(p) = &problem {
             println!("problem: {}", crate::escape::display(p.as_bytes()));
         }
-        println!("counters: {scores}");
+        println!("counters: {counters}");
+        println!("scores: {scores}");
+    }
+    OK
+}
+
+/// (uid, score now, decayed heads) of every scored uid, highest first.
+fn hydra_scores() -> Vec<(u32, f64, [f64; hydra::HEADS])> {
+    let h = hydra::read();
+    let now = hydra::now_stamp();
+    let mut v: Vec<(u32, f64, [f64; hydra::HEADS])> = h
+        .users
+        .iter()
+        .map(|(uid, heads)| {
+            let mut d = *heads;
+            d.decay_to(&now);
+            (*uid, hydra::score(&d.counts), d.counts)
+        })
+        .collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn scores_json(v: &[(u32, f64, [f64; hydra::HEADS])]) -> serde_json::Value {
+    let mut all: Vec<f64> = v.iter().map(|x| x.1).collect();
+    let users: Vec<serde_json::Value> = v
+        .iter()
+        .map(|(uid, s, heads)| {
+            let mut o = serde_json::Map::new();
+            o.insert("uid".into(), (*uid).into());
+            o.insert("score".into(), round3(*s).into());
+            for (n, c) in hydra::HEAD_NAMES.iter().zip(heads) {
+                o.insert((*n).into(), round3(*c).into());
+            }
+            serde_json::Value::Object(o)
+        })
+        .collect();
+    serde_json::json!({
+        "users": users,
+        "p50": round3(hydra::percentile(&mut all, 50)),
+        "p95": round3(hydra::percentile(&mut all, 95)),
+        "p99": round3(hydra::percentile(&mut all, 99)),
+    })
+}
+
+/// `bdctl hydra [--json]`.
+pub fn hydra(json: bool) -> i32 {
+    if let Err(c) = need_root("hydra") {
+        return c;
+    }
+    let v = hydra_scores();
+    let j = scores_json(&v);
+    if json {
+        println!("{j}");
+        return OK;
+    }
+    println!(
+        "p50 {} p95 {} p99 {} ({} users)",
+        j["p50"],
+        j["p95"],
+        j["p99"],
+        v.len()
+    );
+    for (uid, s, heads) in &v {
+        let name = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(*uid))
+            .ok()
+            .flatten()
+            .map_or_else(|| format!("#{uid}"), |u| u.name);
+        let detail: Vec<String> = hydra::HEAD_NAMES
+            .iter()
+            .zip(heads)
+            .filter(|(_, c)| **c > 0.0)
+            .map(|(n, c)| format!("{n}={:.2}", c))
+            .collect();
+        println!("{name:<16} {s:.3}  {}", detail.join(" "));
     }
     OK
 }
