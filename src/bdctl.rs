@@ -65,6 +65,9 @@ pub fn run(args: BdctlArgs) -> i32 {
         BdctlCmd::Unfreeze { token } => crate::incident::cmd::unfreeze(&token),
         BdctlCmd::Status { json } => crate::incident::cmd::status(json),
         BdctlCmd::Hydra { json } => crate::incident::cmd::hydra(json),
+        BdctlCmd::Tune { file, write } => {
+            crate::incident::cmd::tune(file.as_deref(), write.as_deref())
+        }
         BdctlCmd::Audit {
             cmd: AuditCmd::Verify { file, key },
         } => audit_verify(

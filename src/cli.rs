@@ -108,6 +108,17 @@ pub enum BdctlCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Recommend the decoy alarm's parameters from the audit log's decoy
+    /// hits, with when the alarm would have fired under the current and
+    /// the recommended settings (docs/incident-response.md).
+    Tune {
+        /// The audit log to read (default: the system log).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Write the recommendation as a policy drop-in to FILE.
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
     /// Frozen or not, since when and why.
     Status {
         /// Print one JSON object.

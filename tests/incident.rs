@@ -287,6 +287,24 @@ fn decoy_and_denial_look_alike() {
     });
     assert_eq!(decoy_hits(&s.env), 7);
     assert!(!s.frozen());
+    // bdctl tune: the current floor (3) fired once; the recommendation
+    // (the busiest window) would not have; its drop-in changes the decoy
+    // segment only.
+    let out = s.env.scratch().join("90-tune.toml");
+    let t = s.env.bdctl(&["tune", "--write", &out.display().to_string()]);
+    t.expect_code(0, "tune");
+    let text = t.stdout_str();
+    assert!(text.contains("decoy hits in /var/log/belladonna/audit.jsonl: 7"), "{text}");
+    assert!(text.contains("current: decoy_floor = 3, decoy_factor = 3, decoy_window = 600s: the alarm would have fired 1 times"), "{text}");
+    assert!(text.contains("recommended: decoy_floor = 7, decoy_factor = 3, decoy_window = 600s: the alarm would have fired 0 times"), "{text}");
+    let hash = |env: &TestEnv| -> serde_json::Value {
+        serde_json::from_slice(&env.bdctl(&["policy", "hash", "--json"]).stdout).unwrap()
+    };
+    let before = hash(&s.env);
+    s.env.dropin("90-tune.toml", &std::fs::read_to_string(&out).unwrap());
+    let after = hash(&s.env);
+    assert_ne!(before["segments"]["decoy"], after["segments"]["decoy"], "{after}");
+    assert_eq!(before["segments"]["auth"], after["segments"]["auth"]);
 }
 
 /// Decoy alerts are recorded even when the caller's refusals are over

@@ -12,6 +12,7 @@ pub mod decoy;
 pub mod detach;
 pub mod freeze;
 pub mod hydra;
+pub mod tuner;
 
 /// A millionths value as a decimal (`3500000` -> `3.5`).
 pub fn ppm_text(v: u64) -> String {
