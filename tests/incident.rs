@@ -291,19 +291,28 @@ fn decoy_and_denial_look_alike() {
     // (the busiest window) would not have; its drop-in changes the decoy
     // segment only.
     let out = s.env.scratch().join("90-tune.toml");
-    let t = s.env.bdctl(&["tune", "--write", &out.display().to_string()]);
+    let t = s
+        .env
+        .bdctl(&["tune", "--write", &out.display().to_string()]);
     t.expect_code(0, "tune");
     let text = t.stdout_str();
-    assert!(text.contains("decoy hits in /var/log/belladonna/audit.jsonl: 7"), "{text}");
+    assert!(
+        text.contains("decoy hits in /var/log/belladonna/audit.jsonl: 7"),
+        "{text}"
+    );
     assert!(text.contains("current: decoy_floor = 3, decoy_factor = 3, decoy_window = 600s: the alarm would have fired 1 times"), "{text}");
     assert!(text.contains("recommended: decoy_floor = 7, decoy_factor = 3, decoy_window = 600s: the alarm would have fired 0 times"), "{text}");
     let hash = |env: &TestEnv| -> serde_json::Value {
         serde_json::from_slice(&env.bdctl(&["policy", "hash", "--json"]).stdout).unwrap()
     };
     let before = hash(&s.env);
-    s.env.dropin("90-tune.toml", &std::fs::read_to_string(&out).unwrap());
+    s.env
+        .dropin("90-tune.toml", &std::fs::read_to_string(&out).unwrap());
     let after = hash(&s.env);
-    assert_ne!(before["segments"]["decoy"], after["segments"]["decoy"], "{after}");
+    assert_ne!(
+        before["segments"]["decoy"], after["segments"]["decoy"],
+        "{after}"
+    );
     assert_eq!(before["segments"]["auth"], after["segments"]["auth"]);
 }
 
@@ -519,4 +528,33 @@ fn hydra_score_freezes_the_host() {
     let t = env.bdctl(&["hydra"]);
     assert!(t.stdout_str().contains("alice"), "{t}");
     env.assert_verify_ok("hydra");
+}
+
+/// A pinned policy with [incident] and decoys round-trips through the
+/// lock; changing a decoy setting is drift of the decoy segment only.
+#[test]
+fn pin_and_drift_of_the_decoy_segment() {
+    let Some(s) = setup("pin_and_drift_of_the_decoy_segment", INCIDENT) else {
+        return;
+    };
+    let env = &s.env;
+    // /etc is read-only inside the namespace (as in tests/drift.rs).
+    env.sh_in_ns(
+        "root",
+        "mount --bind \"$TESTDIR/etc/belladonna\" /etc/belladonna && \"$BDCTL\" policy pin",
+    )
+    .expect_code(0, "pin");
+    // The lock's copy of the policy decodes and hashes to the pin.
+    env.bdctl(&["policy", "pin", "--show"])
+        .expect_code(0, "pin --show");
+    env.run_as_user("alice", &["/usr/bin/id", "-u"])
+        .expect_stdout("0\n", "pinned");
+    let acc = env.audit_events("accept");
+    assert!(acc[0].get("drift").is_none(), "{}", acc[0]);
+    env.dropin("50-tune.toml", "[incident]\ndecoy_floor = 9\n");
+    env.run_as_user("alice", &["/usr/bin/id", "-u"])
+        .expect_stdout("0\n", "drifted");
+    let acc = env.audit_events("accept");
+    let d = acc[1]["drift"].as_str().unwrap_or_default();
+    assert!(d.starts_with("drift decoy"), "{d}");
 }
