@@ -597,10 +597,9 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, saved: &hygiene::Saved) -> i32 {
             );
             return ctx.reject(&subject(rule), reason.as_str(), &msg, exit::DENIED);
         }
-        Decision::Allow { rule, spec, .. }
+        Decision::Allow { rule, .. }
             if frozen.is_frozen() && !policy.incident.is_break_glass(&rule.name) =>
         {
-            let _ = spec;
             let msg = format!(
                 "{} is not allowed to run {} as {}",
                 ctx.who(),
