@@ -527,6 +527,34 @@ fn hydra_score_freezes_the_host() {
     assert!(v["p50"].as_f64().unwrap() > 0.2, "{v}");
     let t = env.bdctl(&["hydra"]);
     assert!(t.stdout_str().contains("alice"), "{t}");
+    // Novelty (computed by bdctl from the log): bob's first accepted
+    // command counts, the repeat does not.
+    s.env.policy(&format!(
+        "{}\n[[rule]]\nname = \"bob-id\"\nusers = [\"bob\"]\ncommands = [\"/usr/bin/id -u\"]\nauth = \"none\"\n",
+        std::fs::read_to_string(s.env.policy_path()).unwrap()
+    ));
+    s.env.bdctl(&[
+        "unfreeze",
+        "--token",
+        &s.token("u1", "sec1", &[]),
+        "--token",
+        &s.token("u2", "sec2", &[]),
+    ]);
+    for _ in 0..2 {
+        env.run_as_user("bob", &["/usr/bin/id", "-u"])
+            .expect_stdout("0\n", "bob");
+    }
+    let v: serde_json::Value =
+        serde_json::from_slice(&env.bdctl(&["hydra", "--json"]).stdout).unwrap();
+    let bob = v["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["uid"] == BOB.uid)
+        .cloned()
+        .unwrap_or_else(|| panic!("{v}"));
+    let n = bob["novelty"].as_f64().unwrap();
+    assert!((0.99..=1.0).contains(&n), "{bob}");
     env.assert_verify_ok("hydra");
 }
 

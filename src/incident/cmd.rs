@@ -284,8 +284,26 @@ pub fn status(json: bool) -> i32 {
 
 /// (uid, score now, decayed heads) of every scored uid, highest first.
 fn hydra_scores() -> Vec<(u32, f64, [f64; hydra::HEADS])> {
-    let h = hydra::read();
+    let mut h = hydra::read();
     let now = hydra::now_stamp();
+    for heads in h.users.values_mut() {
+        heads.decay_to(&now);
+    }
+    // The novelty head, from the log's accepts (wall-clock ages).
+    let novel = crate::incident::tuner::novelty(std::path::Path::new(crate::paths::AUDIT_FILE))
+        .unwrap_or_default();
+    for (uid, t) in novel {
+        let age = now.wall.saturating_sub(t) as f64;
+        let w = (-age * std::f64::consts::LN_2 / hydra::HALF_LIFE_SECS).exp();
+        if w < 1e-9 {
+            continue;
+        }
+        let e = h.users.entry(uid).or_insert(hydra::Heads {
+            counts: [0.0; hydra::HEADS],
+            at: now,
+        });
+        e.counts[hydra::Head::Novelty as usize] += w;
+    }
     let mut v: Vec<(u32, f64, [f64; hydra::HEADS])> = h
         .users
         .iter()

@@ -58,6 +58,41 @@ pub fn decoy_hits(path: &Path) -> Result<Vec<u64>, String> {
     Ok(out)
 }
 
+/// Novelty events from the log at `path`: (uid, time) of each accepted
+/// command the uid had never had accepted before in that log (the
+/// hydra's `novelty` head, computed here so that bdexec pays nothing for
+/// it on accepted calls).
+pub fn novelty(path: &Path) -> Result<Vec<(u32, u64)>, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut seen: std::collections::HashSet<(u64, Vec<u8>)> = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for line in std::io::BufReader::new(f).split(b'\n') {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        let Ok(v) = LineView::parse(&line) else {
+            continue;
+        };
+        if v.text("event").as_deref() != Some(b"accept".as_slice()) {
+            continue;
+        }
+        let uid = match v.get("submituid") {
+            Some(crate::audit::record::Value::Int(n)) => *n,
+            _ => continue,
+        };
+        let (Some(cmd), Some(t)) = (v.text("command"), v.text("time")) else {
+            continue;
+        };
+        let Some(t) = parse_time(&String::from_utf8_lossy(&t)) else {
+            continue;
+        };
+        if seen.insert((uid, cmd))
+            && let Ok(u) = u32::try_from(uid)
+        {
+            out.push((u, t));
+        }
+    }
+    Ok(out)
+}
+
 /// When the alarm would have fired (window start times) for `hits`.
 pub fn replay(hits: &[u64], s: &IncidentSettings) -> Vec<u64> {
     let mut w = alarm::Windows::default();
