@@ -137,7 +137,7 @@ impl Ctx {
     /// host when it crosses `freeze_score` with `auto_freeze` on (runs in
     /// the detached child; root is not scored).
     fn hydra(&self, head: crate::incident::hydra::Head) {
-        use crate::incident::{counters, freeze, hydra};
+        use crate::incident::{freeze, hydra};
         if self.caller.uid == 0 {
             return;
         }
@@ -161,7 +161,14 @@ impl Ctx {
             cause: freeze::Cause::Hydra,
             uid: self.caller.uid,
         };
-        match freeze::freeze(run.as_fd(), &info) {
+        self.freeze(run, &info);
+    }
+
+    /// Freeze the host automatically (in the detached child): the
+    /// persistent flag, the counters and a `freeze` record.
+    fn freeze(&self, run: &std::os::fd::OwnedFd, info: &crate::incident::freeze::FreezeInfo) {
+        use crate::incident::{counters, freeze};
+        match freeze::freeze(run.as_fd(), info) {
             Ok(true) => {
                 counters::bump_freeze(info.cause);
                 let why = format!("cause={}; {}", info.cause.as_str(), info.reason);
@@ -170,7 +177,10 @@ impl Ctx {
                 }
             }
             Ok(false) => {}
-            Err(e) => alert::syslog(&format!("hydra: cannot freeze the host: {e}")),
+            Err(e) => alert::syslog(&format!(
+                "{}: cannot freeze the host: {e}",
+                info.cause.as_str()
+            )),
         }
     }
 
@@ -899,17 +909,7 @@ fn decoy_hit(
             cause: freeze::Cause::DecoyRate,
             uid: ctx.caller.uid,
         };
-        match freeze::freeze(state_dir.as_fd(), &info) {
-            Ok(true) => {
-                counters::bump_freeze(info.cause);
-                let why = format!("cause={}; {}", info.cause.as_str(), info.reason);
-                if let Err(e) = ctx.record(Event::Freeze, &Subject::default(), &why, None) {
-                    alert::syslog(&format!("host frozen, not recorded: {e}"));
-                }
-            }
-            Ok(false) => {}
-            Err(e) => alert::syslog(&format!("decoy alarm: cannot freeze the host: {e}")),
-        }
+        ctx.freeze(state_dir, &info);
     };
     ctx.refuse(Event::Alert, s, "decoy hit", msg, exit::DENIED, bookkeeping)
 }
