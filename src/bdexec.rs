@@ -828,9 +828,12 @@ fn command_line(path: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
 
 fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
     use std::fmt::Write as _;
-    let mut rules = decide::rules_for_caller(policy, &ctx.caller);
-    // Decoys are listed exactly as grants (docs/incident-response.md).
-    rules.extend(crate::incident::decoy::for_caller(policy, &ctx.caller));
+    // Decoys are listed exactly as grants, where they are written
+    // (docs/incident-response.md).
+    let rules = crate::incident::decoy::listing(
+        decide::rules_for_caller(policy, &ctx.caller),
+        crate::incident::decoy::for_caller(policy, &ctx.caller),
+    );
     let mut text = String::new();
     // Writing to a String cannot fail.
     if rules.is_empty() {

@@ -147,6 +147,10 @@ fn attack_freeze_unfreeze_story() {
     let l = env.run_as_user("alice", &["-l"]);
     l.expect_code(0, "list");
     let text = l.stdout_str();
+    assert_eq!(
+        text,
+        "alice may run the following commands with bdexec:\n    (root) auth=none /usr/bin/id -u\n    (root) auth=none /usr/bin/whoami\n    (root) auth=none /usr/bin/shred *\n    (root) auth=none /usr/bin/base32\n"
+    );
     assert!(
         text.contains("    (root) auth=none /usr/bin/shred *\n")
             && text.contains("    (root) auth=none /usr/bin/base32\n")
