@@ -347,10 +347,11 @@ fn incident_families() -> Vec<Family> {
         .values()
         .map(|h| h.score_at(&now))
         .collect();
-    let quantiles = [("0.5", 50), ("0.95", 95), ("0.99", 99)]
+    // A gauge may not carry `quantile` (reserved for summaries).
+    let quantiles = [("50", 50), ("95", 95), ("99", 99)]
         .iter()
         .map(|(q, p)| Sample {
-            labels: vec![("quantile", (*q).to_string())],
+            labels: vec![("percentile", (*q).to_string())],
             value: Value::Num(hydra::percentile(&mut scores, *p)),
         })
         .collect();
@@ -374,7 +375,7 @@ fn incident_families() -> Vec<Family> {
         ),
         Family {
             name: "belladonna_hydra_score",
-            help: "Hydra risk score over users (nearest-rank quantiles, 0..1).",
+            help: "Hydra risk score over users (nearest-rank percentiles 50, 95, 99; 0..1).",
             kind: Kind::Gauge,
             samples: quantiles,
         },
