@@ -887,6 +887,7 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    session: Default::default(),
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -1081,6 +1082,7 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    session: Default::default(),
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -1100,6 +1102,7 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    session: Default::default(),
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);

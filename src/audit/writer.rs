@@ -34,7 +34,8 @@
 use super::mac::EpochKey;
 use super::record::{EventKind, LineView, ParseError};
 use super::record::{
-    Record, Torn, encode_record_keyed, encode_recovery_keyed, encode_seal, span_absorbable,
+    ExitRecord, Record, Torn, encode_exit_keyed, encode_record_keyed, encode_recovery_keyed,
+    encode_seal, span_absorbable,
 };
 use super::{AuditError, MAX_LINE, MAX_TORN_LINES, chain::GENESIS};
 
@@ -87,6 +88,15 @@ pub struct Appended {
 /// Append `rec` to the log named by `opts`: open it safely, then
 /// [`append_to`].
 pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, AuditError> {
+    append_item(Item::Record(rec), opts)
+}
+
+/// Append the `exit` record `rec` (monitor mode) like [`append`].
+pub fn append_exit(rec: &ExitRecord<'_>, opts: &AppendOptions<'_>) -> Result<Appended, AuditError> {
+    append_item(Item::Exit(rec), opts)
+}
+
+fn append_item(item: Item<'_>, opts: &AppendOptions<'_>) -> Result<Appended, AuditError> {
     let shown = opts.dir.join(opts.name);
     if !crate::secure_fs::plain_name(opts.name) {
         return Err(AuditError::bad_name(&shown));
@@ -104,7 +114,7 @@ pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Au
     let (file, _) =
         crate::secure_fs::open_trusted_file(dir.as_fd(), opts.name, &shown, flags, 0o600)
             .map_err(|e| AuditError::open(&shown, &e))?;
-    append_inner(&file, &shown, Item::Record(rec), opts.lock_timeout, &|| {
+    append_inner(&file, &shown, item, opts.lock_timeout, &|| {
         crate::auth::keys::load_host_audit_key().map_err(|e| AuditError::key(&e.to_string()))
     })
 }
@@ -211,6 +221,7 @@ fn check_append_mode(file: &File, shown: &Path) -> Result<(), AuditError> {
 #[derive(Clone, Copy)]
 pub(crate) enum Item<'r> {
     Record(&'r Record<'r>),
+    Exit(&'r ExitRecord<'r>),
     /// A seal of the key's epoch, which holds `records` records so far.
     Seal {
         time: SystemTime,
@@ -224,18 +235,21 @@ impl Item<'_> {
     fn time(&self) -> SystemTime {
         match self {
             Item::Record(r) => r.time,
+            Item::Exit(r) => r.time,
             Item::Seal { time, .. } => *time,
         }
     }
     fn host(&self) -> &[u8] {
         match self {
             Item::Record(r) => r.host,
+            Item::Exit(r) => r.host,
             Item::Seal { host, .. } => host,
         }
     }
     fn pid(&self) -> u32 {
         match self {
             Item::Record(r) => r.pid,
+            Item::Exit(r) => r.pid,
             Item::Seal { pid, .. } => *pid,
         }
     }
@@ -409,6 +423,7 @@ pub(crate) fn plan_item(
     let start = buf.len();
     let h = match item {
         Item::Record(rec) => encode_record_keyed(&mut buf, rec, seq, &prev, key),
+        Item::Exit(rec) => encode_exit_keyed(&mut buf, rec, seq, &prev, key),
         Item::Seal {
             time,
             host,

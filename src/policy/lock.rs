@@ -27,7 +27,7 @@ use crate::policy::load::Loaded;
 use crate::policy::model::{
     Action, Approval, Approver, Args, Auth, CommandSpec, DEFAULT_TIMESTAMP_TIMEOUT, Defaults,
     DriftMode, LandlockSpec, Origin, Policy, Principal, Rate, Rule, SandboxProfile, SeccompAction,
-    SeccompSpec,
+    SeccompSpec, Session,
 };
 use crate::secure_fs;
 use nix::fcntl::OFlag;
@@ -406,6 +406,8 @@ struct DefaultsDe {
     drift: DriftDe,
     #[serde(default = "default_timestamp_timeout")]
     timestamp_timeout: u64,
+    #[serde(default)]
+    session: SessionDe,
 }
 
 fn default_timestamp_timeout() -> u64 {
@@ -470,6 +472,28 @@ struct RuleDe {
     approval: Option<Approval>,
     #[serde(default)]
     rate: Option<Rate>,
+    /// Absent in lock files written before the session keys.
+    #[serde(default)]
+    session: SessionDe,
+}
+
+/// `monitor`, `use_pty`, `require_tty` as serialized (unset keys absent).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SessionDe {
+    monitor: Option<bool>,
+    use_pty: Option<bool>,
+    require_tty: Option<bool>,
+}
+
+impl From<SessionDe> for Session {
+    fn from(s: SessionDe) -> Session {
+        Session {
+            monitor: s.monitor,
+            use_pty: s.use_pty,
+            require_tty: s.require_tty,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -544,6 +568,7 @@ impl PolicyDe {
                     DriftDe::Deny => DriftMode::Deny,
                 },
                 timestamp_timeout: d.timestamp_timeout,
+                session: d.session.into(),
             },
             rules: self
                 .rules
@@ -580,6 +605,7 @@ impl PolicyDe {
                     caps: r.caps,
                     approval: r.approval,
                     rate: r.rate,
+                    session: r.session.into(),
                     origin: origin(),
                 })
                 .collect(),

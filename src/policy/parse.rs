@@ -82,7 +82,7 @@ use crate::policy::model::{
     Action, Auth, CommandSpec, Defaults, LandlockSpec, Origin, Policy, Principal, Rule,
     SandboxProfile, SeccompAction, SeccompSpec,
 };
-use crate::policy::model::{Approval, Approver, Rate};
+use crate::policy::model::{Approval, Approver, Rate, Session};
 use crate::sandbox::syscalls;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
@@ -184,6 +184,9 @@ struct RawDefaults {
     sandbox: Option<SStr>,
     drift: Option<SStr>,
     timestamp_timeout: Option<SStr>,
+    monitor: Option<bool>,
+    use_pty: Option<bool>,
+    require_tty: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -203,6 +206,9 @@ struct RawRule {
     approvers: Option<Spanned<Vec<SStr>>>,
     nonce_namespace: Option<SStr>,
     rate: Option<SStr>,
+    monitor: Option<bool>,
+    use_pty: Option<bool>,
+    require_tty: Option<bool>,
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.
@@ -1086,6 +1092,11 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
         caps,
         approval,
         rate,
+        session: Session {
+            monitor: raw.monitor,
+            use_pty: raw.use_pty,
+            require_tty: raw.require_tty,
+        },
         origin: ctx.origin(&span),
     })
 }
@@ -1123,6 +1134,11 @@ fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
         out.timestamp_timeout = parse_duration(t.get_ref())
             .map_err(|m| ctx.err(&t.span(), format!("timestamp_timeout: {m}")))?;
     }
+    out.session = Session {
+        monitor: d.monitor,
+        use_pty: d.use_pty,
+        require_tty: d.require_tty,
+    };
     Ok(out)
 }
 
