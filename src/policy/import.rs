@@ -183,6 +183,8 @@ struct Conv<'a> {
     secure_path: Option<String>,
     env_keep: Option<Vec<String>>,
     umask: Option<String>,
+    /// `Defaults requiretty` (the last of requiretty/!requiretty wins).
+    require_tty: bool,
 }
 
 const MAX_ALIAS_DEPTH: usize = 64;
@@ -261,6 +263,7 @@ fn convert(read: sudoers::Read, opts: &Options) -> Result<Imported, ImportError>
         secure_path: None,
         env_keep: None,
         umask: None,
+        require_tty: false,
     };
     for p in &read.warnings {
         c.warnings.push(Warning {
@@ -397,8 +400,8 @@ impl Conv<'_> {
                 ("runas_default", _) => Some(
                     "runas_default changes the target of every rule without a runas list; not supported (refusing rather than guessing the target)",
                 ),
-                ("requiretty", false) => Some(
-                    "requiretty makes sudo refuse requests without a terminal; Belladonna has no such condition, so importing would allow what sudo refuses (remove the line, or make it !requiretty, to import)",
+                ("requiretty", false) if scope.is_some() => Some(
+                    "a per-user/host/runas/command requiretty is not mapped, and dropping it would allow what sudo refuses (make it a global `Defaults requiretty`, which becomes require_tty = true)",
                 ),
                 ("runas_check_shell", false) => Some(
                     "runas_check_shell makes sudo refuse targets whose shell is not in /etc/shells; Belladonna has no such condition (remove the line to import)",
@@ -438,8 +441,8 @@ impl Conv<'_> {
         match (s.name.as_str(), s.negated, &s.op) {
             // Belladonna always starts from a clean environment.
             ("env_reset", false, None) => {}
-            // Belladonna never requires a terminal.
-            ("requiretty", true, None) => {}
+            // [defaults] require_tty = true (belladonna-policy(5)).
+            ("requiretty", negated, None) => self.require_tty = !negated,
             ("secure_path", false, Some((op, v))) if op == "=" => {
                 let ok = !v.is_empty()
                     && v.split(':').all(|d| {
@@ -1237,7 +1240,11 @@ impl Conv<'_> {
         out.push_str("# Review it before installing: UNMAPPED lines were not imported, NARROWED\n");
         out.push_str("# ones allow less than sudoers did. See docs/sudoers-import.md.\n");
         out.push_str("version = 1\n");
-        if self.secure_path.is_some() || self.env_keep.is_some() || self.umask.is_some() {
+        if self.secure_path.is_some()
+            || self.env_keep.is_some()
+            || self.umask.is_some()
+            || self.require_tty
+        {
             out.push_str("\n[defaults]\n");
             if let Some(p) = &self.secure_path {
                 out.push_str(&format!("secure_path = {}\n", toml_str(p)));
@@ -1247,6 +1254,9 @@ impl Conv<'_> {
             }
             if let Some(u) = &self.umask {
                 out.push_str(&format!("umask = {}\n", toml_str(u)));
+            }
+            if self.require_tty {
+                out.push_str("require_tty = true\n");
             }
         }
         let mut rules = 0;

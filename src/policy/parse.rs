@@ -1467,6 +1467,27 @@ action = "deny"
         assert_eq!(r.groups, vec![Principal::Id(100)]);
     }
 
+    /// monitor, use_pty, require_tty: booleans in a rule or [defaults],
+    /// the rule's winning; absent ones leave the canonical hash alone.
+    #[test]
+    fn session_keys() {
+        let rule = "[[rule]]\nname = \"r\"\nusers = [\"a\"]\ncommands = [\"/x\"]\n";
+        let p = main_ok(&format!(
+            "version = 1\n[defaults]\nmonitor = true\nrequire_tty = true\n{rule}use_pty = false\nmonitor = false\n"
+        ));
+        let s = p.rules[0].session.or(p.defaults.session);
+        assert_eq!(
+            (s.monitor, s.use_pty, s.require_tty),
+            (Some(false), Some(false), Some(true))
+        );
+        let plain = main_ok(&format!("version = 1\n{rule}"));
+        assert!(plain.rules[0].session.is_unset() && plain.defaults.session.is_unset());
+        let json = serde_json::to_string(&plain).expect("json");
+        assert!(!json.contains("session"), "{json}");
+        let e = main_err(&format!("version = 1\n{rule}monitor = \"yes\"\n"));
+        assert!(e.contains("boolean"), "{e}");
+    }
+
     #[test]
     fn defaults_when_omitted() {
         let p = main_ok(&rule_src(
