@@ -12,7 +12,7 @@ use crate::authstep;
 use crate::cli::{BdexecArgs, Mode};
 use crate::decide::{self, Caller, Decision, Request};
 use crate::escape::display;
-use crate::exec::{confine, env, hygiene, launch, privileges, resolve};
+use crate::exec::{confine, env, hygiene, launch, monitor, privileges, resolve};
 use crate::identity::{self, TargetAccount};
 use crate::policy::cmdline::render;
 use crate::policy::hash::hex;
@@ -87,6 +87,8 @@ struct Subject<'a> {
     sandbox: Option<&'a str>,
     confinement: Option<&'a str>,
     env_dropped: &'a [String],
+    /// Monitor mode: the accept record says so (`"monitor":true`).
+    monitor: bool,
 }
 
 impl Ctx {
@@ -96,7 +98,7 @@ impl Ctx {
         s: &Subject<'_>,
         reason: &str,
         suppressed: Option<u64>,
-    ) -> Result<audit::Appended, audit::AuditError> {
+    ) -> Result<[u8; 16], audit::AuditError> {
         let uuid = audit::new_uuid()?;
         let tty = self.tty.as_deref().map(str::as_bytes);
         let cwd = self.cwd.as_deref().map(|p| p.as_os_str().as_bytes());
@@ -127,11 +129,12 @@ impl Ctx {
             env_dropped: s.env_dropped,
             timing: Some(self.watch.timing()),
             traceparent: self.traceparent.as_deref(),
+            monitor: s.monitor,
         };
         let appended = audit::append(&rec, &AppendOptions::system())?;
         // Durable, lock released: the journal copy (never blocks).
         audit::journal::forward(&rec, &appended);
-        Ok(appended)
+        Ok(uuid)
     }
 
     /// Refuse: record (best effort: a refusal stands even when the log
@@ -669,6 +672,21 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
                 let msg = e.to_string();
                 return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
             }
+            // require_tty: refused without a controlling terminal (from
+            // /proc/self/stat, not from fds the caller chose), before
+            // any prompt, as sudo's requiretty.
+            if rule.session.or(policy.defaults.session).require_tty == Some(true)
+                && ctx.tty.is_none()
+            {
+                let msg = "this command needs a terminal (require_tty); \
+                           run it from an interactive session";
+                return ctx.reject(
+                    &subject(Some(rule)),
+                    "no terminal (require_tty)",
+                    msg,
+                    exit::DENIED,
+                );
+            }
             // PAM's account stage for every rule (`pam_account`, default
             // on); a password rule runs it after the password.
             let account = || {
@@ -825,25 +843,31 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
     }
 
     // The durable accept record: nothing runs without it.
+    let session = rule.session.or(policy.defaults.session);
+    let monitor = session.monitor == Some(true);
     let accepted = Subject {
         sandbox: confinement.as_ref().and_then(|c| c.profile()),
         confinement: confinement.as_ref().map(|c| c.summary()),
         env_dropped: &dropped,
+        monitor,
         ..subject(Some(rule))
     };
     let reason = match &approved_by {
         Some(a) => format!("allowed, {a}"),
         None => "allowed".to_string(),
     };
-    if let Err(e) = ctx.record(Event::Accept, &accepted, &reason, None) {
-        alert::syslog(&format!(
-            "uid {}: {} not run: {e}",
-            ctx.caller.uid,
-            display(&cmd_path)
-        ));
-        say(&e.to_string());
-        return exit::AUDIT;
-    }
+    let accept_uuid = match ctx.record(Event::Accept, &accepted, &reason, None) {
+        Ok(u) => u,
+        Err(e) => {
+            alert::syslog(&format!(
+                "uid {}: {} not run: {e}",
+                ctx.caller.uid,
+                display(&cmd_path)
+            ));
+            say(&e.to_string());
+            return exit::AUDIT;
+        }
+    };
     crate::testhook::point("before-exec");
 
     // Point of no return: any failure from here exits without running.
@@ -855,6 +879,20 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
         say(&msg);
         std::process::exit(exit::EXEC)
     };
+    // Monitor mode: the parent stays to record the exit (never returns
+    // here); the child goes on exactly as a plain exec.
+    if monitor {
+        let plan = monitor::Plan {
+            use_pty: session.use_pty != Some(false),
+            target_uid: target.target.uid,
+            target_gid: target.target.gid,
+            accept: accept_uuid,
+            host: &ctx.host,
+        };
+        if let Err(e) = monitor::start(&plan).and_then(|mut c| c.before_switch()) {
+            fail(format!("cannot start the monitor, nothing was run: {e}"));
+        }
+    }
     // DESIGN section 4, exec/sandbox: bounding set and securebits ->
     // setgroups/setresgid/setresuid -> rlimits/umask -> the granted
     // capabilities -> no_new_privs -> Landlock -> seccomp (last) -> exec.

@@ -1094,6 +1094,7 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    session: Default::default(),
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -1293,6 +1294,7 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    session: Default::default(),
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -1312,6 +1314,7 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    session: Default::default(),
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);

@@ -26,7 +26,10 @@
 #![forbid(unsafe_code)]
 
 use super::chain::{GENESIS, hex};
-use super::record::{EventKind, LineView, Record, Torn, Value, encode_record, encode_recovery};
+use super::record::{
+    EventKind, ExitRecord, LineView, Record, Torn, Value, encode_exit_keyed, encode_record,
+    encode_recovery,
+};
 use super::show::human;
 use super::writer::Appended;
 use crate::journald::{self, Entry};
@@ -49,6 +52,8 @@ pub mod ids {
     pub const UNFREEZE: &str = "e9d2ec5db2f649bca91f70f49952d3b0";
     /// An unfreeze attempt was refused (`unfreeze-refused`).
     pub const UNFREEZE_REFUSED: &str = "7656aea4386d44b8bd3cb1bbad79b375";
+    /// How a monitored command ended (`exit`).
+    pub const EXIT: &str = "b95108a9a5934f56924b37dc32d0bb4f";
 }
 
 /// syslog priorities used.
@@ -77,13 +82,14 @@ pub fn message_id(e: EventKind) -> &'static str {
         EventKind::Recovery => ids::RECOVERY,
         EventKind::Seal => ids::SEAL,
         EventKind::Incident => ids::DECOY_ALERT,
+        EventKind::Exit => ids::EXIT,
     }
 }
 
 /// The PRIORITY of an event (incident events: see [`incident`]).
 pub fn event_priority(e: EventKind) -> u8 {
     match e {
-        EventKind::Accept => priority::INFO,
+        EventKind::Accept | EventKind::Exit => priority::INFO,
         EventKind::Reject | EventKind::Seal => priority::NOTICE,
         EventKind::Recovery => priority::WARNING,
         EventKind::Incident => priority::CRIT,
@@ -120,6 +126,13 @@ fn json_text(v: &Value<'_>) -> Option<Vec<u8>> {
     Some(match v {
         Value::Null => return None,
         Value::Int(n) => n.to_string().into_bytes(),
+        Value::Bool(b) => {
+            if *b {
+                b"true".to_vec()
+            } else {
+                b"false".to_vec()
+            }
+        }
         Value::Str(s) => s.to_vec(),
         Value::Arr(a) => {
             let mut out = b"[".to_vec();
@@ -294,6 +307,17 @@ fn forward_recovery(
     let body = line.strip_suffix(b"\n").unwrap_or(&line);
     let Ok(v) = LineView::parse(body) else { return };
     deliver(&entry_for(&v, None), priority::WARNING, &human(&v));
+}
+
+/// Copy a monitored command's `exit` record to journald, after it is
+/// durable and the lock released (src/exec/monitor.rs).
+pub fn forward_exit(rec: &ExitRecord<'_>, a: &Appended) {
+    let mut line = Vec::with_capacity(512);
+    encode_exit_keyed(&mut line, rec, a.seq, &GENESIS, None);
+    let line = with_epoch(line, a.epoch);
+    if let Ok(v) = LineView::parse(line.strip_suffix(b"\n").unwrap_or(&line)) {
+        deliver_view(&v, &a.h);
+    }
 }
 
 /// Copy the last record of `file` to journald when its seq is `seq`

@@ -62,6 +62,7 @@ pub fn record(event: Event, reason: &str) -> Result<(), String> {
         env_dropped: &[],
         timing: None,
         traceparent: None,
+        monitor: false,
     };
     audit::append(&rec, &AppendOptions::system())
         .map(|_| ())

@@ -275,6 +275,8 @@ struct Conv<'a> {
     /// `timestamp_timeout` in seconds.
     timestamp_timeout: Option<u64>,
     lines: Vec<LineReport>,
+    /// `Defaults requiretty` (the last of requiretty/!requiretty wins).
+    require_tty: bool,
 }
 
 const MAX_ALIAS_DEPTH: usize = 64;
@@ -355,6 +357,7 @@ fn convert(read: sudoers::Read, opts: &Options) -> Result<Imported, ImportError>
         umask: None,
         timestamp_timeout: None,
         lines: Vec::new(),
+        require_tty: false,
     };
     for p in &read.warnings {
         c.warnings.push(Warning {
@@ -522,8 +525,8 @@ impl Conv<'_> {
                 ("runas_default", _) => Some(
                     "runas_default changes the target of every rule without a runas list; not supported (refusing rather than guessing the target)",
                 ),
-                ("requiretty", false) => Some(
-                    "requiretty makes sudo refuse requests without a terminal; Belladonna has no such condition, so importing would allow what sudo refuses (remove the line, or make it !requiretty, to import)",
+                ("requiretty", false) if scope.is_some() => Some(
+                    "a per-user/host/runas/command requiretty is not mapped, and dropping it would allow what sudo refuses (make it a global `Defaults requiretty`, which becomes require_tty = true)",
                 ),
                 ("runas_check_shell", false) => Some(
                     "runas_check_shell makes sudo refuse targets whose shell is not in /etc/shells; Belladonna has no such condition (remove the line to import)",
@@ -565,8 +568,8 @@ impl Conv<'_> {
         match (s.name.as_str(), s.negated, &s.op) {
             // Belladonna always starts from a clean environment.
             ("env_reset", false, None) => {}
-            // Belladonna never requires a terminal.
-            ("requiretty", true, None) => {}
+            // [defaults] require_tty = true (belladonna-policy(5)).
+            ("requiretty", negated, None) => self.require_tty = !negated,
             ("secure_path", false, Some((op, v))) if op == "=" => {
                 let ok = !v.is_empty()
                     && v.split(':').all(|d| {
@@ -1466,6 +1469,7 @@ impl Conv<'_> {
             || self.env_keep.is_some()
             || self.umask.is_some()
             || self.timestamp_timeout.is_some()
+            || self.require_tty
         {
             out.push_str("\n[defaults]\n");
             if let Some(p) = &self.secure_path {
@@ -1479,6 +1483,9 @@ impl Conv<'_> {
             }
             if let Some(t) = self.timestamp_timeout {
                 out.push_str(&format!("timestamp_timeout = \"{t}s\"\n"));
+            }
+            if self.require_tty {
+                out.push_str("require_tty = true\n");
             }
         }
         let mut rules = 0;

@@ -27,7 +27,7 @@ use crate::policy::load::Loaded;
 use crate::policy::model::{
     Action, Approval, Approver, Args, Auth, CommandKind, CommandSpec, DEFAULT_TIMESTAMP_TIMEOUT,
     Defaults, DriftMode, LandlockSpec, Origin, Policy, Principal, Rate, Rule, SandboxProfile,
-    SeccompAction, SeccompSpec,
+    SeccompAction, SeccompSpec, Session,
 };
 use crate::secure_fs;
 use nix::fcntl::OFlag;
@@ -412,6 +412,8 @@ struct DefaultsDe {
     timestamp_timeout: u64,
     #[serde(default = "default_sample_ppm")]
     telemetry_sample_ppm: u32,
+    #[serde(default)]
+    session: SessionDe,
 }
 
 fn default_sample_ppm() -> u32 {
@@ -497,6 +499,28 @@ struct RuleDe {
     approval: Option<Approval>,
     #[serde(default)]
     rate: Option<Rate>,
+    /// Absent in lock files written before the session keys.
+    #[serde(default)]
+    session: SessionDe,
+}
+
+/// `monitor`, `use_pty`, `require_tty` as serialized (unset keys absent).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SessionDe {
+    monitor: Option<bool>,
+    use_pty: Option<bool>,
+    require_tty: Option<bool>,
+}
+
+impl From<SessionDe> for Session {
+    fn from(s: SessionDe) -> Session {
+        Session {
+            monitor: s.monitor,
+            use_pty: s.use_pty,
+            require_tty: s.require_tty,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -576,6 +600,7 @@ impl PolicyDe {
                 pam_account: d.pam_account,
                 timestamp_timeout: d.timestamp_timeout,
                 telemetry_sample_ppm: d.telemetry_sample_ppm,
+                session: d.session.into(),
             },
             rules: self
                 .rules
@@ -617,6 +642,7 @@ impl PolicyDe {
                     caps: r.caps,
                     approval: r.approval,
                     rate: r.rate,
+                    session: r.session.into(),
                     origin: origin(),
                 })
                 .collect(),

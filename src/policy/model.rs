@@ -67,6 +67,10 @@ pub struct Defaults {
     /// change the canonical hash of existing policies.
     #[serde(skip_serializing_if = "is_default_sample_ppm")]
     pub telemetry_sample_ppm: u32,
+    /// `monitor`, `use_pty`, `require_tty` for every rule that does not
+    /// set them. Not serialized when unset (existing hashes unchanged).
+    #[serde(skip_serializing_if = "Session::is_unset")]
+    pub session: Session,
 }
 
 /// Default `telemetry_sample_rate`: 1.0 (every call), in parts per million.
@@ -79,6 +83,38 @@ fn is_default_sample_ppm(v: &u32) -> bool {
 /// serde's `skip_serializing_if` for keys whose default is `true`.
 pub fn is_true(v: &bool) -> bool {
     *v
+}
+
+/// The session keys of a rule or `[defaults]` (belladonna-policy(5),
+/// src/exec/monitor.rs): `None` = not set here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Session {
+    /// `monitor = true`: bdexec stays as the command's parent and records
+    /// how it ended (an `exit` record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<bool>,
+    /// `use_pty`: the command gets its own pty (monitor mode only);
+    /// unset = on when the caller has a terminal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_pty: Option<bool>,
+    /// `require_tty = true`: refuse without a controlling terminal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_tty: Option<bool>,
+}
+
+impl Session {
+    pub fn is_unset(&self) -> bool {
+        *self == Session::default()
+    }
+
+    /// This rule's keys, each falling back to `defaults`'.
+    pub fn or(self, defaults: Session) -> Session {
+        Session {
+            monitor: self.monitor.or(defaults.monitor),
+            use_pty: self.use_pty.or(defaults.use_pty),
+            require_tty: self.require_tty.or(defaults.require_tty),
+        }
+    }
 }
 
 /// Default `timestamp_timeout`: 5 minutes (sudo's default).
@@ -251,6 +287,9 @@ pub struct Rule {
     /// uid). Rate segment (the auth segment hashes the rules without it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<Rate>,
+    /// `monitor`, `use_pty`, `require_tty` set in this rule.
+    #[serde(skip_serializing_if = "Session::is_unset")]
+    pub session: Session,
     /// Not part of the policy's meaning: excluded from the hash.
     #[serde(skip)]
     pub origin: Origin,
@@ -344,6 +383,7 @@ impl Default for Defaults {
             pam_account: true,
             timestamp_timeout: DEFAULT_TIMESTAMP_TIMEOUT,
             telemetry_sample_ppm: DEFAULT_SAMPLE_PPM,
+            session: Session::default(),
         }
     }
 }

@@ -82,7 +82,7 @@ use crate::policy::model::{
     Action, Args, Auth, CommandKind, CommandSpec, Defaults, LandlockSpec, Origin, Policy,
     Principal, Rule, SandboxProfile, SeccompAction, SeccompSpec,
 };
-use crate::policy::model::{Approval, Approver, Rate};
+use crate::policy::model::{Approval, Approver, Rate, Session};
 use crate::sandbox::syscalls;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
@@ -220,6 +220,9 @@ struct RawDefaults {
     pam_account: Option<bool>,
     timestamp_timeout: Option<SStr>,
     telemetry_sample_rate: Option<Spanned<f64>>,
+    monitor: Option<bool>,
+    use_pty: Option<bool>,
+    require_tty: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -240,6 +243,9 @@ struct RawRule {
     nonce_namespace: Option<SStr>,
     rate: Option<SStr>,
     break_glass: Option<Spanned<bool>>,
+    monitor: Option<bool>,
+    use_pty: Option<bool>,
+    require_tty: Option<bool>,
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.
@@ -1225,6 +1231,11 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
         caps,
         approval,
         rate,
+        session: Session {
+            monitor: raw.monitor,
+            use_pty: raw.use_pty,
+            require_tty: raw.require_tty,
+        },
         origin: ctx.origin(&span),
     })
 }
@@ -1278,6 +1289,11 @@ fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
         // In range, so the sum is in 0.5..=1e6 + 0.5: rounds to 0..=1e6.
         out.telemetry_sample_ppm = (v * 1e6 + 0.5) as u32;
     }
+    out.session = Session {
+        monitor: d.monitor,
+        use_pty: d.use_pty,
+        require_tty: d.require_tty,
+    };
     Ok(out)
 }
 
@@ -1829,6 +1845,27 @@ action = "deny"
         assert!(r.run_as.is_empty());
         assert_eq!(r.auth, Auth::Password);
         assert_eq!(r.groups, vec![Principal::Id(100)]);
+    }
+
+    /// monitor, use_pty, require_tty: booleans in a rule or [defaults],
+    /// the rule's winning; absent ones leave the canonical hash alone.
+    #[test]
+    fn session_keys() {
+        let rule = "[[rule]]\nname = \"r\"\nusers = [\"a\"]\ncommands = [\"/x\"]\n";
+        let p = main_ok(&format!(
+            "version = 1\n[defaults]\nmonitor = true\nrequire_tty = true\n{rule}use_pty = false\nmonitor = false\n"
+        ));
+        let s = p.rules[0].session.or(p.defaults.session);
+        assert_eq!(
+            (s.monitor, s.use_pty, s.require_tty),
+            (Some(false), Some(false), Some(true))
+        );
+        let plain = main_ok(&format!("version = 1\n{rule}"));
+        assert!(plain.rules[0].session.is_unset() && plain.defaults.session.is_unset());
+        let json = serde_json::to_string(&plain).expect("json");
+        assert!(!json.contains("session"), "{json}");
+        let e = main_err(&format!("version = 1\n{rule}monitor = \"yes\"\n"));
+        assert!(e.contains("boolean"), "{e}");
     }
 
     #[test]
