@@ -1094,6 +1094,9 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    env_keep: None,
+                    secure_path: None,
+                    timestamp_timeout: None,
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -1293,6 +1296,9 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    env_keep: None,
+                    secure_path: None,
+                    timestamp_timeout: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -1312,6 +1318,9 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    env_keep: None,
+                    secure_path: None,
+                    timestamp_timeout: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);

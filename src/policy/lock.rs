@@ -495,6 +495,12 @@ struct RuleDe {
     approval: Option<Approval>,
     #[serde(default)]
     rate: Option<Rate>,
+    #[serde(default)]
+    env_keep: Option<Vec<String>>,
+    #[serde(default)]
+    secure_path: Option<Vec<PathBuf>>,
+    #[serde(default)]
+    timestamp_timeout: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -615,6 +621,9 @@ impl PolicyDe {
                     caps: r.caps,
                     approval: r.approval,
                     rate: r.rate,
+                    env_keep: r.env_keep,
+                    secure_path: r.secure_path,
+                    timestamp_timeout: r.timestamp_timeout,
                     origin: origin(),
                 })
                 .collect(),
@@ -687,6 +696,9 @@ auth = "approval"
 sandbox = "web"
 caps = ["net_bind_service"]
 setenv = { B = "2" }
+env_keep = ["SSH_AUTH_SOCK"]
+secure_path = "/opt/web/bin:/usr/bin"
+timestamp_timeout = "15m"
 [[rule]]
 name = "no-sh"
 groups = ["ops"]
@@ -734,6 +746,16 @@ commands = ["/bin/sh *"]
         assert_eq!(p.defaults, l.policy.defaults);
         assert_eq!(p.sandboxes.len(), 2);
         assert_eq!(p.rules[0].users, l.policy.rules[0].users);
+        // A rule's own env_keep, secure_path, timestamp_timeout; and
+        // their absence on the other rule.
+        for (x, y) in p.rules.iter().zip(&l.policy.rules) {
+            assert_eq!(
+                (&x.env_keep, &x.secure_path, x.timestamp_timeout),
+                (&y.env_keep, &y.secure_path, y.timestamp_timeout)
+            );
+        }
+        assert_eq!(p.rules[0].timestamp_timeout, Some(900));
+        assert_eq!(p.rules[1].env_keep, None);
         assert!(lock.render().contains("verified"));
     }
 
