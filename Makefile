@@ -10,6 +10,15 @@
 #   make install    install (PREFIX, DESTDIR aware; file caps, no setuid)
 #   make bench      bdexec vs sudo vs doas, per-call wall time and RSS
 #   make lint       cargo fmt --check + clippy -D warnings
+#   make gates      the CI gates: fmt, clippy (all features), doc, deny,
+#                   audit, vet, SBOM, workflows, policy (scripts/gates.sh)
+#   make deb / rpm  packages into target/debian/, target/generate-rpm/
+#   make release    target/release-artifacts/: packages, man pages, SBOM,
+#                   SHA256SUMS, signatures, provenance (scripts/attest.sh)
+#   make verify-release   check every artifact, signature and the provenance
+#   make test-packages    install the packages into throwaway roots and test
+#                   them (scripts/test-packages.sh; root; not in `make test`)
+#   make test-release     sign with a test key, flip bytes, verify must fail
 #
 # Nothing here changes the host's /etc, /var/log or /run except
 # `make install` (and `make deps`, which installs Debian packages).
@@ -62,7 +71,8 @@ DEB_PACKAGES += vim bzip2 busybox
 # real Prometheus and node_exporter on loopback, curl for the quickstart.
 OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
 
-.PHONY: all build deps test test-journald test-tpm test-observability demo install uninstall bench lint clean check-root kernel-matrix
+.PHONY: all build deps test test-journald test-tpm test-observability demo install uninstall bench lint clean check-root kernel-matrix \
+	completions deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
 
@@ -172,6 +182,57 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets --features test-hooks -- -D warnings
 	mandoc -Tlint -W warning man/*
+
+# --- Packages, gates, release (docs/install.md, docs/supply-chain.md) ---
+
+# Only for the packages, their tests and the gates: rpm (rpm --root,
+# rpm -qp), libcap2-bin (getcap), git (the advisory-db bundle), pip (the
+# schema checkers), libtss2-dev (clippy/doc with all features).
+PKG_DEB_PACKAGES := rpm libcap2-bin git python3-pip libtss2-dev
+
+# Shell completions from the clap definitions (src/bin/belladonna-gen.rs,
+# a build tool: a debug build is enough and keeps clap_complete out of
+# the installed binaries).
+completions:
+	$(CARGO) build --features gen-tools --bin belladonna-gen
+	target/debug/belladonna-gen completions target/completions
+
+deb: build completions
+	$(CARGO) deb --no-build --no-strip
+	@ls -l target/debian/*.deb
+
+rpm: build completions
+	$(CARGO) generate-rpm
+	@ls -l target/generate-rpm/*.rpm
+
+packages: deb rpm
+
+# The cargo tools and Python checkers the gates need (pinned in
+# scripts/gates.sh; already-installed ones are skipped).
+gate-tools:
+	@bash scripts/gates.sh tools
+
+gates:
+	@bash scripts/gates.sh all
+
+# RELEASE_KEY=/path/cosign.key (ECDSA P-256 PEM) signs with a real key;
+# without it a throwaway key is made under target/ (docs/supply-chain.md).
+release: packages
+	@bash scripts/gates.sh sbom
+	@bash scripts/attest.sh release
+
+verify-release:
+	@bash scripts/attest.sh verify
+
+# Signs a release with a key made for the test, then checks that verify
+# fails on one flipped byte anywhere (scripts/test-release.sh).
+test-release: packages
+	@bash scripts/gates.sh sbom
+	@bash scripts/test-release.sh
+
+test-packages: packages
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(PKG_DEB_PACKAGES)"
+	@bash scripts/test-packages.sh
 
 clean:
 	$(CARGO) clean

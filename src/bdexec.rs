@@ -74,6 +74,8 @@ struct Ctx {
     watch: audit::timing::Stopwatch,
     /// The caller's TRACEPARENT, checked: the header or "invalid".
     traceparent: Option<String>,
+    /// `[incident]` of the loaded policy (hydra and automatic freezing).
+    incident: Option<crate::policy::model::IncidentSettings>,
 }
 
 /// What a record says about the request.
@@ -135,6 +137,79 @@ impl Ctx {
     /// Refuse: record (best effort: a refusal stands even when the log
     /// can't be written, and then the message says so) and one line.
     fn reject(&self, s: &Subject<'_>, reason: &str, msg: &str, code: i32) -> i32 {
+        let head = crate::incident::hydra::head_of_reason(reason);
+        self.refuse(Event::Reject, s, reason, msg, code, || self.hydra(head))
+    }
+
+    /// Count a refusal towards the caller's hydra score and freeze the
+    /// host when it crosses `freeze_score` with `auto_freeze` on (runs in
+    /// the detached child; root is not scored).
+    fn hydra(&self, head: crate::incident::hydra::Head) {
+        use crate::incident::{freeze, hydra};
+        if self.caller.uid == 0 {
+            return;
+        }
+        let Some(score) = hydra::record(self.caller.uid, head) else {
+            return;
+        };
+        let Some(set) = &self.incident else { return };
+        let limit = f64::from(set.freeze_score_ppm) / 1e6;
+        if !set.auto_freeze || score < limit {
+            return;
+        }
+        let Some(run) = &self.refusal_state else {
+            return;
+        };
+        let info = freeze::FreezeInfo {
+            since: freeze::now_secs(),
+            reason: format!(
+                "hydra score of uid {} is {score:.3} (freeze_score {limit})",
+                self.caller.uid
+            ),
+            cause: freeze::Cause::Hydra,
+            uid: self.caller.uid,
+        };
+        self.freeze(run, &info);
+    }
+
+    /// Freeze the host automatically (in the detached child): the
+    /// persistent flag, the counters and a `freeze` record.
+    fn freeze(&self, run: &std::os::fd::OwnedFd, info: &crate::incident::freeze::FreezeInfo) {
+        use crate::incident::{counters, freeze};
+        match freeze::freeze(run.as_fd(), info) {
+            Ok(true) => {
+                counters::bump_freeze(info.cause);
+                let why = format!("cause={}; {}", info.cause.as_str(), info.reason);
+                if let Err(e) = self.record(Event::Freeze, &Subject::default(), &why, None) {
+                    alert::syslog(&format!("host frozen, not recorded: {e}"));
+                }
+            }
+            Ok(false) => {}
+            Err(e) => alert::syslog(&format!(
+                "{}: cannot freeze the host: {e}",
+                info.cause.as_str()
+            )),
+        }
+    }
+
+    /// [`Ctx::reject`] for `event`, then `after` in a child detached from
+    /// the caller (haze, docs/incident-response.md: every refusal pays
+    /// the same fork, and the bookkeeping never shows in the caller's
+    /// wall time). An `alert` (a decoy hit) passes the refusal gate like
+    /// a denial (the bucket counts it) and is always recorded: over the
+    /// rate, where a denial would be suppressed, its record is written by
+    /// the child, so that it costs the caller what a suppressed denial
+    /// costs.
+    fn refuse(
+        &self,
+        event: Event,
+        s: &Subject<'_>,
+        reason: &str,
+        msg: &str,
+        code: i32,
+        after: impl FnOnce(),
+    ) -> i32 {
+        use crate::incident::detach::after_answer;
         use crate::state::refusals::{self, Gate};
         // Refusals over the uid's rate are counted, not recorded; a
         // bucket that cannot be used fails towards recording.
@@ -144,7 +219,7 @@ impl Ctx {
         };
         let pending = match gate {
             Some(Gate::Suppress { first }) => {
-                if first {
+                if first && event == Event::Reject {
                     alert::syslog(&format!(
                         "uid {}: refusals over the rate limit are not recorded; \
                          the next recorded one says how many",
@@ -152,13 +227,25 @@ impl Ctx {
                     ));
                 }
                 say(msg);
+                after_answer(|| {
+                    if event != Event::Reject
+                        && let Err(e) = self.record(event, s, reason, None)
+                    {
+                        alert::syslog(&format!(
+                            "uid {}: {} not recorded: {e}",
+                            self.caller.uid,
+                            event.as_str()
+                        ));
+                    }
+                    after();
+                });
                 return code;
             }
             Some(Gate::Record(p)) => Some(p),
             None => None,
         };
         let suppressed = pending.as_ref().map(|p| p.suppressed).filter(|n| *n > 0);
-        match self.record(Event::Reject, s, reason, suppressed) {
+        match self.record(event, s, reason, suppressed) {
             Ok(_) => {
                 if let Some(p) = pending {
                     let _ = p.commit();
@@ -171,6 +258,7 @@ impl Ctx {
                 say(&line);
             }
         }
+        after_answer(after);
         code
     }
 
@@ -299,6 +387,7 @@ fn recv(args: &[OsString], watch: audit::timing::Stopwatch) -> Result<Ctx, Strin
         watch,
         traceparent: std::env::var_os("TRACEPARENT")
             .map(|v| audit::timing::traceparent(v.as_bytes()).to_string()),
+        incident: None,
     })
 }
 
@@ -348,6 +437,9 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
     };
     let policy = &loaded.policy;
     ctx.policy_hash = Some(loaded.hash);
+    // Frozen mode (docs/incident-response.md): one open, maybe one stat.
+    let frozen = crate::incident::freeze::check(state_dir.as_fd());
+    ctx.incident = policy.incident.settings.clone();
     // Drift from the pinned policy (policy.lock): recorded in every
     // record of this call; denied when `drift = "deny"` is in effect.
     match crate::policy::lock::read_lock() {
@@ -443,6 +535,34 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
     let files = resolve::StatFileIds::default();
     // The name the caller used and the file it opened, for the decision.
     let invoked = resolved.invoked();
+    if let Some(d) = crate::incident::decoy::hit(policy, &ctx.caller, invoked, &args, &files) {
+        // Haze: the ordinary denial's words, for the target asked for.
+        let msg = match &explicit {
+            Some(t) => format!(
+                "{} is not allowed to run {} as {}",
+                ctx.who(),
+                display(&cmd_path),
+                t.target.name
+            ),
+            None => format!("{} is not allowed to run {}", ctx.who(), display(&cmd_path)),
+        };
+        // The target a grant would have: resolving it is the account
+        // lookup an ordinary denial makes (haze: the same work).
+        let implied = match &explicit {
+            Some(_) => None,
+            None => d
+                .run_as
+                .first()
+                .and_then(|p| identity::resolve_target(p).ok()),
+        };
+        let s = Subject {
+            target: explicit.as_ref().or(implied.as_ref()),
+            command: Some(&cmd_path),
+            rule: Some(&d.name),
+            ..Default::default()
+        };
+        return decoy_hit(&ctx, &s, &msg, policy, &state_dir, &clock);
+    }
 
     let target = match explicit {
         Some(t) => t,
@@ -515,6 +635,22 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
                 target.target.name
             );
             return ctx.reject(&subject(rule), reason.as_str(), &msg, exit::DENIED);
+        }
+        Decision::Allow { rule, .. }
+            if frozen.is_frozen() && !policy.incident.is_break_glass(&rule.name) =>
+        {
+            let msg = format!(
+                "{} is not allowed to run {} as {}",
+                ctx.who(),
+                display(&cmd_path),
+                target.target.name
+            );
+            return ctx.reject(
+                &subject(Some(rule)),
+                "host is frozen: only break_glass rules run",
+                &msg,
+                exit::DENIED,
+            );
         }
         Decision::Allow { rule, spec, auth } => {
             // The target's argv[0] is the command as the rule writes it,
@@ -766,7 +902,12 @@ fn command_line(path: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
 /// so that a script can test it.
 fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
     use std::fmt::Write as _;
-    let rules = decide::rules_for_caller(policy, &ctx.caller);
+    // Decoys are listed exactly as grants, where they are written
+    // (docs/incident-response.md).
+    let rules = crate::incident::decoy::listing(
+        decide::rules_for_caller(policy, &ctx.caller),
+        crate::incident::decoy::for_caller(policy, &ctx.caller),
+    );
     let allowed = rules.iter().any(|r| r.action == Action::Allow);
     let mut text = String::new();
     // Writing to a String cannot fail.
@@ -802,4 +943,53 @@ fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
     } else {
         exit::DENIED
     }
+}
+
+/// A decoy hit: answer with the ordinary denial and an `alert` record;
+/// then, after the answer, count it towards the decoy alarm and, when the
+/// alarm fires, record it (a second `alert`), send it to syslog and,
+/// with `auto_freeze`, freeze the host (a `freeze` record).
+fn decoy_hit(
+    ctx: &Ctx,
+    s: &Subject<'_>,
+    msg: &str,
+    policy: &crate::policy::model::Policy,
+    state_dir: &std::os::fd::OwnedFd,
+    clock: &crate::state::clock::Clock,
+) -> i32 {
+    use crate::incident::{alarm, counters, freeze};
+    let set = policy.incident.settings_or_default();
+    let bookkeeping = || {
+        counters::bump_decoy_hit();
+        ctx.hydra(crate::incident::hydra::Head::DecoyHit);
+        let Some(o) = alarm::hit_persisted(
+            clock.effective_now,
+            set.decoy_window,
+            set.decoy_floor,
+            set.decoy_factor_ppm,
+        )
+        .filter(|o| o.fired) else {
+            return;
+        };
+        let why = format!(
+            "decoy alarm: {} hits in this window, threshold {}",
+            o.count,
+            crate::incident::ppm_text(o.threshold_ppm)
+        );
+        alert::syslog(&format!("uid {}: {why}", ctx.caller.uid));
+        if let Err(e) = ctx.record(Event::Alert, s, &why, None) {
+            alert::syslog(&format!("decoy alarm not recorded: {e}"));
+        }
+        if !set.auto_freeze {
+            return;
+        }
+        let info = freeze::FreezeInfo {
+            since: clock.effective_now,
+            reason: format!("decoy alarm: {} hits in one window", o.count),
+            cause: freeze::Cause::DecoyRate,
+            uid: ctx.caller.uid,
+        };
+        ctx.freeze(state_dir, &info);
+    };
+    ctx.refuse(Event::Alert, s, "decoy hit", msg, exit::DENIED, bookkeeping)
 }

@@ -1,7 +1,7 @@
 //! Belladonna: a hardened, setuid-free privileged command wrapper.
 //!
 //! The library holds everything; the binaries `bdexec` and `bdctl` are
-//! argument parsing plus one call into [`bdexec::run`] or [`bdctl`].
+//! argument parsing plus one call into [`bdexec::main`] or [`bdctl`].
 
 pub mod account;
 pub mod alert;
@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod escape;
 pub mod exec;
 pub mod identity;
+pub mod incident;
 pub mod journald;
 pub mod paths;
 pub mod policy;

@@ -359,9 +359,11 @@ fn locale_and_terminal_paths_and_format_strings_dropped() {
         .run();
     o.expect_code(0, "env");
     let e = parse_env(&o);
-    for k in ["LANGUAGE", "LC_MESSAGES", "LC_TIME", "TERM", "LINES"] {
+    for k in ["LANGUAGE", "LC_MESSAGES", "LC_TIME", "LINES"] {
         assert!(!e.contains_key(k), "{k} must be dropped\n{o}");
     }
+    // The caller's TERM is dropped; the command gets sudo's stand-in.
+    assert_eq!(e.get("TERM").map(String::as_str), Some("unknown"), "{o}");
     assert_eq!(e.get("LANG").map(String::as_str), Some("C.UTF-8"), "{o}");
     assert_eq!(
         e.get("COLORTERM").map(String::as_str),

@@ -7,7 +7,7 @@
 //!   deadline, with torn-tail recovery.
 //! * [`mac`]: the keyed MAC with forward-secure epoch keys.
 //! * [`verify`]: `bdctl audit verify`.
-//! * [`show`]: `bdctl audit show`.
+//! * [`mod@show`]: `bdctl audit show`.
 //! * [`timing`]: stage timings and the caller's trace context.
 //! * [`journal`]: each record's copy in journald; [`cross_check`]:
 //!   `bdctl audit cross-check`.

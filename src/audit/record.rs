@@ -52,6 +52,14 @@ pub enum Event {
     Accept,
     /// The request was refused.
     Reject,
+    /// A decoy was run (docs/incident-response.md): nothing ran.
+    Alert,
+    /// The host entered frozen mode (reason: `cause=...; ...`).
+    Freeze,
+    /// The host left frozen mode (reason names the approvers).
+    Unfreeze,
+    /// An unfreeze was refused (reason says why).
+    UnfreezeRefused,
 }
 
 impl Event {
@@ -60,6 +68,10 @@ impl Event {
         match self {
             Event::Accept => "accept",
             Event::Reject => "reject",
+            Event::Alert => "alert",
+            Event::Freeze => "freeze",
+            Event::Unfreeze => "unfreeze",
+            Event::UnfreezeRefused => "unfreeze-refused",
         }
     }
 }
@@ -833,6 +845,9 @@ pub enum EventKind {
     Recovery,
     /// Closes an epoch of the keyed MAC.
     Seal,
+    /// Incident response (`alert`, `freeze`, `unfreeze`,
+    /// `unfreeze-refused`): the layout of accept/reject.
+    Incident,
 }
 
 impl EventKind {
@@ -842,6 +857,7 @@ impl EventKind {
             EventKind::Reject => "reject",
             EventKind::Recovery => "recovery",
             EventKind::Seal => "seal",
+            EventKind::Incident => "incident",
         }
     }
 }
@@ -1006,6 +1022,7 @@ impl<'a> LineView<'a> {
                 b"reject" => EventKind::Reject,
                 b"recovery" => EventKind::Recovery,
                 b"seal" => EventKind::Seal,
+                b"alert" | b"freeze" | b"unfreeze" | b"unfreeze-refused" => EventKind::Incident,
                 _ => return field_err(&fields[1], "unknown event".into()),
             },
             Some(f) => return field_err(f, "second field is not \"event\"".into()),
@@ -1019,7 +1036,7 @@ impl<'a> LineView<'a> {
         let layout = match event {
             EventKind::Recovery => RECOVERY_LAYOUT,
             EventKind::Seal => SEAL_LAYOUT,
-            EventKind::Accept | EventKind::Reject => RECORD_LAYOUT,
+            EventKind::Accept | EventKind::Reject | EventKind::Incident => RECORD_LAYOUT,
         };
         for (i, (name, ty)) in layout.iter().enumerate() {
             let Some(f) = fields.get(i) else {

@@ -196,10 +196,14 @@ pub fn human(v: &LineView<'_>) -> String {
     }
     let rule = text(v, "rule").map_or_else(|| "no rule".to_string(), |r| format!("rule {r}"));
     let reason = text(v, "reason").unwrap_or_default();
+    // Incident events share one layout: name the event itself.
+    let event = match v.event {
+        EventKind::Incident => text(v, "event").unwrap_or_default(),
+        e => e.as_str().to_string(),
+    };
     format!(
-        "{time} #{} {} {who} -> {target}: {} [{rule}] {reason}{}",
+        "{time} #{} {event} {who} -> {target}: {} [{rule}] {reason}{}",
         v.seq,
-        v.event.as_str(),
         cmd.join(" "),
         bounds_note(v)
     )

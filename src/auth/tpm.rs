@@ -17,7 +17,7 @@
 //! blake3=<64 hex: BLAKE3 of the three lines above, newlines included>
 //! ```
 //!
-//! The KEK is unsealed at each use ([`unseal_kek`]) and only held in
+//! The KEK is unsealed at each use ([`unseal`]) and only held in
 //! memory (zeroized). Creating and unsealing go through an HMAC session
 //! salted with the primary key, with parameter encryption, so the KEK does
 //! not cross the TPM bus in the clear. The owner hierarchy's auth value

@@ -312,12 +312,17 @@ mod tests {
             "LC_MESSAGES=",
             "LC_TIME=",
             "LINGUAS=",
-            "TERM=",
             "COLORTERM=",
             "LINES=",
         ] {
             assert!(!e.iter().any(|v| v.starts_with(gone)), "{gone} kept: {e:?}");
         }
+        // The caller's TERM is dropped; the command gets sudo's stand-in.
+        assert!(
+            e.iter()
+                .filter(|v| v.starts_with("TERM="))
+                .eq(["TERM=unknown"].iter())
+        );
         assert!(e.contains(&"COLUMNS=80".to_string()));
         assert!(e.contains(&"LC_ALL=de_DE.UTF-8".to_string()));
         assert_eq!(

@@ -392,6 +392,8 @@ struct PolicyDe {
     sandboxes: Vec<ProfileDe>,
     #[serde(default)]
     approvers: Vec<Approver>,
+    #[serde(default)]
+    incident: crate::policy::model::Incident,
 }
 
 #[derive(Deserialize)]
@@ -627,6 +629,7 @@ impl PolicyDe {
                     origin: origin(),
                 })
                 .collect(),
+            incident: self.incident,
             sandboxes: self
                 .sandboxes
                 .into_iter()

@@ -26,6 +26,9 @@ pub struct Policy {
     /// approvers kept their canonical hash.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<Approver>,
+    /// `[incident]`, `[[decoy]]` and `break_glass` (decoy segment).
+    #[serde(skip_serializing_if = "Incident::is_empty")]
+    pub incident: Incident,
 }
 
 /// `[defaults]`, with every omitted key filled in.
@@ -539,4 +542,98 @@ pub struct SandboxProfile {
     pub seccomp: Option<SeccompSpec>,
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// `[incident]`, the `[[decoy]]` entries and the names of the rules
+/// marked `break_glass = true` (docs/incident-response.md). Decoy
+/// segment of the hash. Not serialized when empty, so policies without
+/// any of it kept their canonical hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Incident {
+    /// `[incident]` with omitted keys filled in; `None` when no file
+    /// writes the table.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub settings: Option<IncidentSettings>,
+    /// `[[decoy]]` entries, in file order (main file, then drop-ins).
+    /// They are allow rules that never run anything.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub decoys: Vec<Decoy>,
+    /// Names of the rules with `break_glass = true`, in policy order:
+    /// the only rules that run while the host is frozen.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub break_glass: Vec<String>,
+    /// The decoys as rules (allow, the decoy's fields), for matching.
+    /// Built by the parser; not serialized (`decoys` is) and not restored
+    /// from a pin (`bdctl policy` only hashes and compares a pinned one).
+    #[serde(skip)]
+    pub decoy_rules: Vec<Rule>,
+}
+
+impl Incident {
+    /// Nothing of incident response is configured.
+    pub fn is_empty(&self) -> bool {
+        self.settings.is_none() && self.decoys.is_empty() && self.break_glass.is_empty()
+    }
+
+    /// The settings in effect (the defaults when `[incident]` is absent).
+    pub fn settings_or_default(&self) -> IncidentSettings {
+        self.settings.clone().unwrap_or_default()
+    }
+
+    /// Whether rule `name` is marked `break_glass = true`.
+    pub fn is_break_glass(&self, name: &str) -> bool {
+        self.break_glass.iter().any(|n| n == name)
+    }
+}
+
+/// One `[[decoy]]`: the fields of a rule that show in `bdexec -l`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decoy {
+    pub name: String,
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+    pub run_as: Vec<String>,
+    /// As written (`"/usr/bin/x arg *"`), parsed again when used.
+    pub commands: Vec<String>,
+    pub auth: String,
+}
+
+/// `[incident]`, every key filled in. Fractions are kept in millionths
+/// (`freeze_score = 0.8` is 800000) so the model stays `Eq` and hashes
+/// exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentSettings {
+    /// Freeze the host on the call that crosses `freeze_score` or the
+    /// decoy-rate alarm.
+    pub auto_freeze: bool,
+    /// 0 < x <= 1, in millionths.
+    pub freeze_score_ppm: u32,
+    /// Alerts per window that always count as normal.
+    pub decoy_floor: u32,
+    /// Factor over the 95th percentile of recent windows' rates, in
+    /// millionths.
+    pub decoy_factor_ppm: u32,
+    /// Window length in seconds.
+    pub decoy_window: u64,
+    /// M of the unfreeze tokens.
+    pub unfreeze_approvals: u32,
+    /// Who may sign unfreeze tokens; empty = every approver.
+    pub unfreeze_approvers: Vec<String>,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        IncidentSettings {
+            auto_freeze: false,
+            freeze_score_ppm: 900_000,
+            decoy_floor: 3,
+            decoy_factor_ppm: 3_000_000,
+            decoy_window: 600,
+            unfreeze_approvals: 1,
+            unfreeze_approvers: Vec::new(),
+        }
+    }
 }
