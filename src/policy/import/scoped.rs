@@ -320,3 +320,92 @@ fn covers(scope: &Scope, r: &OutRule) -> Cover {
         (false, false) => Cover::None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Imported, Options, import_str};
+
+    fn imp(text: &str) -> Imported {
+        let opts = Options {
+            hostname: "bdhost".to_string(),
+        };
+        import_str(text, "sudoers", &opts).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn notes(i: &Imported) -> String {
+        i.warnings
+            .iter()
+            .map(|w| w.message.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn scopes_that_cant_be_mapped_say_why() {
+        for (line, why) in [
+            (
+                "Defaults!/usr/bin/i* env_keep += \"X\"",
+                "not a plain path without arguments",
+            ),
+            (
+                "Defaults!ALL env_keep += \"X\"",
+                "not a plain path without arguments",
+            ),
+            ("Defaults@bdhost env_keep += \"X\"", "per-host Defaults"),
+            (
+                "Defaults:ALL env_keep += \"X\"",
+                "Defaults:ALL is not mapped",
+            ),
+            ("Defaults:!bob env_keep += \"X\"", "negation"),
+            (
+                "Defaults:alice env_keep -= \"TERM\"",
+                "only adds to [defaults] env_keep",
+            ),
+            (
+                "Defaults:alice env_keep += \"LD_PRELOAD\"",
+                "never passes LD_*",
+            ),
+            (
+                "Defaults:alice secure_path = \"bin:/usr/bin\"",
+                "not mapped",
+            ),
+            (
+                "Defaults:alice timestamp_timeout = -1",
+                "only 0 to 525600 minutes",
+            ),
+        ] {
+            let i = imp(&format!("{line}\nalice ALL = (root) /usr/bin/id\n"));
+            let n = notes(&i);
+            assert!(n.contains(why), "{line}: {n}");
+            assert!(
+                !i.toml.contains("\nenv_keep = [\"X\"]"),
+                "{line}: {}",
+                i.toml
+            );
+            assert!(!i.toml.contains("\nsecure_path ="), "{line}: {}", i.toml);
+            assert!(
+                !i.toml.contains("\ntimestamp_timeout ="),
+                "{line}: {}",
+                i.toml
+            );
+        }
+    }
+
+    #[test]
+    fn a_scope_after_the_rules_applies_too() {
+        let i =
+            imp("alice ALL = (root) /usr/bin/id\nDefaults:alice env_keep += \"SSH_AUTH_SOCK\"\n");
+        assert!(
+            i.toml.contains("env_keep = [\"SSH_AUTH_SOCK\"]"),
+            "{}",
+            i.toml
+        );
+        assert!(i.warnings.is_empty(), "{}", notes(&i));
+        // A User_Alias scope, and a runas scope by uid.
+        let i = imp(
+            "User_Alias ADMINS = alice\nDefaults:ADMINS timestamp_timeout = 1\nDefaults>#0 secure_path = \"/usr/bin\"\nalice ALL = (#0) /usr/bin/id\n",
+        );
+        assert!(i.toml.contains("timestamp_timeout = \"60s\""), "{}", i.toml);
+        assert!(i.toml.contains("secure_path = \"/usr/bin\""), "{}", i.toml);
+    }
+}
