@@ -714,7 +714,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
                     ctx.caller.name.as_deref(),
                     ctx.caller.uid,
                     &state_dir,
-                    policy.defaults.timestamp_timeout,
+                    rule.timestamp_timeout_with(&policy.defaults),
                     &authstep::PasswordOptions {
                         non_interactive: opts.non_interactive,
                         // -k CMD: ask, and leave no fresh timestamp (as sudo).
@@ -795,11 +795,15 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
     }
     let caller_env = env::snapshot_env();
     let command_line = command_line(&cmd_path, &args);
+    // The rule's env_keep adds to the defaults'; its secure_path is the
+    // command's PATH (the command itself was resolved with the defaults':
+    // the rule was not known yet; belladonna-policy(5)).
+    let env_keep = rule.env_keep_with(&policy.defaults);
     let env::BuiltEnv { envp, dropped } = env::build_env(&env::EnvInput {
         caller_env: &caller_env,
-        env_keep: &policy.defaults.env_keep,
+        env_keep: &env_keep,
         setenv: &[&policy.defaults.setenv, &rule.setenv],
-        secure_path: &policy.defaults.secure_path,
+        secure_path: rule.secure_path_with(&policy.defaults),
         target: &target,
         caller: &ctx.caller,
         command_line: &command_line,

@@ -1095,6 +1095,9 @@ mod tests {
                     approval: None,
                     rate: None,
                     session: Default::default(),
+                    env_keep: None,
+                    secure_path: None,
+                    timestamp_timeout: None,
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -1295,6 +1298,9 @@ mod tests {
                     approval: None,
                     rate: None,
                     session: Default::default(),
+                    env_keep: None,
+                    secure_path: None,
+                    timestamp_timeout: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -1315,6 +1321,9 @@ mod tests {
                     approval: None,
                     rate: None,
                     session: Default::default(),
+                    env_keep: None,
+                    secure_path: None,
+                    timestamp_timeout: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);

@@ -281,6 +281,21 @@ sandbox = 'base'
     }
 
     #[test]
+    fn a_rules_env_keys_are_in_the_auth_segment_only() {
+        let a = seg(S);
+        for extra in [
+            "env_keep = [\"SSH_AUTH_SOCK\"]\n",
+            "secure_path = \"/usr/bin\"\n",
+            "timestamp_timeout = \"5m\"\n",
+        ] {
+            let b = seg(&format!("{S}{extra}"));
+            assert_ne!(a.auth, b.auth, "{extra}");
+            assert_eq!((a.rate, a.sandbox, a.decoy), (b.rate, b.sandbox, b.decoy));
+            assert_ne!(h(S), h(&format!("{S}{extra}")), "{extra}");
+        }
+    }
+
+    #[test]
     fn segments_split_as_designed() {
         let a = seg(S);
         // A profile port: the sandbox segment only.

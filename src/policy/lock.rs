@@ -502,6 +502,12 @@ struct RuleDe {
     /// Absent in lock files written before the session keys.
     #[serde(default)]
     session: SessionDe,
+    #[serde(default)]
+    env_keep: Option<Vec<String>>,
+    #[serde(default)]
+    secure_path: Option<Vec<PathBuf>>,
+    #[serde(default)]
+    timestamp_timeout: Option<u64>,
 }
 
 /// `monitor`, `use_pty`, `require_tty` as serialized (unset keys absent).
@@ -643,6 +649,9 @@ impl PolicyDe {
                     approval: r.approval,
                     rate: r.rate,
                     session: r.session.into(),
+                    env_keep: r.env_keep,
+                    secure_path: r.secure_path,
+                    timestamp_timeout: r.timestamp_timeout,
                     origin: origin(),
                 })
                 .collect(),
@@ -716,6 +725,9 @@ auth = "approval"
 sandbox = "web"
 caps = ["net_bind_service"]
 setenv = { B = "2" }
+env_keep = ["SSH_AUTH_SOCK"]
+secure_path = "/opt/web/bin:/usr/bin"
+timestamp_timeout = "15m"
 [[rule]]
 name = "no-sh"
 groups = ["ops"]
@@ -763,6 +775,16 @@ commands = ["/bin/sh *"]
         assert_eq!(p.defaults, l.policy.defaults);
         assert_eq!(p.sandboxes.len(), 2);
         assert_eq!(p.rules[0].users, l.policy.rules[0].users);
+        // A rule's own env_keep, secure_path, timestamp_timeout; and
+        // their absence on the other rule.
+        for (x, y) in p.rules.iter().zip(&l.policy.rules) {
+            assert_eq!(
+                (&x.env_keep, &x.secure_path, x.timestamp_timeout),
+                (&y.env_keep, &y.secure_path, y.timestamp_timeout)
+            );
+        }
+        assert_eq!(p.rules[0].timestamp_timeout, Some(900));
+        assert_eq!(p.rules[1].env_keep, None);
         assert!(lock.render().contains("verified"));
     }
 

@@ -290,6 +290,21 @@ pub struct Rule {
     /// `monitor`, `use_pty`, `require_tty` set in this rule.
     #[serde(skip_serializing_if = "Session::is_unset")]
     pub session: Session,
+    /// `env_keep = [...]`: variables kept for this rule's commands *in
+    /// addition to* `[defaults] env_keep` (sudo's scoped `env_keep+=`).
+    /// Auth segment. Not serialized when absent, so rules without the key
+    /// kept their canonical hash (as the two keys below).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_keep: Option<Vec<String>>,
+    /// `secure_path = "..."`: the command's `PATH` for this rule, instead
+    /// of `[defaults] secure_path`. Bare command names are still resolved
+    /// with `[defaults] secure_path` (the rule is not known before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secure_path: Option<Vec<PathBuf>>,
+    /// `timestamp_timeout = "..."` (seconds): replaces the default for
+    /// this rule's password prompts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_timeout: Option<u64>,
     /// Not part of the policy's meaning: excluded from the hash.
     #[serde(skip)]
     pub origin: Origin,
@@ -389,6 +404,28 @@ impl Default for Defaults {
 }
 
 impl Rule {
+    /// The variables kept for this rule's commands: the defaults' list,
+    /// then the rule's own `env_keep` (added, never replacing).
+    pub fn env_keep_with(&self, d: &Defaults) -> Vec<String> {
+        let mut v = d.env_keep.clone();
+        for k in self.env_keep.iter().flatten() {
+            if !v.contains(k) {
+                v.push(k.clone());
+            }
+        }
+        v
+    }
+
+    /// The command's `PATH`: the rule's `secure_path`, else the defaults'.
+    pub fn secure_path_with<'a>(&'a self, d: &'a Defaults) -> &'a [PathBuf] {
+        self.secure_path.as_deref().unwrap_or(&d.secure_path)
+    }
+
+    /// The password timestamp lifetime for this rule (seconds).
+    pub fn timestamp_timeout_with(&self, d: &Defaults) -> u64 {
+        self.timestamp_timeout.unwrap_or(d.timestamp_timeout)
+    }
+
     /// True for `action = "deny"`.
     pub fn is_deny(&self) -> bool {
         self.action == Action::Deny
