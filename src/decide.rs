@@ -112,10 +112,10 @@ pub fn split_name(path: &Path) -> Option<(&Path, &std::ffi::OsStr)> {
     Some((Path::new(OsStr::from_bytes(dir)), OsStr::from_bytes(name)))
 }
 
-/// The argv[0] the target gets for an allowed command: the rule's path as
+/// The `argv[0]` the target gets for an allowed command: the rule's path as
 /// written for a file entry; for a directory entry the rule's directory as
 /// written followed by the caller's base name; for `ALL` (the rule names
-/// no path) the caller's resolved path. Never the caller's argv[0].
+/// no path) the caller's resolved path. Never the caller's `argv[0]`.
 pub fn argv0(spec: &CommandSpec, command: Invoked<'_>) -> std::path::PathBuf {
     use std::os::unix::ffi::OsStrExt;
     match spec.kind {
@@ -178,7 +178,7 @@ pub enum Decision<'p> {
     /// The first allow rule (policy order) that matches caller, command,
     /// arguments and target; `spec` is its first matching command entry
     /// (the caller checks `spec.digest`, if any, on the opened fd, and
-    /// gives the target `spec.path` as written as its argv[0], never the
+    /// gives the target `spec.path` as written as its `argv[0]`, never the
     /// caller's), `auth` what the caller must do before the command runs.
     Allow {
         rule: &'p Rule,

@@ -155,8 +155,8 @@ fn copy_winsize(from: RawFd, to: RawFd) {
 }
 
 /// Fork. In the parent this becomes the monitor and never returns; in
-/// the child it returns what [`Child::before_switch`] and
-/// [`Child::after_switch`] still do. Errors happen before the fork.
+/// the child it returns what [`Child::before_switch`] still does.
+/// Errors happen before the fork.
 pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
     let tty = caller_tty();
     // fstat of /dev/tty names /dev/tty itself: the terminal's own
