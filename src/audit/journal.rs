@@ -67,7 +67,7 @@ pub fn message_id(e: EventKind) -> &'static str {
         EventKind::Accept => ids::ACCEPT,
         EventKind::Reject => ids::REJECT,
         EventKind::Recovery => ids::RECOVERY,
-        EventKind::Seal => ids::SEAL,
+        EventKind::Seal | EventKind::Rotate => ids::SEAL,
     }
 }
 
@@ -75,7 +75,7 @@ pub fn message_id(e: EventKind) -> &'static str {
 pub fn event_priority(e: EventKind) -> u8 {
     match e {
         EventKind::Accept => priority::INFO,
-        EventKind::Reject | EventKind::Seal => priority::NOTICE,
+        EventKind::Reject | EventKind::Seal | EventKind::Rotate => priority::NOTICE,
         EventKind::Recovery => priority::WARNING,
     }
 }

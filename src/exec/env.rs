@@ -318,7 +318,11 @@ mod tests {
             assert!(!e.iter().any(|v| v.starts_with(gone)), "{gone} kept: {e:?}");
         }
         // The caller's TERM is dropped; the command gets sudo's stand-in.
-        assert!(e.iter().filter(|v| v.starts_with("TERM=")).eq(["TERM=unknown"].iter()));
+        assert!(
+            e.iter()
+                .filter(|v| v.starts_with("TERM="))
+                .eq(["TERM=unknown"].iter())
+        );
         assert!(e.contains(&"COLUMNS=80".to_string()));
         assert!(e.contains(&"LC_ALL=de_DE.UTF-8".to_string()));
         assert_eq!(
