@@ -51,6 +51,9 @@ pub struct RotateOptions<'a> {
     /// the deletion recorded); `None` keeps all.
     pub keep: Option<u64>,
     pub lock_timeout: Duration,
+    /// Send the two rotate records to journald (section 8 of
+    /// docs/audit-format.md), as `bdctl` does; tests don't.
+    pub journal: bool,
 }
 
 /// What a rotation did.
@@ -198,6 +201,9 @@ pub fn rotate(
             };
             let plan = plan_item(&file, &shown, size, item, key.as_ref(), None, None)?;
             write_plan(&file, &shown, size, &plan)?;
+            if opts.journal {
+                super::journal::forward_last(&file, plan.seq);
+            }
             crate::testhook::point("rotate-closed");
             (plan.seq, plan.h, index, false)
         }
@@ -250,6 +256,9 @@ pub fn rotate(
         sync_prev_us: None,
     };
     write_plan(&nf, &next_shown, 0, &plan)?;
+    if opts.journal {
+        super::journal::forward_last(&nf, seq);
+    }
     crate::testhook::point("rotate-next-written");
     let to = rotated_name(opts.name, index);
     let to_shown = opts.dir.join(&to);
@@ -325,6 +334,24 @@ fn last_of(
             "does not end with its closing record; not deleted",
         )),
     }
+}
+
+/// The rotated files `path.N` present next to `path`, oldest first
+/// (none when the directory cannot be read).
+pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Vec::new();
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    list_rotated(dir, name)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|n| dir.join(rotated_name(name, n)))
+        .collect()
 }
 
 /// `bdctl audit verify` over the current log and its rotated files.
@@ -621,6 +648,7 @@ mod tests {
             name: &nm,
             keep,
             lock_timeout: T,
+            journal: false,
         };
         rotate(&opts, b"host1", &|| Ok(None)).expect("rotate")
     }
@@ -672,6 +700,7 @@ mod tests {
             name: &nm,
             keep: None,
             lock_timeout: T,
+            journal: false,
         };
         let e = rotate(&opts, b"h", &|| Ok(None)).expect_err("empty");
         assert!(e.to_string().contains("nothing to rotate"), "{e}");
@@ -868,6 +897,7 @@ mod tests {
             name: &nm,
             keep: None,
             lock_timeout: T,
+            journal: false,
         };
         let kc = k0.clone();
         rotate(&opts, b"h", &|| Ok(Some(kc.clone()))).expect("rotate");

@@ -18,6 +18,7 @@ pub fn rotate(path: &Path, keep: Option<u64>) -> i32 {
         name,
         keep,
         lock_timeout: Duration::from_secs(10),
+        journal: true,
     };
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
