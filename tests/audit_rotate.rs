@@ -212,3 +212,34 @@ echo done"#,
     assert_eq!(recs.iter().filter(|r| r["event"] == "accept").count(), 41);
     assert_eq!(recs.iter().filter(|r| r["event"] == "rotate").count(), 12);
 }
+
+/// With an audit key: epochs sealed before and after rotations, MACs
+/// verified with K_0 across every file.
+#[test]
+fn mac_epochs_verify_across_rotated_files() {
+    let env = test_env!("mac_epochs_verify_across_rotated_files");
+    env.policy(STD_POLICY);
+    mkdir_mode(&env.etc("belladonna/keys"), 0o700);
+    let o = env.sh_in_ns(
+        "root",
+        r#"mount --bind "$TESTDIR/etc/belladonna/keys" /etc/belladonna/keys || exit 99
+set -e
+call() { as_user alice "$BDEXEC" -- /usr/bin/id -u >/dev/null; }
+"$BDCTL" key gen --audit --export-verify-key "$SCRATCH/k0" >/dev/null
+call; "$BDCTL" key rotate --audit >/dev/null
+call; "$BDCTL" audit rotate >/dev/null
+call; "$BDCTL" key rotate --audit >/dev/null
+"$BDCTL" audit rotate >/dev/null
+call
+"$BDCTL" audit verify --key "$SCRATCH/k0"
+echo ok"#,
+    );
+    assert_eq!(o.code(), Some(0), "keyed rotation\n{o}");
+    assert!(o.stdout_str().contains("audit.jsonl.2: valid"), "{o}");
+    let recs = all_records(&env);
+    assert!(
+        recs.iter().all(|r| r["mac"].is_string()),
+        "every line MAC'd"
+    );
+    assert_eq!(recs.iter().filter(|r| r["event"] == "seal").count(), 2);
+}
