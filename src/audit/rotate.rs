@@ -797,6 +797,15 @@ mod tests {
         let all = verify(d.path()).expect("retention is not tampering");
         assert_eq!(all.retired_index, 2);
         assert_eq!(all.files.len(), 2);
+        let cur = std::fs::read(d.path().join("audit.jsonl")).expect("read");
+        let first = cur.split(|&b| b == b'\n').next().expect("line");
+        let shown = crate::audit::show::human(&LineView::parse(first).expect("parse"));
+        assert!(
+            shown.contains(
+                "rotate: file opened after .4 (retention: rotated files up to .2 deleted"
+            ),
+            "{shown}"
+        );
         // Deleting one more by hand is not retention.
         std::fs::remove_file(d.path().join("audit.jsonl.3")).expect("rm");
         fails_with(
