@@ -68,6 +68,8 @@ pub struct Rotated {
     pub resumed: bool,
     /// Rotated files deleted by retention now.
     pub deleted: Vec<PathBuf>,
+    /// Why retention deleted nothing this time (the rotation was done).
+    pub retention_skipped: Option<String>,
 }
 
 /// `name.N` -> N (decimal, no sign, no leading zero).
@@ -210,15 +212,16 @@ pub fn rotate(
     };
     // Retention: of the rotated files (this one included), keep the
     // newest `keep`; the rest are retired, and the record says so.
+    // A file that cannot be read for it (gone, damaged) leaves retention
+    // undone this time; the rotation itself goes on.
+    let mut retention_skipped = None;
     if let Some(keep) = opts.keep {
         let newest_retired = index.saturating_sub(keep);
         if newest_retired > retired.0 {
-            let (seq, h) = if newest_retired == index {
-                (close_seq, close_h)
-            } else {
-                last_of(&dir, opts.dir, opts.name, newest_retired)?
-            };
-            retired = (newest_retired, seq, h);
+            match last_of(&dir, opts.dir, opts.name, newest_retired) {
+                Ok((seq, h)) => retired = (newest_retired, seq, h),
+                Err(e) => retention_skipped = Some(e.to_string()),
+            }
         }
     }
     let open = Rotation {
@@ -303,6 +306,7 @@ pub fn rotate(
         close_seq,
         resumed,
         deleted,
+        retention_skipped,
     })
 }
 
@@ -812,6 +816,20 @@ mod tests {
             d.path(),
             "missing (retention deleted only up to audit.jsonl.2)",
         );
+    }
+
+    #[test]
+    fn retention_without_its_file_still_rotates() {
+        let d = logdir();
+        three_files(d.path());
+        std::fs::remove_file(d.path().join("audit.jsonl.2")).expect("rm");
+        let r = rot(d.path(), Some(1));
+        assert!(r.deleted.is_empty(), "{r:?}");
+        let why = r.retention_skipped.expect("skipped");
+        assert!(why.contains("audit.jsonl.2"), "{why}");
+        add(d.path(), 1);
+        // The file deleted by hand is still reported.
+        fails_with(d.path(), "audit.jsonl.2 missing");
     }
 
     #[test]

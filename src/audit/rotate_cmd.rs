@@ -42,7 +42,13 @@ pub fn rotate(path: &Path, keep: Option<u64>) -> i32 {
             for d in &r.deleted {
                 println!("{}: deleted by retention (recorded)", d.display());
             }
-            exit::OK
+            match &r.retention_skipped {
+                Some(why) => {
+                    eprintln!("bdctl: retention skipped (nothing deleted): {why}");
+                    exit::WARNINGS
+                }
+                None => exit::OK,
+            }
         }
         Err(e) => {
             eprintln!("bdctl: {e}");
