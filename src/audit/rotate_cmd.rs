@@ -69,6 +69,9 @@ pub fn print_rotated(all: &VerifiedAll) {
         );
     }
     if all.interrupted {
-        println!("a rotation was interrupted: `bdctl audit rotate` finishes it");
+        println!(
+            "the file ends with a rotation's closing record (a rotated file, or a rotation \
+             interrupted before its rename: `bdctl audit rotate` finishes it)"
+        );
     }
 }

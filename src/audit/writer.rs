@@ -133,14 +133,15 @@ pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Au
         let (file, _) =
             crate::secure_fs::open_trusted_file(dir.as_fd(), opts.name, &shown, flags, 0o600)
                 .map_err(|e| AuditError::open(&shown, &e))?;
-        let id = file
-            .metadata()
-            .map(|m| {
-                use std::os::unix::fs::MetadataExt;
-                (m.dev(), m.ino())
-            })
-            .map_err(|e| AuditError::read(&shown, &e))?;
-        if held == Some(id) {
+        // (dev, ino): only looked at after a rotation was seen, so the
+        // usual append makes no extra system call.
+        let id = |f: &File| {
+            use std::os::unix::fs::MetadataExt;
+            f.metadata()
+                .map(|m| (m.dev(), m.ino()))
+                .map_err(|e| AuditError::read(&shown, &e))
+        };
+        if held.is_some() && held == Some(id(&file)?) {
             return Err(AuditError::corrupt(
                 &shown,
                 "closed by an interrupted rotation: run `bdctl audit rotate` to finish it",
@@ -155,7 +156,7 @@ pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Au
             started,
             opts.sync_note,
         ) {
-            Err(e) if e.is_rotated() => held = Some(id),
+            Err(e) if e.is_rotated() => held = Some(id(&file)?),
             r => return r,
         }
     }
