@@ -414,6 +414,7 @@ fn journald_costs(argv: &[String], who: &Caller, rounds: usize) {
         env_dropped: &[],
         timing: Some(belladonna::audit::timing::Timing::default()),
         traceparent: None,
+        monitor: false,
     };
     let appended = belladonna::audit::Appended {
         seq: 1,

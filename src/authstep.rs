@@ -3,6 +3,7 @@
 //! signed approval tokens, each single-use through the nonce set), then
 //! the rule's rate limit. Every function returns `Err(one line)` to
 //! refuse; the caller records it.
+#![forbid(unsafe_code)]
 
 use crate::auth::{pam, timestamp, tokens, tty::TtyPrompt};
 use crate::policy::model::{Policy, Rule};

@@ -75,6 +75,13 @@ pub fn run(args: BdctlArgs) -> i32 {
         }
         BdctlCmd::Export { cmd } => crate::telemetry::cmd::export(cmd),
         BdctlCmd::Token { cmd } => crate::auth::tokens::cmd::run(cmd),
+        BdctlCmd::Freeze { reason } => crate::incident::cmd::freeze(&reason),
+        BdctlCmd::Unfreeze { token } => crate::incident::cmd::unfreeze(&token),
+        BdctlCmd::Status { json } => crate::incident::cmd::status(json),
+        BdctlCmd::Hydra { json } => crate::incident::cmd::hydra(json),
+        BdctlCmd::Tune { file, write } => {
+            crate::incident::cmd::tune(file.as_deref(), write.as_deref())
+        }
         BdctlCmd::Audit {
             cmd: AuditCmd::Verify { file, key },
         } => audit_verify(

@@ -12,7 +12,7 @@ use crate::authstep;
 use crate::cli::{BdexecArgs, Mode};
 use crate::decide::{self, Caller, Decision, Request};
 use crate::escape::display;
-use crate::exec::{confine, env, hygiene, launch, privileges, resolve};
+use crate::exec::{confine, env, hygiene, launch, monitor, privileges, resolve};
 use crate::identity::{self, TargetAccount};
 use crate::policy::cmdline::render;
 use crate::policy::hash::hex;
@@ -74,6 +74,8 @@ struct Ctx {
     watch: audit::timing::Stopwatch,
     /// The caller's TRACEPARENT, checked: the header or "invalid".
     traceparent: Option<String>,
+    /// `[incident]` of the loaded policy (hydra and automatic freezing).
+    incident: Option<crate::policy::model::IncidentSettings>,
 }
 
 /// What a record says about the request.
@@ -85,6 +87,8 @@ struct Subject<'a> {
     sandbox: Option<&'a str>,
     confinement: Option<&'a str>,
     env_dropped: &'a [String],
+    /// Monitor mode: the accept record says so (`"monitor":true`).
+    monitor: bool,
 }
 
 impl Ctx {
@@ -94,7 +98,7 @@ impl Ctx {
         s: &Subject<'_>,
         reason: &str,
         suppressed: Option<u64>,
-    ) -> Result<audit::Appended, audit::AuditError> {
+    ) -> Result<[u8; 16], audit::AuditError> {
         let uuid = audit::new_uuid()?;
         let tty = self.tty.as_deref().map(str::as_bytes);
         let cwd = self.cwd.as_deref().map(|p| p.as_os_str().as_bytes());
@@ -125,16 +129,90 @@ impl Ctx {
             env_dropped: s.env_dropped,
             timing: Some(self.watch.timing()),
             traceparent: self.traceparent.as_deref(),
+            monitor: s.monitor,
         };
         let appended = audit::append(&rec, &AppendOptions::system())?;
         // Durable, lock released: the journal copy (never blocks).
         audit::journal::forward(&rec, &appended);
-        Ok(appended)
+        Ok(uuid)
     }
 
     /// Refuse: record (best effort: a refusal stands even when the log
     /// can't be written, and then the message says so) and one line.
     fn reject(&self, s: &Subject<'_>, reason: &str, msg: &str, code: i32) -> i32 {
+        let head = crate::incident::hydra::head_of_reason(reason);
+        self.refuse(Event::Reject, s, reason, msg, code, || self.hydra(head))
+    }
+
+    /// Count a refusal towards the caller's hydra score and freeze the
+    /// host when it crosses `freeze_score` with `auto_freeze` on (runs in
+    /// the detached child; root is not scored).
+    fn hydra(&self, head: crate::incident::hydra::Head) {
+        use crate::incident::{freeze, hydra};
+        if self.caller.uid == 0 {
+            return;
+        }
+        let Some(score) = hydra::record(self.caller.uid, head) else {
+            return;
+        };
+        let Some(set) = &self.incident else { return };
+        let limit = f64::from(set.freeze_score_ppm) / 1e6;
+        if !set.auto_freeze || score < limit {
+            return;
+        }
+        let Some(run) = &self.refusal_state else {
+            return;
+        };
+        let info = freeze::FreezeInfo {
+            since: freeze::now_secs(),
+            reason: format!(
+                "hydra score of uid {} is {score:.3} (freeze_score {limit})",
+                self.caller.uid
+            ),
+            cause: freeze::Cause::Hydra,
+            uid: self.caller.uid,
+        };
+        self.freeze(run, &info);
+    }
+
+    /// Freeze the host automatically (in the detached child): the
+    /// persistent flag, the counters and a `freeze` record.
+    fn freeze(&self, run: &std::os::fd::OwnedFd, info: &crate::incident::freeze::FreezeInfo) {
+        use crate::incident::{counters, freeze};
+        match freeze::freeze(run.as_fd(), info) {
+            Ok(true) => {
+                counters::bump_freeze(info.cause);
+                let why = format!("cause={}; {}", info.cause.as_str(), info.reason);
+                if let Err(e) = self.record(Event::Freeze, &Subject::default(), &why, None) {
+                    alert::syslog(&format!("host frozen, not recorded: {e}"));
+                }
+            }
+            Ok(false) => {}
+            Err(e) => alert::syslog(&format!(
+                "{}: cannot freeze the host: {e}",
+                info.cause.as_str()
+            )),
+        }
+    }
+
+    /// [`Ctx::reject`] for `event`, then `after` in a child detached from
+    /// the caller (haze, docs/incident-response.md: every refusal pays
+    /// the same fork, and the bookkeeping never shows in the caller's
+    /// wall time). An `alert` (a decoy hit) passes the refusal gate like
+    /// a denial (the bucket counts it) and is always recorded: over the
+    /// rate, where a denial would be suppressed, its record is written by
+    /// the child, so that it costs the caller what a suppressed denial
+    /// costs.
+    fn refuse(
+        &self,
+        event: Event,
+        s: &Subject<'_>,
+        reason: &str,
+        msg: &str,
+        code: i32,
+        after: impl FnOnce(),
+    ) -> i32 {
+        use crate::incident::detach::after_answer;
         use crate::state::refusals::{self, Gate};
         // Refusals over the uid's rate are counted, not recorded; a
         // bucket that cannot be used fails towards recording.
@@ -144,7 +222,7 @@ impl Ctx {
         };
         let pending = match gate {
             Some(Gate::Suppress { first }) => {
-                if first {
+                if first && event == Event::Reject {
                     alert::syslog(&format!(
                         "uid {}: refusals over the rate limit are not recorded; \
                          the next recorded one says how many",
@@ -152,13 +230,25 @@ impl Ctx {
                     ));
                 }
                 say(msg);
+                after_answer(|| {
+                    if event != Event::Reject
+                        && let Err(e) = self.record(event, s, reason, None)
+                    {
+                        alert::syslog(&format!(
+                            "uid {}: {} not recorded: {e}",
+                            self.caller.uid,
+                            event.as_str()
+                        ));
+                    }
+                    after();
+                });
                 return code;
             }
             Some(Gate::Record(p)) => Some(p),
             None => None,
         };
         let suppressed = pending.as_ref().map(|p| p.suppressed).filter(|n| *n > 0);
-        match self.record(Event::Reject, s, reason, suppressed) {
+        match self.record(event, s, reason, suppressed) {
             Ok(_) => {
                 if let Some(p) = pending {
                     let _ = p.commit();
@@ -171,6 +261,7 @@ impl Ctx {
                 say(&line);
             }
         }
+        after_answer(after);
         code
     }
 
@@ -299,6 +390,7 @@ fn recv(args: &[OsString], watch: audit::timing::Stopwatch) -> Result<Ctx, Strin
         watch,
         traceparent: std::env::var_os("TRACEPARENT")
             .map(|v| audit::timing::traceparent(v.as_bytes()).to_string()),
+        incident: None,
     })
 }
 
@@ -348,6 +440,9 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
     };
     let policy = &loaded.policy;
     ctx.policy_hash = Some(loaded.hash);
+    // Frozen mode (docs/incident-response.md): one open, maybe one stat.
+    let frozen = crate::incident::freeze::check(state_dir.as_fd());
+    ctx.incident = policy.incident.settings.clone();
     // Drift from the pinned policy (policy.lock): recorded in every
     // record of this call; denied when `drift = "deny"` is in effect.
     match crate::policy::lock::read_lock() {
@@ -443,6 +538,34 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
     let files = resolve::StatFileIds::default();
     // The name the caller used and the file it opened, for the decision.
     let invoked = resolved.invoked();
+    if let Some(d) = crate::incident::decoy::hit(policy, &ctx.caller, invoked, &args, &files) {
+        // Haze: the ordinary denial's words, for the target asked for.
+        let msg = match &explicit {
+            Some(t) => format!(
+                "{} is not allowed to run {} as {}",
+                ctx.who(),
+                display(&cmd_path),
+                t.target.name
+            ),
+            None => format!("{} is not allowed to run {}", ctx.who(), display(&cmd_path)),
+        };
+        // The target a grant would have: resolving it is the account
+        // lookup an ordinary denial makes (haze: the same work).
+        let implied = match &explicit {
+            Some(_) => None,
+            None => d
+                .run_as
+                .first()
+                .and_then(|p| identity::resolve_target(p).ok()),
+        };
+        let s = Subject {
+            target: explicit.as_ref().or(implied.as_ref()),
+            command: Some(&cmd_path),
+            rule: Some(&d.name),
+            ..Default::default()
+        };
+        return decoy_hit(&ctx, &s, &msg, policy, &state_dir, &clock);
+    }
 
     let target = match explicit {
         Some(t) => t,
@@ -516,6 +639,22 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
             );
             return ctx.reject(&subject(rule), reason.as_str(), &msg, exit::DENIED);
         }
+        Decision::Allow { rule, .. }
+            if frozen.is_frozen() && !policy.incident.is_break_glass(&rule.name) =>
+        {
+            let msg = format!(
+                "{} is not allowed to run {} as {}",
+                ctx.who(),
+                display(&cmd_path),
+                target.target.name
+            );
+            return ctx.reject(
+                &subject(Some(rule)),
+                "host is frozen: only break_glass rules run",
+                &msg,
+                exit::DENIED,
+            );
+        }
         Decision::Allow { rule, spec, auth } => {
             // The target's argv[0] is the command as the rule writes it,
             // never the caller's: one file can have several personalities
@@ -532,6 +671,21 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
             {
                 let msg = e.to_string();
                 return ctx.reject(&subject(Some(rule)), &msg, &msg, exit::DENIED);
+            }
+            // require_tty: refused without a controlling terminal (from
+            // /proc/self/stat, not from fds the caller chose), before
+            // any prompt, as sudo's requiretty.
+            if rule.session.or(policy.defaults.session).require_tty == Some(true)
+                && ctx.tty.is_none()
+            {
+                let msg = "this command needs a terminal (require_tty); \
+                           run it from an interactive session";
+                return ctx.reject(
+                    &subject(Some(rule)),
+                    "no terminal (require_tty)",
+                    msg,
+                    exit::DENIED,
+                );
             }
             // PAM's account stage for every rule (`pam_account`, default
             // on); a password rule runs it after the password.
@@ -560,7 +714,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
                     ctx.caller.name.as_deref(),
                     ctx.caller.uid,
                     &state_dir,
-                    policy.defaults.timestamp_timeout,
+                    rule.timestamp_timeout_with(&policy.defaults),
                     &authstep::PasswordOptions {
                         non_interactive: opts.non_interactive,
                         // -k CMD: ask, and leave no fresh timestamp (as sudo).
@@ -641,11 +795,15 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
     }
     let caller_env = env::snapshot_env();
     let command_line = command_line(&cmd_path, &args);
+    // The rule's env_keep adds to the defaults'; its secure_path is the
+    // command's PATH (the command itself was resolved with the defaults':
+    // the rule was not known yet; belladonna-policy(5)).
+    let env_keep = rule.env_keep_with(&policy.defaults);
     let env::BuiltEnv { envp, dropped } = env::build_env(&env::EnvInput {
         caller_env: &caller_env,
-        env_keep: &policy.defaults.env_keep,
+        env_keep: &env_keep,
         setenv: &[&policy.defaults.setenv, &rule.setenv],
-        secure_path: &policy.defaults.secure_path,
+        secure_path: rule.secure_path_with(&policy.defaults),
         target: &target,
         caller: &ctx.caller,
         command_line: &command_line,
@@ -689,25 +847,31 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
     }
 
     // The durable accept record: nothing runs without it.
+    let session = rule.session.or(policy.defaults.session);
+    let monitor = session.monitor == Some(true);
     let accepted = Subject {
         sandbox: confinement.as_ref().and_then(|c| c.profile()),
         confinement: confinement.as_ref().map(|c| c.summary()),
         env_dropped: &dropped,
+        monitor,
         ..subject(Some(rule))
     };
     let reason = match &approved_by {
         Some(a) => format!("allowed, {a}"),
         None => "allowed".to_string(),
     };
-    if let Err(e) = ctx.record(Event::Accept, &accepted, &reason, None) {
-        alert::syslog(&format!(
-            "uid {}: {} not run: {e}",
-            ctx.caller.uid,
-            display(&cmd_path)
-        ));
-        say(&e.to_string());
-        return exit::AUDIT;
-    }
+    let accept_uuid = match ctx.record(Event::Accept, &accepted, &reason, None) {
+        Ok(u) => u,
+        Err(e) => {
+            alert::syslog(&format!(
+                "uid {}: {} not run: {e}",
+                ctx.caller.uid,
+                display(&cmd_path)
+            ));
+            say(&e.to_string());
+            return exit::AUDIT;
+        }
+    };
     crate::testhook::point("before-exec");
 
     // Point of no return: any failure from here exits without running.
@@ -719,6 +883,20 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
         say(&msg);
         std::process::exit(exit::EXEC)
     };
+    // Monitor mode: the parent stays to record the exit (never returns
+    // here); the child goes on exactly as a plain exec.
+    if monitor {
+        let plan = monitor::Plan {
+            use_pty: session.use_pty != Some(false),
+            target_uid: target.target.uid,
+            target_gid: target.target.gid,
+            accept: accept_uuid,
+            host: &ctx.host,
+        };
+        if let Err(e) = monitor::start(&plan).and_then(|mut c| c.before_switch()) {
+            fail(format!("cannot start the monitor, nothing was run: {e}"));
+        }
+    }
     // DESIGN section 4, exec/sandbox: bounding set and securebits ->
     // setgroups/setresgid/setresuid -> rlimits/umask -> the granted
     // capabilities -> no_new_privs -> Landlock -> seccomp (last) -> exec.
@@ -762,7 +940,12 @@ fn command_line(path: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
 /// so that a script can test it.
 fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
     use std::fmt::Write as _;
-    let rules = decide::rules_for_caller(policy, &ctx.caller);
+    // Decoys are listed exactly as grants, where they are written
+    // (docs/incident-response.md).
+    let rules = crate::incident::decoy::listing(
+        decide::rules_for_caller(policy, &ctx.caller),
+        crate::incident::decoy::for_caller(policy, &ctx.caller),
+    );
     let allowed = rules.iter().any(|r| r.action == Action::Allow);
     let mut text = String::new();
     // Writing to a String cannot fail.
@@ -798,4 +981,53 @@ fn list(ctx: &Ctx, policy: &crate::policy::model::Policy) -> i32 {
     } else {
         exit::DENIED
     }
+}
+
+/// A decoy hit: answer with the ordinary denial and an `alert` record;
+/// then, after the answer, count it towards the decoy alarm and, when the
+/// alarm fires, record it (a second `alert`), send it to syslog and,
+/// with `auto_freeze`, freeze the host (a `freeze` record).
+fn decoy_hit(
+    ctx: &Ctx,
+    s: &Subject<'_>,
+    msg: &str,
+    policy: &crate::policy::model::Policy,
+    state_dir: &std::os::fd::OwnedFd,
+    clock: &crate::state::clock::Clock,
+) -> i32 {
+    use crate::incident::{alarm, counters, freeze};
+    let set = policy.incident.settings_or_default();
+    let bookkeeping = || {
+        counters::bump_decoy_hit();
+        ctx.hydra(crate::incident::hydra::Head::DecoyHit);
+        let Some(o) = alarm::hit_persisted(
+            clock.effective_now,
+            set.decoy_window,
+            set.decoy_floor,
+            set.decoy_factor_ppm,
+        )
+        .filter(|o| o.fired) else {
+            return;
+        };
+        let why = format!(
+            "decoy alarm: {} hits in this window, threshold {}",
+            o.count,
+            crate::incident::ppm_text(o.threshold_ppm)
+        );
+        alert::syslog(&format!("uid {}: {why}", ctx.caller.uid));
+        if let Err(e) = ctx.record(Event::Alert, s, &why, None) {
+            alert::syslog(&format!("decoy alarm not recorded: {e}"));
+        }
+        if !set.auto_freeze {
+            return;
+        }
+        let info = freeze::FreezeInfo {
+            since: clock.effective_now,
+            reason: format!("decoy alarm: {} hits in one window", o.count),
+            cause: freeze::Cause::DecoyRate,
+            uid: ctx.caller.uid,
+        };
+        ctx.freeze(state_dir, &info);
+    };
+    ctx.refuse(Event::Alert, s, "decoy hit", msg, exit::DENIED, bookkeeping)
 }

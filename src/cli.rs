@@ -229,6 +229,44 @@ pub enum BdctlCmd {
         #[command(subcommand)]
         cmd: TokenCmd,
     },
+    /// Freeze the host: only `break_glass` rules run until an unfreeze
+    /// (docs/incident-response.md). Root only.
+    Freeze {
+        /// Why (recorded in the audit log and shown by `bdctl status`).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Leave frozen mode with M-of-N signed unfreeze tokens
+    /// (`bdctl token sign --purpose unfreeze`), each single-use. Root only.
+    Unfreeze {
+        /// An unfreeze token file; repeat for each approver.
+        #[arg(long, value_name = "FILE", required = true)]
+        token: Vec<PathBuf>,
+    },
+    /// Per-user hydra risk scores and their p50/p95/p99
+    /// (docs/incident-response.md). Root only.
+    Hydra {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recommend the decoy alarm's parameters from the audit log's decoy
+    /// hits, with when the alarm would have fired under the current and
+    /// the recommended settings (docs/incident-response.md).
+    Tune {
+        /// The audit log to read (default: the system log).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Write the recommendation as a policy drop-in to FILE.
+        #[arg(long, value_name = "FILE")]
+        write: Option<PathBuf>,
+    },
+    /// Frozen or not, since when and why.
+    Status {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -458,9 +496,10 @@ pub enum TokenCmd {
         /// The approver's name in the policy (default: the key file's name).
         #[arg(long, value_name = "NAME")]
         approver: Option<String>,
-        /// The user who may run the command (a name, or #uid).
+        /// The user who may run the command (a name, or #uid); required
+        /// for --purpose exec, refused for unfreeze.
         #[arg(long, value_name = "USER")]
-        user: String,
+        user: Option<String>,
         /// The target user.
         #[arg(long = "run-as", value_name = "USER", default_value = "root")]
         run_as: String,
@@ -479,8 +518,9 @@ pub enum TokenCmd {
         /// The rule's nonce namespace.
         #[arg(long, value_name = "NS", default_value = "default")]
         ns: String,
-        /// The exact argv, `argv[0]` the absolute path (must come last).
-        #[arg(long, required = true, num_args = 1.., allow_hyphen_values = true, value_name = "ARG")]
+        /// The exact argv, `argv[0]` the absolute path (must come last);
+        /// required for --purpose exec, refused for unfreeze.
+        #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "ARG")]
         argv: Vec<OsString>,
     },
     /// Decode a token file, print its claims, and check its signature

@@ -1094,6 +1094,10 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    session: Default::default(),
+                    env_keep: None,
+                    secure_path: None,
+                    timestamp_timeout: None,
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -1174,7 +1178,7 @@ mod tests {
                 for (i, r) in rules.iter_mut().enumerate() {
                     r.name = format!("r{i}");
                 }
-                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new() };
+                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new(), incident: Default::default() };
                 let c = if caller_bob { bob() } else { alice() };
                 let t = if target_root { root() } else { www() };
                 let f = file_ids();
@@ -1293,6 +1297,10 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    session: Default::default(),
+                    env_keep: None,
+                    secure_path: None,
+                    timestamp_timeout: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -1312,11 +1320,15 @@ mod tests {
                     caps: vec![],
                     approval: None,
                     rate: None,
+                    session: Default::default(),
+                    env_keep: None,
+                    secure_path: None,
+                    timestamp_timeout: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);
                 rules.insert(at, deny);
-                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new() };
+                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new(), incident: Default::default() };
                 let f = file_ids();
                 let d = decide(&p, &Request { caller: &c, target: &t, command: asked, args: &args }, &f);
                 let hit = matches!(d, Decision::Deny { reason: DenyReason::DenyRule, rule: Some(_) });

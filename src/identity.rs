@@ -205,9 +205,9 @@ pub fn fill_group_names(caller: &mut Caller) {
         .collect();
 }
 
-/// The controlling terminal's name from /proc/self/stat (`tty_nr`), not
-/// from fds 0-2, which the caller controls.
-pub fn controlling_tty() -> Option<String> {
+/// The controlling terminal's device (major, minor) from
+/// /proc/self/stat (`tty_nr`); `None` without one.
+pub fn controlling_tty_dev() -> Option<(u32, u32)> {
     let stat = std::fs::read("/proc/self/stat").ok()?;
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
@@ -216,8 +216,16 @@ pub fn controlling_tty() -> Option<String> {
     if tty_nr == 0 {
         return None;
     }
-    let major = (tty_nr >> 8) & 0xfff;
-    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    Some((
+        (tty_nr >> 8) & 0xfff,
+        (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00),
+    ))
+}
+
+/// The controlling terminal's name from /proc/self/stat (`tty_nr`), not
+/// from fds 0-2, which the caller controls.
+pub fn controlling_tty() -> Option<String> {
+    let (major, minor) = controlling_tty_dev()?;
     Some(match major {
         136..=143 => format!("/dev/pts/{}", (major - 136) * 256 + minor),
         4 if minor < 64 => format!("/dev/tty{minor}"),

@@ -16,6 +16,7 @@ pub mod doctor;
 pub mod escape;
 pub mod exec;
 pub mod identity;
+pub mod incident;
 pub mod journald;
 pub mod paths;
 pub mod policy;

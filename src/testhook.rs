@@ -2,6 +2,7 @@
 //! step (or make it panic there). Compiled in only with the `test-hooks`
 //! cargo feature; in every other build `point` is an empty inline
 //! function.
+#![forbid(unsafe_code)]
 
 /// Stop the process (SIGSTOP) when `BELLADONNA_TEST_PAUSE` names this
 /// point, so a test can act (kill -9, change a file) and then continue it.

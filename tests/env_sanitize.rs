@@ -409,3 +409,67 @@ fn ten_thousand_environment_variables() {
     assert_eq!(env.audit_events("accept").len(), 1);
     env.assert_verify_ok("after 10,000 variables");
 }
+
+/// Issue 12 item 4: a rule's own `env_keep` adds to `[defaults]
+/// env_keep` for that rule only, and its `secure_path` is that rule's
+/// `PATH` (the bare command name is still resolved with `[defaults]
+/// secure_path`).
+#[test]
+fn a_rules_env_keep_and_secure_path_are_its_own() {
+    let env = test_env!("a_rules_env_keep_and_secure_path_are_its_own");
+    env.policy(&format!(
+        r##"version = 1
+
+[defaults]
+secure_path = "{SECURE_PATH}"
+env_keep = ["TERM"]
+
+[[rule]]
+name = "agent"
+users = ["alice"]
+commands = ["/usr/bin/env"]
+auth = "none"
+env_keep = ["SSH_AUTH_SOCK"]
+secure_path = "/usr/bin:/bin"
+
+[[rule]]
+name = "plain"
+users = ["alice"]
+commands = ["/usr/bin/printenv"]
+auth = "none"
+"##
+    ));
+    let run = |cmd: &str| {
+        let o = env
+            .bdexec("alice")
+            .args(["--", cmd])
+            .env("SSH_AUTH_SOCK", "/tmp/ssh-agent.sock")
+            .env("TERM", "vt100")
+            .env("EDITOR", "vi")
+            .run();
+        o.expect_code(0, cmd);
+        let e = parse_env(&o);
+        (e, o)
+    };
+    // A bare name: resolved with [defaults] secure_path.
+    let (e, o) = run("env");
+    assert_eq!(
+        e.get("SSH_AUTH_SOCK").map(String::as_str),
+        Some("/tmp/ssh-agent.sock"),
+        "the rule's env_keep keeps it\n{o}"
+    );
+    assert_eq!(e.get("TERM").map(String::as_str), Some("vt100"), "{o}");
+    assert!(!e.contains_key("EDITOR"), "{o}");
+    assert_eq!(
+        e.get("PATH").map(String::as_str),
+        Some("/usr/bin:/bin"),
+        "the rule's secure_path is its PATH\n{o}"
+    );
+    let (e, o) = run("/usr/bin/printenv");
+    assert!(
+        !e.contains_key("SSH_AUTH_SOCK"),
+        "another rule does not keep it\n{o}"
+    );
+    assert_eq!(e.get("TERM").map(String::as_str), Some("vt100"), "{o}");
+    assert_eq!(e.get("PATH").map(String::as_str), Some(SECURE_PATH), "{o}");
+}

@@ -912,3 +912,28 @@ fn correct_password_on_another_users_terminal() {
     assert_eq!(t.prompts, 1, "{}", t.show());
     assert!(t.steps[0].starts_with("authenticated"), "{}", t.show());
 }
+
+/// Issue 12 item 4: a rule's own `timestamp_timeout` replaces the
+/// default for that rule: with `"0"` it never takes the caller's fresh
+/// timestamp, which another rule (5 minutes) still does.
+#[test]
+fn a_rules_timestamp_timeout_is_its_own() {
+    let Some(env) = env_with_password("pam::a_rules_timestamp_timeout_is_its_own", false) else {
+        return;
+    };
+    env.policy(&format!(
+        "{PASSWORD_POLICY}[[rule]]\nname = \"always\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/id -g\"]\nauth = \"password\"\ntimestamp_timeout = \"0\"\n"
+    ));
+    let script = "\"$BDEXEC\" -- /usr/bin/id -u; echo rc=$?; \
+                  \"$BDEXEC\" -n -- /usr/bin/id -g; echo rc=$?; \
+                  \"$BDEXEC\" -n -- /usr/bin/id -u; echo rc=$?";
+    let (st, tty, out, prompts) = run_shell_on_pty(&env, script, |_| Answer::Type(PASSWORD));
+    assert!(st.success(), "{st}\n{tty}\n{out}");
+    let rcs: Vec<&str> = out.lines().filter(|l| l.starts_with("rc=")).collect();
+    assert_eq!(
+        rcs,
+        ["rc=0", "rc=1", "rc=0"],
+        "the timestamp covers rule pw, not rule always (timeout 0)\nterminal:\n{tty}\nout:\n{out}"
+    );
+    assert_eq!(prompts, 1, "{tty}");
+}

@@ -591,7 +591,14 @@ fn never_widen_against_real_sudo() {
                     command,
                     args: &argv,
                 };
-                decide(&policy, &req, &RealIds).is_allow()
+                // The probes have no terminal: a require_tty rule is
+                // refused by bdexec as by sudo's requiretty.
+                match decide(&policy, &req, &RealIds) {
+                    belladonna::decide::Decision::Allow { rule, .. } => {
+                        rule.session.or(policy.defaults.session).require_tty != Some(true)
+                    }
+                    _ => false,
+                }
             })
             .collect();
         let mut script = String::new();

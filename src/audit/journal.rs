@@ -26,7 +26,10 @@
 #![forbid(unsafe_code)]
 
 use super::chain::{GENESIS, hex};
-use super::record::{EventKind, LineView, Record, Torn, Value, encode_record, encode_recovery};
+use super::record::{
+    EventKind, ExitRecord, LineView, Record, Torn, Value, encode_exit_keyed, encode_record,
+    encode_recovery,
+};
 use super::show::human;
 use super::writer::Appended;
 use crate::journald::{self, Entry};
@@ -41,6 +44,16 @@ pub mod ids {
     pub const SEAL: &str = "65433b5ab2103a6254b720ea08924fc7";
     /// An alert that the audit log could not hold (alert.rs).
     pub const ALERT: &str = "c991aea7284171591e03fc84cfe7e54a";
+    /// A decoy was run, or the decoy alarm fired (`alert` record).
+    pub const DECOY_ALERT: &str = "804707dbfa7342f6b194fee42d3918ee";
+    /// The host was frozen (`freeze` record).
+    pub const FREEZE: &str = "a55ee5714a1041658dfafdfd9f579e79";
+    /// The host was unfrozen with approvers' tokens (`unfreeze`).
+    pub const UNFREEZE: &str = "e9d2ec5db2f649bca91f70f49952d3b0";
+    /// An unfreeze attempt was refused (`unfreeze-refused`).
+    pub const UNFREEZE_REFUSED: &str = "7656aea4386d44b8bd3cb1bbad79b375";
+    /// How a monitored command ended (`exit`).
+    pub const EXIT: &str = "b95108a9a5934f56924b37dc32d0bb4f";
 }
 
 /// syslog priorities used.
@@ -61,22 +74,40 @@ pub const IDENT: &str = "bdexec";
 /// [`journald::MAX_ENTRY`] (then `BD_TRUNCATED` names what was cut).
 const CUT: usize = 64 << 10;
 
-/// The MESSAGE_ID of an event.
+/// The MESSAGE_ID of an event (incident events: see [`incident`]).
 pub fn message_id(e: EventKind) -> &'static str {
     match e {
         EventKind::Accept => ids::ACCEPT,
         EventKind::Reject => ids::REJECT,
         EventKind::Recovery => ids::RECOVERY,
         EventKind::Seal | EventKind::Rotate => ids::SEAL,
+        EventKind::Incident => ids::DECOY_ALERT,
+        EventKind::Exit => ids::EXIT,
     }
 }
 
-/// The PRIORITY of an event.
+/// The PRIORITY of an event (incident events: see [`incident`]).
 pub fn event_priority(e: EventKind) -> u8 {
     match e {
-        EventKind::Accept => priority::INFO,
+        EventKind::Accept | EventKind::Exit => priority::INFO,
         EventKind::Reject | EventKind::Seal | EventKind::Rotate => priority::NOTICE,
         EventKind::Recovery => priority::WARNING,
+        EventKind::Incident => priority::CRIT,
+    }
+}
+
+/// MESSAGE_ID and PRIORITY of a record: incident events by their name
+/// (`alert` and `freeze` crit, `unfreeze-refused` warning, `unfreeze`
+/// notice), the others by kind.
+pub fn incident(v: &LineView<'_>) -> (&'static str, u8) {
+    if v.event != EventKind::Incident {
+        return (message_id(v.event), event_priority(v.event));
+    }
+    match v.get("event") {
+        Some(Value::Str(b"freeze")) => (ids::FREEZE, priority::CRIT),
+        Some(Value::Str(b"unfreeze")) => (ids::UNFREEZE, priority::NOTICE),
+        Some(Value::Str(b"unfreeze-refused")) => (ids::UNFREEZE_REFUSED, priority::WARNING),
+        _ => (ids::DECOY_ALERT, priority::CRIT),
     }
 }
 
@@ -95,6 +126,13 @@ fn json_text(v: &Value<'_>) -> Option<Vec<u8>> {
     Some(match v {
         Value::Null => return None,
         Value::Int(n) => n.to_string().into_bytes(),
+        Value::Bool(b) => {
+            if *b {
+                b"true".to_vec()
+            } else {
+                b"false".to_vec()
+            }
+        }
         Value::Str(s) => s.to_vec(),
         Value::Arr(a) => {
             let mut out = b"[".to_vec();
@@ -161,10 +199,11 @@ pub fn entry_for(v: &LineView<'_>, h: Option<&[u8; 32]>) -> Entry {
     } else {
         e.field("MESSAGE", &message);
     }
-    e.field("PRIORITY", event_priority(v.event).to_string().as_bytes())
+    let (id, prio) = incident(v);
+    e.field("PRIORITY", prio.to_string().as_bytes())
         .field("SYSLOG_IDENTIFIER", IDENT.as_bytes())
         .field("SYSLOG_FACILITY", FACILITY.to_string().as_bytes())
-        .field("MESSAGE_ID", message_id(v.event).as_bytes());
+        .field("MESSAGE_ID", id.as_bytes());
     let mut cut_names = Vec::new();
     for (name, value) in &fields {
         if truncate && value.len() > CUT {
@@ -194,7 +233,7 @@ fn deliver(e: &Entry, prio: u8, fallback: &str) {
 /// Send the entry of a parsed record whose `h` is `h`.
 fn deliver_view(v: &LineView<'_>, h: &[u8; 32]) {
     let fallback = format!("{} [seq {} h {}]", human(v), v.seq, hex(h));
-    deliver(&entry_for(v, Some(h)), event_priority(v.event), &fallback);
+    deliver(&entry_for(v, Some(h)), incident(v).1, &fallback);
 }
 
 /// Copy a record appended as `a` to journald (and its recovery record,
@@ -268,6 +307,17 @@ fn forward_recovery(
     let body = line.strip_suffix(b"\n").unwrap_or(&line);
     let Ok(v) = LineView::parse(body) else { return };
     deliver(&entry_for(&v, None), priority::WARNING, &human(&v));
+}
+
+/// Copy a monitored command's `exit` record to journald, after it is
+/// durable and the lock released (src/exec/monitor.rs).
+pub fn forward_exit(rec: &ExitRecord<'_>, a: &Appended) {
+    let mut line = Vec::with_capacity(512);
+    encode_exit_keyed(&mut line, rec, a.seq, &GENESIS, None);
+    let line = with_epoch(line, a.epoch);
+    if let Ok(v) = LineView::parse(line.strip_suffix(b"\n").unwrap_or(&line)) {
+        deliver_view(&v, &a.h);
+    }
 }
 
 /// Copy the last record of `file` to journald when its seq is `seq`

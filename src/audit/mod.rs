@@ -28,11 +28,12 @@ pub mod verify;
 pub mod writer;
 
 pub use mac::EpochKey;
-pub use record::{Event, Record, Torn, new_uuid};
+pub use record::{Event, ExitRecord, Outcome, Record, Torn, new_uuid};
 pub use show::{ShowError, show};
 pub use verify::{VerifyError, VerifyOptions, VerifySummary, verify_file, verify_file_with};
 pub use writer::{
-    AppendOptions, Appended, append, append_sealed_rotation, append_to, append_to_keyed,
+    AppendOptions, Appended, append, append_exit, append_sealed_rotation, append_to,
+    append_to_keyed,
 };
 
 use std::fmt;
@@ -353,6 +354,7 @@ pub(crate) mod testutil {
             env_dropped: &[],
             timing: None,
             traceparent: None,
+            monitor: false,
         }
     }
 }

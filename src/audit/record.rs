@@ -52,6 +52,14 @@ pub enum Event {
     Accept,
     /// The request was refused.
     Reject,
+    /// A decoy was run (docs/incident-response.md): nothing ran.
+    Alert,
+    /// The host entered frozen mode (reason: `cause=...; ...`).
+    Freeze,
+    /// The host left frozen mode (reason names the approvers).
+    Unfreeze,
+    /// An unfreeze was refused (reason says why).
+    UnfreezeRefused,
 }
 
 impl Event {
@@ -60,6 +68,10 @@ impl Event {
         match self {
             Event::Accept => "accept",
             Event::Reject => "reject",
+            Event::Alert => "alert",
+            Event::Freeze => "freeze",
+            Event::Unfreeze => "unfreeze",
+            Event::UnfreezeRefused => "unfreeze-refused",
         }
     }
 }
@@ -115,6 +127,41 @@ pub struct Record<'a> {
     /// already checked ([`super::timing::traceparent`]: the header or
     /// `"invalid"`).
     pub traceparent: Option<&'a str>,
+    /// Extension field `"monitor":true` on an accept record: bdexec stays
+    /// as the command's parent and appends an `exit` record
+    /// ([`ExitRecord`]) when it ends.
+    pub monitor: bool,
+}
+
+/// How a monitored command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It exited with this status (`"status":N`).
+    Status(u8),
+    /// A signal killed it (`"signal":"TERM"`, the name without `SIG`).
+    Signal(&'static str),
+}
+
+/// An `exit` record: how the command of the accept record `accept` ended
+/// (monitor mode, src/exec/monitor.rs). Written by the same process
+/// (same `pid`) that wrote the accept record, chained like any record.
+#[derive(Debug, Clone)]
+pub struct ExitRecord<'a> {
+    pub time: SystemTime,
+    /// This record's own UUID.
+    pub uuid: [u8; 16],
+    pub host: &'a [u8],
+    pub pid: u32,
+    /// The UUID of the accept record.
+    pub accept: [u8; 16],
+    pub outcome: Outcome,
+    pub core_dumped: bool,
+    /// From the fork to the command's end, monotonic clock.
+    pub duration_us: u64,
+    /// The command's resource usage (wait4 of the monitor's child).
+    pub maxrss_kb: u64,
+    pub utime_us: u64,
+    pub stime_us: u64,
 }
 
 /// The most argv bytes a record holds: each argument's length plus one,
@@ -347,6 +394,31 @@ fn finish(
     h
 }
 
+/// The first fields of accept, reject and exit lines: `seq`, `event`,
+/// `time`, `uuid`, `host`, `pid`.
+fn push_head(
+    out: &mut Vec<u8>,
+    seq: u64,
+    event: &str,
+    time: SystemTime,
+    uuid: &[u8; 16],
+    host: &[u8],
+    pid: u32,
+) {
+    out.extend_from_slice(b"\"seq\":");
+    push_u64(out, seq);
+    out.extend_from_slice(b",\"event\":\"");
+    out.extend_from_slice(event.as_bytes());
+    out.extend_from_slice(b"\",\"time\":\"");
+    out.extend_from_slice(rfc3339(time).as_bytes());
+    out.extend_from_slice(b"\",\"uuid\":\"");
+    out.extend_from_slice(format_uuid(uuid).as_bytes());
+    out.extend_from_slice(b"\",\"host\":");
+    json_str(out, host);
+    out.extend_from_slice(b",\"pid\":");
+    push_u64(out, u64::from(pid));
+}
+
 /// Append `rec` as one complete line (with its `\n`) chained on `prev`
 /// with sequence number `seq`; returns the record's `h`.
 pub fn encode_record(out: &mut Vec<u8>, rec: &Record<'_>, seq: u64, prev: &[u8; 32]) -> [u8; 32] {
@@ -363,18 +435,15 @@ pub fn encode_record_keyed(
 ) -> [u8; 32] {
     out.push(b'{');
     let body_start = out.len();
-    out.extend_from_slice(b"\"seq\":");
-    push_u64(out, seq);
-    out.extend_from_slice(b",\"event\":\"");
-    out.extend_from_slice(rec.event.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"time\":\"");
-    out.extend_from_slice(rfc3339(rec.time).as_bytes());
-    out.extend_from_slice(b"\",\"uuid\":\"");
-    out.extend_from_slice(format_uuid(&rec.uuid).as_bytes());
-    out.extend_from_slice(b"\",\"host\":");
-    json_str(out, rec.host);
-    out.extend_from_slice(b",\"pid\":");
-    push_u64(out, u64::from(rec.pid));
+    push_head(
+        out,
+        seq,
+        rec.event.as_str(),
+        rec.time,
+        &rec.uuid,
+        rec.host,
+        rec.pid,
+    );
     out.extend_from_slice(b",\"submituser\":");
     push_opt_bytes(out, rec.submituser.map(str::as_bytes));
     out.extend_from_slice(b",\"submituid\":");
@@ -475,6 +544,45 @@ pub fn encode_record_keyed(
     if let Some(n) = rec.timing.and_then(|t| t.sync_prev) {
         push_num_field(out, "sync_prev_us", n);
     }
+    if rec.monitor {
+        out.extend_from_slice(b",\"monitor\":true");
+    }
+    finish(out, body_start, seq, prev, key)
+}
+
+/// Append an `exit` line; returns its `h`. Layout (after `pid`):
+/// `"accept":"uuid"`, `"status":N` or `"signal":"NAME"`,
+/// `"core_dumped":bool`, `"duration_us"`, `"maxrss_kb"`, `"utime_us"`,
+/// `"stime_us"`.
+pub fn encode_exit_keyed(
+    out: &mut Vec<u8>,
+    rec: &ExitRecord<'_>,
+    seq: u64,
+    prev: &[u8; 32],
+    key: Option<&EpochKey>,
+) -> [u8; 32] {
+    out.push(b'{');
+    let body_start = out.len();
+    push_head(out, seq, "exit", rec.time, &rec.uuid, rec.host, rec.pid);
+    out.extend_from_slice(b",\"accept\":\"");
+    out.extend_from_slice(format_uuid(&rec.accept).as_bytes());
+    out.push(b'"');
+    match rec.outcome {
+        Outcome::Status(n) => push_num_field(out, "status", u64::from(n)),
+        Outcome::Signal(name) => {
+            out.extend_from_slice(b",\"signal\":");
+            json_str(out, name.as_bytes());
+        }
+    }
+    out.extend_from_slice(if rec.core_dumped {
+        b",\"core_dumped\":true"
+    } else {
+        b",\"core_dumped\":false"
+    });
+    push_num_field(out, "duration_us", rec.duration_us);
+    push_num_field(out, "maxrss_kb", rec.maxrss_kb);
+    push_num_field(out, "utime_us", rec.utime_us);
+    push_num_field(out, "stime_us", rec.stime_us);
     finish(out, body_start, seq, prev, key)
 }
 
@@ -689,6 +797,8 @@ pub enum Value<'a> {
     Arr(Vec<&'a [u8]>),
     /// An object of integers (`"timing"`): raw keys and values, in order.
     Obj(Vec<(&'a [u8], u64)>),
+    /// `true` or `false` (exit records, `"monitor":true`).
+    Bool(bool),
 }
 
 /// One `"key":value` member.
@@ -809,13 +919,19 @@ impl<'a> P<'a> {
         match self.peek() {
             Some(b'"') => Ok(Value::Str(self.string()?)),
             Some(b'0'..=b'9') => Ok(Value::Int(self.number()?)),
-            Some(b'n') => {
-                if self.b[self.i..].starts_with(b"null") {
-                    self.i += 4;
-                    Ok(Value::Null)
-                } else {
-                    self.err("unexpected value")
+            Some(b'n' | b't' | b'f') => {
+                let rest = &self.b[self.i..];
+                for (word, v) in [
+                    (&b"null"[..], Value::Null),
+                    (b"true", Value::Bool(true)),
+                    (b"false", Value::Bool(false)),
+                ] {
+                    if rest.starts_with(word) {
+                        self.i += word.len();
+                        return Ok(v);
+                    }
                 }
+                self.err("unexpected value")
             }
             Some(b'[') => {
                 self.i += 1;
@@ -864,8 +980,8 @@ impl<'a> P<'a> {
 
 /// Parse one line (without its `\n`) as a flat JSON object in the subset
 /// records use: no whitespace; values are strings, non-negative integers,
-/// `null`, arrays of strings or non-empty objects of non-negative
-/// integers. Everything it accepts is valid JSON.
+/// `null`, `true`, `false`, arrays of strings or non-empty objects of
+/// non-negative integers. Everything it accepts is valid JSON.
 pub fn parse_object(line: &[u8]) -> Result<Vec<Field<'_>>, ParseError> {
     let mut p = P { b: line, i: 0 };
     p.eat(b'{')?;
@@ -902,6 +1018,11 @@ pub enum EventKind {
     Seal,
     /// Closes a file at rotation, or opens the next one.
     Rotate,
+    /// Incident response (`alert`, `freeze`, `unfreeze`,
+    /// `unfreeze-refused`): the layout of accept/reject.
+    Incident,
+    /// How a monitored command ended.
+    Exit,
 }
 
 impl EventKind {
@@ -912,6 +1033,8 @@ impl EventKind {
             EventKind::Recovery => "recovery",
             EventKind::Seal => "seal",
             EventKind::Rotate => "rotate",
+            EventKind::Incident => "incident",
+            EventKind::Exit => "exit",
         }
     }
 }
@@ -925,6 +1048,7 @@ enum Ty {
     StrArr,
     Hex,
     OptHex,
+    Bool,
 }
 
 const RECORD_LAYOUT: &[(&str, Ty)] = &[
@@ -972,6 +1096,48 @@ const ROTATE_LAYOUT: &[(&str, Ty)] = &[
     ("retired_head", Ty::Hex),
 ];
 
+/// An exit record's fields; the one after `accept` is `status` (a
+/// number) or `signal` (a name), see [`exit_layout`].
+const EXIT_LAYOUT: &[(&str, Ty)] = &[
+    ("seq", Ty::U64),
+    ("event", Ty::Str),
+    ("time", Ty::Str),
+    ("uuid", Ty::Str),
+    ("host", Ty::Str),
+    ("pid", Ty::U64),
+    ("accept", Ty::Str),
+    ("status", Ty::U64),
+    ("core_dumped", Ty::Bool),
+    ("duration_us", Ty::U64),
+    ("maxrss_kb", Ty::U64),
+    ("utime_us", Ty::U64),
+    ("stime_us", Ty::U64),
+];
+
+const EXIT_SIGNAL_LAYOUT: &[(&str, Ty)] = &[
+    ("seq", Ty::U64),
+    ("event", Ty::Str),
+    ("time", Ty::Str),
+    ("uuid", Ty::Str),
+    ("host", Ty::Str),
+    ("pid", Ty::U64),
+    ("accept", Ty::Str),
+    ("signal", Ty::Str),
+    ("core_dumped", Ty::Bool),
+    ("duration_us", Ty::U64),
+    ("maxrss_kb", Ty::U64),
+    ("utime_us", Ty::U64),
+    ("stime_us", Ty::U64),
+];
+
+/// The layout of an exit record whose fields are `fields`.
+fn exit_layout(fields: &[Field<'_>]) -> &'static [(&'static str, Ty)] {
+    match fields.get(7) {
+        Some(f) if f.key == b"signal" => EXIT_SIGNAL_LAYOUT,
+        _ => EXIT_LAYOUT,
+    }
+}
+
 const RECOVERY_LAYOUT: &[(&str, Ty)] = &[
     ("seq", Ty::U64),
     ("event", Ty::Str),
@@ -992,6 +1158,7 @@ fn type_ok(ty: Ty, v: &Value<'_>) -> bool {
         (Ty::StrArr, Value::Arr(_)) => true,
         (Ty::Hex | Ty::OptHex, Value::Str(s)) => parse_hex32(s).is_some(),
         (Ty::OptHex, Value::Null) => true,
+        (Ty::Bool, Value::Bool(_)) => true,
         _ => false,
     }
 }
@@ -1121,6 +1288,8 @@ impl<'a> LineView<'a> {
                 b"recovery" => EventKind::Recovery,
                 b"seal" => EventKind::Seal,
                 b"rotate" => EventKind::Rotate,
+                b"alert" | b"freeze" | b"unfreeze" | b"unfreeze-refused" => EventKind::Incident,
+                b"exit" => EventKind::Exit,
                 _ => return field_err(&fields[1], "unknown event".into()),
             },
             Some(f) => return field_err(f, "second field is not \"event\"".into()),
@@ -1135,7 +1304,8 @@ impl<'a> LineView<'a> {
             EventKind::Recovery => RECOVERY_LAYOUT,
             EventKind::Seal => SEAL_LAYOUT,
             EventKind::Rotate => ROTATE_LAYOUT,
-            EventKind::Accept | EventKind::Reject => RECORD_LAYOUT,
+            EventKind::Exit => exit_layout(&fields),
+            EventKind::Accept | EventKind::Reject | EventKind::Incident => RECORD_LAYOUT,
         };
         for (i, (name, ty)) in layout.iter().enumerate() {
             let Some(f) = fields.get(i) else {
@@ -1407,6 +1577,55 @@ mod tests {
         assert!(matches!(parts[3].as_bytes()[0], b'8' | b'9' | b'a' | b'b'));
     }
 
+    /// An exit record's exact layout, both outcomes, and its parse.
+    #[test]
+    fn exit_layout_and_parse() {
+        let mut rec = ExitRecord {
+            time: UNIX_EPOCH + std::time::Duration::new(1_796_060_239, 5),
+            uuid: [0x22; 16],
+            host: b"h",
+            pid: 7,
+            accept: [0x11; 16],
+            outcome: Outcome::Status(3),
+            core_dumped: false,
+            duration_us: 10,
+            maxrss_kb: 20,
+            utime_us: 30,
+            stime_us: 40,
+        };
+        let mut out = Vec::new();
+        let h = encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
+        let line = std::str::from_utf8(&out).expect("utf8");
+        assert!(
+            line.starts_with(
+                "{\"seq\":2,\"event\":\"exit\",\"time\":\"2026-11-30T17:37:19.000000005Z\",\
+                 \"uuid\":\"22222222-2222-2222-2222-222222222222\",\"host\":\"h\",\"pid\":7,\
+                 \"accept\":\"11111111-1111-1111-1111-111111111111\",\"status\":3,\
+                 \"core_dumped\":false,\"duration_us\":10,\"maxrss_kb\":20,\"utime_us\":30,\
+                 \"stime_us\":40,\"prev\":"
+            ),
+            "{line}"
+        );
+        let v = LineView::parse(&out[..out.len() - 1]).expect("parse");
+        assert_eq!((v.event, v.h), (EventKind::Exit, h));
+        assert!(v.hash_ok());
+        rec.outcome = Outcome::Signal("TERM");
+        rec.core_dumped = true;
+        let mut out = Vec::new();
+        encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
+        let v = LineView::parse(&out[..out.len() - 1]).expect("parse");
+        assert_eq!(v.get("signal"), Some(&Value::Str(b"TERM")));
+        assert_eq!(v.get("core_dumped"), Some(&Value::Bool(true)));
+        // A status that is not a number, a missing field: not a record.
+        let s = String::from_utf8(out).expect("utf8");
+        for bad in [
+            s.replace("\"signal\":\"TERM\"", "\"status\":\"TERM\""),
+            s.replace(",\"core_dumped\":true", ""),
+        ] {
+            assert!(LineView::parse(bad.trim_end().as_bytes()).is_err(), "{bad}");
+        }
+    }
+
     #[test]
     fn exact_layout_and_parse() {
         let argv = vec![
@@ -1591,7 +1810,8 @@ mod tests {
             b"{\"a\":\"\x01\"}",
             b"{\"a\":\"\xff\"}",
             b"{\"a\":\"\\ud800\"}",
-            b"{\"a\":true}",
+            b"{\"a\":tru}",
+            b"{\"a\":True}",
             b"{\"a\":1}x",
             b"{\"a\":[1]}",
             b"{\"a\":{}}",
@@ -1607,6 +1827,7 @@ mod tests {
             );
         }
         assert!(parse_object(b"{\"a\":[],\"b\":null,\"c\":\"\\u00e9\\\"\"}").is_ok());
+        assert!(parse_object(b"{\"a\":true,\"b\":false}").is_ok());
     }
 
     #[test]

@@ -26,7 +26,9 @@
 use super::AuditError;
 use super::mac::EpochKey;
 use super::record::{LineView, Rotation};
-use super::verify::{Segment, State, VerifyError, VerifyOptions, VerifySummary, verify_segment};
+use super::verify::{
+    Monitored, Segment, State, VerifyError, VerifyOptions, VerifySummary, verify_segment,
+};
 use super::writer::{
     Item, check_append_mode, lock_with_deadline, plan_item, scan_tail, write_plan,
 };
@@ -472,7 +474,7 @@ pub fn verify_all(path: &Path, opts: &VerifyOptions) -> Result<VerifiedAll, Veri
         .map_or((0, 0, [0; 32]), |(_, _, r)| {
             (r.retired_index, r.retired_seq, r.retired_head)
         });
-    let mut state: Option<State> = None;
+    let mut state: Option<(State, Monitored)> = None;
     let mut prev_index: Option<u64> = None;
     let mut files = Vec::new();
     let mut total = None;
@@ -583,7 +585,7 @@ pub fn verify_all(path: &Path, opts: &VerifyOptions) -> Result<VerifiedAll, Veri
             files.push((p, seg.summary));
         }
         prev_index = closed.map(|r| r.index);
-        state = Some(seg.state);
+        state = Some((seg.state, seg.monitored));
     }
     let total = total.ok_or_else(|| files_err("no current log".into()))?;
     Ok(VerifiedAll {

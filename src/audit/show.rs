@@ -9,6 +9,7 @@ use super::chain::hex;
 use super::record::{EventKind, LineView, Value, decode_str};
 use super::verify::{LineRead, OpenError, open_log, read_line_capped};
 use crate::escape::display;
+use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, BufReader, Read, Write};
 use std::path::Path;
@@ -53,6 +54,13 @@ pub fn show(path: &Path, json: bool, out: &mut dyn Write) -> Result<(), ShowErro
         OpenError::Symlink => ShowError::Symlink,
         OpenError::NotRegular => ShowError::NotRegular,
     })?;
+    // Accept records of monitored commands are marked when no exit
+    // record names them: a first pass collects the names.
+    let exits = if json {
+        HashSet::new()
+    } else {
+        exits_recorded(&file, len)?
+    };
     let mut r = BufReader::with_capacity(256 * 1024, Read::take(&file, len));
     let mut buf = Vec::new();
     let mut line = 0u64;
@@ -86,12 +94,42 @@ pub fn show(path: &Path, json: bool, out: &mut dyn Write) -> Result<(), ShowErro
             (_, false) if !terminated => {
                 writeln!(out, "line {line}: torn tail ({n} bytes, pending recovery)")
             }
-            (Ok(v), false) => writeln!(out, "{}", human(v)),
+            (Ok(v), false) => {
+                let missing = v.event == EventKind::Accept
+                    && v.get("monitor") == Some(&Value::Bool(true))
+                    && !v.text("uuid").is_some_and(|u| exits.contains(&u));
+                let note = if missing { " (no exit recorded)" } else { "" };
+                writeln!(out, "{}{note}", human(v))
+            }
             (Err(e), false) => writeln!(out, "line {line}: not a record ({e})"),
         };
         res.map_err(ShowError::Write)?;
     }
     out.flush().map_err(ShowError::Write)
+}
+
+/// The accept UUIDs that `exit` records of the log name.
+fn exits_recorded(file: &std::fs::File, len: u64) -> Result<HashSet<Vec<u8>>, ShowError> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = file;
+    let mut r = BufReader::with_capacity(256 * 1024, Read::take(f, len));
+    let mut buf = Vec::new();
+    let mut set = HashSet::new();
+    loop {
+        match read_line_capped(&mut r, &mut buf, MAX_LINE).map_err(ShowError::Read)? {
+            LineRead::Eof => break,
+            LineRead::Line { too_long: true, .. } => continue,
+            LineRead::Line { .. } => {}
+        }
+        if let Ok(v) = LineView::parse(&buf)
+            && v.event == EventKind::Exit
+            && let Some(u) = v.text("accept")
+        {
+            set.insert(u);
+        }
+    }
+    f.seek(SeekFrom::Start(0)).map_err(ShowError::Read)?;
+    Ok(set)
 }
 
 fn text(v: &LineView<'_>, key: &str) -> Option<String> {
@@ -174,6 +212,9 @@ pub fn human(v: &LineView<'_>) -> String {
             None => format!("{time} #{} recovery", v.seq),
         };
     }
+    if v.event == EventKind::Exit {
+        return exit_line(v, &time);
+    }
     if let Some((e, n)) = v.seal {
         return format!("{time} #{} seal: epoch {e} closed ({n} records)", v.seq);
     }
@@ -212,12 +253,44 @@ pub fn human(v: &LineView<'_>) -> String {
     }
     let rule = text(v, "rule").map_or_else(|| "no rule".to_string(), |r| format!("rule {r}"));
     let reason = text(v, "reason").unwrap_or_default();
+    // Incident events share one layout: name the event itself.
+    let event = match v.event {
+        EventKind::Incident => text(v, "event").unwrap_or_default(),
+        e => e.as_str().to_string(),
+    };
     format!(
-        "{time} #{} {} {who} -> {target}: {} [{rule}] {reason}{}",
+        "{time} #{} {event} {who} -> {target}: {} [{rule}] {reason}{}",
         v.seq,
-        v.event.as_str(),
         cmd.join(" "),
         bounds_note(v)
+    )
+}
+
+/// `... #N exit of UUID: status 0 | signal TERM (core dumped), 1.234567 s,
+/// maxrss 1234 KiB, user 0.001 s, sys 0.002 s`.
+fn exit_line(v: &LineView<'_>, time: &str) -> String {
+    let secs = |key| {
+        let us = num(v, key).unwrap_or(0);
+        format!("{}.{:06} s", us / 1_000_000, us % 1_000_000)
+    };
+    let how = match (num(v, "status"), text(v, "signal")) {
+        (Some(n), _) => format!("status {n}"),
+        (None, Some(s)) => format!("signal {s}"),
+        (None, None) => "?".into(),
+    };
+    let core = if v.get("core_dumped") == Some(&Value::Bool(true)) {
+        " (core dumped)"
+    } else {
+        ""
+    };
+    format!(
+        "{time} #{} exit of {}: {how}{core}, {}, maxrss {} KiB, user {}, sys {}",
+        v.seq,
+        text(v, "accept").unwrap_or_default(),
+        secs("duration_us"),
+        num(v, "maxrss_kb").unwrap_or(0),
+        secs("utime_us"),
+        secs("stime_us"),
     )
 }
 

@@ -404,7 +404,14 @@ pub(crate) struct Segment {
     pub(crate) state: State,
     /// Its last valid record, when that is a rotate record.
     pub(crate) last_rotation: Option<Rotation>,
+    /// Monitored commands still without an exit record (their exit
+    /// record may be in the next file).
+    pub(crate) monitored: Monitored,
 }
+
+/// Accept records of monitored commands without an exit record yet:
+/// UUID -> pid.
+pub(crate) type Monitored = std::collections::HashMap<Vec<u8>, u64>;
 
 /// Verify one file of a rotated log, continuing the chain from `start`
 /// (`None`: the file starts the chain, with seq 1 or with a rotation's
@@ -413,12 +420,13 @@ pub(crate) fn verify_segment(
     file: &File,
     len: u64,
     opts: &VerifyOptions,
-    start: Option<State>,
+    start: Option<(State, Monitored)>,
 ) -> Result<Segment, VerifyError> {
     let reader = BufReader::with_capacity(256 * 1024, Read::take(file, len));
     let mut v = Verifier::new(file);
     v.opts = opts.clone();
-    if let Some(mut st) = start {
+    if let Some((mut st, monitored)) = start {
+        v.open_monitored = monitored;
         // A seal counts the records of its epoch in its own file only
         // (docs/audit-format.md section 1.7).
         st.ep.count = 0;
@@ -430,6 +438,7 @@ pub(crate) fn verify_segment(
         summary,
         state: v.state,
         last_rotation: v.last_rotation,
+        monitored: v.open_monitored,
     })
 }
 
@@ -446,6 +455,13 @@ struct Verifier<'f> {
     continued: bool,
     /// The last valid record's rotation, if it is a rotate record.
     last_rotation: Option<Rotation>,
+    /// Accept records of monitored commands (`"monitor":true`) with no
+    /// exit record yet: UUID -> pid (the monitor is the same process).
+    open_monitored: Monitored,
+    /// The file begins with a rotation's opening record and nothing of
+    /// the files before it was seen: an exit record may name an accept
+    /// record there.
+    unseen_before: bool,
 }
 
 /// How many later epochs a failed MAC is tried against, to name a record
@@ -469,6 +485,8 @@ impl<'f> Verifier<'f> {
             cur_key: None,
             continued: false,
             last_rotation: None,
+            open_monitored: Monitored::new(),
+            unseen_before: false,
         }
     }
 
@@ -763,6 +781,7 @@ impl<'f> Verifier<'f> {
                 // (or were deleted by retention): start from its link.
                 Some(r) if !r.close && before.records == 0 && before.seq == 0 => {
                     self.continued = true;
+                    self.unseen_before = true;
                     State {
                         seq: v.seq.saturating_sub(1),
                         h: v.prev,
@@ -795,6 +814,8 @@ impl<'f> Verifier<'f> {
         let ep = self
             .epoch_check(&v, base.ep)
             .map_err(|what| bad(line, Some(v.seq), offset, what))?;
+        self.exit_check(&v)
+            .map_err(|what| bad(line, Some(v.seq), offset, what))?;
         let is_rec = u64::from(v.event == EventKind::Recovery);
         self.last_rotation = v.rotation;
         self.state = State {
@@ -806,6 +827,41 @@ impl<'f> Verifier<'f> {
         };
         self.remember(offset, len, line, bytes, true, before);
         Ok(())
+    }
+
+    /// An exit record must name an earlier accept record of a monitored
+    /// command written by the same process, and only one exit may name
+    /// it: a forged or replayed exit does not verify.
+    fn exit_check(&mut self, v: &LineView<'_>) -> Result<(), String> {
+        use super::record::Value;
+        let pid = match v.get("pid") {
+            Some(Value::Int(p)) => *p,
+            _ => 0,
+        };
+        match v.event {
+            EventKind::Accept if v.get("monitor") == Some(&Value::Bool(true)) => {
+                if let Some(u) = v.text("uuid") {
+                    self.open_monitored.insert(u, pid);
+                }
+                Ok(())
+            }
+            EventKind::Exit => {
+                let accept = v.text("accept").unwrap_or_default();
+                match self.open_monitored.remove(&accept) {
+                    Some(p) if p == pid => Ok(()),
+                    Some(_) => {
+                        Err("exit record from another process than its accept record".into())
+                    }
+                    None if self.unseen_before => Ok(()),
+                    None => Err(format!(
+                        "exit record names no earlier accept record of a monitored command \
+                         still without an exit ({})",
+                        crate::escape::display(&accept)
+                    )),
+                }
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Check that recovery record `v` (at `offset`) names exactly the torn
@@ -901,6 +957,54 @@ mod tests {
             prev = encode_record(&mut out, &sample(&argv), s, &prev);
         }
         (out, prev)
+    }
+
+    fn exit_of(accept: [u8; 16], pid: u32) -> crate::audit::ExitRecord<'static> {
+        crate::audit::ExitRecord {
+            time: std::time::UNIX_EPOCH,
+            uuid: [0x22; 16],
+            host: b"host1",
+            pid,
+            accept,
+            outcome: crate::audit::Outcome::Signal("TERM"),
+            core_dumped: false,
+            duration_us: 1,
+            maxrss_kb: 2,
+            utime_us: 3,
+            stime_us: 4,
+        }
+    }
+
+    /// An exit record verifies only after the monitored accept record it
+    /// names, from the same process, once.
+    #[test]
+    fn exit_records_need_their_accept() {
+        use crate::audit::record::encode_exit_keyed;
+        let argv = vec![b"id".to_vec()];
+        let mut acc = sample(&argv);
+        acc.monitor = true;
+        let cases: [(bool, [u8; 16], u32, usize, bool); 5] = [
+            (true, acc.uuid, acc.pid, 1, true),
+            (true, acc.uuid, acc.pid, 2, false), // a second exit
+            (true, [0x33; 16], acc.pid, 1, false), // names another uuid
+            (true, acc.uuid, acc.pid + 1, 1, false), // another process
+            (false, acc.uuid, acc.pid, 1, false), // accept not monitored
+        ];
+        for (monitored, names, pid, exits, ok) in cases {
+            acc.monitor = monitored;
+            let mut c = Vec::new();
+            let mut prev = encode_record(&mut c, &acc, 1, &GENESIS);
+            for i in 0..exits {
+                prev = encode_exit_keyed(&mut c, &exit_of(names, pid), 2 + i as u64, &prev, None);
+            }
+            let (_d, p) = write(&c);
+            assert_eq!(
+                verify_file(&p).is_ok(),
+                ok,
+                "{}",
+                String::from_utf8_lossy(&c)
+            );
+        }
     }
 
     #[test]

@@ -34,8 +34,8 @@
 use super::mac::EpochKey;
 use super::record::{EventKind, LineView, ParseError};
 use super::record::{
-    Record, Rotation, Torn, encode_record_keyed, encode_recovery_keyed, encode_rotate, encode_seal,
-    span_absorbable,
+    ExitRecord, Record, Rotation, Torn, encode_exit_keyed, encode_record_keyed,
+    encode_recovery_keyed, encode_rotate, encode_seal, span_absorbable,
 };
 use super::{AuditError, MAX_LINE, MAX_TORN_LINES, chain::GENESIS};
 
@@ -107,6 +107,15 @@ pub struct Appended {
 /// to the encoding of its line (opening the log, the lock, the key, the
 /// tail, a recovery), not its own write and fdatasync.
 pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, AuditError> {
+    append_item(Item::Record(rec), opts)
+}
+
+/// Append the `exit` record `rec` (monitor mode) like [`append`].
+pub fn append_exit(rec: &ExitRecord<'_>, opts: &AppendOptions<'_>) -> Result<Appended, AuditError> {
+    append_item(Item::Exit(rec), opts)
+}
+
+fn append_item(item: Item<'_>, opts: &AppendOptions<'_>) -> Result<Appended, AuditError> {
     let started = Instant::now();
     let shown = opts.dir.join(opts.name);
     if !crate::secure_fs::plain_name(opts.name) {
@@ -150,7 +159,7 @@ pub fn append(rec: &Record<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Au
         match append_inner(
             &file,
             &shown,
-            Item::Record(rec),
+            item,
             opts.lock_timeout,
             &key,
             started,
@@ -271,6 +280,7 @@ pub(crate) fn check_append_mode(file: &File, shown: &Path) -> Result<(), AuditEr
 #[derive(Clone, Copy)]
 pub(crate) enum Item<'r> {
     Record(&'r Record<'r>),
+    Exit(&'r ExitRecord<'r>),
     /// A seal of the key's epoch, which holds `records` records so far.
     Seal {
         time: SystemTime,
@@ -291,18 +301,21 @@ impl Item<'_> {
     fn time(&self) -> SystemTime {
         match self {
             Item::Record(r) => r.time,
+            Item::Exit(r) => r.time,
             Item::Seal { time, .. } | Item::Rotate { time, .. } => *time,
         }
     }
     fn host(&self) -> &[u8] {
         match self {
             Item::Record(r) => r.host,
+            Item::Exit(r) => r.host,
             Item::Seal { host, .. } | Item::Rotate { host, .. } => host,
         }
     }
     fn pid(&self) -> u32 {
         match self {
             Item::Record(r) => r.pid,
+            Item::Exit(r) => r.pid,
             Item::Seal { pid, .. } | Item::Rotate { pid, .. } => *pid,
         }
     }
@@ -564,6 +577,7 @@ pub(crate) fn plan_item(
             }
             _ => encode_record_keyed(&mut buf, rec, seq, &prev, key),
         },
+        Item::Exit(rec) => encode_exit_keyed(&mut buf, rec, seq, &prev, key),
         Item::Seal {
             time,
             host,

@@ -21,6 +21,7 @@
 //! with the reason in [`Check`]: the caller asks for the password again,
 //! which is the safe direction. Only a failure to use the state
 //! directory at all is an `Err`.
+#![forbid(unsafe_code)]
 
 use super::tty::{decode_tty_nr, self_stat_tty};
 use nix::fcntl::{Flock, OFlag, openat, renameat};

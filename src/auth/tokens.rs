@@ -628,7 +628,17 @@ pub fn verify_set(
     approvers: &[Approver],
     expect: &Expect<'_>,
 ) -> Result<Vec<Verified>, TokenError> {
-    let req = rule.approval_req();
+    verify_set_for(tokens, &rule.approval_req(), approvers, expect)
+}
+
+/// [`verify_set`] for a requirement that is not a rule's (the unfreeze
+/// approvals of `[incident]`).
+pub fn verify_set_for(
+    tokens: &[Unverified],
+    req: &crate::policy::model::Approval,
+    approvers: &[Approver],
+    expect: &Expect<'_>,
+) -> Result<Vec<Verified>, TokenError> {
     let need = usize::try_from(req.approvals).unwrap_or(usize::MAX).max(1);
     if tokens.len() > MAX_TOKENS {
         return Err(TokenError::TooManyTokens);
@@ -720,6 +730,18 @@ pub fn host_identity() -> Result<(String, String), String> {
     Ok((host, id))
 }
 
+/// The fixed claims of an unfreeze token (`--purpose unfreeze`): it
+/// names no user or command; it is bound to the host, the purpose and
+/// the namespace "unfreeze".
+pub mod unfreeze_claims {
+    /// `sub` and `run_as`.
+    pub const USER: &str = "root";
+    /// `argv`.
+    pub const ARGV: [&str; 2] = ["/bdctl", "unfreeze"];
+    /// `ns`: the nonce namespace of unfreeze tokens.
+    pub const NS: &str = "unfreeze";
+}
+
 /// `bdctl token sign | verify`.
 pub mod cmd {
     use super::*;
@@ -752,7 +774,7 @@ pub mod cmd {
             } => match sign_cmd(&SignArgs {
                 key: &key,
                 approver: approver.as_deref(),
-                user: &user,
+                user: user.as_deref(),
                 run_as: &run_as,
                 ttl: &ttl,
                 purpose: &purpose,
@@ -776,7 +798,7 @@ pub mod cmd {
     struct SignArgs<'a> {
         key: &'a Path,
         approver: Option<&'a str>,
-        user: &'a str,
+        user: Option<&'a str>,
         run_as: &'a str,
         ttl: &'a str,
         purpose: &'a str,
@@ -812,10 +834,48 @@ pub mod cmd {
             return Err("--ttl must be more than 0".into());
         }
         let purpose: Purpose = a.purpose.parse()?;
+        let unfreeze_argv: Vec<OsString>;
+        let (user, run_as, ns, argv) = match purpose {
+            Purpose::Exec => {
+                let Some(user) = a.user else {
+                    return Err("--user is required for --purpose exec".into());
+                };
+                if a.argv.is_empty() {
+                    return Err("--argv is required for --purpose exec".into());
+                }
+                (user, a.run_as, a.ns, a.argv)
+            }
+            Purpose::Unfreeze => {
+                if a.user.is_some() || !a.argv.is_empty() || a.run_as != "root" || a.ns != "default"
+                {
+                    return Err(
+                        "an unfreeze token takes no --user, --run-as, --ns or --argv (it is bound to the host only)"
+                            .into(),
+                    );
+                }
+                unfreeze_argv = unfreeze_claims::ARGV.iter().map(OsString::from).collect();
+                (
+                    unfreeze_claims::USER,
+                    unfreeze_claims::USER,
+                    unfreeze_claims::NS,
+                    unfreeze_argv.as_slice(),
+                )
+            }
+        };
+        let a = SignArgs {
+            user: Some(user),
+            run_as,
+            ns,
+            argv,
+            host: a.host.clone(),
+            ..*a
+        };
+        let a = &a;
+        let user = user.to_string();
         if !crate::policy::parse::is_namespace(a.ns) {
             return Err(format!("--ns {:?} must match [A-Za-z0-9_-]{{1,64}}", a.ns));
         }
-        for (what, v) in [("--user", a.user), ("--run-as", a.run_as)] {
+        for (what, v) in [("--user", user.as_str()), ("--run-as", a.run_as)] {
             if !name_ok(v) {
                 return Err(format!("{what} {v:?} is not a valid name"));
             }
@@ -835,7 +895,7 @@ pub mod cmd {
         let claims = Claims {
             iss,
             epoch: k.epoch,
-            sub: a.user.to_string(),
+            sub: user,
             argv: argv_claim(a.argv),
             run_as: a.run_as.to_string(),
             host,

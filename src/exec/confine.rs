@@ -12,6 +12,7 @@
 //!   has a `[landlock]` table; its scopes depend on the target uid, see
 //!   `LandlockSpec::scopes_for`), then the seccomp filter (always: at
 //!   least the baseline denials), last.
+#![forbid(unsafe_code)]
 
 use crate::policy::model::{Policy, Rule, SandboxProfile};
 use crate::sandbox::capgrant::{self, CapsSet};

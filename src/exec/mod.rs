@@ -5,5 +5,6 @@ pub mod confine;
 pub mod env;
 pub mod hygiene;
 pub mod launch;
+pub mod monitor;
 pub mod privileges;
 pub mod resolve;

@@ -279,3 +279,19 @@ pub fn as_caller<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
     }
     Ok(out)
 }
+
+/// Run `f` with the file-system ids (fsuid/fsgid) `uid`/`gid`, then
+/// back to 0/0 with no effective capability: files the kernel creates
+/// in `f` (a new pty's slave, src/exec/monitor.rs) belong to them. The
+/// real, effective and saved ids do not change, so the shield stands.
+pub fn with_fs_ids<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> Result<T, PrivError> {
+    raise_id_caps()?;
+    // setfs[ug]id report no error: the caller checks what `f` made.
+    nix::unistd::setfsgid(Gid::from_raw(gid));
+    nix::unistd::setfsuid(Uid::from_raw(uid));
+    let out = f();
+    nix::unistd::setfsuid(Uid::from_raw(0));
+    nix::unistd::setfsgid(Gid::from_raw(0));
+    caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))?;
+    Ok(out)
+}

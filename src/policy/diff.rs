@@ -116,6 +116,10 @@ pub enum ChangeKind {
     Seccomp,
     /// `setenv`.
     Setenv,
+    /// A rule's own `env_keep` and `secure_path` (compared as what the
+    /// rule's commands get: the defaults' list plus the rule's, the
+    /// rule's path or the defaults').
+    Env,
     /// Digest pins.
     Digest,
     /// `[defaults]` keys.
@@ -143,6 +147,7 @@ impl ChangeKind {
             ChangeKind::Landlock => "landlock",
             ChangeKind::Seccomp => "seccomp",
             ChangeKind::Setenv => "setenv",
+            ChangeKind::Env => "env",
             ChangeKind::Digest => "digest",
             ChangeKind::Defaults => "defaults",
             ChangeKind::Rule => "rule",
@@ -1118,6 +1123,7 @@ fn rules(a: &Policy, b: &Policy, out: &mut Out) {
             }
         }
         setenv_changes(&subject, &x.setenv, &y.setenv, out);
+        rule_env_changes(&subject, x, a, y, b, out);
         let mut tmp = Vec::new();
         compare_approval(x, a, y, b, &mut tmp);
         compare_rate(x.rate, y.rate, &mut tmp);
@@ -1776,57 +1782,121 @@ fn profiles(a: &Policy, b: &Policy, out: &mut Out) {
 
 // -------------------------------------------------------------- defaults
 
-fn defaults(a: &Policy, b: &Policy, out: &mut Out) {
-    let (x, y) = (&a.defaults, &b.defaults);
-    let subject = || "defaults".to_string();
-    if x.secure_path != y.secure_path {
-        let (sx, sy): (BTreeSet<&PathBuf>, BTreeSet<&PathBuf>) = (
-            x.secure_path.iter().collect(),
-            y.secure_path.iter().collect(),
-        );
-        for p in sy.difference(&sx) {
-            out.push(
-                ChangeKind::Defaults,
-                subject(),
-                format!("secure_path {} added", p.display()),
-                Effect::Widening,
-            );
-        }
-        for p in sx.difference(&sy) {
-            out.push(
-                ChangeKind::Defaults,
-                subject(),
-                format!("secure_path {} removed", p.display()),
-                Effect::Narrowing,
-            );
-        }
-        if sx == sy {
-            out.push(
-                ChangeKind::Defaults,
-                subject(),
-                "secure_path order changed".into(),
-                Effect::Neutral,
-            );
-        }
+/// `secure_path` from `a` to `b`: a directory added widens (a command's
+/// `PATH` or a bare name may find a program there), one removed narrows.
+fn path_changes(kind: ChangeKind, subject: &str, a: &[PathBuf], b: &[PathBuf], out: &mut Out) {
+    if a == b {
+        return;
     }
-    let (ex, ey): (BTreeSet<&String>, BTreeSet<&String>) =
-        (x.env_keep.iter().collect(), y.env_keep.iter().collect());
+    let (sx, sy): (BTreeSet<&PathBuf>, BTreeSet<&PathBuf>) =
+        (a.iter().collect(), b.iter().collect());
+    for p in sy.difference(&sx) {
+        out.push(
+            kind,
+            subject.to_string(),
+            format!("secure_path {} added", p.display()),
+            Effect::Widening,
+        );
+    }
+    for p in sx.difference(&sy) {
+        out.push(
+            kind,
+            subject.to_string(),
+            format!("secure_path {} removed", p.display()),
+            Effect::Narrowing,
+        );
+    }
+    if sx == sy {
+        out.push(
+            kind,
+            subject.to_string(),
+            "secure_path order changed".into(),
+            Effect::Neutral,
+        );
+    }
+}
+
+/// `env_keep` from `a` to `b`: a kept variable added widens.
+fn keep_changes(kind: ChangeKind, subject: &str, a: &[String], b: &[String], out: &mut Out) {
+    let (ex, ey): (BTreeSet<&String>, BTreeSet<&String>) = (a.iter().collect(), b.iter().collect());
     for k in ey.difference(&ex) {
         out.push(
-            ChangeKind::Defaults,
-            subject(),
+            kind,
+            subject.to_string(),
             format!("env_keep {k} added"),
             Effect::Widening,
         );
     }
     for k in ex.difference(&ey) {
         out.push(
-            ChangeKind::Defaults,
-            subject(),
+            kind,
+            subject.to_string(),
             format!("env_keep {k} removed"),
             Effect::Narrowing,
         );
     }
+}
+
+/// A rule's own `env_keep`, `secure_path` and `timestamp_timeout`, when
+/// they changed: compared as the rule's commands get them (so a change of
+/// `[defaults]` alone is reported once, under `defaults`).
+fn rule_env_changes(subject: &str, x: &Rule, a: &Policy, y: &Rule, b: &Policy, out: &mut Out) {
+    if x.env_keep != y.env_keep {
+        keep_changes(
+            ChangeKind::Env,
+            subject,
+            &x.env_keep_with(&a.defaults),
+            &y.env_keep_with(&b.defaults),
+            out,
+        );
+    }
+    if x.secure_path != y.secure_path {
+        path_changes(
+            ChangeKind::Env,
+            subject,
+            x.secure_path_with(&a.defaults),
+            y.secure_path_with(&b.defaults),
+            out,
+        );
+    }
+    if x.timestamp_timeout != y.timestamp_timeout {
+        let (tx, ty) = (
+            x.timestamp_timeout_with(&a.defaults),
+            y.timestamp_timeout_with(&b.defaults),
+        );
+        if tx != ty {
+            out.push(
+                ChangeKind::Auth,
+                subject.to_string(),
+                format!(
+                    "timestamp_timeout {} -> {}",
+                    show_duration(tx),
+                    show_duration(ty)
+                ),
+                // A longer timeout is looser.
+                stricter(ty, tx),
+            );
+        }
+    }
+}
+
+fn defaults(a: &Policy, b: &Policy, out: &mut Out) {
+    let (x, y) = (&a.defaults, &b.defaults);
+    let subject = || "defaults".to_string();
+    path_changes(
+        ChangeKind::Defaults,
+        "defaults",
+        &x.secure_path,
+        &y.secure_path,
+        out,
+    );
+    keep_changes(
+        ChangeKind::Defaults,
+        "defaults",
+        &x.env_keep,
+        &y.env_keep,
+        out,
+    );
     setenv_changes("defaults", &x.setenv, &y.setenv, out);
     if x.umask != y.umask {
         // The command gets caller umask OR this: fewer bits, more access.
@@ -1985,6 +2055,43 @@ mod tests {
             "{l:#?}"
         );
         assert!(!l.iter().any(|x| x.starts_with('+')), "{l:#?}");
+    }
+
+    #[test]
+    fn a_rules_env_keep_secure_path_and_timeout_are_compared() {
+        let keep = format!("{R}env_keep = [\"SSH_AUTH_SOCK\"]\n");
+        let l = lines(R, &keep);
+        assert_eq!(
+            l,
+            vec!["+ env rule r: env_keep SSH_AUTH_SOCK added"],
+            "{l:#?}"
+        );
+        assert_eq!(
+            lines(&keep, R),
+            vec!["- env rule r: env_keep SSH_AUTH_SOCK removed"]
+        );
+        // A variable the defaults already keep: the rule adds nothing.
+        assert!(lines(R, &format!("{R}env_keep = [\"TERM\"]\n")).is_empty());
+        let path = format!("{R}secure_path = \"/usr/bin:/opt/app/bin\"\n");
+        let l = lines(R, &path);
+        assert!(
+            l.contains(&"+ env rule r: secure_path /opt/app/bin added".to_string()),
+            "{l:#?}"
+        );
+        assert!(
+            l.iter()
+                .any(|x| x == "- env rule r: secure_path /sbin removed"),
+            "{l:#?}"
+        );
+        let t = format!("{R}timestamp_timeout = \"15m\"\n");
+        let l = lines(R, &t);
+        assert_eq!(
+            l,
+            vec!["+ auth rule r: timestamp_timeout 5m -> 15m"],
+            "{l:#?}"
+        );
+        // The same value as the default: nothing changes for the rule.
+        assert!(lines(R, &format!("{R}timestamp_timeout = \"5m\"\n")).is_empty());
     }
 
     #[test]

@@ -19,7 +19,9 @@
 //!   of compiled seccomp filters on this one;
 //! - `rate`: the rules' `rate` limits, as `[[rule name, rate], ...]` for
 //!   the rules that have one (`[]` when none does);
-//! - `decoy`: not in the language yet; the hash of an empty segment (`[]`).
+//! - `decoy`: incident response (docs/incident-response.md): `[incident]`,
+//!   the `[[decoy]]` entries and the names of the `break_glass` rules; the
+//!   hash of an empty segment (`[]`) when the policy has none of them.
 //!
 //! The approval additions (docs/approval-tokens.md) belong to `auth`: the
 //! `[approvers.NAME]` keys and epochs, the rules' `approval` requirements
@@ -133,7 +135,11 @@ pub fn segment_hashes(p: &Policy) -> Segments {
         auth: auth_segment(p),
         rate: segment_hash(SEGMENT_RATE, &rates),
         sandbox: segment_hash(SEGMENT_SANDBOX, &(&p.sandboxes, &p.defaults.sandbox)),
-        decoy: segment_hash(SEGMENT_DECOY, &empty),
+        decoy: if p.incident.is_empty() {
+            segment_hash(SEGMENT_DECOY, &empty)
+        } else {
+            segment_hash(SEGMENT_DECOY, &p.incident)
+        },
     }
 }
 
@@ -271,6 +277,21 @@ sandbox = 'base'
             S.replace("\"/etc/nginx\"", "\"/etc/nginx2\""),
         ] {
             assert_ne!(base, h(&changed), "{changed}");
+        }
+    }
+
+    #[test]
+    fn a_rules_env_keys_are_in_the_auth_segment_only() {
+        let a = seg(S);
+        for extra in [
+            "env_keep = [\"SSH_AUTH_SOCK\"]\n",
+            "secure_path = \"/usr/bin\"\n",
+            "timestamp_timeout = \"5m\"\n",
+        ] {
+            let b = seg(&format!("{S}{extra}"));
+            assert_ne!(a.auth, b.auth, "{extra}");
+            assert_eq!((a.rate, a.sandbox, a.decoy), (b.rate, b.sandbox, b.decoy));
+            assert_ne!(h(S), h(&format!("{S}{extra}")), "{extra}");
         }
     }
 

@@ -18,6 +18,7 @@
 //! match is positive and sudo allows too.
 #![forbid(unsafe_code)]
 
+mod scoped;
 pub mod sudoers;
 
 use crate::policy::cmdline;
@@ -225,6 +226,9 @@ struct OutRule {
     /// with every principal of every allow rule).
     all_callers: bool,
     comment: Option<String>,
+    /// What scoped `Defaults` (`Defaults:user`, `>runas`, `!cmnd`) gave
+    /// this rule (import/scoped.rs).
+    env: Box<scoped::RuleEnv>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +279,11 @@ struct Conv<'a> {
     /// `timestamp_timeout` in seconds.
     timestamp_timeout: Option<u64>,
     lines: Vec<LineReport>,
+    /// `Defaults requiretty` (the last of requiretty/!requiretty wins).
+    require_tty: bool,
+    /// Scoped `Defaults` lines, applied to the rules at the end (sudo
+    /// applies them whatever their place in the file).
+    scoped: Vec<scoped::Scoped>,
 }
 
 const MAX_ALIAS_DEPTH: usize = 64;
@@ -355,6 +364,8 @@ fn convert(read: sudoers::Read, opts: &Options) -> Result<Imported, ImportError>
         umask: None,
         timestamp_timeout: None,
         lines: Vec::new(),
+        require_tty: false,
+        scoped: Vec::new(),
     };
     for p in &read.warnings {
         c.warnings.push(Warning {
@@ -522,8 +533,8 @@ impl Conv<'_> {
                 ("runas_default", _) => Some(
                     "runas_default changes the target of every rule without a runas list; not supported (refusing rather than guessing the target)",
                 ),
-                ("requiretty", false) => Some(
-                    "requiretty makes sudo refuse requests without a terminal; Belladonna has no such condition, so importing would allow what sudo refuses (remove the line, or make it !requiretty, to import)",
+                ("requiretty", false) if scope.is_some() => Some(
+                    "a per-user/host/runas/command requiretty is not mapped, and dropping it would allow what sudo refuses (make it a global `Defaults requiretty`, which becomes require_tty = true)",
                 ),
                 ("runas_check_shell", false) => Some(
                     "runas_check_shell makes sudo refuse targets whose shell is not in /etc/shells; Belladonna has no such condition (remove the line to import)",
@@ -545,13 +556,7 @@ impl Conv<'_> {
             }
         }
         if let Some(scope) = scope {
-            for s in settings {
-                let why = scoped_reason(s);
-                self.unmapped(
-                    src,
-                    format!("Defaults{scope} {}: not mapped: {why}", setting_text(s)),
-                );
-            }
+            self.scoped_defaults(scope, settings, src);
             return Ok(());
         }
         for s in settings {
@@ -565,16 +570,10 @@ impl Conv<'_> {
         match (s.name.as_str(), s.negated, &s.op) {
             // Belladonna always starts from a clean environment.
             ("env_reset", false, None) => {}
-            // Belladonna never requires a terminal.
-            ("requiretty", true, None) => {}
+            // [defaults] require_tty = true (belladonna-policy(5)).
+            ("requiretty", negated, None) => self.require_tty = !negated,
             ("secure_path", false, Some((op, v))) if op == "=" => {
-                let ok = !v.is_empty()
-                    && v.split(':').all(|d| {
-                        d.starts_with('/')
-                            && !d.contains('\0')
-                            && !d.split('/').any(|c| c == "." || c == "..")
-                    });
-                if ok {
+                if clean_path_list(v) {
                     self.secure_path = Some(v.clone());
                 } else {
                     self.unmapped(
@@ -602,31 +601,11 @@ impl Conv<'_> {
                     }),
                 };
                 for var in v.split_whitespace() {
-                    let name = var.strip_suffix('*').unwrap_or(var);
-                    let valid = {
-                        let mut b = name.bytes();
-                        matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
-                            && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
-                    };
                     if op == "-=" {
                         list.retain(|x| x != var);
                         continue;
                     }
-                    if !valid {
-                        self.unmapped(
-                            src,
-                            format!("Defaults env_keep entry {var:?}: only names and NAME* patterns are mapped"),
-                        );
-                        continue;
-                    }
-                    if parse::is_forbidden_env(name) {
-                        self.unmapped(
-                            src,
-                            format!("Defaults env_keep entry {var:?}: Belladonna never passes LD_* or BASH_FUNC_*"),
-                        );
-                        continue;
-                    }
-                    if !list.iter().any(|x| x == var) {
+                    if self.keep_entry_ok(var, src) && !list.iter().any(|x| x == var) {
                         list.push(var.to_string());
                     }
                 }
@@ -656,6 +635,36 @@ impl Conv<'_> {
             }
             _ => self.unmapped(src, format!("Defaults {text}: not mapped")),
         }
+    }
+
+    /// An `env_keep` entry Belladonna can keep (a name or `NAME*`, not
+    /// `LD_*`/`BASH_FUNC_*`); otherwise a note saying why it is not.
+    fn keep_entry_ok(&mut self, var: &str, src: &Src) -> bool {
+        let name = var.strip_suffix('*').unwrap_or(var);
+        let valid = {
+            let mut b = name.bytes();
+            matches!(b.next(), Some(c) if c.is_ascii_alphabetic() || c == b'_')
+                && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        };
+        if !valid {
+            self.unmapped(
+                src,
+                format!(
+                    "Defaults env_keep entry {var:?}: only names and NAME* patterns are mapped"
+                ),
+            );
+            return false;
+        }
+        if parse::is_forbidden_env(name) {
+            self.unmapped(
+                src,
+                format!(
+                    "Defaults env_keep entry {var:?}: Belladonna never passes LD_* or BASH_FUNC_*"
+                ),
+            );
+            return false;
+        }
+        true
     }
 
     // ------------------------------------------------------------ lists
@@ -1166,6 +1175,7 @@ impl Conv<'_> {
                     deny: false,
                     all_callers: false,
                     comment: None,
+                    env: Box::default(),
                 });
                 let Some(r) = allows.last_mut() else { return };
                 r
@@ -1192,6 +1202,7 @@ impl Conv<'_> {
                             "# sudo's 'CMD ARGS *' needs at least one argument after ARGS; Belladonna's 'ARGS *' would also allow ARGS alone: denied here"
                                 .to_string(),
                         ),
+                        env: Box::default(),
                     });
                     let Some(r) = needs_args.last_mut() else {
                         return;
@@ -1404,6 +1415,7 @@ impl Conv<'_> {
                     deny: true,
                     all_callers,
                     comment: None,
+                    env: Box::default(),
                 });
                 match denies.last_mut() {
                     Some(r) => r,
@@ -1420,6 +1432,7 @@ impl Conv<'_> {
     // ------------------------------------------------------------ output
 
     fn finish(mut self) -> Result<Imported, ImportError> {
+        self.apply_scoped();
         // Deny rules for "every caller": every principal of every allow rule.
         let mut all_users = Vec::new();
         let mut all_groups = Vec::new();
@@ -1466,6 +1479,7 @@ impl Conv<'_> {
             || self.env_keep.is_some()
             || self.umask.is_some()
             || self.timestamp_timeout.is_some()
+            || self.require_tty
         {
             out.push_str("\n[defaults]\n");
             if let Some(p) = &self.secure_path {
@@ -1479,6 +1493,9 @@ impl Conv<'_> {
             }
             if let Some(t) = self.timestamp_timeout {
                 out.push_str(&format!("timestamp_timeout = \"{t}s\"\n"));
+            }
+            if self.require_tty {
+                out.push_str("require_tty = true\n");
             }
         }
         let mut rules = 0;
@@ -1524,6 +1541,7 @@ impl Conv<'_> {
                     if let Some(a) = r.auth {
                         out.push_str(&format!("auth = \"{a}\"\n"));
                     }
+                    r.env.render(&mut out);
                     prev_comment = false;
                 }
             }
@@ -1671,6 +1689,14 @@ fn splits(words: &[String]) -> Vec<Vec<String>> {
         }
     }
     out
+}
+
+/// A `secure_path` value the policy accepts: clean absolute directories.
+fn clean_path_list(v: &str) -> bool {
+    !v.is_empty()
+        && v.split(':').all(|d| {
+            d.starts_with('/') && !d.contains('\0') && !d.split('/').any(|c| c == "." || c == "..")
+        })
 }
 
 fn push_unique(v: &mut Vec<String>, s: String) {

@@ -43,6 +43,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 mod env;
+mod incident;
 
 /// How serious a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -874,6 +875,7 @@ pub fn lint(p: &Policy) -> Vec<Finding> {
     lint_allows(p, &mut out);
     lint_approvals(p, &mut out);
     env::lint_env(p, &mut out);
+    incident::lint_incident(p, &mut out);
     out
 }
 

@@ -27,7 +27,7 @@ use crate::policy::load::Loaded;
 use crate::policy::model::{
     Action, Approval, Approver, Args, Auth, CommandKind, CommandSpec, DEFAULT_TIMESTAMP_TIMEOUT,
     Defaults, DriftMode, LandlockSpec, Origin, Policy, Principal, Rate, Rule, SandboxProfile,
-    SeccompAction, SeccompSpec,
+    SeccompAction, SeccompSpec, Session,
 };
 use crate::secure_fs;
 use nix::fcntl::OFlag;
@@ -392,6 +392,8 @@ struct PolicyDe {
     sandboxes: Vec<ProfileDe>,
     #[serde(default)]
     approvers: Vec<Approver>,
+    #[serde(default)]
+    incident: crate::policy::model::Incident,
 }
 
 #[derive(Deserialize)]
@@ -410,6 +412,8 @@ struct DefaultsDe {
     timestamp_timeout: u64,
     #[serde(default = "default_sample_ppm")]
     telemetry_sample_ppm: u32,
+    #[serde(default)]
+    session: SessionDe,
 }
 
 fn default_sample_ppm() -> u32 {
@@ -495,6 +499,34 @@ struct RuleDe {
     approval: Option<Approval>,
     #[serde(default)]
     rate: Option<Rate>,
+    /// Absent in lock files written before the session keys.
+    #[serde(default)]
+    session: SessionDe,
+    #[serde(default)]
+    env_keep: Option<Vec<String>>,
+    #[serde(default)]
+    secure_path: Option<Vec<PathBuf>>,
+    #[serde(default)]
+    timestamp_timeout: Option<u64>,
+}
+
+/// `monitor`, `use_pty`, `require_tty` as serialized (unset keys absent).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SessionDe {
+    monitor: Option<bool>,
+    use_pty: Option<bool>,
+    require_tty: Option<bool>,
+}
+
+impl From<SessionDe> for Session {
+    fn from(s: SessionDe) -> Session {
+        Session {
+            monitor: s.monitor,
+            use_pty: s.use_pty,
+            require_tty: s.require_tty,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -574,6 +606,7 @@ impl PolicyDe {
                 pam_account: d.pam_account,
                 timestamp_timeout: d.timestamp_timeout,
                 telemetry_sample_ppm: d.telemetry_sample_ppm,
+                session: d.session.into(),
             },
             rules: self
                 .rules
@@ -615,9 +648,14 @@ impl PolicyDe {
                     caps: r.caps,
                     approval: r.approval,
                     rate: r.rate,
+                    session: r.session.into(),
+                    env_keep: r.env_keep,
+                    secure_path: r.secure_path,
+                    timestamp_timeout: r.timestamp_timeout,
                     origin: origin(),
                 })
                 .collect(),
+            incident: self.incident,
             sandboxes: self
                 .sandboxes
                 .into_iter()
@@ -687,6 +725,9 @@ auth = "approval"
 sandbox = "web"
 caps = ["net_bind_service"]
 setenv = { B = "2" }
+env_keep = ["SSH_AUTH_SOCK"]
+secure_path = "/opt/web/bin:/usr/bin"
+timestamp_timeout = "15m"
 [[rule]]
 name = "no-sh"
 groups = ["ops"]
@@ -734,6 +775,16 @@ commands = ["/bin/sh *"]
         assert_eq!(p.defaults, l.policy.defaults);
         assert_eq!(p.sandboxes.len(), 2);
         assert_eq!(p.rules[0].users, l.policy.rules[0].users);
+        // A rule's own env_keep, secure_path, timestamp_timeout; and
+        // their absence on the other rule.
+        for (x, y) in p.rules.iter().zip(&l.policy.rules) {
+            assert_eq!(
+                (&x.env_keep, &x.secure_path, x.timestamp_timeout),
+                (&y.env_keep, &y.secure_path, y.timestamp_timeout)
+            );
+        }
+        assert_eq!(p.rules[0].timestamp_timeout, Some(900));
+        assert_eq!(p.rules[1].env_keep, None);
         assert!(lock.render().contains("verified"));
     }
 

@@ -26,6 +26,9 @@ pub struct Policy {
     /// approvers kept their canonical hash.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<Approver>,
+    /// `[incident]`, `[[decoy]]` and `break_glass` (decoy segment).
+    #[serde(skip_serializing_if = "Incident::is_empty")]
+    pub incident: Incident,
 }
 
 /// `[defaults]`, with every omitted key filled in.
@@ -64,6 +67,10 @@ pub struct Defaults {
     /// change the canonical hash of existing policies.
     #[serde(skip_serializing_if = "is_default_sample_ppm")]
     pub telemetry_sample_ppm: u32,
+    /// `monitor`, `use_pty`, `require_tty` for every rule that does not
+    /// set them. Not serialized when unset (existing hashes unchanged).
+    #[serde(skip_serializing_if = "Session::is_unset")]
+    pub session: Session,
 }
 
 /// Default `telemetry_sample_rate`: 1.0 (every call), in parts per million.
@@ -76,6 +83,38 @@ fn is_default_sample_ppm(v: &u32) -> bool {
 /// serde's `skip_serializing_if` for keys whose default is `true`.
 pub fn is_true(v: &bool) -> bool {
     *v
+}
+
+/// The session keys of a rule or `[defaults]` (belladonna-policy(5),
+/// src/exec/monitor.rs): `None` = not set here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Session {
+    /// `monitor = true`: bdexec stays as the command's parent and records
+    /// how it ended (an `exit` record).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitor: Option<bool>,
+    /// `use_pty`: the command gets its own pty (monitor mode only);
+    /// unset = on when the caller has a terminal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub use_pty: Option<bool>,
+    /// `require_tty = true`: refuse without a controlling terminal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_tty: Option<bool>,
+}
+
+impl Session {
+    pub fn is_unset(&self) -> bool {
+        *self == Session::default()
+    }
+
+    /// This rule's keys, each falling back to `defaults`'.
+    pub fn or(self, defaults: Session) -> Session {
+        Session {
+            monitor: self.monitor.or(defaults.monitor),
+            use_pty: self.use_pty.or(defaults.use_pty),
+            require_tty: self.require_tty.or(defaults.require_tty),
+        }
+    }
 }
 
 /// Default `timestamp_timeout`: 5 minutes (sudo's default).
@@ -248,6 +287,24 @@ pub struct Rule {
     /// uid). Rate segment (the auth segment hashes the rules without it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rate: Option<Rate>,
+    /// `monitor`, `use_pty`, `require_tty` set in this rule.
+    #[serde(skip_serializing_if = "Session::is_unset")]
+    pub session: Session,
+    /// `env_keep = [...]`: variables kept for this rule's commands *in
+    /// addition to* `[defaults] env_keep` (sudo's scoped `env_keep+=`).
+    /// Auth segment. Not serialized when absent, so rules without the key
+    /// kept their canonical hash (as the two keys below).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env_keep: Option<Vec<String>>,
+    /// `secure_path = "..."`: the command's `PATH` for this rule, instead
+    /// of `[defaults] secure_path`. Bare command names are still resolved
+    /// with `[defaults] secure_path` (the rule is not known before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secure_path: Option<Vec<PathBuf>>,
+    /// `timestamp_timeout = "..."` (seconds): replaces the default for
+    /// this rule's password prompts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_timeout: Option<u64>,
     /// Not part of the policy's meaning: excluded from the hash.
     #[serde(skip)]
     pub origin: Origin,
@@ -341,11 +398,34 @@ impl Default for Defaults {
             pam_account: true,
             timestamp_timeout: DEFAULT_TIMESTAMP_TIMEOUT,
             telemetry_sample_ppm: DEFAULT_SAMPLE_PPM,
+            session: Session::default(),
         }
     }
 }
 
 impl Rule {
+    /// The variables kept for this rule's commands: the defaults' list,
+    /// then the rule's own `env_keep` (added, never replacing).
+    pub fn env_keep_with(&self, d: &Defaults) -> Vec<String> {
+        let mut v = d.env_keep.clone();
+        for k in self.env_keep.iter().flatten() {
+            if !v.contains(k) {
+                v.push(k.clone());
+            }
+        }
+        v
+    }
+
+    /// The command's `PATH`: the rule's `secure_path`, else the defaults'.
+    pub fn secure_path_with<'a>(&'a self, d: &'a Defaults) -> &'a [PathBuf] {
+        self.secure_path.as_deref().unwrap_or(&d.secure_path)
+    }
+
+    /// The password timestamp lifetime for this rule (seconds).
+    pub fn timestamp_timeout_with(&self, d: &Defaults) -> u64 {
+        self.timestamp_timeout.unwrap_or(d.timestamp_timeout)
+    }
+
     /// True for `action = "deny"`.
     pub fn is_deny(&self) -> bool {
         self.action == Action::Deny
@@ -502,4 +582,98 @@ pub struct SandboxProfile {
     pub seccomp: Option<SeccompSpec>,
     #[serde(skip)]
     pub origin: Origin,
+}
+
+/// `[incident]`, the `[[decoy]]` entries and the names of the rules
+/// marked `break_glass = true` (docs/incident-response.md). Decoy
+/// segment of the hash. Not serialized when empty, so policies without
+/// any of it kept their canonical hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Incident {
+    /// `[incident]` with omitted keys filled in; `None` when no file
+    /// writes the table.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub settings: Option<IncidentSettings>,
+    /// `[[decoy]]` entries, in file order (main file, then drop-ins).
+    /// They are allow rules that never run anything.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub decoys: Vec<Decoy>,
+    /// Names of the rules with `break_glass = true`, in policy order:
+    /// the only rules that run while the host is frozen.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub break_glass: Vec<String>,
+    /// The decoys as rules (allow, the decoy's fields), for matching.
+    /// Built by the parser; not serialized (`decoys` is) and not restored
+    /// from a pin (`bdctl policy` only hashes and compares a pinned one).
+    #[serde(skip)]
+    pub decoy_rules: Vec<Rule>,
+}
+
+impl Incident {
+    /// Nothing of incident response is configured.
+    pub fn is_empty(&self) -> bool {
+        self.settings.is_none() && self.decoys.is_empty() && self.break_glass.is_empty()
+    }
+
+    /// The settings in effect (the defaults when `[incident]` is absent).
+    pub fn settings_or_default(&self) -> IncidentSettings {
+        self.settings.clone().unwrap_or_default()
+    }
+
+    /// Whether rule `name` is marked `break_glass = true`.
+    pub fn is_break_glass(&self, name: &str) -> bool {
+        self.break_glass.iter().any(|n| n == name)
+    }
+}
+
+/// One `[[decoy]]`: the fields of a rule that show in `bdexec -l`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Decoy {
+    pub name: String,
+    pub users: Vec<String>,
+    pub groups: Vec<String>,
+    pub run_as: Vec<String>,
+    /// As written (`"/usr/bin/x arg *"`), parsed again when used.
+    pub commands: Vec<String>,
+    pub auth: String,
+}
+
+/// `[incident]`, every key filled in. Fractions are kept in millionths
+/// (`freeze_score = 0.8` is 800000) so the model stays `Eq` and hashes
+/// exactly.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncidentSettings {
+    /// Freeze the host on the call that crosses `freeze_score` or the
+    /// decoy-rate alarm.
+    pub auto_freeze: bool,
+    /// 0 < x <= 1, in millionths.
+    pub freeze_score_ppm: u32,
+    /// Alerts per window that always count as normal.
+    pub decoy_floor: u32,
+    /// Factor over the 95th percentile of recent windows' rates, in
+    /// millionths.
+    pub decoy_factor_ppm: u32,
+    /// Window length in seconds.
+    pub decoy_window: u64,
+    /// M of the unfreeze tokens.
+    pub unfreeze_approvals: u32,
+    /// Who may sign unfreeze tokens; empty = every approver.
+    pub unfreeze_approvers: Vec<String>,
+}
+
+impl Default for IncidentSettings {
+    fn default() -> Self {
+        IncidentSettings {
+            auto_freeze: false,
+            freeze_score_ppm: 900_000,
+            decoy_floor: 3,
+            decoy_factor_ppm: 3_000_000,
+            decoy_window: 600,
+            unfreeze_approvals: 1,
+            unfreeze_approvers: Vec::new(),
+        }
+    }
 }

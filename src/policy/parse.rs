@@ -82,7 +82,7 @@ use crate::policy::model::{
     Action, Args, Auth, CommandKind, CommandSpec, Defaults, LandlockSpec, Origin, Policy,
     Principal, Rule, SandboxProfile, SeccompAction, SeccompSpec,
 };
-use crate::policy::model::{Approval, Approver, Rate};
+use crate::policy::model::{Approval, Approver, Rate, Session};
 use crate::sandbox::syscalls;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
@@ -123,6 +123,26 @@ pub struct PolicyFragment {
     /// Every name in a rule's `approvers = [...]`, with its position,
     /// checked by [`merge`] against the main file's approvers.
     pub approver_refs: Vec<(String, Origin)>,
+    /// `[incident]` keys this file writes (drop-ins may: later files
+    /// override earlier ones key by key), `[[decoy]]` entries, and the
+    /// names of its rules with `break_glass = true`.
+    pub incident: IncidentFragment,
+}
+
+/// What one file says about incident response (docs/incident-response.md).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IncidentFragment {
+    pub auto_freeze: Option<bool>,
+    pub freeze_score_ppm: Option<u32>,
+    pub decoy_floor: Option<u32>,
+    pub decoy_factor_ppm: Option<u32>,
+    pub decoy_window: Option<u64>,
+    pub unfreeze_approvals: Option<u32>,
+    pub unfreeze_approvers: Option<Vec<String>>,
+    /// Whether the file has an `[incident]` table at all.
+    pub table: bool,
+    pub decoys: Vec<(crate::policy::model::Decoy, Rule)>,
+    pub break_glass: Vec<String>,
 }
 
 // ---------------------------------------------------------------- raw serde
@@ -138,6 +158,20 @@ struct RawFile {
     rule: Option<Vec<Spanned<RawRule>>>,
     sandbox: Option<Spanned<BTreeMap<SStr, Spanned<RawProfile>>>>,
     approvers: Option<Spanned<BTreeMap<SStr, Spanned<RawApprover>>>>,
+    incident: Option<Spanned<RawIncident>>,
+    decoy: Option<Vec<Spanned<RawRule>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIncident {
+    auto_freeze: Option<bool>,
+    freeze_score: Option<Spanned<f64>>,
+    decoy_floor: Option<Spanned<i64>>,
+    decoy_factor: Option<Spanned<f64>>,
+    decoy_window: Option<SStr>,
+    unfreeze_approvals: Option<Spanned<i64>>,
+    unfreeze_approvers: Option<Spanned<Vec<SStr>>>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +220,9 @@ struct RawDefaults {
     pam_account: Option<bool>,
     timestamp_timeout: Option<SStr>,
     telemetry_sample_rate: Option<Spanned<f64>>,
+    monitor: Option<bool>,
+    use_pty: Option<bool>,
+    require_tty: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -205,6 +242,13 @@ struct RawRule {
     approvers: Option<Spanned<Vec<SStr>>>,
     nonce_namespace: Option<SStr>,
     rate: Option<SStr>,
+    env_keep: Option<Spanned<Vec<SStr>>>,
+    secure_path: Option<SStr>,
+    timestamp_timeout: Option<SStr>,
+    break_glass: Option<Spanned<bool>>,
+    monitor: Option<bool>,
+    use_pty: Option<bool>,
+    require_tty: Option<bool>,
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.
@@ -1177,6 +1221,7 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
         Some(r) => Some(parse_rate(r.get_ref()).map_err(|m| ctx.err(&r.span(), m))?),
         None => None,
     };
+    let (env_keep, secure_path, timestamp_timeout) = rule_env(ctx, &name, raw, action)?;
     Ok(Rule {
         name,
         users,
@@ -1190,8 +1235,66 @@ fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyError> {
         caps,
         approval,
         rate,
+        session: Session {
+            monitor: raw.monitor,
+            use_pty: raw.use_pty,
+            require_tty: raw.require_tty,
+        },
+        env_keep,
+        secure_path,
+        timestamp_timeout,
         origin: ctx.origin(&span),
     })
+}
+
+/// A rule's own `env_keep`, `secure_path` and `timestamp_timeout` (the
+/// values checked as in `[defaults]`); refused on deny rules, which never
+/// run anything.
+type RuleEnv = (Option<Vec<String>>, Option<Vec<PathBuf>>, Option<u64>);
+
+fn rule_env(
+    ctx: &Ctx<'_>,
+    name: &str,
+    raw: &RawRule,
+    action: Action,
+) -> Result<RuleEnv, PolicyError> {
+    if action == Action::Deny {
+        let given = [
+            raw.env_keep.as_ref().map(|l| ("env_keep", l.span())),
+            raw.secure_path.as_ref().map(|s| ("secure_path", s.span())),
+            raw.timestamp_timeout
+                .as_ref()
+                .map(|s| ("timestamp_timeout", s.span())),
+        ];
+        if let Some((key, at)) = given.into_iter().flatten().next() {
+            return Err(ctx.err(
+                &at,
+                format!("deny rule {name:?} must not have `{key}` (it never runs anything)"),
+            ));
+        }
+    }
+    let keep = match &raw.env_keep {
+        Some(l) if l.get_ref().is_empty() => {
+            return Err(ctx.err(
+                &l.span(),
+                format!("rule {name:?}: env_keep is empty (it adds to [defaults] env_keep; leave it out)"),
+            ));
+        }
+        Some(l) => Some(env_keep(ctx, l.get_ref())?),
+        None => None,
+    };
+    let path = match &raw.secure_path {
+        Some(s) => Some(secure_path(ctx, s)?),
+        None => None,
+    };
+    let timeout = match &raw.timestamp_timeout {
+        Some(t) => Some(
+            parse_duration(t.get_ref())
+                .map_err(|m| ctx.err(&t.span(), format!("timestamp_timeout: {m}")))?,
+        ),
+        None => None,
+    };
+    Ok((keep, path, timeout))
 }
 
 fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
@@ -1243,6 +1346,11 @@ fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {
         // In range, so the sum is in 0.5..=1e6 + 0.5: rounds to 0..=1e6.
         out.telemetry_sample_ppm = (v * 1e6 + 0.5) as u32;
     }
+    out.session = Session {
+        monitor: d.monitor,
+        use_pty: d.use_pty,
+        require_tty: d.require_tty,
+    };
     Ok(out)
 }
 
@@ -1342,7 +1450,13 @@ pub fn parse_policy(src: &str, file: &Path) -> Result<PolicyFragment, PolicyErro
         }
     });
     let mut approver_refs = Vec::new();
-    for r in raw.rule.as_deref().unwrap_or_default() {
+    for r in raw
+        .rule
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .chain(raw.decoy.as_deref().unwrap_or_default())
+    {
         for n in r
             .get_ref()
             .approvers
@@ -1353,6 +1467,7 @@ pub fn parse_policy(src: &str, file: &Path) -> Result<PolicyFragment, PolicyErro
             approver_refs.push((n.get_ref().clone(), ctx.origin(&n.span())));
         }
     }
+    let incident = incident_fragment(&ctx, &raw, &rules, &mut approver_refs)?;
     Ok(PolicyFragment {
         file: file.to_path_buf(),
         version,
@@ -1364,7 +1479,207 @@ pub fn parse_policy(src: &str, file: &Path) -> Result<PolicyFragment, PolicyErro
         approvers,
         approvers_table,
         approver_refs,
+        incident,
     })
+}
+
+/// A fraction `0 < x <= max`, in millionths.
+fn ppm(ctx: &Ctx<'_>, key: &str, v: &Spanned<f64>, max: f64) -> Result<u32, PolicyError> {
+    let x = *v.get_ref();
+    if !(x > 0.0 && x <= max) {
+        return Err(ctx.err(
+            &v.span(),
+            format!("{key} = {x} must be more than 0 and at most {max}"),
+        ));
+    }
+    // In range (0, max <= 1000]: the product fits a u32.
+    Ok((x * 1_000_000.0).round() as u32)
+}
+
+fn count(ctx: &Ctx<'_>, key: &str, v: &Spanned<i64>, lo: i64, hi: i64) -> Result<u32, PolicyError> {
+    match u32::try_from(*v.get_ref()) {
+        Ok(n) if (lo..=hi).contains(&i64::from(n)) => Ok(n),
+        _ => Err(ctx.err(
+            &v.span(),
+            format!("{key} = {} must be {lo} to {hi}", v.get_ref()),
+        )),
+    }
+}
+
+/// `[incident]`, `[[decoy]]` and `break_glass` of one file.
+fn incident_fragment(
+    ctx: &Ctx<'_>,
+    raw: &RawFile,
+    rules: &[Rule],
+    approver_refs: &mut Vec<(String, Origin)>,
+) -> Result<IncidentFragment, PolicyError> {
+    let mut out = IncidentFragment::default();
+    for (r, parsed) in raw.rule.as_deref().unwrap_or_default().iter().zip(rules) {
+        if let Some(b) = &r.get_ref().break_glass {
+            if *b.get_ref() && parsed.is_deny() {
+                return Err(ctx.err(
+                    &b.span(),
+                    format!(
+                        "deny rule {:?} must not have `break_glass` (it never runs anything)",
+                        parsed.name
+                    ),
+                ));
+            }
+            if *b.get_ref() {
+                out.break_glass.push(parsed.name.clone());
+            }
+        }
+    }
+    if let Some(t) = &raw.incident {
+        let i = t.get_ref();
+        out.table = true;
+        out.auto_freeze = i.auto_freeze;
+        if let Some(v) = &i.freeze_score {
+            out.freeze_score_ppm = Some(ppm(ctx, "freeze_score", v, 1.0)?);
+        }
+        if let Some(v) = &i.decoy_floor {
+            out.decoy_floor = Some(count(ctx, "decoy_floor", v, 0, 1_000_000)?);
+        }
+        if let Some(v) = &i.decoy_factor {
+            out.decoy_factor_ppm = Some(ppm(ctx, "decoy_factor", v, 1000.0)?);
+        }
+        if let Some(v) = &i.decoy_window {
+            let secs = parse_duration(v.get_ref())
+                .map_err(|m| ctx.err(&v.span(), format!("decoy_window: {m}")))?;
+            if secs == 0 {
+                return Err(ctx.err(&v.span(), "decoy_window must be longer than 0"));
+            }
+            out.decoy_window = Some(secs);
+        }
+        if let Some(v) = &i.unfreeze_approvals {
+            out.unfreeze_approvals = Some(count(ctx, "unfreeze_approvals", v, 1, 32)?);
+        }
+        if let Some(list) = &i.unfreeze_approvers {
+            let mut names = Vec::new();
+            for n in list.get_ref() {
+                if !is_approver_name(n.get_ref()) {
+                    return Err(ctx.err(
+                        &n.span(),
+                        format!("approver name {:?} must be 1 to 64 of [a-z0-9_.-], starting with a letter or digit", n.get_ref()),
+                    ));
+                }
+                approver_refs.push((n.get_ref().clone(), ctx.origin(&n.span())));
+                names.push(n.get_ref().clone());
+            }
+            names.sort();
+            names.dedup();
+            if names.is_empty() {
+                return Err(ctx.err(
+                    &list.span(),
+                    "unfreeze_approvers is empty (omit it to allow every approver)",
+                ));
+            }
+            out.unfreeze_approvers = Some(names);
+        }
+    }
+    for d in raw.decoy.as_deref().unwrap_or_default() {
+        out.decoys.push(decoy(ctx, d)?);
+    }
+    Ok(out)
+}
+
+/// One `[[decoy]]`: the fields of an allow rule that `bdexec -l` shows,
+/// nothing that would only matter if it ran.
+fn decoy(
+    ctx: &Ctx<'_>,
+    d: &Spanned<RawRule>,
+) -> Result<(crate::policy::model::Decoy, Rule), PolicyError> {
+    let r = d.get_ref();
+    let extra: [(&str, bool); 9] = [
+        ("action", r.action.is_some()),
+        ("setenv", r.setenv.is_some()),
+        ("sandbox", r.sandbox.is_some()),
+        ("caps", r.caps.is_some()),
+        ("approvals", r.approvals.is_some()),
+        ("approvers", r.approvers.is_some()),
+        ("nonce_namespace", r.nonce_namespace.is_some()),
+        ("rate", r.rate.is_some()),
+        ("break_glass", r.break_glass.is_some()),
+    ];
+    if let Some((key, _)) = extra.iter().find(|(_, on)| *on) {
+        return Err(ctx.err(
+            &d.span(),
+            format!(
+                "a [[decoy]] takes name, users, groups, run_as, commands and auth only, not `{key}`"
+            ),
+        ));
+    }
+    let rule = rule(ctx, d)?;
+    let strs = |v: &Option<Vec<SStr>>| -> Vec<String> {
+        v.as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|x| x.get_ref().clone())
+            .collect()
+    };
+    let commands = r
+        .commands
+        .as_ref()
+        .map(|c| {
+            c.get_ref()
+                .iter()
+                .map(|x| match x.get_ref() {
+                    RawCommand::Line(s) => s.clone(),
+                    RawCommand::Table(t) => t.cmd.get_ref().clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let written = crate::policy::model::Decoy {
+        name: rule.name.clone(),
+        users: strs(&r.users),
+        groups: strs(&r.groups),
+        run_as: rule.run_as.iter().map(ToString::to_string).collect(),
+        commands,
+        auth: rule.auth.as_str().to_string(),
+    };
+    Ok((written, rule))
+}
+
+/// Merge the files' `[incident]` keys (later files win key by key),
+/// decoys and break-glass names, in file order.
+fn merge_incident(parts: Vec<IncidentFragment>) -> crate::policy::model::Incident {
+    let mut out = crate::policy::model::Incident::default();
+    let mut s = crate::policy::model::IncidentSettings::default();
+    let mut any = false;
+    for p in parts {
+        any |= p.table;
+        if let Some(v) = p.auto_freeze {
+            s.auto_freeze = v;
+        }
+        if let Some(v) = p.freeze_score_ppm {
+            s.freeze_score_ppm = v;
+        }
+        if let Some(v) = p.decoy_floor {
+            s.decoy_floor = v;
+        }
+        if let Some(v) = p.decoy_factor_ppm {
+            s.decoy_factor_ppm = v;
+        }
+        if let Some(v) = p.decoy_window {
+            s.decoy_window = v;
+        }
+        if let Some(v) = p.unfreeze_approvals {
+            s.unfreeze_approvals = v;
+        }
+        if let Some(v) = p.unfreeze_approvers {
+            s.unfreeze_approvers = v;
+        }
+        for (d, r) in p.decoys {
+            out.decoys.push(d);
+            out.decoy_rules.push(r);
+        }
+        out.break_glass.extend(p.break_glass);
+    }
+    if any {
+        out.settings = Some(s);
+    }
+    out
 }
 
 /// Merge the main file and the drop-ins (in the order given) into one
@@ -1385,6 +1700,7 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
     let approvers = main.approvers;
     let mut approver_refs = main.approver_refs;
     let mut refs = main.sandbox_refs;
+    let mut incident = vec![main.incident];
     for d in dropins {
         if let Some((_, o)) = &d.defaults {
             return Err(PolicyError::at(
@@ -1411,6 +1727,7 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
             ));
         }
         rules.extend(d.rules);
+        incident.push(d.incident);
         refs.extend(d.sandbox_refs);
         approver_refs.extend(d.approver_refs);
     }
@@ -1438,8 +1755,23 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
             ));
         }
     }
+    let incident = merge_incident(incident);
+    if let Some(s) = &incident.settings
+        && !s.unfreeze_approvers.is_empty()
+        && s.unfreeze_approvers.len() < s.unfreeze_approvals as usize
+    {
+        return Err(PolicyError::file(
+            crate::policy::PolicyErrorKind::Invalid,
+            &main.file,
+            format!(
+                "[incident] unfreeze_approvals = {} but only {} unfreeze_approvers, so the host could never be unfrozen",
+                s.unfreeze_approvals,
+                s.unfreeze_approvers.len()
+            ),
+        ));
+    }
     let mut seen: HashMap<&str, &Origin> = HashMap::new();
-    for r in &rules {
+    for r in rules.iter().chain(&incident.decoy_rules) {
         if let Some(first) = seen.insert(&r.name, &r.origin) {
             return Err(PolicyError::at(
                 &r.origin.file,
@@ -1458,6 +1790,7 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
         rules,
         sandboxes,
         approvers,
+        incident,
     })
 }
 
@@ -1569,6 +1902,27 @@ action = "deny"
         assert!(r.run_as.is_empty());
         assert_eq!(r.auth, Auth::Password);
         assert_eq!(r.groups, vec![Principal::Id(100)]);
+    }
+
+    /// monitor, use_pty, require_tty: booleans in a rule or [defaults],
+    /// the rule's winning; absent ones leave the canonical hash alone.
+    #[test]
+    fn session_keys() {
+        let rule = "[[rule]]\nname = \"r\"\nusers = [\"a\"]\ncommands = [\"/x\"]\n";
+        let p = main_ok(&format!(
+            "version = 1\n[defaults]\nmonitor = true\nrequire_tty = true\n{rule}use_pty = false\nmonitor = false\n"
+        ));
+        let s = p.rules[0].session.or(p.defaults.session);
+        assert_eq!(
+            (s.monitor, s.use_pty, s.require_tty),
+            (Some(false), Some(false), Some(true))
+        );
+        let plain = main_ok(&format!("version = 1\n{rule}"));
+        assert!(plain.rules[0].session.is_unset() && plain.defaults.session.is_unset());
+        let json = serde_json::to_string(&plain).expect("json");
+        assert!(!json.contains("session"), "{json}");
+        let e = main_err(&format!("version = 1\n{rule}monitor = \"yes\"\n"));
+        assert!(e.contains("boolean"), "{e}");
     }
 
     #[test]
@@ -2772,5 +3126,107 @@ mod approval_tests {
             Path::new("/p.toml"),
         );
         assert!(group_in_groups.is_err());
+    }
+}
+
+#[cfg(test)]
+mod rule_env_tests {
+    //! A rule's own `env_keep`, `secure_path`, `timestamp_timeout`.
+    use super::*;
+
+    const R: &str =
+        "version = 1\n[[rule]]\nname = \"r\"\nusers = [\"u\"]\ncommands = [\"/bin/x\"]\n";
+
+    fn parse(extra: &str) -> Result<Policy, String> {
+        parse_main(&format!("{R}{extra}"), Path::new("/p.toml")).map_err(|e| e.to_string())
+    }
+
+    fn err(extra: &str) -> String {
+        match parse(extra) {
+            Ok(p) => panic!("parsed: {:?}", p.rules),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn the_keys_parse_and_are_absent_by_default() {
+        let p = parse("").unwrap_or_else(|e| panic!("{e}"));
+        let r = &p.rules[0];
+        assert_eq!(
+            (&r.env_keep, &r.secure_path, r.timestamp_timeout),
+            (&None, &None, None)
+        );
+        let p = parse(
+            "env_keep = [\"SSH_AUTH_SOCK\", \"XDG_*\"]\nsecure_path = \"/opt/app/bin:/usr/bin\"\ntimestamp_timeout = \"15m\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let r = &p.rules[0];
+        assert_eq!(
+            r.env_keep.as_deref(),
+            Some(&["SSH_AUTH_SOCK".to_string(), "XDG_*".to_string()][..])
+        );
+        assert_eq!(
+            r.secure_path.as_deref(),
+            Some(&[PathBuf::from("/opt/app/bin"), PathBuf::from("/usr/bin")][..])
+        );
+        assert_eq!(r.timestamp_timeout, Some(900));
+        // Added to the defaults' list, in order, without repeats.
+        let keep = r.env_keep_with(&p.defaults);
+        assert_eq!(keep.len(), crate::policy::model::DEFAULT_ENV_KEEP.len() + 2);
+        assert_eq!(keep.last().map(String::as_str), Some("XDG_*"));
+        assert_eq!(r.secure_path_with(&p.defaults).len(), 2);
+        assert_eq!(r.timestamp_timeout_with(&p.defaults), 900);
+        // "0": this rule always asks.
+        let p = parse("timestamp_timeout = \"0\"\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.rules[0].timestamp_timeout, Some(0));
+    }
+
+    #[test]
+    fn bad_values_are_refused_where_they_are() {
+        for (extra, col, what) in [
+            ("env_keep = [\"A=B\"]\n", 13, "must be a variable name"),
+            ("env_keep = [\"LD_PRELOAD\"]\n", 13, "LD_* and BASH_FUNC_*"),
+            (
+                "env_keep = [\"BASH_FUNC_x*\"]\n",
+                13,
+                "LD_* and BASH_FUNC_*",
+            ),
+            ("env_keep = []\n", 12, "env_keep is empty"),
+            ("secure_path = \"\"\n", 15, "must not be empty"),
+            (
+                "secure_path = \"/usr/bin:bin\"\n",
+                15,
+                "\"bin\" is not a clean absolute directory",
+            ),
+            (
+                "secure_path = \"/usr/../bin\"\n",
+                15,
+                "not a clean absolute directory",
+            ),
+            ("timestamp_timeout = \"5\"\n", 21, "timestamp_timeout:"),
+            ("timestamp_timeout = \"-1m\"\n", 21, "timestamp_timeout:"),
+        ] {
+            let e = err(extra);
+            assert!(e.starts_with(&format!("/p.toml:6:{col}: ")), "{extra}: {e}");
+            assert!(e.contains(what), "{extra}: {e}");
+        }
+        // Wrong types: the TOML layer says so, with the place.
+        let e = err("env_keep = \"TERM\"\n");
+        assert!(e.starts_with("/p.toml:6:"), "{e}");
+        let e = err("timestamp_timeout = 5\n");
+        assert!(e.starts_with("/p.toml:6:"), "{e}");
+    }
+
+    #[test]
+    fn deny_rules_take_none_of_them() {
+        for extra in [
+            "env_keep = [\"X\"]\n",
+            "secure_path = \"/usr/bin\"\n",
+            "timestamp_timeout = \"1m\"\n",
+        ] {
+            let e = err(&format!("action = \"deny\"\n{extra}"));
+            assert!(e.starts_with("/p.toml:7:"), "{extra}: {e}");
+            assert!(e.contains("deny rule \"r\" must not have"), "{extra}: {e}");
+        }
     }
 }

@@ -33,7 +33,17 @@ pub const FSYNC_BOUNDS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 /// The `event` label values; anything else is `other`.
-pub const EVENTS: &[&str] = &["accept", "reject", "recovery", "seal", "exit"];
+pub const EVENTS: &[&str] = &[
+    "accept",
+    "reject",
+    "recovery",
+    "seal",
+    "exit",
+    "alert",
+    "freeze",
+    "unfreeze",
+    "unfreeze-refused",
+];
 /// Window of the replay eviction ratio, seconds.
 pub const RATIO_WINDOW: u64 = 600;
 const MAX_RATIO_SAMPLES: usize = 128;
@@ -303,6 +313,7 @@ pub fn collect(log: &Path) -> Result<Collected, TelemetryError> {
             .map(|(name, help, kind, v)| Family::one(name, help, kind, v)),
     );
     f.extend(policy_families(&mut notes));
+    f.extend(incident_families());
     f.push(Family::one(
         "belladonna_landlock_abi",
         "The running kernel's Landlock ABI version (0: none).",
@@ -319,6 +330,87 @@ pub fn collect(log: &Path) -> Result<Collected, TelemetryError> {
         Err(e) => notes.push(format!("clock skew: {e}")),
     }
     Ok(Collected { families: f, notes })
+}
+
+/// Frozen mode, the hydra score quantiles over users and the incident
+/// counters (docs/incident-response.md). A freeze state that cannot be
+/// read counts as frozen, as bdexec counts it.
+fn incident_families() -> Vec<Family> {
+    use crate::incident::{counters, freeze, hydra};
+    let frozen = match crate::state::open_state_dir() {
+        Ok(run) => freeze::check(std::os::fd::AsFd::as_fd(&run)).is_frozen(),
+        Err(_) => true,
+    };
+    let now = hydra::now_stamp();
+    let mut scores: Vec<f64> = hydra::read()
+        .users
+        .values()
+        .map(|h| h.score_at(&now))
+        .collect();
+    // A gauge may not carry `quantile` (reserved for summaries).
+    let quantiles = [("50", 50), ("95", 95), ("99", 99)]
+        .iter()
+        .map(|(q, p)| Sample {
+            labels: vec![("percentile", (*q).to_string())],
+            value: Value::Num(hydra::percentile(&mut scores, *p)),
+        })
+        .collect();
+    let c = counters::read();
+    let n = |k: &str| c.get(k).and_then(serde_json::Value::as_u64).unwrap_or(0) as f64;
+    let labelled = |label: &'static str, pairs: &[(&str, f64)]| -> Vec<Sample> {
+        pairs
+            .iter()
+            .map(|(l, v)| Sample {
+                labels: vec![(label, (*l).to_string())],
+                value: Value::Num(*v),
+            })
+            .collect()
+    };
+    vec![
+        Family::one(
+            "belladonna_frozen",
+            "1 while the host is in frozen mode (only break-glass rules run).",
+            Kind::Gauge,
+            if frozen { 1.0 } else { 0.0 },
+        ),
+        Family {
+            name: "belladonna_hydra_score",
+            help: "Hydra risk score over users (nearest-rank percentiles 50, 95, 99; 0..1).",
+            kind: Kind::Gauge,
+            samples: quantiles,
+        },
+        Family {
+            name: "belladonna_freezes_total",
+            help: "Freezes by cause.",
+            kind: Kind::Counter,
+            samples: labelled(
+                "cause",
+                &[
+                    ("manual", n("freezes_manual")),
+                    ("hydra", n("freezes_hydra")),
+                    ("decoy-rate", n("freezes_decoy_rate")),
+                ],
+            ),
+        },
+        Family {
+            name: "belladonna_unfreezes_total",
+            help: "Unfreezes by the kind of freeze they lifted.",
+            kind: Kind::Counter,
+            samples: labelled(
+                "freeze",
+                &[
+                    ("manual", n("unfreezes_manual")),
+                    ("automatic", n("unfreezes_automatic")),
+                ],
+            ),
+        },
+        Family::one(
+            "belladonna_decoy_hits_total",
+            "Decoys run (alert records).",
+            Kind::Counter,
+            n("decoy_hits"),
+        ),
+    ]
 }
 
 /// Records after the export cursor.

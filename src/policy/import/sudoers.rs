@@ -1001,6 +1001,30 @@ fn alias_names_guess(text: &str) -> Vec<String> {
     out
 }
 
+/// The list of a `Defaults:users` or `Defaults>runas` scope (without its
+/// first character).
+pub fn scope_members(s: &str) -> Result<Vec<Member>, String> {
+    let mut sc = Sc::new(s);
+    let v = sc.members()?;
+    if !sc.at_end() {
+        return Err(format!("unexpected text {}", sc.here()));
+    }
+    Ok(v)
+}
+
+/// The list of a `Defaults!cmnds` scope (without the `!`).
+pub fn scope_cmnds(s: &str) -> Result<Vec<CmndItem>, String> {
+    let mut sc = Sc::new(s);
+    let mut v = vec![sc.cmnd_item()?];
+    while sc.eat(',') {
+        v.push(sc.cmnd_item()?);
+    }
+    if !sc.at_end() {
+        return Err(format!("unexpected text {}", sc.here()));
+    }
+    Ok(v)
+}
+
 fn parse_defaults(sc: &mut Sc, src: &Src) -> PResult<Entry> {
     let scope = match sc.peek() {
         Some(c) if ":@>!".contains(c) => {

@@ -140,38 +140,53 @@ fn describe(hits: &[&(&str, &str)]) -> String {
     }
 }
 
-/// `[defaults] env_keep`: ERROR for an entry that lets the caller run code
-/// in the command (or `*`, which keeps everything), WARN for one that
-/// changes parsing.
-fn lint_env_keep(p: &Policy, out: &mut Vec<Finding>) {
-    for entry in &p.defaults.env_keep {
+/// `env_keep` (`[defaults]`, or a rule's own, which adds to it): ERROR
+/// for an entry that lets the caller run code in the command (or `*`,
+/// which keeps everything), WARN for one that changes parsing.
+fn lint_env_keep(list: &[String], rule: Option<&Rule>, out: &mut Vec<Finding>) {
+    let where_ = match rule {
+        Some(r) => format!("rule {}: env_keep", r.name),
+        None => "[defaults] env_keep".to_string(),
+    };
+    let push = |out: &mut Vec<Finding>, severity: Severity, message: String| {
+        out.push(match rule {
+            Some(r) => finding(severity, r, message),
+            None => defaults_finding(severity, message),
+        });
+    };
+    for entry in list {
         if entry == "*" {
-            out.push(defaults_finding(
+            push(
+                out,
                 Severity::Error,
-                "[defaults] env_keep entry \"*\" keeps every caller variable (PYTHONPATH, PERL5OPT, BASH_ENV, PAGER, ...): the caller can run its own code in the command".into(),
-            ));
+                format!(
+                    "{where_} entry \"*\" keeps every caller variable (PYTHONPATH, PERL5OPT, BASH_ENV, PAGER, ...): the caller can run its own code in the command"
+                ),
+            );
             continue;
         }
         let code: Vec<_> = covered(entry, RUNS_CODE).collect();
         if !code.is_empty() {
-            out.push(defaults_finding(
+            push(
+                out,
                 Severity::Error,
                 format!(
-                    "[defaults] env_keep entry {entry:?} lets the caller run its own code in the command ({})",
+                    "{where_} entry {entry:?} lets the caller run its own code in the command ({})",
                     describe(&code)
                 ),
-            ));
+            );
             continue;
         }
         let parsing: Vec<_> = covered(entry, CHANGES_PARSING).collect();
         if !parsing.is_empty() {
-            out.push(defaults_finding(
+            push(
+                out,
                 Severity::Warn,
                 format!(
-                    "[defaults] env_keep entry {entry:?} lets the caller change how the command works ({})",
+                    "{where_} entry {entry:?} lets the caller change how the command works ({})",
                     describe(&parsing)
                 ),
-            ));
+            );
         }
     }
 }
@@ -219,9 +234,12 @@ fn lint_setenv_list(
 
 /// The whole environment lint.
 pub(super) fn lint_env(p: &Policy, out: &mut Vec<Finding>) {
-    lint_env_keep(p, out);
+    lint_env_keep(&p.defaults.env_keep, None, out);
     lint_setenv_list(&p.defaults.setenv, None, "[defaults]", out);
     for rule in &p.rules {
+        if let Some(list) = &rule.env_keep {
+            lint_env_keep(list, Some(rule), out);
+        }
         lint_setenv_list(
             &rule.setenv,
             Some(rule),
@@ -289,6 +307,23 @@ mod tests {
         let f = keep(&["P*"]);
         assert!(f[0].message.contains("PYTHONPATH: python imports"), "{f:?}");
         assert!(f[0].message.contains("more"), "{f:?}");
+    }
+
+    #[test]
+    fn a_rules_env_keep_is_linted_like_the_defaults() {
+        let f = env_findings("", "env_keep = [\"PYTHONPATH\"]");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Error, "{f:?}");
+        assert!(
+            f[0].message
+                .contains("rule r: env_keep entry \"PYTHONPATH\""),
+            "{f:?}"
+        );
+        assert!(f[0].origin.is_some(), "{f:?}");
+        let f = env_findings("", "env_keep = [\"IFS\"]");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Warn, "{f:?}");
+        assert!(env_findings("", "env_keep = [\"SSH_AUTH_SOCK\"]").is_empty());
     }
 
     #[test]

@@ -48,6 +48,8 @@ fn out(line: &str) {
     let s = format!("{line}\n");
     let mut b = s.as_bytes();
     while !b.is_empty() {
+        // SAFETY: `b` is a live slice of `s`; the pointer and length describe exactly its
+        // initialised bytes, which write(2) only reads. An invalid fd 1 just gives EBADF.
         let n = unsafe { libc::write(1, b.as_ptr().cast(), b.len()) };
         if n <= 0 {
             return;
@@ -146,26 +148,39 @@ impl Outcome {
 /// Runs `f` in a forked child; its error message comes back over a pipe.
 fn in_child<F: FnOnce() -> Result<(), String>>(f: F) -> Outcome {
     let mut fds = [0; 2];
+    // SAFETY: `fds` is a live `[c_int; 2]`, exactly the two ints pipe2(2) writes.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Outcome::Exit(99, format!("pipe2: {}", io::Error::last_os_error()));
     }
+    // SAFETY: the probe is single-threaded (it never spawns a thread), so the child is a complete
+    // copy with no lock held by another thread; it runs `f` and leaves only through `_exit` below,
+    // never returning into the parent's code.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Outcome::Exit(99, format!("fork: {}", io::Error::last_os_error()));
     }
     if pid == 0 {
+        // SAFETY: in the child, the read end `fds[0]` is owned by this function and nothing else
+        // uses it; closing it leaves no dangling user.
         unsafe { libc::close(fds[0]) };
         let (code, msg) = match f() {
             Ok(()) => (0, String::new()),
             Err(m) => (1, m),
         };
-        unsafe {
-            libc::write(fds[1], msg.as_ptr().cast(), msg.len());
-            libc::_exit(code);
-        }
+        // SAFETY: `msg` is a live String; the pointer and length describe exactly its
+        // initialised bytes, which write(2) only reads. `fds[1]` is our pipe's write end.
+        unsafe { libc::write(fds[1], msg.as_ptr().cast(), msg.len()) };
+        // SAFETY: _exit(2) ends the forked child at once, without the parent's atexit
+        // handlers or destructors, which belong to the parent; nothing the child owns
+        // needs them (the kernel closes its fds).
+        unsafe { libc::_exit(code) };
     }
+    // SAFETY: in the parent, the write end `fds[1]` is owned by this function and never used after
+    // this close.
     unsafe { libc::close(fds[1]) };
     let mut msg = String::new();
+    // SAFETY: `fds[0]` is the open read end created by pipe2 above, owned by this function and used
+    // nowhere else; the File becomes its only owner and closes it on drop.
     let _ = unsafe { std::fs::File::from_raw_fd(fds[0]) }.read_to_string(&mut msg);
     wait(pid, msg)
 }
@@ -173,6 +188,7 @@ fn in_child<F: FnOnce() -> Result<(), String>>(f: F) -> Outcome {
 fn wait(pid: libc::pid_t, msg: String) -> Outcome {
     let mut status = 0;
     loop {
+        // SAFETY: `status` is a live `c_int` that waitpid(2) writes; `pid` is our own child.
         let r = unsafe { libc::waitpid(pid, &mut status, 0) };
         if r == pid {
             break;
@@ -211,6 +227,8 @@ struct Ctx {
 fn mount(src: &str, target: &str, fstype: &str) -> Result<(), String> {
     let _ = std::fs::create_dir_all(target);
     let (s, t, f) = (CString::new(src).unwrap(), CString::new(target).unwrap(), CString::new(fstype).unwrap());
+    // SAFETY: `s`, `t` and `f` are NUL-terminated CStrings alive for the whole call; a null `data`
+    // pointer is allowed (no mount options) and flags are 0.
     let r = unsafe { libc::mount(s.as_ptr(), t.as_ptr(), f.as_ptr(), 0, std::ptr::null()) };
     if r != 0 { Err(format!("mount {fstype} on {target}: {}", io::Error::last_os_error())) } else { Ok(()) }
 }
@@ -236,6 +254,7 @@ struct IfReq {
 }
 
 fn bring_lo_up() -> Result<(), String> {
+    // SAFETY: socket(2) takes only integers and returns a new fd or -1; no memory is involved.
     let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if s < 0 {
         return Err(format!("socket: {}", io::Error::last_os_error()));
@@ -243,17 +262,23 @@ fn bring_lo_up() -> Result<(), String> {
     let mut ifr = IfReq { name: [0; libc::IFNAMSIZ], flags: 0, _pad: [0; 22] };
     ifr.name[..2].copy_from_slice(b"lo");
     let res = (|| {
+        // SAFETY: `ifr` is a live `#[repr(C)]` IfReq of 40 bytes, the size of the kernel's `struct
+        // ifreq` (16-byte NUL-terminated name, short flags, padding); SIOCGIFFLAGS reads the name
+        // and writes the flags inside it.
         if unsafe { libc::ioctl(s, libc::SIOCGIFFLAGS, &mut ifr) } != 0 {
             return Err(format!("SIOCGIFFLAGS lo: {}", io::Error::last_os_error()));
         }
         if ifr.flags & libc::IFF_UP as libc::c_short == 0 {
             ifr.flags |= libc::IFF_UP as libc::c_short;
+            // SAFETY: `ifr` is the same live 40-byte `struct ifreq` layout; SIOCSIFFLAGS only reads
+            // it.
             if unsafe { libc::ioctl(s, libc::SIOCSIFFLAGS, &ifr) } != 0 {
                 return Err(format!("SIOCSIFFLAGS lo up: {}", io::Error::last_os_error()));
             }
         }
         Ok(())
     })();
+    // SAFETY: `s` is the socket opened above, owned by this function and not used after this close.
     unsafe { libc::close(s) };
     res
 }
@@ -268,11 +293,14 @@ fn sockaddr_in(port: u16) -> libc::sockaddr_in {
 }
 
 fn tcp_socket() -> Result<libc::c_int, String> {
+    // SAFETY: socket(2) takes only integers and returns a new fd or -1; no memory is involved.
     let s = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
     if s < 0 {
         return Err(format!("socket: {}", io::Error::last_os_error()));
     }
     let one: libc::c_int = 1;
+    // SAFETY: `one` is a live `c_int` and 4 is its size, so setsockopt(2) reads exactly that int;
+    // `s` is our socket.
     unsafe {
         libc::setsockopt(s, libc::SOL_SOCKET, libc::SO_REUSEADDR, (&one as *const libc::c_int).cast(), 4)
     };
@@ -283,6 +311,8 @@ fn tcp_socket() -> Result<libc::c_int, String> {
 fn tcp_bind(port: u16) -> Result<(i32, libc::c_int), String> {
     let s = tcp_socket()?;
     let a = sockaddr_in(port);
+    // SAFETY: `a` is a live `sockaddr_in` and the length passed is exactly its size; bind(2) only
+    // reads it.
     let r = unsafe {
         libc::bind(s, (&a as *const libc::sockaddr_in).cast(), std::mem::size_of::<libc::sockaddr_in>() as u32)
     };
@@ -292,15 +322,20 @@ fn tcp_bind(port: u16) -> Result<(i32, libc::c_int), String> {
 fn tcp_connect(port: u16) -> Result<i32, String> {
     let s = tcp_socket()?;
     let a = sockaddr_in(port);
+    // SAFETY: `a` is a live `sockaddr_in` and the length passed is exactly its size; connect(2)
+    // only reads it.
     let r = unsafe {
         libc::connect(s, (&a as *const libc::sockaddr_in).cast(), std::mem::size_of::<libc::sockaddr_in>() as u32)
     };
     let e = if r < 0 { errno() } else { 0 };
+    // SAFETY: `s` was opened by tcp_socket above, is owned here and not used after this close.
     unsafe { libc::close(s) };
     Ok(e)
 }
 
 fn sockaddr_abstract(name: &[u8]) -> (libc::sockaddr_un, u32) {
+    // SAFETY: `sockaddr_un` is plain integers and integer arrays, for which all-zero bytes are a
+    // valid value.
     let mut a: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     a.sun_family = libc::AF_UNIX as libc::sa_family_t;
     for (i, b) in name.iter().enumerate() {
@@ -311,10 +346,15 @@ fn sockaddr_abstract(name: &[u8]) -> (libc::sockaddr_un, u32) {
 }
 
 fn abstract_listen(name: &[u8]) -> Result<libc::c_int, String> {
+    // SAFETY: socket(2) takes only integers and returns a new fd or -1; no memory is involved.
     let s = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
     let (a, len) = sockaddr_abstract(name);
     if s < 0
+        // SAFETY: only reached when `s` is a socket; `a` is a live `sockaddr_un` and `len` (family
+        // + NUL + name) is at most its size, since sockaddr_abstract panics on a name too long for
+        // sun_path.
         || unsafe { libc::bind(s, (&a as *const libc::sockaddr_un).cast(), len) } != 0
+        // SAFETY: listen(2) takes only integers (our socket and a backlog).
         || unsafe { libc::listen(s, 128) } != 0
     {
         return Err(format!("abstract unix socket: {}", io::Error::last_os_error()));
@@ -323,13 +363,17 @@ fn abstract_listen(name: &[u8]) -> Result<libc::c_int, String> {
 }
 
 fn abstract_connect(name: &[u8]) -> i32 {
+    // SAFETY: socket(2) takes only integers and returns a new fd or -1; no memory is involved.
     let s = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
     if s < 0 {
         return errno();
     }
     let (a, len) = sockaddr_abstract(name);
+    // SAFETY: `a` is a live `sockaddr_un` and `len` is at most its size (see sockaddr_abstract);
+    // connect(2) only reads it.
     let r = unsafe { libc::connect(s, (&a as *const libc::sockaddr_un).cast(), len) };
     let e = if r < 0 { errno() } else { 0 };
+    // SAFETY: `s` is the socket opened above, owned here and not used after this close.
     unsafe { libc::close(s) };
     e
 }
@@ -367,10 +411,13 @@ fn apply(ctx: &Ctx, e: &Enforced, allow_exe: bool) -> Result<(), String> {
 
 fn open_errno(p: &Path, flags: libc::c_int) -> i32 {
     let c = cstr(p);
-    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC) };
+    // SAFETY: `c` is a NUL-terminated CString alive for the call; the mode argument is always
+    // passed, so an O_CREAT open never reads a missing variadic argument.
+    let fd = unsafe { libc::open(c.as_ptr(), flags | libc::O_CLOEXEC, 0o600 as libc::c_uint) };
     if fd < 0 {
         errno()
     } else {
+        // SAFETY: `fd` was just opened above, is owned here and not used after this close.
         unsafe { libc::close(fd) };
         0
     }
@@ -391,6 +438,7 @@ fn probe_fs(ctx: &Ctx, enforced: bool) -> Result<(), String> {
 fn probe_truncate(ctx: &Ctx, enforced: bool) -> Result<(), String> {
     expect("open for write", open_errno(&ctx.trunc_file, libc::O_WRONLY), 0)?;
     let c = cstr(&ctx.trunc_file);
+    // SAFETY: `c` is a NUL-terminated CString alive for the call; truncate(2) only reads the path.
     let r = unsafe { libc::truncate(c.as_ptr(), 0) };
     expect("truncate()", if r < 0 { errno() } else { 0 }, want(enforced, libc::EACCES))?;
     expect("open O_TRUNC", open_errno(&ctx.trunc_file, libc::O_WRONLY | libc::O_TRUNC), want(enforced, libc::EACCES))
@@ -398,14 +446,17 @@ fn probe_truncate(ctx: &Ctx, enforced: bool) -> Result<(), String> {
 
 fn probe_net(enforced: bool) -> Result<(), String> {
     let (e80, s80) = tcp_bind(DENIED_BIND_PORT)?;
+    // SAFETY: `s80` is the socket tcp_bind opened, owned here and not used after this close.
     unsafe { libc::close(s80) };
     expect("bind 127.0.0.1:80", e80, want(enforced, libc::EACCES))?;
     let (e, s) = tcp_bind(ALLOWED_PORT)?;
     expect("bind 127.0.0.1:8080", e, 0)?;
+    // SAFETY: listen(2) takes only integers; `s` is the socket tcp_bind opened.
     if unsafe { libc::listen(s, 8) } != 0 {
         return Err(format!("listen 8080: {}", io::Error::last_os_error()));
     }
     expect("connect 127.0.0.1:8080", tcp_connect(ALLOWED_PORT)?, 0)?;
+    // SAFETY: `s` is the socket tcp_bind opened, owned here and not used after this close.
     unsafe { libc::close(s) };
     let denied = if enforced { libc::EACCES } else { libc::ECONNREFUSED };
     expect("connect 127.0.0.1:81", tcp_connect(DENIED_CONNECT_PORT)?, denied)
@@ -413,8 +464,12 @@ fn probe_net(enforced: bool) -> Result<(), String> {
 
 fn probe_scope(ctx: &Ctx, enforced: bool) -> Result<(), String> {
     expect("connect abstract socket outside the domain", abstract_connect(&ctx.abstract_name), want(enforced, libc::EPERM))?;
+    // SAFETY: getppid(2) takes no arguments; kill(2) with signal 0 delivers nothing (it only checks
+    // existence and permission) and takes no pointers.
     let r = unsafe { libc::kill(libc::getppid(), 0) };
     expect("kill(parent, 0)", if r < 0 { errno() } else { 0 }, want(enforced, libc::EPERM))?;
+    // SAFETY: getpid(2) takes no arguments; kill(2) with signal 0 delivers nothing and takes no
+    // pointers.
     let r = unsafe { libc::kill(libc::getpid(), 0) };
     expect("kill(self, 0)", if r < 0 { errno() } else { 0 }, 0)
 }
@@ -599,10 +654,16 @@ fn seccomp_mode() -> (u32, u32) {
 
 /// Calls each baseline syscall with harmless arguments; all must be EPERM.
 fn probe_baseline_denials() -> Result<usize, String> {
+    // SAFETY: every entry of `calls` passes only null pointers with zero lengths, fd -1 or small
+    // integers (the registers beyond the fourth argument are unspecified, but the calls either
+    // ignore them or fail on their flags); the kernel validates user pointers itself (EFAULT), so
+    // no memory of this process is read or written. Run only under the installed filter, which
+    // answers each with EPERM.
     let n = |nr: libc::c_long, a: [libc::c_long; 4]| rc(unsafe { libc::syscall(nr, a[0], a[1], a[2], a[3]) });
     let nul = 0 as libc::c_long;
     let calls: &[(&str, libc::c_long, [libc::c_long; 4])] = &[
         ("ptrace(PTRACE_TRACEME)", libc::SYS_ptrace, [libc::PTRACE_TRACEME as libc::c_long, 0, 0, 0]),
+        // SAFETY: getppid(2) takes no arguments and cannot fail.
         ("process_vm_readv", libc::SYS_process_vm_readv, [unsafe { libc::getppid() } as libc::c_long, nul, 0, nul]),
         ("bpf", libc::SYS_bpf, [0, nul, 0, 0]),
         ("userfaultfd", libc::SYS_userfaultfd, [0, 0, 0, 0]),
@@ -620,18 +681,27 @@ fn probe_baseline_denials() -> Result<usize, String> {
     }
     // TIOCSTI with garbage in the upper 32 bits: still TIOCSTI to the kernel.
     let mut p = [0; 2];
+    // SAFETY: `p` is a live `[c_int; 2]`, exactly the two ints pipe(2) writes (left zero if it
+    // fails).
     unsafe { libc::pipe(p.as_mut_ptr()) };
     let hi = (1u64 << 32 | seccomp::TIOCSTI as u64) as libc::c_ulong;
     let c = b'x';
+    // SAFETY: `c` is a live byte, the one byte TIOCSTI would read; `p[0]` is a pipe, not a tty, and
+    // the filter answers EPERM before the kernel looks at the argument.
     expect("ioctl(TIOCSTI | 1<<32)", rc(unsafe { libc::ioctl(p[0], hi, &c) } as libc::c_long), libc::EPERM)?;
+    // SAFETY: `c` is a live byte; TIOCLINUX reads only its subcode byte, `p[0]` is a pipe, not a
+    // tty, and the filter answers EPERM before the kernel looks at the argument.
     expect("ioctl(TIOCLINUX)", rc(unsafe { libc::ioctl(p[0], seccomp::TIOCLINUX as libc::c_ulong, &c) } as libc::c_long), libc::EPERM)?;
     let mut avail: libc::c_int = 0;
+    // SAFETY: `avail` is a live `c_int`, exactly what FIONREAD writes.
     expect("ioctl(FIONREAD) (allowed)", rc(unsafe { libc::ioctl(p[0], libc::FIONREAD, &mut avail) } as libc::c_long), 0)?;
     Ok(calls.len() + 2)
 }
 
 fn check_seccomp_baseline(kill: u32) {
     // Control: without a filter PTRACE_TRACEME works.
+    // SAFETY: PTRACE_TRACEME takes no pointers (the other arguments are ignored); it only makes the
+    // parent this short-lived child's tracer.
     let control = in_child(|| expect("ptrace(PTRACE_TRACEME) without filter", rc(unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) }), 0)).ok();
     if let Err(e) = control {
         return check("seccomp_baseline", St::Fail, &format!("control: {e}"));
@@ -644,6 +714,7 @@ fn check_seccomp_baseline(kill: u32) {
             return Err(format!("/proc/self/status Seccomp: {mode}, want 2"));
         }
         let n = probe_baseline_denials()?;
+        // SAFETY: getpid(2) takes no arguments and cannot fail.
         expect("getpid (allowed)", if unsafe { libc::getpid() } > 0 { 0 } else { errno() }, 0)?;
         Err(format!("OK {n} {filters}"))
     });
@@ -663,7 +734,21 @@ fn check_seccomp_baseline(kill: u32) {
 /// getpid through the i386 entry point (int 0x80, nr 20).
 fn int80_getpid() -> i64 {
     let mut ret: i64 = 20;
-    unsafe { std::arch::asm!("int 0x80", inout("rax") ret, options(nostack)) };
+    // SAFETY: `int 0x80` with rax = 20 is the i386 getpid, which takes no arguments and touches no
+    // memory or stack; the kernel returns in rax, and r8-r11 are declared clobbered because kernels
+    // before 4.17 zeroed them on this entry. Without IA32 emulation the CPU faults and the forked
+    // child dies, which the caller handles.
+    unsafe {
+        std::arch::asm!(
+            "int 0x80",
+            inout("rax") ret,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
+            out("r11") _,
+            options(nostack)
+        )
+    };
     ret
 }
 
@@ -672,6 +757,9 @@ fn check_seccomp_arch(kill: u32, kill_name: &str) {
     // x32: the x86_64 arch value with bit 30 set in the syscall number.
     let x32 = in_child(|| {
         seccomp::install(&prog).map_err(|e| format!("install: {e}"))?;
+        // SAFETY: getpid takes no arguments; with the x32 bit set the number is still getpid on an
+        // x32 kernel, ENOSYS otherwise, and the filter kills the process first. No memory is
+        // involved.
         let r = unsafe { libc::syscall((seccomp::X32_SYSCALL_BIT as libc::c_long) | libc::SYS_getpid) };
         Err(format!("x32 getpid returned {r} (errno {})", ename(errno())))
     });
@@ -716,6 +804,8 @@ fn check_seccomp_modes(kill: u32, log_ok: bool) {
     let prog = seccomp::program(seccomp::errno_action(libc::EPERM), kill, &[(libc::SYS_swapoff, kill)]);
     let o = in_child(|| {
         seccomp::install(&prog).map_err(|e| format!("install: {e}"))?;
+        // SAFETY: swapoff(NULL): the kernel validates the null path pointer itself (EFAULT) and
+        // writes no memory of this process; under the filter the call is killed first.
         let r = rc(unsafe { libc::syscall(libc::SYS_swapoff, 0 as libc::c_long) });
         Err(format!("swapoff returned {}", ename(r)))
     });
@@ -730,7 +820,10 @@ fn check_seccomp_modes(kill: u32, log_ok: bool) {
     let prog = seccomp::program(seccomp::errno_action(libc::EPERM), kill, &[(libc::SYS_getppid, seccomp::RET_LOG)]);
     let r = in_child(|| {
         seccomp::install(&prog).map_err(|e| format!("install: {e}"))?;
+        // SAFETY: getppid(2) takes no arguments and cannot fail.
         expect("getppid (logged)", if unsafe { libc::getppid() } > 0 { 0 } else { errno() }, 0)?;
+        // SAFETY: PTRACE_TRACEME takes no pointers (the other arguments are ignored); it only makes
+        // the parent this child's tracer.
         expect("ptrace (baseline in log mode)", rc(unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) }), libc::EPERM)
     })
     .ok();
@@ -757,6 +850,10 @@ fn check_sandbox_exec(ctx: &Ctx, kill: u32) {
         seccomp::install(&prog).map_err(|x| format!("seccomp: {x}"))?;
         let argv = [exe.as_ptr(), arg1.as_ptr(), outside.as_ptr(), fs_flag.as_ptr(), std::ptr::null()];
         let envp = [std::ptr::null()];
+        // SAFETY: `exe`, `arg1`, `outside` and `fs_flag` are NUL-terminated CStrings owned by the
+        // enclosing function and alive for the call; `argv` and `envp` are NULL-terminated arrays
+        // of pointers to them. On success the process image is replaced; on failure nothing was
+        // touched.
         unsafe { libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         Err(format!("execve under the sandbox: {}", io::Error::last_os_error()))
     });
@@ -773,6 +870,8 @@ fn check_sandbox_exec(ctx: &Ctx, kill: u32) {
 /// Runs after execve under the sandbox (argv: --exec-child OUTSIDE fs|nofs).
 fn exec_child(args: &[String]) -> ! {
     let res = (|| {
+        // SAFETY: PTRACE_TRACEME takes no pointers (the other arguments are ignored); it only makes
+        // the parent this process's tracer.
         expect("ptrace after exec", rc(unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) }), libc::EPERM)?;
         if args.get(3).map(String::as_str) == Some("fs") {
             let p = PathBuf::from(args.get(2).cloned().unwrap_or_default());
@@ -793,7 +892,9 @@ fn exec_child(args: &[String]) -> ! {
 // ---------------------------------------------------------------- main
 
 fn uname_release() -> String {
+    // SAFETY: `utsname` is arrays of `c_char`, for which all-zero bytes are a valid value.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a live `utsname`, exactly the struct uname(2) fills.
     unsafe { libc::uname(&mut u) };
     let b: Vec<u8> = u.release.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
     String::from_utf8_lossy(&b).into_owned()
@@ -819,6 +920,7 @@ fn prepare(pid1: bool, abi: u32) -> Result<Ctx, String> {
 }
 
 fn run() {
+    // SAFETY: getpid(2) takes no arguments and cannot fail.
     let pid1 = unsafe { libc::getpid() } == 1;
     if pid1 {
         setup_pid1();
@@ -894,16 +996,20 @@ fn main() {
     if args.get(1).map(String::as_str) == Some(EXEC_CHILD_ARG) {
         exec_child(&args);
     }
+    // SAFETY: getpid(2) takes no arguments and cannot fail.
     let pid1 = unsafe { libc::getpid() } == 1;
     run();
     let (n, f) = (CHECKS.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed));
     out(&format!("PROBE_DONE checks={n} failed={f}"));
     if pid1 {
-        unsafe {
-            libc::sync();
-            libc::reboot(libc::RB_POWER_OFF);
-        }
+        // SAFETY: sync(2) takes no arguments; it flushes the filesystems before power-off.
+        unsafe { libc::sync() };
+        // SAFETY: reboot(2) with RB_POWER_OFF takes no pointers; as PID 1 in the VM the
+        // probe is done (every line went out through write(2), unbuffered) and the
+        // machine is meant to power off here. On failure the loop below waits.
+        unsafe { libc::reboot(libc::RB_POWER_OFF) };
         loop {
+            // SAFETY: pause(2) takes no arguments; it only waits for a signal.
             unsafe { libc::pause() };
         }
     }

@@ -46,23 +46,32 @@ fn load(p: &ps::Program) -> Result<(), String> {
 }
 
 fn uname_errno() -> i32 {
+    // SAFETY: `utsname` is arrays of `c_char`, for which all-zero bytes are a valid value.
     let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `u` is a live `utsname`, exactly the struct uname(2) fills.
     if unsafe { libc::uname(&mut u) } < 0 { errno() } else { 0 }
 }
 
 fn getpid_ok() -> Result<(), String> {
+    // SAFETY: getpid(2) takes no arguments and cannot fail.
     expect("getpid (allowed)", if unsafe { libc::getpid() } > 0 { 0 } else { errno() }, 0)
 }
 
 fn tiocsti_high_errno() -> i32 {
     let mut p = [0; 2];
+    // SAFETY: `p` is a live `[c_int; 2]`, exactly the two ints pipe(2) writes (left zero if it
+    // fails).
     unsafe { libc::pipe(p.as_mut_ptr()) };
     let hi = (1u64 << 32 | seccomp::TIOCSTI as u64) as libc::c_ulong;
     let c = b'x';
+    // SAFETY: `c` is a live byte, the one byte TIOCSTI would read; `p[0]` is a pipe, not a tty, and
+    // the filter under test answers EPERM before the kernel looks at the argument.
     rc(unsafe { libc::ioctl(p[0], hi, &c) } as libc::c_long)
 }
 
 fn ptrace_errno() -> i32 {
+    // SAFETY: PTRACE_TRACEME takes no pointers (the other arguments are ignored); it only makes the
+    // parent this forked child's tracer.
     rc(unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) })
 }
 
@@ -194,6 +203,9 @@ pub fn check_seccomp() {
         Ok(prog) => {
             let x32 = in_child(|| {
                 load(&prog)?;
+                // SAFETY: getpid takes no arguments; with the x32 bit set the number is still
+                // getpid on an x32 kernel, ENOSYS otherwise, and the filter kills the process
+                // first. No memory is involved.
                 let r = unsafe { libc::syscall((seccomp::X32_SYSCALL_BIT as libc::c_long) | libc::SYS_getpid) };
                 Err(format!("x32 getpid returned {r} (errno {})", ename(errno())))
             });
@@ -412,6 +424,10 @@ pub fn check_exec(ctx: &Ctx) {
         ps::load(&prog).map_err(|e| format!("seccomp::load: {e}"))?;
         let argv = [exe.as_ptr(), arg1.as_ptr(), outside.as_ptr(), fs_flag.as_ptr(), std::ptr::null()];
         let envp = [std::ptr::null()];
+        // SAFETY: `exe`, `arg1`, `outside` and `fs_flag` are NUL-terminated CStrings moved into
+        // this closure and alive for the call; `argv` and `envp` are NULL-terminated arrays of
+        // pointers to them. On success the process image is replaced; on failure nothing was
+        // touched.
         unsafe { libc::execve(exe.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
         Err(format!("execve under the product's sandbox: {}", io::Error::last_os_error()))
     });

@@ -54,6 +54,7 @@ pub fn errno_action(e: i32) -> u32 {
 /// SECCOMP_GET_ACTION_AVAIL.
 pub fn action_avail(action: u32) -> io::Result<()> {
     let a = action;
+    // SAFETY: `a` is a live u32, the one value SECCOMP_GET_ACTION_AVAIL reads; flags are 0.
     let r = unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0u32, &a as *const u32) };
     if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
@@ -103,10 +104,14 @@ pub fn program(deny: u32, kill: u32, extra: &[(libc::c_long, u32)]) -> Vec<libc:
 
 /// no_new_privs, then install the filter for this process.
 pub fn install(prog: &[libc::sock_filter]) -> io::Result<()> {
+    // SAFETY: prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) takes only integers.
     if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
         return Err(io::Error::last_os_error());
     }
     let fprog = libc::sock_fprog { len: prog.len() as u16, filter: prog.as_ptr() as *mut _ };
+    // SAFETY: `fprog` is a live sock_fprog whose `filter` points at `prog`, borrowed for the whole
+    // call, and whose `len` is at most `prog.len()` (the u16 can only truncate), so the kernel
+    // copies only initialised instructions; it never writes through the pointer despite the `*mut`.
     let r = unsafe {
         libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0u32, &fprog as *const libc::sock_fprog)
     };

@@ -1,0 +1,624 @@
+//! Monitor mode (`monitor = true`, belladonna-policy(5)): bdexec forks
+//! once the accept record is durable. The child goes on exactly as
+//! without a monitor (id switch, confinement, `execveat`); the parent,
+//! still named bdexec, becomes the monitor:
+//!
+//! * it holds nothing it does not need: every fd but the standard ones,
+//!   the caller's terminal, the pty master and its signalfd is closed,
+//!   and its permitted capabilities are dropped. It keeps uid 0 in all
+//!   three ids (the shield, src/exec/privileges.rs): the effective uid
+//!   lets it append the exit record to the root-owned log, the real and
+//!   saved uids keep the caller from signalling or ptracing it. It stays
+//!   non-dumpable.
+//! * it relays signals to the command (INT, QUIT, TSTP, TERM, HUP, CONT,
+//!   USR1, USR2, WINCH), except one the command (or, with a pty, its
+//!   process group) sent itself, and, without a pty, one the terminal
+//!   sent to the whole foreground group (the command has it already).
+//!   SIGALRM ends the command (HUP, then TERM). As with sudo, the caller
+//!   cannot `kill` the monitor (EPERM: its real uid is 0); the terminal's
+//!   signals and root's reach it.
+//! * when the command stops, the monitor stops itself with the same
+//!   signal, so the shell's job control sees the job stop; continued, it
+//!   continues the command.
+//! * with a pty (`use_pty`, default on when the caller has a terminal),
+//!   the command runs in a new session on a new pty owned by the target;
+//!   the fds that were the caller's terminal are replaced by the pty (any
+//!   other fd, a pipe or a file, reaches the command unchanged). The
+//!   monitor relays between the caller's terminal (set raw while the
+//!   command runs, restored after, also when it stops) and the pty, and
+//!   copies window size changes. The command can no longer push input
+//!   into the caller's terminal (TIOCSTI, TIOCLINUX): it is not its
+//!   controlling terminal and it holds no fd of it.
+//! * when the command ends, it appends an `exit` record chained to the
+//!   accept record (src/audit/record.rs) and exits with the command's
+//!   status, or kills itself with the same signal (a shell sees 128+N).
+//!
+//! If the monitor itself is killed (only root can), the command goes
+//! on with exactly what a plain exec would have given it: the monitor
+//! has no privilege to leave behind in it (no fd, no id, no capability
+//! of the monitor's reaches the command). With a pty, closing the master
+//! hangs the pty up: the kernel sends the command SIGHUP, as when a
+//! terminal goes away. Without a pty it keeps running, as a command
+//! that sudo runs without a pty does. (A parent-death signal would not
+//! help: the kernel clears it when a root command gains its capabilities
+//! at exec, and refuses to send it to another user's command, the
+//! monitor having no CAP_KILL.) The accept record stays without its exit
+//! record, which `bdctl audit show` marks "no exit recorded".
+//!
+//! libc lives here: fork, signalfd, poll, wait4, the pty ioctls.
+
+use crate::audit::{self, AppendOptions, ExitRecord, Outcome};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::termios::{self, SetArg, Termios};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::time::Instant;
+
+/// Signals relayed to the command.
+const RELAYED: [Signal; 9] = [
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTSTP,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGCONT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// What the monitor needs to know.
+pub struct Plan<'a> {
+    /// Give the command its own pty (when the caller has a terminal).
+    pub use_pty: bool,
+    /// The target, owner of the new pty.
+    pub target_uid: u32,
+    pub target_gid: u32,
+    /// The accept record's UUID and the fields the exit record repeats.
+    pub accept: [u8; 16],
+    pub host: &'a [u8],
+}
+
+/// The child's side: what it must still do on its way to exec.
+pub struct Child {
+    pty: Option<OwnedFd>,
+    tty_rdev: Option<u64>,
+}
+
+fn errno(what: &str) -> String {
+    format!("{what}: {}", std::io::Error::last_os_error())
+}
+
+fn rdev(fd: RawFd) -> Option<u64> {
+    // SAFETY: fstat writes into the zeroed stat buffer we own.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; fd is any integer, an invalid one fails EBADF.
+    let rc = unsafe { libc::fstat(fd, &mut st) };
+    (rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFCHR).then_some(st.st_rdev)
+}
+
+/// The caller's terminal opened with the caller's own ids, if it has one.
+fn caller_tty() -> Option<OwnedFd> {
+    let open = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open("/dev/tty")
+            .ok()
+    };
+    use std::os::unix::fs::OpenOptionsExt;
+    crate::exec::privileges::as_caller(open)
+        .ok()
+        .flatten()
+        .map(OwnedFd::from)
+}
+
+/// A new pty whose slave belongs to the target (its mode and group are
+/// the devpts mount's, as for a login), with the caller's terminal's
+/// modes and size: (master, slave).
+fn new_pty(tty: &OwnedFd, uid: u32, gid: u32) -> Result<(OwnedFd, OwnedFd), String> {
+    let term = termios::tcgetattr(tty).ok();
+    let p = crate::exec::privileges::with_fs_ids(uid, gid, || nix::pty::openpty(None, &term))
+        .map_err(|e| format!("pty: {e}"))?
+        .map_err(|e| format!("openpty: {e}"))?;
+    for fd in [&p.master, &p.slave] {
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .map_err(|e| format!("pty: {e}"))?;
+    }
+    nix::fcntl::fcntl(
+        &p.master,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .map_err(|e| format!("pty: {e}"))?;
+    let st = nix::sys::stat::fstat(&p.slave).map_err(|e| format!("pty: {e}"))?;
+    if st.st_uid != uid {
+        return Err(format!(
+            "the new pty belongs to uid {}, not {uid}",
+            st.st_uid
+        ));
+    }
+    copy_winsize(tty.as_raw_fd(), p.master.as_raw_fd());
+    Ok((p.master, p.slave))
+}
+
+fn copy_winsize(from: RawFd, to: RawFd) {
+    // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write one winsize we own.
+    unsafe {
+        let mut ws: libc::winsize = std::mem::zeroed();
+        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 {
+            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
+        }
+    }
+}
+
+/// Fork. In the parent this becomes the monitor and never returns; in
+/// the child it returns what [`Child::before_switch`] and
+/// [`Child::after_switch`] still do. Errors happen before the fork.
+pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
+    let tty = caller_tty();
+    // fstat of /dev/tty names /dev/tty itself: the terminal's own
+    // device number comes from /proc/self/stat.
+    let tty_rdev = tty
+        .as_ref()
+        .and(crate::identity::controlling_tty_dev())
+        .map(|(ma, mi)| libc::makedev(ma, mi));
+    let pty = match (&tty, plan.use_pty) {
+        (Some(t), true) => Some(new_pty(t, plan.target_uid, plan.target_gid)?),
+        _ => None,
+    };
+    let mut mask = SigSet::empty();
+    for s in RELAYED {
+        mask.add(s);
+    }
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGALRM,
+        Signal::SIGTTIN,
+        Signal::SIGTTOU,
+    ] {
+        mask.add(s);
+    }
+    let mut old = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old))
+        .map_err(|e| format!("sigprocmask: {e}"))?;
+    let sfd = nix::sys::signalfd::SignalFd::with_flags(
+        &mask,
+        nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
+    )
+    .map_err(|e| format!("signalfd: {e}"))?;
+    let started = Instant::now();
+    // SAFETY: bdexec is single-threaded here: the child may run any code.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(errno("fork"));
+    }
+    if pid == 0 {
+        drop(sfd);
+        // The child's mask is bdexec's before the monitor blocked more.
+        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None)
+            .map_err(|e| format!("sigprocmask: {e}"))?;
+        return Ok(Child {
+            pty: pty.map(|(_, slave)| slave),
+            tty_rdev,
+        });
+    }
+    let m = Monitor {
+        child: pid,
+        sfd,
+        tty,
+        master: pty.map(|(master, _)| master),
+        saved: None,
+        tty_live: true,
+        master_live: true,
+        started,
+        target_uid: plan.target_uid,
+    };
+    m.run(plan)
+}
+
+impl Child {
+    /// As root, before the id switch: with a pty, a new session whose
+    /// controlling terminal is the pty, on every standard fd that was the
+    /// caller's terminal.
+    pub fn before_switch(&mut self) -> Result<(), String> {
+        let Some(slave) = self.pty.take() else {
+            return Ok(());
+        };
+        nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+        // SAFETY: TIOCSCTTY takes an int argument, no memory.
+        if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
+            return Err(errno("TIOCSCTTY"));
+        }
+        for fd in 0..=2 {
+            if self.tty_rdev.is_some() && rdev(fd) == self.tty_rdev {
+                // SAFETY: dup2 onto a standard fd; both are valid.
+                if unsafe { libc::dup2(slave.as_raw_fd(), fd) } != fd {
+                    return Err(errno("dup2"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct Monitor {
+    child: i32,
+    sfd: nix::sys::signalfd::SignalFd,
+    tty: Option<OwnedFd>,
+    master: Option<OwnedFd>,
+    /// The caller's terminal modes while they are raw.
+    saved: Option<Termios>,
+    /// Still reading the terminal, the pty. The fds stay open when the
+    /// reading stops: closing the master would hang up the command.
+    tty_live: bool,
+    master_live: bool,
+    started: Instant,
+    target_uid: u32,
+}
+
+/// How the child changed (wait4).
+enum Change {
+    Stopped(i32),
+    Ended(i32, libc::rusage),
+}
+
+fn tv_us(t: libc::timeval) -> u64 {
+    (t.tv_sec.max(0) as u64) * 1_000_000 + t.tv_usec.max(0) as u64
+}
+
+/// The signal's name without `SIG` (`TERM`), `RTMIN+N` for real-time ones.
+fn sig_name(sig: i32) -> &'static str {
+    match Signal::try_from(sig) {
+        Ok(s) => s.as_str().trim_start_matches("SIG"),
+        Err(_) => "UNKNOWN",
+    }
+}
+
+impl Monitor {
+    fn run(mut self, plan: &Plan<'_>) -> ! {
+        self.shed();
+        self.raw();
+        let (code, rusage) = self.relay_until_end();
+        self.restore();
+        let outcome = if libc::WIFSIGNALED(code) {
+            Outcome::Signal(sig_name(libc::WTERMSIG(code)))
+        } else {
+            Outcome::Status(libc::WEXITSTATUS(code) as u8)
+        };
+        self.record(plan, outcome, libc::WCOREDUMP(code), &rusage);
+        if libc::WIFSIGNALED(code) {
+            die_by(libc::WTERMSIG(code));
+        }
+        std::process::exit(libc::WEXITSTATUS(code))
+    }
+
+    /// Close what the monitor does not need, drop its capabilities.
+    fn shed(&self) {
+        let mut keep: Vec<RawFd> = vec![self.sfd.as_fd().as_raw_fd()];
+        keep.extend(self.tty.as_ref().map(AsRawFd::as_raw_fd));
+        keep.extend(self.master.as_ref().map(AsRawFd::as_raw_fd));
+        keep.sort_unstable();
+        let mut from = 3;
+        for k in keep.into_iter().chain([libc::c_int::MAX]) {
+            if k > from {
+                // SAFETY: closes fds no Rust object we still use owns
+                // (the owners of the others never run again: run() does
+                // not return).
+                unsafe { libc::close_range(from as u32, (k - 1) as u32, 0) };
+            }
+            from = k.saturating_add(1);
+        }
+        // CAP_SETUID stays permitted (never effective but in send()):
+        // the monitor has no CAP_KILL, so it signals a non-root command
+        // with the target's effective uid.
+        let mut keep = caps::CapsHashSet::new();
+        keep.insert(caps::Capability::CAP_SETUID);
+        let _ = caps::set(None, caps::CapSet::Permitted, &keep);
+    }
+
+    /// kill(2) `pid` (a group when negative) with the target's effective
+    /// uid when it is not root: uid 0 alone is not enough without
+    /// CAP_KILL, which bdexec does not have.
+    fn send(&self, pid: i32, sig: i32) {
+        use nix::unistd::{Uid, setresuid};
+        let keep = Uid::from_raw(u32::MAX);
+        let switch = self.target_uid != 0
+            && caps::raise(None, caps::CapSet::Effective, caps::Capability::CAP_SETUID).is_ok()
+            && setresuid(keep, Uid::from_raw(self.target_uid), keep).is_ok();
+        // SAFETY: kill has no memory effects.
+        unsafe { libc::kill(pid, sig) };
+        if switch {
+            // Back to euid 0 (the saved uid): the kernel refills the
+            // effective set, emptied again right after.
+            let _ = setresuid(keep, Uid::from_raw(0), keep);
+        }
+        let _ = caps::clear(None, caps::CapSet::Effective);
+    }
+
+    fn foreground(&self) -> bool {
+        self.tty
+            .as_ref()
+            .is_some_and(|t| nix::unistd::tcgetpgrp(t).ok() == Some(nix::unistd::getpgrp()))
+    }
+
+    /// The caller's terminal raw (pty mode, when in the foreground).
+    fn raw(&mut self) {
+        if self.master.is_none() || self.saved.is_some() || !self.foreground() {
+            return;
+        }
+        let Some(t) = &self.tty else { return };
+        if let Ok(orig) = termios::tcgetattr(t) {
+            let mut raw = orig.clone();
+            termios::cfmakeraw(&mut raw);
+            if termios::tcsetattr(t, SetArg::TCSADRAIN, &raw).is_ok() {
+                self.saved = Some(orig);
+            }
+        }
+    }
+
+    fn restore(&mut self) {
+        if let (Some(t), Some(orig)) = (&self.tty, self.saved.take()) {
+            let _ = termios::tcsetattr(t, SetArg::TCSADRAIN, &orig);
+        }
+    }
+
+    fn wait(&self) -> Option<Change> {
+        let mut st = 0;
+        // SAFETY: rusage is plain old data; all zeroes is a valid value.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 writes status and rusage we own.
+        let r = unsafe {
+            libc::wait4(
+                self.child,
+                &mut st,
+                libc::WNOHANG | libc::WUNTRACED,
+                &mut ru,
+            )
+        };
+        if r != self.child {
+            return None;
+        }
+        if libc::WIFSTOPPED(st) {
+            Some(Change::Stopped(libc::WSTOPSIG(st)))
+        } else {
+            Some(Change::Ended(st, ru))
+        }
+    }
+
+    /// Poll the terminal, the pty and the signals until the command ends.
+    fn relay_until_end(&mut self) -> (i32, libc::rusage) {
+        let mut buf = [0u8; 8192];
+        loop {
+            let tty = self.tty.as_ref().map(AsRawFd::as_raw_fd);
+            let master = self.master.as_ref().map(AsRawFd::as_raw_fd);
+            let tty_in = tty.filter(|_| self.tty_live && master.is_some());
+            let master_in = master.filter(|_| self.master_live);
+            let mut fds = vec![libc::pollfd {
+                fd: self.sfd.as_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            if let Some(t) = tty_in {
+                fds.push(libc::pollfd {
+                    fd: t,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            if let Some(m) = master_in {
+                fds.push(libc::pollfd {
+                    fd: m,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+            }
+            // SAFETY: fds is a valid array of fds.len() pollfds.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+            if n < 0 {
+                continue;
+            }
+            for p in &fds[1..] {
+                if p.revents == 0 {
+                    continue;
+                }
+                let from_master = Some(p.fd) == master;
+                let to = if from_master { tty } else { master };
+                let got = nix::unistd::read(borrow(p.fd), &mut buf);
+                match (got, to) {
+                    (Ok(n), Some(to)) if n > 0 => write_all(to, &buf[..n]),
+                    (Err(nix::Error::EAGAIN | nix::Error::EINTR), _)
+                        if p.revents & libc::POLLIN != 0 => {}
+                    // The command closed or revoked its pty (EIO, EOF):
+                    // nothing more to relay from it, wait for its end.
+                    _ if from_master => self.master_live = false,
+                    // The caller's terminal went away: stop reading it.
+                    _ => self.tty_live = false,
+                }
+            }
+            if fds[0].revents != 0
+                && let Some(end) = self.on_signals()
+            {
+                self.drain();
+                return end;
+            }
+        }
+    }
+
+    /// What the pty still holds after the command ended.
+    fn drain(&mut self) {
+        let (Some(m), Some(t)) = (&self.master, &self.tty) else {
+            return;
+        };
+        if !self.master_live {
+            return;
+        }
+        let mut buf = [0u8; 8192];
+        loop {
+            let mut p = libc::pollfd {
+                fd: m.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut p, 1, 0) } != 1 {
+                return;
+            }
+            match nix::unistd::read(m, &mut buf) {
+                Ok(n) if n > 0 => write_all(t.as_raw_fd(), &buf[..n]),
+                _ => return,
+            }
+        }
+    }
+
+    fn on_signals(&mut self) -> Option<(i32, libc::rusage)> {
+        while let Ok(Some(si)) = self.sfd.read_signal() {
+            let sig = si.ssi_signo as i32;
+            if sig == libc::SIGCHLD {
+                // SIGCHLDs coalesce: reap every change.
+                while let Some(c) = self.wait() {
+                    match c {
+                        Change::Stopped(s) => self.suspend(s),
+                        Change::Ended(st, ru) => return Some((st, ru)),
+                    }
+                }
+            } else if sig == libc::SIGALRM {
+                self.send(self.child, libc::SIGHUP);
+                self.send(self.child, libc::SIGTERM);
+            } else if sig == libc::SIGWINCH && self.master.is_some() {
+                if let (Some(t), Some(m)) = (&self.tty, &self.master) {
+                    copy_winsize(t.as_raw_fd(), m.as_raw_fd());
+                }
+            } else if self.relayed(&si) {
+                self.send(self.child, sig);
+            }
+        }
+        None
+    }
+
+    /// Relay this signal? Not one the command (or its group) sent, not
+    /// one the terminal sent to the group the command shares with us,
+    /// not job-control ones the terminal sends to a background monitor.
+    fn relayed(&self, si: &libc::signalfd_siginfo) -> bool {
+        let sig = si.ssi_signo as i32;
+        if !RELAYED.iter().any(|s| *s as i32 == sig) {
+            return false;
+        }
+        let from_user = matches!(si.ssi_code, libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL);
+        if from_user {
+            let sender = si.ssi_pid as i32;
+            let group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(sender)))
+                .map(|p| p.as_raw())
+                .ok();
+            let from_command =
+                sender == self.child || (self.master.is_some() && group == Some(self.child));
+            return !from_command;
+        }
+        // From the kernel (the terminal): without a pty the command is
+        // in our process group and got it too.
+        si.ssi_code == libc::SI_KERNEL && self.master.is_some()
+    }
+
+    /// The command stopped: stop too (terminal restored), then continue it.
+    fn suspend(&mut self, sig: i32) {
+        self.restore();
+        let own = match sig {
+            libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => sig,
+            _ => libc::SIGSTOP,
+        };
+        // The process stops here until continued.
+        let one = raise_default(own);
+        let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&one), None);
+        // Continued (or the stop was discarded: an orphaned group).
+        self.raw();
+        let target = if self.master.is_some() {
+            -self.child
+        } else {
+            self.child
+        };
+        self.send(target, libc::SIGCONT);
+    }
+
+    fn record(&self, plan: &Plan<'_>, outcome: Outcome, core: bool, ru: &libc::rusage) {
+        let rec = audit::new_uuid().map(|uuid| ExitRecord {
+            time: std::time::SystemTime::now(),
+            uuid,
+            host: plan.host,
+            pid: std::process::id(),
+            accept: plan.accept,
+            outcome,
+            core_dumped: core,
+            duration_us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            maxrss_kb: ru.ru_maxrss.max(0) as u64,
+            utime_us: tv_us(ru.ru_utime),
+            stime_us: tv_us(ru.ru_stime),
+        });
+        let appended = rec.and_then(|r| {
+            let a = audit::append_exit(&r, &AppendOptions::system())?;
+            // Durable, lock released: the journal copy (never blocks).
+            audit::journal::forward_exit(&r, &a);
+            Ok(a)
+        });
+        if let Err(e) = appended {
+            let msg = format!("the command's exit could not be recorded: {e}");
+            crate::alert::syslog(&format!(
+                "uid {}: {msg}",
+                crate::exec::privileges::caller_uid()
+            ));
+            crate::stdio::err_line(&format!("bdexec: {msg}\n"));
+        }
+    }
+}
+
+/// Die by `sig` as the command did; 128+N if it does not kill us.
+fn die_by(sig: i32) -> ! {
+    raise_default(sig);
+    std::process::exit(128 + sig)
+}
+
+/// Deliver `sig` to ourselves with its default action (it is blocked
+/// for the signalfd: sent, then unblocked, it acts right away). Returns
+/// the set holding it, to block it again.
+fn raise_default(sig: i32) -> SigSet {
+    let mut one = SigSet::empty();
+    if let Ok(s) = Signal::try_from(sig) {
+        one.add(s);
+    }
+    // SAFETY: default disposition, then the signal to ourselves.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        libc::kill(std::process::id() as i32, sig);
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&one), None);
+    one
+}
+
+fn borrow<'a>(fd: RawFd) -> std::os::fd::BorrowedFd<'a> {
+    // SAFETY: fd is one of the monitor's own open fds for the call.
+    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
+}
+
+/// Write all of `b` (the pty master is non-blocking: wait up to a
+/// second for room, then drop the rest rather than hang the monitor).
+fn write_all(fd: RawFd, mut b: &[u8]) {
+    while !b.is_empty() {
+        match nix::unistd::write(borrow(fd), b) {
+            Ok(n) if n > 0 => b = &b[n..],
+            Err(nix::Error::EINTR) => {}
+            Err(nix::Error::EAGAIN) => {
+                let mut p = libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                if unsafe { libc::poll(&mut p, 1, 1000) } != 1 {
+                    return;
+                }
+            }
+            _ => return,
+        }
+    }
+}

@@ -1,0 +1,549 @@
+//! Monitor mode and the new pty (issue 13 items 1, 2, 7) through the
+//! real bdexec: exit records, exit status and signal passthrough, signal
+//! relay, SIGKILL of the monitor, job control, window size, terminal
+//! modes, TIOCSTI, a command that closes or revokes its pty, require_tty.
+//! Terminals are real ptys driven by python3's pty module (run as the
+//! caller inside the test's namespace).
+
+#[macro_use]
+mod common;
+use common::*;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+fn policy(extra_rule_keys: &str, defaults: &str) -> String {
+    format!(
+        r#"version = 1
+[defaults]
+{defaults}
+
+[[rule]]
+name = "mon"
+users = ["alice"]
+run_as = ["root", "bob"]
+commands = ["/bin/sh *", "/usr/bin/python3 *", "/usr/bin/stty size"]
+auth = "none"
+{extra_rule_keys}
+"#
+    )
+}
+
+fn monitored_env(name: &str) -> Option<TestEnv> {
+    let env = TestEnv::new(&format!("monitor::{name}"))?;
+    env.policy(&policy("monitor = true", ""));
+    Some(env)
+}
+
+/// The exit records, and the accept records, of the log.
+fn exits(env: &TestEnv) -> Vec<Value> {
+    env.audit_events("exit")
+}
+
+fn one_accept_and_exit(env: &TestEnv) -> (Value, Value) {
+    let acc = env.audit_events("accept");
+    let ex = exits(env);
+    assert_eq!((acc.len(), ex.len()), (1, 1), "{acc:#?}\n{ex:#?}");
+    assert_eq!(acc[0]["monitor"], true, "{:#}", acc[0]);
+    assert_eq!(ex[0]["accept"], acc[0]["uuid"], "{:#}", ex[0]);
+    assert_eq!(
+        ex[0]["pid"], acc[0]["pid"],
+        "the monitor is the same process"
+    );
+    (acc[0].clone(), ex[0].clone())
+}
+
+fn show(env: &TestEnv) -> String {
+    let out = env.bdctl(&["audit", "show"]);
+    assert_eq!(out.code(), Some(0), "{out}");
+    out.stdout_str()
+}
+
+#[test]
+fn exit_status_and_record() {
+    let Some(env) = monitored_env("exit_status_and_record") else {
+        return;
+    };
+    let out = env
+        .bdexec("alice")
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "head -c 3000000 /dev/zero | od >/dev/null; exit 7",
+        ])
+        .run();
+    assert_eq!(out.code(), Some(7), "{out}");
+    let (_, ex) = one_accept_and_exit(&env);
+    assert_eq!(ex["status"], 7, "{ex:#}");
+    assert!(ex.get("signal").is_none(), "{ex:#}");
+    assert_eq!(ex["core_dumped"], false, "{ex:#}");
+    for k in ["duration_us", "maxrss_kb"] {
+        assert!(ex[k].as_u64().is_some_and(|n| n > 0), "{k}: {ex:#}");
+    }
+    for k in ["utime_us", "stime_us"] {
+        assert!(ex[k].as_u64().is_some(), "{k}: {ex:#}");
+    }
+    env.assert_verify_ok("accept + exit");
+    let s = show(&env);
+    assert!(s.contains(" exit of ") && s.contains(": status 7,"), "{s}");
+    assert!(!s.contains("no exit recorded"), "{s}");
+}
+
+#[test]
+fn plain_mode_is_unchanged() {
+    let Some(env) = TestEnv::new("monitor::plain_mode_is_unchanged") else {
+        return;
+    };
+    env.policy(&policy("", ""));
+    let out = env
+        .bdexec("alice")
+        .args(["--", "/bin/sh", "-c", "echo $$; exit 3"])
+        .spawn();
+    let pid = out.pid();
+    let out = out.wait();
+    assert_eq!(out.code(), Some(3), "{out}");
+    // A direct exec: the command is bdexec's process itself.
+    assert_eq!(out.stdout_str().trim(), pid.to_string(), "{out}");
+    assert!(exits(&env).is_empty());
+    assert!(env.audit_events("accept")[0].get("monitor").is_none());
+    assert!(!show(&env).contains("no exit recorded"));
+}
+
+#[test]
+fn killed_by_a_signal_dies_by_it() {
+    let Some(env) = monitored_env("killed_by_a_signal_dies_by_it") else {
+        return;
+    };
+    let out = env
+        .bdexec("alice")
+        .args(["-u", "bob", "--", "/bin/sh", "-c", "kill -TERM $$"])
+        .run();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(libc::SIGTERM),
+        "{out}"
+    );
+    let (_, ex) = one_accept_and_exit(&env);
+    assert_eq!(ex["signal"], "TERM", "{ex:#}");
+    assert!(ex.get("status").is_none(), "{ex:#}");
+    assert!(show(&env).contains(": signal TERM,"));
+    env.assert_verify_ok("signal exit");
+}
+
+fn wait_for_file(p: &std::path::Path, what: &str) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(s) = std::fs::read_to_string(p)
+            && s.ends_with('\n')
+        {
+            return s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn kill(pid: i32, sig: i32) -> i32 {
+    // SAFETY: kill(2), no memory involved.
+    unsafe { libc::kill(pid, sig) }
+}
+
+/// TERM, INT and USR1 sent to bdexec (by root: the caller cannot, the
+/// monitor's real uid is 0) reach the command; the caller's own kill
+/// fails with EPERM, as with sudo.
+#[test]
+fn signals_are_relayed() {
+    let Some(env) = monitored_env("signals_are_relayed") else {
+        return;
+    };
+    let dir = env.scratch();
+    let got = dir.join("got");
+    let ready = dir.join("ready");
+    let script = format!(
+        "trap 'echo USR1 >> {g}' USR1; trap 'echo INT >> {g}' INT; \
+         trap 'echo TERM >> {g}; exit 3' TERM; echo $$ > {r}; \
+         while :; do sleep 0.05; done",
+        g = got.display(),
+        r = ready.display()
+    );
+    let run = env
+        .bdexec("alice")
+        .args(["-u", "bob", "--", "/bin/sh", "-c", &script])
+        .spawn();
+    wait_for_file(&ready, "command start");
+    let pid = run.pid();
+    let caller = env.sh_in_ns("alice", &format!("kill -USR1 {pid}; echo rc=$?"));
+    assert!(
+        caller.all_output().contains("rc=1"),
+        "EPERM for the caller: {caller}"
+    );
+    for sig in [libc::SIGUSR1, libc::SIGINT] {
+        assert_eq!(kill(pid, sig), 0);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(kill(pid, libc::SIGTERM), 0);
+    let out = run.wait();
+    assert_eq!(out.code(), Some(3), "{out}");
+    let got = std::fs::read_to_string(&got).unwrap_or_default();
+    assert_eq!(got, "USR1\nINT\nTERM\n");
+    let (_, ex) = one_accept_and_exit(&env);
+    assert_eq!(ex["status"], 3);
+}
+
+/// A signal the command sends its parent (the monitor) is not relayed
+/// back to it; SIGALRM ends the command with HUP.
+#[test]
+fn no_echo_of_own_signals_and_alrm_ends() {
+    let Some(env) = monitored_env("no_echo_of_own_signals_and_alrm_ends") else {
+        return;
+    };
+    let got = env.scratch().join("got");
+    let script = format!(
+        "trap 'echo USR1 >> {g}' USR1; kill -USR1 $PPID; sleep 0.5; echo done >> {g}",
+        g = got.display()
+    );
+    let out = env
+        .bdexec("alice")
+        .args(["--", "/bin/sh", "-c", &script])
+        .run();
+    assert_eq!(out.code(), Some(0), "{out}");
+    assert_eq!(std::fs::read_to_string(&got).unwrap_or_default(), "done\n");
+
+    let ready = env.scratch().join("ready");
+    let script = format!(
+        "echo $$ > {}; while :; do sleep 0.05; done",
+        ready.display()
+    );
+    let run = env
+        .bdexec("alice")
+        .args(["-u", "bob", "--", "/bin/sh", "-c", &script])
+        .spawn();
+    wait_for_file(&ready, "command start");
+    assert_eq!(kill(run.pid(), libc::SIGALRM), 0);
+    let out = run.wait();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&out.status),
+        Some(libc::SIGHUP),
+        "{out}"
+    );
+    assert_eq!(exits(&env)[1]["signal"], "HUP");
+}
+
+/// SIGKILL of the monitor (root only): the accept record stays without
+/// an exit ("no exit recorded"). Without a pty the command goes on with
+/// no more than a plain exec gives it: the target's ids, no capability,
+/// no fd of bdexec's. With a pty, the hangup sends it SIGHUP.
+#[test]
+fn monitor_killed_leaves_no_privilege() {
+    let Some(env) = monitored_env("monitor_killed_leaves_no_privilege") else {
+        return;
+    };
+    let d = env.scratch();
+    for pty in [false, true] {
+        let (ready, hup) = (d.join(format!("ready-{pty}")), d.join(format!("hup-{pty}")));
+        let script = format!(
+            "trap 'echo HUP > {h}' HUP; echo $$ $PPID > {r}; while :; do sleep 0.05; done",
+            h = hup.display(),
+            r = ready.display()
+        );
+        let args = ["-u", "bob", "--", "/bin/sh", "-c", &script];
+        let run = if pty {
+            drive_call(&env, "run", &args).spawn()
+        } else {
+            env.bdexec("alice").args(args).spawn()
+        };
+        let pids = wait_for_file(&ready, "command start");
+        let (cmd, monitor) = pids.trim().split_once(' ').unwrap();
+        let (cmd, monitor): (i32, i32) = (cmd.parse().unwrap(), monitor.parse().unwrap());
+        assert_eq!(kill(monitor, libc::SIGKILL), 0);
+        if pty {
+            wait_for_file(&hup, "SIGHUP from the pty's hangup");
+        } else {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        let status = std::fs::read_to_string(format!("/proc/{cmd}/status")).unwrap();
+        let bob = BOB.uid.to_string();
+        let uids: Vec<&str> = status_field(&status, "Uid")
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        assert_eq!(uids, [bob.as_str(); 4], "{status}");
+        for k in ["CapPrm", "CapEff", "CapInh", "CapAmb"] {
+            assert_eq!(
+                status_field(&status, k),
+                Some("0000000000000000"),
+                "{k}\n{status}"
+            );
+        }
+        for fd in std::fs::read_dir(format!("/proc/{cmd}/fd"))
+            .unwrap()
+            .flatten()
+        {
+            let t = std::fs::read_link(fd.path()).unwrap_or_default();
+            assert!(
+                !t.to_string_lossy().contains("belladonna"),
+                "{}",
+                t.display()
+            );
+        }
+        kill(cmd, libc::SIGKILL);
+        let _ = run.wait();
+    }
+    assert!(exits(&env).is_empty());
+    let s = show(&env);
+    let marked = s
+        .lines()
+        .filter(|l| l.contains(" accept ") && l.ends_with("(no exit recorded)"));
+    assert_eq!(marked.count(), 2, "{s}");
+    env.assert_verify_ok("an accept without its exit verifies");
+}
+
+/// The driver: python3 with a real pty, as the caller.
+const DRIVER: &str = r#"
+import os, pty, sys, time, select, termios, fcntl, struct, subprocess
+mode = sys.argv[1]; cmd = [os.environ["BDEXEC"]] + sys.argv[2:]
+
+def collect(fd, until=None, limit=15, out=None):
+    out = out if out is not None else bytearray()
+    end = time.time() + limit
+    while time.time() < end:
+        if until and until.encode() in out:
+            return out
+        r, _, _ = select.select([fd], [], [], 0.1)
+        if r:
+            try:
+                b = os.read(fd, 4096)
+            except OSError:
+                return out
+            if not b:
+                return out
+            out += b
+    return out
+
+if mode == "notty":
+    os.setsid()
+    sys.exit(subprocess.call(cmd, stdin=subprocess.DEVNULL))
+
+if mode == "bash":
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["PS1"] = "$ "
+        os.execv("/bin/bash", ["bash", "--norc", "--noprofile", "-i"])
+    out = collect(fd, "$ ")
+    line = " ".join(cmd) + "\r"
+    os.write(fd, line.encode()); out = collect(fd, "started", out=out)
+    time.sleep(0.3); os.write(fd, b"\x1a"); out = collect(fd, "Stopped", out=out)
+    os.write(fd, b"fg\r"); out = collect(fd, "finished", out=out)
+    os.write(fd, b"echo rc=$?\r"); out = collect(fd, "rc=0", out=out)
+    os.write(fd, b"stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' , ; exit\r")
+    out = collect(fd, None, 5, out)
+    sys.stdout.write(out.decode(errors="replace")); sys.exit(0)
+
+pid, fd = pty.fork()
+if pid == 0:
+    fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+    before = termios.tcgetattr(0)
+    t0 = os.times()
+    rc = subprocess.call(cmd)
+    t1 = os.times()
+    after = termios.tcgetattr(0)
+    print("RC=%d" % rc)
+    print("MODES=" + ("same" if before == after else "changed"))
+    print("CPU=%.3f" % ((t1[2] - t0[2]) + (t1[3] - t0[3])))
+    r, _, _ = select.select([0], [], [], 1.0)
+    got = os.read(0, 100) if r else b""
+    print("GOT[" + got.decode(errors="replace").strip() + "]")
+    sys.exit(0)
+out = bytearray()
+if mode == "winch":
+    out = collect(fd, "33 111")
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 44, 122, 0, 0))
+    time.sleep(0.5)
+    os.write(fd, b"go\r")
+out = collect(fd, None, 20, out)
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+
+fn drive_call<'a>(env: &'a TestEnv, mode: &str, args: &[&str]) -> Call<'a> {
+    let driver = env.scratch().join("driver.py");
+    std::fs::write(&driver, DRIVER).unwrap();
+    env.program("alice", "/usr/bin/python3")
+        .arg(&driver)
+        .arg(mode)
+        .args(args)
+        .env("BDEXEC", env.bdexec_path())
+        .env("TERM", "xterm")
+        .timeout(Duration::from_secs(60))
+}
+
+fn drive(env: &TestEnv, mode: &str, args: &[&str]) -> Out {
+    drive_call(env, mode, args).run()
+}
+
+const INJECT: &str = r#"
+#include <sys/ioctl.h>
+#include <stdio.h>
+int main(void) {
+    const char *s = "injected\n";
+    int ok = 1;
+    for (const char *p = s; *p; p++) ok &= ioctl(0, TIOCSTI, p) == 0;
+    printf("tiocsti %s\n", ok ? "ok" : "refused");
+    return 0;
+}
+"#;
+
+/// TIOCSTI from a non-root target without a sandbox: without monitor
+/// mode the caller's shell reads the injected line (the control, on this
+/// kernel's legacy_tiocsti = 1); with the pty it lands in the command's
+/// own pty and never reaches the caller.
+#[test]
+fn tiocsti_cannot_reach_the_caller() {
+    let Some(env) = TestEnv::new("monitor::tiocsti_cannot_reach_the_caller") else {
+        return;
+    };
+    let inject = env.compile_c("inject", INJECT);
+    let inj = env.etc_executable("bt/inject", &std::fs::read(&inject).unwrap());
+    let pol = |keys: &str| policy(keys, "").replace("\"/usr/bin/stty size\"", &format!("{inj:?}"));
+    env.policy(&pol(""));
+    let plain = drive(&env, "run", &["-u", "bob", "--", &inj]);
+    let plain = plain.stdout_str();
+    if plain.contains("tiocsti refused") {
+        loud("monitor::tiocsti: TIOCSTI is disabled on this kernel; control not possible");
+    } else {
+        assert!(
+            plain.contains("GOT[injected]"),
+            "control: plain exec injects\n{plain}"
+        );
+    }
+    env.policy(&pol("monitor = true"));
+    let mon = drive(&env, "run", &["-u", "bob", "--", &inj]).stdout_str();
+    assert!(mon.contains("RC=0"), "{mon}");
+    assert!(
+        mon.contains("GOT[]"),
+        "nothing reaches the caller's terminal\n{mon}"
+    );
+}
+
+/// The pty gets the caller's window size and its changes; the caller's
+/// terminal modes are restored; output reaches the terminal.
+#[test]
+fn pty_window_size_and_modes() {
+    let Some(env) = monitored_env("pty_window_size_and_modes") else {
+        return;
+    };
+    let out = drive(
+        &env,
+        "winch",
+        &["--", "/bin/sh", "-c", "stty size; read x; stty size; tty"],
+    );
+    let s = out.stdout_str();
+    assert!(s.contains("33 111") && s.contains("44 122"), "{out}");
+    assert!(s.contains("RC=0") && s.contains("MODES=same"), "{out}");
+    let (_, ex) = one_accept_and_exit(&env);
+    assert_eq!(ex["status"], 0);
+    // Pipes stay pipes: only the terminal fds are replaced.
+    let out = env
+        .bdexec("alice")
+        .stdin(b"through a pipe\n")
+        .args(["--", "/bin/sh", "-c", "cat; test -t 0 || echo notatty"])
+        .run();
+    assert_eq!(out.stdout_str(), "through a pipe\nnotatty\n", "{out}");
+}
+
+/// Ctrl-Z stops the job (bdexec stops itself), `fg` continues it, the
+/// terminal modes come back, and the exit is recorded. Without a pty:
+/// with one, the command leads the pty's session and its process group
+/// is orphaned, so the kernel drops the pty's SIGTSTP (sudo puts an
+/// extra session-leader process between; not done yet, see bdexec(8)).
+#[test]
+fn job_control_with_bash() {
+    let Some(env) = TestEnv::new("monitor::job_control_with_bash") else {
+        return;
+    };
+    env.policy(&policy("monitor = true\nuse_pty = false", ""));
+    let out = drive(
+        &env,
+        "bash",
+        &[
+            "--",
+            "/bin/sh",
+            "-c",
+            "'echo sta\"\"rted; sleep 1.5; echo fini\"\"shed'",
+        ],
+    );
+    let s = out.stdout_str();
+    assert!(s.contains("Stopped"), "{s}");
+    assert!(s.contains("finished") && s.contains("rc=0"), "{s}");
+    assert!(s.contains("icanon,echo,"), "modes restored: {s}");
+    let (_, ex) = one_accept_and_exit(&env);
+    assert_eq!(ex["status"], 0, "{ex:#}");
+}
+
+/// A command that closes its pty, or revokes it (vhangup, as root): the
+/// monitor neither hangs nor spins, and records the exit.
+#[test]
+fn command_closes_or_revokes_the_pty() {
+    let Some(env) = monitored_env("command_closes_or_revokes_the_pty") else {
+        return;
+    };
+    let out = drive(
+        &env,
+        "run",
+        &[
+            "-u",
+            "bob",
+            "--",
+            "/bin/sh",
+            "-c",
+            "exec 0<&- 1>&- 2>&-; sleep 1; exit 4",
+        ],
+    );
+    let s = out.stdout_str();
+    assert!(s.contains("RC=4"), "{out}");
+    let cpu: f64 = s
+        .lines()
+        .find_map(|l| l.strip_prefix("CPU="))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(99.0);
+    assert!(cpu < 0.5, "the monitor spun: {cpu} s of CPU\n{s}");
+    let out = drive(
+        &env,
+        "run",
+        &[
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            "import ctypes,os,signal,time; signal.signal(signal.SIGHUP, signal.SIG_IGN); assert ctypes.CDLL(None).vhangup() == 0; time.sleep(1); os._exit(5)",
+        ],
+    );
+    assert!(out.stdout_str().contains("RC=5"), "{out}");
+    let ex = exits(&env);
+    assert_eq!(
+        (ex[0]["status"].as_u64(), ex[1]["status"].as_u64()),
+        (Some(4), Some(5))
+    );
+}
+
+/// require_tty: refused without a controlling terminal (a record says
+/// why), allowed on one.
+#[test]
+fn require_tty() {
+    let Some(env) = TestEnv::new("monitor::require_tty") else {
+        return;
+    };
+    env.policy(&policy("", "require_tty = true"));
+    let out = drive(&env, "notty", &["--", "/usr/bin/stty", "size"]);
+    assert_eq!(out.code(), Some(1), "{out}");
+    assert!(
+        out.stderr_str().contains("needs a terminal (require_tty)"),
+        "{out}"
+    );
+    let rej = env.audit_events("reject");
+    assert_eq!(rej[0]["reason"], "no terminal (require_tty)");
+    let out = drive(&env, "run", &["--", "/usr/bin/stty", "size"]);
+    assert!(
+        out.stdout_str().contains("33 111") && out.stdout_str().contains("RC=0"),
+        "{out}"
+    );
+}
