@@ -946,6 +946,40 @@ mod tests {
         assert!(e.to_string().contains("audit.jsonl.1"), "{e}");
     }
 
+    /// A monitored command whose accept record is in a rotated file and
+    /// whose exit record is in the next one.
+    #[test]
+    fn exit_record_after_a_rotation() {
+        use crate::audit::writer::append_exit;
+        let d = logdir();
+        let nm = name();
+        let a = vec![b"/bin/true".to_vec()];
+        let mut acc = sample(&a);
+        acc.monitor = true;
+        append(&acc, &append_opts(d.path(), &nm)).expect("accept");
+        rot(d.path(), None);
+        let exit = crate::audit::ExitRecord {
+            time: SystemTime::UNIX_EPOCH,
+            uuid: [0x22; 16],
+            host: b"host1",
+            pid: acc.pid,
+            accept: acc.uuid,
+            outcome: crate::audit::Outcome::Signal("TERM"),
+            core_dumped: false,
+            duration_us: 1,
+            maxrss_kb: 2,
+            utime_us: 3,
+            stime_us: 4,
+        };
+        append_exit(&exit, &append_opts(d.path(), &nm)).expect("exit");
+        verify(d.path()).expect("the exit finds its accept in audit.jsonl.1");
+        // The current file alone: its accept is before the opening record.
+        crate::audit::verify_file(&d.path().join("audit.jsonl")).expect("alone");
+        // A second exit for it is still caught across files.
+        append_exit(&exit, &append_opts(d.path(), &nm)).expect("exit 2");
+        fails_with(d.path(), "exit record names no earlier accept");
+    }
+
     #[test]
     fn rotated_names() {
         let n = OsStr::new("audit.jsonl");
