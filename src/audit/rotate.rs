@@ -6,12 +6,13 @@
 //! `audit.jsonl.N` (N = 1, 2, ..., never reused, never shifted). One
 //! rotation, all under the writers' lock of the current file:
 //!
-//! 1. append a `rotate` record `close` with index N (the file's last
+//! 1. link `audit.jsonl` as `audit.jsonl.N` (fails, with nothing
+//!    written, for an append-only or immutable file);
+//! 2. append a `rotate` record `close` with index N (the file's last
 //!    line from now on) and fdatasync it;
-//! 2. write `audit.jsonl.next` (created anew): one `rotate` record
+//! 3. write `audit.jsonl.next` (created anew): one `rotate` record
 //!    `open` with index N chained on the closing record (seq + 1, prev =
 //!    its h), carrying what retention has deleted so far; fdatasync;
-//! 3. link `audit.jsonl` as `audit.jsonl.N`;
 //! 4. rename `audit.jsonl.next` over `audit.jsonl` (atomic: the path
 //!    always names a complete log) and fsync the directory;
 //! 5. delete the rotated files the opening record says are retired.
@@ -178,6 +179,19 @@ pub fn rotate(
     let mut retired = head.map_or((0, 0, [0; 32]), |(_, _, r)| {
         (r.retired_index, r.retired_seq, r.retired_head)
     });
+    let cur_ino = file
+        .metadata()
+        .map_err(|e| AuditError::read(&shown, &e))?
+        .ino();
+    // Already linked as a rotated file (a rotation killed after its link).
+    let linked = present.iter().copied().find(|&n| {
+        nix::sys::stat::fstatat(
+            &dir,
+            rotated_name(opts.name, n).as_os_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .is_ok_and(|st| st.st_ino == cur_ino)
+    });
     let (close_seq, close_h, index, resumed) = match (tail.last, tail.last_rotation) {
         (Some((seq, h)), Some(r)) if r.close => (seq, h, r.index, true),
         (None, _) if tail.torn.is_none() => {
@@ -186,10 +200,18 @@ pub fn rotate(
         _ => {
             let from_chain = head.map_or(0, |(_, _, r)| r.index);
             let from_dir = present.last().copied().unwrap_or(0);
-            let index = from_chain
-                .max(from_dir)
-                .checked_add(1)
-                .ok_or_else(|| io_err(&shown, "index", "overflow"))?;
+            let index = match linked {
+                Some(n) => n,
+                None => from_chain
+                    .max(from_dir)
+                    .checked_add(1)
+                    .ok_or_else(|| io_err(&shown, "index", "overflow"))?,
+            };
+            // Link first: an append-only or immutable file cannot be
+            // linked (nor renamed over), so this fails before anything
+            // is written.
+            ensure_link(&dir, opts, index, cur_ino)?;
+            crate::testhook::point("rotate-linked");
             let rotation = Rotation {
                 close: true,
                 index,
@@ -265,28 +287,7 @@ pub fn rotate(
         super::journal::forward_last(&nf, seq);
     }
     crate::testhook::point("rotate-next-written");
-    let to = rotated_name(opts.name, index);
-    let to_shown = opts.dir.join(&to);
-    let cur_ino = file
-        .metadata()
-        .map_err(|e| AuditError::read(&shown, &e))?
-        .ino();
-    match nix::sys::stat::fstatat(&dir, to.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) if st.st_ino == cur_ino => {}
-        Ok(_) => {
-            return Err(io_err(
-                &to_shown,
-                "link",
-                "exists and is not the file being rotated",
-            ));
-        }
-        Err(nix::Error::ENOENT) => {
-            nix::unistd::linkat(&dir, opts.name, &dir, to.as_os_str(), AtFlags::empty())
-                .map_err(|e| io_err(&to_shown, "link", e))?;
-        }
-        Err(e) => return Err(io_err(&to_shown, "stat", e)),
-    }
-    crate::testhook::point("rotate-linked");
+    let to_shown = ensure_link(&dir, opts, index, cur_ino)?;
     nix::fcntl::renameat(&dir, next.as_os_str(), &dir, opts.name)
         .map_err(|e| io_err(&shown, "rename", e))?;
     sync_dir(&dir, &shown)?;
@@ -310,6 +311,39 @@ pub fn rotate(
         deleted,
         retention_skipped,
     })
+}
+
+/// Make `name.index` a link to the current file (inode `cur_ino`), unless
+/// it already is; returns its path.
+fn ensure_link(
+    dir: &OwnedFd,
+    opts: &RotateOptions<'_>,
+    index: u64,
+    cur_ino: u64,
+) -> Result<PathBuf, AuditError> {
+    let to = rotated_name(opts.name, index);
+    let to_shown = opts.dir.join(&to);
+    match nix::sys::stat::fstatat(dir, to.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if st.st_ino == cur_ino => Ok(to_shown),
+        Ok(_) => Err(io_err(
+            &to_shown,
+            "link",
+            "exists and is not the file being rotated",
+        )),
+        Err(nix::Error::ENOENT) => {
+            match nix::unistd::linkat(dir, opts.name, dir, to.as_os_str(), AtFlags::empty()) {
+                Ok(()) => Ok(to_shown),
+                Err(nix::Error::EPERM) => Err(io_err(
+                    &to_shown,
+                    "link",
+                    "operation not permitted: an append-only or immutable log (chattr +a, +i) \
+                     cannot be rotated; `chattr -a` it, rotate, then `chattr +a` the new file",
+                )),
+                Err(e) => Err(io_err(&to_shown, "link", e)),
+            }
+        }
+        Err(e) => Err(io_err(&to_shown, "stat", e)),
+    }
 }
 
 fn sync_dir(dir: &OwnedFd, shown: &Path) -> Result<(), AuditError> {
@@ -978,6 +1012,42 @@ mod tests {
         // A second exit for it is still caught across files.
         append_exit(&exit, &append_opts(d.path(), &nm)).expect("exit 2");
         fails_with(d.path(), "exit record names no earlier accept");
+    }
+
+    /// An append-only log cannot be linked or renamed: rotation fails
+    /// before writing anything, and the log keeps working.
+    #[test]
+    fn append_only_log_is_refused_untouched() {
+        let d = logdir();
+        add(d.path(), 1);
+        let p = d.path().join("audit.jsonl");
+        let chattr = |flag: &str| {
+            std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(&p)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !chattr("+a") {
+            eprintln!("SKIPPED: chattr +a not supported here");
+            return;
+        }
+        let before = std::fs::read(&p).expect("read");
+        let nm = name();
+        let opts = RotateOptions {
+            dir: d.path(),
+            name: &nm,
+            keep: None,
+            lock_timeout: T,
+            journal: false,
+        };
+        let e = rotate(&opts, b"h", &|| Ok(None)).expect_err("append-only");
+        let after = std::fs::read(&p).expect("read");
+        add(d.path(), 1);
+        assert!(chattr("-a"), "chattr -a");
+        assert!(e.to_string().contains("append-only"), "{e}");
+        assert_eq!(before, after, "nothing written");
+        assert_eq!(verify(d.path()).expect("valid").total.last_seq, 2);
     }
 
     #[test]
