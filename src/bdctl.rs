@@ -89,6 +89,13 @@ pub fn run(args: BdctlArgs) -> i32 {
                 .unwrap_or(Path::new(crate::paths::AUDIT_FILE)),
             key.as_deref(),
         ),
+        BdctlCmd::Audit {
+            cmd: AuditCmd::Rotate { file, keep },
+        } => crate::audit::rotate_cmd::rotate(
+            file.as_deref()
+                .unwrap_or(Path::new(crate::paths::AUDIT_FILE)),
+            keep,
+        ),
         BdctlCmd::Key { cmd } => crate::auth::keys_cmd::run(cmd),
         BdctlCmd::Audit {
             cmd: AuditCmd::CrossCheck { file, directory },
@@ -228,8 +235,10 @@ fn audit_verify(path: &Path, key: Option<&Path>) -> i32 {
             }
         }
     }
-    match audit::verify::verify_file_with(path, &opts) {
-        Ok(s) => {
+    match audit::rotate::verify_all(path, &opts) {
+        Ok(all) => {
+            crate::audit::rotate_cmd::print_rotated(&all);
+            let s = all.total;
             println!(
                 "{}: valid chain of {} records ({} recoveries), last seq {}, head {}",
                 path.display(),
@@ -242,7 +251,7 @@ fn audit_verify(path: &Path, key: Option<&Path>) -> i32 {
             exit::OK
         }
         Err(e) => {
-            eprintln!("bdctl: {}: {e}", path.display());
+            eprintln!("bdctl: {e}");
             if e.is_torn_tail() {
                 exit::TORN_TAIL
             } else {

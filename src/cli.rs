@@ -366,9 +366,11 @@ pub enum DevCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// Verify the hash chain (and epochs); exit 0 when valid.
+    /// Verify the hash chain (and epochs) of the log and of its rotated
+    /// files FILE.N; exit 0 when valid.
     Verify {
-        /// Audit log to verify (default: the installed one).
+        /// Audit log to verify, with its rotated files FILE.N (default:
+        /// the installed one).
         #[arg(long)]
         file: Option<PathBuf>,
         /// The audit verification key K_0 (from `key gen --audit
@@ -383,6 +385,17 @@ pub enum AuditCmd {
         /// Print the JSON records instead of the human view.
         #[arg(long)]
         json: bool,
+    },
+    /// Close the current audit file (a rotate record), start a new one
+    /// linked to it by hash, and rename the old one to FILE.N.
+    Rotate {
+        /// Audit log to rotate (default: the installed one).
+        #[arg(long)]
+        file: Option<PathBuf>,
+        /// Keep at most N rotated files: the oldest are deleted and the
+        /// deletion recorded in the new file (default: keep all).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        keep: Option<u64>,
     },
     /// Compare the audit log with its copy in the journal (by BD_SEQ and
     /// BD_HASH): finds a truncated or rewritten tail.

@@ -541,3 +541,26 @@ fn alerts_reach_the_journal_at_priority_2() {
     let msg = a["MESSAGE"].as_str().expect("MESSAGE");
     assert!(msg.contains("/usr/bin/touch not run"), "{msg}");
 }
+
+/// `bdctl audit rotate` sends its closing and opening records; after a
+/// rotation cross-check reads the rotated file too and agrees.
+#[test]
+fn rotate_records_reach_the_journal_and_cross_check_agrees() {
+    let env = std_env!("rotate_records_reach_the_journal_and_cross_check_agrees");
+    let j = env.start_journald();
+    env.run_as_user("alice", &["/usr/bin/id", "-u"])
+        .expect_code(0, "call 1");
+    env.bdctl(&["audit", "rotate"]).expect_code(0, "rotate");
+    env.run_as_user("alice", &["/usr/bin/id", "-u"])
+        .expect_code(0, "call 2");
+    let entries = j.entries(4);
+    let close = j.by_seq(&entries, 2);
+    assert_eq!(close["BD_EVENT"], "rotate", "{close:#}");
+    assert_eq!(close["BD_ROTATE"], "close", "{close:#}");
+    let open = j.by_seq(&entries, 3);
+    assert_eq!(open["BD_ROTATE"], "open", "{open:#}");
+    assert_eq!(open["BD_HASH"], env.audit_lines()[0]["h"]);
+    let o = env.bdctl(&["audit", "cross-check", "--directory", "/run/log/journal"]);
+    o.expect_code(0, "all four agree across the two files");
+    assert!(o.stdout_str().contains("4 agree"), "{o}");
+}

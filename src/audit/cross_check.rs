@@ -85,9 +85,18 @@ impl Report {
     }
 }
 
-/// `seq` -> `h` of every record line of the file (lines that are not
-/// records are `bdctl audit verify`'s business and skipped here).
+/// `seq` -> `h` of every record line of the file and of its rotated
+/// files `path.N` (lines that are not records are `bdctl audit verify`'s
+/// business and skipped here).
 pub fn file_records(path: &Path) -> Result<BTreeMap<u64, [u8; 32]>, CrossCheckError> {
+    let mut out = one_file_records(path)?;
+    for p in super::rotate::rotated_files(path) {
+        out.append(&mut one_file_records(&p)?);
+    }
+    Ok(out)
+}
+
+fn one_file_records(path: &Path) -> Result<BTreeMap<u64, [u8; 32]>, CrossCheckError> {
     let (file, len) = open_log(path).map_err(|e| {
         CrossCheckError::File(match e {
             OpenError::Io(e) => e.to_string(),

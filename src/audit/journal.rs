@@ -80,7 +80,7 @@ pub fn message_id(e: EventKind) -> &'static str {
         EventKind::Accept => ids::ACCEPT,
         EventKind::Reject => ids::REJECT,
         EventKind::Recovery => ids::RECOVERY,
-        EventKind::Seal => ids::SEAL,
+        EventKind::Seal | EventKind::Rotate => ids::SEAL,
         EventKind::Incident => ids::DECOY_ALERT,
         EventKind::Exit => ids::EXIT,
     }
@@ -90,7 +90,7 @@ pub fn message_id(e: EventKind) -> &'static str {
 pub fn event_priority(e: EventKind) -> u8 {
     match e {
         EventKind::Accept | EventKind::Exit => priority::INFO,
-        EventKind::Reject | EventKind::Seal => priority::NOTICE,
+        EventKind::Reject | EventKind::Seal | EventKind::Rotate => priority::NOTICE,
         EventKind::Recovery => priority::WARNING,
         EventKind::Incident => priority::CRIT,
     }

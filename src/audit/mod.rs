@@ -20,6 +20,8 @@ pub mod cross_check;
 pub mod journal;
 pub mod mac;
 pub mod record;
+pub mod rotate;
+pub mod rotate_cmd;
 pub mod show;
 pub mod timing;
 pub mod verify;
@@ -44,6 +46,8 @@ pub const MAX_LINE: usize = 64 << 20;
 /// Most complete non-record lines a torn span may hold (each failed
 /// recovery write can add one).
 pub(crate) const MAX_TORN_LINES: usize = 64;
+
+const ROTATED: &str = "closed by a rotation (its last record is a rotation's closing record)";
 
 /// What went wrong, for metrics and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -244,6 +248,17 @@ impl AuditError {
             ),
             errno_of(e),
         )
+    }
+
+    /// The file ends with a rotation's closing record: the writer holds
+    /// a file that was (or is being) rotated away (`audit::rotate`).
+    pub(crate) fn rotated(path: &Path) -> Self {
+        Self::corrupt(path, ROTATED)
+    }
+
+    /// [`AuditError::rotated`]: reopen the path and try again.
+    pub(crate) fn is_rotated(&self) -> bool {
+        self.kind == AuditErrorKind::Corrupt && self.detail.starts_with(ROTATED)
     }
 
     pub(crate) fn corrupt(path: &Path, what: &str) -> Self {

@@ -661,6 +661,73 @@ pub fn encode_seal(
     finish(out, body_start, seq, prev, Some(key))
 }
 
+/// What a `rotate` record says (docs/audit-format.md section 1.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// `close`: the last line of a file about to become `audit.jsonl.N`;
+    /// `open`: the first line of the file that follows `audit.jsonl.N`.
+    pub close: bool,
+    /// `rotate_index`: that N.
+    pub index: u64,
+    /// `retired_index`: every rotated file up to this index was deleted
+    /// by retention (0: none).
+    pub retired_index: u64,
+    /// `retired_seq`, `retired_head`: the last seq and `h` of the file
+    /// `retired_index` (0 and zeros when none).
+    pub retired_seq: u64,
+    pub retired_head: [u8; 32],
+}
+
+/// `{"seq":N,"event":"E","time":"..","host":..,"pid":N` (the common
+/// head of the lines bdctl writes); returns where the hashed body starts.
+fn open_line(
+    out: &mut Vec<u8>,
+    seq: u64,
+    event: &str,
+    time: SystemTime,
+    host: &[u8],
+    pid: u32,
+) -> usize {
+    out.push(b'{');
+    let body_start = out.len();
+    out.extend_from_slice(b"\"seq\":");
+    push_u64(out, seq);
+    out.extend_from_slice(b",\"event\":\"");
+    out.extend_from_slice(event.as_bytes());
+    out.extend_from_slice(b"\",\"time\":\"");
+    out.extend_from_slice(rfc3339(time).as_bytes());
+    out.extend_from_slice(b"\",\"host\":");
+    json_str(out, host);
+    out.extend_from_slice(b",\"pid\":");
+    push_u64(out, u64::from(pid));
+    body_start
+}
+
+/// Append a `rotate` line; returns its `h`.
+#[allow(clippy::too_many_arguments)]
+pub fn encode_rotate(
+    out: &mut Vec<u8>,
+    seq: u64,
+    prev: &[u8; 32],
+    time: SystemTime,
+    host: &[u8],
+    pid: u32,
+    r: &Rotation,
+    key: Option<&EpochKey>,
+) -> [u8; 32] {
+    let body_start = open_line(out, seq, "rotate", time, host, pid);
+    out.extend_from_slice(if r.close {
+        b",\"rotate\":\"close\"".as_slice()
+    } else {
+        b",\"rotate\":\"open\"".as_slice()
+    });
+    push_num_field(out, "rotate_index", r.index);
+    push_num_field(out, "retired_index", r.retired_index);
+    push_num_field(out, "retired_seq", r.retired_seq);
+    push_hash_field(out, "retired_head", &r.retired_head);
+    finish(out, body_start, seq, prev, key)
+}
+
 /// The first bytes of a record line with sequence number `seq`.
 pub(crate) fn record_prefix(seq: u64) -> Vec<u8> {
     let mut v = b"{\"seq\":".to_vec();
@@ -949,6 +1016,8 @@ pub enum EventKind {
     Recovery,
     /// Closes an epoch of the keyed MAC.
     Seal,
+    /// Closes a file at rotation, or opens the next one.
+    Rotate,
     /// Incident response (`alert`, `freeze`, `unfreeze`,
     /// `unfreeze-refused`): the layout of accept/reject.
     Incident,
@@ -963,6 +1032,7 @@ impl EventKind {
             EventKind::Reject => "reject",
             EventKind::Recovery => "recovery",
             EventKind::Seal => "seal",
+            EventKind::Rotate => "rotate",
             EventKind::Incident => "incident",
             EventKind::Exit => "exit",
         }
@@ -1011,6 +1081,19 @@ const SEAL_LAYOUT: &[(&str, Ty)] = &[
     ("pid", Ty::U64),
     ("seal_epoch", Ty::U64),
     ("seal_records", Ty::U64),
+];
+
+const ROTATE_LAYOUT: &[(&str, Ty)] = &[
+    ("seq", Ty::U64),
+    ("event", Ty::Str),
+    ("time", Ty::Str),
+    ("host", Ty::Str),
+    ("pid", Ty::U64),
+    ("rotate", Ty::Str),
+    ("rotate_index", Ty::U64),
+    ("retired_index", Ty::U64),
+    ("retired_seq", Ty::U64),
+    ("retired_head", Ty::Hex),
 ];
 
 /// An exit record's fields; the one after `accept` is `status` (a
@@ -1098,6 +1181,8 @@ pub struct LineView<'a> {
     pub epoch: Option<u64>,
     /// For a seal: (`seal_epoch`, `seal_records`).
     pub seal: Option<(u64, u64)>,
+    /// For a rotate record: what it says.
+    pub rotation: Option<Rotation>,
     pub fields: Vec<Field<'a>>,
 }
 
@@ -1142,6 +1227,35 @@ fn check_known_extension(f: &Field<'_>) -> Result<(), ParseError> {
     Ok(())
 }
 
+/// The fields of a `rotate` line whose layout was checked.
+fn parse_rotation(fields: &[Field<'_>]) -> Result<Rotation, ParseError> {
+    let int = |i: usize| match fields[i].value {
+        Value::Int(n) => n,
+        _ => 0,
+    };
+    let close = match fields[5].value {
+        Value::Str(b"close") => true,
+        Value::Str(b"open") => false,
+        _ => {
+            return field_err(
+                &fields[5],
+                "field \"rotate\" is not \"close\" or \"open\"".into(),
+            );
+        }
+    };
+    let retired_head = match fields[9].value {
+        Value::Str(s) => parse_hex32(s).unwrap_or([0; 32]),
+        _ => [0; 32],
+    };
+    Ok(Rotation {
+        close,
+        index: int(6),
+        retired_index: int(7),
+        retired_seq: int(8),
+        retired_head,
+    })
+}
+
 fn key_str(k: &[u8]) -> String {
     crate::escape::display(k)
 }
@@ -1173,6 +1287,7 @@ impl<'a> LineView<'a> {
                 b"reject" => EventKind::Reject,
                 b"recovery" => EventKind::Recovery,
                 b"seal" => EventKind::Seal,
+                b"rotate" => EventKind::Rotate,
                 b"alert" | b"freeze" | b"unfreeze" | b"unfreeze-refused" => EventKind::Incident,
                 b"exit" => EventKind::Exit,
                 _ => return field_err(&fields[1], "unknown event".into()),
@@ -1188,6 +1303,7 @@ impl<'a> LineView<'a> {
         let layout = match event {
             EventKind::Recovery => RECOVERY_LAYOUT,
             EventKind::Seal => SEAL_LAYOUT,
+            EventKind::Rotate => ROTATE_LAYOUT,
             EventKind::Exit => exit_layout(&fields),
             EventKind::Accept | EventKind::Reject | EventKind::Incident => RECORD_LAYOUT,
         };
@@ -1301,6 +1417,11 @@ impl<'a> LineView<'a> {
             (EventKind::Seal, Value::Int(e), Value::Int(n)) => Some((*e, *n)),
             _ => None,
         };
+        let rotation = if event == EventKind::Rotate {
+            Some(parse_rotation(&fields)?)
+        } else {
+            None
+        };
         let body = &line[1..pf.sep];
         Ok(LineView {
             seq,
@@ -1312,6 +1433,7 @@ impl<'a> LineView<'a> {
             mac,
             epoch,
             seal,
+            rotation,
             fields,
         })
     }

@@ -218,6 +218,22 @@ pub fn human(v: &LineView<'_>) -> String {
     if let Some((e, n)) = v.seal {
         return format!("{time} #{} seal: epoch {e} closed ({n} records)", v.seq);
     }
+    if let Some(r) = v.rotation {
+        let retired = if r.retired_index > 0 {
+            format!(
+                " (retention: rotated files up to .{} deleted, last seq {})",
+                r.retired_index, r.retired_seq
+            )
+        } else {
+            String::new()
+        };
+        let what = if r.close {
+            format!("file closed, rotated to .{}", r.index)
+        } else {
+            format!("file opened after .{}", r.index)
+        };
+        return format!("{time} #{} rotate: {what}{retired}", v.seq);
+    }
     let who =
         text(v, "submituser").unwrap_or_else(|| format!("#{}", num(v, "submituid").unwrap_or(0)));
     let target = text(v, "runuser")

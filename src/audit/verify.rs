@@ -20,7 +20,9 @@ use super::MAX_LINE;
 use super::MAX_TORN_LINES;
 use super::chain::{FIRST_SEQ, GENESIS, hex};
 use super::mac::EpochKey;
-use super::record::{EventKind, LineView, prefix_compatible, recovery_prefix, span_absorbable};
+use super::record::{
+    EventKind, LineView, Rotation, prefix_compatible, recovery_prefix, span_absorbable,
+};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use std::collections::VecDeque;
@@ -276,8 +278,10 @@ pub(crate) fn read_line_capped<R: BufRead>(
     }
 }
 
+/// Where the chain stands after a file (carried into the next one by
+/// `audit::rotate::verify_all`).
 #[derive(Debug, Clone, Copy)]
-struct State {
+pub(crate) struct State {
     seq: u64,
     h: [u8; 32],
     records: u64,
@@ -393,6 +397,51 @@ pub(crate) fn verify_open(
     v.run(reader)
 }
 
+/// One file of a rotated log, verified (`audit::rotate::verify_all`).
+pub(crate) struct Segment {
+    pub(crate) summary: VerifySummary,
+    /// The chain state at its end (the next file continues from it).
+    pub(crate) state: State,
+    /// Its last valid record, when that is a rotate record.
+    pub(crate) last_rotation: Option<Rotation>,
+    /// Monitored commands still without an exit record (their exit
+    /// record may be in the next file).
+    pub(crate) monitored: Monitored,
+}
+
+/// Accept records of monitored commands without an exit record yet:
+/// UUID -> pid.
+pub(crate) type Monitored = std::collections::HashMap<Vec<u8>, u64>;
+
+/// Verify one file of a rotated log, continuing the chain from `start`
+/// (`None`: the file starts the chain, with seq 1 or with a rotation's
+/// opening record whose predecessor is gone).
+pub(crate) fn verify_segment(
+    file: &File,
+    len: u64,
+    opts: &VerifyOptions,
+    start: Option<(State, Monitored)>,
+) -> Result<Segment, VerifyError> {
+    let reader = BufReader::with_capacity(256 * 1024, Read::take(file, len));
+    let mut v = Verifier::new(file);
+    v.opts = opts.clone();
+    if let Some((mut st, monitored)) = start {
+        v.open_monitored = monitored;
+        // A seal counts the records of its epoch in its own file only
+        // (docs/audit-format.md section 1.7).
+        st.ep.count = 0;
+        v.state = st;
+        v.continued = true;
+    }
+    let summary = v.run(reader)?;
+    Ok(Segment {
+        summary,
+        state: v.state,
+        last_rotation: v.last_rotation,
+        monitored: v.open_monitored,
+    })
+}
+
 struct Verifier<'f> {
     file: &'f File,
     state: State,
@@ -401,9 +450,18 @@ struct Verifier<'f> {
     opts: VerifyOptions,
     /// The last derived epoch key (a cache; derived from `opts.key`).
     cur_key: Option<EpochKey>,
+    /// The chain continues one that began before this file (a rotated
+    /// log): the first MAC'd record need not be in the key's epoch.
+    continued: bool,
+    /// The last valid record's rotation, if it is a rotate record.
+    last_rotation: Option<Rotation>,
     /// Accept records of monitored commands (`"monitor":true`) with no
     /// exit record yet: UUID -> pid (the monitor is the same process).
-    open_monitored: std::collections::HashMap<Vec<u8>, u64>,
+    open_monitored: Monitored,
+    /// The file begins with a rotation's opening record and nothing of
+    /// the files before it was seen: an exit record may name an accept
+    /// record there.
+    unseen_before: bool,
 }
 
 /// How many later epochs a failed MAC is tried against, to name a record
@@ -425,7 +483,10 @@ impl<'f> Verifier<'f> {
             pending: None,
             opts: VerifyOptions::default(),
             cur_key: None,
-            open_monitored: std::collections::HashMap::new(),
+            continued: false,
+            last_rotation: None,
+            open_monitored: Monitored::new(),
+            unseen_before: false,
         }
     }
 
@@ -469,6 +530,7 @@ impl<'f> Verifier<'f> {
             None => {
                 if let Some(k) = &self.opts.key
                     && !self.opts.from_key_epoch_only
+                    && !self.continued
                     && e != k.epoch()
                 {
                     return Err(format!(
@@ -575,7 +637,7 @@ impl<'f> Verifier<'f> {
         });
     }
 
-    fn run<R: BufRead>(mut self, mut r: R) -> Result<VerifySummary, VerifyError> {
+    fn run<R: BufRead>(&mut self, mut r: R) -> Result<VerifySummary, VerifyError> {
         let mut buf = Vec::new();
         let mut offset = 0u64;
         let mut line = 0u64;
@@ -713,7 +775,21 @@ impl<'f> Verifier<'f> {
             if let Some(p) = self.pending.take() {
                 return Err(pending_err(p, "and no recovery record covers it"));
             }
-            before
+            match v.rotation {
+                // A file that begins with a rotation's opening record
+                // continues a chain whose earlier files are elsewhere
+                // (or were deleted by retention): start from its link.
+                Some(r) if !r.close && before.records == 0 && before.seq == 0 => {
+                    self.continued = true;
+                    self.unseen_before = true;
+                    State {
+                        seq: v.seq.saturating_sub(1),
+                        h: v.prev,
+                        ..before
+                    }
+                }
+                _ => before,
+            }
         };
         if Some(v.seq) != base.seq.checked_add(1) {
             return Err(bad(
@@ -741,6 +817,7 @@ impl<'f> Verifier<'f> {
         self.exit_check(&v)
             .map_err(|what| bad(line, Some(v.seq), offset, what))?;
         let is_rec = u64::from(v.event == EventKind::Recovery);
+        self.last_rotation = v.rotation;
         self.state = State {
             seq: v.seq,
             h: v.h,
@@ -775,6 +852,7 @@ impl<'f> Verifier<'f> {
                     Some(_) => {
                         Err("exit record from another process than its accept record".into())
                     }
+                    None if self.unseen_before => Ok(()),
                     None => Err(format!(
                         "exit record names no earlier accept record of a monitored command \
                          still without an exit ({})",

@@ -34,8 +34,8 @@
 use super::mac::EpochKey;
 use super::record::{EventKind, LineView, ParseError};
 use super::record::{
-    ExitRecord, Record, Torn, encode_exit_keyed, encode_record_keyed, encode_recovery_keyed,
-    encode_seal, span_absorbable,
+    ExitRecord, Record, Rotation, Torn, encode_exit_keyed, encode_record_keyed,
+    encode_recovery_keyed, encode_rotate, encode_seal, span_absorbable,
 };
 use super::{AuditError, MAX_LINE, MAX_TORN_LINES, chain::GENESIS};
 
@@ -131,20 +131,44 @@ fn append_item(item: Item<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Aud
     if opts.create {
         flags |= OFlag::O_CREAT;
     }
-    let (file, _) =
-        crate::secure_fs::open_trusted_file(dir.as_fd(), opts.name, &shown, flags, 0o600)
-            .map_err(|e| AuditError::open(&shown, &e))?;
     let key =
         || crate::auth::keys::load_host_audit_key().map_err(|e| AuditError::key(&e.to_string()));
-    append_inner(
-        &file,
-        &shown,
-        item,
-        opts.lock_timeout,
-        &key,
-        started,
-        opts.sync_note,
-    )
+    // A file that ends with a rotation's closing record was renamed away
+    // while this writer waited for its lock (audit::rotate): reopen the
+    // path, which names the next file. The same file again means the
+    // rotation was interrupted before its rename.
+    let mut held: Option<(u64, u64)> = None;
+    loop {
+        let (file, _) =
+            crate::secure_fs::open_trusted_file(dir.as_fd(), opts.name, &shown, flags, 0o600)
+                .map_err(|e| AuditError::open(&shown, &e))?;
+        // (dev, ino): only looked at after a rotation was seen, so the
+        // usual append makes no extra system call.
+        let id = |f: &File| {
+            use std::os::unix::fs::MetadataExt;
+            f.metadata()
+                .map(|m| (m.dev(), m.ino()))
+                .map_err(|e| AuditError::read(&shown, &e))
+        };
+        if held.is_some() && held == Some(id(&file)?) {
+            return Err(AuditError::corrupt(
+                &shown,
+                "closed by an interrupted rotation: run `bdctl audit rotate` to finish it",
+            ));
+        }
+        match append_inner(
+            &file,
+            &shown,
+            item,
+            opts.lock_timeout,
+            &key,
+            started,
+            opts.sync_note,
+        ) {
+            Err(e) if e.is_rotated() => held = Some(id(&file)?),
+            r => return r,
+        }
+    }
 }
 
 /// Append `rec` to an already opened log (`O_RDWR | O_APPEND`); `shown`
@@ -244,7 +268,7 @@ pub fn append_sealed_rotation(
     Ok((sealed_seq, records))
 }
 
-fn check_append_mode(file: &File, shown: &Path) -> Result<(), AuditError> {
+pub(crate) fn check_append_mode(file: &File, shown: &Path) -> Result<(), AuditError> {
     let fl = fcntl(file, FcntlArg::F_GETFL).map_err(|e| AuditError::lock(shown, e))?;
     if !OFlag::from_bits_truncate(fl).contains(OFlag::O_APPEND) {
         return Err(AuditError::not_append(shown));
@@ -264,6 +288,13 @@ pub(crate) enum Item<'r> {
         pid: u32,
         records: u64,
     },
+    /// A rotation's closing or opening record (`audit::rotate`).
+    Rotate {
+        time: SystemTime,
+        host: &'r [u8],
+        pid: u32,
+        rotation: Rotation,
+    },
 }
 
 impl Item<'_> {
@@ -271,21 +302,21 @@ impl Item<'_> {
         match self {
             Item::Record(r) => r.time,
             Item::Exit(r) => r.time,
-            Item::Seal { time, .. } => *time,
+            Item::Seal { time, .. } | Item::Rotate { time, .. } => *time,
         }
     }
     fn host(&self) -> &[u8] {
         match self {
             Item::Record(r) => r.host,
             Item::Exit(r) => r.host,
-            Item::Seal { host, .. } => host,
+            Item::Seal { host, .. } | Item::Rotate { host, .. } => host,
         }
     }
     fn pid(&self) -> u32 {
         match self {
             Item::Record(r) => r.pid,
             Item::Exit(r) => r.pid,
-            Item::Seal { pid, .. } => *pid,
+            Item::Seal { pid, .. } | Item::Rotate { pid, .. } => *pid,
         }
     }
 }
@@ -372,7 +403,12 @@ impl SyncNote {
 }
 
 /// Write a plan with one write(2) and fdatasync it.
-fn write_plan(file: &File, shown: &Path, size: u64, plan: &Plan) -> Result<(), AuditError> {
+pub(crate) fn write_plan(
+    file: &File,
+    shown: &Path,
+    size: u64,
+    plan: &Plan,
+) -> Result<(), AuditError> {
     check_fsize(shown, size, plan.buf.len())?;
     let wrote = write_once(file, &plan.buf).map_err(|e| AuditError::write(shown, &e))?;
     if wrote != plan.buf.len() {
@@ -416,7 +452,7 @@ fn exceeds_fsize(size: u64, len: usize, soft: libc::rlim_t) -> bool {
 /// Exclusive flock with a deadline: the one implementation the state
 /// files use too ([`crate::state::file::lock_with_deadline`]), its errors
 /// mapped to this layer's. Dropping the result unlocks.
-fn lock_with_deadline(
+pub(crate) fn lock_with_deadline(
     file: &File,
     shown: &Path,
     timeout: Duration,
@@ -489,6 +525,9 @@ pub(crate) fn plan_item(
     sync_prev: Option<(u64, u64)>,
 ) -> Result<Plan, AuditError> {
     let tail = scan_tail(file, shown, size)?;
+    if tail.last_rotation.is_some_and(|r| r.close) {
+        return Err(AuditError::rotated(shown));
+    }
     if !matches!(item, Item::Seal { .. }) {
         check_epoch(shown, &tail, key)?;
     }
@@ -560,6 +599,12 @@ pub(crate) fn plan_item(
                 k,
             )
         }
+        Item::Rotate {
+            time,
+            host,
+            pid,
+            rotation,
+        } => encode_rotate(&mut buf, seq, &prev, time, host, pid, &rotation, key),
     };
     if buf.len() - start > MAX_LINE {
         return Err(AuditError::too_large(
@@ -594,6 +639,8 @@ pub(crate) struct Tail {
     pub(crate) last_epoch: Option<u64>,
     /// The last valid record is a seal.
     pub(crate) last_seal: bool,
+    /// The last valid record is a rotate record: what it says.
+    pub(crate) last_rotation: Option<Rotation>,
 }
 
 /// Most bytes read backwards from the end (a torn span and the last good
@@ -688,6 +735,7 @@ pub(crate) fn scan_tail(file: &File, shown: &Path, size: u64) -> Result<Tail, Au
             needs_newline: false,
             last_epoch: None,
             last_seal: false,
+            last_rotation: None,
         });
     }
     let scan_err = |e: ScanError| match e {
@@ -708,6 +756,7 @@ pub(crate) fn scan_tail(file: &File, shown: &Path, size: u64) -> Result<Tail, Au
     let mut last = None;
     let mut last_epoch = None;
     let mut last_seal = false;
+    let mut last_rotation = None;
     let mut line_end = last_nl;
     while let Some(e) = line_end {
         let s = back.prev_newline(e).map_err(scan_err)?.map_or(0, |p| p + 1);
@@ -716,6 +765,7 @@ pub(crate) fn scan_tail(file: &File, shown: &Path, size: u64) -> Result<Tail, Au
                 last = Some((v.seq, v.h));
                 last_epoch = v.epoch;
                 last_seal = v.event == EventKind::Seal;
+                last_rotation = v.rotation;
                 break;
             }
             Ok(v) => {
@@ -777,6 +827,7 @@ pub(crate) fn scan_tail(file: &File, shown: &Path, size: u64) -> Result<Tail, Au
         needs_newline: !t_empty,
         last_epoch,
         last_seal,
+        last_rotation,
     })
 }
 
