@@ -892,6 +892,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
             target_gid: target.target.gid,
             accept: accept_uuid,
             host: &ctx.host,
+            traceparent: ctx.traceparent.as_deref(),
         };
         if let Err(e) = monitor::start(&plan).and_then(|mut c| c.before_switch()) {
             fail(format!("cannot start the monitor, nothing was run: {e}"));

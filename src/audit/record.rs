@@ -162,6 +162,9 @@ pub struct ExitRecord<'a> {
     pub maxrss_kb: u64,
     pub utime_us: u64,
     pub stime_us: u64,
+    /// The accept record's `traceparent`, repeated so that the spans of
+    /// the command's end join the call's trace (docs/decisions.md 8a).
+    pub traceparent: Option<&'a str>,
 }
 
 /// The most argv bytes a record holds: each argument's length plus one,
@@ -583,6 +586,16 @@ pub fn encode_exit_keyed(
     push_num_field(out, "maxrss_kb", rec.maxrss_kb);
     push_num_field(out, "utime_us", rec.utime_us);
     push_num_field(out, "stime_us", rec.stime_us);
+    if let Some(tp) = rec.traceparent {
+        // Only a checked header or "invalid" is ever written.
+        let tp = if timing::traceparent_recordable(tp.as_bytes()) {
+            tp
+        } else {
+            timing::INVALID
+        };
+        out.extend_from_slice(b",\"traceparent\":");
+        json_str(out, tp.as_bytes());
+    }
     finish(out, body_start, seq, prev, key)
 }
 
@@ -1592,6 +1605,7 @@ mod tests {
             maxrss_kb: 20,
             utime_us: 30,
             stime_us: 40,
+            traceparent: None,
         };
         let mut out = Vec::new();
         let h = encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
@@ -1624,6 +1638,21 @@ mod tests {
         ] {
             assert!(LineView::parse(bad.trim_end().as_bytes()).is_err(), "{bad}");
         }
+        // The accept record's traceparent is repeated, checked.
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        rec.traceparent = Some(tp);
+        let mut out = Vec::new();
+        encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
+        let text = std::str::from_utf8(&out).expect("utf8");
+        assert!(
+            text.contains(&format!(",\"stime_us\":40,\"traceparent\":\"{tp}\",")),
+            "{text}"
+        );
+        LineView::parse(&out[..out.len() - 1]).expect("parses with traceparent");
+        rec.traceparent = Some("junk");
+        let mut out = Vec::new();
+        encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
+        assert!(String::from_utf8_lossy(&out).contains(",\"traceparent\":\"invalid\","));
     }
 
     #[test]

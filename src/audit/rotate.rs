@@ -1004,6 +1004,7 @@ mod tests {
             maxrss_kb: 2,
             utime_us: 3,
             stime_us: 4,
+            traceparent: None,
         };
         append_exit(&exit, &append_opts(d.path(), &nm)).expect("exit");
         verify(d.path()).expect("the exit finds its accept in audit.jsonl.1");

@@ -972,6 +972,7 @@ mod tests {
             maxrss_kb: 2,
             utime_us: 3,
             stime_us: 4,
+            traceparent: None,
         }
     }
 

@@ -76,6 +76,9 @@ pub struct Plan<'a> {
     /// The accept record's UUID and the fields the exit record repeats.
     pub accept: [u8; 16],
     pub host: &'a [u8],
+    /// The accept record's checked `traceparent`, repeated in the exit
+    /// record.
+    pub traceparent: Option<&'a str>,
 }
 
 /// The child's side: what it must still do on its way to exec.
@@ -554,6 +557,7 @@ impl Monitor {
             maxrss_kb: ru.ru_maxrss.max(0) as u64,
             utime_us: tv_us(ru.ru_utime),
             stime_us: tv_us(ru.ru_stime),
+            traceparent: plan.traceparent,
         });
         let appended = rec.and_then(|r| {
             let a = audit::append_exit(&r, &AppendOptions::system())?;
