@@ -60,7 +60,15 @@ flip "$art/belladonna.cdx.json"
 (cd "$art" && sed -i "s/^[0-9a-f]*  belladonna.cdx.json\$/$(sha256sum belladonna.cdx.json | cut -d' ' -f1)  belladonna.cdx.json/" SHA256SUMS)
 expect fail "a changed SBOM with a recomputed (unsigned) SHA256SUMS"
 deb_sig="$(cd "$art" && ls ./*.deb.sig)"
-printf 'MEUCIQ%s' "$(tail -c +7 "$art/$deb_sig")" >"$art/$deb_sig.new" && mv "$art/$deb_sig.new" "$art/$deb_sig"
+# Flip one bit inside the signature's r value (a fixed prefix swap was a
+# no-op whenever the DER header already had that form: flaky).
+python3 - "$art/$deb_sig" <<'PY'
+import base64, sys
+p = sys.argv[1]
+raw = bytearray(base64.b64decode(open(p, "rb").read().strip()))
+raw[10] ^= 0x01
+open(p, "wb").write(base64.b64encode(bytes(raw)) + b"\n")
+PY
 expect fail "a corrupted .deb signature"
 rm "$art/man/bdexec.8.pdf.sig"
 expect fail "a missing signature"
