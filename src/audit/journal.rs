@@ -64,8 +64,8 @@ pub mod priority {
     pub const INFO: u8 = 6;
 }
 
-/// authpriv.
-pub const FACILITY: u8 = 10;
+/// authpriv (the syslog sink's facility).
+pub use super::syslog::FACILITY;
 
 /// The identifier of every entry.
 pub const IDENT: &str = "bdexec";
@@ -226,7 +226,7 @@ pub fn entry_for(v: &LineView<'_>, h: Option<&[u8; 32]>) -> Entry {
 /// Send one entry; on failure the MESSAGE line goes to syslog.
 fn deliver(e: &Entry, prio: u8, fallback: &str) {
     if journald::send(e).is_err() {
-        crate::alert::syslog_line(prio, fallback);
+        super::syslog::syslog_line(prio, fallback);
     }
 }
 

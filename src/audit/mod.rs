@@ -23,6 +23,7 @@ pub mod record;
 pub mod rotate;
 pub mod rotate_cmd;
 pub mod show;
+pub mod syslog;
 pub mod timing;
 pub mod verify;
 pub mod writer;

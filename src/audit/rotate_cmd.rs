@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 use super::rotate::{RotateOptions, VerifiedAll, rotate as do_rotate};
-use crate::bdctl::exit;
+use crate::cli::bdctl_exit as exit;
 use std::path::Path;
 use std::time::Duration;
 

@@ -3,8 +3,8 @@
 
 use super::keys::{self, KeyPaths};
 use crate::audit::VerifySummary;
-use crate::bdctl::exit;
 use crate::cli::KeyCmd;
+use crate::cli::bdctl_exit as exit;
 
 /// Run one `bdctl key` command; returns the exit code.
 pub fn run(cmd: KeyCmd) -> i32 {

@@ -7,7 +7,7 @@
 use super::export::{self, Options};
 use super::http::Endpoint;
 use super::metrics;
-use crate::bdctl::exit;
+use crate::cli::bdctl_exit as exit;
 use crate::cli::{ExportCmd, MetricsCmd};
 use std::io::Write as _;
 use std::path::Path;

@@ -270,6 +270,12 @@ fn skip_line(r: &mut impl BufRead) -> std::io::Result<()> {
 
 /// Synthetic chained log lines for tests (the writer of this branch has
 /// no `timing` yet; these lines have the same chain as the writer's).
+/// A record's `timing.KEY` in microseconds, when present and an integer
+/// (metrics and spans read the same field).
+pub fn timing(v: &serde_json::Value, key: &str) -> Option<u64> {
+    v.get("timing")?.get(key)?.as_u64()
+}
+
 #[cfg(test)]
 pub(crate) mod testlog {
     use crate::audit::chain::{chain_hash, hex};

@@ -14,30 +14,18 @@
 #![forbid(unsafe_code)]
 
 use super::TelemetryError;
-use super::cursor::{self, Cursor, Reset};
+use super::cursor::{self, Reset};
 use super::http::{self, Endpoint, PostError};
 use super::store::{self, Locked};
 use super::{otlp, spans};
-use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::time::Duration;
 
-/// The export state document (lock name; the file is `otlp.state`).
-pub const STATE: &str = "otlp";
-/// Its file name.
-pub const STATE_FILE: &str = "otlp.state";
+pub use super::store::{
+    EXPORT_STATE as STATE, EXPORT_STATE_FILE as STATE_FILE, ExportState as State,
+};
 /// OTLP/HTTP protobuf content type.
 pub const PROTOBUF: &str = "application/x-protobuf";
-
-/// `otlp.state`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct State {
-    pub cursor: Cursor,
-    /// Failed export attempts, ever.
-    pub errors: u64,
-    /// Records past the cursor so far (sampled out ones included).
-    pub exported: u64,
-}
 
 /// How to export.
 #[derive(Debug, Clone)]

@@ -158,10 +158,7 @@ pub fn event_label(v: &serde_json::Value) -> &'static str {
     EVENTS.iter().find(|k| **k == e).copied().unwrap_or("other")
 }
 
-/// `timing.KEY` in microseconds, when present and an integer.
-pub fn timing(v: &serde_json::Value, key: &str) -> Option<u64> {
-    v.get("timing")?.get(key)?.as_u64()
-}
+pub use super::cursor::timing;
 
 /// Add one record to the state.
 pub fn ingest(st: &mut State, v: &serde_json::Value) {
@@ -257,7 +254,7 @@ fn now_secs() -> u64 {
 /// live values. `log` is the audit log.
 pub fn collect(log: &Path) -> Result<Collected, TelemetryError> {
     let lib = store::lib_dir()?;
-    let export = store::read::<super::export::State>(lib.as_fd(), super::export::STATE_FILE);
+    let export = store::read::<store::ExportState>(lib.as_fd(), store::EXPORT_STATE_FILE);
     let locked = Locked::open(lib, STATE)?;
     let mut st: State = locked.load()?;
     let mut notes = Vec::new();

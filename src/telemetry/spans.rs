@@ -177,7 +177,7 @@ fn shown(v: &Value, k: &str) -> Option<String> {
 fn lay(v: &Value, stages: &[&'static str], end_ns: u64) -> (Vec<(&'static str, u64, u64)>, u64) {
     let durs: Vec<(&'static str, u64)> = stages
         .iter()
-        .filter_map(|s| Some((*s, super::metrics::timing(v, s)?.saturating_mul(1000))))
+        .filter_map(|s| Some((*s, super::cursor::timing(v, s)?.saturating_mul(1000))))
         .collect();
     let total: u64 = durs.iter().fold(0u64, |a, (_, d)| a.saturating_add(*d));
     let mut t = end_ns.saturating_sub(total);
@@ -225,7 +225,7 @@ pub fn spans_of(v: &Value) -> Vec<Span> {
             let (trace_id, parent) = trace_of(&uuid, tp.as_deref());
             let root_id = span_id(&uuid, "bdexec");
             // Stamped after validation; the append follows it.
-            let append = super::metrics::timing(v, "append").unwrap_or(0);
+            let append = super::cursor::timing(v, "append").unwrap_or(0);
             let end = time.saturating_add(append.saturating_mul(1000));
             let (stages, start) = lay(v, DECISION_STAGES, end);
             let mut attrs = vec![

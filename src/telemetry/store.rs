@@ -16,6 +16,22 @@ use std::path::Path;
 /// Largest state document accepted.
 const MAX_STATE: u64 = 1 << 20;
 
+/// The OTLP export state document (lock name; the file is `otlp.state`).
+pub const EXPORT_STATE: &str = "otlp";
+/// Its file name.
+pub const EXPORT_STATE_FILE: &str = "otlp.state";
+
+/// `otlp.state`: kept here, below both `export` (which writes it) and
+/// `metrics` (which reads the backlog and error count from it).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct ExportState {
+    pub cursor: super::cursor::Cursor,
+    /// Failed export attempts, ever.
+    pub errors: u64,
+    /// Records past the cursor so far (sampled out ones included).
+    pub exported: u64,
+}
+
 /// The persistent state directory, opened and checked (created 0700 when
 /// missing).
 pub fn lib_dir() -> Result<OwnedFd, TelemetryError> {
