@@ -772,21 +772,36 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
         }
     }
 
+    // The command gets the groups the decision saw (resolving the target
+    // read them). Only when the decision depended on them (run_as =
+    // ["%group"]) are they read again: a membership change since then
+    // refuses. Other rules skip the second NSS lookup.
+    let by_group = rule
+        .run_as
+        .iter()
+        .any(|p| matches!(p, Principal::GroupName(_) | Principal::GroupId(_)));
     crate::testhook::point("before-target-groups");
-    let groups = match identity::target_groups(&target.target) {
-        Ok(g) => g,
-        Err(e) => {
-            return ctx.reject(
-                &subject(Some(rule)),
-                &e.to_string(),
-                &e.to_string(),
-                exit::DENIED,
-            );
+    let groups = if by_group {
+        match identity::target_groups(&target.target) {
+            Ok(g) => g,
+            Err(e) => {
+                return ctx.reject(
+                    &subject(Some(rule)),
+                    &e.to_string(),
+                    &e.to_string(),
+                    exit::DENIED,
+                );
+            }
         }
+    } else {
+        target
+            .target
+            .gids
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect()
     };
-    // The command gets the groups the decision saw (run_as = ["%group"]
-    // was checked on them): a membership change since then refuses.
-    if !identity::same_groups(&groups, &target.target.gids) {
+    if by_group && !identity::same_groups(&groups, &target.target.gids) {
         let msg = format!(
             "the groups of {} changed between decision and exec: refused",
             target.target.name
