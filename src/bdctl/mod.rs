@@ -118,3 +118,49 @@ pub fn run(args: BdctlArgs) -> i32 {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// Every `.rs` file under `dir`, recursively.
+    fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                rust_files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The wing sits above the library: no module outside `src/bdctl/`
+    /// and `src/bin/` names `crate::bdctl` in code (comments aside).
+    #[test]
+    fn nothing_below_the_wing_imports_it() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        let mut offenders = Vec::new();
+        for f in files {
+            let rel = f.strip_prefix(&src).unwrap();
+            if rel.starts_with("bdctl") || rel.starts_with("bin") || rel == Path::new("lib.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&f).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.trim_start();
+                if !code.starts_with("//") && code.contains("crate::bdctl") {
+                    offenders.push(format!("{}:{}: {code}", rel.display(), n + 1));
+                }
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "the library imports the CLI:\n{offenders:#?}"
+        );
+        // The test can fail: it reads this crate's real sources.
+        assert!(src.join("bdctl/mod.rs").is_file());
+    }
+}
