@@ -1,6 +1,7 @@
 //! `bdctl freeze`, `bdctl unfreeze`, `bdctl status`, `bdctl hydra`
-//! (docs/incident-response.md; the logic is in [`crate::incident`]). Every transition and every refused
-//! unfreeze is an audit record, chained like any other.
+//! (docs/incident-response.md; the logic is in [`crate::incident`]).
+//! Every transition and every refused unfreeze is an audit record,
+//! chained like any other.
 #![forbid(unsafe_code)]
 
 use super::exit;
