@@ -12,7 +12,6 @@ pub mod bdctl;
 pub mod bdexec;
 pub mod cli;
 pub mod decide;
-pub mod doctor;
 pub mod escape;
 pub mod exec;
 pub mod identity;

@@ -21,7 +21,6 @@ pub mod journal;
 pub mod mac;
 pub mod record;
 pub mod rotate;
-pub mod rotate_cmd;
 pub mod show;
 pub mod syslog;
 pub mod timing;

@@ -6,7 +6,6 @@
 
 pub mod kek;
 pub mod keys;
-pub mod keys_cmd;
 pub mod pam;
 pub mod timestamp;
 pub mod tokens;

@@ -4,6 +4,6 @@
 use clap::Parser;
 
 fn main() {
-    let args = belladonna::cli::BdctlArgs::parse();
+    let args = belladonna::bdctl::args::BdctlArgs::parse();
     std::process::exit(belladonna::bdctl::run(args));
 }

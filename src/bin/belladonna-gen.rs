@@ -10,7 +10,8 @@
 //! OUTDIR/{bash,zsh,fish}/... in each shell's packaging layout.
 #![forbid(unsafe_code)]
 
-use belladonna::cli::{BdctlArgs, BdexecArgs};
+use belladonna::bdctl::args::BdctlArgs;
+use belladonna::cli::BdexecArgs;
 use clap::CommandFactory;
 use clap_complete::{Shell, generate_to};
 use std::path::{Path, PathBuf};

@@ -1,12 +1,12 @@
 //! Incident response and deception (DESIGN section 10,
 //! docs/incident-response.md): frozen mode and its signed unfreeze
-//! ([`freeze`]), decoy grants ([`decoy`]), and the `bdctl` commands that
-//! drive them ([`cmd`]). Every submodule but `detach` (fork) forbids
-//! unsafe code.
+//! ([`freeze`]), decoy grants ([`decoy`]); the `bdctl` commands that
+//! drive them live in the bdctl wing (`bdctl/incident.rs`,
+//! `bdctl/tune.rs`). Every submodule but `detach` (fork) forbids unsafe
+//! code.
 #![deny(unsafe_code)]
 
 pub mod alarm;
-pub mod cmd;
 pub mod counters;
 pub mod decoy;
 pub mod detach;

@@ -8,7 +8,6 @@
 //! bdexec: the privileged binary never talks to a network.
 #![forbid(unsafe_code)]
 
-pub mod cmd;
 pub mod cursor;
 pub mod export;
 pub mod http;

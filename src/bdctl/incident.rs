@@ -1,8 +1,10 @@
-//! `bdctl freeze`, `bdctl unfreeze`, `bdctl status`
-//! (docs/incident-response.md). Every transition and every refused
-//! unfreeze is an audit record, chained like any other.
+//! `bdctl freeze`, `bdctl unfreeze`, `bdctl status`, `bdctl hydra`
+//! (docs/incident-response.md; the logic is in [`crate::incident`]).
+//! Every transition and every refused unfreeze is an audit record,
+//! chained like any other.
 #![forbid(unsafe_code)]
 
+use super::exit;
 use crate::audit::{self, AppendOptions, Event, Record};
 use crate::auth::tokens::{self, unfreeze_claims};
 use crate::incident::freeze::{self, Cause, FreezeInfo, State};
@@ -11,10 +13,6 @@ use crate::policy::model::Approval;
 use std::ffi::OsString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
-
-const OK: i32 = 0;
-const FAILED: i32 = 1;
-const USAGE: i32 = 2;
 
 /// Longest `--reason`, in bytes.
 pub const MAX_REASON: usize = 512;
@@ -74,14 +72,14 @@ fn need_root(what: &str) -> Result<(), i32> {
         Ok(())
     } else {
         eprintln!("bdctl: {what} must run as root");
-        Err(FAILED)
+        Err(exit::FAILED)
     }
 }
 
 fn state_dir() -> Result<OwnedFd, i32> {
     crate::state::open_state_dir().map_err(|e| {
         eprintln!("bdctl: {e}");
-        FAILED
+        exit::FAILED
     })
 }
 
@@ -95,7 +93,7 @@ pub fn freeze(reason: &str) -> i32 {
         eprintln!(
             "bdctl: --reason must be 1 to {MAX_REASON} bytes of text without control characters"
         );
-        return USAGE;
+        return exit::USAGE;
     }
     let run = match state_dir() {
         Ok(d) => d,
@@ -120,18 +118,18 @@ fn freeze_with(run: &OwnedFd, info: &FreezeInfo) -> i32 {
             let why = format!("cause={}; {}", info.cause.as_str(), info.reason);
             if let Err(e) = record(Event::Freeze, &why) {
                 eprintln!("bdctl: the host is frozen, but the record could not be written: {e}");
-                return FAILED;
+                return exit::FAILED;
             }
             println!("frozen: {}", info.reason);
-            OK
+            exit::OK
         }
         Ok(false) => {
             println!("already frozen (unchanged)");
-            OK
+            exit::OK
         }
         Err(e) => {
             eprintln!("bdctl: cannot freeze: {e}");
-            FAILED
+            exit::FAILED
         }
     }
 }
@@ -143,7 +141,7 @@ fn refuse(why: &str) -> i32 {
     if let Err(e) = rec {
         eprintln!("bdctl: (and the refusal could not be recorded: {e})");
     }
-    FAILED
+    exit::FAILED
 }
 
 /// `bdctl unfreeze --token A [--token B ...]`: M-of-N tokens of purpose
@@ -182,10 +180,10 @@ pub fn unfreeze(token_files: &[PathBuf]) -> i32 {
             let why = format!("approved by {}{since}", names.join(", "));
             if let Err(e) = record(Event::Unfreeze, &why) {
                 eprintln!("bdctl: unfrozen, but the record could not be written: {e}");
-                return FAILED;
+                return exit::FAILED;
             }
             println!("unfrozen: {why}");
-            OK
+            exit::OK
         }
         Err(why) => refuse(&why),
     }
@@ -282,7 +280,7 @@ pub fn status(json: bool) -> i32 {
         println!("counters: {counters}");
         println!("scores: {scores}");
     }
-    OK
+    exit::OK
 }
 
 /// (uid, score now, decayed heads) of every scored uid, highest first.
@@ -355,7 +353,7 @@ pub fn hydra(json: bool) -> i32 {
     let j = scores_json(&v);
     if json {
         println!("{j}");
-        return OK;
+        return exit::OK;
     }
     println!(
         "p50 {} p95 {} p99 {} ({} users)",
@@ -377,61 +375,5 @@ pub fn hydra(json: bool) -> i32 {
             .collect();
         println!("{name:<16} {s:.3}  {}", detail.join(" "));
     }
-    OK
-}
-
-/// `bdctl tune [--file LOG] [--write FILE]`.
-pub fn tune(file: Option<&std::path::Path>, write: Option<&std::path::Path>) -> i32 {
-    use crate::incident::tuner;
-    let path = file.unwrap_or(std::path::Path::new(crate::paths::AUDIT_FILE));
-    let hits = match tuner::decoy_hits(path) {
-        Ok(h) => h,
-        Err(e) => {
-            eprintln!("bdctl: {e}");
-            return FAILED;
-        }
-    };
-    let cur = match crate::policy::load::load_policy() {
-        Ok(l) => l.policy.incident.settings_or_default(),
-        Err(e) => {
-            eprintln!("bdctl: {e} (using the default [incident] settings)");
-            crate::policy::model::IncidentSettings::default()
-        }
-    };
-    let rec = tuner::recommend(&hits, &cur);
-    let show = |what: &str, s: &crate::policy::model::IncidentSettings| {
-        let fired = tuner::replay(&hits, s);
-        println!(
-            "{what}: decoy_floor = {}, decoy_factor = {}, decoy_window = {}s: the alarm would have fired {} times{}",
-            s.decoy_floor,
-            crate::incident::ppm_text(u64::from(s.decoy_factor_ppm)),
-            s.decoy_window,
-            fired.len(),
-            if fired.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " (windows starting at {})",
-                    fired
-                        .iter()
-                        .map(u64::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-        );
-    };
-    println!("decoy hits in {}: {}", path.display(), hits.len());
-    show("current", &cur);
-    show("recommended", &rec);
-    println!("trace sampling: not configurable in this build (no recommendation)");
-    if let Some(out) = write {
-        let text = tuner::dropin(&rec);
-        if let Err(e) = std::fs::write(out, text) {
-            eprintln!("bdctl: {}: {e}", out.display());
-            return FAILED;
-        }
-        println!("wrote {}", out.display());
-    }
-    OK
+    exit::OK
 }

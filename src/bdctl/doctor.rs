@@ -2,14 +2,19 @@
 //! installation is sound: Landlock ABI, seccomp, the installed bdexec's
 //! mode and file capabilities, policy and state permissions, what each
 //! sandbox profile would enforce here, and rules whose capability grants
-//! the installed binary cannot give.
+//! the installed binary cannot give. `bdctl doctor --otlp URL` probes an
+//! OTLP collector instead.
+#![allow(unsafe_code)]
 
+use super::exit;
+use crate::policy::load;
 use crate::policy::model::Policy;
 use crate::sandbox::capgrant::{self, CapsSet};
 use crate::secure_fs;
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::Duration;
 
 /// Rules whose `caps` the binary's permitted set lacks: (rule, missing).
 pub fn rules_lacking_caps(policy: &Policy, permitted: &CapsSet) -> Vec<(String, Vec<String>)> {
@@ -170,6 +175,38 @@ pub fn report(bdexec: &Path, policy: Option<&Policy>) -> (String, bool) {
         }
     }
     (out, ok)
+}
+
+/// `bdctl doctor [--bdexec PATH]`: the report, then the policy's state.
+pub fn run(bdexec: &Path) -> i32 {
+    let loaded = load::load_policy();
+    let (text, ok) = report(bdexec, loaded.as_ref().ok().map(|l| &l.policy));
+    print!("{text}");
+    match &loaded {
+        Ok(_) => println!("policy: ok"),
+        Err(e) => println!("policy: FAIL {e}"),
+    }
+    if ok && loaded.is_ok() {
+        println!("doctor: everything essential is in place");
+        exit::OK
+    } else {
+        println!("doctor: problems found (FAIL lines above)");
+        exit::FAILED
+    }
+}
+
+/// `bdctl doctor --otlp URL`.
+pub fn otlp(url: &str) -> i32 {
+    match crate::telemetry::export::probe(url, Duration::from_secs(5)) {
+        Ok(line) => {
+            println!("{line}");
+            exit::OK
+        }
+        Err(line) => {
+            println!("{line}");
+            exit::FAILED
+        }
+    }
 }
 
 fn seccomp_summary() -> String {

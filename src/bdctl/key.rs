@@ -1,10 +1,9 @@
 //! `bdctl key gen|rotate|show|verify` (see `docs/keys.md`, bdctl(8)).
 #![forbid(unsafe_code)]
 
-use super::keys::{self, KeyPaths};
-use crate::audit::VerifySummary;
-use crate::cli::KeyCmd;
-use crate::cli::bdctl_exit as exit;
+use super::args::KeyCmd;
+use super::exit;
+use crate::auth::keys::{self, KeyPaths};
 
 /// Run one `bdctl key` command; returns the exit code.
 pub fn run(cmd: KeyCmd) -> i32 {
@@ -52,14 +51,14 @@ pub fn run_with(cmd: KeyCmd, paths: &KeyPaths, log: &crate::audit::AppendOptions
             kek: true,
             tpm: true,
             ..
-        } => super::tpm::gen_tpm_kek(paths).map(|i| {
+        } => crate::auth::tpm::gen_tpm_kek(paths).map(|i| {
             println!("{i}");
             println!(
                 "sealed to the TPM ({}; owner hierarchy, ECC P-256 storage primary)",
-                super::tpm::tcti()
+                crate::auth::tpm::tcti()
             );
         }),
-        KeyCmd::Gen { kek: true, .. } => super::kek::gen_kek(paths).map(|i| println!("{i}")),
+        KeyCmd::Gen { kek: true, .. } => crate::auth::kek::gen_kek(paths).map(|i| println!("{i}")),
         KeyCmd::Rotate { audit: true, .. } => keys::rotate_audit_key(paths, log).map(|r| {
             match r.seal_seq {
                 Some(s) => println!(
@@ -106,29 +105,5 @@ pub fn run_with(cmd: KeyCmd, paths: &KeyPaths, log: &crate::audit::AppendOptions
             eprintln!("bdctl: {e}");
             exit::FAILED
         }
-    }
-}
-
-/// The epoch/MAC part of `bdctl audit verify`'s report.
-pub fn print_mac_summary(s: &VerifySummary, keyed: bool) {
-    let Some(e) = s.last_epoch else {
-        if s.records > 0 {
-            println!("no MACs: the log is not authenticated (no audit key installed)");
-        }
-        return;
-    };
-    let state = if s.sealed { "sealed" } else { "open" };
-    if keyed {
-        println!(
-            "MACs verified: {} records, last epoch {e} ({} records, {state}); \
-             {} records before the audit key existed",
-            s.macs_checked, s.epoch_records, s.unauthenticated
-        );
-    } else {
-        println!(
-            "epochs consistent, last epoch {e} ({} records, {state}); MACs not checked \
-             (give --key K0FILE)",
-            s.epoch_records
-        );
     }
 }

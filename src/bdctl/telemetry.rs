@@ -1,14 +1,14 @@
-//! The bdctl commands of this layer: `metrics [--textfile DIR]`,
-//! `metrics serve --listen ADDR`, `export otlp --endpoint URL`, `doctor
-//! --otlp URL`. Each returns the exit code (bdctl(8)) and prints one
-//! line per problem on stderr.
+//! `bdctl metrics [--textfile DIR]`, `metrics serve --listen ADDR`,
+//! `export otlp --endpoint URL` (the logic is in [`crate::telemetry`]).
+//! Each returns the exit code (bdctl(8)) and prints one line per problem
+//! on stderr.
 #![forbid(unsafe_code)]
 
-use super::export::{self, Options};
-use super::http::Endpoint;
-use super::metrics;
-use crate::cli::bdctl_exit as exit;
-use crate::cli::{ExportCmd, MetricsCmd};
+use super::args::{ExportCmd, MetricsCmd};
+use super::exit;
+use crate::telemetry::export::{self, Options};
+use crate::telemetry::http::Endpoint;
+use crate::telemetry::metrics;
 use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
@@ -17,7 +17,7 @@ fn log_path() -> &'static Path {
     Path::new(crate::paths::AUDIT_FILE)
 }
 
-fn collect_text() -> Result<String, super::TelemetryError> {
+fn collect_text() -> Result<String, crate::telemetry::TelemetryError> {
     let c = metrics::collect(log_path())?;
     for n in &c.notes {
         eprintln!("bdctl: metrics: {n}");
@@ -28,7 +28,7 @@ fn collect_text() -> Result<String, super::TelemetryError> {
 /// `bdctl metrics [--textfile DIR] [serve --listen ADDR]`.
 pub fn metrics(textfile: Option<&Path>, cmd: Option<MetricsCmd>) -> i32 {
     if let Some(MetricsCmd::Serve { listen }) = cmd {
-        return match super::http::serve(&listen, collect_text) {
+        return match crate::telemetry::http::serve(&listen, collect_text) {
             Ok(()) => exit::OK,
             Err(e) => {
                 eprintln!("bdctl: metrics serve: {e}");
@@ -116,20 +116,6 @@ pub fn export(cmd: ExportCmd) -> i32 {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("bdctl: export otlp: metrics: {e}");
-            exit::FAILED
-        }
-    }
-}
-
-/// `bdctl doctor --otlp URL`.
-pub fn doctor_otlp(url: &str) -> i32 {
-    match export::probe(url, Duration::from_secs(5)) {
-        Ok(line) => {
-            println!("{line}");
-            exit::OK
-        }
-        Err(line) => {
-            println!("{line}");
             exit::FAILED
         }
     }

@@ -1,0 +1,187 @@
+//! `bdctl policy check | hash | diff | pin` (and the `dev policy-diff`
+//! alias): the installed policy or a given file, linted, hashed,
+//! compared or pinned (docs/lint.md, docs/policy-diff.md, bdctl(8)).
+#![forbid(unsafe_code)]
+
+use super::exit;
+use crate::policy::lint::{self, Severity};
+use crate::policy::load;
+use std::path::Path;
+
+/// `println!` for policy check and hash that ignores a closed stdout
+/// (`bdctl policy check | head` is not an error, and must not panic).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `bdctl policy check [FILE] [--json] [--offline]`: parse, lint, print
+/// the findings and `errors: N, warnings: N, info: N`. Exit 1 when the
+/// policy does not load or has an ERROR, 4 when its highest tier is WARN,
+/// 0 otherwise (documented in docs/lint.md and bdctl(8)).
+pub fn check(file: Option<&Path>, json: bool, offline: bool) -> i32 {
+    let loaded = super::load_policy(file);
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            if json {
+                outln!("{}", lint::report_json_load_error(&e));
+            } else {
+                outln!("ERROR {e}");
+                outln!("errors: 1, warnings: 0, info: 0");
+            }
+            return exit::FAILED;
+        }
+    };
+    let mut findings = lint::lint(&loaded.policy);
+    if !offline {
+        findings.extend(lint::lint_paths(&loaded.policy));
+        findings.extend(lint::lint_accounts(&loaded.policy));
+    }
+    let counts = lint::counts(&findings);
+    if json {
+        outln!("{}", lint::report_json(&findings, Some(&loaded.hash)));
+    } else {
+        for f in &findings {
+            outln!("{f}");
+        }
+        outln!(
+            "errors: {}, warnings: {}, info: {}",
+            counts.error,
+            counts.warn,
+            counts.info
+        );
+        outln!("policy hash: {}", crate::policy::hash::hex(&loaded.hash));
+    }
+    match counts.highest() {
+        Some(Severity::Error) => exit::FAILED,
+        Some(Severity::Warn) => exit::WARNINGS,
+        _ => exit::OK,
+    }
+}
+
+/// `bdctl policy hash [FILE] [--json]`: the canonical hash and the four
+/// segment hashes. Exit 1 when the policy does not load.
+pub fn hash(file: Option<&Path>, json: bool) -> i32 {
+    use crate::policy::hash::{hex, segment_hashes};
+    let loaded = super::load_policy(file);
+    let loaded = match loaded {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("bdctl: {e}");
+            return exit::FAILED;
+        }
+    };
+    let seg = segment_hashes(&loaded.policy);
+    let source = file.map_or_else(
+        || crate::paths::POLICY_FILE.to_string(),
+        |f| f.to_string_lossy().into_owned(),
+    );
+    if json {
+        let v = serde_json::json!({
+            "source": source,
+            "dropins": file.is_none(),
+            "hash": hex(&loaded.hash),
+            "segments": {
+                "auth": hex(&seg.auth),
+                "rate": hex(&seg.rate),
+                "sandbox": hex(&seg.sandbox),
+                "decoy": hex(&seg.decoy),
+            },
+        });
+        outln!("{v}");
+    } else {
+        outln!("policy:  {}", hex(&loaded.hash));
+        outln!("auth:    {}", hex(&seg.auth));
+        outln!("rate:    {}", hex(&seg.rate));
+        outln!("sandbox: {}", hex(&seg.sandbox));
+        outln!("decoy:   {}", hex(&seg.decoy));
+    }
+    exit::OK
+}
+
+/// `bdctl policy diff A B`: 0 nothing widens (or `--allow-widen`), 1
+/// something widens, 2 a file could not be loaded.
+pub fn diff(a: &Path, b: &Path, json: bool, allow_widen: bool) -> i32 {
+    let load = |p: &Path| {
+        load::load_policy_from(p).map_err(|e| {
+            eprintln!("bdctl: {e}");
+        })
+    };
+    let (Ok(la), Ok(lb)) = (load(a), load(b)) else {
+        return exit::USAGE;
+    };
+    let d = crate::policy::diff::diff(&la.policy, &lb.policy);
+    if json {
+        println!("{}", d.render_json());
+    } else {
+        print!("{}", d.render_text());
+    }
+    if d.widens() && !allow_widen {
+        exit::FAILED
+    } else {
+        exit::OK
+    }
+}
+
+/// `bdctl policy pin [--show]`.
+pub fn pin(show: bool) -> i32 {
+    use crate::policy::lock;
+    if show {
+        return match lock::read_lock() {
+            Ok(Some(l)) => {
+                print!("{}", l.render());
+                exit::OK
+            }
+            Ok(None) => {
+                eprintln!(
+                    "bdctl: no policy lock ({}/{})",
+                    crate::paths::CONF_DIR,
+                    lock::LOCK_NAME
+                );
+                exit::FAILED
+            }
+            Err(e) => {
+                eprintln!("bdctl: {e}");
+                exit::FAILED
+            }
+        };
+    }
+    let uid = nix::unistd::getuid();
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("bdctl: policy pin must run as root");
+        return exit::FAILED;
+    }
+    let loaded = match load::load_policy() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("bdctl: {e}");
+            return exit::FAILED;
+        }
+    };
+    let by = lock::PinnedBy {
+        uid: uid.as_raw(),
+        name: nix::unistd::User::from_uid(uid)
+            .ok()
+            .flatten()
+            .map(|u| u.name),
+    };
+    let now = crate::audit::record::rfc3339(std::time::SystemTime::now());
+    match lock::pin(&loaded, &by, &now) {
+        Ok(l) => {
+            println!(
+                "pinned {} to {}/{}",
+                crate::policy::hash::hex(&l.hash),
+                crate::paths::CONF_DIR,
+                lock::LOCK_NAME
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("bdctl: {e}");
+            exit::FAILED
+        }
+    }
+}
