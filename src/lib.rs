@@ -24,5 +24,6 @@ pub mod sandbox;
 pub mod secure_fs;
 pub mod state;
 pub mod stdio;
+pub mod sys;
 pub mod telemetry;
 pub mod testhook;

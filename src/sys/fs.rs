@@ -1,0 +1,30 @@
+//! File calls nix does not wrap: getxattr(2) on a path, close_range(2).
+
+use nix::errno::Errno;
+use std::ffi::CStr;
+
+/// `getxattr(path, name)` into `buf`; the length read.
+pub fn getxattr(path: &CStr, name: &CStr, buf: &mut [u8]) -> nix::Result<usize> {
+    // SAFETY: `path` and `name` are C strings and `buf` a writable buffer
+    // of the length passed; the kernel writes at most that many bytes.
+    let n = unsafe {
+        libc::getxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast::<libc::c_void>(),
+            buf.len(),
+        )
+    };
+    Errno::result(n).map(|n| n as usize)
+}
+
+/// `close_range(first, last, 0)`. Closing fds owned by live Rust objects
+/// is a logic error (their later close hits another fd), never a memory
+/// error: callers use it where those objects are never used again (the
+/// process execs or exits) or own nothing in the range.
+pub fn close_range(first: u32, last: u32) -> nix::Result<()> {
+    // SAFETY: close_range takes integers only; it touches no memory of
+    // this process.
+    let r = unsafe { libc::close_range(first, last, 0) };
+    Errno::result(r).map(drop)
+}
