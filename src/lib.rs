@@ -6,6 +6,7 @@
 pub mod account;
 pub mod alert;
 pub mod audit;
+pub mod base;
 pub mod auth;
 pub mod authstep;
 pub mod bdctl;
