@@ -4,6 +4,8 @@
 //! sandbox profile would enforce here, and rules whose capability grants
 //! the installed binary cannot give.
 
+#![forbid(unsafe_code)]
+
 use crate::policy::model::Policy;
 use crate::sandbox::capgrant::{self, CapsSet};
 use crate::secure_fs;
@@ -173,8 +175,7 @@ pub fn report(bdexec: &Path, policy: Option<&Policy>) -> (String, bool) {
 }
 
 fn seccomp_summary() -> String {
-    // SAFETY: PR_GET_SECCOMP takes no pointer arguments.
-    let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    let mode = crate::sys::kernel::seccomp_mode().unwrap_or(-1);
     let actions =
         std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
     match mode {

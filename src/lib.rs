@@ -6,9 +6,9 @@
 pub mod account;
 pub mod alert;
 pub mod audit;
-pub mod base;
 pub mod auth;
 pub mod authstep;
+pub mod base;
 pub mod bdctl;
 pub mod bdexec;
 pub mod cli;

@@ -28,3 +28,28 @@ pub fn close_range(first: u32, last: u32) -> nix::Result<()> {
     let r = unsafe { libc::close_range(first, last, 0) };
     Errno::result(r).map(drop)
 }
+
+/// True when `fd` is an open descriptor of this process (`F_GETFD`).
+pub fn fd_is_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD on any integer only reports; no memory is touched.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// The owner of the user namespace open on `ns` (an nsfs file), as seen
+/// from the calling process's own user namespace (`NS_GET_OWNER_UID`).
+pub fn ns_owner_uid(ns: impl std::os::fd::AsFd) -> nix::Result<u32> {
+    use std::os::fd::AsRawFd;
+    const NS_GET_OWNER_UID: libc::c_ulong = 0xb704; // _IO(0xb7, 0x4)
+    let mut owner: libc::uid_t = 0;
+    // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer, which
+    // points to a live, properly aligned local; the kernel reads nothing
+    // else.
+    let rc = unsafe {
+        libc::ioctl(
+            ns.as_fd().as_raw_fd(),
+            NS_GET_OWNER_UID,
+            &mut owner as *mut libc::uid_t,
+        )
+    };
+    Errno::result(rc).map(|_| owner)
+}

@@ -45,12 +45,7 @@ pub fn wait4_nohang(pid: libc::pid_t) -> Option<(i32, libc::rusage)> {
 
 /// Set `sig`'s disposition to the default (`SIG_DFL`).
 pub fn default_disposition(sig: i32) -> nix::Result<()> {
-    // SAFETY: installing SIG_DFL runs no code of ours in a handler.
-    let r = unsafe { libc::signal(sig, libc::SIG_DFL) };
-    if r == libc::SIG_ERR {
-        return Err(Errno::last());
-    }
-    Ok(())
+    set_disposition(sig, Disposition::Default)
 }
 
 #[cfg(test)]
@@ -74,4 +69,30 @@ mod tests {
     fn wait4_nohang_of_no_child_is_none() {
         assert!(wait4_nohang(i32::MAX).is_none());
     }
+}
+
+/// What [`set_disposition`] installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    Default,
+    Ignore,
+}
+
+/// `sigaction(sig)` to SIG_DFL or SIG_IGN, empty mask, no flags. Errors
+/// (SIGKILL, SIGSTOP, unused numbers) are returned for the caller to
+/// ignore or not.
+pub fn set_disposition(sig: i32, d: Disposition) -> nix::Result<()> {
+    // SAFETY: a zeroed sigaction with SIG_DFL or SIG_IGN and an empty mask
+    // is a valid argument; sigaction only reads it; no handler of ours
+    // runs.
+    let r = unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = match d {
+            Disposition::Default => libc::SIG_DFL,
+            Disposition::Ignore => libc::SIG_IGN,
+        };
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut())
+    };
+    Errno::result(r).map(drop)
 }
