@@ -3,6 +3,7 @@
 //! shadow entry says it expired is refused even for `auth = "none"`.
 //! PAM's account stage runs too: for password rules always, for every
 //! other rule while `[defaults] pam_account` is on (the default).
+#![forbid(unsafe_code)]
 
 use std::ffi::CString;
 use std::fmt;
@@ -29,29 +30,9 @@ impl std::error::Error for AccountError {}
 /// there is no entry or it never expires.
 pub fn expiry_day(name: &str) -> Result<Option<i64>, AccountError> {
     let c = CString::new(name).map_err(|_| AccountError::Lookup("NUL in user name".into()))?;
-    // SAFETY: spwd is a plain C struct; zeroed is a valid initial value.
-    let mut sp: libc::spwd = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 4096];
-    let mut out: *mut libc::spwd = std::ptr::null_mut();
-    loop {
-        // SAFETY: all pointers are valid for the call: `c` is a C string,
-        // `sp` and `out` are live locals, `buf` has `buf.len()` bytes.
-        let rc =
-            unsafe { libc::getspnam_r(c.as_ptr(), &mut sp, buf.as_mut_ptr(), buf.len(), &mut out) };
-        match rc {
-            0 if out.is_null() => return Ok(None),
-            0 => break,
-            libc::ERANGE if buf.len() < (1 << 20) => buf.resize(buf.len() * 4, 0),
-            libc::ENOENT => return Ok(None),
-            e => {
-                return Err(AccountError::Lookup(
-                    std::io::Error::from_raw_os_error(e).to_string(),
-                ));
-            }
-        }
-    }
-    let exp: i64 = sp.sp_expire;
-    Ok((exp >= 0).then_some(exp))
+    let exp = crate::sys::shadow::expire_day(&c)
+        .map_err(|e| AccountError::Lookup(std::io::Error::from(e).to_string()))?;
+    Ok(exp.filter(|d| *d >= 0))
 }
 
 /// Refuse an expired account. `now_secs` is the effective wall time.
@@ -73,7 +54,10 @@ mod tests {
     #[test]
     fn root_is_not_expired_and_unknown_is_none() {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIPPED: reading /etc/shadow needs root");
+            crate::testhook::skipped(
+                "account::root_is_not_expired_and_unknown_is_none",
+                "needs root: /etc/shadow",
+            );
             return;
         }
         assert!(check_not_expired("root", 1_800_000_000).is_ok());

@@ -18,6 +18,8 @@
 //! journald that is absent (ENOENT, ECONNREFUSED) or full (EAGAIN) makes
 //! [`send`] fail at once: it never waits.
 
+#![cfg_attr(not(test), forbid(unsafe_code))]
+
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
@@ -150,54 +152,19 @@ fn sealed_memfd(data: &[u8]) -> io::Result<OwnedFd> {
     Ok(OwnedFd::from(f))
 }
 
-/// An empty datagram to `path` carrying `fd` (SCM_RIGHTS), non-blocking.
+/// An empty datagram to `path` carrying `fd` (SCM_RIGHTS), non-blocking
+/// (no iovec: an empty datagram, as journal-send.c sends).
 fn send_fd(sock: &UnixDatagram, path: &Path, fd: &OwnedFd) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let p = path.as_os_str().as_bytes();
-    // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
-    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
-    if p.len() >= addr.sun_path.len() {
-        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
-    }
-    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-    for (d, s) in addr.sun_path.iter_mut().zip(p) {
-        *d = *s as libc::c_char;
-    }
-    let raw = fd.as_raw_fd();
-    // Room for one cmsghdr with one int, aligned as cmsghdr.
-    let mut control = [0u64; 4];
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) } as usize;
-    if space > std::mem::size_of_val(&control) {
-        return Err(io::Error::from_raw_os_error(libc::EINVAL));
-    }
-    // SAFETY: msghdr is plain old data; all-zero is a valid value.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_name = (&raw mut addr).cast();
-    msg.msg_namelen = (std::mem::size_of::<libc::sa_family_t>() + p.len()) as libc::socklen_t;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    // SAFETY: msg_control points to `control`, at least `space` bytes,
-    // aligned for cmsghdr (u64), so CMSG_FIRSTHDR is non-null and the
-    // header and its one int of data lie inside it. sendmsg only reads
-    // `msg`, `addr` and `control`, which live until it returns; the fd
-    // is open (borrowed from `fd`). No iovec: an empty datagram, as
-    // journal-send.c sends.
-    let r = unsafe {
-        let c = libc::CMSG_FIRSTHDR(&msg);
-        (*c).cmsg_level = libc::SOL_SOCKET;
-        (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<libc::c_int>() as u32) as _;
-        std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>(), raw);
-        libc::sendmsg(
-            sock.as_raw_fd(),
-            &msg,
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
+    let addr = UnixAddr::new(path)?;
+    let fds = [fd.as_raw_fd()];
+    sendmsg(
+        sock.as_raw_fd(),
+        &[] as &[io::IoSlice<'_>],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+        Some(&addr),
+    )?;
     Ok(())
 }
 

@@ -21,3 +21,12 @@ pub fn point(name: &str) {
 #[cfg(not(feature = "test-hooks"))]
 #[inline(always)]
 pub fn point(_name: &str) {}
+
+/// A unit test that cannot run here says so where `cargo test` shows it:
+/// straight to the process's stderr (the harness captures only the
+/// `print!` family), as the integration tests' `SKIPPED (needs root)`.
+#[cfg(test)]
+pub(crate) fn skipped(test: &str, why: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr().lock(), "SKIPPED ({why}): {test}");
+}

@@ -15,13 +15,9 @@
 mod common;
 use common::*;
 
-use std::ffi::CString;
 use std::fs;
 use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -379,75 +375,21 @@ fn in_session_ns(
     binds: &[&str],
     effective_root: bool,
 ) {
-    let d = &env.dir;
-    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap();
-    let overlay_opts = CString::new(format!("lowerdir={}:/etc", d.join("etc").display())).unwrap();
-    let etc = c(Path::new("/etc"));
-    let overlay = CString::new("overlay").unwrap();
-    let binds: Vec<(CString, CString)> = binds
-        .iter()
-        .map(|b| {
-            let dst = match *b {
-                "run" => "/run",
-                "log" => "/var/log",
-                "lib" => "/var/lib",
-                other => panic!("unknown bind {other}"),
-            };
-            let src = d.join(b);
-            assert!(src.is_dir(), "harness dir {} exists", src.display());
-            (c(&src), c(Path::new(dst)))
-        })
-        .collect();
-    let root = c(Path::new("/"));
     let slave = p.slave.as_raw_fd();
-    let groups: Vec<libc::gid_t> = ALICE.groups.to_vec();
-    let (uid, gid) = (ALICE.uid, ALICE.gid);
-    let (eu, eg) = if effective_root { (0, 0) } else { (uid, gid) };
-    // SAFETY: the closure only makes system calls on data prepared above
-    // (no allocation, no locks): async-signal-safe after fork.
-    unsafe {
-        cmd.pre_exec(move || {
-            fn ck(r: libc::c_int) -> std::io::Result<()> {
-                if r == -1 {
-                    Err(std::io::Error::last_os_error())
-                } else {
-                    Ok(())
-                }
-            }
-            ck(libc::setsid())?;
-            if ctty {
-                ck(libc::ioctl(slave, libc::TIOCSCTTY, 0))?;
-            }
-            ck(libc::unshare(libc::CLONE_NEWNS))?;
-            ck(libc::mount(
-                std::ptr::null(),
-                root.as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ))?;
-            ck(libc::mount(
-                overlay.as_ptr(),
-                etc.as_ptr(),
-                overlay.as_ptr(),
-                libc::MS_RDONLY,
-                overlay_opts.as_ptr().cast(),
-            ))?;
-            for (src, dst) in &binds {
-                ck(libc::mount(
-                    src.as_ptr(),
-                    dst.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND,
-                    std::ptr::null(),
-                ))?;
-            }
-            ck(libc::setgroups(groups.len(), groups.as_ptr()))?;
-            ck(libc::setresgid(gid, eg, eg))?;
-            ck(libc::setresuid(uid, eu, eu))?;
-            Ok(())
-        });
-    }
+    common::enter_ns(
+        cmd,
+        env,
+        &common::NsSetup {
+            binds,
+            user: ALICE,
+            effective_root,
+            session: Some(ctty.then_some(slave)),
+            cwd: None,
+            umask: None,
+            rlimits: &[],
+            close_fds: &[],
+        },
+    );
 }
 
 /// Play the user on the pty's master side until `child` exits: answer

@@ -23,9 +23,12 @@
 //! [`TtyPrompt::none`] (for `bdexec -n`) never prompts: any request for
 //! input fails with [`AuthError::PasswordRequired`].
 
+#![cfg_attr(not(test), forbid(unsafe_code))]
+
 use super::pam::AuthError;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use crate::sys::mem::wipe;
+use nix::sys::signal::Signal;
+use std::os::fd::{AsFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// How long one prompt waits for the user (sudo's `passwd_timeout`).
@@ -44,6 +47,12 @@ impl Secret {
     }
 }
 
+impl AsRef<[u8]> for Secret {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 impl Drop for Secret {
     fn drop(&mut self) {
         wipe(&mut self.0);
@@ -54,15 +63,6 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Secret(..)")
     }
-}
-
-/// Overwrite a buffer with zeros in a way the optimiser keeps.
-pub(crate) fn wipe(buf: &mut [u8]) {
-    for b in buf.iter_mut() {
-        // SAFETY: `b` is a valid, aligned, exclusive reference to a byte.
-        unsafe { std::ptr::write_volatile(b, 0) };
-    }
-    std::sync::atomic::compiler_fence(Ordering::SeqCst);
 }
 
 /// Where prompts go: the controlling terminal, or nowhere (`-n`).
@@ -131,14 +131,7 @@ fn open_dev_tty() -> Result<OwnedFd, AuthError> {
 /// The session id the kernel has for the terminal on `fd`; fails unless
 /// it is the calling process's controlling terminal.
 fn tty_sid(fd: &OwnedFd) -> Result<i32, nix::Error> {
-    let mut sid: libc::pid_t = 0;
-    // SAFETY: TIOCGSID writes one pid_t through the pointer, which points
-    // to a live, aligned local; the fd is open for the call.
-    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGSID, &mut sid as *mut libc::pid_t) };
-    if rc == -1 {
-        return Err(nix::Error::last());
-    }
-    Ok(sid)
+    crate::sys::term::session_of(fd)
 }
 
 fn no_tty(why: &str) -> AuthError {
@@ -292,18 +285,14 @@ fn read_until_newline(fd: &OwnedFd, path: &str) -> Result<Secret, AuthError> {
         }
         // Short polls so a signal is noticed even when another thread of
         // the process took it (bdexec is single-threaded; tests are not).
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one live, initialised pollfd; the fd is open.
-        let rc = unsafe { libc::poll(&mut pfd, 1, 200) };
-        match rc {
-            0 => continue,
-            r if r > 0 => {}
-            _ => {
-                let e = nix::Error::last();
+        let mut pfd = [nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(200u16)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(e) => {
                 if e == nix::Error::EINTR {
                     continue;
                 }
@@ -371,68 +360,42 @@ impl Drop for EchoOff<'_> {
     }
 }
 
-/// The signal that interrupted the prompt (0: none).
-static CAUGHT: AtomicI32 = AtomicI32::new(0);
-
 fn pending_signal() -> Option<i32> {
-    match CAUGHT.load(Ordering::SeqCst) {
-        0 => None,
-        s => Some(s),
-    }
-}
-
-extern "C" fn on_signal(sig: libc::c_int) {
-    // Only an atomic store: async-signal-safe.
-    CAUGHT.store(sig, Ordering::SeqCst);
+    crate::sys::signal::caught()
 }
 
 /// Signals that end a prompt (the terminal is restored first).
-const PROMPT_SIGNALS: [libc::c_int; 7] = [
-    libc::SIGINT,
-    libc::SIGQUIT,
-    libc::SIGTSTP,
-    libc::SIGTTIN,
-    libc::SIGTTOU,
-    libc::SIGHUP,
-    libc::SIGTERM,
+const PROMPT_SIGNALS: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGTSTP,
+    Signal::SIGTTIN,
+    Signal::SIGTTOU,
+    Signal::SIGHUP,
+    Signal::SIGTERM,
 ];
 
 /// Catch [`PROMPT_SIGNALS`] (no SA_RESTART) until dropped, then put the
 /// old dispositions back.
 struct SignalGuard {
-    old: Vec<(libc::c_int, libc::sigaction)>,
+    old: Vec<crate::sys::signal::Saved>,
 }
 
 impl SignalGuard {
     fn install() -> SignalGuard {
-        CAUGHT.store(0, Ordering::SeqCst);
-        let mut old = Vec::with_capacity(PROMPT_SIGNALS.len());
-        for sig in PROMPT_SIGNALS {
-            // SAFETY: a zeroed sigaction with a plain handler (no
-            // SA_SIGINFO), an empty mask and no flags is a valid argument;
-            // the handler only stores to an atomic. `prev` is a live local
-            // the kernel writes the old action into.
-            unsafe {
-                let mut sa: libc::sigaction = std::mem::zeroed();
-                sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
-                libc::sigemptyset(&mut sa.sa_mask);
-                let mut prev: libc::sigaction = std::mem::zeroed();
-                if libc::sigaction(sig, &sa, &mut prev) == 0 {
-                    old.push((sig, prev));
-                }
-            }
-        }
+        crate::sys::signal::reset_caught();
+        let old = PROMPT_SIGNALS
+            .iter()
+            .filter_map(|s| crate::sys::signal::catch_into_flag(*s).ok())
+            .collect();
         SignalGuard { old }
     }
 }
 
 impl Drop for SignalGuard {
     fn drop(&mut self) {
-        for (sig, prev) in &self.old {
-            // SAFETY: `prev` is the action the kernel returned for `sig`.
-            unsafe {
-                libc::sigaction(*sig, prev, std::ptr::null_mut());
-            }
+        for saved in self.old.drain(..) {
+            crate::sys::signal::restore(saved);
         }
     }
 }

@@ -4,7 +4,7 @@
 //! sandbox profile would enforce here, and rules whose capability grants
 //! the installed binary cannot give. `bdctl doctor --otlp URL` probes an
 //! OTLP collector instead.
-#![allow(unsafe_code)]
+#![forbid(unsafe_code)]
 
 use super::exit;
 use crate::policy::load;
@@ -210,8 +210,7 @@ pub fn otlp(url: &str) -> i32 {
 }
 
 fn seccomp_summary() -> String {
-    // SAFETY: PR_GET_SECCOMP takes no pointer arguments.
-    let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    let mode = crate::sys::kernel::seccomp_mode().unwrap_or(-1);
     let actions =
         std::fs::read_to_string("/proc/sys/kernel/seccomp/actions_avail").unwrap_or_default();
     match mode {

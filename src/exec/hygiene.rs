@@ -6,10 +6,12 @@
 //! command should get back (the caller's rlimits and umask) is saved and
 //! restored just before exec by [`Saved::restore_for_target`].
 
+#![forbid(unsafe_code)]
+
+use crate::sys::proc::Disposition;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::stat::{Mode, umask};
 use std::fmt;
-use std::os::fd::AsRawFd;
 
 /// Why bdexec refuses to run at all in this process environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,22 +90,7 @@ const OVERFLOW_UID: u32 = 65534;
 /// The owner of the user namespace open on `ns` (an nsfs file), as seen
 /// from the calling process's own user namespace.
 fn ns_owner_uid(ns: &std::fs::File) -> std::io::Result<u32> {
-    const NS_GET_OWNER_UID: libc::c_ulong = 0xb704; // _IO(0xb7, 0x4)
-    let mut owner: libc::uid_t = 0;
-    // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer, which
-    // points to a live, properly aligned local; the fd is open for the
-    // call and the kernel reads nothing else.
-    let rc = unsafe {
-        libc::ioctl(
-            ns.as_raw_fd(),
-            NS_GET_OWNER_UID,
-            &mut owner as *mut libc::uid_t,
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(owner)
+    Ok(crate::sys::fs::ns_owner_uid(ns)?)
 }
 
 /// `Ok(())` in the initial user namespace; otherwise the refusal.
@@ -218,25 +205,16 @@ const RAISED: [Resource; 5] = [
     Resource::RLIMIT_CPU,
 ];
 
-fn set_disposition(sig: libc::c_int, handler: libc::sighandler_t) {
-    // SAFETY: a zeroed sigaction with SIG_DFL or SIG_IGN and an empty mask
-    // is a valid argument; sigaction only reads it. Errors (SIGKILL,
-    // SIGSTOP, unused numbers) are expected and ignored.
-    unsafe {
-        let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = handler;
-        libc::sigemptyset(&mut sa.sa_mask);
-        libc::sigaction(sig, &sa, std::ptr::null_mut());
-    }
+/// Errors (SIGKILL, SIGSTOP, unused numbers) are expected and ignored.
+fn set_disposition(sig: libc::c_int, d: Disposition) {
+    let _ = crate::sys::proc::set_disposition(sig, d);
 }
 
 /// Make sure fds 0, 1 and 2 are open (on /dev/null where the caller
 /// closed them), so nothing bdexec opens lands on a standard stream.
 fn ensure_std_fds() -> Result<(), Refusal> {
     for fd in 0..3 {
-        // SAFETY: F_GETFD on any integer is harmless; it only reports.
-        let open = unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
-        if !open {
+        if !crate::sys::fs::fd_is_open(fd) {
             let f = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
@@ -257,22 +235,21 @@ fn ensure_std_fds() -> Result<(), Refusal> {
 /// The `recv` hygiene. Runs first, before any file is opened.
 pub fn sanitize() -> Result<Saved, Refusal> {
     ensure_std_fds()?;
-    // SAFETY: close_range has no memory effects; closing every inherited
-    // fd from 3 up is intended (bdexec holds none yet).
-    let rc = unsafe { libc::close_range(3, libc::c_uint::MAX, 0) };
-    if rc != 0 {
+    // Closing every inherited fd from 3 up is intended (bdexec holds
+    // none yet).
+    if let Err(e) = crate::sys::fs::close_range(3, u32::MAX) {
         return Err(Refusal::Setup(format!(
             "close_range: {}",
-            std::io::Error::last_os_error()
+            std::io::Error::from(e)
         )));
     }
     for sig in 1..=libc::SIGRTMAX() {
-        set_disposition(sig, libc::SIG_DFL);
+        set_disposition(sig, Disposition::Default);
     }
     // Writes to a closed pipe or past a file-size limit must fail with an
     // error we can report, not kill bdexec half-way.
-    set_disposition(libc::SIGPIPE, libc::SIG_IGN);
-    set_disposition(libc::SIGXFSZ, libc::SIG_IGN);
+    set_disposition(libc::SIGPIPE, Disposition::Ignore);
+    set_disposition(libc::SIGXFSZ, Disposition::Ignore);
     nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
@@ -324,8 +301,8 @@ impl Saved {
         umask(Mode::from_bits_truncate(
             self.umask.bits() | (policy_umask & 0o777),
         ));
-        set_disposition(libc::SIGPIPE, libc::SIG_DFL);
-        set_disposition(libc::SIGXFSZ, libc::SIG_DFL);
+        set_disposition(libc::SIGPIPE, Disposition::Default);
+        set_disposition(libc::SIGXFSZ, Disposition::Default);
         Ok(())
     }
 }

@@ -45,9 +45,12 @@
 //! monitor having no CAP_KILL.) The accept record stays without its exit
 //! record, which `bdctl audit show` marks "no exit recorded".
 //!
-//! libc lives here: fork, signalfd, poll, wait4, the pty ioctls.
+//! The calls nix does not wrap safely (fork, wait4, the pty ioctls, a
+//! signal's default action) go through src/sys.
+#![forbid(unsafe_code)]
 
 use crate::audit::{self, AppendOptions, ExitRecord, Outcome};
+use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::termios::{self, SetArg, Termios};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
@@ -87,16 +90,10 @@ pub struct Child {
     tty_rdev: Option<u64>,
 }
 
-fn errno(what: &str) -> String {
-    format!("{what}: {}", std::io::Error::last_os_error())
-}
-
-fn rdev(fd: RawFd) -> Option<u64> {
-    // SAFETY: fstat writes into the zeroed stat buffer we own.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; fd is any integer, an invalid one fails EBADF.
-    let rc = unsafe { libc::fstat(fd, &mut st) };
-    (rc == 0 && st.st_mode & libc::S_IFMT == libc::S_IFCHR).then_some(st.st_rdev)
+/// The device number of a character device behind `fd`.
+fn rdev(fd: impl AsFd) -> Option<u64> {
+    let st = nix::sys::stat::fstat(fd).ok()?;
+    (st.st_mode & libc::S_IFMT == libc::S_IFCHR).then_some(st.st_rdev)
 }
 
 /// The caller's terminal opened with the caller's own ids, if it has one.
@@ -143,18 +140,8 @@ fn new_pty(tty: &OwnedFd, uid: u32, gid: u32) -> Result<(OwnedFd, OwnedFd), Stri
             st.st_uid
         ));
     }
-    copy_winsize(tty.as_raw_fd(), p.master.as_raw_fd());
+    crate::sys::term::copy_winsize(tty, &p.master);
     Ok((p.master, p.slave))
-}
-
-fn copy_winsize(from: RawFd, to: RawFd) {
-    // SAFETY: TIOCGWINSZ/TIOCSWINSZ read and write one winsize we own.
-    unsafe {
-        let mut ws: libc::winsize = std::mem::zeroed();
-        if libc::ioctl(from, libc::TIOCGWINSZ, &mut ws) == 0 {
-            libc::ioctl(to, libc::TIOCSWINSZ, &ws);
-        }
-    }
 }
 
 /// Fork. In the parent this becomes the monitor and never returns; in
@@ -193,11 +180,10 @@ pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
     )
     .map_err(|e| format!("signalfd: {e}"))?;
     let started = Instant::now();
-    // SAFETY: bdexec is single-threaded here: the child may run any code.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(errno("fork"));
-    }
+    let pid = match crate::sys::proc::fork().map_err(|e| format!("fork: {e}"))? {
+        nix::unistd::ForkResult::Parent { child } => child.as_raw(),
+        nix::unistd::ForkResult::Child => 0,
+    };
     if pid == 0 {
         drop(sfd);
         // The child's mask is bdexec's before the monitor blocked more.
@@ -231,17 +217,18 @@ impl Child {
             return Ok(());
         };
         nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
-        // SAFETY: TIOCSCTTY takes an int argument, no memory.
-        if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } != 0 {
-            return Err(errno("TIOCSCTTY"));
+        crate::sys::term::set_controlling(&slave).map_err(|e| format!("TIOCSCTTY: {e}"))?;
+        let is_tty =
+            |fd: std::os::fd::BorrowedFd<'_>| self.tty_rdev.is_some() && rdev(fd) == self.tty_rdev;
+        let dup = |r: nix::Result<()>| r.map_err(|e| format!("dup2: {e}"));
+        if is_tty(std::io::stdin().as_fd()) {
+            dup(nix::unistd::dup2_stdin(&slave))?;
         }
-        for fd in 0..=2 {
-            if self.tty_rdev.is_some() && rdev(fd) == self.tty_rdev {
-                // SAFETY: dup2 onto a standard fd; both are valid.
-                if unsafe { libc::dup2(slave.as_raw_fd(), fd) } != fd {
-                    return Err(errno("dup2"));
-                }
-            }
+        if is_tty(std::io::stdout().as_fd()) {
+            dup(nix::unistd::dup2_stdout(&slave))?;
+        }
+        if is_tty(std::io::stderr().as_fd()) {
+            dup(nix::unistd::dup2_stderr(&slave))?;
         }
         Ok(())
     }
@@ -307,10 +294,9 @@ impl Monitor {
         let mut from = 3;
         for k in keep.into_iter().chain([libc::c_int::MAX]) {
             if k > from {
-                // SAFETY: closes fds no Rust object we still use owns
-                // (the owners of the others never run again: run() does
-                // not return).
-                unsafe { libc::close_range(from as u32, (k - 1) as u32, 0) };
+                // Closes fds no Rust object we still use owns (the owners
+                // of the others never run again: run() does not return).
+                let _ = crate::sys::fs::close_range(from as u32, (k - 1) as u32);
             }
             from = k.saturating_add(1);
         }
@@ -331,8 +317,9 @@ impl Monitor {
         let switch = self.target_uid != 0
             && caps::raise(None, caps::CapSet::Effective, caps::Capability::CAP_SETUID).is_ok()
             && setresuid(keep, Uid::from_raw(self.target_uid), keep).is_ok();
-        // SAFETY: kill has no memory effects.
-        unsafe { libc::kill(pid, sig) };
+        if let Ok(s) = Signal::try_from(sig) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), s);
+        }
         if switch {
             // Back to euid 0 (the saved uid): the kernel refills the
             // effective set, emptied again right after.
@@ -369,21 +356,7 @@ impl Monitor {
     }
 
     fn wait(&self) -> Option<Change> {
-        let mut st = 0;
-        // SAFETY: rusage is plain old data; all zeroes is a valid value.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: wait4 writes status and rusage we own.
-        let r = unsafe {
-            libc::wait4(
-                self.child,
-                &mut st,
-                libc::WNOHANG | libc::WUNTRACED,
-                &mut ru,
-            )
-        };
-        if r != self.child {
-            return None;
-        }
+        let (st, ru) = crate::sys::proc::wait4_nohang(self.child)?;
         if libc::WIFSTOPPED(st) {
             Some(Change::Stopped(libc::WSTOPSIG(st)))
         } else {
@@ -395,45 +368,58 @@ impl Monitor {
     fn relay_until_end(&mut self) -> (i32, libc::rusage) {
         let mut buf = [0u8; 8192];
         loop {
-            let tty = self.tty.as_ref().map(AsRawFd::as_raw_fd);
-            let master = self.master.as_ref().map(AsRawFd::as_raw_fd);
-            let tty_in = tty.filter(|_| self.tty_live && master.is_some());
-            let master_in = master.filter(|_| self.master_live);
-            let mut fds = vec![libc::pollfd {
-                fd: self.sfd.as_fd().as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            }];
-            if let Some(t) = tty_in {
-                fds.push(libc::pollfd {
-                    fd: t,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-            if let Some(m) = master_in {
-                fds.push(libc::pollfd {
-                    fd: m,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
-            }
-            // SAFETY: fds is a valid array of fds.len() pollfds.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-            if n < 0 {
-                continue;
-            }
-            for p in &fds[1..] {
-                if p.revents == 0 {
+            let tty_in = self.tty_live && self.master.is_some();
+            let master_in = self.master_live;
+            // Which fds to read: the signalfd always, the terminal and
+            // the pty while they are live.
+            let (sig_ready, tty_ready, master_ready) = {
+                let mut fds = vec![PollFd::new(self.sfd.as_fd(), PollFlags::POLLIN)];
+                let t = self.tty.as_ref().filter(|_| tty_in);
+                let m = self.master.as_ref().filter(|_| master_in);
+                if let Some(t) = t {
+                    fds.push(PollFd::new(t.as_fd(), PollFlags::POLLIN));
+                }
+                if let Some(m) = m {
+                    fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
+                }
+                if nix::poll::poll(&mut fds, PollTimeout::NONE).is_err() {
                     continue;
                 }
-                let from_master = Some(p.fd) == master;
-                let to = if from_master { tty } else { master };
-                let got = nix::unistd::read(borrow(p.fd), &mut buf);
+                let ev = |i: usize| {
+                    fds.get(i)
+                        .and_then(PollFd::revents)
+                        .unwrap_or(PollFlags::empty())
+                };
+                let ti = usize::from(t.is_some());
+                (
+                    ev(0),
+                    if t.is_some() {
+                        ev(1)
+                    } else {
+                        PollFlags::empty()
+                    },
+                    if m.is_some() {
+                        ev(1 + ti)
+                    } else {
+                        PollFlags::empty()
+                    },
+                )
+            };
+            for (from_master, revents) in [(false, tty_ready), (true, master_ready)] {
+                if revents.is_empty() {
+                    continue;
+                }
+                let (from, to) = if from_master {
+                    (self.master.as_ref(), self.tty.as_ref())
+                } else {
+                    (self.tty.as_ref(), self.master.as_ref())
+                };
+                let Some(from) = from else { continue };
+                let got = nix::unistd::read(from, &mut buf);
                 match (got, to) {
-                    (Ok(n), Some(to)) if n > 0 => write_all(to, &buf[..n]),
+                    (Ok(n), Some(to)) if n > 0 => write_all(to.as_fd(), &buf[..n]),
                     (Err(nix::Error::EAGAIN | nix::Error::EINTR), _)
-                        if p.revents & libc::POLLIN != 0 => {}
+                        if revents.contains(PollFlags::POLLIN) => {}
                     // The command closed or revoked its pty (EIO, EOF):
                     // nothing more to relay from it, wait for its end.
                     _ if from_master => self.master_live = false,
@@ -441,7 +427,7 @@ impl Monitor {
                     _ => self.tty_live = false,
                 }
             }
-            if fds[0].revents != 0
+            if !sig_ready.is_empty()
                 && let Some(end) = self.on_signals()
             {
                 self.drain();
@@ -460,17 +446,12 @@ impl Monitor {
         }
         let mut buf = [0u8; 8192];
         loop {
-            let mut p = libc::pollfd {
-                fd: m.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            if unsafe { libc::poll(&mut p, 1, 0) } != 1 {
+            let mut p = [PollFd::new(m.as_fd(), PollFlags::POLLIN)];
+            if nix::poll::poll(&mut p, PollTimeout::ZERO) != Ok(1) {
                 return;
             }
             match nix::unistd::read(m, &mut buf) {
-                Ok(n) if n > 0 => write_all(t.as_raw_fd(), &buf[..n]),
+                Ok(n) if n > 0 => write_all(t.as_fd(), &buf[..n]),
                 _ => return,
             }
         }
@@ -492,7 +473,7 @@ impl Monitor {
                 self.send(self.child, libc::SIGTERM);
             } else if sig == libc::SIGWINCH && self.master.is_some() {
                 if let (Some(t), Some(m)) = (&self.tty, &self.master) {
-                    copy_winsize(t.as_raw_fd(), m.as_raw_fd());
+                    crate::sys::term::copy_winsize(t, m);
                 }
             } else if self.relayed(&si) {
                 self.send(self.child, sig);
@@ -590,35 +571,24 @@ fn raise_default(sig: i32) -> SigSet {
     if let Ok(s) = Signal::try_from(sig) {
         one.add(s);
     }
-    // SAFETY: default disposition, then the signal to ourselves.
-    unsafe {
-        libc::signal(sig, libc::SIG_DFL);
-        libc::kill(std::process::id() as i32, sig);
+    let _ = crate::sys::proc::default_disposition(sig);
+    if let Ok(s) = Signal::try_from(sig) {
+        let _ = nix::sys::signal::raise(s);
     }
     let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&one), None);
     one
 }
 
-fn borrow<'a>(fd: RawFd) -> std::os::fd::BorrowedFd<'a> {
-    // SAFETY: fd is one of the monitor's own open fds for the call.
-    unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) }
-}
-
 /// Write all of `b` (the pty master is non-blocking: wait up to a
 /// second for room, then drop the rest rather than hang the monitor).
-fn write_all(fd: RawFd, mut b: &[u8]) {
+fn write_all(fd: std::os::fd::BorrowedFd<'_>, mut b: &[u8]) {
     while !b.is_empty() {
-        match nix::unistd::write(borrow(fd), b) {
+        match nix::unistd::write(fd, b) {
             Ok(n) if n > 0 => b = &b[n..],
             Err(nix::Error::EINTR) => {}
             Err(nix::Error::EAGAIN) => {
-                let mut p = libc::pollfd {
-                    fd,
-                    events: libc::POLLOUT,
-                    revents: 0,
-                };
-                // SAFETY: one valid pollfd.
-                if unsafe { libc::poll(&mut p, 1, 1000) } != 1 {
+                let mut p = [PollFd::new(fd, PollFlags::POLLOUT)];
+                if nix::poll::poll(&mut p, PollTimeout::from(1000u16)) != Ok(1) {
                     return;
                 }
             }

@@ -5,7 +5,7 @@
 //! decoy hit alike, never the alarm's state files, the counters or a
 //! deferred alert record.
 
-#![allow(unsafe_code)]
+#![forbid(unsafe_code)]
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
@@ -14,26 +14,21 @@ use nix::unistd::ForkResult;
 /// Run `work` in a detached child (stdio on `/dev/null`, its own
 /// session), or here when no child can be made (towards recording).
 pub fn after_answer(work: impl FnOnce()) {
-    // SAFETY: bdexec is single-threaded on every refusal path (no thread
-    // is ever spawned; PAM modules run in the same thread), so the child
-    // may allocate and do file I/O after fork; it never returns into the
-    // caller's pipeline: it ends with `_exit`.
-    match unsafe { nix::unistd::fork() } {
+    // bdexec is single-threaded on every refusal path (no thread is ever
+    // spawned; PAM modules run in the same thread; sys::proc::fork checks
+    // it), so the child may allocate and do file I/O; it never returns
+    // into the caller's pipeline: it ends with `_exit`.
+    match crate::sys::proc::fork() {
         Ok(ForkResult::Child) => {
             if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, Mode::empty()) {
-                for fd in 0..3 {
-                    // SAFETY: dup2 onto the standard descriptors of this
-                    // process; `null` stays open until `_exit`.
-                    unsafe {
-                        libc::dup2(std::os::fd::AsRawFd::as_raw_fd(&null), fd);
-                    }
-                }
+                let _ = nix::unistd::dup2_stdin(&null);
+                let _ = nix::unistd::dup2_stdout(&null);
+                let _ = nix::unistd::dup2_stderr(&null);
             }
             let _ = nix::unistd::setsid();
             work();
-            // SAFETY: ends the child without running the parent's exit
-            // handlers or flushing buffers it inherited.
-            unsafe { libc::_exit(0) }
+            // Without the parent's exit handlers or its buffers.
+            crate::sys::proc::exit_now(0)
         }
         Ok(ForkResult::Parent { .. }) => {}
         Err(_) => work(),

@@ -14,6 +14,7 @@
 //! [`before_id_switch`] -> setgroups/setresgid/setresuid ->
 //! [`after_id_switch`]. The uid switch must NOT clear the permitted set by
 //! hand (KEEPCAPS keeps it across the switch on purpose).
+#![cfg_attr(not(test), forbid(unsafe_code))]
 
 use super::SandboxError;
 use caps::{CapSet, Capability, CapsHashSet};
@@ -84,24 +85,11 @@ pub fn file_permitted(path: &Path) -> Result<CapsSet, SandboxError> {
     let p = std::ffi::CString::new(path.as_os_str().as_bytes())
         .map_err(|_| SandboxError::Caps(format!("{}: NUL in path", path.display())))?;
     let mut buf = [0u8; 24];
-    // SAFETY: `p` is a valid C string and `buf` a writable buffer of the
-    // length passed; the kernel writes at most that many bytes.
-    let n = unsafe {
-        libc::getxattr(
-            p.as_ptr(),
-            c"security.capability".as_ptr(),
-            buf.as_mut_ptr() as *mut libc::c_void,
-            buf.len(),
-        )
+    let n = match crate::sys::fs::getxattr(&p, c"security.capability", &mut buf) {
+        Ok(n) => n,
+        Err(nix::Error::ENODATA) => return Ok(CapsSet::new()),
+        Err(e) => return Err(cerr(&format!("{}: getxattr", path.display()), e.desc())),
     };
-    if n < 0 {
-        let e = nix::Error::last();
-        if e == nix::Error::ENODATA {
-            return Ok(CapsSet::new());
-        }
-        return Err(cerr(&format!("{}: getxattr", path.display()), e.desc()));
-    }
-    let n = n as usize;
     if n < 12 {
         return Err(SandboxError::Caps(format!(
             "{}: short security.capability",
@@ -124,23 +112,12 @@ pub fn file_permitted(path: &Path) -> Result<CapsSet, SandboxError> {
 }
 
 fn get_securebits() -> Result<libc::c_ulong, SandboxError> {
-    // SAFETY: PR_GET_SECUREBITS takes no pointers and returns the bits.
-    let r = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
-    if r < 0 {
-        return Err(cerr("PR_GET_SECUREBITS", nix::Error::last().desc()));
-    }
-    Ok(r as libc::c_ulong)
+    crate::sys::kernel::get_securebits().map_err(|e| cerr("PR_GET_SECUREBITS", e.desc()))
 }
 
 fn set_securebits(bits: libc::c_ulong) -> Result<(), SandboxError> {
-    // SAFETY: PR_SET_SECUREBITS takes the bit value, no pointers.
-    let r = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) };
-    if r != 0 {
-        return Err(cerr(
-            "PR_SET_SECUREBITS (needs cap_setpcap)",
-            nix::Error::last().desc(),
-        ));
-    }
+    crate::sys::kernel::set_securebits(bits)
+        .map_err(|e| cerr("PR_SET_SECUREBITS (needs cap_setpcap)", e.desc()))?;
     if get_securebits()? != bits {
         return Err(SandboxError::Caps("securebits did not stick".into()));
     }
@@ -257,7 +234,10 @@ mod tests {
             )
             .is_empty()
         {
-            eprintln!("skipping: needs root with full capabilities");
+            crate::testhook::skipped(
+                "sandbox::capgrant::grant_in_child",
+                "needs root with full capabilities",
+            );
             return;
         }
         let grant = parse_caps(&["net_bind_service".into()]).unwrap();
@@ -314,7 +294,10 @@ mod tests {
             || !missing_from_binary(&parse_caps(&["setpcap".into(), "chown".into()]).unwrap())
                 .is_empty()
         {
-            eprintln!("skipping: needs root with full capabilities");
+            crate::testhook::skipped(
+                "sandbox::capgrant::root_target_in_child",
+                "needs root with full capabilities",
+            );
             return;
         }
         let grant = parse_caps(&["chown".into(), "setuid".into(), "setpcap".into()]).unwrap();

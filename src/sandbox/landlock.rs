@@ -32,6 +32,7 @@
 //! Automatic paths that do not exist are left out silently (a missing
 //! path grants nothing, so this is never a hole). Profile paths that do not
 //! exist are skipped and listed in [`Report::skipped`] and its summary.
+#![cfg_attr(not(test), forbid(unsafe_code))]
 
 use super::SandboxError;
 use crate::policy::model::{LandlockSpec, Scopes};
@@ -55,19 +56,7 @@ const DEVICES: &[&str] = &["/dev/null", "/dev/tty"];
 /// The running kernel's Landlock ABI version; 0 when Landlock is not
 /// built in or not enabled.
 pub fn kernel_abi() -> u32 {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
-    // SAFETY: with a NULL attribute pointer, size 0 and the VERSION flag
-    // the kernel only returns the ABI version (or -1 with errno); no
-    // memory is read or written and no fd is created.
-    let v = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    if v < 0 { 0 } else { v as u32 }
+    crate::sys::kernel::landlock_abi().unwrap_or(0)
 }
 
 /// One line about the running kernel, for `bdctl doctor`.
@@ -569,7 +558,7 @@ mod tests {
     #[test]
     fn enforced_in_child() {
         if kernel_abi() == 0 {
-            eprintln!("skipping: no landlock");
+            crate::testhook::skipped("sandbox::landlock", "no Landlock in this kernel");
             return;
         }
         let td = tempfile::tempdir().unwrap();

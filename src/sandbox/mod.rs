@@ -21,8 +21,12 @@
 //! 7. [`landlock::PreparedLandlock::apply`].
 //! 8. [`seccomp::load`] — always last before exec: after it, only the
 //!    system calls the profile allows work (see [`seccomp::EXEC_NEEDS`]
-//!    for what is added to every allow-list so that the exec itself works).
-//! 9. close fds -> chdir -> `execveat`.
+//!    for what is added to every allow-list so that the exec itself works:
+//!    `execveat`, `fcntl`, `exit_group`, nothing more).
+//! 9. `execveat` of the verified fd. Inherited fds were closed at the
+//!    start (src/exec/hygiene.rs) and bdexec never changes directory (the
+//!    command runs in the caller's), so nothing else runs under the
+//!    filter before the target.
 //!
 //! Any error after step 3 means a half-privileged process: `_exit`.
 

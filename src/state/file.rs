@@ -261,7 +261,7 @@ pub(crate) mod tests {
     /// must be root-owned.
     pub(crate) fn dir() -> Option<(tempfile::TempDir, OwnedFd)> {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!("SKIPPED (needs root: state files must be root-owned)");
+            crate::testhook::skipped("state::file", "needs root: state files must be root-owned");
             return None;
         }
         let d = tempfile::tempdir().expect("tempdir");

@@ -574,6 +574,126 @@ pub struct Rlimit {
     pub hard: u64,
 }
 
+/// How [`enter_ns`] sets up the child before exec. One launcher for
+/// every test process (plain runs and terminal sessions alike).
+pub struct NsSetup<'a> {
+    /// Which of the test's dirs to bind: "run", "log", "lib" (over /run,
+    /// /var/log, /var/lib).
+    pub binds: &'a [&'a str],
+    pub user: TestUser,
+    /// Effective and saved ids 0 (real ids the user's): bdexec's ids after
+    /// it enters root files. Otherwise the user in every id.
+    pub effective_root: bool,
+    /// A new session first; with `Some(fd)` that terminal (a pty slave
+    /// open in the parent) becomes its controlling terminal.
+    pub session: Option<Option<i32>>,
+    pub cwd: Option<&'a Path>,
+    pub umask: Option<u32>,
+    pub rlimits: &'a [Rlimit],
+    pub close_fds: &'a [i32],
+}
+
+/// Make `cmd`'s child enter a fresh private mount namespace with the
+/// test's /etc layer and dirs, then become the user (see the module docs).
+pub fn enter_ns(cmd: &mut Command, env: &TestEnv, setup: &NsSetup<'_>) {
+    let d = &env.dir;
+    let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap();
+    let overlay_opts = CString::new(format!("lowerdir={}:/etc", d.join("etc").display())).unwrap();
+    let etc = c(Path::new("/etc"));
+    let overlay = CString::new("overlay").unwrap();
+    let binds: Vec<(CString, CString)> = setup
+        .binds
+        .iter()
+        .map(|b| {
+            let dst = match *b {
+                "run" => "/run",
+                "log" => "/var/log",
+                "lib" => "/var/lib",
+                other => panic!("unknown bind {other}"),
+            };
+            let src = d.join(b);
+            assert!(src.is_dir(), "harness dir {} exists", src.display());
+            (c(&src), c(Path::new(dst)))
+        })
+        .collect();
+    let root = c(Path::new("/"));
+    let cwd = setup.cwd.map(c);
+    let groups: Vec<libc::gid_t> = setup.user.groups.to_vec();
+    let (uid, gid) = (setup.user.uid, setup.user.gid);
+    let (eu, eg) = if setup.effective_root {
+        (0, 0)
+    } else {
+        (uid, gid)
+    };
+    let session = setup.session;
+    let umask = setup.umask;
+    let rlimits = setup.rlimits.to_vec();
+    let close_fds = setup.close_fds.to_vec();
+    // SAFETY: the closure only makes system calls on data prepared above
+    // (no allocation, no locks): async-signal-safe after fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            fn ck(r: libc::c_int) -> std::io::Result<()> {
+                if r == -1 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            }
+            if let Some(ctty) = session {
+                ck(libc::setsid())?;
+                if let Some(slave) = ctty {
+                    ck(libc::ioctl(slave, libc::TIOCSCTTY, 0))?;
+                }
+            }
+            ck(libc::unshare(libc::CLONE_NEWNS))?;
+            ck(libc::mount(
+                std::ptr::null(),
+                root.as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
+            ck(libc::mount(
+                overlay.as_ptr(),
+                etc.as_ptr(),
+                overlay.as_ptr(),
+                libc::MS_RDONLY,
+                overlay_opts.as_ptr().cast(),
+            ))?;
+            for (src, dst) in &binds {
+                ck(libc::mount(
+                    src.as_ptr(),
+                    dst.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ))?;
+            }
+            if let Some(cwd) = &cwd {
+                ck(libc::chdir(cwd.as_ptr()))?;
+            }
+            ck(libc::setgroups(groups.len(), groups.as_ptr()))?;
+            ck(libc::setresgid(gid, eg, eg))?;
+            ck(libc::setresuid(uid, eu, eu))?;
+            if let Some(m) = umask {
+                libc::umask(m as libc::mode_t);
+            }
+            for r in &rlimits {
+                let l = libc::rlimit {
+                    rlim_cur: r.soft,
+                    rlim_max: r.hard,
+                };
+                ck(libc::setrlimit(r.resource, &l))?;
+            }
+            for fd in &close_fds {
+                libc::close(*fd);
+            }
+            Ok(())
+        });
+    }
+}
+
 /// One process to run inside a fresh private mount namespace.
 pub struct Call<'a> {
     env: &'a TestEnv,
@@ -698,25 +818,6 @@ impl<'a> Call<'a> {
     /// Start the process (for tests that signal it); collect with [`Running::wait`].
     pub fn spawn(self) -> Running {
         let what = self.describe();
-        let d = &self.env.dir;
-        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).unwrap();
-        let overlay_opts =
-            CString::new(format!("lowerdir={}:/etc", d.join("etc").display())).unwrap();
-        let etc = c(Path::new("/etc"));
-        let overlay = CString::new("overlay").unwrap();
-        let binds: Vec<(CString, CString)> = vec![
-            (c(&d.join("log")), c(Path::new("/var/log"))),
-            (c(&d.join("lib")), c(Path::new("/var/lib"))),
-            (c(&d.join("run")), c(Path::new("/run"))),
-        ];
-        let root = c(Path::new("/"));
-        let cwd = c(&self.cwd);
-        let groups: Vec<libc::gid_t> = self.user.groups.to_vec();
-        let (uid, gid) = (self.user.uid, self.user.gid);
-        let rlimits = self.rlimits.clone();
-        let close_fds = self.close_fds.clone();
-        let umask = self.umask;
-
         let mut cmd = Command::new(&self.program);
         cmd.args(&self.args)
             .env_clear()
@@ -729,61 +830,20 @@ impl<'a> Call<'a> {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // SAFETY: the closure only makes system calls on data prepared
-        // above (no allocation, no locks): async-signal-safe after fork.
-        unsafe {
-            cmd.pre_exec(move || {
-                fn ck(r: libc::c_int) -> std::io::Result<()> {
-                    if r == -1 {
-                        Err(std::io::Error::last_os_error())
-                    } else {
-                        Ok(())
-                    }
-                }
-                ck(libc::unshare(libc::CLONE_NEWNS))?;
-                ck(libc::mount(
-                    std::ptr::null(),
-                    root.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                ))?;
-                ck(libc::mount(
-                    overlay.as_ptr(),
-                    etc.as_ptr(),
-                    overlay.as_ptr(),
-                    libc::MS_RDONLY,
-                    overlay_opts.as_ptr().cast(),
-                ))?;
-                for (src, dst) in &binds {
-                    ck(libc::mount(
-                        src.as_ptr(),
-                        dst.as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND,
-                        std::ptr::null(),
-                    ))?;
-                }
-                ck(libc::chdir(cwd.as_ptr()))?;
-                ck(libc::setgroups(groups.len(), groups.as_ptr()))?;
-                ck(libc::setresgid(gid, gid, gid))?;
-                ck(libc::setresuid(uid, uid, uid))?;
-                if let Some(m) = umask {
-                    libc::umask(m as libc::mode_t);
-                }
-                for r in &rlimits {
-                    let l = libc::rlimit {
-                        rlim_cur: r.soft,
-                        rlim_max: r.hard,
-                    };
-                    ck(libc::setrlimit(r.resource, &l))?;
-                }
-                for fd in &close_fds {
-                    libc::close(*fd);
-                }
-                Ok(())
-            });
-        }
+        enter_ns(
+            &mut cmd,
+            self.env,
+            &NsSetup {
+                binds: &["log", "lib", "run"],
+                user: self.user,
+                effective_root: false,
+                session: None,
+                cwd: Some(&self.cwd),
+                umask: self.umask,
+                rlimits: &self.rlimits,
+                close_fds: &self.close_fds,
+            },
+        );
         // ETXTBSY: another test thread forked while this test's copy of a
         // binary was still open for writing (the fd lives in that child
         // until it execs). It passes within milliseconds: retry.

@@ -1,0 +1,98 @@
+//! Process calls: fork, `_exit`, wait4 with resource usage, a signal's
+//! default action.
+
+use nix::errno::Errno;
+use nix::unistd::ForkResult;
+
+/// The number of threads of this process (`/proc/self/stat`, field 20).
+fn threads() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name (field 2) may hold spaces: count from its `)`.
+    let rest = &s[s.rfind(')')? + 1..];
+    rest.split_ascii_whitespace().nth(17)?.parse().ok()
+}
+
+/// fork(2), only from a single-threaded process (`EDEADLK` otherwise):
+/// bdexec and bdctl never start a thread, and the check makes the
+/// contract the code's, not the comment's.
+pub fn fork() -> nix::Result<ForkResult> {
+    if threads() != Some(1) {
+        return Err(Errno::EDEADLK);
+    }
+    // SAFETY: the process has one thread (checked just above, and
+    // nothing here starts one in between), so the child inherits no lock
+    // held by another thread and may run any code.
+    unsafe { nix::unistd::fork() }
+}
+
+/// `_exit(2)`: end now, without exit handlers or flushing inherited
+/// buffers (a forked child's way out).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit takes an int and never returns.
+    unsafe { libc::_exit(code) }
+}
+
+/// wait4(pid, WNOHANG | WUNTRACED) with resource usage: `None` when the
+/// child has not changed.
+pub fn wait4_nohang(pid: libc::pid_t) -> Option<(i32, libc::rusage)> {
+    let mut st = 0;
+    // SAFETY: rusage is plain old data; all zeroes is a valid value.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 writes one int and one rusage, both ours.
+    let r = unsafe { libc::wait4(pid, &mut st, libc::WNOHANG | libc::WUNTRACED, &mut ru) };
+    (r == pid).then_some((st, ru))
+}
+
+/// Set `sig`'s disposition to the default (`SIG_DFL`).
+pub fn default_disposition(sig: i32) -> nix::Result<()> {
+    set_disposition(sig, Disposition::Default)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_count_is_read() {
+        // The test harness runs tests on threads: more than one.
+        assert!(threads().is_some_and(|n| n >= 1));
+    }
+
+    #[test]
+    fn fork_refused_when_threaded() {
+        let t = std::thread::spawn(|| std::thread::sleep(std::time::Duration::from_millis(300)));
+        assert_eq!(fork().err(), Some(Errno::EDEADLK));
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn wait4_nohang_of_no_child_is_none() {
+        assert!(wait4_nohang(i32::MAX).is_none());
+    }
+}
+
+/// What [`set_disposition`] installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    Default,
+    Ignore,
+}
+
+/// `sigaction(sig)` to SIG_DFL or SIG_IGN, empty mask, no flags. Errors
+/// (SIGKILL, SIGSTOP, unused numbers) are returned for the caller to
+/// ignore or not.
+pub fn set_disposition(sig: i32, d: Disposition) -> nix::Result<()> {
+    // SAFETY: a zeroed sigaction with SIG_DFL or SIG_IGN and an empty mask
+    // is a valid argument; sigaction only reads it; no handler of ours
+    // runs.
+    let r = unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = match d {
+            Disposition::Default => libc::SIG_DFL,
+            Disposition::Ignore => libc::SIG_IGN,
+        };
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(sig, &sa, std::ptr::null_mut())
+    };
+    Errno::result(r).map(drop)
+}
