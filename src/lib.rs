@@ -20,6 +20,7 @@ pub mod incident;
 pub mod journald;
 pub mod paths;
 pub mod policy;
+pub mod request;
 pub mod sandbox;
 pub mod secure_fs;
 pub mod state;

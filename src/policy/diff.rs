@@ -44,15 +44,14 @@
 //! is a byte string no policy can contain (invalid UTF-8).
 #![forbid(unsafe_code)]
 
-use crate::decide::{
-    Caller, Decision, FileId, FileIds, Invoked, Request, Target, decide, split_name,
-};
+use crate::decide::{Decision, decide};
 use crate::policy::cmdline::render_parts;
 use crate::policy::hash::{hex, policy_hash, segment_hashes};
 use crate::policy::model::{
     Action, Args, Auth, Defaults, LandlockSpec, Policy, Principal, Rate, Rule, SandboxProfile,
     SeccompAction, SeccompSpec,
 };
+use crate::request::{Caller, FileId, FileIds, Invoked, Request, Target, split_name};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};

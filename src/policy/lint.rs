@@ -252,7 +252,7 @@ fn covers(a: &CommandSpec, b: &CommandSpec) -> bool {
         (CommandKind::All, _) => return true,
         (_, CommandKind::All) => return false,
         (CommandKind::Dir, CommandKind::File) => {
-            let in_dir = crate::decide::split_name(&b.path).is_some_and(|(d, _)| {
+            let in_dir = crate::request::split_name(&b.path).is_some_and(|(d, _)| {
                 a.path.as_os_str().len() == d.as_os_str().len() + 1 && a.path.starts_with(d)
             });
             if !in_dir {
