@@ -23,7 +23,9 @@ pub mod load;
 pub mod lock;
 pub mod matcher;
 pub mod model;
+pub mod names;
 pub mod parse;
+pub mod syscalls;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

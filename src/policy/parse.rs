@@ -69,7 +69,7 @@
 //!   scopes apply to a uid-0 target (`LandlockSpec::scopes_for`); written,
 //!   exactly the listed ones apply to every target (`[]` opts out).
 //! - Syscall and `@group` names are checked against
-//!   `crate::sandbox::syscalls` (x86_64); an unknown name is an error.
+//!   `crate::policy::syscalls` (x86_64); an unknown name is an error.
 //! - Capabilities are written with or without `cap_`, in any case, and
 //!   stored lower case without the prefix.
 #![forbid(unsafe_code)]
@@ -83,7 +83,8 @@ use crate::policy::model::{
     Principal, Rule, SandboxProfile, SeccompAction, SeccompSpec,
 };
 use crate::policy::model::{Approval, Approver, Rate, Session};
-use crate::sandbox::syscalls;
+use crate::policy::names::{is_approver_name, is_namespace};
+use crate::policy::syscalls;
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use std::collections::{BTreeMap, HashMap};
@@ -631,21 +632,6 @@ pub fn parse_rate(s: &str) -> Result<Rate, String> {
         return Err(bad());
     }
     Ok(Rate { count, per_secs })
-}
-
-/// Whether `s` is a valid approver name: the rule of approver key files
-/// ([`crate::auth::keys::valid_name`]: 1 to 64 of `[a-z0-9_.-]`, starting
-/// alphanumeric). It is the token's `kid` and `iss`.
-pub fn is_approver_name(s: &str) -> bool {
-    crate::auth::keys::valid_name(s)
-}
-
-/// Whether `s` is a valid nonce namespace: `[a-z0-9_-]{1,64}` (it
-/// names a replay-state file).
-pub fn is_namespace(s: &str) -> bool {
-    // The same rule as the nonce state (`state::nonce::valid_namespace`):
-    // a policy that loads must not refuse every token at run time.
-    crate::state::nonce::valid_namespace(s)
 }
 
 /// Parse an approver public key `ed25519:<base64url of 32 bytes>`

@@ -32,8 +32,8 @@
 //! iterates until the layout is stable.
 
 use super::SandboxError;
-use super::syscalls;
 use crate::policy::model::{SeccompAction, SeccompSpec};
+use crate::policy::syscalls;
 use nix::fcntl::{OFlag, openat, renameat};
 use nix::sys::stat::{Mode, fchmod, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
