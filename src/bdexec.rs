@@ -449,7 +449,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
     match crate::policy::lock::read_lock() {
         Ok(None) => {}
         Ok(Some(lock)) => {
-            if let Some(d) = crate::policy::drift::check(&loaded, &lock) {
+            if let Some(d) = crate::review::drift::check(&loaded, &lock) {
                 ctx.drift = Some(d.summary());
                 if d.denies() {
                     let msg = format!(

@@ -14,8 +14,6 @@
 #![forbid(unsafe_code)]
 
 pub mod cmdline;
-pub mod diff;
-pub mod drift;
 pub mod hash;
 pub mod import;
 pub mod lint;
