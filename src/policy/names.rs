@@ -24,3 +24,38 @@ pub fn is_namespace(ns: &str) -> bool {
             .bytes()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn approver_names() {
+        for ok in ["a", "ops-1", "alice.smith", "0_x", &"a".repeat(64)] {
+            assert!(is_approver_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".a",
+            "-a",
+            "_a",
+            "Alice",
+            "a b",
+            "a/b",
+            "é",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_approver_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn namespaces() {
+        for ok in ["x", "-a", "_", "ops_1-2", &"a".repeat(64)] {
+            assert!(is_namespace(ok), "{ok}");
+        }
+        for bad in ["", "a.b", "A", "a b", "a/b", "é", &"a".repeat(65)] {
+            assert!(!is_namespace(bad), "{bad}");
+        }
+    }
+}
