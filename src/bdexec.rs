@@ -10,7 +10,7 @@ use crate::alert;
 use crate::audit::{self, AppendOptions, Event, Record};
 use crate::authstep;
 use crate::cli::{BdexecArgs, Mode};
-use crate::decide::{self, Caller, Decision, Request};
+use crate::decide::{self, Decision};
 use crate::escape::display;
 use crate::exec::{confine, env, hygiene, launch, monitor, privileges, resolve};
 use crate::identity::{self, TargetAccount};
@@ -18,6 +18,7 @@ use crate::policy::cmdline::render;
 use crate::policy::hash::hex;
 use crate::policy::load::load_policy;
 use crate::policy::model::{Action, Auth, Principal, Rule};
+use crate::request::{Caller, Request};
 use std::ffi::{CString, OsString};
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
@@ -448,7 +449,7 @@ fn run(mut ctx: Ctx, opts: &BdexecArgs, mode: Mode, saved: &hygiene::Saved) -> i
     match crate::policy::lock::read_lock() {
         Ok(None) => {}
         Ok(Some(lock)) => {
-            if let Some(d) = crate::policy::drift::check(&loaded, &lock) {
+            if let Some(d) = crate::review::drift::check(&loaded, &lock) {
                 ctx.drift = Some(d.summary());
                 if d.denies() {
                     let msg = format!(

@@ -5,8 +5,8 @@
 //! Targets are parsed from `-u` (a name or `#uid`) and resolved via NSS.
 #![forbid(unsafe_code)]
 
-use crate::decide::{Caller, Target};
 use crate::policy::model::Principal;
+use crate::request::{Caller, Target};
 use nix::unistd::{Gid, Group, Uid, User};
 use std::ffi::{CString, OsStr};
 use std::fmt;

@@ -20,6 +20,8 @@ pub mod incident;
 pub mod journald;
 pub mod paths;
 pub mod policy;
+pub mod request;
+pub mod review;
 pub mod sandbox;
 pub mod secure_fs;
 pub mod state;

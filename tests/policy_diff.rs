@@ -5,9 +5,9 @@
 //! To regenerate expected outputs after an intended change (then review
 //! every changed line): `BLESS=1 cargo test --test policy_diff`.
 
-use belladonna::policy::drift::{self, Category};
 use belladonna::policy::load::load_policy_from;
 use belladonna::policy::lock::{PinnedBy, lock_json, parse_lock};
+use belladonna::review::drift::{self, Category};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -202,7 +202,7 @@ fn ten_thousand_rules() {
     let mut b = a.clone();
     b.rules[77].users.push(Principal::Name("eve".into()));
     let t = std::time::Instant::now();
-    let d = belladonna::policy::diff::diff(&a, &b);
+    let d = belladonna::review::diff::diff(&a, &b);
     let el = t.elapsed();
     println!(
         "diff of two 10,000-rule policies: {:?} ({} changes)",
@@ -216,7 +216,7 @@ fn ten_thousand_rules() {
         d.render_text()
     );
     let t = std::time::Instant::now();
-    let same = belladonna::policy::diff::diff(&a, &a);
+    let same = belladonna::review::diff::diff(&a, &a);
     println!("diff of identical 10,000-rule policies: {:?}", t.elapsed());
     assert!(same.changes.is_empty());
 }

@@ -23,10 +23,11 @@
 #[macro_use]
 mod common;
 
-use belladonna::decide::{Caller, FileId, FileIds, Invoked, Request, Target, decide};
+use belladonna::decide::decide;
 use belladonna::policy::import::{Imported, Options, import_file};
 use belladonna::policy::model::{Args, Policy};
 use belladonna::policy::parse::parse_main;
+use belladonna::request::{Caller, FileId, FileIds, Invoked, Request, Target};
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fs;

@@ -1,4 +1,4 @@
-//! The hand-kept x86_64 system call table (`src/sandbox/syscalls.rs`)
+//! The hand-kept x86_64 system call table (`src/policy/syscalls.rs`)
 //! checked against two independent sources, so that a stale or wrong
 //! number fails CI instead of leaving a hole in a seccomp filter:
 //!
@@ -21,7 +21,7 @@
 //! decision, and a newer libseccomp or header set checks them too (the
 //! test prints which source covered how many).
 
-use belladonna::sandbox::syscalls::{GROUPS, SYSCALLS, lookup};
+use belladonna::policy::syscalls::{GROUPS, SYSCALLS, lookup};
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
 

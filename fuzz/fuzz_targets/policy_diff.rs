@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     for (x, y) in [(&pa, &pb), (&pb, &pa), (&pa, &pa)] {
-        let d = belladonna::policy::diff::diff(x, y);
+        let d = belladonna::review::diff::diff(x, y);
         let text = d.render_text();
         let json = d.render_json();
         assert!(serde_json_is_object(&json));

@@ -19,6 +19,7 @@
 #![forbid(unsafe_code)]
 
 use crate::audit::mac::EpochKey;
+use crate::policy::names::is_approver_name;
 use base64::Engine as _;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use nix::fcntl::{OFlag, openat, renameat};
@@ -211,15 +212,6 @@ impl fmt::Debug for KeyFile {
     }
 }
 
-/// A valid approver name: 1 to 64 of `[a-z0-9_.-]`, starting alphanumeric.
-pub fn valid_name(n: &str) -> bool {
-    !n.is_empty()
-        && n.len() <= 64
-        && n.as_bytes()[0].is_ascii_alphanumeric()
-        && n.bytes()
-            .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-'))
-}
-
 impl KeyFile {
     /// The header line (without `\n`); also the AAD of a wrapped payload.
     pub fn header(&self) -> String {
@@ -320,7 +312,7 @@ impl KeyFile {
                         return bad(format!("bad epoch {v:?}"));
                     }
                 }
-                "name" if name.is_none() && valid_name(v) => name = Some(v.to_string()),
+                "name" if name.is_none() && is_approver_name(v) => name = Some(v.to_string()),
                 "wrap" if !wrapped && v == "kek" => wrapped = true,
                 _ => return bad(format!("bad header attribute {attr:?}")),
             }
@@ -1313,7 +1305,7 @@ fn write_approver(
 }
 
 fn check_name(name: &str) -> Result<(), KeyError> {
-    if valid_name(name) {
+    if is_approver_name(name) {
         Ok(())
     } else {
         Err(KeyError::new(

@@ -451,7 +451,7 @@ pub fn parse(token: &str) -> Result<Unverified, TokenError> {
     if header.typ != TYP {
         return Err(TokenError::Malformed("typ is not belladonna-approval+jwt"));
     }
-    if !crate::policy::parse::is_approver_name(&header.kid) {
+    if !crate::policy::names::is_approver_name(&header.kid) {
         return Err(TokenError::Malformed("kid is not a valid approver name"));
     }
     let wire: WireClaims = serde_json::from_slice(&b64(c, "claims are not base64url")?)
@@ -508,7 +508,7 @@ pub fn parse(token: &str) -> Result<Unverified, TokenError> {
         .as_slice()
         .try_into()
         .map_err(|_| TokenError::Malformed("nonce is not 16 bytes"))?;
-    if !crate::policy::parse::is_namespace(&wire.ns) {
+    if !crate::policy::names::is_namespace(&wire.ns) {
         return Err(TokenError::Malformed("ns is not a valid namespace"));
     }
     let signing_input = token

@@ -113,7 +113,7 @@ pub fn diff(a: &Path, b: &Path, json: bool, allow_widen: bool) -> i32 {
     let (Ok(la), Ok(lb)) = (load(a), load(b)) else {
         return exit::USAGE;
     };
-    let d = crate::policy::diff::diff(&la.policy, &lb.policy);
+    let d = crate::review::diff::diff(&la.policy, &lb.policy);
     if json {
         println!("{}", d.render_json());
     } else {

@@ -82,7 +82,7 @@ fn sign_cmd(a: &SignArgs<'_>) -> Result<String, String> {
         (None, Some(kn)) => kn.clone(),
         (None, None) => return Err("the key file names no approver: give --approver".into()),
     };
-    if !crate::policy::parse::is_approver_name(&iss) {
+    if !crate::policy::names::is_approver_name(&iss) {
         return Err(format!("approver name {iss:?} is not valid"));
     }
     crate::auth::keys::check_approver_epoch(
@@ -134,7 +134,7 @@ fn sign_cmd(a: &SignArgs<'_>) -> Result<String, String> {
     };
     let a = &a;
     let user = user.to_string();
-    if !crate::policy::parse::is_namespace(a.ns) {
+    if !crate::policy::names::is_namespace(a.ns) {
         return Err(format!("--ns {:?} must match [A-Za-z0-9_-]{{1,64}}", a.ns));
     }
     for (what, v) in [("--user", user.as_str()), ("--run-as", a.run_as)] {

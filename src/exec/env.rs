@@ -15,8 +15,8 @@
 //! already check, then the policy's `setenv`.
 #![forbid(unsafe_code)]
 
-use crate::decide::Caller;
 use crate::identity::TargetAccount;
+use crate::request::Caller;
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
@@ -229,7 +229,7 @@ pub fn pair(k: &[u8], v: &[u8]) -> (OsString, OsString) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decide::Target;
+    use crate::request::Target;
 
     fn target() -> TargetAccount {
         TargetAccount {

@@ -6,7 +6,7 @@
 //! runs the same fd. No path is looked up twice.
 #![forbid(unsafe_code)]
 
-use crate::decide::{FileId, FileIds, Invoked, split_name};
+use crate::request::{FileId, FileIds, Invoked, split_name};
 use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::{FileStat, Mode, fstat, stat};
 use std::cell::RefCell;

@@ -3,9 +3,9 @@
 //! the ordinary denial (haze) and recorded as an `alert`.
 #![forbid(unsafe_code)]
 
-use crate::decide::{Caller, FileIds, Invoked};
 use crate::policy::matcher::{matching_command, rule_matches_caller};
 use crate::policy::model::{Policy, Rule};
+use crate::request::{Caller, FileIds, Invoked};
 
 /// The decoys that apply to the caller, in policy order (for `-l`).
 pub fn for_caller<'p>(policy: &'p Policy, caller: &Caller) -> Vec<&'p Rule> {

@@ -4,8 +4,8 @@
 //! [`FileIds`].
 #![forbid(unsafe_code)]
 
-use crate::decide::{Caller, FileIds, Invoked, Target, split_name};
 use crate::policy::model::{Args, CommandKind, CommandSpec, Principal, Rule};
+use crate::request::{Caller, FileIds, Invoked, Target, split_name};
 
 /// A `users` entry against the caller: a name matches the caller's user
 /// name (a caller without a passwd entry matches no name), `#uid` the
@@ -244,7 +244,7 @@ mod tests {
         assert!(args_match(&Args::Exact(s(&["é"])), &[vec![0xc3, 0xa9]]));
     }
 
-    use crate::decide::FileId;
+    use crate::request::FileId;
 
     /// A merged-/usr host: /bin is /usr/bin. dash is /bin/sh; bzcat and
     /// bunzip2 are hard links; reboot is a symlink to systemctl;

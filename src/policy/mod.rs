@@ -14,8 +14,6 @@
 #![forbid(unsafe_code)]
 
 pub mod cmdline;
-pub mod diff;
-pub mod drift;
 pub mod hash;
 pub mod import;
 pub mod lint;
@@ -23,7 +21,9 @@ pub mod load;
 pub mod lock;
 pub mod matcher;
 pub mod model;
+pub mod names;
 pub mod parse;
+pub mod syscalls;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

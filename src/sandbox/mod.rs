@@ -33,7 +33,6 @@
 pub mod capgrant;
 pub mod landlock;
 pub mod seccomp;
-pub mod syscalls;
 
 use std::fmt;
 

@@ -33,8 +33,8 @@
 #![cfg_attr(not(test), forbid(unsafe_code))]
 
 use super::SandboxError;
-use super::syscalls;
 use crate::policy::model::{SeccompAction, SeccompSpec};
+use crate::policy::syscalls;
 use nix::fcntl::{OFlag, openat, renameat};
 use nix::sys::stat::{Mode, fchmod, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, fsync, unlinkat};

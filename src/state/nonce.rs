@@ -33,6 +33,7 @@
 use super::StateError;
 use super::clock::Clock;
 use super::file;
+use crate::policy::names::is_namespace;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -107,14 +108,6 @@ impl From<StateError> for NonceError {
     }
 }
 
-/// A namespace name is 1 to 64 of `[a-z0-9_-]`.
-pub fn valid_namespace(ns: &str) -> bool {
-    (1..=64).contains(&ns.len())
-        && ns
-            .bytes()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'-')
-}
-
 /// The contents of one set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NonceSet {
@@ -161,7 +154,7 @@ pub fn consume_all(
     now: &Clock,
     cap: usize,
 ) -> Result<Consumed, NonceError> {
-    if !valid_namespace(ns) {
+    if !is_namespace(ns) {
         return Err(NonceError::BadNamespace(ns.to_string()));
     }
     if cap == 0 || cap > MAX_CAP {
@@ -228,7 +221,7 @@ fn insert(
 /// inspection (`bdctl`) and tests; takes no lock (files are replaced
 /// atomically).
 pub fn load(state_dir: BorrowedFd<'_>, ns: &str) -> Result<NonceSet, NonceError> {
-    if !valid_namespace(ns) {
+    if !is_namespace(ns) {
         return Err(NonceError::BadNamespace(ns.to_string()));
     }
     let sd = shown_dir();
@@ -342,7 +335,7 @@ pub fn namespaces(state_dir: BorrowedFd<'_>) -> Result<Vec<String>, NonceError> 
         let name = ent.file_name().to_bytes();
         if let Some(ns) = name.strip_suffix(b".set")
             && let Ok(ns) = std::str::from_utf8(ns)
-            && valid_namespace(ns)
+            && is_namespace(ns)
         {
             out.push(ns.to_string());
         }
@@ -495,7 +488,7 @@ mod tests {
                 "{ns}"
             );
         }
-        assert!(valid_namespace(&"a-_9".repeat(16)));
+        assert!(is_namespace(&"a-_9".repeat(16)));
         assert!(matches!(
             consume(f, "x", &n(1), T0, &clk(T0), 0),
             Err(NonceError::BadCap(0))

@@ -115,7 +115,7 @@ pub fn check_seccomp() {
                         St::Ok("enforced"),
                         &format!(
                             "compile(None): {n} BPF insns, {} baseline names; {} denials -> EPERM incl. ptrace(PTRACE_TRACEME) and TIOCSTI|1<<32; uname/getpid/FIONREAD allowed; Seccomp_filters={}",
-                            belladonna::sandbox::syscalls::BASELINE_DENY.len(),
+                            belladonna::policy::syscalls::BASELINE_DENY.len(),
                             v.first().unwrap_or(&"?"),
                             v.get(1).unwrap_or(&"?")
                         ),

@@ -4,7 +4,7 @@
 //! bdexec calls [`check`] at every call. When the canonical hashes are
 //! equal it returns `None` after comparing 32 bytes and does nothing else.
 //! Otherwise it decodes the pinned policy from the lock and runs the
-//! privilege diff ([`crate::policy::diff`]) from the pinned policy to the
+//! privilege diff ([`crate::review::diff`]) from the pinned policy to the
 //! installed one, and returns which segments drifted and whether the drift
 //! widens, narrows, both (mixed) or neither (neutral).
 //!
@@ -17,11 +17,11 @@
 //! recorded in the audit record and the request is decided normally.
 #![forbid(unsafe_code)]
 
-use crate::policy::diff::{Diff, changed_segments, diff};
 use crate::policy::hash::segment_hashes;
 use crate::policy::load::Loaded;
 use crate::policy::lock::Lock;
 use crate::policy::model::DriftMode;
+use crate::review::diff::{Diff, changed_segments, diff};
 
 /// The overall direction of a drift.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

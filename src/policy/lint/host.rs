@@ -1,0 +1,257 @@
+//! The checks that look at this host: accounts through NSS, and the
+//! owner and mode of the paths the policy names.
+#![forbid(unsafe_code)]
+
+use super::*;
+
+/// Names that NSS resolves on this host: every user, group and target
+/// name in the rules must exist (ERROR: the entry can never match, and an
+/// account created later under that name gets the grant). `#id` entries
+/// are not checked (an id needs no account). A lookup failure (NSS
+/// unreachable) is a WARN.
+pub fn lint_accounts(p: &Policy) -> Vec<Finding> {
+    use nix::unistd::{Group, User};
+    let mut out = Vec::new();
+    for rule in &p.rules {
+        let mut seen: Vec<(&str, &str)> = Vec::new();
+        let users = rule.users.iter().map(|u| ("user", u));
+        let targets = rule.run_as.iter().map(|u| ("run_as user", u));
+        let groups = rule.groups.iter().map(|g| ("group", g));
+        for (kind, principal) in users.chain(targets).chain(groups) {
+            // `run_as = ["%g"]` names a group.
+            let (kind, name) = match principal {
+                Principal::Name(n) => (kind, n),
+                Principal::GroupName(n) => ("run_as group", n),
+                _ => continue,
+            };
+            let is_group = kind.ends_with("group");
+            let key = (if is_group { "group" } else { "user" }, name.as_str());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            let found = if is_group {
+                Group::from_name(name).map(|g| g.is_some())
+            } else {
+                User::from_name(name).map(|u| u.is_some())
+            };
+            match found {
+                Ok(true) => {}
+                Ok(false) => out.push(finding(
+                    Severity::Error,
+                    rule,
+                    format!(
+                        "rule {:?}: unknown {kind} {name:?} (not found through NSS on this host): the entry \
+                         never matches, and an account created later under this name gets the grant",
+                        rule.name
+                    ),
+                )),
+                Err(e) => out.push(finding(
+                    Severity::Warn,
+                    rule,
+                    format!(
+                        "rule {:?}: {kind} {name:?} cannot be looked up ({}): not checked",
+                        rule.name,
+                        e.desc()
+                    ),
+                )),
+            }
+        }
+    }
+    out
+}
+
+/// Owner and mode of a command or of a directory on its path. Writable
+/// by others (not a sticky directory): anyone can replace the command, an
+/// ERROR (a WARN with a digest pin: a replaced file is then refused, not
+/// run). Owned by a non-root user, writable by the group, or in a sticky
+/// world-writable directory: a WARN unless the entry has a digest pin.
+pub(super) fn check_owner_mode(
+    rule: &Rule,
+    what: &str,
+    path: &Path,
+    pinned: bool,
+    out: &mut Vec<Finding>,
+) {
+    let Ok(md) = std::fs::metadata(path) else {
+        return;
+    };
+    let no_pin = " and the entry has no digest pin";
+    if md.uid() != 0 && !pinned {
+        out.push(finding(
+            Severity::Warn,
+            rule,
+            format!(
+                "rule {:?}: {what} {} is owned by uid {}, not root,{no_pin}",
+                rule.name,
+                path.display(),
+                md.uid()
+            ),
+        ));
+    }
+    let mode = md.mode() & 0o7777;
+    let sticky_dir = md.is_dir() && mode & 0o1000 != 0;
+    if mode & 0o002 != 0 && !sticky_dir {
+        out.push(finding(
+            if pinned { Severity::Warn } else { Severity::Error },
+            rule,
+            format!(
+                "rule {:?}: {what} {} is writable by group or others (mode {mode:04o}): anyone can replace \
+                 the command{}",
+                rule.name,
+                path.display(),
+                if pinned { " (the digest pin refuses a replaced file)" } else { "" }
+            ),
+        ));
+    } else if mode & 0o022 != 0 && !pinned {
+        // A sticky directory (like /tmp) still lets anyone create entries
+        // but not replace others': a WARN, commands do not belong there.
+        out.push(finding(
+            Severity::Warn,
+            rule,
+            format!(
+                "rule {:?}: {what} {} is writable by group or others (mode {mode:04o}){no_pin}",
+                rule.name,
+                path.display(),
+            ),
+        ));
+    }
+}
+
+/// The Landlock paths of a profile that do not exist (WARN: not granted,
+/// the profile is applied without them) or that go through a symlink
+/// (WARN: Landlock grants what the path resolves to when bdexec runs).
+pub(super) fn lint_sandbox_paths(p: &Policy, out: &mut Vec<Finding>) {
+    for profile in &p.sandboxes {
+        let Some(l) = &profile.landlock else {
+            continue;
+        };
+        let name = &profile.name;
+        for (key, list) in [("read", &l.read), ("write", &l.write), ("exec", &l.exec)] {
+            for path in list {
+                match std::fs::canonicalize(path) {
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => out.push(profile_finding(
+                        Severity::Warn,
+                        profile,
+                        format!(
+                            "sandbox {name:?}: {key} {}: missing path: not granted; the profile is applied without it",
+                            path.display()
+                        ),
+                    )),
+                    Err(e) => out.push(profile_finding(
+                        Severity::Warn,
+                        profile,
+                        format!(
+                            "sandbox {name:?}: {key} {}: cannot be checked ({e}); if bdexec cannot open it either, it is not granted",
+                            path.display()
+                        ),
+                    )),
+                    // Parsed paths are absolute and normalised, so any
+                    // difference comes from a symlink on the way.
+                    Ok(real) if real != *path => out.push(profile_finding(
+                        Severity::Warn,
+                        profile,
+                        format!(
+                            "sandbox {name:?}: {key} {} goes through a symlink: Landlock grants its target as resolved \
+                             at call time (now {})",
+                            path.display(),
+                            real.display()
+                        ),
+                    )),
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Lint that looks at the file system (bdctl only): every command path
+/// must exist and be a regular file; it and its directories should be
+/// root-owned and not writable by group or others. Symlinks are followed,
+/// as the decision follows them; each path is checked once per rule.
+/// Sandbox profile paths are checked by `lint_sandbox_paths`.
+pub fn lint_paths(p: &Policy) -> Vec<Finding> {
+    let mut out = Vec::new();
+    lint_sandbox_paths(p, &mut out);
+    for rule in &p.rules {
+        let mut seen: Vec<&Path> = Vec::new();
+        for spec in &rule.commands {
+            let path = spec.path.as_path();
+            if seen.contains(&path) {
+                continue;
+            }
+            seen.push(path);
+            match spec.kind {
+                CommandKind::All => continue,
+                CommandKind::Dir => {
+                    lint_command_dir(rule, path, &mut out);
+                    continue;
+                }
+                CommandKind::File => {}
+            }
+            match std::fs::metadata(path) {
+                Err(e) => {
+                    let severity = if rule.is_deny() {
+                        Severity::Warn
+                    } else {
+                        Severity::Error
+                    };
+                    out.push(finding(
+                        severity,
+                        rule,
+                        format!(
+                            "rule {:?}: command {}: {e} (the entry can never match)",
+                            rule.name,
+                            path.display()
+                        ),
+                    ));
+                    continue;
+                }
+                Ok(md) if md.is_dir() => {
+                    out.push(finding(
+                        Severity::Error,
+                        rule,
+                        format!(
+                            "rule {:?}: command {} is a directory: it never matches; write \"{}/ *\" for any \
+                             command directly in it",
+                            rule.name,
+                            path.display(),
+                            path.display()
+                        ),
+                    ));
+                    continue;
+                }
+                Ok(md) if !md.is_file() => {
+                    out.push(finding(
+                        Severity::Error,
+                        rule,
+                        format!(
+                            "rule {:?}: command {} is not a regular file",
+                            rule.name,
+                            path.display()
+                        ),
+                    ));
+                    continue;
+                }
+                Ok(_) => {}
+            }
+            if rule.is_deny() {
+                continue;
+            }
+            // Check the file as it resolves (following symlinks), and each
+            // directory on the resolved path.
+            // Pinned: every entry of this rule naming the path has a digest.
+            let pinned = rule
+                .commands
+                .iter()
+                .filter(|c| c.path == spec.path)
+                .all(|c| c.digest.is_some());
+            let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            check_owner_mode(rule, "command", &real, pinned, &mut out);
+            for dir in real.ancestors().skip(1) {
+                check_owner_mode(rule, "directory of command", dir, pinned, &mut out);
+            }
+        }
+    }
+    out
+}
