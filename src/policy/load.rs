@@ -299,14 +299,18 @@ mod tests {
     /// `None` (test skipped, loudly) when not running as root.
     fn trusted_tmp() -> Option<tempfile::TempDir> {
         if !nix::unistd::geteuid().is_root() {
-            eprintln!(
-                "SKIPPED: secure-load tests need root (trusted directories must be root-owned)"
+            crate::testhook::skipped(
+                "policy::load secure-load tests",
+                "needs root: trusted directories must be root-owned",
             );
             return None;
         }
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
         if let Err(e) = secure_fs::open_trusted_dir(&base) {
-            eprintln!("SKIPPED: {e}: no trusted base directory for secure-load tests");
+            crate::testhook::skipped(
+                "policy::load secure-load tests",
+                &format!("{e}: no trusted base directory"),
+            );
             return None;
         }
         let d = tempfile::Builder::new()

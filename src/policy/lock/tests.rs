@@ -128,12 +128,18 @@ fn corrupt_locks_are_errors() {
 #[test]
 fn pin_and_read_in_trusted_dir() {
     if !nix::unistd::geteuid().is_root() {
-        eprintln!("SKIPPED: pin test needs root (trusted directory)");
+        crate::testhook::skipped(
+            "policy::lock::pin_and_read_in_trusted_dir",
+            "needs root: trusted directory",
+        );
         return;
     }
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     if secure_fs::open_trusted_dir(&base).is_err() {
-        eprintln!("SKIPPED: no trusted base directory");
+        crate::testhook::skipped(
+            "policy::lock::pin_and_read_in_trusted_dir",
+            "no trusted base directory",
+        );
         return;
     }
     let Ok(d) = tempfile::Builder::new().prefix("lock-").tempdir_in(&base) else {
