@@ -385,3 +385,57 @@ impl From<crate::exec::confine::ConfineError> for Refusal {
         Refusal::denied(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bdexec::auth::AuthStepError;
+
+    #[test]
+    fn constructors_keep_code_reason_and_message() {
+        let r = Refusal::denied("x");
+        assert_eq!(
+            (r.code, r.reason.as_str(), r.message.as_str()),
+            (1, "x", "x")
+        );
+        assert!(matches!(r.keep, Keep::Reject));
+        let r = Refusal::policy(exit::POLICY, "policy not loaded: bad");
+        assert_eq!(r.code, 3);
+        assert!(matches!(r.keep, Keep::Policy));
+        let r = Refusal::environment("no caps");
+        assert_eq!(r.code, 5);
+        assert!(matches!(&r.keep, Keep::Syslog(c) if c == "refused to start"));
+        let r = Refusal::argc0();
+        assert_eq!(r.code, 2);
+        assert_eq!(r.reason, "empty argument list (argc 0)");
+        assert!(r.subject.rule.is_none());
+    }
+
+    #[test]
+    fn require_tty_records_a_short_reason() {
+        let r = Refusal::from(AuthStepError::NoTty);
+        assert_eq!(r.code, exit::DENIED);
+        assert_eq!(r.reason, "no terminal (require_tty)");
+        assert_eq!(
+            r.message,
+            "this command needs a terminal (require_tty); run it from an interactive session"
+        );
+        let r = Refusal::from(AuthStepError::TokensNotTaken { rule: "w".into() });
+        assert_eq!(r.reason, r.message);
+        assert_eq!(
+            r.message,
+            "rule w takes no approval tokens; refusing rather than ignoring --token"
+        );
+    }
+
+    #[test]
+    fn hygiene_refuses_to_start() {
+        let r = Refusal::from(HygieneError::NoNewPrivs);
+        assert_eq!(r.code, exit::ENVIRONMENT);
+        assert!(
+            r.message
+                .starts_with("refusing to run with no_new_privs set")
+        );
+        assert!(matches!(r.keep, Keep::Syslog(_)));
+    }
+}
