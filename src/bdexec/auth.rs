@@ -3,7 +3,7 @@
 //! PAM's account stage; the rule's authentication (PAM password with the
 //! timestamp cache, or M-of-N signed approval tokens, each single-use
 //! through the nonce set); then the rule's rate limit. The steps return
-//! [`AuthStepError`]; [`authenticate`] turns it into the refusal.
+//! [`AuthStepError`]; the phase turns it into the refusal.
 #![forbid(unsafe_code)]
 
 use super::Refusal;

@@ -1,19 +1,19 @@
 //! The bdexec pipeline: recv -> auth -> validate -> exec (DESIGN section 4).
 //!
-//! [`run`] is the whole call as a chain of phases, one file each:
+//! `run` is the whole call as a chain of phases, one file each:
 //!
-//! * [`recv`]: make the process sane, parse the command line, check the
+//! * `recv`: make the process sane, parse the command line, check the
 //!   environment and capabilities, read the caller, shield the process,
 //!   open the state and read the clock;
-//! * [`load`]: the policy, its pin (drift), frozen mode;
-//! * [`modes`]: `-k` alone and `-l`, which end the call there;
-//! * [`authorize`]: `-u`, resolving the command, decoys, the decision
+//! * `load`: the policy, its pin (drift), frozen mode;
+//! * `modes`: `-k` alone and `-l`, which end the call there;
+//! * `authorize`: `-u`, resolving the command, decoys, the decision
 //!   (decide.rs) and frozen mode;
-//! * [`auth`]: the rule's authentication and rate limit;
-//! * [`validate`]: digest pin, the target's groups, environment, argv;
-//! * [`confine`]: the sandbox built (not applied), the TOCTOU recheck;
-//! * [`record`]: the durable `accept` record;
-//! * [`launch`]: monitor mode (exec/monitor.rs), the privilege drop in
+//! * `auth`: the rule's authentication and rate limit;
+//! * `validate`: digest pin, the target's groups, environment, argv;
+//! * `confine`: the sandbox built (not applied), the TOCTOU recheck;
+//! * `record`: the durable `accept` record;
+//! * `launch`: monitor mode (exec/monitor.rs), the privilege drop in
 //!   DESIGN section 4's order, and `execveat`.
 //!
 //! Each phase returns `Result<_, Refusal>` ([`refusal`]). A refusal is
