@@ -5,7 +5,7 @@
 
 use crate::policy::matcher::{matching_command, rule_covers_target, rule_matches_caller};
 use crate::policy::model::{Auth, CommandKind, CommandSpec, Policy, Principal, Rule};
-use crate::request::{Caller, FileIds, Invoked, Request, split_name};
+use crate::request::{Caller, FileIds, Invoked, Request, Target, split_name};
 
 /// The `argv[0]` the target gets for an allowed command: the rule's path as
 /// written for a file entry; for a directory entry the rule's directory as
@@ -168,6 +168,44 @@ pub fn decide<'p>(policy: &'p Policy, req: &Request<'_>, files: &dyn FileIds) ->
             rule: None,
             reason: DenyReason::NoRule,
         },
+    }
+}
+
+/// A denial with the rule it names (for the audit record only: never
+/// tell the caller which rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Denial<'p> {
+    pub rule: Option<&'p Rule>,
+    pub reason: DenyReason,
+}
+
+/// The denial of a request without `-u` for which [`default_target`]
+/// found no target (no allow rule matches caller, command and
+/// arguments): the deny rule that also matches for the usual target,
+/// root, when one does (`root` is root's account, `None` when it cannot
+/// be resolved), else [`DenyReason::NoRule`].
+pub fn deny_without_target<'p>(
+    policy: &'p Policy,
+    caller: &Caller,
+    command: Invoked<'_>,
+    args: &[Vec<u8>],
+    files: &dyn FileIds,
+    root: Option<&Target>,
+) -> Denial<'p> {
+    let no_rule = Denial {
+        rule: None,
+        reason: DenyReason::NoRule,
+    };
+    let Some(root) = root else { return no_rule };
+    let req = Request {
+        caller,
+        target: root,
+        command,
+        args,
+    };
+    match decide(policy, &req, files) {
+        Decision::Deny { rule, reason } => Denial { rule, reason },
+        Decision::Allow { .. } => no_rule,
     }
 }
 
@@ -570,6 +608,31 @@ mod tests {
             Some(&Principal::Name("bobtarget".into()))
         );
         assert_eq!(default_target(&p, &bob(), inv(SH), &[], &f), None);
+    }
+
+    #[test]
+    fn denial_without_target_names_the_deny_rule_for_root() {
+        let p = pol(
+            "[[rule]]\nname = \"no-sh\"\nusers = [\"alice\"]\naction = \"deny\"\ncommands = [\"/bin/sh\"]\n\
+             [[rule]]\nname = \"no-id-www\"\nusers = [\"alice\"]\naction = \"deny\"\nrun_as = [\"www-data\"]\ncommands = [\"/usr/bin/id\"]\n\
+             [[rule]]\nname = \"ls\"\nusers = [\"alice\"]\ncommands = [\"/bin/ls\"]\n",
+        );
+        let f = ids();
+        let r = root();
+        // No allow rule for sh: the deny rule (covering every target) is named.
+        assert_eq!(default_target(&p, &alice(), inv(SH), &[], &f), None);
+        let d = deny_without_target(&p, &alice(), inv(SH), &[], &f, Some(&r));
+        assert_eq!(d.reason, DenyReason::DenyRule);
+        assert_eq!(d.rule.map(|r| r.name.as_str()), Some("no-sh"));
+        // A deny rule for another target is not root's: no rule.
+        let d = deny_without_target(&p, &alice(), inv(ID), &[], &f, Some(&r));
+        assert_eq!((d.rule, d.reason), (None, DenyReason::NoRule));
+        // Root unresolvable: no rule named.
+        let d = deny_without_target(&p, &alice(), inv(SH), &[], &f, None);
+        assert_eq!((d.rule, d.reason), (None, DenyReason::NoRule));
+        // Another caller: nothing matches.
+        let d = deny_without_target(&p, &bob(), inv(SH), &[], &f, Some(&r));
+        assert_eq!((d.rule, d.reason), (None, DenyReason::NoRule));
     }
 
     #[test]

@@ -7,7 +7,6 @@ pub mod account;
 pub mod alert;
 pub mod audit;
 pub mod auth;
-pub mod authstep;
 pub mod base;
 pub mod bdctl;
 pub mod bdexec;

@@ -203,7 +203,7 @@ fn check_tokens(run: &OwnedFd, token_files: &[PathBuf]) -> Result<Vec<String>, S
         parsed.push(tokens::parse(&text).map_err(|e| format!("{}: {e}", p.display()))?);
     }
     let (host, machine_id) = tokens::host_identity()?;
-    let clock = crate::authstep::read_clock(run)?;
+    let clock = crate::bdexec::recv::read_clock(run).map_err(|e| e.to_string())?;
     let argv: Vec<OsString> = unfreeze_claims::ARGV.iter().map(OsString::from).collect();
     let expect = tokens::Expect {
         user: unfreeze_claims::USER,

@@ -15,11 +15,53 @@
 #![forbid(unsafe_code)]
 
 use crate::policy::model::{Policy, Rule, SandboxProfile};
+use crate::sandbox::SandboxError;
 use crate::sandbox::capgrant::{self, CapsSet};
 use crate::sandbox::landlock::{self, PreparedLandlock};
 use crate::sandbox::seccomp::{self, Program};
+use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
+
+/// Why a rule's confinement cannot be built or applied. `Display` is one
+/// line, ready for the refusal message.
+#[derive(Debug)]
+pub enum ConfineError {
+    /// The sandbox layer (grant, Landlock, seccomp, no_new_privs).
+    Sandbox(SandboxError),
+    /// The rule grants capabilities bdexec's own file capabilities lack.
+    NotHeld(Vec<String>),
+    /// Clearing a capability set failed.
+    Clear(caps::CapSet, caps::errors::CapsError),
+    /// Reading a capability set failed.
+    Read(caps::errors::CapsError),
+    /// A capability set was not empty after clearing it.
+    Left(caps::CapSet),
+}
+
+impl fmt::Display for ConfineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfineError::Sandbox(e) => write!(f, "{e}"),
+            ConfineError::NotHeld(names) => write!(
+                f,
+                "rule grants capabilities bdexec itself does not hold ({}): ask the administrator to add them to bdexec's file capabilities",
+                names.join(",")
+            ),
+            ConfineError::Clear(set, e) => write!(f, "clearing {set:?} capabilities: {e}"),
+            ConfineError::Read(e) => write!(f, "reading capabilities: {e}"),
+            ConfineError::Left(set) => write!(f, "capabilities left in {set:?}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfineError {}
+
+impl From<SandboxError> for ConfineError {
+    fn from(e: SandboxError) -> Self {
+        ConfineError::Sandbox(e)
+    }
+}
 
 /// A rule's confinement, built but not applied.
 pub struct Confinement {
@@ -50,39 +92,33 @@ fn seccomp_key(p: &SandboxProfile) -> [u8; 32] {
 }
 
 /// Build (without applying) what `rule` needs for a target with
-/// `target_uid`; `Ok(None)` when nothing. Errors are one line, ready for
-/// the refusal message.
+/// `target_uid`; `Ok(None)` when nothing.
 pub fn prepare(
     policy: &Policy,
     rule: &Rule,
     exec_path: &Path,
     target_uid: u32,
     state_dir: &OwnedFd,
-) -> Result<Option<Confinement>, String> {
+) -> Result<Option<Confinement>, ConfineError> {
     let profile = profile_for(policy, rule);
     if profile.is_none() && rule.caps.is_empty() {
         return Ok(None);
     }
-    let grant = capgrant::parse_caps(&rule.caps).map_err(|e| e.to_string())?;
+    let grant = capgrant::parse_caps(&rule.caps)?;
     let missing = capgrant::missing_from_binary(&grant);
     if !missing.is_empty() {
-        return Err(format!(
-            "rule grants capabilities bdexec itself does not hold ({}): ask the administrator to add them to bdexec's file capabilities",
-            capgrant::names(&missing).join(",")
-        ));
+        return Err(ConfineError::NotHeld(capgrant::names(&missing)));
     }
     let mut parts = Vec::new();
     let mut ll = None;
     let mut sc = None;
     if let Some(p) = profile {
         if let Some(spec) = &p.landlock {
-            let prepared =
-                landlock::prepare(spec, exec_path, target_uid).map_err(|e| e.to_string())?;
+            let prepared = landlock::prepare(spec, exec_path, target_uid)?;
             parts.push(prepared.report().summary());
             ll = Some(prepared);
         }
-        let cached = seccomp::cached(state_dir.as_fd(), &seccomp_key(p), p.seccomp.as_ref())
-            .map_err(|e| e.to_string())?;
+        let cached = seccomp::cached(state_dir.as_fd(), &seccomp_key(p), p.seccomp.as_ref())?;
         let mode = match &p.seccomp {
             None => "baseline".to_string(),
             Some(s) => format!(
@@ -136,27 +172,27 @@ impl Confinement {
     }
 
     /// Bounding set and securebits, before setgroups/setresgid/setresuid.
-    pub fn before_id_switch(&self, target_uid: u32) -> Result<(), String> {
-        capgrant::before_id_switch(&self.grant, target_uid).map_err(|e| e.to_string())
+    pub fn before_id_switch(&self, target_uid: u32) -> Result<(), ConfineError> {
+        Ok(capgrant::before_id_switch(&self.grant, target_uid)?)
     }
 
     /// After the uid switch: the grant (or nothing), no_new_privs,
     /// Landlock, seccomp, in that order. Any error: the caller `_exit`s.
-    pub fn apply(self) -> Result<(), String> {
+    pub fn apply(self) -> Result<(), ConfineError> {
         if self.grant.is_empty() {
             drop_all_caps()?;
         } else {
-            capgrant::after_id_switch(&self.grant).map_err(|e| e.to_string())?;
+            capgrant::after_id_switch(&self.grant)?;
         }
         if self.profile.is_none() {
             return Ok(());
         }
-        crate::sandbox::set_no_new_privs().map_err(|e| e.to_string())?;
+        crate::sandbox::set_no_new_privs()?;
         if let Some(ll) = self.landlock {
-            ll.apply().map_err(|e| e.to_string())?;
+            ll.apply()?;
         }
         if let Some(p) = &self.seccomp {
-            seccomp::load(p).map_err(|e| e.to_string())?;
+            seccomp::load(p)?;
         }
         Ok(())
     }
@@ -164,7 +200,7 @@ impl Confinement {
 
 /// No grant: every capability set empty (a uid-0 target still holds
 /// bdexec's permitted set at this point), verified.
-fn drop_all_caps() -> Result<(), String> {
+fn drop_all_caps() -> Result<(), ConfineError> {
     use caps::CapSet;
     for set in [
         CapSet::Ambient,
@@ -172,10 +208,10 @@ fn drop_all_caps() -> Result<(), String> {
         CapSet::Effective,
         CapSet::Permitted,
     ] {
-        caps::clear(None, set).map_err(|e| format!("clearing {set:?} capabilities: {e}"))?;
-        let left = caps::read(None, set).map_err(|e| format!("reading capabilities: {e}"))?;
+        caps::clear(None, set).map_err(|e| ConfineError::Clear(set, e))?;
+        let left = caps::read(None, set).map_err(ConfineError::Read)?;
         if !left.is_empty() {
-            return Err(format!("capabilities left in {set:?}"));
+            return Err(ConfineError::Left(set));
         }
     }
     Ok(())

@@ -13,45 +13,56 @@ use nix::sys::resource::{Resource, getrlimit, setrlimit};
 use nix::sys::stat::{Mode, umask};
 use std::fmt;
 
-/// Why bdexec refuses to run at all in this process environment.
+/// Why bdexec refuses to run at all in this process environment, or
+/// cannot hand the caller's limits back to the command.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+pub enum HygieneError {
     NoNewPrivs,
     Ptraced(u32),
-    UserNamespace { owner: u32 },
+    UserNamespace {
+        owner: u32,
+    },
     MissingCaps(String),
     Setup(String),
+    /// A saved rlimit could not be restored for the command.
+    Restore {
+        limit: Resource,
+        errno: nix::Error,
+    },
 }
 
-impl fmt::Display for Refusal {
+impl fmt::Display for HygieneError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::NoNewPrivs => write!(
+            HygieneError::NoNewPrivs => write!(
                 f,
                 "refusing to run with no_new_privs set (file capabilities are not granted under it)"
             ),
-            Refusal::Ptraced(pid) => {
+            HygieneError::Ptraced(pid) => {
                 write!(f, "refusing to run under ptrace (traced by pid {pid})")
             }
-            Refusal::UserNamespace {
+            HygieneError::UserNamespace {
                 owner: OVERFLOW_UID,
             } => write!(
                 f,
                 "refusing to run inside a user namespace whose owner is not visible from it (nested, or the owner is not mapped inside); bdexec runs only in the initial user namespace"
             ),
-            Refusal::UserNamespace { owner: 0 } => write!(
+            HygieneError::UserNamespace { owner: 0 } => write!(
                 f,
                 "refusing to run inside a user namespace, even one created by root of its parent: the kernel hides the namespaces above (NS_GET_PARENT: EPERM), so bdexec cannot establish that every owner up to the initial namespace is root; bdexec runs only in the initial user namespace"
             ),
-            Refusal::UserNamespace { owner } => write!(
+            HygieneError::UserNamespace { owner } => write!(
                 f,
                 "refusing to run inside a user namespace owned by uid {owner} (its owner controls the mounts, hence the policy); bdexec runs only in the initial user namespace"
             ),
-            Refusal::MissingCaps(which) => write!(
+            HygieneError::MissingCaps(which) => write!(
                 f,
                 "missing file capabilities ({which}); bdexec must be installed with `setcap cap_setuid,cap_setgid=p` (see `make install`)"
             ),
-            Refusal::Setup(what) => write!(f, "cannot prepare the process: {what}"),
+            HygieneError::Setup(what) => write!(f, "cannot prepare the process: {what}"),
+            HygieneError::Restore { limit, errno } => {
+                write!(f, "restoring {limit:?}: {}", errno.desc())
+            }
         }
     }
 }
@@ -107,17 +118,17 @@ fn ns_owner_uid(ns: &std::fs::File) -> std::io::Result<u32> {
 ///
 /// Initial means: `uid_map` is the identity over every uid, and the
 /// namespace file is nsfs with the initial namespace's fixed inode number.
-fn check_user_namespace() -> Result<(), Refusal> {
+fn check_user_namespace() -> Result<(), HygieneError> {
     let map = std::fs::read_to_string("/proc/self/uid_map")
-        .map_err(|e| Refusal::Setup(format!("/proc/self/uid_map: {e}")))?;
+        .map_err(|e| HygieneError::Setup(format!("/proc/self/uid_map: {e}")))?;
     let ns = std::fs::File::open("/proc/self/ns/user")
-        .map_err(|e| Refusal::Setup(format!("/proc/self/ns/user: {e}")))?;
+        .map_err(|e| HygieneError::Setup(format!("/proc/self/ns/user: {e}")))?;
     let st = nix::sys::stat::fstat(&ns)
-        .map_err(|e| Refusal::Setup(format!("/proc/self/ns/user: fstat: {}", e.desc())))?;
+        .map_err(|e| HygieneError::Setup(format!("/proc/self/ns/user: fstat: {}", e.desc())))?;
     let fs = nix::sys::statfs::fstatfs(&ns)
-        .map_err(|e| Refusal::Setup(format!("/proc/self/ns/user: fstatfs: {}", e.desc())))?;
+        .map_err(|e| HygieneError::Setup(format!("/proc/self/ns/user: fstatfs: {}", e.desc())))?;
     if fs.filesystem_type() != nix::sys::statfs::NSFS_MAGIC {
-        return Err(Refusal::Setup(
+        return Err(HygieneError::Setup(
             "/proc/self/ns/user is not a namespace file".into(),
         ));
     }
@@ -125,7 +136,8 @@ fn check_user_namespace() -> Result<(), Refusal> {
     if identity && st.st_ino == PROC_USER_INIT_INO {
         return Ok(());
     }
-    let owner = ns_owner_uid(&ns).map_err(|e| Refusal::Setup(format!("NS_GET_OWNER_UID: {e}")))?;
+    let owner =
+        ns_owner_uid(&ns).map_err(|e| HygieneError::Setup(format!("NS_GET_OWNER_UID: {e}")))?;
     // The owner as seen from inside (a caller mapped to 0 looks like root
     // there), mapped to the parent's view; not mapped inside: not visible.
     let outside = if owner == OVERFLOW_UID {
@@ -133,29 +145,29 @@ fn check_user_namespace() -> Result<(), Refusal> {
     } else {
         map_to_parent(&map, owner)
     };
-    Err(Refusal::UserNamespace {
+    Err(HygieneError::UserNamespace {
         owner: outside.unwrap_or(OVERFLOW_UID),
     })
 }
 
 /// Check the things that make file capabilities silently disappear, then
 /// the capabilities themselves.
-pub fn check_environment() -> Result<(), Refusal> {
+pub fn check_environment() -> Result<(), HygieneError> {
     if nix::sys::prctl::get_no_new_privs().unwrap_or(true) {
-        return Err(Refusal::NoNewPrivs);
+        return Err(HygieneError::NoNewPrivs);
     }
     match tracer_pid() {
         Some(0) => {}
-        Some(pid) => return Err(Refusal::Ptraced(pid)),
+        Some(pid) => return Err(HygieneError::Ptraced(pid)),
         None => {
-            return Err(Refusal::Setup(
+            return Err(HygieneError::Setup(
                 "cannot read TracerPid from /proc/self/status".into(),
             ));
         }
     }
     check_user_namespace()?;
     let permitted = caps::read(None, caps::CapSet::Permitted)
-        .map_err(|e| Refusal::Setup(format!("reading capabilities: {e}")))?;
+        .map_err(|e| HygieneError::Setup(format!("reading capabilities: {e}")))?;
     let missing: Vec<&str> = [
         (caps::Capability::CAP_SETUID, "cap_setuid"),
         (caps::Capability::CAP_SETGID, "cap_setgid"),
@@ -165,7 +177,7 @@ pub fn check_environment() -> Result<(), Refusal> {
     .map(|(_, n)| *n)
     .collect();
     if !missing.is_empty() {
-        return Err(Refusal::MissingCaps(missing.join(",")));
+        return Err(HygieneError::MissingCaps(missing.join(",")));
     }
     Ok(())
 }
@@ -212,18 +224,18 @@ fn set_disposition(sig: libc::c_int, d: Disposition) {
 
 /// Make sure fds 0, 1 and 2 are open (on /dev/null where the caller
 /// closed them), so nothing bdexec opens lands on a standard stream.
-fn ensure_std_fds() -> Result<(), Refusal> {
+fn ensure_std_fds() -> Result<(), HygieneError> {
     for fd in 0..3 {
         if !crate::sys::fs::fd_is_open(fd) {
             let f = std::fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .open("/dev/null")
-                .map_err(|e| Refusal::Setup(format!("/dev/null: {e}")))?;
+                .map_err(|e| HygieneError::Setup(format!("/dev/null: {e}")))?;
             // The lowest free fd is the closed standard one; keep it open.
             let got = std::os::fd::IntoRawFd::into_raw_fd(f);
             if got != fd {
-                return Err(Refusal::Setup(format!(
+                return Err(HygieneError::Setup(format!(
                     "standard fd {fd} could not be reopened"
                 )));
             }
@@ -233,12 +245,12 @@ fn ensure_std_fds() -> Result<(), Refusal> {
 }
 
 /// The `recv` hygiene. Runs first, before any file is opened.
-pub fn sanitize() -> Result<Saved, Refusal> {
+pub fn sanitize() -> Result<Saved, HygieneError> {
     ensure_std_fds()?;
     // Closing every inherited fd from 3 up is intended (bdexec holds
     // none yet).
     if let Err(e) = crate::sys::fs::close_range(3, u32::MAX) {
-        return Err(Refusal::Setup(format!(
+        return Err(HygieneError::Setup(format!(
             "close_range: {}",
             std::io::Error::from(e)
         )));
@@ -255,7 +267,7 @@ pub fn sanitize() -> Result<Saved, Refusal> {
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     )
-    .map_err(|e| Refusal::Setup(format!("sigprocmask: {}", e.desc())))?;
+    .map_err(|e| HygieneError::Setup(format!("sigprocmask: {}", e.desc())))?;
 
     let mut rlimits = Vec::with_capacity(SAVED_LIMITS.len());
     for r in SAVED_LIMITS {
@@ -270,14 +282,14 @@ pub fn sanitize() -> Result<Saved, Refusal> {
     }
     if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_CORE) {
         setrlimit(Resource::RLIMIT_CORE, 0, hard)
-            .map_err(|e| Refusal::Setup(format!("RLIMIT_CORE: {}", e.desc())))?;
+            .map_err(|e| HygieneError::Setup(format!("RLIMIT_CORE: {}", e.desc())))?;
     }
     let old_umask = umask(Mode::from_bits_truncate(0o022));
     if let Ok(p) = nix::sys::personality::get()
         && !p.is_empty()
     {
         nix::sys::personality::set(nix::sys::personality::Persona::empty())
-            .map_err(|e| Refusal::Setup(format!("personality: {}", e.desc())))?;
+            .map_err(|e| HygieneError::Setup(format!("personality: {}", e.desc())))?;
     }
     Ok(Saved {
         rlimits,
@@ -294,9 +306,9 @@ impl Saved {
     /// Just before exec: the caller's rlimits, umask = caller's OR the
     /// policy's, default SIGPIPE/SIGXFSZ. Errors are reported, and the
     /// caller `_exit`s: nothing half-prepared runs.
-    pub fn restore_for_target(&self, policy_umask: u32) -> Result<(), String> {
+    pub fn restore_for_target(&self, policy_umask: u32) -> Result<(), HygieneError> {
         for &(r, soft, hard) in &self.rlimits {
-            setrlimit(r, soft, hard).map_err(|e| format!("restoring {r:?}: {}", e.desc()))?;
+            setrlimit(r, soft, hard).map_err(|errno| HygieneError::Restore { limit: r, errno })?;
         }
         umask(Mode::from_bits_truncate(
             self.umask.bits() | (policy_umask & 0o777),

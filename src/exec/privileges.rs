@@ -32,24 +32,64 @@ use std::sync::OnceLock;
 static CALLER_UID: OnceLock<u32> = OnceLock::new();
 
 /// A failed privilege operation. After one, the process must `_exit`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PrivError(pub String);
+#[derive(Debug, Clone)]
+pub enum PrivError {
+    /// A system call failed (`call` names it).
+    Sys {
+        call: &'static str,
+        errno: nix::Error,
+    },
+    /// A capability operation failed (`what` says which).
+    Caps { what: &'static str, error: String },
+    /// The ids or sets read back are not what was asked for.
+    Unverified(&'static str),
+    /// After the switch, the uids or gids are not all the target's.
+    NotAll {
+        ids: &'static str,
+        id: u32,
+        call: &'static str,
+    },
+    /// A capability set is not empty for a non-root target.
+    CapsLeft(CapSet),
+    /// The id -1 (4294967295) is never a target.
+    MinusOne,
+}
 
 impl fmt::Display for PrivError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            PrivError::Sys { call, errno } => write!(f, "{call}: {errno}"),
+            PrivError::Caps { what, error } => write!(f, "{what}: {error}"),
+            PrivError::Unverified(what) => f.write_str(what),
+            PrivError::NotAll { ids, id, call } => {
+                write!(f, "{ids} are not all {id} after {call}")
+            }
+            PrivError::CapsLeft(set) => {
+                write!(f, "capabilities left in {set:?} for a non-root target")
+            }
+            PrivError::MinusOne => f.write_str("refusing id 4294967295 (-1)"),
+        }
     }
 }
 
 impl std::error::Error for PrivError {}
 
-fn err(what: &str, e: impl fmt::Display) -> PrivError {
-    PrivError(format!("{what}: {e}"))
+/// A failed system call `call`.
+fn sys(call: &'static str) -> impl Fn(nix::Error) -> PrivError {
+    move |errno| PrivError::Sys { call, errno }
+}
+
+/// A failed capability operation `what`.
+fn cap(what: &'static str) -> impl Fn(caps::errors::CapsError) -> PrivError {
+    move |e| PrivError::Caps {
+        what,
+        error: e.to_string(),
+    }
 }
 
 fn raise_id_caps() -> Result<(), PrivError> {
     for c in [Capability::CAP_SETUID, Capability::CAP_SETGID] {
-        caps::raise(None, CapSet::Effective, c).map_err(|e| err("raising capability", e))?;
+        caps::raise(None, CapSet::Effective, c).map_err(cap("raising capability"))?;
     }
     Ok(())
 }
@@ -57,19 +97,19 @@ fn raise_id_caps() -> Result<(), PrivError> {
 /// Effective and saved ids 0, real ids unchanged (see module docs).
 pub fn enter_root_files() -> Result<(), PrivError> {
     raise_id_caps()?;
-    let g = getresgid().map_err(|e| err("getresgid", e))?;
-    setresgid(g.real, Gid::from_raw(0), Gid::from_raw(0)).map_err(|e| err("setresgid", e))?;
-    let u = getresuid().map_err(|e| err("getresuid", e))?;
-    setresuid(u.real, Uid::from_raw(0), Uid::from_raw(0)).map_err(|e| err("setresuid", e))?;
+    let g = getresgid().map_err(sys("getresgid"))?;
+    setresgid(g.real, Gid::from_raw(0), Gid::from_raw(0)).map_err(sys("setresgid"))?;
+    let u = getresuid().map_err(sys("getresuid"))?;
+    setresuid(u.real, Uid::from_raw(0), Uid::from_raw(0)).map_err(sys("setresuid"))?;
     let (u2, g2) = (
-        getresuid().map_err(|e| err("getresuid", e))?,
-        getresgid().map_err(|e| err("getresgid", e))?,
+        getresuid().map_err(sys("getresuid"))?,
+        getresgid().map_err(sys("getresgid"))?,
     );
     if !u2.effective.is_root() || g2.effective.as_raw() != 0 {
-        return Err(PrivError("effective ids did not become 0".into()));
+        return Err(PrivError::Unverified("effective ids did not become 0"));
     }
     // Nothing needs an effective capability until the final switch.
-    caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))?;
+    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))?;
     Ok(())
 }
 
@@ -85,19 +125,19 @@ fn job_control() -> SigSet {
 }
 
 fn job_control_mask(how: SigmaskHow) -> Result<(), PrivError> {
-    sigprocmask(how, Some(&job_control()), None).map_err(|e| err("sigprocmask", e))
+    sigprocmask(how, Some(&job_control()), None).map_err(sys("sigprocmask"))
 }
 
 /// Real, effective and saved uids all 0, checked.
 fn all_uids_root() -> Result<(), PrivError> {
     raise_id_caps()?;
     let zero = Uid::from_raw(0);
-    setresuid(zero, zero, zero).map_err(|e| err("setresuid", e))?;
-    let u = getresuid().map_err(|e| err("getresuid", e))?;
+    setresuid(zero, zero, zero).map_err(sys("setresuid"))?;
+    let u = getresuid().map_err(sys("getresuid"))?;
     if !(u.real.is_root() && u.effective.is_root() && u.saved.is_root()) {
-        return Err(PrivError("uids did not all become 0".into()));
+        return Err(PrivError::Unverified("uids did not all become 0"));
     }
-    caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))
+    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))
 }
 
 /// Shield the privileged part from the caller (after
@@ -109,11 +149,11 @@ fn all_uids_root() -> Result<(), PrivError> {
 /// caller's (nothing checks it; ptrace also needs the uids to match).
 pub fn shield(caller_uid: u32) -> Result<(), PrivError> {
     if *CALLER_UID.get_or_init(|| caller_uid) != caller_uid {
-        return Err(PrivError("shield: caller uid changed".into()));
+        return Err(PrivError::Unverified("shield: caller uid changed"));
     }
     job_control_mask(SigmaskHow::SIG_BLOCK)?;
     all_uids_root()?;
-    nix::sys::prctl::set_dumpable(false).map_err(|e| err("PR_SET_DUMPABLE", e))
+    nix::sys::prctl::set_dumpable(false).map_err(sys("PR_SET_DUMPABLE"))
 }
 
 /// The caller's uid: the one [`shield`] recorded, else the real uid.
@@ -136,8 +176,8 @@ pub fn as_caller_for_pam<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
     };
     raise_id_caps()?;
     let zero = Uid::from_raw(0);
-    setresuid(Uid::from_raw(uid), zero, zero).map_err(|e| err("setresuid", e))?;
-    caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))?;
+    setresuid(Uid::from_raw(uid), zero, zero).map_err(sys("setresuid"))?;
+    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))?;
     job_control_mask(SigmaskHow::SIG_UNBLOCK)?;
     let out = f();
     job_control_mask(SigmaskHow::SIG_BLOCK)?;
@@ -156,31 +196,39 @@ pub fn switch_to_target(
     grant_follows: bool,
 ) -> Result<(), PrivError> {
     if uid == u32::MAX || gid == u32::MAX {
-        return Err(PrivError("refusing id 4294967295 (-1)".into()));
+        return Err(PrivError::MinusOne);
     }
     raise_id_caps()?;
     let (u, g) = (Uid::from_raw(uid), Gid::from_raw(gid));
-    setgroups(groups).map_err(|e| err("setgroups", e))?;
-    setresgid(g, g, g).map_err(|e| err("setresgid", e))?;
-    setresuid(u, u, u).map_err(|e| err("setresuid", e))?;
+    setgroups(groups).map_err(sys("setgroups"))?;
+    setresgid(g, g, g).map_err(sys("setresgid"))?;
+    setresuid(u, u, u).map_err(sys("setresuid"))?;
 
-    let ru = getresuid().map_err(|e| err("getresuid", e))?;
-    let rg = getresgid().map_err(|e| err("getresgid", e))?;
+    let ru = getresuid().map_err(sys("getresuid"))?;
+    let rg = getresgid().map_err(sys("getresgid"))?;
     if ru.real != u || ru.effective != u || ru.saved != u {
-        return Err(PrivError(format!("uids are not all {uid} after setresuid")));
+        return Err(PrivError::NotAll {
+            ids: "uids",
+            id: uid,
+            call: "setresuid",
+        });
     }
     if rg.real != g || rg.effective != g || rg.saved != g {
-        return Err(PrivError(format!("gids are not all {gid} after setresgid")));
+        return Err(PrivError::NotAll {
+            ids: "gids",
+            id: gid,
+            call: "setresgid",
+        });
     }
-    let mut have = getgroups().map_err(|e| err("getgroups", e))?;
+    let mut have = getgroups().map_err(sys("getgroups"))?;
     let mut want = groups.to_vec();
     have.sort_by_key(|g| g.as_raw());
     have.dedup();
     want.sort_by_key(|g| g.as_raw());
     want.dedup();
     if have != want {
-        return Err(PrivError(
-            "supplementary groups differ from the target's".into(),
+        return Err(PrivError::Unverified(
+            "supplementary groups differ from the target's",
         ));
     }
 
@@ -190,25 +238,22 @@ pub fn switch_to_target(
     if grant_follows {
         return Ok(());
     }
-    caps::clear(None, CapSet::Inheritable)
-        .map_err(|e| err("clearing inheritable capabilities", e))?;
-    caps::clear(None, CapSet::Ambient).map_err(|e| err("clearing ambient capabilities", e))?;
+    caps::clear(None, CapSet::Inheritable).map_err(cap("clearing inheritable capabilities"))?;
+    caps::clear(None, CapSet::Ambient).map_err(cap("clearing ambient capabilities"))?;
     if uid != 0 {
         // The kernel cleared them when every uid became non-zero; make
         // sure, and verify.
-        caps::clear(None, CapSet::Effective).map_err(|e| err("clearing capabilities", e))?;
-        caps::clear(None, CapSet::Permitted).map_err(|e| err("clearing capabilities", e))?;
+        caps::clear(None, CapSet::Effective).map_err(cap("clearing capabilities"))?;
+        caps::clear(None, CapSet::Permitted).map_err(cap("clearing capabilities"))?;
         for set in [
             CapSet::Permitted,
             CapSet::Effective,
             CapSet::Inheritable,
             CapSet::Ambient,
         ] {
-            let left = caps::read(None, set).map_err(|e| err("reading capabilities", e))?;
+            let left = caps::read(None, set).map_err(cap("reading capabilities"))?;
             if !left.is_empty() {
-                return Err(PrivError(format!(
-                    "capabilities left in {set:?} for a non-root target"
-                )));
+                return Err(PrivError::CapsLeft(set));
             }
         }
     }
@@ -223,25 +268,25 @@ pub fn switch_to_target(
 /// change needs `CAP_SETUID`; the real and saved uids stay 0, so the
 /// caller still cannot signal the process.
 pub fn euid_caller() -> Result<(), PrivError> {
-    let u = getresuid().map_err(|e| err("getresuid", e))?;
-    let g = getresgid().map_err(|e| err("getresgid", e))?;
+    let u = getresuid().map_err(sys("getresuid"))?;
+    let g = getresgid().map_err(sys("getresgid"))?;
     let caller = Uid::from_raw(caller_uid());
-    setresgid(g.real, g.real, g.saved).map_err(|e| err("setresgid", e))?;
+    setresgid(g.real, g.real, g.saved).map_err(sys("setresgid"))?;
     if caller != u.real {
         raise_id_caps()?;
     }
     // An effective uid leaving 0 clears the effective capabilities.
-    setresuid(u.real, caller, u.saved).map_err(|e| err("setresuid", e))?;
+    setresuid(u.real, caller, u.saved).map_err(sys("setresuid"))?;
     Ok(())
 }
 
 /// Effective uid/gid 0 again after [`euid_caller`].
 pub fn euid_root() -> Result<(), PrivError> {
-    let u = getresuid().map_err(|e| err("getresuid", e))?;
-    let g = getresgid().map_err(|e| err("getresgid", e))?;
-    setresuid(u.real, Uid::from_raw(0), u.saved).map_err(|e| err("setresuid", e))?;
-    setresgid(g.real, Gid::from_raw(0), g.saved).map_err(|e| err("setresgid", e))?;
-    caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))?;
+    let u = getresuid().map_err(sys("getresuid"))?;
+    let g = getresgid().map_err(sys("getresgid"))?;
+    setresuid(u.real, Uid::from_raw(0), u.saved).map_err(sys("setresuid"))?;
+    setresgid(g.real, Gid::from_raw(0), g.saved).map_err(sys("setresgid"))?;
+    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))?;
     Ok(())
 }
 
@@ -255,27 +300,26 @@ pub fn euid_root() -> Result<(), PrivError> {
 /// returned (the caller refuses); the process stays non-dumpable, as
 /// changing the effective uid keeps it so.
 pub fn as_caller<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
-    let u = getresuid().map_err(|e| err("getresuid", e))?;
-    let g = getresgid().map_err(|e| err("getresgid", e))?;
+    let u = getresuid().map_err(sys("getresuid"))?;
+    let g = getresgid().map_err(sys("getresgid"))?;
     if u.effective == u.real && g.effective == g.real {
         return Ok(f());
     }
-    let eff = caps::read(None, CapSet::Effective).map_err(|e| err("reading capabilities", e))?;
+    let eff = caps::read(None, CapSet::Effective).map_err(cap("reading capabilities"))?;
     euid_caller()?;
     let out = f();
     // Back to the saved effective ids: allowed without a capability, as
     // each is still the saved id. Uid first: the kernel copies permitted
     // to effective when the euid becomes 0, corrected right after.
-    setresuid(u.real, u.effective, u.saved).map_err(|e| err("setresuid", e))?;
-    setresgid(g.real, g.effective, g.saved).map_err(|e| err("setresgid", e))?;
-    caps::set(None, CapSet::Effective, &eff)
-        .map_err(|e| err("restoring effective capabilities", e))?;
+    setresuid(u.real, u.effective, u.saved).map_err(sys("setresuid"))?;
+    setresgid(g.real, g.effective, g.saved).map_err(sys("setresgid"))?;
+    caps::set(None, CapSet::Effective, &eff).map_err(cap("restoring effective capabilities"))?;
     let (u2, g2) = (
-        getresuid().map_err(|e| err("getresuid", e))?,
-        getresgid().map_err(|e| err("getresgid", e))?,
+        getresuid().map_err(sys("getresuid"))?,
+        getresgid().map_err(sys("getresgid"))?,
     );
     if u2.effective != u.effective || g2.effective != g.effective {
-        return Err(PrivError("effective ids were not restored".into()));
+        return Err(PrivError::Unverified("effective ids were not restored"));
     }
     Ok(out)
 }
@@ -292,6 +336,6 @@ pub fn with_fs_ids<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> Result<T, Pr
     let out = f();
     nix::unistd::setfsuid(Uid::from_raw(0));
     nix::unistd::setfsgid(Gid::from_raw(0));
-    caps::clear(None, CapSet::Effective).map_err(|e| err("clearing effective capabilities", e))?;
+    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))?;
     Ok(out)
 }

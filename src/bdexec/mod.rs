@@ -1,0 +1,123 @@
+//! The bdexec pipeline: recv -> auth -> validate -> exec (DESIGN section 4).
+//!
+//! `run` is the whole call as a chain of phases, one file each:
+//!
+//! * `recv`: make the process sane, parse the command line, check the
+//!   environment and capabilities, read the caller, shield the process,
+//!   open the state and read the clock;
+//! * `load`: the policy, its pin (drift), frozen mode;
+//! * `modes`: `-k` alone and `-l`, which end the call there;
+//! * `authorize`: `-u`, resolving the command, decoys, the decision
+//!   (decide.rs) and frozen mode;
+//! * `auth`: the rule's authentication and rate limit;
+//! * `validate`: digest pin, the target's groups, environment, argv;
+//! * `confine`: the sandbox built (not applied), the TOCTOU recheck;
+//! * `record`: the durable `accept` record;
+//! * `launch`: monitor mode (exec/monitor.rs), the privilege drop in
+//!   DESIGN section 4's order, and `execveat`.
+//!
+//! Each phase returns `Result<_, Refusal>` ([`refusal`]). A refusal is
+//! answered in one place, [`Refusal::answer`]: one line on stderr
+//! (`bdexec: ...`), a `reject` record where the audit log can be written
+//! (rate-limited per uid), and a documented exit code (see [`exit`]).
+//! Nothing runs without a durable `accept` record.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+mod authorize;
+mod confine;
+mod launch;
+mod load;
+mod modes;
+mod record;
+pub mod recv;
+pub mod refusal;
+mod validate;
+
+pub use refusal::Refusal;
+
+use crate::audit::timing::Stopwatch;
+use recv::Ctx;
+use std::ffi::OsString;
+
+/// Exit codes (documented in bdexec(8)).
+pub mod exit {
+    /// The request was denied or authentication failed.
+    pub const DENIED: i32 = 1;
+    /// Usage error.
+    pub const USAGE: i32 = 2;
+    /// The policy could not be loaded (syntax error, insecure file).
+    pub const POLICY: i32 = 3;
+    /// The audit record could not be made durable; nothing ran.
+    pub const AUDIT: i32 = 4;
+    /// Refused to start: missing capabilities, ptrace, no_new_privs,
+    /// user namespace, or the process could not be prepared.
+    pub const ENVIRONMENT: i32 = 5;
+    /// The listing (`-l`), help or version could not be written to
+    /// standard output.
+    pub const OUTPUT: i32 = 6;
+    /// Internal error (a panic, which is a bug): nothing was run.
+    pub const INTERNAL: i32 = crate::stdio::PANIC_EXIT;
+    /// The command could not be executed after it was allowed.
+    pub const EXEC: i32 = 126;
+}
+
+/// What a caller other than root is told when the policy cannot be used.
+pub const POLICY_NOT_SHOWN: &str = "the policy could not be loaded; the administrator finds the \
+     reason in the system log (journalctl -t bdexec) and with `bdctl policy check`";
+
+/// Entry point: the whole call. Returns the exit code on refusal; on
+/// success it does not return (the process becomes the command).
+pub fn main(args: Vec<OsString>) -> i32 {
+    crate::stdio::install_panic_hook();
+    let watch = Stopwatch::start();
+    let mut ctx = None;
+    match run(&args, watch, &mut ctx) {
+        Ok(code) => code,
+        Err(refusal) => refusal.answer(ctx.as_ref()),
+    }
+}
+
+/// The pipeline. `Ok` is the exit code of a call that ends without
+/// running a command (help, `-k`, `-l`); a command that runs never
+/// returns here. `slot` receives the call's context as soon as `recv`
+/// has it, for the refusal's record.
+fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i32, Refusal> {
+    // recv: nothing is trusted or opened before the process is sane and
+    // its privileges are known to be real.
+    let saved = recv::sanitize()?;
+    let call = match recv::parse(args)? {
+        recv::Parsed::Answered(code) => return Ok(code),
+        recv::Parsed::Call(call) => call,
+    };
+    recv::check_environment()?;
+    let ctx = slot.insert(recv::recv(args, watch)?);
+    // Before the first lock: the caller can no longer stop, kill or
+    // ptrace this process (src/exec/privileges.rs, docs/state.md).
+    recv::shield(ctx)?;
+    let (opts, mode) = call.ok_or_else(Refusal::argc0)?;
+    let (state_dir, clock) = recv::state(ctx)?;
+    // auth: the policy, then the decision and the rule's authentication.
+    let loaded = load::policy(ctx, &state_dir)?;
+    let policy = &loaded.loaded.policy;
+    if let Some(code) = modes::answer(ctx, &opts, mode, &state_dir, policy)? {
+        return Ok(code);
+    }
+    let allowed = authorize::authorize(ctx, &opts, &loaded, &clock)?;
+    let approved_by = auth::authenticate(ctx, &opts, policy, &allowed, &state_dir, &clock)?;
+    // validate: the file, the groups, the environment; then the sandbox
+    // built and the policy checked again (TOCTOU); then the record.
+    let prepared = validate::validate(ctx, policy, &allowed)?;
+    let confinement = confine::prepare(&loaded, &allowed, &state_dir)?;
+    let accepted = record::accept(ctx, &allowed, &prepared, confinement.as_ref(), approved_by)?;
+    // exec/sandbox: the point of no return; comes back only to refuse.
+    Err(launch::launch(
+        ctx,
+        policy,
+        &allowed,
+        &prepared,
+        confinement,
+        &accepted,
+        &saved,
+    ))
+}

@@ -1,0 +1,147 @@
+//! The `record` phase: what a record names, the record writer every
+//! record of the call goes through, and the durable `accept` record that
+//! nothing runs without.
+#![forbid(unsafe_code)]
+
+use super::authorize::Allowed;
+use super::recv::Ctx;
+use super::validate::Prepared;
+use super::{Refusal, exit};
+use crate::audit::{self, AppendOptions, Event, Record};
+use crate::escape::display;
+use crate::exec::confine::Confinement;
+use crate::identity::TargetAccount;
+use crate::policy::model::Session;
+use std::os::unix::ffi::OsStrExt;
+
+/// The account a record names as the target.
+#[derive(Debug, Clone)]
+pub struct RunAs {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// What a record says about the request: the target, the command, the
+/// rule (each once known).
+#[derive(Debug, Clone, Default)]
+pub struct Subject {
+    pub target: Option<RunAs>,
+    pub command: Option<Vec<u8>>,
+    pub rule: Option<String>,
+}
+
+impl Subject {
+    pub fn of(target: Option<&TargetAccount>, command: Option<&[u8]>, rule: Option<&str>) -> Self {
+        Subject {
+            target: target.map(|t| RunAs {
+                name: t.target.name.clone(),
+                uid: t.target.uid,
+                gid: t.target.gid,
+            }),
+            command: command.map(<[u8]>::to_vec),
+            rule: rule.map(str::to_string),
+        }
+    }
+}
+
+/// What only the `accept` record says.
+#[derive(Default)]
+pub(super) struct Extra<'a> {
+    pub sandbox: Option<&'a str>,
+    pub confinement: Option<&'a str>,
+    pub env_dropped: &'a [String],
+    /// Monitor mode: the accept record says so (`"monitor":true`).
+    pub monitor: bool,
+}
+
+impl Ctx {
+    /// Append one record of this call, durable, and forward it to the
+    /// journal.
+    pub(super) fn record(
+        &self,
+        event: Event,
+        s: &Subject,
+        x: &Extra<'_>,
+        reason: &str,
+        suppressed: Option<u64>,
+    ) -> Result<[u8; 16], audit::AuditError> {
+        let uuid = audit::new_uuid()?;
+        let tty = self.tty.as_deref().map(str::as_bytes);
+        let cwd = self.cwd.as_deref().map(|p| p.as_os_str().as_bytes());
+        let rec = Record {
+            event,
+            time: std::time::SystemTime::now(),
+            uuid,
+            host: &self.host,
+            pid: std::process::id(),
+            submituser: self.caller.name.as_deref(),
+            submituid: self.caller.uid,
+            submitgid: self.caller.gid,
+            ttyname: tty,
+            submitcwd: cwd,
+            runuser: s.target.as_ref().map(|t| t.name.as_str()),
+            runuid: s.target.as_ref().map(|t| t.uid),
+            rungid: s.target.as_ref().map(|t| t.gid),
+            command: s.command.as_deref(),
+            runargv: &self.argv,
+            rule: s.rule.as_deref(),
+            reason,
+            policy_hash: self.policy_hash,
+            sandbox: x.sandbox,
+            confinement: x.confinement,
+            drift: self.drift.as_deref(),
+            clock_skew: self.clock_skew,
+            suppressed,
+            env_dropped: x.env_dropped,
+            timing: Some(self.watch.timing()),
+            traceparent: self.traceparent.as_deref(),
+            monitor: x.monitor,
+        };
+        let appended = audit::append(&rec, &AppendOptions::system())?;
+        // Durable, lock released: the journal copy (never blocks).
+        audit::journal::forward(&rec, &appended);
+        Ok(uuid)
+    }
+}
+
+/// The call once its `accept` record is durable.
+pub(super) struct Accepted {
+    pub uuid: [u8; 16],
+    pub session: Session,
+    pub monitor: bool,
+}
+
+/// The durable accept record: nothing runs without it.
+pub(super) fn accept(
+    ctx: &Ctx,
+    allowed: &Allowed<'_>,
+    prepared: &Prepared,
+    confinement: Option<&Confinement>,
+    approved_by: Option<String>,
+) -> Result<Accepted, Refusal> {
+    let session = allowed.session();
+    let monitor = session.monitor == Some(true);
+    let extra = Extra {
+        sandbox: confinement.and_then(|c| c.profile()),
+        confinement: confinement.map(|c| c.summary()),
+        env_dropped: &prepared.dropped,
+        monitor,
+    };
+    let reason = match &approved_by {
+        Some(a) => format!("allowed, {a}"),
+        None => "allowed".to_string(),
+    };
+    let uuid = ctx
+        .record(Event::Accept, &allowed.subject(), &extra, &reason, None)
+        .map_err(|e| {
+            let context = format!("{} not run", display(&allowed.cmd_path));
+            Refusal::unrecorded(exit::AUDIT, &context, e.to_string())
+        })?;
+    crate::testhook::point("before-exec");
+    Ok(Accepted {
+        uuid,
+        session,
+        monitor,
+    })
+}

@@ -1,0 +1,104 @@
+//! The `validate` phase (DESIGN section 4, step 3): the digest pin on the
+//! opened fd, the target's groups, the environment built from scratch,
+//! and argv as C strings.
+#![forbid(unsafe_code)]
+
+use super::Refusal;
+use super::authorize::Allowed;
+use super::recv::Ctx;
+use crate::escape::display;
+use crate::exec::{env, resolve};
+use crate::identity;
+use crate::policy::model::{Policy, Principal};
+use nix::unistd::Gid;
+use std::ffi::CString;
+
+/// What the command gets.
+pub(super) struct Prepared {
+    /// The target's groups.
+    pub groups: Vec<Gid>,
+    pub envp: Vec<CString>,
+    /// Caller variables the environment did not keep (for the record).
+    pub dropped: Vec<String>,
+    pub argv: Vec<CString>,
+}
+
+pub(super) fn validate(
+    ctx: &Ctx,
+    policy: &Policy,
+    allowed: &Allowed<'_>,
+) -> Result<Prepared, Refusal> {
+    let deny = |msg: String| Refusal::denied(msg).about(allowed.subject());
+    let (rule, target) = (allowed.rule, &allowed.target);
+    if let Some(want) = allowed.spec.digest {
+        let got = resolve::digest_fd(&allowed.resolved).map_err(|e| deny(e.to_string()))?;
+        if got != want {
+            return Err(deny(format!(
+                "{}: digest does not match the policy's pin",
+                display(&allowed.cmd_path)
+            )));
+        }
+    }
+
+    // The command gets the groups the decision saw (resolving the target
+    // read them). Only when the decision depended on them (run_as =
+    // ["%group"]) are they read again: a membership change since then
+    // refuses. Other rules skip the second NSS lookup.
+    let by_group = rule
+        .run_as
+        .iter()
+        .any(|p| matches!(p, Principal::GroupName(_) | Principal::GroupId(_)));
+    crate::testhook::point("before-target-groups");
+    let groups = if by_group {
+        identity::target_groups(&target.target).map_err(|e| deny(e.to_string()))?
+    } else {
+        target
+            .target
+            .gids
+            .iter()
+            .map(|g| Gid::from_raw(*g))
+            .collect()
+    };
+    if by_group && !identity::same_groups(&groups, &target.target.gids) {
+        return Err(deny(format!(
+            "the groups of {} changed between decision and exec: refused",
+            target.target.name
+        )));
+    }
+    let caller_env = env::snapshot_env();
+    let command_line = command_line(&allowed.cmd_path, &allowed.args);
+    // The rule's env_keep adds to the defaults'; its secure_path is the
+    // command's PATH (the command itself was resolved with the defaults':
+    // the rule was not known yet; belladonna-policy(5)).
+    let env_keep = rule.env_keep_with(&policy.defaults);
+    let env::BuiltEnv { envp, dropped } = env::build_env(&env::EnvInput {
+        caller_env: &caller_env,
+        env_keep: &env_keep,
+        setenv: &[&policy.defaults.setenv, &rule.setenv],
+        secure_path: rule.secure_path_with(&policy.defaults),
+        target,
+        caller: &ctx.caller,
+        command_line: &command_line,
+    });
+    let argv: Vec<CString> = ctx
+        .argv
+        .iter()
+        .map(|a| CString::new(a.as_slice()))
+        .collect::<Result<_, _>>()
+        .map_err(|_| deny("argument contains a NUL byte".to_string()))?;
+    Ok(Prepared {
+        groups,
+        envp,
+        dropped,
+        argv,
+    })
+}
+
+fn command_line(path: &[u8], args: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = path.to_vec();
+    for a in args {
+        out.push(b' ');
+        out.extend_from_slice(a);
+    }
+    out
+}
