@@ -215,7 +215,7 @@ fn policy_hash(file: Option<&Path>, json: bool) -> i32 {
 fn audit_verify(path: &Path, key: Option<&Path>) -> i32 {
     let mut opts = audit::VerifyOptions::default();
     if let Some(k) = key {
-        match crate::auth::keys::read_verify_key(k) {
+        match crate::audit::key::read_verify_key(k) {
             Ok(k) => opts.key = Some(k),
             Err(e) => {
                 eprintln!("bdctl: {e}");

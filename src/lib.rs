@@ -18,6 +18,7 @@ pub mod exec;
 pub mod identity;
 pub mod incident;
 pub mod journald;
+pub mod keystore;
 pub mod paths;
 pub mod policy;
 pub mod sandbox;

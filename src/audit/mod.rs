@@ -18,6 +18,7 @@
 pub mod chain;
 pub mod cross_check;
 pub mod journal;
+pub mod key;
 pub mod mac;
 pub mod record;
 pub mod rotate;

@@ -23,9 +23,8 @@ pub fn rotate(path: &Path, keep: Option<u64>) -> i32 {
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let key = || {
-        crate::auth::keys::load_host_audit_key().map_err(|e| super::AuditError::key(&e.to_string()))
-    };
+    let key =
+        || super::key::load_host_audit_key().map_err(|e| super::AuditError::key(&e.to_string()));
     match do_rotate(&opts, host.as_bytes(), &key) {
         Ok(r) => {
             println!(

@@ -131,8 +131,7 @@ fn append_item(item: Item<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Aud
     if opts.create {
         flags |= OFlag::O_CREAT;
     }
-    let key =
-        || crate::auth::keys::load_host_audit_key().map_err(|e| AuditError::key(&e.to_string()));
+    let key = || super::key::load_host_audit_key().map_err(|e| AuditError::key(&e.to_string()));
     // A file that ends with a rotation's closing record was renamed away
     // while this writer waited for its lock (audit::rotate): reopen the
     // path, which names the next file. The same file again means the

@@ -1,10 +1,12 @@
 //! `bdctl key gen|rotate|show|verify` (see `docs/keys.md`, bdctl(8)).
 #![forbid(unsafe_code)]
 
-use super::keys::{self, KeyPaths};
+use super::keys;
 use crate::audit::VerifySummary;
+use crate::audit::key::{gen_audit_key, rotate_audit_key};
 use crate::cli::KeyCmd;
 use crate::cli::bdctl_exit as exit;
+use crate::keystore::{KeyPaths, KeyType, kek};
 
 /// Run one `bdctl key` command; returns the exit code.
 pub fn run(cmd: KeyCmd) -> i32 {
@@ -23,7 +25,7 @@ pub fn run_with(cmd: KeyCmd, paths: &KeyPaths, log: &crate::audit::AppendOptions
             export_verify_key,
             wrap,
             ..
-        } => keys::gen_audit_key(paths, export_verify_key.as_deref(), wrap).map(|i| {
+        } => gen_audit_key(paths, export_verify_key.as_deref(), wrap).map(|i| {
             println!("{i}");
             match export_verify_key {
                 Some(p) => println!(
@@ -52,15 +54,15 @@ pub fn run_with(cmd: KeyCmd, paths: &KeyPaths, log: &crate::audit::AppendOptions
             kek: true,
             tpm: true,
             ..
-        } => super::tpm::gen_tpm_kek(paths).map(|i| {
+        } => crate::keystore::tpm::gen_tpm_kek(paths).map(|i| {
             println!("{i}");
             println!(
                 "sealed to the TPM ({}; owner hierarchy, ECC P-256 storage primary)",
-                super::tpm::tcti()
+                crate::keystore::tpm::tcti()
             );
         }),
-        KeyCmd::Gen { kek: true, .. } => super::kek::gen_kek(paths).map(|i| println!("{i}")),
-        KeyCmd::Rotate { audit: true, .. } => keys::rotate_audit_key(paths, log).map(|r| {
+        KeyCmd::Gen { kek: true, .. } => kek::gen_kek(paths).map(|i| println!("{i}")),
+        KeyCmd::Rotate { audit: true, .. } => rotate_audit_key(paths, log).map(|r| {
             match r.seal_seq {
                 Some(s) => println!(
                     "sealed epoch {} ({} records) at seq {s}",
@@ -85,7 +87,7 @@ pub fn run_with(cmd: KeyCmd, paths: &KeyPaths, log: &crate::audit::AppendOptions
         }),
         KeyCmd::Show { file } => keys::show(paths, file.as_deref()).map(|i| println!("{i}")),
         KeyCmd::Verify { file, expect } => {
-            let want = match expect.as_deref().map(keys::KeyType::from_name) {
+            let want = match expect.as_deref().map(KeyType::from_name) {
                 None => None,
                 Some(Some(t)) => Some(t),
                 Some(None) => {

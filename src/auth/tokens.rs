@@ -823,7 +823,7 @@ pub mod cmd {
             return Err(format!("approver name {iss:?} is not valid"));
         }
         crate::auth::keys::check_approver_epoch(
-            &crate::auth::keys::KeyPaths::system(),
+            &crate::keystore::KeyPaths::system(),
             &iss,
             k.epoch,
             a.key,

@@ -28,7 +28,7 @@
 //! [`TCTI_ENV`] so tests can point it at swtpm.
 #![forbid(unsafe_code)]
 
-use super::keys::{KEK_NAME, KeyError, KeyErrorKind, KeyFile, KeyInfo, KeyPaths, KeyType};
+use super::{KEK_NAME, KeyError, KeyErrorKind, KeyFile, KeyInfo, KeyPaths, KeyType};
 use base64::Engine as _;
 use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{Mode, fstat};
@@ -477,7 +477,7 @@ pub fn gen_tpm_kek_with(paths: &KeyPaths, tcti: &str) -> Result<KeyInfo, KeyErro
         ));
     }
     let path = tpm_kek_path(paths);
-    super::keys::write_atomic(
+    super::write_atomic(
         dir.as_fd(),
         OsStr::new(TPM_KEK_NAME),
         &path,
@@ -492,14 +492,14 @@ pub fn gen_tpm_kek_with(paths: &KeyPaths, tcti: &str) -> Result<KeyInfo, KeyErro
         wrapped: false,
         payload: Zeroizing::new(kek.to_vec()),
     };
-    Ok(super::keys::describe(&path, &kf))
+    Ok(super::describe(&path, &kf))
 }
 
 #[cfg(all(test, feature = "test-hooks"))]
 mod tests {
     use super::*;
-    use crate::auth::keys::tests::tpaths;
-    use crate::auth::keys::{gen_audit_key, load_audit_key};
+    use crate::audit::key::{gen_audit_key, load_audit_key};
+    use crate::keystore::testutil::tpaths;
     use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
     use std::path::Path;
     use std::process::{Child, Command, Stdio};
@@ -568,7 +568,7 @@ mod tests {
         let out = Command::new(std::env::current_exe().expect("exe"))
             .args([
                 "--exact",
-                "auth::tpm::tests::child_load",
+                "keystore::tpm::tests::child_load",
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",
@@ -622,7 +622,9 @@ mod tests {
             KeyErrorKind::Exists
         );
         assert_eq!(
-            crate::auth::kek::gen_kek(&p).expect_err("file kek").kind,
+            crate::keystore::kek::gen_kek(&p)
+                .expect_err("file kek")
+                .kind,
             KeyErrorKind::Exists
         );
 
@@ -640,7 +642,7 @@ mod tests {
         let out = Command::new(std::env::current_exe().expect("exe"))
             .args([
                 "--exact",
-                "auth::tpm::tests::child_gen",
+                "keystore::tpm::tests::child_gen",
                 "--ignored",
                 "--nocapture",
                 "--test-threads=1",
