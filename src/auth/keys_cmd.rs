@@ -3,7 +3,8 @@
 
 use super::keys;
 use crate::audit::VerifySummary;
-use crate::audit::key::{gen_audit_key, rotate_audit_key};
+use crate::audit::key::gen_audit_key;
+use crate::audit::key_rotate::rotate_audit_key;
 use crate::cli::KeyCmd;
 use crate::cli::bdctl_exit as exit;
 use crate::keystore::{KeyPaths, KeyType, kek};

@@ -5,9 +5,12 @@
 //!
 //! See `docs/keys.md`.
 
+pub mod error;
 pub mod keys;
 pub mod keys_cmd;
 pub mod pam;
 pub mod timestamp;
 pub mod tokens;
 pub mod tty;
+
+pub use error::AuthError;

@@ -23,7 +23,7 @@
 //! [`TtyPrompt::none`] (for `bdexec -n`) never prompts: any request for
 //! input fails with [`AuthError::PasswordRequired`].
 
-use super::pam::AuthError;
+use super::error::AuthError;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};

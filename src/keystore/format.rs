@@ -25,6 +25,9 @@ pub const AUDIT_KEY_NAME: &str = "audit.key";
 pub const KEK_NAME: &str = "kek";
 /// Name of the epoch marker in `LIB_DIR`.
 pub const EPOCH_MARKER_NAME: &str = "key-epoch";
+/// Length of a KEK-wrapped 32-byte secret (`keystore::kek`): nonce (24)
+/// + ciphertext (32) + tag (16).
+pub const WRAPPED_LEN: usize = 24 + 32 + 16;
 /// Largest key file read (anything longer is refused).
 pub const MAX_KEY_FILE: usize = 4096;
 /// Epoch-marker entry of the audit key.
@@ -316,7 +319,7 @@ impl KeyFile {
         let payload = Zeroizing::new(b64().decode(b64line).map_err(|_| {
             KeyError::new(KeyErrorKind::Malformed, None, "payload is not valid base64")
         })?);
-        let want_len = if wrapped { super::kek::WRAPPED_LEN } else { 32 };
+        let want_len = if wrapped { WRAPPED_LEN } else { 32 };
         if wrapped && !matches!(ty, KeyType::AuditMac | KeyType::Ed25519Private) {
             return bad(format!("a {ty} key cannot be wrapped"));
         }

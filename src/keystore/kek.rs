@@ -24,8 +24,7 @@ use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd};
 use zeroize::Zeroizing;
 
-/// Length of a wrapped 32-byte secret: nonce (24) + ciphertext (32) + tag (16).
-pub const WRAPPED_LEN: usize = 24 + 32 + 16;
+pub use super::format::WRAPPED_LEN;
 
 fn kek_err(paths: &KeyPaths, d: impl Into<String>) -> KeyError {
     KeyError::new(KeyErrorKind::Kek, Some(&paths.kek_path()), d)
