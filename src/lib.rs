@@ -5,12 +5,14 @@
 
 pub mod account;
 pub mod alert;
+pub mod atomic_file;
 pub mod audit;
 pub mod auth;
 pub mod authstep;
 pub mod bdctl;
 pub mod bdexec;
 pub mod cli;
+pub mod deadline_lock;
 pub mod decide;
 pub mod doctor;
 pub mod escape;

@@ -449,14 +449,14 @@ fn exceeds_fsize(size: u64, len: usize, soft: libc::rlim_t) -> bool {
 }
 
 /// Exclusive flock with a deadline: the one implementation the state
-/// files use too ([`crate::state::file::lock_with_deadline`]), its errors
+/// files use too ([`crate::deadline_lock::lock_with_deadline`]), its errors
 /// mapped to this layer's. Dropping the result unlocks.
 pub(crate) fn lock_with_deadline(
     file: &File,
     shown: &Path,
     timeout: Duration,
 ) -> Result<Flock<File>, AuditError> {
-    use crate::state::file::{LockError, lock_with_deadline as lock};
+    use crate::deadline_lock::{LockError, lock_with_deadline as lock};
     lock(file, timeout).map_err(|e| match e {
         LockError::Timeout(t) => AuditError::lock_timeout(shown, t),
         LockError::Sys(e) => AuditError::lock(shown, e),

@@ -5,11 +5,12 @@
 
 use super::format::{KeyError, KeyErrorKind, KeyFile, MAX_KEY_FILE, with_path};
 use super::{AUDIT_KEY_NAME, EPOCH_MARKER_NAME, KEK_NAME, KEYS_DIR};
-use nix::fcntl::{OFlag, openat, renameat};
+use crate::atomic_file::{Replace, ReplaceError, Temp, replace_at};
+use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{FileStat, Mode, fstat};
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -153,9 +154,9 @@ pub fn open_dir_plain(dir: &Path) -> Result<OwnedFd, KeyError> {
     .map_err(|e| KeyError::io(dir, "open directory", e))
 }
 
-/// Write `data` as `name` in `dir` atomically: a temporary file (mode
-/// `mode`, `O_EXCL`), write, fsync, rename over `name` (refused when
-/// `name` exists and `replace` is false), fsync the directory.
+/// Write `data` as `name` in `dir` atomically ([`crate::atomic_file`]:
+/// a random temporary, mode `mode`, fsync, rename, fsync the directory),
+/// refused when `name` exists and `replace` is false.
 pub fn write_atomic(
     dir: BorrowedFd<'_>,
     name: &OsStr,
@@ -164,52 +165,26 @@ pub fn write_atomic(
     mode: u32,
     replace: bool,
 ) -> Result<(), KeyError> {
-    if !replace && exists_at(dir, name)? {
-        return Err(KeyError::new(
+    let how = Replace {
+        mode,
+        temp: Temp::Random,
+        overwrite: replace,
+        fsync_dir: true,
+    };
+    replace_at(dir, name, data, &how).map_err(|e| match e {
+        ReplaceError::Exists => KeyError::new(
             KeyErrorKind::Exists,
             Some(shown),
             "already exists (refusing to overwrite)",
-        ));
-    }
-    let mut rnd = [0u8; 8];
-    getrandom::fill(&mut rnd)
-        .map_err(|e| KeyError::new(KeyErrorKind::Other, Some(shown), format!("random: {e}")))?;
-    let tmp = format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        crate::audit::chain::hex(&rnd)
-    );
-    let tmp = OsStr::new(&tmp);
-    let fd = openat(
-        dir,
-        tmp,
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(mode as libc::mode_t),
-    )
-    .map_err(|e| KeyError::io(shown, "create temporary file", e))?;
-    let mut f = File::from(fd);
-    let res = (|| {
-        // The umask may have narrowed the mode; widen never.
-        nix::sys::stat::fchmod(&f, Mode::from_bits_truncate(mode as libc::mode_t))
-            .map_err(|e| KeyError::io(shown, "fchmod", e))?;
-        f.write_all(data)
-            .map_err(|e| KeyError::new(KeyErrorKind::Io, Some(shown), format!("write: {e}")))?;
-        f.sync_all()
-            .map_err(|e| KeyError::new(KeyErrorKind::Io, Some(shown), format!("fsync: {e}")))?;
-        if !replace && exists_at(dir, name)? {
-            return Err(KeyError::new(
-                KeyErrorKind::Exists,
-                Some(shown),
-                "already exists (refusing to overwrite)",
-            ));
+        ),
+        ReplaceError::Sys {
+            op: "create", err, ..
+        } => KeyError::io(shown, "create temporary file", err),
+        ReplaceError::Sys { op, err, .. } => KeyError::io(shown, op, err),
+        ReplaceError::Write { err, .. } => {
+            KeyError::new(KeyErrorKind::Io, Some(shown), format!("write: {err}"))
         }
-        renameat(dir, tmp, dir, name).map_err(|e| KeyError::io(shown, "rename", e))
-    })();
-    if res.is_err() {
-        let _ = nix::unistd::unlinkat(dir, tmp, nix::unistd::UnlinkatFlags::NoRemoveDir);
-        return res;
-    }
-    nix::unistd::fsync(dir).map_err(|e| KeyError::io(shown, "fsync directory", e))
+    })
 }
 
 /// True when `name` exists in `dir` (a symlink counts; never followed).
