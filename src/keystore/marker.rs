@@ -6,16 +6,15 @@
 use super::EPOCH_MARKER_NAME;
 use super::format::{KeyError, KeyErrorKind, with_path};
 use super::store::{KeyPaths, write_atomic};
-use nix::fcntl::{OFlag, openat};
-use nix::sys::stat::{Mode, fstat};
+use crate::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
-use std::fs::File;
-use std::io::Read;
 use std::os::fd::AsFd;
 use std::path::Path;
 
 const MARKER_MAGIC: &str = "belladonna-key-epoch v1";
+/// Largest epoch marker read.
+const MARKER_MAX: u64 = 64 * 1024;
 
 // ---------------------------------------------------------------------
 // The epoch marker
@@ -102,39 +101,50 @@ pub fn read_marker(paths: &KeyPaths) -> Result<EpochMarker, KeyError> {
         Err(e) if e.is_not_found() => return Ok(EpochMarker::default()),
         Err(e) => return Err(with_path(e, &shown)),
     };
-    let fd = match openat(
-        dir.as_fd(),
-        EPOCH_MARKER_NAME,
-        OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
-        Mode::empty(),
-    ) {
-        Ok(fd) => fd,
-        Err(nix::Error::ENOENT) => return Ok(EpochMarker::default()),
-        Err(nix::Error::ELOOP) => {
+    let rules = PrivateRead {
+        owner: FileOwner::Uid(paths.owner),
+        mode: ModeRule::Forbid(0o022),
+        single_link: false,
+        max_len: MARKER_MAX,
+    };
+    let buf = match read_private_at(dir.as_fd(), OsStr::new(EPOCH_MARKER_NAME), &rules) {
+        Ok((buf, _)) => buf,
+        Err(e) if e.is_not_found() => return Ok(EpochMarker::default()),
+        Err(PrivateError::Symlink) => {
             return Err(KeyError::new(
                 KeyErrorKind::Symlink,
                 Some(&shown),
                 "is a symbolic link (refused)",
             ));
         }
-        Err(e) => return Err(KeyError::io(&shown, "open", e)),
+        Err(PrivateError::Io {
+            op, errno: Some(e), ..
+        }) if op != "read" => return Err(KeyError::io(&shown, op, e)),
+        Err(PrivateError::Io { op, err, .. }) => {
+            return Err(KeyError::new(
+                KeyErrorKind::Io,
+                Some(&shown),
+                format!("{op}: {err}"),
+            ));
+        }
+        Err(PrivateError::TooLarge) => {
+            return Err(KeyError::new(
+                KeyErrorKind::Marker,
+                Some(&shown),
+                format!(
+                    "epoch marker is damaged: longer than {MARKER_MAX} bytes (refusing: a reset \
+                     would allow a key rollback)"
+                ),
+            ));
+        }
+        Err(_) => {
+            return Err(KeyError::new(
+                KeyErrorKind::Permissions,
+                Some(&shown),
+                "must be a regular file owned by root, not writable by group or others",
+            ));
+        }
     };
-    let st = fstat(&fd).map_err(|e| KeyError::io(&shown, "fstat", e))?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG
-        || st.st_uid != paths.owner
-        || st.st_mode & 0o022 != 0
-    {
-        return Err(KeyError::new(
-            KeyErrorKind::Permissions,
-            Some(&shown),
-            "must be a regular file owned by root, not writable by group or others",
-        ));
-    }
-    let mut buf = Vec::new();
-    File::from(fd)
-        .take(64 * 1024)
-        .read_to_end(&mut buf)
-        .map_err(|e| KeyError::new(KeyErrorKind::Io, Some(&shown), format!("read: {e}")))?;
     EpochMarker::parse(&buf).map_err(|e| with_path(e, &shown))
 }
 

@@ -6,11 +6,10 @@
 use super::format::{KeyError, KeyErrorKind, KeyFile, MAX_KEY_FILE, with_path};
 use super::{AUDIT_KEY_NAME, EPOCH_MARKER_NAME, KEK_NAME, KEYS_DIR};
 use crate::atomic_file::{Replace, ReplaceError, Temp, replace_at};
-use nix::fcntl::{OFlag, openat};
-use nix::sys::stat::{FileStat, Mode, fstat};
+use crate::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use std::ffi::OsStr;
-use std::fs::File;
-use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -24,89 +23,71 @@ pub enum Owner {
     RootOrCaller,
 }
 
-fn owner_ok(owner: Owner, uid: u32) -> bool {
-    match owner {
-        Owner::Exactly(u) => uid == u,
-        Owner::RootOrCaller => uid == 0 || uid == nix::unistd::geteuid().as_raw(),
-    }
-}
-
 /// Open `name` below `dir` without following symlinks and without
 /// hanging on a FIFO; check kind, owner and mode on the fd; read it
-/// (at most [`MAX_KEY_FILE`] bytes) and parse it.
+/// (at most [`MAX_KEY_FILE`] bytes) and parse it
+/// ([`crate::secure_fs::read_private_at`]).
 pub fn read_key_at(
     dir: BorrowedFd<'_>,
     name: &OsStr,
     shown: &Path,
     owner: Owner,
 ) -> Result<KeyFile, KeyError> {
-    let fd = openat(
-        dir,
-        name,
-        OFlag::O_RDONLY
-            | OFlag::O_NOFOLLOW
-            | OFlag::O_CLOEXEC
-            | OFlag::O_NOCTTY
-            | OFlag::O_NONBLOCK,
-        Mode::empty(),
-    )
-    .map_err(|e| match e {
-        nix::Error::ELOOP => KeyError::new(
+    let rules = PrivateRead {
+        owner: match owner {
+            Owner::Exactly(u) => FileOwner::Uid(u),
+            Owner::RootOrCaller => FileOwner::RootOrEuid,
+        },
+        // Nobody but the owner may write any key file.
+        mode: ModeRule::Forbid(0o022),
+        single_link: false,
+        max_len: MAX_KEY_FILE as u64,
+    };
+    let (buf, st) = read_private_at(dir, name, &rules).map_err(|e| match e {
+        PrivateError::Symlink => KeyError::new(
             KeyErrorKind::Symlink,
             Some(shown),
             "is a symbolic link (refused; key files are never followed)",
         ),
-        e => KeyError::io(shown, "open", e),
-    })?;
-    let st = fstat(&fd).map_err(|e| KeyError::io(shown, "fstat", e))?;
-    let file = File::from(fd);
-    read_checked(file, &st, shown, owner)
-}
-
-fn read_checked(
-    mut file: File,
-    st: &FileStat,
-    shown: &Path,
-    owner: Owner,
-) -> Result<KeyFile, KeyError> {
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return Err(KeyError::new(
+        PrivateError::Io {
+            op, errno: Some(e), ..
+        } if op != "read" => KeyError::io(shown, op, e),
+        PrivateError::Io { op, err, .. } => {
+            KeyError::new(KeyErrorKind::Io, Some(shown), format!("{op}: {err}"))
+        }
+        PrivateError::NotRegular => KeyError::new(
             KeyErrorKind::NotRegular,
             Some(shown),
             "not a regular file (refused)",
-        ));
-    }
-    if !owner_ok(owner, st.st_uid) {
-        let who = match owner {
-            Owner::Exactly(0) => "root".to_string(),
-            Owner::Exactly(u) => format!("uid {u}"),
-            Owner::RootOrCaller => "root or you".to_string(),
-        };
-        return Err(KeyError::new(
+        ),
+        PrivateError::Owner { uid } => {
+            let who = match owner {
+                Owner::Exactly(0) => "root".to_string(),
+                Owner::Exactly(u) => format!("uid {u}"),
+                Owner::RootOrCaller => "root or you".to_string(),
+            };
+            KeyError::new(
+                KeyErrorKind::Permissions,
+                Some(shown),
+                format!("owned by uid {uid}, must be owned by {who} (refused)"),
+            )
+        }
+        PrivateError::Mode { mode } => KeyError::new(
             KeyErrorKind::Permissions,
             Some(shown),
-            format!(
-                "owned by uid {}, must be owned by {who} (refused)",
-                st.st_uid
-            ),
-        ));
-    }
-    // Nobody but the owner may write any key file.
-    if st.st_mode & 0o022 != 0 {
-        return Err(KeyError::new(
+            format!("mode {mode:04o} is writable by group or others (refused)"),
+        ),
+        PrivateError::Links(n) => KeyError::new(
             KeyErrorKind::Permissions,
             Some(shown),
-            format!(
-                "mode {:04o} is writable by group or others (refused)",
-                st.st_mode & 0o7777
-            ),
-        ));
-    }
-    let mut buf = Zeroizing::new(Vec::with_capacity(512));
-    (&mut file)
-        .take(MAX_KEY_FILE as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| KeyError::new(KeyErrorKind::Io, Some(shown), format!("read: {e}")))?;
+            format!("{n} hard links (refused)"),
+        ),
+        PrivateError::TooLarge => KeyError::new(
+            KeyErrorKind::Malformed,
+            Some(shown),
+            format!("longer than {MAX_KEY_FILE} bytes: not a key file"),
+        ),
+    })?;
     let kf = KeyFile::parse(&buf).map_err(|e| with_path(e, shown))?;
     if kf.ty.is_secret() && st.st_mode & 0o077 != 0 {
         return Err(KeyError::new(
