@@ -5,18 +5,21 @@
 
 pub mod account;
 pub mod alert;
+pub mod atomic_file;
 pub mod audit;
 pub mod auth;
 pub mod base;
 pub mod bdctl;
 pub mod bdexec;
 pub mod cli;
+pub mod deadline_lock;
 pub mod decide;
 pub mod escape;
 pub mod exec;
 pub mod identity;
 pub mod incident;
 pub mod journald;
+pub mod keystore;
 pub mod paths;
 pub mod policy;
 pub mod request;

@@ -292,3 +292,141 @@ pub fn plain_name(name: &OsStr) -> bool {
     let b = name.as_bytes();
     !b.is_empty() && !b.contains(&b'/') && b[0] != b'.'
 }
+
+/// Who must own a file read with [`read_private_at`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileOwner {
+    /// Exactly this uid (root for host files).
+    Uid(u32),
+    /// Root or the effective uid (files named on the command line).
+    RootOrEuid,
+    /// Anyone (a caller's own file, opened with the caller's ids).
+    Any,
+}
+
+/// What the permission bits of a private file must satisfy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModeRule {
+    /// None of these bits may be set (e.g. `0o022`, `0o077`).
+    Forbid(u32),
+    /// Exactly these permission bits (e.g. `0o600`).
+    Exactly(u32),
+}
+
+/// The checks of [`read_private_at`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrivateRead {
+    pub owner: FileOwner,
+    pub mode: ModeRule,
+    /// Refuse a file with more than one hard link.
+    pub single_link: bool,
+    /// Largest size read; a longer file is [`PrivateError::TooLarge`].
+    pub max_len: u64,
+}
+
+/// Why a private file was not read. The checks run in this order:
+/// open, kind, owner, mode, links, size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrivateError {
+    /// The last component is a symbolic link (never followed).
+    Symlink,
+    /// open, fstat or read failed (`ENOENT` included: see
+    /// [`PrivateError::is_not_found`]).
+    Io {
+        op: &'static str,
+        err: String,
+        errno: Option<nix::Error>,
+    },
+    /// Not a regular file.
+    NotRegular,
+    /// Owned by `uid`, not by the required owner.
+    Owner { uid: u32 },
+    /// Its permission bits (`mode & 0o7777`) break the [`ModeRule`].
+    Mode { mode: u32 },
+    /// It has `n` hard links.
+    Links(u64),
+    /// Longer than `max_len`.
+    TooLarge,
+}
+
+impl PrivateError {
+    /// True when the file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            PrivateError::Io {
+                errno: Some(nix::Error::ENOENT),
+                ..
+            }
+        )
+    }
+}
+
+/// The one secure read of a private file: open `name` below `dir` with
+/// `O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC` (no symlink followed,
+/// no hang on a FIFO, no controlling terminal acquired), check on the fd
+/// that it is a regular file, its owner, its mode and (optionally) its
+/// link count, then read at most `max_len` bytes. Used for key files, the
+/// epoch marker, the sealed KEK, password timestamps and token files.
+pub fn read_private_at(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    rules: &PrivateRead,
+) -> Result<(zeroize::Zeroizing<Vec<u8>>, FileStat), PrivateError> {
+    let sys = |op, e: nix::Error| PrivateError::Io {
+        op,
+        err: e.desc().to_string(),
+        errno: Some(e),
+    };
+    let fd = openat(
+        dir,
+        name,
+        OFlag::O_RDONLY
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_NOCTTY
+            | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| match e {
+        nix::Error::ELOOP => PrivateError::Symlink,
+        e => sys("open", e),
+    })?;
+    let st = fstat(&fd).map_err(|e| sys("fstat", e))?;
+    if !is_reg(&st) {
+        return Err(PrivateError::NotRegular);
+    }
+    let owner_ok = match rules.owner {
+        FileOwner::Uid(u) => st.st_uid == u,
+        FileOwner::RootOrEuid => st.st_uid == 0 || st.st_uid == nix::unistd::geteuid().as_raw(),
+        FileOwner::Any => true,
+    };
+    if !owner_ok {
+        return Err(PrivateError::Owner { uid: st.st_uid });
+    }
+    let mode = st.st_mode & 0o7777;
+    let mode_ok = match rules.mode {
+        ModeRule::Forbid(bits) => mode & bits == 0,
+        ModeRule::Exactly(m) => mode == m,
+    };
+    if !mode_ok {
+        return Err(PrivateError::Mode { mode });
+    }
+    if rules.single_link && st.st_nlink != 1 {
+        return Err(PrivateError::Links(st.st_nlink));
+    }
+    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(File::from(fd), rules.max_len.saturating_add(1)),
+        &mut buf,
+    )
+    .map_err(|e| PrivateError::Io {
+        op: "read",
+        err: e.to_string(),
+        errno: None,
+    })?;
+    if buf.len() as u64 > rules.max_len {
+        return Err(PrivateError::TooLarge);
+    }
+    Ok((buf, st))
+}

@@ -18,6 +18,8 @@
 pub mod chain;
 pub mod cross_check;
 pub mod journal;
+pub mod key;
+pub mod key_rotate;
 pub mod mac;
 pub mod record;
 pub mod rotate;

@@ -1,14 +1,15 @@
-//! Authentication material: keys (approver Ed25519 keypairs, the host's
-//! audit MAC key and its epochs), optional KEK wrapping of host secrets,
-//! and (added by other modules) approval tokens and PAM.
+//! Authentication: approver Ed25519 keys, approval tokens, PAM, the
+//! terminal conversation and timestamps. The key file format, the epoch
+//! marker and KEK/TPM wrapping are in [`crate::keystore`]; the audit
+//! key's lifecycle in [`crate::audit::key`].
 //!
 //! See `docs/keys.md`.
 
-pub mod kek;
+pub mod error;
 pub mod keys;
 pub mod pam;
 pub mod timestamp;
 pub mod tokens;
-#[cfg(feature = "belladonna_tpm_real")]
-pub mod tpm;
 pub mod tty;
+
+pub use error::AuthError;

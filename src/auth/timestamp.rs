@@ -24,13 +24,15 @@
 #![forbid(unsafe_code)]
 
 use super::tty::{decode_tty_nr, self_stat_tty};
-use nix::fcntl::{Flock, OFlag, openat, renameat};
+use crate::atomic_file::{Replace, ReplaceError, Temp, replace_at};
+use nix::fcntl::{Flock, OFlag, openat};
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use serde::{Deserialize, Serialize};
+use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
@@ -387,38 +389,27 @@ fn lock(dir: BorrowedFd<'_>, uid: u32, owner: u32) -> Result<Flock<File>, Timest
         )));
     }
     let file = File::from(fd);
-    crate::state::file::lock_with_deadline(&file, LOCK_DEADLINE)
+    crate::deadline_lock::lock_with_deadline(&file, LOCK_DEADLINE)
         .map_err(|e| terr(format!("{TS_DIR}/{name}: {e}")))
 }
 
 fn write_atomic(dir: BorrowedFd<'_>, uid: u32, data: &[u8]) -> Result<(), TimestampError> {
     let name = uid.to_string();
     let tmp = format!("{uid}.new");
-    match unlinkat(dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir) {
-        Ok(()) | Err(nix::Error::ENOENT) => {}
-        Err(e) => return Err(terr(format!("{TS_DIR}/{tmp}: unlink: {}", e.desc()))),
-    }
-    let fd = openat(
-        dir,
-        tmp.as_str(),
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::from_bits_truncate(0o600),
-    )
-    .map_err(|e| terr(format!("{TS_DIR}/{tmp}: create: {}", e.desc())))?;
-    nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(0o600))
-        .map_err(|e| terr(format!("{TS_DIR}/{tmp}: chmod: {}", e.desc())))?;
-    let mut f = File::from(fd);
-    let written = f
-        .write_all(data)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| terr(format!("{TS_DIR}/{tmp}: write: {e}")));
-    if let Err(e) = written {
-        let _ = unlinkat(dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
-        return Err(e);
-    }
-    renameat(dir, tmp.as_str(), dir, name.as_str()).map_err(|e| {
-        let _ = unlinkat(dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
-        terr(format!("{TS_DIR}/{name}: rename: {}", e.desc()))
+    let how = Replace {
+        mode: 0o600,
+        temp: Temp::Fixed(&tmp),
+        overwrite: true,
+        fsync_dir: false,
+    };
+    replace_at(dir, OsStr::new(&name), data, &how).map_err(|e| match e {
+        ReplaceError::Sys {
+            op,
+            on_temp: false,
+            err,
+            ..
+        } => terr(format!("{TS_DIR}/{name}: {op}: {}", err.desc())),
+        e => terr(format!("{TS_DIR}/{tmp}: {e}")),
     })
 }
 

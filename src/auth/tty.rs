@@ -25,7 +25,7 @@
 
 #![cfg_attr(not(test), forbid(unsafe_code))]
 
-use super::pam::AuthError;
+use super::error::AuthError;
 use crate::sys::mem::wipe;
 use nix::sys::signal::Signal;
 use std::os::fd::{AsFd, OwnedFd};

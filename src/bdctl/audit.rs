@@ -14,7 +14,7 @@ use std::time::Duration;
 pub fn verify(path: &Path, key: Option<&Path>) -> i32 {
     let mut opts = audit::VerifyOptions::default();
     if let Some(k) = key {
-        match crate::auth::keys::read_verify_key(k) {
+        match crate::audit::key::read_verify_key(k) {
             Ok(k) => opts.key = Some(k),
             Err(e) => {
                 eprintln!("bdctl: {e}");
@@ -139,7 +139,7 @@ pub fn rotate(path: &Path, keep: Option<u64>) -> i32 {
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
     let key = || {
-        crate::auth::keys::load_host_audit_key().map_err(|e| audit::AuditError::key(&e.to_string()))
+        crate::audit::key::load_host_audit_key().map_err(|e| audit::AuditError::key(&e.to_string()))
     };
     match do_rotate(&opts, host.as_bytes(), &key) {
         Ok(r) => {

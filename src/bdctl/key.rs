@@ -3,7 +3,10 @@
 
 use super::args::KeyCmd;
 use super::exit;
-use crate::auth::keys::{self, KeyPaths};
+use crate::audit::key::gen_audit_key;
+use crate::audit::key_rotate::rotate_audit_key;
+use crate::auth::keys;
+use crate::keystore::{KeyPaths, KeyType, kek};
 
 /// Run one `bdctl key` command; returns the exit code.
 pub fn run(cmd: KeyCmd) -> i32 {
@@ -22,7 +25,7 @@ pub fn run_with(cmd: KeyCmd, paths: &KeyPaths, log: &crate::audit::AppendOptions
             export_verify_key,
             wrap,
             ..
-        } => keys::gen_audit_key(paths, export_verify_key.as_deref(), wrap).map(|i| {
+        } => gen_audit_key(paths, export_verify_key.as_deref(), wrap).map(|i| {
             println!("{i}");
             match export_verify_key {
                 Some(p) => println!(
@@ -51,15 +54,15 @@ pub fn run_with(cmd: KeyCmd, paths: &KeyPaths, log: &crate::audit::AppendOptions
             kek: true,
             tpm: true,
             ..
-        } => crate::auth::tpm::gen_tpm_kek(paths).map(|i| {
+        } => crate::keystore::tpm::gen_tpm_kek(paths).map(|i| {
             println!("{i}");
             println!(
                 "sealed to the TPM ({}; owner hierarchy, ECC P-256 storage primary)",
-                crate::auth::tpm::tcti()
+                crate::keystore::tpm::tcti()
             );
         }),
-        KeyCmd::Gen { kek: true, .. } => crate::auth::kek::gen_kek(paths).map(|i| println!("{i}")),
-        KeyCmd::Rotate { audit: true, .. } => keys::rotate_audit_key(paths, log).map(|r| {
+        KeyCmd::Gen { kek: true, .. } => kek::gen_kek(paths).map(|i| println!("{i}")),
+        KeyCmd::Rotate { audit: true, .. } => rotate_audit_key(paths, log).map(|r| {
             match r.seal_seq {
                 Some(s) => println!(
                     "sealed epoch {} ({} records) at seq {s}",
@@ -84,7 +87,7 @@ pub fn run_with(cmd: KeyCmd, paths: &KeyPaths, log: &crate::audit::AppendOptions
         }),
         KeyCmd::Show { file } => keys::show(paths, file.as_deref()).map(|i| println!("{i}")),
         KeyCmd::Verify { file, expect } => {
-            let want = match expect.as_deref().map(keys::KeyType::from_name) {
+            let want = match expect.as_deref().map(KeyType::from_name) {
                 None => None,
                 Some(Some(t)) => Some(t),
                 Some(None) => {

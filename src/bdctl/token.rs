@@ -86,7 +86,7 @@ fn sign_cmd(a: &SignArgs<'_>) -> Result<String, String> {
         return Err(format!("approver name {iss:?} is not valid"));
     }
     crate::auth::keys::check_approver_epoch(
-        &crate::auth::keys::KeyPaths::system(),
+        &crate::keystore::KeyPaths::system(),
         &iss,
         k.epoch,
         a.key,

@@ -22,67 +22,23 @@
 #![forbid(unsafe_code)]
 
 use super::StateError;
+use crate::atomic_file::{Replace, ReplaceError, Temp, replace_at};
+use crate::deadline_lock::lock_with_deadline;
 use crate::secure_fs::{SecureFsError, open_subdir, open_trusted_file};
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, Flock, FlockArg, OFlag, renameat};
-use nix::sys::stat::{FileStat, Mode, fchmod, fstat, mkdirat};
-use nix::unistd::{UnlinkatFlags, fsync, unlinkat};
+use nix::fcntl::{AtFlags, Flock, OFlag};
+use nix::sys::stat::{FileStat, Mode, fstat, mkdirat};
+use nix::unistd::{UnlinkatFlags, unlinkat};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::io::Read;
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Default deadline for state locks (the audit log uses the same).
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(3);
-
-/// Why a lock was not taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LockError {
-    /// Still held by someone else at the deadline.
-    Timeout(Duration),
-    /// `flock` (or duplicating the fd) failed.
-    Sys(Errno),
-}
-
-impl fmt::Display for LockError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LockError::Timeout(t) => write!(
-                f,
-                "lock not acquired within {t:?} (another process holds it)"
-            ),
-            LockError::Sys(e) => write!(f, "flock: {}", e.desc()),
-        }
-    }
-}
-
-/// Exclusive `flock` on the open file description of `file`, polling
-/// `LOCK_NB` with exponential back-off (100 us to 5 ms) until `timeout`
-/// has passed on the monotonic clock. Dropping the result unlocks.
-pub fn lock_with_deadline(file: &File, timeout: Duration) -> Result<Flock<File>, LockError> {
-    // A duplicate shares the open file description, hence the lock.
-    let mut f = file
-        .try_clone()
-        .map_err(|e| LockError::Sys(e.raw_os_error().map_or(Errno::EBADF, Errno::from_raw)))?;
-    let start = Instant::now();
-    let mut delay = Duration::from_micros(100);
-    loop {
-        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => return Ok(l),
-            Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => f = back,
-            Err((_, e)) => return Err(LockError::Sys(e)),
-        }
-        let waited = start.elapsed();
-        if waited >= timeout {
-            return Err(LockError::Timeout(timeout));
-        }
-        std::thread::sleep(delay.min(timeout - waited));
-        delay = (delay * 2).min(Duration::from_millis(5));
-    }
-}
 
 /// A held state lock; dropping it unlocks.
 #[derive(Debug)]
@@ -196,47 +152,38 @@ pub fn read(
     Ok(Some(buf))
 }
 
-/// Atomically replace (or create) `name` in `dir` with `data`: write
-/// `.NAME.tmp` (0600, `O_EXCL`), fsync it, rename it over `name`, fsync
-/// the directory. The caller holds the file's lock.
+/// Atomically replace (or create) `name` in `dir` with `data`
+/// ([`crate::atomic_file`]): write `.NAME.tmp` (0600, `O_EXCL`), fsync it,
+/// rename it over `name`, fsync the directory. The caller holds the
+/// file's lock.
 pub fn replace(
     dir: BorrowedFd<'_>,
     shown_dir: &Path,
     name: &str,
     data: &[u8],
 ) -> Result<(), StateError> {
-    let shown = shown_dir.join(name);
     let tmp = format!(".{name}.tmp");
-    let shown_tmp = shown_dir.join(&tmp);
-    // A leftover of a crashed writer; we hold the lock, so it is stale.
-    match unlinkat(dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir) {
-        Ok(()) | Err(Errno::ENOENT) => {}
-        Err(e) => return Err(sys(&shown_tmp, "unlink", e)),
-    }
-    let (mut file, _) = open_trusted_file(
-        dir,
-        OsStr::new(&tmp),
-        &shown_tmp,
-        OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL,
-        0o600,
-    )
-    .map_err(fs_err)?;
-    let written = (|| {
-        // The umask may have removed bits; never added any.
-        fchmod(file.as_fd(), Mode::from_bits_truncate(0o600))
-            .map_err(|e| sys(&shown_tmp, "fchmod", e))?;
-        file.write_all(data)
-            .map_err(|e| err(&shown_tmp, format_args!("write: {e}")))?;
-        file.sync_all()
-            .map_err(|e| err(&shown_tmp, format_args!("fsync: {e}")))?;
-        renameat(dir, tmp.as_str(), dir, name).map_err(|e| sys(&shown, "rename", e))
-    })();
-    if let Err(e) = written {
-        let _ = unlinkat(dir, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
-        return Err(e);
-    }
-    fsync(dir).map_err(|e| sys(shown_dir, "fsync", e))?;
-    Ok(())
+    let how = Replace {
+        mode: 0o600,
+        temp: Temp::Fixed(&tmp),
+        overwrite: true,
+        fsync_dir: true,
+    };
+    replace_at(dir, OsStr::new(name), data, &how).map_err(|e| match e {
+        ReplaceError::Sys {
+            op: "fsync directory",
+            err,
+            ..
+        } => sys(shown_dir, "fsync", err),
+        ReplaceError::Sys {
+            op,
+            on_temp: true,
+            err,
+            ..
+        } => sys(&shown_dir.join(&tmp), op, err),
+        ReplaceError::Sys { op, err, .. } => sys(&shown_dir.join(name), op, err),
+        e => err(&shown_dir.join(&tmp), e),
+    })
 }
 
 /// Remove `name` from `dir` (missing is fine). The caller holds the lock.
@@ -255,7 +202,9 @@ pub fn exists(dir: BorrowedFd<'_>, name: &str) -> bool {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use std::os::fd::AsFd;
     use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+    use std::time::Instant;
 
     /// A private tempdir opened as a directory fd. Root only: state files
     /// must be root-owned.

@@ -17,15 +17,14 @@
 //! that file exists it is the KEK used here.
 #![forbid(unsafe_code)]
 
-use super::keys::{KEK_NAME, KeyError, KeyErrorKind, KeyFile, KeyInfo, KeyPaths, KeyType};
+use super::{KEK_NAME, KeyError, KeyErrorKind, KeyFile, KeyInfo, KeyPaths, KeyType};
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd};
 use zeroize::Zeroizing;
 
-/// Length of a wrapped 32-byte secret: nonce (24) + ciphertext (32) + tag (16).
-pub const WRAPPED_LEN: usize = 24 + 32 + 16;
+pub use super::format::WRAPPED_LEN;
 
 fn kek_err(paths: &KeyPaths, d: impl Into<String>) -> KeyError {
     KeyError::new(KeyErrorKind::Kek, Some(&paths.kek_path()), d)
@@ -132,7 +131,7 @@ pub fn gen_kek(paths: &KeyPaths) -> Result<KeyInfo, KeyError> {
         wrapped: false,
         payload: secret,
     };
-    super::keys::write_atomic(
+    super::write_atomic(
         dir.as_fd(),
         OsStr::new(KEK_NAME),
         &paths.kek_path(),
@@ -140,53 +139,5 @@ pub fn gen_kek(paths: &KeyPaths) -> Result<KeyInfo, KeyError> {
         0o600,
         false,
     )?;
-    Ok(super::keys::describe(&paths.kek_path(), &kf))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::auth::keys::tests::tpaths;
-    use crate::auth::keys::{AUDIT_KEY_NAME, gen_audit_key, load_audit_key};
-    use std::os::fd::AsFd;
-
-    #[test]
-    fn wrapped_audit_key() {
-        let (_d, p) = tpaths();
-        // Wrapping needs a KEK.
-        let e = gen_audit_key(&p, None, true).expect_err("no kek");
-        assert_eq!(e.kind, KeyErrorKind::Kek);
-        gen_kek(&p).expect("kek");
-        assert_eq!(gen_kek(&p).expect_err("exists").kind, KeyErrorKind::Exists);
-        let info = gen_audit_key(&p, None, true).expect("gen wrapped");
-        assert!(info.wrapped);
-        let text = std::fs::read_to_string(p.audit_key_path()).expect("read");
-        assert!(
-            text.starts_with("belladonna-key v1 type=audit-mac epoch=0 wrap=kek\n"),
-            "{text}"
-        );
-        let k = load_audit_key(&p).expect("load").expect("key");
-        assert_eq!(k.fingerprint(), info.fingerprint);
-        // The header is authenticated: editing the epoch breaks the unwrap
-        // even with a recomputed checksum.
-        let dir = p.keys_dir_fd(false).expect("dir");
-        let mut kf = p.read_host_key(dir.as_fd(), AUDIT_KEY_NAME).expect("read");
-        kf.epoch = 5;
-        assert_eq!(
-            unwrap(&p, dir.as_fd(), &kf).expect_err("aad").kind,
-            KeyErrorKind::Kek
-        );
-        // Another KEK cannot unwrap it.
-        std::fs::remove_file(p.kek_path()).expect("rm");
-        gen_kek(&p).expect("kek2");
-        assert_eq!(
-            load_audit_key(&p).expect_err("wrong kek").kind,
-            KeyErrorKind::Kek
-        );
-        std::fs::remove_file(p.kek_path()).expect("rm");
-        assert_eq!(
-            load_audit_key(&p).expect_err("no kek").kind,
-            KeyErrorKind::Kek
-        );
-    }
+    Ok(super::describe(&paths.kek_path(), &kf))
 }
