@@ -31,7 +31,7 @@ BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 # The configuration, log and state paths are compile-time constants
-# (src/paths.rs); DESTDIR only relocates them for packaging.
+# (src/base/paths.rs); DESTDIR only relocates them for packaging.
 CONFDIR    := /etc/belladonna
 LOGDIR     := /var/log/belladonna
 LIBDIR     := /var/lib/belladonna

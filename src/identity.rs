@@ -71,7 +71,7 @@ pub fn parse_id(digits: &str) -> Option<u32> {
 
 /// Parse the argument of `-u`: a user name or `#uid`.
 pub fn parse_target_arg(arg: &OsStr) -> Result<Principal, IdentityError> {
-    let shown = crate::escape::display(arg.as_bytes());
+    let shown = crate::base::escape::display(arg.as_bytes());
     let s = std::str::from_utf8(arg.as_bytes())
         .map_err(|_| IdentityError::BadTargetSyntax(shown.clone()))?;
     if let Some(d) = s.strip_prefix('#') {

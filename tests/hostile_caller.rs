@@ -296,7 +296,7 @@ fn a_panic_prints_one_line_and_exits_70() {
     assert_eq!(o.code(), Some(70), "{o}");
     assert_eq!(
         o.stderr,
-        belladonna::stdio::PANIC_LINE,
+        belladonna::base::stdio::PANIC_LINE,
         "one fixed line, no backtrace\n{o}"
     );
     assert!(o.stdout.is_empty());

@@ -26,42 +26,13 @@ pub fn chain_hash(seq: u64, prev: &[u8; 32], body: &[u8]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
-const HEX: &[u8; 16] = b"0123456789abcdef";
-
-/// Append lowercase hex of `bytes` to `out`.
-pub fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.push(HEX[usize::from(b >> 4)]);
-        out.push(HEX[usize::from(b & 0x0f)]);
-    }
-}
-
-/// Lowercase hex of `bytes` as a `String`.
-pub fn hex(bytes: &[u8]) -> String {
-    let mut v = Vec::with_capacity(bytes.len() * 2);
-    push_hex(&mut v, bytes);
-    v.into_iter().map(char::from).collect()
-}
-
-fn nibble(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
-}
+// Hex is written once, in base::hex; these are its names in the audit
+// vocabulary.
+pub use crate::base::hex::{encode as hex, push as push_hex};
 
 /// Parse exactly 64 lowercase hex digits.
 pub fn parse_hex32(s: &[u8]) -> Option<[u8; 32]> {
-    if s.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(s.chunks_exact(2)) {
-        *o = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(out)
+    crate::base::hex::decode(s)
 }
 
 #[cfg(test)]

@@ -202,7 +202,7 @@ pub fn read_journal(
         return Err(CrossCheckError::Journal(format!(
             "journalctl failed ({}): {}",
             out.status,
-            crate::escape::display(first.as_bytes())
+            crate::base::escape::display(first.as_bytes())
         )));
     }
     Ok(parse_journal_json(&out.stdout))
@@ -268,7 +268,7 @@ fn who(j: &JournalRecord) -> String {
 /// The report as text lines (each escaped: journal fields are anyone's).
 pub fn render(r: &Report) -> String {
     let mut s = String::new();
-    let d = |t: &str| crate::escape::display(t.as_bytes());
+    let d = |t: &str| crate::base::escape::display(t.as_bytes());
     for j in &r.missing_from_file {
         s.push_str(&d(&format!(
             "missing from the file: seq {}: journal has {}\n",

@@ -32,7 +32,7 @@ use super::record::{
 };
 use super::show::human;
 use super::writer::Appended;
-use crate::journald::{self, Entry};
+use crate::audit::journald::{self, Entry};
 use std::time::SystemTime;
 
 /// MESSAGE_ID of each event (128-bit ids generated once for Belladonna;
@@ -350,7 +350,7 @@ pub fn forward_last(file: &std::fs::File, seq: u64) {
 /// An alert the audit log could not hold: journald at PRIORITY 2 with the
 /// alert MESSAGE_ID; `Err` when journald did not take it.
 pub fn alert(msg: &str) -> std::io::Result<()> {
-    let text = crate::escape::display(msg.as_bytes());
+    let text = crate::base::escape::display(msg.as_bytes());
     let mut e = Entry::new();
     e.field("MESSAGE", text.as_bytes())
         .field("PRIORITY", priority::CRIT.to_string().as_bytes())
@@ -367,7 +367,7 @@ mod tests {
     use crate::audit::testutil::sample;
 
     fn fields(e: &Entry) -> Vec<(String, Vec<u8>)> {
-        crate::journald::tests_parse(e.bytes())
+        crate::audit::journald::tests_parse(e.bytes())
     }
 
     fn get<'a>(f: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {

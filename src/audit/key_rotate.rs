@@ -49,9 +49,9 @@ pub fn rotate_audit_key(
     let audit_err =
         |e: crate::audit::AuditError| KeyError::new(KeyErrorKind::Other, None, e.to_string());
     let ldir = if log.create {
-        crate::secure_fs::ensure_trusted_dir(log.dir, 0o700)
+        crate::base::secure_fs::ensure_trusted_dir(log.dir, 0o700)
     } else {
-        crate::secure_fs::open_trusted_dir(log.dir)
+        crate::base::secure_fs::open_trusted_dir(log.dir)
     }
     .map_err(|e| KeyError::new(KeyErrorKind::Other, Some(&logshown), e.to_string()))?;
     let mut flags = OFlag::O_RDWR | OFlag::O_APPEND;
@@ -59,7 +59,7 @@ pub fn rotate_audit_key(
         flags |= OFlag::O_CREAT;
     }
     let (file, _) =
-        crate::secure_fs::open_trusted_file(ldir.as_fd(), log.name, &logshown, flags, 0o600)
+        crate::base::secure_fs::open_trusted_file(ldir.as_fd(), log.name, &logshown, flags, 0o600)
             .map_err(|e| KeyError::new(KeyErrorKind::Other, Some(&logshown), e.to_string()))?;
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())

@@ -15,9 +15,11 @@
 //! The format is documented in `docs/audit-format.md`.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod chain;
 pub mod cross_check;
 pub mod journal;
+pub mod journald;
 pub mod key;
 pub mod key_rotate;
 pub mod mac;
@@ -190,7 +192,7 @@ impl AuditError {
         )
     }
 
-    pub(crate) fn open(path: &Path, e: &crate::secure_fs::SecureFsError) -> Self {
+    pub(crate) fn open(path: &Path, e: &crate::base::secure_fs::SecureFsError) -> Self {
         Self::new(
             AuditErrorKind::Open,
             Some(path),

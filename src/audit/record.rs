@@ -40,7 +40,7 @@ use super::AuditError;
 use super::chain::{chain_hash, parse_hex32, push_hex};
 use super::mac::EpochKey;
 use super::timing::{self, Timing};
-use crate::escape::json_str;
+use crate::base::escape::json_str;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -77,7 +77,7 @@ impl Event {
 }
 
 /// One decision to record. Strings from the caller are bytes: they are
-/// escaped (see [`crate::escape::json_str`]), never written raw.
+/// escaped (see [`crate::base::escape::json_str`]), never written raw.
 #[derive(Debug, Clone)]
 pub struct Record<'a> {
     pub event: Event,

@@ -143,7 +143,7 @@ pub fn rotate(
     key: &dyn Fn() -> Result<Option<EpochKey>, AuditError>,
 ) -> Result<Rotated, AuditError> {
     let shown = opts.dir.join(opts.name);
-    if !crate::secure_fs::plain_name(opts.name) {
+    if !crate::base::secure_fs::plain_name(opts.name) {
         return Err(AuditError::bad_name(&shown));
     }
     if opts.keep == Some(0) {
@@ -153,9 +153,9 @@ pub fn rotate(
             "must keep at least one rotated file",
         ));
     }
-    let dir =
-        crate::secure_fs::open_trusted_dir(opts.dir).map_err(|e| AuditError::open(&shown, &e))?;
-    let (file, _) = crate::secure_fs::open_trusted_file(
+    let dir = crate::base::secure_fs::open_trusted_dir(opts.dir)
+        .map_err(|e| AuditError::open(&shown, &e))?;
+    let (file, _) = crate::base::secure_fs::open_trusted_file(
         dir.as_fd(),
         opts.name,
         &shown,
@@ -211,7 +211,7 @@ pub fn rotate(
             // linked (nor renamed over), so this fails before anything
             // is written.
             ensure_link(&dir, opts, index, cur_ino)?;
-            crate::testhook::point("rotate-linked");
+            crate::base::testhook::point("rotate-linked");
             let rotation = Rotation {
                 close: true,
                 index,
@@ -230,7 +230,7 @@ pub fn rotate(
             if opts.journal {
                 super::journal::forward_last(&file, plan.seq);
             }
-            crate::testhook::point("rotate-closed");
+            crate::base::testhook::point("rotate-closed");
             (plan.seq, plan.h, index, false)
         }
     };
@@ -261,7 +261,7 @@ pub fn rotate(
         Ok(()) | Err(nix::Error::ENOENT) => {}
         Err(e) => return Err(io_err(&next_shown, "remove", e)),
     }
-    let (nf, _) = crate::secure_fs::open_trusted_file(
+    let (nf, _) = crate::base::secure_fs::open_trusted_file(
         dir.as_fd(),
         &next,
         &next_shown,
@@ -286,12 +286,12 @@ pub fn rotate(
     if opts.journal {
         super::journal::forward_last(&nf, seq);
     }
-    crate::testhook::point("rotate-next-written");
+    crate::base::testhook::point("rotate-next-written");
     let to_shown = ensure_link(&dir, opts, index, cur_ino)?;
     nix::fcntl::renameat(&dir, next.as_os_str(), &dir, opts.name)
         .map_err(|e| io_err(&shown, "rename", e))?;
     sync_dir(&dir, &shown)?;
-    crate::testhook::point("rotate-renamed");
+    crate::base::testhook::point("rotate-renamed");
     let mut deleted = Vec::new();
     for n in list_rotated(opts.dir, opts.name).map_err(|e| AuditError::read(&shown, &e))? {
         if n <= retired.0 {
@@ -359,8 +359,9 @@ fn last_of(
 ) -> Result<(u64, [u8; 32]), AuditError> {
     let rn = rotated_name(name, n);
     let shown = dpath.join(&rn);
-    let (f, _) = crate::secure_fs::open_trusted_file(dir.as_fd(), &rn, &shown, OFlag::empty(), 0)
-        .map_err(|e| AuditError::open(&shown, &e))?;
+    let (f, _) =
+        crate::base::secure_fs::open_trusted_file(dir.as_fd(), &rn, &shown, OFlag::empty(), 0)
+            .map_err(|e| AuditError::open(&shown, &e))?;
     let size = f
         .metadata()
         .map_err(|e| AuditError::read(&shown, &e))?

@@ -8,7 +8,7 @@ use super::MAX_LINE;
 use super::chain::hex;
 use super::record::{EventKind, LineView, Value, decode_str};
 use super::verify::{LineRead, OpenError, open_log, read_line_capped};
-use crate::escape::display;
+use crate::base::escape::display;
 use std::collections::HashSet;
 use std::fmt;
 use std::io::{self, BufReader, Read, Write};
@@ -458,7 +458,7 @@ mod tests {
         argv.iter()
             .map(|a| {
                 let mut j = Vec::new();
-                crate::escape::json_str(&mut j, a.as_bytes());
+                crate::base::escape::json_str(&mut j, a.as_bytes());
                 arg(&j[1..j.len() - 1])
             })
             .collect::<Vec<_>>()

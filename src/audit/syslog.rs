@@ -1,6 +1,6 @@
 //! The syslog sink: one RFC 3164 datagram to `/dev/log`, the fallback
 //! when journald does not take a record's copy or an alert. Below both
-//! [`crate::audit::journal`] and [`crate::alert`], so neither needs the
+//! [`crate::audit::journal`] and [`crate::audit::alert`], so neither needs the
 //! other for it.
 #![forbid(unsafe_code)]
 
@@ -21,7 +21,7 @@ pub fn syslog_line(prio: u8, msg: &str) {
 }
 
 fn syslog_line_to(socket: &std::path::Path, prio: u8, msg: &str) {
-    let text = crate::escape::display(msg.as_bytes());
+    let text = crate::base::escape::display(msg.as_bytes());
     let pri = u32::from(FACILITY) * 8 + u32::from(prio & 7);
     let line = format!("<{pri}>bdexec[{}]: {text}", std::process::id());
     let Ok(sock) = UnixDatagram::unbound() else {

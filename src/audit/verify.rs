@@ -748,7 +748,7 @@ impl<'f> Verifier<'f> {
                     None => Err(format!(
                         "exit record names no earlier accept record of a monitored command \
                          still without an exit ({})",
-                        crate::escape::display(&accept)
+                        crate::base::escape::display(&accept)
                     )),
                 }
             }

@@ -73,8 +73,8 @@ impl AppendOptions<'static> {
     /// The system log: `/var/log/belladonna/audit.jsonl`, 3 s, create.
     pub fn system() -> Self {
         AppendOptions {
-            dir: Path::new(crate::paths::LOG_DIR),
-            name: OsStr::new(crate::paths::AUDIT_NAME),
+            dir: Path::new(crate::base::paths::LOG_DIR),
+            name: OsStr::new(crate::base::paths::AUDIT_NAME),
             lock_timeout: Duration::from_secs(3),
             create: true,
             sync_note: Some(Path::new(SYNC_NOTE)),
@@ -118,13 +118,13 @@ pub fn append_exit(rec: &ExitRecord<'_>, opts: &AppendOptions<'_>) -> Result<App
 fn append_item(item: Item<'_>, opts: &AppendOptions<'_>) -> Result<Appended, AuditError> {
     let started = Instant::now();
     let shown = opts.dir.join(opts.name);
-    if !crate::secure_fs::plain_name(opts.name) {
+    if !crate::base::secure_fs::plain_name(opts.name) {
         return Err(AuditError::bad_name(&shown));
     }
     let dir = if opts.create {
-        crate::secure_fs::ensure_trusted_dir(opts.dir, 0o700)
+        crate::base::secure_fs::ensure_trusted_dir(opts.dir, 0o700)
     } else {
-        crate::secure_fs::open_trusted_dir(opts.dir)
+        crate::base::secure_fs::open_trusted_dir(opts.dir)
     }
     .map_err(|e| AuditError::open(&shown, &e))?;
     let mut flags = OFlag::O_RDWR | OFlag::O_APPEND;
@@ -139,7 +139,7 @@ fn append_item(item: Item<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Aud
     let mut held: Option<(u64, u64)> = None;
     loop {
         let (file, _) =
-            crate::secure_fs::open_trusted_file(dir.as_fd(), opts.name, &shown, flags, 0o600)
+            crate::base::secure_fs::open_trusted_file(dir.as_fd(), opts.name, &shown, flags, 0o600)
                 .map_err(|e| AuditError::open(&shown, &e))?;
         // (dev, ino): only looked at after a rotation was seen, so the
         // usual append makes no extra system call.
@@ -413,7 +413,7 @@ pub(crate) fn write_plan(
     if wrote != plan.buf.len() {
         return Err(AuditError::short_write(shown, wrote, plan.buf.len()));
     }
-    crate::testhook::point("audit-after-write");
+    crate::base::testhook::point("audit-after-write");
     // Never retried: after a failed fdatasync the page cache may claim
     // the data is clean although it never reached the disk.
     file.sync_data().map_err(|e| AuditError::sync(shown, &e))?;
@@ -449,14 +449,14 @@ fn exceeds_fsize(size: u64, len: usize, soft: libc::rlim_t) -> bool {
 }
 
 /// Exclusive flock with a deadline: the one implementation the state
-/// files use too ([`crate::deadline_lock::lock_with_deadline`]), its errors
+/// files use too ([`crate::base::deadline_lock::lock_with_deadline`]), its errors
 /// mapped to this layer's. Dropping the result unlocks.
 pub(crate) fn lock_with_deadline(
     file: &File,
     shown: &Path,
     timeout: Duration,
 ) -> Result<Flock<File>, AuditError> {
-    use crate::deadline_lock::{LockError, lock_with_deadline as lock};
+    use crate::base::deadline_lock::{LockError, lock_with_deadline as lock};
     lock(file, timeout).map_err(|e| match e {
         LockError::Timeout(t) => AuditError::lock_timeout(shown, t),
         LockError::Sys(e) => AuditError::lock(shown, e),

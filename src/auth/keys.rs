@@ -7,13 +7,13 @@
 #![forbid(unsafe_code)]
 
 use crate::keystore::format::with_path;
-use crate::policy::names::is_approver_name;
 use crate::keystore::store::{exists_at, open_dir_plain, random32};
 use crate::keystore::{
     AUDIT_ID, AUDIT_KEY_NAME, KeyError, KeyErrorKind, KeyFile, KeyInfo, KeyPaths, KeyType,
     bump_marker, check_epoch, describe, fingerprint32, kek, public_key_string, read_key_path,
     read_marker, write_atomic,
 };
+use crate::policy::names::is_approver_name;
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use std::ffi::OsStr;
 use std::fmt;

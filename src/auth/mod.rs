@@ -5,6 +5,7 @@
 //!
 //! See `docs/keys.md`.
 
+pub mod account;
 pub mod error;
 pub mod keys;
 pub mod pam;

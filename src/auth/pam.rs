@@ -39,7 +39,6 @@ pub const DEFAULT_TRIES: u32 = 3;
 /// Delay after each wrong password (sudo's and pam_unix's ~2 s).
 pub const FAIL_DELAY: Duration = Duration::from_secs(2);
 
-
 /// Kept at this path for callers (`auth::pam::AuthError`); defined in
 /// [`super::error`] so the terminal code does not import PAM.
 pub use super::error::AuthError;

@@ -24,7 +24,7 @@
 #![forbid(unsafe_code)]
 
 use super::tty::{decode_tty_nr, self_stat_tty};
-use crate::atomic_file::{Replace, ReplaceError, Temp, replace_at};
+use crate::base::atomic_file::{Replace, ReplaceError, Temp, replace_at};
 use nix::fcntl::{Flock, OFlag, openat};
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
@@ -389,7 +389,7 @@ fn lock(dir: BorrowedFd<'_>, uid: u32, owner: u32) -> Result<Flock<File>, Timest
         )));
     }
     let file = File::from(fd);
-    crate::deadline_lock::lock_with_deadline(&file, LOCK_DEADLINE)
+    crate::base::deadline_lock::lock_with_deadline(&file, LOCK_DEADLINE)
         .map_err(|e| terr(format!("{TS_DIR}/{name}: {e}")))
 }
 

@@ -347,20 +347,7 @@ fn hex32(b: &[u8; 32]) -> String {
 }
 
 fn unhex32(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (o, pair) in out.iter_mut().zip(b.chunks_exact(2)) {
-        let d = |c: u8| match c {
-            b'0'..=b'9' => Some(c - b'0'),
-            b'a'..=b'f' => Some(c - b'a' + 10),
-            _ => None,
-        };
-        *o = d(*pair.first()?)? << 4 | d(*pair.get(1)?)?;
-    }
-    Some(out)
+    crate::base::hex::decode(s.as_bytes())
 }
 
 /// Sign `claims` with an approver's key. The header's `kid` is

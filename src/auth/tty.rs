@@ -222,7 +222,7 @@ impl TtyPrompt {
     /// escaped. Best effort; does nothing for [`TtyPrompt::none`].
     pub fn message(&self, text: &str) {
         if let Some(t) = &self.tty {
-            let mut line = crate::escape::display(text.as_bytes()).into_bytes();
+            let mut line = crate::base::escape::display(text.as_bytes()).into_bytes();
             line.push(b'\n');
             let _ = write_all(&t.fd, &line);
         }
@@ -239,8 +239,11 @@ impl TtyPrompt {
             } else {
                 Some(EchoOff::new(&t.fd, &t.path)?)
             };
-            write_all(&t.fd, crate::escape::display(prompt.as_bytes()).as_bytes())
-                .map_err(|e| AuthError::Tty(format!("{}: write: {}", t.path, e.desc())))?;
+            write_all(
+                &t.fd,
+                crate::base::escape::display(prompt.as_bytes()).as_bytes(),
+            )
+            .map_err(|e| AuthError::Tty(format!("{}: write: {}", t.path, e.desc())))?;
             let r = read_until_newline(&t.fd, &t.path);
             if r.is_err() && !echo {
                 // The user's Enter was not echoed either: end the line.

@@ -5,4 +5,11 @@
 //! imports another layer of the crate.
 #![forbid(unsafe_code)]
 
+pub mod atomic_file;
+pub mod deadline_lock;
+pub mod escape;
 pub mod hex;
+pub mod paths;
+pub mod secure_fs;
+pub mod stdio;
+pub mod testhook;

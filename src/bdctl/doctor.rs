@@ -7,10 +7,10 @@
 #![forbid(unsafe_code)]
 
 use super::exit;
+use crate::base::secure_fs;
 use crate::policy::load;
 use crate::policy::model::Policy;
 use crate::sandbox::capgrant::{self, CapsSet};
-use crate::secure_fs;
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -144,10 +144,10 @@ pub fn report(bdexec: &Path, policy: Option<&Policy>) -> (String, bool) {
     }
 
     let _ = writeln!(out, "files:");
-    ok &= check_dir(&mut out, crate::paths::CONF_DIR, false);
-    ok &= check_dir(&mut out, crate::paths::LOG_DIR, true);
-    ok &= check_dir(&mut out, crate::paths::RUN_DIR, true);
-    ok &= check_dir(&mut out, crate::paths::LIB_DIR, true);
+    ok &= check_dir(&mut out, crate::base::paths::CONF_DIR, false);
+    ok &= check_dir(&mut out, crate::base::paths::LOG_DIR, true);
+    ok &= check_dir(&mut out, crate::base::paths::RUN_DIR, true);
+    ok &= check_dir(&mut out, crate::base::paths::LIB_DIR, true);
 
     if let Some(p) = policy {
         let _ = writeln!(out, "sandbox profiles on this kernel:");

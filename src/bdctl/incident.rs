@@ -272,10 +272,13 @@ pub fn status(json: bool) -> i32 {
         if let Some(i) = &info {
             println!("since:  {}", i.since);
             println!("cause:  {}", i.cause.as_str());
-            println!("reason: {}", crate::escape::display(i.reason.as_bytes()));
+            println!(
+                "reason: {}",
+                crate::base::escape::display(i.reason.as_bytes())
+            );
         }
         if let Some(p) = &problem {
-            println!("problem: {}", crate::escape::display(p.as_bytes()));
+            println!("problem: {}", crate::base::escape::display(p.as_bytes()));
         }
         println!("counters: {counters}");
         println!("scores: {scores}");
@@ -291,8 +294,9 @@ fn hydra_scores() -> Vec<(u32, f64, [f64; hydra::HEADS])> {
         heads.decay_to(&now);
     }
     // The novelty head, from the log's accepts (wall-clock ages).
-    let novel = crate::incident::tuner::novelty(std::path::Path::new(crate::paths::AUDIT_FILE))
-        .unwrap_or_default();
+    let novel =
+        crate::incident::tuner::novelty(std::path::Path::new(crate::base::paths::AUDIT_FILE))
+            .unwrap_or_default();
     for (uid, t) in novel {
         let age = now.wall.saturating_sub(t) as f64;
         let w = (-age * std::f64::consts::LN_2 / hydra::HALF_LIFE_SECS).exp();

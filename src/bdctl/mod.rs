@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 
 /// The audit log a command reads: `--file` or the installed one.
 fn audit_file(file: Option<&PathBuf>) -> &Path {
-    file.map_or(Path::new(crate::paths::AUDIT_FILE), PathBuf::as_path)
+    file.map_or(Path::new(crate::base::paths::AUDIT_FILE), PathBuf::as_path)
 }
 
 /// The policy a command reads: FILE alone, or the installed one with its

@@ -76,7 +76,7 @@ pub fn hash(file: Option<&Path>, json: bool) -> i32 {
     };
     let seg = segment_hashes(&loaded.policy);
     let source = file.map_or_else(
-        || crate::paths::POLICY_FILE.to_string(),
+        || crate::base::paths::POLICY_FILE.to_string(),
         |f| f.to_string_lossy().into_owned(),
     );
     if json {
@@ -138,7 +138,7 @@ pub fn pin(show: bool) -> i32 {
             Ok(None) => {
                 eprintln!(
                     "bdctl: no policy lock ({}/{})",
-                    crate::paths::CONF_DIR,
+                    crate::base::paths::CONF_DIR,
                     lock::LOCK_NAME
                 );
                 exit::FAILED
@@ -174,7 +174,7 @@ pub fn pin(show: bool) -> i32 {
             println!(
                 "pinned {} to {}/{}",
                 crate::policy::hash::hex(&l.hash),
-                crate::paths::CONF_DIR,
+                crate::base::paths::CONF_DIR,
                 lock::LOCK_NAME
             );
             exit::OK

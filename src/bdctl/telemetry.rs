@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 fn log_path() -> &'static Path {
-    Path::new(crate::paths::AUDIT_FILE)
+    Path::new(crate::base::paths::AUDIT_FILE)
 }
 
 fn collect_text() -> Result<String, crate::telemetry::TelemetryError> {

@@ -9,7 +9,7 @@ use super::exit;
 /// `bdctl tune [--file LOG] [--write FILE]`.
 pub fn tune(file: Option<&std::path::Path>, write: Option<&std::path::Path>) -> i32 {
     use crate::incident::tuner;
-    let path = file.unwrap_or(std::path::Path::new(crate::paths::AUDIT_FILE));
+    let path = file.unwrap_or(std::path::Path::new(crate::base::paths::AUDIT_FILE));
     let hits = match tuner::decoy_hits(path) {
         Ok(h) => h,
         Err(e) => {

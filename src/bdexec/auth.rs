@@ -10,7 +10,7 @@ use super::Refusal;
 use super::authorize::Allowed;
 use super::recv::Ctx;
 use crate::auth::{pam, timestamp, tokens, tty::TtyPrompt};
-use crate::cli::BdexecArgs;
+use crate::bdexec::cli::BdexecArgs;
 use crate::exec::privileges::PrivError;
 use crate::policy::model::{Auth, Policy, Rule};
 use crate::state::{StateError, clock, nonce, rate};
@@ -33,7 +33,7 @@ pub enum AuthStepError {
     /// PAM's account stage refused.
     Account(pam::AuthError),
     /// The account has expired (shadow).
-    Expired(crate::account::AccountError),
+    Expired(crate::auth::account::AccountError),
     /// `require_tty` without a controlling terminal.
     NoTty,
     /// `--token` for a rule that takes none.
@@ -135,7 +135,7 @@ pub(super) fn authenticate(
         // anchored effective now: setting the clock back cannot revive an
         // expired account.
         if let Some(name) = ctx.caller.name.as_deref() {
-            crate::account::check_not_expired(name, clock.effective_now)
+            crate::auth::account::check_not_expired(name, clock.effective_now)
                 .map_err(AuthStepError::Expired)?;
         }
         // require_tty: refused without a controlling terminal (from
@@ -234,7 +234,7 @@ fn password(
         _ => timestamp::Check::Missing,
     };
     if check.is_suspicious() {
-        crate::alert::syslog(&format!("uid {uid}: timestamp ignored: {check}"));
+        crate::audit::alert::syslog(&format!("uid {uid}: timestamp ignored: {check}"));
     }
     // PAM and its prompt run with the caller's real uid (see
     // privileges::as_caller_for_pam); no lock of ours is held here.

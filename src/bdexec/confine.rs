@@ -26,7 +26,7 @@ pub(super) fn prepare(
     )
     .map_err(|e| Refusal::from(e).about(allowed.subject()))?;
     // TOCTOU: the policy the decision used must still be the installed one.
-    crate::testhook::point("before-recheck");
+    crate::base::testhook::point("before-recheck");
     match crate::policy::load::recheck_against(loaded) {
         Ok(h) if h == loaded.hash => Ok(confinement),
         Ok(h) => Err(Refusal::denied(format!(

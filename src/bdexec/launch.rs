@@ -12,7 +12,7 @@ use super::record::Accepted;
 use super::recv::Ctx;
 use super::validate::Prepared;
 use super::{Refusal, exit};
-use crate::escape::display;
+use crate::base::escape::display;
 use crate::exec::confine::Confinement;
 use crate::exec::{hygiene, launch, monitor, privileges};
 use crate::policy::model::Policy;

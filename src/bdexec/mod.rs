@@ -25,6 +25,7 @@
 
 pub mod auth;
 mod authorize;
+pub mod cli;
 mod confine;
 mod launch;
 mod load;
@@ -57,7 +58,7 @@ pub mod exit {
     /// standard output.
     pub const OUTPUT: i32 = 6;
     /// Internal error (a panic, which is a bug): nothing was run.
-    pub const INTERNAL: i32 = crate::stdio::PANIC_EXIT;
+    pub const INTERNAL: i32 = crate::base::stdio::PANIC_EXIT;
     /// The command could not be executed after it was allowed.
     pub const EXEC: i32 = 126;
 }
@@ -69,7 +70,7 @@ pub const POLICY_NOT_SHOWN: &str = "the policy could not be loaded; the administ
 /// Entry point: the whole call. Returns the exit code on refusal; on
 /// success it does not return (the process becomes the command).
 pub fn main(args: Vec<OsString>) -> i32 {
-    crate::stdio::install_panic_hook();
+    crate::base::stdio::install_panic_hook();
     let watch = Stopwatch::start();
     let mut ctx = None;
     match run(&args, watch, &mut ctx) {

@@ -4,9 +4,9 @@
 
 use super::recv::Ctx;
 use super::{Refusal, exit};
-use crate::cli::{BdexecArgs, Mode};
+use crate::base::escape::display;
+use crate::bdexec::cli::{BdexecArgs, Mode};
 use crate::decide;
-use crate::escape::display;
 use crate::policy::cmdline::render;
 use crate::policy::model::{Action, Policy};
 use std::os::fd::{AsFd, OwnedFd};
@@ -73,7 +73,7 @@ fn list(ctx: &Ctx, policy: &Policy) -> Result<i32, Refusal> {
             };
         }
     }
-    if !crate::stdio::out(&text) {
+    if !crate::base::stdio::out(&text) {
         Err(Refusal::printed(
             exit::OUTPUT,
             "cannot write the listing to standard output",

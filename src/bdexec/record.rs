@@ -8,7 +8,7 @@ use super::recv::Ctx;
 use super::validate::Prepared;
 use super::{Refusal, exit};
 use crate::audit::{self, AppendOptions, Event, Record};
-use crate::escape::display;
+use crate::base::escape::display;
 use crate::exec::confine::Confinement;
 use crate::identity::TargetAccount;
 use crate::policy::model::Session;
@@ -138,7 +138,7 @@ pub(super) fn accept(
             let context = format!("{} not run", display(&allowed.cmd_path));
             Refusal::unrecorded(exit::AUDIT, &context, e.to_string())
         })?;
-    crate::testhook::point("before-exec");
+    crate::base::testhook::point("before-exec");
     Ok(Accepted {
         uuid,
         session,

@@ -7,7 +7,7 @@
 
 use super::{Refusal, exit};
 use crate::audit;
-use crate::cli::{BdexecArgs, Mode};
+use crate::bdexec::cli::{BdexecArgs, Mode};
 use crate::exec::{hygiene, privileges};
 use crate::identity;
 use crate::request::Caller;
@@ -66,7 +66,7 @@ pub(super) enum Parsed {
 
 /// Help, version and usage errors need no privileges. Options are read
 /// as getopt(3) reads them, and a combination the synopsis does not
-/// allow is a usage error, never silently ignored (src/cli.rs).
+/// allow is a usage error, never silently ignored (src/bdexec/cli.rs).
 pub(super) fn parse(args: &[OsString]) -> Result<Parsed, Refusal> {
     // Since Linux 5.18 the kernel turns an empty argv into [""]: both are
     // argc 0 to us.
@@ -85,7 +85,7 @@ fn usage(e: clap::Error) -> Result<Parsed, Refusal> {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            if crate::stdio::out(&e.to_string()) {
+            if crate::base::stdio::out(&e.to_string()) {
                 Ok(Parsed::Answered(0))
             } else {
                 Err(Refusal::printed(
@@ -177,9 +177,9 @@ pub fn read_clock(state_dir: &OwnedFd) -> Result<clock::Clock, StateError> {
         let msg = format!(
             "wall clock moved {skew:+} s against the monotonic clock since this boot's anchor"
         );
-        crate::alert::syslog(&msg);
+        crate::audit::alert::syslog(&msg);
         if privileges::caller_uid() == 0 {
-            crate::stdio::err_line(&format!("bdexec: warning: {msg}\n"));
+            crate::base::stdio::err_line(&format!("bdexec: warning: {msg}\n"));
         }
     }
     Ok(c)

@@ -12,9 +12,9 @@
 use super::exit;
 use super::record::{Extra, Subject};
 use super::recv::Ctx;
-use crate::alert;
 use crate::audit::Event;
-use crate::escape::display;
+use crate::audit::alert;
+use crate::base::escape::display;
 use crate::exec::hygiene::HygieneError;
 use crate::policy::model::IncidentSettings;
 use std::os::fd::AsFd;
@@ -195,7 +195,7 @@ impl From<HygieneError> for Refusal {
 pub(super) fn say(msg: &str) {
     // One line, never raw control characters; stderr is the caller's
     // (maybe /dev/full): a failed write is ignored, never a panic.
-    crate::stdio::err_line(&format!("bdexec: {}\n", display(msg.as_bytes())));
+    crate::base::stdio::err_line(&format!("bdexec: {}\n", display(msg.as_bytes())));
 }
 
 impl Ctx {

@@ -6,7 +6,7 @@
 use super::Refusal;
 use super::authorize::Allowed;
 use super::recv::Ctx;
-use crate::escape::display;
+use crate::base::escape::display;
 use crate::exec::{env, resolve};
 use crate::identity;
 use crate::policy::model::{Policy, Principal};
@@ -48,7 +48,7 @@ pub(super) fn validate(
         .run_as
         .iter()
         .any(|p| matches!(p, Principal::GroupName(_) | Principal::GroupId(_)));
-    crate::testhook::point("before-target-groups");
+    crate::base::testhook::point("before-target-groups");
     let groups = if by_group {
         identity::target_groups(&target.target).map_err(|e| deny(e.to_string()))?
     } else {

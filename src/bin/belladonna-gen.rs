@@ -1,6 +1,6 @@
 //! belladonna-gen: a build-time tool, never installed. Generates the
 //! shell completions of bdexec and bdctl for bash, zsh and fish from the
-//! clap definitions in src/cli.rs, so the packages' completions can never
+//! clap definitions in src/bdexec/cli.rs, so the packages' completions can never
 //! disagree with the binaries' options.
 //!
 //! Built only with the `gen-tools` feature (clap_complete is an optional
@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 
 use belladonna::bdctl::args::BdctlArgs;
-use belladonna::cli::BdexecArgs;
+use belladonna::bdexec::cli::BdexecArgs;
 use clap::CommandFactory;
 use clap_complete::{Shell, generate_to};
 use std::path::{Path, PathBuf};

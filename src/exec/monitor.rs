@@ -548,11 +548,11 @@ impl Monitor {
         });
         if let Err(e) = appended {
             let msg = format!("the command's exit could not be recorded: {e}");
-            crate::alert::syslog(&format!(
+            crate::audit::alert::syslog(&format!(
                 "uid {}: {msg}",
                 crate::exec::privileges::caller_uid()
             ));
-            crate::stdio::err_line(&format!("bdexec: {msg}\n"));
+            crate::base::stdio::err_line(&format!("bdexec: {msg}\n"));
         }
     }
 }

@@ -73,7 +73,7 @@ impl Resolved {
 }
 
 fn shown(p: &Path) -> String {
-    crate::escape::display(p.as_os_str().as_bytes())
+    crate::base::escape::display(p.as_os_str().as_bytes())
 }
 
 fn file_id(st: &FileStat) -> FileId {
@@ -161,7 +161,7 @@ pub fn resolve(
             }
         }
     }
-    Err(last.unwrap_or_else(|| ResolveError::NotFound(crate::escape::display(bytes))))
+    Err(last.unwrap_or_else(|| ResolveError::NotFound(crate::base::escape::display(bytes))))
 }
 
 /// BLAKE3 of the file behind an `O_PATH` fd, read through a fresh

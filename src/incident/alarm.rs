@@ -16,7 +16,7 @@
 //! (the floor still applies).
 #![forbid(unsafe_code)]
 
-use crate::paths::LIB_DIR;
+use crate::base::paths::LIB_DIR;
 use crate::state::file;
 use serde::{Deserialize, Serialize};
 use std::os::fd::AsFd;
@@ -109,7 +109,7 @@ pub fn hit(w: &mut Windows, now: u64, window: u64, floor: u32, factor_ppm: u32) 
 /// [`hit`] on the persisted windows (under their lock). `None` when the
 /// state cannot be used (the hit is still recorded by the caller).
 pub fn hit_persisted(now: u64, window: u64, floor: u32, factor_ppm: u32) -> Option<Outcome> {
-    let lib = crate::secure_fs::ensure_trusted_dir(Path::new(LIB_DIR), 0o700).ok()?;
+    let lib = crate::base::secure_fs::ensure_trusted_dir(Path::new(LIB_DIR), 0o700).ok()?;
     let shown = Path::new(LIB_DIR).join(crate::incident::counters::DIR);
     let dir = file::ensure_subdir(
         lib.as_fd(),

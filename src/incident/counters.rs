@@ -5,8 +5,8 @@
 //! record); a corrupt file restarts from zero.
 #![forbid(unsafe_code)]
 
+use crate::base::paths::LIB_DIR;
 use crate::incident::freeze::Cause;
-use crate::paths::LIB_DIR;
 use crate::state::file;
 use serde::{Deserialize, Serialize};
 use std::os::fd::AsFd;
@@ -40,7 +40,7 @@ fn shown() -> PathBuf {
 }
 
 fn update(f: impl FnOnce(&mut Counters)) {
-    let Ok(lib) = crate::secure_fs::ensure_trusted_dir(Path::new(LIB_DIR), 0o700) else {
+    let Ok(lib) = crate::base::secure_fs::ensure_trusted_dir(Path::new(LIB_DIR), 0o700) else {
         return;
     };
     let sd = shown();
@@ -87,7 +87,7 @@ pub fn bump_decoy_hit() {
 
 /// The counters as JSON (all zero when the file is missing or corrupt).
 pub fn read() -> serde_json::Value {
-    let c = crate::secure_fs::open_trusted_dir(&shown())
+    let c = crate::base::secure_fs::open_trusted_dir(&shown())
         .ok()
         .and_then(|d| {
             file::read(d.as_fd(), &shown(), NAME, 64 * 1024)

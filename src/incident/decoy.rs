@@ -26,7 +26,7 @@ pub fn listing<'p>(rules: Vec<&'p Rule>, decoys: Vec<&'p Rule>) -> Vec<&'p Rule>
         let dropin = o
             .file
             .parent()
-            .is_some_and(|d| d.ends_with(crate::paths::DROPIN_NAME));
+            .is_some_and(|d| d.ends_with(crate::base::paths::DROPIN_NAME));
         (dropin, o.file.as_path(), o.line, o.col)
     }
     let mut all = rules;

@@ -20,7 +20,7 @@
 //! the two steps of an unfreeze leaves the host frozen (fail closed).
 #![forbid(unsafe_code)]
 
-use crate::paths::{LIB_DIR, RUN_DIR};
+use crate::base::paths::{LIB_DIR, RUN_DIR};
 use crate::state::file;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -160,7 +160,7 @@ pub fn check(run: BorrowedFd<'_>) -> State {
 
 /// The persistent directory, created 0700 when missing.
 fn lib_dir() -> Result<std::os::fd::OwnedFd, String> {
-    crate::secure_fs::ensure_trusted_dir(Path::new(LIB_DIR), 0o700).map_err(|e| e.to_string())
+    crate::base::secure_fs::ensure_trusted_dir(Path::new(LIB_DIR), 0o700).map_err(|e| e.to_string())
 }
 
 /// Freeze: write the persistent file (atomically, fsynced), then the

@@ -14,7 +14,7 @@
 //! (persisted across reboots); a corrupt file starts over.
 #![forbid(unsafe_code)]
 
-use crate::paths::LIB_DIR;
+use crate::base::paths::LIB_DIR;
 use crate::state::file;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -162,7 +162,7 @@ pub const NAME: &str = "hydra.json";
 
 /// Read the state (empty when missing or corrupt).
 pub fn read() -> Hydra {
-    crate::secure_fs::open_trusted_dir(&shown())
+    crate::base::secure_fs::open_trusted_dir(&shown())
         .ok()
         .and_then(|d| {
             file::read(d.as_fd(), &shown(), NAME, 4 << 20)
@@ -176,7 +176,7 @@ pub fn read() -> Hydra {
 /// Count one event of `head` for `uid` now; returns the uid's new score
 /// (`None` when the state cannot be used).
 pub fn record(uid: u32, head: Head) -> Option<f64> {
-    let lib = crate::secure_fs::ensure_trusted_dir(Path::new(LIB_DIR), 0o700).ok()?;
+    let lib = crate::base::secure_fs::ensure_trusted_dir(Path::new(LIB_DIR), 0o700).ok()?;
     let sd = shown();
     let dir = file::ensure_subdir(
         lib.as_fd(),

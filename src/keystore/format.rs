@@ -157,12 +157,12 @@ impl KeyError {
         Self::new(KeyErrorKind::Io, Some(path), format!("{op}: {}", e.desc()))
     }
 
-    pub(crate) fn sfs(e: crate::secure_fs::SecureFsError) -> Self {
+    pub(crate) fn sfs(e: crate::base::secure_fs::SecureFsError) -> Self {
         let kind = match &e {
-            crate::secure_fs::SecureFsError::Symlink(_) => KeyErrorKind::Symlink,
-            crate::secure_fs::SecureFsError::Owner { .. }
-            | crate::secure_fs::SecureFsError::Writable { .. } => KeyErrorKind::Permissions,
-            crate::secure_fs::SecureFsError::Kind { .. } => KeyErrorKind::NotRegular,
+            crate::base::secure_fs::SecureFsError::Symlink(_) => KeyErrorKind::Symlink,
+            crate::base::secure_fs::SecureFsError::Owner { .. }
+            | crate::base::secure_fs::SecureFsError::Writable { .. } => KeyErrorKind::Permissions,
+            crate::base::secure_fs::SecureFsError::Kind { .. } => KeyErrorKind::NotRegular,
             _ => KeyErrorKind::Io,
         };
         Self::new(kind, None, e.to_string())
@@ -226,7 +226,7 @@ impl KeyFile {
         body.push(b'\n');
         let sum = blake3::hash(&body);
         body.extend_from_slice(b"blake3=");
-        body.extend_from_slice(crate::audit::chain::hex(sum.as_bytes()).as_bytes());
+        body.extend_from_slice(crate::base::hex::encode(sum.as_bytes()).as_bytes());
         body.push(b'\n');
         body
     }
@@ -266,7 +266,7 @@ impl KeyFile {
         let sum_line = &lines[2][..lines[2].len() - 1];
         let Some(want) = sum_line
             .strip_prefix(b"blake3=")
-            .and_then(crate::audit::chain::parse_hex32)
+            .and_then(crate::base::hex::decode::<32>)
         else {
             return bad("damaged checksum line (truncated or partial key file?)".into());
         };

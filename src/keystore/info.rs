@@ -50,7 +50,7 @@ impl fmt::Display for KeyInfo {
 /// A short public fingerprint of 32 key bytes (16 hex digits).
 pub fn fingerprint32(b: &[u8]) -> String {
     let d = blake3::derive_key("belladonna key fingerprint v1", b);
-    crate::audit::chain::hex(&d[..8])
+    crate::base::hex::encode(&d[..8])
 }
 
 /// `ed25519:<base64url of the 32 public key bytes>`: the form the policy uses.

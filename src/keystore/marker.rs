@@ -6,7 +6,7 @@
 use super::EPOCH_MARKER_NAME;
 use super::format::{KeyError, KeyErrorKind, with_path};
 use super::store::{KeyPaths, write_atomic};
-use crate::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
+use crate::base::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
@@ -41,7 +41,7 @@ impl EpochMarker {
         let sum = blake3::hash(s.as_bytes());
         s.push_str(&format!(
             "blake3={}\n",
-            crate::audit::chain::hex(sum.as_bytes())
+            crate::base::hex::encode(sum.as_bytes())
         ));
         s.into_bytes()
     }
@@ -67,7 +67,7 @@ impl EpochMarker {
             return bad("no checksum");
         };
         let (body, sum) = text.split_at(sum_at);
-        let want = crate::audit::chain::parse_hex32(
+        let want = crate::base::hex::decode::<32>(
             &sum.trim_end_matches('\n').as_bytes()["blake3=".len()..],
         );
         if want != Some(*blake3::hash(body.as_bytes()).as_bytes()) {

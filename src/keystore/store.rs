@@ -5,8 +5,8 @@
 
 use super::format::{KeyError, KeyErrorKind, KeyFile, MAX_KEY_FILE, with_path};
 use super::{AUDIT_KEY_NAME, EPOCH_MARKER_NAME, KEK_NAME, KEYS_DIR};
-use crate::atomic_file::{Replace, ReplaceError, Temp, replace_at};
-use crate::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
+use crate::base::atomic_file::{Replace, ReplaceError, Temp, replace_at};
+use crate::base::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use std::ffi::OsStr;
@@ -26,7 +26,7 @@ pub enum Owner {
 /// Open `name` below `dir` without following symlinks and without
 /// hanging on a FIFO; check kind, owner and mode on the fd; read it
 /// (at most [`MAX_KEY_FILE`] bytes) and parse it
-/// ([`crate::secure_fs::read_private_at`]).
+/// ([`crate::base::secure_fs::read_private_at`]).
 pub fn read_key_at(
     dir: BorrowedFd<'_>,
     name: &OsStr,
@@ -135,7 +135,7 @@ pub fn open_dir_plain(dir: &Path) -> Result<OwnedFd, KeyError> {
     .map_err(|e| KeyError::io(dir, "open directory", e))
 }
 
-/// Write `data` as `name` in `dir` atomically ([`crate::atomic_file`]:
+/// Write `data` as `name` in `dir` atomically ([`crate::base::atomic_file`]:
 /// a random temporary, mode `mode`, fsync, rename, fsync the directory),
 /// refused when `name` exists and `replace` is false.
 pub fn write_atomic(
@@ -196,7 +196,7 @@ impl KeyPaths {
     pub fn system() -> Self {
         KeyPaths {
             keys_dir: PathBuf::from(KEYS_DIR),
-            lib_dir: PathBuf::from(crate::paths::LIB_DIR),
+            lib_dir: PathBuf::from(crate::base::paths::LIB_DIR),
             owner: 0,
             trusted: true,
         }
@@ -220,9 +220,9 @@ impl KeyPaths {
     pub(super) fn open_dir(&self, dir: &Path, create: bool) -> Result<OwnedFd, KeyError> {
         if self.trusted {
             if create {
-                crate::secure_fs::ensure_trusted_dir(dir, 0o700)
+                crate::base::secure_fs::ensure_trusted_dir(dir, 0o700)
             } else {
-                crate::secure_fs::open_trusted_dir(dir)
+                crate::base::secure_fs::open_trusted_dir(dir)
             }
             .map_err(KeyError::sfs)
         } else {

@@ -112,7 +112,7 @@ impl SealedKek {
             b64().encode(&self.public),
             b64().encode(&self.private)
         );
-        let sum = crate::audit::chain::hex(blake3::hash(body.as_bytes()).as_bytes());
+        let sum = crate::base::hex::encode(blake3::hash(body.as_bytes()).as_bytes());
         format!("{body}blake3={sum}\n").into_bytes()
     }
 
@@ -133,7 +133,7 @@ impl SealedKek {
             return Err(format!("not a sealed TPM KEK (header: want {MAGIC:?})"));
         }
         let body: String = lines[..3].concat();
-        let want = crate::audit::chain::hex(blake3::hash(body.as_bytes()).as_bytes());
+        let want = crate::base::hex::encode(blake3::hash(body.as_bytes()).as_bytes());
         if lines[3] != format!("blake3={want}\n") {
             return Err("checksum mismatch (truncated, damaged or edited)".into());
         }

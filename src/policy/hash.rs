@@ -143,16 +143,8 @@ pub fn segment_hashes(p: &Policy) -> Segments {
     }
 }
 
-/// Lower-case hex of a hash.
-pub fn hex(h: &[u8; 32]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(64);
-    for b in h {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    s
-}
+/// Lower-case hex of a hash (written once, in base::hex).
+pub use crate::base::hex::encode as hex;
 
 #[cfg(test)]
 mod tests {

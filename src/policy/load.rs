@@ -1,10 +1,10 @@
 //! Loading the policy from disk.
 //!
 //! [`load_policy`] reads the installed policy for bdexec: the main file
-//! [`crate::paths::POLICY_FILE`] and the drop-ins in
+//! [`crate::base::paths::POLICY_FILE`] and the drop-ins in
 //! `CONF_DIR/policy.d/` (regular files whose names end in `.toml` and do
 //! not start with `.`, in byte-wise name order; a missing `policy.d` is
-//! fine). Every directory and file goes through [`crate::secure_fs`]:
+//! fine). Every directory and file goes through [`crate::base::secure_fs`]:
 //! walked from `/` with `O_NOFOLLOW`, checked on the open fd (root-owned,
 //! not writable by group or others). A symlinked, group- or
 //! world-writable or non-root-owned file or directory is refused with a
@@ -19,12 +19,12 @@
 //! return the merged policy with its canonical hash.
 #![forbid(unsafe_code)]
 
-use crate::paths::{CONF_DIR, DROPIN_NAME, POLICY_NAME};
+use crate::base::paths::{CONF_DIR, DROPIN_NAME, POLICY_NAME};
+use crate::base::secure_fs::{self, SecureFsError};
 use crate::policy::hash::policy_hash;
 use crate::policy::model::Policy;
 use crate::policy::parse::{line_col, merge, parse_policy};
 use crate::policy::{PolicyError, PolicyErrorKind};
-use crate::secure_fs::{self, SecureFsError};
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::Mode;
 use std::ffi::{OsStr, OsString};
@@ -299,7 +299,7 @@ mod tests {
     /// `None` (test skipped, loudly) when not running as root.
     fn trusted_tmp() -> Option<tempfile::TempDir> {
         if !nix::unistd::geteuid().is_root() {
-            crate::testhook::skipped(
+            crate::base::testhook::skipped(
                 "policy::load secure-load tests",
                 "needs root: trusted directories must be root-owned",
             );
@@ -307,7 +307,7 @@ mod tests {
         }
         let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
         if let Err(e) = secure_fs::open_trusted_dir(&base) {
-            crate::testhook::skipped(
+            crate::base::testhook::skipped(
                 "policy::load secure-load tests",
                 &format!("{e}: no trusted base directory"),
             );

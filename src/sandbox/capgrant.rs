@@ -234,7 +234,7 @@ mod tests {
             )
             .is_empty()
         {
-            crate::testhook::skipped(
+            crate::base::testhook::skipped(
                 "sandbox::capgrant::grant_in_child",
                 "needs root with full capabilities",
             );
@@ -294,7 +294,7 @@ mod tests {
             || !missing_from_binary(&parse_caps(&["setpcap".into(), "chown".into()]).unwrap())
                 .is_empty()
         {
-            crate::testhook::skipped(
+            crate::base::testhook::skipped(
                 "sandbox::capgrant::root_target_in_child",
                 "needs root with full capabilities",
             );

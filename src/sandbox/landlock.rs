@@ -558,7 +558,7 @@ mod tests {
     #[test]
     fn enforced_in_child() {
         if kernel_abi() == 0 {
-            crate::testhook::skipped("sandbox::landlock", "no Landlock in this kernel");
+            crate::base::testhook::skipped("sandbox::landlock", "no Landlock in this kernel");
             return;
         }
         let td = tempfile::tempdir().unwrap();

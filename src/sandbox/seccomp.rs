@@ -512,14 +512,14 @@ fn cache_err(what: &str, e: nix::Error) -> SandboxError {
 pub fn open_cache_dir(state_dir: BorrowedFd<'_>) -> Result<OwnedFd, SandboxError> {
     let name = OsStr::new(CACHE_DIR);
     let shown = Path::new(CACHE_DIR);
-    let fd = match crate::secure_fs::open_subdir(state_dir, name, shown) {
+    let fd = match crate::base::secure_fs::open_subdir(state_dir, name, shown) {
         Ok(fd) => fd,
         Err(e) if e.is_not_found() => {
             match mkdirat(state_dir, name, Mode::from_bits_truncate(0o700)) {
                 Ok(()) | Err(nix::Error::EEXIST) => {}
                 Err(e) => return Err(cache_err("mkdir", e)),
             }
-            crate::secure_fs::open_subdir(state_dir, name, shown)
+            crate::base::secure_fs::open_subdir(state_dir, name, shown)
                 .map_err(|e| SandboxError::Cache(e.to_string()))?
         }
         Err(e) => return Err(SandboxError::Cache(e.to_string())),
@@ -537,13 +537,17 @@ pub fn open_cache_dir(state_dir: BorrowedFd<'_>) -> Result<OwnedFd, SandboxError
 /// `Ok(None)`: no entry. `Err`: an entry exists but fails a check.
 fn read_entry(dir: BorrowedFd<'_>, name: &str) -> Result<Option<Program>, SandboxError> {
     let shown = Path::new(CACHE_DIR).join(name);
-    let (mut f, st) =
-        match crate::secure_fs::open_trusted_file(dir, OsStr::new(name), &shown, OFlag::empty(), 0)
-        {
-            Ok(x) => x,
-            Err(e) if e.is_not_found() => return Ok(None),
-            Err(e) => return Err(SandboxError::Cache(e.to_string())),
-        };
+    let (mut f, st) = match crate::base::secure_fs::open_trusted_file(
+        dir,
+        OsStr::new(name),
+        &shown,
+        OFlag::empty(),
+        0,
+    ) {
+        Ok(x) => x,
+        Err(e) if e.is_not_found() => return Ok(None),
+        Err(e) => return Err(SandboxError::Cache(e.to_string())),
+    };
     let bad = |why: &str| SandboxError::Cache(format!("{}: {why}", shown.display()));
     if st.st_mode & 0o7777 != 0o600 {
         return Err(bad("mode is not 0600"));
@@ -634,7 +638,7 @@ fn write_entry(dir: BorrowedFd<'_>, name: &str, p: &Program) -> Result<(), Sandb
 }
 
 fn hex8(b: &[u8; 8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    crate::base::hex::encode(b)
 }
 
 #[cfg(test)]
@@ -998,7 +1002,7 @@ mod tests {
     fn cache_roundtrip_and_rebuild() {
         // Needs root (files must be root-owned); skip otherwise.
         if nix::unistd::geteuid().as_raw() != 0 {
-            crate::testhook::skipped(
+            crate::base::testhook::skipped(
                 "sandbox::seccomp::cache_roundtrip_and_rebuild",
                 "needs root",
             );

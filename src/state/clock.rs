@@ -137,7 +137,7 @@ struct Anchor {
 }
 
 fn shown() -> std::path::PathBuf {
-    Path::new(crate::paths::RUN_DIR).join(ANCHOR_NAME)
+    Path::new(crate::base::paths::RUN_DIR).join(ANCHOR_NAME)
 }
 
 /// Read the clocks and compute the effective now against the anchor in
@@ -160,7 +160,7 @@ fn now_sampled(
     state_dir: BorrowedFd<'_>,
     sample: &dyn Fn() -> Result<Sample, StateError>,
 ) -> Result<Clock, StateError> {
-    let run = Path::new(crate::paths::RUN_DIR);
+    let run = Path::new(crate::base::paths::RUN_DIR);
     // Fast path without the lock: the anchor is replaced atomically.
     if let Some(a) = load(state_dir)? {
         let s = sample()?;
@@ -250,7 +250,7 @@ fn evaluate(a: &Anchor, s: &Sample) -> Result<Clock, StateError> {
 }
 
 fn load(state_dir: BorrowedFd<'_>) -> Result<Option<Anchor>, StateError> {
-    let run = Path::new(crate::paths::RUN_DIR);
+    let run = Path::new(crate::base::paths::RUN_DIR);
     match file::read(state_dir, run, ANCHOR_NAME, MAX_ANCHOR)? {
         None => Ok(None),
         Some(b) => decode(&b).map(Some).map_err(|why| {
@@ -320,7 +320,7 @@ fn decode(b: &[u8]) -> Result<Anchor, String> {
 }
 
 fn fmt_uuid(b: &[u8; 16]) -> String {
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let h = crate::base::hex::encode(b);
     format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],

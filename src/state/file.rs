@@ -22,9 +22,9 @@
 #![forbid(unsafe_code)]
 
 use super::StateError;
-use crate::atomic_file::{Replace, ReplaceError, Temp, replace_at};
-use crate::deadline_lock::lock_with_deadline;
-use crate::secure_fs::{SecureFsError, open_subdir, open_trusted_file};
+use crate::base::atomic_file::{Replace, ReplaceError, Temp, replace_at};
+use crate::base::deadline_lock::lock_with_deadline;
+use crate::base::secure_fs::{SecureFsError, open_subdir, open_trusted_file};
 use nix::errno::Errno;
 use nix::fcntl::{AtFlags, Flock, OFlag};
 use nix::sys::stat::{FileStat, Mode, fstat, mkdirat};
@@ -153,7 +153,7 @@ pub fn read(
 }
 
 /// Atomically replace (or create) `name` in `dir` with `data`
-/// ([`crate::atomic_file`]): write `.NAME.tmp` (0600, `O_EXCL`), fsync it,
+/// ([`crate::base::atomic_file`]): write `.NAME.tmp` (0600, `O_EXCL`), fsync it,
 /// rename it over `name`, fsync the directory. The caller holds the
 /// file's lock.
 pub fn replace(
@@ -210,7 +210,10 @@ pub(crate) mod tests {
     /// must be root-owned.
     pub(crate) fn dir() -> Option<(tempfile::TempDir, OwnedFd)> {
         if !nix::unistd::geteuid().is_root() {
-            crate::testhook::skipped("state::file", "needs root: state files must be root-owned");
+            crate::base::testhook::skipped(
+                "state::file",
+                "needs root: state files must be root-owned",
+            );
             return None;
         }
         let d = tempfile::tempdir().expect("tempdir");

@@ -13,7 +13,7 @@ pub mod nonce;
 pub mod rate;
 pub mod refusals;
 
-use crate::secure_fs::{SecureFsError, ensure_trusted_dir};
+use crate::base::secure_fs::{SecureFsError, ensure_trusted_dir};
 use std::fmt;
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -38,7 +38,7 @@ impl From<SecureFsError> for StateError {
 
 /// Open (creating if missing) the state directory and check it.
 pub fn open_state_dir() -> Result<OwnedFd, StateError> {
-    open_dir(Path::new(crate::paths::RUN_DIR))
+    open_dir(Path::new(crate::base::paths::RUN_DIR))
 }
 
 fn open_dir(path: &Path) -> Result<OwnedFd, StateError> {

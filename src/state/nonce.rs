@@ -123,7 +123,7 @@ pub struct NonceSet {
 }
 
 fn shown_dir() -> PathBuf {
-    Path::new(crate::paths::RUN_DIR).join(NONCE_DIR)
+    Path::new(crate::base::paths::RUN_DIR).join(NONCE_DIR)
 }
 
 /// Record `nonce` (of a token valid until `exp`, in effective-now
@@ -161,7 +161,7 @@ pub fn consume_all(
         return Err(NonceError::BadCap(cap));
     }
     let sd = shown_dir();
-    let dir = file::ensure_subdir(state_dir, Path::new(crate::paths::RUN_DIR), NONCE_DIR)?;
+    let dir = file::ensure_subdir(state_dir, Path::new(crate::base::paths::RUN_DIR), NONCE_DIR)?;
     let _l = file::lock(dir.as_fd(), &sd, &format!("{ns}.lock"), file::LOCK_TIMEOUT)?;
     let name = format!("{ns}.set");
     let mut set = read_set(dir.as_fd(), &sd, &name)?;
@@ -228,7 +228,7 @@ pub fn load(state_dir: BorrowedFd<'_>, ns: &str) -> Result<NonceSet, NonceError>
     if !file::exists(state_dir, NONCE_DIR) {
         return Ok(NonceSet::default());
     }
-    let dir = file::ensure_subdir(state_dir, Path::new(crate::paths::RUN_DIR), NONCE_DIR)?;
+    let dir = file::ensure_subdir(state_dir, Path::new(crate::base::paths::RUN_DIR), NONCE_DIR)?;
     Ok(read_set(dir.as_fd(), &sd, &format!("{ns}.set"))?)
 }
 
@@ -327,7 +327,7 @@ pub fn namespaces(state_dir: BorrowedFd<'_>) -> Result<Vec<String>, NonceError> 
     if !file::exists(state_dir, NONCE_DIR) {
         return Ok(Vec::new());
     }
-    let dir = file::ensure_subdir(state_dir, Path::new(crate::paths::RUN_DIR), NONCE_DIR)?;
+    let dir = file::ensure_subdir(state_dir, Path::new(crate::base::paths::RUN_DIR), NONCE_DIR)?;
     let mut d = nix::dir::Dir::from_fd(dir)
         .map_err(|e| StateError(format!("{}: {}", shown_dir().display(), e.desc())))?;
     let mut out = Vec::new();

@@ -134,7 +134,7 @@ struct Bucket {
 }
 
 fn shown_dir() -> PathBuf {
-    Path::new(crate::paths::RUN_DIR).join(RATE_DIR)
+    Path::new(crate::base::paths::RUN_DIR).join(RATE_DIR)
 }
 
 fn per_ns(r: &Rate) -> Result<u64, StateError> {
@@ -155,10 +155,7 @@ pub fn bucket_stem(rule: &str, uid: u32) -> String {
     h.update(rule.as_bytes());
     h.update(b"\0");
     h.update(&uid.to_le_bytes());
-    h.finalize().as_bytes()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::base::hex::encode(&h.finalize().as_bytes()[..16])
 }
 
 /// Take one token from the bucket of (`rule`, `uid`) for `limit`.
@@ -176,7 +173,7 @@ pub fn take(
         )));
     }
     let sd = shown_dir();
-    let dir = file::ensure_subdir(state_dir, Path::new(crate::paths::RUN_DIR), RATE_DIR)?;
+    let dir = file::ensure_subdir(state_dir, Path::new(crate::base::paths::RUN_DIR), RATE_DIR)?;
     let stem = bucket_stem(rule, uid);
     let _l = file::lock(
         dir.as_fd(),

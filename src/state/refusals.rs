@@ -87,7 +87,7 @@ impl Pending {
 }
 
 fn shown_dir() -> PathBuf {
-    Path::new(crate::paths::RUN_DIR).join(REFUSAL_DIR)
+    Path::new(crate::base::paths::RUN_DIR).join(REFUSAL_DIR)
 }
 
 fn boottime_ns() -> Result<u64, StateError> {
@@ -144,7 +144,11 @@ fn refilled(stored: Option<Bucket>, now_ns: u64) -> Bucket {
 /// Decide one refusal of `uid` (see the module docs).
 pub fn gate(state_dir: BorrowedFd<'_>, uid: u32) -> Result<Gate, StateError> {
     let sd = shown_dir();
-    let dir = file::ensure_subdir(state_dir, Path::new(crate::paths::RUN_DIR), REFUSAL_DIR)?;
+    let dir = file::ensure_subdir(
+        state_dir,
+        Path::new(crate::base::paths::RUN_DIR),
+        REFUSAL_DIR,
+    )?;
     let name = uid.to_string();
     let lock = file::lock(
         dir.as_fd(),

@@ -66,14 +66,7 @@ fn derive<const N: usize>(parts: &[&[u8]]) -> [u8; N] {
 }
 
 fn hex_to<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.len() != 2 * N || !s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, o) in out.iter_mut().enumerate() {
-        *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
-    Some(out)
+    crate::base::hex::decode(s.as_bytes())
 }
 
 /// A strictly valid W3C traceparent (version 00, lowercase hex, non-zero
@@ -169,7 +162,7 @@ fn text(v: &Value, k: &str) -> Option<String> {
 fn shown(v: &Value, k: &str) -> Option<String> {
     v.get(k)?
         .as_str()
-        .map(|s| crate::escape::display(s.as_bytes()))
+        .map(|s| crate::base::escape::display(s.as_bytes()))
 }
 
 /// Lay `stages` end to end, ending at `end_ns`; returns (name, start,

@@ -35,8 +35,8 @@ pub struct ExportState {
 /// The persistent state directory, opened and checked (created 0700 when
 /// missing).
 pub fn lib_dir() -> Result<OwnedFd, TelemetryError> {
-    let p = Path::new(crate::paths::LIB_DIR);
-    crate::secure_fs::ensure_trusted_dir(p, 0o700)
+    let p = Path::new(crate::base::paths::LIB_DIR);
+    crate::base::secure_fs::ensure_trusted_dir(p, 0o700)
         .map_err(|e| TelemetryError(format!("state directory: {e}")))
 }
 
@@ -52,7 +52,7 @@ impl Locked {
     /// Take the lock of document `name` in `dir` (deadline
     /// [`file::LOCK_TIMEOUT`]).
     pub fn open(dir: OwnedFd, name: &str) -> Result<Self, TelemetryError> {
-        let shown = Path::new(crate::paths::LIB_DIR);
+        let shown = Path::new(crate::base::paths::LIB_DIR);
         let lock = file::lock(
             dir.as_fd(),
             shown,
@@ -73,7 +73,7 @@ impl Locked {
 
     /// Replace the document atomically.
     pub fn save<T: Serialize>(&self, v: &T) -> Result<(), TelemetryError> {
-        let shown = Path::new(crate::paths::LIB_DIR);
+        let shown = Path::new(crate::base::paths::LIB_DIR);
         let data = serde_json::to_vec(v)
             .map_err(|e| TelemetryError(format!("{}: encode: {e}", self.name)))?;
         Ok(file::replace(self.dir.as_fd(), shown, &self.name, &data)?)
@@ -86,7 +86,7 @@ pub fn read<T: DeserializeOwned + Default>(
     dir: std::os::fd::BorrowedFd<'_>,
     name: &str,
 ) -> Result<T, TelemetryError> {
-    let shown = Path::new(crate::paths::LIB_DIR);
+    let shown = Path::new(crate::base::paths::LIB_DIR);
     match file::read(dir, shown, name, MAX_STATE)? {
         None => Ok(T::default()),
         Some(b) => serde_json::from_slice(&b).map_err(|e| {

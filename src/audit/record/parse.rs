@@ -489,7 +489,7 @@ fn parse_rotation(fields: &[Field<'_>]) -> Result<Rotation, ParseError> {
 }
 
 fn key_str(k: &[u8]) -> String {
-    crate::escape::display(k)
+    crate::base::escape::display(k)
 }
 
 impl<'a> LineView<'a> {

@@ -416,7 +416,10 @@ fn append_checks_the_path() {
     let e = append(&sample(&a), &AppendOptions { name: &bad, ..opts }).expect_err("bad name");
     assert_eq!(e.kind(), AuditErrorKind::Open);
     let sys = AppendOptions::system();
-    assert_eq!(sys.dir.join(sys.name), Path::new(crate::paths::AUDIT_FILE));
+    assert_eq!(
+        sys.dir.join(sys.name),
+        Path::new(crate::base::paths::AUDIT_FILE)
+    );
     assert_eq!(sys.lock_timeout, Duration::from_secs(3));
 }
 

@@ -407,7 +407,7 @@ pub fn report_json(findings: &[Finding], hash: Option<&[u8; 32]>) -> String {
             })
             .collect(),
         counts: counts(findings),
-        hash: hash.map(crate::policy::hash::hex),
+        hash: hash.map(|h| crate::policy::hash::hex(h)),
     };
     serde_json::to_string(&report).unwrap_or_else(|e| {
         // Not reachable: every field is a string, number or null.

@@ -21,7 +21,8 @@
 //! and verifies that it hashes to the pinned hash and segments.
 #![forbid(unsafe_code)]
 
-use crate::paths::CONF_DIR;
+use crate::base::paths::CONF_DIR;
+use crate::base::secure_fs;
 use crate::policy::hash::{Segments, hex, policy_hash, segment_hashes};
 use crate::policy::load::Loaded;
 use crate::policy::model::{
@@ -29,7 +30,6 @@ use crate::policy::model::{
     Defaults, DriftMode, LandlockSpec, Origin, Policy, Principal, Rate, Rule, SandboxProfile,
     SeccompAction, SeccompSpec, Session,
 };
-use crate::secure_fs;
 use nix::fcntl::OFlag;
 use serde::{Deserialize, Serialize};
 use std::ffi::OsStr;

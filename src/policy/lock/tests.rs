@@ -128,7 +128,7 @@ fn corrupt_locks_are_errors() {
 #[test]
 fn pin_and_read_in_trusted_dir() {
     if !nix::unistd::geteuid().is_root() {
-        crate::testhook::skipped(
+        crate::base::testhook::skipped(
             "policy::lock::pin_and_read_in_trusted_dir",
             "needs root: trusted directory",
         );
@@ -136,7 +136,7 @@ fn pin_and_read_in_trusted_dir() {
     }
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     if secure_fs::open_trusted_dir(&base).is_err() {
-        crate::testhook::skipped(
+        crate::base::testhook::skipped(
             "policy::lock::pin_and_read_in_trusted_dir",
             "no trusted base directory",
         );

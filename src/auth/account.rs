@@ -54,7 +54,7 @@ mod tests {
     #[test]
     fn root_is_not_expired_and_unknown_is_none() {
         if !nix::unistd::geteuid().is_root() {
-            crate::testhook::skipped(
+            crate::base::testhook::skipped(
                 "account::root_is_not_expired_and_unknown_is_none",
                 "needs root: /etc/shadow",
             );

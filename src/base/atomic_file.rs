@@ -94,7 +94,7 @@ pub fn exists_at(dir: BorrowedFd<'_>, name: &OsStr) -> Result<bool, nix::Error> 
 fn random_suffix() -> Result<String, nix::Error> {
     let mut rnd = [0u8; 8];
     getrandom::fill(&mut rnd).map_err(|_| nix::Error::EIO)?;
-    Ok(crate::audit::chain::hex(&rnd))
+    Ok(crate::base::hex::encode(&rnd))
 }
 
 /// Replace `name` in `dir` with `data` atomically, as `how` says.

@@ -286,28 +286,24 @@ mod tests {
         assert_eq!(got, e.bytes());
     }
 
+    /// The fd an empty datagram carried, reopened through /proc (the
+    /// same memfd inode, so its seals are the sent fd's).
     fn recv_fd(rx: &UnixDatagram) -> OwnedFd {
-        use std::os::fd::FromRawFd;
-        let mut control = [0u64; 8];
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
         let mut data = [0u8; 16];
-        let mut iov = libc::iovec {
-            iov_base: data.as_mut_ptr().cast(),
-            iov_len: data.len(),
-        };
-        // SAFETY: test-only recvmsg into local buffers that outlive it.
-        unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &raw mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = control.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&control) as _;
-            let n = libc::recvmsg(rx.as_raw_fd(), &raw mut msg, 0);
-            assert_eq!(n, 0, "an empty datagram");
-            let c = libc::CMSG_FIRSTHDR(&msg);
-            assert!(!c.is_null());
-            assert_eq!((*c).cmsg_type, libc::SCM_RIGHTS);
-            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
-            OwnedFd::from_raw_fd(fd)
-        }
+        let mut iov = [std::io::IoSliceMut::new(&mut data)];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = recvmsg::<()>(rx.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
+            .expect("recvmsg");
+        assert_eq!(msg.bytes, 0, "an empty datagram");
+        let fd = msg
+            .cmsgs()
+            .expect("cmsgs")
+            .find_map(|c| match c {
+                ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                _ => None,
+            })
+            .expect("SCM_RIGHTS");
+        OwnedFd::from(std::fs::File::open(format!("/proc/self/fd/{fd}")).expect("reopen"))
     }
 }
