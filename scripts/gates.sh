@@ -14,6 +14,7 @@
 #   scripts/gates.sh sbom       CycloneDX 1.5 SBOM -> target/sbom/, schema-checked
 #   scripts/gates.sh workflows  .github/workflows/*.yml against GitHub's schema
 #   scripts/gates.sh policy     the policy hash gate (scripts/policy-gate.sh)
+#   scripts/gates.sh modules    no import cycle among modules (scripts/module-deps.py)
 #   scripts/gates.sh all        every gate above but tools, in that order
 #
 # The RustSec snapshot is the git bundle
@@ -152,6 +153,7 @@ gate_workflows() {
 }
 
 gate_policy() { scripts/policy-gate.sh; }
+gate_modules() { python3 scripts/module-deps.py --check; }
 
 run() {
     local g="$1" s=$SECONDS
@@ -160,11 +162,11 @@ run() {
     echo "==> gate: $g passed ($((SECONDS - s))s)"
 }
 
-[ $# -ge 1 ] || die "usage: scripts/gates.sh tools|fmt|clippy|doc|deny|audit|vet|sbom|workflows|policy|all ..."
+[ $# -ge 1 ] || die "usage: scripts/gates.sh tools|fmt|clippy|doc|deny|audit|vet|sbom|workflows|policy|modules|all ..."
 for g in "$@"; do
     case "$g" in
-    all) for a in fmt clippy doc deny audit vet sbom workflows policy; do run "$a"; done ;;
-    tools | fmt | clippy | doc | deny | audit | vet | sbom | workflows | policy) run "$g" ;;
+    all) for a in fmt clippy doc deny audit vet sbom workflows policy modules; do run "$a"; done ;;
+    tools | fmt | clippy | doc | deny | audit | vet | sbom | workflows | policy | modules) run "$g" ;;
     *) die "unknown gate: $g" ;;
     esac
 done

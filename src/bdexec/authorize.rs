@@ -5,8 +5,8 @@
 #![forbid(unsafe_code)]
 
 use super::load;
-use super::record::Subject;
 use super::recv::Ctx;
+use super::subject::Subject;
 use super::{Refusal, exit};
 use crate::base::escape::display;
 use crate::bdexec::cli::BdexecArgs;

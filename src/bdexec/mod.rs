@@ -33,6 +33,7 @@ mod modes;
 mod record;
 pub mod recv;
 pub mod refusal;
+mod subject;
 mod validate;
 
 pub use refusal::Refusal;

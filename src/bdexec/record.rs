@@ -5,55 +5,14 @@
 
 use super::authorize::Allowed;
 use super::recv::Ctx;
+use super::subject::{Extra, Subject};
 use super::validate::Prepared;
 use super::{Refusal, exit};
 use crate::audit::{self, AppendOptions, Event, Record};
 use crate::base::escape::display;
 use crate::exec::confine::Confinement;
-use crate::identity::TargetAccount;
 use crate::policy::model::Session;
 use std::os::unix::ffi::OsStrExt;
-
-/// The account a record names as the target.
-#[derive(Debug, Clone)]
-pub struct RunAs {
-    pub name: String,
-    pub uid: u32,
-    pub gid: u32,
-}
-
-/// What a record says about the request: the target, the command, the
-/// rule (each once known).
-#[derive(Debug, Clone, Default)]
-pub struct Subject {
-    pub target: Option<RunAs>,
-    pub command: Option<Vec<u8>>,
-    pub rule: Option<String>,
-}
-
-impl Subject {
-    pub fn of(target: Option<&TargetAccount>, command: Option<&[u8]>, rule: Option<&str>) -> Self {
-        Subject {
-            target: target.map(|t| RunAs {
-                name: t.target.name.clone(),
-                uid: t.target.uid,
-                gid: t.target.gid,
-            }),
-            command: command.map(<[u8]>::to_vec),
-            rule: rule.map(str::to_string),
-        }
-    }
-}
-
-/// What only the `accept` record says.
-#[derive(Default)]
-pub(super) struct Extra<'a> {
-    pub sandbox: Option<&'a str>,
-    pub confinement: Option<&'a str>,
-    pub env_dropped: &'a [String],
-    /// Monitor mode: the accept record says so (`"monitor":true`).
-    pub monitor: bool,
-}
 
 impl Ctx {
     /// Append one record of this call, durable, and forward it to the

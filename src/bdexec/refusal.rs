@@ -10,8 +10,8 @@
 #![forbid(unsafe_code)]
 
 use super::exit;
-use super::record::{Extra, Subject};
 use super::recv::Ctx;
+use super::subject::{Extra, Subject};
 use crate::audit::Event;
 use crate::audit::alert;
 use crate::base::escape::display;
