@@ -191,15 +191,8 @@ mod tpm_tests;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keystore::testutil::{kind, tpaths};
+    use crate::keystore::testutil::{kind, put, tpaths};
     use std::os::unix::fs::PermissionsExt;
-
-    fn put(p: &KeyPaths, name: &str, data: &[u8], mode: u32) {
-        let path = p.keys_dir.join(name);
-        let _ = std::fs::remove_file(&path);
-        std::fs::write(&path, data).expect("write");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-    }
 
     #[test]
     fn audit_key_file_validation() {

@@ -103,15 +103,7 @@ mod tests {
     use super::*;
     use crate::audit::key::{gen_audit_key, load_audit_key};
     use crate::keystore::read_marker;
-    use crate::keystore::testutil::{kind, tpaths};
-    use std::os::unix::fs::PermissionsExt;
-
-    fn put(p: &KeyPaths, name: &str, data: &[u8], mode: u32) {
-        let path = p.keys_dir.join(name);
-        let _ = std::fs::remove_file(&path);
-        std::fs::write(&path, data).expect("write");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-    }
+    use crate::keystore::testutil::{kind, put, tpaths};
 
     #[test]
     fn older_epoch_refused_on_load_and_rotate() {

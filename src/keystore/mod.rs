@@ -47,6 +47,14 @@ pub(crate) mod testutil {
         }
     }
 
+    /// Replace key file `name` in `p`'s key directory with `data`, `mode`.
+    pub(crate) fn put(p: &KeyPaths, name: &str, data: &[u8], mode: u32) {
+        let path = p.keys_dir.join(name);
+        let _ = std::fs::remove_file(&path);
+        std::fs::write(&path, data).expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+
     /// A private key directory and lib directory owned by the test user.
     pub(crate) fn tpaths() -> (tempfile::TempDir, KeyPaths) {
         let d = tempfile::tempdir().expect("tempdir");
