@@ -76,6 +76,14 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// `bdctl status --json`'s `frozen`.
+fn is_frozen(env: &TestEnv) -> bool {
+    let o = env.bdctl(&["status", "--json"]);
+    o.expect_code(0, "status");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status json");
+    v["frozen"].as_bool().expect("frozen bool")
+}
+
 fn decoy_hits(env: &TestEnv) -> usize {
     env.audit_events("alert")
         .iter()
@@ -121,10 +129,7 @@ impl Setup {
     }
 
     fn frozen(&self) -> bool {
-        let o = self.env.bdctl(&["status", "--json"]);
-        o.expect_code(0, "status");
-        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("status json");
-        v["frozen"].as_bool().expect("frozen bool")
+        is_frozen(&self.env)
     }
 
     fn last_refused_reason(&self) -> String {
@@ -320,6 +325,25 @@ fn decoy_and_denial_look_alike() {
     );
     assert!(text.contains("current: decoy_floor = 3, decoy_factor = 3, decoy_window = 600s: the alarm would have fired 1 times"), "{text}");
     assert!(text.contains("recommended: decoy_floor = 7, decoy_factor = 3, decoy_window = 600s: the alarm would have fired 0 times"), "{text}");
+    // Sampling advice: every call fits the default budget (600 a minute).
+    assert!(text.contains("current trace_sample_rate = 1.000"), "{text}");
+    assert!(text.contains("recommended 1.000"), "{text}");
+    // A budget of one trace a minute: a rate under 1, written as a key of
+    // the drop-in's [incident] (the decoy segment).
+    let small = s.env.scratch().join("91-tune.toml");
+    let t2 = s.env.bdctl(&[
+        "tune",
+        "--trace-budget",
+        "1",
+        "--write",
+        &small.display().to_string(),
+    ]);
+    t2.expect_code(0, "tune --trace-budget 1");
+    let written = std::fs::read_to_string(&small).unwrap();
+    assert!(written.contains("trace_sample_rate = 0."), "{written}");
+    s.env
+        .bdctl(&["tune", "--trace-budget", "0"])
+        .expect_code(2, "a budget of 0 is a usage error");
     let hash = |env: &TestEnv| -> serde_json::Value {
         serde_json::from_slice(&env.bdctl(&["policy", "hash", "--json"]).stdout).unwrap()
     };
@@ -603,4 +627,79 @@ fn pin_and_drift_of_the_decoy_segment() {
     let acc = env.audit_events("accept");
     let d = acc[1]["drift"].as_str().unwrap_or_default();
     assert!(d.starts_with("drift decoy"), "{d}");
+}
+
+/// The novelty head (docs/incident-response.md): with auto_freeze on, a
+/// burst of first-time commands carries the caller's hydra score over
+/// `freeze_score` and freezes the host on the call that crosses it (that
+/// call is refused); repeating a known command never counts; break-glass
+/// still runs.
+#[test]
+fn novel_command_burst_freezes_but_repeats_do_not() {
+    let Some(env) = TestEnv::new("incident::novel_command_burst_freezes_but_repeats_do_not") else {
+        return;
+    };
+    env.policy(
+        r#"version = 1
+[incident]
+auto_freeze = true
+freeze_score = 0.1
+
+[[rule]]
+name = "glass"
+users = ["alice"]
+commands = ["/usr/bin/whoami"]
+auth = "none"
+break_glass = true
+
+[[rule]]
+name = "any"
+users = ["alice"]
+commands = ["ALL"]
+run_as = ["root"]
+auth = "none"
+"#,
+    );
+    let frozen = || is_frozen(&env);
+    // One novel command, repeated: counted once (score 1 - e^-0.02).
+    for _ in 0..20 {
+        env.run_as_user("alice", &["/usr/bin/id", "-u"])
+            .expect_stdout("0\n", "a known command runs");
+    }
+    // Four more first-time commands: five in all, exponent 0.10, under
+    // freeze_score 0.1 (exponent 0.105).
+    for cmd in [
+        "/usr/bin/true",
+        "/usr/bin/nproc",
+        "/usr/bin/uname",
+        "/usr/bin/pwd",
+    ] {
+        env.run_as_user("alice", &[cmd]).expect_code(0, cmd);
+    }
+    assert!(!frozen(), "five first-time commands stay under the score");
+    // Known commands again: still nothing counted.
+    env.run_as_user("alice", &["/usr/bin/true"])
+        .expect_code(0, "known");
+    assert!(!frozen());
+    // The sixth first-time command crosses the score: frozen, and this
+    // very call is refused.
+    let o = env.run_as_user("alice", &["/usr/bin/hostname"]);
+    o.expect_refusal(1, "/usr/bin/hostname");
+    assert!(frozen(), "the crossing call froze the host");
+    let f = env.audit_events("freeze");
+    assert_eq!(f.len(), 1, "one freeze record");
+    assert!(
+        f[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cause=hydra"),
+        "{}",
+        f[0]
+    );
+    // Frozen: everything but break-glass is refused.
+    env.run_as_user("alice", &["/usr/bin/id", "-u"])
+        .expect_refusal(1, "/usr/bin/id");
+    env.run_as_user("alice", &["/usr/bin/whoami"])
+        .expect_stdout("root\n", "break-glass runs while frozen");
+    env.bdctl(&["audit", "verify"]).expect_code(0, "verify");
 }

@@ -100,11 +100,17 @@ pub enum BdctlCmd {
     },
     /// Recommend the decoy alarm's parameters from the audit log's decoy
     /// hits, with when the alarm would have fired under the current and
-    /// the recommended settings (docs/incident-response.md).
+    /// the recommended settings, and a trace sampling rate that keeps the
+    /// busiest minute within a budget (docs/incident-response.md).
     Tune {
         /// The audit log to read (default: the system log).
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
+        /// Traces per minute `bdctl export otlp` may send at the busiest
+        /// minute seen.
+        #[arg(long, value_name = "N", default_value_t = 600,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        trace_budget: u64,
         /// Write the recommendation as a policy drop-in to FILE.
         #[arg(long, value_name = "FILE")]
         write: Option<PathBuf>,

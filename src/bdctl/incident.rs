@@ -293,21 +293,27 @@ fn hydra_scores() -> Vec<(u32, f64, [f64; hydra::HEADS])> {
     for heads in h.users.values_mut() {
         heads.decay_to(&now);
     }
-    // The novelty head, from the log's accepts (wall-clock ages).
+    // The novelty head, from the log's accepts (wall-clock ages). bdexec
+    // counts the same events itself when `auto_freeze` is on
+    // (incident::novelty): the larger of the two is shown, never the sum.
     let novel =
         crate::incident::tuner::novelty(std::path::Path::new(crate::base::paths::AUDIT_FILE))
             .unwrap_or_default();
+    let mut from_log: std::collections::BTreeMap<u32, f64> = std::collections::BTreeMap::new();
     for (uid, t) in novel {
         let age = now.wall.saturating_sub(t) as f64;
         let w = (-age * std::f64::consts::LN_2 / hydra::HALF_LIFE_SECS).exp();
-        if w < 1e-9 {
-            continue;
+        if w >= 1e-9 {
+            *from_log.entry(uid).or_default() += w;
         }
+    }
+    for (uid, w) in from_log {
         let e = h.users.entry(uid).or_insert(hydra::Heads {
             counts: [0.0; hydra::HEADS],
             at: now,
         });
-        e.counts[hydra::Head::Novelty as usize] += w;
+        let c = &mut e.counts[hydra::Head::Novelty as usize];
+        *c = c.max(w);
     }
     let mut v: Vec<(u32, f64, [f64; hydra::HEADS])> = h
         .users

@@ -104,7 +104,11 @@ pub fn run(args: BdctlArgs) -> i32 {
         BdctlCmd::Unfreeze { token } => incident::unfreeze(&token),
         BdctlCmd::Status { json } => incident::status(json),
         BdctlCmd::Hydra { json } => incident::hydra(json),
-        BdctlCmd::Tune { file, write } => tune::tune(file.as_deref(), write.as_deref()),
+        BdctlCmd::Tune {
+            file,
+            trace_budget,
+            write,
+        } => tune::tune(file.as_deref(), trace_budget, write.as_deref()),
         BdctlCmd::Key { cmd } => key::run(cmd),
         BdctlCmd::Audit { cmd } => match cmd {
             AuditCmd::Verify { file, key } => {

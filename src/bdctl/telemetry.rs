@@ -76,7 +76,7 @@ pub fn export(cmd: ExportCmd) -> i32 {
         }
     };
     let sample_ppm = match crate::policy::load::load_policy() {
-        Ok(l) => l.policy.defaults.telemetry_sample_ppm,
+        Ok(l) => l.policy.trace_sample_ppm(),
         Err(e) => {
             eprintln!("bdctl: export otlp: {e}; sampling every call");
             crate::policy::model::DEFAULT_SAMPLE_PPM

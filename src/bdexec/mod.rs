@@ -9,7 +9,9 @@
 //! * `modes`: `-k` alone and `-l`, which end the call there;
 //! * `authorize`: `-u`, resolving the command, decoys, the decision
 //!   (decide.rs) and frozen mode;
-//! * `auth`: the rule's authentication and rate limit;
+//! * `auth`: the rule's authentication and rate limit; then `novelty`
+//!   (a first-time command counts towards the hydra score when automatic
+//!   freezing is on);
 //! * `validate`: digest pin, the target's groups, environment, argv;
 //! * `confine`: the sandbox built (not applied), the TOCTOU recheck;
 //! * `record`: the durable `accept` record;
@@ -30,6 +32,7 @@ mod confine;
 mod launch;
 mod load;
 mod modes;
+mod novelty;
 mod record;
 pub mod recv;
 pub mod refusal;
@@ -107,6 +110,7 @@ fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i3
     }
     let allowed = authorize::authorize(ctx, &opts, &loaded, &clock)?;
     let approved_by = auth::authenticate(ctx, &opts, policy, &allowed, &state_dir, &clock)?;
+    novelty::check(ctx, &allowed)?;
     // validate: the file, the groups, the environment; then the sandbox
     // built and the policy checked again (TOCTOU); then the record.
     let prepared = validate::validate(ctx, policy, &allowed)?;

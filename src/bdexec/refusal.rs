@@ -203,24 +203,29 @@ impl Ctx {
     /// can't be written, and then the message says so) and one line.
     fn reject(&self, s: &Subject, reason: &str, msg: &str, code: i32) -> i32 {
         let head = crate::incident::hydra::head_of_reason(reason);
-        self.refuse(Event::Reject, s, reason, msg, code, || self.hydra(head))
+        self.refuse(Event::Reject, s, reason, msg, code, || {
+            let _ = self.hydra(head);
+        })
     }
 
-    /// Count a refusal towards the caller's hydra score and freeze the
-    /// host when it crosses `freeze_score` with `auto_freeze` on (runs in
-    /// the detached child; root is not scored).
-    fn hydra(&self, head: crate::incident::hydra::Head) {
+    /// Count an event towards the caller's hydra score and freeze the
+    /// host when it crosses `freeze_score` with `auto_freeze` on (for a
+    /// refusal it runs in the detached child; root is not scored). True
+    /// when this call froze the host.
+    pub(super) fn hydra(&self, head: crate::incident::hydra::Head) -> bool {
         use crate::incident::{freeze, hydra};
         if self.caller.uid == 0 {
-            return;
+            return false;
         }
         let Some(score) = hydra::record(self.caller.uid, head) else {
-            return;
+            return false;
         };
-        let Some(set) = &self.incident else { return };
+        let Some(set) = &self.incident else {
+            return false;
+        };
         let limit = f64::from(set.freeze_score_ppm) / 1e6;
         if !set.auto_freeze || score < limit {
-            return;
+            return false;
         }
         let info = freeze::FreezeInfo {
             since: freeze::now_secs(),
@@ -231,15 +236,15 @@ impl Ctx {
             cause: freeze::Cause::Hydra,
             uid: self.caller.uid,
         };
-        self.freeze(&info);
+        self.freeze(&info)
     }
 
-    /// Freeze the host automatically (in the detached child): the
-    /// persistent flag, the counters and a `freeze` record.
-    fn freeze(&self, info: &crate::incident::freeze::FreezeInfo) {
+    /// Freeze the host automatically: the persistent flag, the counters
+    /// and a `freeze` record. True when the host is frozen now.
+    fn freeze(&self, info: &crate::incident::freeze::FreezeInfo) -> bool {
         use crate::incident::{counters, freeze};
         let Some(run) = &self.refusal_state else {
-            return;
+            return false;
         };
         match freeze::freeze(run.as_fd(), info) {
             Ok(true) => {
@@ -254,12 +259,16 @@ impl Ctx {
                 ) {
                     alert::syslog(&format!("host frozen, not recorded: {e}"));
                 }
+                true
             }
-            Ok(false) => {}
-            Err(e) => alert::syslog(&format!(
-                "{}: cannot freeze the host: {e}",
-                info.cause.as_str()
-            )),
+            Ok(false) => true,
+            Err(e) => {
+                alert::syslog(&format!(
+                    "{}: cannot freeze the host: {e}",
+                    info.cause.as_str()
+                ));
+                false
+            }
         }
     }
 
@@ -279,7 +288,7 @@ impl Ctx {
         use crate::incident::{alarm, counters, freeze};
         let bookkeeping = || {
             counters::bump_decoy_hit();
-            self.hydra(crate::incident::hydra::Head::DecoyHit);
+            let _ = self.hydra(crate::incident::hydra::Head::DecoyHit);
             let Some(o) =
                 alarm::hit_persisted(now, set.decoy_window, set.decoy_floor, set.decoy_factor_ppm)
                     .filter(|o| o.fired)
@@ -304,7 +313,7 @@ impl Ctx {
                 cause: freeze::Cause::DecoyRate,
                 uid: self.caller.uid,
             };
-            self.freeze(&info);
+            let _ = self.freeze(&info);
         };
         self.refuse(Event::Alert, s, "decoy hit", msg, code, bookkeeping)
     }

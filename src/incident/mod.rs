@@ -12,6 +12,7 @@ pub mod decoy;
 pub mod detach;
 pub mod freeze;
 pub mod hydra;
+pub mod novelty;
 pub mod tuner;
 
 /// A millionths value as a decimal (`3500000` -> `3.5`).

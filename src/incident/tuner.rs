@@ -127,15 +127,51 @@ pub fn recommend(hits: &[u64], cur: &IncidentSettings) -> IncidentSettings {
     }
 }
 
+/// The busiest minute of the log at `path`: the most records (calls,
+/// traces for `bdctl export otlp`) with a time in one UTC minute.
+pub fn busiest_minute(path: &Path) -> Result<u64, String> {
+    let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut per: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    for line in std::io::BufReader::new(f).split(b'\n') {
+        let line = line.map_err(|e| format!("{}: {e}", path.display()))?;
+        let Ok(v) = LineView::parse(&line) else {
+            continue;
+        };
+        if let Some(t) = v
+            .text("time")
+            .and_then(|t| parse_time(&String::from_utf8_lossy(&t)))
+        {
+            *per.entry(t / 60).or_default() += 1;
+        }
+    }
+    Ok(per.values().copied().max().unwrap_or(0))
+}
+
+/// The trace sampling rate (millionths) that keeps the busiest minute
+/// seen (`peak` calls) within `budget` traces per minute: every call when
+/// it already fits, else `budget / peak` rounded down to a thousandth
+/// (never 0: at least one call in a thousand is kept).
+pub fn recommend_sampling(peak: u64, budget: u64) -> u32 {
+    if peak <= budget {
+        return 1_000_000;
+    }
+    let ppm = budget.saturating_mul(1_000_000) / peak;
+    u32::try_from((ppm / 1000 * 1000).max(1000)).unwrap_or(1_000_000)
+}
+
 /// The drop-in text for `s`.
 pub fn dropin(s: &IncidentSettings) -> String {
     format!(
         "# Written by `bdctl tune` from the audit log's decoy hits.\n\
          # Review with `bdctl policy diff` and `bdctl policy check`, then pin.\n\
-         [incident]\ndecoy_floor = {}\ndecoy_factor = {}\ndecoy_window = \"{}s\"\n",
+         [incident]\ndecoy_floor = {}\ndecoy_factor = {}\ndecoy_window = \"{}s\"\n{}",
         s.decoy_floor,
         crate::incident::ppm_text(u64::from(s.decoy_factor_ppm)),
-        s.decoy_window
+        s.decoy_window,
+        s.trace_sample_ppm.map_or(String::new(), |p| format!(
+            "trace_sample_rate = {:.3}\n",
+            f64::from(p) / 1e6
+        ))
     )
 }
 
@@ -179,5 +215,28 @@ mod tests {
             .expect("the drop-in parses");
         assert_eq!(p.incident.decoy_floor, Some(5));
         assert_eq!(p.incident.decoy_window, Some(600));
+        assert_eq!(p.incident.trace_sample_ppm, None);
+        let text = dropin(&IncidentSettings {
+            trace_sample_ppm: Some(125_000),
+            ..rec
+        });
+        let p = crate::policy::parse::parse_policy(&text, Path::new("90-tune.toml"))
+            .expect("the drop-in parses");
+        assert_eq!(p.incident.trace_sample_ppm, Some(125_000));
+    }
+
+    #[test]
+    fn sampling_keeps_the_busiest_minute_within_the_budget() {
+        assert_eq!(recommend_sampling(0, 600), 1_000_000);
+        assert_eq!(recommend_sampling(600, 600), 1_000_000);
+        assert_eq!(recommend_sampling(1200, 600), 500_000);
+        // Rounded down to a thousandth: 600/1801 = 0.3331... -> 0.333.
+        assert_eq!(recommend_sampling(1801, 600), 333_000);
+        for peak in [601, 999, 12_345, 500_000] {
+            let p = recommend_sampling(peak, 600);
+            assert!(u64::from(p) * peak / 1_000_000 <= 600, "{peak}: {p}");
+        }
+        // Never 0.
+        assert_eq!(recommend_sampling(u64::MAX, 1), 1000);
     }
 }

@@ -31,6 +31,19 @@ pub struct Policy {
     pub incident: Incident,
 }
 
+impl Policy {
+    /// The share of calls exported as traces, in millionths: `[incident]
+    /// trace_sample_rate` (what `bdctl tune` writes) over `[defaults]
+    /// telemetry_sample_rate`.
+    pub fn trace_sample_ppm(&self) -> u32 {
+        self.incident
+            .settings
+            .as_ref()
+            .and_then(|s| s.trace_sample_ppm)
+            .unwrap_or(self.defaults.telemetry_sample_ppm)
+    }
+}
+
 /// `[defaults]`, with every omitted key filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Defaults {
@@ -662,6 +675,12 @@ pub struct IncidentSettings {
     pub unfreeze_approvals: u32,
     /// Who may sign unfreeze tokens; empty = every approver.
     pub unfreeze_approvers: Vec<String>,
+    /// `trace_sample_rate`: the share of calls `bdctl export otlp` sends
+    /// as traces, in millionths, over `[defaults] telemetry_sample_rate`
+    /// (`bdctl tune` writes it in its drop-in). Not serialized when unset,
+    /// so the decoy segment of a policy without it hashes as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_sample_ppm: Option<u32>,
 }
 
 impl Default for IncidentSettings {
@@ -674,6 +693,7 @@ impl Default for IncidentSettings {
             decoy_window: 600,
             unfreeze_approvals: 1,
             unfreeze_approvers: Vec::new(),
+            trace_sample_ppm: None,
         }
     }
 }

@@ -151,6 +151,7 @@ pub struct IncidentFragment {
     pub decoy_window: Option<u64>,
     pub unfreeze_approvals: Option<u32>,
     pub unfreeze_approvers: Option<Vec<String>>,
+    pub trace_sample_ppm: Option<u32>,
     /// Whether the file has an `[incident]` table at all.
     pub table: bool,
     pub decoys: Vec<(crate::policy::model::Decoy, Rule)>,
@@ -435,6 +436,16 @@ fn incident_fragment(
         if let Some(v) = &i.unfreeze_approvals {
             out.unfreeze_approvals = Some(count(ctx, "unfreeze_approvals", v, 1, 32)?);
         }
+        if let Some(v) = &i.trace_sample_rate {
+            let x = *v.get_ref();
+            if !(0.0..=1.0).contains(&x) {
+                return Err(ctx.err(
+                    &v.span(),
+                    format!("trace_sample_rate = {x} must be from 0 to 1"),
+                ));
+            }
+            out.trace_sample_ppm = Some((x * 1_000_000.0).round() as u32);
+        }
         if let Some(list) = &i.unfreeze_approvers {
             let mut names = Vec::new();
             for n in list.get_ref() {
@@ -550,6 +561,9 @@ fn merge_incident(parts: Vec<IncidentFragment>) -> crate::policy::model::Inciden
         }
         if let Some(v) = p.unfreeze_approvers {
             s.unfreeze_approvers = v;
+        }
+        if let Some(v) = p.trace_sample_ppm {
+            s.trace_sample_ppm = Some(v);
         }
         for (d, r) in p.decoys {
             out.decoys.push(d);

@@ -31,6 +31,7 @@ pub(super) struct RawIncident {
     pub(super) decoy_window: Option<SStr>,
     pub(super) unfreeze_approvals: Option<Spanned<i64>>,
     pub(super) unfreeze_approvers: Option<Spanned<Vec<SStr>>>,
+    pub(super) trace_sample_rate: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
