@@ -64,8 +64,9 @@ TPM_DEB_PACKAGES := libtss2-dev swtpm swtpm-tools pkg-config
 
 # Real multi-call programs and their aliases for tests/multicall.rs and the
 # never-widen check of tests/sudoers_import.rs: vim (rview/view/vim through
-# the alternatives symlinks), bzip2 (bzcat/bunzip2 hard links), busybox.
-DEB_PACKAGES += vim bzip2 busybox
+# the alternatives symlinks), bzip2 (bzcat/bunzip2 hard links), busybox;
+# asciinema reads the session recordings of tests/recording.rs.
+DEB_PACKAGES += vim bzip2 busybox asciinema
 
 # Only for `make test-observability` (tests/observability.rs): promtool, a
 # real Prometheus and node_exporter on loopback, curl for the quickstart.

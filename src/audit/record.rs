@@ -165,6 +165,11 @@ pub struct ExitRecord<'a> {
     /// The accept record's `traceparent`, repeated so that the spans of
     /// the command's end join the call's trace (docs/decisions.md 8a).
     pub traceparent: Option<&'a str>,
+    /// BLAKE3 of the session recording (`record = true`), written as
+    /// `"recording":"blake3:<hex>"`.
+    pub recording: Option<[u8; 32]>,
+    /// Why the recording ended before the command did (a full disk).
+    pub recording_error: Option<&'a str>,
 }
 
 /// The most argv bytes a record holds: each argument's length plus one,
@@ -595,6 +600,17 @@ pub fn encode_exit_keyed(
         };
         out.extend_from_slice(b",\"traceparent\":");
         json_str(out, tp.as_bytes());
+    }
+    if let Some(h) = &rec.recording {
+        out.extend_from_slice(b",\"recording\":");
+        json_str(
+            out,
+            format!("blake3:{}", crate::base::hex::encode(h)).as_bytes(),
+        );
+    }
+    if let Some(e) = rec.recording_error {
+        out.extend_from_slice(b",\"recording_error\":");
+        json_str(out, cut_at(e.as_bytes(), FIELD_MAX));
     }
     finish(out, body_start, seq, prev, key)
 }

@@ -115,6 +115,21 @@ pub enum BdctlCmd {
         #[arg(long, value_name = "FILE")]
         write: Option<PathBuf>,
     },
+    /// Play a session recording (`record = true`) back, after checking it
+    /// against the hash in its exit record (belladonna-policy(5)).
+    Replay {
+        /// The session: the UUID of its accept record.
+        uuid: String,
+        /// Write the output at once, without the timing.
+        #[arg(long)]
+        raw: bool,
+        /// Play N times as fast (0.5 = half speed).
+        #[arg(long, value_name = "N", default_value_t = 1.0, conflicts_with = "raw")]
+        speed: f64,
+        /// The audit log holding the exit record (default: the system log).
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
     /// Frozen or not, since when and why.
     Status {
         /// Print one JSON object.

@@ -10,7 +10,8 @@
 //! * [`doctor`]: `doctor [--otlp URL]`;
 //! * [`telemetry`]: `metrics [serve]`, `export otlp`;
 //! * [`incident`]: `freeze`, `unfreeze`, `status`, `hydra`;
-//! * [`tune`]: `tune`, the decoy alarm's advice.
+//! * [`tune`]: `tune`, the decoy alarm's advice;
+//! * [`replay`]: `replay`, a session recording played back.
 //!
 //! The exit codes are defined once, in [`exit`]. The wing sits above the
 //! library: it calls policy, audit, auth, telemetry and incident; nothing
@@ -26,6 +27,7 @@ pub mod import;
 pub mod incident;
 pub mod key;
 pub mod policy;
+pub mod replay;
 pub mod telemetry;
 pub mod token;
 pub mod tune;
@@ -109,6 +111,17 @@ pub fn run(args: BdctlArgs) -> i32 {
             trace_budget,
             write,
         } => tune::tune(file.as_deref(), trace_budget, write.as_deref()),
+        BdctlCmd::Replay {
+            uuid,
+            raw,
+            speed,
+            file,
+        } => replay::replay(&replay::Replay {
+            uuid: &uuid,
+            raw,
+            speed,
+            log: audit_file(file.as_ref()),
+        }),
         BdctlCmd::Key { cmd } => key::run(cmd),
         BdctlCmd::Audit { cmd } => match cmd {
             AuditCmd::Verify { file, key } => {

@@ -141,7 +141,7 @@ pub(super) fn authenticate(
         // require_tty: refused without a controlling terminal (from
         // /proc/self/stat, not from fds the caller chose), before any
         // prompt, as sudo's requiretty.
-        if allowed.session().require_tty == Some(true) && ctx.tty.is_none() {
+        if allowed.session().needs_tty() && ctx.tty.is_none() {
             return Err(AuthStepError::NoTty);
         }
         // PAM's account stage for every rule (`pam_account`, default on); a

@@ -34,12 +34,18 @@ pub(super) fn launch(
         // here); the child goes on exactly as a plain exec.
         if accepted.monitor {
             let plan = monitor::Plan {
-                use_pty: accepted.session.use_pty != Some(false),
+                // A recorded session always gets its pty: what is
+                // recorded is what the pty shows.
+                use_pty: accepted.session.use_pty != Some(false) || accepted.session.recorded(),
                 target_uid: target.uid,
                 target_gid: target.gid,
                 accept: accepted.uuid,
                 host: &ctx.host,
                 traceparent: ctx.traceparent.as_deref(),
+                record: accepted
+                    .session
+                    .recorded()
+                    .then_some(accepted.session.record_input == Some(true)),
             };
             monitor::start(&plan)
                 .and_then(|mut c| c.before_switch())

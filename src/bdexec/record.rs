@@ -80,7 +80,7 @@ pub(super) fn accept(
     approved_by: Option<String>,
 ) -> Result<Accepted, Refusal> {
     let session = allowed.session();
-    let monitor = session.monitor == Some(true);
+    let monitor = session.monitored();
     let extra = Extra {
         sandbox: confinement.and_then(|c| c.profile()),
         confinement: confinement.map(|c| c.summary()),

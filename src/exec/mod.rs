@@ -7,4 +7,5 @@ pub mod hygiene;
 pub mod launch;
 pub mod monitor;
 pub mod privileges;
+pub mod recording;
 pub mod resolve;

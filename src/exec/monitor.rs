@@ -29,9 +29,13 @@
 //!   copies window size changes. The command can no longer push input
 //!   into the caller's terminal (TIOCSTI, TIOCLINUX): it is not its
 //!   controlling terminal and it holds no fd of it.
+//! * with `record = true` (src/exec/recording.rs) it writes what the pty
+//!   shows (and with `record_input` what the caller types) to the
+//!   session's asciicast file as it relays it.
 //! * when the command ends, it appends an `exit` record chained to the
-//!   accept record (src/audit/record.rs) and exits with the command's
-//!   status, or kills itself with the same signal (a shell sees 128+N).
+//!   accept record (src/audit/record.rs; with the recording's BLAKE3)
+//!   and exits with the command's status, or kills itself with the same
+//!   signal (a shell sees 128+N).
 //!
 //! If the monitor itself is killed (only root can), the command goes
 //! on with exactly what a plain exec would have given it: the monitor
@@ -50,6 +54,7 @@
 #![forbid(unsafe_code)]
 
 use crate::audit::{self, AppendOptions, ExitRecord, Outcome};
+use crate::exec::recording::{self, Recorder};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::termios::{self, SetArg, Termios};
@@ -82,6 +87,8 @@ pub struct Plan<'a> {
     /// The accept record's checked `traceparent`, repeated in the exit
     /// record.
     pub traceparent: Option<&'a str>,
+    /// `record`: `Some(record_input)`.
+    pub record: Option<bool>,
 }
 
 /// The child's side: what it must still do on its way to exec.
@@ -179,6 +186,28 @@ pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
         nix::sys::signalfd::SfdFlags::SFD_CLOEXEC | nix::sys::signalfd::SfdFlags::SFD_NONBLOCK,
     )
     .map_err(|e| format!("signalfd: {e}"))?;
+    // The recording is created before anything runs: a session that must
+    // be recorded and cannot be does not start.
+    let rec = match plan.record {
+        Some(input) => {
+            let fd = recording::create(&plan.accept)
+                .map_err(|e| format!("cannot create the session recording: {e}"))?;
+            let (w, h) = recording::size_of(tty.as_ref().map(AsFd::as_fd));
+            let unix = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let term = std::env::var("TERM").ok();
+            Some(Recorder::start(
+                std::fs::File::from(fd),
+                w,
+                h,
+                unix,
+                term.as_deref(),
+                input,
+            ))
+        }
+        None => None,
+    };
     let started = Instant::now();
     let pid = match crate::sys::proc::fork().map_err(|e| format!("fork: {e}"))? {
         nix::unistd::ForkResult::Parent { child } => child.as_raw(),
@@ -186,6 +215,7 @@ pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
     };
     if pid == 0 {
         drop(sfd);
+        drop(rec);
         // The child's mask is bdexec's before the monitor blocked more.
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None)
             .map_err(|e| format!("sigprocmask: {e}"))?;
@@ -204,6 +234,7 @@ pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
         master_live: true,
         started,
         target_uid: plan.target_uid,
+        rec,
     };
     m.run(plan)
 }
@@ -247,6 +278,8 @@ struct Monitor {
     master_live: bool,
     started: Instant,
     target_uid: u32,
+    /// The session recording, while it is written.
+    rec: Option<Recorder<std::fs::File>>,
 }
 
 /// How the child changed (wait4).
@@ -273,12 +306,29 @@ impl Monitor {
         self.raw();
         let (code, rusage) = self.relay_until_end();
         self.restore();
+        let recorded = self.rec.take().map(|r| {
+            let file = r.get_ref().try_clone().ok();
+            let f = r.finish();
+            if f.error.is_some()
+                && let Some(file) = file
+            {
+                // Only whole lines stay (the hash covers exactly them).
+                let _ = file.set_len(f.written);
+            }
+            f
+        });
         let outcome = if libc::WIFSIGNALED(code) {
             Outcome::Signal(sig_name(libc::WTERMSIG(code)))
         } else {
             Outcome::Status(libc::WEXITSTATUS(code) as u8)
         };
-        self.record(plan, outcome, libc::WCOREDUMP(code), &rusage);
+        self.record(
+            plan,
+            outcome,
+            libc::WCOREDUMP(code),
+            &rusage,
+            recorded.as_ref(),
+        );
         if libc::WIFSIGNALED(code) {
             die_by(libc::WTERMSIG(code));
         }
@@ -290,6 +340,7 @@ impl Monitor {
         let mut keep: Vec<RawFd> = vec![self.sfd.as_fd().as_raw_fd()];
         keep.extend(self.tty.as_ref().map(AsRawFd::as_raw_fd));
         keep.extend(self.master.as_ref().map(AsRawFd::as_raw_fd));
+        keep.extend(self.rec.as_ref().map(|r| r.get_ref().as_raw_fd()));
         keep.sort_unstable();
         let mut from = 3;
         for k in keep.into_iter().chain([libc::c_int::MAX]) {
@@ -416,6 +467,15 @@ impl Monitor {
                 };
                 let Some(from) = from else { continue };
                 let got = nix::unistd::read(from, &mut buf);
+                if let (Ok(n), Some(r)) = (&got, self.rec.as_mut())
+                    && *n > 0
+                {
+                    if from_master {
+                        r.output(&buf[..*n]);
+                    } else {
+                        r.input(&buf[..*n]);
+                    }
+                }
                 match (got, to) {
                     (Ok(n), Some(to)) if n > 0 => write_all(to.as_fd(), &buf[..n]),
                     (Err(nix::Error::EAGAIN | nix::Error::EINTR), _)
@@ -451,7 +511,12 @@ impl Monitor {
                 return;
             }
             match nix::unistd::read(m, &mut buf) {
-                Ok(n) if n > 0 => write_all(t.as_fd(), &buf[..n]),
+                Ok(n) if n > 0 => {
+                    if let Some(r) = self.rec.as_mut() {
+                        r.output(&buf[..n]);
+                    }
+                    write_all(t.as_fd(), &buf[..n])
+                }
                 _ => return,
             }
         }
@@ -525,7 +590,14 @@ impl Monitor {
         self.send(target, libc::SIGCONT);
     }
 
-    fn record(&self, plan: &Plan<'_>, outcome: Outcome, core: bool, ru: &libc::rusage) {
+    fn record(
+        &self,
+        plan: &Plan<'_>,
+        outcome: Outcome,
+        core: bool,
+        ru: &libc::rusage,
+        recorded: Option<&recording::Finished>,
+    ) {
         let rec = audit::new_uuid().map(|uuid| ExitRecord {
             time: std::time::SystemTime::now(),
             uuid,
@@ -539,6 +611,8 @@ impl Monitor {
             utime_us: tv_us(ru.ru_utime),
             stime_us: tv_us(ru.ru_stime),
             traceparent: plan.traceparent,
+            recording: recorded.map(|f| f.hash),
+            recording_error: recorded.and_then(|f| f.error.as_deref()),
         });
         let appended = rec.and_then(|r| {
             let a = audit::append_exit(&r, &AppendOptions::system())?;

@@ -113,6 +113,14 @@ pub struct Session {
     /// `require_tty = true`: refuse without a controlling terminal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_tty: Option<bool>,
+    /// `record = true`: the session is recorded (src/exec/recording.rs);
+    /// implies monitor mode, a pty and require_tty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<bool>,
+    /// `record_input = true`: the recording keeps what the caller types
+    /// too (passwords typed to the command included: off by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_input: Option<bool>,
 }
 
 impl Session {
@@ -126,7 +134,25 @@ impl Session {
             monitor: self.monitor.or(defaults.monitor),
             use_pty: self.use_pty.or(defaults.use_pty),
             require_tty: self.require_tty.or(defaults.require_tty),
+            record: self.record.or(defaults.record),
+            record_input: self.record_input.or(defaults.record_input),
         }
+    }
+
+    /// The session is recorded.
+    pub fn recorded(&self) -> bool {
+        self.record == Some(true)
+    }
+
+    /// Monitor mode: `monitor = true`, or implied by `record`.
+    pub fn monitored(&self) -> bool {
+        self.monitor == Some(true) || self.recorded()
+    }
+
+    /// A controlling terminal is required: `require_tty = true`, or
+    /// implied by `record` (what is recorded is the session's pty).
+    pub fn needs_tty(&self) -> bool {
+        self.require_tty == Some(true) || self.recorded()
     }
 }
 

@@ -23,6 +23,15 @@ pub fn copy_winsize(from: impl AsFd, to: impl AsFd) {
     }
 }
 
+/// The (columns, rows) of the terminal behind `fd`, if it is one.
+pub fn winsize(fd: std::os::fd::BorrowedFd<'_>) -> Option<(u16, u16)> {
+    // SAFETY: winsize is plain old data; all zeroes is a valid value.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes one winsize we own.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_col > 0 && ws.ws_row > 0).then_some((ws.ws_col, ws.ws_row))
+}
+
 /// `TIOCGSID`: the session id of the terminal behind `fd`.
 pub fn session_of(fd: impl AsFd) -> nix::Result<libc::pid_t> {
     let mut sid: libc::pid_t = 0;

@@ -662,11 +662,13 @@ pub fn enter_ns(cmd: &mut Command, env: &TestEnv, setup: &NsSetup<'_>) {
                 overlay_opts.as_ptr().cast(),
             ))?;
             for (src, dst) in &binds {
+                // Recursive: a mount a test makes inside its own log or
+                // state directory (a tiny tmpfs for a full disk) is seen.
                 ck(libc::mount(
                     src.as_ptr(),
                     dst.as_ptr(),
                     std::ptr::null(),
-                    libc::MS_BIND,
+                    libc::MS_BIND | libc::MS_REC,
                     std::ptr::null(),
                 ))?;
             }

@@ -68,6 +68,8 @@ fn exit_layout_and_parse() {
         utime_us: 30,
         stime_us: 40,
         traceparent: None,
+        recording: None,
+        recording_error: None,
     };
     let mut out = Vec::new();
     let h = encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
@@ -115,6 +117,19 @@ fn exit_layout_and_parse() {
     let mut out = Vec::new();
     encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
     assert!(String::from_utf8_lossy(&out).contains(",\"traceparent\":\"invalid\","));
+    // A session recording's hash, and why it ended early.
+    rec.traceparent = None;
+    rec.recording = Some([0xab; 32]);
+    rec.recording_error = Some("recording ended early: No space left on device (os error 28)");
+    let mut out = Vec::new();
+    encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
+    let v = LineView::parse(&out[..out.len() - 1]).expect("parses with a recording");
+    let want = format!("blake3:{}", "ab".repeat(32));
+    assert_eq!(v.get("recording"), Some(&Value::Str(want.as_bytes())));
+    assert!(String::from_utf8_lossy(&out).contains(
+        ",\"recording_error\":\"recording ended early: No space left on device (os error 28)\","
+    ),);
+    assert!(v.hash_ok());
 }
 
 #[test]

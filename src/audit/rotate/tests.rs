@@ -371,6 +371,8 @@ fn exit_record_after_a_rotation() {
         utime_us: 3,
         stime_us: 4,
         traceparent: None,
+        recording: None,
+        recording_error: None,
     };
     append_exit(&exit, &append_opts(d.path(), &nm)).expect("exit");
     verify(d.path()).expect("the exit finds its accept in audit.jsonl.1");

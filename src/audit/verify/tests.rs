@@ -35,6 +35,8 @@ fn exit_of(accept: [u8; 16], pid: u32) -> crate::audit::ExitRecord<'static> {
         utime_us: 3,
         stime_us: 4,
         traceparent: None,
+        recording: None,
+        recording_error: None,
     }
 }
 

@@ -517,6 +517,8 @@ struct SessionDe {
     monitor: Option<bool>,
     use_pty: Option<bool>,
     require_tty: Option<bool>,
+    record: Option<bool>,
+    record_input: Option<bool>,
 }
 
 impl From<SessionDe> for Session {
@@ -525,6 +527,8 @@ impl From<SessionDe> for Session {
             monitor: s.monitor,
             use_pty: s.use_pty,
             require_tty: s.require_tty,
+            record: s.record,
+            record_input: s.record_input,
         }
     }
 }

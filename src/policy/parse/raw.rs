@@ -83,6 +83,8 @@ pub(super) struct RawDefaults {
     pub(super) monitor: Option<bool>,
     pub(super) use_pty: Option<bool>,
     pub(super) require_tty: Option<bool>,
+    pub(super) record: Option<bool>,
+    pub(super) record_input: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -109,6 +111,8 @@ pub(super) struct RawRule {
     pub(super) monitor: Option<bool>,
     pub(super) use_pty: Option<bool>,
     pub(super) require_tty: Option<bool>,
+    pub(super) record: Option<bool>,
+    pub(super) record_input: Option<bool>,
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.

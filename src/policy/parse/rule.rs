@@ -224,6 +224,8 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
             monitor: raw.monitor,
             use_pty: raw.use_pty,
             require_tty: raw.require_tty,
+            record: raw.record,
+            record_input: raw.record_input,
         },
         env_keep,
         secure_path,
@@ -335,6 +337,8 @@ pub(super) fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, Polic
         monitor: d.monitor,
         use_pty: d.use_pty,
         require_tty: d.require_tty,
+        record: d.record,
+        record_input: d.record_input,
     };
     Ok(out)
 }
