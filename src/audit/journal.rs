@@ -126,6 +126,7 @@ fn json_text(v: &Value<'_>) -> Option<Vec<u8>> {
     Some(match v {
         Value::Null => return None,
         Value::Int(n) => n.to_string().into_bytes(),
+        Value::Neg(n) => format!("-{n}").into_bytes(),
         Value::Bool(b) => {
             if *b {
                 b"true".to_vec()
