@@ -9,6 +9,7 @@
 #   make demo       deps, build, then a live demo in a private namespace
 #   make install    install (PREFIX, DESTDIR aware; file caps, no setuid)
 #   make bench      bdexec vs sudo vs doas, per-call wall time and RSS
+#   make fuzz / fuzz-smoke   the cargo-fuzz targets, long / 10 s each
 #   make lint       cargo fmt --check + clippy -D warnings
 #   make gates      the CI gates: fmt, clippy (all features), doc, deny,
 #                   audit, vet, SBOM, workflows, policy (scripts/gates.sh)
@@ -170,6 +171,16 @@ uninstall:
 
 bench: deps build
 	@bash scripts/bench.sh
+
+# --- Fuzzing, load, SLO (issue 16 items 4, 6; docs/slo.md, fuzz/README.md) ---
+# fuzz: every cargo-fuzz target FUZZ_SECONDS (300) each, one shared build;
+# fuzz-smoke: each FUZZ_SMOKE_SECONDS (10), what CI runs. Seeds in
+# fuzz/corpus/; a crash fails the run (scripts/fuzz.sh).
+.PHONY: fuzz fuzz-smoke load
+fuzz:
+	@bash scripts/fuzz.sh run
+fuzz-smoke:
+	@bash scripts/fuzz.sh smoke
 
 # Boots Debian's 6.1, 6.12 and newest kernels under qemu (TCG) with a static
 # probe as /init and reports what Landlock/seccomp enforce on each
