@@ -160,6 +160,29 @@ fn mac_key_leaked() {
     assert!(accepts.iter().all(|r| r.get("mac").is_some()), "{o}");
 }
 
+/// The same procedure when the host key is damaged (every call fails,
+/// exit 4) and the old K_0 is lost too.
+#[test]
+fn mac_key_damaged() {
+    let Some(env) = runbook_env("mac_key_damaged") else {
+        return;
+    };
+    let o = run(
+        &env,
+        "mac-key",
+        "ARCHIVE=$SCRATCH/archive; OLD_K0=$SCRATCH/lost.k0",
+        "bdctl key gen --audit --export-verify-key \"$OLD_K0\" || exit 98\n\
+         call && rm \"$OLD_K0\" || exit 98\n\
+         head -c 20 /etc/belladonna/keys/audit.key > \"$SCRATCH/k\" && cat \"$SCRATCH/k\" > /etc/belladonna/keys/audit.key\n\
+         call 2>&1; [ $? -eq 4 ] || { echo no-refusal; exit 98; }",
+        &["", "call"],
+        "call\n\
+         bdctl audit verify --file \"$ARCHIVE\"/*/audit.jsonl",
+    );
+    assert_eq!(env.audit_events("accept").len(), 2, "{o}");
+    assert!(o.stdout_str().contains("bdexec: audit: audit key: "), "{o}");
+}
+
 #[test]
 fn approver_key_lost() {
     let Some(env) = runbook_env("approver_key") else {
