@@ -199,10 +199,13 @@ fn main() {
         loadavg()
     );
     // Levels outside, tools inside: the tools of one level share the
-    // machine's state of the moment.
+    // machine's state of the moment; the order rotates by level so that
+    // no tool always goes first.
     let mut results: Vec<(&str, Vec<Run>)> = tools.iter().map(|(n, _)| (*n, Vec::new())).collect();
-    for m in &levels {
-        for (i, (name, argv)) in tools.iter().enumerate() {
+    for (li, m) in levels.iter().enumerate() {
+        for k in 0..tools.len() {
+            let i = (li + k) % tools.len();
+            let (name, argv) = &tools[i];
             let run = closed_loop(argv, who, m * cores, secs, *name == "bdexec");
             results[i].1.push(run);
         }
