@@ -9,6 +9,8 @@
 #   make demo       deps, build, then a live demo in a private namespace
 #   make install    install (PREFIX, DESTDIR aware; file caps, no setuid)
 #   make bench      bdexec vs sudo vs doas, per-call wall time and RSS
+#   make fuzz / fuzz-smoke   the cargo-fuzz targets, long / 10 s each
+#   make load       closed-loop load at 1x/2x the cores vs sudo/doas (docs/slo.md)
 #   make lint       cargo fmt --check + clippy -D warnings
 #   make gates      the CI gates: fmt, clippy (all features), doc, deny,
 #                   audit, vet, SBOM, workflows, policy (scripts/gates.sh)
@@ -120,6 +122,7 @@ test-tpm: deps
 test-observability: deps
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(OBS_DEB_PACKAGES)"
 	BELLADONNA_REQUIRE_OBSERVABILITY=1 $(CARGO) test --features test-hooks --test observability -- --test-threads=$(TEST_THREADS)
+	BELLADONNA_REQUIRE_OBSERVABILITY=1 $(CARGO) test --features test-hooks --test prometheus_rules
 
 demo: deps build
 	@bash scripts/demo.sh
@@ -171,6 +174,20 @@ uninstall:
 
 bench: deps build
 	@bash scripts/bench.sh
+
+# --- Fuzzing, load, SLO (issue 16 items 4, 6; docs/slo.md, fuzz/README.md) ---
+# fuzz: every cargo-fuzz target FUZZ_SECONDS (300) each, one shared build;
+# fuzz-smoke: each FUZZ_SMOKE_SECONDS (10), what CI runs. Seeds in
+# fuzz/corpus/; a crash fails the run (scripts/fuzz.sh).
+.PHONY: fuzz fuzz-smoke load
+# load: closed-loop callers at 1x and 2x the cores, bdexec vs sudo vs doas,
+# P50/P95/P99, tail amplification, audit records/s (LOAD_SECONDS=5 each).
+load: deps build
+	@bash scripts/load.sh
+fuzz:
+	@bash scripts/fuzz.sh run
+fuzz-smoke:
+	@bash scripts/fuzz.sh smoke
 
 # Boots Debian's 6.1, 6.12 and newest kernels under qemu (TCG) with a static
 # probe as /init and reports what Landlock/seccomp enforce on each

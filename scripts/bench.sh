@@ -11,7 +11,9 @@
 #
 # Knobs: BELLADONNA_BENCH_ROUNDS (500), BELLADONNA_BENCH_PAR (250 calls
 # for each of 4 parallel callers), BELLADONNA_BENCH_DIR (a directory on a
-# disk-backed filesystem, default /var/tmp, so fdatasync is real).
+# disk-backed filesystem, default /var/tmp, so fdatasync is real),
+# BELLADONNA_BENCH_DRIVER (another measuring program run in this setup
+# instead of benches/bench.rs, then nothing else: scripts/load.sh).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,7 +32,10 @@ if [ "${1:-}" != "--inside" ]; then
 
     echo "bench: building the release binaries and the bench driver"
     cargo build --release --quiet
-    if grep -Eq '^\s*name\s*=\s*"bench"' Cargo.toml; then
+    if [ -n "${BELLADONNA_BENCH_DRIVER:-}" ]; then
+        # Another measuring half in the same setup (scripts/load.sh).
+        driver=$(realpath "$BELLADONNA_BENCH_DRIVER")
+    elif grep -Eq '^\s*name\s*=\s*"bench"' Cargo.toml; then
         driver=$(cargo bench --bench bench --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -n 1)
         [ -n "$driver" ] && [ -x "$driver" ] || { echo "bench: could not build the bench driver" >&2; exit 1; }
         driver=$(realpath "$driver")
@@ -106,6 +111,8 @@ mount --bind "$dir/run" /run
 
 BELLADONNA_BENCH_BDEXEC="$dir/bin/bdexec" BELLADONNA_BENCH_UID=61900 BELLADONNA_BENCH_GID=61900 \
     "$driver"
+# Another driver (BELLADONNA_BENCH_DRIVER, `make load`) ends here.
+[ -z "${BELLADONNA_BENCH_DRIVER:-}" ] || exit 0
 
 # PAM's account stage for rules without a password ([defaults]
 # pam_account, default on, as in the numbers above): the same calls with

@@ -117,7 +117,8 @@ test_deb() {
         "cd '$r' && test -f usr/share/bash-completion/completions/bdctl -a -f usr/share/zsh/vendor-completions/_bdexec \
          -a -f usr/share/fish/vendor_completions.d/bdctl.fish -a -f usr/share/man/man8/bdexec.8.gz \
          -a -f usr/lib/tmpfiles.d/belladonna.conf -a -f lib/systemd/system/belladonna-metrics.timer -a -f lib/systemd/system/belladonna-audit-rotate.timer \
-         -a -f usr/lib/systemd/catalog/belladonna.catalog -a -f etc/pam.d/belladonna"
+         -a -f usr/lib/systemd/catalog/belladonna.catalog -a -f etc/pam.d/belladonna \
+         -a -f usr/share/belladonna/prometheus/belladonna-slo.rules.yml"
     check "deb: systemd-tmpfiles re-creates /run/belladonna 0700 (as at boot)" bash -c \
         "rm -rf '$r/run/belladonna' && chroot '$r' systemd-tmpfiles --create belladonna.conf && [ \"\$(stat -c '%a %U' '$r/run/belladonna')\" = '700 root' ]"
     check "deb: systemd-analyze verify accepts the units" \

@@ -126,6 +126,7 @@ fn json_text(v: &Value<'_>) -> Option<Vec<u8>> {
     Some(match v {
         Value::Null => return None,
         Value::Int(n) => n.to_string().into_bytes(),
+        Value::Neg(n) => format!("-{n}").into_bytes(),
         Value::Bool(b) => {
             if *b {
                 b"true".to_vec()
@@ -443,6 +444,20 @@ mod tests {
         let h = encode_record(&mut line, &r, 8, &GENESIS);
         let v = LineView::parse(&line[..line.len() - 1]).expect("parse");
         assert!(get(&fields(&entry_for(&v, Some(&h))), "BD_RULE").is_none());
+    }
+
+    /// A negative `clock_skew` (wall clock set back) reaches the journal
+    /// as its JSON text.
+    #[test]
+    fn negative_clock_skew_field() {
+        let argv = vec![b"ls".to_vec()];
+        let mut r = sample(&argv);
+        r.clock_skew = Some(-7);
+        let mut line = Vec::new();
+        let h = encode_record(&mut line, &r, 1, &GENESIS);
+        let v = LineView::parse(&line[..line.len() - 1]).expect("parse");
+        let f = fields(&entry_for(&v, Some(&h)));
+        assert_eq!(get(&f, "BD_CLOCK_SKEW"), Some(&b"-7"[..]));
     }
 
     #[test]

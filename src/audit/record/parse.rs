@@ -23,6 +23,9 @@ impl fmt::Display for ParseError {
 pub enum Value<'a> {
     Null,
     Int(u64),
+    /// A negative integer, by its magnitude (never 0): only the
+    /// `"clock_skew"` extension may hold one (a wall clock set back).
+    Neg(u64),
     /// Raw string contents between the quotes, still escaped.
     Str(&'a [u8]),
     /// Raw (still escaped) strings.
@@ -151,6 +154,20 @@ impl<'a> P<'a> {
         match self.peek() {
             Some(b'"') => Ok(Value::Str(self.string()?)),
             Some(b'0'..=b'9') => Ok(Value::Int(self.number()?)),
+            Some(b'-') => {
+                self.i += 1;
+                if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                    return self.err("'-' without digits");
+                }
+                let start = self.i;
+                match self.number()? {
+                    0 => Err(ParseError {
+                        at: start - 1,
+                        what: "negative zero".into(),
+                    }),
+                    n => Ok(Value::Neg(n)),
+                }
+            }
             Some(b'n' | b't' | b'f') => {
                 let rest = &self.b[self.i..];
                 for (word, v) in [
@@ -211,7 +228,7 @@ impl<'a> P<'a> {
 }
 
 /// Parse one line (without its `\n`) as a flat JSON object in the subset
-/// records use: no whitespace; values are strings, non-negative integers,
+/// records use: no whitespace; values are strings, integers,
 /// `null`, `true`, `false`, arrays of strings or non-empty objects of
 /// non-negative integers. Everything it accepts is valid JSON.
 pub fn parse_object(line: &[u8]) -> Result<Vec<Field<'_>>, ParseError> {
@@ -446,6 +463,17 @@ fn check_known_extension(f: &Field<'_>) -> Result<(), ParseError> {
             return field_err(
                 f,
                 "field \"traceparent\" is not a valid traceparent or \"invalid\"".into(),
+            );
+        }
+        (b"clock_skew", Value::Int(_)) => {}
+        (b"clock_skew", Value::Neg(n)) if *n <= i64::MIN.unsigned_abs() => {}
+        (b"clock_skew", _) => {
+            return field_err(f, "field \"clock_skew\" is not a 64-bit integer".into());
+        }
+        (_, Value::Neg(_)) => {
+            return field_err(
+                f,
+                format!("field \"{}\" may not be negative", key_str(f.key)),
             );
         }
         (_, Value::Obj(_)) => {

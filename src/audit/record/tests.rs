@@ -311,7 +311,7 @@ fn parser_rejects_non_canonical() {
         b"{}",
         b"{\"seq\":1 }",
         b"{\"seq\":01}",
-        b"{\"seq\":-1}",
+        b"{\"seq\":-0}",
         b"{\"seq\":1.5}",
         b"{\"a\":\"\x01\"}",
         b"{\"a\":\"\xff\"}",
@@ -334,6 +334,9 @@ fn parser_rejects_non_canonical() {
     }
     assert!(parse_object(b"{\"a\":[],\"b\":null,\"c\":\"\\u00e9\\\"\"}").is_ok());
     assert!(parse_object(b"{\"a\":true,\"b\":false}").is_ok());
+    // A negative integer is JSON, but no record field but clock_skew.
+    assert!(parse_object(b"{\"seq\":-1}").is_ok());
+    assert!(LineView::parse(b"{\"seq\":-1}").is_err());
 }
 
 #[test]
@@ -434,4 +437,49 @@ fn hex_of(b: &[u8; 32]) -> String {
     let mut v = Vec::new();
     push_hex(&mut v, b);
     String::from_utf8(v).unwrap()
+}
+
+/// A wall clock set back writes a negative `clock_skew`; the parser must
+/// read that honest record back (an earlier fuzz run found it rejected
+/// as "unexpected value"), and negatives stay confined to that field.
+#[test]
+fn negative_clock_skew_round_trips() {
+    let argv = vec![b"ls".to_vec()];
+    for skew in [-3_i64, -86_400, i64::MIN, 5] {
+        let mut r = sample(&argv);
+        r.clock_skew = Some(skew);
+        let mut out = Vec::new();
+        let h = encode_record(&mut out, &r, 3, &[0; 32]);
+        let v = LineView::parse(&out[..out.len() - 1]).expect("parses");
+        assert_eq!(v.h, h);
+        assert!(v.hash_ok());
+        let want = if skew < 0 {
+            Value::Neg(skew.unsigned_abs())
+        } else {
+            Value::Int(skew as u64)
+        };
+        assert_eq!(v.get("clock_skew"), Some(&want), "{skew}");
+        let j: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(j["clock_skew"].as_i64(), Some(skew));
+    }
+    // Negative zero, a bare '-', leading zeros and out-of-range
+    // magnitudes are not records; neither is a negative elsewhere.
+    for (bad, what) in [
+        ("-0", "negative zero"),
+        ("-", "'-' without digits"),
+        ("-01", "leading zero"),
+        ("-18446744073709551616", "out of range"),
+    ] {
+        let line = format!("{{\"a\":{bad}}}");
+        let e = parse_object(line.as_bytes()).expect_err(bad);
+        assert!(e.what.contains(what), "{bad}: {e}");
+    }
+    let mut out = Vec::new();
+    encode_record(&mut out, &sample(&argv), 3, &[0; 32]);
+    let text = String::from_utf8(out).expect("utf8");
+    let bad = text.replacen("\"submituid\":1000", "\"submituid\":-1000", 1);
+    assert!(LineView::parse(bad.trim_end().as_bytes()).is_err());
+    let bad = text.replacen(",\"prev\":", ",\"sandbox_n\":-1,\"prev\":", 1);
+    let e = LineView::parse(bad.trim_end().as_bytes()).expect_err("negative extension");
+    assert!(e.what.contains("negative"), "{e}");
 }
