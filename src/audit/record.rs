@@ -60,6 +60,8 @@ pub enum Event {
     Unfreeze,
     /// An unfreeze was refused (reason says why).
     UnfreezeRefused,
+    /// `bdexec -v`: the caller authenticated (or needed not), nothing ran.
+    Validate,
 }
 
 impl Event {
@@ -72,6 +74,7 @@ impl Event {
             Event::Freeze => "freeze",
             Event::Unfreeze => "unfreeze",
             Event::UnfreezeRefused => "unfreeze-refused",
+            Event::Validate => "validate",
         }
     }
 }

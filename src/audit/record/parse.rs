@@ -255,6 +255,8 @@ pub enum EventKind {
     Incident,
     /// How a monitored command ended.
     Exit,
+    /// `bdexec -v`: authenticated, nothing ran (the layout of accept).
+    Validate,
 }
 
 impl EventKind {
@@ -267,6 +269,7 @@ impl EventKind {
             EventKind::Rotate => "rotate",
             EventKind::Incident => "incident",
             EventKind::Exit => "exit",
+            EventKind::Validate => "validate",
         }
     }
 }
@@ -522,6 +525,7 @@ impl<'a> LineView<'a> {
                 b"rotate" => EventKind::Rotate,
                 b"alert" | b"freeze" | b"unfreeze" | b"unfreeze-refused" => EventKind::Incident,
                 b"exit" => EventKind::Exit,
+                b"validate" => EventKind::Validate,
                 _ => return field_err(&fields[1], "unknown event".into()),
             },
             Some(f) => return field_err(f, "second field is not \"event\"".into()),
@@ -537,7 +541,9 @@ impl<'a> LineView<'a> {
             EventKind::Seal => SEAL_LAYOUT,
             EventKind::Rotate => ROTATE_LAYOUT,
             EventKind::Exit => exit_layout(&fields),
-            EventKind::Accept | EventKind::Reject | EventKind::Incident => RECORD_LAYOUT,
+            EventKind::Accept | EventKind::Reject | EventKind::Incident | EventKind::Validate => {
+                RECORD_LAYOUT
+            }
         };
         for (i, (name, ty)) in layout.iter().enumerate() {
             let Some(f) = fields.get(i) else {

@@ -108,6 +108,8 @@ pub(super) struct RawRule {
     pub(super) monitor: Option<bool>,
     pub(super) use_pty: Option<bool>,
     pub(super) require_tty: Option<bool>,
+    pub(super) run_as_groups: Option<Spanned<Vec<SStr>>>,
+    pub(super) chdir: Option<Spanned<Vec<SStr>>>,
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.

@@ -207,6 +207,7 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
         None => None,
     };
     let (env_keep, secure_path, timestamp_timeout) = rule_env(ctx, &name, raw, action)?;
+    let (run_as_groups, chdir) = super::daily::rule_keys(ctx, &name, raw, action)?;
     Ok(Rule {
         name,
         users,
@@ -228,6 +229,8 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
         env_keep,
         secure_path,
         timestamp_timeout,
+        run_as_groups,
+        chdir,
         origin: ctx.origin(&span),
     })
 }
