@@ -340,3 +340,136 @@ auth = "none"
     let o = env.run_as_user("alice", &["-D", &format!("{s}/srv/link"), "/usr/bin/pwd"]);
     o.expect_refusal(126, "-D srv/link -> /etc");
 }
+
+/// alice may run /bin/sh as root, alone or with `-c` and anything after
+/// it; and bash (root's login shell) the same way.
+const SHELLS: &str = r#"version = 1
+[defaults]
+env_keep = ["TERM", "LANG"]
+
+[[rule]]
+name = "sh"
+users = ["alice"]
+commands = ["/bin/sh", "/bin/sh -c *", "/bin/bash", "/bin/bash -c *"]
+auth = "none"
+run_as = ["root", "bob"]
+"#;
+
+#[test]
+fn shell_flag_runs_an_allowed_shell_only() {
+    let Some(env) = env_with("shell", SHELLS) else {
+        return;
+    };
+    // -s -- CMD ARGS: SHELL -c 'CMD ARGS' with sudo's escaping: the
+    // arguments stay words, `$` still expands.
+    env.bdexec("alice")
+        .env("SHELL", "/bin/sh")
+        .args(["-s", "--", "echo", "a;b  c", "$USER", "x'y"])
+        .run()
+        .expect_stdout("a;b  c root x'y\n", "-s -- echo ...");
+    // -s alone reads the commands from stdin.
+    env.bdexec("alice")
+        .env("SHELL", "/bin/sh")
+        .arg("-s")
+        .stdin(b"id -u\n")
+        .run()
+        .expect_stdout("0\n", "-s");
+    // SHELL not absolute or unset: alice's login shell (/bin/sh).
+    for shell in [Some("sh"), None] {
+        let mut c = env.bdexec("alice").args(["-s", "--", "id", "-u"]);
+        if let Some(s) = shell {
+            c = c.env("SHELL", s);
+        }
+        c.run().expect_stdout("0\n", &format!("SHELL={shell:?}"));
+    }
+    let acc = env.audit_events("accept");
+    assert_eq!(acc[0]["command"], "/bin/sh", "{:?}", acc[0]);
+    assert_eq!(acc[0]["runargv"][1], "-c", "{:?}", acc[0]);
+    // SHELL=/tmp/evil: not allowed, refused; no fallback to another shell.
+    let evil = env.scratch().join("evil");
+    let marker = env.scratch().join("evil-ran");
+    write_mode(
+        &evil,
+        format!("#!/bin/sh\ntouch {}\n", marker.display()).as_bytes(),
+        0o755,
+    );
+    let before = env.audit_events("accept").len();
+    for args in [&["-s"][..], &["-s", "--", "id", "-u"]] {
+        let o = env.bdexec("alice").env("SHELL", &evil).args(args).run();
+        o.expect_refusal(1, &format!("SHELL=evil {args:?}"));
+        assert!(o.stderr_str().contains("evil"), "names the shell\n{o}");
+    }
+    assert!(!marker.exists(), "the evil shell never ran");
+    assert_eq!(env.audit_events("accept").len(), before);
+    // A shell the policy allows runs, whatever its path.
+    let other = env.etc_executable("other-shell", b"#!/bin/sh\necho other \"$@\"\n");
+    env.policy(&format!(
+        "{SHELLS}\n[[rule]]\nname = \"other\"\nusers = [\"alice\"]\ncommands = [\"{other} -c *\"]\nauth = \"none\"\n"
+    ));
+    env.bdexec("alice")
+        .env("SHELL", &other)
+        .args(["-s", "--", "x", "y"])
+        .run()
+        .expect_stdout("other -c x y\n", "allowed SHELL");
+}
+
+#[test]
+fn login_flag_runs_the_targets_login_shell_at_home() {
+    let Some(env) = env_with("login", SHELLS) else {
+        return;
+    };
+    // root's login shell (/bin/bash) as a login shell, in /root, with
+    // the login environment: alice's LANG is not passed on.
+    let o = env
+        .bdexec("alice")
+        .env("LANG", "C.UTF-8")
+        .args([
+            "-i",
+            "--",
+            "echo",
+            "$0",
+            "$HOME",
+            "$USER",
+            "$LOGNAME",
+            "$SHELL",
+            "x${LANG}x",
+        ])
+        .run();
+    o.expect_code(0, "-i -- echo");
+    let last = o
+        .stdout_str()
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(last, "-bash /root root root /bin/bash x${LANG}x", "{o}");
+    let o = env
+        .bdexec("alice")
+        .env("LANG", "C.UTF-8")
+        .args(["-i", "--", "env"])
+        .run();
+    o.expect_code(0, "-i -- env");
+    let vars = o.stdout_str();
+    for want in ["HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/bash"] {
+        assert!(vars.lines().any(|l| l == want), "{want}\n{o}");
+    }
+    assert!(!vars.lines().any(|l| l.starts_with("LANG=")), "{o}");
+    let o = env.bdexec("alice").args(["-i", "--", "pwd"]).run();
+    o.expect_code(0, "-i -- pwd");
+    assert_eq!(o.stdout_str().lines().last(), Some("/root"), "{o}");
+    let acc = env.audit_events("accept");
+    assert_eq!(acc[0]["runargv"][0], "-bash", "{:?}", acc[0]);
+    assert_eq!(acc[0]["runuser"], "root", "{:?}", acc[0]);
+    // bob's home does not exist in the test's world: nothing runs.
+    let o = env
+        .bdexec("alice")
+        .args(["-i", "-u", "bob", "--", "id"])
+        .run();
+    o.expect_refusal(126, "-i -u bob without a home");
+    // The target's shell must be allowed like any command.
+    env.policy(&SHELLS.replace(", \"/bin/bash\", \"/bin/bash -c *\"", ""));
+    env.bdexec("alice")
+        .args(["-i", "--", "pwd"])
+        .run()
+        .expect_refusal(1, "bash not allowed");
+}
