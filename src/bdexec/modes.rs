@@ -70,7 +70,14 @@ pub(super) fn answer(
         return check(ctx, opts, loaded, clock).map(Some);
     }
     if opts.reset_timestamp {
-        crate::auth::timestamp::remove(state_dir.as_fd(), ctx.caller.uid).map_err(|e| {
+        // -k: this terminal session's timestamp; without one, all.
+        use crate::auth::timestamp;
+        let fd = state_dir.as_fd();
+        match timestamp::Session::current() {
+            Ok(session) => timestamp::forget_session(fd, ctx.caller.uid, &session),
+            Err(_) => timestamp::remove(fd, ctx.caller.uid),
+        }
+        .map_err(|e| {
             Refusal::reject(
                 exit::ENVIRONMENT,
                 format!("cannot remove the timestamp: {e}"),
