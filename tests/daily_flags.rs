@@ -118,6 +118,10 @@ fn list_for_another_user_is_for_root_only() {
     assert!(text.starts_with("alice may run"), "{o}");
     assert!(text.contains("/usr/bin/id -u"), "{o}");
     assert!(text.contains("/usr/bin/base32"), "decoy listed\n{o}");
+    assert!(
+        text.contains("    (root, bob : ops) auth=none /usr/bin/id -u"),
+        "run_as_groups listed as sudo does\n{o}"
+    );
     env.run_as_root(&["-l", "-U", "alice", "--", "id", "-u"])
         .expect_stdout("/usr/bin/id -u\n", "root -l -U alice CMD");
     silent(

@@ -172,13 +172,25 @@ fn list(ctx: &Ctx, policy: &Policy) -> Result<i32, Refusal> {
         );
     }
     for r in rules {
-        let runas: Vec<String> = r.run_as.iter().map(ToString::to_string).collect();
+        let mut runas = r
+            .run_as
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        // sudo's `(user : group)`, and the directories -D may name.
+        if let Some(g) = &r.run_as_groups {
+            runas = format!("{runas} : {}", g.join(", "));
+        }
+        let chdir = match &r.chdir {
+            Some(d) => format!(" chdir={}", d.join(",")),
+            None => String::new(),
+        };
         for c in &r.commands {
             let _ = match r.action {
                 Action::Allow => writeln!(
                     text,
-                    "    ({}) auth={} {}",
-                    runas.join(", "),
+                    "    ({runas}) auth={}{chdir} {}",
                     r.auth.as_str(),
                     display(render(c).as_bytes())
                 ),
