@@ -1071,6 +1071,7 @@ mod tests {
                     timestamp_timeout: None,
                     run_as_groups: None,
                     chdir: None,
+                    edit: None,
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -1276,6 +1277,7 @@ mod tests {
                     timestamp_timeout: None,
                     run_as_groups: None,
                     chdir: None,
+                    edit: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -1301,6 +1303,7 @@ mod tests {
                     timestamp_timeout: None,
                     run_as_groups: None,
                     chdir: None,
+                    edit: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);

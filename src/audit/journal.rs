@@ -56,6 +56,8 @@ pub mod ids {
     pub const EXIT: &str = "b95108a9a5934f56924b37dc32d0bb4f";
     /// `bdexec -v` authenticated the caller (`validate`).
     pub const VALIDATE: &str = "3730808bd1bd49e7b046d884f94b39ae";
+    /// `bdexec -e` edited a file (`edit`).
+    pub const EDIT: &str = "b7dfa0d4d696451ab7b86533cbaf1125";
 }
 
 /// syslog priorities used.
@@ -86,6 +88,7 @@ pub fn message_id(e: EventKind) -> &'static str {
         EventKind::Incident => ids::DECOY_ALERT,
         EventKind::Exit => ids::EXIT,
         EventKind::Validate => ids::VALIDATE,
+        EventKind::Edit => ids::EDIT,
     }
 }
 
@@ -93,6 +96,7 @@ pub fn message_id(e: EventKind) -> &'static str {
 pub fn event_priority(e: EventKind) -> u8 {
     match e {
         EventKind::Accept | EventKind::Exit | EventKind::Validate => priority::INFO,
+        EventKind::Edit => priority::NOTICE,
         EventKind::Reject | EventKind::Seal | EventKind::Rotate => priority::NOTICE,
         EventKind::Recovery => priority::WARNING,
         EventKind::Incident => priority::CRIT,

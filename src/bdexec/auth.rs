@@ -165,19 +165,7 @@ pub(super) fn authenticate(
             // Root is not asked for a password (as sudo): it could rewrite
             // the policy anyway.
             Auth::Password if ctx.caller.uid == 0 => account().map(|()| None),
-            Auth::Password => password(
-                ctx.caller.name.as_deref(),
-                ctx.caller.uid,
-                state_dir,
-                rule.timestamp_timeout_with(&policy.defaults),
-                &PasswordOptions {
-                    non_interactive: opts.non_interactive,
-                    // -k CMD: ask, and leave no fresh timestamp (as sudo).
-                    cache: !opts.reset_timestamp,
-                    refresh: false,
-                },
-            )
-            .map(|()| None),
+            Auth::Password => rule_password(ctx, opts, policy, rule, state_dir).map(|()| None),
             Auth::Approval => {
                 let mut argv: Vec<OsString> = vec![allowed.resolved.path.clone().into_os_string()];
                 argv.extend(
@@ -256,6 +244,58 @@ pub(super) fn validate_only(
         }
     };
     steps().map_err(Refusal::from)
+}
+
+/// `-e` (issue 13): the authentication of the rule that allows the
+/// edit, as for a command: an expired account, `require_tty`, PAM's
+/// account stage, the password with the timestamp, the rate limit. An
+/// approval rule is refused (tokens name a command, not an edit).
+pub(super) fn authenticate_edit(
+    ctx: &Ctx,
+    opts: &BdexecArgs,
+    policy: &Policy,
+    rule: &Rule,
+    state_dir: &OwnedFd,
+    clock: &clock::Clock,
+) -> Result<(), AuthStepError> {
+    if let Some(name) = ctx.caller.name.as_deref() {
+        crate::auth::account::check_not_expired(name, clock.effective_now)
+            .map_err(AuthStepError::Expired)?;
+    }
+    let session = rule.session.or(policy.defaults.session);
+    if session.require_tty == Some(true) && ctx.tty.is_none() {
+        return Err(AuthStepError::NoTty);
+    }
+    match rule.auth {
+        Auth::Approval => return Err(AuthStepError::NoTokens),
+        Auth::Password if ctx.caller.uid != 0 => rule_password(ctx, opts, policy, rule, state_dir)?,
+        _ if policy.defaults.pam_account => account(ctx.caller.name.as_deref())?,
+        _ => {}
+    }
+    rate_limit(rule, ctx.caller.uid, state_dir, clock)
+}
+
+/// The password step of a rule with `auth = "password"`, with its
+/// `timestamp_timeout`; `-k CMD` asks and leaves no fresh timestamp (as
+/// sudo).
+fn rule_password(
+    ctx: &Ctx,
+    opts: &BdexecArgs,
+    policy: &Policy,
+    rule: &Rule,
+    state_dir: &OwnedFd,
+) -> Result<(), AuthStepError> {
+    password(
+        ctx.caller.name.as_deref(),
+        ctx.caller.uid,
+        state_dir,
+        rule.timestamp_timeout_with(&policy.defaults),
+        &PasswordOptions {
+            non_interactive: opts.non_interactive,
+            cache: !opts.reset_timestamp,
+            refresh: false,
+        },
+    )
 }
 
 /// How [`password`] may ask and cache.

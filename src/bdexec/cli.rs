@@ -39,7 +39,7 @@ pub struct BdexecArgs {
     pub command: Vec<OsString>,
 }
 
-/// The daily flags of sudo (issue 13): -U -v -K -g -D -s -i.
+/// The daily flags of sudo (issue 13): -U -v -K -g -D -s -i -e.
 #[derive(Debug, Default, clap::Args)]
 pub struct Daily {
     /// With -l: list (or check a command) for USER instead (root only).
@@ -63,6 +63,10 @@ pub struct Daily {
     /// Run the target's login shell as a login shell, in its home.
     #[arg(short = 'i', long = "login")]
     pub login: bool,
+    /// Edit FILE... safely as the target (sudoedit): the arguments are
+    /// the files.
+    #[arg(short = 'e', long = "edit")]
+    pub edit: bool,
 }
 
 /// What a bdexec command line asks for, once it fits the synopsis
@@ -73,6 +77,7 @@ pub struct Daily {
 /// bdexec -s|-i [-n] [-k] [-u USER] [-g GROUP] [-D DIR] [--] [COMMAND [ARG]...]
 /// bdexec -l [-n] [-k] [-U USER]
 /// bdexec -l [-n] [-U USER] [-u USER] [-g GROUP] [--] COMMAND [ARG]...
+/// bdexec -e [-n] [-k] [-u USER] [--] FILE...
 /// bdexec -v [-n]
 /// bdexec -k | -K
 /// bdexec -h | -V
@@ -89,6 +94,8 @@ pub enum Mode {
     Validate,
     /// `-K`: remove all of the caller's timestamps.
     RemoveAll,
+    /// `-e FILE...`: edit the files as the target (sudoedit).
+    Edit,
     /// `-k` alone: forget the caller's timestamps.
     ResetOnly,
 }
@@ -115,10 +122,20 @@ impl BdexecArgs {
             if self.non_interactive || self.reset_timestamp || !self.token.is_empty() {
                 return Err("-K takes no command and no other option".into());
             }
-            if d.other_user.is_some() {
+            if d.other_user.is_some() || d.edit {
                 return Err("-K takes no command and no other option".into());
             }
             return Ok(Mode::RemoveAll);
+        }
+        if d.edit {
+            let other = self.list || d.validate || run_option || !self.token.is_empty();
+            if other || d.other_user.is_some() {
+                return Err("-e takes only -n, -k and -u USER, then the files".into());
+            }
+            if !with_command {
+                return Err("-e needs at least one file".into());
+            }
+            return Ok(Mode::Edit);
         }
         if d.other_user.is_some() && !self.list {
             return Err("-U USER is for -l only".into());
@@ -319,6 +336,12 @@ mod tests {
         assert_eq!(mode(&["-D", "/srv", "id"]), Ok(Mode::Run));
         assert_eq!(mode(&["-g", "ops"]), Err("usage"));
         assert_eq!(mode(&["-l", "-g", "ops"]), Err("usage"));
+        assert_eq!(mode(&["-e", "/etc/motd"]), Ok(Mode::Edit));
+        assert_eq!(mode(&["-e", "-u", "bob", "-n", "--", "/f"]), Ok(Mode::Edit));
+        assert_eq!(mode(&["-e"]), Err("usage"));
+        assert_eq!(mode(&["-e", "-s", "/f"]), Err("usage"));
+        assert_eq!(mode(&["-e", "-l", "/f"]), Err("usage"));
+        assert_eq!(mode(&["-e", "-K"]), Err("usage"));
         assert_eq!(mode(&["-u", "a", "-u", "b", "id"]), Err("clap"));
     }
 }

@@ -29,6 +29,7 @@ mod authorize;
 pub mod cli;
 mod confine;
 mod daily;
+mod edit;
 mod launch;
 mod load;
 mod modes;
@@ -106,6 +107,9 @@ fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i3
     let policy = &loaded.loaded.policy;
     if let Some(code) = modes::answer(ctx, &opts, mode, &state_dir, &loaded, &clock)? {
         return Ok(code);
+    }
+    if mode == cli::Mode::Edit {
+        return edit::edit(ctx, &opts, &loaded, &state_dir, &clock);
     }
     let allowed = authorize::authorize(ctx, &opts, &loaded, &clock)?;
     let approved_by = auth::authenticate(ctx, &opts, policy, &allowed, &state_dir, &clock)?;

@@ -175,17 +175,33 @@ pub fn rule_grants_group(rule: &Rule, target: &Target, group: GroupAsk<'_>) -> b
 /// `"*"` (any directory) or an absolute path whose `*` matches any run
 /// of characters within one path component. No `chdir`: never.
 pub fn chdir_allowed(rule: &Rule, dir: &[u8]) -> bool {
-    let clean = dir.len() > 1
-        && dir.first() == Some(&b'/')
-        && dir.last() != Some(&b'/')
-        && !dir[1..]
-            .split(|b| *b == b'/')
-            .any(|c| c.is_empty() || c == b"." || c == b"..");
-    (clean || dir == b"/")
+    (clean_abs(dir) || dir == b"/")
         && rule.chdir.as_deref().is_some_and(|pats| {
             pats.iter()
                 .any(|p| p == "*" || component_glob(p.as_bytes(), dir))
         })
+}
+
+/// Whether `bdexec -e` may edit `path` under this rule: `path` clean and
+/// absolute (as for [`chdir_allowed`]; `..` is refused, stricter than
+/// sudo), and an `edit` pattern matches it.
+pub fn edit_allowed(rule: &Rule, path: &[u8]) -> bool {
+    clean_abs(path)
+        && rule
+            .edit
+            .as_deref()
+            .is_some_and(|pats| pats.iter().any(|p| component_glob(p.as_bytes(), path)))
+}
+
+/// Absolute, not `/` itself, no empty, `.` or `..` component, no
+/// trailing `/`.
+pub fn clean_abs(p: &[u8]) -> bool {
+    p.len() > 1
+        && p.first() == Some(&b'/')
+        && p.last() != Some(&b'/')
+        && !p[1..]
+            .split(|b| *b == b'/')
+            .any(|c| c.is_empty() || c == b"." || c == b"..")
 }
 
 /// `*` matches any run of bytes other than `/`; everything else itself.

@@ -315,6 +315,11 @@ pub struct Rule {
     /// Absent: `-D` is refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chdir: Option<Vec<String>>,
+    /// `edit = [...]`: the files `bdexec -e` may edit as the target
+    /// (absolute patterns, `*` within one path component). A rule may
+    /// be edit-only (no `commands`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edit: Option<Vec<String>>,
     /// Not part of the policy's meaning: excluded from the hash.
     #[serde(skip)]
     pub origin: Origin,

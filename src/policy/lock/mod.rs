@@ -512,6 +512,8 @@ struct RuleDe {
     run_as_groups: Option<Vec<String>>,
     #[serde(default)]
     chdir: Option<Vec<String>>,
+    #[serde(default)]
+    edit: Option<Vec<String>>,
 }
 
 /// `monitor`, `use_pty`, `require_tty` as serialized (unset keys absent).
@@ -658,6 +660,7 @@ impl PolicyDe {
                     timestamp_timeout: r.timestamp_timeout,
                     run_as_groups: r.run_as_groups,
                     chdir: r.chdir,
+                    edit: r.edit,
                     origin: origin(),
                 })
                 .collect(),

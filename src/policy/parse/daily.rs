@@ -4,6 +4,39 @@
 
 use super::*;
 
+/// `edit` of a rule (`bdexec -e`): clean absolute patterns (no `.` or
+/// `..`, no `*` alone); refused on deny rules.
+pub(super) fn edit_key(
+    ctx: &Ctx<'_>,
+    name: &str,
+    raw: &RawRule,
+    action: Action,
+) -> Result<Option<Vec<String>>, PolicyError> {
+    let Some(list) = &raw.edit else {
+        return Ok(None);
+    };
+    if action == Action::Deny {
+        return Err(ctx.err(
+            &list.span(),
+            format!("deny rule {name:?} must not have `edit` (it never runs anything)"),
+        ));
+    }
+    for s in list.get_ref() {
+        if !clean_abs_dir(s.get_ref()) || s.get_ref().ends_with('/') {
+            return Err(ctx.err(
+                &s.span(),
+                format!(
+                    "edit {:?} is not a clean absolute file pattern (no '.' or '..')",
+                    s.get_ref()
+                ),
+            ));
+        }
+    }
+    Ok(Some(
+        list.get_ref().iter().map(|s| s.get_ref().clone()).collect(),
+    ))
+}
+
 /// `run_as_groups` and `chdir`, each unset or the list.
 pub(super) type DailyKeys = (Option<Vec<String>>, Option<Vec<String>>);
 

@@ -131,7 +131,10 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
             v
         }
     };
+    let edit = super::daily::edit_key(ctx, &name, raw, action)?;
     let commands = match &raw.commands {
+        // An edit-only rule (bdexec -e) runs no command.
+        None if edit.is_some() => Vec::new(),
         None => {
             return Err(ctx.err(
                 &span,
@@ -231,6 +234,7 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
         timestamp_timeout,
         run_as_groups,
         chdir,
+        edit,
         origin: ctx.origin(&span),
     })
 }
