@@ -8,6 +8,8 @@
 //! * `load`: the policy, its pin (drift), frozen mode;
 //! * `modes`: `-k` alone, `-K`, `-v`, `-l` and `-l COMMAND`, which end
 //!   the call there;
+//! * `edit`: `-e FILE...` (sudoedit) instead of the phases below, with
+//!   its own records;
 //! * `authorize`: `-u`, resolving the command, decoys, the decision
 //!   (decide.rs) and frozen mode;
 //! * `auth`: the rule's authentication and rate limit;

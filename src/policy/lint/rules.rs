@@ -201,6 +201,30 @@ fn daily_keys(rule: &Rule, out: &mut Vec<Finding>) {
             ),
         ));
     }
+    // -e on a file that decides who is root: root-equivalent.
+    let critical = [
+        "/etc/passwd",
+        "/etc/shadow",
+        "/etc/group",
+        "/etc/sudoers",
+        "/etc/crontab",
+        "/etc/belladonna/policy.toml",
+        "/etc/pam.d/belladonna",
+        "/etc/ld.so.preload",
+    ];
+    if let Some(f) = critical
+        .iter()
+        .find(|f| crate::policy::matcher::edit_allowed(rule, f.as_bytes()))
+    {
+        out.push(finding(
+            Severity::Warn,
+            rule,
+            format!(
+                "rule {:?}: edit allows {f} (root-equivalent: whoever edits it decides who is root)",
+                rule.name
+            ),
+        ));
+    }
     if rule
         .chdir
         .as_deref()

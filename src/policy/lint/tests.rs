@@ -706,6 +706,15 @@ fn broadest_group_and_directory_keys_are_reported() {
     };
     assert!(has(Severity::Warn, "run_as_groups = [\"ALL\"]"), "{all:#?}");
     assert!(has(Severity::Info, "chdir = [\"*\"]"), "{all:#?}");
+    let e = pol("[[rule]]\nname = \"g\"\nusers = [\"u\"]\nedit = [\"/etc/*\"]\n");
+    let all = lint(&e);
+    assert!(
+        all.iter()
+            .any(|f| f.severity == Severity::Warn && f.message.contains("edit allows /etc/passwd")),
+        "{all:#?}"
+    );
+    let e = pol("[[rule]]\nname = \"g\"\nusers = [\"u\"]\nedit = [\"/etc/nginx/*.conf\"]\n");
+    assert!(!lint(&e).iter().any(|f| f.message.contains("edit allows")));
     assert!(
         !all.iter().any(|f| f.message.contains("\"n\"")
             && (f.message.contains("run_as_groups") || f.message.contains("chdir"))),

@@ -141,6 +141,7 @@ pub(super) fn rules(a: &Policy, b: &Policy, out: &mut Out) {
         for (key, vx, vy) in [
             ("run_as_groups", &x.run_as_groups, &y.run_as_groups),
             ("chdir", &x.chdir, &y.chdir),
+            ("edit", &x.edit, &y.edit),
         ] {
             let (vx, vy) = (vx.as_ref().unwrap_or(&none), vy.as_ref().unwrap_or(&none));
             for (d, e) in set_changes(vx, vy) {
