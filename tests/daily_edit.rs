@@ -111,6 +111,14 @@ fn an_edit_is_written_back_as_the_target_and_recorded() {
     assert_eq!(e[1]["before"], e[1]["after"]);
     // The editor's copies are gone.
     t.env.assert_verify_ok("edit records verify");
+    // -l lists the edit grant.
+    let o = t.env.run_as_user("alice", &["-l"]);
+    o.expect_code(0, "-l");
+    assert!(
+        o.stdout_str()
+            .contains(&format!("    (root) auth=none edit {}/conf/*.conf", t.s)),
+        "{o}"
+    );
     assert!(
         t.env.audit_events("accept").is_empty(),
         "-e runs no command"
@@ -173,6 +181,36 @@ fn bad_paths_and_editors_are_refused() {
         .expect_refusal(2, "-e -s");
     assert!(t.env.audit_events("edit").is_empty());
     assert!(!t.env.audit_events("reject").is_empty());
+}
+
+#[test]
+fn a_decoy_edit_grant_is_listed_and_alerts() {
+    let Some(t) = setup("decoy") else {
+        return;
+    };
+    let s = &t.s;
+    let policy = fs::read_to_string(t.env.policy_path()).unwrap();
+    t.env.policy(&format!(
+        "{policy}\n[[decoy]]\nname = \"shadow-edit\"\nusers = [\"alice\"]\nedit = [\"{s}/conf/secret.conf\"]\nauth = \"none\"\n"
+    ));
+    write_mode(&t.env.scratch().join("conf/secret.conf"), b"old\n", 0o640);
+    let o = t.env.run_as_user("alice", &["-l"]);
+    assert!(
+        o.stdout_str()
+            .contains(&format!("    (root) auth=none edit {s}/conf/secret.conf")),
+        "listed as a grant\n{o}"
+    );
+    let ed = t.editor("ed-new", "printf 'new\\n' > \"$1\"");
+    let o = t.run(&ed, &[&format!("{s}/conf/secret.conf")]);
+    o.expect_refusal(1, "decoy edit");
+    assert!(o.stderr_str().contains("may not edit"), "{o}");
+    let alerts = t.env.audit_events("alert");
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0]["rule"], "shadow-edit");
+    assert_eq!(
+        fs::read_to_string(t.env.scratch().join("conf/secret.conf")).unwrap(),
+        "old\n"
+    );
 }
 
 #[test]

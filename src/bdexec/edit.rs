@@ -96,6 +96,30 @@ fn edit_files(
     let about = |rule: Option<&Rule>, file: &[u8]| {
         Subject::of(Some(&target), Some(file), rule.map(|r| r.name.as_str()))
     };
+    let first = files.first().cloned().unwrap_or_default();
+    // A decoy's edit patterns answer as a grant's would be refused: the
+    // ordinary denial's words, an alert (haze, docs/incident-response.md).
+    if let Some(d) = crate::incident::decoy::for_caller(policy, &ctx.caller)
+        .into_iter()
+        .find(|d| files.iter().all(|f| edit_allowed(d, f)))
+    {
+        return Err(Refusal {
+            keep: super::refusal::Keep::Decoy {
+                now: clock.effective_now,
+                settings: Box::new(policy.incident.settings_or_default()),
+            },
+            ..Refusal::denied_as(
+                "decoy hit",
+                format!(
+                    "{} may not edit {} as {}",
+                    ctx.who(),
+                    display(&first),
+                    target.target.name
+                ),
+            )
+            .about(about(Some(d), &first))
+        });
+    }
     // The first allow rule of the caller's that covers the target and
     // every file.
     let rule = policy.rules.iter().find(|r| {
@@ -104,7 +128,6 @@ fn edit_files(
             && rule_covers_target(r, &target.target)
             && files.iter().all(|f| edit_allowed(r, f))
     });
-    let first = files.first().cloned().unwrap_or_default();
     let Some(rule) = rule else {
         return Err(Refusal::denied_as(
             "no rule allows editing these files",

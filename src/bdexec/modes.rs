@@ -172,16 +172,26 @@ fn list(ctx: &Ctx, policy: &Policy) -> Result<i32, Refusal> {
         );
     }
     for r in rules {
-        let mut runas = r
+        let users = r
             .run_as
             .iter()
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", ");
-        // sudo's `(user : group)`, and the directories -D may name.
-        if let Some(g) = &r.run_as_groups {
-            runas = format!("{runas} : {}", g.join(", "));
+        // sudoedit grants, as sudo lists them among the commands.
+        for e in r.edit.iter().flatten() {
+            let auth = r.auth.as_str();
+            let _ = writeln!(
+                text,
+                "    ({users}) auth={auth} edit {}",
+                display(e.as_bytes())
+            );
         }
+        // sudo's `(user : group)`, and the directories -D may name.
+        let runas = match &r.run_as_groups {
+            Some(g) => format!("{users} : {}", g.join(", ")),
+            None => users,
+        };
         let chdir = match &r.chdir {
             Some(d) => format!(" chdir={}", d.join(",")),
             None => String::new(),
