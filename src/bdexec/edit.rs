@@ -415,10 +415,30 @@ fn remove_copies(copies: &[OsString]) {
 /// Run the editor on the copies as the caller (every id, its groups, no
 /// capability) and wait for it.
 fn run_editor(ctx: &Ctx, editor: &[OsString], copies: &[OsString]) -> Result<(), String> {
+    use crate::sys::proc::{Disposition, set_disposition};
     use nix::sys::wait::{WaitStatus, waitpid};
     use nix::unistd::ForkResult;
-    match crate::sys::proc::fork().map_err(|e| format!("fork: {e}"))? {
+    // As sudo: Ctrl-C or Ctrl-\ at the editor reaches the editor, not
+    // bdexec (which would leave the copies behind); the editor gets the
+    // default dispositions back (an ignored signal stays ignored across
+    // exec).
+    let keyboard = [libc::SIGINT, libc::SIGQUIT];
+    for s in keyboard {
+        let _ = set_disposition(s, Disposition::Ignore);
+    }
+    let forked = crate::sys::proc::fork().map_err(|e| format!("fork: {e}"));
+    if !matches!(forked, Ok(ForkResult::Child)) {
+        for s in keyboard {
+            let _ = set_disposition(s, Disposition::Default);
+        }
+    }
+    match forked? {
         ForkResult::Child => {
+            for s in keyboard {
+                if set_disposition(s, Disposition::Default).is_err() {
+                    crate::sys::proc::exit_now(126);
+                }
+            }
             let groups: Vec<Gid> = ctx.caller.gids.iter().map(|g| Gid::from_raw(*g)).collect();
             if privileges::euid_root().is_err()
                 || privileges::switch_to_target(ctx.caller.uid, ctx.caller.gid, &groups, false)
