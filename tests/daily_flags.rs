@@ -343,6 +343,17 @@ auth = "none"
     // A symbolic link the pattern matches but that leads elsewhere.
     let o = env.run_as_user("alice", &["-D", &format!("{s}/srv/link"), "/usr/bin/pwd"]);
     o.expect_refusal(126, "-D srv/link -> /etc");
+    // Monitor mode: the directory is entered in the monitor's child.
+    let policy = fs::read_to_string(env.policy_path()).unwrap();
+    env.policy(&policy.replace(
+        "auth = \"none\"\nchdir",
+        "auth = \"none\"\nmonitor = true\nchdir",
+    ));
+    env.run_as_user("alice", &["-D", &format!("{s}/srv/a"), "/usr/bin/pwd"])
+        .expect_stdout(&format!("{s}/srv/a\n"), "-D in monitor mode");
+    let exits = env.audit_events("exit");
+    assert_eq!(exits.len(), 1, "{exits:?}");
+    assert_eq!(exits[0]["status"], 0);
 }
 
 /// alice may run /bin/sh as root, alone or with `-c` and anything after
@@ -450,11 +461,18 @@ fn login_flag_runs_the_targets_login_shell_at_home() {
     let o = env
         .bdexec("alice")
         .env("LANG", "C.UTF-8")
+        .env("TERM", "xterm-256color")
         .args(["-i", "--", "env"])
         .run();
     o.expect_code(0, "-i -- env");
     let vars = o.stdout_str();
-    for want in ["HOME=/root", "USER=root", "LOGNAME=root", "SHELL=/bin/bash"] {
+    for want in [
+        "HOME=/root",
+        "USER=root",
+        "LOGNAME=root",
+        "SHELL=/bin/bash",
+        "TERM=xterm-256color",
+    ] {
         assert!(vars.lines().any(|l| l == want), "{want}\n{o}");
     }
     assert!(!vars.lines().any(|l| l.starts_with("LANG=")), "{o}");
