@@ -274,3 +274,52 @@ fn racing_editors_do_not_win() {
     let _ = fs::remove_file(&kept);
     assert!(t.env.audit_events("edit").is_empty());
 }
+
+#[test]
+fn another_target_edits_with_its_own_rights() {
+    let Some(t) = setup("other_target") else {
+        return;
+    };
+    let s = &t.s;
+    // bob's directory and file; a file of root's in it.
+    let dir = t.env.scratch().join("bob");
+    mkdir_mode(&dir, 0o755);
+    write_mode(&dir.join("b.conf"), b"old\n", 0o600);
+    write_mode(&dir.join("root.conf"), b"old\n", 0o644);
+    for p in [dir.clone(), dir.join("b.conf")] {
+        std::os::unix::fs::chown(&p, Some(BOB.uid), Some(BOB.gid)).unwrap();
+    }
+    t.env.policy(&format!(
+        "version = 1\n[[rule]]\nname = \"bob-edit\"\nusers = [\"alice\"]\nrun_as = [\"bob\"]\nedit = [\"{s}/bob/*.conf\"]\nauth = \"none\"\n"
+    ));
+    let ed = t.editor("ed-new", "printf 'new\\n' > \"$1\"");
+    let b = format!("{s}/bob/b.conf");
+    t.env
+        .bdexec("alice")
+        .env("EDITOR", &ed)
+        .args(["-e", "-u", "bob", "--", &b])
+        .run()
+        .expect_code(0, "-e -u bob");
+    assert_eq!(fs::read_to_string(&b).unwrap(), "new\n");
+    let m = fs::metadata(&b).unwrap();
+    assert_eq!(
+        (m.uid(), m.gid(), m.mode() & 0o7777),
+        (BOB.uid, BOB.gid, 0o600)
+    );
+    assert_eq!(t.env.audit_events("edit")[0]["runuser"], "bob");
+    // A file bob does not own, and a target the rule does not allow.
+    let o = t
+        .env
+        .bdexec("alice")
+        .env("EDITOR", &ed)
+        .args(["-e", "-u", "bob", "--", &format!("{s}/bob/root.conf")])
+        .run();
+    o.expect_refusal(1, "not the target's file");
+    assert!(o.stderr_str().contains("not by the target"), "{o}");
+    t.env
+        .bdexec("alice")
+        .env("EDITOR", &ed)
+        .args(["-e", "--", &b])
+        .run()
+        .expect_refusal(1, "as root: not allowed");
+}
