@@ -415,6 +415,7 @@ fn journald_costs(argv: &[String], who: &Caller, rounds: usize) {
         timing: Some(belladonna::audit::timing::Timing::default()),
         traceparent: None,
         monitor: false,
+        edit: None,
     };
     let appended = belladonna::audit::Appended {
         seq: 1,

@@ -3,7 +3,9 @@
 //! so it is unit-tested exhaustively without root.
 #![forbid(unsafe_code)]
 
-use crate::policy::matcher::{matching_command, rule_covers_target, rule_matches_caller};
+use crate::policy::matcher::{
+    GroupAsk, matching_command, rule_covers_target, rule_grants_group, rule_matches_caller,
+};
 use crate::policy::model::{Auth, CommandKind, CommandSpec, Policy, Principal, Rule};
 use crate::request::{Caller, FileIds, Invoked, Request, Target, split_name};
 
@@ -125,6 +127,27 @@ static ROOT: Principal = Principal::Id(0);
 /// the first allow rule in policy order that matches everything allows.
 /// No matching rule denies.
 pub fn decide<'p>(policy: &'p Policy, req: &Request<'_>, files: &dyn FileIds) -> Decision<'p> {
+    decide_with_group(policy, req, files, None)
+}
+
+/// `-g GROUP` (issue 13): as [`decide`], and an allow rule must also
+/// grant the group ([`rule_grants_group`]). With `as_self` (`-g` without
+/// `-u`: the target is the caller, `req.target`) an allow rule need not
+/// list the caller in `run_as`; deny rules still cover the caller as the
+/// target as they would any.
+pub fn decide_with_group<'p>(
+    policy: &'p Policy,
+    req: &Request<'_>,
+    files: &dyn FileIds,
+    group: Option<(GroupAsk<'_>, bool)>,
+) -> Decision<'p> {
+    let covers = |rule: &Rule| match group {
+        None => rule_covers_target(rule, req.target),
+        Some((g, as_self)) => {
+            (as_self || rule_covers_target(rule, req.target))
+                && rule_grants_group(rule, req.target, g)
+        }
+    };
     let mut allow: Option<(&'p Rule, &'p CommandSpec)> = None;
     let mut wrong_target: Option<&'p Rule> = None;
     for rule in policy
@@ -147,7 +170,7 @@ pub fn decide<'p>(policy: &'p Policy, req: &Request<'_>, files: &dyn FileIds) ->
             continue;
         }
         if let Some(spec) = matching_command(rule, req.command, req.args, files) {
-            if rule_covers_target(rule, req.target) {
+            if covers(rule) {
                 allow = Some((rule, spec));
             } else if wrong_target.is_none() {
                 wrong_target = Some(rule);
@@ -1046,6 +1069,9 @@ mod tests {
                     env_keep: None,
                     secure_path: None,
                     timestamp_timeout: None,
+                    run_as_groups: None,
+                    chdir: None,
+                    edit: None,
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -1249,6 +1275,9 @@ mod tests {
                     env_keep: None,
                     secure_path: None,
                     timestamp_timeout: None,
+                    run_as_groups: None,
+                    chdir: None,
+                    edit: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -1272,6 +1301,9 @@ mod tests {
                     env_keep: None,
                     secure_path: None,
                     timestamp_timeout: None,
+                    run_as_groups: None,
+                    chdir: None,
+                    edit: None,
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);

@@ -879,3 +879,71 @@ fn a_rules_timestamp_timeout_is_its_own() {
     );
     assert_eq!(prompts, 1, "{tty}");
 }
+
+/// The records of alice's timestamp file: the terminals (tty_nr) it
+/// holds a timestamp for; empty when the file is gone.
+fn timestamp_ttys(env: &TestEnv) -> Vec<u64> {
+    let p = env.run_dir().join(format!("belladonna/ts/{}", ALICE.uid));
+    let Ok(text) = fs::read_to_string(&p) else {
+        return Vec::new();
+    };
+    let v: serde_json::Value = serde_json::from_str(&text).expect("timestamp file is JSON");
+    v["records"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .filter_map(|x| x["session"]["tty"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Issue 13: `-v` asks for the password and renews the timestamp (a
+/// valid one spares the prompt), runs nothing and records `validate`;
+/// `-k` forgets this terminal's timestamp only, `-K` every one.
+#[test]
+fn validate_and_the_two_resets() {
+    let Some(env) = env_with_password("pam::validate_and_the_two_resets", false) else {
+        return;
+    };
+    env.policy(PASSWORD_POLICY);
+    let script = "\"$BDEXEC\" -v; echo rc=$?; \
+                  \"$BDEXEC\" -n -- /usr/bin/id -u; echo rc=$?; \
+                  \"$BDEXEC\" -v; echo rc=$?; \
+                  \"$BDEXEC\" -k; echo rc=$?; \
+                  \"$BDEXEC\" -n -- /usr/bin/id -u; echo rc=$?; \
+                  \"$BDEXEC\" -v -n; echo rc=$?; \
+                  \"$BDEXEC\" -v; echo rc=$?";
+    // Both terminals stay open to the end: a closed pty's number is
+    // reused by the next.
+    let (p1, p2) = (pty(), pty());
+    let (st, tty, out, prompts) = run_shell_on(&env, &p1, script, |_| Answer::Type(PASSWORD));
+    assert!(st.success(), "{st}\n{tty}\n{out}");
+    let rcs: Vec<&str> = out.lines().filter(|l| l.starts_with("rc=")).collect();
+    assert_eq!(
+        rcs,
+        ["rc=0", "rc=0", "rc=0", "rc=0", "rc=1", "rc=1", "rc=0"],
+        "terminal:\n{tty}\nout:\n{out}"
+    );
+    assert_eq!(prompts, 2, "-v asked, -v with a timestamp did not\n{tty}");
+    assert_eq!(env.audit_events("validate").len(), 3);
+    assert_eq!(env.audit_events("accept").len(), 1, "-v ran nothing");
+    // Two terminals with a timestamp each: -k on the second forgets its
+    // own only; -K forgets both.
+    let first = timestamp_ttys(&env);
+    assert_eq!(first.len(), 1, "{first:?}");
+    let (st, tty, out, _) = run_shell_on(
+        &env,
+        &p2,
+        "\"$BDEXEC\" -v; \"$BDEXEC\" -k; echo rc=$?",
+        |_| Answer::Type(PASSWORD),
+    );
+    assert!(st.success() && out.contains("rc=0"), "{tty}\n{out}");
+    assert_eq!(timestamp_ttys(&env), first, "the first terminal's stays");
+    let (_, tty, out, _) = run_shell_on(&env, &p2, "\"$BDEXEC\" -K; echo rc=$?", |_| {
+        Answer::Type(PASSWORD)
+    });
+    assert!(out.contains("rc=0"), "{tty}\n{out}");
+    assert!(timestamp_ttys(&env).is_empty(), "-K removed them all");
+    env.assert_verify_ok("validate records");
+}

@@ -54,6 +54,10 @@ pub mod ids {
     pub const UNFREEZE_REFUSED: &str = "7656aea4386d44b8bd3cb1bbad79b375";
     /// How a monitored command ended (`exit`).
     pub const EXIT: &str = "b95108a9a5934f56924b37dc32d0bb4f";
+    /// `bdexec -v` authenticated the caller (`validate`).
+    pub const VALIDATE: &str = "3730808bd1bd49e7b046d884f94b39ae";
+    /// `bdexec -e` edited a file (`edit`).
+    pub const EDIT: &str = "b7dfa0d4d696451ab7b86533cbaf1125";
 }
 
 /// syslog priorities used.
@@ -83,13 +87,16 @@ pub fn message_id(e: EventKind) -> &'static str {
         EventKind::Seal | EventKind::Rotate => ids::SEAL,
         EventKind::Incident => ids::DECOY_ALERT,
         EventKind::Exit => ids::EXIT,
+        EventKind::Validate => ids::VALIDATE,
+        EventKind::Edit => ids::EDIT,
     }
 }
 
 /// The PRIORITY of an event (incident events: see [`incident`]).
 pub fn event_priority(e: EventKind) -> u8 {
     match e {
-        EventKind::Accept | EventKind::Exit => priority::INFO,
+        EventKind::Accept | EventKind::Exit | EventKind::Validate => priority::INFO,
+        EventKind::Edit => priority::NOTICE,
         EventKind::Reject | EventKind::Seal | EventKind::Rotate => priority::NOTICE,
         EventKind::Recovery => priority::WARNING,
         EventKind::Incident => priority::CRIT,

@@ -359,6 +359,7 @@ pub(crate) mod testutil {
             timing: None,
             traceparent: None,
             monitor: false,
+            edit: None,
         }
     }
 }

@@ -60,6 +60,11 @@ pub enum Event {
     Unfreeze,
     /// An unfreeze was refused (reason says why).
     UnfreezeRefused,
+    /// `bdexec -v`: the caller authenticated (or needed not), nothing ran.
+    Validate,
+    /// `bdexec -e`: one file edited (or left unchanged), with the
+    /// `before` and `after` BLAKE3 of its contents.
+    Edit,
 }
 
 impl Event {
@@ -72,6 +77,8 @@ impl Event {
             Event::Freeze => "freeze",
             Event::Unfreeze => "unfreeze",
             Event::UnfreezeRefused => "unfreeze-refused",
+            Event::Validate => "validate",
+            Event::Edit => "edit",
         }
     }
 }
@@ -131,6 +138,9 @@ pub struct Record<'a> {
     /// as the command's parent and appends an `exit` record
     /// ([`ExitRecord`]) when it ends.
     pub monitor: bool,
+    /// Extension fields `"before"` and `"after"` of an `edit` record:
+    /// the BLAKE3 of the file's contents, `"blake3:<hex>"`.
+    pub edit: Option<([u8; 32], [u8; 32])>,
 }
 
 /// How a monitored command ended.
@@ -554,6 +564,13 @@ pub fn encode_record_keyed(
     }
     if rec.monitor {
         out.extend_from_slice(b",\"monitor\":true");
+    }
+    if let Some((before, after)) = &rec.edit {
+        for (k, h) in [("before", before), ("after", after)] {
+            out.extend_from_slice(format!(",\"{k}\":\"blake3:").as_bytes());
+            out.extend_from_slice(crate::base::hex::encode(h).as_bytes());
+            out.push(b'"');
+        }
     }
     finish(out, body_start, seq, prev, key)
 }

@@ -464,9 +464,51 @@ fn update_owned_by(
     write_atomic(dir.as_fd(), uid, &data)
 }
 
-/// Drop every timestamp of `uid` (`bdexec -k`). Missing is fine.
+/// Drop every timestamp of `uid` (`bdexec -K`, and `-k` without a
+/// terminal session). Missing is fine.
 pub fn remove(state_dir: BorrowedFd<'_>, uid: u32) -> Result<(), TimestampError> {
     remove_owned_by(state_dir, uid, 0)
+}
+
+/// Forget the timestamp of `uid` for this terminal (`bdexec -k`): the
+/// other terminals' stay. A file that cannot be read as ours is removed
+/// whole (forgetting more is the safe side). Missing is fine.
+pub fn forget_session(
+    state_dir: BorrowedFd<'_>,
+    uid: u32,
+    session: &Session,
+) -> Result<(), TimestampError> {
+    forget_session_owned_by(state_dir, uid, session, 0)
+}
+
+fn forget_session_owned_by(
+    state_dir: BorrowedFd<'_>,
+    uid: u32,
+    session: &Session,
+    owner: u32,
+) -> Result<(), TimestampError> {
+    let dir = match open_ts_dir(state_dir, owner, false)? {
+        Dir::Ok(fd) => fd,
+        Dir::Missing => return Ok(()),
+        Dir::Untrusted(m) => return Err(terr(m)),
+    };
+    {
+        let _lock = lock(dir.as_fd(), uid, owner)?;
+        match read_file(dir.as_fd(), uid, owner) {
+            Ok(None) => return Ok(()),
+            Ok(Some(mut f)) => {
+                f.records.retain(|r| r.session.tty != session.tty);
+                if !f.records.is_empty() {
+                    let data = serde_json::to_vec(&f).map_err(|e| terr(format!("encode: {e}")))?;
+                    return write_atomic(dir.as_fd(), uid, &data);
+                }
+            }
+            Err(_) => {}
+        }
+    }
+    // Nothing of ours left (or unreadable): the whole file goes, once the
+    // lock above is released (remove takes it again).
+    remove_owned_by(state_dir, uid, owner)
 }
 
 fn remove_owned_by(state_dir: BorrowedFd<'_>, uid: u32, owner: u32) -> Result<(), TimestampError> {
@@ -531,6 +573,23 @@ mod tests {
         remove_owned_by(fd.as_fd(), 1000, me()).expect("remove");
         assert_eq!(check(&fd, &S1, MIN), Check::Missing);
         remove_owned_by(fd.as_fd(), 1000, me()).expect("remove twice");
+    }
+
+    #[test]
+    fn forgetting_a_session_keeps_the_other_terminals() {
+        let (_d, fd) = state();
+        let other_tty = Session {
+            tty: (136 << 8) | 5,
+            ..S1
+        };
+        update_owned_by(fd.as_fd(), 1000, &S1, me(), None).expect("update");
+        update_owned_by(fd.as_fd(), 1000, &other_tty, me(), None).expect("update");
+        forget_session_owned_by(fd.as_fd(), 1000, &S1, me()).expect("forget");
+        assert_eq!(check(&fd, &S1, MIN), Check::Missing);
+        assert_eq!(check(&fd, &other_tty, MIN), Check::Valid);
+        forget_session_owned_by(fd.as_fd(), 1000, &other_tty, me()).expect("forget");
+        assert_eq!(check(&fd, &other_tty, MIN), Check::Missing);
+        forget_session_owned_by(fd.as_fd(), 1000, &other_tty, me()).expect("nothing left");
     }
 
     #[test]

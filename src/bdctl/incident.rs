@@ -61,6 +61,7 @@ pub fn record(event: Event, reason: &str) -> Result<(), String> {
         timing: None,
         traceparent: None,
         monitor: false,
+        edit: None,
     };
     audit::append(&rec, &AppendOptions::system())
         .map(|_| ())

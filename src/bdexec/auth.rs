@@ -165,21 +165,14 @@ pub(super) fn authenticate(
             // Root is not asked for a password (as sudo): it could rewrite
             // the policy anyway.
             Auth::Password if ctx.caller.uid == 0 => account().map(|()| None),
-            Auth::Password => password(
-                ctx.caller.name.as_deref(),
-                ctx.caller.uid,
-                state_dir,
-                rule.timestamp_timeout_with(&policy.defaults),
-                &PasswordOptions {
-                    non_interactive: opts.non_interactive,
-                    // -k CMD: ask, and leave no fresh timestamp (as sudo).
-                    cache: !opts.reset_timestamp,
-                },
-            )
-            .map(|()| None),
+            Auth::Password => rule_password(ctx, opts, policy, rule, state_dir).map(|()| None),
             Auth::Approval => {
                 let mut argv: Vec<OsString> = vec![allowed.resolved.path.clone().into_os_string()];
-                argv.extend(opts.command.iter().skip(1).cloned());
+                argv.extend(
+                    allowed.args.iter().map(|a| {
+                        <OsString as std::os::unix::ffi::OsStringExt>::from_vec(a.clone())
+                    }),
+                );
                 let req = ApprovalRequest {
                     token_files: &opts.token,
                     user: ctx.caller.name.as_deref(),
@@ -201,12 +194,118 @@ pub(super) fn authenticate(
     Ok(approved_by)
 }
 
+/// `-v` (issue 13): authenticate as the caller's rules ask and renew
+/// the timestamp, run nothing. A password when any allow rule (or decoy:
+/// they answer as grants) of the caller takes one and the caller is not
+/// root (the longest `timestamp_timeout` of those rules), else PAM's
+/// account stage. `Ok(true)` when a password (or a valid timestamp) was
+/// checked. No allow rule: refused.
+pub(super) fn validate_only(
+    ctx: &Ctx,
+    opts: &BdexecArgs,
+    policy: &Policy,
+    state_dir: &OwnedFd,
+    clock: &clock::Clock,
+) -> Result<bool, Refusal> {
+    let mut rules = crate::decide::rules_for_caller(policy, &ctx.caller);
+    rules.extend(crate::incident::decoy::for_caller(policy, &ctx.caller));
+    rules.retain(|r| !r.is_deny());
+    if rules.is_empty() {
+        return Err(Refusal::denied_as(
+            "no rule allows the caller anything (-v)",
+            format!("{} may not run any commands with bdexec", ctx.who()),
+        ));
+    }
+    let steps = || -> Result<bool, AuthStepError> {
+        if let Some(name) = ctx.caller.name.as_deref() {
+            crate::auth::account::check_not_expired(name, clock.effective_now)
+                .map_err(AuthStepError::Expired)?;
+        }
+        let timeout = rules
+            .iter()
+            .filter(|r| r.auth == Auth::Password)
+            .map(|r| r.timestamp_timeout_with(&policy.defaults))
+            .max();
+        match timeout {
+            Some(t) if ctx.caller.uid != 0 => password(
+                ctx.caller.name.as_deref(),
+                ctx.caller.uid,
+                state_dir,
+                t,
+                &PasswordOptions {
+                    non_interactive: opts.non_interactive,
+                    cache: true,
+                    refresh: true,
+                },
+            )
+            .map(|()| true),
+            _ if policy.defaults.pam_account => account(ctx.caller.name.as_deref()).map(|()| false),
+            _ => Ok(false),
+        }
+    };
+    steps().map_err(Refusal::from)
+}
+
+/// `-e` (issue 13): the authentication of the rule that allows the
+/// edit, as for a command: an expired account, `require_tty`, PAM's
+/// account stage, the password with the timestamp, the rate limit. An
+/// approval rule is refused (tokens name a command, not an edit).
+pub(super) fn authenticate_edit(
+    ctx: &Ctx,
+    opts: &BdexecArgs,
+    policy: &Policy,
+    rule: &Rule,
+    state_dir: &OwnedFd,
+    clock: &clock::Clock,
+) -> Result<(), AuthStepError> {
+    if let Some(name) = ctx.caller.name.as_deref() {
+        crate::auth::account::check_not_expired(name, clock.effective_now)
+            .map_err(AuthStepError::Expired)?;
+    }
+    let session = rule.session.or(policy.defaults.session);
+    if session.require_tty == Some(true) && ctx.tty.is_none() {
+        return Err(AuthStepError::NoTty);
+    }
+    match rule.auth {
+        Auth::Approval => return Err(AuthStepError::NoTokens),
+        Auth::Password if ctx.caller.uid != 0 => rule_password(ctx, opts, policy, rule, state_dir)?,
+        _ if policy.defaults.pam_account => account(ctx.caller.name.as_deref())?,
+        _ => {}
+    }
+    rate_limit(rule, ctx.caller.uid, state_dir, clock)
+}
+
+/// The password step of a rule with `auth = "password"`, with its
+/// `timestamp_timeout`; `-k CMD` asks and leaves no fresh timestamp (as
+/// sudo).
+fn rule_password(
+    ctx: &Ctx,
+    opts: &BdexecArgs,
+    policy: &Policy,
+    rule: &Rule,
+    state_dir: &OwnedFd,
+) -> Result<(), AuthStepError> {
+    password(
+        ctx.caller.name.as_deref(),
+        ctx.caller.uid,
+        state_dir,
+        rule.timestamp_timeout_with(&policy.defaults),
+        &PasswordOptions {
+            non_interactive: opts.non_interactive,
+            cache: !opts.reset_timestamp,
+            refresh: false,
+        },
+    )
+}
+
 /// How [`password`] may ask and cache.
 struct PasswordOptions {
     /// `-n`: never prompt.
     non_interactive: bool,
     /// False for `-k CMD`: the timestamp is neither used nor renewed.
     cache: bool,
+    /// `-v`: renew a valid timestamp too (not only after a prompt).
+    refresh: bool,
 }
 
 /// `auth = "password"`: a valid timestamp for this uid and terminal
@@ -251,7 +350,7 @@ fn password(
         }
     };
     crate::exec::privileges::as_caller_for_pam(pam_step)?.map_err(AuthStepError::Pam)?;
-    if !check.is_valid()
+    if (!check.is_valid() || opts.refresh)
         && !timeout.is_zero()
         && let Ok(s) = &session
     {

@@ -31,16 +31,29 @@ pub(super) struct Allowed<'p> {
     pub cmd_path: Vec<u8>,
     /// Its arguments (argv\[1..\]).
     pub args: Vec<Vec<u8>>,
+    /// `-g`: the primary group; `as_self` when the target is the caller
+    /// (`-g` without `-u`: the caller's groups follow).
+    pub group: Option<u32>,
+    pub as_self: bool,
+    /// `-D DIR` (checked against the rule's `chdir`) or, for `-i`, the
+    /// target's home: entered as the target, after the privilege drop.
+    pub chdir: Option<std::path::PathBuf>,
+    /// `-i`: a login shell with the login environment.
+    pub login: bool,
 }
 
 impl Allowed<'_> {
     /// What the records of this request name.
     pub fn subject(&self) -> Subject {
-        Subject::of(
+        let mut s = Subject::of(
             Some(&self.target),
             Some(&self.cmd_path),
             Some(&self.rule.name),
-        )
+        );
+        if let (Some(g), Some(t)) = (self.group, s.target.as_mut()) {
+            t.gid = g;
+        }
+        s
     }
 
     /// The rule's session keys over `[defaults]`'.
@@ -56,26 +69,39 @@ pub(super) fn authorize<'p>(
     clock: &Clock,
 ) -> Result<Allowed<'p>, Refusal> {
     let policy = &loaded.loaded.policy;
-    // argv of the command: the command as typed, then its args (argv[0]
-    // becomes the rule's path once a rule allows it).
-    ctx.argv = opts.command.iter().map(|a| a.as_bytes().to_vec()).collect();
-    let Some(cmd) = opts.command.first() else {
+    // -u: parse and resolve before anything else depends on it. -i
+    // without -u: root, as sudo's runas_default; -g without -u: the
+    // caller itself.
+    let daily = &opts.daily;
+    let target_of =
+        |p: &Principal| identity::resolve_target(p).map_err(|e| Refusal::denied(e.to_string()));
+    let group = match &daily.group {
+        Some(g) => Some(super::daily::group(g)?),
+        None => None,
+    };
+    let as_self = group.is_some() && opts.user.is_none();
+    let explicit = match &opts.user {
+        Some(u) => Some(
+            identity::parse_target_arg(u)
+                .map_err(|e| Refusal::denied(e.to_string()))
+                .and_then(|p| target_of(&p))?,
+        ),
+        None if as_self => Some(target_of(&Principal::Id(ctx.caller.uid))?),
+        None if daily.login => Some(target_of(&Principal::Id(0))?),
+        None => None,
+    };
+    // argv of the command: the command as typed (or the shell of -s/-i),
+    // then its args (argv[0] becomes the rule's path once a rule allows
+    // it).
+    let command = super::daily::command(ctx, opts, explicit.as_ref())?;
+    ctx.argv = command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let Some(cmd) = command.first() else {
         return Err(Refusal::printed(
             exit::USAGE,
             "no command given (try `bdexec -h`)",
         ));
     };
     let args: Vec<Vec<u8>> = ctx.argv[1..].to_vec();
-
-    // -u: parse and resolve before anything else depends on it.
-    let explicit = match &opts.user {
-        None => None,
-        Some(u) => Some(
-            identity::parse_target_arg(u)
-                .and_then(|p| identity::resolve_target(&p))
-                .map_err(|e| Refusal::denied(e.to_string()))?,
-        ),
-    };
 
     // Resolve the command with the caller's own file access.
     let resolved = privileges::euid_caller()
@@ -189,7 +215,16 @@ pub(super) fn authorize<'p>(
             rule.map(|r| r.name.as_str()),
         )
     };
-    let (rule, spec, auth) = match decide::decide(policy, &req, &files) {
+    let ask = group.as_ref().map(|g| {
+        (
+            crate::policy::matcher::GroupAsk {
+                gid: g.gid,
+                name: g.name.as_deref(),
+            },
+            as_self,
+        )
+    });
+    let (rule, spec, auth) = match decide::decide_with_group(policy, &req, &files, ask) {
         Decision::Deny { rule, reason } => {
             return Err(Refusal::denied_as(reason.as_str(), not_allowed()).about(about(rule)));
         }
@@ -208,10 +243,31 @@ pub(super) fn authorize<'p>(
     // the caller's: one file can have several personalities chosen by
     // argv[0] (busybox, vim/rview, bzip2/bunzip2, systemctl/reboot). From
     // here on records show this argv.
-    let argv0 = decide::argv0(spec, invoked).as_os_str().as_bytes().to_vec();
+    let mut argv0 = decide::argv0(spec, invoked).as_os_str().as_bytes().to_vec();
+    if daily.login {
+        argv0 = super::daily::login_argv0(&argv0);
+    }
     if let Some(first) = ctx.argv.first_mut() {
         *first = argv0;
     }
+    // -D: only where the rule's `chdir` names the directory.
+    let chdir = match &daily.chdir {
+        Some(dir) if !crate::policy::matcher::chdir_allowed(rule, dir.as_os_str().as_bytes()) => {
+            return Err(Refusal::denied_as(
+                "directory not allowed by the rule's chdir",
+                format!(
+                    "{} may not run {} in {} (-D)",
+                    ctx.who(),
+                    display(&cmd_path),
+                    display(dir.as_os_str().as_bytes())
+                ),
+            )
+            .about(about(Some(rule))));
+        }
+        Some(dir) => Some(dir.clone()),
+        None if daily.login => Some(target.home.clone()),
+        None => None,
+    };
     Ok(Allowed {
         policy,
         target,
@@ -221,5 +277,9 @@ pub(super) fn authorize<'p>(
         resolved,
         cmd_path,
         args,
+        group: group.map(|g| g.gid),
+        as_self,
+        chdir,
+        login: daily.login,
     })
 }

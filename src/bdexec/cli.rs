@@ -21,8 +21,9 @@ pub struct BdexecArgs {
     /// Non-interactive: never prompt; fail if authentication would need it.
     #[arg(short = 'n', long = "non-interactive")]
     pub non_interactive: bool,
-    /// List the rules that apply to you (exit 1 when none allows anything).
-    #[arg(short = 'l', long = "list", conflicts_with = "command")]
+    /// List the rules that apply to you (exit 1 when none allows anything);
+    /// with a command: whether that exact command is allowed (exit 0/1).
+    #[arg(short = 'l', long = "list")]
     pub list: bool,
     /// Forget your cached password timestamps (alone: just that; with a
     /// command: ask again and cache nothing).
@@ -31,18 +32,54 @@ pub struct BdexecArgs {
     /// A signed approval token (repeat for M-of-N rules).
     #[arg(long = "token", value_name = "FILE")]
     pub token: Vec<PathBuf>,
+    #[command(flatten)]
+    pub daily: Daily,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+/// The daily flags of sudo (issue 13): -U -v -K -g -D -s -i -e.
+#[derive(Debug, Default, clap::Args)]
+pub struct Daily {
+    /// With -l: list (or check a command) for USER instead (root only).
+    #[arg(short = 'U', long = "other-user", value_name = "USER")]
+    pub other_user: Option<OsString>,
+    /// Authenticate and refresh the timestamp; run nothing.
+    #[arg(short = 'v', long = "validate")]
+    pub validate: bool,
+    /// Remove all of your timestamps (alone only).
+    #[arg(short = 'K', long = "remove-timestamp")]
+    pub remove_timestamps: bool,
+    /// Run with GROUP (a name or #gid) as the primary group.
+    #[arg(short = 'g', long = "group", value_name = "GROUP")]
+    pub group: Option<OsString>,
+    /// Change to DIR (as the target) before running the command.
+    #[arg(short = 'D', long = "chdir", value_name = "DIR")]
+    pub chdir: Option<PathBuf>,
+    /// Run the shell ($SHELL or yours); a command is passed to it with -c.
+    #[arg(short = 's', long = "shell", conflicts_with = "login")]
+    pub shell: bool,
+    /// Run the target's login shell as a login shell, in its home.
+    #[arg(short = 'i', long = "login")]
+    pub login: bool,
+    /// Edit FILE... safely as the target (sudoedit): the arguments are
+    /// the files.
+    #[arg(short = 'e', long = "edit")]
+    pub edit: bool,
 }
 
 /// What a bdexec command line asks for, once it fits the synopsis
 /// (bdexec(8), SYNOPSIS):
 ///
 /// ```text
-/// bdexec [-n] [-k] [-u USER] [--token FILE]... [--] COMMAND [ARG]...
-/// bdexec -l [-n] [-k]
-/// bdexec -k
+/// bdexec [-n] [-k] [-u USER] [-g GROUP] [-D DIR] [--token FILE]... [--] COMMAND [ARG]...
+/// bdexec -s|-i [-n] [-k] [-u USER] [-g GROUP] [-D DIR] [--] [COMMAND [ARG]...]
+/// bdexec -l [-n] [-k] [-U USER]
+/// bdexec -l [-n] [-U USER] [-u USER] [-g GROUP] [--] COMMAND [ARG]...
+/// bdexec -e [-n] [-k] [-u USER] [--] FILE...
+/// bdexec -v [-n]
+/// bdexec -k | -K
 /// bdexec -h | -V
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +88,14 @@ pub enum Mode {
     Run,
     /// `-l`: list the caller's rules.
     List,
+    /// `-l COMMAND`: whether that command is allowed.
+    Check,
+    /// `-v`: authenticate, refresh the timestamp, run nothing.
+    Validate,
+    /// `-K`: remove all of the caller's timestamps.
+    RemoveAll,
+    /// `-e FILE...`: edit the files as the target (sudoedit).
+    Edit,
     /// `-k` alone: forget the caller's timestamps.
     ResetOnly,
 }
@@ -67,21 +112,66 @@ impl BdexecArgs {
     /// The synopsis line this command line fits, or the one-line usage
     /// error: nothing given is ever silently ignored.
     pub fn mode(&self) -> Result<Mode, String> {
+        let d = &self.daily;
         let with_command = !self.command.is_empty();
-        if self.list {
-            if self.user.is_some() {
-                return Err("-l lists your own rules; it takes no -u USER".into());
+        let run_option = d.group.is_some() || d.chdir.is_some() || d.shell || d.login;
+        if d.remove_timestamps {
+            if with_command || run_option || self.list || d.validate || self.user.is_some() {
+                return Err("-K takes no command and no other option".into());
             }
-            if !self.token.is_empty() {
-                return Err("-l takes no --token".into());
+            if self.non_interactive || self.reset_timestamp || !self.token.is_empty() {
+                return Err("-K takes no command and no other option".into());
+            }
+            if d.other_user.is_some() || d.edit {
+                return Err("-K takes no command and no other option".into());
+            }
+            return Ok(Mode::RemoveAll);
+        }
+        if d.edit {
+            let other = self.list || d.validate || run_option || !self.token.is_empty();
+            if other || d.other_user.is_some() {
+                return Err("-e takes only -n, -k and -u USER, then the files".into());
+            }
+            if !with_command {
+                return Err("-e needs at least one file".into());
+            }
+            return Ok(Mode::Edit);
+        }
+        if d.other_user.is_some() && !self.list {
+            return Err("-U USER is for -l only".into());
+        }
+        if d.validate {
+            if with_command || run_option || self.list || self.user.is_some() {
+                return Err("-v takes no command and no option but -n".into());
+            }
+            if self.reset_timestamp || !self.token.is_empty() {
+                return Err("-v takes no command and no option but -n".into());
+            }
+            return Ok(Mode::Validate);
+        }
+        if self.list {
+            if !self.token.is_empty() || d.chdir.is_some() || d.shell || d.login {
+                return Err("-l takes no --token, -D, -s or -i".into());
+            }
+            if with_command {
+                if self.reset_timestamp {
+                    return Err("-l COMMAND takes no -k".into());
+                }
+                return Ok(Mode::Check);
+            }
+            if self.user.is_some() || d.group.is_some() {
+                return Err("-l lists your own rules; it takes no -u USER or -g GROUP".into());
             }
             return Ok(Mode::List);
         }
-        if with_command {
+        if d.login && d.chdir.is_some() {
+            return Err("-i runs in the target's home; it takes no -D".into());
+        }
+        if with_command || d.shell || d.login {
             return Ok(Mode::Run);
         }
         if self.reset_timestamp {
-            if self.user.is_some() || self.non_interactive || !self.token.is_empty() {
+            if self.user.is_some() || self.non_interactive || !self.token.is_empty() || run_option {
                 return Err("-k without a command takes no other option".into());
             }
             return Ok(Mode::ResetOnly);
@@ -91,8 +181,8 @@ impl BdexecArgs {
 }
 
 /// bdexec's options that take a value: short letters and long names.
-const SHORT_WITH_VALUE: &[char] = &['u'];
-const LONG_WITH_VALUE: &[&str] = &["--user", "--token"];
+const SHORT_WITH_VALUE: &[char] = &['u', 'U', 'g', 'D'];
+const LONG_WITH_VALUE: &[&str] = &["--user", "--token", "--other-user", "--group", "--chdir"];
 
 /// Rewrite bdexec's argument list so that clap reads option values the
 /// way getopt(3) does. clap takes `-u=root` as the user "root"; getopt
@@ -226,7 +316,32 @@ mod tests {
         assert_eq!(mode(&["-l", "--token", "f"]), Err("usage"));
         assert_eq!(mode(&["-n"]), Err("usage"));
         assert_eq!(mode(&["-u", "root"]), Err("usage"));
-        assert_eq!(mode(&["-l", "id"]), Err("clap"));
+        assert_eq!(mode(&["-l", "id"]), Ok(Mode::Check));
+        assert_eq!(mode(&["-l", "-U", "bob", "--", "id"]), Ok(Mode::Check));
+        assert_eq!(mode(&["-l", "-U", "bob"]), Ok(Mode::List));
+        assert_eq!(mode(&["-U", "bob", "id"]), Err("usage"));
+        assert_eq!(mode(&["-K"]), Ok(Mode::RemoveAll));
+        assert_eq!(mode(&["-K", "id"]), Err("usage"));
+        assert_eq!(mode(&["-K", "-s"]), Err("usage"));
+        assert_eq!(mode(&["-K", "-g", "ops"]), Err("usage"));
+        assert_eq!(mode(&["-K", "-k"]), Err("usage"));
+        assert_eq!(mode(&["-v"]), Ok(Mode::Validate));
+        assert_eq!(mode(&["-v", "-n"]), Ok(Mode::Validate));
+        assert_eq!(mode(&["-v", "id"]), Err("usage"));
+        assert_eq!(mode(&["-s"]), Ok(Mode::Run));
+        assert_eq!(mode(&["-i"]), Ok(Mode::Run));
+        assert_eq!(mode(&["-s", "-i"]), Err("clap"));
+        assert_eq!(mode(&["-i", "-D", "/tmp"]), Err("usage"));
+        assert_eq!(mode(&["-gops", "id"]), Ok(Mode::Run));
+        assert_eq!(mode(&["-D", "/srv", "id"]), Ok(Mode::Run));
+        assert_eq!(mode(&["-g", "ops"]), Err("usage"));
+        assert_eq!(mode(&["-l", "-g", "ops"]), Err("usage"));
+        assert_eq!(mode(&["-e", "/etc/motd"]), Ok(Mode::Edit));
+        assert_eq!(mode(&["-e", "-u", "bob", "-n", "--", "/f"]), Ok(Mode::Edit));
+        assert_eq!(mode(&["-e"]), Err("usage"));
+        assert_eq!(mode(&["-e", "-s", "/f"]), Err("usage"));
+        assert_eq!(mode(&["-e", "-l", "/f"]), Err("usage"));
+        assert_eq!(mode(&["-e", "-K"]), Err("usage"));
         assert_eq!(mode(&["-u", "a", "-u", "b", "id"]), Err("clap"));
     }
 }

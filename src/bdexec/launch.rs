@@ -17,6 +17,7 @@ use crate::exec::confine::Confinement;
 use crate::exec::{hygiene, launch, monitor, privileges};
 use crate::policy::model::Policy;
 use std::convert::Infallible;
+use std::os::unix::ffi::OsStrExt;
 
 pub(super) fn launch(
     ctx: &Ctx,
@@ -38,7 +39,7 @@ pub(super) fn launch(
                 // recorded is what the pty shows.
                 use_pty: accepted.session.use_pty != Some(false) || accepted.session.recorded(),
                 target_uid: target.uid,
-                target_gid: target.gid,
+                target_gid: prepared.gid,
                 accept: accepted.uuid,
                 host: &ctx.host,
                 traceparent: ctx.traceparent.as_deref(),
@@ -59,11 +60,23 @@ pub(super) fn launch(
                 .map_err(|e| format!("cannot confine the command, nothing was run: {e}"))?;
         }
         let grant_follows = confinement.as_ref().is_some_and(|c| c.grant_follows());
-        privileges::switch_to_target(target.uid, target.gid, &prepared.groups, grant_follows)
+        privileges::switch_to_target(target.uid, prepared.gid, &prepared.groups, grant_follows)
             .map_err(|e| format!("privilege switch failed, nothing was run: {e}"))?;
         saved
             .restore_for_target(policy.defaults.umask)
             .map_err(|e| format!("cannot prepare the command, nothing was run: {e}"))?;
+        // -D / -i: the directory is entered with the target's rights,
+        // before Landlock and seccomp (the filter is installed just
+        // before execveat; src/policy/syscalls.rs, EXEC_NEEDS).
+        if let Some(dir) = &allowed.chdir {
+            launch::enter_dir(dir, !allowed.login).map_err(|e| {
+                format!(
+                    "cannot change to {} as {}: {e}, nothing was run",
+                    display(dir.as_os_str().as_bytes()),
+                    target.name
+                )
+            })?;
+        }
         // The grant after the switch (ambient is cleared by it), then
         // no_new_privs, Landlock and seccomp, always last.
         if let Some(c) = confinement {

@@ -6,7 +6,10 @@
 //!   environment and capabilities, read the caller, shield the process,
 //!   open the state and read the clock;
 //! * `load`: the policy, its pin (drift), frozen mode;
-//! * `modes`: `-k` alone and `-l`, which end the call there;
+//! * `modes`: `-k` alone, `-K`, `-v`, `-l` and `-l COMMAND`, which end
+//!   the call there;
+//! * `edit`: `-e FILE...` (sudoedit) instead of the phases below, with
+//!   its own records;
 //! * `authorize`: `-u`, resolving the command, decoys, the decision
 //!   (decide.rs) and frozen mode;
 //! * `auth`: the rule's authentication and rate limit; then `novelty`
@@ -29,6 +32,8 @@ pub mod auth;
 mod authorize;
 pub mod cli;
 mod confine;
+mod daily;
+mod edit;
 mod launch;
 mod load;
 mod modes;
@@ -105,8 +110,11 @@ fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i3
     // auth: the policy, then the decision and the rule's authentication.
     let loaded = load::policy(ctx, &state_dir)?;
     let policy = &loaded.loaded.policy;
-    if let Some(code) = modes::answer(ctx, &opts, mode, &state_dir, policy)? {
+    if let Some(code) = modes::answer(ctx, &opts, mode, &state_dir, &loaded, &clock)? {
         return Ok(code);
+    }
+    if mode == cli::Mode::Edit {
+        return edit::edit(ctx, &opts, &loaded, &state_dir, &clock);
     }
     let allowed = authorize::authorize(ctx, &opts, &loaded, &clock)?;
     let approved_by = auth::authenticate(ctx, &opts, policy, &allowed, &state_dir, &clock)?;

@@ -56,6 +56,7 @@ impl Ctx {
             timing: Some(self.watch.timing()),
             traceparent: self.traceparent.as_deref(),
             monitor: x.monitor,
+            edit: x.edit,
         };
         let appended = audit::append(&rec, &AppendOptions::system())?;
         // Durable, lock released: the journal copy (never blocks).
@@ -86,6 +87,7 @@ pub(super) fn accept(
         confinement: confinement.map(|c| c.summary()),
         env_dropped: &prepared.dropped,
         monitor,
+        edit: None,
     };
     let reason = match &approved_by {
         Some(a) => format!("allowed, {a}"),

@@ -44,4 +44,6 @@ pub(super) struct Extra<'a> {
     pub env_dropped: &'a [String],
     /// Monitor mode: the accept record says so (`"monitor":true`).
     pub monitor: bool,
+    /// An `edit` record's `before` and `after` hashes.
+    pub edit: Option<([u8; 32], [u8; 32])>,
 }

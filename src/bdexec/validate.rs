@@ -15,7 +15,10 @@ use std::ffi::CString;
 
 /// What the command gets.
 pub(super) struct Prepared {
-    /// The target's groups.
+    /// The primary gid: the target's, or the group of `-g`.
+    pub gid: u32,
+    /// The target's groups (with `-g`: the group first; without `-u`,
+    /// the caller's groups after it).
     pub groups: Vec<Gid>,
     pub envp: Vec<CString>,
     /// Caller variables the environment did not keep (for the record).
@@ -65,16 +68,45 @@ pub(super) fn validate(
             target.target.name
         )));
     }
+    // -g: the group is the primary gid and the first supplementary
+    // group; the target's groups follow (the caller's, when the target
+    // is the caller).
+    let (gid, groups) = match allowed.group {
+        None => (target.target.gid, groups),
+        Some(g) => {
+            let rest: Vec<Gid> = if allowed.as_self {
+                ctx.caller.gids.iter().map(|g| Gid::from_raw(*g)).collect()
+            } else {
+                groups
+            };
+            let mut v = vec![Gid::from_raw(g)];
+            v.extend(rest.into_iter().filter(|x| x.as_raw() != g));
+            (g, v)
+        }
+    };
     let caller_env = env::snapshot_env();
     let command_line = command_line(&allowed.cmd_path, &allowed.args);
     // The rule's env_keep adds to the defaults'; its secure_path is the
     // command's PATH (the command itself was resolved with the defaults':
     // the rule was not known yet; belladonna-policy(5)).
-    let env_keep = rule.env_keep_with(&policy.defaults);
+    // -i: the login environment from scratch (HOME, SHELL, USER,
+    // LOGNAME, PATH, a safe TERM and the BDEXEC_/SUDO_ variables); no
+    // env_keep, no setenv.
+    let login_keep = ["TERM".to_string()];
+    let env_keep = if allowed.login {
+        login_keep.to_vec()
+    } else {
+        rule.env_keep_with(&policy.defaults)
+    };
+    let setenv: [&[(String, String)]; 2] = if allowed.login {
+        [&[], &[]]
+    } else {
+        [&policy.defaults.setenv, &rule.setenv]
+    };
     let env::BuiltEnv { envp, dropped } = env::build_env(&env::EnvInput {
         caller_env: &caller_env,
         env_keep: &env_keep,
-        setenv: &[&policy.defaults.setenv, &rule.setenv],
+        setenv: &setenv,
         secure_path: rule.secure_path_with(&policy.defaults),
         target,
         caller: &ctx.caller,
@@ -87,6 +119,7 @@ pub(super) fn validate(
         .collect::<Result<_, _>>()
         .map_err(|_| deny("argument contains a NUL byte".to_string()))?;
     Ok(Prepared {
+        gid,
         groups,
         envp,
         dropped,

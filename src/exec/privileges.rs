@@ -260,6 +260,34 @@ pub fn switch_to_target(
     Ok(())
 }
 
+/// Effective ids and supplementary groups of the target (`bdexec -e`,
+/// issue 13: the edited file is read and written back with the
+/// target's file access; the real and saved ids stay as they are, so
+/// [`euid_caller`] and [`euid_root`] still work). No effective
+/// capability is left (a root target has owner rights only).
+pub fn euid_target(uid: u32, gid: u32, groups: &[Gid]) -> Result<(), PrivError> {
+    if uid == u32::MAX || gid == u32::MAX {
+        return Err(PrivError::MinusOne);
+    }
+    let u = getresuid().map_err(sys("getresuid"))?;
+    let g = getresgid().map_err(sys("getresgid"))?;
+    raise_id_caps()?;
+    setgroups(groups).map_err(sys("setgroups"))?;
+    setresgid(g.real, Gid::from_raw(gid), g.saved).map_err(sys("setresgid"))?;
+    setresuid(u.real, Uid::from_raw(uid), u.saved).map_err(sys("setresuid"))?;
+    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))?;
+    let (u2, g2) = (
+        getresuid().map_err(sys("getresuid"))?,
+        getresgid().map_err(sys("getresgid"))?,
+    );
+    if u2.effective.as_raw() != uid || g2.effective.as_raw() != gid {
+        return Err(PrivError::Unverified(
+            "effective ids did not become the target's",
+        ));
+    }
+    Ok(())
+}
+
 /// Effective uid/gid back to the caller's real ids (the saved ids stay 0,
 /// so [`euid_root`] can return without any capability). Used to resolve
 /// the command with the caller's own file access.

@@ -149,6 +149,83 @@ pub fn matching_command<'p>(
         .find(|c| command_matches(c, command, rule.is_deny(), argv, files))
 }
 
+/// A group `-g` asks for: its gid and, when NSS knows it, its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupAsk<'a> {
+    pub gid: u32,
+    pub name: Option<&'a str>,
+}
+
+/// Whether a rule lets the command run with `group` as its primary group
+/// for `target`: the target's own primary group always; otherwise an
+/// entry of `run_as_groups` (the name, `#gid`, or `ALL`) must name it.
+pub fn rule_grants_group(rule: &Rule, target: &Target, group: GroupAsk<'_>) -> bool {
+    group.gid == target.gid
+        || rule.run_as_groups.as_deref().is_some_and(|list| {
+            list.iter().any(|e| {
+                e == "ALL"
+                    || group.name.is_some_and(|n| n == e)
+                    || e.strip_prefix('#').and_then(|d| d.parse::<u32>().ok()) == Some(group.gid)
+            })
+        })
+}
+
+/// Whether a rule's `chdir` allows `-D dir`. `dir` must be absolute and
+/// clean (no `.`, `..`, empty components or trailing `/`); a pattern is
+/// `"*"` (any directory) or an absolute path whose `*` matches any run
+/// of characters within one path component. No `chdir`: never.
+pub fn chdir_allowed(rule: &Rule, dir: &[u8]) -> bool {
+    (clean_abs(dir) || dir == b"/")
+        && rule.chdir.as_deref().is_some_and(|pats| {
+            pats.iter()
+                .any(|p| p == "*" || component_glob(p.as_bytes(), dir))
+        })
+}
+
+/// Whether `bdexec -e` may edit `path` under this rule: `path` clean and
+/// absolute (as for [`chdir_allowed`]; `..` is refused, stricter than
+/// sudo), and an `edit` pattern matches it.
+pub fn edit_allowed(rule: &Rule, path: &[u8]) -> bool {
+    clean_abs(path)
+        && rule
+            .edit
+            .as_deref()
+            .is_some_and(|pats| pats.iter().any(|p| component_glob(p.as_bytes(), path)))
+}
+
+/// Absolute, not `/` itself, no empty, `.` or `..` component, no
+/// trailing `/`.
+pub fn clean_abs(p: &[u8]) -> bool {
+    p.len() > 1
+        && p.first() == Some(&b'/')
+        && p.last() != Some(&b'/')
+        && !p[1..]
+            .split(|b| *b == b'/')
+            .any(|c| c.is_empty() || c == b"." || c == b"..")
+}
+
+/// `*` matches any run of bytes other than `/`; everything else itself.
+fn component_glob(pat: &[u8], s: &[u8]) -> bool {
+    match pat.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => {
+            let mut i = 0;
+            loop {
+                if component_glob(rest, &s[i..]) {
+                    return true;
+                }
+                if i >= s.len() || s[i] == b'/' {
+                    return false;
+                }
+                i += 1;
+            }
+        }
+        Some((c, rest)) => s
+            .split_first()
+            .is_some_and(|(d, srest)| c == d && component_glob(rest, srest)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -390,5 +467,66 @@ mod tests {
             &a(&["-c"]),
             &Ids
         ));
+    }
+
+    /// A plain allow rule to set the daily keys on.
+    fn one_rule() -> Rule {
+        let src = "version = 1\n[[rule]]\nname = \"a\"\nusers = [\"alice\"]\n\
+                   commands = [\"/usr/bin/id\"]\n";
+        crate::policy::parse::parse_main(src, std::path::Path::new("/etc/p.toml"))
+            .expect("parses")
+            .rules
+            .remove(0)
+    }
+
+    #[test]
+    fn chdir_patterns() {
+        let mut r = one_rule();
+        assert!(!chdir_allowed(&r, b"/srv/a"), "no key: never");
+        r.chdir = Some(vec!["/srv/*".into(), "/var/www".into()]);
+        for ok in [&b"/srv/a"[..], b"/srv/b.c", b"/var/www"] {
+            assert!(chdir_allowed(&r, ok), "{}", String::from_utf8_lossy(ok));
+        }
+        for no in [
+            &b"/srv"[..],
+            b"/srv/a/b",
+            b"/srv/../etc",
+            b"/srv/./a",
+            b"/var/www/",
+            b"/var/www/x",
+            b"srv/a",
+            b"/srv//a",
+            b"",
+        ] {
+            assert!(!chdir_allowed(&r, no), "{}", String::from_utf8_lossy(no));
+        }
+        r.chdir = Some(vec!["*".into()]);
+        assert!(chdir_allowed(&r, b"/etc"));
+        assert!(chdir_allowed(&r, b"/"));
+        assert!(!chdir_allowed(&r, b"/etc/../root"));
+    }
+
+    #[test]
+    fn groups_granted() {
+        let mut r = one_rule();
+        let t = Target {
+            uid: 5,
+            gid: 50,
+            name: "t".into(),
+            gids: vec![50],
+            group_names: vec![],
+        };
+        let ask = |gid, name| GroupAsk { gid, name };
+        assert!(
+            rule_grants_group(&r, &t, ask(50, None)),
+            "own primary group"
+        );
+        assert!(!rule_grants_group(&r, &t, ask(7, Some("ops"))));
+        r.run_as_groups = Some(vec!["ops".into(), "#9".into()]);
+        assert!(rule_grants_group(&r, &t, ask(7, Some("ops"))));
+        assert!(rule_grants_group(&r, &t, ask(9, None)));
+        assert!(!rule_grants_group(&r, &t, ask(8, Some("wheel"))));
+        r.run_as_groups = Some(vec!["ALL".into()]);
+        assert!(rule_grants_group(&r, &t, ask(8, Some("wheel"))));
     }
 }

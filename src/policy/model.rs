@@ -344,6 +344,21 @@ pub struct Rule {
     /// this rule's password prompts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp_timeout: Option<u64>,
+    /// `run_as_groups = [...]`: the groups `bdexec -g` may name for this
+    /// rule (group names, `#gid`, or `"ALL"`); the target's own primary
+    /// group is always allowed. Not serialized when absent (hash kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_as_groups: Option<Vec<String>>,
+    /// `chdir = [...]`: the directories `bdexec -D` may name (absolute
+    /// patterns, `*` within one path component; `"*"` alone: any).
+    /// Absent: `-D` is refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chdir: Option<Vec<String>>,
+    /// `edit = [...]`: the files `bdexec -e` may edit as the target
+    /// (absolute patterns, `*` within one path component). A rule may
+    /// be edit-only (no `commands`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edit: Option<Vec<String>>,
     /// Not part of the policy's meaning: excluded from the hash.
     #[serde(skip)]
     pub origin: Origin,

@@ -272,6 +272,11 @@ pub enum EventKind {
     Incident,
     /// How a monitored command ended.
     Exit,
+    /// `bdexec -v`: authenticated, nothing ran (the layout of accept).
+    Validate,
+    /// `bdexec -e`: a file edited (the layout of accept, with `before`
+    /// and `after`).
+    Edit,
 }
 
 impl EventKind {
@@ -284,6 +289,8 @@ impl EventKind {
             EventKind::Rotate => "rotate",
             EventKind::Incident => "incident",
             EventKind::Exit => "exit",
+            EventKind::Validate => "validate",
+            EventKind::Edit => "edit",
         }
     }
 }
@@ -550,6 +557,8 @@ impl<'a> LineView<'a> {
                 b"rotate" => EventKind::Rotate,
                 b"alert" | b"freeze" | b"unfreeze" | b"unfreeze-refused" => EventKind::Incident,
                 b"exit" => EventKind::Exit,
+                b"validate" => EventKind::Validate,
+                b"edit" => EventKind::Edit,
                 _ => return field_err(&fields[1], "unknown event".into()),
             },
             Some(f) => return field_err(f, "second field is not \"event\"".into()),
@@ -565,7 +574,11 @@ impl<'a> LineView<'a> {
             EventKind::Seal => SEAL_LAYOUT,
             EventKind::Rotate => ROTATE_LAYOUT,
             EventKind::Exit => exit_layout(&fields),
-            EventKind::Accept | EventKind::Reject | EventKind::Incident => RECORD_LAYOUT,
+            EventKind::Accept
+            | EventKind::Reject
+            | EventKind::Incident
+            | EventKind::Validate
+            | EventKind::Edit => RECORD_LAYOUT,
         };
         for (i, (name, ty)) in layout.iter().enumerate() {
             let Some(f) = fields.get(i) else {

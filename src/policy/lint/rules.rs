@@ -93,6 +93,7 @@ pub(super) fn lint_denies(p: &Policy, out: &mut Vec<Finding>) {
 pub(super) fn lint_allows(p: &Policy, out: &mut Vec<Finding>) {
     let allows: Vec<&Rule> = p.rules.iter().filter(|r| !r.is_deny()).collect();
     for (k, rule) in allows.iter().enumerate() {
+        daily_keys(rule, out);
         for (j, spec) in rule.commands.iter().enumerate() {
             let cmd = render(spec);
             if let Some(f) = broad_entry(rule, spec) {
@@ -177,6 +178,66 @@ pub(super) fn lint_allows(p: &Policy, out: &mut Vec<Finding>) {
                 ));
             }
         }
+    }
+}
+
+/// The keys of `-g` and `-D` (issue 13) at their broadest:
+/// `run_as_groups = ["ALL"]` WARN (any group, `shadow`, `disk` or
+/// `docker` among them: root-equivalent through group-owned files and
+/// sockets), `chdir = ["*"]` INFO (any directory, as the target).
+fn daily_keys(rule: &Rule, out: &mut Vec<Finding>) {
+    if rule
+        .run_as_groups
+        .as_deref()
+        .is_some_and(|g| g.iter().any(|x| x == "ALL"))
+    {
+        out.push(finding(
+            Severity::Warn,
+            rule,
+            format!(
+                "rule {:?}: run_as_groups = [\"ALL\"] lets -g pick any group (shadow, disk, docker: \
+                 root-equivalent through group-owned files); name the groups",
+                rule.name
+            ),
+        ));
+    }
+    // -e on a file that decides who is root: root-equivalent.
+    let critical = [
+        "/etc/passwd",
+        "/etc/shadow",
+        "/etc/group",
+        "/etc/sudoers",
+        "/etc/crontab",
+        "/etc/belladonna/policy.toml",
+        "/etc/pam.d/belladonna",
+        "/etc/ld.so.preload",
+    ];
+    if let Some(f) = critical
+        .iter()
+        .find(|f| crate::policy::matcher::edit_allowed(rule, f.as_bytes()))
+    {
+        out.push(finding(
+            Severity::Warn,
+            rule,
+            format!(
+                "rule {:?}: edit allows {f} (root-equivalent: whoever edits it decides who is root)",
+                rule.name
+            ),
+        ));
+    }
+    if rule
+        .chdir
+        .as_deref()
+        .is_some_and(|d| d.iter().any(|x| x == "*"))
+    {
+        out.push(finding(
+            Severity::Info,
+            rule,
+            format!(
+                "rule {:?}: chdir = [\"*\"] lets -D run its commands in any directory the target can enter",
+                rule.name
+            ),
+        ));
     }
 }
 

@@ -692,3 +692,32 @@ fn writable_commands_and_digest_pins() {
         "{msgs:#?}"
     );
 }
+
+#[test]
+fn broadest_group_and_directory_keys_are_reported() {
+    let p = pol(
+        "[[rule]]\nname = \"g\"\nusers = [\"u\"]\ncommands = [\"/usr/bin/id\"]\nrun_as_groups = [\"ALL\"]\nchdir = [\"*\"]\n\
+         [[rule]]\nname = \"n\"\nusers = [\"u\"]\ncommands = [\"/usr/bin/id -u\"]\nrun_as_groups = [\"ops\"]\nchdir = [\"/srv/*\"]\n",
+    );
+    let all = lint(&p);
+    let has = |sev: Severity, what: &str| {
+        all.iter()
+            .any(|f| f.severity == sev && f.message.contains(what) && f.message.contains("\"g\""))
+    };
+    assert!(has(Severity::Warn, "run_as_groups = [\"ALL\"]"), "{all:#?}");
+    assert!(has(Severity::Info, "chdir = [\"*\"]"), "{all:#?}");
+    let e = pol("[[rule]]\nname = \"g\"\nusers = [\"u\"]\nedit = [\"/etc/*\"]\n");
+    let all = lint(&e);
+    assert!(
+        all.iter()
+            .any(|f| f.severity == Severity::Warn && f.message.contains("edit allows /etc/passwd")),
+        "{all:#?}"
+    );
+    let e = pol("[[rule]]\nname = \"g\"\nusers = [\"u\"]\nedit = [\"/etc/nginx/*.conf\"]\n");
+    assert!(!lint(&e).iter().any(|f| f.message.contains("edit allows")));
+    assert!(
+        !all.iter().any(|f| f.message.contains("\"n\"")
+            && (f.message.contains("run_as_groups") || f.message.contains("chdir"))),
+        "{all:#?}"
+    );
+}

@@ -508,6 +508,12 @@ struct RuleDe {
     secure_path: Option<Vec<PathBuf>>,
     #[serde(default)]
     timestamp_timeout: Option<u64>,
+    #[serde(default)]
+    run_as_groups: Option<Vec<String>>,
+    #[serde(default)]
+    chdir: Option<Vec<String>>,
+    #[serde(default)]
+    edit: Option<Vec<String>>,
 }
 
 /// `monitor`, `use_pty`, `require_tty` as serialized (unset keys absent).
@@ -656,6 +662,9 @@ impl PolicyDe {
                     env_keep: r.env_keep,
                     secure_path: r.secure_path,
                     timestamp_timeout: r.timestamp_timeout,
+                    run_as_groups: r.run_as_groups,
+                    chdir: r.chdir,
+                    edit: r.edit,
                     origin: origin(),
                 })
                 .collect(),

@@ -113,6 +113,9 @@ pub(super) struct RawRule {
     pub(super) require_tty: Option<bool>,
     pub(super) record: Option<bool>,
     pub(super) record_input: Option<bool>,
+    pub(super) run_as_groups: Option<Spanned<Vec<SStr>>>,
+    pub(super) chdir: Option<Spanned<Vec<SStr>>>,
+    pub(super) edit: Option<Spanned<Vec<SStr>>>,
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.

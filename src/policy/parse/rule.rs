@@ -131,7 +131,10 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
             v
         }
     };
+    let edit = super::daily::edit_key(ctx, &name, raw, action)?;
     let commands = match &raw.commands {
+        // An edit-only rule (bdexec -e) runs no command.
+        None if edit.is_some() => Vec::new(),
         None => {
             return Err(ctx.err(
                 &span,
@@ -207,6 +210,7 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
         None => None,
     };
     let (env_keep, secure_path, timestamp_timeout) = rule_env(ctx, &name, raw, action)?;
+    let (run_as_groups, chdir) = super::daily::rule_keys(ctx, &name, raw, action)?;
     Ok(Rule {
         name,
         users,
@@ -230,6 +234,9 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
         env_keep,
         secure_path,
         timestamp_timeout,
+        run_as_groups,
+        chdir,
+        edit,
         origin: ctx.origin(&span),
     })
 }

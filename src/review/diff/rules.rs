@@ -136,6 +136,22 @@ pub(super) fn rules(a: &Policy, b: &Policy, out: &mut Out) {
         }
         setenv_changes(&subject, &x.setenv, &y.setenv, out);
         rule_env_changes(&subject, x, a, y, b, out);
+        // -g groups and -D directories (issue 13): an entry added widens.
+        let none = Vec::new();
+        for (key, vx, vy) in [
+            ("run_as_groups", &x.run_as_groups, &y.run_as_groups),
+            ("chdir", &x.chdir, &y.chdir),
+            ("edit", &x.edit, &y.edit),
+        ] {
+            let (vx, vy) = (vx.as_ref().unwrap_or(&none), vy.as_ref().unwrap_or(&none));
+            for (d, e) in set_changes(vx, vy) {
+                let kind = match e {
+                    Effect::Narrowing => ChangeKind::Revoke,
+                    _ => ChangeKind::Grant,
+                };
+                out.push(kind, subject.clone(), format!("{key} {d}"), e);
+            }
+        }
         let mut tmp = Vec::new();
         compare_approval(x, a, y, b, &mut tmp);
         compare_rate(x.rate, y.rate, &mut tmp);

@@ -497,3 +497,28 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn run_as_groups_and_chdir_entries_widen_and_narrow() {
+    let more =
+        format!("{R}run_as_groups = [\"ops\"]\nchdir = [\"/srv/*\"]\nedit = [\"/etc/motd\"]\n");
+    let l = lines(R, &more);
+    for want in [
+        "run_as_groups ops granted",
+        "chdir /srv/* granted",
+        "edit /etc/motd granted",
+    ] {
+        assert!(
+            l.iter().any(|x| x.starts_with('+') && x.contains(want)),
+            "{want}: {l:#?}"
+        );
+    }
+    let l = lines(&more, R);
+    for want in ["run_as_groups ops revoked", "chdir /srv/* revoked"] {
+        assert!(
+            l.iter().any(|x| x.starts_with('-') && x.contains(want)),
+            "{want}: {l:#?}"
+        );
+    }
+    assert!(diff(&pol(&more), &pol(&more)).changes.is_empty());
+}
