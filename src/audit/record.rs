@@ -165,6 +165,9 @@ pub struct ExitRecord<'a> {
     /// The accept record's `traceparent`, repeated so that the spans of
     /// the command's end join the call's trace (docs/decisions.md 8a).
     pub traceparent: Option<&'a str>,
+    /// `noexec` runs: how many `execve`/`execveat` of the command and its
+    /// descendants were refused (src/exec/noexec.rs); `None` otherwise.
+    pub exec_refused: Option<u64>,
 }
 
 /// The most argv bytes a record holds: each argument's length plus one,
@@ -595,6 +598,9 @@ pub fn encode_exit_keyed(
         };
         out.extend_from_slice(b",\"traceparent\":");
         json_str(out, tp.as_bytes());
+    }
+    if let Some(n) = rec.exec_refused {
+        push_num_field(out, "exec_refused", n);
     }
     finish(out, body_start, seq, prev, key)
 }

@@ -14,9 +14,10 @@ use super::validate::Prepared;
 use super::{Refusal, exit};
 use crate::base::escape::display;
 use crate::exec::confine::Confinement;
-use crate::exec::{hygiene, launch, monitor, privileges};
+use crate::exec::{hygiene, launch, monitor, noexec, privileges};
 use crate::policy::model::Policy;
 use std::convert::Infallible;
+use std::os::fd::AsFd;
 
 pub(super) fn launch(
     ctx: &Ctx,
@@ -30,6 +31,13 @@ pub(super) fn launch(
     // Comes back only with the reason nothing was run.
     let exec = || -> Result<Infallible, String> {
         let target = &allowed.target.target;
+        // noexec (exec/noexec.rs): the monitor supervises every exec.
+        let (supervisor, mut noexec) = match accepted.session.noexec == Some(true) {
+            true => noexec::pair(allowed.resolved.fd.as_fd())
+                .map(|(s, c)| (Some(s), Some(c)))
+                .map_err(|e| format!("cannot start the monitor, nothing was run: {e}"))?,
+            false => (None, None),
+        };
         // Monitor mode: the parent stays to record the exit (never returns
         // here); the child goes on exactly as a plain exec.
         if accepted.monitor {
@@ -40,11 +48,15 @@ pub(super) fn launch(
                 accept: accepted.uuid,
                 host: &ctx.host,
                 traceparent: ctx.traceparent.as_deref(),
+                noexec: supervisor.as_ref(),
             };
             monitor::start(&plan)
                 .and_then(|mut c| c.before_switch())
                 .map_err(|e| format!("cannot start the monitor, nothing was run: {e}"))?;
+        } else {
+            noexec = None;
         }
+        drop(supervisor);
         // DESIGN section 4, exec/sandbox: bounding set and securebits ->
         // setgroups/setresgid/setresuid -> rlimits/umask -> the granted
         // capabilities -> no_new_privs -> Landlock -> seccomp (last) -> exec.
@@ -58,6 +70,17 @@ pub(super) fn launch(
         saved
             .restore_for_target(policy.defaults.umask)
             .map_err(|e| format!("cannot prepare the command, nothing was run: {e}"))?;
+        // noexec before the sandbox: its filter's listener goes to the
+        // monitor over a socket the profile's allow-list may not permit.
+        // Without a monitor there is no supervisor: refuse.
+        let _armed = match (noexec, accepted.session.noexec == Some(true)) {
+            (Some(n), _) => Some(
+                n.install()
+                    .map_err(|e| format!("cannot confine the command, nothing was run: {e}"))?,
+            ),
+            (None, true) => return Err("noexec without its monitor, nothing was run".into()),
+            (None, false) => None,
+        };
         // The grant after the switch (ambient is cleared by it), then
         // no_new_privs, Landlock and seccomp, always last.
         if let Some(c) = confinement {

@@ -80,7 +80,8 @@ pub(super) fn accept(
     approved_by: Option<String>,
 ) -> Result<Accepted, Refusal> {
     let session = allowed.session();
-    let monitor = session.monitor == Some(true);
+    // noexec implies monitor mode: the monitor supervises the execs.
+    let monitor = session.monitor == Some(true) || session.noexec == Some(true);
     let extra = Extra {
         sandbox: confinement.and_then(|c| c.profile()),
         confinement: confinement.map(|c| c.summary()),

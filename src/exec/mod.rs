@@ -6,5 +6,6 @@ pub mod env;
 pub mod hygiene;
 pub mod launch;
 pub mod monitor;
+pub mod noexec;
 pub mod privileges;
 pub mod resolve;

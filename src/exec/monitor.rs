@@ -82,6 +82,8 @@ pub struct Plan<'a> {
     /// The accept record's checked `traceparent`, repeated in the exit
     /// record.
     pub traceparent: Option<&'a str>,
+    /// `noexec`: the supervisor of the command's execs (src/exec/noexec.rs).
+    pub noexec: Option<&'a crate::exec::noexec::Supervisor>,
 }
 
 /// The child's side: what it must still do on its way to exec.
@@ -204,6 +206,7 @@ pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
         master_live: true,
         started,
         target_uid: plan.target_uid,
+        exec_refused: None,
     };
     m.run(plan)
 }
@@ -247,6 +250,8 @@ struct Monitor {
     master_live: bool,
     started: Instant,
     target_uid: u32,
+    /// `noexec`: the execs refused so far.
+    exec_refused: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// How the child changed (wait4).
@@ -269,7 +274,9 @@ fn sig_name(sig: i32) -> &'static str {
 
 impl Monitor {
     fn run(mut self, plan: &Plan<'_>) -> ! {
-        self.shed();
+        self.shed(plan.noexec.map(|s| s.fd()));
+        // After shed: the supervisor thread inherits the emptied caps.
+        self.exec_refused = plan.noexec.map(|s| s.spawn(self.child));
         self.raw();
         let (code, rusage) = self.relay_until_end();
         self.restore();
@@ -286,8 +293,9 @@ impl Monitor {
     }
 
     /// Close what the monitor does not need, drop its capabilities.
-    fn shed(&self) {
+    fn shed(&self, noexec: Option<RawFd>) {
         let mut keep: Vec<RawFd> = vec![self.sfd.as_fd().as_raw_fd()];
+        keep.extend(noexec);
         keep.extend(self.tty.as_ref().map(AsRawFd::as_raw_fd));
         keep.extend(self.master.as_ref().map(AsRawFd::as_raw_fd));
         keep.sort_unstable();
@@ -539,6 +547,8 @@ impl Monitor {
             utime_us: tv_us(ru.ru_utime),
             stime_us: tv_us(ru.ru_stime),
             traceparent: plan.traceparent,
+            exec_refused: (self.exec_refused.as_ref())
+                .map(|c| c.load(std::sync::atomic::Ordering::Relaxed)),
         });
         let appended = rec.and_then(|r| {
             let a = audit::append_exit(&r, &AppendOptions::system())?;

@@ -100,6 +100,10 @@ pub struct Session {
     /// `require_tty = true`: refuse without a controlling terminal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub require_tty: Option<bool>,
+    /// `noexec = true`: the command may not execute further programs
+    /// (src/exec/noexec.rs); implies monitor mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noexec: Option<bool>,
 }
 
 impl Session {
@@ -113,6 +117,7 @@ impl Session {
             monitor: self.monitor.or(defaults.monitor),
             use_pty: self.use_pty.or(defaults.use_pty),
             require_tty: self.require_tty.or(defaults.require_tty),
+            noexec: self.noexec.or(defaults.noexec),
         }
     }
 }

@@ -371,6 +371,7 @@ fn exit_record_after_a_rotation() {
         utime_us: 3,
         stime_us: 4,
         traceparent: None,
+        exec_refused: None,
     };
     append_exit(&exit, &append_opts(d.path(), &nm)).expect("exit");
     verify(d.path()).expect("the exit finds its accept in audit.jsonl.1");

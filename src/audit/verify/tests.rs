@@ -35,6 +35,7 @@ fn exit_of(accept: [u8; 16], pid: u32) -> crate::audit::ExitRecord<'static> {
         utime_us: 3,
         stime_us: 4,
         traceparent: None,
+        exec_refused: None,
     }
 }
 

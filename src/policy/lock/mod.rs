@@ -510,13 +510,15 @@ struct RuleDe {
     timestamp_timeout: Option<u64>,
 }
 
-/// `monitor`, `use_pty`, `require_tty` as serialized (unset keys absent).
+/// `monitor`, `use_pty`, `require_tty`, `noexec` as serialized (unset
+/// keys absent).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct SessionDe {
     monitor: Option<bool>,
     use_pty: Option<bool>,
     require_tty: Option<bool>,
+    noexec: Option<bool>,
 }
 
 impl From<SessionDe> for Session {
@@ -525,6 +527,7 @@ impl From<SessionDe> for Session {
             monitor: s.monitor,
             use_pty: s.use_pty,
             require_tty: s.require_tty,
+            noexec: s.noexec,
         }
     }
 }

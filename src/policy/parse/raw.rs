@@ -82,6 +82,7 @@ pub(super) struct RawDefaults {
     pub(super) monitor: Option<bool>,
     pub(super) use_pty: Option<bool>,
     pub(super) require_tty: Option<bool>,
+    pub(super) noexec: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +109,7 @@ pub(super) struct RawRule {
     pub(super) monitor: Option<bool>,
     pub(super) use_pty: Option<bool>,
     pub(super) require_tty: Option<bool>,
+    pub(super) noexec: Option<bool>,
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.

@@ -224,6 +224,7 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
             monitor: raw.monitor,
             use_pty: raw.use_pty,
             require_tty: raw.require_tty,
+            noexec: raw.noexec,
         },
         env_keep,
         secure_path,
@@ -335,6 +336,7 @@ pub(super) fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, Polic
         monitor: d.monitor,
         use_pty: d.use_pty,
         require_tty: d.require_tty,
+        noexec: d.noexec,
     };
     Ok(out)
 }
