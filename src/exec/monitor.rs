@@ -45,6 +45,10 @@
 //! monitor having no CAP_KILL.) The accept record stays without its exit
 //! record, which `bdctl audit show` marks "no exit recorded".
 //!
+//! With `noexec`, the monitor also runs the supervisor of the command's
+//! execs (src/exec/noexec.rs) in a thread of its own, started after it
+//! shed its capabilities; its count goes into the exit record.
+//!
 //! The calls nix does not wrap safely (fork, wait4, the pty ioctls, a
 //! signal's default action) go through src/sys.
 #![forbid(unsafe_code)]

@@ -46,6 +46,7 @@ mod env;
 mod incident;
 
 mod host;
+mod noexec;
 mod rules;
 mod sandbox;
 pub use host::*;
@@ -441,6 +442,7 @@ pub fn lint(p: &Policy) -> Vec<Finding> {
     lint_approvals(p, &mut out);
     env::lint_env(p, &mut out);
     incident::lint_incident(p, &mut out);
+    noexec::lint_noexec(p, &mut out);
     out
 }
 
