@@ -205,3 +205,6 @@ pub(super) fn cmnd_text(c: &Cmnd) -> String {
         },
     }
 }
+
+/// Why a mapped noexec is narrower than sudo's.
+pub(super) const NOEXEC_NOTE: &str = "mapped to noexec = true; its seccomp filter needs no_new_privs, so a root target keeps only the rule's caps (none), where sudo's keeps full root";
