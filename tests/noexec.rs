@@ -247,3 +247,42 @@ fn with_a_sandbox_profile() {
     assert_eq!(o.stdout_str().trim(), "EACCES", "{o}");
     assert_eq!(s.last_exit()["exec_refused"], 1);
 }
+
+/// sudoers' NOEXEC through `bdctl import sudoers`: the imported rule is
+/// enforced (EACCES), the line without the tag is not, and the report
+/// says the NOEXEC line was narrowed.
+#[test]
+fn imported_noexec_is_enforced() {
+    let Some(s) = setup("imported_noexec_is_enforced", "") else {
+        return;
+    };
+    let sudoers = s.env.scratch().join("sudoers");
+    std::fs::write(
+        &sudoers,
+        format!(
+            "alice ALL = (bob) NOPASSWD: NOEXEC: {}\nalice ALL = (bob) NOPASSWD: /bin/sh\n",
+            s.execer.display()
+        ),
+    )
+    .unwrap();
+    let path = sudoers.display().to_string();
+    let out = s
+        .env
+        .bdctl(&["import", "sudoers", &path, "--host", "bdhost"]);
+    assert_eq!(out.code(), Some(0), "{out}");
+    s.env.policy(&out.stdout_str());
+    let o = s.execer("bob", &["execve", "/bin/echo"]);
+    assert_eq!(o.stdout_str().trim(), "EACCES", "{o}");
+    let o = s.run("bob", &["/bin/sh", "-c", "/bin/echo EXECUTED"]);
+    assert_eq!(o.stdout_str().trim(), "EXECUTED", "{o}");
+    let rep = s
+        .env
+        .bdctl(&["import", "sudoers", &path, "--host", "bdhost", "--report"]);
+    let t = rep.stdout_str();
+    assert!(
+        t.lines()
+            .any(|l| l.contains(":1 ") && l.contains("narrowed")),
+        "{t}"
+    );
+    assert!(t.contains("tag NOEXEC"), "{t}");
+}

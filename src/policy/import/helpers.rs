@@ -153,8 +153,8 @@ pub(super) fn scoped_reason(s: &Setting) -> &'static str {
         "timestamp_timeout" => {
             "Belladonna's timestamp_timeout is policy-wide; the policy-wide one applies"
         }
-        "use_pty" | "requiretty" => {
-            "Belladonna has no use_pty/requiretty setting yet (the command runs on the caller's terminal)"
+        "use_pty" | "requiretty" | "noexec" | "intercept" => {
+            "only the plain flag (`use_pty`, `!use_pty`, ...) is mapped"
         }
         "log_input" | "log_output" | "logfile" | "syslog" | "log_host" | "log_year"
         | "mail_badpass" => {

@@ -32,6 +32,7 @@ use super::helpers::NOEXEC_NOTE;
 use super::sudoers::{self, AliasKind, ArgSpec, Cmnd, Setting, Src};
 use super::{Conv, Item, Leaf, OutRule, Polarity, clean_path_list, setting_text};
 use crate::policy::model::DEFAULT_TIMESTAMP_TIMEOUT;
+use std::collections::HashSet;
 
 /// What scoped Defaults gave one imported rule.
 #[derive(Debug, Clone, Default)]
@@ -281,9 +282,13 @@ impl Conv<'_> {
             Scope::Runas(_) => 1,
             Scope::Cmnds(_) => 2,
         });
+        let mut copied = HashSet::new();
         for sc in scoped {
             let mut touched = Vec::new();
             let mut notes = Vec::new();
+            if let Scope::Cmnds(paths) = &sc.scope {
+                self.copy_for_commands(paths, &mut copied);
+            }
             for it in &mut self.items {
                 let Item::Rule(r) = it else { continue };
                 if r.deny {
@@ -292,7 +297,10 @@ impl Conv<'_> {
                 // No password, no timestamp: the timeout means nothing there.
                 let no_password = r.auth == Some("none");
                 let cover = covers(&sc.scope, r);
-                if cover == Cover::None {
+                // A rule a command scope covers partly has a copy for the
+                // command before it (copy_for_commands), which decides.
+                let copied_part = matches!(sc.scope, Scope::Cmnds(_)) && cover == Cover::Part;
+                if cover == Cover::None || copied_part {
                     continue;
                 }
                 let mut did = false;
@@ -362,11 +370,86 @@ impl Conv<'_> {
                     "not mapped: no imported rule is for the requests this scope matches".into(),
                 );
             }
+            let mut seen = HashSet::new();
+            notes.retain(|n| seen.insert(n.clone()));
             for n in notes {
                 self.narrowed(&sc.src, n);
             }
         }
     }
+}
+
+impl Conv<'_> {
+    /// For a `Defaults!cmnds` scope: before each allow rule that may run
+    /// one of `paths` among other commands (`ALL`, a directory holding
+    /// it, a list naming it with others), a copy of the rule for that
+    /// command alone. The first matching allow rule decides (decide.rs),
+    /// so the copy, which the scope covers entirely and which gets its
+    /// settings, is what serves the command: exactly sudo's, and the
+    /// copy allows nothing the rule did not.
+    fn copy_for_commands(&mut self, paths: &[String], copied: &mut HashSet<(String, String)>) {
+        let mut i = 0;
+        while i < self.items.len() {
+            let mut copies: Vec<OutRule> = Vec::new();
+            // A rule the scope covers entirely needs no copy.
+            if let Item::Rule(r) = &self.items[i]
+                && !r.deny
+                && !r
+                    .commands
+                    .iter()
+                    .all(|c| paths.iter().any(|p| p == path_of(c)))
+            {
+                for p in paths {
+                    let key = (r.name.clone(), p.clone());
+                    let Some(commands) = served_alone(r, p) else {
+                        continue;
+                    };
+                    if !copied.insert(key) {
+                        continue;
+                    }
+                    let mut c = r.clone();
+                    c.comment = Some(format!(
+                        "# {p} of rule {}: a rule of its own for sudo's Defaults!{p} (the first matching rule decides)",
+                        r.name
+                    ));
+                    let base = p.rsplit('/').next().unwrap_or(p);
+                    c.name = format!("{}-{}", r.name, super::slug(base));
+                    c.commands = commands;
+                    copies.push(c);
+                }
+            }
+            let n = copies.len();
+            for (k, mut c) in copies.into_iter().enumerate() {
+                c.name = self.unique_name(c.name);
+                self.items.insert(i + k, Item::Rule(c));
+            }
+            i += n + 1;
+        }
+    }
+}
+
+fn path_of(c: &str) -> &str {
+    c.split(' ').next().unwrap_or_default()
+}
+
+/// The entries of `r` that run `p` (any arguments when `ALL` or a
+/// directory holding `p` does), when `r` also runs other commands.
+fn served_alone(r: &OutRule, p: &str) -> Option<Vec<String>> {
+    let dir = p.rfind('/').map(|i| &p[..=i]);
+    let broad = r
+        .commands
+        .iter()
+        .any(|c| c == "ALL" || (path_of(c).ends_with('/') && Some(path_of(c)) == dir));
+    if broad {
+        return Some(vec![format!("{p} *")]);
+    }
+    let own: Vec<String> = r
+        .commands
+        .iter()
+        .filter(|c| path_of(c) == p)
+        .cloned()
+        .collect();
+    (!own.is_empty() && own.len() < r.commands.len()).then_some(own)
 }
 
 /// How much of rule `r` the scope covers.
