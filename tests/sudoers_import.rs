@@ -148,7 +148,7 @@ fn distribution_defaults_import_without_losing_administrators() {
         // the test's additions).
         let errors: Vec<String> = lint(&p)
             .iter()
-            .filter(|f| f.severity == Severity::Error && f.message.contains("\"sudoers-L"))
+            .filter(|f| f.severity == Severity::Error && f.message.contains("sudoers-L"))
             .map(|f| f.to_string())
             .collect();
         assert!(errors.is_empty(), "{case}: {errors:#?}");

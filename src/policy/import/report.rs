@@ -258,6 +258,15 @@ impl Conv<'_> {
             );
             return false;
         }
+        if let Some(why) = crate::policy::lint::env_keep_runs_code(var) {
+            self.unmapped(
+                src,
+                format!(
+                    "Defaults env_keep entry {var:?}: not kept: it lets the caller run its own code in the command ({why}); `bdctl policy check` refuses it"
+                ),
+            );
+            return false;
+        }
         if parse::is_forbidden_env(name) {
             self.unmapped(
                 src,

@@ -49,6 +49,7 @@ mod host;
 mod noexec;
 mod rules;
 mod sandbox;
+pub use env::env_keep_runs_code;
 pub use host::*;
 use rules::*;
 pub use sandbox::*;
