@@ -286,3 +286,17 @@ fn imported_noexec_is_enforced() {
     );
     assert!(t.contains("tag NOEXEC"), "{t}");
 }
+
+/// A noexec command may load a seccomp filter of its own, but not one
+/// with a listener (it would get, and could allow, its own execs: the
+/// newest filter wins a tie).
+#[test]
+fn own_listener_is_refused() {
+    let Some(s) = setup("own_listener_is_refused", "noexec = true") else {
+        return;
+    };
+    let o = s.execer("bob", &["seccomp", "plain"]);
+    assert_eq!(o.stdout_str().trim(), "ok", "{o}");
+    let o = s.execer("bob", &["seccomp", "listener"]);
+    assert_eq!(o.stdout_str().trim(), "EPERM", "{o}");
+}

@@ -28,6 +28,7 @@
 //!   the monitor's `exit` record says how many (`exec_refused`).
 //! * a non-native system call (i386 `int 0x80`, x32) kills the process:
 //!   the filter would otherwise not see an i386 `execve`.
+//! * a `seccomp()` asking for a listener fails with EPERM ([`filter`]).
 //! * if the monitor dies (only root can kill it), the listener closes
 //!   and the kernel fails every later exec with ENOSYS: closed, not
 //!   open. If it dies before acknowledging the listener, the child gives
@@ -44,7 +45,9 @@
 //! running a script is one program).
 #![forbid(unsafe_code)]
 
-use crate::sandbox::seccomp::{AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, X32_SYSCALL_BIT};
+use crate::sandbox::seccomp::{
+    AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, X32_SYSCALL_BIT,
+};
 use crate::sys::seccomp_notify;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{
@@ -110,24 +113,39 @@ fn insn(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
 }
 
 /// The noexec filter: a non-native architecture or the x32 ABI kills
-/// the process, `execve` and `execveat` go to the monitor, anything
-/// else is allowed (the sandbox profile's filter, if any, decides it).
+/// the process, `execve` and `execveat` go to the monitor, a `seccomp()`
+/// call asking for a listener of its own fails with EPERM, anything else
+/// is allowed (the sandbox profile's filter, if any, decides it).
+///
+/// Why the listener is refused: when stacked filters give the same
+/// answer, the kernel takes the newest filter's. A command that loaded
+/// its own filter returning `SECCOMP_RET_USER_NOTIF` for `execve`, with
+/// a listener it answers itself, would get its execs instead of the
+/// monitor, and could let them through. Without a listener such a
+/// filter's notifications fail (ENOSYS): closed. Other filters (any
+/// answer but USER_NOTIF, or without NEW_LISTENER) still load.
 pub fn filter() -> Vec<libc::sock_filter> {
     let ld = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
     let jeq = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
     let jge = libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K;
+    let jset = libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K;
     let ret = libc::BPF_RET | libc::BPF_K;
+    let new_listener = libc::SECCOMP_FILTER_FLAG_NEW_LISTENER as u32;
     vec![
-        insn(ld, 0, 0, 4), // seccomp_data.arch
+        insn(ld, 0, 0, 4), // 0: seccomp_data.arch
         insn(jeq, 1, 0, AUDIT_ARCH_X86_64),
         insn(ret, 0, 0, RET_KILL_PROCESS),
-        insn(ld, 0, 0, 0), // seccomp_data.nr
+        insn(ld, 0, 0, 0), // 3: seccomp_data.nr
         insn(jge, 0, 1, X32_SYSCALL_BIT),
         insn(ret, 0, 0, RET_KILL_PROCESS),
-        insn(jeq, 2, 0, libc::SYS_execve as u32),
-        insn(jeq, 1, 0, libc::SYS_execveat as u32),
-        insn(ret, 0, 0, SECCOMP_RET_ALLOW),
-        insn(ret, 0, 0, RET_USER_NOTIF),
+        insn(jeq, 5, 0, libc::SYS_execve as u32), // 6: -> 12
+        insn(jeq, 4, 0, libc::SYS_execveat as u32), // 7: -> 12
+        insn(jeq, 0, 2, libc::SYS_seccomp as u32), // 8: else -> 11
+        insn(ld, 0, 0, 16 + 8),                   // 9: args[1] (flags), low half
+        insn(jset, 2, 0, new_listener),           // 10: -> 13
+        insn(ret, 0, 0, SECCOMP_RET_ALLOW),       // 11
+        insn(ret, 0, 0, RET_USER_NOTIF),          // 12
+        insn(ret, 0, 0, SECCOMP_RET_ERRNO | libc::EPERM as u32), // 13
     ]
 }
 
@@ -258,8 +276,15 @@ mod tests {
     #[test]
     fn filter_is_small_and_ends_in_returns() {
         let f = filter();
-        assert_eq!(f.len(), 10);
-        assert_eq!(f[8].k, SECCOMP_RET_ALLOW);
-        assert_eq!(f[9].k, RET_USER_NOTIF);
+        assert_eq!(f.len(), 14);
+        assert_eq!(f[11].k, SECCOMP_RET_ALLOW);
+        assert_eq!(f[12].k, RET_USER_NOTIF);
+        assert_eq!(f[13].k, SECCOMP_RET_ERRNO | libc::EPERM as u32);
+        // Every jump lands inside the program.
+        for (pc, i) in f.iter().enumerate() {
+            if u32::from(i.code) & 0x07 == libc::BPF_JMP {
+                assert!(pc + 1 + usize::from(i.jt.max(i.jf)) < f.len(), "{pc}");
+            }
+        }
     }
 }

@@ -7,6 +7,9 @@
  *   later READY GO OUT PATH
  *                        write "pid ppid\n" to READY, wait for GO to
  *                        exist, then execve PATH; the result goes to OUT
+ *   seccomp plain|listener
+ *                        load an allow-all filter of our own, without or
+ *                        with a listener (SECCOMP_FILTER_FLAG_NEW_LISTENER)
  *   i386                 execve through the i386 entry (int 0x80)
  */
 #define _GNU_SOURCE
@@ -15,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -66,6 +71,16 @@ int main(int argc, char **argv) {
         FILE *o = fopen(argv[4], "w");
         if (!o) return 2;
         return try_execve(argv[5], o);
+    }
+    if (argc == 3 && !strcmp(argv[1], "seccomp")) {
+        /* A filter of our own (it allows everything), with or without a
+         * listener: a listener would let us answer our own execs. */
+        struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+        struct sock_fprog prog = {1, &allow};
+        unsigned long flags = strcmp(argv[2], "listener") ? 0 : SECCOMP_FILTER_FLAG_NEW_LISTENER;
+        long r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+        puts(r >= 0 ? "ok" : name(errno));
+        return r >= 0 ? 0 : 1;
     }
     if (argc == 2 && !strcmp(argv[1], "i386")) {
         static const char path[] = "/bin/echo";
