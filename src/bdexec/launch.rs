@@ -2,7 +2,9 @@
 //! durable `accept` record, the point of no return. Monitor mode forks
 //! (src/exec/monitor.rs: the parent stays to record the exit and never
 //! returns here); then the privilege drop in DESIGN section 4's order and
-//! `execveat` of the verified fd. Any failure ends the call without
+//! `execveat` of the verified fd; `noexec` (src/exec/noexec.rs) implies
+//! the monitor and loads its filter after the id switch, before the
+//! sandbox. Any failure ends the call without
 //! running the command: [`launch`] returns only a refusal (exit 126,
 //! syslog, one stderr line).
 #![forbid(unsafe_code)]
