@@ -118,6 +118,11 @@ fn exec_is_refused_and_counted() {
     let conf = last["confinement"].as_str().unwrap_or_default();
     assert!(conf.contains("noexec"), "{last:#}");
     s.env.assert_verify_ok("after noexec runs");
+    let show = s.env.bdctl(&["audit", "show"]);
+    assert!(
+        show.stdout_str().contains(", 2 exec refused (noexec)"),
+        "{show}"
+    );
 }
 
 /// A `#!` script runs (its start goes through bdexec's retry of the
