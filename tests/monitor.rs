@@ -9,7 +9,7 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn policy(extra_rule_keys: &str, defaults: &str) -> String {
     format!(
@@ -128,19 +128,6 @@ fn killed_by_a_signal_dies_by_it() {
     assert!(ex.get("status").is_none(), "{ex:#}");
     assert!(show(&env).contains(": signal TERM,"));
     env.assert_verify_ok("signal exit");
-}
-
-fn wait_for_file(p: &std::path::Path, what: &str) -> String {
-    let start = Instant::now();
-    loop {
-        if let Ok(s) = std::fs::read_to_string(p)
-            && s.ends_with('\n')
-        {
-            return s;
-        }
-        assert!(start.elapsed() < Duration::from_secs(10), "no {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 fn kill(pid: i32, sig: i32) -> i32 {

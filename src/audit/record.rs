@@ -180,6 +180,9 @@ pub struct ExitRecord<'a> {
     pub recording: Option<[u8; 32]>,
     /// Why the recording ended before the command did (a full disk).
     pub recording_error: Option<&'a str>,
+    /// `noexec` runs: how many `execve`/`execveat` of the command and its
+    /// descendants were refused (src/exec/noexec.rs); `None` otherwise.
+    pub exec_refused: Option<u64>,
 }
 
 /// The most argv bytes a record holds: each argument's length plus one,
@@ -617,6 +620,9 @@ pub fn encode_exit_keyed(
         };
         out.extend_from_slice(b",\"traceparent\":");
         json_str(out, tp.as_bytes());
+    }
+    if let Some(n) = rec.exec_refused {
+        push_num_field(out, "exec_refused", n);
     }
     if let Some(h) = &rec.recording {
         out.extend_from_slice(b",\"recording\":");

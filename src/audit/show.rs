@@ -283,8 +283,12 @@ fn exit_line(v: &LineView<'_>, time: &str) -> String {
     } else {
         ""
     };
+    // noexec runs: how many execs the monitor refused.
+    let refused = num(v, "exec_refused")
+        .map(|n| format!(", {n} exec refused (noexec)"))
+        .unwrap_or_default();
     format!(
-        "{time} #{} exit of {}: {how}{core}, {}, maxrss {} KiB, user {}, sys {}",
+        "{time} #{} exit of {}: {how}{core}, {}, maxrss {} KiB, user {}, sys {}{refused}",
         v.seq,
         text(v, "accept").unwrap_or_default(),
         secs("duration_us"),

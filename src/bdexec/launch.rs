@@ -2,7 +2,9 @@
 //! durable `accept` record, the point of no return. Monitor mode forks
 //! (src/exec/monitor.rs: the parent stays to record the exit and never
 //! returns here); then the privilege drop in DESIGN section 4's order and
-//! `execveat` of the verified fd. Any failure ends the call without
+//! `execveat` of the verified fd; `noexec` (src/exec/noexec.rs) implies
+//! the monitor and loads its filter after the id switch, before the
+//! sandbox. Any failure ends the call without
 //! running the command: [`launch`] returns only a refusal (exit 126,
 //! syslog, one stderr line).
 #![forbid(unsafe_code)]
@@ -14,10 +16,11 @@ use super::validate::Prepared;
 use super::{Refusal, exit};
 use crate::base::escape::display;
 use crate::exec::confine::Confinement;
-use crate::exec::{hygiene, launch, monitor, privileges};
+use crate::exec::{hygiene, launch, monitor, noexec, privileges};
 use crate::policy::model::Policy;
 use std::convert::Infallible;
 use std::os::unix::ffi::OsStrExt;
+use std::os::fd::AsFd;
 
 pub(super) fn launch(
     ctx: &Ctx,
@@ -31,6 +34,13 @@ pub(super) fn launch(
     // Comes back only with the reason nothing was run.
     let exec = || -> Result<Infallible, String> {
         let target = &allowed.target.target;
+        // noexec (exec/noexec.rs): the monitor supervises every exec.
+        let (supervisor, mut noexec) = match accepted.session.noexec == Some(true) {
+            true => noexec::pair(allowed.resolved.fd.as_fd())
+                .map(|(s, c)| (Some(s), Some(c)))
+                .map_err(|e| format!("cannot start the monitor, nothing was run: {e}"))?,
+            false => (None, None),
+        };
         // Monitor mode: the parent stays to record the exit (never returns
         // here); the child goes on exactly as a plain exec.
         if accepted.monitor {
@@ -47,11 +57,15 @@ pub(super) fn launch(
                     .session
                     .recorded()
                     .then_some(accepted.session.record_input == Some(true)),
+                noexec: supervisor.as_ref(),
             };
             monitor::start(&plan)
                 .and_then(|mut c| c.before_switch())
                 .map_err(|e| format!("cannot start the monitor, nothing was run: {e}"))?;
+        } else {
+            noexec = None;
         }
+        drop(supervisor);
         // DESIGN section 4, exec/sandbox: bounding set and securebits ->
         // setgroups/setresgid/setresuid -> rlimits/umask -> the granted
         // capabilities -> no_new_privs -> Landlock -> seccomp (last) -> exec.
@@ -77,6 +91,17 @@ pub(super) fn launch(
                 )
             })?;
         }
+        // noexec before the sandbox: its filter's listener goes to the
+        // monitor over a socket the profile's allow-list may not permit.
+        // Without a monitor there is no supervisor: refuse.
+        let _armed = match (noexec, accepted.session.noexec == Some(true)) {
+            (Some(n), _) => Some(
+                n.install()
+                    .map_err(|e| format!("cannot confine the command, nothing was run: {e}"))?,
+            ),
+            (None, true) => return Err("noexec without its monitor, nothing was run".into()),
+            (None, false) => None,
+        };
         // The grant after the switch (ambient is cleared by it), then
         // no_new_privs, Landlock and seccomp, always last.
         if let Some(c) = confinement {

@@ -3,8 +3,12 @@
 //! DESIGN section 4's order after the identity switch.
 //!
 //! * A rule's profile is its `sandbox`, else `[defaults] sandbox`.
-//! * A rule with neither a profile nor `caps` is not confined: a root
-//!   target gets full root from exec, a non-root target nothing.
+//! * A rule with neither a profile nor `caps` nor `noexec` is not
+//!   confined: a root target gets full root from exec, a non-root target
+//!   nothing.
+//! * A `noexec` rule is confined like one with `caps`: its seccomp
+//!   filter needs no_new_privs (src/exec/noexec.rs), so a root target
+//!   keeps exactly `caps`, never full root.
 //! * With a profile or `caps`, the target keeps exactly `caps` (empty:
 //!   none): the bounding set is cut to them and, for a uid-0 target,
 //!   SECBIT_NOROOT is locked so exec grants nothing more.
@@ -101,7 +105,8 @@ pub fn prepare(
     state_dir: &OwnedFd,
 ) -> Result<Option<Confinement>, ConfineError> {
     let profile = profile_for(policy, rule);
-    if profile.is_none() && rule.caps.is_empty() {
+    let noexec = rule.session.or(policy.defaults.session).noexec == Some(true);
+    if profile.is_none() && rule.caps.is_empty() && !noexec {
         return Ok(None);
     }
     let grant = capgrant::parse_caps(&rule.caps)?;
@@ -146,6 +151,9 @@ pub fn prepare(
     } else {
         format!("caps {}", rule.caps.join(","))
     });
+    if noexec {
+        parts.push("noexec".to_string());
+    }
     Ok(Some(Confinement {
         profile: profile.map(|p| p.name.clone()),
         landlock: ll,

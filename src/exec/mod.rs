@@ -6,6 +6,7 @@ pub mod env;
 pub mod hygiene;
 pub mod launch;
 pub mod monitor;
+pub mod noexec;
 pub mod privileges;
 pub mod recording;
 pub mod resolve;

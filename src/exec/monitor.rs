@@ -49,6 +49,10 @@
 //! monitor having no CAP_KILL.) The accept record stays without its exit
 //! record, which `bdctl audit show` marks "no exit recorded".
 //!
+//! With `noexec`, the monitor also runs the supervisor of the command's
+//! execs (src/exec/noexec.rs) in a thread of its own, started after it
+//! shed its capabilities; its count goes into the exit record.
+//!
 //! The calls nix does not wrap safely (fork, wait4, the pty ioctls, a
 //! signal's default action) go through src/sys.
 #![forbid(unsafe_code)]
@@ -89,6 +93,8 @@ pub struct Plan<'a> {
     pub traceparent: Option<&'a str>,
     /// `record`: `Some(record_input)`.
     pub record: Option<bool>,
+    /// `noexec`: the supervisor of the command's execs (src/exec/noexec.rs).
+    pub noexec: Option<&'a crate::exec::noexec::Supervisor>,
 }
 
 /// The child's side: what it must still do on its way to exec.
@@ -235,6 +241,7 @@ pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
         started,
         target_uid: plan.target_uid,
         rec,
+        exec_refused: None,
     };
     m.run(plan)
 }
@@ -280,6 +287,8 @@ struct Monitor {
     target_uid: u32,
     /// The session recording, while it is written.
     rec: Option<Recorder<std::fs::File>>,
+    /// `noexec`: the execs refused so far.
+    exec_refused: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
 }
 
 /// How the child changed (wait4).
@@ -302,7 +311,9 @@ fn sig_name(sig: i32) -> &'static str {
 
 impl Monitor {
     fn run(mut self, plan: &Plan<'_>) -> ! {
-        self.shed();
+        self.shed(plan.noexec.map(|s| s.fd()));
+        // After shed: the supervisor thread inherits the emptied caps.
+        self.exec_refused = plan.noexec.map(|s| s.spawn(self.child));
         self.raw();
         let (code, rusage) = self.relay_until_end();
         self.restore();
@@ -336,8 +347,9 @@ impl Monitor {
     }
 
     /// Close what the monitor does not need, drop its capabilities.
-    fn shed(&self) {
+    fn shed(&self, noexec: Option<RawFd>) {
         let mut keep: Vec<RawFd> = vec![self.sfd.as_fd().as_raw_fd()];
+        keep.extend(noexec);
         keep.extend(self.tty.as_ref().map(AsRawFd::as_raw_fd));
         keep.extend(self.master.as_ref().map(AsRawFd::as_raw_fd));
         keep.extend(self.rec.as_ref().map(|r| r.get_ref().as_raw_fd()));
@@ -613,6 +625,8 @@ impl Monitor {
             traceparent: plan.traceparent,
             recording: recorded.map(|f| f.hash),
             recording_error: recorded.and_then(|f| f.error.as_deref()),
+            exec_refused: (self.exec_refused.as_ref())
+                .map(|c| c.load(std::sync::atomic::Ordering::Relaxed)),
         });
         let appended = rec.and_then(|r| {
             let a = audit::append_exit(&r, &AppendOptions::system())?;

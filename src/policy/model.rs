@@ -121,6 +121,10 @@ pub struct Session {
     /// too (passwords typed to the command included: off by default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_input: Option<bool>,
+    /// `noexec = true`: the command may not execute further programs
+    /// (src/exec/noexec.rs); implies monitor mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub noexec: Option<bool>,
 }
 
 impl Session {
@@ -136,6 +140,7 @@ impl Session {
             require_tty: self.require_tty.or(defaults.require_tty),
             record: self.record.or(defaults.record),
             record_input: self.record_input.or(defaults.record_input),
+            noexec: self.noexec.or(defaults.noexec),
         }
     }
 
@@ -144,9 +149,10 @@ impl Session {
         self.record == Some(true)
     }
 
-    /// Monitor mode: `monitor = true`, or implied by `record`.
+    /// Monitor mode: `monitor = true`, or implied by `record` or by
+    /// `noexec` (the monitor supervises the command's execs).
     pub fn monitored(&self) -> bool {
-        self.monitor == Some(true) || self.recorded()
+        self.monitor == Some(true) || self.recorded() || self.noexec == Some(true)
     }
 
     /// A controlling terminal is required: `require_tty = true`, or

@@ -28,6 +28,12 @@
 //!    command runs in the caller's), so nothing else runs under the
 //!    filter before the target.
 //!
+//! With `noexec` (src/exec/noexec.rs), no_new_privs and the noexec
+//! filter come right after step 4, before the grant: the filter's
+//! listener goes to the monitor over a socket, which a profile's
+//! allow-list (step 8) may not permit. Filters stack (the strictest
+//! answer wins), so the order of the two filters changes no verdict.
+//!
 //! Any error after step 3 means a half-privileged process: `_exit`.
 
 pub mod capgrant;

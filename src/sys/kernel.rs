@@ -28,6 +28,15 @@ pub fn seccomp_mode() -> nix::Result<i32> {
 /// `seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)` for the calling thread.
 /// The slice is the whole program; the kernel copies it.
 pub fn seccomp_set_mode_filter(insns: &[libc::sock_filter]) -> nix::Result<()> {
+    seccomp_filter(insns, 0).map(drop)
+}
+
+/// `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`: the kernel's return
+/// value (a new fd with `SECCOMP_FILTER_FLAG_NEW_LISTENER`, else 0).
+pub(super) fn seccomp_filter(
+    insns: &[libc::sock_filter],
+    flags: libc::c_ulong,
+) -> nix::Result<i64> {
     let len = libc::c_ushort::try_from(insns.len()).map_err(|_| Errno::EINVAL)?;
     let prog = libc::sock_fprog {
         len,
@@ -35,16 +44,16 @@ pub fn seccomp_set_mode_filter(insns: &[libc::sock_filter]) -> nix::Result<()> {
     };
     // SAFETY: `prog` points at `insns` (len entries), which outlives the
     // call; the kernel only reads and copies the program and keeps no
-    // pointer. Flags are 0.
+    // pointer. `flags` are plain bits the kernel checks.
     let r = unsafe {
         libc::syscall(
             libc::SYS_seccomp,
             libc::SECCOMP_SET_MODE_FILTER,
-            0 as libc::c_uint,
+            flags,
             &prog as *const libc::sock_fprog,
         )
     };
-    Errno::result(r).map(drop)
+    Errno::result(r)
 }
 
 /// The running kernel's Landlock ABI version (`Err` when Landlock is

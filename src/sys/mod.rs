@@ -14,6 +14,7 @@ pub mod kernel;
 pub mod mem;
 pub mod pam;
 pub mod proc;
+pub mod seccomp_notify;
 pub mod shadow;
 pub mod signal;
 pub mod term;

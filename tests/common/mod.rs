@@ -1140,6 +1140,20 @@ pub fn mentions_number(text: &str, word: &str, n: u64) -> bool {
     false
 }
 
+/// Wait (up to 10 s) until `p` holds a whole line; its text.
+pub fn wait_for_file(p: &Path, what: &str) -> String {
+    let start = Instant::now();
+    loop {
+        if let Ok(s) = fs::read_to_string(p)
+            && s.ends_with('\n')
+        {
+            return s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Parse `/proc/self/status`-style text into the value of `Key:`.
 pub fn status_field<'t>(status: &'t str, key: &str) -> Option<&'t str> {
     status.lines().find_map(|l| {

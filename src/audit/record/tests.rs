@@ -70,6 +70,7 @@ fn exit_layout_and_parse() {
         traceparent: None,
         recording: None,
         recording_error: None,
+        exec_refused: None,
     };
     let mut out = Vec::new();
     let h = encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
@@ -117,6 +118,16 @@ fn exit_layout_and_parse() {
     let mut out = Vec::new();
     encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
     assert!(String::from_utf8_lossy(&out).contains(",\"traceparent\":\"invalid\","));
+    // A noexec run's count of refused execs, after the traceparent.
+    rec.exec_refused = Some(3);
+    let mut out = Vec::new();
+    encode_exit_keyed(&mut out, &rec, 2, &[0; 32], None);
+    let text = std::str::from_utf8(&out).expect("utf8");
+    assert!(
+        text.contains(",\"traceparent\":\"invalid\",\"exec_refused\":3,"),
+        "{text}"
+    );
+    LineView::parse(&out[..out.len() - 1]).expect("parses with exec_refused");
     // A session recording's hash, and why it ended early.
     rec.traceparent = None;
     rec.recording = Some([0xab; 32]);

@@ -373,6 +373,7 @@ fn exit_record_after_a_rotation() {
         traceparent: None,
         recording: None,
         recording_error: None,
+        exec_refused: None,
     };
     append_exit(&exit, &append_opts(d.path(), &nm)).expect("exit");
     verify(d.path()).expect("the exit finds its accept in audit.jsonl.1");

@@ -37,6 +37,7 @@ fn exit_of(accept: [u8; 16], pid: u32) -> crate::audit::ExitRecord<'static> {
         traceparent: None,
         recording: None,
         recording_error: None,
+        exec_refused: None,
     }
 }
 

@@ -153,8 +153,8 @@ pub(super) fn scoped_reason(s: &Setting) -> &'static str {
         "timestamp_timeout" => {
             "Belladonna's timestamp_timeout is policy-wide; the policy-wide one applies"
         }
-        "use_pty" | "requiretty" => {
-            "Belladonna has no use_pty/requiretty setting yet (the command runs on the caller's terminal)"
+        "use_pty" | "requiretty" | "noexec" | "intercept" => {
+            "only the plain flag (`use_pty`, `!use_pty`, ...) is mapped"
         }
         "log_input" | "log_output" | "logfile" | "syslog" | "log_host" | "log_year"
         | "mail_badpass" => {
@@ -205,3 +205,6 @@ pub(super) fn cmnd_text(c: &Cmnd) -> String {
         },
     }
 }
+
+/// Why a mapped noexec is narrower than sudo's.
+pub(super) const NOEXEC_NOTE: &str = "mapped to noexec = true; its seccomp filter needs no_new_privs, so a root target keeps only the rule's caps (none), where sudo's keeps full root";

@@ -287,6 +287,13 @@ struct Conv<'a> {
     lines: Vec<LineReport>,
     /// `Defaults requiretty` (the last of requiretty/!requiretty wins).
     require_tty: bool,
+    /// `Defaults noexec` / `intercept` (the last of noexec/!noexec wins).
+    noexec: bool,
+    /// `Defaults use_pty`: `[defaults] monitor = true`, `use_pty = true`.
+    use_pty: bool,
+    /// `Defaults@host` lines for this host, applied after the generic
+    /// ones (sudo's order: generic, host, user, runas, command).
+    host_defaults: Vec<(Vec<Setting>, Src)>,
     /// Scoped `Defaults` lines, applied to the rules at the end (sudo
     /// applies them whatever their place in the file).
     scoped: Vec<scoped::Scoped>,
@@ -371,6 +378,9 @@ fn convert(read: sudoers::Read, opts: &Options) -> Result<Imported, ImportError>
         timestamp_timeout: None,
         lines: Vec::new(),
         require_tty: false,
+        noexec: false,
+        use_pty: false,
+        host_defaults: Vec::new(),
         scoped: Vec::new(),
     };
     for p in &read.warnings {

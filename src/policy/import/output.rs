@@ -8,6 +8,12 @@ impl Conv<'_> {
     // ------------------------------------------------------------ output
 
     pub(super) fn finish(mut self) -> Result<Imported, ImportError> {
+        // sudo's order of precedence: generic, host, user, runas, command.
+        for (settings, src) in std::mem::take(&mut self.host_defaults) {
+            for s in &settings {
+                self.setting(s, &src);
+            }
+        }
         self.apply_scoped();
         // Deny rules for "every caller": every principal of every allow rule.
         let mut all_users = Vec::new();
@@ -56,6 +62,8 @@ impl Conv<'_> {
             || self.umask.is_some()
             || self.timestamp_timeout.is_some()
             || self.require_tty
+            || self.noexec
+            || self.use_pty
         {
             out.push_str("\n[defaults]\n");
             if let Some(p) = &self.secure_path {
@@ -72,6 +80,12 @@ impl Conv<'_> {
             }
             if self.require_tty {
                 out.push_str("require_tty = true\n");
+            }
+            if self.use_pty {
+                out.push_str("monitor = true\nuse_pty = true\n");
+            }
+            if self.noexec {
+                out.push_str("noexec = true\n");
             }
         }
         let mut rules = 0;

@@ -69,14 +69,8 @@ impl Conv<'_> {
                 ("runas_default", _) => Some(
                     "runas_default changes the target of every rule without a runas list; not supported (refusing rather than guessing the target)",
                 ),
-                ("requiretty", false) if scope.is_some() => Some(
-                    "a per-user/host/runas/command requiretty is not mapped, and dropping it would allow what sudo refuses (make it a global `Defaults requiretty`, which becomes require_tty = true)",
-                ),
                 ("runas_check_shell", false) => Some(
                     "runas_check_shell makes sudo refuse targets whose shell is not in /etc/shells; Belladonna has no such condition (remove the line to import)",
-                ),
-                ("noexec", false) | ("intercept", false) => Some(
-                    "noexec/intercept stop commands from running further programs; Belladonna has no equivalent yet, so importing would allow what sudo prevents (remove the line to import)",
                 ),
                 ("root_sudo", true) => Some(
                     "!root_sudo makes sudo refuse every request by root; Belladonna has no such condition (remove the line to import)",
@@ -90,6 +84,10 @@ impl Conv<'_> {
                     format!("Defaults {}: {why}", setting_text(s)),
                 ));
             }
+        }
+        if let Some(list) = scope.and_then(|s| s.strip_prefix('@')) {
+            self.host_scoped(list, settings, src);
+            return Ok(());
         }
         if let Some(scope) = scope {
             self.scoped_defaults(scope, settings, src);
@@ -108,6 +106,26 @@ impl Conv<'_> {
             ("env_reset", false, None) => {}
             // [defaults] require_tty = true (belladonna-policy(5)).
             ("requiretty", negated, None) => self.require_tty = !negated,
+            // [defaults] noexec = true (src/exec/noexec.rs): narrower
+            // than sudo for a root target (only the rule's caps).
+            ("noexec", negated, None) => {
+                self.noexec = !negated;
+                if !negated {
+                    self.narrowed(src, format!("Defaults {text}: {NOEXEC_NOTE}"));
+                }
+            }
+            ("intercept", false, None) => {
+                self.noexec = true;
+                self.narrowed(
+                    src,
+                    format!(
+                        "Defaults {text}: mapped to noexec = true: sudo would check each further program against sudoers, every one is refused; {NOEXEC_NOTE}"
+                    ),
+                );
+            }
+            ("intercept", true, None) => {}
+            // sudo's use_pty: a monitor with its own pty (src/exec/monitor.rs).
+            ("use_pty", negated, None) => self.use_pty = !negated,
             ("secure_path", false, Some((op, v))) if op == "=" => {
                 if clean_path_list(v) {
                     self.secure_path = Some(v.clone());
@@ -165,11 +183,60 @@ impl Conv<'_> {
                 }
             }
             ("timestamp_timeout", true, None) => self.timestamp_timeout = Some(0),
-            ("use_pty" | "log_input" | "log_output" | "logfile" | "syslog" | "mail_badpass", ..) => {
+            ("log_input" | "log_output" | "logfile" | "syslog" | "mail_badpass", ..) => {
                 let why = scoped_reason(s);
                 self.unmapped(src, format!("Defaults {text}: not mapped: {why}"));
             }
             _ => self.unmapped(src, format!("Defaults {text}: not mapped")),
+        }
+    }
+
+    /// `Defaults@hosts`: for this host, applied after the generic
+    /// Defaults; for another host, nothing; when the list can't be
+    /// decided here, only the settings that restrict (noexec, intercept,
+    /// requiretty) apply, narrower, and the others are not mapped.
+    fn host_scoped(&mut self, list: &str, settings: &[Setting], src: &Src) {
+        let host = match sudoers::scope_members(list) {
+            Ok(m) => self.host_outcomes(&m, 0),
+            Err(_) => Outcomes::ANY,
+        };
+        let me = self.opts.hostname.clone();
+        if host.definitely_allow() {
+            self.host_defaults.push((settings.to_vec(), src.clone()));
+            return;
+        }
+        if !host.allow {
+            self.unmapped(
+                src,
+                format!(
+                    "Defaults@{list}: the host list does not match {me}: it does not apply here"
+                ),
+            );
+            return;
+        }
+        let mut keep = Vec::new();
+        for s in settings {
+            let text = format!("Defaults@{list} {}", setting_text(s));
+            let restricts = !s.negated
+                && s.op.is_none()
+                && matches!(s.name.as_str(), "noexec" | "intercept" | "requiretty");
+            if restricts {
+                keep.push(s.clone());
+                self.narrowed(
+                    src,
+                    format!(
+                        "{text}: the host list can't be decided for {me}: applied anyway (narrower)"
+                    ),
+                );
+            } else {
+                self.unmapped(
+                    src,
+                    format!("{text}: not mapped: the host list can't be decided for {me} (addresses, netgroups, wildcards)"),
+                );
+            }
+        }
+        if !keep.is_empty() {
+            self.host_defaults.push((keep, src.clone()));
         }
     }
 
@@ -187,6 +254,15 @@ impl Conv<'_> {
                 src,
                 format!(
                     "Defaults env_keep entry {var:?}: only names and NAME* patterns are mapped"
+                ),
+            );
+            return false;
+        }
+        if let Some(why) = crate::policy::lint::env_keep_runs_code(var) {
+            self.unmapped(
+                src,
+                format!(
+                    "Defaults env_keep entry {var:?}: not kept: it lets the caller run its own code in the command ({why}); `bdctl policy check` refuses it"
                 ),
             );
             return false;

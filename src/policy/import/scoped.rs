@@ -1,8 +1,12 @@
 //! Scoped `Defaults` (`Defaults:users`, `Defaults>runas`,
-//! `Defaults!cmnds`) for `env_keep +=`, `secure_path =` and
-//! `timestamp_timeout =`: mapped onto the rules they concern, as the
-//! rules' own `env_keep`, `secure_path`, `timestamp_timeout`
-//! (belladonna-policy(5)). sudo applies a scoped default to every request
+//! `Defaults!cmnds`) for `env_keep +=`, `secure_path =`,
+//! `timestamp_timeout =`, `noexec`, `requiretty` and `use_pty`: mapped
+//! onto the rules they concern, as the rules' own `env_keep`,
+//! `secure_path`, `timestamp_timeout`, `noexec`, `require_tty`,
+//! `monitor`/`use_pty` (belladonna-policy(5)). They are applied in
+//! sudo's order of precedence (user, then runas, then command scopes;
+//! file order within one kind), after the generic and `Defaults@host`
+//! ones (import/report.rs). sudo applies a scoped default to every request
 //! its scope matches, wherever the line is, so they are collected while
 //! reading and applied to the finished rules.
 //!
@@ -16,12 +20,19 @@
 //! doesn't get the setting (narrower: the variables are not kept, the
 //! policy's `secure_path` is the `PATH`), except a *shorter*
 //! `timestamp_timeout`, which it does get (narrower for its other
-//! callers, never a longer cache than sudo's). The report row says which.
+//! callers, never a longer cache than sudo's). The settings that
+//! restrict (`noexec`, `requiretty`; and `use_pty`, which only adds a
+//! pty) are given to a partly covered rule too, for all its callers
+//! (narrower); their negations only to a rule covered entirely. A
+//! `NOEXEC`/`EXEC` tag on the command wins over any `noexec` default, as
+//! in sudo. The report row says which.
 #![forbid(unsafe_code)]
 
+use super::helpers::NOEXEC_NOTE;
 use super::sudoers::{self, AliasKind, ArgSpec, Cmnd, Setting, Src};
 use super::{Conv, Item, Leaf, OutRule, Polarity, clean_path_list, setting_text};
 use crate::policy::model::DEFAULT_TIMESTAMP_TIMEOUT;
+use std::collections::HashSet;
 
 /// What scoped Defaults gave one imported rule.
 #[derive(Debug, Clone, Default)]
@@ -29,9 +40,22 @@ pub(super) struct RuleEnv {
     env_keep: Vec<String>,
     secure_path: Option<String>,
     timestamp_timeout: Option<u64>,
+    /// The command's `NOEXEC`/`INTERCEPT` (true) or `EXEC` (false) tag:
+    /// over any `noexec` default.
+    pub(super) noexec_tag: Option<bool>,
+    noexec: Option<bool>,
+    require_tty: Option<bool>,
+    use_pty: Option<bool>,
 }
 
 impl RuleEnv {
+    pub(super) fn with_noexec_tag(noexec_tag: Option<bool>) -> RuleEnv {
+        RuleEnv {
+            noexec_tag,
+            ..RuleEnv::default()
+        }
+    }
+
     /// The rule's keys, when set.
     pub(super) fn render(&self, out: &mut String) {
         if !self.env_keep.is_empty() {
@@ -46,6 +70,17 @@ impl RuleEnv {
         if let Some(t) = self.timestamp_timeout {
             out.push_str(&format!("timestamp_timeout = \"{t}s\"\n"));
         }
+        if let Some(n) = self.noexec_tag.or(self.noexec) {
+            out.push_str(&format!("noexec = {n}\n"));
+        }
+        if let Some(t) = self.require_tty {
+            out.push_str(&format!("require_tty = {t}\n"));
+        }
+        match self.use_pty {
+            Some(true) => out.push_str("monitor = true\nuse_pty = true\n"),
+            Some(false) => out.push_str("use_pty = false\n"),
+            None => {}
+        }
     }
 }
 
@@ -55,6 +90,9 @@ enum Set {
     Keep(Vec<String>),
     Path(String),
     Timeout(u64),
+    Noexec(bool),
+    Tty(bool),
+    Pty(bool),
 }
 
 /// A scoped Defaults line kept for the end.
@@ -121,6 +159,11 @@ impl Conv<'_> {
                     ),
                 },
                 ("timestamp_timeout", true, None) => sets.push((Set::Timeout(0), text)),
+                ("noexec", neg, None) => sets.push((Set::Noexec(!neg), text)),
+                ("intercept", false, None) => sets.push((Set::Noexec(true), text)),
+                ("intercept", true, None) => {}
+                ("requiretty", neg, None) => sets.push((Set::Tty(!neg), text)),
+                ("use_pty", neg, None) => sets.push((Set::Pty(!neg), text)),
                 _ => {
                     let why = super::scoped_reason(s);
                     self.unmapped(src, format!("{text}: not mapped: {why}"));
@@ -132,18 +175,32 @@ impl Conv<'_> {
         }
         let parsed = match self.scope_of(scope) {
             Ok(p) => p,
-            Err(why) => {
-                for (_, text) in sets {
-                    self.unmapped(src, format!("{text}: not mapped: {why}"));
-                }
-                return;
-            }
+            Err(why) => return self.scope_not_mapped(sets, src, &why),
         };
         self.scoped.push(Scoped {
             scope: parsed,
             sets,
             src: src.clone(),
         });
+    }
+
+    /// A scope that can't be mapped: its settings are not mapped, and
+    /// one that restricts (noexec, requiretty) may not be dropped: it
+    /// applies to every rule (narrower), said in the report.
+    fn scope_not_mapped(&mut self, sets: Vec<(Set, String)>, src: &Src, why: &str) {
+        for (set, text) in sets {
+            match set {
+                Set::Noexec(true) => {
+                    self.noexec = true;
+                    self.narrowed(src, format!("{text}: the scope can't be mapped ({why}): noexec applies to every rule (narrower); {NOEXEC_NOTE}"));
+                }
+                Set::Tty(true) => {
+                    self.require_tty = true;
+                    self.narrowed(src, format!("{text}: the scope can't be mapped ({why}): require_tty applies to every rule (narrower)"));
+                }
+                _ => self.unmapped(src, format!("{text}: not mapped: {why}")),
+            }
+        }
     }
 
     /// The scope's list, expanded; an error says why it can't be mapped.
@@ -217,9 +274,21 @@ impl Conv<'_> {
     /// Apply the scoped Defaults, in file order, to the allow rules.
     pub(super) fn apply_scoped(&mut self) {
         let default_timeout = self.timestamp_timeout.unwrap_or(DEFAULT_TIMESTAMP_TIMEOUT);
-        for sc in std::mem::take(&mut self.scoped) {
+        let mut scoped = std::mem::take(&mut self.scoped);
+        // sudo's precedence: user, then runas, then command (stable: file
+        // order within a kind), each overriding the one before.
+        scoped.sort_by_key(|s| match s.scope {
+            Scope::Users(..) => 0,
+            Scope::Runas(_) => 1,
+            Scope::Cmnds(_) => 2,
+        });
+        let mut copied = HashSet::new();
+        for sc in scoped {
             let mut touched = Vec::new();
             let mut notes = Vec::new();
+            if let Scope::Cmnds(paths) = &sc.scope {
+                self.copy_for_commands(paths, &mut copied);
+            }
             for it in &mut self.items {
                 let Item::Rule(r) = it else { continue };
                 if r.deny {
@@ -228,13 +297,41 @@ impl Conv<'_> {
                 // No password, no timestamp: the timeout means nothing there.
                 let no_password = r.auth == Some("none");
                 let cover = covers(&sc.scope, r);
-                if cover == Cover::None {
+                // A rule a command scope covers partly has a copy for the
+                // command before it (copy_for_commands), which decides.
+                let copied_part = matches!(sc.scope, Scope::Cmnds(_)) && cover == Cover::Part;
+                if cover == Cover::None || copied_part {
                     continue;
                 }
                 let mut did = false;
                 for (set, text) in &sc.sets {
                     did |= !(no_password && matches!(set, Set::Timeout(_)));
+                    let partly = |what: &str| {
+                        format!(
+                            "{text}: rule {} may serve these requests and others: {what} for all its callers (narrower)",
+                            r.name
+                        )
+                    };
                     match (set, cover) {
+                        // The command's NOEXEC/EXEC tag wins (as in sudo).
+                        (Set::Noexec(_), _) if r.env.noexec_tag.is_some() => {}
+                        (Set::Noexec(true), c) => {
+                            r.env.noexec = Some(true);
+                            notes.push(format!("{text}: {NOEXEC_NOTE}"));
+                            if c == Cover::Part {
+                                notes.push(partly("noexec"));
+                            }
+                        }
+                        (Set::Tty(true), c) => {
+                            r.env.require_tty = Some(true);
+                            if c == Cover::Part {
+                                notes.push(partly("require_tty"));
+                            }
+                        }
+                        (Set::Pty(true), _) => r.env.use_pty = Some(true),
+                        (Set::Noexec(false), Cover::All) => r.env.noexec = Some(false),
+                        (Set::Tty(false), Cover::All) => r.env.require_tty = Some(false),
+                        (Set::Pty(false), Cover::All) => r.env.use_pty = Some(false),
                         (Set::Timeout(_), _) if no_password => {}
                         (Set::Keep(vars), Cover::All) => {
                             for v in vars {
@@ -273,11 +370,86 @@ impl Conv<'_> {
                     "not mapped: no imported rule is for the requests this scope matches".into(),
                 );
             }
+            let mut seen = HashSet::new();
+            notes.retain(|n| seen.insert(n.clone()));
             for n in notes {
                 self.narrowed(&sc.src, n);
             }
         }
     }
+}
+
+impl Conv<'_> {
+    /// For a `Defaults!cmnds` scope: before each allow rule that may run
+    /// one of `paths` among other commands (`ALL`, a directory holding
+    /// it, a list naming it with others), a copy of the rule for that
+    /// command alone. The first matching allow rule decides (decide.rs),
+    /// so the copy, which the scope covers entirely and which gets its
+    /// settings, is what serves the command: exactly sudo's, and the
+    /// copy allows nothing the rule did not.
+    fn copy_for_commands(&mut self, paths: &[String], copied: &mut HashSet<(String, String)>) {
+        let mut i = 0;
+        while i < self.items.len() {
+            let mut copies: Vec<OutRule> = Vec::new();
+            // A rule the scope covers entirely needs no copy.
+            if let Item::Rule(r) = &self.items[i]
+                && !r.deny
+                && !r
+                    .commands
+                    .iter()
+                    .all(|c| paths.iter().any(|p| p == path_of(c)))
+            {
+                for p in paths {
+                    let key = (r.name.clone(), p.clone());
+                    let Some(commands) = served_alone(r, p) else {
+                        continue;
+                    };
+                    if !copied.insert(key) {
+                        continue;
+                    }
+                    let mut c = r.clone();
+                    c.comment = Some(format!(
+                        "# {p} of rule {}: a rule of its own for sudo's Defaults!{p} (the first matching rule decides)",
+                        r.name
+                    ));
+                    let base = p.rsplit('/').next().unwrap_or(p);
+                    c.name = format!("{}-{}", r.name, super::slug(base));
+                    c.commands = commands;
+                    copies.push(c);
+                }
+            }
+            let n = copies.len();
+            for (k, mut c) in copies.into_iter().enumerate() {
+                c.name = self.unique_name(c.name);
+                self.items.insert(i + k, Item::Rule(c));
+            }
+            i += n + 1;
+        }
+    }
+}
+
+fn path_of(c: &str) -> &str {
+    c.split(' ').next().unwrap_or_default()
+}
+
+/// The entries of `r` that run `p` (any arguments when `ALL` or a
+/// directory holding `p` does), when `r` also runs other commands.
+fn served_alone(r: &OutRule, p: &str) -> Option<Vec<String>> {
+    let dir = p.rfind('/').map(|i| &p[..=i]);
+    let broad = r
+        .commands
+        .iter()
+        .any(|c| c == "ALL" || (path_of(c).ends_with('/') && Some(path_of(c)) == dir));
+    if broad {
+        return Some(vec![format!("{p} *")]);
+    }
+    let own: Vec<String> = r
+        .commands
+        .iter()
+        .filter(|c| path_of(c) == p)
+        .cloned()
+        .collect();
+    (!own.is_empty() && own.len() < r.commands.len()).then_some(own)
 }
 
 /// How much of rule `r` the scope covers.
@@ -351,7 +523,10 @@ mod tests {
                 "Defaults!ALL env_keep += \"X\"",
                 "not a plain path without arguments",
             ),
-            ("Defaults@bdhost env_keep += \"X\"", "per-host Defaults"),
+            (
+                "Defaults@otherhost env_keep += \"X\"",
+                "does not match bdhost: it does not apply here",
+            ),
             (
                 "Defaults:ALL env_keep += \"X\"",
                 "Defaults:ALL is not mapped",

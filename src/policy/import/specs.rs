@@ -323,16 +323,20 @@ impl Conv<'_> {
         }
         for t in &spec.tags {
             // NOEXEC and INTERCEPT stop the command from running others:
-            // dropping them would widen, so the line is not imported.
+            // noexec = true (allow_entry). INTERCEPT would let sudo check
+            // each further program; noexec refuses them all (narrower).
             if matches!(t.as_str(), "NOEXEC" | "INTERCEPT") {
-                return skip(
-                    self,
-                    format!(
-                        "tag {t}: (the command may not run further programs) has no Belladonna equivalent yet; importing without it would allow more"
-                    ),
-                );
+                if noted.insert(t.clone()) {
+                    let how = if t == "NOEXEC" {
+                        "the command may not run further programs"
+                    } else {
+                        "sudo would check each further program against sudoers; every one is refused"
+                    };
+                    self.narrowed(src, format!("tag {t}: {how}: {NOEXEC_NOTE}"));
+                }
+                continue;
             }
-            if !matches!(t.as_str(), "NOPASSWD" | "PASSWD") && noted.insert(t.clone()) {
+            if !matches!(t.as_str(), "NOPASSWD" | "PASSWD" | "EXEC") && noted.insert(t.clone()) {
                 self.unmapped(src, format!("tag {t}: is not mapped (ignored)"));
             }
         }
@@ -494,11 +498,18 @@ impl Conv<'_> {
         } else {
             "password"
         };
+        // NOEXEC/INTERCEPT: noexec = true; EXEC: false (over Defaults noexec).
+        let noexec = spec.tags.iter().rev().find_map(|t| match t.as_str() {
+            "NOEXEC" | "INTERCEPT" => Some(true),
+            "EXEC" => Some(false),
+            _ => None,
+        });
         // ALL is a rule's only command: a rule of its own.
         let is_all = entry == "ALL";
         let rule = match allows.iter_mut().find(|r| {
             r.run_as.as_ref() == Some(&run_as)
                 && r.auth == Some(auth)
+                && r.env.noexec_tag == noexec
                 && (r.commands == ["ALL"]) == is_all
         }) {
             Some(r) => r,
@@ -513,7 +524,7 @@ impl Conv<'_> {
                     deny: false,
                     all_callers: false,
                     comment: None,
-                    env: Box::default(),
+                    env: Box::new(super::scoped::RuleEnv::with_noexec_tag(noexec)),
                 });
                 let Some(r) = allows.last_mut() else { return };
                 r

@@ -53,19 +53,19 @@ fn report_has_a_row_per_line() {
         rows,
         vec![
             (1, LineOutcome::Mapped),
-            (2, LineOutcome::NotMapped),
+            (2, LineOutcome::Mapped),
             (3, LineOutcome::Mapped),
             (4, LineOutcome::Narrowed),
             (5, LineOutcome::Narrowed),
-            (6, LineOutcome::NotMapped),
+            (6, LineOutcome::Narrowed),
         ]
     );
     let t = i.report_table();
     assert!(t.contains("sudoers:4  narrowed    sudoers-L4-sudo"), "{t}");
-    assert!(t.contains(": tag NOEXEC"), "{t}");
+    assert!(t.contains("- tag NOEXEC"), "{t}");
     assert!(t.contains("use_pty"), "{t}");
     assert!(
-        t.ends_with("6 lines: 2 mapped, 2 narrowed, 2 not mapped; 2 rules\n"),
+        t.ends_with("6 lines: 3 mapped, 3 narrowed, 0 not mapped; 3 rules\n"),
         "{t}"
     );
 }
@@ -90,17 +90,33 @@ fn timestamp_timeout_in_minutes() {
 fn noexec_is_never_dropped() {
     let i = imp("alice ALL = (root) NOEXEC: /usr/bin/less /var/log/syslog\nbob ALL = (root) INTERCEPT: ALL\n")
         .unwrap();
-    assert_eq!(i.rules, 0, "{}", i.toml);
+    assert_eq!(i.rules, 2, "{}", i.toml);
+    let p = parse::parse_main(&i.toml, Path::new("x.toml")).unwrap();
     assert!(
-        i.warnings
-            .iter()
-            .any(|w| w.to_string().contains("tag NOEXEC")),
-        "{:?}",
-        i.warnings
+        p.rules.iter().all(|r| r.session.noexec == Some(true)),
+        "{}",
+        i.toml
     );
-    // EXEC (the default) is harmless to drop.
-    let i = imp("alice ALL = (root) EXEC: /usr/bin/id\n").unwrap();
+    for tag in ["tag NOEXEC", "tag INTERCEPT"] {
+        assert!(
+            i.warnings.iter().any(|w| w.to_string().contains(tag)),
+            "{tag}: {:?}",
+            i.warnings
+        );
+    }
+    assert!(i.lines.iter().all(|l| l.outcome == LineOutcome::Narrowed));
+    // Defaults noexec, global and scoped, are never dropped either: a
+    // scope that can't be mapped makes noexec policy-wide (narrower).
+    let i = imp("Defaults noexec\nalice ALL = (root) /usr/bin/id\n").unwrap();
+    assert!(i.toml.contains("[defaults]\nnoexec = true\n"), "{}", i.toml);
+    let i = imp("Defaults!/usr/bin/i* noexec\nalice ALL = (root) /usr/bin/id\n").unwrap();
+    assert!(i.toml.contains("[defaults]\nnoexec = true\n"), "{}", i.toml);
+    let i = imp("Defaults:!bob requiretty\nalice ALL = (root) /usr/bin/id\n").unwrap();
+    assert!(i.toml.contains("require_tty = true\n"), "{}", i.toml);
+    // EXEC: noexec = false, over a noexec default (sudo: the tag wins).
+    let i = imp("Defaults:alice noexec\nalice ALL = (root) EXEC: /usr/bin/id\n").unwrap();
     assert_eq!(i.rules, 1);
+    assert!(i.toml.contains("noexec = false\n"), "{}", i.toml);
 }
 
 #[test]

@@ -140,6 +140,17 @@ fn describe(hits: &[&(&str, &str)]) -> String {
     }
 }
 
+/// Why keeping `entry` (a name or `PREFIX*`) would let the caller run
+/// its own code in the command, when it would (the lint's ERROR; the
+/// sudoers importer leaves such entries out).
+pub fn env_keep_runs_code(entry: &str) -> Option<String> {
+    if entry == "*" {
+        return Some("it keeps every caller variable".into());
+    }
+    let code: Vec<_> = covered(entry, RUNS_CODE).collect();
+    (!code.is_empty()).then(|| describe(&code))
+}
+
 /// `env_keep` (`[defaults]`, or a rule's own, which adds to it): ERROR
 /// for an entry that lets the caller run code in the command (or `*`,
 /// which keeps everything), WARN for one that changes parsing.

@@ -46,8 +46,10 @@ mod env;
 mod incident;
 
 mod host;
+mod noexec;
 mod rules;
 mod sandbox;
+pub use env::env_keep_runs_code;
 pub use host::*;
 use rules::*;
 pub use sandbox::*;
@@ -441,6 +443,7 @@ pub fn lint(p: &Policy) -> Vec<Finding> {
     lint_approvals(p, &mut out);
     env::lint_env(p, &mut out);
     incident::lint_incident(p, &mut out);
+    noexec::lint_noexec(p, &mut out);
     out
 }
 

@@ -13,6 +13,31 @@ pub(super) fn lint_denies(p: &Policy, out: &mut Vec<Finding>) {
         let mut unreachable = Vec::new();
         for spec in &rule.commands {
             let fixed = !matches!(spec.args, Args::Prefix(_));
+            // `deny "P a"` next to `allow "P a *"` for the same callers
+            // removes exactly the bare prefix: sudo's `P a *` needs one
+            // more argument (the sudoers importer writes these). Intended.
+            let needs_args = allows.iter().find(|a| {
+                shares_principal(rule, a)
+                    && a.commands.iter().any(|c| {
+                        c.path == spec.path
+                            && matches!((&c.args, &spec.args),
+                                (Args::Prefix(p), Args::Exact(e)) if p == e)
+                    })
+            });
+            if let Some(a) = needs_args {
+                out.push(finding(
+                    Severity::Info,
+                    rule,
+                    format!(
+                        "deny rule {:?}: {:?} removes the bare prefix of rule {:?}'s {:?} (sudo's \"ARGS *\" needs one more argument)",
+                        rule.name,
+                        render(spec),
+                        a.name,
+                        format!("{} *", render(spec)),
+                    ),
+                ));
+                continue;
+            }
             // An allow rule for a shared user or group (and a target the
             // deny covers) that grants this command with free arguments
             // including the denied ones: the deny removes one argv only.

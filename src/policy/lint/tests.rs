@@ -721,3 +721,24 @@ fn broadest_group_and_directory_keys_are_reported() {
         "{all:#?}"
     );
 }
+
+/// The sudoers importer's "needs more arguments" deny (`deny "P a"` next
+/// to `allow "P a *"` for the same callers) is intended: INFO, not an
+/// ineffective deny; a deny of "P a" next to "P *" still is one.
+#[test]
+fn needs_args_deny_is_not_ineffective() {
+    let allow =
+        "[[rule]]\nname = \"a\"\nusers = [\"u\"]\ncommands = [\"/usr/bin/journalctl -u x *\"]\n";
+    let deny = "[[rule]]\nname = \"d\"\nusers = [\"u\"]\naction = \"deny\"\ncommands = [\"/usr/bin/journalctl -u x\"]\n";
+    let f = lint(&pol(&format!("{allow}{deny}")));
+    assert_eq!(f.len(), 1, "{f:#?}");
+    assert_eq!(f[0].severity, Severity::Info, "{f:#?}");
+    assert!(f[0].message.contains("bare prefix"), "{f:#?}");
+    let wide = allow.replace("-u x *", "*");
+    let f = lint(&pol(&format!("{wide}{deny}")));
+    assert!(
+        f.iter()
+            .any(|f| f.severity == Severity::Error && f.message.contains("ineffective deny")),
+        "{f:#?}"
+    );
+}

@@ -516,7 +516,8 @@ struct RuleDe {
     edit: Option<Vec<String>>,
 }
 
-/// `monitor`, `use_pty`, `require_tty` as serialized (unset keys absent).
+/// `monitor`, `use_pty`, `require_tty`, `noexec` as serialized (unset
+/// keys absent).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct SessionDe {
@@ -525,6 +526,7 @@ struct SessionDe {
     require_tty: Option<bool>,
     record: Option<bool>,
     record_input: Option<bool>,
+    noexec: Option<bool>,
 }
 
 impl From<SessionDe> for Session {
@@ -535,6 +537,7 @@ impl From<SessionDe> for Session {
             require_tty: s.require_tty,
             record: s.record,
             record_input: s.record_input,
+            noexec: s.noexec,
         }
     }
 }

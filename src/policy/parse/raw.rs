@@ -85,6 +85,7 @@ pub(super) struct RawDefaults {
     pub(super) require_tty: Option<bool>,
     pub(super) record: Option<bool>,
     pub(super) record_input: Option<bool>,
+    pub(super) noexec: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +117,7 @@ pub(super) struct RawRule {
     pub(super) run_as_groups: Option<Spanned<Vec<SStr>>>,
     pub(super) chdir: Option<Spanned<Vec<SStr>>>,
     pub(super) edit: Option<Spanned<Vec<SStr>>>,
+    pub(super) noexec: Option<bool>,
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.

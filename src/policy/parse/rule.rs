@@ -230,6 +230,7 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
             require_tty: raw.require_tty,
             record: raw.record,
             record_input: raw.record_input,
+            noexec: raw.noexec,
         },
         env_keep,
         secure_path,
@@ -346,6 +347,7 @@ pub(super) fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, Polic
         require_tty: d.require_tty,
         record: d.record,
         record_input: d.record_input,
+        noexec: d.noexec,
     };
     Ok(out)
 }

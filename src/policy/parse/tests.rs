@@ -122,6 +122,19 @@ fn session_keys() {
     assert!(!json.contains("session"), "{json}");
     let e = main_err(&format!("version = 1\n{rule}monitor = \"yes\"\n"));
     assert!(e.contains("boolean"), "{e}");
+    // noexec: from [defaults], a rule's own false wins; not a boolean:
+    // an error with its position.
+    let p = main_ok(&format!(
+        "version = 1\n[defaults]\nnoexec = true\n{rule}[[rule]]\nname = \"s\"\nusers = [\"a\"]\ncommands = [\"/y\"]\nnoexec = false\n"
+    ));
+    let eff: Vec<Option<bool>> = p
+        .rules
+        .iter()
+        .map(|r| r.session.or(p.defaults.session).noexec)
+        .collect();
+    assert_eq!(eff, vec![Some(true), Some(false)]);
+    let e = main_err(&format!("version = 1\n{rule}noexec = 1\n"));
+    assert!(e.contains("boolean") && e.contains(":6:10"), "{e}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use super::*;
+use crate::policy::model::Session;
 
 // -------------------------------------------------------------- defaults
 
@@ -73,6 +74,37 @@ pub(super) fn keep_changes(
     }
 }
 
+/// `noexec` and `require_tty` (each on when `Some(true)`): turning one
+/// off widens (further programs may run; no terminal needed), on
+/// narrows. `noexec` is confinement (`sandbox`), `require_tty` a
+/// condition of the request (`auth`).
+pub(super) fn session_changes(subject: &str, x: Session, y: Session, out: &mut Out) {
+    let on = |v: Option<bool>| v == Some(true);
+    for (kind, name, before, after) in [
+        (ChangeKind::Sandbox, "noexec", on(x.noexec), on(y.noexec)),
+        (
+            ChangeKind::Auth,
+            "require_tty",
+            on(x.require_tty),
+            on(y.require_tty),
+        ),
+    ] {
+        if before != after {
+            let show = |b: bool| if b { "on" } else { "off" };
+            out.push(
+                kind,
+                subject.to_string(),
+                format!("{name} {} -> {}", show(before), show(after)),
+                if after {
+                    Effect::Narrowing
+                } else {
+                    Effect::Widening
+                },
+            );
+        }
+    }
+}
+
 /// A rule's own `env_keep`, `secure_path` and `timestamp_timeout`, when
 /// they changed: compared as the rule's commands get them (so a change of
 /// `[defaults]` alone is reported once, under `defaults`).
@@ -99,6 +131,15 @@ pub(super) fn rule_env_changes(
             subject,
             x.secure_path_with(&a.defaults),
             y.secure_path_with(&b.defaults),
+            out,
+        );
+    }
+    // Session keys the rule sets itself, compared as they apply to it.
+    if x.session != y.session {
+        session_changes(
+            subject,
+            x.session.or(a.defaults.session),
+            y.session.or(b.defaults.session),
             out,
         );
     }
@@ -141,6 +182,7 @@ pub(super) fn defaults(a: &Policy, b: &Policy, out: &mut Out) {
         out,
     );
     setenv_changes("defaults", &x.setenv, &y.setenv, out);
+    session_changes("defaults", x.session, y.session, out);
     if x.umask != y.umask {
         // The command gets caller umask OR this: fewer bits, more access.
         let dropped = x.umask & !y.umask;

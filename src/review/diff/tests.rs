@@ -120,6 +120,20 @@ fn a_rules_env_keep_secure_path_and_timeout_are_compared() {
     assert!(lines(R, &format!("{R}timestamp_timeout = \"5m\"\n")).is_empty());
 }
 
+/// noexec and require_tty, on a rule or in [defaults]: off widens, on
+/// narrows; a rule that sets the defaults' own value changes nothing.
+#[test]
+fn noexec_and_require_tty_are_compared() {
+    let nx = format!("{R}noexec = true\n");
+    assert_eq!(lines(R, &nx), vec!["- sandbox rule r: noexec off -> on"]);
+    assert_eq!(lines(&nx, R), vec!["+ sandbox rule r: noexec on -> off"]);
+    let tty = format!("{R}require_tty = true\n");
+    assert_eq!(lines(&tty, R), vec!["+ auth rule r: require_tty on -> off"]);
+    let d = format!("[defaults]\nnoexec = true\n{R}");
+    assert_eq!(lines(&d, R), vec!["+ sandbox defaults: noexec on -> off"]);
+    assert!(lines(&d, &format!("[defaults]\nnoexec = true\n{nx}")).is_empty());
+}
+
 #[test]
 fn identical_is_empty() {
     let d = diff(&pol(R), &pol(R));
