@@ -9,6 +9,7 @@ pub mod account;
 pub mod error;
 pub mod keys;
 pub mod pam;
+pub mod source;
 pub mod timestamp;
 pub mod tokens;
 pub mod tty;

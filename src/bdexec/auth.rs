@@ -9,6 +9,7 @@
 use super::Refusal;
 use super::authorize::Allowed;
 use super::recv::Ctx;
+use crate::auth::source::PasswordSource;
 use crate::auth::{pam, timestamp, tokens, tty::TtyPrompt};
 use crate::bdexec::cli::BdexecArgs;
 use crate::exec::privileges::PrivError;
@@ -174,6 +175,16 @@ pub(super) fn authenticate(
                     non_interactive: opts.non_interactive,
                     // -k CMD: ask, and leave no fresh timestamp (as sudo).
                     cache: !opts.reset_timestamp,
+                    stdin: opts.driver.stdin,
+                    // -p: sudo's escapes expanded, controls escaped.
+                    prompt: opts.driver.prompt.as_ref().map(|p| {
+                        crate::auth::source::expand_prompt(
+                            p.as_encoded_bytes(),
+                            ctx.caller.name.as_deref().unwrap_or_default(),
+                            &allowed.target.target.name,
+                            &String::from_utf8_lossy(&ctx.host),
+                        )
+                    }),
                 },
             )
             .map(|()| None),
@@ -207,6 +218,10 @@ struct PasswordOptions {
     non_interactive: bool,
     /// False for `-k CMD`: the timestamp is neither used nor renewed.
     cache: bool,
+    /// `-S`: the password from standard input, the prompt on stderr.
+    stdin: bool,
+    /// `-p`: the prompt, expanded.
+    prompt: Option<String>,
 }
 
 /// `auth = "password"`: a valid timestamp for this uid and terminal
@@ -242,12 +257,23 @@ fn password(
         if check.is_valid() {
             pam::account_ok(user)
         } else {
+            let shown = opts.prompt.as_deref();
+            if opts.stdin && !non_interactive {
+                return pam::authenticate_from(
+                    user,
+                    &PasswordSource::Stdin,
+                    shown,
+                    pam::DEFAULT_TRIES,
+                );
+            }
             let prompt = if non_interactive {
                 Ok(TtyPrompt::none())
             } else {
                 TtyPrompt::open()
             };
-            prompt.and_then(|p| pam::authenticate(user, &p, pam::DEFAULT_TRIES))
+            prompt.and_then(|p| {
+                pam::authenticate_from(user, &PasswordSource::Tty(&p), shown, pam::DEFAULT_TRIES)
+            })
         }
     };
     crate::exec::privileges::as_caller_for_pam(pam_step)?.map_err(AuthStepError::Pam)?;

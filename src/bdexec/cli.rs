@@ -31,16 +31,38 @@ pub struct BdexecArgs {
     /// A signed approval token (repeat for M-of-N rules).
     #[arg(long = "token", value_name = "FILE")]
     pub token: Vec<PathBuf>,
+    /// The sudo driver flags (issue 14, bdexec(8) "PROGRAMS THAT DRIVE
+    /// SUDO"): see [`DriverArgs`].
+    #[command(flatten)]
+    pub driver: DriverArgs,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
+}
+
+/// The flags of the programs that drive sudo (Ansible's become, scripts):
+/// sudo's meaning unless bdexec(8) says otherwise.
+#[derive(Debug, Default, clap::Args)]
+pub struct DriverArgs {
+    /// HOME is the target's (always so in bdexec; accepted for sudo's
+    /// callers).
+    #[arg(short = 'H', long = "set-home")]
+    pub set_home: bool,
+    /// Read the password as one line from standard input; the prompt goes
+    /// to standard error.
+    #[arg(short = 'S', long = "stdin")]
+    pub stdin: bool,
+    /// The password prompt (%u caller, %U target, %h host, %p whose
+    /// password, %% a percent sign).
+    #[arg(short = 'p', long = "prompt", value_name = "PROMPT")]
+    pub prompt: Option<OsString>,
 }
 
 /// What a bdexec command line asks for, once it fits the synopsis
 /// (bdexec(8), SYNOPSIS):
 ///
 /// ```text
-/// bdexec [-n] [-k] [-u USER] [--token FILE]... [--] COMMAND [ARG]...
+/// bdexec [-n] [-k] [-H] [-S] [-p PROMPT] [-u USER] [--token FILE]... [--] COMMAND [ARG]...
 /// bdexec -l [-n] [-k]
 /// bdexec -k
 /// bdexec -h | -V
@@ -75,13 +97,22 @@ impl BdexecArgs {
             if !self.token.is_empty() {
                 return Err("-l takes no --token".into());
             }
+            if self.driver.given() {
+                return Err(
+                    "-l asks for no password and runs nothing: it takes no -H, -S, -p".into(),
+                );
+            }
             return Ok(Mode::List);
         }
         if with_command {
             return Ok(Mode::Run);
         }
         if self.reset_timestamp {
-            if self.user.is_some() || self.non_interactive || !self.token.is_empty() {
+            if self.user.is_some()
+                || self.non_interactive
+                || !self.token.is_empty()
+                || self.driver.given()
+            {
                 return Err("-k without a command takes no other option".into());
             }
             return Ok(Mode::ResetOnly);
@@ -90,9 +121,16 @@ impl BdexecArgs {
     }
 }
 
+impl DriverArgs {
+    /// True when any of these flags is on the command line.
+    pub fn given(&self) -> bool {
+        self.set_home || self.stdin || self.prompt.is_some()
+    }
+}
+
 /// bdexec's options that take a value: short letters and long names.
-const SHORT_WITH_VALUE: &[char] = &['u'];
-const LONG_WITH_VALUE: &[&str] = &["--user", "--token"];
+const SHORT_WITH_VALUE: &[char] = &['u', 'p'];
+const LONG_WITH_VALUE: &[&str] = &["--user", "--token", "--prompt"];
 
 /// Rewrite bdexec's argument list so that clap reads option values the
 /// way getopt(3) does. clap takes `-u=root` as the user "root"; getopt

@@ -1,0 +1,255 @@
+//! The flags of the programs that drive sudo (issue 14), through the real
+//! bdexec as unprivileged users without a controlling terminal (as
+//! Ansible runs it): -H, -S with -p, the exit behaviour, and each flag's
+//! bad input. The password is checked by real PAM (a test service with
+//! pam_unix and a password for alice in the layer's /etc/shadow).
+
+#[macro_use]
+mod common;
+use common::*;
+
+use std::os::unix::process::ExitStatusExt;
+
+const SERVICE: &str = "belladonna-test";
+const PASSWORD: &str = "Correct horse 42";
+/// Ansible's prompt, byte for byte.
+const ANSIBLE_PROMPT: &str = "[sudo via ansible, key=abcdefghijklmnopqrstuvwxyzabcdef] password:";
+
+/// A password rule and a no-password rule, both for /bin/sh and id.
+const POLICY: &str = r#"version = 1
+[[rule]]
+name = "alice-pw"
+users = ["alice"]
+run_as = ["root", "bob"]
+commands = ["/usr/bin/id *", "/bin/sh *"]
+auth = "password"
+timestamp_timeout = "0s"
+
+[[rule]]
+name = "bob-none"
+users = ["bob"]
+commands = ["/usr/bin/id *", "/bin/sh *"]
+auth = "none"
+"#;
+
+/// The policy, PAM's test service and alice's password.
+fn setup(env: &TestEnv) {
+    env.policy(POLICY);
+    pam_password_setup(env, SERVICE, "alice", PASSWORD, false);
+}
+
+fn call<'a>(env: &'a TestEnv, user: &str, args: &[&str]) -> Call<'a> {
+    env.bdexec(user)
+        .env("BELLADONNA_TEST_PAM_SERVICE", SERVICE)
+        .args(args)
+}
+
+/// The default prompt bdexec writes to stderr with -S.
+const DEFAULT_PROMPT: &str = "[bdexec] password for alice: ";
+
+/// A refusal after the -S prompt: exit 1, stderr the prompt then exactly
+/// one `bdexec:` line containing `why`, nothing on stdout.
+fn refused_after_prompt(o: &Out, prompt: &str, why: &str, ctx: &str) {
+    assert_eq!(o.code(), Some(1), "{ctx}\n{o}");
+    let err = o.stderr_str();
+    assert_eq!(err.matches(prompt).count(), 1, "{ctx}: asked once\n{o}");
+    let rest = err.strip_prefix(prompt).unwrap_or_default();
+    assert!(
+        rest.starts_with("bdexec: ") && rest.ends_with('\n') && rest.lines().count() == 1,
+        "{ctx}: one line after the prompt\n{o}"
+    );
+    assert!(rest.contains(why), "{ctx}: says {why:?}\n{o}");
+    assert!(o.stdout.is_empty(), "{ctx}: nothing on stdout\n{o}");
+}
+
+fn accepts(env: &TestEnv) -> usize {
+    env.audit_events("accept").len()
+}
+
+/// Ansible's call with a become password: `-H -S -p PROMPT -u root
+/// /bin/sh -c '...'`, the password on stdin. The prompt reaches stderr
+/// byte for byte, the command runs; a wrong password ends the call with
+/// exit 1 and one line, asked once only.
+#[test]
+fn stdin_password_with_ansibles_prompt() {
+    let env = test_env!("stdin_password_with_ansibles_prompt");
+    setup(&env);
+    let args = [
+        "-H",
+        "-S",
+        "-p",
+        ANSIBLE_PROMPT,
+        "-u",
+        "root",
+        "/bin/sh",
+        "-c",
+        "echo BECOME-SUCCESS-xyz; /usr/bin/id -u",
+    ];
+    let o = call(&env, "alice", &args)
+        .stdin(format!("{PASSWORD}\n").as_bytes())
+        .run();
+    o.expect_code(0, "right password on stdin");
+    assert_eq!(o.stdout_str(), "BECOME-SUCCESS-xyz\n0\n", "{o}");
+    assert_eq!(
+        o.stderr_str(),
+        ANSIBLE_PROMPT,
+        "the prompt, byte for byte\n{o}"
+    );
+    assert_eq!(accepts(&env), 1);
+
+    // Without the final newline (printf pw |) it still counts.
+    let o = call(&env, "alice", &["-S", "/usr/bin/id", "-u"])
+        .stdin(PASSWORD.as_bytes())
+        .run();
+    o.expect_stdout("0\n", "password without newline");
+    assert_eq!(
+        o.stderr_str(),
+        DEFAULT_PROMPT,
+        "default prompt on stderr\n{o}"
+    );
+
+    // Wrong: exit 1, one bdexec line after the one prompt; the second
+    // line on stdin (the right password) is not read as a second try.
+    let o = call(&env, "alice", &args)
+        .stdin(format!("wrong\n{PASSWORD}\n").as_bytes())
+        .run();
+    refused_after_prompt(
+        &o,
+        ANSIBLE_PROMPT,
+        "1 incorrect password attempt",
+        "wrong password on stdin",
+    );
+    assert_eq!(accepts(&env), 2, "nothing more ran");
+    assert!(!env.audit_events("reject").is_empty());
+    env.assert_verify_ok("after -S calls");
+}
+
+/// -S with no input, an empty line, 1 MiB of input: refused with exit 1
+/// and one clear line; nothing runs.
+#[test]
+fn stdin_bad_input() {
+    let env = test_env!("stdin_bad_input");
+    setup(&env);
+    let cmd = ["-S", "/usr/bin/id", "-u"];
+    // No stdin at all (the harness gives /dev/null).
+    let o = call(&env, "alice", &cmd).run();
+    refused_after_prompt(&o, DEFAULT_PROMPT, "end of input", "-S without input");
+    // Closed stdin: bdexec opens /dev/null in its place.
+    let o = call(&env, "alice", &cmd).close_fd(0).run();
+    refused_after_prompt(&o, DEFAULT_PROMPT, "standard input", "-S, stdin closed");
+    let o = call(&env, "alice", &cmd).stdin(b"\n").run();
+    refused_after_prompt(&o, DEFAULT_PROMPT, "empty line", "-S, an empty line");
+    let big = vec![b'x'; 1 << 20];
+    let o = call(&env, "alice", &cmd).stdin(&big).run();
+    refused_after_prompt(&o, DEFAULT_PROMPT, "too long", "-S, 1 MiB");
+    // -n wins over -S: never asks.
+    let o = call(&env, "alice", &["-n", "-S", "/usr/bin/id", "-u"])
+        .stdin(format!("{PASSWORD}\n").as_bytes())
+        .run();
+    o.expect_refusal(1, "-n -S on a password rule");
+    assert!(o.stderr_str().contains("a password is required"), "{o}");
+    assert_eq!(accepts(&env), 0, "nothing ran");
+    env.assert_verify_ok("after bad -S input");
+}
+
+/// -p: sudo's escapes expanded; control characters in the prompt (or in
+/// what it expands to) are shown escaped, never sent raw.
+#[test]
+fn prompt_escapes_and_expansions() {
+    let env = test_env!("prompt_escapes_and_expansions");
+    setup(&env);
+    let o = call(
+        &env,
+        "alice",
+        &[
+            "-S",
+            "-p",
+            "\x1b]0;owned\x07\x1b[2J%u->%U %p 100%%:",
+            "-u",
+            "bob",
+            "/usr/bin/id",
+            "-u",
+        ],
+    )
+    .stdin(format!("{PASSWORD}\n").as_bytes())
+    .run();
+    o.expect_stdout(&format!("{}\n", BOB.uid), "custom prompt, -u bob");
+    assert_eq!(
+        o.stderr_str(),
+        "\\x1b]0;owned\\x07\\x1b[2Jalice->bob alice 100%:",
+        "{o}"
+    );
+    assert!(
+        !o.stderr.contains(&0x1b) && !o.stderr.contains(&0x07),
+        "{o}"
+    );
+}
+
+/// Ansible without a password: `-H -S -n -u root /bin/sh -c ...` on an
+/// auth = "none" rule. -H: HOME is the target's. Stdin is the command's
+/// (nothing is read from it without a password step).
+#[test]
+fn ansible_call_without_password() {
+    let env = test_env!("ansible_call_without_password");
+    setup(&env);
+    let o = call(
+        &env,
+        "bob",
+        &[
+            "-H",
+            "-S",
+            "-n",
+            "-u",
+            "root",
+            "/bin/sh",
+            "-c",
+            "echo BECOME-SUCCESS-1; echo \"$HOME\"; read l; echo \"got $l\"",
+        ],
+    )
+    .env("HOME", "/home/bob")
+    .stdin(b"input line\n")
+    .run();
+    o.expect_code(0, "ansible-style call");
+    assert_eq!(
+        o.stdout_str(),
+        "BECOME-SUCCESS-1\n/root\ngot input line\n",
+        "{o}"
+    );
+    assert!(o.stderr_str().is_empty(), "nothing on stderr\n{o}");
+}
+
+/// sudo's exit behaviour: the command's status when it ran (also 128+N
+/// for a signal, through the shell), 1 with one line for a refusal;
+/// options outside the synopsis are usage errors (2).
+#[test]
+fn exit_behaviour() {
+    let env = test_env!("exit_behaviour");
+    setup(&env);
+    let o = call(&env, "bob", &["-n", "/bin/sh", "-c", "exit 7"]).run();
+    o.expect_code(7, "the command's status");
+    let o = call(&env, "bob", &["-n", "/bin/sh", "-c", "kill -TERM $$"]).run();
+    assert!(
+        o.code() == Some(128 + 15) || o.status.signal() == Some(15),
+        "killed by TERM: {o}"
+    );
+    // A refusal: no rule for carol.
+    let o = call(&env, "carol", &["-n", "/usr/bin/id", "-u"]).run();
+    o.expect_refusal(1, "no rule");
+    // A target outside run_as.
+    let o = call(
+        &env,
+        "bob",
+        &["-S", "-n", "-u", "carol", "/usr/bin/id", "-u"],
+    )
+    .run();
+    o.expect_refusal(1, "target outside run_as");
+    for args in [
+        &["-l", "-S"][..],
+        &["-l", "-H"],
+        &["-k", "-H"],
+        &["-k", "-p", "x"],
+    ] {
+        let o = call(&env, "bob", args).run();
+        o.expect_code(2, &format!("{args:?}"));
+    }
+}
