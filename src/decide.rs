@@ -1046,6 +1046,7 @@ mod tests {
                     env_keep: None,
                     secure_path: None,
                     timestamp_timeout: None,
+                    caller: Default::default(),
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -1249,6 +1250,7 @@ mod tests {
                     env_keep: None,
                     secure_path: None,
                     timestamp_timeout: None,
+                    caller: Default::default(),
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -1272,6 +1274,7 @@ mod tests {
                     env_keep: None,
                     secure_path: None,
                     timestamp_timeout: None,
+                    caller: Default::default(),
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);

@@ -28,8 +28,23 @@ timestamp_timeout = "0s"
 [[rule]]
 name = "bob-none"
 users = ["bob"]
-commands = ["/usr/bin/id *", "/bin/sh *"]
+commands = ["/usr/bin/id *", "/bin/sh *", "/usr/bin/env"]
 auth = "none"
+
+[[rule]]
+name = "carol-opts"
+users = ["carol"]
+commands = ["/usr/bin/id *", "/usr/bin/env"]
+auth = "none"
+preserve_env = ["HTTP_PROXY", "APP_*"]
+caller_options = ["preserve_groups"]
+
+[[rule]]
+name = "mallory-all-env"
+users = ["mallory"]
+commands = ["/usr/bin/env"]
+auth = "none"
+preserve_env = true
 "#;
 
 /// The policy, PAM's test service and alice's password.
@@ -232,8 +247,8 @@ fn exit_behaviour() {
         o.code() == Some(128 + 15) || o.status.signal() == Some(15),
         "killed by TERM: {o}"
     );
-    // A refusal: no rule for carol.
-    let o = call(&env, "carol", &["-n", "/usr/bin/id", "-u"]).run();
+    // A refusal: no rule for carol's command.
+    let o = call(&env, "carol", &["-n", "/bin/sh", "-c", "exit 0"]).run();
     o.expect_refusal(1, "no rule");
     // A target outside run_as.
     let o = call(
@@ -252,4 +267,116 @@ fn exit_behaviour() {
         let o = call(&env, "bob", args).run();
         o.expect_code(2, &format!("{args:?}"));
     }
+}
+
+fn env_lines(o: &Out) -> Vec<String> {
+    o.stdout_str().lines().map(str::to_string).collect()
+}
+
+/// -E / --preserve-env: only where the rule's preserve_env allows, the
+/// value checks still applied; refused (never ignored) elsewhere.
+#[test]
+fn preserve_env() {
+    let env = test_env!("preserve_env");
+    setup(&env);
+    let vars = [
+        ("HTTP_PROXY", "http://proxy:3128"),
+        ("APP_MODE", "blue"),
+        ("EDITOR", "vi"),
+        ("LD_PRELOAD", "/tmp/evil.so"),
+        ("BASH_FUNC_x%%", "() { id; }"),
+        ("LANG", "/tmp/evil"),
+        ("FUNCY", "() { id; }"),
+    ];
+    let with_vars = |user: &str, args: &[&str]| {
+        let mut c = call(&env, user, args);
+        for (k, v) in vars {
+            c = c.env(k, v);
+        }
+        c.run()
+    };
+    // No preserve_env in bob's rule: -E and --preserve-env refuse.
+    for args in [
+        &["-E", "/usr/bin/env"][..],
+        &["--preserve-env=EDITOR", "/usr/bin/env"],
+    ] {
+        let o = with_vars("bob", args);
+        o.expect_refusal(1, &format!("bob {args:?}"));
+        assert!(o.stderr_str().contains("does not allow -E"), "{o}");
+    }
+    // Without -E nothing of the list is kept.
+    let o = with_vars("carol", &["/usr/bin/env"]);
+    o.expect_code(0, "carol env");
+    let l = env_lines(&o);
+    assert!(!l.iter().any(|x| x.starts_with("HTTP_PROXY=")), "{o}");
+    // -E: the rule's list.
+    let o = with_vars("carol", &["-E", "/usr/bin/env"]);
+    o.expect_code(0, "carol -E");
+    let l = env_lines(&o);
+    assert!(
+        l.contains(&"HTTP_PROXY=http://proxy:3128".to_string()),
+        "{o}"
+    );
+    assert!(l.contains(&"APP_MODE=blue".to_string()), "{o}");
+    assert!(!l.iter().any(|x| x.starts_with("EDITOR=")), "{o}");
+    assert!(
+        l.contains(&"HOME=/root".to_string()),
+        "HOME stays the target's\n{o}"
+    );
+    // --preserve-env=NAME: that one only; a name outside the list refuses.
+    let o = with_vars("carol", &["--preserve-env=HTTP_PROXY", "/usr/bin/env"]);
+    o.expect_code(0, "carol --preserve-env=HTTP_PROXY");
+    let l = env_lines(&o);
+    assert!(
+        l.contains(&"HTTP_PROXY=http://proxy:3128".to_string()),
+        "{o}"
+    );
+    assert!(!l.iter().any(|x| x.starts_with("APP_MODE=")), "{o}");
+    for bad in ["EDITOR", "LD_PRELOAD", "HTTP_PROXY,EDITOR", "1X"] {
+        let o = with_vars("carol", &[&format!("--preserve-env={bad}"), "/usr/bin/env"]);
+        o.expect_refusal(1, &format!("--preserve-env={bad}"));
+    }
+    // preserve_env = true: everything that passes the value checks.
+    let o = with_vars("mallory", &["-E", "/usr/bin/env"]);
+    o.expect_code(0, "mallory -E");
+    let l = env_lines(&o);
+    assert!(l.contains(&"EDITOR=vi".to_string()), "{o}");
+    assert!(l.contains(&"APP_MODE=blue".to_string()), "{o}");
+    for never in ["LD_PRELOAD=", "BASH_FUNC_", "LANG=/tmp", "FUNCY="] {
+        assert!(!l.iter().any(|x| x.starts_with(never)), "{never}\n{o}");
+    }
+    let accepts = env.audit_events("accept");
+    assert!(
+        accepts.iter().any(|r| r["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("caller options: -E")),
+        "the record names -E: {accepts:#?}"
+    );
+    env.assert_verify_ok("after -E calls");
+}
+
+/// -P: the caller's groups, only where the rule allows it.
+#[test]
+fn preserve_groups() {
+    let env = test_env!("preserve_groups");
+    setup(&env);
+    let o = call(&env, "carol", &["/usr/bin/id", "-G"]).run();
+    o.expect_code(0, "carol id -G");
+    assert!(!o.stdout_str().contains(&OPS_GID.to_string()), "{o}");
+    let o = call(&env, "carol", &["-P", "/usr/bin/id", "-G"]).run();
+    o.expect_code(0, "carol -P id -G");
+    let groups = o.stdout_str();
+    assert!(
+        groups.contains(&OPS_GID.to_string()),
+        "caller's ops group\n{o}"
+    );
+    assert!(
+        groups.starts_with("0 "),
+        "primary group stays the target's\n{o}"
+    );
+    let o = call(&env, "bob", &["-P", "/usr/bin/id", "-G"]).run();
+    o.expect_refusal(1, "bob -P");
+    assert!(o.stderr_str().contains("does not allow -P"), "{o}");
+    assert_eq!(env.audit_events("accept").len(), 2);
 }

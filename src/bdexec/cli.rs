@@ -56,13 +56,29 @@ pub struct DriverArgs {
     /// password, %% a percent sign).
     #[arg(short = 'p', long = "prompt", value_name = "PROMPT")]
     pub prompt: Option<OsString>,
+    /// Keep the caller's environment (`-E`), or only the variables named
+    /// (`--preserve-env=VAR,...`), as far as the rule's `preserve_env`
+    /// allows.
+    #[arg(
+        short = 'E',
+        long = "preserve-env",
+        value_name = "VAR,...",
+        num_args = 0..=1,
+        require_equals = true,
+        value_delimiter = ','
+    )]
+    pub preserve_env: Option<Vec<String>>,
+    /// Keep the caller's supplementary groups (rule: `caller_options =
+    /// ["preserve_groups"]`).
+    #[arg(short = 'P', long = "preserve-groups")]
+    pub preserve_groups: bool,
 }
 
 /// What a bdexec command line asks for, once it fits the synopsis
 /// (bdexec(8), SYNOPSIS):
 ///
 /// ```text
-/// bdexec [-n] [-k] [-H] [-S] [-p PROMPT] [-u USER] [--token FILE]... [--] COMMAND [ARG]...
+/// bdexec [-n] [-k] [-H] [-S] [-p PROMPT] [-E | --preserve-env=VAR,...] [-P] [-u USER] [--token FILE]... [--] COMMAND [ARG]...
 /// bdexec -l [-n] [-k]
 /// bdexec -k
 /// bdexec -h | -V
@@ -124,7 +140,11 @@ impl BdexecArgs {
 impl DriverArgs {
     /// True when any of these flags is on the command line.
     pub fn given(&self) -> bool {
-        self.set_home || self.stdin || self.prompt.is_some()
+        self.set_home
+            || self.stdin
+            || self.prompt.is_some()
+            || self.preserve_env.is_some()
+            || self.preserve_groups
     }
 }
 
@@ -241,6 +261,31 @@ mod tests {
         let (p, _) = BdexecArgs::parse_strict(&a).unwrap().unwrap();
         assert_eq!(p.command, os(&["-uroot"]));
         assert!(p.user.is_none());
+    }
+
+    #[test]
+    fn preserve_env_forms() {
+        let pe = |v: &[&str]| {
+            let mut a = vec!["bdexec"];
+            a.extend_from_slice(v);
+            let (p, _) = BdexecArgs::parse_strict(&os(&a)).ok()?.ok()?;
+            p.driver.preserve_env
+        };
+        assert_eq!(pe(&["-E", "id"]), Some(vec![]));
+        assert_eq!(pe(&["--preserve-env", "id"]), Some(vec![]));
+        assert_eq!(
+            pe(&["--preserve-env=A,B", "id"]),
+            Some(vec!["A".to_string(), "B".to_string()])
+        );
+        assert_eq!(pe(&["-HSE", "id"]), Some(vec![]));
+        assert_eq!(pe(&["id", "-E"]), None);
+        let a = os(&["bdexec", "-E", "id", "-u"]);
+        let (p, _) = BdexecArgs::parse_strict(&a).unwrap().unwrap();
+        assert_eq!(p.command, os(&["id", "-u"]));
+        let a = os(&["bdexec", "-Sp", "pw:", "id"]);
+        let (p, _) = BdexecArgs::parse_strict(&a).unwrap().unwrap();
+        assert_eq!(p.driver.prompt, Some("pw:".into()));
+        assert!(p.driver.stdin);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! * `modes`: `-k` alone and `-l`, which end the call there;
 //! * `authorize`: `-u`, resolving the command, decoys, the decision
 //!   (decide.rs) and frozen mode;
+//! * `options`: the caller's -E, -P, -T checked against the rule;
 //! * `auth`: the rule's authentication and rate limit;
 //! * `validate`: digest pin, the target's groups, environment, argv;
 //! * `confine`: the sandbox built (not applied), the TOCTOU recheck;
@@ -30,6 +31,7 @@ mod confine;
 mod launch;
 mod load;
 mod modes;
+mod options;
 mod record;
 pub mod recv;
 pub mod refusal;
@@ -106,12 +108,21 @@ fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i3
         return Ok(code);
     }
     let allowed = authorize::authorize(ctx, &opts, &loaded, &clock)?;
+    // The caller's -E, -P, -T checked against the rule, before any prompt.
+    let granted = options::grant(&opts.driver, &allowed)?;
     let approved_by = auth::authenticate(ctx, &opts, policy, &allowed, &state_dir, &clock)?;
     // validate: the file, the groups, the environment; then the sandbox
     // built and the policy checked again (TOCTOU); then the record.
-    let prepared = validate::validate(ctx, policy, &allowed)?;
+    let prepared = validate::validate(ctx, policy, &allowed, &granted)?;
     let confinement = confine::prepare(&loaded, &allowed, &state_dir)?;
-    let accepted = record::accept(ctx, &allowed, &prepared, confinement.as_ref(), approved_by)?;
+    let accepted = record::accept(
+        ctx,
+        &allowed,
+        &prepared,
+        confinement.as_ref(),
+        approved_by,
+        &granted,
+    )?;
     // exec/sandbox: the point of no return; comes back only to refuse.
     Err(launch::launch(
         ctx,

@@ -78,6 +78,7 @@ pub(super) fn accept(
     prepared: &Prepared,
     confinement: Option<&Confinement>,
     approved_by: Option<String>,
+    granted: &super::options::Granted,
 ) -> Result<Accepted, Refusal> {
     let session = allowed.session();
     let monitor = session.monitor == Some(true);
@@ -87,10 +88,15 @@ pub(super) fn accept(
         env_dropped: &prepared.dropped,
         monitor,
     };
-    let reason = match &approved_by {
+    let mut reason = match &approved_by {
         Some(a) => format!("allowed, {a}"),
         None => "allowed".to_string(),
     };
+    // The caller's options in use (-E, -P, -T), named in the record.
+    let options = granted.summary();
+    if !options.is_empty() {
+        reason.push_str(&format!(" (caller options: {options})"));
+    }
     let uuid = ctx
         .record(Event::Accept, &allowed.subject(), &extra, &reason, None)
         .map_err(|e| {

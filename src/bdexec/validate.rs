@@ -27,6 +27,7 @@ pub(super) fn validate(
     ctx: &Ctx,
     policy: &Policy,
     allowed: &Allowed<'_>,
+    granted: &super::options::Granted,
 ) -> Result<Prepared, Refusal> {
     let deny = |msg: String| Refusal::denied(msg).about(allowed.subject());
     let (rule, target) = (allowed.rule, &allowed.target);
@@ -65,12 +66,22 @@ pub(super) fn validate(
             target.target.name
         )));
     }
+    // -P (allowed by the rule, options.rs): the caller's group vector
+    // as the kernel gave it; the primary group stays the target's.
+    let groups = if granted.preserve_groups {
+        ctx.caller.gids.iter().map(|g| Gid::from_raw(*g)).collect()
+    } else {
+        groups
+    };
     let caller_env = env::snapshot_env();
     let command_line = command_line(&allowed.cmd_path, &allowed.args);
     // The rule's env_keep adds to the defaults'; its secure_path is the
     // command's PATH (the command itself was resolved with the defaults':
     // the rule was not known yet; belladonna-policy(5)).
-    let env_keep = rule.env_keep_with(&policy.defaults);
+    let mut env_keep = rule.env_keep_with(&policy.defaults);
+    // -E: the rule's preserve_env (options.rs); the value checks of
+    // build_env still apply (never LD_*, functions, paths in locales).
+    env_keep.extend(granted.keep_env.iter().cloned());
     let env::BuiltEnv { envp, dropped } = env::build_env(&env::EnvInput {
         caller_env: &caller_env,
         env_keep: &env_keep,

@@ -508,6 +508,8 @@ struct RuleDe {
     secure_path: Option<Vec<PathBuf>>,
     #[serde(default)]
     timestamp_timeout: Option<u64>,
+    #[serde(default)]
+    caller: crate::policy::caller::CallerOptions,
 }
 
 /// `monitor`, `use_pty`, `require_tty` as serialized (unset keys absent).
@@ -652,6 +654,7 @@ impl PolicyDe {
                     env_keep: r.env_keep,
                     secure_path: r.secure_path,
                     timestamp_timeout: r.timestamp_timeout,
+                    caller: r.caller,
                     origin: origin(),
                 })
                 .collect(),

@@ -1,0 +1,84 @@
+//! The caller's sudo-driver options checked against the allowed rule
+//! (issue 14), between the decision and the authentication, so that an
+//! option the rule does not allow refuses before any password is asked:
+//! `-E` / `--preserve-env` against `preserve_env`, `-P` against
+//! `caller_options = ["preserve_groups"]`, `-T` against `timeout`
+//! (shorter only). Nothing given is ignored: an option the rule does not
+//! allow refuses the request (exit 1, one line, a record).
+#![forbid(unsafe_code)]
+
+use super::Refusal;
+use super::authorize::Allowed;
+use crate::bdexec::cli::DriverArgs;
+use crate::policy::model::PreserveEnv;
+
+/// What the checked options grant this call.
+#[derive(Debug, Default)]
+pub(super) struct Granted {
+    /// `-E`: env_keep patterns added for this call (`*` for all).
+    pub keep_env: Vec<String>,
+    /// `-P`: the caller's groups instead of the target's.
+    pub preserve_groups: bool,
+}
+
+impl Granted {
+    /// The options in use, for the accept record's reason ("" if none).
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.keep_env.is_empty() {
+            parts.push(format!("-E {}", self.keep_env.join(",")));
+        }
+        if self.preserve_groups {
+            parts.push("-P".to_string());
+        }
+        parts.join(", ")
+    }
+}
+
+/// Check the options against `allowed.rule`.
+pub(super) fn grant(opts: &DriverArgs, allowed: &Allowed<'_>) -> Result<Granted, Refusal> {
+    let rule = allowed.rule;
+    let deny = |msg: String| Refusal::denied(msg).about(allowed.subject());
+    let mut out = Granted::default();
+    if let Some(names) = &opts.preserve_env {
+        let Some(allow) = &rule.caller.preserve_env else {
+            return Err(deny(format!(
+                "rule {} does not allow -E/--preserve-env (no preserve_env in the rule)",
+                rule.name
+            )));
+        };
+        out.keep_env = if names.is_empty() {
+            // -E: what the rule allows.
+            match allow {
+                PreserveEnv::All => vec!["*".to_string()],
+                PreserveEnv::Only(list) => list.clone(),
+            }
+        } else {
+            for n in names {
+                if !crate::exec::env::valid_name(n.as_bytes()) {
+                    return Err(deny(format!(
+                        "--preserve-env: {:?} is not a variable name",
+                        crate::base::escape::display(n.as_bytes())
+                    )));
+                }
+                if crate::exec::env::forbidden_name(n.as_bytes()) || !allow.allows(n) {
+                    return Err(deny(format!(
+                        "rule {} does not allow keeping {n} (preserve_env)",
+                        rule.name
+                    )));
+                }
+            }
+            names.clone()
+        };
+    }
+    if opts.preserve_groups {
+        if !rule.caller.preserve_groups {
+            return Err(deny(format!(
+                "rule {} does not allow -P/--preserve-groups (caller_options = [\"preserve_groups\"])",
+                rule.name
+            )));
+        }
+        out.preserve_groups = true;
+    }
+    Ok(out)
+}
