@@ -380,3 +380,76 @@ fn preserve_groups() {
     assert!(o.stderr_str().contains("does not allow -P"), "{o}");
     assert_eq!(env.audit_events("accept").len(), 2);
 }
+
+/// -A: the helper named by SUDO_ASKPASS (or BDEXEC_ASKPASS) runs as the
+/// caller without privileges, with the prompt as its argument; a missing,
+/// non-executable or failing helper is a clear refusal.
+#[test]
+fn askpass() {
+    let env = test_env!("askpass");
+    setup(&env);
+    let good = env.etc_executable(
+        "askpass-good",
+        format!(
+            "#!/bin/sh\necho \"HELPER [$1] uid=$(id -u) $(grep CapPrm /proc/self/status)\" >&2\necho '{PASSWORD}'\n"
+        )
+        .as_bytes(),
+    );
+    let wrong = env.etc_executable("askpass-wrong", b"#!/bin/sh\necho nope\n");
+    let failing = env.etc_executable("askpass-failing", b"#!/bin/sh\necho x\nexit 3\n");
+    let silent = env.etc_executable("askpass-silent", b"#!/bin/sh\nexit 0\n");
+    let not_exec = env.etc("askpass-not-exec");
+    write_mode(&not_exec, b"#!/bin/sh\necho pw\n", 0o644);
+    let not_exec = not_exec.to_string_lossy().into_owned();
+    let cmd = ["-A", "-p", "pw for %u:", "/usr/bin/id", "-u"];
+
+    let o = call(&env, "alice", &cmd).env("SUDO_ASKPASS", &good).run();
+    o.expect_stdout("0\n", "-A with a good helper");
+    let err = o.stderr_str();
+    assert!(
+        err.contains("HELPER [pw for alice:]"),
+        "prompt as argument\n{o}"
+    );
+    assert!(
+        err.contains(&format!("uid={}", ALICE.uid)),
+        "runs as alice\n{o}"
+    );
+    assert!(
+        err.contains("CapPrm:\t0000000000000000"),
+        "no capability\n{o}"
+    );
+    // BDEXEC_ASKPASS comes first.
+    let o = call(&env, "alice", &cmd)
+        .env("SUDO_ASKPASS", &failing)
+        .env("BDEXEC_ASKPASS", &good)
+        .run();
+    o.expect_stdout("0\n", "BDEXEC_ASKPASS first");
+    assert_eq!(env.audit_events("accept").len(), 2);
+
+    for (helper, why) in [
+        (None, "no askpass helper"),
+        (Some("askpass-good"), "not an absolute path"),
+        (Some("/nonexistent/askpass"), "No such file"),
+        (Some(not_exec.as_str()), "Permission denied"),
+        (Some(failing.as_str()), "failed (exit status 3)"),
+        (Some(silent.as_str()), "gave no password"),
+        (Some(wrong.as_str()), "1 incorrect password attempt"),
+    ] {
+        let mut c = call(&env, "alice", &cmd);
+        if let Some(h) = helper {
+            c = c.env("SUDO_ASKPASS", h);
+        }
+        let o = c.run();
+        o.expect_refusal(1, &format!("-A with {helper:?}"));
+        assert!(
+            o.stderr_str().contains(why),
+            "{helper:?}: says {why:?}\n{o}"
+        );
+    }
+    assert_eq!(env.audit_events("accept").len(), 2, "nothing more ran");
+    // -A and -S together: a usage error.
+    call(&env, "alice", &["-A", "-S", "/usr/bin/id", "-u"])
+        .run()
+        .expect_code(2, "-A -S");
+    env.assert_verify_ok("after -A calls");
+}

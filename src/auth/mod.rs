@@ -6,6 +6,7 @@
 //! See `docs/keys.md`.
 
 pub mod account;
+pub mod askpass;
 pub mod error;
 pub mod keys;
 pub mod pam;

@@ -8,13 +8,16 @@
 //!   one: Ansible gives bdexec a pty as stdin and no controlling
 //!   terminal); the prompt and PAM's messages go to standard error,
 //!   control characters escaped. Echo is turned off while reading when
-//!   standard input is a terminal.
+//!   standard input is a terminal;
+//! * [`PasswordSource::Askpass`] (`-A`): the first line a helper program
+//!   prints, run as the caller without privilege (src/auth/askpass.rs).
 //!
 //! A source other than the terminal answers once: a wrong password ends
 //! the call, it is not asked again (sudo -S reads the next line; a
 //! program that wrote one password has no second one to give).
 #![forbid(unsafe_code)]
 
+use super::askpass::Askpass;
 use super::error::AuthError;
 use super::tty::{self, Secret, TtyPrompt};
 use std::os::fd::AsFd;
@@ -26,6 +29,8 @@ pub enum PasswordSource<'a> {
     Tty(&'a TtyPrompt),
     /// `-S`: standard input, prompts on standard error.
     Stdin,
+    /// `-A`: a helper program; PAM's messages on standard error.
+    Askpass(Askpass),
 }
 
 /// One line from standard input, `prompt` on standard error.
@@ -46,6 +51,7 @@ impl PasswordSource<'_> {
         match self {
             PasswordSource::Tty(t) => t.read_secret(prompt),
             PasswordSource::Stdin => non_empty(stdin_line(prompt, false)?),
+            PasswordSource::Askpass(a) => a.ask(prompt),
         }
     }
 
@@ -54,6 +60,7 @@ impl PasswordSource<'_> {
         match self {
             PasswordSource::Tty(t) => t.read_visible(prompt),
             PasswordSource::Stdin => stdin_line(prompt, true),
+            PasswordSource::Askpass(a) => a.ask(prompt),
         }
     }
 
@@ -61,7 +68,7 @@ impl PasswordSource<'_> {
     pub fn message(&self, text: &str) {
         match self {
             PasswordSource::Tty(t) => t.message(text),
-            PasswordSource::Stdin => {
+            PasswordSource::Stdin | PasswordSource::Askpass(_) => {
                 let mut line = crate::base::escape::display(text.as_bytes()).into_bytes();
                 line.push(b'\n');
                 let _ = tty::write_all(std::io::stderr().as_fd(), &line);
@@ -73,7 +80,7 @@ impl PasswordSource<'_> {
     pub fn interactive(&self) -> bool {
         match self {
             PasswordSource::Tty(t) => t.interactive(),
-            PasswordSource::Stdin => true,
+            PasswordSource::Stdin | PasswordSource::Askpass(_) => true,
         }
     }
 
@@ -81,7 +88,7 @@ impl PasswordSource<'_> {
     pub fn retries(&self) -> bool {
         match self {
             PasswordSource::Tty(t) => t.interactive(),
-            PasswordSource::Stdin => false,
+            PasswordSource::Stdin | PasswordSource::Askpass(_) => false,
         }
     }
 
@@ -89,7 +96,7 @@ impl PasswordSource<'_> {
     pub fn tty_path(&self) -> Option<&str> {
         match self {
             PasswordSource::Tty(t) => t.path(),
-            PasswordSource::Stdin => None,
+            PasswordSource::Stdin | PasswordSource::Askpass(_) => None,
         }
     }
 }
@@ -160,7 +167,7 @@ mod tests {
 
     #[test]
     fn empty_answer_refused() {
-        assert!(non_empty(tty::test_secret(b"")).is_err());
-        assert!(non_empty(tty::test_secret(b"pw")).is_ok());
+        assert!(non_empty(Secret::from_vec(Vec::new())).is_err());
+        assert!(non_empty(Secret::from_vec(b"pw".to_vec())).is_ok());
     }
 }

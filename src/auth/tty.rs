@@ -41,6 +41,11 @@ pub const MAX_ANSWER: usize = 1024;
 pub struct Secret(Vec<u8>);
 
 impl Secret {
+    /// Take `v` as a secret (wiped when dropped).
+    pub(super) fn from_vec(v: Vec<u8>) -> Secret {
+        Secret(v)
+    }
+
     /// The bytes (without the final newline).
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
@@ -416,12 +421,6 @@ impl Drop for SignalGuard {
             crate::sys::signal::restore(saved);
         }
     }
-}
-
-/// A secret from bytes, for tests of this layer.
-#[cfg(test)]
-pub(super) fn test_secret(b: &[u8]) -> Secret {
-    Secret(b.to_vec())
 }
 
 #[cfg(test)]

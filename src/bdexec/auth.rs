@@ -176,6 +176,9 @@ pub(super) fn authenticate(
                     // -k CMD: ask, and leave no fresh timestamp (as sudo).
                     cache: !opts.reset_timestamp,
                     stdin: opts.driver.stdin,
+                    askpass: opts.driver.askpass,
+                    caller_gid: ctx.caller.gid,
+                    caller_groups: ctx.caller.gids.clone(),
                     // -p: sudo's escapes expanded, controls escaped.
                     prompt: opts.driver.prompt.as_ref().map(|p| {
                         crate::auth::source::expand_prompt(
@@ -220,6 +223,11 @@ struct PasswordOptions {
     cache: bool,
     /// `-S`: the password from standard input, the prompt on stderr.
     stdin: bool,
+    /// `-A`: the password from the askpass helper, run as the caller
+    /// (with these ids) without privilege.
+    askpass: bool,
+    caller_gid: u32,
+    caller_groups: Vec<u32>,
     /// `-p`: the prompt, expanded.
     prompt: Option<String>,
 }
@@ -258,6 +266,19 @@ fn password(
             pam::account_ok(user)
         } else {
             let shown = opts.prompt.as_deref();
+            if opts.askpass && !non_interactive {
+                let helper = crate::auth::askpass::Askpass::from_env(
+                    uid,
+                    opts.caller_gid,
+                    &opts.caller_groups,
+                )?;
+                return pam::authenticate_from(
+                    user,
+                    &PasswordSource::Askpass(helper),
+                    shown,
+                    pam::DEFAULT_TRIES,
+                );
+            }
             if opts.stdin && !non_interactive {
                 return pam::authenticate_from(
                     user,

@@ -56,6 +56,10 @@ pub struct DriverArgs {
     /// password, %% a percent sign).
     #[arg(short = 'p', long = "prompt", value_name = "PROMPT")]
     pub prompt: Option<OsString>,
+    /// Get the password from the helper named by BDEXEC_ASKPASS or
+    /// SUDO_ASKPASS, run as you without privileges.
+    #[arg(short = 'A', long = "askpass", conflicts_with = "stdin")]
+    pub askpass: bool,
     /// Keep the caller's environment (`-E`), or only the variables named
     /// (`--preserve-env=VAR,...`), as far as the rule's `preserve_env`
     /// allows.
@@ -78,7 +82,7 @@ pub struct DriverArgs {
 /// (bdexec(8), SYNOPSIS):
 ///
 /// ```text
-/// bdexec [-n] [-k] [-H] [-S] [-p PROMPT] [-E | --preserve-env=VAR,...] [-P] [-u USER] [--token FILE]... [--] COMMAND [ARG]...
+/// bdexec [-n] [-k] [-H] [-S | -A] [-p PROMPT] [-E | --preserve-env=VAR,...] [-P] [-u USER] [--token FILE]... [--] COMMAND [ARG]...
 /// bdexec -l [-n] [-k]
 /// bdexec -k
 /// bdexec -h | -V
@@ -142,6 +146,7 @@ impl DriverArgs {
     pub fn given(&self) -> bool {
         self.set_home
             || self.stdin
+            || self.askpass
             || self.prompt.is_some()
             || self.preserve_env.is_some()
             || self.preserve_groups
