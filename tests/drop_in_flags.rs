@@ -34,10 +34,11 @@ auth = "none"
 [[rule]]
 name = "carol-opts"
 users = ["carol"]
-commands = ["/usr/bin/id *", "/usr/bin/env"]
+commands = ["/usr/bin/id *", "/usr/bin/env", "/bin/sleep *", "/bin/sh *"]
 auth = "none"
 preserve_env = ["HTTP_PROXY", "APP_*"]
 caller_options = ["preserve_groups"]
+timeout = "3s"
 
 [[rule]]
 name = "mallory-all-env"
@@ -248,7 +249,7 @@ fn exit_behaviour() {
         "killed by TERM: {o}"
     );
     // A refusal: no rule for carol's command.
-    let o = call(&env, "carol", &["-n", "/bin/sh", "-c", "exit 0"]).run();
+    let o = call(&env, "carol", &["-n", "/usr/bin/whoami"]).run();
     o.expect_refusal(1, "no rule");
     // A target outside run_as.
     let o = call(
@@ -452,4 +453,111 @@ fn askpass() {
         .run()
         .expect_code(2, "-A -S");
     env.assert_verify_ok("after -A calls");
+}
+
+/// The exit record of the accept record `accept` (its uuid), if any.
+fn exit_of(env: &TestEnv, accept: &serde_json::Value) -> Option<serde_json::Value> {
+    env.audit_events("exit")
+        .into_iter()
+        .find(|e| e["accept"] == accept["uuid"])
+}
+
+/// The rule's `timeout` and -T: TERM at the time, KILL after the grace
+/// period, `timed_out` in the exit record; -T may shorten the rule's
+/// timeout, never lengthen it.
+#[test]
+fn command_timeout() {
+    let env = test_env!("command_timeout");
+    setup(&env);
+    let timed = |user: &str, args: &[&str]| {
+        let t = std::time::Instant::now();
+        let o = call(&env, user, args).run();
+        (o, t.elapsed().as_secs_f64())
+    };
+    // The rule's 3 s.
+    let (o, took) = timed("carol", &["/bin/sleep", "30"]);
+    assert_eq!(o.status.signal(), Some(15), "ended by TERM\n{o}");
+    assert!((2.5..10.0).contains(&took), "took {took} s\n{o}");
+    assert!(o.stderr_str().contains("timed out after 3 s"), "{o}");
+    let acc = env.audit_events("accept").pop().unwrap();
+    let ex = exit_of(&env, &acc).expect("an exit record");
+    assert_eq!(ex["timed_out"], true, "{ex}");
+    assert_eq!(ex["signal"], "TERM", "{ex}");
+    // -T 1: shorter, allowed, named in the accept record.
+    let (o, took) = timed("carol", &["-T", "1", "/bin/sleep", "30"]);
+    assert_eq!(o.status.signal(), Some(15), "{o}");
+    assert!(took < 2.9, "-T 1 took {took} s\n{o}");
+    let acc = env.audit_events("accept").pop().unwrap();
+    assert!(acc["reason"].as_str().unwrap().contains("-T 1s"), "{acc}");
+    // A command that ignores TERM is killed after the grace period.
+    let (o, took) = timed(
+        "carol",
+        &["-T1", "/bin/sh", "-c", "trap '' TERM; exec /bin/sleep 30"],
+    );
+    assert_eq!(o.status.signal(), Some(9), "KILL after the grace\n{o}");
+    assert!((5.5..15.0).contains(&took), "took {took} s\n{o}");
+    let acc = env.audit_events("accept").pop().unwrap();
+    let ex = exit_of(&env, &acc).expect("an exit record");
+    assert_eq!(
+        (ex["timed_out"].clone(), ex["signal"].clone()),
+        (true.into(), "KILL".into())
+    );
+    // A command that ends in time: no timed_out.
+    let o = call(&env, "carol", &["--command-timeout=2s", "/bin/sleep", "0"]).run();
+    o.expect_code(0, "ends in time");
+    let acc = env.audit_events("accept").pop().unwrap();
+    assert!(exit_of(&env, &acc).expect("exit")["timed_out"].is_null());
+    // Longer than the rule's: refused before anything runs.
+    let n = env.audit_events("accept").len();
+    let o = call(&env, "carol", &["-T", "10", "/bin/sleep", "0"]).run();
+    o.expect_refusal(1, "-T longer than the rule's");
+    assert!(o.stderr_str().contains("only shorten"), "{o}");
+    assert_eq!(env.audit_events("accept").len(), n);
+    // No timeout in bob's rule: -T limits his own command.
+    let (o, took) = timed("bob", &["-T", "1s", "/bin/sh", "-c", "exec /bin/sleep 30"]);
+    assert_eq!(o.status.signal(), Some(15), "{o}");
+    assert!(took < 2.9, "{took}");
+    for bad in ["0", "soon", "-1", ""] {
+        call(&env, "bob", &["-T", bad, "/usr/bin/id"])
+            .run()
+            .expect_code(2, &format!("-T {bad:?}"));
+    }
+    env.assert_verify_ok("after timeouts");
+}
+
+/// -b: bdexec returns 0 at once; the command goes on and its exit is
+/// recorded by the monitor.
+#[test]
+fn background() {
+    let env = test_env!("background");
+    setup(&env);
+    let out = env.dir.join("tmp/bg-out");
+    let o = env
+        .sh_call(
+            "bob",
+            &format!(
+                "s=$(date +%s%N); \"$BDEXEC\" -b /bin/sh -c 'sleep 2; id -u > {}' </dev/null >/dev/null 2>&1; \
+                 echo \"rc=$? ms=$(( ($(date +%s%N) - s) / 1000000 ))\"",
+                out.display()
+            ),
+        )
+        .run();
+    o.expect_code(0, "sh");
+    let line = o.stdout_str();
+    assert!(line.starts_with("rc=0 "), "{o}");
+    let ms: u64 = line.trim().rsplit('=').next().unwrap().parse().unwrap();
+    assert!(ms < 1500, "returned at once ({ms} ms)\n{o}");
+    let acc = env.audit_events("accept").pop().expect("accept");
+    assert!(acc["reason"].as_str().unwrap().contains("-b"), "{acc}");
+    let start = std::time::Instant::now();
+    let ex = loop {
+        if let Some(e) = exit_of(&env, &acc) {
+            break e;
+        }
+        assert!(start.elapsed().as_secs() < 20, "no exit record");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(ex["status"], 0, "{ex}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "0\n");
+    env.assert_verify_ok("after -b");
 }

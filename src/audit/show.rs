@@ -283,8 +283,13 @@ fn exit_line(v: &LineView<'_>, time: &str) -> String {
     } else {
         ""
     };
+    let timed_out = if v.get("timed_out") == Some(&Value::Bool(true)) {
+        " (timed out)"
+    } else {
+        ""
+    };
     format!(
-        "{time} #{} exit of {}: {how}{core}, {}, maxrss {} KiB, user {}, sys {}",
+        "{time} #{} exit of {}: {how}{core}{timed_out}, {}, maxrss {} KiB, user {}, sys {}",
         v.seq,
         text(v, "accept").unwrap_or_default(),
         secs("duration_us"),

@@ -76,13 +76,22 @@ pub struct DriverArgs {
     /// ["preserve_groups"]`).
     #[arg(short = 'P', long = "preserve-groups")]
     pub preserve_groups: bool,
+    /// End the command after DURATION (`90`, `30s`, `5m`, `2h`), at most
+    /// the rule's `timeout`; monitor mode.
+    #[arg(short = 'T', long = "command-timeout", value_name = "DURATION")]
+    pub command_timeout: Option<String>,
+    /// Run the command in the background: bdexec returns 0 once it is
+    /// started; monitor mode records its exit.
+    #[arg(short = 'b', long = "background")]
+    pub background: bool,
 }
 
 /// What a bdexec command line asks for, once it fits the synopsis
 /// (bdexec(8), SYNOPSIS):
 ///
 /// ```text
-/// bdexec [-n] [-k] [-H] [-S | -A] [-p PROMPT] [-E | --preserve-env=VAR,...] [-P] [-u USER] [--token FILE]... [--] COMMAND [ARG]...
+/// bdexec [-n] [-k] [-H] [-S | -A] [-p PROMPT] [-E | --preserve-env=VAR,...] [-P]
+///        [-T DURATION] [-b] [-u USER] [--token FILE]... [--] COMMAND [ARG]...
 /// bdexec -l [-n] [-k]
 /// bdexec -k
 /// bdexec -h | -V
@@ -125,6 +134,7 @@ impl BdexecArgs {
             return Ok(Mode::List);
         }
         if with_command {
+            self.driver.timeout_secs()?;
             return Ok(Mode::Run);
         }
         if self.reset_timestamp {
@@ -142,6 +152,27 @@ impl BdexecArgs {
 }
 
 impl DriverArgs {
+    /// `-T`: seconds (> 0), from plain seconds or a policy duration
+    /// (`30s`, `5m`, `2h`, `1d`).
+    pub fn timeout_secs(&self) -> Result<Option<u64>, String> {
+        let Some(t) = &self.command_timeout else {
+            return Ok(None);
+        };
+        let secs = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            t.parse::<u64>().map_err(|e| e.to_string())
+        } else {
+            crate::policy::parse::parse_duration(t)
+        };
+        match secs {
+            Ok(0) => Err("-T: the timeout must be longer than 0".into()),
+            Ok(n) => Ok(Some(n)),
+            Err(e) => Err(format!(
+                "-T {:?}: {e}",
+                crate::base::escape::display(t.as_bytes())
+            )),
+        }
+    }
+
     /// True when any of these flags is on the command line.
     pub fn given(&self) -> bool {
         self.set_home
@@ -150,12 +181,14 @@ impl DriverArgs {
             || self.prompt.is_some()
             || self.preserve_env.is_some()
             || self.preserve_groups
+            || self.command_timeout.is_some()
+            || self.background
     }
 }
 
 /// bdexec's options that take a value: short letters and long names.
-const SHORT_WITH_VALUE: &[char] = &['u', 'p'];
-const LONG_WITH_VALUE: &[&str] = &["--user", "--token", "--prompt"];
+const SHORT_WITH_VALUE: &[char] = &['u', 'p', 'T'];
+const LONG_WITH_VALUE: &[&str] = &["--user", "--token", "--prompt", "--command-timeout"];
 
 /// Rewrite bdexec's argument list so that clap reads option values the
 /// way getopt(3) does. clap takes `-u=root` as the user "root"; getopt

@@ -34,12 +34,14 @@ pub(super) fn launch(
         // here); the child goes on exactly as a plain exec.
         if accepted.monitor {
             let plan = monitor::Plan {
-                use_pty: accepted.session.use_pty != Some(false),
+                // -b: no terminal to relay (background.rs left it).
+                use_pty: accepted.session.use_pty != Some(false) && !accepted.background,
                 target_uid: target.uid,
                 target_gid: target.gid,
                 accept: accepted.uuid,
                 host: &ctx.host,
                 traceparent: ctx.traceparent.as_deref(),
+                timeout: accepted.timeout,
             };
             monitor::start(&plan)
                 .and_then(|mut c| c.before_switch())

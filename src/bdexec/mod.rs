@@ -13,6 +13,8 @@
 //! * `auth`: the rule's authentication and rate limit;
 //! * `validate`: digest pin, the target's groups, environment, argv;
 //! * `confine`: the sandbox built (not applied), the TOCTOU recheck;
+//! * `background`: `-b` forks, the caller's bdexec returning 0 once
+//!   the accept record is durable;
 //! * `record`: the durable `accept` record;
 //! * `launch`: monitor mode (exec/monitor.rs), the privilege drop in
 //!   DESIGN section 4's order, and `execveat`.
@@ -26,6 +28,7 @@
 
 pub mod auth;
 mod authorize;
+mod background;
 pub mod cli;
 mod confine;
 mod launch;
@@ -115,6 +118,9 @@ fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i3
     // built and the policy checked again (TOCTOU); then the record.
     let prepared = validate::validate(ctx, policy, &allowed, &granted)?;
     let confinement = confine::prepare(&loaded, &allowed, &state_dir)?;
+    // -b: the caller's bdexec waits here for the durable record, then
+    // returns 0; the rest runs in a new session.
+    let detached = background::detach(granted.background)?;
     let accepted = record::accept(
         ctx,
         &allowed,
@@ -123,6 +129,7 @@ fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i3
         approved_by,
         &granted,
     )?;
+    detached.accepted();
     // exec/sandbox: the point of no return; comes back only to refuse.
     Err(launch::launch(
         ctx,

@@ -3,7 +3,7 @@
 //! option the rule does not allow refuses before any password is asked:
 //! `-E` / `--preserve-env` against `preserve_env`, `-P` against
 //! `caller_options = ["preserve_groups"]`, `-T` against `timeout`
-//! (shorter only). Nothing given is ignored: an option the rule does not
+//! (shorter only), `-b`. Nothing given is ignored: an option the rule does not
 //! allow refuses the request (exit 1, one line, a record).
 #![forbid(unsafe_code)]
 
@@ -19,9 +19,22 @@ pub(super) struct Granted {
     pub keep_env: Vec<String>,
     /// `-P`: the caller's groups instead of the target's.
     pub preserve_groups: bool,
+    /// The command's timeout: the rule's `timeout`, or the caller's
+    /// shorter `-T`.
+    pub timeout: Option<u64>,
+    /// The caller asked for `-T` (for the record).
+    pub timeout_asked: bool,
+    /// `-b`: run in the background.
+    pub background: bool,
 }
 
 impl Granted {
+    /// A timeout or `-b` needs the monitor, whatever the rule's
+    /// `monitor` says.
+    pub fn needs_monitor(&self) -> bool {
+        self.timeout.is_some() || self.background
+    }
+
     /// The options in use, for the accept record's reason ("" if none).
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
@@ -30,6 +43,12 @@ impl Granted {
         }
         if self.preserve_groups {
             parts.push("-P".to_string());
+        }
+        if let (true, Some(t)) = (self.timeout_asked, self.timeout) {
+            parts.push(format!("-T {t}s"));
+        }
+        if self.background {
+            parts.push("-b".to_string());
         }
         parts.join(", ")
     }
@@ -80,5 +99,20 @@ pub(super) fn grant(opts: &DriverArgs, allowed: &Allowed<'_>) -> Result<Granted,
         }
         out.preserve_groups = true;
     }
+    // -T may shorten the rule's timeout, never lengthen it; on a rule
+    // without one it only limits the caller's own command.
+    let asked = opts.timeout_secs().map_err(|e| deny(e.to_string()))?;
+    out.timeout_asked = asked.is_some();
+    out.timeout = match (rule.caller.timeout, asked) {
+        (Some(max), Some(t)) if t > max => {
+            return Err(deny(format!(
+                "-T {t}s is longer than the timeout of rule {} ({max}s); a caller may only shorten it",
+                rule.name
+            )));
+        }
+        (_, Some(t)) => Some(t),
+        (rule_t, None) => rule_t,
+    };
+    out.background = opts.background;
     Ok(out)
 }

@@ -69,6 +69,10 @@ pub(super) struct Accepted {
     pub uuid: [u8; 16],
     pub session: Session,
     pub monitor: bool,
+    /// The command's timeout (options.rs), for the monitor.
+    pub timeout: Option<std::time::Duration>,
+    /// `-b`: no terminal to relay (background.rs left it).
+    pub background: bool,
 }
 
 /// The durable accept record: nothing runs without it.
@@ -81,7 +85,8 @@ pub(super) fn accept(
     granted: &super::options::Granted,
 ) -> Result<Accepted, Refusal> {
     let session = allowed.session();
-    let monitor = session.monitor == Some(true);
+    // A timeout or -b needs the monitor (options.rs).
+    let monitor = session.monitor == Some(true) || granted.needs_monitor();
     let extra = Extra {
         sandbox: confinement.and_then(|c| c.profile()),
         confinement: confinement.map(|c| c.summary()),
@@ -108,5 +113,7 @@ pub(super) fn accept(
         uuid,
         session,
         monitor,
+        timeout: granted.timeout.map(std::time::Duration::from_secs),
+        background: granted.background,
     })
 }

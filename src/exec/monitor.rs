@@ -29,6 +29,10 @@
 //!   copies window size changes. The command can no longer push input
 //!   into the caller's terminal (TIOCSTI, TIOCLINUX): it is not its
 //!   controlling terminal and it holds no fd of it.
+//! * with a timeout (rule `timeout`, `bdexec -T`), it sends TERM when
+//!   the time is up (to the pty's process group, or to the command
+//!   alone without a pty), KILL after [`KILL_GRACE`], and the exit
+//!   record says `"timed_out":true`;
 //! * when the command ends, it appends an `exit` record chained to the
 //!   accept record (src/audit/record.rs) and exits with the command's
 //!   status, or kills itself with the same signal (a shell sees 128+N).
@@ -82,7 +86,13 @@ pub struct Plan<'a> {
     /// The accept record's checked `traceparent`, repeated in the exit
     /// record.
     pub traceparent: Option<&'a str>,
+    /// End the command after this long (rule `timeout`, `bdexec -T`):
+    /// TERM, then KILL after [`KILL_GRACE`].
+    pub timeout: Option<std::time::Duration>,
 }
+
+/// Between the TERM of a timeout and the KILL.
+pub const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The child's side: what it must still do on its way to exec.
 pub struct Child {
@@ -204,6 +214,8 @@ pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
         master_live: true,
         started,
         target_uid: plan.target_uid,
+        deadline: plan.timeout.map(|t| started + t),
+        timed_out: false,
     };
     m.run(plan)
 }
@@ -247,6 +259,11 @@ struct Monitor {
     master_live: bool,
     started: Instant,
     target_uid: u32,
+    /// When the timeout acts next: TERM at the timeout, then KILL after
+    /// the grace period; `None` when nothing is left to do.
+    deadline: Option<Instant>,
+    /// The timeout's TERM was sent.
+    timed_out: bool,
 }
 
 /// How the child changed (wait4).
@@ -278,6 +295,10 @@ impl Monitor {
         } else {
             Outcome::Status(libc::WEXITSTATUS(code) as u8)
         };
+        if self.timed_out {
+            let secs = plan.timeout.map_or(0, |t| t.as_secs());
+            crate::base::stdio::err_line(&format!("bdexec: command timed out after {secs} s\n"));
+        }
         self.record(plan, outcome, libc::WCOREDUMP(code), &rusage);
         if libc::WIFSIGNALED(code) {
             die_by(libc::WTERMSIG(code));
@@ -382,7 +403,7 @@ impl Monitor {
                 if let Some(m) = m {
                     fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
                 }
-                if nix::poll::poll(&mut fds, PollTimeout::NONE).is_err() {
+                if nix::poll::poll(&mut fds, self.poll_timeout()).is_err() {
                     continue;
                 }
                 let ev = |i: usize| {
@@ -427,12 +448,53 @@ impl Monitor {
                     _ => self.tty_live = false,
                 }
             }
+            self.on_deadline();
             if !sig_ready.is_empty()
                 && let Some(end) = self.on_signals()
             {
                 self.drain();
                 return end;
             }
+        }
+    }
+
+    /// How long poll may wait: until the timeout's next step.
+    fn poll_timeout(&self) -> PollTimeout {
+        match self.deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let ms = d.saturating_duration_since(Instant::now()).as_millis();
+                // At most a minute per poll: the loop comes back anyway.
+                PollTimeout::from(u16::try_from(ms.min(60_000)).unwrap_or(60_000))
+            }
+        }
+    }
+
+    /// The timeout: TERM at the time (to the command's process group
+    /// with a pty, where it leads its own session; to the command alone
+    /// without one, which shares the caller's group), KILL after the
+    /// grace period.
+    fn on_deadline(&mut self) {
+        let Some(d) = self.deadline else { return };
+        if Instant::now() < d {
+            return;
+        }
+        let target = if self.master.is_some() {
+            -self.child
+        } else {
+            self.child
+        };
+        if self.timed_out {
+            self.send(target, libc::SIGKILL);
+            self.deadline = None;
+        } else {
+            self.timed_out = true;
+            self.send(target, libc::SIGTERM);
+            if self.master.is_some() {
+                // A stopped group would not act on TERM.
+                self.send(target, libc::SIGCONT);
+            }
+            self.deadline = Some(Instant::now() + KILL_GRACE);
         }
     }
 
@@ -538,6 +600,7 @@ impl Monitor {
             maxrss_kb: ru.ru_maxrss.max(0) as u64,
             utime_us: tv_us(ru.ru_utime),
             stime_us: tv_us(ru.ru_stime),
+            timed_out: self.timed_out,
             traceparent: plan.traceparent,
         });
         let appended = rec.and_then(|r| {
