@@ -136,6 +136,7 @@ pub(super) fn rules(a: &Policy, b: &Policy, out: &mut Out) {
         }
         setenv_changes(&subject, &x.setenv, &y.setenv, out);
         rule_env_changes(&subject, x, a, y, b, out);
+        caller_changes(&subject, &x.caller, &y.caller, out);
         let mut tmp = Vec::new();
         compare_approval(x, a, y, b, &mut tmp);
         compare_rate(x.rate, y.rate, &mut tmp);
