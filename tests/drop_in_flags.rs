@@ -380,6 +380,15 @@ fn preserve_groups() {
     o.expect_refusal(1, "bob -P");
     assert!(o.stderr_str().contains("does not allow -P"), "{o}");
     assert_eq!(env.audit_events("accept").len(), 2);
+    // -l shows what the rule lets the caller ask for.
+    let o = call(&env, "carol", &["-l"]).run();
+    o.expect_code(0, "carol -l");
+    assert!(
+        o.stdout_str().contains(
+            "(root) auth=none preserve_env=HTTP_PROXY,APP_* preserve_groups timeout=3s /usr/bin/env"
+        ),
+        "{o}"
+    );
 }
 
 /// -A: the helper named by SUDO_ASKPASS (or BDEXEC_ASKPASS) runs as the

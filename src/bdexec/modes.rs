@@ -64,9 +64,10 @@ fn list(ctx: &Ctx, policy: &Policy) -> Result<i32, Refusal> {
             let _ = match r.action {
                 Action::Allow => writeln!(
                     text,
-                    "    ({}) auth={} {}",
+                    "    ({}) auth={}{} {}",
                     runas.join(", "),
                     r.auth.as_str(),
+                    r.caller.listing(),
                     display(render(c).as_bytes())
                 ),
                 Action::Deny => writeln!(text, "    denied: {}", display(render(c).as_bytes())),

@@ -59,6 +59,28 @@ impl CallerOptions {
     pub fn is_unset(&self) -> bool {
         *self == CallerOptions::default()
     }
+
+    /// The keys as `bdexec -l` shows them after `auth=`: each set key as
+    /// ` preserve_env=true`, ` preserve_env=A,B*`, ` preserve_groups`,
+    /// ` timeout=SECONDSs`; empty when none is set.
+    pub fn listing(&self) -> String {
+        let mut out = String::new();
+        match &self.preserve_env {
+            None => {}
+            Some(PreserveEnv::All) => out.push_str(" preserve_env=true"),
+            Some(PreserveEnv::Only(l)) => {
+                out.push_str(" preserve_env=");
+                out.push_str(&l.join(","));
+            }
+        }
+        if self.preserve_groups {
+            out.push_str(" preserve_groups");
+        }
+        if let Some(t) = self.timeout {
+            out.push_str(&format!(" timeout={t}s"));
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -74,5 +96,15 @@ mod tests {
         assert!(!only.allows("EDITOR"));
         assert!(PreserveEnv::All.allows("EDITOR"));
         assert!(CallerOptions::default().is_unset());
+        assert_eq!(CallerOptions::default().listing(), "");
+        let o = CallerOptions {
+            preserve_env: Some(only),
+            preserve_groups: true,
+            timeout: Some(30),
+        };
+        assert_eq!(
+            o.listing(),
+            " preserve_env=HTTP_PROXY,ANSIBLE_* preserve_groups timeout=30s"
+        );
     }
 }
