@@ -23,7 +23,6 @@ users = ["alice"]
 run_as = ["root", "bob"]
 commands = ["/usr/bin/id *", "/bin/sh *"]
 auth = "password"
-timestamp_timeout = "0s"
 
 [[rule]]
 name = "bob-none"
@@ -569,4 +568,35 @@ fn background() {
     assert_eq!(ex["status"], 0, "{ex}");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "0\n");
     env.assert_verify_ok("after -b");
+}
+
+/// -S and the timestamp cache: with a controlling terminal (script(1)
+/// gives the shell one), a password read with -S leaves a timestamp, and
+/// the next call (-S -n) runs without reading anything.
+#[test]
+fn stdin_password_and_the_timestamp() {
+    let env = test_env!("stdin_password_and_the_timestamp");
+    setup(&env);
+    let inner = env.dir.join("tmp/inner.sh");
+    write_mode(
+        &inner,
+        format!(
+            "printf '%s\\n' '{PASSWORD}' | \"$BDEXEC\" -S /usr/bin/id -u\n\
+             echo second\n\"$BDEXEC\" -S -n /usr/bin/id -u </dev/null\necho rc=$?\n"
+        )
+        .as_bytes(),
+        0o755,
+    );
+    let o = env
+        .sh_call(
+            "alice",
+            &format!("script -qec '/bin/sh {}' /dev/null", inner.display()),
+        )
+        .env("BELLADONNA_TEST_PAM_SERVICE", SERVICE)
+        .run();
+    o.expect_code(0, "script");
+    let out = o.stdout_str().replace('\r', "");
+    assert_eq!(out.matches(DEFAULT_PROMPT).count(), 1, "one prompt\n{o}");
+    assert!(out.contains("second\n0\nrc=0"), "cached: no password\n{o}");
+    assert_eq!(env.audit_events("accept").len(), 2);
 }
