@@ -9,7 +9,8 @@
 //! (`exec::privileges::switch_to_target`, which also clears and verifies
 //! every capability set), sets no_new_privs, and executes the helper with
 //! the prompt as its one argument, standard input `/dev/null`, standard
-//! output a pipe to bdexec and standard error the caller's, and the
+//! output a pipe to bdexec and standard error the caller's, no other fd
+//! (all above 2 are closed), and the
 //! caller's environment (it is the caller's own program). bdexec reads
 //! the first line of its output (at most [`MAX_ANSWER`] bytes, within
 //! [`PROMPT_TIMEOUT`]; the helper is killed after that), then waits for
@@ -152,6 +153,12 @@ impl Askpass {
             let null = std::fs::File::open("/dev/null").ok()?;
             nix::unistd::dup2_stdin(null.as_fd()).ok()?;
             nix::unistd::dup2_stdout(out.as_fd()).ok()?;
+            drop(null);
+            drop(out);
+            // Nothing of bdexec's reaches the helper: every fd above the
+            // standard ones is closed (state, policy, log, whatever was
+            // opened without close-on-exec).
+            crate::sys::fs::close_range(3, u32::MAX).ok()?;
             let groups: Vec<Gid> = self.groups.iter().map(|g| Gid::from_raw(*g)).collect();
             crate::exec::privileges::switch_to_target(self.uid, self.gid, &groups, false).ok()?;
             nix::sys::prctl::set_no_new_privs().ok()?;
