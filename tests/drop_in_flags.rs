@@ -287,6 +287,8 @@ fn preserve_env() {
         ("BASH_FUNC_x%%", "() { id; }"),
         ("LANG", "/tmp/evil"),
         ("FUNCY", "() { id; }"),
+        ("PYTHONPATH", "/tmp/evil"),
+        ("BASH_ENV", "/tmp/evil.sh"),
     ];
     let with_vars = |user: &str, args: &[&str]| {
         let mut c = call(&env, user, args);
@@ -336,15 +338,41 @@ fn preserve_env() {
         let o = with_vars("carol", &[&format!("--preserve-env={bad}"), "/usr/bin/env"]);
         o.expect_refusal(1, &format!("--preserve-env={bad}"));
     }
-    // preserve_env = true: everything that passes the value checks.
+    // preserve_env = true: everything that passes the value checks,
+    // but what would run the caller's code (EDITOR, PYTHONPATH, BASH_ENV).
     let o = with_vars("mallory", &["-E", "/usr/bin/env"]);
     o.expect_code(0, "mallory -E");
     let l = env_lines(&o);
-    assert!(l.contains(&"EDITOR=vi".to_string()), "{o}");
+    assert!(
+        l.contains(&"HTTP_PROXY=http://proxy:3128".to_string()),
+        "{o}"
+    );
     assert!(l.contains(&"APP_MODE=blue".to_string()), "{o}");
-    for never in ["LD_PRELOAD=", "BASH_FUNC_", "LANG=/tmp", "FUNCY="] {
+    for never in [
+        "EDITOR=",
+        "LD_PRELOAD=",
+        "BASH_FUNC_",
+        "LANG=/tmp",
+        "FUNCY=",
+        "PYTHONPATH=",
+        "BASH_ENV=",
+    ] {
         assert!(!l.iter().any(|x| x.starts_with(never)), "{never}\n{o}");
     }
+    // ... and the record names the variables -E withheld.
+    let acc = env.audit_events("accept").pop().unwrap();
+    let reason = acc["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("-E (preserve_env = true) withheld")
+            && reason.contains("PYTHONPATH")
+            && reason.contains("BASH_ENV")
+            && reason.contains("EDITOR"),
+        "{acc}"
+    );
+    // Named explicitly, a code-running variable is refused under `true`.
+    let o = with_vars("mallory", &["--preserve-env=PYTHONPATH", "/usr/bin/env"]);
+    o.expect_refusal(1, "--preserve-env=PYTHONPATH under preserve_env = true");
+    assert!(o.stderr_str().contains("python imports modules"), "{o}");
     let accepts = env.audit_events("accept");
     assert!(
         accepts.iter().any(|r| r["reason"]

@@ -15,8 +15,14 @@ use crate::policy::model::PreserveEnv;
 /// What the checked options grant this call.
 #[derive(Debug, Default)]
 pub(super) struct Granted {
-    /// `-E`: env_keep patterns added for this call (`*` for all).
+    /// `-E`: env_keep names or patterns added for this call.
     pub keep_env: Vec<String>,
+    /// `-E` under `preserve_env = true` (everything but `withheld`).
+    pub keep_all: bool,
+    /// Caller variables `-E` under `preserve_env = true` did not keep:
+    /// they would let the caller run code in the command or change how
+    /// it works (`policy::lint::unsafe_to_preserve`), named in the record.
+    pub withheld: Vec<String>,
     /// `-P`: the caller's groups instead of the target's.
     pub preserve_groups: bool,
     /// The command's timeout: the rule's `timeout`, or the caller's
@@ -38,7 +44,13 @@ impl Granted {
     /// The options in use, for the accept record's reason ("" if none).
     pub fn summary(&self) -> String {
         let mut parts = Vec::new();
-        if !self.keep_env.is_empty() {
+        if self.keep_all {
+            let mut e = "-E (preserve_env = true)".to_string();
+            if !self.withheld.is_empty() {
+                e.push_str(&format!(" withheld {}", self.withheld.join(",")));
+            }
+            parts.push(e);
+        } else if !self.keep_env.is_empty() {
             parts.push(format!("-E {}", self.keep_env.join(",")));
         }
         if self.preserve_groups {
@@ -67,9 +79,26 @@ pub(super) fn grant(opts: &DriverArgs, allowed: &Allowed<'_>) -> Result<Granted,
             )));
         };
         out.keep_env = if names.is_empty() {
-            // -E: what the rule allows.
+            // -E: what the rule allows. Under `true`, every caller
+            // variable but those that would run the caller's code in the
+            // command (as sudo's env_delete still applies with -E).
             match allow {
-                PreserveEnv::All => vec!["*".to_string()],
+                PreserveEnv::All => {
+                    out.keep_all = true;
+                    let mut keep = Vec::new();
+                    for (k, _) in std::env::vars_os() {
+                        let Some(k) = k.to_str() else { continue };
+                        if crate::policy::lint::unsafe_to_preserve(k).is_some() {
+                            if !out.withheld.iter().any(|w| w == k) {
+                                out.withheld.push(k.to_string());
+                            }
+                        } else if !keep.iter().any(|x: &String| x == k) {
+                            keep.push(k.to_string());
+                        }
+                    }
+                    out.withheld.truncate(crate::exec::env::MAX_DROPPED_LISTED);
+                    keep
+                }
                 PreserveEnv::Only(list) => list.clone(),
             }
         } else {
@@ -84,6 +113,16 @@ pub(super) fn grant(opts: &DriverArgs, allowed: &Allowed<'_>) -> Result<Granted,
                     return Err(deny(format!(
                         "rule {} does not allow keeping {n} (preserve_env)",
                         rule.name
+                    )));
+                }
+                // preserve_env = true keeps no variable that runs code;
+                // only a list that names it does.
+                if *allow == PreserveEnv::All
+                    && let Some(why) = crate::policy::lint::unsafe_to_preserve(n)
+                {
+                    return Err(deny(format!(
+                        "--preserve-env={n}: {why}; preserve_env = true does not keep it (only a \
+                         preserve_env list naming it does)"
                     )));
                 }
             }
