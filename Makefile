@@ -4,6 +4,8 @@
 #   make deps       install the Debian packages the build, tests, demo and
 #                   bench need (as root; otherwise prints the command)
 #   make test       deps, then every test (unit + integration, as root)
+#   make test-ansible  Ansible's become through bdexec (ansible-core from
+#                   PyPI into a venv; SKIPPED when PyPI is unreachable)
 #   make test-tpm   the TPM-backed KEK (feature belladonna_tpm_real) against
 #                   swtpm; installs its own Debian packages (not in `make test`)
 #   make demo       deps, build, then a live demo in a private namespace
@@ -70,11 +72,15 @@ TPM_DEB_PACKAGES := libtss2-dev swtpm swtpm-tools pkg-config
 # asciinema reads the session recordings of tests/recording.rs.
 DEB_PACKAGES += vim bzip2 busybox asciinema
 
+# Only for `make test-ansible` (tests/ansible.rs): python3-venv, for the
+# virtual environment the test installs ansible-core into from PyPI.
+ANSIBLE_DEB_PACKAGES := python3 python3-venv
+
 # Only for `make test-observability` (tests/observability.rs): promtool, a
 # real Prometheus and node_exporter on loopback, curl for the quickstart.
 OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
 
-.PHONY: all build deps test test-journald test-tpm test-observability demo install uninstall bench lint clean check-root kernel-matrix \
+.PHONY: all build deps test test-journald test-tpm test-observability test-ansible demo install uninstall bench lint clean check-root kernel-matrix \
 	completions deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
@@ -123,6 +129,14 @@ test-observability: deps
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(OBS_DEB_PACKAGES)"
 	BELLADONNA_REQUIRE_OBSERVABILITY=1 $(CARGO) test --features test-hooks --test observability -- --test-threads=$(TEST_THREADS)
 	BELLADONNA_REQUIRE_OBSERVABILITY=1 $(CARGO) test --features test-hooks --test prometheus_rules
+
+# Ansible's become through the real bdexec (tests/ansible.rs): ansible-core
+# from PyPI into a virtual environment under target/tmp (made once, then
+# reused), playbooks as unprivileged test users. SKIPPED loudly when PyPI
+# cannot be reached; outside this target the tests report SKIPPED.
+test-ansible: deps
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(ANSIBLE_DEB_PACKAGES)"
+	BELLADONNA_TEST_ANSIBLE=1 $(CARGO) test --features test-hooks --test ansible -- --test-threads=$(TEST_THREADS)
 
 demo: deps build
 	@bash scripts/demo.sh

@@ -1072,6 +1072,7 @@ mod tests {
                     run_as_groups: None,
                     chdir: None,
                     edit: None,
+                    caller: Default::default(),
                     origin: crate::policy::model::Origin {
                         file: PathBuf::new(),
                         line: 0,
@@ -1278,6 +1279,7 @@ mod tests {
                     run_as_groups: None,
                     chdir: None,
                     edit: None,
+                    caller: Default::default(),
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 };
                 for (i, r) in rules.iter_mut().enumerate() {
@@ -1304,6 +1306,7 @@ mod tests {
                     run_as_groups: None,
                     chdir: None,
                     edit: None,
+                    caller: Default::default(),
                     origin: crate::policy::model::Origin { file: PathBuf::new(), line: 0, col: 0 },
                 });
                 let at = pos.index(rules.len() + 1);

@@ -16,7 +16,6 @@ mod common;
 use common::*;
 
 use std::fs;
-use std::io::Write;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -187,51 +186,7 @@ mod child {
 /// Set up PAM's test service and alice's password (and optionally an
 /// account that expired on 1970-01-02).
 fn setup(env: &TestEnv, expired: bool) {
-    let pamd = env.etc("pam.d");
-    fs::create_dir_all(&pamd).unwrap();
-    let service = b"auth required pam_unix.so\naccount required pam_unix.so\n";
-    write_mode(&pamd.join(SERVICE), service, 0o644);
-    // Without test-hooks the service-name override does not exist; the
-    // layer's /etc/pam.d/belladonna then stands in.
-    if !cfg!(feature = "test-hooks") {
-        write_mode(&pamd.join("belladonna"), service, 0o644);
-    }
-    let mut child = Command::new("openssl")
-        .args(["passwd", "-6", "-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run openssl (install openssl: make deps)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{PASSWORD}\n").as_bytes())
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success(), "openssl passwd failed");
-    let hash = String::from_utf8(o.stdout).unwrap().trim().to_string();
-    assert!(hash.starts_with("$6$"), "not a SHA-512 crypt hash: {hash}");
-    let shadow_path = env.etc("shadow");
-    let shadow = fs::read_to_string(&shadow_path).unwrap();
-    let mode = fs::metadata(&shadow_path)
-        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o7777)
-        .unwrap();
-    let patched: String = shadow
-        .lines()
-        .map(|l| {
-            let mut f: Vec<String> = l.split(':').map(str::to_string).collect();
-            if f.first().map(String::as_str) == Some("alice") && f.len() >= 9 {
-                f[1] = hash.clone();
-                if expired {
-                    f[7] = "1".into();
-                }
-            }
-            f.join(":") + "\n"
-        })
-        .collect();
-    assert_ne!(patched, shadow, "alice has a shadow entry to patch");
-    write_mode(&shadow_path, patched.as_bytes(), mode);
+    pam_password_setup(env, SERVICE, "alice", PASSWORD, expired);
 }
 
 struct Pty {

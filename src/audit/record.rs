@@ -172,6 +172,9 @@ pub struct ExitRecord<'a> {
     pub maxrss_kb: u64,
     pub utime_us: u64,
     pub stime_us: u64,
+    /// The monitor ended the command at its timeout (rule `timeout`,
+    /// `bdexec -T`): written as `"timed_out":true`, absent otherwise.
+    pub timed_out: bool,
     /// The accept record's `traceparent`, repeated so that the spans of
     /// the command's end join the call's trace (docs/decisions.md 8a).
     pub traceparent: Option<&'a str>,
@@ -581,7 +584,7 @@ pub fn encode_record_keyed(
 /// Append an `exit` line; returns its `h`. Layout (after `pid`):
 /// `"accept":"uuid"`, `"status":N` or `"signal":"NAME"`,
 /// `"core_dumped":bool`, `"duration_us"`, `"maxrss_kb"`, `"utime_us"`,
-/// `"stime_us"`.
+/// `"stime_us"`, then `"timed_out":true` when the timeout ended it.
 pub fn encode_exit_keyed(
     out: &mut Vec<u8>,
     rec: &ExitRecord<'_>,
@@ -611,6 +614,9 @@ pub fn encode_exit_keyed(
     push_num_field(out, "maxrss_kb", rec.maxrss_kb);
     push_num_field(out, "utime_us", rec.utime_us);
     push_num_field(out, "stime_us", rec.stime_us);
+    if rec.timed_out {
+        out.extend_from_slice(b",\"timed_out\":true");
+    }
     if let Some(tp) = rec.traceparent {
         // Only a checked header or "invalid" is ever written.
         let tp = if timing::traceparent_recordable(tp.as_bytes()) {

@@ -287,8 +287,13 @@ fn exit_line(v: &LineView<'_>, time: &str) -> String {
     let refused = num(v, "exec_refused")
         .map(|n| format!(", {n} exec refused (noexec)"))
         .unwrap_or_default();
+    let timed_out = if v.get("timed_out") == Some(&Value::Bool(true)) {
+        " (timed out)"
+    } else {
+        ""
+    };
     format!(
-        "{time} #{} exit of {}: {how}{core}, {}, maxrss {} KiB, user {}, sys {}{refused}",
+        "{time} #{} exit of {}: {how}{core}{timed_out}, {}, maxrss {} KiB, user {}, sys {}{refused}",
         v.seq,
         text(v, "accept").unwrap_or_default(),
         secs("duration_us"),

@@ -6,9 +6,11 @@
 //! See `docs/keys.md`.
 
 pub mod account;
+pub mod askpass;
 pub mod error;
 pub mod keys;
 pub mod pam;
+pub mod source;
 pub mod timestamp;
 pub mod tokens;
 pub mod tty;

@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+use super::source::PasswordSource;
 use super::tty::{Secret, TtyPrompt};
 use crate::sys::pam::{self as sys, ConvFailed, Conversation, Handle, Message};
 use crate::sys::pam::{
@@ -61,7 +62,7 @@ pub fn service_name() -> String {
 
 /// What the conversation function needs, and what it reports back.
 struct Conv<'a> {
-    prompt: &'a TtyPrompt,
+    prompt: &'a PasswordSource<'a>,
     /// The text shown instead of PAM's generic "Password: ".
     password_prompt: String,
     /// Set when the conversation failed on our side (no prompting
@@ -160,13 +161,27 @@ pub fn password_prompt(user: &str) -> String {
 ///
 /// Run with effective uid 0 (real uid = the caller).
 pub fn authenticate(user: &str, tty: &TtyPrompt, tries: u32) -> Result<(), AuthError> {
+    authenticate_from(user, &PasswordSource::Tty(tty), None, tries)
+}
+
+/// [`authenticate`] with the password from `source` (the terminal, `-S`
+/// standard input, `-A` askpass) and `prompt` shown instead of
+/// [`password_prompt`] for PAM's generic password prompt (`-p`). Only
+/// the terminal is asked again after a wrong password.
+pub fn authenticate_from(
+    user: &str,
+    source: &PasswordSource<'_>,
+    prompt: Option<&str>,
+    tries: u32,
+) -> Result<(), AuthError> {
     let conv_state = Conv {
-        prompt: tty,
-        password_prompt: password_prompt(user),
+        prompt: source,
+        password_prompt: prompt.map_or_else(|| password_prompt(user), str::to_string),
         failed: RefCell::new(None),
     };
+    let tty = source;
     let mut h = start(user, &conv_state)?;
-    if let Some(path) = tty.path() {
+    if let Some(path) = tty.tty_path() {
         set_str(&h, PAM_TTY, path)?;
     }
     let tries = tries.max(1);
@@ -186,7 +201,7 @@ pub fn authenticate(user: &str, tty: &TtyPrompt, tries: u32) -> Result<(), AuthE
             | PAM_MAXTRIES => {
                 std::thread::sleep(FAIL_DELAY);
                 // Without a terminal there is nothing to retry with.
-                if rc == PAM_MAXTRIES || done >= tries || !tty.interactive() {
+                if rc == PAM_MAXTRIES || done >= tries || !tty.retries() {
                     return Err(AuthError::Failed { tries: done });
                 }
                 tty.message("Sorry, try again.");
@@ -203,8 +218,9 @@ pub fn authenticate(user: &str, tty: &TtyPrompt, tries: u32) -> Result<(), AuthE
 /// password but must still refuse an expired or locked-out account.
 pub fn account_ok(user: &str) -> Result<(), AuthError> {
     let none = TtyPrompt::none();
+    let source = PasswordSource::Tty(&none);
     let conv_state = Conv {
-        prompt: &none,
+        prompt: &source,
         password_prompt: password_prompt(user),
         failed: RefCell::new(None),
     };

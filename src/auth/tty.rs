@@ -28,7 +28,7 @@
 use super::error::AuthError;
 use crate::sys::mem::wipe;
 use nix::sys::signal::Signal;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 /// How long one prompt waits for the user (sudo's `passwd_timeout`).
@@ -41,6 +41,11 @@ pub const MAX_ANSWER: usize = 1024;
 pub struct Secret(Vec<u8>);
 
 impl Secret {
+    /// Take `v` as a secret (wiped when dropped).
+    pub(super) fn from_vec(v: Vec<u8>) -> Secret {
+        Secret(v)
+    }
+
     /// The bytes (without the final newline).
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
@@ -224,7 +229,7 @@ impl TtyPrompt {
         if let Some(t) = &self.tty {
             let mut line = crate::base::escape::display(text.as_bytes()).into_bytes();
             line.push(b'\n');
-            let _ = write_all(&t.fd, &line);
+            let _ = write_all(t.fd.as_fd(), &line);
         }
     }
 
@@ -232,32 +237,48 @@ impl TtyPrompt {
         let Some(t) = &self.tty else {
             return Err(AuthError::PasswordRequired);
         };
-        let guard = SignalGuard::install();
-        let result = (|| {
-            let _restore = if echo {
-                None
-            } else {
-                Some(EchoOff::new(&t.fd, &t.path)?)
-            };
-            write_all(
-                &t.fd,
-                crate::base::escape::display(prompt.as_bytes()).as_bytes(),
-            )
-            .map_err(|e| AuthError::Tty(format!("{}: write: {}", t.path, e.desc())))?;
-            let r = read_until_newline(&t.fd, &t.path);
-            if r.is_err() && !echo {
-                // The user's Enter was not echoed either: end the line.
-                let _ = write_all(&t.fd, b"\n");
-            }
-            r
-            // `_restore` drops here: echo back on before anything else.
-        })();
-        drop(guard);
-        result
+        read_line_on(t.fd.as_fd(), t.fd.as_fd(), &t.path, prompt, echo)
     }
 }
 
-fn write_all(fd: &OwnedFd, mut buf: &[u8]) -> Result<(), nix::Error> {
+/// Write `prompt` (control characters escaped) to `output` and read one
+/// line from `input`, with echo off while a secret is read when `input`
+/// is a terminal, restored on every path, and the prompt signals caught
+/// (module docs). `label` names the input in errors. The terminal
+/// prompt and `-S` (standard input, prompt on standard error) share it.
+pub(super) fn read_line_on(
+    input: BorrowedFd<'_>,
+    output: BorrowedFd<'_>,
+    label: &str,
+    prompt: &str,
+    echo: bool,
+) -> Result<Secret, AuthError> {
+    let guard = SignalGuard::install();
+    let is_tty = nix::unistd::isatty(input).unwrap_or(false);
+    let result = (|| {
+        let _restore = if echo || !is_tty {
+            None
+        } else {
+            Some(EchoOff::new(input, label)?)
+        };
+        write_all(
+            output,
+            crate::base::escape::display(prompt.as_bytes()).as_bytes(),
+        )
+        .map_err(|e| AuthError::Tty(format!("{label}: write: {}", e.desc())))?;
+        let r = read_until_newline(input, label);
+        if r.is_err() && _restore.is_some() {
+            // The user's Enter was not echoed either: end the line.
+            let _ = write_all(output, b"\n");
+        }
+        r
+        // `_restore` drops here: echo back on before anything else.
+    })();
+    drop(guard);
+    result
+}
+
+pub(super) fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> Result<(), nix::Error> {
     while !buf.is_empty() {
         match nix::unistd::write(fd, buf) {
             Ok(0) => return Err(nix::Error::EIO),
@@ -273,7 +294,7 @@ fn write_all(fd: &OwnedFd, mut buf: &[u8]) -> Result<(), nix::Error> {
     Ok(())
 }
 
-fn read_until_newline(fd: &OwnedFd, path: &str) -> Result<Secret, AuthError> {
+fn read_until_newline(fd: BorrowedFd<'_>, path: &str) -> Result<Secret, AuthError> {
     let mut out = Secret(Vec::with_capacity(64));
     let start = Instant::now();
     loop {
@@ -288,10 +309,7 @@ fn read_until_newline(fd: &OwnedFd, path: &str) -> Result<Secret, AuthError> {
         }
         // Short polls so a signal is noticed even when another thread of
         // the process took it (bdexec is single-threaded; tests are not).
-        let mut pfd = [nix::poll::PollFd::new(
-            fd.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        )];
+        let mut pfd = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
         match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(200u16)) {
             Ok(0) => continue,
             Ok(_) => {}
@@ -304,6 +322,8 @@ fn read_until_newline(fd: &OwnedFd, path: &str) -> Result<Secret, AuthError> {
         }
         let mut b = [0u8; 1];
         match nix::unistd::read(fd, &mut b) {
+            // A last line without its newline still counts (`printf pw |`).
+            Ok(0) if !out.0.is_empty() => return Ok(out),
             Ok(0) => return Err(AuthError::Tty(format!("{path}: end of input"))),
             Ok(_) => {
                 let c = std::mem::take(&mut b[0]);
@@ -323,12 +343,12 @@ fn read_until_newline(fd: &OwnedFd, path: &str) -> Result<Secret, AuthError> {
 
 /// Echo off (keeping the echo of the final newline) until dropped.
 struct EchoOff<'a> {
-    fd: &'a OwnedFd,
+    fd: BorrowedFd<'a>,
     saved: nix::sys::termios::Termios,
 }
 
 impl<'a> EchoOff<'a> {
-    fn new(fd: &'a OwnedFd, path: &str) -> Result<EchoOff<'a>, AuthError> {
+    fn new(fd: BorrowedFd<'a>, path: &str) -> Result<EchoOff<'a>, AuthError> {
         use nix::sys::termios::{LocalFlags, SetArg, tcgetattr, tcsetattr};
         let saved = tcgetattr(fd)
             .map_err(|e| AuthError::Tty(format!("{path}: tcgetattr: {}", e.desc())))?;

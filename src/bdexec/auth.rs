@@ -9,6 +9,7 @@
 use super::Refusal;
 use super::authorize::Allowed;
 use super::recv::Ctx;
+use crate::auth::source::PasswordSource;
 use crate::auth::{pam, timestamp, tokens, tty::TtyPrompt};
 use crate::bdexec::cli::BdexecArgs;
 use crate::exec::privileges::PrivError;
@@ -165,7 +166,15 @@ pub(super) fn authenticate(
             // Root is not asked for a password (as sudo): it could rewrite
             // the policy anyway.
             Auth::Password if ctx.caller.uid == 0 => account().map(|()| None),
-            Auth::Password => rule_password(ctx, opts, policy, rule, state_dir).map(|()| None),
+            Auth::Password => rule_password(
+                ctx,
+                opts,
+                policy,
+                rule,
+                state_dir,
+                &allowed.target.target.name,
+            )
+            .map(|()| None),
             Auth::Approval => {
                 let mut argv: Vec<OsString> = vec![allowed.resolved.path.clone().into_os_string()];
                 argv.extend(
@@ -232,11 +241,7 @@ pub(super) fn validate_only(
                 ctx.caller.uid,
                 state_dir,
                 t,
-                &PasswordOptions {
-                    non_interactive: opts.non_interactive,
-                    cache: true,
-                    refresh: true,
-                },
+                &PasswordOptions::of(ctx, opts, "root", true, true),
             )
             .map(|()| true),
             _ if policy.defaults.pam_account => account(ctx.caller.name.as_deref()).map(|()| false),
@@ -268,7 +273,9 @@ pub(super) fn authenticate_edit(
     }
     match rule.auth {
         Auth::Approval => return Err(AuthStepError::NoTokens),
-        Auth::Password if ctx.caller.uid != 0 => rule_password(ctx, opts, policy, rule, state_dir)?,
+        Auth::Password if ctx.caller.uid != 0 => {
+            rule_password(ctx, opts, policy, rule, state_dir, "root")?
+        }
         _ if policy.defaults.pam_account => account(ctx.caller.name.as_deref())?,
         _ => {}
     }
@@ -284,17 +291,15 @@ fn rule_password(
     policy: &Policy,
     rule: &Rule,
     state_dir: &OwnedFd,
+    target_name: &str,
 ) -> Result<(), AuthStepError> {
     password(
         ctx.caller.name.as_deref(),
         ctx.caller.uid,
         state_dir,
         rule.timestamp_timeout_with(&policy.defaults),
-        &PasswordOptions {
-            non_interactive: opts.non_interactive,
-            cache: !opts.reset_timestamp,
-            refresh: false,
-        },
+        // -k CMD: ask, and leave no fresh timestamp (as sudo).
+        &PasswordOptions::of(ctx, opts, target_name, !opts.reset_timestamp, false),
     )
 }
 
@@ -306,6 +311,39 @@ struct PasswordOptions {
     cache: bool,
     /// `-v`: renew a valid timestamp too (not only after a prompt).
     refresh: bool,
+    /// `-S`: the password from standard input, the prompt on stderr.
+    stdin: bool,
+    /// `-A`: the password from the askpass helper, run as the caller
+    /// (with these ids) without privilege.
+    askpass: bool,
+    caller_gid: u32,
+    caller_groups: Vec<u32>,
+    /// `-p`: the prompt, expanded.
+    prompt: Option<String>,
+}
+
+impl PasswordOptions {
+    /// The caller's options (-n, -S, -A, -p with sudo's escapes expanded
+    /// for `target_name`, controls escaped).
+    fn of(ctx: &Ctx, opts: &BdexecArgs, target_name: &str, cache: bool, refresh: bool) -> Self {
+        PasswordOptions {
+            non_interactive: opts.non_interactive,
+            cache,
+            refresh,
+            stdin: opts.driver.stdin,
+            askpass: opts.driver.askpass,
+            caller_gid: ctx.caller.gid,
+            caller_groups: ctx.caller.gids.clone(),
+            prompt: opts.driver.prompt.as_ref().map(|p| {
+                crate::auth::source::expand_prompt(
+                    p.as_encoded_bytes(),
+                    ctx.caller.name.as_deref().unwrap_or_default(),
+                    target_name,
+                    &String::from_utf8_lossy(&ctx.host),
+                )
+            }),
+        }
+    }
 }
 
 /// `auth = "password"`: a valid timestamp for this uid and terminal
@@ -341,12 +379,36 @@ fn password(
         if check.is_valid() {
             pam::account_ok(user)
         } else {
+            let shown = opts.prompt.as_deref();
+            if opts.askpass && !non_interactive {
+                let helper = crate::auth::askpass::Askpass::from_env(
+                    uid,
+                    opts.caller_gid,
+                    &opts.caller_groups,
+                )?;
+                return pam::authenticate_from(
+                    user,
+                    &PasswordSource::Askpass(helper),
+                    shown,
+                    pam::DEFAULT_TRIES,
+                );
+            }
+            if opts.stdin && !non_interactive {
+                return pam::authenticate_from(
+                    user,
+                    &PasswordSource::Stdin,
+                    shown,
+                    pam::DEFAULT_TRIES,
+                );
+            }
             let prompt = if non_interactive {
                 Ok(TtyPrompt::none())
             } else {
                 TtyPrompt::open()
             };
-            prompt.and_then(|p| pam::authenticate(user, &p, pam::DEFAULT_TRIES))
+            prompt.and_then(|p| {
+                pam::authenticate_from(user, &PasswordSource::Tty(&p), shown, pam::DEFAULT_TRIES)
+            })
         }
     };
     crate::exec::privileges::as_caller_for_pam(pam_step)?.map_err(AuthStepError::Pam)?;

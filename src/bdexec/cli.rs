@@ -34,6 +34,10 @@ pub struct BdexecArgs {
     pub token: Vec<PathBuf>,
     #[command(flatten)]
     pub daily: Daily,
+    /// The sudo driver flags (issue 14, bdexec(8) "PROGRAMS THAT DRIVE
+    /// SUDO"): see [`DriverArgs`].
+    #[command(flatten)]
+    pub driver: DriverArgs,
     /// The command and its arguments.
     #[arg(trailing_var_arg = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -69,16 +73,64 @@ pub struct Daily {
     pub edit: bool,
 }
 
+/// The flags of the programs that drive sudo (Ansible's become, scripts):
+/// sudo's meaning unless bdexec(8) says otherwise.
+#[derive(Debug, Default, clap::Args)]
+pub struct DriverArgs {
+    /// HOME is the target's (always so in bdexec; accepted for sudo's
+    /// callers).
+    #[arg(short = 'H', long = "set-home")]
+    pub set_home: bool,
+    /// Read the password as one line from standard input; the prompt goes
+    /// to standard error.
+    #[arg(short = 'S', long = "stdin")]
+    pub stdin: bool,
+    /// The password prompt (%u caller, %U target, %h host, %p whose
+    /// password, %% a percent sign).
+    #[arg(short = 'p', long = "prompt", value_name = "PROMPT")]
+    pub prompt: Option<OsString>,
+    /// Get the password from the helper named by BDEXEC_ASKPASS or
+    /// SUDO_ASKPASS, run as you without privileges.
+    #[arg(short = 'A', long = "askpass", conflicts_with = "stdin")]
+    pub askpass: bool,
+    /// Keep the caller's environment (`-E`), or only the variables named
+    /// (`--preserve-env=VAR,...`), as far as the rule's `preserve_env`
+    /// allows.
+    #[arg(
+        short = 'E',
+        long = "preserve-env",
+        value_name = "VAR,...",
+        num_args = 0..=1,
+        require_equals = true,
+        value_delimiter = ','
+    )]
+    pub preserve_env: Option<Vec<String>>,
+    /// Keep the caller's supplementary groups (rule: `caller_options =
+    /// ["preserve_groups"]`).
+    #[arg(short = 'P', long = "preserve-groups")]
+    pub preserve_groups: bool,
+    /// End the command after DURATION (`90`, `30s`, `5m`, `2h`), at most
+    /// the rule's `timeout`; monitor mode.
+    #[arg(short = 'T', long = "command-timeout", value_name = "DURATION")]
+    pub command_timeout: Option<String>,
+    /// Run the command in the background: bdexec returns 0 once it is
+    /// started; monitor mode records its exit.
+    #[arg(short = 'b', long = "background")]
+    pub background: bool,
+}
+
 /// What a bdexec command line asks for, once it fits the synopsis
 /// (bdexec(8), SYNOPSIS):
 ///
 /// ```text
-/// bdexec [-n] [-k] [-u USER] [-g GROUP] [-D DIR] [--token FILE]... [--] COMMAND [ARG]...
+/// bdexec [-n] [-k] [-H] [-S | -A] [-p PROMPT] [-E | --preserve-env=VAR,...] [-P]
+///        [-T DURATION] [-b] [-u USER] [-g GROUP] [-D DIR] [--token FILE]...
+///        [--] COMMAND [ARG]...
 /// bdexec -s|-i [-n] [-k] [-u USER] [-g GROUP] [-D DIR] [--] [COMMAND [ARG]...]
 /// bdexec -l [-n] [-k] [-U USER]
 /// bdexec -l [-n] [-U USER] [-u USER] [-g GROUP] [--] COMMAND [ARG]...
 /// bdexec -e [-n] [-k] [-u USER] [--] FILE...
-/// bdexec -v [-n]
+/// bdexec -v [-n] [-S | -A] [-p PROMPT]
 /// bdexec -k | -K
 /// bdexec -h | -V
 /// ```
@@ -122,7 +174,7 @@ impl BdexecArgs {
             if self.non_interactive || self.reset_timestamp || !self.token.is_empty() {
                 return Err("-K takes no command and no other option".into());
             }
-            if d.other_user.is_some() || d.edit {
+            if d.other_user.is_some() || d.edit || self.driver.given() {
                 return Err("-K takes no command and no other option".into());
             }
             return Ok(Mode::RemoveAll);
@@ -153,6 +205,11 @@ impl BdexecArgs {
             if !self.token.is_empty() || d.chdir.is_some() || d.shell || d.login {
                 return Err("-l takes no --token, -D, -s or -i".into());
             }
+            if self.driver.given() {
+                return Err(
+                    "-l asks for no password and runs nothing: it takes no -H, -S, -p".into(),
+                );
+            }
             if with_command {
                 if self.reset_timestamp {
                     return Err("-l COMMAND takes no -k".into());
@@ -168,10 +225,16 @@ impl BdexecArgs {
             return Err("-i runs in the target's home; it takes no -D".into());
         }
         if with_command || d.shell || d.login {
+            self.driver.timeout_secs()?;
             return Ok(Mode::Run);
         }
         if self.reset_timestamp {
-            if self.user.is_some() || self.non_interactive || !self.token.is_empty() || run_option {
+            if self.user.is_some()
+                || self.non_interactive
+                || !self.token.is_empty()
+                || run_option
+                || self.driver.given()
+            {
                 return Err("-k without a command takes no other option".into());
             }
             return Ok(Mode::ResetOnly);
@@ -180,9 +243,52 @@ impl BdexecArgs {
     }
 }
 
+impl DriverArgs {
+    /// `-T`: seconds (> 0), from plain seconds or a policy duration
+    /// (`30s`, `5m`, `2h`, `1d`).
+    pub fn timeout_secs(&self) -> Result<Option<u64>, String> {
+        let Some(t) = &self.command_timeout else {
+            return Ok(None);
+        };
+        let secs = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+            t.parse::<u64>().map_err(|e| e.to_string())
+        } else {
+            crate::policy::parse::parse_duration(t)
+        };
+        match secs {
+            Ok(0) => Err("-T: the timeout must be longer than 0".into()),
+            Ok(n) => Ok(Some(n)),
+            Err(e) => Err(format!(
+                "-T {:?}: {e}",
+                crate::base::escape::display(t.as_bytes())
+            )),
+        }
+    }
+
+    /// True when any of these flags is on the command line.
+    pub fn given(&self) -> bool {
+        self.set_home
+            || self.stdin
+            || self.askpass
+            || self.prompt.is_some()
+            || self.preserve_env.is_some()
+            || self.preserve_groups
+            || self.command_timeout.is_some()
+            || self.background
+    }
+}
+
 /// bdexec's options that take a value: short letters and long names.
-const SHORT_WITH_VALUE: &[char] = &['u', 'U', 'g', 'D'];
-const LONG_WITH_VALUE: &[&str] = &["--user", "--token", "--other-user", "--group", "--chdir"];
+const SHORT_WITH_VALUE: &[char] = &['u', 'U', 'g', 'D', 'p', 'T'];
+const LONG_WITH_VALUE: &[&str] = &[
+    "--user",
+    "--token",
+    "--other-user",
+    "--group",
+    "--chdir",
+    "--prompt",
+    "--command-timeout",
+];
 
 /// Rewrite bdexec's argument list so that clap reads option values the
 /// way getopt(3) does. clap takes `-u=root` as the user "root"; getopt
@@ -293,6 +399,31 @@ mod tests {
         let (p, _) = BdexecArgs::parse_strict(&a).unwrap().unwrap();
         assert_eq!(p.command, os(&["-uroot"]));
         assert!(p.user.is_none());
+    }
+
+    #[test]
+    fn preserve_env_forms() {
+        let pe = |v: &[&str]| {
+            let mut a = vec!["bdexec"];
+            a.extend_from_slice(v);
+            let (p, _) = BdexecArgs::parse_strict(&os(&a)).ok()?.ok()?;
+            p.driver.preserve_env
+        };
+        assert_eq!(pe(&["-E", "id"]), Some(vec![]));
+        assert_eq!(pe(&["--preserve-env", "id"]), Some(vec![]));
+        assert_eq!(
+            pe(&["--preserve-env=A,B", "id"]),
+            Some(vec!["A".to_string(), "B".to_string()])
+        );
+        assert_eq!(pe(&["-HSE", "id"]), Some(vec![]));
+        assert_eq!(pe(&["id", "-E"]), None);
+        let a = os(&["bdexec", "-E", "id", "-u"]);
+        let (p, _) = BdexecArgs::parse_strict(&a).unwrap().unwrap();
+        assert_eq!(p.command, os(&["id", "-u"]));
+        let a = os(&["bdexec", "-Sp", "pw:", "id"]);
+        let (p, _) = BdexecArgs::parse_strict(&a).unwrap().unwrap();
+        assert_eq!(p.driver.prompt, Some("pw:".into()));
+        assert!(p.driver.stdin);
     }
 
     #[test]

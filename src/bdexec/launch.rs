@@ -19,8 +19,8 @@ use crate::exec::confine::Confinement;
 use crate::exec::{hygiene, launch, monitor, noexec, privileges};
 use crate::policy::model::Policy;
 use std::convert::Infallible;
-use std::os::unix::ffi::OsStrExt;
 use std::os::fd::AsFd;
+use std::os::unix::ffi::OsStrExt;
 
 pub(super) fn launch(
     ctx: &Ctx,
@@ -46,8 +46,10 @@ pub(super) fn launch(
         if accepted.monitor {
             let plan = monitor::Plan {
                 // A recorded session always gets its pty: what is
-                // recorded is what the pty shows.
-                use_pty: accepted.session.use_pty != Some(false) || accepted.session.recorded(),
+                // recorded is what the pty shows. -b: no terminal to
+                // relay (background.rs left it).
+                use_pty: (accepted.session.use_pty != Some(false) || accepted.session.recorded())
+                    && !accepted.background,
                 target_uid: target.uid,
                 target_gid: prepared.gid,
                 accept: accepted.uuid,
@@ -58,6 +60,7 @@ pub(super) fn launch(
                     .recorded()
                     .then_some(accepted.session.record_input == Some(true)),
                 noexec: supervisor.as_ref(),
+                timeout: accepted.timeout,
             };
             monitor::start(&plan)
                 .and_then(|mut c| c.before_switch())

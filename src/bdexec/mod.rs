@@ -12,11 +12,14 @@
 //!   its own records;
 //! * `authorize`: `-u`, resolving the command, decoys, the decision
 //!   (decide.rs) and frozen mode;
+//! * `options`: the caller's -E, -P, -T checked against the rule;
 //! * `auth`: the rule's authentication and rate limit; then `novelty`
 //!   (a first-time command counts towards the hydra score when automatic
 //!   freezing is on);
 //! * `validate`: digest pin, the target's groups, environment, argv;
 //! * `confine`: the sandbox built (not applied), the TOCTOU recheck;
+//! * `background`: `-b` forks, the caller's bdexec returning 0 once
+//!   the accept record is durable;
 //! * `record`: the durable `accept` record;
 //! * `launch`: monitor mode (exec/monitor.rs), the privilege drop in
 //!   DESIGN section 4's order, and `execveat`.
@@ -30,6 +33,7 @@
 
 pub mod auth;
 mod authorize;
+mod background;
 pub mod cli;
 mod confine;
 mod daily;
@@ -38,6 +42,7 @@ mod launch;
 mod load;
 mod modes;
 mod novelty;
+mod options;
 mod record;
 pub mod recv;
 pub mod refusal;
@@ -105,7 +110,7 @@ fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i3
     // Before the first lock: the caller can no longer stop, kill or
     // ptrace this process (src/exec/privileges.rs, docs/state.md).
     recv::shield(ctx)?;
-    let (opts, mode) = call.ok_or_else(Refusal::argc0)?;
+    let (opts, mode) = *call.ok_or_else(Refusal::argc0)?;
     let (state_dir, clock) = recv::state(ctx)?;
     // auth: the policy, then the decision and the rule's authentication.
     let loaded = load::policy(ctx, &state_dir)?;
@@ -117,13 +122,26 @@ fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i3
         return edit::edit(ctx, &opts, &loaded, &state_dir, &clock);
     }
     let allowed = authorize::authorize(ctx, &opts, &loaded, &clock)?;
+    // The caller's -E, -P, -T checked against the rule, before any prompt.
+    let granted = options::grant(&opts.driver, &allowed)?;
     let approved_by = auth::authenticate(ctx, &opts, policy, &allowed, &state_dir, &clock)?;
     novelty::check(ctx, &allowed)?;
     // validate: the file, the groups, the environment; then the sandbox
     // built and the policy checked again (TOCTOU); then the record.
-    let prepared = validate::validate(ctx, policy, &allowed)?;
+    let prepared = validate::validate(ctx, policy, &allowed, &granted)?;
     let confinement = confine::prepare(&loaded, &allowed, &state_dir)?;
-    let accepted = record::accept(ctx, &allowed, &prepared, confinement.as_ref(), approved_by)?;
+    // -b: the caller's bdexec waits here for the durable record, then
+    // returns 0; the rest runs in a new session.
+    let detached = background::detach(granted.background)?;
+    let accepted = record::accept(
+        ctx,
+        &allowed,
+        &prepared,
+        confinement.as_ref(),
+        approved_by,
+        &granted,
+    )?;
+    detached.accepted();
     // exec/sandbox: the point of no return; comes back only to refuse.
     Err(launch::launch(
         ctx,

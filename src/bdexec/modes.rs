@@ -200,8 +200,9 @@ fn list(ctx: &Ctx, policy: &Policy) -> Result<i32, Refusal> {
             let _ = match r.action {
                 Action::Allow => writeln!(
                     text,
-                    "    ({runas}) auth={}{chdir} {}",
+                    "    ({runas}) auth={}{}{chdir} {}",
                     r.auth.as_str(),
+                    r.caller.listing(),
                     display(render(c).as_bytes())
                 ),
                 Action::Deny => writeln!(text, "    denied: {}", display(render(c).as_bytes())),

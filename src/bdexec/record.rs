@@ -70,6 +70,10 @@ pub(super) struct Accepted {
     pub uuid: [u8; 16],
     pub session: Session,
     pub monitor: bool,
+    /// The command's timeout (options.rs), for the monitor.
+    pub timeout: Option<std::time::Duration>,
+    /// `-b`: no terminal to relay (background.rs left it).
+    pub background: bool,
 }
 
 /// The durable accept record: nothing runs without it.
@@ -79,9 +83,12 @@ pub(super) fn accept(
     prepared: &Prepared,
     confinement: Option<&Confinement>,
     approved_by: Option<String>,
+    granted: &super::options::Granted,
 ) -> Result<Accepted, Refusal> {
     let session = allowed.session();
-    let monitor = session.monitored();
+    // A timeout or -b needs the monitor (options.rs), and so do record
+    // and noexec (Session::monitored).
+    let monitor = session.monitored() || granted.needs_monitor();
     let extra = Extra {
         sandbox: confinement.and_then(|c| c.profile()),
         confinement: confinement.map(|c| c.summary()),
@@ -89,10 +96,15 @@ pub(super) fn accept(
         monitor,
         edit: None,
     };
-    let reason = match &approved_by {
+    let mut reason = match &approved_by {
         Some(a) => format!("allowed, {a}"),
         None => "allowed".to_string(),
     };
+    // The caller's options in use (-E, -P, -T), named in the record.
+    let options = granted.summary();
+    if !options.is_empty() {
+        reason.push_str(&format!(" (caller options: {options})"));
+    }
     let uuid = ctx
         .record(Event::Accept, &allowed.subject(), &extra, &reason, None)
         .map_err(|e| {
@@ -104,5 +116,7 @@ pub(super) fn accept(
         uuid,
         session,
         monitor,
+        timeout: granted.timeout.map(std::time::Duration::from_secs),
+        background: granted.background,
     })
 }

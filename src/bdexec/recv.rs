@@ -59,7 +59,7 @@ pub(super) fn sanitize() -> Result<hygiene::Saved, Refusal> {
 pub(super) enum Parsed {
     /// Options to act on; `None` for an empty argument list (argc 0),
     /// refused (and recorded) once the caller is known.
-    Call(Option<(BdexecArgs, Mode)>),
+    Call(Option<Box<(BdexecArgs, Mode)>>),
     /// Help or version was written: the exit code.
     Answered(i32),
 }
@@ -75,7 +75,7 @@ pub(super) fn parse(args: &[OsString]) -> Result<Parsed, Refusal> {
         return Ok(Parsed::Call(None));
     }
     match BdexecArgs::parse_strict(args) {
-        Ok(Ok(o)) => Ok(Parsed::Call(Some(o))),
+        Ok(Ok(o)) => Ok(Parsed::Call(Some(Box::new(o)))),
         Ok(Err(msg)) => Err(Refusal::printed(exit::USAGE, msg)),
         Err(e) => usage(e),
     }

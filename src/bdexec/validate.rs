@@ -30,6 +30,7 @@ pub(super) fn validate(
     ctx: &Ctx,
     policy: &Policy,
     allowed: &Allowed<'_>,
+    granted: &super::options::Granted,
 ) -> Result<Prepared, Refusal> {
     let deny = |msg: String| Refusal::denied(msg).about(allowed.subject());
     let (rule, target) = (allowed.rule, &allowed.target);
@@ -68,6 +69,13 @@ pub(super) fn validate(
             target.target.name
         )));
     }
+    // -P (allowed by the rule, options.rs): the caller's group vector
+    // as the kernel gave it; the primary group stays the target's.
+    let groups: Vec<Gid> = if granted.preserve_groups {
+        ctx.caller.gids.iter().map(|g| Gid::from_raw(*g)).collect()
+    } else {
+        groups
+    };
     // -g: the group is the primary gid and the first supplementary
     // group; the target's groups follow (the caller's, when the target
     // is the caller).
@@ -93,11 +101,14 @@ pub(super) fn validate(
     // LOGNAME, PATH, a safe TERM and the BDEXEC_/SUDO_ variables); no
     // env_keep, no setenv.
     let login_keep = ["TERM".to_string()];
-    let env_keep = if allowed.login {
+    let mut env_keep = if allowed.login {
         login_keep.to_vec()
     } else {
         rule.env_keep_with(&policy.defaults)
     };
+    // -E: the rule's preserve_env (options.rs); the value checks of
+    // build_env still apply (never LD_*, functions, paths in locales).
+    env_keep.extend(granted.keep_env.iter().cloned());
     let setenv: [&[(String, String)]; 2] = if allowed.login {
         [&[], &[]]
     } else {

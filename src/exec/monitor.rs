@@ -32,6 +32,10 @@
 //! * with `record = true` (src/exec/recording.rs) it writes what the pty
 //!   shows (and with `record_input` what the caller types) to the
 //!   session's asciicast file as it relays it.
+//! * with a timeout (rule `timeout`, `bdexec -T`), it sends TERM when
+//!   the time is up (to the pty's process group, or to the command
+//!   alone without a pty), KILL after [`KILL_GRACE`], and the exit
+//!   record says `"timed_out":true`;
 //! * when the command ends, it appends an `exit` record chained to the
 //!   accept record (src/audit/record.rs; with the recording's BLAKE3)
 //!   and exits with the command's status, or kills itself with the same
@@ -95,7 +99,13 @@ pub struct Plan<'a> {
     pub record: Option<bool>,
     /// `noexec`: the supervisor of the command's execs (src/exec/noexec.rs).
     pub noexec: Option<&'a crate::exec::noexec::Supervisor>,
+    /// End the command after this long (rule `timeout`, `bdexec -T`):
+    /// TERM, then KILL after [`KILL_GRACE`].
+    pub timeout: Option<std::time::Duration>,
 }
+
+/// Between the TERM of a timeout and the KILL.
+pub const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The child's side: what it must still do on its way to exec.
 pub struct Child {
@@ -242,6 +252,8 @@ pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
         target_uid: plan.target_uid,
         rec,
         exec_refused: None,
+        deadline: plan.timeout.map(|t| started + t),
+        timed_out: false,
     };
     m.run(plan)
 }
@@ -289,6 +301,11 @@ struct Monitor {
     rec: Option<Recorder<std::fs::File>>,
     /// `noexec`: the execs refused so far.
     exec_refused: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// When the timeout acts next: TERM at the timeout, then KILL after
+    /// the grace period; `None` when nothing is left to do.
+    deadline: Option<Instant>,
+    /// The timeout's TERM was sent.
+    timed_out: bool,
 }
 
 /// How the child changed (wait4).
@@ -333,6 +350,10 @@ impl Monitor {
         } else {
             Outcome::Status(libc::WEXITSTATUS(code) as u8)
         };
+        if self.timed_out {
+            let secs = plan.timeout.map_or(0, |t| t.as_secs());
+            crate::base::stdio::err_line(&format!("bdexec: command timed out after {secs} s\n"));
+        }
         self.record(
             plan,
             outcome,
@@ -445,7 +466,7 @@ impl Monitor {
                 if let Some(m) = m {
                     fds.push(PollFd::new(m.as_fd(), PollFlags::POLLIN));
                 }
-                if nix::poll::poll(&mut fds, PollTimeout::NONE).is_err() {
+                if nix::poll::poll(&mut fds, self.poll_timeout()).is_err() {
                     continue;
                 }
                 let ev = |i: usize| {
@@ -499,12 +520,53 @@ impl Monitor {
                     _ => self.tty_live = false,
                 }
             }
+            self.on_deadline();
             if !sig_ready.is_empty()
                 && let Some(end) = self.on_signals()
             {
                 self.drain();
                 return end;
             }
+        }
+    }
+
+    /// How long poll may wait: until the timeout's next step.
+    fn poll_timeout(&self) -> PollTimeout {
+        match self.deadline {
+            None => PollTimeout::NONE,
+            Some(d) => {
+                let ms = d.saturating_duration_since(Instant::now()).as_millis();
+                // At most a minute per poll: the loop comes back anyway.
+                PollTimeout::from(u16::try_from(ms.min(60_000)).unwrap_or(60_000))
+            }
+        }
+    }
+
+    /// The timeout: TERM at the time (to the command's process group
+    /// with a pty, where it leads its own session; to the command alone
+    /// without one, which shares the caller's group), KILL after the
+    /// grace period.
+    fn on_deadline(&mut self) {
+        let Some(d) = self.deadline else { return };
+        if Instant::now() < d {
+            return;
+        }
+        let target = if self.master.is_some() {
+            -self.child
+        } else {
+            self.child
+        };
+        if self.timed_out {
+            self.send(target, libc::SIGKILL);
+            self.deadline = None;
+        } else {
+            self.timed_out = true;
+            self.send(target, libc::SIGTERM);
+            if self.master.is_some() {
+                // A stopped group would not act on TERM.
+                self.send(target, libc::SIGCONT);
+            }
+            self.deadline = Some(Instant::now() + KILL_GRACE);
         }
     }
 
@@ -622,6 +684,7 @@ impl Monitor {
             maxrss_kb: ru.ru_maxrss.max(0) as u64,
             utime_us: tv_us(ru.ru_utime),
             stime_us: tv_us(ru.ru_stime),
+            timed_out: self.timed_out,
             traceparent: plan.traceparent,
             recording: recorded.map(|f| f.hash),
             recording_error: recorded.and_then(|f| f.error.as_deref()),

@@ -6,6 +6,8 @@
 use serde::Serialize;
 use std::path::PathBuf;
 
+pub use super::caller::{CallerOptions, PreserveEnv};
+
 /// Default `secure_path` (same as sudo's Debian default).
 pub const DEFAULT_SECURE_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -365,6 +367,10 @@ pub struct Rule {
     /// be edit-only (no `commands`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub edit: Option<Vec<String>>,
+    /// `preserve_env`, `caller_options`, `timeout`: what the caller may
+    /// ask for (`-E`, `-P`, `-T`; src/policy/caller.rs).
+    #[serde(skip_serializing_if = "CallerOptions::is_unset")]
+    pub caller: CallerOptions,
     /// Not part of the policy's meaning: excluded from the hash.
     #[serde(skip)]
     pub origin: Origin,

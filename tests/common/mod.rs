@@ -559,6 +559,55 @@ pub fn mkdir_mode(p: &Path, mode: u32) {
     fs::set_permissions(p, fs::Permissions::from_mode(mode)).unwrap();
 }
 
+/// PAM for password tests: the service `service` (pam_unix for auth and
+/// account) in the layer's /etc/pam.d, also as `belladonna` when the
+/// build has no test hooks (no service-name override), and `password`
+/// as `user`'s SHA-512 crypt hash in the layer's /etc/shadow (with an
+/// account that expired on 1970-01-02 when `expired`).
+pub fn pam_password_setup(env: &TestEnv, service: &str, user: &str, password: &str, expired: bool) {
+    let pamd = env.etc("pam.d");
+    fs::create_dir_all(&pamd).unwrap();
+    let text = b"auth required pam_unix.so\naccount required pam_unix.so\n";
+    write_mode(&pamd.join(service), text, 0o644);
+    if !cfg!(feature = "test-hooks") {
+        write_mode(&pamd.join("belladonna"), text, 0o644);
+    }
+    let mut child = Command::new("openssl")
+        .args(["passwd", "-6", "-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run openssl (install openssl: make deps)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "openssl passwd failed");
+    let hash = String::from_utf8(o.stdout).unwrap().trim().to_string();
+    assert!(hash.starts_with("$6$"), "not a SHA-512 crypt hash: {hash}");
+    let shadow_path = env.etc("shadow");
+    let shadow = fs::read_to_string(&shadow_path).unwrap();
+    let mode = fs::metadata(&shadow_path).unwrap().mode() & 0o7777;
+    let patched: String = shadow
+        .lines()
+        .map(|l| {
+            let mut f: Vec<String> = l.split(':').map(str::to_string).collect();
+            if f.first().map(String::as_str) == Some(user) && f.len() >= 9 {
+                f[1] = hash.clone();
+                if expired {
+                    f[7] = "1".into();
+                }
+            }
+            f.join(":") + "\n"
+        })
+        .collect();
+    assert_ne!(patched, shadow, "{user} has a shadow entry to patch");
+    write_mode(&shadow_path, patched.as_bytes(), mode);
+}
+
 pub fn write_mode(p: &Path, content: &[u8], mode: u32) {
     // Replace, don't follow: a test may have left a symlink here.
     let _ = fs::remove_file(p);

@@ -63,6 +63,7 @@ fn exit_layout_and_parse() {
         accept: [0x11; 16],
         outcome: Outcome::Status(3),
         core_dumped: false,
+        timed_out: false,
         duration_us: 10,
         maxrss_kb: 20,
         utime_us: 30,

@@ -366,6 +366,7 @@ fn exit_record_after_a_rotation() {
         accept: acc.uuid,
         outcome: crate::audit::Outcome::Signal("TERM"),
         core_dumped: false,
+        timed_out: false,
         duration_us: 1,
         maxrss_kb: 2,
         utime_us: 3,

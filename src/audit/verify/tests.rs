@@ -30,6 +30,7 @@ fn exit_of(accept: [u8; 16], pid: u32) -> crate::audit::ExitRecord<'static> {
         accept,
         outcome: crate::audit::Outcome::Signal("TERM"),
         core_dumped: false,
+        timed_out: false,
         duration_us: 1,
         maxrss_kb: 2,
         utime_us: 3,

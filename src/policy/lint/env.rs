@@ -99,6 +99,19 @@ const CHANGES_PARSING: &[(&str, &str)] = &[
     ("TMPDIR", "temporary files go where the caller chose"),
 ];
 
+/// Why keeping the caller's `name` would let it run code in the command
+/// or change how the command works (the lists above), if it would:
+/// `bdexec -E` under `preserve_env = true` withholds these (as sudo's
+/// env_delete still applies with `-E`); a rule that names one in a
+/// `preserve_env` list gets the ERROR an `env_keep` entry would.
+pub fn unsafe_to_preserve(name: &str) -> Option<&'static str> {
+    RUNS_CODE
+        .iter()
+        .chain(CHANGES_PARSING)
+        .find(|(n, _)| *n == name)
+        .map(|(_, why)| *why)
+}
+
 /// The dangerous names an `env_keep` entry covers (exact, or every name
 /// starting with the prefix of a `PREFIX*` pattern), with their reasons.
 fn covered<'a>(
@@ -159,6 +172,12 @@ fn lint_env_keep(list: &[String], rule: Option<&Rule>, out: &mut Vec<Finding>) {
         Some(r) => format!("rule {}: env_keep", r.name),
         None => "[defaults] env_keep".to_string(),
     };
+    lint_keep_list(list, rule, &where_, out);
+}
+
+/// A list of kept names or `PREFIX*` patterns (`env_keep`, a rule's
+/// `preserve_env` list), named `where_` in the findings.
+fn lint_keep_list(list: &[String], rule: Option<&Rule>, where_: &str, out: &mut Vec<Finding>) {
     let push = |out: &mut Vec<Finding>, severity: Severity, message: String| {
         out.push(match rule {
             Some(r) => finding(severity, r, message),
@@ -251,6 +270,11 @@ pub(super) fn lint_env(p: &Policy, out: &mut Vec<Finding>) {
         if let Some(list) = &rule.env_keep {
             lint_env_keep(list, Some(rule), out);
         }
+        // -E keeps what a preserve_env list names, as env_keep would.
+        if let Some(crate::policy::model::PreserveEnv::Only(list)) = &rule.caller.preserve_env {
+            let where_ = format!("rule {}: preserve_env", rule.name);
+            lint_keep_list(list, Some(rule), &where_, out);
+        }
         lint_setenv_list(
             &rule.setenv,
             Some(rule),
@@ -288,6 +312,23 @@ mod tests {
         let mut out = Vec::new();
         lint_env(&p, &mut out);
         out
+    }
+
+    #[test]
+    fn preserve_env_lists_are_linted_as_env_keep() {
+        let f = env_findings(
+            "",
+            "auth = \"none\"\npreserve_env = [\"PYTHONPATH\", \"HTTP_PROXY\"]",
+        );
+        assert!(
+            f.iter().any(|x| x.severity == Severity::Error
+                && x.message.contains("preserve_env entry \"PYTHONPATH\"")),
+            "{f:?}"
+        );
+        assert!(!f.iter().any(|x| x.message.contains("HTTP_PROXY")), "{f:?}");
+        assert!(unsafe_to_preserve("BASH_ENV").is_some());
+        assert!(unsafe_to_preserve("IFS").is_some());
+        assert!(unsafe_to_preserve("HTTP_PROXY").is_none());
     }
 
     #[test]

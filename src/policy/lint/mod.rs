@@ -43,6 +43,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 mod env;
+pub use env::unsafe_to_preserve;
 mod incident;
 
 mod host;

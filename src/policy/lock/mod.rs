@@ -514,6 +514,8 @@ struct RuleDe {
     chdir: Option<Vec<String>>,
     #[serde(default)]
     edit: Option<Vec<String>>,
+    #[serde(default)]
+    caller: crate::policy::caller::CallerOptions,
 }
 
 /// `monitor`, `use_pty`, `require_tty`, `noexec` as serialized (unset
@@ -668,6 +670,7 @@ impl PolicyDe {
                     run_as_groups: r.run_as_groups,
                     chdir: r.chdir,
                     edit: r.edit,
+                    caller: r.caller,
                     origin: origin(),
                 })
                 .collect(),

@@ -94,6 +94,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 mod approval;
+mod caller;
 mod daily;
 mod raw;
 mod rule;

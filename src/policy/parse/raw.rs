@@ -108,6 +108,9 @@ pub(super) struct RawRule {
     pub(super) env_keep: Option<Spanned<Vec<SStr>>>,
     pub(super) secure_path: Option<SStr>,
     pub(super) timestamp_timeout: Option<SStr>,
+    pub(super) preserve_env: Option<Spanned<RawPreserveEnv>>,
+    pub(super) caller_options: Option<Spanned<Vec<SStr>>>,
+    pub(super) timeout: Option<SStr>,
     pub(super) break_glass: Option<Spanned<bool>>,
     pub(super) monitor: Option<bool>,
     pub(super) use_pty: Option<bool>,
@@ -118,6 +121,14 @@ pub(super) struct RawRule {
     pub(super) chdir: Option<Spanned<Vec<SStr>>>,
     pub(super) edit: Option<Spanned<Vec<SStr>>>,
     pub(super) noexec: Option<bool>,
+}
+
+/// `preserve_env = true | false | ["NAME", ...]`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum RawPreserveEnv {
+    All(bool),
+    Only(Vec<String>),
 }
 
 /// A `commands` element: a string, or `{ cmd = "...", digest = "..." }`.

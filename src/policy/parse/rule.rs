@@ -211,6 +211,7 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
     };
     let (env_keep, secure_path, timestamp_timeout) = rule_env(ctx, &name, raw, action)?;
     let (run_as_groups, chdir) = super::daily::rule_keys(ctx, &name, raw, action)?;
+    let caller = super::caller::caller_options(ctx, &name, raw, action)?;
     Ok(Rule {
         name,
         users,
@@ -238,6 +239,7 @@ pub(super) fn rule(ctx: &Ctx<'_>, r: &Spanned<RawRule>) -> Result<Rule, PolicyEr
         run_as_groups,
         chdir,
         edit,
+        caller,
         origin: ctx.origin(&span),
     })
 }
@@ -261,12 +263,7 @@ pub(super) fn rule_env(
                 .as_ref()
                 .map(|s| ("timestamp_timeout", s.span())),
         ];
-        if let Some((key, at)) = given.into_iter().flatten().next() {
-            return Err(ctx.err(
-                &at,
-                format!("deny rule {name:?} must not have `{key}` (it never runs anything)"),
-            ));
-        }
+        no_run_keys_on_deny(ctx, name, given)?;
     }
     let keep = match &raw.env_keep {
         Some(l) if l.get_ref().is_empty() => {
@@ -290,6 +287,23 @@ pub(super) fn rule_env(
         None => None,
     };
     Ok((keep, path, timeout))
+}
+
+/// The first of `given` (key, where) that is set refuses a deny rule:
+/// it names something about running a command, which a deny rule never
+/// does.
+pub(super) fn no_run_keys_on_deny<const N: usize>(
+    ctx: &Ctx<'_>,
+    name: &str,
+    given: [Option<(&str, Range<usize>)>; N],
+) -> Result<(), PolicyError> {
+    match given.into_iter().flatten().next() {
+        Some((key, at)) => Err(ctx.err(
+            &at,
+            format!("deny rule {name:?} must not have `{key}` (it never runs anything)"),
+        )),
+        None => Ok(()),
+    }
 }
 
 pub(super) fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, PolicyError> {

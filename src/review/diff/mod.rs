@@ -56,10 +56,12 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+mod caller;
 mod defaults;
 mod probes;
 mod rules;
 mod sandbox;
+use caller::*;
 use defaults::*;
 use probes::*;
 pub use rules::*;

@@ -152,6 +152,7 @@ pub(super) fn rules(a: &Policy, b: &Policy, out: &mut Out) {
                 out.push(kind, subject.clone(), format!("{key} {d}"), e);
             }
         }
+        caller_changes(&subject, &x.caller, &y.caller, out);
         let mut tmp = Vec::new();
         compare_approval(x, a, y, b, &mut tmp);
         compare_rate(x.rate, y.rate, &mut tmp);
