@@ -224,6 +224,8 @@ struct OutRule {
     groups: Vec<String>,
     /// `None` for a deny rule = every target.
     run_as: Option<Vec<String>>,
+    /// sudo's runas groups (`(user : group)`): what `bdexec -g` may name.
+    run_as_groups: Option<Vec<String>>,
     commands: Vec<String>,
     /// `None` for deny rules.
     auth: Option<&'static str>,

@@ -120,6 +120,9 @@ impl Conv<'_> {
                     if let Some(ra) = &r.run_as {
                         out.push_str(&format!("run_as = {}\n", toml_list(ra)));
                     }
+                    if let Some(g) = &r.run_as_groups {
+                        out.push_str(&format!("run_as_groups = {}\n", toml_list(g)));
+                    }
                     if r.deny {
                         out.push_str("action = \"deny\"\n");
                     }

@@ -489,7 +489,7 @@ impl Conv<'_> {
     ) {
         let skip =
             |c: &mut Self, why: String| c.unmapped(src, format!("{what}: {why}: not imported"));
-        let run_as = match self.allow_run_as(spec.runas.as_ref(), src, noted) {
+        let (run_as, run_as_groups) = match self.allow_run_as(spec.runas.as_ref(), src, noted) {
             Ok(r) => r,
             Err(why) => return skip(self, why),
         };
@@ -508,6 +508,7 @@ impl Conv<'_> {
         let is_all = entry == "ALL";
         let rule = match allows.iter_mut().find(|r| {
             r.run_as.as_ref() == Some(&run_as)
+                && r.run_as_groups == run_as_groups
                 && r.auth == Some(auth)
                 && r.env.noexec_tag == noexec
                 && (r.commands == ["ALL"]) == is_all
@@ -519,6 +520,7 @@ impl Conv<'_> {
                     users: users.clone(),
                     groups: groups.clone(),
                     run_as: Some(run_as.clone()),
+                    run_as_groups: run_as_groups.clone(),
                     commands: Vec::new(),
                     auth: Some(auth),
                     deny: false,
@@ -543,6 +545,7 @@ impl Conv<'_> {
                         users,
                         groups,
                         run_as: Some(run_as),
+                        run_as_groups: None,
                         commands: Vec::new(),
                         auth: None,
                         deny: true,
@@ -568,9 +571,9 @@ impl Conv<'_> {
         runas: Option<&Runas>,
         src: &Src,
         noted: &mut HashSet<String>,
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<(Vec<String>, Option<Vec<String>>), String> {
         let Some(r) = runas else {
-            return Ok(vec!["root".to_string()]);
+            return Ok((vec!["root".to_string()], None));
         };
         let users = match &r.users {
             Some(u) if !u.is_empty() => u,
@@ -611,12 +614,6 @@ impl Conv<'_> {
                 Leaf::Opaque(w) => self.narrowed(src, format!("runas {w}: left out")),
             }
         }
-        if r.groups.is_some() && noted.insert("runas-groups".to_string()) {
-            self.narrowed(
-                src,
-                "runas groups (':group') are not mapped: commands run with the target's own groups (no -g)".to_string(),
-            );
-        }
         if out.is_empty() {
             return Err("no runas user left to map".to_string());
         }
@@ -624,7 +621,43 @@ impl Conv<'_> {
         if out.iter().any(|t| t == "ALL") {
             out = vec!["ALL".to_string()];
         }
-        Ok(out)
+        // Runas groups (`(user : group)`): the groups `bdexec -g` may name
+        // (run_as_groups); ones that can't be written are left out.
+        let groups = match r.groups.as_ref().filter(|g| !g.is_empty()) {
+            None => None,
+            Some(g) => {
+                let mut leaves = Vec::new();
+                self.expand_members(AliasKind::Runas, g, Polarity::Pos, 0, &mut leaves)?;
+                let mut gs = Vec::new();
+                for (pol, l) in &leaves {
+                    match (pol, l) {
+                        (Polarity::Neg, _) => {
+                            if noted.insert("runas-groups-neg".to_string()) {
+                                self.narrowed(
+                                    src,
+                                    "a negated runas group can't be written: runas groups not mapped (-g refused)".to_string(),
+                                );
+                            }
+                            gs.clear();
+                            break;
+                        }
+                        (_, Leaf::All) => push_unique(&mut gs, "ALL".to_string()),
+                        (_, Leaf::Name(n)) if parse::parse_run_as(&format!("%{n}")).is_ok() => {
+                            push_unique(&mut gs, n.clone())
+                        }
+                        // In a group list `#N` is a gid.
+                        (_, Leaf::Gid(g) | Leaf::Uid(g)) => push_unique(&mut gs, format!("#{g}")),
+                        (_, Leaf::Name(n) | Leaf::Group(n) | Leaf::Opaque(n)) => self
+                            .narrowed(src, format!("runas group {n}: can't be written: left out")),
+                    }
+                }
+                if gs.iter().any(|g| g == "ALL") {
+                    gs = vec!["ALL".to_string()];
+                }
+                (!gs.is_empty()).then_some(gs)
+            }
+        };
+        Ok((out, groups))
     }
 
     pub(super) fn deny_leaf(
@@ -759,6 +792,7 @@ impl Conv<'_> {
                     users,
                     groups,
                     run_as,
+                    run_as_groups: None,
                     commands: Vec::new(),
                     auth: None,
                     deny: true,

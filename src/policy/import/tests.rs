@@ -55,17 +55,19 @@ fn report_has_a_row_per_line() {
             (1, LineOutcome::Mapped),
             (2, LineOutcome::Mapped),
             (3, LineOutcome::Mapped),
-            (4, LineOutcome::Narrowed),
+            // (ALL:ALL): run_as and run_as_groups ALL, nothing lost.
+            (4, LineOutcome::Mapped),
             (5, LineOutcome::Narrowed),
             (6, LineOutcome::Narrowed),
         ]
     );
     let t = i.report_table();
-    assert!(t.contains("sudoers:4  narrowed    sudoers-L4-sudo"), "{t}");
+    assert!(t.contains("sudoers:4  mapped      sudoers-L4-sudo"), "{t}");
+    assert!(i.toml.contains("run_as_groups = [\"ALL\"]"), "{}", i.toml);
     assert!(t.contains("- tag NOEXEC"), "{t}");
     assert!(t.contains("use_pty"), "{t}");
     assert!(
-        t.ends_with("6 lines: 3 mapped, 3 narrowed, 0 not mapped; 3 rules\n"),
+        t.ends_with("6 lines: 4 mapped, 2 narrowed, 0 not mapped; 3 rules\n"),
         "{t}"
     );
 }
@@ -159,4 +161,27 @@ proptest::proptest! {
             proptest::prop_assert!(parse::parse_main(&i.toml, Path::new("x.toml")).is_ok());
         }
     }
+}
+
+/// sudo's runas groups map to run_as_groups (what `bdexec -g` may name);
+/// a negated one can't be written and is reported.
+#[test]
+fn runas_groups_map_to_run_as_groups() {
+    let i = imp("alice ALL = (root : ops, #120) /usr/bin/id\n").unwrap();
+    assert!(
+        i.toml
+            .contains("run_as = [\"root\"]\nrun_as_groups = [\"ops\", \"#120\"]\n"),
+        "{}",
+        i.toml
+    );
+    crate::policy::parse::parse_main(&i.toml, std::path::Path::new("p.toml")).expect("loads");
+    let i = imp("Runas_Alias G = ops, wheel\nalice ALL = (root : G) /usr/bin/id\n").unwrap();
+    assert!(
+        i.toml.contains("run_as_groups = [\"ops\", \"wheel\"]"),
+        "{}",
+        i.toml
+    );
+    let i = imp("alice ALL = (root : !ops) /usr/bin/id\n").unwrap();
+    assert!(!i.toml.contains("run_as_groups"), "{}", i.toml);
+    assert!(i.toml.contains("negated runas group"), "{}", i.toml);
 }
