@@ -311,6 +311,19 @@ impl AuditError {
         )
     }
 
+    /// An earlier fdatasync of this file failed (writer::group): it is
+    /// never retried, so nothing more is appended to the file.
+    pub(crate) fn sync_failed_before(path: &Path) -> Self {
+        Self::new(
+            AuditErrorKind::Sync,
+            Some(path),
+            "an earlier fdatasync of this file failed and is never retried: \
+             rotate the log (`bdctl audit rotate`) once the disk is healthy (nothing was run)"
+                .into(),
+            Some(nix::Error::EIO),
+        )
+    }
+
     pub(crate) fn sync(path: &Path, e: &std::io::Error) -> Self {
         Self::new(
             AuditErrorKind::Sync,
