@@ -22,6 +22,7 @@ pub mod journal;
 pub mod journald;
 pub mod key;
 pub mod key_rotate;
+pub mod ladder;
 pub mod mac;
 pub mod record;
 pub mod rotate;
@@ -308,6 +309,22 @@ impl AuditError {
                 "short write ({wrote} of {want} bytes; the next append records the fragment; nothing was run)"
             ),
             None,
+        )
+    }
+
+    /// fdatasync failed and the sync group file `group` could not record
+    /// it: a later writer may sync the file again.
+    pub(crate) fn sync_unnoted(path: &Path, e: &std::io::Error, group: &Path) -> Self {
+        Self::new(
+            AuditErrorKind::Sync,
+            Some(path),
+            format!(
+                "fdatasync failed: {} and {} could not record it (a later writer may retry; \
+                 rotate the log; nothing was run)",
+                describe(e),
+                group.display()
+            ),
+            errno_of(e),
         )
     }
 

@@ -33,6 +33,7 @@ mod modes;
 mod record;
 pub mod recv;
 pub mod refusal;
+mod space;
 mod subject;
 mod validate;
 

@@ -44,4 +44,7 @@ pub(super) struct Extra<'a> {
     pub env_dropped: &'a [String],
     /// Monitor mode: the accept record says so (`"monitor":true`).
     pub monitor: bool,
+    /// The audit degrade ladder for this record (`[audit]`): where it
+    /// goes when the log fails. None: deny (the strict default).
+    pub ladder: Option<&'a crate::audit::ladder::Settings>,
 }

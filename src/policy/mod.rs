@@ -13,6 +13,7 @@
 //! [`PolicyError`] is the one error type of this layer.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod cmdline;
 pub mod hash;
 pub mod import;

@@ -193,20 +193,16 @@ impl Group {
                 Ok(true)
             }
             Err(e) => {
-                // Recorded before anyone else can take the lock; if this
-                // note fails the append still fails and the next writer
-                // would sync again: refuse instead, loudly.
+                // Recorded before anyone else can take the lock. If the
+                // note fails, the next writer would sync again: say so in
+                // this writer's error (bdexec alerts with it).
                 let noted = self.write(&State {
                     id,
                     synced: prev.map_or(0, |s| s.synced),
                     failed: true,
                 });
                 if noted.is_err() {
-                    crate::audit::alert::syslog(&format!(
-                        "audit log {}: fdatasync failed and the sync group file {} could not record it",
-                        shown.display(),
-                        self.path.display()
-                    ));
+                    return Err(AuditError::sync_unnoted(shown, &e, &self.path));
                 }
                 Err(AuditError::sync(shown, &e))
             }

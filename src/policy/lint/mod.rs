@@ -42,6 +42,7 @@ use std::fmt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+mod audit;
 mod env;
 mod incident;
 
@@ -441,6 +442,7 @@ pub fn lint(p: &Policy) -> Vec<Finding> {
     lint_approvals(p, &mut out);
     env::lint_env(p, &mut out);
     incident::lint_incident(p, &mut out);
+    audit::lint_audit(p, &mut out);
     out
 }
 
