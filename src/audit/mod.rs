@@ -129,12 +129,13 @@ fn errno_of(e: &std::io::Error) -> Option<nix::Error> {
     e.raw_os_error().map(nix::Error::from_raw)
 }
 
-/// "No space left on device" -> "no space left on device".
+/// "No space left on device" -> "no space left on device"; an acronym
+/// ("I/O error") is kept.
 fn lower_first(s: &str) -> String {
     let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
+    match (c.next(), c.clone().next()) {
+        (Some(f), Some(n)) if n.is_lowercase() || n == ' ' => f.to_lowercase().chain(c).collect(),
+        _ => s.to_string(),
     }
 }
 

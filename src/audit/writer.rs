@@ -375,8 +375,9 @@ fn append_inner(
                 return Err(AuditError::sync_failed_before(shown));
             }
             write_unsynced(file, shown, size, &plan)?;
-            drop(lock);
             let end = size.saturating_add(plan.buf.len() as u64);
+            g.mark_written(*id, end);
+            drop(lock);
             g.sync_to(file, shown, *id, end, lock_timeout)?;
         }
         None => {
