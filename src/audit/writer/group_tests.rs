@@ -126,3 +126,70 @@ fn untrusted_group_file_is_ignored() {
     assert_eq!(std::fs::read(&group).expect("read"), b"", "not written");
     verify_file(&log).expect("valid");
 }
+
+/// Not a test: the durable write alone, 4 threads x 100 appends, with the
+/// sync group file (group commit) and without it (fdatasync under the log
+/// lock), alternating rounds, on the disk under /var/tmp. Run with
+/// `cargo test --release --lib group_commit_timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn group_commit_timing() {
+    use std::time::Instant;
+    let d = tempfile::tempdir_in("/var/tmp").expect("tempdir");
+    let group = d.path().join("audit-synced");
+    let mut res: [(Vec<f64>, f64, usize); 2] = Default::default();
+    for round in 0..6 {
+        for k in [round % 2, 1 - round % 2] {
+            let log = d.path().join(format!("audit-{round}-{k}.jsonl"));
+            let g = (k == 0).then(|| group.clone());
+            let t0 = Instant::now();
+            let threads: Vec<_> = (0..4)
+                .map(|t| {
+                    let (log, g) = (log.clone(), g.clone());
+                    std::thread::spawn(move || {
+                        let a = vec![b"worker".to_vec(), format!("{t}").into_bytes()];
+                        (0..100)
+                            .map(|_| {
+                                let t = Instant::now();
+                                append_inner(
+                                    &open(&log),
+                                    &log,
+                                    Item::Record(&sample(&a)),
+                                    T,
+                                    &|| Ok(None),
+                                    Instant::now(),
+                                    SyncFiles {
+                                        note: None,
+                                        group: g.as_deref(),
+                                    },
+                                )
+                                .expect("append");
+                                t.elapsed().as_secs_f64()
+                            })
+                            .collect::<Vec<f64>>()
+                    })
+                })
+                .collect();
+            for th in threads {
+                res[k].0.extend(th.join().expect("thread"));
+            }
+            res[k].1 += t0.elapsed().as_secs_f64();
+            res[k].2 += 400;
+        }
+    }
+    for (k, (lat, wall, n)) in res.iter_mut().enumerate() {
+        lat.sort_by(f64::total_cmp);
+        let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)] * 1e3;
+        println!(
+            "{}: {n} appends, {:.0}/s, p50 {:.2} ms, p99 {:.2} ms",
+            if k == 0 {
+                "group commit"
+            } else {
+                "inline sync "
+            },
+            *n as f64 / *wall,
+            p(0.5),
+            p(0.99)
+        );
+    }
+}
