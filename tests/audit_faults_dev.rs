@@ -302,8 +302,8 @@ cat /var/log/belladonna/audit.jsonl > "$SCRATCH/log.jsonl"
 /// IGNORED, OPEN (docs/durability.md): in about half of the runs the
 /// record of the last call that ran before the shutdown is missing after
 /// the remount, with group commit and with the old writer (fdatasync under
-/// the log lock) alike, while a plain Python loop of open + flock + append
-/// + fdatasync + close by six processes under the same shutdown loses
+/// the log lock) alike, while a plain Python loop (open, flock, append,
+/// fdatasync, close) in six processes under the same shutdown loses
 /// nothing. Run it with `--ignored` to reproduce.
 #[test]
 #[ignore = "open: the last acknowledged record is sometimes lost after an ext4 shutdown + remount (docs/durability.md)"]
