@@ -71,6 +71,8 @@ TPM_DEB_PACKAGES := libtss2-dev swtpm swtpm-tools pkg-config
 # the alternatives symlinks), bzip2 (bzcat/bunzip2 hard links), busybox;
 # asciinema reads the session recordings of tests/recording.rs.
 DEB_PACKAGES += vim bzip2 busybox asciinema
+# tests/audit_faults_dev.rs: mkfs.ext4 and xfs_io (the ext4 shutdown ioctl).
+DEB_PACKAGES += e2fsprogs xfsprogs
 
 # Only for `make test-ansible` (tests/ansible.rs): python3-venv, for the
 # virtual environment the test installs ansible-core into from PyPI.
@@ -80,7 +82,7 @@ ANSIBLE_DEB_PACKAGES := python3 python3-venv
 # real Prometheus and node_exporter on loopback, curl for the quickstart.
 OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
 
-.PHONY: all build deps test test-journald test-tpm test-observability test-ansible demo install uninstall bench lint clean check-root kernel-matrix \
+.PHONY: all build deps test test-journald test-faults test-tpm test-observability test-ansible demo install uninstall bench lint clean check-root kernel-matrix \
 	completions deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
@@ -114,6 +116,14 @@ test: deps
 # private mount namespace with the test's /run. Root. Also part of `test`.
 test-journald: deps
 	$(CARGO) test --features test-hooks --test journald -- --test-threads=$(TEST_THREADS)
+
+# The audit log under device faults (tests/audit_faults.rs,
+# tests/audit_faults_dev.rs, docs/durability.md): tiny tmpfs, loop-mounted
+# ext4 (losetup, mkfs.ext4), EIO and power cuts by the ext4 shutdown ioctl
+# (xfs_io), stopped lock holders, kill -9 at each step. Root. Also part of
+# `test`.
+test-faults: deps
+	$(CARGO) test --features test-hooks --test audit_faults --test audit_faults_dev -- --test-threads=$(TEST_THREADS)
 
 # The TPM-backed KEK (src/auth/tpm.rs): each test starts its own swtpm on
 # 127.0.0.1 (free ports, state in a temporary directory). Needs no root.

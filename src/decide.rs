@@ -1153,7 +1153,7 @@ mod tests {
                 for (i, r) in rules.iter_mut().enumerate() {
                     r.name = format!("r{i}");
                 }
-                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new(), incident: Default::default() };
+                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new(), incident: Default::default(), audit: Default::default() };
                 let c = if caller_bob { bob() } else { alice() };
                 let t = if target_root { root() } else { www() };
                 let f = file_ids();
@@ -1311,7 +1311,7 @@ mod tests {
                 });
                 let at = pos.index(rules.len() + 1);
                 rules.insert(at, deny);
-                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new(), incident: Default::default() };
+                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new(), incident: Default::default(), audit: Default::default() };
                 let f = file_ids();
                 let d = decide(&p, &Request { caller: &c, target: &t, command: asked, args: &args }, &f);
                 let hit = matches!(d, Decision::Deny { reason: DenyReason::DenyRule, rule: Some(_) });

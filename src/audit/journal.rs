@@ -188,6 +188,11 @@ fn cut(v: &[u8]) -> Vec<u8> {
 /// The journal entry for one parsed record line whose `h` is `h` (when
 /// known: `BD_HASH`).
 pub fn entry_for(v: &LineView<'_>, h: Option<&[u8; 32]>) -> Entry {
+    entry_at(v, h, None)
+}
+
+/// [`entry_for`] with the PRIORITY `prio` instead of the event's.
+fn entry_at(v: &LineView<'_>, h: Option<&[u8; 32]>, prio: Option<u8>) -> Entry {
     let message = human(v).into_bytes();
     let fields: Vec<(String, Vec<u8>)> = v
         .fields
@@ -207,7 +212,8 @@ pub fn entry_for(v: &LineView<'_>, h: Option<&[u8; 32]>) -> Entry {
     } else {
         e.field("MESSAGE", &message);
     }
-    let (id, prio) = incident(v);
+    let (id, event_prio) = incident(v);
+    let prio = prio.unwrap_or(event_prio);
     e.field("PRIORITY", prio.to_string().as_bytes())
         .field("SYSLOG_IDENTIFIER", IDENT.as_bytes())
         .field("SYSLOG_FACILITY", FACILITY.to_string().as_bytes())
@@ -353,6 +359,24 @@ pub fn forward_last(file: &std::fs::File, seq: u64) {
         Ok(v) if v.seq == seq => deliver_view(&v, &v.h),
         _ => {}
     }
+}
+
+/// The degrade ladder's weaker sink ([`super::ladder::Sink::Journald`]):
+/// `rec`, which the log could not take (`why`), goes to journald as its
+/// only copy: PRIORITY 2 (crit), the alert MESSAGE_ID, `BD_SINK=journald`
+/// and `BD_AUDIT_FAULT`, the record's fields as [`entry_for`] writes them
+/// (no `BD_SEQ` chain position: `BD_SEQ=0`). `Err` when journald did not
+/// take it: then the caller must refuse.
+pub fn fallback(rec: &Record<'_>, why: &str) -> std::io::Result<()> {
+    let mut line = Vec::with_capacity(1024);
+    encode_record(&mut line, rec, 0, &GENESIS);
+    let body = line.strip_suffix(b"\n").unwrap_or(&line);
+    let v = LineView::parse(body).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut e = entry_at(&v, None, Some(priority::CRIT));
+    let why = crate::base::escape::display(why.as_bytes());
+    e.field("BD_SINK", b"journald")
+        .field("BD_AUDIT_FAULT", why.as_bytes());
+    journald::send(&e).map(|_| ())
 }
 
 /// An alert the audit log could not hold: journald at PRIORITY 2 with the

@@ -127,6 +127,7 @@ mod tests {
             lock_timeout: std::time::Duration::from_secs(5),
             create: true,
             sync_note: None,
+            sync_group: None,
         };
         assert_eq!(kind(rotate_audit_key(&p, &log)), KeyErrorKind::Rollback);
         // gen refuses to start over below the marker.

@@ -22,6 +22,7 @@ pub mod journal;
 pub mod journald;
 pub mod key;
 pub mod key_rotate;
+pub mod ladder;
 pub mod mac;
 pub mod record;
 pub mod rotate;
@@ -128,12 +129,13 @@ fn errno_of(e: &std::io::Error) -> Option<nix::Error> {
     e.raw_os_error().map(nix::Error::from_raw)
 }
 
-/// "No space left on device" -> "no space left on device".
+/// "No space left on device" -> "no space left on device"; an acronym
+/// ("I/O error") is kept.
 fn lower_first(s: &str) -> String {
     let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_lowercase().chain(c).collect(),
-        None => String::new(),
+    match (c.next(), c.clone().next()) {
+        (Some(f), Some(n)) if n.is_lowercase() || n == ' ' => f.to_lowercase().chain(c).collect(),
+        _ => s.to_string(),
     }
 }
 
@@ -308,6 +310,35 @@ impl AuditError {
                 "short write ({wrote} of {want} bytes; the next append records the fragment; nothing was run)"
             ),
             None,
+        )
+    }
+
+    /// fdatasync failed and the sync group file `group` could not record
+    /// it: a later writer may sync the file again.
+    pub(crate) fn sync_unnoted(path: &Path, e: &std::io::Error, group: &Path) -> Self {
+        Self::new(
+            AuditErrorKind::Sync,
+            Some(path),
+            format!(
+                "fdatasync failed: {} and {} could not record it (a later writer may retry; \
+                 rotate the log; nothing was run)",
+                describe(e),
+                group.display()
+            ),
+            errno_of(e),
+        )
+    }
+
+    /// An earlier fdatasync of this file failed (writer::group): it is
+    /// never retried, so nothing more is appended to the file.
+    pub(crate) fn sync_failed_before(path: &Path) -> Self {
+        Self::new(
+            AuditErrorKind::Sync,
+            Some(path),
+            "an earlier fdatasync of this file failed and is never retried: \
+             rotate the log (`bdctl audit rotate`) once the disk is healthy (nothing was run)"
+                .into(),
+            Some(nix::Error::EIO),
         )
     }
 

@@ -1,5 +1,7 @@
 //! Durable append of one record: lock (with a deadline) -> read the tail
-//! -> chain -> one write(2) -> fdatasync -> unlock.
+//! -> chain -> one write(2) -> unlock -> fdatasync, shared with the
+//! writers around (group commit, [`group`]; without a sync group file the
+//! fdatasync runs before the unlock) -> return once the line is durable.
 //!
 //! The file is only ever appended to (it works with `chattr +a`): never
 //! truncated, never rewritten. A line left incomplete by a crash, a short
@@ -64,10 +66,17 @@ pub struct AppendOptions<'a> {
     /// the next record to carry (`sync_prev_us`): a file in a trusted
     /// tmpfs directory (`/run/belladonna/audit-sync`), or none.
     pub sync_note: Option<&'a Path>,
+    /// The sync group file for group commit (see [`group`]): a file in a
+    /// trusted tmpfs directory (`/run/belladonna/audit-synced`), or none
+    /// (every append fdatasyncs under the log's lock).
+    pub sync_group: Option<&'a Path>,
 }
 
 /// The system log's sync note (see [`AppendOptions::sync_note`]).
 pub const SYNC_NOTE: &str = "/run/belladonna/audit-sync";
+
+/// The system log's sync group file (see [`AppendOptions::sync_group`]).
+pub const SYNC_GROUP: &str = "/run/belladonna/audit-synced";
 
 impl AppendOptions<'static> {
     /// The system log: `/var/log/belladonna/audit.jsonl`, 3 s, create.
@@ -78,6 +87,7 @@ impl AppendOptions<'static> {
             lock_timeout: Duration::from_secs(3),
             create: true,
             sync_note: Some(Path::new(SYNC_NOTE)),
+            sync_group: Some(Path::new(SYNC_GROUP)),
         }
     }
 }
@@ -162,7 +172,10 @@ fn append_item(item: Item<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Aud
             opts.lock_timeout,
             &key,
             started,
-            opts.sync_note,
+            SyncFiles {
+                note: opts.sync_note,
+                group: opts.sync_group,
+            },
         ) {
             Err(e) if e.is_rotated() => held = Some(id(&file)?),
             r => return r,
@@ -198,7 +211,7 @@ pub fn append_to_keyed(
         lock_timeout,
         &|| Ok(key.cloned()),
         started,
-        None,
+        SyncFiles::default(),
     )
 }
 
@@ -320,6 +333,14 @@ impl Item<'_> {
     }
 }
 
+/// The writer's two tmpfs files ([`AppendOptions::sync_note`],
+/// [`AppendOptions::sync_group`]), each optional.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct SyncFiles<'p> {
+    pub(crate) note: Option<&'p Path>,
+    pub(crate) group: Option<&'p Path>,
+}
+
 type KeySource<'k> = dyn Fn() -> Result<Option<EpochKey>, AuditError> + 'k;
 
 fn append_inner(
@@ -329,21 +350,41 @@ fn append_inner(
     lock_timeout: Duration,
     key: &KeySource<'_>,
     started: Instant,
-    sync_note: Option<&Path>,
+    sync: SyncFiles<'_>,
 ) -> Result<Appended, AuditError> {
     check_append_mode(file, shown)?;
-    let _lock = lock_with_deadline(file, shown, lock_timeout)?;
+    // Group commit needs the group file and the log's birth time.
+    let group = sync
+        .group
+        .and_then(group::Group::open)
+        .and_then(|g| group::ident(file).map(|id| (g, id)));
+    let lock = lock_with_deadline(file, shown, lock_timeout)?;
     // Under the lock: a rotation (which holds it) is never half seen.
     let key = key()?;
     let size = file
         .metadata()
         .map_err(|e| AuditError::read(shown, &e))?
         .len();
-    let note = sync_note.and_then(SyncNote::open);
+    let note = sync.note.and_then(SyncNote::open);
     let last = note.as_ref().and_then(SyncNote::read);
     let plan = plan_item(file, shown, size, item, key.as_ref(), Some(started), last)?;
     let t0 = Instant::now();
-    write_plan(file, shown, size, &plan)?;
+    match &group {
+        Some((g, id)) => {
+            if g.failed(*id) {
+                return Err(AuditError::sync_failed_before(shown));
+            }
+            write_unsynced(file, shown, size, &plan)?;
+            let end = size.saturating_add(plan.buf.len() as u64);
+            g.mark_written(*id, end);
+            drop(lock);
+            g.sync_to(file, shown, *id, end, lock_timeout)?;
+        }
+        None => {
+            write_plan(file, shown, size, &plan)?;
+            drop(lock);
+        }
+    }
     if let Some(n) = &note {
         n.write(plan.seq, super::timing::micros(t0.elapsed()));
     }
@@ -367,18 +408,7 @@ struct SyncNote(File);
 
 impl SyncNote {
     fn open(path: &Path) -> Option<SyncNote> {
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path)
-            .ok()?;
-        let m = f.metadata().ok()?;
-        (m.is_file() && m.uid() == nix::unistd::geteuid().as_raw() && m.nlink() == 1)
-            .then_some(SyncNote(f))
+        open_own_file(path).map(SyncNote)
     }
 
     fn read(&self) -> Option<(u64, u64)> {
@@ -401,6 +431,27 @@ impl SyncNote {
     }
 }
 
+/// Open (create, 0600) one of the writer's tmpfs files: the effective
+/// uid's regular file with one link, not a symlink, not group or world
+/// writable; otherwise `None` (they are best effort).
+pub(crate) fn open_own_file(path: &Path) -> Option<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+        .ok()?;
+    let m = f.metadata().ok()?;
+    (m.is_file()
+        && m.uid() == nix::unistd::geteuid().as_raw()
+        && m.nlink() == 1
+        && m.mode() & 0o022 == 0)
+        .then_some(f)
+}
+
 /// Write a plan with one write(2) and fdatasync it.
 pub(crate) fn write_plan(
     file: &File,
@@ -408,15 +459,22 @@ pub(crate) fn write_plan(
     size: u64,
     plan: &Plan,
 ) -> Result<(), AuditError> {
+    write_unsynced(file, shown, size, plan)?;
+    // Never retried: after a failed fdatasync the page cache may claim
+    // the data is clean although it never reached the disk.
+    file.sync_data().map_err(|e| AuditError::sync(shown, &e))?;
+    Ok(())
+}
+
+/// Write a plan with one write(2), not synced.
+fn write_unsynced(file: &File, shown: &Path, size: u64, plan: &Plan) -> Result<(), AuditError> {
     check_fsize(shown, size, plan.buf.len())?;
+    crate::base::testhook::point("audit-before-write");
     let wrote = write_once(file, &plan.buf).map_err(|e| AuditError::write(shown, &e))?;
     if wrote != plan.buf.len() {
         return Err(AuditError::short_write(shown, wrote, plan.buf.len()));
     }
     crate::base::testhook::point("audit-after-write");
-    // Never retried: after a failed fdatasync the page cache may claim
-    // the data is clean although it never reached the disk.
-    file.sync_data().map_err(|e| AuditError::sync(shown, &e))?;
     Ok(())
 }
 
@@ -830,5 +888,9 @@ pub(crate) fn scan_tail(file: &File, shown: &Path, size: u64) -> Result<Tail, Au
     })
 }
 
+mod group;
+
+#[cfg(test)]
+mod group_tests;
 #[cfg(test)]
 mod tests;

@@ -239,6 +239,8 @@ pub(super) fn authorize<'p>(
         }
         Decision::Allow { rule, spec, auth } => (rule, spec, auth),
     };
+    let glass = policy.incident.is_break_glass(&rule.name);
+    super::space::check_space(ctx, &policy.audit, glass).map_err(|r| r.about(about(Some(rule))))?;
     // The target's argv[0] is the command as the rule writes it, never
     // the caller's: one file can have several personalities chosen by
     // argv[0] (busybox, vim/rview, bzip2/bunzip2, systemctl/reboot). From

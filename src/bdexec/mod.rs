@@ -46,6 +46,7 @@ mod options;
 mod record;
 pub mod recv;
 pub mod refusal;
+mod space;
 mod subject;
 mod validate;
 

@@ -1,6 +1,8 @@
 //! The `record` phase: what a record names, the record writer every
 //! record of the call goes through, and the durable `accept` record that
-//! nothing runs without.
+//! nothing runs without, with the audit degrade ladder's weaker sink
+//! around its append (`[audit]`, crate::audit::ladder; the space check
+//! is in space.rs).
 #![forbid(unsafe_code)]
 
 use super::authorize::Allowed;
@@ -8,6 +10,7 @@ use super::recv::Ctx;
 use super::subject::{Extra, Subject};
 use super::validate::Prepared;
 use super::{Refusal, exit};
+use crate::audit::ladder::{self, Settings, Sink};
 use crate::audit::{self, AppendOptions, Event, Record};
 use crate::base::escape::display;
 use crate::exec::confine::Confinement;
@@ -16,7 +19,10 @@ use std::os::unix::ffi::OsStrExt;
 
 impl Ctx {
     /// Append one record of this call, durable, and forward it to the
-    /// journal.
+    /// journal. Under the degrade ladder `x.ladder`, when the log fails
+    /// with a fault whose sink is `journald`, the record goes to journald
+    /// instead (one warning line, an alert) and this succeeds only when
+    /// journald took it.
     pub(super) fn record(
         &self,
         event: Event,
@@ -58,7 +64,29 @@ impl Ctx {
             monitor: x.monitor,
             edit: x.edit,
         };
-        let appended = audit::append(&rec, &AppendOptions::system())?;
+        let appended = match audit::append(&rec, &AppendOptions::system()) {
+            Ok(a) => a,
+            Err(e) => {
+                let fault = ladder::fault(e.kind(), e.errno());
+                if ladder::sink(x.ladder.unwrap_or(&Settings::default()), fault) != Sink::Journald {
+                    return Err(e);
+                }
+                let key = match fault {
+                    ladder::Fault::Full => "on_full",
+                    _ => "on_io_error",
+                };
+                let why = e.to_string();
+                if audit::journal::fallback(&rec, &why).is_err() {
+                    return Err(e);
+                }
+                let msg = format!(
+                    "{why}; the record went to journald instead ([audit] {key} = \"journald\")"
+                );
+                crate::audit::alert::syslog(&format!("uid {}: {msg}", self.caller.uid));
+                crate::base::stdio::err_line(&format!("bdexec: warning: {msg}\n"));
+                return Ok(uuid);
+            }
+        };
         // Durable, lock released: the journal copy (never blocks).
         audit::journal::forward(&rec, &appended);
         Ok(uuid)
@@ -95,6 +123,7 @@ pub(super) fn accept(
         env_dropped: &prepared.dropped,
         monitor,
         edit: None,
+        ladder: Some(&allowed.policy.audit),
     };
     let mut reason = match &approved_by {
         Some(a) => format!("allowed, {a}"),

@@ -46,4 +46,7 @@ pub(super) struct Extra<'a> {
     pub monitor: bool,
     /// An `edit` record's `before` and `after` hashes.
     pub edit: Option<([u8; 32], [u8; 32])>,
+    /// The audit degrade ladder for this record (`[audit]`): where it
+    /// goes when the log fails. None: deny (the strict default).
+    pub ladder: Option<&'a crate::audit::ladder::Settings>,
 }

@@ -14,6 +14,7 @@
 #![forbid(unsafe_code)]
 
 pub mod caller;
+pub mod audit;
 pub mod cmdline;
 pub mod hash;
 pub mod import;

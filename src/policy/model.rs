@@ -31,6 +31,10 @@ pub struct Policy {
     /// `[incident]`, `[[decoy]]` and `break_glass` (decoy segment).
     #[serde(skip_serializing_if = "Incident::is_empty")]
     pub incident: Incident,
+    /// `[audit]`: the audit log's degrade ladder (not serialized when
+    /// default, so policies without it kept their canonical hash).
+    #[serde(skip_serializing_if = "crate::policy::audit::AuditSettings::is_default")]
+    pub audit: crate::policy::audit::AuditSettings,
 }
 
 impl Policy {

@@ -29,6 +29,7 @@ fn append_opts<'a>(dir: &'a Path, nm: &'a OsStr) -> AppendOptions<'a> {
         lock_timeout: T,
         create: true,
         sync_note: None,
+        sync_group: None,
     }
 }
 

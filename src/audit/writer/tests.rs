@@ -13,7 +13,7 @@ use std::time::Instant;
 
 const T: Duration = Duration::from_secs(30);
 
-fn open(path: &Path) -> File {
+pub(super) fn open(path: &Path) -> File {
     OpenOptions::new()
         .read(true)
         .append(true)
@@ -126,7 +126,10 @@ fn sync_note_carries_the_previous_durable_write() {
             T,
             &|| Ok(None),
             Instant::now(),
-            Some(&note),
+            SyncFiles {
+                note: Some(&note),
+                group: None,
+            },
         )
         .expect("append")
     };
@@ -407,6 +410,7 @@ fn append_checks_the_path() {
         lock_timeout: T,
         create: true,
         sync_note: None,
+        sync_group: None,
     };
     // /tmp is world-writable: secure_fs refuses it.
     let e = append(&sample(&a), &opts).expect_err("untrusted dir");

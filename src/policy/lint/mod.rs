@@ -42,6 +42,7 @@ use std::fmt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+mod audit;
 mod env;
 pub use env::unsafe_to_preserve;
 mod incident;
@@ -445,6 +446,7 @@ pub fn lint(p: &Policy) -> Vec<Finding> {
     env::lint_env(p, &mut out);
     incident::lint_incident(p, &mut out);
     noexec::lint_noexec(p, &mut out);
+    audit::lint_audit(p, &mut out);
     out
 }
 

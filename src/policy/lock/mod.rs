@@ -394,6 +394,8 @@ struct PolicyDe {
     approvers: Vec<Approver>,
     #[serde(default)]
     incident: crate::policy::model::Incident,
+    #[serde(default)]
+    audit: crate::policy::audit::AuditSettings,
 }
 
 #[derive(Deserialize)]
@@ -675,6 +677,7 @@ impl PolicyDe {
                 })
                 .collect(),
             incident: self.incident,
+            audit: self.audit,
             sandboxes: self
                 .sandboxes
                 .into_iter()

@@ -96,6 +96,7 @@ use toml::Spanned;
 mod approval;
 mod caller;
 mod daily;
+mod audit;
 mod raw;
 mod rule;
 mod sandbox;
@@ -141,6 +142,8 @@ pub struct PolicyFragment {
     /// override earlier ones key by key), `[[decoy]]` entries, and the
     /// names of its rules with `break_glass = true`.
     pub incident: IncidentFragment,
+    /// `[audit]` (main file only), with where the table starts.
+    pub audit: Option<(crate::policy::audit::AuditSettings, Origin)>,
 }
 
 /// What one file says about incident response (docs/incident-response.md).
@@ -352,6 +355,7 @@ pub fn parse_policy(src: &str, file: &Path) -> Result<PolicyFragment, PolicyErro
         }
     }
     let incident = incident_fragment(&ctx, &raw, &rules, &mut approver_refs)?;
+    let audit = audit::audit_table(&ctx, &raw)?;
     Ok(PolicyFragment {
         file: file.to_path_buf(),
         version,
@@ -364,6 +368,7 @@ pub fn parse_policy(src: &str, file: &Path) -> Result<PolicyFragment, PolicyErro
         approvers_table,
         approver_refs,
         incident,
+        audit,
     })
 }
 
@@ -615,6 +620,14 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
                 "sandbox profiles ([sandbox.NAME]) are only allowed in the main policy file, not in a drop-in",
             ));
         }
+        if let Some((_, o)) = &d.audit {
+            return Err(PolicyError::at(
+                &o.file,
+                o.line,
+                o.col,
+                "[audit] is only allowed in the main policy file, not in a drop-in",
+            ));
+        }
         if let Some(o) = &d.approvers_table {
             return Err(PolicyError::at(
                 &o.file,
@@ -688,6 +701,7 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
         sandboxes,
         approvers,
         incident,
+        audit: main.audit.map(|(a, _)| a).unwrap_or_default(),
     })
 }
 

@@ -19,6 +19,7 @@ pub(super) struct RawFile {
     pub(super) approvers: Option<Spanned<BTreeMap<SStr, Spanned<RawApprover>>>>,
     pub(super) incident: Option<Spanned<RawIncident>>,
     pub(super) decoy: Option<Vec<Spanned<RawRule>>>,
+    pub(super) audit: Option<Spanned<super::audit::RawAudit>>,
 }
 
 #[derive(Deserialize)]
