@@ -51,9 +51,9 @@ pub struct Loaded {
 }
 
 /// The policy files' texts in load order (main file first).
-type Sources = Vec<(PathBuf, String)>;
+pub type Sources = Vec<(PathBuf, String)>;
 
-fn raw_digest(sources: &Sources) -> [u8; 32] {
+pub fn raw_digest(sources: &Sources) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
     h.update(b"belladonna-policy-raw-v1\0");
     for (path, text) in sources {
@@ -165,7 +165,7 @@ pub fn load_policy_in(conf_dir: &Path) -> Result<Loaded, PolicyError> {
     parse_sources(&read_sources(conf_dir)?)
 }
 
-fn parse_sources(sources: &Sources) -> Result<Loaded, PolicyError> {
+pub fn parse_sources(sources: &Sources) -> Result<Loaded, PolicyError> {
     let mut frags = sources.iter().map(|(path, text)| parse_policy(text, path));
     let main = frags.next().ok_or_else(|| {
         PolicyError::file(
@@ -185,7 +185,7 @@ fn parse_sources(sources: &Sources) -> Result<Loaded, PolicyError> {
 }
 
 /// Read the main file and the drop-ins (secure-open checks on each).
-fn read_sources(conf_dir: &Path) -> Result<Sources, PolicyError> {
+pub fn read_sources(conf_dir: &Path) -> Result<Sources, PolicyError> {
     let dir = secure_fs::open_trusted_dir(conf_dir).map_err(secure_err)?;
     let main_path = conf_dir.join(POLICY_NAME);
     let (file, _) = secure_fs::open_trusted_file(

@@ -13,9 +13,11 @@
 //! [`PolicyError`] is the one error type of this layer.
 #![forbid(unsafe_code)]
 
+pub mod cache;
 pub mod cmdline;
 pub mod hash;
 pub mod import;
+pub mod index;
 pub mod lint;
 pub mod load;
 pub mod lock;

@@ -1,0 +1,618 @@
+//! The compiled policy cache (issue 16): `/run/belladonna/policy.cache`.
+//!
+//! A large policy costs bdexec a full parse per call; the cache makes a
+//! call parse only the rules that can apply to its caller. It holds the
+//! policy cut into pieces and the caller index ([`crate::policy::index`]):
+//!
+//! * per file (main file, then the drop-ins in load order) its *base*:
+//!   the text with every `[[rule]]` table blanked out (replaced by as many
+//!   newlines as it had, so every line keeps its number);
+//! * per rule its *chunk*: the text of its `[[rule]]` table (from its
+//!   header to the next table header), the file and the line it starts at;
+//! * the index: key (uid, user name, gid, group name) -> rule positions.
+//!
+//! A call parses each file's base and the chunks of its candidate rules,
+//! each piece on its own with the ordinary parser, and merges them with
+//! the ordinary [`merge`]: the same validation, the same model, rules in
+//! policy order, the real origins (file and line). Nothing in the cache is
+//! a decision: it only chooses which of the policy's own texts are parsed.
+//!
+//! Trust: the cache is used only when it is a regular file in the
+//! trusted state directory, owned by root, mode exactly 0600, one link
+//! (anything else is ignored and replaced), its BLAKE3 checksum over the
+//! whole blob holds, and its key equals BLAKE3 of the raw policy bytes
+//! just read (every file, drop-ins included, with their names) and of the
+//! running binary's identity ([`build_identity`]). A cache that fails any
+//! of these is rebuilt from the full parse; a cache whose pieces do not
+//! parse is a full parse too: never an allow. When it is built, the
+//! pieces are checked: merged all together they must give exactly the
+//! policy of the full parse (same rules, order, origins, everything), or
+//! the cache records that this policy cannot be cut (`indexed = false`)
+//! and every call parses it whole.
+//!
+//! Format (little-endian; `bytes` = u32 length + bytes): magic
+//! `BDPCv001`, key [32], hash [32], raw [32], flags u8 (1 = indexed,
+//! 2 = names groups), u32 files, per file `bytes` path and `bytes` base;
+//! u32 chunks, per chunk u32 file, u32 line, `bytes` text; u32 keys, per
+//! key `bytes` key ([`Key::encode`]), u32 n, n x u32 rule; then BLAKE3
+//! over everything before it [32]. A small binary form, not JSON: a call
+//! reads it without allocating per rule (docs/performance.md has the
+//! measurement).
+#![forbid(unsafe_code)]
+
+use crate::base::atomic_file::{Replace, Temp, replace_at};
+use crate::base::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
+use crate::policy::PolicyError;
+use crate::policy::index::{Index, caller_keys};
+use crate::policy::load::{Loaded, Sources, parse_sources, raw_digest};
+use crate::policy::model::{Origin, Policy};
+use crate::policy::parse::{PolicyFragment, merge, parse_policy};
+use crate::request::Caller;
+use std::ffi::OsStr;
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The cache's name in the state directory (`/run/belladonna`).
+pub const CACHE_NAME: &str = "policy.cache";
+const MAGIC: &[u8; 8] = b"BDPCv001";
+/// Largest cache read (a policy is at most 16 MiB per file).
+const MAX_CACHE_BYTES: u64 = 1 << 30;
+const FLAG_INDEXED: u8 = 1;
+const FLAG_NAMES_GROUPS: u8 = 2;
+
+/// What the binary is, for the key: a cache written by another build
+/// (another version, or another file: a reinstall changes its inode and
+/// times) is stale. The format version and the package version, and the
+/// running executable's device, inode, size, mtime and ctime.
+pub fn build_identity() -> [u8; 32] {
+    use std::os::unix::fs::MetadataExt;
+    let mut h = blake3::Hasher::new();
+    h.update(MAGIC);
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    if let Ok(m) = std::fs::metadata("/proc/self/exe") {
+        for v in [
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime() as u64,
+            m.mtime_nsec() as u64,
+            m.ctime() as u64,
+            m.ctime_nsec() as u64,
+        ] {
+            h.update(&v.to_le_bytes());
+        }
+    }
+    *h.finalize().as_bytes()
+}
+
+/// The key of a policy (its raw digest, [`Loaded::raw`]) for a build.
+pub fn cache_key(raw: &[u8; 32], build: &[u8; 32]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"belladonna-policy-cache-key-v1\0");
+    h.update(raw);
+    h.update(build);
+    *h.finalize().as_bytes()
+}
+
+// ---------------------------------------------------------------- building
+
+/// The byte ranges of each rule's `[[rule]]` table in `text`: from the
+/// start of its header's line to the next line that starts (after
+/// blanks) with `[`, or the end. `lines` are the 1-based header lines, in
+/// order. `None` when they are not strictly increasing or out of range.
+fn chunk_ranges(text: &str, lines: &[u32]) -> Option<Vec<(usize, usize, u32)>> {
+    let mut starts = vec![0usize];
+    starts.extend(
+        text.bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i + 1),
+    );
+    let is_header = |l: usize| {
+        let s = starts[l];
+        let e = starts.get(l + 1).copied().unwrap_or(text.len());
+        text[s..e].trim_start().starts_with('[')
+    };
+    let mut out = Vec::with_capacity(lines.len());
+    let mut prev_end = 0usize;
+    for &line in lines {
+        let l = (line as usize).checked_sub(1)?;
+        let start = *starts.get(l)?;
+        if start < prev_end || !is_header(l) {
+            return None;
+        }
+        let mut m = l + 1;
+        while m < starts.len() && starts[m] < text.len() && !is_header(m) {
+            m += 1;
+        }
+        let end = starts.get(m).copied().unwrap_or(text.len()).min(text.len());
+        out.push((start, end, line));
+        prev_end = end;
+    }
+    Some(out)
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_u32(out, b.len() as u32);
+    out.extend_from_slice(b);
+}
+
+/// The pieces of a policy: per file (path, base), per rule (file, line,
+/// text).
+struct Pieces {
+    files: Vec<(PathBuf, String)>,
+    chunks: Vec<(u32, u32, String)>,
+}
+
+fn cut(sources: &Sources, policy: &Policy) -> Option<Pieces> {
+    let mut files = Vec::with_capacity(sources.len());
+    let mut chunks = Vec::with_capacity(policy.rules.len());
+    let mut rules = policy.rules.iter().peekable();
+    for (k, (path, text)) in sources.iter().enumerate() {
+        let mut lines = Vec::new();
+        while let Some(r) = rules.next_if(|r| r.origin.file == *path) {
+            lines.push(r.origin.line);
+        }
+        let ranges = chunk_ranges(text, &lines)?;
+        let mut base = String::with_capacity(text.len());
+        let mut at = 0;
+        for (s, e, line) in ranges {
+            base.push_str(&text[at..s]);
+            let piece = &text[s..e];
+            base.extend(std::iter::repeat_n('\n', piece.matches('\n').count()));
+            chunks.push((k as u32, line, piece.to_string()));
+            at = e;
+        }
+        base.push_str(&text[at..]);
+        files.push((path.clone(), base));
+    }
+    // Every rule belongs to a file, in file order.
+    if rules.next().is_some() {
+        return None;
+    }
+    Some(Pieces { files, chunks })
+}
+
+/// The cache blob for a policy fully parsed from `sources`. Cuts it into
+/// pieces and checks that the pieces give back exactly `full.policy`;
+/// when they do not, the blob says so (not indexed) and holds no pieces.
+pub fn compile(sources: &Sources, full: &Loaded, key: &[u8; 32]) -> Vec<u8> {
+    let index = Index::build(&full.policy.rules);
+    let pieces = cut(sources, &full.policy).filter(|p| {
+        let all: Vec<u32> = (0..p.chunks.len() as u32).collect();
+        assemble_pieces(p, &all).is_ok_and(|pol| pol == full.policy)
+    });
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(key);
+    out.extend_from_slice(&full.hash);
+    out.extend_from_slice(&full.raw);
+    let mut flags = 0;
+    if pieces.is_some() {
+        flags |= FLAG_INDEXED;
+    }
+    if index.names_groups() {
+        flags |= FLAG_NAMES_GROUPS;
+    }
+    out.push(flags);
+    let empty = Pieces {
+        files: Vec::new(),
+        chunks: Vec::new(),
+    };
+    let p = pieces.as_ref().unwrap_or(&empty);
+    put_u32(&mut out, p.files.len() as u32);
+    for (path, base) in &p.files {
+        put_bytes(&mut out, path.as_os_str().as_bytes());
+        put_bytes(&mut out, base.as_bytes());
+    }
+    put_u32(&mut out, p.chunks.len() as u32);
+    for (file, line, text) in &p.chunks {
+        put_u32(&mut out, *file);
+        put_u32(&mut out, *line);
+        put_bytes(&mut out, text.as_bytes());
+    }
+    let keys: Vec<_> = if pieces.is_some() {
+        index.map.iter().collect()
+    } else {
+        Vec::new()
+    };
+    put_u32(&mut out, keys.len() as u32);
+    for (k, ids) in keys {
+        put_bytes(&mut out, &k.encode());
+        put_u32(&mut out, ids.len() as u32);
+        for i in ids {
+            put_u32(&mut out, *i);
+        }
+    }
+    let sum = blake3::hash(&out);
+    out.extend_from_slice(sum.as_bytes());
+    out
+}
+
+// ---------------------------------------------------------------- reading
+
+/// Why a cache was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stale {
+    /// No cache file.
+    Missing,
+    /// Not root's 0600 single-link regular file, or unreadable.
+    Untrusted(String),
+    /// Bad magic, checksum or structure.
+    Corrupt,
+    /// Another policy or another build.
+    Key,
+}
+
+/// A verified cache blob, read lazily: nothing is copied per rule.
+#[derive(Debug)]
+pub struct Compiled {
+    blob: Vec<u8>,
+    pub key: [u8; 32],
+    pub hash: [u8; 32],
+    pub raw: [u8; 32],
+    pub indexed: bool,
+    pub names_groups: bool,
+    /// (path, base) ranges in `blob`.
+    files: Vec<((usize, usize), (usize, usize))>,
+    /// (file, line, text range).
+    chunks: Vec<(u32, u32, (usize, usize))>,
+    /// (key range, first id offset, count).
+    keys: Vec<((usize, usize), usize, u32)>,
+}
+
+struct Rd<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Rd<'_> {
+    fn take(&mut self, n: usize) -> Option<(usize, usize)> {
+        let end = self.pos.checked_add(n)?;
+        if end > self.b.len() {
+            return None;
+        }
+        let r = (self.pos, end);
+        self.pos = end;
+        Some(r)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        let (s, e) = self.take(4)?;
+        Some(u32::from_le_bytes(self.b[s..e].try_into().ok()?))
+    }
+    fn arr(&mut self) -> Option<[u8; 32]> {
+        let (s, e) = self.take(32)?;
+        self.b[s..e].try_into().ok()
+    }
+    fn bytes(&mut self) -> Option<(usize, usize)> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+}
+
+impl Compiled {
+    /// Check and index a blob: magic, checksum, structure (every range in
+    /// bounds, pieces UTF-8, rule numbers in range). `None` = corrupt.
+    pub fn parse(blob: Vec<u8>) -> Option<Compiled> {
+        let body_len = blob.len().checked_sub(32)?;
+        let (body, sum) = blob.split_at(body_len);
+        if !body.starts_with(MAGIC) || blake3::hash(body).as_bytes() != sum {
+            return None;
+        }
+        let mut r = Rd {
+            b: body,
+            pos: MAGIC.len(),
+        };
+        let key = r.arr()?;
+        let hash = r.arr()?;
+        let raw = r.arr()?;
+        let (fs, _) = r.take(1)?;
+        let flags = body[fs];
+        let nfiles = r.u32()? as usize;
+        let mut files = Vec::with_capacity(nfiles.min(1 << 16));
+        for _ in 0..nfiles {
+            let path = r.bytes()?;
+            let base = r.bytes()?;
+            std::str::from_utf8(&body[base.0..base.1]).ok()?;
+            files.push((path, base));
+        }
+        let nchunks = r.u32()? as usize;
+        let mut chunks = Vec::with_capacity(nchunks.min(1 << 24));
+        for _ in 0..nchunks {
+            let file = r.u32()?;
+            let line = r.u32()?;
+            let text = r.bytes()?;
+            if file as usize >= files.len() {
+                return None;
+            }
+            chunks.push((file, line, text));
+        }
+        let nkeys = r.u32()? as usize;
+        let mut keys = Vec::with_capacity(nkeys.min(1 << 24));
+        for _ in 0..nkeys {
+            let k = r.bytes()?;
+            let n = r.u32()?;
+            let (ids, _) = r.take((n as usize).checked_mul(4)?)?;
+            keys.push((k, ids, n));
+        }
+        if r.pos != body.len() {
+            return None;
+        }
+        let c = Compiled {
+            key,
+            hash,
+            raw,
+            indexed: flags & FLAG_INDEXED != 0,
+            names_groups: flags & FLAG_NAMES_GROUPS != 0,
+            files,
+            chunks,
+            keys,
+            blob,
+        };
+        // Chunks in file order; every indexed rule exists.
+        let ordered = c.chunks.windows(2).all(|w| w[0].0 <= w[1].0);
+        let in_range = (0..c.keys.len()).all(|i| c.ids(i).all(|id| (id as usize) < nchunks));
+        (ordered && in_range).then_some(c)
+    }
+
+    fn ids(&self, i: usize) -> impl Iterator<Item = u32> + '_ {
+        let (_, off, n) = self.keys[i];
+        (0..n as usize).map(move |j| {
+            let s = off + 4 * j;
+            u32::from_le_bytes([
+                self.blob[s],
+                self.blob[s + 1],
+                self.blob[s + 2],
+                self.blob[s + 3],
+            ])
+        })
+    }
+
+    fn text(&self, (s, e): (usize, usize)) -> &str {
+        // Checked to be UTF-8 in `parse` (bases) or `assemble` (chunks).
+        std::str::from_utf8(&self.blob[s..e]).unwrap_or_default()
+    }
+
+    /// How many rules the policy has (chunks).
+    pub fn rules(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// The positions of the rules that can apply to `caller`, in policy
+    /// order (see [`Index::candidates`]).
+    pub fn candidates(&self, caller: &Caller) -> Vec<u32> {
+        let wanted: Vec<Vec<u8>> = caller_keys(caller).iter().map(|k| k.encode()).collect();
+        let mut out = Vec::new();
+        for (i, ((s, e), _, _)) in self.keys.iter().enumerate() {
+            let k = &self.blob[*s..*e];
+            if wanted.iter().any(|w| w.as_slice() == k) {
+                out.extend(self.ids(i));
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The policy with only rules `ids` (sorted), parsed from the pieces.
+    pub fn assemble(&self, ids: &[u32]) -> Result<Policy, PolicyError> {
+        let pieces = |i: usize| -> Option<(u32, u32, &str)> {
+            let (f, l, r) = *self.chunks.get(i)?;
+            let t = std::str::from_utf8(&self.blob[r.0..r.1]).ok()?;
+            Some((f, l, t))
+        };
+        let files: Vec<(PathBuf, &str)> = self
+            .files
+            .iter()
+            .map(|(p, b)| {
+                (
+                    PathBuf::from(OsStr::from_bytes(&self.blob[p.0..p.1])),
+                    self.text(*b),
+                )
+            })
+            .collect();
+        let mut chosen = Vec::with_capacity(ids.len());
+        for &i in ids {
+            chosen.push(pieces(i as usize).ok_or_else(|| corrupt(&files))?);
+        }
+        assemble_from(&files, &chosen)
+    }
+}
+
+fn corrupt(files: &[(PathBuf, &str)]) -> PolicyError {
+    let f = files
+        .first()
+        .map(|(p, _)| p.clone())
+        .unwrap_or_else(|| PathBuf::from(crate::base::paths::POLICY_FILE));
+    PolicyError::file(
+        crate::policy::PolicyErrorKind::Invalid,
+        &f,
+        "policy cache: bad piece",
+    )
+}
+
+fn assemble_pieces(p: &Pieces, ids: &[u32]) -> Result<Policy, PolicyError> {
+    let files: Vec<(PathBuf, &str)> = p
+        .files
+        .iter()
+        .map(|(a, b)| (a.clone(), b.as_str()))
+        .collect();
+    let chosen: Vec<(u32, u32, &str)> = ids
+        .iter()
+        .filter_map(|&i| p.chunks.get(i as usize))
+        .map(|(f, l, t)| (*f, *l, t.as_str()))
+        .collect();
+    assemble_from(&files, &chosen)
+}
+
+/// Parse each base and each chosen chunk on its own and merge them in
+/// policy order (file by file, each file's base before its chunks).
+fn assemble_from(
+    files: &[(PathBuf, &str)],
+    chunks: &[(u32, u32, &str)],
+) -> Result<Policy, PolicyError> {
+    let mut frags: Vec<PolicyFragment> = Vec::with_capacity(files.len() + chunks.len());
+    let mut next = chunks.iter().peekable();
+    for (k, (path, base)) in files.iter().enumerate() {
+        frags.push(parse_policy(base, path)?);
+        while let Some((_, line, text)) = next.next_if(|c| c.0 as usize == k) {
+            let mut f = parse_policy(text, path)?;
+            // A chunk is one rule and nothing else.
+            let lone = f.rules.len() == 1
+                && f.version.is_none()
+                && f.defaults.is_none()
+                && f.sandboxes.is_empty()
+                && f.sandbox_table.is_none()
+                && f.approvers.is_empty()
+                && f.approvers_table.is_none()
+                && f.incident.decoys.is_empty()
+                && !f.incident.table;
+            if !lone {
+                return Err(corrupt(files));
+            }
+            let shift = |o: &mut Origin| o.line = o.line.saturating_add(line.saturating_sub(1));
+            f.rules.iter_mut().for_each(|r| shift(&mut r.origin));
+            f.sandbox_refs.iter_mut().for_each(|(_, o)| shift(o));
+            f.approver_refs.iter_mut().for_each(|(_, o)| shift(o));
+            frags.push(f);
+        }
+    }
+    if next.next().is_some() || frags.is_empty() {
+        return Err(corrupt(files));
+    }
+    let main = frags.remove(0);
+    merge(main, frags)
+}
+
+/// Read the cache from the state directory: only a regular file owned by
+/// root, mode 0600, one link.
+pub fn read(dir: BorrowedFd<'_>) -> Result<Compiled, Stale> {
+    let rules = PrivateRead {
+        owner: FileOwner::Uid(0),
+        mode: ModeRule::Exactly(0o600),
+        single_link: true,
+        max_len: MAX_CACHE_BYTES,
+    };
+    match read_private_at(dir, OsStr::new(CACHE_NAME), &rules) {
+        Ok((blob, _)) => Compiled::parse(blob.to_vec()).ok_or(Stale::Corrupt),
+        Err(e) if e.is_not_found() => Err(Stale::Missing),
+        Err(e) => Err(Stale::Untrusted(match e {
+            PrivateError::Owner { uid } => format!("owned by uid {uid}"),
+            PrivateError::Mode { mode } => format!("mode {mode:04o}"),
+            other => format!("{other:?}"),
+        })),
+    }
+}
+
+/// Write the cache (root 0600, atomically: a reader sees the old or the
+/// new blob). A planted file of that name is replaced, never reused.
+pub fn write(dir: BorrowedFd<'_>, blob: &[u8]) -> Result<(), String> {
+    replace_at(
+        dir,
+        OsStr::new(CACHE_NAME),
+        blob,
+        &Replace {
+            mode: 0o600,
+            temp: Temp::Random,
+            overwrite: true,
+            fsync_dir: false,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// What [`load`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The cache was used: the policy holds the caller's rules only.
+    Hit,
+    /// The cache says this policy cannot be cut: parsed whole.
+    Whole,
+    /// Parsed whole and the cache (re)written, because of this.
+    Rebuilt(Stale),
+}
+
+/// A policy loaded through the cache.
+#[derive(Debug)]
+pub struct Cached {
+    /// `loaded.policy` holds only the caller's rules when `partial`;
+    /// `hash` and `raw` are always the whole policy's.
+    pub loaded: Loaded,
+    pub partial: bool,
+    pub outcome: Outcome,
+}
+
+/// Load the policy from `sources` (already read with the secure-open
+/// checks) for one caller, through the cache in `state_dir`.
+/// `fill_groups` fills the caller's group names (an NSS lookup per group)
+/// when a rule names a group by name.
+pub fn load(
+    sources: &Sources,
+    state_dir: Option<BorrowedFd<'_>>,
+    caller: &mut Caller,
+    mut fill_groups: impl FnMut(&mut Caller),
+) -> Result<Cached, PolicyError> {
+    let raw = raw_digest(sources);
+    let key = cache_key(&raw, &build_identity());
+    let stale = match state_dir.map(read) {
+        Some(Ok(c)) if c.key == key && c.raw == raw => {
+            if c.indexed {
+                if c.names_groups {
+                    fill_groups(caller);
+                }
+                let ids = c.candidates(caller);
+                if let Ok(policy) = c.assemble(&ids) {
+                    return Ok(Cached {
+                        loaded: Loaded {
+                            policy,
+                            hash: c.hash,
+                            raw,
+                        },
+                        partial: true,
+                        outcome: Outcome::Hit,
+                    });
+                }
+                Stale::Corrupt
+            } else {
+                let loaded = parse_sources(sources)?;
+                if c.names_groups {
+                    fill_groups(caller);
+                }
+                return Ok(Cached {
+                    loaded,
+                    partial: false,
+                    outcome: Outcome::Whole,
+                });
+            }
+        }
+        Some(Ok(_)) => Stale::Key,
+        Some(Err(e)) => e,
+        None => Stale::Missing,
+    };
+    let loaded = parse_sources(sources)?;
+    if let Some(dir) = state_dir {
+        // A cache that cannot be written only costs the next call time.
+        let _ = write(dir, &compile(sources, &loaded, &key));
+    }
+    if Index::build(&loaded.policy.rules).names_groups() {
+        fill_groups(caller);
+    }
+    Ok(Cached {
+        loaded,
+        partial: false,
+        outcome: Outcome::Rebuilt(stale),
+    })
+}
+
+/// For tests and tools: the installed policy's cache path.
+pub fn path() -> PathBuf {
+    Path::new(crate::base::paths::RUN_DIR).join(CACHE_NAME)
+}
+
+#[cfg(test)]
+mod tests;
