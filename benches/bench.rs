@@ -13,6 +13,9 @@
 //!   BELLADONNA_BENCH_UID/GID  the bench user
 //!   BELLADONNA_BENCH_ROUNDS   paired rounds (default 500)
 //!   BELLADONNA_BENCH_PAR      calls per worker for the 4-caller run (default 250)
+//!   BELLADONNA_BENCH_FLOOR    scripts/bench-floor built, and
+//!   BELLADONNA_BENCH_FLOOR_LOG  its log on the audit log's disk: the
+//!                             physical floor, measured as one more tool
 //!
 //! Last, the journald copy's cost: bdexec with and without a running
 //! systemd-journald (paired rounds), and one entry built and sent
@@ -175,6 +178,15 @@ fn main() {
         ),
         ("plain", vec!["/bin/true".into()]),
     ];
+    let mut candidates = candidates;
+    // The physical floor (scripts/bench-floor.c): one fdatasync'd 300-byte
+    // append to a file on the audit log's disk, then exec.
+    if let (Ok(floor), Ok(log)) = (
+        std::env::var("BELLADONNA_BENCH_FLOOR"),
+        std::env::var("BELLADONNA_BENCH_FLOOR_LOG"),
+    ) {
+        candidates.insert(4, ("floor", vec![floor, log, "/bin/true".into()]));
+    }
     let mut tools: Vec<Tool> = Vec::new();
     for (name, argv) in candidates {
         if !std::path::Path::new(&argv[0]).exists() {
