@@ -66,11 +66,17 @@ const FLAG_NAMES_GROUPS: u8 = 2;
 /// times) is stale. The format version and the package version, and the
 /// running executable's device, inode, size, mtime and ctime.
 pub fn build_identity() -> [u8; 32] {
+    identity_of(Path::new("/proc/self/exe"))
+}
+
+/// [`build_identity`] of the executable at `exe` (tests compute the key
+/// a bdexec copy will look for).
+pub fn identity_of(exe: &Path) -> [u8; 32] {
     use std::os::unix::fs::MetadataExt;
     let mut h = blake3::Hasher::new();
     h.update(MAGIC);
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    if let Ok(m) = std::fs::metadata("/proc/self/exe") {
+    if let Ok(m) = std::fs::metadata(exe) {
         for v in [
             m.dev(),
             m.ino(),
