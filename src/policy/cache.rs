@@ -505,7 +505,8 @@ pub fn read(dir: BorrowedFd<'_>) -> Result<Compiled, Stale> {
         max_len: MAX_CACHE_BYTES,
     };
     match read_private_at(dir, OsStr::new(CACHE_NAME), &rules) {
-        Ok((blob, _)) => Compiled::parse(blob.to_vec()).ok_or(Stale::Corrupt),
+        // Not a secret: taken out of the zeroizing buffer, not copied.
+        Ok((mut blob, _)) => Compiled::parse(std::mem::take(&mut *blob)).ok_or(Stale::Corrupt),
         Err(e) if e.is_not_found() => Err(Stale::Missing),
         Err(e) => Err(Stale::Untrusted(match e {
             PrivateError::Owner { uid } => format!("owned by uid {uid}"),
