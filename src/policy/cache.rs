@@ -105,7 +105,8 @@ pub fn cache_key(raw: &[u8; 32], build: &[u8; 32]) -> [u8; 32] {
 
 /// The byte ranges of each rule's `[[rule]]` table in `text`: from the
 /// start of its header's line to the next line that starts (after
-/// blanks) with `[`, or the end. `lines` are the 1-based header lines, in
+/// blanks) with `[` and is not one of the rule's own tables
+/// (`[rule.x]`, `[[rule.x]]`), or the end. `lines` are the 1-based header lines, in
 /// order. `None` when they are not strictly increasing or out of range.
 fn chunk_ranges(text: &str, lines: &[u32]) -> Option<Vec<(usize, usize, u32)>> {
     let mut starts = vec![0usize];
@@ -115,10 +116,16 @@ fn chunk_ranges(text: &str, lines: &[u32]) -> Option<Vec<(usize, usize, u32)>> {
             .filter(|(_, b)| *b == b'\n')
             .map(|(i, _)| i + 1),
     );
-    let is_header = |l: usize| {
+    let line_at = |l: usize| {
         let s = starts[l];
         let e = starts.get(l + 1).copied().unwrap_or(text.len());
-        text[s..e].trim_start().starts_with('[')
+        text[s..e].trim_start()
+    };
+    let is_header = |l: usize| line_at(l).starts_with('[');
+    // `[rule.setenv]`, `[[rule.commands]]`: tables of the rule itself.
+    let own_table = |l: usize| {
+        let t = line_at(l).trim_start_matches('[').trim_start();
+        t.starts_with("rule.") || t.starts_with("rule .")
     };
     let mut out = Vec::with_capacity(lines.len());
     let mut prev_end = 0usize;
@@ -129,7 +136,7 @@ fn chunk_ranges(text: &str, lines: &[u32]) -> Option<Vec<(usize, usize, u32)>> {
             return None;
         }
         let mut m = l + 1;
-        while m < starts.len() && starts[m] < text.len() && !is_header(m) {
+        while m < starts.len() && starts[m] < text.len() && (!is_header(m) || own_table(m)) {
             m += 1;
         }
         let end = starts.get(m).copied().unwrap_or(text.len()).min(text.len());

@@ -296,3 +296,15 @@ fn a_tampered_index_that_parses_is_still_checked() {
     blob.extend_from_slice(sum.as_bytes());
     assert!(Compiled::parse(blob).is_none());
 }
+
+#[test]
+fn a_rules_own_subtables_stay_with_it() {
+    let main = "version = 1\n[[rule]]\nname = \"a\"\nusers = [\"alice\"]\n[[rule.commands]]\ncmd = \"/bin/ls\"\n[[rule]]\nname = \"b\"\nusers = [\"bob\"]\ncommands = [\"/bin/ls\"]\n";
+    let src: Sources = vec![(PathBuf::from("/p.toml"), main.into())];
+    let full = parse_sources(&src).unwrap_or_else(|e| panic!("{e}"));
+    let c = Compiled::parse(compile(&src, &full, &[1; 32])).unwrap();
+    assert!(c.indexed);
+    let p = c.assemble(&c.candidates(&alice())).unwrap();
+    assert_eq!(names(&p), ["a"]);
+    assert_eq!(p.rules[0], full.policy.rules[0]);
+}
