@@ -5,8 +5,8 @@
 //! policy cut into pieces and the caller index ([`crate::policy::index`]):
 //!
 //! * per file (main file, then the drop-ins in load order) its *base*:
-//!   the text with every `[[rule]]` table blanked out (replaced by as many
-//!   newlines as it had, so every line keeps its number);
+//!   the text with every `[[rule]]` table cut out, and where (so the
+//!   origins of what remains are put back on the file's own lines);
 //! * per rule its *chunk*: the text of its `[[rule]]` table (from its
 //!   header to the next table header), the file and the line it starts at;
 //! * the index: key (uid, user name, gid, group name) -> rule positions.
@@ -32,7 +32,8 @@
 //!
 //! Format (little-endian; `bytes` = u32 length + bytes): magic
 //! `BDPCv001`, key [32], hash [32], raw [32], flags u8 (1 = indexed,
-//! 2 = names groups), u32 files, per file `bytes` path and `bytes` base;
+//! 2 = names groups), u32 files, per file `bytes` path, `bytes` base,
+//! u32 cuts and per cut u32 line, u32 lines removed so far;
 //! u32 chunks, per chunk u32 file, u32 line, `bytes` text; u32 keys, per
 //! key `bytes` key ([`Key::encode`]), u32 n, n x u32 rule; then BLAKE3
 //! over everything before it [32]. A small binary form, not JSON: a call
@@ -155,11 +156,50 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-/// The pieces of a policy: per file (path, base), per rule (file, line,
-/// text).
+/// The pieces of a policy: per file (path, base, cuts), per rule (file,
+/// line, text).
 struct Pieces {
-    files: Vec<(PathBuf, String)>,
+    files: Vec<(PathBuf, String, Vec<(u32, u32)>)>,
     chunks: Vec<(u32, u32, String)>,
+}
+
+/// One file's base as a call sees it: its text without the rules, and
+/// where they were cut out: `(line, removed)` pairs, `line` the base's
+/// line where the text after a cut starts, `removed` the lines cut so far
+/// (cumulative). A base line `u` was line `u + removed` of the file, for
+/// the last cut with `line <= u`.
+struct Base<'a> {
+    path: PathBuf,
+    text: &'a str,
+    cuts: Vec<(u32, u32)>,
+}
+
+impl Base<'_> {
+    fn orig(&self, line: u32) -> u32 {
+        let i = self.cuts.partition_point(|(c, _)| *c <= line);
+        match i.checked_sub(1).and_then(|i| self.cuts.get(i)) {
+            Some((_, removed)) => line.saturating_add(*removed),
+            None => line,
+        }
+    }
+
+    /// Every origin of a base fragment back to the file's own lines.
+    fn fix(&self, f: &mut PolicyFragment) {
+        let fix = |o: &mut Origin| o.line = self.orig(o.line);
+        if let Some((_, o)) = &mut f.defaults {
+            fix(o);
+        }
+        f.sandboxes.iter_mut().for_each(|s| fix(&mut s.origin));
+        f.sandbox_table.iter_mut().for_each(fix);
+        f.sandbox_refs.iter_mut().for_each(|(_, o)| fix(o));
+        f.approvers.iter_mut().for_each(|a| fix(&mut a.origin));
+        f.approvers_table.iter_mut().for_each(fix);
+        f.approver_refs.iter_mut().for_each(|(_, o)| fix(o));
+        f.incident
+            .decoys
+            .iter_mut()
+            .for_each(|(_, r)| fix(&mut r.origin));
+    }
 }
 
 fn cut(sources: &Sources, policy: &Policy) -> Option<Pieces> {
@@ -173,16 +213,19 @@ fn cut(sources: &Sources, policy: &Policy) -> Option<Pieces> {
         }
         let ranges = chunk_ranges(text, &lines)?;
         let mut base = String::with_capacity(text.len());
-        let mut at = 0;
+        let mut cuts = Vec::with_capacity(ranges.len());
+        let (mut at, mut removed) = (0, 0u32);
         for (s, e, line) in ranges {
             base.push_str(&text[at..s]);
             let piece = &text[s..e];
-            base.extend(std::iter::repeat_n('\n', piece.matches('\n').count()));
+            removed = removed.checked_add(piece.matches('\n').count() as u32)?;
+            let base_line = base.matches('\n').count() as u32 + 1;
+            cuts.push((base_line, removed));
             chunks.push((k as u32, line, piece.to_string()));
             at = e;
         }
         base.push_str(&text[at..]);
-        files.push((path.clone(), base));
+        files.push((path.clone(), base, cuts));
     }
     // Every rule belongs to a file, in file order.
     if rules.next().is_some() {
@@ -219,9 +262,14 @@ pub fn compile(sources: &Sources, full: &Loaded, key: &[u8; 32]) -> Vec<u8> {
     };
     let p = pieces.as_ref().unwrap_or(&empty);
     put_u32(&mut out, p.files.len() as u32);
-    for (path, base) in &p.files {
+    for (path, base, cuts) in &p.files {
         put_bytes(&mut out, path.as_os_str().as_bytes());
         put_bytes(&mut out, base.as_bytes());
+        put_u32(&mut out, cuts.len() as u32);
+        for (line, removed) in cuts {
+            put_u32(&mut out, *line);
+            put_u32(&mut out, *removed);
+        }
     }
     put_u32(&mut out, p.chunks.len() as u32);
     for (file, line, text) in &p.chunks {
@@ -271,8 +319,8 @@ pub struct Compiled {
     pub raw: [u8; 32],
     pub indexed: bool,
     pub names_groups: bool,
-    /// (path, base) ranges in `blob`.
-    files: Vec<((usize, usize), (usize, usize))>,
+    /// (path, base, cuts) ranges in `blob` (cuts: count, 8 bytes each).
+    files: Vec<((usize, usize), (usize, usize), (usize, u32))>,
     /// (file, line, text range).
     chunks: Vec<(u32, u32, (usize, usize))>,
     /// (key range, first id offset, count).
@@ -332,7 +380,9 @@ impl Compiled {
             let path = r.bytes()?;
             let base = r.bytes()?;
             std::str::from_utf8(&body[base.0..base.1]).ok()?;
-            files.push((path, base));
+            let n = r.u32()?;
+            let (cuts, _) = r.take((n as usize).checked_mul(8)?)?;
+            files.push((path, base, (cuts, n)));
         }
         let nchunks = r.u32()? as usize;
         let mut chunks = Vec::with_capacity(nchunks.min(1 << 24));
@@ -367,10 +417,9 @@ impl Compiled {
             keys,
             blob,
         };
-        // Chunks in file order; every indexed rule exists.
-        let ordered = c.chunks.windows(2).all(|w| w[0].0 <= w[1].0);
-        let in_range = (0..c.keys.len()).all(|i| c.ids(i).all(|id| (id as usize) < nchunks));
-        (ordered && in_range).then_some(c)
+        // Chunks in file order. (A rule number past the end fails in
+        // `assemble`: a full parse, never a rule skipped.)
+        c.chunks.windows(2).all(|w| w[0].0 <= w[1].0).then_some(c)
     }
 
     fn ids(&self, i: usize) -> impl Iterator<Item = u32> + '_ {
@@ -419,14 +468,19 @@ impl Compiled {
             let t = std::str::from_utf8(&self.blob[r.0..r.1]).ok()?;
             Some((f, l, t))
         };
-        let files: Vec<(PathBuf, &str)> = self
+        let word = |at: usize| {
+            let b = &self.blob;
+            u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+        };
+        let files: Vec<Base<'_>> = self
             .files
             .iter()
-            .map(|(p, b)| {
-                (
-                    PathBuf::from(OsStr::from_bytes(&self.blob[p.0..p.1])),
-                    self.text(*b),
-                )
+            .map(|(p, b, (at, n))| Base {
+                path: PathBuf::from(OsStr::from_bytes(&self.blob[p.0..p.1])),
+                text: self.text(*b),
+                cuts: (0..*n as usize)
+                    .map(|j| (word(at + 8 * j), word(at + 8 * j + 4)))
+                    .collect(),
             })
             .collect();
         let mut chosen = Vec::with_capacity(ids.len());
@@ -437,10 +491,10 @@ impl Compiled {
     }
 }
 
-fn corrupt(files: &[(PathBuf, &str)]) -> PolicyError {
+fn corrupt(files: &[Base<'_>]) -> PolicyError {
     let f = files
         .first()
-        .map(|(p, _)| p.clone())
+        .map(|b| b.path.clone())
         .unwrap_or_else(|| PathBuf::from(crate::base::paths::POLICY_FILE));
     PolicyError::file(
         crate::policy::PolicyErrorKind::Invalid,
@@ -450,10 +504,14 @@ fn corrupt(files: &[(PathBuf, &str)]) -> PolicyError {
 }
 
 fn assemble_pieces(p: &Pieces, ids: &[u32]) -> Result<Policy, PolicyError> {
-    let files: Vec<(PathBuf, &str)> = p
+    let files: Vec<Base<'_>> = p
         .files
         .iter()
-        .map(|(a, b)| (a.clone(), b.as_str()))
+        .map(|(path, text, cuts)| Base {
+            path: path.clone(),
+            text,
+            cuts: cuts.clone(),
+        })
         .collect();
     let chosen: Vec<(u32, u32, &str)> = ids
         .iter()
@@ -465,14 +523,14 @@ fn assemble_pieces(p: &Pieces, ids: &[u32]) -> Result<Policy, PolicyError> {
 
 /// Parse each base and each chosen chunk on its own and merge them in
 /// policy order (file by file, each file's base before its chunks).
-fn assemble_from(
-    files: &[(PathBuf, &str)],
-    chunks: &[(u32, u32, &str)],
-) -> Result<Policy, PolicyError> {
+fn assemble_from(files: &[Base<'_>], chunks: &[(u32, u32, &str)]) -> Result<Policy, PolicyError> {
     let mut frags: Vec<PolicyFragment> = Vec::with_capacity(files.len() + chunks.len());
     let mut next = chunks.iter().peekable();
-    for (k, (path, base)) in files.iter().enumerate() {
-        frags.push(parse_policy(base, path)?);
+    for (k, base) in files.iter().enumerate() {
+        let path = &base.path;
+        let mut f = parse_policy(base.text, path)?;
+        base.fix(&mut f);
+        frags.push(f);
         while let Some((_, line, text)) = next.next_if(|c| c.0 as usize == k) {
             let mut f = parse_policy(text, path)?;
             // A chunk is one rule and nothing else.

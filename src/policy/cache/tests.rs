@@ -294,7 +294,13 @@ fn a_tampered_index_that_parses_is_still_checked() {
     blob[at..].copy_from_slice(&999u32.to_le_bytes());
     let sum = blake3::hash(&blob);
     blob.extend_from_slice(sum.as_bytes());
-    assert!(Compiled::parse(blob).is_none());
+    let c = Compiled::parse(blob).expect("well-formed");
+    let ids = c.candidates(&alice());
+    assert!(ids.contains(&999));
+    assert!(
+        c.assemble(&ids).is_err(),
+        "a missing rule is an error, not skipped"
+    );
 }
 
 #[test]
@@ -307,4 +313,47 @@ fn a_rules_own_subtables_stay_with_it() {
     let p = c.assemble(&c.candidates(&alice())).unwrap();
     assert_eq!(names(&p), ["a"]);
     assert_eq!(p.rules[0], full.policy.rules[0]);
+}
+
+/// For profiling (`perf record` on this test): a call's cache work on
+/// 10,000 rules.
+#[test]
+#[ignore]
+fn profile_cache_call() {
+    let mut text = String::from("version = 1\n");
+    for i in 0..10_000 {
+        text.push_str(&format!(
+            "[[rule]]\nname = \"bulk-{i}\"\nusers = [\"bdbulk{i}\"]\ncommands = [\"/usr/bin/true bulk{i}\"]\nauth = \"none\"\n\n"
+        ));
+    }
+    text.push_str("[[rule]]\nname = \"x\"\nusers = [\"alice\"]\ncommands = [\"/usr/bin/true\"]\n");
+    let src: Sources = vec![(PathBuf::from("/p.toml"), text)];
+    let full = parse_sources(&src).unwrap();
+    let blob = compile(&src, &full, &[1; 32]);
+    let (mut a, mut b, mut d) = (
+        std::time::Duration::ZERO,
+        std::time::Duration::ZERO,
+        std::time::Duration::ZERO,
+    );
+    for _ in 0..20 {
+        let t = std::time::Instant::now();
+        let c = Compiled::parse(blob.clone()).unwrap();
+        a += t.elapsed();
+        let t = std::time::Instant::now();
+        let ids = c.candidates(&alice());
+        b += t.elapsed();
+        let t = std::time::Instant::now();
+        let p = c.assemble(&ids).unwrap();
+        d += t.elapsed();
+        assert_eq!(p.rules.len(), 1);
+    }
+    let t = std::time::Instant::now();
+    let _ = blake3::hash(&blob);
+    eprintln!("checksum alone {:?}", t.elapsed());
+    eprintln!(
+        "cache call: parse {:?} candidates {:?} assemble {:?}",
+        a / 20,
+        b / 20,
+        d / 20
+    );
 }
