@@ -159,9 +159,15 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 /// The pieces of a policy: per file (path, base, cuts), per rule (file,
 /// line, text).
 struct Pieces {
-    files: Vec<(PathBuf, String, Vec<(u32, u32)>)>,
+    files: Vec<(PathBuf, String, Cuts)>,
     chunks: Vec<(u32, u32, String)>,
 }
+
+/// Where a file's rules were cut out (see [`Base`]).
+type Cuts = Vec<(u32, u32)>;
+
+/// A byte range in the blob.
+type Span = (usize, usize);
 
 /// One file's base as a call sees it: its text without the rules, and
 /// where they were cut out: `(line, removed)` pairs, `line` the base's
@@ -320,7 +326,7 @@ pub struct Compiled {
     pub indexed: bool,
     pub names_groups: bool,
     /// (path, base, cuts) ranges in `blob` (cuts: count, 8 bytes each).
-    files: Vec<((usize, usize), (usize, usize), (usize, u32))>,
+    files: Vec<(Span, Span, (usize, u32))>,
     /// (file, line, text range).
     chunks: Vec<(u32, u32, (usize, usize))>,
     /// (key range, first id offset, count).
