@@ -198,37 +198,86 @@ impl<'p> Near<'p> {
     }
 }
 
+/// The allow rules by the entries that can cover another (see
+/// [`covers`]): a superset of the rules with an entry covering a given
+/// one.
+struct Covering<'p> {
+    /// (path, arguments) of entries with fixed arguments.
+    fixed: std::collections::HashMap<(&'p Path, &'p [String]), Vec<usize>>,
+    /// Path of entries with free arguments (`*`).
+    free: std::collections::HashMap<&'p Path, Vec<usize>>,
+    /// Rules with an `ALL` or directory entry.
+    wide: Vec<usize>,
+}
+
+impl<'p> Covering<'p> {
+    fn new(allows: &[&'p Rule]) -> Covering<'p> {
+        let mut c = Covering {
+            fixed: Default::default(),
+            free: Default::default(),
+            wide: Vec::new(),
+        };
+        let push = |v: &mut Vec<usize>, i: usize| {
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        };
+        for (i, a) in allows.iter().enumerate() {
+            for spec in &a.commands {
+                match (spec.kind, arg_form(&spec.args)) {
+                    (CommandKind::File, (args, false)) => {
+                        push(c.fixed.entry((spec.path.as_path(), args)).or_default(), i)
+                    }
+                    (CommandKind::File, (_, true)) => {
+                        push(c.free.entry(spec.path.as_path()).or_default(), i)
+                    }
+                    (CommandKind::All | CommandKind::Dir, _) => push(&mut c.wide, i),
+                }
+            }
+        }
+        c
+    }
+
+    /// The rules before `k` that may cover `spec`, in policy order.
+    fn before(&self, k: usize, spec: &CommandSpec) -> impl Iterator<Item = usize> + use<> {
+        let none: &[usize] = &[];
+        let (fixed, free) = match (spec.kind, arg_form(&spec.args)) {
+            (CommandKind::File, (args, false)) => (
+                self.fixed
+                    .get(&(spec.path.as_path(), args))
+                    .map_or(none, |v| v.as_slice()),
+                self.free
+                    .get(spec.path.as_path())
+                    .map_or(none, |v| v.as_slice()),
+            ),
+            (CommandKind::File, (_, true)) => (
+                none,
+                self.free
+                    .get(spec.path.as_path())
+                    .map_or(none, |v| v.as_slice()),
+            ),
+            _ => (none, none),
+        };
+        let mut v: Vec<usize> = [fixed, free, self.wide.as_slice()]
+            .iter()
+            .flat_map(|l| l.iter().copied().take_while(|&i| i < k))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v.into_iter()
+    }
+}
+
 /// Allow rules: shells and root-equivalent commands (WARN), duplicate and
 /// shadowed entries (INFO).
 pub(super) fn lint_allows(p: &Policy, out: &mut Vec<Finding>) {
     let allows: Vec<&Rule> = p.rules.iter().filter(|r| !r.is_deny()).collect();
-    // The allow rules by scope (their users and groups as sets), in policy
-    // order: the only earlier rules that can shadow a rule are those of
-    // its own scope, so a rule is compared with those, not with every
-    // earlier rule (10,000 rules: linear, not quadratic).
-    let scope = |r: &Rule| {
-        let set = |v: &[Principal]| {
-            let mut v = v.to_vec();
-            v.sort();
-            v.dedup();
-            v
-        };
-        (set(&r.users), set(&r.groups))
-    };
-    let mut by_scope: std::collections::HashMap<_, Vec<usize>> = std::collections::HashMap::new();
+    // The earlier allow rules that can cover an entry, by what covers
+    // it: the same path with the same fixed arguments, the same path with
+    // free arguments, or `ALL` / a directory. Only those are compared
+    // (10,000 rules: linear, not quadratic), in policy order.
+    let covering = Covering::new(&allows);
     for (k, rule) in allows.iter().enumerate() {
-        by_scope.entry(scope(rule)).or_default().push(k);
-    }
-    for (k, rule) in allows.iter().enumerate() {
-        let same_scope_before: Vec<&Rule> = by_scope
-            .get(&scope(rule))
-            .map(|v| {
-                v.iter()
-                    .take_while(|&&i| i < k)
-                    .map(|&i| allows[i])
-                    .collect()
-            })
-            .unwrap_or_default();
         for (j, spec) in rule.commands.iter().enumerate() {
             let cmd = render(spec);
             if let Some(f) = broad_entry(rule, spec) {
@@ -290,7 +339,7 @@ pub(super) fn lint_allows(p: &Policy, out: &mut Vec<Finding>) {
             }
             // An earlier allow rule with the same users and groups, allowing
             // every target of this one, decides first (first match wins).
-            let shadow = same_scope_before.iter().find_map(|q| {
+            let shadow = covering.before(k, spec).map(|i| allows[i]).find_map(|q| {
                 let same_scope = same_set(&q.users, &rule.users)
                     && same_set(&q.groups, &rule.groups)
                     && rule.run_as.iter().all(|t| q.run_as.contains(t));
