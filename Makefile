@@ -8,7 +8,7 @@
 #                   swtpm; installs its own Debian packages (not in `make test`)
 #   make demo       deps, build, then a live demo in a private namespace
 #   make install    install (PREFIX, DESTDIR aware; file caps, no setuid)
-#   make bench      bdexec vs sudo vs doas, per-call wall time and RSS
+#   make bench      bdexec vs sudo vs doas vs the floor, per-call wall time and RSS
 #   make lint       cargo fmt --check + clippy -D warnings
 #   make gates      the CI gates: fmt, clippy (all features), doc, deny,
 #                   audit, vet, SBOM, workflows, policy (scripts/gates.sh)
