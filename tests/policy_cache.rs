@@ -6,7 +6,6 @@
 #[macro_use]
 mod common;
 use belladonna::policy::cache;
-use belladonna::policy::load::parse_sources;
 use common::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
@@ -110,29 +109,50 @@ fn a_large_policy_decides_as_a_small_one() {
     );
 }
 
-/// A blob with the key bdexec will look for (the installed DENY policy
-/// and this bdexec copy) but the rules of ALLOW: what only the owner of
-/// the cache file could plant.
-fn forged(env: &TestEnv) -> Vec<u8> {
-    let path = PathBuf::from("/etc/belladonna/policy.toml");
-    let deny = parse_sources(&vec![(path.clone(), DENY.to_string())]).unwrap();
-    let src = vec![(path, ALLOW.to_string())];
-    let mut allow = parse_sources(&src).unwrap();
-    allow.raw = deny.raw;
-    allow.hash = deny.hash;
-    let key = cache::cache_key(&deny.raw, &cache::identity_of(&env.bdexec_path()));
-    cache::compile(&src, &allow, &key)
+/// alice may run `id -u`, but a deny rule (written first) wins.
+const DENIED: &str = r#"version = 1
+[[rule]]
+name = "no-id"
+users = ["alice"]
+action = "deny"
+commands = ["/usr/bin/id *"]
+
+[[rule]]
+name = "ids"
+users = ["alice"]
+commands = ["/usr/bin/id -u"]
+auth = "none"
+"#;
+
+/// The cache bdexec wrote for DENIED with its index changed to leave the
+/// deny rule out (alice's key lists rules 0 and 1; now 1 and 1), the
+/// checksum recomputed: what only the owner of the cache file could
+/// plant. The cache holds positions in the policy's own text, so an
+/// index is all a forger could change.
+fn forged(good: &[u8]) -> Vec<u8> {
+    let mut b = good[..good.len() - 32].to_vec();
+    let n = b.len();
+    assert_eq!(
+        &b[n - 8..],
+        [0, 0, 0, 0, 1, 0, 0, 0],
+        "alice's ids at the end"
+    );
+    b[n - 8..n - 4].copy_from_slice(&1u32.to_le_bytes());
+    let sum = blake3::hash(&b);
+    b.extend_from_slice(sum.as_bytes());
+    b
 }
 
 #[test]
 fn a_cache_planted_by_a_user_is_not_used() {
     let env = test_env!("a_cache_planted_by_a_user_is_not_used");
-    env.policy(DENY);
-    refused(&env, "not allowed");
+    env.policy(DENIED);
+    refused(&env, "the deny rule wins");
     let file = cache_file(&env);
+    let forged = forged(&std::fs::read(&file).unwrap());
     let plant = |uid: u32, mode: u32| {
         let _ = std::fs::remove_file(&file);
-        std::fs::write(&file, forged(&env)).unwrap();
+        std::fs::write(&file, &forged).unwrap();
         std::os::unix::fs::chown(&file, Some(uid), Some(uid)).unwrap();
         std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
     };

@@ -7,8 +7,11 @@
 //! * per file (main file, then the drop-ins in load order) its *base*:
 //!   the text with every `[[rule]]` table cut out, and where (so the
 //!   origins of what remains are put back on the file's own lines);
-//! * per rule its *chunk*: the text of its `[[rule]]` table (from its
-//!   header to the next table header), the file and the line it starts at;
+//! * per rule its *chunk*: where the text of its `[[rule]]` table is (from
+//!   its header to the next table header): the file, the line it starts
+//!   at and its byte range in the file (the text itself is not copied: a
+//!   call has just read the files, and the key proves they are the bytes
+//!   the cache was built from);
 //! * the index: key (uid, user name, gid, group name) -> rule positions.
 //!
 //! A call parses each file's base and the chunks of its candidate rules,
@@ -34,7 +37,7 @@
 //! `BDPCv001`, key [32], hash [32], raw [32], flags u8 (1 = indexed,
 //! 2 = names groups), u32 files, per file `bytes` path, `bytes` base,
 //! u32 cuts and per cut u32 line, u32 lines removed so far;
-//! u32 chunks, per chunk u32 file, u32 line, `bytes` text; u32 keys, per
+//! u32 chunks, per chunk u32 file, u32 line, u32 start, u32 end; u32 keys, per
 //! key `bytes` key ([`Key::encode`]), u32 n, n x u32 rule; then BLAKE3
 //! over everything before it [32]. A small binary form, not JSON: a call
 //! reads it without allocating per rule (docs/performance.md has the
@@ -157,10 +160,10 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 /// The pieces of a policy: per file (path, base, cuts), per rule (file,
-/// line, text).
+/// line, byte range in the file's text, text).
 struct Pieces {
     files: Vec<(PathBuf, String, Cuts)>,
-    chunks: Vec<(u32, u32, String)>,
+    chunks: Vec<(u32, u32, Span, String)>,
 }
 
 /// Where a file's rules were cut out (see [`Base`]).
@@ -227,7 +230,7 @@ fn cut(sources: &Sources, policy: &Policy) -> Option<Pieces> {
             removed = removed.checked_add(piece.matches('\n').count() as u32)?;
             let base_line = base.matches('\n').count() as u32 + 1;
             cuts.push((base_line, removed));
-            chunks.push((k as u32, line, piece.to_string()));
+            chunks.push((k as u32, line, (s, e), piece.to_string()));
             at = e;
         }
         base.push_str(&text[at..]);
@@ -278,10 +281,11 @@ pub fn compile(sources: &Sources, full: &Loaded, key: &[u8; 32]) -> Vec<u8> {
         }
     }
     put_u32(&mut out, p.chunks.len() as u32);
-    for (file, line, text) in &p.chunks {
+    for (file, line, (start, end), _) in &p.chunks {
         put_u32(&mut out, *file);
         put_u32(&mut out, *line);
-        put_bytes(&mut out, text.as_bytes());
+        put_u32(&mut out, *start as u32);
+        put_u32(&mut out, *end as u32);
     }
     let keys: Vec<_> = if pieces.is_some() {
         index.map.iter().collect()
@@ -327,8 +331,8 @@ pub struct Compiled {
     pub names_groups: bool,
     /// (path, base, cuts) ranges in `blob` (cuts: count, 8 bytes each).
     files: Vec<(Span, Span, (usize, u32))>,
-    /// (file, line, text range).
-    chunks: Vec<(u32, u32, (usize, usize))>,
+    /// (file, line, byte range in that file's text).
+    chunks: Vec<(u32, u32, Span)>,
     /// (key range, first id offset, count).
     keys: Vec<((usize, usize), usize, u32)>,
 }
@@ -395,11 +399,12 @@ impl Compiled {
         for _ in 0..nchunks {
             let file = r.u32()?;
             let line = r.u32()?;
-            let text = r.bytes()?;
-            if file as usize >= files.len() {
+            let start = r.u32()? as usize;
+            let end = r.u32()? as usize;
+            if file as usize >= files.len() || start > end {
                 return None;
             }
-            chunks.push((file, line, text));
+            chunks.push((file, line, (start, end)));
         }
         let nkeys = r.u32()? as usize;
         let mut keys = Vec::with_capacity(nkeys.min(1 << 24));
@@ -467,12 +472,19 @@ impl Compiled {
         out
     }
 
-    /// The policy with only rules `ids` (sorted), parsed from the pieces.
-    pub fn assemble(&self, ids: &[u32]) -> Result<Policy, PolicyError> {
+    /// The policy with only rules `ids` (sorted), parsed from the pieces:
+    /// the bases from the blob, the rules' texts from `sources`, the very
+    /// bytes the key was computed from (the cache holds their positions).
+    pub fn assemble(&self, sources: &Sources, ids: &[u32]) -> Result<Policy, PolicyError> {
         let pieces = |i: usize| -> Option<(u32, u32, &str)> {
-            let (f, l, r) = *self.chunks.get(i)?;
-            let t = std::str::from_utf8(&self.blob[r.0..r.1]).ok()?;
-            Some((f, l, t))
+            let (f, l, (start, end)) = *self.chunks.get(i)?;
+            let (path, text) = sources.get(f as usize)?;
+            let name = self.files.get(f as usize)?.0;
+            // The file the position is in is the one it was taken from.
+            if path.as_os_str().as_bytes() != &self.blob[name.0..name.1] {
+                return None;
+            }
+            Some((f, l, text.get(start..end)?))
         };
         let word = |at: usize| {
             let b = &self.blob;
@@ -522,7 +534,7 @@ fn assemble_pieces(p: &Pieces, ids: &[u32]) -> Result<Policy, PolicyError> {
     let chosen: Vec<(u32, u32, &str)> = ids
         .iter()
         .filter_map(|&i| p.chunks.get(i as usize))
-        .map(|(f, l, t)| (*f, *l, t.as_str()))
+        .map(|(f, l, _, t)| (*f, *l, t.as_str()))
         .collect();
     assemble_from(&files, &chosen)
 }
@@ -644,7 +656,7 @@ pub fn load(
                     fill_groups(caller);
                 }
                 let ids = c.candidates(caller);
-                if let Ok(policy) = c.assemble(&ids) {
+                if let Ok(policy) = c.assemble(sources, &ids) {
                     return Ok(Cached {
                         loaded: Loaded {
                             policy,

@@ -98,10 +98,10 @@ fn pieces_give_back_the_policy_and_the_callers_rules() {
     assert_eq!(c.rules(), 4);
     let all: Vec<u32> = (0..4).collect();
     // Everything, origins (line numbers) included.
-    assert_eq!(c.assemble(&all).unwrap(), full.policy);
+    assert_eq!(c.assemble(&sources(), &all).unwrap(), full.policy);
     for caller in [alice(), bob()] {
         let ids = c.candidates(&caller);
-        let sub = c.assemble(&ids).unwrap();
+        let sub = c.assemble(&sources(), &ids).unwrap();
         // The break-glass names are those of the rules present (all that
         // `is_break_glass` is ever asked about).
         let mut want = for_caller(&full.policy, &caller);
@@ -109,13 +109,13 @@ fn pieces_give_back_the_policy_and_the_callers_rules() {
         want.incident.break_glass.retain(|n| present.contains(n));
         assert_eq!(sub, want);
     }
-    let a = c.assemble(&c.candidates(&alice())).unwrap();
+    let a = c.assemble(&sources(), &c.candidates(&alice())).unwrap();
     assert_eq!(names(&a), ["alice-ls", "ops-deny-sh", "gid-50"]);
     // The rest of the policy is all there: defaults, sandboxes, decoys.
     assert_eq!(a.defaults, full.policy.defaults);
     assert_eq!(a.sandboxes, full.policy.sandboxes);
     assert_eq!(a.incident.decoy_rules, full.policy.incident.decoy_rules);
-    let b = c.assemble(&c.candidates(&bob())).unwrap();
+    let b = c.assemble(&sources(), &c.candidates(&bob())).unwrap();
     assert_eq!(names(&b), ["uid-1001"]);
     assert!(b.incident.is_break_glass("uid-1001"));
     assert_eq!(b.rules[0].origin.line, 27);
@@ -148,7 +148,7 @@ fn a_multiline_string_with_a_header_is_not_cut_wrongly() {
     if let Ok(full) = parse_sources(&src) {
         let c = Compiled::parse(compile(&src, &full, &[1; 32])).unwrap();
         if c.indexed {
-            let p = c.assemble(&c.candidates(&alice())).unwrap();
+            let p = c.assemble(&src, &c.candidates(&alice())).unwrap();
             assert_eq!(p, full.policy);
         }
     }
@@ -298,7 +298,7 @@ fn a_tampered_index_that_parses_is_still_checked() {
     let ids = c.candidates(&alice());
     assert!(ids.contains(&999));
     assert!(
-        c.assemble(&ids).is_err(),
+        c.assemble(&sources(), &ids).is_err(),
         "a missing rule is an error, not skipped"
     );
 }
@@ -310,7 +310,25 @@ fn a_rules_own_subtables_stay_with_it() {
     let full = parse_sources(&src).unwrap_or_else(|e| panic!("{e}"));
     let c = Compiled::parse(compile(&src, &full, &[1; 32])).unwrap();
     assert!(c.indexed);
-    let p = c.assemble(&c.candidates(&alice())).unwrap();
+    let p = c.assemble(&src, &c.candidates(&alice())).unwrap();
     assert_eq!(names(&p), ["a"]);
     assert_eq!(p.rules[0], full.policy.rules[0]);
+}
+
+#[test]
+fn positions_only_apply_to_the_bytes_they_were_taken_from() {
+    let c = Compiled::parse(compile(&sources(), &full(), &[7; 32])).unwrap();
+    let ids = c.candidates(&alice());
+    assert!(c.assemble(&sources(), &ids).is_ok());
+    // Shorter text (a position past the end), another file name, a
+    // position inside a character: errors (a full parse), not panics.
+    let mut short = sources();
+    short[0].1.truncate(40);
+    assert!(c.assemble(&short, &ids).is_err());
+    let mut renamed = sources();
+    renamed[1].0 = PathBuf::from("/etc/belladonna/policy.d/20-b.toml");
+    assert!(c.assemble(&renamed, &ids).is_err());
+    let mut wide = sources();
+    wide[1].1 = wide[1].1.replace('g', "\u{e9}");
+    assert!(c.assemble(&wide, &ids).is_err());
 }
