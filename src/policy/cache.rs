@@ -34,12 +34,12 @@
 //! and every call parses it whole.
 //!
 //! Format (little-endian; `bytes` = u32 length + bytes): magic
-//! `BDPCv001`, key [32], hash [32], raw [32], flags u8 (1 = indexed,
+//! `BDPCv001`, key (32 bytes), hash (32 bytes), raw (32 bytes), flags u8 (1 = indexed,
 //! 2 = names groups), u32 files, per file `bytes` path, `bytes` base,
 //! u32 cuts and per cut u32 line, u32 lines removed so far;
 //! u32 chunks, per chunk u32 file, u32 line, u32 start, u32 end; u32 keys, per
-//! key `bytes` key ([`Key::encode`]), u32 n, n x u32 rule; then BLAKE3
-//! over everything before it [32]. A small binary form, not JSON: a call
+//! key `bytes` key ([`crate::policy::index::Key::encode`]), u32 n, n x u32 rule; then BLAKE3
+//! over everything before it (32 bytes). A small binary form, not JSON: a call
 //! reads it without allocating per rule (docs/performance.md has the
 //! measurement).
 #![forbid(unsafe_code)]
