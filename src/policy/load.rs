@@ -125,8 +125,10 @@ fn secure_err(e: SecureFsError) -> PolicyError {
 }
 
 /// Read at most [`MAX_POLICY_BYTES`] and check it is UTF-8.
-fn read_text(mut r: impl Read, file: &Path) -> Result<String, PolicyError> {
-    let mut buf = Vec::new();
+/// `size` (the file's size from fstat) sizes the buffer once: a large
+/// policy is not copied through a doubling buffer (page faults per call).
+fn read_text(mut r: impl Read, file: &Path, size: u64) -> Result<String, PolicyError> {
+    let mut buf = Vec::with_capacity(size.min(MAX_POLICY_BYTES) as usize + 1);
     r.by_ref()
         .take(MAX_POLICY_BYTES + 1)
         .read_to_end(&mut buf)
@@ -188,7 +190,7 @@ pub fn parse_sources(sources: &Sources) -> Result<Loaded, PolicyError> {
 pub fn read_sources(conf_dir: &Path) -> Result<Sources, PolicyError> {
     let dir = secure_fs::open_trusted_dir(conf_dir).map_err(secure_err)?;
     let main_path = conf_dir.join(POLICY_NAME);
-    let (file, _) = secure_fs::open_trusted_file(
+    let (file, st) = secure_fs::open_trusted_file(
         dir.as_fd(),
         OsStr::new(POLICY_NAME),
         &main_path,
@@ -196,7 +198,8 @@ pub fn read_sources(conf_dir: &Path) -> Result<Sources, PolicyError> {
         0,
     )
     .map_err(secure_err)?;
-    let mut sources = vec![(main_path.clone(), read_text(file, &main_path)?)];
+    let text = read_text(file, &main_path, st.st_size.max(0) as u64)?;
+    let mut sources = vec![(main_path.clone(), text)];
 
     let dropin_dir = conf_dir.join(DROPIN_NAME);
     match secure_fs::open_subdir(dir.as_fd(), OsStr::new(DROPIN_NAME), &dropin_dir) {
@@ -257,9 +260,9 @@ fn read_dropins(dfd: BorrowedFd<'_>, shown: &Path) -> Result<Sources, PolicyErro
         .iter()
         .map(|name| {
             let path = shown.join(name);
-            let (file, _) = secure_fs::open_trusted_file(dfd, name, &path, OFlag::empty(), 0)
+            let (file, st) = secure_fs::open_trusted_file(dfd, name, &path, OFlag::empty(), 0)
                 .map_err(secure_err)?;
-            let text = read_text(file, &path)?;
+            let text = read_text(file, &path, st.st_size.max(0) as u64)?;
             Ok((path, text))
         })
         .collect()
@@ -278,7 +281,8 @@ pub fn load_policy_from(main: &Path) -> Result<Loaded, PolicyError> {
         PolicyError::file(kind, main, format!("open: {e}"))
     })?;
     let shown = PathBuf::from(main);
-    let text = read_text(file, &shown)?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let text = read_text(file, &shown, size)?;
     parse_sources(&vec![(shown, text)])
 }
 
