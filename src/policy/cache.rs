@@ -331,10 +331,12 @@ pub struct Compiled {
     pub names_groups: bool,
     /// (path, base, cuts) ranges in `blob` (cuts: count, 8 bytes each).
     files: Vec<(Span, Span, (usize, u32))>,
-    /// (file, line, byte range in that file's text).
-    chunks: Vec<(u32, u32, Span)>,
-    /// (key range, first id offset, count).
-    keys: Vec<((usize, usize), usize, u32)>,
+    /// Where the chunk table starts in `blob` and how many entries (16
+    /// bytes each: file, line, start, end), read in place.
+    chunks: (usize, usize),
+    /// Where the key table starts in `blob` and how many keys (walked in
+    /// place: nothing is allocated per rule or key).
+    keys: (usize, usize),
 }
 
 struct Rd<'a> {
@@ -395,24 +397,13 @@ impl Compiled {
             files.push((path, base, (cuts, n)));
         }
         let nchunks = r.u32()? as usize;
-        let mut chunks = Vec::with_capacity(nchunks.min(1 << 24));
-        for _ in 0..nchunks {
-            let file = r.u32()?;
-            let line = r.u32()?;
-            let start = r.u32()? as usize;
-            let end = r.u32()? as usize;
-            if file as usize >= files.len() || start > end {
-                return None;
-            }
-            chunks.push((file, line, (start, end)));
-        }
+        let (chunks_at, _) = r.take(nchunks.checked_mul(16)?)?;
         let nkeys = r.u32()? as usize;
-        let mut keys = Vec::with_capacity(nkeys.min(1 << 24));
+        let keys_at = r.pos;
         for _ in 0..nkeys {
-            let k = r.bytes()?;
+            r.bytes()?;
             let n = r.u32()?;
-            let (ids, _) = r.take((n as usize).checked_mul(4)?)?;
-            keys.push((k, ids, n));
+            r.take((n as usize).checked_mul(4)?)?;
         }
         if r.pos != body.len() {
             return None;
@@ -424,26 +415,30 @@ impl Compiled {
             indexed: flags & FLAG_INDEXED != 0,
             names_groups: flags & FLAG_NAMES_GROUPS != 0,
             files,
-            chunks,
-            keys,
+            chunks: (chunks_at, nchunks),
+            keys: (keys_at, nkeys),
             blob,
         };
-        // Chunks in file order. (A rule number past the end fails in
-        // `assemble`: a full parse, never a rule skipped.)
-        c.chunks.windows(2).all(|w| w[0].0 <= w[1].0).then_some(c)
+        // A chunk out of range or out of file order, a rule number past
+        // the end: errors in `assemble`, so a full parse, never a rule
+        // skipped.
+        Some(c)
     }
 
-    fn ids(&self, i: usize) -> impl Iterator<Item = u32> + '_ {
-        let (_, off, n) = self.keys[i];
-        (0..n as usize).map(move |j| {
-            let s = off + 4 * j;
-            u32::from_le_bytes([
-                self.blob[s],
-                self.blob[s + 1],
-                self.blob[s + 2],
-                self.blob[s + 3],
-            ])
-        })
+    fn word(&self, at: usize) -> u32 {
+        let b = &self.blob;
+        u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    }
+
+    /// Rule `i`'s chunk: (file, line, byte range in the file's text).
+    fn chunk(&self, i: usize) -> Option<(u32, u32, Span)> {
+        if i >= self.chunks.1 {
+            return None;
+        }
+        let at = self.chunks.0 + 16 * i;
+        let (file, line) = (self.word(at), self.word(at + 4));
+        let (start, end) = (self.word(at + 8) as usize, self.word(at + 12) as usize);
+        (start <= end && (file as usize) < self.files.len()).then_some((file, line, (start, end)))
     }
 
     fn text(&self, (s, e): (usize, usize)) -> &str {
@@ -453,7 +448,7 @@ impl Compiled {
 
     /// How many rules the policy has (chunks).
     pub fn rules(&self) -> usize {
-        self.chunks.len()
+        self.chunks.1
     }
 
     /// The positions of the rules that can apply to `caller`, in policy
@@ -461,11 +456,17 @@ impl Compiled {
     pub fn candidates(&self, caller: &Caller) -> Vec<u32> {
         let wanted: Vec<Vec<u8>> = caller_keys(caller).iter().map(|k| k.encode()).collect();
         let mut out = Vec::new();
-        for (i, ((s, e), _, _)) in self.keys.iter().enumerate() {
-            let k = &self.blob[*s..*e];
+        // Walked in `parse`: every length is in bounds.
+        let mut at = self.keys.0;
+        for _ in 0..self.keys.1 {
+            let len = self.word(at) as usize;
+            let k = &self.blob[at + 4..at + 4 + len];
+            let n = self.word(at + 4 + len) as usize;
+            let ids = at + 8 + len;
             if wanted.iter().any(|w| w.as_slice() == k) {
-                out.extend(self.ids(i));
+                out.extend((0..n).map(|j| self.word(ids + 4 * j)));
             }
+            at = ids + 4 * n;
         }
         out.sort_unstable();
         out.dedup();
@@ -477,7 +478,7 @@ impl Compiled {
     /// bytes the key was computed from (the cache holds their positions).
     pub fn assemble(&self, sources: &Sources, ids: &[u32]) -> Result<Policy, PolicyError> {
         let pieces = |i: usize| -> Option<(u32, u32, &str)> {
-            let (f, l, (start, end)) = *self.chunks.get(i)?;
+            let (f, l, (start, end)) = self.chunk(i)?;
             let (path, text) = sources.get(f as usize)?;
             let name = self.files.get(f as usize)?.0;
             // The file the position is in is the one it was taken from.
