@@ -10,7 +10,7 @@
 #                   swtpm; installs its own Debian packages (not in `make test`)
 #   make demo       deps, build, then a live demo in a private namespace
 #   make install    install (PREFIX, DESTDIR aware; file caps, no setuid)
-#   make bench      bdexec vs sudo vs doas, per-call wall time and RSS
+#   make bench      bdexec vs sudo vs doas vs the floor, per-call wall time and RSS
 #   make fuzz / fuzz-smoke   the cargo-fuzz targets, long / 10 s each
 #   make load       closed-loop load at 1x/2x the cores vs sudo/doas (docs/slo.md)
 #   make lint       cargo fmt --check + clippy -D warnings

@@ -13,6 +13,9 @@
 //!   BELLADONNA_BENCH_UID/GID  the bench user
 //!   BELLADONNA_BENCH_ROUNDS   paired rounds (default 500)
 //!   BELLADONNA_BENCH_PAR      calls per worker for the 4-caller run (default 250)
+//!   BELLADONNA_BENCH_FLOOR    scripts/bench-floor built, and
+//!   BELLADONNA_BENCH_FLOOR_LOG  its log on the audit log's disk: the
+//!                             physical floor, measured as one more tool
 //!
 //! Last, the journald copy's cost: bdexec with and without a running
 //! systemd-journald (paired rounds), and one entry built and sent
@@ -175,6 +178,15 @@ fn main() {
         ),
         ("plain", vec!["/bin/true".into()]),
     ];
+    let mut candidates = candidates;
+    // The physical floor (scripts/bench-floor.c): one fdatasync'd 300-byte
+    // append to a file on the audit log's disk, then exec.
+    if let (Ok(floor), Ok(log)) = (
+        std::env::var("BELLADONNA_BENCH_FLOOR"),
+        std::env::var("BELLADONNA_BENCH_FLOOR_LOG"),
+    ) {
+        candidates.insert(4, ("floor", vec![floor, log, "/bin/true".into()]));
+    }
     let mut tools: Vec<Tool> = Vec::new();
     for (name, argv) in candidates {
         if !std::path::Path::new(&argv[0]).exists() {
@@ -317,7 +329,90 @@ fn main() {
     );
 
     sandbox_costs();
+    policy_cache_costs();
     journald_costs(&bd.argv, &who, rounds.min(200));
+}
+
+/// The policy cache's steps in-process (issue 16, docs/performance.md),
+/// for a policy of 10,000 rules and of 1: the full parse a call without
+/// the cache makes, the raw digest every call makes, building the cache
+/// (once per change), and a call's cache work (check the blob, find the
+/// caller's rules, parse them). Beside it, the chunk table as JSON, the
+/// format the binary blob was chosen over.
+fn policy_cache_costs() {
+    use belladonna::policy::cache::{Compiled, compile};
+    use belladonna::policy::load::{parse_sources, raw_digest};
+    use belladonna::request::Caller;
+    let caller = Caller {
+        uid: 61900,
+        gid: 61900,
+        name: Some("bdbench".into()),
+        gids: vec![61900],
+        group_names: vec![],
+    };
+    println!();
+    println!("policy cache, in-process (mean per operation, us):");
+    println!(
+        "  {:>6} {:>11} {:>10} {:>11} {:>11} {:>10} {:>12}",
+        "rules", "full parse", "raw hash", "build", "cache call", "blob KiB", "JSON decode"
+    );
+    for n in [1usize, 10_000] {
+        let mut text = String::from("version = 1\n");
+        for i in 0..n.saturating_sub(1) {
+            text.push_str(&format!(
+                "[[rule]]\nname = \"bulk-{i}\"\nusers = [\"bdbulk{i}\"]\ncommands = [\"/usr/bin/true bulk{i}\"]\nauth = \"none\"\n\n"
+            ));
+        }
+        text.push_str("[[rule]]\nname = \"bench-true\"\nusers = [\"bdbench\"]\ncommands = [\"/usr/bin/true\"]\nauth = \"none\"\n");
+        let src = vec![(
+            std::path::PathBuf::from("/etc/belladonna/policy.toml"),
+            text,
+        )];
+        let reps = if n > 1 { 5 } else { 500 };
+        let mean = |f: &mut dyn FnMut()| {
+            let t = Instant::now();
+            for _ in 0..reps {
+                f();
+            }
+            t.elapsed().as_secs_f64() * 1e6 / reps as f64
+        };
+        let full = parse_sources(&src).expect("bench policy parses");
+        let t_full = mean(&mut || {
+            let _ = parse_sources(&src);
+        });
+        let t_raw = mean(&mut || {
+            let _ = raw_digest(&src);
+        });
+        let mut blob = Vec::new();
+        let t_build = mean(&mut || blob = compile(&src, &full, &[7; 32]));
+        let reps_call = if n > 1 { 50 } else { 500 };
+        let t = Instant::now();
+        for _ in 0..reps_call {
+            let c = Compiled::parse(blob.clone()).expect("valid blob");
+            let ids = c.candidates(&caller);
+            let p = c.assemble(&src, &ids).expect("assembles");
+            assert_eq!(p.rules.len(), 1);
+        }
+        let t_call = t.elapsed().as_secs_f64() * 1e6 / reps_call as f64;
+        // The same chunks as JSON records (file, line, text), decoded.
+        let chunks: Vec<(u32, u32, String)> = full
+            .policy
+            .rules
+            .iter()
+            .map(|r| (0, r.origin.line, r.name.clone() + "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"))
+            .collect();
+        let json = serde_json::to_vec(&chunks).expect("json");
+        let t = Instant::now();
+        for _ in 0..reps_call {
+            let v: Vec<(u32, u32, String)> = serde_json::from_slice(&json).expect("json");
+            assert_eq!(v.len(), chunks.len());
+        }
+        let t_json = t.elapsed().as_secs_f64() * 1e6 / reps_call as f64;
+        println!(
+            "  {n:>6} {t_full:>11.0} {t_raw:>10.0} {t_build:>11.0} {t_call:>11.0} {:>10.0} {t_json:>12.0}",
+            blob.len() as f64 / 1024.0
+        );
+    }
 }
 
 /// The journald copy's cost per call: paired rounds of bdexec with a

@@ -46,6 +46,19 @@ if [ "${1:-}" != "--inside" ]; then
         driver=$here/target/bench/bench-driver
     fi
 
+    # The physical floor (scripts/bench-floor.c): static when the C
+    # library allows it, else dynamic.
+    floor_kind=none
+    if command -v gcc >/dev/null; then
+        mkdir -p target/bench
+        if gcc -O2 -static -o target/bench/bench-floor scripts/bench-floor.c 2>/dev/null; then
+            floor_kind=static
+        elif gcc -O2 -o target/bench/bench-floor scripts/bench-floor.c; then
+            floor_kind=dynamic
+        fi
+    fi
+    [ "$floor_kind" != none ] || echo "bench: gcc missing (make deps installs it): measuring without the floor"
+
     base=${BELLADONNA_BENCH_DIR:-/var/tmp}
     dir=$(mktemp -d "$base/belladonna-bench.XXXXXX")
     chmod 0755 "$dir"
@@ -95,6 +108,12 @@ EOF
     install -m 0755 target/release/bdexec "$dir/bin/bdexec"
     install -m 0755 target/release/bdctl "$dir/bin/bdctl"
     setcap cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p "$dir/bin/bdexec"
+    if [ "$floor_kind" != none ]; then
+        install -m 0755 target/bench/bench-floor "$dir/bin/bench-floor"
+        # On the audit log's disk, writable by the bench user.
+        install -m 0600 -o 61900 -g 61900 /dev/null "$dir/floor.log"
+        echo "bench: floor: scripts/bench-floor.c ($floor_kind), log $dir/floor.log"
+    fi
 
     echo "bench: machine: $(nproc) cores, $(uname -r); log on $(df -PT "$dir" | awk 'NR==2 {print $2}') ($dir)"
     unshare --mount --propagation private -- bash "$0" --inside "$dir" "$driver"
@@ -109,10 +128,16 @@ mount --bind "$dir/log" /var/log
 mount --bind "$dir/lib" /var/lib
 mount --bind "$dir/run" /run
 
-BELLADONNA_BENCH_BDEXEC="$dir/bin/bdexec" BELLADONNA_BENCH_UID=61900 BELLADONNA_BENCH_GID=61900 \
+floor_env=()
+if [ -x "$dir/bin/bench-floor" ]; then
+    floor_env=(BELLADONNA_BENCH_FLOOR="$dir/bin/bench-floor" BELLADONNA_BENCH_FLOOR_LOG="$dir/floor.log")
+fi
+echo "bench: load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+env "${floor_env[@]}" BELLADONNA_BENCH_BDEXEC="$dir/bin/bdexec" BELLADONNA_BENCH_UID=61900 BELLADONNA_BENCH_GID=61900 \
     "$driver"
 # Another driver (BELLADONNA_BENCH_DRIVER, `make load`) ends here.
 [ -z "${BELLADONNA_BENCH_DRIVER:-}" ] || exit 0
+echo "bench: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # PAM's account stage for rules without a password ([defaults]
 # pam_account, default on, as in the numbers above): the same calls with
@@ -143,6 +168,44 @@ on2=$(pam_round)
 echo
 echo "bdexec, auth = \"none\", $pam_calls calls each, whole process incl. setpriv (us/call):"
 echo "    pam_account = true: $on, $on2    pam_account = false: $off"
+
+# Policy size (issue 16): the same call with BELLADONNA_BENCH_RULES
+# (10,000) more rules for other users written before the bench rules,
+# in blocks alternating with the small policy (A B A B). The first call
+# after each switch rebuilds the policy cache (/run/belladonna/
+# policy.cache) and is timed on its own.
+nrules=${BELLADONNA_BENCH_RULES:-10000}
+{
+    head -n 1 "$dir/policy.orig"
+    awk -v n="$nrules" 'BEGIN { for (i = 0; i < n; i++) printf "[[rule]]\nname = \"bulk-%d\"\nusers = [\"bdbulk%d\"]\ncommands = [\"/usr/bin/true bulk%d\"]\nauth = \"none\"\n\n", i, i, i }'
+    tail -n +2 "$dir/policy.orig"
+} >"$dir/policy.big"
+one_call() {
+    local start end
+    start=$(date +%s%N)
+    setpriv --reuid 61900 --regid 61900 --clear-groups "$dir/bin/bdexec" /usr/bin/true || return 1
+    end=$(date +%s%N)
+    echo $(((end - start) / 1000))
+}
+small=() big=() rebuild=()
+for _ in 1 2; do
+    cat "$dir/policy.orig" >"$policy"
+    one_call >/dev/null
+    small+=("$(pam_round)")
+    cat "$dir/policy.big" >"$policy"
+    rebuild+=("$(one_call)")
+    big+=("$(pam_round)")
+done
+cat "$dir/policy.orig" >"$policy"
+echo
+echo "policy size: 1 rule vs $nrules more rules, $pam_calls calls per block, whole process incl. setpriv (us/call):"
+echo "    small: ${small[*]}    big: ${big[*]}    ratio big/small: $(awk -v a="${big[0]}" -v b="${big[1]}" -v c="${small[0]}" -v d="${small[1]}" 'BEGIN { printf "%.2f", (a + b) / (c + d) }')"
+echo "    first call after switching to the big policy (cache rebuilt): ${rebuild[*]}"
+check_start=$(date +%s%N)
+"$dir/bin/bdctl" policy check "$dir/policy.big" >/dev/null 2>&1 || true
+check_end=$(date +%s%N)
+echo "    bdctl policy check of the big policy: $(((check_end - check_start) / 1000000)) ms"
+echo "bench: load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
 if [ ! -f /var/log/belladonna/audit.jsonl ]; then

@@ -1317,6 +1317,55 @@ mod tests {
                 let hit = matches!(d, Decision::Deny { reason: DenyReason::DenyRule, rule: Some(_) });
                 prop_assert!(hit, "{:?}", d);
             }
+
+            /// The caller index (src/policy/index.rs, issue 16): the policy
+            /// reduced to the rules found through the caller's keys decides
+            /// every request exactly as the full scan does (which rule
+            /// allows, which denies and why, the default target, the
+            /// denial without a target, `bdexec -l`).
+            #[test]
+            fn index_selection_equals_full_scan(
+                mut rules in proptest::collection::vec(rule(), 0..10),
+                who in 0u8..3,
+                target_root in any::<bool>(),
+                cmd in proptest::sample::select(&[SH, SH, LS, ID][..]),
+                args in proptest::collection::vec(
+                    proptest::sample::select(&WORDS[..]).prop_map(|w| w.as_bytes().to_vec()),
+                    0..2,
+                ),
+            ) {
+                for (i, r) in rules.iter_mut().enumerate() {
+                    r.name = format!("r{i}");
+                }
+                let p = Policy { version: 1, defaults: Default::default(), rules, sandboxes: Vec::new(), approvers: Vec::new(), incident: Default::default(), audit: Default::default() };
+                let c = match who {
+                    0 => alice(),
+                    1 => bob(),
+                    // No passwd entry and no group names: ids only.
+                    _ => Caller { name: None, group_names: vec![], ..alice() },
+                };
+                let sub = crate::policy::index::for_caller(&p, &c);
+                prop_assert!(sub.rules.len() <= p.rules.len());
+                let t = if target_root { root() } else { www() };
+                let f = file_ids();
+                let req = Request { caller: &c, target: &t, command: inv(cmd), args: &args };
+                let name = |d: &Decision<'_>| match d {
+                    Decision::Allow { rule, spec, auth } => (Some(rule.name.clone()), None, Some(((*spec).clone(), *auth))),
+                    Decision::Deny { rule, reason } => (rule.map(|r| r.name.clone()), Some(*reason), None),
+                };
+                prop_assert_eq!(name(&decide(&p, &req, &f)), name(&decide(&sub, &req, &f)));
+                prop_assert_eq!(
+                    default_target(&p, &c, inv(cmd), &args, &f),
+                    default_target(&sub, &c, inv(cmd), &args, &f)
+                );
+                let dn = |pol: &Policy| {
+                    let d = deny_without_target(pol, &c, inv(cmd), &args, &f, Some(&t));
+                    (d.rule.map(|r| r.name.clone()), d.reason)
+                };
+                prop_assert_eq!(dn(&p), dn(&sub));
+                let names = |pol: &Policy| rules_for_caller(pol, &c).iter().map(|r| r.name.clone()).collect::<Vec<_>>();
+                prop_assert_eq!(names(&p), names(&sub));
+            }
         }
     }
 }

@@ -415,7 +415,10 @@ pub fn read_private_at(
     if rules.single_link && st.st_nlink != 1 {
         return Err(PrivateError::Links(st.st_nlink));
     }
-    let mut buf = zeroize::Zeroizing::new(Vec::new());
+    // Sized once from fstat: no doubling buffer (and no copies of a
+    // secret left behind by its reallocations).
+    let size = (st.st_size.max(0) as u64).min(rules.max_len);
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(size as usize + 1));
     std::io::Read::read_to_end(
         &mut std::io::Read::take(File::from(fd), rules.max_len.saturating_add(1)),
         &mut buf,

@@ -1,26 +1,41 @@
 //! The `load` phase (DESIGN section 4, step 2, first half): the policy by
-//! its fixed path with the secure-open checks, its hash, frozen mode,
-//! drift from the pinned policy, and the caller's group names when a
-//! rule names groups.
+//! its fixed path with the secure-open checks, through the compiled
+//! policy cache (src/policy/cache.rs: only the rules that can apply to
+//! the caller are parsed), its hash, frozen mode, drift from the pinned
+//! policy, and the caller's group names when a rule names groups.
 #![forbid(unsafe_code)]
 
 use super::recv::Ctx;
 use super::{Refusal, exit};
+use crate::base::paths::CONF_DIR;
 use crate::identity;
 use crate::incident::freeze;
-use crate::policy::load::{Loaded, load_policy};
-use crate::policy::model::Principal;
+use crate::policy::load::{Loaded, parse_sources, read_sources};
 use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
 
 /// The policy of this call and the host's frozen state.
 pub(super) struct Policy {
+    /// With the cache, `loaded.policy` holds only the rules that can
+    /// apply to the caller (every decision of this call, `-l` included,
+    /// sees the same as with the whole policy); `hash` and `raw` are
+    /// always the whole policy's. A mode that looks at other users' rules
+    /// must parse the whole policy (`load_policy`).
     pub loaded: Loaded,
     pub frozen: freeze::State,
 }
 
 pub(super) fn policy(ctx: &mut Ctx, state_dir: &OwnedFd) -> Result<Policy, Refusal> {
-    let loaded = load_policy()
-        .map_err(|e| Refusal::policy(exit::POLICY, format!("policy not loaded: {e}")))?;
+    let not_loaded = |e| Refusal::policy(exit::POLICY, format!("policy not loaded: {e}"));
+    let sources = read_sources(Path::new(CONF_DIR)).map_err(not_loaded)?;
+    let cached = crate::policy::cache::load(
+        &sources,
+        Some(state_dir.as_fd()),
+        &mut ctx.caller,
+        identity::fill_group_names,
+    )
+    .map_err(not_loaded)?;
+    let loaded = cached.loaded;
     let policy = &loaded.policy;
     ctx.policy_hash = Some(loaded.hash);
     // Frozen mode (docs/incident-response.md): one open, maybe one stat.
@@ -31,28 +46,29 @@ pub(super) fn policy(ctx: &mut Ctx, state_dir: &OwnedFd) -> Result<Policy, Refus
     let lock = crate::policy::lock::read_lock()
         .map_err(|e| Refusal::policy(exit::POLICY, format!("policy lock unusable: {e}")))?;
     if let Some(lock) = lock
-        && let Some(d) = crate::review::drift::check(&loaded, &lock)
+        && lock.hash != loaded.hash
     {
-        ctx.drift = Some(d.summary());
-        if d.denies() {
-            return Err(Refusal {
-                code: exit::POLICY,
-                ..Refusal::denied_as(
-                    format!(
-                        "policy differs from its pin and drift = \"deny\": {}",
-                        d.summary()
-                    ),
-                    "the installed policy differs from its pinned version (drift = \"deny\")",
-                )
-            });
+        // Drift is told from the whole policy: parsed only now, when the
+        // hashes differ.
+        let whole = match cached.partial {
+            true => parse_sources(&sources).map_err(not_loaded)?,
+            false => loaded.clone(),
+        };
+        if let Some(d) = crate::review::drift::check(&whole, &lock) {
+            ctx.drift = Some(d.summary());
+            if d.denies() {
+                return Err(Refusal {
+                    code: exit::POLICY,
+                    ..Refusal::denied_as(
+                        format!(
+                            "policy differs from its pin and drift = \"deny\": {}",
+                            d.summary()
+                        ),
+                        "the installed policy differs from its pinned version (drift = \"deny\")",
+                    )
+                });
+            }
         }
-    }
-    let names_groups = policy
-        .rules
-        .iter()
-        .any(|r| r.groups.iter().any(|g| matches!(g, Principal::Name(_))));
-    if names_groups {
-        identity::fill_group_names(&mut ctx.caller);
     }
     Ok(Policy { loaded, frozen })
 }

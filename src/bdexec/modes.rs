@@ -66,6 +66,22 @@ pub(super) fn answer(
         }
         ctx.caller = other_caller(other)?;
     }
+    // -U: the call loaded only the rules that can apply to its caller
+    // (the policy cache): another user's answer needs the whole policy.
+    let whole;
+    let (loaded, policy) = if opts.daily.other_user.is_some() {
+        let full =
+            crate::policy::load::read_sources(std::path::Path::new(crate::base::paths::CONF_DIR))
+                .and_then(|s| crate::policy::load::parse_sources(&s))
+                .map_err(|e| Refusal::policy(exit::POLICY, format!("policy not loaded: {e}")))?;
+        whole = load::Policy {
+            loaded: full,
+            frozen: loaded.frozen.clone(),
+        };
+        (&whole, &whole.loaded.policy)
+    } else {
+        (loaded, policy)
+    };
     if mode == Mode::Check {
         return check(ctx, opts, loaded, clock).map(Some);
     }

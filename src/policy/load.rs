@@ -51,11 +51,14 @@ pub struct Loaded {
 }
 
 /// The policy files' texts in load order (main file first).
-type Sources = Vec<(PathBuf, String)>;
+pub type Sources = Vec<(PathBuf, String)>;
 
-fn raw_digest(sources: &Sources) -> [u8; 32] {
+/// Domain of [`raw_digest`].
+const RAW_DOMAIN: &[u8] = b"belladonna-policy-raw-v1\0";
+
+pub fn raw_digest(sources: &Sources) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
-    h.update(b"belladonna-policy-raw-v1\0");
+    h.update(RAW_DOMAIN);
     for (path, text) in sources {
         h.update(&(path.as_os_str().len() as u64).to_le_bytes());
         h.update(path.as_os_str().as_bytes());
@@ -75,6 +78,11 @@ pub fn recheck() -> Result<[u8; 32], PolicyError> {
 /// [`recheck`] for another configuration directory; with `Some(loaded)`
 /// an unchanged byte stream returns `loaded.hash` without parsing.
 pub fn recheck_in(conf_dir: &Path, loaded: Option<&Loaded>) -> Result<[u8; 32], PolicyError> {
+    if let Some(l) = loaded
+        && streamed_digest(conf_dir)? == Some(l.raw)
+    {
+        return Ok(l.hash);
+    }
     let sources = read_sources(conf_dir)?;
     if let Some(l) = loaded
         && raw_digest(&sources) == l.raw
@@ -125,8 +133,10 @@ fn secure_err(e: SecureFsError) -> PolicyError {
 }
 
 /// Read at most [`MAX_POLICY_BYTES`] and check it is UTF-8.
-fn read_text(mut r: impl Read, file: &Path) -> Result<String, PolicyError> {
-    let mut buf = Vec::new();
+/// `size` (the file's size from fstat) sizes the buffer once: a large
+/// policy is not copied through a doubling buffer (page faults per call).
+fn read_text(mut r: impl Read, file: &Path, size: u64) -> Result<String, PolicyError> {
+    let mut buf = Vec::with_capacity(size.min(MAX_POLICY_BYTES) as usize + 1);
     r.by_ref()
         .take(MAX_POLICY_BYTES + 1)
         .read_to_end(&mut buf)
@@ -165,7 +175,7 @@ pub fn load_policy_in(conf_dir: &Path) -> Result<Loaded, PolicyError> {
     parse_sources(&read_sources(conf_dir)?)
 }
 
-fn parse_sources(sources: &Sources) -> Result<Loaded, PolicyError> {
+pub fn parse_sources(sources: &Sources) -> Result<Loaded, PolicyError> {
     let mut frags = sources.iter().map(|(path, text)| parse_policy(text, path));
     let main = frags.next().ok_or_else(|| {
         PolicyError::file(
@@ -184,11 +194,15 @@ fn parse_sources(sources: &Sources) -> Result<Loaded, PolicyError> {
     })
 }
 
-/// Read the main file and the drop-ins (secure-open checks on each).
-fn read_sources(conf_dir: &Path) -> Result<Sources, PolicyError> {
+/// Open every policy file in load order (main file, then the drop-ins)
+/// with the secure-open checks and hand each to `each` with its size.
+fn each_source(
+    conf_dir: &Path,
+    mut each: impl FnMut(PathBuf, std::fs::File, u64) -> Result<(), PolicyError>,
+) -> Result<(), PolicyError> {
     let dir = secure_fs::open_trusted_dir(conf_dir).map_err(secure_err)?;
     let main_path = conf_dir.join(POLICY_NAME);
-    let (file, _) = secure_fs::open_trusted_file(
+    let (file, st) = secure_fs::open_trusted_file(
         dir.as_fd(),
         OsStr::new(POLICY_NAME),
         &main_path,
@@ -196,15 +210,67 @@ fn read_sources(conf_dir: &Path) -> Result<Sources, PolicyError> {
         0,
     )
     .map_err(secure_err)?;
-    let mut sources = vec![(main_path.clone(), read_text(file, &main_path)?)];
-
+    each(main_path, file, st.st_size.max(0) as u64)?;
     let dropin_dir = conf_dir.join(DROPIN_NAME);
     match secure_fs::open_subdir(dir.as_fd(), OsStr::new(DROPIN_NAME), &dropin_dir) {
-        Ok(dfd) => sources.extend(read_dropins(dfd.as_fd(), &dropin_dir)?),
+        Ok(dfd) => {
+            for name in dropin_names(dfd.as_fd(), &dropin_dir)? {
+                let path = dropin_dir.join(&name);
+                let (file, st) =
+                    secure_fs::open_trusted_file(dfd.as_fd(), &name, &path, OFlag::empty(), 0)
+                        .map_err(secure_err)?;
+                each(path, file, st.st_size.max(0) as u64)?;
+            }
+        }
         Err(e) if e.is_not_found() => {}
         Err(e) => return Err(secure_err(e)),
     };
+    Ok(())
+}
+
+/// Read the main file and the drop-ins (secure-open checks on each).
+pub fn read_sources(conf_dir: &Path) -> Result<Sources, PolicyError> {
+    let mut sources = Vec::new();
+    each_source(conf_dir, |path, file, size| {
+        let text = read_text(file, &path, size)?;
+        sources.push((path, text));
+        Ok(())
+    })?;
     Ok(sources)
+}
+
+/// [`raw_digest`] of the installed files, computed while reading them
+/// through a small buffer (nothing kept: the recheck of a large policy
+/// touches no fresh memory). `None` when a file's length differs from
+/// its size at open (changing under the reader): the caller then reads
+/// and parses it.
+fn streamed_digest(conf_dir: &Path) -> Result<Option<[u8; 32]>, PolicyError> {
+    let mut h = blake3::Hasher::new();
+    h.update(RAW_DOMAIN);
+    let mut whole = true;
+    let mut buf = vec![0u8; 64 << 10];
+    each_source(conf_dir, |path, mut file, size| {
+        h.update(&(path.as_os_str().len() as u64).to_le_bytes());
+        h.update(path.as_os_str().as_bytes());
+        h.update(&size.to_le_bytes());
+        let mut got = 0u64;
+        loop {
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| PolicyError::file(PolicyErrorKind::Io, &path, format!("read: {e}")))?;
+            if n == 0 {
+                break;
+            }
+            got += n as u64;
+            if got > size {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        whole &= got == size;
+        Ok(())
+    })?;
+    Ok(whole.then(|| *h.finalize().as_bytes()))
 }
 
 /// The drop-in names to read, sorted byte-wise.
@@ -252,19 +318,6 @@ fn dropin_names(dfd: BorrowedFd<'_>, shown: &Path) -> Result<Vec<OsString>, Poli
     Ok(names)
 }
 
-fn read_dropins(dfd: BorrowedFd<'_>, shown: &Path) -> Result<Sources, PolicyError> {
-    dropin_names(dfd, shown)?
-        .iter()
-        .map(|name| {
-            let path = shown.join(name);
-            let (file, _) = secure_fs::open_trusted_file(dfd, name, &path, OFlag::empty(), 0)
-                .map_err(secure_err)?;
-            let text = read_text(file, &path)?;
-            Ok((path, text))
-        })
-        .collect()
-}
-
 /// Load one policy file given on the command line (`bdctl policy check
 /// FILE`): no ownership checks, no drop-ins. The file must be a complete
 /// main policy (`version` required).
@@ -278,7 +331,8 @@ pub fn load_policy_from(main: &Path) -> Result<Loaded, PolicyError> {
         PolicyError::file(kind, main, format!("open: {e}"))
     })?;
     let shown = PathBuf::from(main);
-    let text = read_text(file, &shown)?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let text = read_text(file, &shown, size)?;
     parse_sources(&vec![(shown, text)])
 }
 
@@ -371,6 +425,20 @@ mod tests {
         assert_eq!(names, ["main", "a", "b", "upper"]);
         assert_eq!(loaded.policy.rules[1].origin.file, pd.join("10-a.toml"));
         assert_eq!(loaded.hash, policy_hash(&loaded.policy));
+        // The recheck's streamed digest is the digest of what was read;
+        // a drop-in rewritten with the same size is not the same.
+        assert_eq!(streamed_digest(d).unwrap(), Some(loaded.raw));
+        assert_eq!(recheck_in(d, Some(&loaded)).unwrap(), loaded.hash);
+        let b = dropin("b");
+        write(
+            &pd.join("20-b.toml"),
+            &b.replace("[\"u\"]", "[\"v\"]"),
+            0o600,
+        );
+        assert_ne!(streamed_digest(d).unwrap(), Some(loaded.raw));
+        assert_ne!(recheck_in(d, Some(&loaded)).unwrap(), loaded.hash);
+        write(&pd.join("20-b.toml"), &b, 0o600);
+        assert_eq!(recheck_in(d, Some(&loaded)).unwrap(), loaded.hash);
 
         // A drop-in error names the drop-in file and position.
         write(

@@ -13,11 +13,13 @@
 //! [`PolicyError`] is the one error type of this layer.
 #![forbid(unsafe_code)]
 
-pub mod caller;
 pub mod audit;
+pub mod cache;
+pub mod caller;
 pub mod cmdline;
 pub mod hash;
 pub mod import;
+pub mod index;
 pub mod lint;
 pub mod load;
 pub mod lock;

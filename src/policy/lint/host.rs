@@ -12,6 +12,10 @@ use super::*;
 pub fn lint_accounts(p: &Policy) -> Vec<Finding> {
     use nix::unistd::{Group, User};
     let mut out = Vec::new();
+    // One NSS lookup per name in a run, not per rule (a large policy
+    // names the same accounts thousands of times).
+    let mut known: std::collections::HashMap<(bool, &str), nix::Result<bool>> =
+        std::collections::HashMap::new();
     for rule in &p.rules {
         let mut seen: Vec<(&str, &str)> = Vec::new();
         let users = rule.users.iter().map(|u| ("user", u));
@@ -30,11 +34,13 @@ pub fn lint_accounts(p: &Policy) -> Vec<Finding> {
                 continue;
             }
             seen.push(key);
-            let found = if is_group {
-                Group::from_name(name).map(|g| g.is_some())
-            } else {
-                User::from_name(name).map(|u| u.is_some())
-            };
+            let found = *known.entry((is_group, name.as_str())).or_insert_with(|| {
+                if is_group {
+                    Group::from_name(name).map(|g| g.is_some())
+                } else {
+                    User::from_name(name).map(|u| u.is_some())
+                }
+            });
             match found {
                 Ok(true) => {}
                 Ok(false) => out.push(finding(
@@ -73,7 +79,7 @@ pub(super) fn check_owner_mode(
     pinned: bool,
     out: &mut Vec<Finding>,
 ) {
-    let Ok(md) = std::fs::metadata(path) else {
+    let Ok(md) = metadata(path) else {
         return;
     };
     let no_pin = " and the entry has no digest pin";
@@ -171,6 +177,7 @@ pub(super) fn lint_sandbox_paths(p: &Policy, out: &mut Vec<Finding>) {
 /// as the decision follows them; each path is checked once per rule.
 /// Sandbox profile paths are checked by `lint_sandbox_paths`.
 pub fn lint_paths(p: &Policy) -> Vec<Finding> {
+    FS_MEMO.with(|m| m.borrow_mut().clear());
     let mut out = Vec::new();
     lint_sandbox_paths(p, &mut out);
     for rule in &p.rules {
@@ -189,7 +196,7 @@ pub fn lint_paths(p: &Policy) -> Vec<Finding> {
                 }
                 CommandKind::File => {}
             }
-            match std::fs::metadata(path) {
+            match metadata(path) {
                 Err(e) => {
                     let severity = if rule.is_deny() {
                         Severity::Warn
@@ -246,7 +253,7 @@ pub fn lint_paths(p: &Policy) -> Vec<Finding> {
                 .iter()
                 .filter(|c| c.path == spec.path)
                 .all(|c| c.digest.is_some());
-            let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+            let real = canonicalize(path).unwrap_or_else(|| path.to_path_buf());
             check_owner_mode(rule, "command", &real, pinned, &mut out);
             for dir in real.ancestors().skip(1) {
                 check_owner_mode(rule, "directory of command", dir, pinned, &mut out);
@@ -254,4 +261,50 @@ pub fn lint_paths(p: &Policy) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// What one run of [`lint_paths`] learned about the file system: each
+/// path's metadata and resolved form, looked up once (a large policy names
+/// the same commands and directories thousands of times). Cleared at the
+/// start of every run, so a run never sees an earlier run's answers.
+#[derive(Default)]
+struct FsMemo {
+    meta: std::collections::HashMap<
+        std::path::PathBuf,
+        Result<std::fs::Metadata, std::rc::Rc<std::io::Error>>,
+    >,
+    real: std::collections::HashMap<std::path::PathBuf, Option<std::path::PathBuf>>,
+}
+
+impl FsMemo {
+    fn clear(&mut self) {
+        self.meta.clear();
+        self.real.clear();
+    }
+}
+
+thread_local! {
+    static FS_MEMO: std::cell::RefCell<FsMemo> = std::cell::RefCell::default();
+}
+
+/// `std::fs::metadata` (symlinks followed), once per path and run.
+fn metadata(path: &Path) -> Result<std::fs::Metadata, std::rc::Rc<std::io::Error>> {
+    FS_MEMO.with(|m| {
+        m.borrow_mut()
+            .meta
+            .entry(path.to_path_buf())
+            .or_insert_with(|| std::fs::metadata(path).map_err(std::rc::Rc::new))
+            .clone()
+    })
+}
+
+/// `std::fs::canonicalize`, once per path and run.
+fn canonicalize(path: &Path) -> Option<std::path::PathBuf> {
+    FS_MEMO.with(|m| {
+        m.borrow_mut()
+            .real
+            .entry(path.to_path_buf())
+            .or_insert_with(|| std::fs::canonicalize(path).ok())
+            .clone()
+    })
 }

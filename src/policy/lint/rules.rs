@@ -9,8 +9,10 @@ use super::*;
 /// nothing any allow rule grants (INFO).
 pub(super) fn lint_denies(p: &Policy, out: &mut Vec<Finding>) {
     let allows: Vec<&Rule> = p.rules.iter().filter(|r| !r.is_deny()).collect();
+    let near = Near::new(&allows);
     for rule in p.rules.iter().filter(|r| r.is_deny()) {
         let mut unreachable = Vec::new();
+        let sharing = near.sharing(rule);
         for spec in &rule.commands {
             let fixed = !matches!(spec.args, Args::Prefix(_));
             // `deny "P a"` next to `allow "P a *"` for the same callers
@@ -41,7 +43,7 @@ pub(super) fn lint_denies(p: &Policy, out: &mut Vec<Finding>) {
             // An allow rule for a shared user or group (and a target the
             // deny covers) that grants this command with free arguments
             // including the denied ones: the deny removes one argv only.
-            let wider = allows.iter().find_map(|a| {
+            let wider = sharing.iter().map(|&i| allows[i]).find_map(|a| {
                 let targets = rule.run_as.is_empty()
                     || a.run_as.contains(&Principal::All)
                     || a.run_as.iter().any(|t| rule.run_as.contains(t));
@@ -80,9 +82,9 @@ pub(super) fn lint_denies(p: &Policy, out: &mut Vec<Finding>) {
                     ),
                 ));
             }
-            if !allows
-                .iter()
-                .any(|a| a.commands.iter().any(|c| overlaps(c, spec)))
+            if !near
+                .overlapping(spec)
+                .any(|i| allows[i].commands.iter().any(|c| overlaps(c, spec)))
             {
                 unreachable.push(spec);
             }
@@ -113,10 +115,193 @@ pub(super) fn lint_denies(p: &Policy, out: &mut Vec<Finding>) {
     }
 }
 
+/// The allow rules a deny rule is compared with, found without looking at
+/// the others (a policy of 10,000 rules: linear, not quadratic). Each
+/// lookup returns a superset of the allow rules that can pass the exact
+/// test that follows it, in policy order.
+struct Near<'p> {
+    /// (is a group, principal) -> allow rules naming it.
+    by_principal: std::collections::HashMap<(bool, &'p Principal), Vec<usize>>,
+    /// Path -> allow rules with a file entry of that path.
+    by_path: std::collections::HashMap<&'p Path, Vec<usize>>,
+    /// Directory -> allow rules with a file entry directly in it.
+    by_dir: std::collections::HashMap<&'p Path, Vec<usize>>,
+    /// Allow rules with an `ALL` or directory entry: compared always.
+    wide: Vec<usize>,
+    /// Every allow rule that has a command (for a deny entry `ALL`).
+    any: Vec<usize>,
+}
+
+impl<'p> Near<'p> {
+    fn new(allows: &[&'p Rule]) -> Near<'p> {
+        let mut n = Near {
+            by_principal: Default::default(),
+            by_path: Default::default(),
+            by_dir: Default::default(),
+            wide: Vec::new(),
+            any: Vec::new(),
+        };
+        fn put<K: std::hash::Hash + Eq>(
+            m: &mut std::collections::HashMap<K, Vec<usize>>,
+            k: K,
+            i: usize,
+        ) {
+            let v = m.entry(k).or_default();
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        }
+        for (i, a) in allows.iter().enumerate() {
+            a.users
+                .iter()
+                .for_each(|u| put(&mut n.by_principal, (false, u), i));
+            a.groups
+                .iter()
+                .for_each(|g| put(&mut n.by_principal, (true, g), i));
+            if !a.commands.is_empty() {
+                n.any.push(i);
+            }
+            for c in &a.commands {
+                match c.kind {
+                    CommandKind::File => {
+                        put(&mut n.by_path, c.path.as_path(), i);
+                        if let Some((d, _)) = crate::request::split_name(&c.path) {
+                            put(&mut n.by_dir, d, i);
+                        }
+                    }
+                    CommandKind::All | CommandKind::Dir => {
+                        if n.wide.last() != Some(&i) {
+                            n.wide.push(i);
+                        }
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    /// The allow rules naming one of the rule's users or groups.
+    fn sharing(&self, rule: &Rule) -> Vec<usize> {
+        let keys = rule
+            .users
+            .iter()
+            .map(|u| (false, u))
+            .chain(rule.groups.iter().map(|g| (true, g)));
+        let mut v: Vec<usize> = keys
+            .filter_map(|k| self.by_principal.get(&k))
+            .flatten()
+            .copied()
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// The allow rules with an entry that may overlap `spec`.
+    fn overlapping(&self, spec: &CommandSpec) -> impl Iterator<Item = usize> + '_ {
+        let mut v: Vec<usize> = match spec.kind {
+            CommandKind::All => self.any.clone(),
+            CommandKind::File => {
+                // The same path; a directory entry covering it is in `wide`.
+                let same = self.by_path.get(spec.path.as_path()).into_iter().flatten();
+                same.chain(&self.wide).copied().collect()
+            }
+            CommandKind::Dir => {
+                // Written with a trailing '/': the file entries directly in it.
+                let bare = spec
+                    .path
+                    .to_str()
+                    .map(|s| s.trim_end_matches('/'))
+                    .unwrap_or_default();
+                let files = self.by_dir.get(Path::new(bare)).into_iter().flatten();
+                files.chain(&self.wide).copied().collect()
+            }
+        };
+        v.sort_unstable();
+        v.dedup();
+        v.into_iter()
+    }
+}
+
+/// The allow rules by the entries that can cover another (see
+/// [`covers`]): a superset of the rules with an entry covering a given
+/// one.
+struct Covering<'p> {
+    /// (path, arguments) of entries with fixed arguments.
+    fixed: std::collections::HashMap<(&'p Path, &'p [String]), Vec<usize>>,
+    /// Path of entries with free arguments (`*`).
+    free: std::collections::HashMap<&'p Path, Vec<usize>>,
+    /// Rules with an `ALL` or directory entry.
+    wide: Vec<usize>,
+}
+
+impl<'p> Covering<'p> {
+    fn new(allows: &[&'p Rule]) -> Covering<'p> {
+        let mut c = Covering {
+            fixed: Default::default(),
+            free: Default::default(),
+            wide: Vec::new(),
+        };
+        let push = |v: &mut Vec<usize>, i: usize| {
+            if v.last() != Some(&i) {
+                v.push(i);
+            }
+        };
+        for (i, a) in allows.iter().enumerate() {
+            for spec in &a.commands {
+                match (spec.kind, arg_form(&spec.args)) {
+                    (CommandKind::File, (args, false)) => {
+                        push(c.fixed.entry((spec.path.as_path(), args)).or_default(), i)
+                    }
+                    (CommandKind::File, (_, true)) => {
+                        push(c.free.entry(spec.path.as_path()).or_default(), i)
+                    }
+                    (CommandKind::All | CommandKind::Dir, _) => push(&mut c.wide, i),
+                }
+            }
+        }
+        c
+    }
+
+    /// The rules before `k` that may cover `spec`, in policy order.
+    fn before(&self, k: usize, spec: &CommandSpec) -> impl Iterator<Item = usize> + use<> {
+        let none: &[usize] = &[];
+        let (fixed, free) = match (spec.kind, arg_form(&spec.args)) {
+            (CommandKind::File, (args, false)) => (
+                self.fixed
+                    .get(&(spec.path.as_path(), args))
+                    .map_or(none, |v| v.as_slice()),
+                self.free
+                    .get(spec.path.as_path())
+                    .map_or(none, |v| v.as_slice()),
+            ),
+            (CommandKind::File, (_, true)) => (
+                none,
+                self.free
+                    .get(spec.path.as_path())
+                    .map_or(none, |v| v.as_slice()),
+            ),
+            _ => (none, none),
+        };
+        let mut v: Vec<usize> = [fixed, free, self.wide.as_slice()]
+            .iter()
+            .flat_map(|l| l.iter().copied().take_while(|&i| i < k))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v.into_iter()
+    }
+}
+
 /// Allow rules: shells and root-equivalent commands (WARN), duplicate and
 /// shadowed entries (INFO).
 pub(super) fn lint_allows(p: &Policy, out: &mut Vec<Finding>) {
     let allows: Vec<&Rule> = p.rules.iter().filter(|r| !r.is_deny()).collect();
+    // The earlier allow rules that can cover an entry, by what covers
+    // it: the same path with the same fixed arguments, the same path with
+    // free arguments, or `ALL` / a directory. Only those are compared
+    // (10,000 rules: linear, not quadratic), in policy order.
+    let covering = Covering::new(&allows);
     for (k, rule) in allows.iter().enumerate() {
         daily_keys(rule, out);
         for (j, spec) in rule.commands.iter().enumerate() {
@@ -180,7 +365,7 @@ pub(super) fn lint_allows(p: &Policy, out: &mut Vec<Finding>) {
             }
             // An earlier allow rule with the same users and groups, allowing
             // every target of this one, decides first (first match wins).
-            let shadow = allows[..k].iter().find_map(|q| {
+            let shadow = covering.before(k, spec).map(|i| allows[i]).find_map(|q| {
                 let same_scope = same_set(&q.users, &rule.users)
                     && same_set(&q.groups, &rule.groups)
                     && rule.run_as.iter().all(|t| q.run_as.contains(t));

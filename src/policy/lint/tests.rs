@@ -742,3 +742,43 @@ fn needs_args_deny_is_not_ineffective() {
         "{f:#?}"
     );
 }
+
+/// The deny checks look only at allow rules that share a user, group or
+/// path (issue 16): an `ALL` or a directory allow still counts, for any
+/// path.
+#[test]
+fn deny_reachable_through_all_and_directories() {
+    let deny = "[[rule]]\nname = \"no-x\"\ngroups = [\"ops\"]\naction = \"deny\"\ncommands = [\"/usr/bin/x *\"]\n";
+    let unreachable = |p: &Policy| {
+        lint(p)
+            .iter()
+            .any(|f| f.message.contains("deny rule \"no-x\" matches nothing"))
+    };
+    assert!(unreachable(&pol(deny)));
+    for allow in [
+        "commands = [\"ALL\"]",
+        "commands = [\"/usr/bin/ *\"]",
+        "commands = [\"/usr/bin/x y\"]",
+    ] {
+        let p = pol(&format!(
+            "[[rule]]\nname = \"a\"\nusers = [\"zed\"]\n{allow}\n{deny}"
+        ));
+        assert!(!unreachable(&p), "{allow}");
+    }
+    assert!(unreachable(&pol(&format!(
+        "[[rule]]\nname = \"a\"\nusers = [\"zed\"]\ncommands = [\"/usr/sbin/x *\"]\n{deny}"
+    ))));
+    // Ineffective only through an allow that shares the group.
+    let wide = "[[rule]]\nname = \"no-x\"\ngroups = [\"ops\"]\naction = \"deny\"\ncommands = [\"/usr/bin/x y\"]\n";
+    for (who, hit) in [("groups = [\"ops\"]", true), ("groups = [\"dev\"]", false)] {
+        let p = pol(&format!(
+            "[[rule]]\nname = \"a\"\n{who}\ncommands = [\"/usr/bin/x *\"]\n{wide}"
+        ));
+        let f = lint(&p);
+        assert_eq!(
+            f.iter().any(|f| f.message.contains("ineffective deny")),
+            hit,
+            "{who}"
+        );
+    }
+}

@@ -94,9 +94,9 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 
 mod approval;
+mod audit;
 mod caller;
 mod daily;
-mod audit;
 mod raw;
 mod rule;
 mod sandbox;

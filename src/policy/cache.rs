@@ -1,0 +1,709 @@
+//! The compiled policy cache (issue 16): `/run/belladonna/policy.cache`.
+//!
+//! A large policy costs bdexec a full parse per call; the cache makes a
+//! call parse only the rules that can apply to its caller. It holds the
+//! policy cut into pieces and the caller index ([`crate::policy::index`]):
+//!
+//! * per file (main file, then the drop-ins in load order) its *base*:
+//!   the text with every `[[rule]]` table cut out, and where (so the
+//!   origins of what remains are put back on the file's own lines);
+//! * per rule its *chunk*: where the text of its `[[rule]]` table is (from
+//!   its header to the next table header): the file, the line it starts
+//!   at and its byte range in the file (the text itself is not copied: a
+//!   call has just read the files, and the key proves they are the bytes
+//!   the cache was built from);
+//! * the index: key (uid, user name, gid, group name) -> rule positions.
+//!
+//! A call parses each file's base and the chunks of its candidate rules,
+//! each piece on its own with the ordinary parser, and merges them with
+//! the ordinary [`merge`]: the same validation, the same model, rules in
+//! policy order, the real origins (file and line). Nothing in the cache is
+//! a decision: it only chooses which of the policy's own texts are parsed.
+//!
+//! Trust: the cache is used only when it is a regular file in the
+//! trusted state directory, owned by root, mode exactly 0600, one link
+//! (anything else is ignored and replaced), its BLAKE3 checksum over the
+//! whole blob holds, and its key equals BLAKE3 of the raw policy bytes
+//! just read (every file, drop-ins included, with their names) and of the
+//! running binary's identity ([`build_identity`]). A cache that fails any
+//! of these is rebuilt from the full parse; a cache whose pieces do not
+//! parse is a full parse too: never an allow. When it is built, the
+//! pieces are checked: merged all together they must give exactly the
+//! policy of the full parse (same rules, order, origins, everything), or
+//! the cache records that this policy cannot be cut (`indexed = false`)
+//! and every call parses it whole.
+//!
+//! Format (little-endian; `bytes` = u32 length + bytes): magic
+//! `BDPCv001`, key (32 bytes), hash (32 bytes), raw (32 bytes), flags u8 (1 = indexed,
+//! 2 = names groups), u32 files, per file `bytes` path, `bytes` base,
+//! u32 cuts and per cut u32 line, u32 lines removed so far;
+//! u32 chunks, per chunk u32 file, u32 line, u32 start, u32 end; u32 keys, per
+//! key `bytes` key ([`crate::policy::index::Key::encode`]), u32 n, n x u32 rule; then BLAKE3
+//! over everything before it (32 bytes). A small binary form, not JSON: a call
+//! reads it without allocating per rule (docs/performance.md has the
+//! measurement).
+#![forbid(unsafe_code)]
+
+use crate::base::atomic_file::{Replace, Temp, replace_at};
+use crate::base::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
+use crate::policy::PolicyError;
+use crate::policy::index::{Index, caller_keys};
+use crate::policy::load::{Loaded, Sources, parse_sources, raw_digest};
+use crate::policy::model::{Origin, Policy};
+use crate::policy::parse::{PolicyFragment, merge, parse_policy};
+use crate::request::Caller;
+use std::ffi::OsStr;
+use std::os::fd::BorrowedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+/// The cache's name in the state directory (`/run/belladonna`).
+pub const CACHE_NAME: &str = "policy.cache";
+const MAGIC: &[u8; 8] = b"BDPCv001";
+/// Largest cache read (a policy is at most 16 MiB per file).
+const MAX_CACHE_BYTES: u64 = 1 << 30;
+const FLAG_INDEXED: u8 = 1;
+const FLAG_NAMES_GROUPS: u8 = 2;
+
+/// What the binary is, for the key: a cache written by another build
+/// (another version, or another file: a reinstall changes its inode and
+/// times) is stale. The format version and the package version, and the
+/// running executable's device, inode, size, mtime and ctime.
+pub fn build_identity() -> [u8; 32] {
+    identity_of(Path::new("/proc/self/exe"))
+}
+
+/// [`build_identity`] of the executable at `exe` (tests compute the key
+/// a bdexec copy will look for).
+pub fn identity_of(exe: &Path) -> [u8; 32] {
+    use std::os::unix::fs::MetadataExt;
+    let mut h = blake3::Hasher::new();
+    h.update(MAGIC);
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    if let Ok(m) = std::fs::metadata(exe) {
+        for v in [
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime() as u64,
+            m.mtime_nsec() as u64,
+            m.ctime() as u64,
+            m.ctime_nsec() as u64,
+        ] {
+            h.update(&v.to_le_bytes());
+        }
+    }
+    *h.finalize().as_bytes()
+}
+
+/// The key of a policy (its raw digest, [`Loaded::raw`]) for a build.
+pub fn cache_key(raw: &[u8; 32], build: &[u8; 32]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"belladonna-policy-cache-key-v1\0");
+    h.update(raw);
+    h.update(build);
+    *h.finalize().as_bytes()
+}
+
+// ---------------------------------------------------------------- building
+
+/// The byte ranges of each rule's `[[rule]]` table in `text`: from the
+/// start of its header's line to the next line that starts (after
+/// blanks) with `[` and is not one of the rule's own tables
+/// (`[rule.x]`, `[[rule.x]]`), or the end. `lines` are the 1-based header lines, in
+/// order. `None` when they are not strictly increasing or out of range.
+fn chunk_ranges(text: &str, lines: &[u32]) -> Option<Vec<(usize, usize, u32)>> {
+    let mut starts = vec![0usize];
+    starts.extend(
+        text.bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i + 1),
+    );
+    let line_at = |l: usize| {
+        let s = starts[l];
+        let e = starts.get(l + 1).copied().unwrap_or(text.len());
+        text[s..e].trim_start()
+    };
+    let is_header = |l: usize| line_at(l).starts_with('[');
+    // `[rule.setenv]`, `[[rule.commands]]`: tables of the rule itself.
+    let own_table = |l: usize| {
+        let t = line_at(l).trim_start_matches('[').trim_start();
+        t.starts_with("rule.") || t.starts_with("rule .")
+    };
+    let mut out = Vec::with_capacity(lines.len());
+    let mut prev_end = 0usize;
+    for &line in lines {
+        let l = (line as usize).checked_sub(1)?;
+        let start = *starts.get(l)?;
+        if start < prev_end || !is_header(l) {
+            return None;
+        }
+        let mut m = l + 1;
+        while m < starts.len() && starts[m] < text.len() && (!is_header(m) || own_table(m)) {
+            m += 1;
+        }
+        let end = starts.get(m).copied().unwrap_or(text.len()).min(text.len());
+        out.push((start, end, line));
+        prev_end = end;
+    }
+    Some(out)
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_u32(out, b.len() as u32);
+    out.extend_from_slice(b);
+}
+
+/// The pieces of a policy: per file (path, base, cuts), per rule (file,
+/// line, byte range in the file's text, text).
+struct Pieces {
+    files: Vec<(PathBuf, String, Cuts)>,
+    chunks: Vec<(u32, u32, Span, String)>,
+}
+
+/// Where a file's rules were cut out (see [`Base`]).
+type Cuts = Vec<(u32, u32)>;
+
+/// A byte range in the blob.
+type Span = (usize, usize);
+
+/// One file's base as a call sees it: its text without the rules, and
+/// where they were cut out: `(line, removed)` pairs, `line` the base's
+/// line where the text after a cut starts, `removed` the lines cut so far
+/// (cumulative). A base line `u` was line `u + removed` of the file, for
+/// the last cut with `line <= u`.
+struct Base<'a> {
+    path: PathBuf,
+    text: &'a str,
+    cuts: Vec<(u32, u32)>,
+}
+
+impl Base<'_> {
+    fn orig(&self, line: u32) -> u32 {
+        let i = self.cuts.partition_point(|(c, _)| *c <= line);
+        match i.checked_sub(1).and_then(|i| self.cuts.get(i)) {
+            Some((_, removed)) => line.saturating_add(*removed),
+            None => line,
+        }
+    }
+
+    /// Every origin of a base fragment back to the file's own lines.
+    fn fix(&self, f: &mut PolicyFragment) {
+        let fix = |o: &mut Origin| o.line = self.orig(o.line);
+        if let Some((_, o)) = &mut f.defaults {
+            fix(o);
+        }
+        f.sandboxes.iter_mut().for_each(|s| fix(&mut s.origin));
+        f.sandbox_table.iter_mut().for_each(fix);
+        f.sandbox_refs.iter_mut().for_each(|(_, o)| fix(o));
+        f.approvers.iter_mut().for_each(|a| fix(&mut a.origin));
+        f.approvers_table.iter_mut().for_each(fix);
+        f.approver_refs.iter_mut().for_each(|(_, o)| fix(o));
+        f.incident
+            .decoys
+            .iter_mut()
+            .for_each(|(_, r)| fix(&mut r.origin));
+    }
+}
+
+fn cut(sources: &Sources, policy: &Policy) -> Option<Pieces> {
+    let mut files = Vec::with_capacity(sources.len());
+    let mut chunks = Vec::with_capacity(policy.rules.len());
+    let mut rules = policy.rules.iter().peekable();
+    for (k, (path, text)) in sources.iter().enumerate() {
+        let mut lines = Vec::new();
+        while let Some(r) = rules.next_if(|r| r.origin.file == *path) {
+            lines.push(r.origin.line);
+        }
+        let ranges = chunk_ranges(text, &lines)?;
+        let mut base = String::with_capacity(text.len());
+        let mut cuts = Vec::with_capacity(ranges.len());
+        let (mut at, mut removed) = (0, 0u32);
+        for (s, e, line) in ranges {
+            base.push_str(&text[at..s]);
+            let piece = &text[s..e];
+            removed = removed.checked_add(piece.matches('\n').count() as u32)?;
+            let base_line = base.matches('\n').count() as u32 + 1;
+            cuts.push((base_line, removed));
+            chunks.push((k as u32, line, (s, e), piece.to_string()));
+            at = e;
+        }
+        base.push_str(&text[at..]);
+        files.push((path.clone(), base, cuts));
+    }
+    // Every rule belongs to a file, in file order.
+    if rules.next().is_some() {
+        return None;
+    }
+    Some(Pieces { files, chunks })
+}
+
+/// The cache blob for a policy fully parsed from `sources`. Cuts it into
+/// pieces and checks that the pieces give back exactly `full.policy`;
+/// when they do not, the blob says so (not indexed) and holds no pieces.
+pub fn compile(sources: &Sources, full: &Loaded, key: &[u8; 32]) -> Vec<u8> {
+    let index = Index::build(&full.policy.rules);
+    let pieces = cut(sources, &full.policy).filter(|p| {
+        let all: Vec<u32> = (0..p.chunks.len() as u32).collect();
+        assemble_pieces(p, &all).is_ok_and(|pol| pol == full.policy)
+    });
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(key);
+    out.extend_from_slice(&full.hash);
+    out.extend_from_slice(&full.raw);
+    let mut flags = 0;
+    if pieces.is_some() {
+        flags |= FLAG_INDEXED;
+    }
+    if index.names_groups() {
+        flags |= FLAG_NAMES_GROUPS;
+    }
+    out.push(flags);
+    let empty = Pieces {
+        files: Vec::new(),
+        chunks: Vec::new(),
+    };
+    let p = pieces.as_ref().unwrap_or(&empty);
+    put_u32(&mut out, p.files.len() as u32);
+    for (path, base, cuts) in &p.files {
+        put_bytes(&mut out, path.as_os_str().as_bytes());
+        put_bytes(&mut out, base.as_bytes());
+        put_u32(&mut out, cuts.len() as u32);
+        for (line, removed) in cuts {
+            put_u32(&mut out, *line);
+            put_u32(&mut out, *removed);
+        }
+    }
+    put_u32(&mut out, p.chunks.len() as u32);
+    for (file, line, (start, end), _) in &p.chunks {
+        put_u32(&mut out, *file);
+        put_u32(&mut out, *line);
+        put_u32(&mut out, *start as u32);
+        put_u32(&mut out, *end as u32);
+    }
+    let keys: Vec<_> = if pieces.is_some() {
+        index.map.iter().collect()
+    } else {
+        Vec::new()
+    };
+    put_u32(&mut out, keys.len() as u32);
+    for (k, ids) in keys {
+        put_bytes(&mut out, &k.encode());
+        put_u32(&mut out, ids.len() as u32);
+        for i in ids {
+            put_u32(&mut out, *i);
+        }
+    }
+    let sum = blake3::hash(&out);
+    out.extend_from_slice(sum.as_bytes());
+    out
+}
+
+// ---------------------------------------------------------------- reading
+
+/// Why a cache was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stale {
+    /// No cache file.
+    Missing,
+    /// Not root's 0600 single-link regular file, or unreadable.
+    Untrusted(String),
+    /// Bad magic, checksum or structure.
+    Corrupt,
+    /// Another policy or another build.
+    Key,
+}
+
+/// A verified cache blob, read lazily: nothing is copied per rule.
+#[derive(Debug)]
+pub struct Compiled {
+    blob: Vec<u8>,
+    pub key: [u8; 32],
+    pub hash: [u8; 32],
+    pub raw: [u8; 32],
+    pub indexed: bool,
+    pub names_groups: bool,
+    /// (path, base, cuts) ranges in `blob` (cuts: count, 8 bytes each).
+    files: Vec<(Span, Span, (usize, u32))>,
+    /// Where the chunk table starts in `blob` and how many entries (16
+    /// bytes each: file, line, start, end), read in place.
+    chunks: (usize, usize),
+    /// Where the key table starts in `blob` and how many keys (walked in
+    /// place: nothing is allocated per rule or key).
+    keys: (usize, usize),
+}
+
+struct Rd<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl Rd<'_> {
+    fn take(&mut self, n: usize) -> Option<(usize, usize)> {
+        let end = self.pos.checked_add(n)?;
+        if end > self.b.len() {
+            return None;
+        }
+        let r = (self.pos, end);
+        self.pos = end;
+        Some(r)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        let (s, e) = self.take(4)?;
+        Some(u32::from_le_bytes(self.b[s..e].try_into().ok()?))
+    }
+    fn arr(&mut self) -> Option<[u8; 32]> {
+        let (s, e) = self.take(32)?;
+        self.b[s..e].try_into().ok()
+    }
+    fn bytes(&mut self) -> Option<(usize, usize)> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+}
+
+impl Compiled {
+    /// Check and index a blob: magic, checksum, structure (every range in
+    /// bounds, pieces UTF-8, rule numbers in range). `None` = corrupt.
+    pub fn parse(blob: Vec<u8>) -> Option<Compiled> {
+        let body_len = blob.len().checked_sub(32)?;
+        let (body, sum) = blob.split_at(body_len);
+        if !body.starts_with(MAGIC) || blake3::hash(body).as_bytes() != sum {
+            return None;
+        }
+        let mut r = Rd {
+            b: body,
+            pos: MAGIC.len(),
+        };
+        let key = r.arr()?;
+        let hash = r.arr()?;
+        let raw = r.arr()?;
+        let (fs, _) = r.take(1)?;
+        let flags = body[fs];
+        let nfiles = r.u32()? as usize;
+        let mut files = Vec::with_capacity(nfiles.min(1 << 16));
+        for _ in 0..nfiles {
+            let path = r.bytes()?;
+            let base = r.bytes()?;
+            std::str::from_utf8(&body[base.0..base.1]).ok()?;
+            let n = r.u32()?;
+            let (cuts, _) = r.take((n as usize).checked_mul(8)?)?;
+            files.push((path, base, (cuts, n)));
+        }
+        let nchunks = r.u32()? as usize;
+        let (chunks_at, _) = r.take(nchunks.checked_mul(16)?)?;
+        let nkeys = r.u32()? as usize;
+        let keys_at = r.pos;
+        for _ in 0..nkeys {
+            r.bytes()?;
+            let n = r.u32()?;
+            r.take((n as usize).checked_mul(4)?)?;
+        }
+        if r.pos != body.len() {
+            return None;
+        }
+        let c = Compiled {
+            key,
+            hash,
+            raw,
+            indexed: flags & FLAG_INDEXED != 0,
+            names_groups: flags & FLAG_NAMES_GROUPS != 0,
+            files,
+            chunks: (chunks_at, nchunks),
+            keys: (keys_at, nkeys),
+            blob,
+        };
+        // A chunk out of range or out of file order, a rule number past
+        // the end: errors in `assemble`, so a full parse, never a rule
+        // skipped.
+        Some(c)
+    }
+
+    fn word(&self, at: usize) -> u32 {
+        let b = &self.blob;
+        u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    }
+
+    /// Rule `i`'s chunk: (file, line, byte range in the file's text).
+    fn chunk(&self, i: usize) -> Option<(u32, u32, Span)> {
+        if i >= self.chunks.1 {
+            return None;
+        }
+        let at = self.chunks.0 + 16 * i;
+        let (file, line) = (self.word(at), self.word(at + 4));
+        let (start, end) = (self.word(at + 8) as usize, self.word(at + 12) as usize);
+        (start <= end && (file as usize) < self.files.len()).then_some((file, line, (start, end)))
+    }
+
+    fn text(&self, (s, e): (usize, usize)) -> &str {
+        // Checked to be UTF-8 in `parse` (bases) or `assemble` (chunks).
+        std::str::from_utf8(&self.blob[s..e]).unwrap_or_default()
+    }
+
+    /// How many rules the policy has (chunks).
+    pub fn rules(&self) -> usize {
+        self.chunks.1
+    }
+
+    /// The positions of the rules that can apply to `caller`, in policy
+    /// order (see [`Index::candidates`]).
+    pub fn candidates(&self, caller: &Caller) -> Vec<u32> {
+        let wanted: Vec<Vec<u8>> = caller_keys(caller).iter().map(|k| k.encode()).collect();
+        let mut out = Vec::new();
+        // Walked in `parse`: every length is in bounds.
+        let mut at = self.keys.0;
+        for _ in 0..self.keys.1 {
+            let len = self.word(at) as usize;
+            let k = &self.blob[at + 4..at + 4 + len];
+            let n = self.word(at + 4 + len) as usize;
+            let ids = at + 8 + len;
+            if wanted.iter().any(|w| w.as_slice() == k) {
+                out.extend((0..n).map(|j| self.word(ids + 4 * j)));
+            }
+            at = ids + 4 * n;
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The policy with only rules `ids` (sorted), parsed from the pieces:
+    /// the bases from the blob, the rules' texts from `sources`, the very
+    /// bytes the key was computed from (the cache holds their positions).
+    pub fn assemble(&self, sources: &Sources, ids: &[u32]) -> Result<Policy, PolicyError> {
+        let pieces = |i: usize| -> Option<(u32, u32, &str)> {
+            let (f, l, (start, end)) = self.chunk(i)?;
+            let (path, text) = sources.get(f as usize)?;
+            let name = self.files.get(f as usize)?.0;
+            // The file the position is in is the one it was taken from.
+            if path.as_os_str().as_bytes() != &self.blob[name.0..name.1] {
+                return None;
+            }
+            Some((f, l, text.get(start..end)?))
+        };
+        let word = |at: usize| {
+            let b = &self.blob;
+            u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+        };
+        let files: Vec<Base<'_>> = self
+            .files
+            .iter()
+            .map(|(p, b, (at, n))| Base {
+                path: PathBuf::from(OsStr::from_bytes(&self.blob[p.0..p.1])),
+                text: self.text(*b),
+                cuts: (0..*n as usize)
+                    .map(|j| (word(at + 8 * j), word(at + 8 * j + 4)))
+                    .collect(),
+            })
+            .collect();
+        let mut chosen = Vec::with_capacity(ids.len());
+        for &i in ids {
+            chosen.push(pieces(i as usize).ok_or_else(|| corrupt(&files))?);
+        }
+        assemble_from(&files, &chosen)
+    }
+}
+
+fn corrupt(files: &[Base<'_>]) -> PolicyError {
+    let f = files
+        .first()
+        .map(|b| b.path.clone())
+        .unwrap_or_else(|| PathBuf::from(crate::base::paths::POLICY_FILE));
+    PolicyError::file(
+        crate::policy::PolicyErrorKind::Invalid,
+        &f,
+        "policy cache: bad piece",
+    )
+}
+
+fn assemble_pieces(p: &Pieces, ids: &[u32]) -> Result<Policy, PolicyError> {
+    let files: Vec<Base<'_>> = p
+        .files
+        .iter()
+        .map(|(path, text, cuts)| Base {
+            path: path.clone(),
+            text,
+            cuts: cuts.clone(),
+        })
+        .collect();
+    let chosen: Vec<(u32, u32, &str)> = ids
+        .iter()
+        .filter_map(|&i| p.chunks.get(i as usize))
+        .map(|(f, l, _, t)| (*f, *l, t.as_str()))
+        .collect();
+    assemble_from(&files, &chosen)
+}
+
+/// Parse each base and each chosen chunk on its own and merge them in
+/// policy order (file by file, each file's base before its chunks).
+fn assemble_from(files: &[Base<'_>], chunks: &[(u32, u32, &str)]) -> Result<Policy, PolicyError> {
+    let mut frags: Vec<PolicyFragment> = Vec::with_capacity(files.len() + chunks.len());
+    let mut next = chunks.iter().peekable();
+    for (k, base) in files.iter().enumerate() {
+        let path = &base.path;
+        let mut f = parse_policy(base.text, path)?;
+        base.fix(&mut f);
+        frags.push(f);
+        while let Some((_, line, text)) = next.next_if(|c| c.0 as usize == k) {
+            let mut f = parse_policy(text, path)?;
+            // A chunk is one rule and nothing else.
+            let lone = f.rules.len() == 1
+                && f.version.is_none()
+                && f.defaults.is_none()
+                && f.sandboxes.is_empty()
+                && f.sandbox_table.is_none()
+                && f.approvers.is_empty()
+                && f.approvers_table.is_none()
+                && f.incident.decoys.is_empty()
+                && !f.incident.table;
+            if !lone {
+                return Err(corrupt(files));
+            }
+            let shift = |o: &mut Origin| o.line = o.line.saturating_add(line.saturating_sub(1));
+            f.rules.iter_mut().for_each(|r| shift(&mut r.origin));
+            f.sandbox_refs.iter_mut().for_each(|(_, o)| shift(o));
+            f.approver_refs.iter_mut().for_each(|(_, o)| shift(o));
+            frags.push(f);
+        }
+    }
+    if next.next().is_some() || frags.is_empty() {
+        return Err(corrupt(files));
+    }
+    let main = frags.remove(0);
+    merge(main, frags)
+}
+
+/// Read the cache from the state directory: only a regular file owned by
+/// root, mode 0600, one link.
+pub fn read(dir: BorrowedFd<'_>) -> Result<Compiled, Stale> {
+    let rules = PrivateRead {
+        owner: FileOwner::Uid(0),
+        mode: ModeRule::Exactly(0o600),
+        single_link: true,
+        max_len: MAX_CACHE_BYTES,
+    };
+    match read_private_at(dir, OsStr::new(CACHE_NAME), &rules) {
+        // Not a secret: taken out of the zeroizing buffer, not copied.
+        Ok((mut blob, _)) => Compiled::parse(std::mem::take(&mut *blob)).ok_or(Stale::Corrupt),
+        Err(e) if e.is_not_found() => Err(Stale::Missing),
+        Err(e) => Err(Stale::Untrusted(match e {
+            PrivateError::Owner { uid } => format!("owned by uid {uid}"),
+            PrivateError::Mode { mode } => format!("mode {mode:04o}"),
+            other => format!("{other:?}"),
+        })),
+    }
+}
+
+/// Write the cache (root 0600, atomically: a reader sees the old or the
+/// new blob). A planted file of that name is replaced, never reused.
+pub fn write(dir: BorrowedFd<'_>, blob: &[u8]) -> Result<(), String> {
+    replace_at(
+        dir,
+        OsStr::new(CACHE_NAME),
+        blob,
+        &Replace {
+            mode: 0o600,
+            temp: Temp::Random,
+            overwrite: true,
+            fsync_dir: false,
+        },
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// What [`load`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The cache was used: the policy holds the caller's rules only.
+    Hit,
+    /// The cache says this policy cannot be cut: parsed whole.
+    Whole,
+    /// Parsed whole and the cache (re)written, because of this.
+    Rebuilt(Stale),
+}
+
+/// A policy loaded through the cache.
+#[derive(Debug)]
+pub struct Cached {
+    /// `loaded.policy` holds only the caller's rules when `partial`;
+    /// `hash` and `raw` are always the whole policy's.
+    pub loaded: Loaded,
+    pub partial: bool,
+    pub outcome: Outcome,
+}
+
+/// Load the policy from `sources` (already read with the secure-open
+/// checks) for one caller, through the cache in `state_dir`.
+/// `fill_groups` fills the caller's group names (an NSS lookup per group)
+/// when a rule names a group by name.
+pub fn load(
+    sources: &Sources,
+    state_dir: Option<BorrowedFd<'_>>,
+    caller: &mut Caller,
+    mut fill_groups: impl FnMut(&mut Caller),
+) -> Result<Cached, PolicyError> {
+    let raw = raw_digest(sources);
+    let key = cache_key(&raw, &build_identity());
+    let stale = match state_dir.map(read) {
+        Some(Ok(c)) if c.key == key && c.raw == raw => {
+            if c.indexed {
+                if c.names_groups {
+                    fill_groups(caller);
+                }
+                let ids = c.candidates(caller);
+                if let Ok(policy) = c.assemble(sources, &ids) {
+                    return Ok(Cached {
+                        loaded: Loaded {
+                            policy,
+                            hash: c.hash,
+                            raw,
+                        },
+                        partial: true,
+                        outcome: Outcome::Hit,
+                    });
+                }
+                Stale::Corrupt
+            } else {
+                let loaded = parse_sources(sources)?;
+                if c.names_groups {
+                    fill_groups(caller);
+                }
+                return Ok(Cached {
+                    loaded,
+                    partial: false,
+                    outcome: Outcome::Whole,
+                });
+            }
+        }
+        Some(Ok(_)) => Stale::Key,
+        Some(Err(e)) => e,
+        None => Stale::Missing,
+    };
+    let loaded = parse_sources(sources)?;
+    if let Some(dir) = state_dir {
+        // A cache that cannot be written only costs the next call time.
+        let _ = write(dir, &compile(sources, &loaded, &key));
+    }
+    if Index::build(&loaded.policy.rules).names_groups() {
+        fill_groups(caller);
+    }
+    Ok(Cached {
+        loaded,
+        partial: false,
+        outcome: Outcome::Rebuilt(stale),
+    })
+}
+
+/// For tests and tools: the installed policy's cache path.
+pub fn path() -> PathBuf {
+    Path::new(crate::base::paths::RUN_DIR).join(CACHE_NAME)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,334 @@
+use super::*;
+use crate::policy::index::for_caller;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+const MAIN: &str = r##"version = 1
+
+[defaults]
+umask = "022"
+
+[sandbox.web.landlock]
+read = ["/usr"]
+
+[[rule]]
+name = "alice-ls"
+users = ["alice"]
+commands = ["/bin/ls *"]
+auth = "none"
+
+# a comment between rules
+[[rule]]
+name = "ops-deny-sh"
+groups = ["ops"]
+action = "deny"
+commands = ["/bin/sh *"]
+
+[[decoy]]
+name = "bait"
+users = ["alice"]
+commands = ["/usr/bin/secret"]
+
+[[rule]]
+  name = "uid-1001"
+  users = ["#1001"]
+  commands = [
+    "/usr/bin/id",
+    "/usr/bin/true x",
+  ]
+  sandbox = "web"
+  break_glass = true
+"##;
+
+const DROPIN: &str = r##"
+[[rule]]
+name = "gid-50"
+groups = ["#50"]
+commands = ["/usr/bin/id"]
+run_as = ["www-data"]
+"##;
+
+fn sources() -> Sources {
+    vec![
+        (
+            PathBuf::from("/etc/belladonna/policy.toml"),
+            MAIN.to_string(),
+        ),
+        (
+            PathBuf::from("/etc/belladonna/policy.d/10-a.toml"),
+            DROPIN.to_string(),
+        ),
+    ]
+}
+
+fn alice() -> Caller {
+    Caller {
+        uid: 1000,
+        gid: 1000,
+        name: Some("alice".into()),
+        gids: vec![1000, 50],
+        group_names: vec!["alice".into(), "ops".into()],
+    }
+}
+
+fn bob() -> Caller {
+    Caller {
+        uid: 1001,
+        gid: 1001,
+        name: Some("bob".into()),
+        gids: vec![1001],
+        group_names: vec!["bob".into()],
+    }
+}
+
+fn names(p: &Policy) -> Vec<&str> {
+    p.rules.iter().map(|r| r.name.as_str()).collect()
+}
+
+fn full() -> Loaded {
+    parse_sources(&sources()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn pieces_give_back_the_policy_and_the_callers_rules() {
+    let full = full();
+    let blob = compile(&sources(), &full, &[7; 32]);
+    let c = Compiled::parse(blob).expect("valid blob");
+    assert!(c.indexed && c.names_groups);
+    assert_eq!(c.rules(), 4);
+    let all: Vec<u32> = (0..4).collect();
+    // Everything, origins (line numbers) included.
+    assert_eq!(c.assemble(&sources(), &all).unwrap(), full.policy);
+    for caller in [alice(), bob()] {
+        let ids = c.candidates(&caller);
+        let sub = c.assemble(&sources(), &ids).unwrap();
+        // The break-glass names are those of the rules present (all that
+        // `is_break_glass` is ever asked about).
+        let mut want = for_caller(&full.policy, &caller);
+        let present: Vec<String> = want.rules.iter().map(|r| r.name.clone()).collect();
+        want.incident.break_glass.retain(|n| present.contains(n));
+        assert_eq!(sub, want);
+    }
+    let a = c.assemble(&sources(), &c.candidates(&alice())).unwrap();
+    assert_eq!(names(&a), ["alice-ls", "ops-deny-sh", "gid-50"]);
+    // The rest of the policy is all there: defaults, sandboxes, decoys.
+    assert_eq!(a.defaults, full.policy.defaults);
+    assert_eq!(a.sandboxes, full.policy.sandboxes);
+    assert_eq!(a.incident.decoy_rules, full.policy.incident.decoy_rules);
+    let b = c.assemble(&sources(), &c.candidates(&bob())).unwrap();
+    assert_eq!(names(&b), ["uid-1001"]);
+    assert!(b.incident.is_break_glass("uid-1001"));
+    assert_eq!(b.rules[0].origin.line, 27);
+    assert_eq!(
+        b.rules[0].origin.file,
+        Path::new("/etc/belladonna/policy.toml")
+    );
+}
+
+#[test]
+fn a_policy_that_cannot_be_cut_is_parsed_whole() {
+    // A line starting with `[` inside a rule: the cut is not trusted
+    // (the pieces do not give back the policy), so nothing is indexed.
+    let main = "version = 1\n[[rule]]\nname = \"a\"\nusers = [\"alice\"]\ncommands = [\n[\"/bin/ls\"][0],\n]\n";
+    let src: Sources = vec![(PathBuf::from("/p.toml"), main.into())];
+    let Ok(full) = parse_sources(&src) else {
+        // Not even TOML: then there is nothing to cut either.
+        return;
+    };
+    let c = Compiled::parse(compile(&src, &full, &[1; 32])).unwrap();
+    assert!(!c.indexed);
+}
+
+#[test]
+fn a_multiline_string_with_a_header_is_not_cut_wrongly() {
+    // A fake `[[rule]]` inside a multi-line string of a rule: cut there,
+    // the pieces would not give back the policy: not indexed.
+    let main = "version = 1\n[[rule]]\nname = \"a\"\nusers = [\"alice\"]\ncommands = [\"/bin/ls\"]\nsetenv = { X = \"\"\"\n[[rule]]\nname = \"evil\"\n\"\"\" }\n";
+    let src: Sources = vec![(PathBuf::from("/p.toml"), main.into())];
+    if let Ok(full) = parse_sources(&src) {
+        let c = Compiled::parse(compile(&src, &full, &[1; 32])).unwrap();
+        if c.indexed {
+            let p = c.assemble(&src, &c.candidates(&alice())).unwrap();
+            assert_eq!(p, full.policy);
+        }
+    }
+}
+
+/// A private directory for the state (the cache's directory).
+fn state_dir(tag: &str) -> (PathBuf, std::os::fd::OwnedFd) {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+    let d = base.join(format!("cache-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    let fd = std::fs::File::open(&d).unwrap();
+    (d, fd.into())
+}
+
+fn run(dir: &std::os::fd::OwnedFd, caller: &mut Caller) -> Cached {
+    load(&sources(), Some(dir.as_fd()), caller, |_| {}).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+#[test]
+fn rebuilt_when_missing_then_hit() {
+    if !root() {
+        eprintln!("SKIPPED (needs root: the cache must be root's)");
+        return;
+    }
+    let (d, fd) = state_dir("hit");
+    let first = run(&fd, &mut alice());
+    assert_eq!(first.outcome, Outcome::Rebuilt(Stale::Missing));
+    assert!(!first.partial);
+    let m = std::fs::metadata(d.join(CACHE_NAME)).unwrap();
+    assert_eq!((m.uid(), m.permissions().mode() & 0o7777), (0, 0o600));
+    let second = run(&fd, &mut alice());
+    assert_eq!(second.outcome, Outcome::Hit);
+    assert!(second.partial);
+    assert_eq!(second.loaded.hash, first.loaded.hash);
+    assert_eq!(second.loaded.raw, first.loaded.raw);
+    assert_eq!(
+        names(&second.loaded.policy),
+        ["alice-ls", "ops-deny-sh", "gid-50"]
+    );
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn corrupt_truncated_stale_and_untrusted_caches_are_rebuilt() {
+    if !root() {
+        eprintln!("SKIPPED (needs root: the cache must be root's)");
+        return;
+    }
+    let (d, fd) = state_dir("bad");
+    let file = d.join(CACHE_NAME);
+    run(&fd, &mut alice());
+    let good = std::fs::read(&file).unwrap();
+    let put = |bytes: &[u8]| {
+        let _ = std::fs::remove_file(&file);
+        std::fs::write(&file, bytes).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    // One flipped byte anywhere (here: in a rule's text).
+    let mut flipped = good.clone();
+    let at = good.len() / 2;
+    flipped[at] ^= 0x20;
+    put(&flipped);
+    assert_eq!(
+        run(&fd, &mut alice()).outcome,
+        Outcome::Rebuilt(Stale::Corrupt)
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), good, "rewritten");
+    // Truncated.
+    put(&good[..good.len() - 7]);
+    assert_eq!(
+        run(&fd, &mut alice()).outcome,
+        Outcome::Rebuilt(Stale::Corrupt)
+    );
+    put(&good[..10]);
+    assert_eq!(
+        run(&fd, &mut alice()).outcome,
+        Outcome::Rebuilt(Stale::Corrupt)
+    );
+    put(b"");
+    assert_eq!(
+        run(&fd, &mut alice()).outcome,
+        Outcome::Rebuilt(Stale::Corrupt)
+    );
+    // Another policy's (stale key): a valid blob of other sources.
+    let other: Sources = vec![(
+        PathBuf::from("/etc/belladonna/policy.toml"),
+        "version = 1\n[[rule]]\nname = \"x\"\nusers = [\"alice\"]\ncommands = [\"ALL\"]\n".into(),
+    )];
+    let ol = parse_sources(&other).unwrap();
+    put(&compile(
+        &other,
+        &ol,
+        &cache_key(&ol.raw, &build_identity()),
+    ));
+    let c = run(&fd, &mut alice());
+    assert_eq!(c.outcome, Outcome::Rebuilt(Stale::Key));
+    assert_eq!(names(&c.loaded.policy).len(), 4);
+    // The right key but written by someone else, or readable by others:
+    // ignored (never read) and replaced.
+    put(&good);
+    std::os::unix::fs::chown(&file, Some(61000), None).unwrap();
+    assert!(matches!(
+        run(&fd, &mut alice()).outcome,
+        Outcome::Rebuilt(Stale::Untrusted(_))
+    ));
+    assert_eq!(std::fs::metadata(&file).unwrap().uid(), 0);
+    assert_eq!(run(&fd, &mut alice()).outcome, Outcome::Hit);
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(matches!(
+        run(&fd, &mut alice()).outcome,
+        Outcome::Rebuilt(Stale::Untrusted(_))
+    ));
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o7777,
+        0o600
+    );
+    // A second hard link: ignored too.
+    let link = d.join("other-name");
+    std::fs::hard_link(&file, &link).unwrap();
+    assert!(matches!(
+        run(&fd, &mut alice()).outcome,
+        Outcome::Rebuilt(Stale::Untrusted(_))
+    ));
+    assert_eq!(run(&fd, &mut alice()).outcome, Outcome::Hit);
+    let _ = std::fs::remove_dir_all(d);
+}
+
+#[test]
+fn a_tampered_index_that_parses_is_still_checked() {
+    // A blob whose checksum was recomputed after a change (what only
+    // root could write): the structure checks still hold the line.
+    let full = full();
+    let mut blob = compile(&sources(), &full, &[7; 32]);
+    let n = blob.len() - 32;
+    blob.truncate(n);
+    // Point the last id of the last key past the chunks.
+    let at = blob.len() - 4;
+    blob[at..].copy_from_slice(&999u32.to_le_bytes());
+    let sum = blake3::hash(&blob);
+    blob.extend_from_slice(sum.as_bytes());
+    let c = Compiled::parse(blob).expect("well-formed");
+    let ids = c.candidates(&alice());
+    assert!(ids.contains(&999));
+    assert!(
+        c.assemble(&sources(), &ids).is_err(),
+        "a missing rule is an error, not skipped"
+    );
+}
+
+#[test]
+fn a_rules_own_subtables_stay_with_it() {
+    let main = "version = 1\n[[rule]]\nname = \"a\"\nusers = [\"alice\"]\n[[rule.commands]]\ncmd = \"/bin/ls\"\n[[rule]]\nname = \"b\"\nusers = [\"bob\"]\ncommands = [\"/bin/ls\"]\n";
+    let src: Sources = vec![(PathBuf::from("/p.toml"), main.into())];
+    let full = parse_sources(&src).unwrap_or_else(|e| panic!("{e}"));
+    let c = Compiled::parse(compile(&src, &full, &[1; 32])).unwrap();
+    assert!(c.indexed);
+    let p = c.assemble(&src, &c.candidates(&alice())).unwrap();
+    assert_eq!(names(&p), ["a"]);
+    assert_eq!(p.rules[0], full.policy.rules[0]);
+}
+
+#[test]
+fn positions_only_apply_to_the_bytes_they_were_taken_from() {
+    let c = Compiled::parse(compile(&sources(), &full(), &[7; 32])).unwrap();
+    let ids = c.candidates(&alice());
+    assert!(c.assemble(&sources(), &ids).is_ok());
+    // Shorter text (a position past the end), another file name, a
+    // position inside a character: errors (a full parse), not panics.
+    let mut short = sources();
+    short[0].1.truncate(40);
+    assert!(c.assemble(&short, &ids).is_err());
+    let mut renamed = sources();
+    renamed[1].0 = PathBuf::from("/etc/belladonna/policy.d/20-b.toml");
+    assert!(c.assemble(&renamed, &ids).is_err());
+    let mut wide = sources();
+    wide[1].1 = wide[1].1.replace('g', "\u{e9}");
+    assert!(c.assemble(&wide, &ids).is_err());
+}
