@@ -163,6 +163,7 @@ fn roundtrip(o: &Owned) {
         timing,
         traceparent: o.traceparent.as_deref(),
         monitor: o.monitor,
+        edit: None,
     };
     let key = o.key.map(|(e, k)| EpochKey::new(e, k));
     let seq = u64::from(o.pid) + 1;
