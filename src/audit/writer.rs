@@ -1,6 +1,6 @@
 //! Durable append of one record: lock (with a deadline) -> read the tail
 //! -> chain -> one write(2) -> unlock -> fdatasync, shared with the
-//! writers around (group commit, [`group`]; without a sync group file the
+//! writers around (group commit, `group`; without a sync group file the
 //! fdatasync runs before the unlock) -> return once the line is durable.
 //!
 //! The file is only ever appended to (it works with `chattr +a`): never
@@ -66,7 +66,7 @@ pub struct AppendOptions<'a> {
     /// the next record to carry (`sync_prev_us`): a file in a trusted
     /// tmpfs directory (`/run/belladonna/audit-sync`), or none.
     pub sync_note: Option<&'a Path>,
-    /// The sync group file for group commit (see [`group`]): a file in a
+    /// The sync group file for group commit (see `writer::group`): a file in a
     /// trusted tmpfs directory (`/run/belladonna/audit-synced`), or none
     /// (every append fdatasyncs under the log's lock).
     pub sync_group: Option<&'a Path>,

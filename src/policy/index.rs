@@ -3,7 +3,7 @@
 //!
 //! A rule applies to a caller when one of its `users` entries names the
 //! caller's user (by name or `#uid`) or one of its `groups` entries one of
-//! the caller's groups (by name or `#gid`): [`rule_matches_caller`]. Every
+//! the caller's groups (by name or `#gid`): [`crate::policy::matcher::rule_matches_caller`]. Every
 //! decision ([`crate::decide::decide`], `default_target`,
 //! `deny_without_target`, `rules_for_caller`, hence `bdexec -l`) first
 //! drops the rules that do not apply to the caller, so a policy that
