@@ -463,6 +463,42 @@ pub(crate) fn write_plan(
     // Never retried: after a failed fdatasync the page cache may claim
     // the data is clean although it never reached the disk.
     file.sync_data().map_err(|e| AuditError::sync(shown, &e))?;
+    still_answers(file, size.saturating_add(plan.buf.len() as u64))
+        .map_err(|e| AuditError::sync(shown, &e))?;
+    Ok(())
+}
+
+/// After a successful fdatasync: the file system still answers (its
+/// read path refuses a shut-down file system with EIO: ext4, XFS,
+/// f2fs), is not read-only (ext4 remounts read-only when its journal
+/// aborts, with `errors=remount-ro`), and the byte before `end` is the
+/// newline that ends the line just synced.
+///
+/// Why: when the journal aborts while an fdatasync waits for its
+/// transaction, ext4's fdatasync can return success although the
+/// transaction was never committed (jbd2 finds the aborted transaction
+/// no longer running nor committing and does not wait). Reproduced with
+/// `EXT4_IOC_SHUTDOWN` during concurrent appends: every record lost
+/// after the remount was one whose fdatasync returned after the shutdown
+/// (docs/durability.md). One pread(2) of a cached byte and one
+/// fstatfs(2): a few microseconds.
+pub(crate) fn still_answers(file: &File, end: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let mut b = [0u8; 1];
+    let at = end.checked_sub(1).ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, "empty line after sync")
+    })?;
+    file.read_exact_at(&mut b, at)?;
+    if b[0] != b'\n' {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the synced line does not end where it was written",
+        ));
+    }
+    let st = nix::sys::statfs::fstatfs(file).map_err(std::io::Error::from)?;
+    if st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY) {
+        return Err(std::io::Error::from_raw_os_error(libc::EROFS));
+    }
     Ok(())
 }
 

@@ -210,7 +210,10 @@ impl Group {
         // covers it; our own line ends at `end`.
         let size = self.written(id).unwrap_or(0).max(end);
         crate::base::testhook::point("audit-before-sync");
-        match log.sync_data() {
+        match log
+            .sync_data()
+            .and_then(|()| super::still_answers(log, end))
+        {
             Ok(()) => {
                 // Best effort: a failed note only costs the next writer
                 // its own fdatasync.
