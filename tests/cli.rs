@@ -184,3 +184,38 @@ fn bdctl_usage() {
         "unknown subcommand is a usage error\n{o}"
     );
 }
+
+/// `bdctl audit verify | true` and the like: a printing command whose
+/// reader has gone ends quietly by SIGPIPE (like any Unix filter), never
+/// with a panic about a broken pipe.
+#[test]
+fn bdctl_printing_commands_end_quietly_on_a_closed_pipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let env = test_env!("bdctl_printing_commands_end_quietly_on_a_closed_pipe");
+    env.policy(STD_POLICY);
+    env.run_as_user("alice", &["--", "/usr/bin/id", "-u"])
+        .expect_stdout("0\n", "alice");
+    let copy = env.scratch().join("copy.jsonl");
+    std::fs::copy(env.audit_path(), &copy).unwrap();
+    let p = copy.to_str().unwrap();
+    for args in [
+        vec!["audit", "verify", "--file", p],
+        vec!["audit", "show", "--file", p],
+        vec!["audit", "show", "--json", "--file", p],
+    ] {
+        let (r, w) = std::io::pipe().unwrap();
+        drop(r);
+        let o = std::process::Command::new(env.bdctl_path())
+            .args(&args)
+            .stdout(w)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            o.status.signal() == Some(libc::SIGPIPE) || o.status.success(),
+            "{args:?}: {:?} {err}",
+            o.status
+        );
+    }
+}

@@ -51,8 +51,32 @@ fn load_policy(file: Option<&Path>) -> Result<Loaded, PolicyError> {
     }
 }
 
+/// Commands that only read and print: when their reader goes away
+/// (`bdctl audit show | head`) they end by SIGPIPE, quietly, like any
+/// Unix filter, instead of failing to print. Commands that change state
+/// keep SIGPIPE ignored, so a closed pipe never stops them half-way.
+fn only_prints(cmd: &BdctlCmd) -> bool {
+    match cmd {
+        BdctlCmd::Policy { cmd } => !matches!(cmd, PolicyCmd::Pin { show: false }),
+        BdctlCmd::Audit { cmd } => !matches!(cmd, AuditCmd::Rotate { .. }),
+        BdctlCmd::Dev { .. } | BdctlCmd::Status { .. } | BdctlCmd::Hydra { .. } => true,
+        BdctlCmd::Replay { .. } => true,
+        BdctlCmd::Tune { write, .. } => write.is_none(),
+        BdctlCmd::Import {
+            cmd: ImportCmd::Sudoers { output, .. },
+        } => output.is_none(),
+        _ => false,
+    }
+}
+
 /// Run one bdctl command; returns the exit code.
 pub fn run(args: BdctlArgs) -> i32 {
+    if only_prints(&args.cmd) {
+        let _ = crate::sys::proc::set_disposition(
+            libc::SIGPIPE,
+            crate::sys::proc::Disposition::Default,
+        );
+    }
     match args.cmd {
         BdctlCmd::Policy {
             cmd:
