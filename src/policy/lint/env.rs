@@ -84,6 +84,10 @@ const RUNS_CODE: &[(&str, &str)] = &[
         "the command runs it (crontab -e, systemctl edit, ...)",
     ),
     ("VISUAL", "the command runs it"),
+    (
+        "SUDO_EDITOR",
+        "sudoedit-style tools and `visudo` run it (bdexec -e reads it from the caller, not from the command's environment)",
+    ),
     ("SYSTEMD_EDITOR", "systemctl edit runs it"),
     ("BROWSER", "the command runs it"),
     ("GIT_SSH_COMMAND", "git runs it"),
@@ -346,6 +350,7 @@ mod tests {
             "GLIBC_TUNABLES",
             "PAGER",
             "EDITOR",
+            "SUDO_EDITOR",
             "P*",
             "PYTHON*",
             "G*",
