@@ -547,6 +547,40 @@ fn job_control_on_the_pty() {
     }
 }
 
+/// A command on the driver's pty as bob that writes SIG to `got` and
+/// exits with `code` when it gets SIG, its session leader and monitor.
+struct Trapping {
+    run: Running,
+    got: std::path::PathBuf,
+    leader: i32,
+    monitor: i32,
+}
+
+fn trapping_on_the_pty(env: &TestEnv, sig: &str, code: i32) -> Trapping {
+    let d = env.scratch();
+    let (ready, got) = (d.join(format!("ready-{sig}")), d.join(format!("got-{sig}")));
+    let script = format!(
+        "trap 'echo {sig} > {g}; exit {code}' {sig}; echo $$ $PPID > {r}; \
+         while :; do sleep 0.05; done",
+        g = got.display(),
+        r = ready.display()
+    );
+    let run = drive_call(env, "run", &["-u", "bob", "--", "/bin/sh", "-c", &script]).spawn();
+    let pids = wait_for_file(&ready, "command start");
+    let leader: i32 = pids.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let monitor = ppid_of(leader);
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{monitor}/comm")).unwrap(),
+        "bdexec\n"
+    );
+    Trapping {
+        run,
+        got,
+        leader,
+        monitor,
+    }
+}
+
 /// On a pty: a command killed by a signal gives the signal in the exit
 /// record with the command's own resource usage (not the session
 /// leader's), and bdexec dies by it; TERM sent to bdexec reaches the
@@ -579,25 +613,14 @@ fn pty_signal_exit_and_relay() {
         "the command's usage: {ex:#}"
     );
 
-    let d = env.scratch();
-    let (ready, got) = (d.join("ready"), d.join("got"));
-    let script = format!(
-        "trap 'echo TERM > {g}; exit 3' TERM; echo $$ $PPID > {r}; while :; do sleep 0.05; done",
-        g = got.display(),
-        r = ready.display()
-    );
-    let run = drive_call(&env, "run", &["-u", "bob", "--", "/bin/sh", "-c", &script]).spawn();
-    let pids = wait_for_file(&ready, "command start");
-    let leader: i32 = pids.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let monitor = ppid_of(leader);
-    assert_eq!(
-        std::fs::read_to_string(format!("/proc/{monitor}/comm")).unwrap(),
-        "bdexec\n"
-    );
-    assert_eq!(kill(monitor, libc::SIGTERM), 0);
-    let out = run.wait();
+    let t = trapping_on_the_pty(&env, "TERM", 3);
+    assert_eq!(kill(t.monitor, libc::SIGTERM), 0);
+    let out = t.run.wait();
     assert!(out.stdout_str().contains("RC=3"), "{out}");
-    assert_eq!(std::fs::read_to_string(&got).unwrap_or_default(), "TERM\n");
+    assert_eq!(
+        std::fs::read_to_string(&t.got).unwrap_or_default(),
+        "TERM\n"
+    );
     let ex = exits(&env);
     assert_eq!(ex[1]["status"], 3, "{:#}", ex[1]);
     env.assert_verify_ok("pty exits");
@@ -688,4 +711,25 @@ fn noexec_and_timeout_on_the_pty() {
     let ex = exits(&env);
     assert_eq!(ex[1]["signal"], "KILL", "{:#}", ex[1]);
     assert_eq!(ex[1]["timed_out"], true, "{:#}", ex[1]);
+}
+
+/// SIGKILL of the session leader (root only): the kernel sends the
+/// command SIGHUP (a session leader's exit), and the monitor, which can
+/// no longer learn the command's end, records the leader's signal and
+/// dies by it.
+#[test]
+fn session_leader_killed_hangs_up_the_command() {
+    let Some(env) = monitored_env("session_leader_killed_hangs_up_the_command") else {
+        return;
+    };
+    let t = trapping_on_the_pty(&env, "HUP", 0);
+    assert_eq!(kill(t.leader, libc::SIGKILL), 0);
+    wait_for_file(&t.got, "SIGHUP from the session leader's end");
+    let out = t.run.wait();
+    assert!(
+        out.stdout_str().contains(&format!("RC=-{}", libc::SIGKILL)),
+        "{out}"
+    );
+    let (_, ex) = one_accept_and_exit(&env);
+    assert_eq!(ex["signal"], "KILL", "{ex:#}");
 }
