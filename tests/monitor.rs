@@ -1,7 +1,10 @@
 //! Monitor mode and the new pty (issue 13 items 1, 2, 7) through the
 //! real bdexec: exit records, exit status and signal passthrough, signal
-//! relay, SIGKILL of the monitor, job control, window size, terminal
-//! modes, TIOCSTI, a command that closes or revokes its pty, require_tty.
+//! relay, SIGKILL of the monitor, job control (with and without a pty,
+//! where a session leader stands between monitor and command), signals,
+//! noexec and the timeout through that session leader, window size,
+//! terminal modes, TIOCSTI, a command that closes or revokes its pty,
+//! require_tty.
 //! Terminals are real ptys driven by python3's pty module (run as the
 //! caller inside the test's namespace).
 
@@ -614,6 +617,28 @@ fn pty_signal_exit_and_relay() {
     );
 
     let t = trapping_on_the_pty(&env, "TERM", 3);
+    // The session leader holds nothing it does not need: root, only
+    // CAP_SETUID permitted (none effective), three fds (the pty, its
+    // signalfd, the report pipe), not dumpable (its /proc files are
+    // root's).
+    let status = std::fs::read_to_string(format!("/proc/{}/status", t.leader)).unwrap();
+    assert_eq!(status_field(&status, "Uid"), Some("0\t0\t0\t0"), "{status}");
+    assert_eq!(status_field(&status, "CapPrm"), Some("0000000000000080"));
+    assert_eq!(status_field(&status, "CapEff"), Some("0000000000000000"));
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", t.leader))
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            std::fs::read_link(e.path())
+                .unwrap_or_default()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(fds.len(), 3, "{fds:?}");
+    assert!(fds.iter().any(|f| f.starts_with("/dev/pts/")), "{fds:?}");
+    assert!(fds.iter().any(|f| f.starts_with("pipe:")), "{fds:?}");
+    assert!(fds.iter().any(|f| f.contains("signalfd")), "{fds:?}");
     assert_eq!(kill(t.monitor, libc::SIGTERM), 0);
     let out = t.run.wait();
     assert!(out.stdout_str().contains("RC=3"), "{out}");
