@@ -200,6 +200,8 @@ fn lead(
     // The command does it too: whichever comes first, the group exists
     // before the monitor hears of it.
     let _ = nix::unistd::setpgid(cmd, cmd);
+    // Giving up: a command still before its id switch (root) is killed
+    // and never runs; one past it gets SIGHUP with the session's end.
     let die = |code| -> ! {
         let _ = nix::sys::signal::kill(cmd, Signal::SIGKILL);
         crate::sys::proc::exit_now(code)
