@@ -1,7 +1,10 @@
 //! Monitor mode and the new pty (issue 13 items 1, 2, 7) through the
 //! real bdexec: exit records, exit status and signal passthrough, signal
-//! relay, SIGKILL of the monitor, job control, window size, terminal
-//! modes, TIOCSTI, a command that closes or revokes its pty, require_tty.
+//! relay, SIGKILL of the monitor, job control (with and without a pty,
+//! where a session leader stands between monitor and command), signals,
+//! noexec and the timeout through that session leader, window size,
+//! terminal modes, TIOCSTI, a command that closes or revokes its pty,
+//! require_tty.
 //! Terminals are real ptys driven by python3's pty module (run as the
 //! caller inside the test's namespace).
 
@@ -216,10 +219,19 @@ fn no_echo_of_own_signals_and_alrm_ends() {
     assert_eq!(exits(&env)[1]["signal"], "HUP");
 }
 
+/// The parent of `pid` (/proc/PID/stat, field 4).
+fn ppid_of(pid: i32) -> i32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 1..];
+    rest.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
 /// SIGKILL of the monitor (root only): the accept record stays without
 /// an exit ("no exit recorded"). Without a pty the command goes on with
 /// no more than a plain exec gives it: the target's ids, no capability,
-/// no fd of bdexec's. With a pty, the hangup sends it SIGHUP.
+/// no fd of bdexec's. With a pty, the session leader between monitor and
+/// command dies with the monitor (parent-death signal) and the command
+/// gets SIGHUP.
 #[test]
 fn monitor_killed_leaves_no_privilege() {
     let Some(env) = monitored_env("monitor_killed_leaves_no_privilege") else {
@@ -240,11 +252,25 @@ fn monitor_killed_leaves_no_privilege() {
             env.bdexec("alice").args(args).spawn()
         };
         let pids = wait_for_file(&ready, "command start");
-        let (cmd, monitor) = pids.trim().split_once(' ').unwrap();
-        let (cmd, monitor): (i32, i32) = (cmd.parse().unwrap(), monitor.parse().unwrap());
+        let (cmd, parent) = pids.trim().split_once(' ').unwrap();
+        let (cmd, parent): (i32, i32) = (cmd.parse().unwrap(), parent.parse().unwrap());
+        // With a pty the command's parent is the session leader.
+        let monitor = if pty { ppid_of(parent) } else { parent };
+        assert_eq!(
+            std::fs::read_to_string(format!("/proc/{monitor}/comm")).unwrap(),
+            "bdexec\n"
+        );
         assert_eq!(kill(monitor, libc::SIGKILL), 0);
         if pty {
             wait_for_file(&hup, "SIGHUP from the pty's hangup");
+            let leader = std::path::PathBuf::from(format!("/proc/{parent}/status"));
+            let gone = (0..50).any(|_| {
+                std::thread::sleep(Duration::from_millis(20));
+                std::fs::read_to_string(&leader).map_or(true, |s| {
+                    status_field(&s, "State").is_some_and(|st| st.starts_with('Z'))
+                })
+            });
+            assert!(gone, "the session leader outlived the monitor");
         } else {
             std::thread::sleep(Duration::from_millis(300));
         }
@@ -311,7 +337,14 @@ if mode == "notty":
     os.setsid()
     sys.exit(subprocess.call(cmd, stdin=subprocess.DEVNULL))
 
-if mode == "bash":
+def after(fd, out, mark, until, limit=5):
+    # Collect until `until` shows after the last `mark`.
+    end = time.time() + limit
+    while until.encode() not in out[out.rfind(mark.encode()):] and time.time() < end:
+        out = collect(fd, None, 0.1, out)
+    return out
+
+if mode in ("bash", "bashbg"):
     pid, fd = pty.fork()
     if pid == 0:
         os.environ["PS1"] = "$ "
@@ -320,7 +353,17 @@ if mode == "bash":
     line = " ".join(cmd) + "\r"
     os.write(fd, line.encode()); out = collect(fd, "started", out=out)
     time.sleep(0.3); os.write(fd, b"\x1a"); out = collect(fd, "Stopped", out=out)
-    os.write(fd, b"fg\r"); out = collect(fd, "finished", out=out)
+    os.write(fd, b"echo STOPPED:$(stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ,)END\r")
+    out = collect(fd, ",END", out=out, limit=5)
+    if mode == "bashbg":
+        # bg, then fg: the command waits for a line typed after fg.
+        os.write(fd, b"bg\r"); out = after(fd, out, "bg", "$ ")
+        time.sleep(0.3); os.write(fd, b"fg\r"); time.sleep(0.5)
+        os.write(fd, b"hello\r"); out = collect(fd, "finished", out=out)
+    else:
+        os.write(fd, b"fg\r"); out = collect(fd, "finished", out=out)
+    # Typed before the prompt, a line would go to the command's pty.
+    out = after(fd, out, "finished", "$ ")
     os.write(fd, b"echo rc=$?\r"); out = collect(fd, "rc=0", out=out)
     os.write(fd, b"stty -a | tr ' ' '\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' , ; exit\r")
     out = collect(fd, None, 5, out)
@@ -366,6 +409,11 @@ fn drive_call<'a>(env: &'a TestEnv, mode: &str, args: &[&str]) -> Call<'a> {
 
 fn drive(env: &TestEnv, mode: &str, args: &[&str]) -> Out {
     drive_call(env, mode, args).run()
+}
+
+/// `bdexec -u bob -- /bin/sh -c SCRIPT` on the driver's pty ("run").
+fn drive_sh_as_bob(env: &TestEnv, script: &str) -> Out {
+    drive(env, "run", &["-u", "bob", "--", "/bin/sh", "-c", script])
 }
 
 const INJECT: &str = r#"
@@ -438,40 +486,111 @@ fn pty_window_size_and_modes() {
     assert_eq!(out.stdout_str(), "through a pipe\nnotatty\n", "{out}");
 }
 
-/// Ctrl-Z stops the job (bdexec stops itself), `fg` continues it, the
-/// terminal modes come back, and the exit is recorded. Without a pty:
-/// with one, the command leads the pty's session and its process group
-/// is orphaned, so the kernel drops the pty's SIGTSTP (sudo puts an
-/// extra session-leader process between; not done yet, see bdexec(8)).
-#[test]
-fn job_control_with_bash() {
-    let Some(env) = TestEnv::new("monitor::job_control_with_bash") else {
-        return;
+/// An interactive bash on a real pty (the caller's, owned by the
+/// caller) runs bdexec: Ctrl-Z stops the job (bdexec stops itself, the
+/// caller's terminal modes are back while it is stopped), `fg` continues
+/// it, it finishes, and the exit is recorded.
+fn job_control(name: &str, rule_keys: &str, args: &[&str]) -> Option<String> {
+    let env = TestEnv::new(&format!("monitor::{name}"))?;
+    env.policy(&policy(rule_keys, ""));
+    let mut all = args.to_vec();
+    let bg = args.contains(&"bg");
+    all.retain(|a| *a != "bg");
+    let script = if bg {
+        "'echo sta\"\"rted; read x; echo got-$x; echo fini\"\"shed'"
+    } else {
+        "'echo sta\"\"rted; sleep 1.5; echo fini\"\"shed'"
     };
-    env.policy(&policy("monitor = true\nuse_pty = false", ""));
-    let out = drive(
-        &env,
-        "bash",
-        &[
-            "--",
-            "/bin/sh",
-            "-c",
-            "'echo sta\"\"rted; sleep 1.5; echo fini\"\"shed'",
-        ],
-    );
+    all.extend(["--", "/bin/sh", "-c", script]);
+    let out = drive(&env, if bg { "bashbg" } else { "bash" }, &all);
     let s = out.stdout_str();
     assert!(s.contains("Stopped"), "{s}");
+    assert!(
+        s.contains("STOPPED:icanon,echo,"),
+        "modes while stopped: {s}"
+    );
     assert!(s.contains("finished") && s.contains("rc=0"), "{s}");
     assert!(s.contains("icanon,echo,"), "modes restored: {s}");
     let (_, ex) = one_accept_and_exit(&env);
     assert_eq!(ex["status"], 0, "{ex:#}");
+    Some(s)
 }
 
-/// A command that closes its pty, or revokes it (vhangup, as root): the
-/// monitor neither hangs nor spins, and records the exit.
+/// Job control without a pty: the command shares bdexec's process group.
 #[test]
-fn command_closes_or_revokes_the_pty() {
-    let Some(env) = monitored_env("command_closes_or_revokes_the_pty") else {
+fn job_control_with_bash() {
+    job_control(
+        "job_control_with_bash",
+        "monitor = true\nuse_pty = false",
+        &[],
+    );
+}
+
+/// Job control with the command on its own pty (the session leader
+/// between monitor and command keeps the command's group from being
+/// orphaned, so the pty's SIGTSTP is delivered), target bob.
+#[test]
+fn job_control_on_the_pty() {
+    job_control(
+        "job_control_on_the_pty",
+        "monitor = true\nuse_pty = true",
+        &["-u", "bob"],
+    );
+    // Stopped, continued in the background, then in the foreground: the
+    // terminal reaches the command again (raw, read again).
+    if let Some(s) = job_control(
+        "job_control_on_the_pty_bg",
+        "monitor = true\nuse_pty = true",
+        &["-u", "bob", "bg"],
+    ) {
+        assert!(s.contains("got-hello"), "{s}");
+        // Raw after fg: the pty echoes the line, the caller's terminal
+        // does not (that would be a second "hello").
+        assert_eq!(s.matches("hello").count(), 2, "{s}");
+    }
+}
+
+/// A command on the driver's pty as bob that writes SIG to `got` and
+/// exits with `code` when it gets SIG, its session leader and monitor.
+struct Trapping {
+    run: Running,
+    got: std::path::PathBuf,
+    leader: i32,
+    monitor: i32,
+}
+
+fn trapping_on_the_pty(env: &TestEnv, sig: &str, code: i32) -> Trapping {
+    let d = env.scratch();
+    let (ready, got) = (d.join(format!("ready-{sig}")), d.join(format!("got-{sig}")));
+    let script = format!(
+        "trap 'echo {sig} > {g}; exit {code}' {sig}; echo $$ $PPID > {r}; \
+         while :; do sleep 0.05; done",
+        g = got.display(),
+        r = ready.display()
+    );
+    let run = drive_call(env, "run", &["-u", "bob", "--", "/bin/sh", "-c", &script]).spawn();
+    let pids = wait_for_file(&ready, "command start");
+    let leader: i32 = pids.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let monitor = ppid_of(leader);
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{monitor}/comm")).unwrap(),
+        "bdexec\n"
+    );
+    Trapping {
+        run,
+        got,
+        leader,
+        monitor,
+    }
+}
+
+/// On a pty: a command killed by a signal gives the signal in the exit
+/// record with the command's own resource usage (not the session
+/// leader's), and bdexec dies by it; TERM sent to bdexec reaches the
+/// command (through the session leader) and its exit status comes back.
+#[test]
+fn pty_signal_exit_and_relay() {
+    let Some(env) = monitored_env("pty_signal_exit_and_relay") else {
         return;
     };
     let out = drive(
@@ -481,11 +600,65 @@ fn command_closes_or_revokes_the_pty() {
             "-u",
             "bob",
             "--",
-            "/bin/sh",
+            "/usr/bin/python3",
             "-c",
-            "exec 0<&- 1>&- 2>&-; sleep 1; exit 4",
+            "import os, signal; b = bytearray(80 << 20); os.kill(os.getpid(), signal.SIGSEGV)",
         ],
     );
+    let s = out.stdout_str();
+    assert!(s.contains(&format!("RC=-{}", libc::SIGSEGV)), "{out}");
+    assert!(s.contains("MODES=same"), "{out}");
+    let ex = &exits(&env)[0];
+    assert_eq!(ex["signal"], "SEGV", "{ex:#}");
+    assert!(ex.get("status").is_none(), "{ex:#}");
+    assert!(
+        ex["maxrss_kb"].as_u64().is_some_and(|k| k > 80 * 1024),
+        "the command's usage: {ex:#}"
+    );
+
+    let t = trapping_on_the_pty(&env, "TERM", 3);
+    // The session leader holds nothing it does not need: root, only
+    // CAP_SETUID permitted (none effective), three fds (the pty, its
+    // signalfd, the report pipe), not dumpable (its /proc files are
+    // root's).
+    let status = std::fs::read_to_string(format!("/proc/{}/status", t.leader)).unwrap();
+    assert_eq!(status_field(&status, "Uid"), Some("0\t0\t0\t0"), "{status}");
+    assert_eq!(status_field(&status, "CapPrm"), Some("0000000000000080"));
+    assert_eq!(status_field(&status, "CapEff"), Some("0000000000000000"));
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", t.leader))
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            std::fs::read_link(e.path())
+                .unwrap_or_default()
+                .display()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(fds.len(), 3, "{fds:?}");
+    assert!(fds.iter().any(|f| f.starts_with("/dev/pts/")), "{fds:?}");
+    assert!(fds.iter().any(|f| f.starts_with("pipe:")), "{fds:?}");
+    assert!(fds.iter().any(|f| f.contains("signalfd")), "{fds:?}");
+    assert_eq!(kill(t.monitor, libc::SIGTERM), 0);
+    let out = t.run.wait();
+    assert!(out.stdout_str().contains("RC=3"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&t.got).unwrap_or_default(),
+        "TERM\n"
+    );
+    let ex = exits(&env);
+    assert_eq!(ex[1]["status"], 3, "{:#}", ex[1]);
+    env.assert_verify_ok("pty exits");
+}
+
+/// A command that closes its pty, or revokes it (vhangup, as root): the
+/// monitor neither hangs nor spins, and records the exit.
+#[test]
+fn command_closes_or_revokes_the_pty() {
+    let Some(env) = monitored_env("command_closes_or_revokes_the_pty") else {
+        return;
+    };
+    let out = drive_sh_as_bob(&env, "exec 0<&- 1>&- 2>&-; sleep 1; exit 4");
     let s = out.stdout_str();
     assert!(s.contains("RC=4"), "{out}");
     let cpu: f64 = s
@@ -533,4 +706,55 @@ fn require_tty() {
         out.stdout_str().contains("33 111") && out.stdout_str().contains("RC=0"),
         "{out}"
     );
+}
+
+/// On a pty, with the session leader between monitor and command:
+/// noexec's supervisor lets the command's own exec through (it knows the
+/// command's pid from the leader) and refuses the next; the timeout's
+/// TERM, then KILL, reach the command's process group.
+#[test]
+fn noexec_and_timeout_on_the_pty() {
+    let Some(env) = TestEnv::new("monitor::noexec_and_timeout_on_the_pty") else {
+        return;
+    };
+    env.policy(&policy("monitor = true\nnoexec = true", ""));
+    let out = drive_sh_as_bob(&env, "/bin/true; echo rc=$?");
+    let s = out.stdout_str();
+    assert!(s.contains("rc=126") && s.contains("RC=0"), "{out}");
+    let ex = exits(&env);
+    assert_eq!(ex[0]["exec_refused"], 1, "{:#}", ex[0]);
+
+    env.policy(&policy("monitor = true\ntimeout = \"1s\"", ""));
+    let t0 = std::time::Instant::now();
+    let out = drive_sh_as_bob(&env, "trap '' TERM; while :; do sleep 0.05; done");
+    let took = t0.elapsed().as_secs_f64();
+    assert!(
+        out.stdout_str().contains(&format!("RC=-{}", libc::SIGKILL)),
+        "{out}"
+    );
+    assert!(took < 15.0, "{took} s");
+    let ex = exits(&env);
+    assert_eq!(ex[1]["signal"], "KILL", "{:#}", ex[1]);
+    assert_eq!(ex[1]["timed_out"], true, "{:#}", ex[1]);
+}
+
+/// SIGKILL of the session leader (root only): the kernel sends the
+/// command SIGHUP (a session leader's exit), and the monitor, which can
+/// no longer learn the command's end, records the leader's signal and
+/// dies by it.
+#[test]
+fn session_leader_killed_hangs_up_the_command() {
+    let Some(env) = monitored_env("session_leader_killed_hangs_up_the_command") else {
+        return;
+    };
+    let t = trapping_on_the_pty(&env, "HUP", 0);
+    assert_eq!(kill(t.leader, libc::SIGKILL), 0);
+    wait_for_file(&t.got, "SIGHUP from the session leader's end");
+    let out = t.run.wait();
+    assert!(
+        out.stdout_str().contains(&format!("RC=-{}", libc::SIGKILL)),
+        "{out}"
+    );
+    let (_, ex) = one_accept_and_exit(&env);
+    assert_eq!(ex["signal"], "KILL", "{ex:#}");
 }

@@ -324,7 +324,7 @@ fn forward_recovery(
 }
 
 /// Copy a monitored command's `exit` record to journald, after it is
-/// durable and the lock released (src/exec/monitor.rs).
+/// durable and the lock released (src/exec/monitor/).
 pub fn forward_exit(rec: &ExitRecord<'_>, a: &Appended) {
     let mut line = Vec::with_capacity(512);
     encode_exit_keyed(&mut line, rec, a.seq, &GENESIS, None);

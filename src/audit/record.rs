@@ -153,7 +153,7 @@ pub enum Outcome {
 }
 
 /// An `exit` record: how the command of the accept record `accept` ended
-/// (monitor mode, src/exec/monitor.rs). Written by the same process
+/// (monitor mode, src/exec/monitor/). Written by the same process
 /// (same `pid`) that wrote the accept record, chained like any record.
 #[derive(Debug, Clone)]
 pub struct ExitRecord<'a> {

@@ -1,6 +1,6 @@
 //! The `launch` phase (DESIGN section 4, steps 4 and 5): after the
 //! durable `accept` record, the point of no return. Monitor mode forks
-//! (src/exec/monitor.rs: the parent stays to record the exit and never
+//! (src/exec/monitor/: the parent stays to record the exit and never
 //! returns here); then the privilege drop in DESIGN section 4's order and
 //! `execveat` of the verified fd; `noexec` (src/exec/noexec.rs) implies
 //! the monitor and loads its filter after the id switch, before the

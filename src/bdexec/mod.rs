@@ -21,7 +21,7 @@
 //! * `background`: `-b` forks, the caller's bdexec returning 0 once
 //!   the accept record is durable;
 //! * `record`: the durable `accept` record;
-//! * `launch`: monitor mode (exec/monitor.rs), the privilege drop in
+//! * `launch`: monitor mode (exec/monitor/), the privilege drop in
 //!   DESIGN section 4's order, and `execveat`.
 //!
 //! Each phase returns `Result<_, Refusal>` ([`refusal`]). A refusal is

@@ -2,7 +2,7 @@
 //! runs, but neither it nor any of its descendants may execute another
 //! program.
 //!
-//! How: a noexec rule always runs in monitor mode (src/exec/monitor.rs).
+//! How: a noexec rule always runs in monitor mode (src/exec/monitor/).
 //! Before the fork, bdexec makes a socket pair ([`pair`]): the monitor
 //! keeps one end ([`Supervisor`]), the child the other ([`ChildEnd`]),
 //! both close-on-exec. After the identity switch the child sets

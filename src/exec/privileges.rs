@@ -354,7 +354,7 @@ pub fn as_caller<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
 
 /// Run `f` with the file-system ids (fsuid/fsgid) `uid`/`gid`, then
 /// back to 0/0 with no effective capability: files the kernel creates
-/// in `f` (a new pty's slave, src/exec/monitor.rs) belong to them. The
+/// in `f` (a new pty's slave, src/exec/monitor/) belong to them. The
 /// real, effective and saved ids do not change, so the shield stands.
 pub fn with_fs_ids<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> Result<T, PrivError> {
     raise_id_caps()?;

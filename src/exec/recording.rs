@@ -2,7 +2,7 @@
 //! command's pty shows (and, with `record_input`, what the caller types)
 //! saved as asciicast v2 in `/var/log/belladonna/sessions/<accept
 //! uuid>.cast` (root, 0600, directory 0700), written as it happens by the
-//! monitor (src/exec/monitor.rs). The file's BLAKE3 goes into the exit
+//! monitor (src/exec/monitor/). The file's BLAKE3 goes into the exit
 //! record (`"recording": "blake3:<hex>"`), so `bdctl replay` can refuse a
 //! file that was changed afterwards.
 //!

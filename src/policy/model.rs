@@ -105,7 +105,7 @@ pub fn is_true(v: &bool) -> bool {
 }
 
 /// The session keys of a rule or `[defaults]` (belladonna-policy(5),
-/// src/exec/monitor.rs): `None` = not set here.
+/// src/exec/monitor/): `None` = not set here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Session {
     /// `monitor = true`: bdexec stays as the command's parent and records

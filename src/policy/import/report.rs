@@ -124,7 +124,7 @@ impl Conv<'_> {
                 );
             }
             ("intercept", true, None) => {}
-            // sudo's use_pty: a monitor with its own pty (src/exec/monitor.rs).
+            // sudo's use_pty: a monitor with its own pty (src/exec/monitor/).
             ("use_pty", negated, None) => self.use_pty = !negated,
             ("secure_path", false, Some((op, v))) if op == "=" => {
                 if clean_path_list(v) {

@@ -1,19 +1,22 @@
 //! Monitor mode (`monitor = true`, belladonna-policy(5)): bdexec forks
 //! once the accept record is durable. The child goes on exactly as
-//! without a monitor (id switch, confinement, `execveat`); the parent,
-//! still named bdexec, becomes the monitor:
+//! without a monitor (id switch, confinement, `execveat`; with a pty it
+//! forks once more first and the grandchild goes on, see below); the
+//! parent, still named bdexec, becomes the monitor:
 //!
 //! * it holds nothing it does not need: every fd but the standard ones,
-//!   the caller's terminal, the pty master and its signalfd is closed,
+//!   the caller's terminal, the pty master, the session leader's report
+//!   pipe and its signalfd is closed,
 //!   and its permitted capabilities are dropped. It keeps uid 0 in all
 //!   three ids (the shield, src/exec/privileges.rs): the effective uid
 //!   lets it append the exit record to the root-owned log, the real and
 //!   saved uids keep the caller from signalling or ptracing it. It stays
 //!   non-dumpable.
 //! * it relays signals to the command (INT, QUIT, TSTP, TERM, HUP, CONT,
-//!   USR1, USR2, WINCH), except one the command (or, with a pty, its
-//!   process group) sent itself, and, without a pty, one the terminal
-//!   sent to the whole foreground group (the command has it already).
+//!   USR1, USR2, WINCH), except one the command (or, with a pty, any
+//!   process of the pty's session) sent itself, and, without a pty, one
+//!   the terminal sent to the whole foreground group (the command has it
+//!   already).
 //!   SIGALRM ends the command (HUP, then TERM). As with sudo, the caller
 //!   cannot `kill` the monitor (EPERM: its real uid is 0); the terminal's
 //!   signals and root's reach it.
@@ -21,14 +24,21 @@
 //!   signal, so the shell's job control sees the job stop; continued, it
 //!   continues the command.
 //! * with a pty (`use_pty`, default on when the caller has a terminal),
-//!   the command runs in a new session on a new pty owned by the target;
+//!   the command runs in a new session on a new pty owned by the target,
+//!   under a session leader between the monitor and the command
+//!   (leader.rs: it keeps the command's process group from being
+//!   orphaned, so the pty's Ctrl-Z stops it; it relays the monitor's
+//!   signals to the command's process group and reports the command's
+//!   pid, stops and exact end to the monitor over a pipe);
 //!   the fds that were the caller's terminal are replaced by the pty (any
 //!   other fd, a pipe or a file, reaches the command unchanged). The
 //!   monitor relays between the caller's terminal (set raw while the
 //!   command runs, restored after, also when it stops) and the pty, and
-//!   copies window size changes. The command can no longer push input
-//!   into the caller's terminal (TIOCSTI, TIOCLINUX): it is not its
-//!   controlling terminal and it holds no fd of it.
+//!   copies window size changes; in the background (`bg`) it looks every
+//!   `BACKGROUND_CHECK` whether it is in the foreground again, as a
+//!   shell's `fg` of a running job sends no signal. The command can no
+//!   longer push input into the caller's terminal (TIOCSTI, TIOCLINUX):
+//!   it is not its controlling terminal and it holds no fd of it.
 //! * with `record = true` (src/exec/recording.rs) it writes what the pty
 //!   shows (and with `record_input` what the caller types) to the
 //!   session's asciicast file as it relays it.
@@ -44,14 +54,16 @@
 //! If the monitor itself is killed (only root can), the command goes
 //! on with exactly what a plain exec would have given it: the monitor
 //! has no privilege to leave behind in it (no fd, no id, no capability
-//! of the monitor's reaches the command). With a pty, closing the master
-//! hangs the pty up: the kernel sends the command SIGHUP, as when a
-//! terminal goes away. Without a pty it keeps running, as a command
-//! that sudo runs without a pty does. (A parent-death signal would not
-//! help: the kernel clears it when a root command gains its capabilities
-//! at exec, and refuses to send it to another user's command, the
-//! monitor having no CAP_KILL.) The accept record stays without its exit
-//! record, which `bdctl audit show` marks "no exit recorded".
+//! of the monitor's reaches the command). With a pty, the session leader
+//! gets SIGKILL (its parent-death signal) and the closed master hangs
+//! the pty up: the kernel sends the command SIGHUP, as when a terminal
+//! goes away. Without a pty it keeps running, as a command that sudo
+//! runs without a pty does. (A parent-death signal would not help the
+//! command: the kernel clears it when a root command gains its
+//! capabilities at exec, and refuses to send it to another user's
+//! command, the monitor having no CAP_KILL.) The accept record stays
+//! without its exit record, which `bdctl audit show` marks "no exit
+//! recorded".
 //!
 //! With `noexec`, the monitor also runs the supervisor of the command's
 //! execs (src/exec/noexec.rs) in a thread of its own, started after it
@@ -60,6 +72,8 @@
 //! The calls nix does not wrap safely (fork, wait4, the pty ioctls, a
 //! signal's default action) go through src/sys.
 #![forbid(unsafe_code)]
+
+mod leader;
 
 use crate::audit::{self, AppendOptions, ExitRecord, Outcome};
 use crate::exec::recording::{self, Recorder};
@@ -70,7 +84,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Instant;
 
 /// Signals relayed to the command.
-const RELAYED: [Signal; 9] = [
+pub(crate) const RELAYED: [Signal; 9] = [
     Signal::SIGINT,
     Signal::SIGQUIT,
     Signal::SIGTSTP,
@@ -104,6 +118,10 @@ pub struct Plan<'a> {
     pub timeout: Option<std::time::Duration>,
 }
 
+/// How often a monitor in the background looks whether it is in the
+/// foreground again (to make the caller's terminal raw).
+const BACKGROUND_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Between the TERM of a timeout and the KILL.
 pub const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -111,6 +129,27 @@ pub const KILL_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 pub struct Child {
     pty: Option<OwnedFd>,
     tty_rdev: Option<u64>,
+    /// With a pty: the write end of the session leader's report pipe.
+    report: Option<OwnedFd>,
+    target_uid: u32,
+}
+
+/// The command's resource usage, as the exit record gives it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub maxrss_kb: u64,
+    pub utime_us: u64,
+    pub stime_us: u64,
+}
+
+impl Usage {
+    fn of(ru: &libc::rusage) -> Usage {
+        Usage {
+            maxrss_kb: ru.ru_maxrss.max(0) as u64,
+            utime_us: tv_us(ru.ru_utime),
+            stime_us: tv_us(ru.ru_stime),
+        }
+    }
 }
 
 /// The device number of a character device behind `fd`.
@@ -182,6 +221,14 @@ pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
         (Some(t), true) => Some(new_pty(t, plan.target_uid, plan.target_gid)?),
         _ => None,
     };
+    // With a pty, the session leader (leader.rs) reports the command's
+    // pid, stops and end on this pipe.
+    let reports = match pty {
+        Some(_) => Some(
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?,
+        ),
+        None => None,
+    };
     let mut mask = SigSet::empty();
     for s in RELAYED {
         mask.add(s);
@@ -238,10 +285,14 @@ pub fn start(plan: &Plan<'_>) -> Result<Child, String> {
         return Ok(Child {
             pty: pty.map(|(_, slave)| slave),
             tty_rdev,
+            report: reports.map(|(_, w)| w),
+            target_uid: plan.target_uid,
         });
     }
     let m = Monitor {
         child: pid,
+        cmd: pid,
+        reports: reports.map(|(r, _)| r),
         sfd,
         tty,
         master: pty.map(|(master, _)| master),
@@ -280,12 +331,21 @@ impl Child {
         if is_tty(std::io::stderr().as_fd()) {
             dup(nix::unistd::dup2_stderr(&slave))?;
         }
-        Ok(())
+        // The session leader stays here (never returns); the command
+        // comes back in the pty's foreground group.
+        let report = self.report.take().ok_or("no report pipe")?;
+        leader::split(&slave, report, self.target_uid)
     }
 }
 
 struct Monitor {
+    /// The monitor's child: the command, or with a pty the session
+    /// leader (leader.rs).
     child: i32,
+    /// The command (its process group with a pty).
+    cmd: i32,
+    /// With a pty: the read end of the session leader's report pipe.
+    reports: Option<OwnedFd>,
     sfd: nix::sys::signalfd::SignalFd,
     tty: Option<OwnedFd>,
     master: Option<OwnedFd>,
@@ -308,10 +368,10 @@ struct Monitor {
     timed_out: bool,
 }
 
-/// How the child changed (wait4).
+/// How the command changed (wait4, or the session leader's reports).
 enum Change {
     Stopped(i32),
-    Ended(i32, libc::rusage),
+    Ended(i32, Usage),
 }
 
 fn tv_us(t: libc::timeval) -> u64 {
@@ -328,11 +388,12 @@ fn sig_name(sig: i32) -> &'static str {
 
 impl Monitor {
     fn run(mut self, plan: &Plan<'_>) -> ! {
+        self.command_pid();
         self.shed(plan.noexec.map(|s| s.fd()));
         // After shed: the supervisor thread inherits the emptied caps.
-        self.exec_refused = plan.noexec.map(|s| s.spawn(self.child));
+        self.exec_refused = plan.noexec.map(|s| s.spawn(self.cmd));
         self.raw();
-        let (code, rusage) = self.relay_until_end();
+        let (code, usage) = self.relay_until_end();
         self.restore();
         let recorded = self.rec.take().map(|r| {
             let file = r.get_ref().try_clone().ok();
@@ -358,7 +419,7 @@ impl Monitor {
             plan,
             outcome,
             libc::WCOREDUMP(code),
-            &rusage,
+            &usage,
             recorded.as_ref(),
         );
         if libc::WIFSIGNALED(code) {
@@ -374,16 +435,11 @@ impl Monitor {
         keep.extend(self.tty.as_ref().map(AsRawFd::as_raw_fd));
         keep.extend(self.master.as_ref().map(AsRawFd::as_raw_fd));
         keep.extend(self.rec.as_ref().map(|r| r.get_ref().as_raw_fd()));
-        keep.sort_unstable();
-        let mut from = 3;
-        for k in keep.into_iter().chain([libc::c_int::MAX]) {
-            if k > from {
-                // Closes fds no Rust object we still use owns (the owners
-                // of the others never run again: run() does not return).
-                let _ = crate::sys::fs::close_range(from as u32, (k - 1) as u32);
-            }
-            from = k.saturating_add(1);
-        }
+        keep.extend(self.reports.as_ref().map(AsRawFd::as_raw_fd));
+        keep.extend([0, 1, 2]);
+        // Closes fds no Rust object we still use owns (the owners of the
+        // others never run again: run() does not return).
+        close_all_but(&keep);
         // CAP_SETUID stays permitted (never effective but in send()):
         // the monitor has no CAP_KILL, so it signals a non-root command
         // with the target's effective uid.
@@ -392,24 +448,39 @@ impl Monitor {
         let _ = caps::set(None, caps::CapSet::Permitted, &keep);
     }
 
-    /// kill(2) `pid` (a group when negative) with the target's effective
-    /// uid when it is not root: uid 0 alone is not enough without
-    /// CAP_KILL, which bdexec does not have.
+    /// [`kill_as`] the target.
     fn send(&self, pid: i32, sig: i32) {
-        use nix::unistd::{Uid, setresuid};
-        let keep = Uid::from_raw(u32::MAX);
-        let switch = self.target_uid != 0
-            && caps::raise(None, caps::CapSet::Effective, caps::Capability::CAP_SETUID).is_ok()
-            && setresuid(keep, Uid::from_raw(self.target_uid), keep).is_ok();
-        if let Ok(s) = Signal::try_from(sig) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), s);
+        kill_as(self.target_uid, pid, sig);
+    }
+
+    /// With a pty: the command's pid, the session leader's first report
+    /// (it writes it right after its fork; the child cannot be stopped
+    /// before, its job-control signals are blocked). Without one, or if
+    /// the leader never reports (it failed, nothing runs), the child.
+    fn command_pid(&mut self) {
+        let Some(r) = &self.reports else { return };
+        let mut p = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+        if nix::poll::poll(&mut p, PollTimeout::from(10_000u16)) == Ok(1)
+            && let Some(leader::Report::Started(pid)) = self.read_report()
+        {
+            self.cmd = pid;
         }
-        if switch {
-            // Back to euid 0 (the saved uid): the kernel refills the
-            // effective set, emptied again right after.
-            let _ = setresuid(keep, Uid::from_raw(0), keep);
+        if let Some(r) = &self.reports {
+            let _ = nix::fcntl::fcntl(
+                r,
+                nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+            );
         }
-        let _ = caps::clear(None, caps::CapSet::Effective);
+    }
+
+    /// One report of the session leader, if one is there.
+    fn read_report(&self) -> Option<leader::Report> {
+        let mut b = [0u8; leader::REPORT_LEN];
+        let r = self.reports.as_ref()?;
+        match nix::unistd::read(r, &mut b) {
+            Ok(n) => leader::Report::decode(b.get(..n)?),
+            Err(_) => None,
+        }
     }
 
     fn foreground(&self) -> bool {
@@ -429,6 +500,9 @@ impl Monitor {
             termios::cfmakeraw(&mut raw);
             if termios::tcsetattr(t, SetArg::TCSADRAIN, &raw).is_ok() {
                 self.saved = Some(orig);
+                // Ours again: read it again (a read in the background
+                // failed with EIO).
+                self.tty_live = true;
             }
         }
     }
@@ -439,17 +513,30 @@ impl Monitor {
         }
     }
 
+    /// The child's change. With a session leader, the command's: the
+    /// leader stops with SIGSTOP and reports the command's signal before;
+    /// it reports the command's end before it exits. A leader that ended
+    /// without a report (killed: only root can) gives its own status.
     fn wait(&self) -> Option<Change> {
         let (st, ru) = crate::sys::proc::wait4_nohang(self.child)?;
-        if libc::WIFSTOPPED(st) {
-            Some(Change::Stopped(libc::WSTOPSIG(st)))
+        let mut change = if libc::WIFSTOPPED(st) {
+            Change::Stopped(libc::WSTOPSIG(st))
         } else {
-            Some(Change::Ended(st, ru))
+            Change::Ended(st, Usage::of(&ru))
+        };
+        let stopped = matches!(change, Change::Stopped(_));
+        while let Some(r) = self.read_report() {
+            match r {
+                leader::Report::Stopped(s) if stopped => change = Change::Stopped(s),
+                leader::Report::Ended(st, u) if !stopped => change = Change::Ended(st, u),
+                _ => {}
+            }
         }
+        Some(change)
     }
 
     /// Poll the terminal, the pty and the signals until the command ends.
-    fn relay_until_end(&mut self) -> (i32, libc::rusage) {
+    fn relay_until_end(&mut self) -> (i32, Usage) {
         let mut buf = [0u8; 8192];
         loop {
             let tty_in = self.tty_live && self.master.is_some();
@@ -520,6 +607,9 @@ impl Monitor {
                     _ => self.tty_live = false,
                 }
             }
+            if self.in_background() {
+                self.raw();
+            }
             self.on_deadline();
             if !sig_ready.is_empty()
                 && let Some(end) = self.on_signals()
@@ -530,15 +620,27 @@ impl Monitor {
         }
     }
 
-    /// How long poll may wait: until the timeout's next step.
+    /// With a pty, the caller's terminal not raw: the monitor runs in
+    /// the background (`bdexec ... &`, `bg`). A shell's `fg` of a running
+    /// job sends no signal, so the monitor looks whether it is in the
+    /// foreground now and then ([`BACKGROUND_CHECK`]).
+    fn in_background(&self) -> bool {
+        self.master.is_some() && self.tty.is_some() && self.saved.is_none()
+    }
+
+    /// How long poll may wait: until the timeout's next step, or the next
+    /// look at the foreground while in the background.
     fn poll_timeout(&self) -> PollTimeout {
-        match self.deadline {
-            None => PollTimeout::NONE,
-            Some(d) => {
-                let ms = d.saturating_duration_since(Instant::now()).as_millis();
-                // At most a minute per poll: the loop comes back anyway.
-                PollTimeout::from(u16::try_from(ms.min(60_000)).unwrap_or(60_000))
-            }
+        let mut ms = self.deadline.map_or(u128::MAX, |d| {
+            d.saturating_duration_since(Instant::now()).as_millis()
+        });
+        if self.in_background() {
+            ms = ms.min(BACKGROUND_CHECK.as_millis());
+        }
+        match ms {
+            u128::MAX => PollTimeout::NONE,
+            // At most a minute per poll: the loop comes back anyway.
+            ms => PollTimeout::from(u16::try_from(ms.min(60_000)).unwrap_or(60_000)),
         }
     }
 
@@ -552,9 +654,9 @@ impl Monitor {
             return;
         }
         let target = if self.master.is_some() {
-            -self.child
+            -self.cmd
         } else {
-            self.child
+            self.cmd
         };
         if self.timed_out {
             self.send(target, libc::SIGKILL);
@@ -596,7 +698,7 @@ impl Monitor {
         }
     }
 
-    fn on_signals(&mut self) -> Option<(i32, libc::rusage)> {
+    fn on_signals(&mut self) -> Option<(i32, Usage)> {
         while let Ok(Some(si)) = self.sfd.read_signal() {
             let sig = si.ssi_signo as i32;
             if sig == libc::SIGCHLD {
@@ -604,7 +706,7 @@ impl Monitor {
                 while let Some(c) = self.wait() {
                     match c {
                         Change::Stopped(s) => self.suspend(s),
-                        Change::Ended(st, ru) => return Some((st, ru)),
+                        Change::Ended(st, u) => return Some((st, u)),
                     }
                 }
             } else if sig == libc::SIGALRM {
@@ -632,11 +734,13 @@ impl Monitor {
         let from_user = matches!(si.ssi_code, libc::SI_USER | libc::SI_QUEUE | libc::SI_TKILL);
         if from_user {
             let sender = si.ssi_pid as i32;
-            let group = nix::unistd::getpgid(Some(nix::unistd::Pid::from_raw(sender)))
+            // With a pty, the session leader's pid is the session's id:
+            // any process of the pty's session is the command's.
+            let session = nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(sender)))
                 .map(|p| p.as_raw())
                 .ok();
             let from_command =
-                sender == self.child || (self.master.is_some() && group == Some(self.child));
+                sender == self.child || (self.master.is_some() && session == Some(self.child));
             return !from_command;
         }
         // From the kernel (the terminal): without a pty the command is
@@ -669,7 +773,7 @@ impl Monitor {
         plan: &Plan<'_>,
         outcome: Outcome,
         core: bool,
-        ru: &libc::rusage,
+        ru: &Usage,
         recorded: Option<&recording::Finished>,
     ) {
         let rec = audit::new_uuid().map(|uuid| ExitRecord {
@@ -681,9 +785,9 @@ impl Monitor {
             outcome,
             core_dumped: core,
             duration_us: u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            maxrss_kb: ru.ru_maxrss.max(0) as u64,
-            utime_us: tv_us(ru.ru_utime),
-            stime_us: tv_us(ru.ru_stime),
+            maxrss_kb: ru.maxrss_kb,
+            utime_us: ru.utime_us,
+            stime_us: ru.stime_us,
             timed_out: self.timed_out,
             traceparent: plan.traceparent,
             recording: recorded.map(|f| f.hash),
@@ -705,6 +809,42 @@ impl Monitor {
             ));
             crate::base::stdio::err_line(&format!("bdexec: {msg}\n"));
         }
+    }
+}
+
+/// kill(2) `pid` (a group when negative) with the target's effective
+/// uid when it is not root: uid 0 alone is not enough without CAP_KILL,
+/// which bdexec does not have. Needs CAP_SETUID permitted; leaves the
+/// effective set empty and the effective uid 0.
+pub(crate) fn kill_as(target_uid: u32, pid: i32, sig: i32) {
+    use nix::unistd::{Uid, setresuid};
+    let keep = Uid::from_raw(u32::MAX);
+    let switch = target_uid != 0
+        && caps::raise(None, caps::CapSet::Effective, caps::Capability::CAP_SETUID).is_ok()
+        && setresuid(keep, Uid::from_raw(target_uid), keep).is_ok();
+    if let Ok(s) = Signal::try_from(sig) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), s);
+    }
+    if switch {
+        // Back to euid 0 (the saved uid): the kernel refills the
+        // effective set, emptied again right after.
+        let _ = setresuid(keep, Uid::from_raw(0), keep);
+    }
+    let _ = caps::clear(None, caps::CapSet::Effective);
+}
+
+/// Close every fd but `keep`. The caller must never again use an
+/// object that owned a closed fd (the monitor and the session leader
+/// close everything once and never return).
+pub(crate) fn close_all_but(keep: &[RawFd]) {
+    let mut keep = keep.to_vec();
+    keep.sort_unstable();
+    let mut from: RawFd = 0;
+    for k in keep.into_iter().chain([libc::c_int::MAX]) {
+        if k > from {
+            let _ = crate::sys::fs::close_range(from as u32, (k - 1) as u32);
+        }
+        from = k.saturating_add(1);
     }
 }
 
