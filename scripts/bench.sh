@@ -90,6 +90,13 @@ users = ["bdbench"]
 commands = ["/usr/bin/true sandboxed"]
 auth = "none"
 sandbox = "bench"
+
+[[rule]]
+name = "bench-true-monitored"
+users = ["bdbench"]
+commands = ["/usr/bin/true monitored"]
+auth = "none"
+monitor = true
 EOF
     chmod 0600 "$dir/etc/belladonna/policy.toml"
     # sudo and doas, configured the same way (NOPASSWD / nopass, one command).
@@ -168,6 +175,28 @@ on2=$(pam_round)
 echo
 echo "bdexec, auth = \"none\", $pam_calls calls each, whole process incl. setpriv (us/call):"
 echo "    pam_account = true: $on, $on2    pam_account = false: $off"
+
+# Monitor mode (issue 13): the same call with `monitor = true` (bdexec
+# forks, waits and appends an exit record: a second durable write), in
+# blocks alternating with the plain call (A B A B). No terminal here, so
+# no pty (as sudo without one).
+mon_round() {
+    local start end
+    start=$(date +%s%N)
+    for _ in $(seq "$pam_calls"); do
+        setpriv --reuid 61900 --regid 61900 --clear-groups "$dir/bin/bdexec" "$@" || return 1
+    done
+    end=$(date +%s%N)
+    echo $(((end - start) / pam_calls / 1000))
+}
+plain=() monitored=()
+for _ in 1 2; do
+    plain+=("$(mon_round /usr/bin/true)")
+    monitored+=("$(mon_round /usr/bin/true monitored)")
+done
+echo
+echo "monitor mode: $pam_calls calls per block, whole process incl. setpriv (us/call):"
+echo "    plain: ${plain[*]}    monitor = true: ${monitored[*]}    added per call: $(awk -v a="${monitored[0]}" -v b="${monitored[1]}" -v c="${plain[0]}" -v d="${plain[1]}" 'BEGIN { printf "%d us", (a + b - c - d) / 2 }')"
 
 # Policy size (issue 16): the same call with BELLADONNA_BENCH_RULES
 # (10,000) more rules for other users written before the bench rules,
