@@ -751,13 +751,7 @@ impl Monitor {
     /// The command stopped: stop too (terminal restored), then continue it.
     fn suspend(&mut self, sig: i32) {
         self.restore();
-        let own = match sig {
-            libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => sig,
-            _ => libc::SIGSTOP,
-        };
-        // The process stops here until continued.
-        let one = raise_default(own);
-        let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&one), None);
+        crate::sys::proc::stop_like(sig);
         // Continued (or the stop was discarded: an orphaned group).
         self.raw();
         let target = if self.master.is_some() {
@@ -850,24 +844,8 @@ pub(crate) fn close_all_but(keep: &[RawFd]) {
 
 /// Die by `sig` as the command did; 128+N if it does not kill us.
 fn die_by(sig: i32) -> ! {
-    raise_default(sig);
+    crate::sys::proc::raise_default(sig);
     std::process::exit(128 + sig)
-}
-
-/// Deliver `sig` to ourselves with its default action (it is blocked
-/// for the signalfd: sent, then unblocked, it acts right away). Returns
-/// the set holding it, to block it again.
-fn raise_default(sig: i32) -> SigSet {
-    let mut one = SigSet::empty();
-    if let Ok(s) = Signal::try_from(sig) {
-        one.add(s);
-    }
-    let _ = crate::sys::proc::default_disposition(sig);
-    if let Ok(s) = Signal::try_from(sig) {
-        let _ = nix::sys::signal::raise(s);
-    }
-    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&one), None);
-    one
 }
 
 /// Write all of `b` (the pty master is non-blocking: wait up to a
