@@ -4,6 +4,8 @@
 #   make deps       install the Debian packages the build, tests, demo and
 #                   bench need (as root; otherwise prints the command)
 #   make test       deps, then every test (unit + integration, as root)
+#   make test-recording-large  1 GiB of output through the pty while
+#                   recording (about a minute; not in `make test`)
 #   make test-ansible  Ansible's become through bdexec (ansible-core from
 #                   PyPI into a venv; SKIPPED when PyPI is unreachable)
 #   make test-tpm   the TPM-backed KEK (feature belladonna_tpm_real) against
@@ -82,7 +84,7 @@ ANSIBLE_DEB_PACKAGES := python3 python3-venv
 # real Prometheus and node_exporter on loopback, curl for the quickstart.
 OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
 
-.PHONY: all build deps test test-journald test-faults test-tpm test-observability test-ansible demo install uninstall bench lint clean check-root kernel-matrix \
+.PHONY: all build deps test test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench lint clean check-root kernel-matrix \
 	completions deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
@@ -139,6 +141,14 @@ test-observability: deps
 	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(OBS_DEB_PACKAGES)"
 	BELLADONNA_REQUIRE_OBSERVABILITY=1 $(CARGO) test --features test-hooks --test observability -- --test-threads=$(TEST_THREADS)
 	BELLADONNA_REQUIRE_OBSERVABILITY=1 $(CARGO) test --features test-hooks --test prometheus_rules
+
+# 1 GiB of command output through the pty with `record = true`
+# (tests/recording.rs): the monitor's peak memory, the whole recording
+# and its hash; about a minute in a debug build and 1.1 GB of disk for
+# the moment (deleted after). Outside this target the test reports
+# SKIPPED.
+test-recording-large: deps
+	BELLADONNA_TEST_RECORDING_LARGE=1 $(CARGO) test --features test-hooks --test recording a_gib_of_output -- --test-threads=$(TEST_THREADS)
 
 # Ansible's become through the real bdexec (tests/ansible.rs): ansible-core
 # from PyPI into a virtual environment under target/tmp (made once, then

@@ -323,3 +323,33 @@ fn another_target_edits_with_its_own_rights() {
         .run()
         .expect_refusal(1, "as root: not allowed");
 }
+
+/// Ctrl-Z in the editor stops the job, as sudoedit: bdexec stops itself
+/// with the editor, so the caller's bash says "Stopped"; `fg` continues
+/// the editor, which changes the file; the write-back and the edit
+/// record happen as usual. An interactive bash on a real pty owned by
+/// alice (tests/common/pty_driver.rs, mode `bash`).
+#[test]
+fn ctrl_z_in_the_editor_stops_the_job() {
+    let Some(t) = setup("ctrl_z") else {
+        return;
+    };
+    // The driver presses Ctrl-Z once "started" shows, `fg` once bash
+    // says "Stopped", and waits for "finished".
+    let ed = t.editor(
+        "ed-slow",
+        "echo started; sleep 1.5; printf 'new\\n' > \"$1\"; echo finished",
+    );
+    let out = common::pty_driver::drive_call(&t.env, "bash", &["-e", "--", &t.app()])
+        .env("EDITOR", &ed)
+        .run();
+    let s = out.stdout_str();
+    assert!(s.contains("Stopped"), "bash saw the job stop\n{s}");
+    assert!(s.contains("finished") && s.contains("rc=0"), "{s}");
+    assert_eq!(t.content(), "new\n");
+    let e = t.env.audit_events("edit");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert_eq!(e[0]["reason"], "edited");
+    assert_eq!(e[0]["before"], blake3_of(b"old\n").as_str());
+    assert_eq!(e[0]["after"], blake3_of(b"new\n").as_str());
+}

@@ -413,10 +413,12 @@ fn remove_copies(copies: &[OsString]) {
 }
 
 /// Run the editor on the copies as the caller (every id, its groups, no
-/// capability) and wait for it.
+/// capability, job-control signals unblocked and at their default) and
+/// wait for it. When it stops (Ctrl-Z), bdexec stops with it, as the
+/// monitor does for a command (`sys::proc::stop_like`).
 fn run_editor(ctx: &Ctx, editor: &[OsString], copies: &[OsString]) -> Result<(), String> {
     use crate::sys::proc::{Disposition, set_disposition};
-    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
     use nix::unistd::ForkResult;
     // As sudo: Ctrl-C or Ctrl-\ at the editor reaches the editor, not
     // bdexec (which would leave the copies behind); the editor gets the
@@ -457,8 +459,16 @@ fn run_editor(ctx: &Ctx, editor: &[OsString], copies: &[OsString]) -> Result<(),
             crate::sys::proc::exit_now(127)
         }
         ForkResult::Parent { child } => loop {
-            match waitpid(child, None) {
+            match waitpid(child, Some(WaitPidFlag::WUNTRACED)) {
                 Ok(WaitStatus::Exited(_, 0)) => return Ok(()),
+                Ok(WaitStatus::Stopped(_, s)) => {
+                    // As sudoedit: the editor stopped (Ctrl-Z): stop
+                    // too, so the caller's shell sees the job stop;
+                    // continued (`fg`), continue the editor (SIGCONT
+                    // within the session needs no privilege).
+                    crate::sys::proc::stop_like(s as i32);
+                    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGCONT);
+                }
                 Ok(WaitStatus::Exited(_, n)) => {
                     return Err(format!("the editor exited with status {n}"));
                 }

@@ -1,7 +1,8 @@
 //! Process calls: fork, `_exit`, wait4 with resource usage, a signal's
-//! default action.
+//! default action, stopping as a stopped child did.
 
 use nix::errno::Errno;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::ForkResult;
 
 /// The number of threads of this process (`/proc/self/stat`, field 20).
@@ -46,6 +47,39 @@ pub fn wait4_nohang(pid: libc::pid_t) -> Option<(i32, libc::rusage)> {
 /// Set `sig`'s disposition to the default (`SIG_DFL`).
 pub fn default_disposition(sig: i32) -> nix::Result<()> {
     set_disposition(sig, Disposition::Default)
+}
+
+/// Deliver `sig` to this process with its default action: SIG_DFL,
+/// raised, then unblocked (a blocked signal, sent then unblocked, acts
+/// right away). Returns the signal mask as it was, to put back.
+pub fn raise_default(sig: i32) -> SigSet {
+    let mut one = SigSet::empty();
+    if let Ok(s) = Signal::try_from(sig) {
+        one.add(s);
+    }
+    let _ = default_disposition(sig);
+    if let Ok(s) = Signal::try_from(sig) {
+        let _ = nix::sys::signal::raise(s);
+    }
+    let mut old = SigSet::empty();
+    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&one), Some(&mut old));
+    old
+}
+
+/// A child stopped by `sig`: stop this process too, as sudo does, so the
+/// shell's job control sees the whole job stop: with the same signal
+/// for SIGTSTP, SIGTTIN and SIGTTOU, SIGSTOP for any other. Returns once
+/// continued (or at once when the kernel discards the stop, in an
+/// orphaned process group), with the signal mask as it was; the caller
+/// then continues its child.
+pub fn stop_like(sig: i32) {
+    let own = match sig {
+        libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => sig,
+        _ => libc::SIGSTOP,
+    };
+    // The process stops here until continued.
+    let old = raise_default(own);
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
 }
 
 #[cfg(test)]

@@ -40,6 +40,7 @@
 #![allow(dead_code)]
 
 pub mod journald;
+pub mod pty_driver;
 
 use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;

@@ -74,12 +74,14 @@
 #![forbid(unsafe_code)]
 
 mod leader;
+mod pty;
 
 use crate::audit::{self, AppendOptions, ExitRecord, Outcome};
 use crate::exec::recording::{self, Recorder};
 use nix::poll::{PollFd, PollFlags, PollTimeout};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::sys::termios::{self, SetArg, Termios};
+use pty::{caller_tty, new_pty, rdev};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::time::Instant;
 
@@ -150,60 +152,6 @@ impl Usage {
             stime_us: tv_us(ru.ru_stime),
         }
     }
-}
-
-/// The device number of a character device behind `fd`.
-fn rdev(fd: impl AsFd) -> Option<u64> {
-    let st = nix::sys::stat::fstat(fd).ok()?;
-    (st.st_mode & libc::S_IFMT == libc::S_IFCHR).then_some(st.st_rdev)
-}
-
-/// The caller's terminal opened with the caller's own ids, if it has one.
-fn caller_tty() -> Option<OwnedFd> {
-    let open = || {
-        std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-            .open("/dev/tty")
-            .ok()
-    };
-    use std::os::unix::fs::OpenOptionsExt;
-    crate::exec::privileges::as_caller(open)
-        .ok()
-        .flatten()
-        .map(OwnedFd::from)
-}
-
-/// A new pty whose slave belongs to the target (its mode and group are
-/// the devpts mount's, as for a login), with the caller's terminal's
-/// modes and size: (master, slave).
-fn new_pty(tty: &OwnedFd, uid: u32, gid: u32) -> Result<(OwnedFd, OwnedFd), String> {
-    let term = termios::tcgetattr(tty).ok();
-    let p = crate::exec::privileges::with_fs_ids(uid, gid, || nix::pty::openpty(None, &term))
-        .map_err(|e| format!("pty: {e}"))?
-        .map_err(|e| format!("openpty: {e}"))?;
-    for fd in [&p.master, &p.slave] {
-        nix::fcntl::fcntl(
-            fd,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        )
-        .map_err(|e| format!("pty: {e}"))?;
-    }
-    nix::fcntl::fcntl(
-        &p.master,
-        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
-    )
-    .map_err(|e| format!("pty: {e}"))?;
-    let st = nix::sys::stat::fstat(&p.slave).map_err(|e| format!("pty: {e}"))?;
-    if st.st_uid != uid {
-        return Err(format!(
-            "the new pty belongs to uid {}, not {uid}",
-            st.st_uid
-        ));
-    }
-    crate::sys::term::copy_winsize(tty, &p.master);
-    Ok((p.master, p.slave))
 }
 
 /// Fork. In the parent this becomes the monitor and never returns; in
@@ -751,13 +699,7 @@ impl Monitor {
     /// The command stopped: stop too (terminal restored), then continue it.
     fn suspend(&mut self, sig: i32) {
         self.restore();
-        let own = match sig {
-            libc::SIGTSTP | libc::SIGTTIN | libc::SIGTTOU => sig,
-            _ => libc::SIGSTOP,
-        };
-        // The process stops here until continued.
-        let one = raise_default(own);
-        let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&one), None);
+        crate::sys::proc::stop_like(sig);
         // Continued (or the stop was discarded: an orphaned group).
         self.raw();
         let target = if self.master.is_some() {
@@ -850,24 +792,8 @@ pub(crate) fn close_all_but(keep: &[RawFd]) {
 
 /// Die by `sig` as the command did; 128+N if it does not kill us.
 fn die_by(sig: i32) -> ! {
-    raise_default(sig);
+    crate::sys::proc::raise_default(sig);
     std::process::exit(128 + sig)
-}
-
-/// Deliver `sig` to ourselves with its default action (it is blocked
-/// for the signalfd: sent, then unblocked, it acts right away). Returns
-/// the set holding it, to block it again.
-fn raise_default(sig: i32) -> SigSet {
-    let mut one = SigSet::empty();
-    if let Ok(s) = Signal::try_from(sig) {
-        one.add(s);
-    }
-    let _ = crate::sys::proc::default_disposition(sig);
-    if let Ok(s) = Signal::try_from(sig) {
-        let _ = nix::sys::signal::raise(s);
-    }
-    let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&one), None);
-    one
 }
 
 /// Write all of `b` (the pty master is non-blocking: wait up to a
