@@ -150,11 +150,14 @@ echo "bench: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # pam_account, default on, as in the numbers above): the same calls with
 # it off; the difference is its cost per call (docs/pam.md).
 pam_calls=${BELLADONNA_BENCH_PAM_CALLS:-300}
+# One block of $pam_calls calls of `bdexec ARGS` (default /usr/bin/true)
+# as the bench user: us per call, whole process incl. setpriv.
 pam_round() {
     local start end
+    [ $# -gt 0 ] || set -- /usr/bin/true
     start=$(date +%s%N)
     for _ in $(seq "$pam_calls"); do
-        setpriv --reuid 61900 --regid 61900 --clear-groups "$dir/bin/bdexec" /usr/bin/true || return 1
+        setpriv --reuid 61900 --regid 61900 --clear-groups "$dir/bin/bdexec" "$@" || return 1
     done
     end=$(date +%s%N)
     echo $(((end - start) / pam_calls / 1000))
@@ -180,19 +183,10 @@ echo "    pam_account = true: $on, $on2    pam_account = false: $off"
 # forks, waits and appends an exit record: a second durable write), in
 # blocks alternating with the plain call (A B A B). No terminal here, so
 # no pty (as sudo without one).
-mon_round() {
-    local start end
-    start=$(date +%s%N)
-    for _ in $(seq "$pam_calls"); do
-        setpriv --reuid 61900 --regid 61900 --clear-groups "$dir/bin/bdexec" "$@" || return 1
-    done
-    end=$(date +%s%N)
-    echo $(((end - start) / pam_calls / 1000))
-}
 plain=() monitored=()
 for _ in 1 2; do
-    plain+=("$(mon_round /usr/bin/true)")
-    monitored+=("$(mon_round /usr/bin/true monitored)")
+    plain+=("$(pam_round)")
+    monitored+=("$(pam_round /usr/bin/true monitored)")
 done
 echo
 echo "monitor mode: $pam_calls calls per block, whole process incl. setpriv (us/call):"

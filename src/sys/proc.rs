@@ -54,11 +54,9 @@ pub fn default_disposition(sig: i32) -> nix::Result<()> {
 /// right away). Returns the signal mask as it was, to put back.
 pub fn raise_default(sig: i32) -> SigSet {
     let mut one = SigSet::empty();
-    if let Ok(s) = Signal::try_from(sig) {
-        one.add(s);
-    }
     let _ = default_disposition(sig);
     if let Ok(s) = Signal::try_from(sig) {
+        one.add(s);
         let _ = nix::sys::signal::raise(s);
     }
     let mut old = SigSet::empty();

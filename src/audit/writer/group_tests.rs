@@ -132,7 +132,7 @@ fn untrusted_group_file_is_ignored() {
 /// lock), alternating rounds, on the disk under /var/tmp. Run with
 /// `cargo test --release --lib group_commit_timing -- --ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "a timing measurement, not a test: run by hand with --ignored --nocapture"]
 fn group_commit_timing() {
     use std::time::Instant;
     let d = tempfile::tempdir_in("/var/tmp").expect("tempdir");

@@ -5,16 +5,6 @@
 use super::raw::{RawFile, SStr};
 use super::{Ctx, Origin, PolicyError};
 use crate::policy::audit::{AuditSettings, Sink, Space};
-use serde::Deserialize;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawAudit {
-    low_space: Option<SStr>,
-    critical_space: Option<SStr>,
-    on_full: Option<SStr>,
-    on_io_error: Option<SStr>,
-}
 
 /// The file's `[audit]` table, when it has one, with where it starts.
 pub(super) fn audit_table(

@@ -19,7 +19,17 @@ pub(super) struct RawFile {
     pub(super) approvers: Option<Spanned<BTreeMap<SStr, Spanned<RawApprover>>>>,
     pub(super) incident: Option<Spanned<RawIncident>>,
     pub(super) decoy: Option<Vec<Spanned<RawRule>>>,
-    pub(super) audit: Option<Spanned<super::audit::RawAudit>>,
+    pub(super) audit: Option<Spanned<RawAudit>>,
+}
+
+/// `[audit]` (src/policy/parse/audit.rs validates it).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAudit {
+    pub(super) low_space: Option<SStr>,
+    pub(super) critical_space: Option<SStr>,
+    pub(super) on_full: Option<SStr>,
+    pub(super) on_io_error: Option<SStr>,
 }
 
 #[derive(Deserialize)]
