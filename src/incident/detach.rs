@@ -24,6 +24,10 @@ use std::os::fd::{AsFd, OwnedFd};
 /// this bounds the wait when something else holds the pipe).
 pub const PARENT_WAIT_MS: u16 = 5000;
 
+/// How long the detached child waits after its parent's exit before
+/// its bookkeeping starts.
+pub const AFTER_EXIT_MS: u64 = 20;
+
 /// Run `work` in a detached child (stdio on `/dev/null`, its own
 /// session), or here when no child can be made (towards recording).
 pub fn after_answer(work: impl FnOnce()) {
@@ -36,15 +40,26 @@ pub fn after_answer(work: impl FnOnce()) {
     let gate = nix::unistd::pipe2(OFlag::O_CLOEXEC).ok();
     match crate::sys::proc::fork() {
         Ok(ForkResult::Child) => {
-            if let Some((rx, tx)) = gate {
-                drop(tx);
-                wait_for_parent(&rx);
-            }
+            // Never compete with the parent's last steps or the caller's
+            // next process for a CPU (best effort).
+            let _ = crate::sys::proc::become_idle();
+            // The caller's pipes first: they must close when the parent
+            // exits, not when this child wakes up after it.
             if let Ok(null) = nix::fcntl::open("/dev/null", OFlag::O_RDWR, Mode::empty()) {
                 let _ = nix::unistd::dup2_stdin(&null);
                 let _ = nix::unistd::dup2_stdout(&null);
                 let _ = nix::unistd::dup2_stderr(&null);
             }
+            if let Some((rx, tx)) = gate {
+                drop(tx);
+                wait_for_parent(&rx);
+            }
+            // The parent's files close before it has fully exited and its
+            // caller has been told: a child starting at once (system
+            // calls on the other CPU, not preemptible everywhere) still
+            // showed in the caller's wall time, more for a decoy hit's
+            // heavier bookkeeping. Let the caller see the exit first.
+            std::thread::sleep(std::time::Duration::from_millis(AFTER_EXIT_MS));
             let _ = nix::unistd::setsid();
             work();
             // Without the parent's exit handlers or its buffers.

@@ -33,6 +33,18 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Run this process under `SCHED_IDLE`: it gets a CPU only when no
+/// ordinary task wants one, and never preempts one (the haze
+/// bookkeeping child: it must not delay its parent's last exit steps or
+/// the caller's next process).
+pub fn become_idle() -> nix::Result<()> {
+    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: pid 0 is this process; the param is a valid, initialised
+    // struct that the kernel only reads.
+    let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    Errno::result(r).map(drop)
+}
+
 /// wait4(pid, WNOHANG | WUNTRACED) with resource usage: `None` when the
 /// child has not changed.
 pub fn wait4_nohang(pid: libc::pid_t) -> Option<(i32, libc::rusage)> {
