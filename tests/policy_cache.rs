@@ -176,3 +176,105 @@ fn a_cache_planted_by_a_user_is_not_used() {
     std::fs::write(&file, &b).unwrap();
     refused(&env, "corrupt cache rebuilt");
 }
+
+/// Longer than the stamp margin (src/policy/stamp.rs, 3 s): files
+/// written before this sleep are settled.
+fn settle() {
+    let margin = belladonna::policy::stamp::MARGIN_NS / 1_000_000;
+    std::thread::sleep(std::time::Duration::from_millis(margin as u64 + 300));
+}
+
+fn cont(r: &common::Running) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(r.pid()),
+        nix::sys::signal::SIGCONT,
+    )
+    .unwrap();
+}
+
+/// The stamp path (issue 16, docs/performance.md): once every policy
+/// file is older than the margin, a call trusts the settled stamps the
+/// cache holds instead of reading and hashing the files, and still sees
+/// every change: by the next call (a same-size rewrite in place changes
+/// the ctime), and between decision and exec (the TOCTOU recheck compares
+/// stamps, then bytes).
+#[test]
+fn settled_stamps_stand_for_the_bytes_and_every_change_is_seen() {
+    let env = test_env!("settled_stamps_stand_for_the_bytes_and_every_change_is_seen");
+    let stamped = |env: &TestEnv| {
+        let blob = std::fs::read(cache_file(env)).expect("cache");
+        cache::Compiled::parse(blob)
+            .expect("a valid cache")
+            .has_stamps()
+    };
+    // Just written: not settled, so no stamp path (the pause point only
+    // the stamp path passes is not reached) and no stamps stored.
+    env.policy(ALLOW);
+    env.bdexec("alice")
+        .args(["--", "/usr/bin/id", "-u"])
+        .env("BELLADONNA_TEST_PAUSE", "policy-stamped")
+        .run()
+        .expect_stdout("0\n", "a fresh policy is read and hashed");
+    assert!(!stamped(&env), "no stamps for a policy changed just now");
+
+    settle();
+    allowed(&env, "settled: the cache gets the stamps");
+    assert!(stamped(&env), "stamps stored once the files are settled");
+    let mut r = env
+        .bdexec("alice")
+        .args(["--", "/usr/bin/id", "-u"])
+        .env("BELLADONNA_TEST_PAUSE", "policy-stamped")
+        .spawn();
+    assert!(
+        r.wait_stopped(std::time::Duration::from_secs(20)),
+        "the stamp path is taken"
+    );
+    cont(&r);
+    r.wait().expect_stdout("0\n", "allowed on the stamp path");
+
+    // Changed between decision and exec (same size, in place): the
+    // recheck's stamps differ, the bytes differ: refused.
+    let mut r = env
+        .bdexec("alice")
+        .args(["--", "/usr/bin/id", "-u"])
+        .env("BELLADONNA_TEST_PAUSE", "before-recheck")
+        .spawn();
+    assert!(r.wait_stopped(std::time::Duration::from_secs(20)));
+    // In place (same inode): the paused call's overlay of the test's /etc
+    // layer keeps the inode it looked up (as tests/sandbox.rs does).
+    std::fs::write(env.policy_path(), DENY).unwrap();
+    cont(&r);
+    let o = r.wait();
+    o.expect_refusal(1, "changed before the recheck");
+    assert!(o.stderr_str().contains("policy changed"), "{o}");
+
+    // A same-size rewrite after a settled cache that turns another
+    // user's rule into a deny rule for alice: the cache's index does not
+    // know that rule is alice's, so only a call that notices the change
+    // (the ctime moved: hashed, rebuilt) refuses.
+    let two = |who: &str| {
+        format!(
+            "{ALLOW}\n[[rule]]\nname = \"no-id\"\nusers = [\"{who}\"]\naction = \"deny\"\ncommands = [\"/usr/bin/id *\"]\n"
+        )
+    };
+    env.policy(&two("bobby"));
+    settle();
+    allowed(&env, "settled again");
+    assert!(stamped(&env));
+    std::fs::write(env.policy_path(), two("alice")).unwrap();
+    let o = env.run_as_user("alice", &["--", "/usr/bin/id", "-u"]);
+    o.expect_refusal(1, "a same-size rewrite of a settled policy");
+    // Refused by the deny rule when deciding, not only by the recheck
+    // before exec (which would also catch a decision on stale stamps).
+    assert!(!o.stderr_str().contains("policy changed"), "{o}");
+    // A drop-in added to a settled policy: another file, other stamps.
+    env.policy(ALLOW);
+    settle();
+    allowed(&env, "settled, stamps stored");
+    env.dropin(
+        "50-deny.toml",
+        "[[rule]]\nname = \"no-id\"\nusers = [\"alice\"]\naction = \"deny\"\ncommands = [\"/usr/bin/id *\"]\n",
+    );
+    refused(&env, "a deny rule in a new drop-in");
+    env.assert_verify_ok("stamp path");
+}

@@ -16,6 +16,7 @@ pub(super) fn prepare(
     allowed: &Allowed<'_>,
     state_dir: &OwnedFd,
 ) -> Result<Option<Confinement>, Refusal> {
+    let settled = loaded.settled.as_deref();
     let (policy, loaded) = (&loaded.loaded.policy, &loaded.loaded);
     let confinement = confine::prepare(
         policy,
@@ -27,7 +28,7 @@ pub(super) fn prepare(
     .map_err(|e| Refusal::from(e).about(allowed.subject()))?;
     // TOCTOU: the policy the decision used must still be the installed one.
     crate::base::testhook::point("before-recheck");
-    match crate::policy::load::recheck_against(loaded) {
+    match crate::policy::load::recheck_stamped(loaded, settled) {
         Ok(h) if h == loaded.hash => Ok(confinement),
         Ok(h) => Err(Refusal::denied(format!(
             "policy changed between decision and apply (decided with {}, now {}): refused",

@@ -11,6 +11,7 @@ use crate::base::paths::CONF_DIR;
 use crate::identity;
 use crate::incident::freeze;
 use crate::policy::load::{Loaded, parse_sources, read_sources};
+use crate::policy::stamp::Stamp;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
@@ -23,19 +24,21 @@ pub(super) struct Policy {
     /// must parse the whole policy (`load_policy`).
     pub loaded: Loaded,
     pub frozen: freeze::State,
+    /// The policy files' settled stamps (src/policy/stamp.rs), for the
+    /// TOCTOU recheck.
+    pub settled: Option<Vec<Stamp>>,
 }
 
 pub(super) fn policy(ctx: &mut Ctx, state_dir: &OwnedFd) -> Result<Policy, Refusal> {
     let not_loaded = |e| Refusal::policy(exit::POLICY, format!("policy not loaded: {e}"));
-    let sources = read_sources(Path::new(CONF_DIR)).map_err(not_loaded)?;
-    let cached = crate::policy::cache::load(
-        &sources,
+    let cached = crate::policy::cache::load_installed(
+        Path::new(CONF_DIR),
         Some(state_dir.as_fd()),
         &mut ctx.caller,
         identity::fill_group_names,
     )
     .map_err(not_loaded)?;
-    let loaded = cached.loaded;
+    let (loaded, settled, sources) = (cached.loaded, cached.settled, cached.sources);
     let policy = &loaded.policy;
     ctx.policy_hash = Some(loaded.hash);
     // Frozen mode (docs/incident-response.md): one open, maybe one stat.
@@ -50,9 +53,12 @@ pub(super) fn policy(ctx: &mut Ctx, state_dir: &OwnedFd) -> Result<Policy, Refus
     {
         // Drift is told from the whole policy: parsed only now, when the
         // hashes differ.
-        let whole = match cached.partial {
-            true => parse_sources(&sources).map_err(not_loaded)?,
-            false => loaded.clone(),
+        let whole = match (cached.partial, &sources) {
+            (true, Some(s)) => parse_sources(s).map_err(not_loaded)?,
+            // The stamp path read only the caller's rules: read them all.
+            (true, None) => parse_sources(&read_sources(Path::new(CONF_DIR)).map_err(not_loaded)?)
+                .map_err(not_loaded)?,
+            (false, _) => loaded.clone(),
         };
         if let Some(d) = crate::review::drift::check(&whole, &lock) {
             ctx.drift = Some(d.summary());
@@ -70,5 +76,9 @@ pub(super) fn policy(ctx: &mut Ctx, state_dir: &OwnedFd) -> Result<Policy, Refus
             }
         }
     }
-    Ok(Policy { loaded, frozen })
+    Ok(Policy {
+        loaded,
+        frozen,
+        settled,
+    })
 }

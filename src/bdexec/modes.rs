@@ -77,6 +77,8 @@ pub(super) fn answer(
         whole = load::Policy {
             loaded: full,
             frozen: loaded.frozen.clone(),
+            // Read again just now: no stamps to stand for these bytes.
+            settled: None,
         };
         (&whole, &whole.loaded.policy)
     } else {

@@ -34,8 +34,9 @@
 //! and every call parses it whole.
 //!
 //! Format (little-endian; `bytes` = u32 length + bytes): magic
-//! `BDPCv001`, key (32 bytes), hash (32 bytes), raw (32 bytes), flags u8 (1 = indexed,
-//! 2 = names groups), u32 files, per file `bytes` path, `bytes` base,
+//! `BDPCv002`, key (32 bytes), hash (32 bytes), raw (32 bytes), flags u8 (1 = indexed,
+//! 2 = names groups), `bytes` stamps (empty, or the settled stamps of the
+//! files the key was computed from: [`crate::policy::stamp`]), u32 files, per file `bytes` path, `bytes` base,
 //! u32 cuts and per cut u32 line, u32 lines removed so far;
 //! u32 chunks, per chunk u32 file, u32 line, u32 start, u32 end; u32 keys, per
 //! key `bytes` key ([`crate::policy::index::Key::encode`]), u32 n, n x u32 rule; then BLAKE3
@@ -48,18 +49,23 @@ use crate::base::atomic_file::{Replace, Temp, replace_at};
 use crate::base::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
 use crate::policy::PolicyError;
 use crate::policy::index::{Index, caller_keys};
-use crate::policy::load::{Loaded, Sources, parse_sources, raw_digest};
+use crate::policy::load::{
+    Loaded, Opened, Sources, open_sources, parse_sources, raw_digest, read_opened,
+};
 use crate::policy::model::{Origin, Policy};
 use crate::policy::parse::{PolicyFragment, merge, parse_policy};
+use crate::policy::stamp::{self, Stamp, encode_all};
 use crate::request::Caller;
+use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The cache's name in the state directory (`/run/belladonna`).
 pub const CACHE_NAME: &str = "policy.cache";
-const MAGIC: &[u8; 8] = b"BDPCv001";
+const MAGIC: &[u8; 8] = b"BDPCv002";
 /// Largest cache read (a policy is at most 16 MiB per file).
 const MAX_CACHE_BYTES: u64 = 1 << 30;
 const FLAG_INDEXED: u8 = 1;
@@ -247,6 +253,18 @@ fn cut(sources: &Sources, policy: &Policy) -> Option<Pieces> {
 /// pieces and checks that the pieces give back exactly `full.policy`;
 /// when they do not, the blob says so (not indexed) and holds no pieces.
 pub fn compile(sources: &Sources, full: &Loaded, key: &[u8; 32]) -> Vec<u8> {
+    compile_stamped(sources, full, key, None)
+}
+
+/// [`compile`] with the settled stamps of the files `sources` were read
+/// from (taken before they were read), which later calls may trust
+/// instead of reading and hashing the files.
+pub fn compile_stamped(
+    sources: &Sources,
+    full: &Loaded,
+    key: &[u8; 32],
+    stamps: Option<&[Stamp]>,
+) -> Vec<u8> {
     let index = Index::build(&full.policy.rules);
     let pieces = cut(sources, &full.policy).filter(|p| {
         let all: Vec<u32> = (0..p.chunks.len() as u32).collect();
@@ -265,6 +283,7 @@ pub fn compile(sources: &Sources, full: &Loaded, key: &[u8; 32]) -> Vec<u8> {
         flags |= FLAG_NAMES_GROUPS;
     }
     out.push(flags);
+    put_bytes(&mut out, &stamps.map(encode_all).unwrap_or_default());
     let empty = Pieces {
         files: Vec::new(),
         chunks: Vec::new(),
@@ -329,6 +348,8 @@ pub struct Compiled {
     pub raw: [u8; 32],
     pub indexed: bool,
     pub names_groups: bool,
+    /// The encoded stamps in `blob` (empty: none).
+    stamps: Span,
     /// (path, base, cuts) ranges in `blob` (cuts: count, 8 bytes each).
     files: Vec<(Span, Span, (usize, u32))>,
     /// Where the chunk table starts in `blob` and how many entries (16
@@ -386,6 +407,7 @@ impl Compiled {
         let raw = r.arr()?;
         let (fs, _) = r.take(1)?;
         let flags = body[fs];
+        let stamps = r.bytes()?;
         let nfiles = r.u32()? as usize;
         let mut files = Vec::with_capacity(nfiles.min(1 << 16));
         for _ in 0..nfiles {
@@ -414,6 +436,7 @@ impl Compiled {
             raw,
             indexed: flags & FLAG_INDEXED != 0,
             names_groups: flags & FLAG_NAMES_GROUPS != 0,
+            stamps,
             files,
             chunks: (chunks_at, nchunks),
             keys: (keys_at, nkeys),
@@ -444,6 +467,30 @@ impl Compiled {
     fn text(&self, (s, e): (usize, usize)) -> &str {
         // Checked to be UTF-8 in `parse` (bases) or `assemble` (chunks).
         std::str::from_utf8(&self.blob[s..e]).unwrap_or_default()
+    }
+
+    /// Whether the cache holds stamps and they are `enc` (encoded
+    /// [`Stamp`]s of the files now).
+    pub fn stamped_by(&self, enc: &[u8]) -> bool {
+        !enc.is_empty() && &self.blob[self.stamps.0..self.stamps.1] == enc
+    }
+
+    /// Whether the cache holds stamps.
+    pub fn has_stamps(&self) -> bool {
+        self.stamps.1 > self.stamps.0
+    }
+
+    /// The same blob with the stamps `enc` instead of its own (and a new
+    /// checksum).
+    pub fn restamped(&self, enc: &[u8]) -> Vec<u8> {
+        let body_end = self.blob.len() - 32;
+        let mut out = Vec::with_capacity(self.blob.len() + enc.len());
+        out.extend_from_slice(&self.blob[..self.stamps.0 - 4]);
+        put_bytes(&mut out, enc);
+        out.extend_from_slice(&self.blob[self.stamps.1..body_end]);
+        let sum = blake3::hash(&out);
+        out.extend_from_slice(sum.as_bytes());
+        out
     }
 
     /// How many rules the policy has (chunks).
@@ -477,16 +524,35 @@ impl Compiled {
     /// the bases from the blob, the rules' texts from `sources`, the very
     /// bytes the key was computed from (the cache holds their positions).
     pub fn assemble(&self, sources: &Sources, ids: &[u32]) -> Result<Policy, PolicyError> {
-        let pieces = |i: usize| -> Option<(u32, u32, &str)> {
-            let (f, l, (start, end)) = self.chunk(i)?;
-            let (path, text) = sources.get(f as usize)?;
-            let name = self.files.get(f as usize)?.0;
+        self.assemble_by(ids, |f, name, (start, end)| {
+            let (path, text) = sources.get(f)?;
             // The file the position is in is the one it was taken from.
-            if path.as_os_str().as_bytes() != &self.blob[name.0..name.1] {
-                return None;
-            }
-            Some((f, l, text.get(start..end)?))
-        };
+            (path.as_os_str().as_bytes() == name).then_some(())?;
+            text.get(start..end).map(Cow::Borrowed)
+        })
+    }
+
+    /// [`Compiled::assemble`] reading only the chosen rules' text, at
+    /// their positions, from the files [`open_sources`] opened (the stamp
+    /// path: the stamps prove the files hold the bytes the cache was
+    /// built from).
+    pub fn assemble_opened(&self, opened: &[Opened], ids: &[u32]) -> Result<Policy, PolicyError> {
+        self.assemble_by(ids, |f, name, (start, end)| {
+            let o = opened.get(f)?;
+            (o.stamp.path.as_slice() == name).then_some(())?;
+            let mut buf = vec![0u8; end.checked_sub(start)?];
+            o.file.read_exact_at(&mut buf, start as u64).ok()?;
+            String::from_utf8(buf).ok().map(Cow::Owned)
+        })
+    }
+
+    /// The policy with only rules `ids` (sorted): the bases from the
+    /// blob, each rule's text from `text(file, path, range)`.
+    fn assemble_by<'s>(
+        &self,
+        ids: &[u32],
+        mut text: impl FnMut(usize, &[u8], Span) -> Option<Cow<'s, str>>,
+    ) -> Result<Policy, PolicyError> {
         let word = |at: usize| {
             let b = &self.blob;
             u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
@@ -504,8 +570,16 @@ impl Compiled {
             .collect();
         let mut chosen = Vec::with_capacity(ids.len());
         for &i in ids {
-            chosen.push(pieces(i as usize).ok_or_else(|| corrupt(&files))?);
+            let piece = self.chunk(i as usize).and_then(|(f, l, span)| {
+                let name = self.files.get(f as usize)?.0;
+                Some((f, l, text(f as usize, &self.blob[name.0..name.1], span)?))
+            });
+            chosen.push(piece.ok_or_else(|| corrupt(&files))?);
         }
+        let chosen: Vec<(u32, u32, &str)> = chosen
+            .iter()
+            .map(|(f, l, t)| (*f, *l, t.as_ref()))
+            .collect();
         assemble_from(&files, &chosen)
     }
 }
@@ -622,6 +696,9 @@ pub fn write(dir: BorrowedFd<'_>, blob: &[u8]) -> Result<(), String> {
 pub enum Outcome {
     /// The cache was used: the policy holds the caller's rules only.
     Hit,
+    /// The cache was used on the files' settled stamps, without reading
+    /// or hashing them ([`load_installed`]): the caller's rules only.
+    Stamped,
     /// The cache says this policy cannot be cut: parsed whole.
     Whole,
     /// Parsed whole and the cache (re)written, because of this.
@@ -636,6 +713,12 @@ pub struct Cached {
     pub loaded: Loaded,
     pub partial: bool,
     pub outcome: Outcome,
+    /// The files' stamps when they were settled (taken before anything
+    /// was read): the TOCTOU recheck may compare stamps instead of bytes
+    /// ([`crate::policy::load::recheck_stamped`]).
+    pub settled: Option<Vec<Stamp>>,
+    /// The files' text, when this call read it (not on the stamp path).
+    pub sources: Option<Sources>,
 }
 
 /// Load the policy from `sources` (already read with the secure-open
@@ -646,12 +729,99 @@ pub fn load(
     sources: &Sources,
     state_dir: Option<BorrowedFd<'_>>,
     caller: &mut Caller,
+    fill_groups: impl FnMut(&mut Caller),
+) -> Result<Cached, PolicyError> {
+    load_with(
+        sources,
+        state_dir,
+        state_dir.map(read),
+        caller,
+        fill_groups,
+        None,
+    )
+}
+
+/// Load the installed policy (main file and drop-ins in `conf_dir`, with
+/// the secure-open checks) for one caller, through the cache. When every
+/// file's stamp is settled ([`stamp::settled`]) and equal to the stamps
+/// the cache holds, the files are not read nor hashed: only the
+/// candidate rules' text is read, at its positions (the stamp path; a
+/// large policy costs what a small one does). Otherwise the files are
+/// read and hashed ([`load`]), and a cache whose key matches gets the
+/// settled stamps for the next calls.
+pub fn load_installed(
+    conf_dir: &Path,
+    state_dir: Option<BorrowedFd<'_>>,
+    caller: &mut Caller,
     mut fill_groups: impl FnMut(&mut Caller),
+) -> Result<Cached, PolicyError> {
+    let t0 = stamp::now();
+    let opened = open_sources(conf_dir)?;
+    let stamps: Vec<Stamp> = opened.iter().map(|o| o.stamp.clone()).collect();
+    let settled = stamp::settled(&stamps, t0).then_some(stamps);
+    let enc = settled.as_deref().map(encode_all).unwrap_or_default();
+    let cache = state_dir.map(read);
+    if let Some(Ok(c)) = &cache
+        && c.indexed
+        && c.stamped_by(&enc)
+        && c.key == cache_key(&c.raw, &build_identity())
+    {
+        crate::base::testhook::point("policy-stamped");
+        if c.names_groups {
+            fill_groups(caller);
+        }
+        let ids = c.candidates(caller);
+        // A piece that does not parse: read and hash, as without stamps.
+        if let Ok(policy) = c.assemble_opened(&opened, &ids) {
+            return Ok(Cached {
+                loaded: Loaded {
+                    policy,
+                    hash: c.hash,
+                    raw: c.raw,
+                },
+                partial: true,
+                outcome: Outcome::Stamped,
+                settled,
+                sources: None,
+            });
+        }
+    }
+    let sources = read_opened(&opened)?;
+    let mut cached = load_with(
+        &sources,
+        state_dir,
+        cache,
+        caller,
+        fill_groups,
+        settled.as_deref(),
+    )?;
+    cached.settled = settled;
+    cached.sources = Some(sources);
+    Ok(cached)
+}
+
+/// [`load`] with the cache already read, and the files' settled stamps
+/// (if any) for the cache.
+fn load_with(
+    sources: &Sources,
+    state_dir: Option<BorrowedFd<'_>>,
+    cache: Option<Result<Compiled, Stale>>,
+    caller: &mut Caller,
+    mut fill_groups: impl FnMut(&mut Caller),
+    settled: Option<&[Stamp]>,
 ) -> Result<Cached, PolicyError> {
     let raw = raw_digest(sources);
     let key = cache_key(&raw, &build_identity());
-    let stale = match state_dir.map(read) {
+    let stale = match cache {
         Some(Ok(c)) if c.key == key && c.raw == raw => {
+            // The bytes just hashed are the cache's: their settled stamps
+            // let the next calls skip reading them (written once).
+            if let (Some(st), Some(dir)) = (settled, state_dir) {
+                let enc = encode_all(st);
+                if !c.stamped_by(&enc) {
+                    let _ = write(dir, &c.restamped(&enc));
+                }
+            }
             if c.indexed {
                 if c.names_groups {
                     fill_groups(caller);
@@ -666,6 +836,8 @@ pub fn load(
                         },
                         partial: true,
                         outcome: Outcome::Hit,
+                        settled: None,
+                        sources: None,
                     });
                 }
                 Stale::Corrupt
@@ -678,6 +850,8 @@ pub fn load(
                     loaded,
                     partial: false,
                     outcome: Outcome::Whole,
+                    settled: None,
+                    sources: None,
                 });
             }
         }
@@ -688,7 +862,7 @@ pub fn load(
     let loaded = parse_sources(sources)?;
     if let Some(dir) = state_dir {
         // A cache that cannot be written only costs the next call time.
-        let _ = write(dir, &compile(sources, &loaded, &key));
+        let _ = write(dir, &compile_stamped(sources, &loaded, &key, settled));
     }
     if Index::build(&loaded.policy.rules).names_groups() {
         fill_groups(caller);
@@ -697,6 +871,8 @@ pub fn load(
         loaded,
         partial: false,
         outcome: Outcome::Rebuilt(stale),
+        settled: None,
+        sources: None,
     })
 }
 

@@ -24,9 +24,10 @@ use crate::base::secure_fs::{self, SecureFsError};
 use crate::policy::hash::policy_hash;
 use crate::policy::model::Policy;
 use crate::policy::parse::{line_col, merge, parse_policy};
+use crate::policy::stamp::Stamp;
 use crate::policy::{PolicyError, PolicyErrorKind};
 use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::Mode;
+use nix::sys::stat::{FileStat, Mode};
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -198,7 +199,7 @@ pub fn parse_sources(sources: &Sources) -> Result<Loaded, PolicyError> {
 /// with the secure-open checks and hand each to `each` with its size.
 fn each_source(
     conf_dir: &Path,
-    mut each: impl FnMut(PathBuf, std::fs::File, u64) -> Result<(), PolicyError>,
+    mut each: impl FnMut(PathBuf, std::fs::File, &FileStat) -> Result<(), PolicyError>,
 ) -> Result<(), PolicyError> {
     let dir = secure_fs::open_trusted_dir(conf_dir).map_err(secure_err)?;
     let main_path = conf_dir.join(POLICY_NAME);
@@ -210,7 +211,7 @@ fn each_source(
         0,
     )
     .map_err(secure_err)?;
-    each(main_path, file, st.st_size.max(0) as u64)?;
+    each(main_path, file, &st)?;
     let dropin_dir = conf_dir.join(DROPIN_NAME);
     match secure_fs::open_subdir(dir.as_fd(), OsStr::new(DROPIN_NAME), &dropin_dir) {
         Ok(dfd) => {
@@ -219,7 +220,7 @@ fn each_source(
                 let (file, st) =
                     secure_fs::open_trusted_file(dfd.as_fd(), &name, &path, OFlag::empty(), 0)
                         .map_err(secure_err)?;
-                each(path, file, st.st_size.max(0) as u64)?;
+                each(path, file, &st)?;
             }
         }
         Err(e) if e.is_not_found() => {}
@@ -231,12 +232,76 @@ fn each_source(
 /// Read the main file and the drop-ins (secure-open checks on each).
 pub fn read_sources(conf_dir: &Path) -> Result<Sources, PolicyError> {
     let mut sources = Vec::new();
-    each_source(conf_dir, |path, file, size| {
-        let text = read_text(file, &path, size)?;
+    each_source(conf_dir, |path, file, st| {
+        let text = read_text(file, &path, st.st_size.max(0) as u64)?;
         sources.push((path, text));
         Ok(())
     })?;
     Ok(sources)
+}
+
+/// A policy file opened with the secure-open checks, and its stamp
+/// (src/policy/stamp.rs) taken on the open fd.
+#[derive(Debug)]
+pub struct Opened {
+    pub path: PathBuf,
+    pub file: std::fs::File,
+    pub stamp: Stamp,
+}
+
+/// Open every installed policy file (main file, drop-ins) with the
+/// secure-open checks and stamp it, reading nothing.
+pub fn open_sources(conf_dir: &Path) -> Result<Vec<Opened>, PolicyError> {
+    let mut out = Vec::new();
+    each_source(conf_dir, |path, file, st| {
+        let fs = fs_type(&file, &path)?;
+        let stamp = Stamp::of(&path, st, fs);
+        out.push(Opened { path, file, stamp });
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// The stamps of the installed policy files now (same checks as
+/// [`open_sources`]; the files are closed again).
+pub fn stamps_in(conf_dir: &Path) -> Result<Vec<Stamp>, PolicyError> {
+    let mut out = Vec::new();
+    each_source(conf_dir, |path, file, st| {
+        let fs = fs_type(&file, &path)?;
+        out.push(Stamp::of(&path, st, fs));
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+fn fs_type(file: &std::fs::File, path: &Path) -> Result<u64, PolicyError> {
+    nix::sys::statfs::fstatfs(file)
+        .map(|s| s.filesystem_type().0 as u64)
+        .map_err(|e| PolicyError::file(PolicyErrorKind::Io, path, format!("fstatfs: {}", e.desc())))
+}
+
+/// Read the files [`open_sources`] opened (each from its start, once).
+pub fn read_opened(opened: &[Opened]) -> Result<Sources, PolicyError> {
+    opened
+        .iter()
+        .map(|o| Ok((o.path.clone(), read_text(&o.file, &o.path, o.stamp.size)?)))
+        .collect()
+}
+
+/// The TOCTOU check with the stamps a call took of the files it decided
+/// on: when they were settled ([`crate::policy::stamp::settled`]) and
+/// the files' stamps are still the same, the bytes are too (no read);
+/// otherwise [`recheck_against`].
+pub fn recheck_stamped(
+    loaded: &Loaded,
+    settled: Option<&[Stamp]>,
+) -> Result<[u8; 32], PolicyError> {
+    if let Some(st) = settled
+        && stamps_in(Path::new(CONF_DIR))? == st
+    {
+        return Ok(loaded.hash);
+    }
+    recheck_against(loaded)
 }
 
 /// [`raw_digest`] of the installed files, computed while reading them
@@ -249,7 +314,8 @@ fn streamed_digest(conf_dir: &Path) -> Result<Option<[u8; 32]>, PolicyError> {
     h.update(RAW_DOMAIN);
     let mut whole = true;
     let mut buf = vec![0u8; 64 << 10];
-    each_source(conf_dir, |path, mut file, size| {
+    each_source(conf_dir, |path, mut file, st| {
+        let size = st.st_size.max(0) as u64;
         h.update(&(path.as_os_str().len() as u64).to_le_bytes());
         h.update(path.as_os_str().as_bytes());
         h.update(&size.to_le_bytes());

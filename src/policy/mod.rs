@@ -27,6 +27,7 @@ pub mod matcher;
 pub mod model;
 pub mod names;
 pub mod parse;
+pub mod stamp;
 pub mod syscalls;
 
 use std::fmt;

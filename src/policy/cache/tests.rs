@@ -332,3 +332,44 @@ fn positions_only_apply_to_the_bytes_they_were_taken_from() {
     wide[1].1 = wide[1].1.replace('g', "\u{e9}");
     assert!(c.assemble(&wide, &ids).is_err());
 }
+
+#[test]
+fn stamps_are_stored_compared_and_replaced() {
+    use crate::policy::stamp::{encode_all, sample};
+    let full = full();
+    let stamp = |ctime: i128| sample(ctime, 0xEF53);
+    let plain = Compiled::parse(compile(&sources(), &full, &[7; 32])).expect("valid");
+    assert!(!plain.has_stamps());
+    assert!(!plain.stamped_by(&[]), "no stamps never match");
+    let (a, b) = (encode_all(&[stamp(10)]), encode_all(&[stamp(11)]));
+    assert!(!plain.stamped_by(&a));
+    let c = Compiled::parse(compile_stamped(
+        &sources(),
+        &full,
+        &[7; 32],
+        Some(&[stamp(10)]),
+    ))
+    .expect("valid");
+    assert!(c.has_stamps() && c.stamped_by(&a) && !c.stamped_by(&b));
+    // Restamped: the other stamps, everything else as it was.
+    let d = Compiled::parse(c.restamped(&b)).expect("a restamped blob is valid");
+    assert!(d.stamped_by(&b) && !d.stamped_by(&a));
+    assert_eq!((d.key, d.hash, d.raw), (c.key, c.hash, c.raw));
+    assert_eq!(d.candidates(&alice()), c.candidates(&alice()));
+    let ids = d.candidates(&alice());
+    assert_eq!(
+        d.assemble(&sources(), &ids).unwrap(),
+        c.assemble(&sources(), &ids).unwrap()
+    );
+    // The stamps are under the checksum.
+    let mut blob = c.restamped(&b);
+    let at = blob
+        .windows(b.len())
+        .position(|w| w == b.as_slice())
+        .unwrap();
+    blob[at + 4] ^= 1;
+    assert!(
+        Compiled::parse(blob).is_none(),
+        "a flipped stamp byte is corrupt"
+    );
+}
