@@ -26,6 +26,7 @@ pub mod exit;
 pub mod import;
 pub mod incident;
 pub mod key;
+mod parallel;
 pub mod policy;
 pub mod replay;
 pub mod telemetry;

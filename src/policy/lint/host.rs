@@ -4,43 +4,93 @@
 
 use super::*;
 
+/// What NSS says of one name: `Ok(true)` found, `Ok(false)` not found,
+/// `Err` the lookup failed (NSS unreachable).
+pub type AccountLookup = nix::Result<bool>;
+
+/// One account name the rules use: `(is_group, name)`.
+pub type AccountName<'a> = (bool, &'a str);
+
+/// The user, group and target names of one rule, each (kind, name) once,
+/// in the order the rule writes them: `(kind, name, is_group)` where kind
+/// is the word the finding uses. `#id` entries are left out (an id needs
+/// no account).
+fn rule_accounts(rule: &Rule) -> Vec<(&'static str, &str, bool)> {
+    let users = rule.users.iter().map(|u| ("user", u));
+    let targets = rule.run_as.iter().map(|u| ("run_as user", u));
+    let groups = rule.groups.iter().map(|g| ("group", g));
+    let mut out: Vec<(&'static str, &str, bool)> = Vec::new();
+    for (kind, principal) in users.chain(targets).chain(groups) {
+        // `run_as = ["%g"]` names a group.
+        let (kind, name) = match principal {
+            Principal::Name(n) => (kind, n.as_str()),
+            Principal::GroupName(n) => ("run_as group", n.as_str()),
+            _ => continue,
+        };
+        let is_group = kind.ends_with("group");
+        if out.iter().any(|&(_, n, g)| g == is_group && n == name) {
+            continue;
+        }
+        out.push((kind, name, is_group));
+    }
+    out
+}
+
+/// Every account name the rules use, each once, in first-use order: what
+/// [`lint_accounts_with`] needs looked up.
+pub fn account_names(p: &Policy) -> Vec<AccountName<'_>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for rule in &p.rules {
+        for (_, name, is_group) in rule_accounts(rule) {
+            if seen.insert((is_group, name)) {
+                out.push((is_group, name));
+            }
+        }
+    }
+    out
+}
+
+/// One NSS lookup: `getgrnam_r` for a group, `getpwnam_r` for a user.
+/// Thread-safe (the `_r` calls).
+pub fn lookup_account(is_group: bool, name: &str) -> AccountLookup {
+    use nix::unistd::{Group, User};
+    if is_group {
+        Group::from_name(name).map(|g| g.is_some())
+    } else {
+        User::from_name(name).map(|u| u.is_some())
+    }
+}
+
 /// Names that NSS resolves on this host: every user, group and target
 /// name in the rules must exist (ERROR: the entry can never match, and an
 /// account created later under that name gets the grant). `#id` entries
 /// are not checked (an id needs no account). A lookup failure (NSS
-/// unreachable) is a WARN.
+/// unreachable) is a WARN. Each name is looked up once per run, in this
+/// thread; bdctl looks them up in parallel and calls
+/// [`lint_accounts_with`].
 pub fn lint_accounts(p: &Policy) -> Vec<Finding> {
-    use nix::unistd::{Group, User};
+    let known = account_names(p)
+        .into_iter()
+        .map(|key| (key, lookup_account(key.0, key.1)))
+        .collect();
+    lint_accounts_with(p, &known)
+}
+
+/// [`lint_accounts`] with the lookups already made (`known`, from
+/// [`account_names`]). A name missing from `known` is looked up here, so
+/// every name is checked whatever the caller passed.
+pub fn lint_accounts_with(
+    p: &Policy,
+    known: &std::collections::HashMap<AccountName<'_>, AccountLookup>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    // One NSS lookup per name in a run, not per rule (a large policy
-    // names the same accounts thousands of times).
-    let mut known: std::collections::HashMap<(bool, &str), nix::Result<bool>> =
-        std::collections::HashMap::new();
     for rule in &p.rules {
-        let mut seen: Vec<(&str, &str)> = Vec::new();
-        let users = rule.users.iter().map(|u| ("user", u));
-        let targets = rule.run_as.iter().map(|u| ("run_as user", u));
-        let groups = rule.groups.iter().map(|g| ("group", g));
-        for (kind, principal) in users.chain(targets).chain(groups) {
-            // `run_as = ["%g"]` names a group.
-            let (kind, name) = match principal {
-                Principal::Name(n) => (kind, n),
-                Principal::GroupName(n) => ("run_as group", n),
-                _ => continue,
+        for (kind, name, is_group) in rule_accounts(rule) {
+            let found = match known.get(&(is_group, name)) {
+                Some(r) => *r,
+                None => lookup_account(is_group, name),
             };
-            let is_group = kind.ends_with("group");
-            let key = (if is_group { "group" } else { "user" }, name.as_str());
-            if seen.contains(&key) {
-                continue;
-            }
-            seen.push(key);
-            let found = *known.entry((is_group, name.as_str())).or_insert_with(|| {
-                if is_group {
-                    Group::from_name(name).map(|g| g.is_some())
-                } else {
-                    User::from_name(name).map(|u| u.is_some())
-                }
-            });
             match found {
                 Ok(true) => {}
                 Ok(false) => out.push(finding(
