@@ -104,6 +104,12 @@ EOF
     chmod 0440 "$dir/etc/sudoers.d/belladonna-bench"
     printf 'permit nopass bdbench as root cmd /bin/true\npermit nopass bdbench as root cmd /usr/bin/true\n' >"$dir/etc/doas.conf"
     chmod 0400 "$dir/etc/doas.conf"
+    # bdexec's PAM service, as `make install` and the packages install it
+    # (without it PAM falls back to /etc/pam.d/other, which on Debian also
+    # loads common-session's pam_systemd and libsystemd: not what an
+    # installed bdexec does, nor what doas's and sudo's services load).
+    install -d -m 0755 "$dir/etc/pam.d"
+    install -m 0644 packaging/pam.d/belladonna "$dir/etc/pam.d/belladonna"
     # The journald the bench starts for the journald cost (volatile, in
     # the bench's /run; no kernel log, no forwarding).
     install -d -m 0755 "$dir/etc/systemd" "$dir/etc/systemd/journald.conf.d"
