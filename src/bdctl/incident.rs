@@ -303,7 +303,7 @@ fn hydra_scores() -> Vec<(u32, f64, [f64; hydra::HEADS])> {
     let mut from_log: std::collections::BTreeMap<u32, f64> = std::collections::BTreeMap::new();
     for (uid, t) in novel {
         let age = now.wall.saturating_sub(t) as f64;
-        let w = (-age * std::f64::consts::LN_2 / hydra::HALF_LIFE_SECS).exp();
+        let w = libm::exp(-age * std::f64::consts::LN_2 / hydra::HALF_LIFE_SECS);
         if w >= 1e-9 {
             *from_log.entry(uid).or_default() += w;
         }

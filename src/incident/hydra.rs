@@ -82,7 +82,7 @@ impl Heads {
     pub fn decay_to(&mut self, now: &Stamp) {
         let dt = elapsed(&self.at, now);
         if dt > 0.0 {
-            let f = (-dt * std::f64::consts::LN_2 / HALF_LIFE_SECS).exp();
+            let f = libm::exp(-dt * std::f64::consts::LN_2 / HALF_LIFE_SECS);
             for c in &mut self.counts {
                 *c *= f;
                 if *c < 1e-9 {
@@ -121,7 +121,7 @@ pub fn score(counts: &[f64; HEADS]) -> f64 {
             }
         })
         .sum();
-    (1.0 - (-x).exp()).clamp(0.0, 1.0)
+    (1.0 - libm::exp(-x)).clamp(0.0, 1.0)
 }
 
 /// The persisted state.
