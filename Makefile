@@ -84,7 +84,7 @@ ANSIBLE_DEB_PACKAGES := python3 python3-venv
 # real Prometheus and node_exporter on loopback, curl for the quickstart.
 OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
 
-.PHONY: all build deps test test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench lint clean check-root kernel-matrix \
+.PHONY: all build deps test test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench profile lint clean check-root kernel-matrix \
 	completions deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
@@ -218,6 +218,12 @@ bench: deps build
 # P50/P95/P99, tail amplification, audit records/s (LOAD_SECONDS=5 each).
 load: deps build
 	@bash scripts/load.sh
+# Where one call's time goes (docs/performance.md): CPU, faults, RSS per
+# call beside doas, sudo and the floor; with perf (linux-perf, not in
+# DEB_PACKAGES: a measurement, not a test) bdexec's syscalls, faults by
+# mapping and CPU samples.
+profile: deps build
+	@bash scripts/profile.sh
 fuzz:
 	@bash scripts/fuzz.sh run
 fuzz-smoke:
