@@ -154,7 +154,8 @@ echo "bench: load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # PAM's account stage for rules without a password ([defaults]
 # pam_account, default on, as in the numbers above): the same calls with
-# it off; the difference is its cost per call (docs/pam.md).
+# it off, and with the account memo; the differences are its cost per
+# call and what the memo saves (docs/pam.md).
 pam_calls=${BELLADONNA_BENCH_PAM_CALLS:-300}
 # One block of $pam_calls calls of `bdexec ARGS` (default /usr/bin/true)
 # as the bench user: us per call, whole process incl. setpriv.
@@ -173,17 +174,37 @@ pam_round() {
 policy=$dir/etc/belladonna/policy.toml
 cp "$policy" "$dir/policy.orig"
 hash_of_last() { tail -n 1 /var/log/belladonna/audit.jsonl | grep -o '"policy_hash":"[0-9a-f]*"'; }
-on=$(pam_round)
-h_on=$(hash_of_last)
-{ head -n 1 "$dir/policy.orig"; printf '[defaults]\npam_account = false\n'; tail -n +2 "$dir/policy.orig"; } >"$policy"
-off=$(pam_round)
-h_off=$(hash_of_last)
-cat "$dir/policy.orig" >"$policy"
-on2=$(pam_round)
+# Switch the policy: [defaults] LINE (none: the bench policy as it is),
+# wait until the files are settled (3 s: the stamps of the policy cache
+# and of the account memo), and make one call that builds what caches.
+use_defaults() {
+    if [ -n "$1" ]; then
+        { head -n 1 "$dir/policy.orig"; printf '[defaults]\n%s\n' "$1"; tail -n +2 "$dir/policy.orig"; } >"$policy"
+    else
+        cat "$dir/policy.orig" >"$policy"
+    fi
+    sleep 3.2
+    setpriv --reuid 61900 --regid 61900 --clear-groups "$dir/bin/bdexec" /usr/bin/true
+}
+on=() off=() memo=()
+for _ in 1 2; do
+    use_defaults ""
+    on+=("$(pam_round)")
+    h_on=$(hash_of_last)
+    use_defaults "pam_account = false"
+    off+=("$(pam_round)")
+    h_off=$(hash_of_last)
+    # The account memo (docs/pam.md): PAM's verdict kept while the files
+    # that decide it are unchanged.
+    use_defaults "pam_account_memo = true"
+    memo+=("$(pam_round)")
+done
 [ "$h_on" != "$h_off" ] || echo "bench: the pam_account = false policy was not picked up; the numbers below compare nothing"
+[ -s /run/belladonna/account.memo ] || echo "bench: no account memo was stored; the memo figures are PAM's"
+use_defaults ""
 echo
-echo "bdexec, auth = \"none\", $pam_calls calls each, whole process incl. setpriv (us/call):"
-echo "    pam_account = true: $on, $on2    pam_account = false: $off"
+echo "bdexec, auth = \"none\", $pam_calls calls each, blocks in turn, whole process incl. setpriv (us/call):"
+echo "    pam_account = true: ${on[*]}    pam_account = false: ${off[*]}    pam_account_memo = true: ${memo[*]}"
 
 # Monitor mode (issue 13): the same call with `monitor = true` (bdexec
 # forks, waits and appends an exit record: a second durable write), in

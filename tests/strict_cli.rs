@@ -10,6 +10,7 @@ mod common;
 use common::*;
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 
 /// A policy whose one rule lets alice run `/usr/bin/id -u` as root
 /// without a password.
@@ -216,6 +217,125 @@ fn pam_account_stage_for_rules_without_a_password() {
     ));
     env.run_as_user("alice", &["/usr/bin/id", "-u"])
         .expect_stdout("0\n", "pam_account = false");
+}
+
+/// Longer than the 3 s after which a file's stamp stands for its bytes
+/// (src/policy/stamp.rs).
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(3300);
+
+/// A call of `id -u` as alice that stops at the memo hit (test hooks):
+/// whether it stopped there; it is then continued and must succeed.
+fn hits_the_memo(env: &TestEnv) -> bool {
+    let mut r = env
+        .bdexec("alice")
+        .args(["/usr/bin/id", "-u"])
+        .env("BELLADONNA_TEST_PAUSE", "account-memo-hit")
+        .spawn();
+    let stopped = r.wait_stopped(std::time::Duration::from_secs(20));
+    if stopped {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(r.pid()),
+            nix::sys::signal::SIGCONT,
+        )
+        .expect("continue bdexec");
+    }
+    r.wait().expect_stdout("0\n", "alice runs id -u");
+    stopped
+}
+
+/// alice's shadow entry with its password aged past its inactivity
+/// period (last change on day 1, max 1 day, inactive after 1 more):
+/// pam_unix's account stage refuses it, bdexec's own expiry check (the
+/// account's expiry date) does not.
+fn age_alices_password(env: &TestEnv, aged: bool) {
+    let path = env.etc("shadow");
+    let text = fs::read_to_string(&path).unwrap();
+    let out: String = text
+        .lines()
+        .map(|l| {
+            let mut f: Vec<String> = l.split(':').map(str::to_string).collect();
+            if f.first().map(String::as_str) == Some("alice") && f.len() >= 9 {
+                let v = if aged {
+                    ["1", "1", "1"]
+                } else {
+                    ["19700", "99999", ""]
+                };
+                (f[2], f[4], f[6]) = (v[0].into(), v[1].into(), v[2].into());
+            }
+            f.join(":") + "\n"
+        })
+        .collect();
+    assert!(
+        out.lines().any(|l| l.starts_with("alice:")),
+        "alice has a shadow entry"
+    );
+    let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o7777;
+    write_mode(&path, out.as_bytes(), mode);
+}
+
+/// `[defaults] pam_account_memo = true` (docs/pam.md "The account
+/// memo"): once the files that decide PAM's account verdict are settled,
+/// an accepted verdict is taken from the memo without loading PAM; any
+/// change to them (here alice's shadow entry) runs PAM again at once and
+/// its refusal holds; a module the memo does not know (pam_warn) keeps
+/// PAM on every call; a memo file that is not root's 0600 is ignored;
+/// without the key nothing is memoised.
+#[test]
+fn pam_account_memo_holds_only_while_nothing_changed() {
+    let env = test_env!("pam_account_memo_holds_only_while_nothing_changed");
+    let memo = env.run_dir().join("belladonna/account.memo");
+    env.policy(&format!(
+        "version = 1\n[defaults]\npam_account_memo = true\n{}",
+        &NONE_POLICY[12..]
+    ));
+    pam_service(&env, PROJECT_PAM);
+    age_alices_password(&env, false);
+    // Just written: nothing is settled, PAM decides, nothing memoised.
+    assert!(!hits_the_memo(&env), "fresh files: no memo");
+    assert!(!memo.exists(), "not settled: not memoised");
+    std::thread::sleep(SETTLE);
+    assert!(!hits_the_memo(&env), "settled: PAM runs once, memoised");
+    assert_eq!(fs::metadata(&memo).map(|m| m.len()).ok(), Some(32));
+    assert!(hits_the_memo(&env), "settled and memoised: no PAM");
+
+    // alice's password ages past its inactivity period: refused at once
+    // (the shadow file's stamp changed), and still once settled.
+    age_alices_password(&env, true);
+    let o = env.run_as_user("alice", &["/usr/bin/id", "-u"]);
+    o.expect_refusal(1, "aged password, just changed");
+    assert!(o.stderr_str().contains("PAM account stage"), "{o}");
+    std::thread::sleep(SETTLE);
+    env.run_as_user("alice", &["/usr/bin/id", "-u"])
+        .expect_refusal(1, "aged password, settled");
+    age_alices_password(&env, false);
+    std::thread::sleep(SETTLE);
+    assert!(!hits_the_memo(&env), "restored: PAM runs, memoised anew");
+    assert!(hits_the_memo(&env), "restored and memoised");
+
+    // A module whose verdict is not a function of the files: PAM runs
+    // on every call.
+    pam_service(
+        &env,
+        &format!("{PROJECT_PAM}account required pam_warn.so\n"),
+    );
+    std::thread::sleep(SETTLE);
+    assert!(!hits_the_memo(&env), "pam_warn in the stack");
+    assert!(!hits_the_memo(&env), "pam_warn in the stack, again");
+
+    // A memo that is not root's 0600 file is not read (and is replaced).
+    pam_service(&env, PROJECT_PAM);
+    std::thread::sleep(SETTLE);
+    assert!(!hits_the_memo(&env), "stack restored: PAM runs once");
+    assert!(hits_the_memo(&env), "memoised");
+    fs::set_permissions(&memo, fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(!hits_the_memo(&env), "mode 0644: ignored");
+    assert!(hits_the_memo(&env), "rewritten 0600 by the call before");
+
+    // Without the key (the default) nothing is memoised or read.
+    env.policy(NONE_POLICY);
+    std::thread::sleep(SETTLE);
+    assert!(!hits_the_memo(&env), "pam_account_memo off");
+    assert_eq!(env.audit_events("reject").len(), 2, "the two refusals");
 }
 
 const SELF_AND_ROOT: &str = r#"version = 1

@@ -9,6 +9,7 @@ pub mod account;
 pub mod askpass;
 pub mod error;
 pub mod keys;
+pub mod memo;
 pub mod pam;
 pub mod source;
 pub mod timestamp;

@@ -10,14 +10,14 @@ use super::Refusal;
 use super::authorize::Allowed;
 use super::recv::Ctx;
 use crate::auth::source::PasswordSource;
-use crate::auth::{pam, timestamp, tokens, tty::TtyPrompt};
+use crate::auth::{memo, pam, timestamp, tokens, tty::TtyPrompt};
 use crate::bdexec::cli::BdexecArgs;
 use crate::exec::privileges::PrivError;
 use crate::policy::model::{Auth, Policy, Rule};
 use crate::state::{StateError, clock, nonce, rate};
 use std::ffi::OsString;
 use std::fmt;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -149,7 +149,11 @@ pub(super) fn authenticate(
         // password rule runs it after the password.
         let account = || {
             if policy.defaults.pam_account {
-                account(ctx.caller.name.as_deref())
+                account(
+                    ctx.caller.name.as_deref(),
+                    ctx.caller.uid,
+                    memo(policy, state_dir),
+                )
             } else {
                 Ok(())
             }
@@ -244,7 +248,12 @@ pub(super) fn validate_only(
                 &PasswordOptions::of(ctx, opts, "root", true, true),
             )
             .map(|()| true),
-            _ if policy.defaults.pam_account => account(ctx.caller.name.as_deref()).map(|()| false),
+            _ if policy.defaults.pam_account => account(
+                ctx.caller.name.as_deref(),
+                ctx.caller.uid,
+                memo(policy, state_dir),
+            )
+            .map(|()| false),
             _ => Ok(false),
         }
     };
@@ -276,7 +285,11 @@ pub(super) fn authenticate_edit(
         Auth::Password if ctx.caller.uid != 0 => {
             rule_password(ctx, opts, policy, rule, state_dir, "root")?
         }
-        _ if policy.defaults.pam_account => account(ctx.caller.name.as_deref())?,
+        _ if policy.defaults.pam_account => account(
+            ctx.caller.name.as_deref(),
+            ctx.caller.uid,
+            memo(policy, state_dir),
+        )?,
         _ => {}
     }
     rate_limit(rule, ctx.caller.uid, state_dir, clock)
@@ -422,15 +435,47 @@ fn password(
     Ok(())
 }
 
+/// The state directory, for the account memo, when the policy asks for
+/// it (`[defaults] pam_account_memo`).
+fn memo<'a>(policy: &Policy, state_dir: &'a OwnedFd) -> Option<BorrowedFd<'a>> {
+    policy.defaults.pam_account_memo.then(|| state_dir.as_fd())
+}
+
 /// PAM's account stage alone, silent (expired or locked accounts,
 /// pam_access, pam_time): for every allowed rule that runs no password
-/// step, while `[defaults] pam_account` is on (docs/pam.md).
-fn account(user: Option<&str>) -> Result<(), AuthStepError> {
+/// step, while `[defaults] pam_account` is on (docs/pam.md). With the
+/// memo (`memo_dir`), an accepted verdict whose inputs have not changed
+/// is taken from it without loading PAM (src/auth/memo.rs).
+fn account(
+    user: Option<&str>,
+    uid: u32,
+    memo_dir: Option<BorrowedFd<'_>>,
+) -> Result<(), AuthStepError> {
     let user = user.ok_or(AuthStepError::NoUserName("the PAM account stage needs one"))?;
-    match crate::exec::privileges::as_caller_for_pam(|| pam::account_ok(user))? {
+    let service = pam::service_name();
+    let key = memo_dir.and_then(|_| memo::probe(&service, uid, user));
+    if let (Some(dir), Some(k)) = (memo_dir, &key)
+        && memo::contains(dir, k)
+    {
+        crate::base::testhook::point("account-memo-hit");
+        return Ok(());
+    }
+    let (verdict, files) = crate::exec::privileges::as_caller_for_pam(|| {
+        let v = pam::account_ok(user);
+        (v, key.is_some() && memo::from_files(user))
+    })?;
+    match verdict {
         // As sudo for a NOPASSWD rule: an expired password is not a
         // reason to refuse a call that does not use the password.
-        Ok(()) | Err(pam::AuthError::PasswordExpired) => Ok(()),
+        Ok(()) | Err(pam::AuthError::PasswordExpired) => {
+            // Remembered only when nothing changed while PAM ran.
+            if let (Some(dir), Some(k), true) = (memo_dir, key, files)
+                && memo::probe(&service, uid, user) == Some(k)
+            {
+                memo::insert(dir, &k);
+            }
+            Ok(())
+        }
         Err(e) => Err(AuthStepError::Account(e)),
     }
 }

@@ -410,6 +410,8 @@ struct DefaultsDe {
     drift: DriftDe,
     #[serde(default = "default_pam_account")]
     pam_account: bool,
+    #[serde(default)]
+    pam_account_memo: bool,
     #[serde(default = "default_timestamp_timeout")]
     timestamp_timeout: u64,
     #[serde(default = "default_sample_ppm")]
@@ -621,6 +623,7 @@ impl PolicyDe {
                     DriftDe::Deny => DriftMode::Deny,
                 },
                 pam_account: d.pam_account,
+                pam_account_memo: d.pam_account_memo,
                 timestamp_timeout: d.timestamp_timeout,
                 telemetry_sample_ppm: d.telemetry_sample_ppm,
                 session: d.session.into(),

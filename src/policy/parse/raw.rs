@@ -89,6 +89,7 @@ pub(super) struct RawDefaults {
     pub(super) sandbox: Option<SStr>,
     pub(super) drift: Option<SStr>,
     pub(super) pam_account: Option<bool>,
+    pub(super) pam_account_memo: Option<bool>,
     pub(super) timestamp_timeout: Option<SStr>,
     pub(super) telemetry_sample_rate: Option<Spanned<f64>>,
     pub(super) monitor: Option<bool>,

@@ -338,6 +338,9 @@ pub(super) fn defaults(ctx: &Ctx<'_>, d: &RawDefaults) -> Result<Defaults, Polic
     if let Some(b) = d.pam_account {
         out.pam_account = b;
     }
+    if let Some(b) = d.pam_account_memo {
+        out.pam_account_memo = b;
+    }
     if let Some(t) = &d.timestamp_timeout {
         out.timestamp_timeout = parse_duration(t.get_ref())
             .map_err(|m| ctx.err(&t.span(), format!("timestamp_timeout: {m}")))?;

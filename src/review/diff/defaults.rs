@@ -232,6 +232,24 @@ pub(super) fn defaults(a: &Policy, b: &Policy, out: &mut Out) {
             },
         );
     }
+    if x.pam_account_memo != y.pam_account_memo {
+        // On: the same verdicts by construction, but the PAM modules no
+        // longer run on every call (their logging, the kernel audit's
+        // USER_ACCT records): counted as widening.
+        out.push(
+            ChangeKind::Defaults,
+            subject(),
+            format!(
+                "pam_account_memo {} -> {}",
+                x.pam_account_memo, y.pam_account_memo
+            ),
+            if y.pam_account_memo {
+                Effect::Widening
+            } else {
+                Effect::Narrowing
+            },
+        );
+    }
     if x.drift != y.drift {
         out.push(
             ChangeKind::Defaults,

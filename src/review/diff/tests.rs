@@ -279,18 +279,24 @@ fn timestamp_timeout() {
     );
 }
 
+/// The two PAM switches of `[defaults]`: turning the account stage off
+/// and turning the memo on are widening (+); each default diffs as nothing.
 #[test]
-fn pam_account() {
-    let t = |v: &str| format!("[defaults]\npam_account = {v}\n{R}");
-    assert_eq!(
-        lines(&t("true"), &t("false")),
-        ["+ defaults: pam_account true -> false"]
-    );
-    assert_eq!(
-        lines(&t("false"), &t("true")),
-        ["- defaults: pam_account false -> true"]
-    );
-    assert!(lines(&t("true"), R).is_empty(), "true is the default");
+fn pam_account_and_its_memo() {
+    for (key, default) in [("pam_account", true), ("pam_account_memo", false)] {
+        let t = |v: bool| format!("[defaults]\n{key} = {v}\n{R}");
+        let to_false = if default { "+" } else { "-" };
+        let to_true = if default { "-" } else { "+" };
+        assert_eq!(
+            lines(&t(true), &t(false)),
+            [format!("{to_false} defaults: {key} true -> false")]
+        );
+        assert_eq!(
+            lines(&t(false), &t(true)),
+            [format!("{to_true} defaults: {key} false -> true")]
+        );
+        assert!(lines(&t(default), R).is_empty(), "{key}: the default");
+    }
 }
 
 #[test]

@@ -1,0 +1,391 @@
+//! The memo of PAM's account verdict (`[defaults] pam_account_memo`, off
+//! by default; docs/pam.md "The account memo").
+//!
+//! Loading PAM is most of what a call costs (docs/performance.md "Where a
+//! call's time goes"): libpam dlopens every module of the service and of
+//! /etc/pam.d/other with their libraries. When the account stack is made
+//! only of modules whose verdict is a function of files (pam_unix: the
+//! passwd and shadow entries and the day; pam_permit; pam_deny), the
+//! verdict for a caller is memoised under a key made of those files'
+//! settled stamps (the policy cache's rule: src/policy/stamp.rs), the
+//! day, the caller and this build. A call whose key is in the memo does
+//! not load PAM; any change to a stamped file (`passwd -l`, `chage`,
+//! `usermod -e`, an edited PAM stack, an upgraded module), a new day, a
+//! file changed in the last 3 s, or anything the parser does not know
+//! (another module, an include it cannot follow, NSS that does not ask
+//! the files first) runs PAM as before. Only an accepted verdict is
+//! memoised; a refusal is never remembered, so it is re-evaluated.
+//!
+//! Pure parts (the stack parser, the nsswitch and entry checks, the key)
+//! are separate from the few reads and the memo file's I/O.
+#![forbid(unsafe_code)]
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::base::atomic_file::{Replace, Temp, replace_at};
+use crate::base::secure_fs::{FileOwner, ModeRule, PrivateRead, read_private_at};
+use crate::policy::stamp::{self, Stamp};
+
+/// The memo file in the state directory (/run/belladonna), root 0600.
+pub const MEMO_NAME: &str = "account.memo";
+/// Keys kept (32 bytes each); the oldest go first.
+pub const MAX_KEYS: usize = 256;
+/// Deepest `@include` / `include` / `substack` chain followed.
+const MAX_DEPTH: usize = 8;
+/// Largest PAM configuration file read.
+const MAX_CONF: usize = 64 * 1024;
+/// Largest account database read (a site's /etc/passwd may be large).
+const MAX_DB: usize = 16 << 20;
+
+/// Modules whose account verdict depends only on stamped files.
+const DETERMINISTIC: &[&str] = &["pam_unix.so", "pam_permit.so", "pam_deny.so"];
+
+/// Where libpam looks for a module named without a path, after Debian's
+/// multiarch directory (`/usr/lib/<arch>-linux-gnu/security`).
+const MODULE_DIRS: &[&str] = &[
+    "/usr/lib64/security",
+    "/lib64/security",
+    "/usr/lib/security",
+    "/lib/security",
+];
+
+/// Files whose bytes decide pam_unix's verdict besides the stack: the
+/// account databases, how NSS consults them, and login.defs (which
+/// pam_unix reads).
+const DATABASES: &[&str] = &[
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/nsswitch.conf",
+    "/etc/login.defs",
+];
+
+/// One line of a PAM configuration file, as far as the account stage is
+/// concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Line {
+    /// `@include NAME`, `account include NAME`, `account substack NAME`.
+    Include(String),
+    /// An account module (its file name or absolute path).
+    Module(String),
+    /// A line of another stage: not run by the account stage.
+    Other,
+}
+
+/// Parse one configuration file's text. `None` for anything this parser
+/// does not know (then PAM decides, every call).
+pub fn parse_conf(text: &str) -> Option<Vec<Line>> {
+    let mut out = Vec::new();
+    // Lines ending in a backslash continue on the next.
+    let joined = text.replace("\\\n", " ");
+    for raw in joined.lines() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let toks = tokens(line)?;
+        let first = toks.first()?.as_str();
+        if first == "@include" {
+            match toks.as_slice() {
+                [_, name] => out.push(Line::Include(name.clone())),
+                _ => return None,
+            }
+            continue;
+        }
+        let kind = first
+            .strip_prefix('-')
+            .unwrap_or(first)
+            .to_ascii_lowercase();
+        match kind.as_str() {
+            "auth" | "password" | "session" => {
+                out.push(Line::Other);
+                continue;
+            }
+            "account" => {}
+            _ => return None,
+        }
+        let (control, module) = (toks.get(1)?, toks.get(2)?);
+        match control.as_str() {
+            "include" | "substack" if toks.len() == 3 => out.push(Line::Include(module.clone())),
+            "include" | "substack" => return None,
+            _ => out.push(Line::Module(module.clone())),
+        }
+    }
+    Some(out)
+}
+
+/// Whitespace-separated tokens, a `[...]` control being one token.
+fn tokens(line: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rest = line.trim_start();
+    while !rest.is_empty() {
+        if rest.starts_with('[') {
+            let end = rest.find(']')?;
+            out.push(rest[..=end].to_string());
+            rest = rest[end + 1..].trim_start();
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            out.push(rest[..end].to_string());
+            rest = rest[end..].trim_start();
+        }
+    }
+    Some(out)
+}
+
+/// The account stack of `service` below `pam_dir`: every configuration
+/// file it reads (in order) and every module it runs, each resolved to a
+/// path; `None` when a module is not one of [`DETERMINISTIC`], an
+/// include cannot be followed, or the stack is empty (libpam would use
+/// /etc/pam.d/other's). `read` returns a file's text.
+pub fn account_stack(
+    read: &dyn Fn(&Path) -> Option<String>,
+    module_path: &dyn Fn(&str) -> Option<PathBuf>,
+    pam_dir: &Path,
+    service: &str,
+) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut confs = Vec::new();
+    let mut modules = Vec::new();
+    walk(
+        read,
+        module_path,
+        pam_dir,
+        service,
+        0,
+        &mut confs,
+        &mut modules,
+    )?;
+    if modules.is_empty() {
+        return None;
+    }
+    Some((confs, modules))
+}
+
+fn walk(
+    read: &dyn Fn(&Path) -> Option<String>,
+    module_path: &dyn Fn(&str) -> Option<PathBuf>,
+    pam_dir: &Path,
+    name: &str,
+    depth: usize,
+    confs: &mut Vec<PathBuf>,
+    modules: &mut Vec<PathBuf>,
+) -> Option<()> {
+    if depth > MAX_DEPTH || name.is_empty() {
+        return None;
+    }
+    let path = if name.starts_with('/') {
+        PathBuf::from(name)
+    } else if name.contains('/') {
+        return None;
+    } else {
+        pam_dir.join(name)
+    };
+    let text = read(&path)?;
+    confs.push(path);
+    for line in parse_conf(&text)? {
+        match line {
+            Line::Other => {}
+            Line::Include(n) => walk(read, module_path, pam_dir, &n, depth + 1, confs, modules)?,
+            Line::Module(m) => {
+                let file = Path::new(&m).file_name()?.to_str()?;
+                if !DETERMINISTIC.contains(&file) {
+                    return None;
+                }
+                let p = if m.starts_with('/') {
+                    PathBuf::from(&m)
+                } else if m.contains('/') {
+                    return None;
+                } else {
+                    module_path(&m)?
+                };
+                if !modules.contains(&p) {
+                    modules.push(p);
+                }
+            }
+        }
+    }
+    Some(())
+}
+
+/// Whether NSS asks the files first for `database` (`passwd`, `shadow`):
+/// then an entry found in the file is the one pam_unix sees.
+pub fn files_first(nsswitch: &str, database: &str) -> bool {
+    for raw in nsswitch.lines() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        let Some((db, sources)) = line.split_once(':') else {
+            continue;
+        };
+        if db.trim() == database {
+            return sources.split_whitespace().next() == Some("files");
+        }
+    }
+    // No line: glibc's default for these databases is "files".
+    true
+}
+
+/// Whether the colon-separated database `text` has an entry for `name`.
+pub fn has_entry(text: &str, name: &str) -> bool {
+    text.lines()
+        .any(|l| l.split(':').next() == Some(name) && l.matches(':').count() >= 2)
+}
+
+/// The memo key: this build, the caller, the day (UTC days since 1970,
+/// as pam_unix counts) and the stamps of every file that decides.
+pub fn key(build: &[u8; 32], uid: u32, name: &str, day: i64, stamps: &[Stamp]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"belladonna account memo v1\0");
+    h.update(build);
+    h.update(&uid.to_le_bytes());
+    h.update(&(name.len() as u64).to_le_bytes());
+    h.update(name.as_bytes());
+    h.update(&day.to_le_bytes());
+    h.update(&stamp::encode_all(stamps));
+    *h.finalize().as_bytes()
+}
+
+/// A regular file's text (at most `limit` bytes, else `None`) and its
+/// stamp, taken on the open file before it is read.
+fn read_stamped(path: &Path, limit: usize) -> Option<(String, Stamp)> {
+    use std::io::Read as _;
+    let f = std::fs::File::open(path).ok()?;
+    let stamp = stamp_fd(path, &f)?;
+    let mut text = String::new();
+    f.take(limit as u64 + 1).read_to_string(&mut text).ok()?;
+    (text.len() <= limit).then_some((text, stamp))
+}
+
+fn stamp_fd(path: &Path, f: &std::fs::File) -> Option<Stamp> {
+    let st = nix::sys::stat::fstat(f.as_fd()).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    let fs = nix::sys::statfs::fstatfs(f.as_fd()).ok()?;
+    Some(Stamp::of(path, &st, fs.filesystem_type().0 as u64))
+}
+
+/// The stamp of the file at `path` (followed as libpam and NSS follow
+/// it), without opening it: the shadow file is not the caller's to read.
+fn stamp_path(path: &Path) -> Option<Stamp> {
+    let st = nix::sys::stat::stat(path).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    let fs = nix::sys::statfs::statfs(path).ok()?;
+    Some(Stamp::of(path, &st, fs.filesystem_type().0 as u64))
+}
+
+fn module_path(name: &str) -> Option<PathBuf> {
+    let arch = std::env::consts::ARCH;
+    [
+        format!("/usr/lib/{arch}-linux-gnu/security"),
+        format!("/lib/{arch}-linux-gnu/security"),
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .chain(MODULE_DIRS.iter().map(PathBuf::from))
+    .map(|d| d.join(name))
+    .find(|p| p.is_file())
+}
+
+/// The key of `user`'s account verdict for PAM service `service`, now:
+/// reads the stack's configuration files, stamps them, its modules and
+/// the account databases. `None`: not memoisable (a module or include
+/// the parser does not know, a file missing, changed in the last 3 s or
+/// on a file system whose times are not the local kernel's).
+pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
+    let t0 = stamp::now();
+    let stamps = std::cell::RefCell::new(Vec::new());
+    let read = |p: &Path| {
+        let (text, s) = read_stamped(p, MAX_CONF)?;
+        stamps.borrow_mut().push(s);
+        Some(text)
+    };
+    let (_, modules) = account_stack(&read, &module_path, Path::new("/etc/pam.d"), service)?;
+    let mut stamps = stamps.into_inner();
+    for p in modules
+        .iter()
+        .map(PathBuf::as_path)
+        .chain(DATABASES.iter().map(Path::new))
+    {
+        stamps.push(stamp_path(p)?);
+    }
+    if !stamp::settled(&stamps, t0) {
+        return None;
+    }
+    let day = t0.div_euclid(86_400 * 1_000_000_000) as i64;
+    Some(key(
+        &crate::policy::cache::build_identity(),
+        uid,
+        user,
+        day,
+        &stamps,
+    ))
+}
+
+/// Whether the entries pam_unix sees for `user` are the files' own: NSS
+/// asks the files first for passwd and shadow, and /etc/passwd and
+/// /etc/shadow have an entry for `user`. Reads /etc/shadow: run with
+/// the privileges PAM runs with.
+pub fn from_files(user: &str) -> bool {
+    let text = |p: &str| read_stamped(Path::new(p), MAX_DB).map(|(t, _)| t);
+    let Some(nss) = text("/etc/nsswitch.conf") else {
+        return false;
+    };
+    files_first(&nss, "passwd")
+        && files_first(&nss, "shadow")
+        && text("/etc/passwd").is_some_and(|t| has_entry(&t, user))
+        && text("/etc/shadow").is_some_and(|t| has_entry(&t, user))
+}
+
+/// The memo's keys; empty when it is missing, not root's 0600 single-link
+/// regular file, or not a whole number of keys.
+pub fn read(dir: BorrowedFd<'_>) -> Vec<[u8; 32]> {
+    let rules = PrivateRead {
+        owner: FileOwner::Uid(0),
+        mode: ModeRule::Exactly(0o600),
+        single_link: true,
+        max_len: (MAX_KEYS * 32) as u64,
+    };
+    match read_private_at(dir, OsStr::new(MEMO_NAME), &rules) {
+        Ok((blob, _)) if blob.len() % 32 == 0 => blob
+            .chunks_exact(32)
+            .filter_map(|c| <[u8; 32]>::try_from(c).ok())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `key` is memoised.
+pub fn contains(dir: BorrowedFd<'_>, key: &[u8; 32]) -> bool {
+    read(dir).iter().any(|k| k == key)
+}
+
+/// Add `key` (atomically; the oldest keys go past [`MAX_KEYS`]). A
+/// failure only costs the next call a PAM run.
+pub fn insert(dir: BorrowedFd<'_>, key: &[u8; 32]) {
+    let mut keys = read(dir);
+    if keys.iter().any(|k| k == key) {
+        return;
+    }
+    keys.push(*key);
+    let skip = keys.len().saturating_sub(MAX_KEYS);
+    let blob: Vec<u8> = keys[skip..]
+        .iter()
+        .flat_map(|k| k.iter().copied())
+        .collect();
+    let _ = replace_at(
+        dir,
+        OsStr::from_bytes(MEMO_NAME.as_bytes()),
+        &blob,
+        &Replace {
+            mode: 0o600,
+            temp: Temp::Random,
+            overwrite: true,
+            fsync_dir: false,
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests;
