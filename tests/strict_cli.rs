@@ -223,11 +223,11 @@ fn pam_account_stage_for_rules_without_a_password() {
 /// (src/policy/stamp.rs).
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(3300);
 
-/// A call of `id -u` as alice that stops at the memo hit (test hooks):
+/// A call of `id -u` as `user` that stops at the memo hit (test hooks):
 /// whether it stopped there; it is then continued and must succeed.
-fn hits_the_memo(env: &TestEnv) -> bool {
+fn user_hits_the_memo(env: &TestEnv, user: &str) -> bool {
     let mut r = env
-        .bdexec("alice")
+        .bdexec(user)
         .args(["/usr/bin/id", "-u"])
         .env("BELLADONNA_TEST_PAUSE", "account-memo-hit")
         .spawn();
@@ -239,8 +239,12 @@ fn hits_the_memo(env: &TestEnv) -> bool {
         )
         .expect("continue bdexec");
     }
-    r.wait().expect_stdout("0\n", "alice runs id -u");
+    r.wait().expect_stdout("0\n", "id -u as root");
     stopped
+}
+
+fn hits_the_memo(env: &TestEnv) -> bool {
+    user_hits_the_memo(env, "alice")
 }
 
 /// alice's shadow entry with its password aged past its inactivity
@@ -273,21 +277,20 @@ fn age_alices_password(env: &TestEnv, aged: bool) {
     write_mode(&path, out.as_bytes(), mode);
 }
 
-/// `[defaults] pam_account_memo = true` (docs/pam.md "The account
-/// memo"): once the files that decide PAM's account verdict are settled,
-/// an accepted verdict is taken from the memo without loading PAM; any
-/// change to them (here alice's shadow entry) runs PAM again at once and
-/// its refusal holds; a module the memo does not know (pam_warn) keeps
-/// PAM on every call; a memo file that is not root's 0600 is ignored;
-/// without the key nothing is memoised.
+/// The account memo (`[defaults] pam_account_memo`, on by default;
+/// docs/pam.md "The account memo"): once the files that decide PAM's
+/// account verdict are settled, an accepted verdict is taken from the
+/// memo without loading PAM; any change to them (here alice's shadow
+/// entry) runs PAM again at once and its refusal holds; a module the
+/// memo does not know (pam_warn) keeps PAM on every call; a memo file
+/// that is not root's 0600 is ignored; root's calls always run PAM;
+/// `pam_account_memo = false` memoises nothing.
 #[test]
 fn pam_account_memo_holds_only_while_nothing_changed() {
     let env = test_env!("pam_account_memo_holds_only_while_nothing_changed");
     let memo = env.run_dir().join("belladonna/account.memo");
-    env.policy(&format!(
-        "version = 1\n[defaults]\npam_account_memo = true\n{}",
-        &NONE_POLICY[12..]
-    ));
+    let root_rule = "[[rule]]\nname = \"root-id\"\nusers = [\"root\"]\ncommands = [\"/usr/bin/id -u\"]\nauth = \"none\"\n";
+    env.policy(&format!("{NONE_POLICY}{root_rule}"));
     pam_service(&env, PROJECT_PAM);
     age_alices_password(&env, false);
     // Just written: nothing is settled, PAM decides, nothing memoised.
@@ -331,10 +334,18 @@ fn pam_account_memo_holds_only_while_nothing_changed() {
     assert!(!hits_the_memo(&env), "mode 0644: ignored");
     assert!(hits_the_memo(&env), "rewritten 0600 by the call before");
 
-    // Without the key (the default) nothing is memoised or read.
-    env.policy(NONE_POLICY);
+    // Root's calls run PAM every time.
+    assert!(!user_hits_the_memo(&env, "root"), "root, first call");
+    assert!(!user_hits_the_memo(&env, "root"), "root, again");
+
+    // `pam_account_memo = false`: nothing is memoised or read.
+    env.policy(&format!(
+        "version = 1\n[defaults]\npam_account_memo = false\n{}",
+        &NONE_POLICY[12..]
+    ));
     std::thread::sleep(SETTLE);
     assert!(!hits_the_memo(&env), "pam_account_memo off");
+    assert!(!hits_the_memo(&env), "pam_account_memo off, again");
     assert_eq!(env.audit_events("reject").len(), 2, "the two refusals");
 }
 

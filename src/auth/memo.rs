@@ -1,5 +1,5 @@
-//! The memo of PAM's account verdict (`[defaults] pam_account_memo`, off
-//! by default; docs/pam.md "The account memo").
+//! The memo of PAM's account verdict (`[defaults] pam_account_memo`, on
+//! by default, never for root's calls; docs/pam.md "The account memo").
 //!
 //! Loading PAM is most of what a call costs (docs/performance.md "Where a
 //! call's time goes"): libpam dlopens every module of the service and of
@@ -288,9 +288,28 @@ fn module_path(name: &str) -> Option<PathBuf> {
     .find(|p| p.is_file())
 }
 
+/// libpam itself (it runs the stack): its file, in the library
+/// directory above each module directory.
+fn libpam_path() -> Option<PathBuf> {
+    let arch = std::env::consts::ARCH;
+    [
+        format!("/usr/lib/{arch}-linux-gnu"),
+        format!("/lib/{arch}-linux-gnu"),
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .chain(
+        MODULE_DIRS
+            .iter()
+            .filter_map(|d| Path::new(d).parent().map(Path::to_path_buf)),
+    )
+    .map(|d| d.join("libpam.so.0"))
+    .find(|p| p.is_file())
+}
+
 /// The key of `user`'s account verdict for PAM service `service`, now:
-/// reads the stack's configuration files, stamps them, its modules and
-/// the account databases. `None`: not memoisable (a module or include
+/// reads the stack's configuration files, stamps them, libpam, the
+/// modules and the account databases. `None`: not memoisable (a module or include
 /// the parser does not know, a file missing, changed in the last 3 s or
 /// on a file system whose times are not the local kernel's).
 pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
@@ -303,8 +322,9 @@ pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
     };
     let (_, modules) = account_stack(&read, &module_path, Path::new("/etc/pam.d"), service)?;
     let mut stamps = stamps.into_inner();
-    for p in modules
-        .iter()
+    let libpam = libpam_path()?;
+    for p in std::iter::once(&libpam)
+        .chain(modules.iter())
         .map(PathBuf::as_path)
         .chain(DATABASES.iter().map(Path::new))
     {

@@ -453,7 +453,11 @@ fn account(
 ) -> Result<(), AuthStepError> {
     let user = user.ok_or(AuthStepError::NoUserName("the PAM account stage needs one"))?;
     let service = pam::service_name();
-    let key = memo_dir.and_then(|_| memo::probe(&service, uid, user));
+    // Root's calls keep PAM on every call: only they can write libpam's
+    // USER_ACCT record to the kernel audit (docs/pam.md).
+    let key = memo_dir
+        .filter(|_| uid != 0)
+        .and_then(|_| memo::probe(&service, uid, user));
     if let (Some(dir), Some(k)) = (memo_dir, &key)
         && memo::contains(dir, k)
     {

@@ -26,7 +26,7 @@
 //! The approval additions (docs/approval-tokens.md) belong to `auth`: the
 //! `[approvers.NAME]` keys and epochs, the rules' `approval` requirements
 //! (part of the rules), `defaults.timestamp_timeout`, `defaults.pam_account`
-//! (only when off) and `defaults.pam_account_memo` (only when on). A rule's `rate`
+//! (only when off) and `defaults.pam_account_memo` (only when off). A rule's `rate`
 //! is hashed in `rate` only (the auth segment hashes the rules with their
 //! `rate` removed). When a policy has no approvers, the default
 //! timestamp timeout and no rate, the auth segment is the hash of the
@@ -93,8 +93,8 @@ struct AuthExtra<'a> {
     /// Only when off, so that adding the key kept existing hashes.
     #[serde(skip_serializing_if = "crate::policy::model::is_true")]
     pam_account: bool,
-    /// Only when on, for the same reason.
-    #[serde(skip_serializing_if = "crate::policy::model::is_false")]
+    /// Only when off, for the same reason.
+    #[serde(skip_serializing_if = "crate::policy::model::is_true")]
     pam_account_memo: bool,
 }
 
@@ -103,7 +103,7 @@ fn auth_segment(p: &Policy) -> [u8; 32] {
     let extra = !p.approvers.is_empty()
         || p.defaults.timestamp_timeout != crate::policy::model::DEFAULT_TIMESTAMP_TIMEOUT
         || !p.defaults.pam_account
-        || p.defaults.pam_account_memo;
+        || !p.defaults.pam_account_memo;
     if !has_rate && !extra {
         return segment_hash(SEGMENT_AUTH, &p.rules);
     }
@@ -213,15 +213,15 @@ env_keep = [ 'TERM' ]
             base,
             h(&A.replace("auth = \"none\"", "auth = \"none\"\nrun_as = [\"root\"]"))
         );
-        // The account memo: in the hash when on, not when off (the default).
+        // The account memo: in the hash when off, not when on (the default).
         let memo = |v: &str| {
             h(&A.replace(
                 "[defaults]\n",
                 &format!("[defaults]\npam_account_memo = {v}\n"),
             ))
         };
-        assert_ne!(base, memo("true"));
-        assert_eq!(base, memo("false"));
+        assert_ne!(base, memo("false"));
+        assert_eq!(base, memo("true"));
     }
 
     const S: &str = r#"version = 1

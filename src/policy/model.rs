@@ -79,8 +79,8 @@ pub struct Defaults {
     /// verdict under the settled stamps of the files that decide it, when
     /// the account stack is only pam_unix, pam_permit and pam_deny
     /// (src/auth/memo.rs, docs/pam.md). Auth segment. Not serialized
-    /// when it is the default (`false`).
-    #[serde(skip_serializing_if = "is_false")]
+    /// when it is the default (`true`).
+    #[serde(skip_serializing_if = "is_true")]
     pub pam_account_memo: bool,
     /// `timestamp_timeout = "5m"`: lifetime in seconds of the PAM
     /// timestamp cache; 0 disables caching. Auth segment. Not serialized
@@ -104,11 +104,6 @@ pub const DEFAULT_SAMPLE_PPM: u32 = 1_000_000;
 
 fn is_default_sample_ppm(v: &u32) -> bool {
     *v == DEFAULT_SAMPLE_PPM
-}
-
-/// serde's `skip_serializing_if` for keys whose default is `false`.
-pub fn is_false(v: &bool) -> bool {
-    !*v
 }
 
 /// serde's `skip_serializing_if` for keys whose default is `true`.
@@ -478,7 +473,7 @@ impl Default for Defaults {
             sandbox: None,
             drift: DriftMode::Warn,
             pam_account: true,
-            pam_account_memo: false,
+            pam_account_memo: true,
             timestamp_timeout: DEFAULT_TIMESTAMP_TIMEOUT,
             telemetry_sample_ppm: DEFAULT_SAMPLE_PPM,
             session: Session::default(),

@@ -410,7 +410,7 @@ struct DefaultsDe {
     drift: DriftDe,
     #[serde(default = "default_pam_account")]
     pam_account: bool,
-    #[serde(default)]
+    #[serde(default = "default_pam_account")]
     pam_account_memo: bool,
     #[serde(default = "default_timestamp_timeout")]
     timestamp_timeout: u64,

@@ -234,8 +234,8 @@ pub(super) fn defaults(a: &Policy, b: &Policy, out: &mut Out) {
     }
     if x.pam_account_memo != y.pam_account_memo {
         // On: the same verdicts by construction, but the PAM modules no
-        // longer run on every call (their logging, the kernel audit's
-        // USER_ACCT records): counted as widening.
+        // longer run on every call (their own logging): counted as
+        // widening, off as narrowing.
         out.push(
             ChangeKind::Defaults,
             subject(),

@@ -279,14 +279,13 @@ fn timestamp_timeout() {
     );
 }
 
-/// The two PAM switches of `[defaults]`: turning the account stage off
-/// and turning the memo on are widening (+); each default diffs as nothing.
+/// The two PAM switches of `[defaults]`, both on by default: turning the
+/// account stage off is widening (+), turning the memo off narrowing
+/// (-); each default diffs as nothing.
 #[test]
 fn pam_account_and_its_memo() {
-    for (key, default) in [("pam_account", true), ("pam_account_memo", false)] {
+    for (key, to_false, to_true) in [("pam_account", "+", "-"), ("pam_account_memo", "-", "+")] {
         let t = |v: bool| format!("[defaults]\n{key} = {v}\n{R}");
-        let to_false = if default { "+" } else { "-" };
-        let to_true = if default { "-" } else { "+" };
         assert_eq!(
             lines(&t(true), &t(false)),
             [format!("{to_false} defaults: {key} true -> false")]
@@ -295,7 +294,7 @@ fn pam_account_and_its_memo() {
             lines(&t(false), &t(true)),
             [format!("{to_true} defaults: {key} false -> true")]
         );
-        assert!(lines(&t(default), R).is_empty(), "{key}: the default");
+        assert!(lines(&t(true), R).is_empty(), "{key}: the default");
     }
 }
 
