@@ -136,7 +136,7 @@ fn tokens(line: &str) -> Option<Vec<String>> {
 
 /// The account stack of `service` below `pam_dir`: every configuration
 /// file it reads (in order) and every module it runs, each resolved to a
-/// path; `None` when a module is not one of [`DETERMINISTIC`], an
+/// path; `None` when a module is not pam_unix, pam_permit or pam_deny, an
 /// include cannot be followed, or the stack is empty (libpam would use
 /// /etc/pam.d/other's). `read` returns a file's text.
 pub fn account_stack(
