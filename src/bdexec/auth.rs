@@ -17,7 +17,7 @@ use crate::policy::model::{Auth, Policy, Rule};
 use crate::state::{StateError, clock, nonce, rate};
 use std::ffi::OsString;
 use std::fmt;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -147,17 +147,7 @@ pub(super) fn authenticate(
         }
         // PAM's account stage for every rule (`pam_account`, default on); a
         // password rule runs it after the password.
-        let account = || {
-            if policy.defaults.pam_account {
-                account(
-                    ctx.caller.name.as_deref(),
-                    ctx.caller.uid,
-                    memo(policy, state_dir),
-                )
-            } else {
-                Ok(())
-            }
-        };
+        let account = || account(ctx, policy, state_dir);
         if allowed.auth != Auth::Approval && !opts.token.is_empty() {
             // Nothing given is ignored: tokens for a rule that takes none
             // refuse rather than pass unnoticed.
@@ -248,13 +238,7 @@ pub(super) fn validate_only(
                 &PasswordOptions::of(ctx, opts, "root", true, true),
             )
             .map(|()| true),
-            _ if policy.defaults.pam_account => account(
-                ctx.caller.name.as_deref(),
-                ctx.caller.uid,
-                memo(policy, state_dir),
-            )
-            .map(|()| false),
-            _ => Ok(false),
+            _ => account(ctx, policy, state_dir).map(|()| false),
         }
     };
     steps().map_err(Refusal::from)
@@ -285,12 +269,7 @@ pub(super) fn authenticate_edit(
         Auth::Password if ctx.caller.uid != 0 => {
             rule_password(ctx, opts, policy, rule, state_dir, "root")?
         }
-        _ if policy.defaults.pam_account => account(
-            ctx.caller.name.as_deref(),
-            ctx.caller.uid,
-            memo(policy, state_dir),
-        )?,
-        _ => {}
+        _ => account(ctx, policy, state_dir)?,
     }
     rate_limit(rule, ctx.caller.uid, state_dir, clock)
 }
@@ -435,23 +414,22 @@ fn password(
     Ok(())
 }
 
-/// The state directory, for the account memo, when the policy asks for
-/// it (`[defaults] pam_account_memo`).
-fn memo<'a>(policy: &Policy, state_dir: &'a OwnedFd) -> Option<BorrowedFd<'a>> {
-    policy.defaults.pam_account_memo.then(|| state_dir.as_fd())
-}
-
 /// PAM's account stage alone, silent (expired or locked accounts,
 /// pam_access, pam_time): for every allowed rule that runs no password
-/// step, while `[defaults] pam_account` is on (docs/pam.md). With the
-/// memo (`memo_dir`), an accepted verdict whose inputs have not changed
-/// is taken from it without loading PAM (src/auth/memo.rs).
-fn account(
-    user: Option<&str>,
-    uid: u32,
-    memo_dir: Option<BorrowedFd<'_>>,
-) -> Result<(), AuthStepError> {
-    let user = user.ok_or(AuthStepError::NoUserName("the PAM account stage needs one"))?;
+/// step, while `[defaults] pam_account` is on (docs/pam.md; nothing when
+/// it is off). With the memo (`[defaults] pam_account_memo`), an
+/// accepted verdict whose inputs have not changed is taken from the
+/// state directory without loading PAM (src/auth/memo.rs).
+fn account(ctx: &Ctx, policy: &Policy, state_dir: &OwnedFd) -> Result<(), AuthStepError> {
+    if !policy.defaults.pam_account {
+        return Ok(());
+    }
+    let (uid, memo_dir) = (
+        ctx.caller.uid,
+        policy.defaults.pam_account_memo.then(|| state_dir.as_fd()),
+    );
+    let user = (ctx.caller.name.as_deref())
+        .ok_or(AuthStepError::NoUserName("the PAM account stage needs one"))?;
     let service = pam::service_name();
     // Root's calls keep PAM on every call: only they can write libpam's
     // USER_ACCT record to the kernel audit (docs/pam.md).
