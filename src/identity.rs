@@ -10,8 +10,11 @@ use crate::request::{Caller, Target};
 use nix::unistd::{Gid, Group, Uid, User};
 use std::ffi::{CString, OsStr};
 use std::fmt;
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+
+pub mod groups_memo;
 
 /// This layer's error.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,7 +89,7 @@ pub fn parse_target_arg(arg: &OsStr) -> Result<Principal, IdentityError> {
     }
 }
 
-fn account(u: User) -> Result<TargetAccount, IdentityError> {
+fn account(u: User, memo: Option<BorrowedFd<'_>>) -> Result<TargetAccount, IdentityError> {
     let mut target = Target {
         uid: u.uid.as_raw(),
         gid: u.gid.as_raw(),
@@ -94,7 +97,7 @@ fn account(u: User) -> Result<TargetAccount, IdentityError> {
         gids: Vec::new(),
         group_names: Vec::new(),
     };
-    fill_target_groups(&mut target)?;
+    fill_target_groups(&mut target, memo)?;
     Ok(TargetAccount {
         target,
         home: u.dir,
@@ -104,23 +107,48 @@ fn account(u: User) -> Result<TargetAccount, IdentityError> {
 
 /// Read the target's current groups (NSS) into `gids` and `group_names`:
 /// what the decision checks `run_as = ["%group"]` against and what the
-/// command gets.
-pub fn fill_target_groups(t: &mut Target) -> Result<(), IdentityError> {
+/// command gets. With `memo` (the state directory), an answer that only
+/// /etc/group decides is memoised there (see [`groups_memo`]).
+pub fn fill_target_groups(
+    t: &mut Target,
+    memo: Option<BorrowedFd<'_>>,
+) -> Result<(), IdentityError> {
+    let key = memo.and_then(|_| groups_memo::probe(&t.name, t.gid));
+    if let (Some(dir), Some(k)) = (memo, &key)
+        && let Some(groups) = groups_memo::lookup(dir, k, t.gid)
+    {
+        crate::base::testhook::point("groups-memo-hit");
+        t.gids = groups.iter().map(|(g, _)| *g).collect();
+        t.group_names = groups.into_iter().map(|(_, n)| n).collect();
+        return Ok(());
+    }
     let mut gids: Vec<u32> = Vec::new();
     for g in target_groups(t)? {
         if !gids.contains(&g.as_raw()) {
             gids.push(g.as_raw());
         }
     }
-    t.group_names = gids
+    let named: Vec<(u32, Option<String>)> = gids
         .iter()
-        .filter_map(|g| {
-            nix::unistd::Group::from_gid(Gid::from_raw(*g))
+        .map(|g| {
+            let name = nix::unistd::Group::from_gid(Gid::from_raw(*g))
                 .ok()
                 .flatten()
+                .map(|g| g.name);
+            (*g, name)
         })
-        .map(|g| g.name)
         .collect();
+    if let (Some(dir), Some(k)) = (memo, key)
+        && named.iter().all(|(_, n)| n.is_some())
+        && groups_memo::probe(&t.name, t.gid) == Some(k)
+    {
+        let whole: Vec<(u32, String)> = named
+            .iter()
+            .filter_map(|(g, n)| Some((*g, n.clone()?)))
+            .collect();
+        groups_memo::insert(dir, &k, &whole);
+    }
+    t.group_names = named.into_iter().filter_map(|(_, n)| n).collect();
     t.gids = gids;
     Ok(())
 }
@@ -128,6 +156,15 @@ pub fn fill_target_groups(t: &mut Target) -> Result<(), IdentityError> {
 /// Resolve a target principal through NSS. A `#uid` without a passwd
 /// entry is refused (sudo's default, `runas_allow_unknown_id` off).
 pub fn resolve_target(p: &Principal) -> Result<TargetAccount, IdentityError> {
+    resolve_target_in(p, None)
+}
+
+/// [`resolve_target`], with the group memo in `memo` (the state
+/// directory, root's): see [`fill_target_groups`].
+pub fn resolve_target_in(
+    p: &Principal,
+    memo: Option<BorrowedFd<'_>>,
+) -> Result<TargetAccount, IdentityError> {
     let found = match p {
         Principal::Name(n) => User::from_name(n)
             .map_err(|e| IdentityError::Lookup(format!("{n}: {}", e.desc())))?
@@ -143,7 +180,7 @@ pub fn resolve_target(p: &Principal) -> Result<TargetAccount, IdentityError> {
     if found.uid.as_raw() == u32::MAX || found.gid.as_raw() == u32::MAX {
         return Err(IdentityError::BadTargetSyntax(found.name));
     }
-    account(found)
+    account(found, memo)
 }
 
 /// Whether `now` (a fresh [`target_groups`]) is the same set of groups

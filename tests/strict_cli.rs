@@ -223,13 +223,13 @@ fn pam_account_stage_for_rules_without_a_password() {
 /// (src/policy/stamp.rs).
 const SETTLE: std::time::Duration = std::time::Duration::from_millis(3300);
 
-/// A call of `id -u` as `user` that stops at the memo hit (test hooks):
-/// whether it stopped there; it is then continued and must succeed.
-fn user_hits_the_memo(env: &TestEnv, user: &str) -> bool {
+/// A call of `args` as `user` with the test hook paused at `point`:
+/// whether it stopped there (it is then continued), and its output.
+fn paused_call(env: &TestEnv, user: &str, args: &[&str], point: &str) -> (bool, Out) {
     let mut r = env
         .bdexec(user)
-        .args(["/usr/bin/id", "-u"])
-        .env("BELLADONNA_TEST_PAUSE", "account-memo-hit")
+        .args(args)
+        .env("BELLADONNA_TEST_PAUSE", point)
         .spawn();
     let stopped = r.wait_stopped(std::time::Duration::from_secs(20));
     if stopped {
@@ -239,7 +239,14 @@ fn user_hits_the_memo(env: &TestEnv, user: &str) -> bool {
         )
         .expect("continue bdexec");
     }
-    r.wait().expect_stdout("0\n", "id -u as root");
+    (stopped, r.wait())
+}
+
+/// A call of `id -u` as `user`: whether it stopped at the account memo's
+/// hit; it must succeed.
+fn user_hits_the_memo(env: &TestEnv, user: &str) -> bool {
+    let (stopped, o) = paused_call(env, user, &["/usr/bin/id", "-u"], "account-memo-hit");
+    o.expect_stdout("0\n", "id -u as root");
     stopped
 }
 
@@ -399,4 +406,138 @@ fn term_is_unknown_when_the_caller_has_none() {
         o.stdout_str().lines().any(|l| l == "TERM=xterm-256color"),
         "{o}"
     );
+}
+
+const GROUPS_POLICY: &str = r#"version = 1
+[[rule]]
+name = "alice-groups"
+users = ["alice"]
+commands = ["/usr/bin/id -G"]
+auth = "none"
+"#;
+
+/// A call of `id -G` as root by alice that stops at the group memo's hit
+/// (test hooks): whether it stopped there, and the gids the command got.
+fn groups_call(env: &TestEnv) -> (bool, Vec<u32>) {
+    let (stopped, o) = paused_call(env, "alice", &["/usr/bin/id", "-G"], "groups-memo-hit");
+    o.expect_code(0, "id -G as root");
+    let gids = o
+        .stdout_str()
+        .split_whitespace()
+        .map(|g| g.parse().expect("a gid"))
+        .collect();
+    (stopped, gids)
+}
+
+/// /etc/group with root a member of exactly `gids` among the test's
+/// groups 4701..4799 (the host's lines as they are).
+fn root_in(env: &TestEnv, gids: &[u32]) {
+    let path = env.etc("group");
+    let text = fs::read_to_string(&path).unwrap();
+    let mut out: String = text
+        .lines()
+        .filter(|l| !l.starts_with("memo"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for g in 4701..=4703u32 {
+        let members = if gids.contains(&g) { "root" } else { "" };
+        out.push_str(&format!("memo{g}:x:{g}:{members}\n"));
+    }
+    write_mode(&path, out.as_bytes(), 0o644);
+}
+
+fn nsswitch(env: &TestEnv, group_line: &str) {
+    write_mode(
+        &env.etc("nsswitch.conf"),
+        format!("passwd: files\ngroup: {group_line}\nshadow: files\n").as_bytes(),
+        0o644,
+    );
+}
+
+/// The group memo (docs/performance.md "The group memo"): with Debian's
+/// `group: files systemd`, root's groups are taken from the memo once
+/// /etc/group and nsswitch.conf are settled, without asking NSS; a change
+/// to /etc/group is seen by the very next call (added and removed
+/// memberships alike); another NSS source or a running nscd keeps NSS on
+/// every call; a memo that is not root's 0600 file is not read.
+#[test]
+fn group_memo_holds_only_while_etc_group_is_unchanged() {
+    let env = test_env!("group_memo_holds_only_while_etc_group_is_unchanged");
+    let memo = env.run_dir().join("belladonna/groups.memo");
+    env.policy(GROUPS_POLICY);
+    nsswitch(&env, "files systemd");
+    root_in(&env, &[4701]);
+    let (hit, gids) = groups_call(&env);
+    assert!(!hit && gids.contains(&4701), "fresh files: NSS, {gids:?}");
+    assert!(!memo.exists(), "not settled: not memoised");
+    std::thread::sleep(SETTLE);
+    let (hit, gids) = groups_call(&env);
+    assert!(!hit && gids.contains(&4701), "settled: NSS once, {gids:?}");
+    assert!(memo.exists(), "settled: memoised");
+    let (hit, memoised) = groups_call(&env);
+    assert!(hit, "settled and memoised: no NSS");
+    assert_eq!(memoised, gids, "the memo gives what NSS gave");
+
+    // Root joins a group and leaves one: seen at once, and once settled.
+    root_in(&env, &[4702]);
+    let (hit, gids) = groups_call(&env);
+    assert!(!hit, "just changed: NSS");
+    assert!(gids.contains(&4702) && !gids.contains(&4701), "{gids:?}");
+    std::thread::sleep(SETTLE);
+    assert!(!groups_call(&env).0, "settled: NSS once");
+    let (hit, gids) = groups_call(&env);
+    assert!(
+        hit && gids.contains(&4702) && !gids.contains(&4701),
+        "{gids:?}"
+    );
+
+    // The memo is what a hit serves: a group added to it (root's 0600
+    // file) shows; the same file at 0644 is ignored.
+    // Entries: key (32), count (u32), then gid (u32), name length (u8),
+    // name per group; the newest last. Walk them to the last one.
+    let mut blob = fs::read(&memo).unwrap();
+    let (mut at, mut last) = (0, 0);
+    while at < blob.len() {
+        last = at;
+        let count = u32::from_le_bytes(blob[at + 32..at + 36].try_into().unwrap());
+        at += 36;
+        for _ in 0..count {
+            at += 5 + usize::from(blob[at + 4]);
+        }
+    }
+    assert_eq!(at, blob.len(), "the memo's layout");
+    let count = u32::from_le_bytes(blob[last + 32..last + 36].try_into().unwrap());
+    blob[last + 32..last + 36].copy_from_slice(&(count + 1).to_le_bytes());
+    blob.extend_from_slice(&4799u32.to_le_bytes());
+    blob.push(6);
+    blob.extend_from_slice(b"forged");
+    write_mode(&memo, &blob, 0o600);
+    let (hit, gids) = groups_call(&env);
+    assert!(hit && gids.contains(&4799), "root's memo is read: {gids:?}");
+    fs::set_permissions(&memo, fs::Permissions::from_mode(0o644)).unwrap();
+    let (hit, gids) = groups_call(&env);
+    assert!(!hit && !gids.contains(&4799), "0644: ignored, {gids:?}");
+    let (hit, gids) = groups_call(&env);
+    assert!(hit && !gids.contains(&4799), "rewritten 0600, {gids:?}");
+
+    // Another source (it may add groups to root), a running nscd (its
+    // cache answers): NSS every call.
+    nsswitch(&env, "files ldap");
+    std::thread::sleep(SETTLE);
+    for round in ["first", "second"] {
+        let (hit, gids) = groups_call(&env);
+        assert!(!hit && gids.contains(&4702), "files ldap, {round}");
+    }
+    nsswitch(&env, "files systemd");
+    fs::create_dir_all(env.run_dir().join("nscd")).unwrap();
+    fs::write(env.run_dir().join("nscd/socket"), b"").unwrap();
+    std::thread::sleep(SETTLE);
+    for round in ["first", "second"] {
+        let (hit, gids) = groups_call(&env);
+        assert!(!hit && gids.contains(&4702), "nscd, {round}");
+    }
+    fs::remove_file(env.run_dir().join("nscd/socket")).unwrap();
+    assert!(!groups_call(&env).0, "nscd gone: NSS once");
+    assert!(groups_call(&env).0, "memoised again");
+    assert_eq!(env.audit_events("accept").len(), 15, "every call ran");
 }

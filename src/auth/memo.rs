@@ -21,11 +21,11 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::OsStr;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::base::atomic_file::{Replace, Temp, replace_at};
+use crate::base::atomic_file::{Replace, replace_at};
 use crate::base::secure_fs::{FileOwner, ModeRule, PrivateRead, read_private_at};
 use crate::policy::stamp::{self, Stamp};
 
@@ -244,37 +244,6 @@ pub fn key(build: &[u8; 32], uid: u32, name: &str, day: i64, stamps: &[Stamp]) -
     *h.finalize().as_bytes()
 }
 
-/// A regular file's text (at most `limit` bytes, else `None`) and its
-/// stamp, taken on the open file before it is read.
-fn read_stamped(path: &Path, limit: usize) -> Option<(String, Stamp)> {
-    use std::io::Read as _;
-    let f = std::fs::File::open(path).ok()?;
-    let stamp = stamp_fd(path, &f)?;
-    let mut text = String::new();
-    f.take(limit as u64 + 1).read_to_string(&mut text).ok()?;
-    (text.len() <= limit).then_some((text, stamp))
-}
-
-fn stamp_fd(path: &Path, f: &std::fs::File) -> Option<Stamp> {
-    let st = nix::sys::stat::fstat(f.as_fd()).ok()?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return None;
-    }
-    let fs = nix::sys::statfs::fstatfs(f.as_fd()).ok()?;
-    Some(Stamp::of(path, &st, fs.filesystem_type().0 as u64))
-}
-
-/// The stamp of the file at `path` (followed as libpam and NSS follow
-/// it), without opening it: the shadow file is not the caller's to read.
-fn stamp_path(path: &Path) -> Option<Stamp> {
-    let st = nix::sys::stat::stat(path).ok()?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-        return None;
-    }
-    let fs = nix::sys::statfs::statfs(path).ok()?;
-    Some(Stamp::of(path, &st, fs.filesystem_type().0 as u64))
-}
-
 fn module_path(name: &str) -> Option<PathBuf> {
     let arch = std::env::consts::ARCH;
     [
@@ -316,7 +285,7 @@ pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
     let t0 = stamp::now();
     let stamps = std::cell::RefCell::new(Vec::new());
     let read = |p: &Path| {
-        let (text, s) = read_stamped(p, MAX_CONF)?;
+        let (text, s) = stamp::read_stamped(p, MAX_CONF)?;
         stamps.borrow_mut().push(s);
         Some(text)
     };
@@ -328,7 +297,7 @@ pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
         .map(PathBuf::as_path)
         .chain(DATABASES.iter().map(Path::new))
     {
-        stamps.push(stamp_path(p)?);
+        stamps.push(stamp::of_path(p)?);
     }
     if !stamp::settled(&stamps, t0) {
         return None;
@@ -348,7 +317,7 @@ pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
 /// /etc/shadow have an entry for `user`. Reads /etc/shadow: run with
 /// the privileges PAM runs with.
 pub fn from_files(user: &str) -> bool {
-    let text = |p: &str| read_stamped(Path::new(p), MAX_DB).map(|(t, _)| t);
+    let text = |p: &str| stamp::read_stamped(Path::new(p), MAX_DB).map(|(t, _)| t);
     let Some(nss) = text("/etc/nsswitch.conf") else {
         return false;
     };
@@ -398,12 +367,7 @@ pub fn insert(dir: BorrowedFd<'_>, key: &[u8; 32]) {
         dir,
         OsStr::from_bytes(MEMO_NAME.as_bytes()),
         &blob,
-        &Replace {
-            mode: 0o600,
-            temp: Temp::Random,
-            overwrite: true,
-            fsync_dir: false,
-        },
+        &Replace::SCRATCH,
     );
 }
 

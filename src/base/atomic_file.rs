@@ -51,6 +51,18 @@ pub struct Replace<'a> {
     pub fsync_dir: bool,
 }
 
+impl Replace<'static> {
+    /// A root-private file in the tmpfs state directory that only saves
+    /// work (the policy cache, the memos): mode 0600, a random temporary
+    /// (no lock), replaced, no directory fsync (a lost file is rebuilt).
+    pub const SCRATCH: Replace<'static> = Replace {
+        mode: 0o600,
+        temp: Temp::Random,
+        overwrite: true,
+        fsync_dir: false,
+    };
+}
+
 /// Why the file was not replaced (nothing was changed, and the
 /// temporary is gone, unless the failure was the directory fsync after
 /// the rename).

@@ -16,6 +16,7 @@ use crate::identity::{self, TargetAccount};
 use crate::policy::model::{Auth, CommandSpec, Policy, Principal, Rule, Session};
 use crate::request::Request;
 use crate::state::clock::Clock;
+use std::os::fd::AsFd as _;
 use std::os::unix::ffi::OsStrExt;
 
 /// An allowed request, before its authentication.
@@ -73,8 +74,12 @@ pub(super) fn authorize<'p>(
     // without -u: root, as sudo's runas_default; -g without -u: the
     // caller itself.
     let daily = &opts.daily;
-    let target_of =
-        |p: &Principal| identity::resolve_target(p).map_err(|e| Refusal::denied(e.to_string()));
+    // The state directory holds the group memo (src/identity/groups_memo.rs);
+    // a copy of its fd, as `ctx` changes below.
+    let memo = ctx.refusal_state.as_ref().and_then(|d| d.try_clone().ok());
+    let memo_fd = memo.as_ref().map(|d| d.as_fd());
+    let resolve_target = |p: &Principal| identity::resolve_target_in(p, memo_fd);
+    let target_of = |p: &Principal| resolve_target(p).map_err(|e| Refusal::denied(e.to_string()));
     let group = match &daily.group {
         Some(g) => Some(super::daily::group(g)?),
         None => None,
@@ -145,10 +150,7 @@ pub(super) fn authorize<'p>(
         // lookup an ordinary denial makes (haze: the same work).
         let implied = match &explicit {
             Some(_) => None,
-            None => d
-                .run_as
-                .first()
-                .and_then(|p| identity::resolve_target(p).ok()),
+            None => d.run_as.first().and_then(|p| resolve_target(p).ok()),
         };
         return Err(Refusal {
             keep: super::refusal::Keep::Decoy {
@@ -170,7 +172,7 @@ pub(super) fn authorize<'p>(
                 None => {
                     // No allow rule: say in the record whether a deny rule
                     // (for the usual target, root) also matched.
-                    let root = identity::resolve_target(&Principal::Id(0)).ok();
+                    let root = resolve_target(&Principal::Id(0)).ok();
                     let denial = decide::deny_without_target(
                         policy,
                         &ctx.caller,
@@ -184,7 +186,7 @@ pub(super) fn authorize<'p>(
                         Subject::of(None, Some(&cmd_path), denial.rule.map(|r| r.name.as_str())),
                     ));
                 }
-                Some(p) => identity::resolve_target(p).map_err(|e| {
+                Some(p) => resolve_target(p).map_err(|e| {
                     Refusal::denied(format!("run_as target: {e}")).about(Subject::of(
                         None,
                         Some(&cmd_path),

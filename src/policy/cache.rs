@@ -45,7 +45,7 @@
 //! measurement).
 #![forbid(unsafe_code)]
 
-use crate::base::atomic_file::{Replace, Temp, replace_at};
+use crate::base::atomic_file::{Replace, replace_at};
 use crate::base::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
 use crate::policy::PolicyError;
 use crate::policy::index::{Index, caller_keys};
@@ -677,18 +677,7 @@ pub fn read(dir: BorrowedFd<'_>) -> Result<Compiled, Stale> {
 /// Write the cache (root 0600, atomically: a reader sees the old or the
 /// new blob). A planted file of that name is replaced, never reused.
 pub fn write(dir: BorrowedFd<'_>, blob: &[u8]) -> Result<(), String> {
-    replace_at(
-        dir,
-        OsStr::new(CACHE_NAME),
-        blob,
-        &Replace {
-            mode: 0o600,
-            temp: Temp::Random,
-            overwrite: true,
-            fsync_dir: false,
-        },
-    )
-    .map_err(|e| e.to_string())
+    replace_at(dir, OsStr::new(CACHE_NAME), blob, &Replace::SCRATCH).map_err(|e| e.to_string())
 }
 
 /// What [`load`] did.

@@ -113,6 +113,35 @@ pub fn settled(stamps: &[Stamp], t0: i128) -> bool {
             .all(|s| trusted_fs(s.fs) && s.ctime < t0.saturating_sub(MARGIN_NS))
 }
 
+/// The stamp of the regular file at `path` (followed, as NSS and libpam
+/// follow it), without opening it: stat and statfs. `None` for anything
+/// else or an error.
+pub fn of_path(path: &Path) -> Option<Stamp> {
+    let st = nix::sys::stat::stat(path).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    let fs = nix::sys::statfs::statfs(path).ok()?;
+    Some(Stamp::of(path, &st, fs.filesystem_type().0 as u64))
+}
+
+/// A regular file's text (at most `limit` bytes, else `None`) and its
+/// stamp, taken on the open file before it is read.
+pub fn read_stamped(path: &Path, limit: usize) -> Option<(String, Stamp)> {
+    use std::io::Read as _;
+    use std::os::fd::AsFd as _;
+    let f = std::fs::File::open(path).ok()?;
+    let st = nix::sys::stat::fstat(f.as_fd()).ok()?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    let fs = nix::sys::statfs::fstatfs(f.as_fd()).ok()?;
+    let stamp = Stamp::of(path, &st, fs.filesystem_type().0 as u64);
+    let mut text = String::new();
+    f.take(limit as u64 + 1).read_to_string(&mut text).ok()?;
+    (text.len() <= limit).then_some((text, stamp))
+}
+
 /// The real-time clock now, in ns since the epoch (0 if unreadable: no
 /// stamp is then settled).
 pub fn now() -> i128 {
