@@ -16,6 +16,16 @@ use std::path::PathBuf;
 
 pub mod groups_memo;
 
+/// glibc asks nscd first when its socket exists; nscd's cache then
+/// answers, and a cache is not a file whose stamp the memos can take
+/// (src/auth/memo.rs, [`groups_memo`]).
+const NSCD_SOCKET: &str = "/var/run/nscd/socket";
+
+/// Whether NSS answers through nscd (its socket exists).
+pub fn nscd_running() -> bool {
+    std::path::Path::new(NSCD_SOCKET).exists()
+}
+
 /// This layer's error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdentityError {

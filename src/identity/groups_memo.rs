@@ -47,10 +47,6 @@ const MAX_NSSWITCH: usize = 64 * 1024;
 /// only other source is `systemd`: nss-systemd refuses to extend root.
 const FIXED: &[&str] = &["root"];
 
-/// glibc asks nscd first when its socket exists; nscd's cache then
-/// answers, and a cache is not a file whose stamp we can take.
-const NSCD_SOCKET: &str = "/var/run/nscd/socket";
-
 /// The files whose bytes decide the list and the names.
 const DATABASES: &[&str] = &["/etc/group", "/etc/nsswitch.conf"];
 
@@ -168,7 +164,7 @@ pub fn storable(groups: &[(u32, String)]) -> bool {
 /// local kernel's.
 pub fn probe(user: &str, gid: u32) -> Option<[u8; 32]> {
     let t0 = stamp::now();
-    if Path::new(NSCD_SOCKET).exists() {
+    if super::nscd_running() {
         return None;
     }
     let (nss, nss_stamp) = stamp::read_stamped(Path::new(DATABASES[1]), MAX_NSSWITCH)?;
