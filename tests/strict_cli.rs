@@ -14,6 +14,18 @@ use std::os::unix::fs::PermissionsExt;
 
 /// A policy whose one rule lets alice run `/usr/bin/id -u` as root
 /// without a password.
+/// The tests of this file run one at a time. Each call mounts its own
+/// overlay on /etc, and a file seen through it carries the overlay's
+/// anonymous device number, which a mount made meanwhile by a test
+/// running in parallel shifts: the memos' stamps include the device, so
+/// a settled file would look changed and the memo tests fail at random.
+/// (A host's /etc is mounted once: its device numbers do not move.)
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 const NONE_POLICY: &str = r#"version = 1
 [[rule]]
 name = "alice-id"
@@ -31,6 +43,7 @@ fn no_record(env: &TestEnv, ctx: &str) {
 
 #[test]
 fn user_values_are_read_as_getopt_reads_them() {
+    let _serial = serial();
     let env = std_env!("user_values_are_read_as_getopt_reads_them");
     // `-u=root` is the user "=root" (getopt, sudo), not root.
     let o = env.run_as_user("alice", &["-u=root", "/usr/bin/id", "-u"]);
@@ -56,6 +69,7 @@ fn user_values_are_read_as_getopt_reads_them() {
 
 #[test]
 fn combinations_outside_the_synopsis_are_usage_errors() {
+    let _serial = serial();
     let env = std_env!("combinations_outside_the_synopsis_are_usage_errors");
     let cases: &[&[&str]] = &[
         &["-k", "-u", "root"],
@@ -89,6 +103,7 @@ fn combinations_outside_the_synopsis_are_usage_errors() {
 /// panic or an abort; exit 6 (bdexec(8)) with one line on stderr.
 #[test]
 fn output_into_a_closed_pipe_exits_6() {
+    let _serial = serial();
     let env = std_env!("output_into_a_closed_pipe_exits_6");
     let closed = env.compile_c(
         "closed_pipe",
@@ -115,6 +130,7 @@ int main(int argc, char **argv) {
 
 #[test]
 fn caller_without_an_account_is_refused() {
+    let _serial = serial();
     let env = test_env!("caller_without_an_account_is_refused");
     // mallory's uid and group stay, its passwd entry goes; rules by uid
     // and gid would match it.
@@ -185,6 +201,7 @@ fn pam_service(env: &TestEnv, text: &str) {
 /// documented way out.
 #[test]
 fn pam_account_stage_for_rules_without_a_password() {
+    let _serial = serial();
     let env = test_env!("pam_account_stage_for_rules_without_a_password");
     env.policy(NONE_POLICY);
     pam_service(&env, PROJECT_PAM);
@@ -290,10 +307,12 @@ fn age_alices_password(env: &TestEnv, aged: bool) {
 /// memo without loading PAM; any change to them (here alice's shadow
 /// entry) runs PAM again at once and its refusal holds; a module the
 /// memo does not know (pam_warn) keeps PAM on every call; a memo file
-/// that is not root's 0600 is ignored; root's calls always run PAM;
+/// that is not root's 0600 is ignored; nscd running keeps PAM on every
+/// call; root's calls always run PAM;
 /// `pam_account_memo = false` memoises nothing.
 #[test]
 fn pam_account_memo_holds_only_while_nothing_changed() {
+    let _serial = serial();
     let env = test_env!("pam_account_memo_holds_only_while_nothing_changed");
     let memo = env.run_dir().join("belladonna/account.memo");
     let root_rule = "[[rule]]\nname = \"root-id\"\nusers = [\"root\"]\ncommands = [\"/usr/bin/id -u\"]\nauth = \"none\"\n";
@@ -341,6 +360,15 @@ fn pam_account_memo_holds_only_while_nothing_changed() {
     assert!(!hits_the_memo(&env), "mode 0644: ignored");
     assert!(hits_the_memo(&env), "rewritten 0600 by the call before");
 
+    // nscd running: pam_unix's lookups would come from its cache.
+    let nscd = env.run_dir().join("nscd/socket");
+    fs::create_dir_all(nscd.parent().unwrap()).unwrap();
+    fs::write(&nscd, b"").unwrap();
+    assert!(!hits_the_memo(&env), "nscd running");
+    assert!(!hits_the_memo(&env), "nscd running, again");
+    fs::remove_file(&nscd).unwrap();
+    assert!(hits_the_memo(&env), "nscd gone: memoised");
+
     // Root's calls run PAM every time.
     assert!(!user_hits_the_memo(&env, "root"), "root, first call");
     assert!(!user_hits_the_memo(&env, "root"), "root, again");
@@ -375,6 +403,7 @@ auth = "password"
 /// not authenticate; `-l` with nothing allowed exits 1.
 #[test]
 fn who_is_asked_for_a_password() {
+    let _serial = serial();
     let env = test_env!("who_is_asked_for_a_password");
     env.policy(SELF_AND_ROOT);
     env.run_as_root(&["-n", "/usr/bin/id", "-u"])
@@ -393,6 +422,7 @@ fn who_is_asked_for_a_password() {
 
 #[test]
 fn term_is_unknown_when_the_caller_has_none() {
+    let _serial = serial();
     let env = std_env!("term_is_unknown_when_the_caller_has_none");
     let o = env.run_as_user("alice", &["/usr/bin/env"]);
     o.expect_code(0, "env");
@@ -462,6 +492,7 @@ fn nsswitch(env: &TestEnv, group_line: &str) {
 /// every call; a memo that is not root's 0600 file is not read.
 #[test]
 fn group_memo_holds_only_while_etc_group_is_unchanged() {
+    let _serial = serial();
     let env = test_env!("group_memo_holds_only_while_etc_group_is_unchanged");
     let memo = env.run_dir().join("belladonna/groups.memo");
     env.policy(GROUPS_POLICY);
