@@ -44,6 +44,7 @@ fn refused(env: &TestEnv, ctx: &str) {
 
 #[test]
 fn a_changed_policy_is_seen_by_the_next_call() {
+    let _serial = serial();
     let env = test_env!("a_changed_policy_is_seen_by_the_next_call");
     assert_eq!(ALLOW.len(), DENY.len());
     env.policy(ALLOW);
@@ -68,6 +69,7 @@ fn a_changed_policy_is_seen_by_the_next_call() {
 
 #[test]
 fn a_large_policy_decides_as_a_small_one() {
+    let _serial = serial();
     let env = test_env!("a_large_policy_decides_as_a_small_one");
     let mut p = String::from("version = 1\n");
     for i in 0..3000 {
@@ -145,6 +147,7 @@ fn forged(good: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_cache_planted_by_a_user_is_not_used() {
+    let _serial = serial();
     let env = test_env!("a_cache_planted_by_a_user_is_not_used");
     env.policy(DENIED);
     refused(&env, "the deny rule wins");
@@ -200,6 +203,7 @@ fn cont(r: &common::Running) {
 /// stamps, then bytes).
 #[test]
 fn settled_stamps_stand_for_the_bytes_and_every_change_is_seen() {
+    let _serial = serial();
     let env = test_env!("settled_stamps_stand_for_the_bytes_and_every_change_is_seen");
     let stamped = |env: &TestEnv| {
         let blob = std::fs::read(cache_file(env)).expect("cache");

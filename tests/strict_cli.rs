@@ -14,18 +14,6 @@ use std::os::unix::fs::PermissionsExt;
 
 /// A policy whose one rule lets alice run `/usr/bin/id -u` as root
 /// without a password.
-/// The tests of this file run one at a time. Each call mounts its own
-/// overlay on /etc, and a file seen through it carries the overlay's
-/// anonymous device number, which a mount made meanwhile by a test
-/// running in parallel shifts: the memos' stamps include the device, so
-/// a settled file would look changed and the memo tests fail at random.
-/// (A host's /etc is mounted once: its device numbers do not move.)
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 const NONE_POLICY: &str = r#"version = 1
 [[rule]]
 name = "alice-id"

@@ -1285,3 +1285,17 @@ users = ["#61002"]
 commands = ["/usr/bin/id -u"]
 auth = "none"
 "##;
+
+/// For the tests of a file that depend on stamps (the policy cache, the
+/// memos): each takes [`serial`] first, so they run one at a time. Each
+/// call mounts its own overlay on /etc, and a file seen through it
+/// carries the overlay's anonymous device number, which a mount made
+/// meanwhile by a test running in parallel shifts: stamps include the
+/// device, so a settled file would look changed and such tests fail at
+/// random. (A host's /etc is mounted once: its device numbers do not
+/// move.)
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
