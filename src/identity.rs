@@ -141,21 +141,16 @@ pub fn fill_target_groups(
     let named: Vec<(u32, Option<String>)> = gids
         .iter()
         .map(|g| {
-            let name = nix::unistd::Group::from_gid(Gid::from_raw(*g))
-                .ok()
-                .flatten()
-                .map(|g| g.name);
-            (*g, name)
+            let name = Group::from_gid(Gid::from_raw(*g)).ok().flatten();
+            (*g, name.map(|g| g.name))
         })
         .collect();
-    if let (Some(dir), Some(k)) = (memo, key)
-        && named.iter().all(|(_, n)| n.is_some())
+    // Memoised only when every gid has a name (the memo holds pairs).
+    let whole: Option<Vec<(u32, String)>> =
+        named.iter().map(|(g, n)| Some((*g, n.clone()?))).collect();
+    if let (Some(dir), Some(k), Some(whole)) = (memo, key, whole)
         && groups_memo::probe(&t.name, t.gid) == Some(k)
     {
-        let whole: Vec<(u32, String)> = named
-            .iter()
-            .filter_map(|(g, n)| Some((*g, n.clone()?)))
-            .collect();
         groups_memo::insert(dir, &k, &whole);
     }
     t.group_names = named.into_iter().filter_map(|(_, n)| n).collect();

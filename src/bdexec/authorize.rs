@@ -16,7 +16,7 @@ use crate::identity::{self, TargetAccount};
 use crate::policy::model::{Auth, CommandSpec, Policy, Principal, Rule, Session};
 use crate::request::Request;
 use crate::state::clock::Clock;
-use std::os::fd::AsFd as _;
+use std::os::fd::{AsFd as _, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
 /// An allowed request, before its authentication.
@@ -67,6 +67,7 @@ pub(super) fn authorize<'p>(
     ctx: &mut Ctx,
     opts: &BdexecArgs,
     loaded: &'p load::Policy,
+    state_dir: &OwnedFd,
     clock: &Clock,
 ) -> Result<Allowed<'p>, Refusal> {
     let policy = &loaded.loaded.policy;
@@ -74,11 +75,8 @@ pub(super) fn authorize<'p>(
     // without -u: root, as sudo's runas_default; -g without -u: the
     // caller itself.
     let daily = &opts.daily;
-    // The state directory holds the group memo (src/identity/groups_memo.rs);
-    // a copy of its fd, as `ctx` changes below.
-    let memo = ctx.refusal_state.as_ref().and_then(|d| d.try_clone().ok());
-    let memo_fd = memo.as_ref().map(|d| d.as_fd());
-    let resolve_target = |p: &Principal| identity::resolve_target_in(p, memo_fd);
+    // The state directory holds the group memo (src/identity/groups_memo.rs).
+    let resolve_target = |p: &Principal| identity::resolve_target_in(p, Some(state_dir.as_fd()));
     let target_of = |p: &Principal| resolve_target(p).map_err(|e| Refusal::denied(e.to_string()));
     let group = match &daily.group {
         Some(g) => Some(super::daily::group(g)?),

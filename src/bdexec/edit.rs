@@ -87,9 +87,12 @@ fn edit_files(
 ) -> Result<i32, Refusal> {
     let policy = &loaded.loaded.policy;
     ctx.argv = opts.command.iter().map(|a| a.as_bytes().to_vec()).collect();
+    let memo = Some(state_dir.as_fd());
     let target = match &opts.user {
-        Some(u) => identity::parse_target_arg(u).and_then(|p| identity::resolve_target(&p)),
-        None => identity::resolve_target(&Principal::Id(0)),
+        Some(u) => {
+            identity::parse_target_arg(u).and_then(|p| identity::resolve_target_in(&p, memo))
+        }
+        None => identity::resolve_target_in(&Principal::Id(0), memo),
     }
     .map_err(|e| Refusal::denied(e.to_string()))?;
     let files = ctx.argv.clone();

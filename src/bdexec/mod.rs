@@ -122,7 +122,7 @@ fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i3
     if mode == cli::Mode::Edit {
         return edit::edit(ctx, &opts, &loaded, &state_dir, &clock);
     }
-    let allowed = authorize::authorize(ctx, &opts, &loaded, &clock)?;
+    let allowed = authorize::authorize(ctx, &opts, &loaded, &state_dir, &clock)?;
     // The caller's -E, -P, -T checked against the rule, before any prompt.
     let granted = options::grant(&opts.driver, &allowed)?;
     let approved_by = auth::authenticate(ctx, &opts, policy, &allowed, &state_dir, &clock)?;

@@ -85,7 +85,7 @@ pub(super) fn answer(
         (loaded, policy)
     };
     if mode == Mode::Check {
-        return check(ctx, opts, loaded, clock).map(Some);
+        return check(ctx, opts, loaded, state_dir, clock).map(Some);
     }
     if opts.reset_timestamp {
         // -k: this terminal session's timestamp; without one, all.
@@ -135,9 +135,10 @@ fn check(
     ctx: &mut Ctx,
     opts: &BdexecArgs,
     loaded: &load::Policy,
+    state_dir: &OwnedFd,
     clock: &Clock,
 ) -> Result<i32, Refusal> {
-    let line = match super::authorize::authorize(ctx, opts, loaded, clock) {
+    let line = match super::authorize::authorize(ctx, opts, loaded, state_dir, clock) {
         Ok(a) => Some((a.cmd_path, a.args)),
         Err(Refusal {
             keep: Keep::Decoy { .. },

@@ -48,7 +48,8 @@ const MAX_NSSWITCH: usize = 64 * 1024;
 const FIXED: &[&str] = &["root"];
 
 /// The files whose bytes decide the list and the names.
-const DATABASES: &[&str] = &["/etc/group", "/etc/nsswitch.conf"];
+const GROUP: &str = "/etc/group";
+const NSSWITCH: &str = "/etc/nsswitch.conf";
 
 /// The source lists of every `database` line of nsswitch.conf text.
 fn lines_of<'a>(nsswitch: &'a str, database: &str) -> Vec<Vec<&'a str>> {
@@ -167,11 +168,11 @@ pub fn probe(user: &str, gid: u32) -> Option<[u8; 32]> {
     if super::nscd_running() {
         return None;
     }
-    let (nss, nss_stamp) = stamp::read_stamped(Path::new(DATABASES[1]), MAX_NSSWITCH)?;
+    let (nss, nss_stamp) = stamp::read_stamped(Path::new(NSSWITCH), MAX_NSSWITCH)?;
     if !files_only(&nss, user) {
         return None;
     }
-    let stamps = [stamp::of_path(Path::new(DATABASES[0]))?, nss_stamp];
+    let stamps = [stamp::of_path(Path::new(GROUP))?, nss_stamp];
     if !stamp::settled(&stamps, t0) {
         return None;
     }

@@ -76,7 +76,10 @@ const FLAG_NAMES_GROUPS: u8 = 2;
 /// times) is stale. The format version and the package version, and the
 /// running executable's device, inode, size, mtime and ctime.
 pub fn build_identity() -> [u8; 32] {
-    identity_of(Path::new("/proc/self/exe"))
+    // Asked by the policy cache and both memos on every call; the
+    // running executable does not change under a process.
+    static ID: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    *ID.get_or_init(|| identity_of(Path::new("/proc/self/exe")))
 }
 
 /// [`build_identity`] of the executable at `exe` (tests compute the key
