@@ -1,6 +1,8 @@
 # Belladonna — build, test, demo, install, bench.
 #
-#   make            build the release binaries (target/release/bdexec, bdctl)
+#   make            build the release binaries: bdctl and the dynamically
+#                   linked bdexec (target/release/), and the static bdexec
+#                   (target/<host triple>/release/bdexec)
 #   make deps       install the Debian packages the build, tests, demo and
 #                   bench need (as root; otherwise prints the command)
 #   make test       deps, then every test (unit + integration, as root)
@@ -35,6 +37,16 @@ PREFIX     ?= /usr
 DESTDIR    ?=
 BINDIR     ?= $(PREFIX)/bin
 SBINDIR    ?= $(PREFIX)/sbin
+# bdexec is two programs from one source: the static bdexec in $(BINDIR),
+# the common call, and its dynamically linked twin bdexec-pam, which the
+# static one execs when a call needs PAM or an NSS source beyond `files`
+# (PAM modules cannot be loaded into a static program). The static bdexec
+# looks for its twin at <its own directory>/../libexec/belladonna/
+# bdexec-pam, so LIBEXECDIR follows BINDIR (PREFIX=/usr:
+# /usr/libexec/belladonna); set BINDIR, never LIBEXECDIR. /proc/self/exe
+# has its symlinks resolved: BINDIR must name the real directory (on a
+# merged-/usr system /usr/bin, not /bin).
+LIBEXECDIR := $(patsubst %/,%,$(dir $(patsubst %/,%,$(BINDIR))))/libexec/belladonna
 MANDIR     ?= $(PREFIX)/share/man
 # The configuration, log and state paths are compile-time constants
 # (src/base/paths.rs); DESTDIR only relocates them for packaging.
@@ -43,7 +55,8 @@ LOGDIR     := /var/log/belladonna
 LIBDIR     := /var/lib/belladonna
 SETCAP     ?= setcap
 # Set NO_SETCAP=1 when packaging without privileges: the package's
-# postinst must then run: setcap $(BDEXEC_CAPS) $(BINDIR)/bdexec
+# postinst must then run: setcap $(BDEXEC_CAPS) on $(BINDIR)/bdexec and on
+# $(LIBEXECDIR)/bdexec-pam (the twin refuses to run without them too).
 NO_SETCAP  ?=
 # bdexec's file capabilities, permitted only: the id switch (setuid,
 # setgid), bounding-set and securebits control for capability grants
@@ -53,7 +66,16 @@ NO_SETCAP  ?=
 BDEXEC_CAPS ?= cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p
 TEST_THREADS ?= 2
 
-# Debian packages: build (build-essential, pkg-config),
+# The two bdexec builds. The static one: glibc linked in (static-pie),
+# built for an explicit --target so RUSTFLAGS stays off build scripts and
+# its artifacts land apart from the ordinary build's. The twin: the
+# ordinary `cargo build --release` output, installed as bdexec-pam.
+HOST          := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+STATIC_BDEXEC := target/$(HOST)/release/bdexec
+TWIN_BIN      := target/release/bdexec
+
+# Debian packages: build (build-essential, pkg-config; build-essential
+# brings libc6-dev, whose libc.a the static bdexec links),
 # tests (libseccomp2 and linux-libc-dev: the two independent syscall tables
 # tests/syscall_table.rs checks ours against, nothing links them;
 # libcap2-bin: setcap/getcap; strace; util-linux: unshare, setpriv,
@@ -85,12 +107,17 @@ ANSIBLE_DEB_PACKAGES := python3 python3-venv
 OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
 
 .PHONY: all build deps test test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench profile lint clean check-root kernel-matrix \
-	completions deb rpm packages gates gate-tools release verify-release test-packages test-release
+	completions dist deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
 
 build:
+	@[ -n "$(HOST)" ] || { echo "build: 'rustc -vV' names no host triple" >&2; exit 1; }
 	$(CARGO) build --release
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(HOST) --bin bdexec
+	@# A static bdexec has no program interpreter (PT_INTERP).
+	@if readelf -lW $(STATIC_BDEXEC) | grep -q INTERP; then \
+	  echo "build: $(STATIC_BDEXEC) is dynamically linked (expected static-pie)" >&2; exit 1; fi
 
 deps:
 	@missing=""; \
@@ -162,15 +189,18 @@ demo: deps build
 	@bash scripts/demo.sh
 
 install: build
-	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
-	install -m 0755 target/release/bdexec $(DESTDIR)$(BINDIR)/bdexec
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR)
+	install -m 0755 $(STATIC_BDEXEC) $(DESTDIR)$(BINDIR)/bdexec
+	install -m 0755 $(TWIN_BIN) $(DESTDIR)$(LIBEXECDIR)/bdexec-pam
 	install -m 0755 target/release/bdctl $(DESTDIR)$(SBINDIR)/bdctl
 	@if [ -n "$(NO_SETCAP)" ]; then \
-	  echo "install: NO_SETCAP set: run 'setcap $(BDEXEC_CAPS) $(BINDIR)/bdexec' on the target system"; \
+	  echo "install: NO_SETCAP set: on the target system run 'setcap $(BDEXEC_CAPS) $(BINDIR)/bdexec' and 'setcap $(BDEXEC_CAPS) $(LIBEXECDIR)/bdexec-pam'"; \
 	else \
-	  $(SETCAP) $(BDEXEC_CAPS) $(DESTDIR)$(BINDIR)/bdexec || { \
-	    echo "install: setcap failed (needs root and libcap2-bin; or NO_SETCAP=1 for packaging)" >&2; exit 1; }; \
-	  getcap $(DESTDIR)$(BINDIR)/bdexec; \
+	  for f in $(DESTDIR)$(BINDIR)/bdexec $(DESTDIR)$(LIBEXECDIR)/bdexec-pam; do \
+	    $(SETCAP) $(BDEXEC_CAPS) "$$f" || { \
+	      echo "install: setcap on $$f failed (needs root and libcap2-bin; or NO_SETCAP=1 for packaging)" >&2; exit 1; }; \
+	    getcap "$$f"; \
+	  done; \
 	fi
 	@for f in man/*.[1-8]; do \
 	  [ -e "$$f" ] || continue; \
@@ -196,13 +226,15 @@ install: build
 	fi
 	@if [ "$$(id -u)" = 0 ]; then \
 	  chown root:root $(DESTDIR)$(CONFDIR) $(DESTDIR)$(CONFDIR)/policy.d $(DESTDIR)$(CONFDIR)/policy.toml \
-	    $(DESTDIR)$(LOGDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)/bdexec $(DESTDIR)$(SBINDIR)/bdctl; \
+	    $(DESTDIR)$(LOGDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR)/bdexec $(DESTDIR)$(SBINDIR)/bdctl \
+	    $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(LIBEXECDIR)/bdexec-pam; \
 	fi
-	@# Never a setuid bit: bdexec works with its file capabilities only.
-	@chmod u-s,g-s $(DESTDIR)$(BINDIR)/bdexec
+	@# Never a setuid bit: bdexec and its twin work with file capabilities only.
+	@chmod u-s,g-s $(DESTDIR)$(BINDIR)/bdexec $(DESTDIR)$(LIBEXECDIR)/bdexec-pam
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/bdexec $(DESTDIR)$(SBINDIR)/bdctl
+	rm -f $(DESTDIR)$(BINDIR)/bdexec $(DESTDIR)$(LIBEXECDIR)/bdexec-pam $(DESTDIR)$(SBINDIR)/bdctl
+	@rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
 	@for f in man/*.[1-8]; do [ -e "$$f" ] || continue; s="$${f##*.}"; rm -f $(DESTDIR)$(MANDIR)/man$$s/$${f##*/}; done
 	@echo "uninstall: kept $(CONFDIR), $(LOGDIR) and $(LIBDIR) (policy and audit trail)"
 
@@ -255,11 +287,21 @@ completions:
 	$(CARGO) build --features gen-tools --bin belladonna-gen
 	target/debug/belladonna-gen completions target/completions
 
-deb: build completions
+# Both packages take bdexec and its twin from target/dist/: cargo-deb
+# treats every target/release/ asset path as its own (rewritten to
+# target/<triple>/release/ under --target) and refuses a literal
+# target/<triple>/release/ path, so the static bdexec and the twin, both
+# named bdexec by cargo, are copied here under their installed names.
+dist: build
+	install -d -m 0755 target/dist
+	install -m 0755 $(STATIC_BDEXEC) target/dist/bdexec
+	install -m 0755 $(TWIN_BIN) target/dist/bdexec-pam
+
+deb: build completions dist
 	$(CARGO) deb --no-build --no-strip
 	@ls -l target/debian/*.deb
 
-rpm: build completions
+rpm: build completions dist
 	$(CARGO) generate-rpm
 	@ls -l target/generate-rpm/*.rpm
 

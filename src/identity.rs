@@ -7,7 +7,7 @@
 
 use crate::policy::model::Principal;
 use crate::request::{Caller, Target};
-use nix::unistd::{Gid, Group, Uid, User};
+use nix::unistd::{Gid, User};
 use std::ffi::{CString, OsStr};
 use std::fmt;
 use std::os::fd::BorrowedFd;
@@ -15,6 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 pub mod groups_memo;
+pub mod nss;
 
 /// glibc asks nscd first when its socket exists; nscd's cache then
 /// answers, and a cache is not a file whose stamp the memos can take
@@ -35,6 +36,9 @@ pub enum IdentityError {
     UnknownUser(String),
     /// NSS lookup failed.
     Lookup(String),
+    /// The static bdexec could not hand a lookup beyond `files` to its
+    /// twin (src/identity/nss.rs): why.
+    Twin(String),
 }
 
 impl fmt::Display for IdentityError {
@@ -43,6 +47,7 @@ impl fmt::Display for IdentityError {
             IdentityError::BadTargetSyntax(s) => write!(f, "invalid target user {s}"),
             IdentityError::UnknownUser(s) => write!(f, "unknown user {s}"),
             IdentityError::Lookup(s) => write!(f, "user database lookup failed: {s}"),
+            IdentityError::Twin(s) => f.write_str(s),
         }
     }
 }
@@ -141,10 +146,13 @@ pub fn fill_target_groups(
     let named: Vec<(u32, Option<String>)> = gids
         .iter()
         .map(|g| {
-            let name = Group::from_gid(Gid::from_raw(*g)).ok().flatten();
-            (*g, name.map(|g| g.name))
+            let name = match nss::group_by_gid(*g) {
+                Err(e @ IdentityError::Twin(_)) => return Err(e),
+                found => found.ok().flatten(),
+            };
+            Ok((*g, name.map(|g| g.name)))
         })
-        .collect();
+        .collect::<Result<_, IdentityError>>()?;
     // Memoised only when every gid has a name (the memo holds pairs).
     let whole: Option<Vec<(u32, String)>> =
         named.iter().map(|(g, n)| Some((*g, n.clone()?))).collect();
@@ -171,12 +179,12 @@ pub fn resolve_target_in(
     memo: Option<BorrowedFd<'_>>,
 ) -> Result<TargetAccount, IdentityError> {
     let found = match p {
-        Principal::Name(n) => User::from_name(n)
-            .map_err(|e| IdentityError::Lookup(format!("{n}: {}", e.desc())))?
-            .ok_or_else(|| IdentityError::UnknownUser(n.clone()))?,
-        Principal::Id(id) => User::from_uid(Uid::from_raw(*id))
-            .map_err(|e| IdentityError::Lookup(format!("#{id}: {}", e.desc())))?
-            .ok_or_else(|| IdentityError::UnknownUser(format!("#{id}")))?,
+        Principal::Name(n) => {
+            nss::user_by_name(n)?.ok_or_else(|| IdentityError::UnknownUser(n.clone()))?
+        }
+        Principal::Id(id) => {
+            nss::user_by_uid(*id)?.ok_or_else(|| IdentityError::UnknownUser(format!("#{id}")))?
+        }
         // Not one account (a run_as pattern); the decision never asks.
         Principal::All | Principal::GroupName(_) | Principal::GroupId(_) => {
             return Err(IdentityError::BadTargetSyntax(p.to_string()));
@@ -204,8 +212,7 @@ pub fn same_groups(now: &[Gid], decided: &[u32]) -> bool {
 pub fn target_groups(t: &Target) -> Result<Vec<Gid>, IdentityError> {
     let name = CString::new(t.name.as_bytes())
         .map_err(|_| IdentityError::BadTargetSyntax(t.name.clone()))?;
-    nix::unistd::getgrouplist(&name, Gid::from_raw(t.gid))
-        .map_err(|e| IdentityError::Lookup(format!("groups of {}: {}", t.name, e.desc())))
+    nss::group_list(&name, &t.name, t.gid)
 }
 
 /// The caller as the kernel sees it: real uid and gid, supplementary
@@ -222,7 +229,10 @@ pub fn caller_from_kernel() -> Result<Caller, IdentityError> {
             gids.push(g.as_raw());
         }
     }
-    let name = User::from_uid(uid).ok().flatten().map(|u| u.name);
+    let name = match nss::user_by_uid(uid.as_raw()) {
+        Err(e @ IdentityError::Twin(_)) => return Err(e),
+        found => found.ok().flatten().map(|u| u.name),
+    };
     Ok(Caller {
         uid: uid.as_raw(),
         gid: gid.as_raw(),
@@ -233,18 +243,20 @@ pub fn caller_from_kernel() -> Result<Caller, IdentityError> {
 }
 
 /// Look up the names of the caller's groups (one NSS lookup each); only
-/// needed when the policy names groups by name.
-pub fn fill_group_names(caller: &mut Caller) {
-    caller.group_names = caller
-        .gids
-        .iter()
-        .filter_map(|g| {
-            Group::from_gid(Gid::from_raw(*g))
-                .ok()
-                .flatten()
-                .map(|g| g.name)
-        })
-        .collect();
+/// needed when the policy names groups by name. A gid without a name is
+/// left out; the error is the static bdexec's failed hand-off to its
+/// twin (src/identity/nss.rs), which must refuse the call.
+pub fn fill_group_names(caller: &mut Caller) -> Result<(), IdentityError> {
+    let mut names = Vec::with_capacity(caller.gids.len());
+    for g in &caller.gids {
+        match nss::group_by_gid(*g) {
+            Ok(Some(found)) => names.push(found.name),
+            Err(e @ IdentityError::Twin(_)) => return Err(e),
+            Ok(None) | Err(_) => {}
+        }
+    }
+    caller.group_names = names;
+    Ok(())
 }
 
 /// The controlling terminal's device (major, minor) from

@@ -30,8 +30,8 @@ impl std::error::Error for AccountError {}
 /// there is no entry or it never expires.
 pub fn expiry_day(name: &str) -> Result<Option<i64>, AccountError> {
     let c = CString::new(name).map_err(|_| AccountError::Lookup("NUL in user name".into()))?;
-    let exp = crate::sys::shadow::expire_day(&c)
-        .map_err(|e| AccountError::Lookup(std::io::Error::from(e).to_string()))?;
+    let exp = crate::identity::nss::shadow_expire_day(&c, name)
+        .map_err(|e| AccountError::Lookup(e.to_string()))?;
     Ok(exp.filter(|d| *d >= 0))
 }
 

@@ -4,6 +4,8 @@
 //! with their own directories mounted on these paths.
 #![forbid(unsafe_code)]
 
+use std::path::{Path, PathBuf};
+
 /// Directory holding the policy, drop-ins, the lock file and keys.
 pub const CONF_DIR: &str = "/etc/belladonna";
 /// The main policy file.
@@ -22,3 +24,59 @@ pub const AUDIT_FILE: &str = "/var/log/belladonna/audit.jsonl";
 pub const RUN_DIR: &str = "/run/belladonna";
 /// Persistent state.
 pub const LIB_DIR: &str = "/var/lib/belladonna";
+
+/// Where the static bdexec's twin is, below the parent of bdexec's
+/// directory (src/exec/twin.rs): /usr/bin/bdexec ->
+/// /usr/libexec/belladonna/bdexec-pam. Relative to the executable, so
+/// that `make install`'s prefix and the tests' copies keep the pair.
+pub const TWIN_DIR: &str = "libexec/belladonna";
+/// The twin's file name.
+pub const TWIN_NAME: &str = "bdexec-pam";
+
+/// The twin beside the bdexec at `exe` (a canonical path, as
+/// /proc/self/exe gives it).
+pub fn twin_beside(exe: &Path) -> Option<PathBuf> {
+    let prefix = exe.parent()?.parent()?;
+    Some(prefix.join(TWIN_DIR).join(TWIN_NAME))
+}
+
+/// The pair (bdexec, twin) the executable at `exe` belongs to: `exe`
+/// is the twin (its name and directory say so), or a bdexec whose twin
+/// exists. `None` for a bdexec without a twin.
+pub fn twin_pair(exe: &Path) -> Option<(PathBuf, PathBuf)> {
+    let dir = exe.parent()?;
+    if exe.file_name()? == TWIN_NAME && dir.ends_with(TWIN_DIR) {
+        let prefix = dir.parent()?.parent()?;
+        return Some((prefix.join("bin/bdexec"), exe.to_path_buf()));
+    }
+    let twin = twin_beside(exe)?;
+    twin.exists().then(|| (exe.to_path_buf(), twin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{twin_beside, twin_pair};
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn the_twin_is_in_libexec_beside_bin() {
+        assert_eq!(
+            twin_beside(Path::new("/usr/bin/bdexec")).as_deref(),
+            Some(Path::new("/usr/libexec/belladonna/bdexec-pam"))
+        );
+        assert_eq!(
+            twin_beside(Path::new("/usr/local/bin/bdexec")).as_deref(),
+            Some(Path::new("/usr/local/libexec/belladonna/bdexec-pam"))
+        );
+        assert_eq!(twin_beside(Path::new("/bdexec")), None);
+        // The twin names its static bdexec by the same rule backwards.
+        assert_eq!(
+            twin_pair(Path::new("/usr/libexec/belladonna/bdexec-pam")),
+            Some((
+                PathBuf::from("/usr/bin/bdexec"),
+                PathBuf::from("/usr/libexec/belladonna/bdexec-pam")
+            ))
+        );
+        assert_eq!(twin_pair(Path::new("/nonexistent/bin/bdexec")), None);
+    }
+}

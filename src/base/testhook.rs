@@ -22,6 +22,25 @@ pub fn point(name: &str) {
 #[inline(always)]
 pub fn point(_name: &str) {}
 
+/// Whether this dynamically linked test build acts as the static bdexec
+/// (hands PAM and NSS beyond `files` to its twin, src/exec/twin.rs):
+/// when `BELLADONNA_TEST_ACT_STATIC` names this very executable. The
+/// twin, a copy at another path, then runs as the dynamic program it is.
+#[cfg(feature = "test-hooks")]
+pub fn act_static() -> bool {
+    let Some(want) = std::env::var_os("BELLADONNA_TEST_ACT_STATIC") else {
+        return false;
+    };
+    std::fs::read_link("/proc/self/exe").is_ok_and(|p| p.as_os_str() == want)
+}
+
+/// Never outside test builds.
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn act_static() -> bool {
+    false
+}
+
 /// A unit test that cannot run here says so where `cargo test` shows it:
 /// straight to the process's stderr (the harness captures only the
 /// `print!` family), as the integration tests' `SKIPPED (needs root)`.

@@ -59,6 +59,8 @@ pub enum AuthStepError {
         limit: String,
         retry_secs: u64,
     },
+    /// The static bdexec could not hand the call to its twin for PAM.
+    Twin(String),
 }
 
 impl fmt::Display for AuthStepError {
@@ -68,6 +70,7 @@ impl fmt::Display for AuthStepError {
                 write!(f, "the caller has no user name; {what}")
             }
             AuthStepError::Privileges(e) => write!(f, "{e}"),
+            AuthStepError::Twin(e) => f.write_str(e),
             AuthStepError::Pam(e) => write!(f, "{e}"),
             AuthStepError::Account(e) => write!(f, "PAM account stage: {e}"),
             AuthStepError::Expired(e) => write!(f, "{e}"),
@@ -403,6 +406,7 @@ fn password(
             })
         }
     };
+    before_pam()?;
     crate::exec::privileges::as_caller_for_pam(pam_step)?.map_err(AuthStepError::Pam)?;
     if (!check.is_valid() || opts.refresh)
         && !timeout.is_zero()
@@ -410,6 +414,16 @@ fn password(
     {
         // Failing to cache only means asking again next time.
         let _ = timestamp::update(state_dir.as_fd(), uid, s);
+    }
+    Ok(())
+}
+
+/// The static bdexec cannot run PAM: it hands the call to its twin here,
+/// before anything is written (src/exec/twin.rs); an error when that
+/// failed.
+fn before_pam() -> Result<(), AuthStepError> {
+    if crate::exec::twin::armed() {
+        return Err(AuthStepError::Twin(super::to_twin("PAM")));
     }
     Ok(())
 }
@@ -442,6 +456,7 @@ fn account(ctx: &Ctx, policy: &Policy, state_dir: &OwnedFd) -> Result<(), AuthSt
         crate::base::testhook::point("account-memo-hit");
         return Ok(());
     }
+    before_pam()?;
     let (verdict, files) = crate::exec::privileges::as_caller_for_pam(|| {
         let v = pam::account_ok(user);
         (v, key.is_some() && memo::from_files(user))

@@ -6,8 +6,7 @@
 use super::Refusal;
 use super::recv::Ctx;
 use crate::bdexec::cli::BdexecArgs;
-use crate::identity::{self, TargetAccount};
-use nix::unistd::{Gid, Group, Uid, User};
+use crate::identity::{self, IdentityError, TargetAccount, nss};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
@@ -26,13 +25,13 @@ pub(super) fn group(arg: &OsStr) -> Result<AskedGroup, Refusal> {
     let s = std::str::from_utf8(arg.as_bytes()).map_err(|_| bad())?;
     let found = if let Some(d) = s.strip_prefix('#') {
         let gid = identity::parse_id(d).ok_or_else(bad)?;
-        Group::from_gid(Gid::from_raw(gid))
-            .map_err(|e| Refusal::denied(format!("group lookup failed: {shown}: {}", e.desc())))?
+        nss::group_by_gid(gid)
+            .map_err(|e| Refusal::denied(format!("group lookup failed: {shown}: {e}")))?
             .map(|g| (gid, Some(g.name)))
             .ok_or_else(|| Refusal::denied(format!("unknown group {shown}")))?
     } else if identity::valid_name(s) {
-        Group::from_name(s)
-            .map_err(|e| Refusal::denied(format!("group lookup failed: {shown}: {}", e.desc())))?
+        nss::group_by_name(s)
+            .map_err(|e| Refusal::denied(format!("group lookup failed: {shown}: {e}")))?
             .map(|g| (g.gid.as_raw(), Some(g.name)))
             .ok_or_else(|| Refusal::denied(format!("unknown group {shown}")))?
     } else {
@@ -69,12 +68,13 @@ pub(super) fn command(
     } else {
         match std::env::var_os("SHELL") {
             Some(s) if s.as_bytes().first() == Some(&b'/') => PathBuf::from(s),
-            _ => User::from_uid(Uid::from_raw(ctx.caller.uid))
-                .ok()
-                .flatten()
-                .map(|u| u.shell)
-                .filter(|s| !s.as_os_str().is_empty())
-                .unwrap_or_else(|| PathBuf::from("/bin/sh")),
+            _ => match nss::user_by_uid(ctx.caller.uid) {
+                Err(e @ IdentityError::Twin(_)) => return Err(Refusal::denied(e.to_string())),
+                found => found.ok().flatten(),
+            }
+            .map(|u| u.shell)
+            .filter(|s| !s.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("/bin/sh")),
         }
     };
     let mut out = vec![shell.into_os_string()];

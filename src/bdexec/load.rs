@@ -31,13 +31,23 @@ pub(super) struct Policy {
 
 pub(super) fn policy(ctx: &mut Ctx, state_dir: &OwnedFd) -> Result<Policy, Refusal> {
     let not_loaded = |e| Refusal::policy(exit::POLICY, format!("policy not loaded: {e}"));
+    // The static bdexec's names beyond /etc/group come from its twin; a
+    // failed hand-off refuses (src/identity/nss.rs).
+    let mut no_twin = None;
     let cached = crate::policy::cache::load_installed(
         Path::new(CONF_DIR),
         Some(state_dir.as_fd()),
         &mut ctx.caller,
-        identity::fill_group_names,
+        |c: &mut crate::request::Caller| {
+            if let Err(e) = identity::fill_group_names(c) {
+                no_twin = Some(e);
+            }
+        },
     )
     .map_err(not_loaded)?;
+    if let Some(e) = no_twin {
+        return Err(Refusal::denied(e.to_string()));
+    }
     let (loaded, settled, sources) = (cached.loaded, cached.settled, cached.sources);
     let policy = &loaded.policy;
     ctx.policy_hash = Some(loaded.hash);

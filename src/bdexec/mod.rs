@@ -82,26 +82,55 @@ pub mod exit {
 pub const POLICY_NOT_SHOWN: &str = "the policy could not be loaded; the administrator finds the \
      reason in the system log (journalctl -t bdexec) and with `bdctl policy check`";
 
+/// How this bdexec was linked: the static one hands PAM and NSS beyond
+/// `files` to its dynamically linked twin (src/exec/twin.rs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Linkage {
+    Static,
+    Dynamic,
+}
+
 /// Entry point: the whole call. Returns the exit code on refusal; on
 /// success it does not return (the process becomes the command).
-pub fn main(args: Vec<OsString>) -> i32 {
+pub fn main(args: Vec<OsString>, linkage: Linkage) -> i32 {
     crate::base::stdio::install_panic_hook();
     let watch = Stopwatch::start();
     let mut ctx = None;
-    match run(&args, watch, &mut ctx) {
+    match run(&args, linkage, watch, &mut ctx) {
         Ok(code) => code,
         Err(refusal) => refusal.answer(ctx.as_ref()),
     }
+}
+
+/// Hand the call to the twin because of `why`; returns why that failed.
+/// When the ids could not be taken back after a failed exec, the process
+/// exits here (exit 5), as after any failed privilege operation.
+pub(crate) fn to_twin(why: &str) -> String {
+    let e = crate::exec::twin::hand_off(why);
+    if e.regain.is_some() {
+        refusal::say(&e.to_string());
+        std::process::exit(exit::ENVIRONMENT);
+    }
+    e.to_string()
 }
 
 /// The pipeline. `Ok` is the exit code of a call that ends without
 /// running a command (help, `-k`, `-l`); a command that runs never
 /// returns here. `slot` receives the call's context as soon as `recv`
 /// has it, for the refusal's record.
-fn run(args: &[OsString], watch: Stopwatch, slot: &mut Option<Ctx>) -> Result<i32, Refusal> {
+fn run(
+    args: &[OsString],
+    linkage: Linkage,
+    watch: Stopwatch,
+    slot: &mut Option<Ctx>,
+) -> Result<i32, Refusal> {
     // recv: nothing is trusted or opened before the process is sane and
     // its privileges are known to be real.
     let saved = recv::sanitize()?;
+    if linkage == Linkage::Static || crate::base::testhook::act_static() {
+        crate::exec::twin::arm(args, &saved);
+        crate::identity::nss::confine_static(to_twin);
+    }
     let call = match recv::parse(args)? {
         recv::Parsed::Answered(code) => return Ok(code),
         recv::Parsed::Call(call) => call,

@@ -16,5 +16,12 @@
 #[unsafe(no_mangle)]
 pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    belladonna::bdexec::main(args)
+    // The product's bdexec is linked statically (crt-static); its twin,
+    // the same source linked dynamically, runs PAM (src/exec/twin.rs).
+    let linkage = if cfg!(target_feature = "crt-static") {
+        belladonna::bdexec::Linkage::Static
+    } else {
+        belladonna::bdexec::Linkage::Dynamic
+    };
+    belladonna::bdexec::main(args, linkage)
 }

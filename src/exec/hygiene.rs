@@ -183,7 +183,7 @@ pub fn check_environment() -> Result<(), HygieneError> {
 }
 
 /// What the caller had, to hand back to the command.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Saved {
     rlimits: Vec<(Resource, u64, u64)>,
     umask: Mode,
@@ -244,6 +244,37 @@ fn ensure_std_fds() -> Result<(), HygieneError> {
     Ok(())
 }
 
+/// Writes to a closed pipe or past a file-size limit must fail with an
+/// error we can report, not kill bdexec half-way.
+fn ignore_write_signals() {
+    set_disposition(libc::SIGPIPE, Disposition::Ignore);
+    set_disposition(libc::SIGXFSZ, Disposition::Ignore);
+}
+
+/// The limits the privileged part works with: [`RAISED`] at their hard
+/// maximum, no core file.
+fn raise_limits() -> Result<(), HygieneError> {
+    for r in RAISED {
+        if let Ok((_, hard)) = getrlimit(r) {
+            let _ = setrlimit(r, hard, hard);
+        }
+    }
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_CORE) {
+        setrlimit(Resource::RLIMIT_CORE, 0, hard)
+            .map_err(|e| HygieneError::Setup(format!("RLIMIT_CORE: {}", e.desc())))?;
+    }
+    Ok(())
+}
+
+/// After a hand-off to the twin failed (src/exec/twin.rs): the limits,
+/// signal dispositions and umask of [`sanitize`] again, to refuse and
+/// record.
+pub fn resume_after_twin() {
+    let _ = raise_limits();
+    ignore_write_signals();
+    umask(Mode::from_bits_truncate(0o022));
+}
+
 /// The `recv` hygiene. Runs first, before any file is opened.
 pub fn sanitize() -> Result<Saved, HygieneError> {
     ensure_std_fds()?;
@@ -258,10 +289,7 @@ pub fn sanitize() -> Result<Saved, HygieneError> {
     for sig in 1..=libc::SIGRTMAX() {
         set_disposition(sig, Disposition::Default);
     }
-    // Writes to a closed pipe or past a file-size limit must fail with an
-    // error we can report, not kill bdexec half-way.
-    set_disposition(libc::SIGPIPE, Disposition::Ignore);
-    set_disposition(libc::SIGXFSZ, Disposition::Ignore);
+    ignore_write_signals();
     nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
         Some(&nix::sys::signal::SigSet::empty()),
@@ -275,15 +303,7 @@ pub fn sanitize() -> Result<Saved, HygieneError> {
             rlimits.push((r, soft, hard));
         }
     }
-    for r in RAISED {
-        if let Ok((_, hard)) = getrlimit(r) {
-            let _ = setrlimit(r, hard, hard);
-        }
-    }
-    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_CORE) {
-        setrlimit(Resource::RLIMIT_CORE, 0, hard)
-            .map_err(|e| HygieneError::Setup(format!("RLIMIT_CORE: {}", e.desc())))?;
-    }
+    raise_limits()?;
     let old_umask = umask(Mode::from_bits_truncate(0o022));
     if let Ok(p) = nix::sys::personality::get()
         && !p.is_empty()
@@ -298,6 +318,15 @@ pub fn sanitize() -> Result<Saved, HygieneError> {
 }
 
 impl Saved {
+    /// Before handing the call to the twin (src/exec/twin.rs): the
+    /// caller's rlimits and umask exactly as they came, default
+    /// SIGPIPE/SIGXFSZ, an empty signal mask (the twin's `recv` makes its
+    /// own). A limit that cannot be restored is an error: the twin must
+    /// see what bdexec saw.
+    pub fn restore_for_twin(&self) -> Result<(), HygieneError> {
+        self.restore_for_target(0)
+    }
+
     /// The caller's umask.
     pub fn caller_umask(&self) -> u32 {
         self.umask.bits()

@@ -10,3 +10,4 @@ pub mod noexec;
 pub mod privileges;
 pub mod recording;
 pub mod resolve;
+pub mod twin;

@@ -185,6 +185,51 @@ pub fn as_caller_for_pam<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
     Ok(out)
 }
 
+/// Hand the call to another program that starts it over as the caller
+/// (the static bdexec's twin, src/exec/twin.rs): real and effective ids
+/// the caller's again, as the kernel gave them to bdexec, job-control
+/// signals unblocked. The saved ids stay 0 and the permitted
+/// capabilities with them, so that [`regain_after_failed_exec`] can
+/// return to the state before when the exec fails; the exec itself sets
+/// the saved ids to the effective ones and the capabilities from the new
+/// file. No lock of bdexec's may be held (the caller can signal the
+/// process from here on, as before [`shield`]).
+pub fn caller_ids_for_exec() -> Result<(), PrivError> {
+    raise_id_caps()?;
+    let uid = Uid::from_raw(caller_uid());
+    let g = getresgid().map_err(sys("getresgid"))?;
+    let zero_g = Gid::from_raw(0);
+    setresgid(g.real, g.real, zero_g).map_err(sys("setresgid"))?;
+    setresuid(uid, uid, Uid::from_raw(0)).map_err(sys("setresuid"))?;
+    let (u2, g2) = (
+        getresuid().map_err(sys("getresuid"))?,
+        getresgid().map_err(sys("getresgid"))?,
+    );
+    if u2.real != uid || u2.effective != uid || g2.effective != g.real {
+        return Err(PrivError::Unverified(
+            "the caller's ids were not restored for the exec",
+        ));
+    }
+    job_control_mask(SigmaskHow::SIG_UNBLOCK)
+}
+
+/// After a failed exec following [`caller_ids_for_exec`]: back to the
+/// ids the call had (effective 0; all uids 0 and job control blocked
+/// when `shielded`).
+pub fn regain_after_failed_exec(shielded: bool) -> Result<(), PrivError> {
+    enter_root_files()?;
+    if shielded {
+        job_control_mask(SigmaskHow::SIG_BLOCK)?;
+        all_uids_root()?;
+    }
+    Ok(())
+}
+
+/// Whether [`shield`] has run in this process.
+pub fn shielded() -> bool {
+    CALLER_UID.get().is_some()
+}
+
 /// Become the target, checking every step. With `grant_follows` the
 /// capability sets are left to `sandbox::capgrant::after_id_switch`
 /// (which sets and verifies them exactly); otherwise a non-root target

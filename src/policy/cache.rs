@@ -79,7 +79,23 @@ pub fn build_identity() -> [u8; 32] {
     // Asked by the policy cache and both memos on every call; the
     // running executable does not change under a process.
     static ID: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
-    *ID.get_or_init(|| identity_of(Path::new("/proc/self/exe")))
+    *ID.get_or_init(|| {
+        let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
+        match crate::base::paths::twin_pair(&exe) {
+            Some((bdexec, twin)) => pair_identity(&bdexec, &twin),
+            None => identity_of(Path::new("/proc/self/exe")),
+        }
+    })
+}
+
+/// The identity a static bdexec and its twin share (src/exec/twin.rs):
+/// the twin answers for the static bdexec, and the entries either writes
+/// are keyed for both (they are the same source, installed together).
+pub fn pair_identity(bdexec: &Path, twin: &Path) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(&identity_of(bdexec));
+    h.update(&identity_of(twin));
+    *h.finalize().as_bytes()
 }
 
 /// [`build_identity`] of the executable at `exe` (tests compute the key

@@ -12,6 +12,7 @@
 pub mod fs;
 pub mod kernel;
 pub mod mem;
+pub mod nss;
 pub mod pam;
 pub mod proc;
 pub mod seccomp_notify;

@@ -311,6 +311,22 @@ impl TestEnv {
             "setcap failed: {}",
             String::from_utf8_lossy(&st.stderr)
         );
+        // The twin the static bdexec hands PAM to (src/exec/twin.rs), where
+        // it looks for it: ../libexec/belladonna/bdexec-pam from bin/.
+        // The same test build, with the same capabilities; it is used
+        // when a test makes bin/bdexec act as the static one
+        // (BELLADONNA_TEST_ACT_STATIC, see `act_static`).
+        let twin = self.twin_path();
+        mkdir_mode(&self.dir.join("libexec"), 0o755);
+        mkdir_mode(&self.dir.join("libexec/belladonna"), 0o755);
+        fs::copy(env!("CARGO_BIN_EXE_bdexec"), &twin).expect("copy the twin");
+        fs::set_permissions(&twin, fs::Permissions::from_mode(0o755)).unwrap();
+        let st = Command::new("setcap")
+            .arg(BDEXEC_FILE_CAPS)
+            .arg(&twin)
+            .output()
+            .expect("run setcap");
+        assert!(st.status.success(), "setcap on the twin failed");
         let bdctl = self.bdctl_path();
         fs::copy(env!("CARGO_BIN_EXE_bdctl"), &bdctl).expect("copy bdctl");
         fs::set_permissions(&bdctl, fs::Permissions::from_mode(0o755)).unwrap();
@@ -334,6 +350,17 @@ impl TestEnv {
 
     pub fn bdexec_path(&self) -> PathBuf {
         self.dir.join("bin/bdexec")
+    }
+    /// The twin of bin/bdexec (src/exec/twin.rs).
+    pub fn twin_path(&self) -> PathBuf {
+        self.dir.join("libexec/belladonna/bdexec-pam")
+    }
+    /// A call of bin/bdexec acting as the static bdexec: PAM and NSS
+    /// beyond `files` go to the twin (test hooks).
+    pub fn bdexec_static(&self, user_name: &str) -> Call<'_> {
+        let exe = self.bdexec_path();
+        self.bdexec(user_name)
+            .env("BELLADONNA_TEST_ACT_STATIC", exe)
     }
     pub fn bdctl_path(&self) -> PathBuf {
         self.dir.join("bin/bdctl")

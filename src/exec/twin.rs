@@ -1,0 +1,187 @@
+//! The static bdexec hands a call to its dynamically linked twin
+//! (docs/decisions.md section 19).
+//!
+//! The product's bdexec is linked statically: its common call (a rule
+//! without a password, the account memo and group memo answering) then
+//! starts without the dynamic loader, about 0.4 ms and 1.2 MiB less per
+//! call (docs/performance.md). PAM cannot run in a static program (its
+//! modules bring the shared C library beside the static one), nor may
+//! NSS modules be loaded into it (src/identity/nss.rs). So the moment a
+//! call needs either, the static bdexec execs its twin, the same program
+//! linked dynamically with the same file capabilities, at
+//! `<bdexec's directory>/../libexec/belladonna/bdexec-pam`
+//! (/usr/libexec/belladonna/bdexec-pam for /usr/bin/bdexec), with the
+//! caller's argv and environment. The twin starts the call over.
+//!
+//! That is sound because nothing has been written yet when a call gets
+//! there: no record, no replay or rate state, no lock held (the caches
+//! and memos it may have refreshed are caches). The process gives back
+//! what it took from the caller first: rlimits and umask as they came,
+//! the real and effective ids the caller's (src/exec/privileges.rs); the
+//! descriptors it opened are close-on-exec. The twin then sees what the
+//! static bdexec saw, except that descriptors above 2 are already closed
+//! and a closed standard descriptor is /dev/null, which bdexec's own
+//! `recv` would do anyway.
+//!
+//! The twin must be a root-owned regular file, not writable by group or
+//! others, in a directory of the same kind; the file is opened once and
+//! executed by its descriptor. When it is missing or refused, or the
+//! exec fails, the call is refused with one line saying so (and a record)
+//! instead.
+#![forbid(unsafe_code)]
+
+use super::hygiene::Saved;
+use super::privileges;
+use nix::fcntl::OFlag;
+use nix::sys::stat::{Mode, fstat};
+use std::ffi::{CString, OsString};
+use std::fmt;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The caller's arguments and what `recv` saved, once armed.
+struct Armed {
+    args: Vec<OsString>,
+    saved: Saved,
+}
+
+static ARMED: OnceLock<Armed> = OnceLock::new();
+
+/// Why the call could not go to the twin.
+#[derive(Debug)]
+pub struct TwinError {
+    /// What the call needed (PAM, a lookup).
+    why: String,
+    /// The twin's path, when known.
+    path: Option<PathBuf>,
+    problem: String,
+    /// The ids could not be taken back after a failed exec: the process
+    /// must exit (src/exec/privileges.rs).
+    pub regain: Option<privileges::PrivError>,
+}
+
+impl fmt::Display for TwinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.path {
+            Some(p) => write!(
+                f,
+                "{} needs bdexec's PAM helper {}, which cannot be used: {}",
+                self.why,
+                crate::base::escape::display(p.as_os_str().as_bytes()),
+                self.problem
+            ),
+            None => write!(
+                f,
+                "{} needs bdexec's PAM helper, which cannot be found: {}",
+                self.why, self.problem
+            ),
+        }?;
+        match &self.regain {
+            Some(e) => write!(f, "; then: {e}"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for TwinError {}
+
+/// For the static bdexec, right after `recv`'s hygiene: the call may be
+/// handed to the twin from here on.
+pub fn arm(args: &[OsString], saved: &Saved) {
+    let _ = ARMED.set(Armed {
+        args: args.to_vec(),
+        saved: saved.clone(),
+    });
+}
+
+/// Whether this process hands PAM and NSS beyond `files` to the twin.
+pub fn armed() -> bool {
+    ARMED.get().is_some()
+}
+
+/// Open the twin: its directory and the file itself root-owned and not
+/// writable by group or others, no symbolic link at the last two steps,
+/// a regular file with an execute bit.
+fn open_twin(path: &Path) -> Result<OwnedFd, String> {
+    let (dir, name) = match (path.parent(), path.file_name()) {
+        (Some(d), Some(n)) => (d, n),
+        _ => return Err("not a file path".into()),
+    };
+    let trusted = |p: &Path, st: &nix::sys::stat::FileStat| {
+        crate::base::secure_fs::check_trusted(p, st).map_err(|e| e.to_string())
+    };
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+    let d = nix::fcntl::open(dir, flags | OFlag::O_DIRECTORY, Mode::empty())
+        .map_err(|e| format!("{}: {}", dir.display(), e.desc()))?;
+    trusted(dir, &fstat(&d).map_err(|e| e.desc().to_string())?)?;
+    let f = nix::fcntl::openat(&d, name, flags, Mode::empty()).map_err(|e| e.desc().to_string())?;
+    let st = fstat(&f).map_err(|e| e.desc().to_string())?;
+    trusted(path, &st)?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_mode & 0o111 == 0 {
+        return Err("not an executable regular file".into());
+    }
+    Ok(f)
+}
+
+fn c_string(bytes: Vec<u8>) -> Result<CString, String> {
+    CString::new(bytes).map_err(|_| "an argument or variable holds a NUL byte".to_string())
+}
+
+/// Hand the call to the twin because of `why` ("PAM", a lookup). Returns
+/// only when that failed, with the process back in the state it had.
+pub fn hand_off(why: &str) -> TwinError {
+    let fail = |path: Option<&Path>, problem: String| TwinError {
+        why: why.to_string(),
+        path: path.map(Path::to_path_buf),
+        problem,
+        regain: None,
+    };
+    let Some(armed) = ARMED.get() else {
+        return fail(None, "this bdexec has no twin".into());
+    };
+    crate::base::testhook::point("twin-handoff");
+    let exe = match std::fs::read_link("/proc/self/exe") {
+        Ok(p) => p,
+        Err(e) => return fail(None, format!("/proc/self/exe: {e}")),
+    };
+    let Some(path) = crate::base::paths::twin_beside(&exe) else {
+        return fail(None, format!("no directory above {}", exe.display()));
+    };
+    let fd = match open_twin(&path) {
+        Ok(fd) => fd,
+        Err(e) => return fail(Some(&path), e),
+    };
+    let argv: Result<Vec<CString>, String> = (armed.args.iter())
+        .map(|a| c_string(a.as_bytes().to_vec()))
+        .collect();
+    let envp: Result<Vec<CString>, String> = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = std::os::unix::ffi::OsStringExt::into_vec(k);
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            c_string(kv)
+        })
+        .collect();
+    let (argv, envp) = match (argv, envp) {
+        (Ok(a), Ok(e)) => (a, e),
+        (Err(e), _) | (_, Err(e)) => return fail(Some(&path), e),
+    };
+    let shielded = privileges::shielded();
+    if let Err(e) = armed.saved.restore_for_twin() {
+        super::hygiene::resume_after_twin();
+        return fail(Some(&path), e.to_string());
+    }
+    let problem = match privileges::caller_ids_for_exec() {
+        Ok(()) => format!("exec: {}", super::launch::exec_fd(&fd, &argv, &envp).desc()),
+        Err(e) => e.to_string(),
+    };
+    // Back to the ids and limits the call had, to refuse and record it.
+    let regain = privileges::regain_after_failed_exec(shielded).err();
+    super::hygiene::resume_after_twin();
+    TwinError {
+        regain,
+        ..fail(Some(&path), problem)
+    }
+}

@@ -1,0 +1,297 @@
+//! Every NSS lookup bdexec makes, and what the static bdexec may ask of
+//! NSS (docs/decisions.md section 19).
+//!
+//! A statically linked program may dlopen an NSS module only when the
+//! module's C library is the very version it was linked with, and a host
+//! upgrades glibc without rebuilding bdexec. So the static bdexec keeps
+//! NSS to the `files` source built into the C library
+//! (`__nss_configure_lookup`), and any lookup whose answer another source
+//! could change is handed to the dynamically linked twin
+//! (src/exec/twin.rs), which asks NSS as configured:
+//!
+//! * nsswitch.conf's `passwd` and `group` lines (and `initgroups`, if
+//!   present) must each be one line whose first source is `files`, with
+//!   no action (`[NOTFOUND=return]`); otherwise, or while nscd runs,
+//!   every lookup goes to the twin;
+//! * a name or id that `files` does not know goes to the twin when the
+//!   line has another source after `files` (Debian's `files systemd`);
+//! * a group list (`getgrouplist`) goes to the twin when the `group` or
+//!   `initgroups` line has another source: every source adds to a list
+//!   (root's list comes from the group memo instead, src/identity/
+//!   groups_memo.rs).
+//!
+//! The dynamically linked bdexec (and bdctl) never configure anything
+//! here, and each lookup is the plain NSS call.
+#![forbid(unsafe_code)]
+
+use super::IdentityError;
+use nix::unistd::{Gid, Group, Uid, User};
+use std::ffi::CStr;
+use std::sync::OnceLock;
+
+/// Largest nsswitch.conf read.
+const MAX_NSSWITCH: u64 = 64 * 1024;
+const NSSWITCH: &str = "/etc/nsswitch.conf";
+
+/// What a lookup of the static bdexec may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// `files` answers; a miss goes to the twin when the database's line
+    /// names more sources.
+    FilesFirst {
+        passwd_more: bool,
+        group_more: bool,
+        /// Also when nsswitch.conf has no `shadow` line.
+        shadow_more: bool,
+    },
+    /// Every lookup goes to the twin.
+    Twin,
+}
+
+/// The way to the twin: execs it for the reason given, returns only the
+/// error.
+pub type ToTwin = fn(&str) -> String;
+
+/// The static bdexec's reach and its way to the twin.
+static CONFINED: OnceLock<(Reach, ToTwin)> = OnceLock::new();
+
+/// The sources of the one `database` line: `None` when the line is
+/// missing or repeated.
+fn sources<'a>(nsswitch: &'a str, database: &str) -> Option<Vec<&'a str>> {
+    let mut found = nsswitch.lines().filter_map(|raw| {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        let (db, rest) = line.split_once(':')?;
+        (db.trim() == database).then(|| rest.split_whitespace().collect::<Vec<_>>())
+    });
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}
+
+/// The reach nsswitch.conf's text allows (see the module docs).
+pub fn reach_of(nsswitch: &str) -> Reach {
+    // Some(more sources after files), None when files is not first alone.
+    let files_first = |list: &[&str]| {
+        (list.first() == Some(&"files") && !list.iter().any(|s| s.starts_with('[')))
+            .then_some(list.len() > 1)
+    };
+    let (Some(p), Some(g)) = (sources(nsswitch, "passwd"), sources(nsswitch, "group")) else {
+        return Reach::Twin;
+    };
+    let initgroups = nsswitch.lines().any(|l| {
+        l.split('#')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with("initgroups")
+    });
+    let i = match initgroups {
+        false => Some(false),
+        true => sources(nsswitch, "initgroups").and_then(|i| files_first(&i)),
+    };
+    // A missing shadow line is taken as one with more sources: only its
+    // misses go to the twin.
+    let shadow = match sources(nsswitch, "shadow") {
+        Some(s) => files_first(&s),
+        None => Some(true),
+    };
+    match (files_first(&p), files_first(&g), i, shadow) {
+        (Some(passwd_more), Some(g_more), Some(i_more), Some(shadow_more)) => Reach::FilesFirst {
+            passwd_more,
+            group_more: g_more || i_more,
+            shadow_more,
+        },
+        _ => Reach::Twin,
+    }
+}
+
+/// For the static bdexec, once, before its first lookup: keep NSS to the
+/// built-in `files` source, and hand lookups beyond it to the twin
+/// through `to_twin`.
+pub fn confine_static(to_twin: ToTwin) {
+    let text = std::fs::File::open(NSSWITCH).ok().and_then(|f| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(f, MAX_NSSWITCH), &mut s).ok()?;
+        Some(s)
+    });
+    let mut reach = match text {
+        Some(t) if !super::nscd_running() => reach_of(&t),
+        _ => Reach::Twin,
+    };
+    let dbs: [&CStr; 4] = [c"passwd", c"group", c"initgroups", c"shadow"];
+    for db in dbs {
+        if crate::sys::nss::configure_lookup(db, c"files").is_err() {
+            reach = Reach::Twin;
+        }
+    }
+    let _ = CONFINED.set((reach, to_twin));
+}
+
+/// Whether this process keeps NSS to `files` (the static bdexec).
+pub fn confined() -> bool {
+    CONFINED.get().is_some()
+}
+
+/// Hand the call to the twin (returns only when that failed).
+fn beyond_files(why: &str) -> IdentityError {
+    match CONFINED.get() {
+        Some((_, to_twin)) => IdentityError::Twin(to_twin(why)),
+        None => IdentityError::Twin("no twin in this process".into()),
+    }
+}
+
+/// The answer of `files`, or the twin for what it does not know (when
+/// another source could know it).
+fn files_then<T>(
+    found: nix::Result<Option<T>>,
+    more: impl Fn(Reach) -> bool,
+    why: &str,
+) -> Result<Option<T>, IdentityError> {
+    match (found, CONFINED.get().map(|(r, _)| *r)) {
+        (Ok(None), Some(r)) if more(r) => Err(beyond_files(why)),
+        (found, _) => found.map_err(|e| IdentityError::Lookup(format!("{why}: {}", e.desc()))),
+    }
+}
+
+/// Every lookup goes to the twin.
+fn twin_only() -> bool {
+    CONFINED.get().is_some_and(|(r, _)| *r == Reach::Twin)
+}
+
+fn passwd_more(r: Reach) -> bool {
+    matches!(
+        r,
+        Reach::FilesFirst {
+            passwd_more: true,
+            ..
+        }
+    )
+}
+
+fn group_more(r: Reach) -> bool {
+    matches!(
+        r,
+        Reach::FilesFirst {
+            group_more: true,
+            ..
+        }
+    )
+}
+
+/// `getpwuid_r`.
+pub fn user_by_uid(uid: u32) -> Result<Option<User>, IdentityError> {
+    let why = format!("the user database entry of uid {uid}");
+    if twin_only() {
+        return Err(beyond_files(&why));
+    }
+    files_then(User::from_uid(Uid::from_raw(uid)), passwd_more, &why)
+}
+
+/// `getpwnam_r`.
+pub fn user_by_name(name: &str) -> Result<Option<User>, IdentityError> {
+    let why = format!("the user database entry of {name}");
+    if twin_only() {
+        return Err(beyond_files(&why));
+    }
+    files_then(User::from_name(name), passwd_more, &why)
+}
+
+/// `getgrgid_r`.
+pub fn group_by_gid(gid: u32) -> Result<Option<Group>, IdentityError> {
+    let why = format!("the group database entry of gid {gid}");
+    if twin_only() {
+        return Err(beyond_files(&why));
+    }
+    files_then(Group::from_gid(Gid::from_raw(gid)), group_more, &why)
+}
+
+/// `getgrnam_r`.
+pub fn group_by_name(name: &str) -> Result<Option<Group>, IdentityError> {
+    let why = format!("the group database entry of {name}");
+    if twin_only() {
+        return Err(beyond_files(&why));
+    }
+    files_then(Group::from_name(name), group_more, &why)
+}
+
+fn shadow_more(r: Reach) -> bool {
+    matches!(
+        r,
+        Reach::FilesFirst {
+            shadow_more: true,
+            ..
+        }
+    )
+}
+
+/// `getspnam_r`'s expiry day (src/sys/shadow.rs): `None` without an
+/// entry.
+pub fn shadow_expire_day(name: &CStr, shown: &str) -> Result<Option<i64>, IdentityError> {
+    let why = format!("the shadow entry of {shown}");
+    if twin_only() {
+        return Err(beyond_files(&why));
+    }
+    files_then(crate::sys::shadow::expire_day(name), shadow_more, &why)
+}
+
+/// `getgrouplist`: every source adds to the list, so the static bdexec
+/// asks the twin whenever a source follows `files`.
+pub fn group_list(name: &CStr, shown: &str, gid: u32) -> Result<Vec<Gid>, IdentityError> {
+    let why = format!("the groups of {shown}");
+    if CONFINED
+        .get()
+        .is_some_and(|(r, _)| *r == Reach::Twin || group_more(*r))
+    {
+        return Err(beyond_files(&why));
+    }
+    nix::unistd::getgrouplist(name, Gid::from_raw(gid))
+        .map_err(|e| IdentityError::Lookup(format!("{why}: {}", e.desc())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Reach, reach_of};
+
+    #[test]
+    fn reach_follows_the_lines() {
+        let debian = "passwd: files systemd\ngroup: files systemd\nshadow: files systemd\n";
+        assert_eq!(
+            reach_of(debian),
+            Reach::FilesFirst {
+                passwd_more: true,
+                group_more: true,
+                shadow_more: true
+            }
+        );
+        assert_eq!(
+            reach_of("passwd: files\ngroup:   files  # local only\nshadow: files\n"),
+            Reach::FilesFirst {
+                passwd_more: false,
+                group_more: false,
+                shadow_more: false
+            }
+        );
+        // initgroups adds its own sources to the group lists; no shadow
+        // line: its misses go to the twin.
+        assert_eq!(
+            reach_of("passwd: files\ngroup: files\ninitgroups: files ldap\n"),
+            Reach::FilesFirst {
+                passwd_more: false,
+                group_more: true,
+                shadow_more: true
+            }
+        );
+        for twin in [
+            "passwd: sss files\ngroup: files\n",
+            "passwd: files [NOTFOUND=return] ldap\ngroup: files\n",
+            "passwd: compat\ngroup: compat\n",
+            "group: files\n",
+            "passwd: files\npasswd: files\ngroup: files\n",
+            "passwd: files\ngroup: files\ninitgroups: ldap\n",
+            "passwd: files\ngroup: files\ninitgroups: files\ninitgroups: files\n",
+            "passwd: files\ngroup: files\nshadow: sss files\n",
+            "",
+        ] {
+            assert_eq!(reach_of(twin), Reach::Twin, "{twin:?}");
+        }
+    }
+}

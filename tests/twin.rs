@@ -1,0 +1,297 @@
+//! The static bdexec and its twin (src/exec/twin.rs, src/identity/nss.rs,
+//! docs/decisions.md section 19): a call that needs PAM, or an NSS source
+//! after `files`, is handed to the dynamically linked twin
+//! (../libexec/belladonna/bdexec-pam beside bin/bdexec), which starts it
+//! over with the caller's argv, environment, rlimits and umask; a call
+//! the memos and /etc files answer never leaves the static bdexec; an
+//! untrusted or missing twin refuses with one line and a record.
+//!
+//! The test build is dynamically linked: `BELLADONNA_TEST_ACT_STATIC`
+//! (test hooks) makes bin/bdexec act as the static one, and its twin is
+//! the same build at the twin's path. `make test-packages` runs the real
+//! static binary and its twin from the packages.
+
+#[macro_use]
+mod common;
+use common::*;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+
+const SERVICE: &str = "belladonna-test";
+const PASSWORD: &str = "Correct horse 42";
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(3300);
+
+const POLICY: &str = r#"version = 1
+[defaults]
+pam_account_memo = MEMO
+
+[[rule]]
+name = "alice-pw"
+users = ["alice"]
+commands = ["/usr/bin/id -u"]
+auth = "password"
+
+[[rule]]
+name = "bob-none"
+users = ["bob"]
+run_as = ["root", "carol"]
+commands = ["/usr/bin/id *", "/bin/sh *"]
+auth = "none"
+"#;
+
+fn setup(env: &TestEnv, memo: bool) {
+    env.policy(&POLICY.replace("MEMO", if memo { "true" } else { "false" }));
+    pam_password_setup(env, SERVICE, "alice", PASSWORD, false);
+}
+
+/// Debian's nsswitch.conf lines for `passwd`, `group` and `shadow`.
+fn nsswitch(env: &TestEnv, passwd: &str, group: &str) {
+    write_mode(
+        &env.etc("nsswitch.conf"),
+        format!("passwd: {passwd}\ngroup: {group}\nshadow: files\n").as_bytes(),
+        0o644,
+    );
+}
+
+/// A call of bin/bdexec acting as the static bdexec, paused at the
+/// hand-off when it gets there: whether it did, and the output.
+fn static_call(env: &TestEnv, user: &str, args: &[&str], stdin: Option<&[u8]>) -> (bool, Out) {
+    let mut c = env
+        .bdexec_static(user)
+        .env("BELLADONNA_TEST_PAM_SERVICE", SERVICE)
+        .env("BELLADONNA_TEST_PAUSE", "twin-handoff")
+        .args(args);
+    if let Some(data) = stdin {
+        c = c.stdin(data);
+    }
+    let mut r = c.spawn();
+    let stopped = r.wait_stopped(std::time::Duration::from_secs(20));
+    if stopped {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(r.pid()),
+            nix::sys::signal::SIGCONT,
+        )
+        .expect("continue bdexec");
+    }
+    (stopped, r.wait())
+}
+
+/// `f` with the twin unusable: its directory world-writable, so the
+/// static bdexec refuses it (the twin itself is untouched: its stat is
+/// part of the pair's cache and memo keys, src/policy/cache.rs).
+fn without_twin<T>(env: &TestEnv, f: impl FnOnce() -> T) -> T {
+    let dir = env.twin_path().parent().unwrap().to_path_buf();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let out = f();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    out
+}
+
+/// A password rule: PAM runs in the twin, with the password from -S; the
+/// call is recorded once, as alice's. Without the twin: one line naming
+/// it, a reject record, nothing ran, no prompt.
+#[test]
+fn a_password_rule_runs_pam_in_the_twin_and_records_once() {
+    let _serial = serial();
+    let env = test_env!("a_password_rule_runs_pam_in_the_twin_and_records_once");
+    setup(&env, true);
+    nsswitch(&env, "files", "files");
+    let pw = format!("{PASSWORD}\n");
+    let (handed, o) = static_call(
+        &env,
+        "alice",
+        &["-S", "/usr/bin/id", "-u"],
+        Some(pw.as_bytes()),
+    );
+    assert!(handed, "PAM: handed to the twin\n{o}");
+    o.expect_code(0, "password through the twin");
+    assert!(o.stdout_str().ends_with("0\n"), "{o}");
+    let accepts = env.audit_events("accept");
+    assert_eq!(accepts.len(), 1, "recorded once: {accepts:?}");
+    assert_eq!(accepts[0]["submituid"], 61001, "{:#}", accepts[0]);
+    assert!(env.audit_events("reject").is_empty());
+
+    let o = without_twin(&env, || {
+        static_call(
+            &env,
+            "alice",
+            &["-S", "-k", "/usr/bin/id", "-u"],
+            Some(pw.as_bytes()),
+        )
+        .1
+    });
+    o.expect_refusal(1, "no twin");
+    assert!(
+        o.stderr_str().contains("PAM helper") && o.stderr_str().contains("bdexec-pam"),
+        "names the twin\n{o}"
+    );
+    assert_eq!(env.audit_events("accept").len(), 1, "nothing more ran");
+    let rejects = env.audit_events("reject");
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert!(
+        rejects[0]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("PAM helper"),
+        "{:#}",
+        rejects[0]
+    );
+    env.assert_verify_ok("after the twin's calls");
+}
+
+/// The account memo and the group memo keep the common call in the
+/// static bdexec: once both are written (by the twin), a call of a
+/// no-password rule to root needs no twin at all.
+#[test]
+fn memoised_calls_never_leave_the_static_bdexec() {
+    let _serial = serial();
+    let env = test_env!("memoised_calls_never_leave_the_static_bdexec");
+    setup(&env, true);
+    nsswitch(&env, "files systemd", "files systemd");
+    std::thread::sleep(SETTLE);
+    let (handed, o) = static_call(&env, "bob", &["/usr/bin/id", "-u"], None);
+    assert!(handed, "memos empty: the twin\n{o}");
+    o.expect_stdout("0\n", "first call");
+    let (handed, o) = without_twin(&env, || {
+        static_call(&env, "bob", &["/usr/bin/id", "-u"], None)
+    });
+    assert!(!handed, "memoised: no hand-off\n{o}");
+    o.expect_stdout("0\n", "memoised call without a twin");
+    assert_eq!(env.audit_events("accept").len(), 2);
+    // The account memo is per user: carol's target is not root (its
+    // group list may come from nss-systemd): the twin.
+    let (handed, o) = without_twin(&env, || {
+        static_call(&env, "bob", &["-u", "carol", "/usr/bin/id", "-u"], None)
+    });
+    assert!(handed, "a non-root target's groups: the twin");
+    o.expect_refusal(1, "carol's groups without a twin");
+    assert!(o.stderr_str().contains("the groups of carol"), "{o}");
+}
+
+/// NSS beyond `files`: with `files` alone nothing goes to the twin; with
+/// another source after it, a group list does; with another source
+/// first, every lookup does.
+#[test]
+fn nss_sources_after_files_go_to_the_twin() {
+    let _serial = serial();
+    let env = test_env!("nss_sources_after_files_go_to_the_twin");
+    env.policy(
+        &POLICY
+            .replace("MEMO", "true")
+            .replace("[defaults]\n", "[defaults]\npam_account = false\n"),
+    );
+    nsswitch(&env, "files", "files");
+    let (handed, o) = without_twin(&env, || {
+        static_call(&env, "bob", &["-u", "carol", "/usr/bin/id", "-un"], None)
+    });
+    assert!(!handed, "files only: no hand-off\n{o}");
+    o.expect_stdout("carol\n", "files only");
+
+    nsswitch(&env, "files", "files ldap");
+    let (handed, o) = static_call(&env, "bob", &["-u", "carol", "/usr/bin/id", "-un"], None);
+    assert!(handed, "group: files ldap: the list from the twin\n{o}");
+    o.expect_stdout("carol\n", "through the twin");
+
+    nsswitch(&env, "sss files", "files");
+    let (handed, o) = without_twin(&env, || {
+        static_call(&env, "bob", &["/usr/bin/id", "-u"], None)
+    });
+    assert!(handed, "passwd: sss first: the twin for everything\n{o}");
+    assert_ne!(o.code(), Some(0), "without the twin nothing runs\n{o}");
+    let (handed, o) = static_call(&env, "bob", &["/usr/bin/id", "-u"], None);
+    assert!(handed);
+    o.expect_stdout("0\n", "sss first, through the twin");
+    // The test build is not linked statically, so the lookups the twin
+    // made ran in the dynamic program; the records are whole.
+    env.assert_verify_ok("nss hand-offs");
+}
+
+/// The twin gets the caller's argv, environment, rlimits and umask: the
+/// command's view through the twin is the same as without it.
+#[test]
+fn the_twin_starts_the_call_over_as_the_caller_made_it() {
+    let _serial = serial();
+    let env = test_env!("the_twin_starts_the_call_over_as_the_caller_made_it");
+    // PAM's account stage on every call: every call goes to the twin.
+    setup(&env, false);
+    nsswitch(&env, "files", "files");
+    let script = r#"printf '[%s]' "$@"; echo; ulimit -n; ulimit -c; umask; id -G"#;
+    let args = ["/bin/sh", "-c", script, "sh", "a b", "", "c"];
+    let run = |acting_static: bool| {
+        let c = if acting_static {
+            env.bdexec_static("bob")
+                .env("BELLADONNA_TEST_PAUSE", "twin-handoff")
+        } else {
+            env.bdexec("bob")
+        };
+        let mut r = c
+            .env("BELLADONNA_TEST_PAM_SERVICE", SERVICE)
+            .rlimit(libc::RLIMIT_NOFILE, 200, 4096)
+            .rlimit(libc::RLIMIT_CORE, 0, 0)
+            .umask(0o027)
+            .args(args)
+            .spawn();
+        let stopped = r.wait_stopped(std::time::Duration::from_secs(20));
+        if stopped {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(r.pid()),
+                nix::sys::signal::SIGCONT,
+            )
+            .unwrap();
+        }
+        (stopped, r.wait())
+    };
+    let (handed, through_twin) = run(true);
+    assert!(handed, "PAM account stage: the twin\n{through_twin}");
+    through_twin.expect_code(0, "through the twin");
+    let (_, direct) = run(false);
+    direct.expect_code(0, "the dynamic bdexec");
+    assert_eq!(through_twin.stdout_str(), direct.stdout_str());
+    assert!(
+        through_twin
+            .stdout_str()
+            .starts_with("[a b][][c]\n200\n0\n0027\n"),
+        "{through_twin}"
+    );
+    let accepts = env.audit_events("accept");
+    assert_eq!(accepts.len(), 2, "one record per call");
+    assert_eq!(accepts[0]["runargv"], accepts[1]["runargv"]);
+}
+
+/// The twin must be root's, not writable by group or others, in a
+/// directory of the same kind; and it refuses without its capabilities.
+/// Each refusal: one line, nothing ran.
+#[test]
+fn an_untrusted_twin_is_refused() {
+    let _serial = serial();
+    let env = test_env!("an_untrusted_twin_is_refused");
+    setup(&env, false);
+    nsswitch(&env, "files", "files");
+    let twin = env.twin_path();
+    let dir = twin.parent().unwrap().to_path_buf();
+    let call = |what: &str| {
+        let (handed, o) = static_call(&env, "bob", &["/usr/bin/id", "-u"], None);
+        assert!(handed, "{what}: handed off\n{o}");
+        o.expect_refusal(if what == "no capabilities" { 5 } else { 1 }, what);
+        o
+    };
+    fs::set_permissions(&twin, fs::Permissions::from_mode(0o775)).unwrap();
+    let o = call("group-writable twin");
+    assert!(o.stderr_str().contains("writable"), "{o}");
+    fs::set_permissions(&twin, fs::Permissions::from_mode(0o755)).unwrap();
+
+    std::os::unix::fs::chown(&twin, Some(61004), None).unwrap();
+    let o = call("twin owned by mallory");
+    assert!(o.stderr_str().contains("bdexec-pam"), "{o}");
+    std::os::unix::fs::chown(&twin, Some(0), None).unwrap();
+
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    call("world-writable directory");
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+
+    // chown dropped the capabilities: the twin itself refuses to start.
+    let o = call("no capabilities");
+    assert!(o.stderr_str().contains("capabilit"), "{o}");
+    assert!(env.audit_events("accept").is_empty(), "nothing ran");
+}
