@@ -1,5 +1,6 @@
-# belladonna %post (rpm sets bdexec's file capabilities from the payload;
-# see packaging/deb/postinst for the Debian side). The directories are
+# belladonna %post (rpm sets the file capabilities of bdexec and of its
+# twin /usr/libexec/belladonna/bdexec-pam from the payload; see
+# packaging/deb/postinst for the Debian side). The directories are
 # root's alone; a group- or world-writable policy is kept but named.
 install -d -m 0755 /etc/belladonna/policy.d
 for d in /run/belladonna /var/log/belladonna /var/lib/belladonna; do
