@@ -31,7 +31,13 @@ if [ "${1:-}" != "--inside" ]; then
     [ -x /usr/bin/doas ] || echo "bench: doas is not installed (make deps installs opendoas); measuring without it"
 
     echo "bench: building the release binaries and the bench driver"
-    cargo build --release --quiet
+    # `make build`: bdctl, the static bdexec (the product's /usr/bin/bdexec)
+    # and its dynamically linked twin bdexec-pam, which the static one
+    # execs for PAM; installed below as a package installs them.
+    make --no-print-directory -s build CARGO="cargo --quiet"
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    static_bdexec=target/$host/release/bdexec
+    twin_bdexec=target/release/bdexec
     if [ -n "${BELLADONNA_BENCH_DRIVER:-}" ]; then
         # Another measuring half in the same setup (scripts/load.sh).
         driver=$(realpath "$BELLADONNA_BENCH_DRIVER")
@@ -116,11 +122,14 @@ EOF
     printf '[Journal]\nStorage=volatile\nReadKMsg=no\nForwardToSyslog=no\nForwardToKMsg=no\nForwardToConsole=no\nForwardToWall=no\nRateLimitBurst=0\n' \
         >"$dir/etc/systemd/journald.conf.d/belladonna-bench.conf"
 
-    install -d -m 0755 "$dir/log" "$dir/lib" "$dir/run" "$dir/bin"
+    install -d -m 0755 "$dir/log" "$dir/lib" "$dir/run" "$dir/bin" "$dir/libexec" "$dir/libexec/belladonna"
     install -d -m 0700 "$dir/log/belladonna" "$dir/lib/belladonna"
-    install -m 0755 target/release/bdexec "$dir/bin/bdexec"
+    install -m 0755 "$static_bdexec" "$dir/bin/bdexec"
+    # Where the static bdexec looks for its twin: <its directory>/../libexec/belladonna.
+    install -m 0755 "$twin_bdexec" "$dir/libexec/belladonna/bdexec-pam"
     install -m 0755 target/release/bdctl "$dir/bin/bdctl"
     setcap cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p "$dir/bin/bdexec"
+    setcap cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p "$dir/libexec/belladonna/bdexec-pam"
     if [ "$floor_kind" != none ]; then
         install -m 0755 target/bench/bench-floor "$dir/bin/bench-floor"
         # On the audit log's disk, writable by the bench user.

@@ -20,8 +20,13 @@ if [ "${1:-}" != "--inside" ]; then
         echo "demo: run:  sudo make demo" >&2
         exit 1
     fi
-    for b in bdexec bdctl; do
-        [ -x "$here/target/release/$b" ] || { echo "demo: $here/target/release/$b missing: run 'make' first" >&2; exit 1; }
+    # The static bdexec (the product's /usr/bin/bdexec), its dynamically
+    # linked twin (target/release/bdexec, installed as bdexec-pam: the
+    # static one execs it for PAM) and bdctl, as `make` builds them.
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    static_bdexec=$here/target/$host/release/bdexec
+    for b in "$static_bdexec" "$here/target/release/bdexec" "$here/target/release/bdctl"; do
+        [ -x "$b" ] || { echo "demo: $b missing: run 'make' first" >&2; exit 1; }
     done
     for t in unshare setpriv setcap getcap; do
         command -v "$t" >/dev/null || { echo "demo: '$t' missing: run 'make deps' as root" >&2; exit 1; }
@@ -56,12 +61,16 @@ bob:*:19700:0:99999:7:::
 mallory:*:19700:0:99999:7:::
 EOF
     # State and log directories, as `make install` makes them.
-    install -d -m 0755 "$demo/log" "$demo/lib" "$demo/run" "$demo/bin"
+    install -d -m 0755 "$demo/log" "$demo/lib" "$demo/run" "$demo/bin" "$demo/libexec" "$demo/libexec/belladonna"
     install -d -m 0700 "$demo/log/belladonna" "$demo/lib/belladonna"
-    # The binaries: bdexec with file capabilities (permitted only), no setuid.
-    install -m 0755 "$here/target/release/bdexec" "$demo/bin/bdexec"
+    # The binaries: bdexec and its twin (where bdexec looks for it:
+    # <its directory>/../libexec/belladonna) with file capabilities
+    # (permitted only), no setuid.
+    install -m 0755 "$static_bdexec" "$demo/bin/bdexec"
+    install -m 0755 "$here/target/release/bdexec" "$demo/libexec/belladonna/bdexec-pam"
     install -m 0755 "$here/target/release/bdctl" "$demo/bin/bdctl"
     setcap cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p "$demo/bin/bdexec"
+    setcap cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p "$demo/libexec/belladonna/bdexec-pam"
 
     exec unshare --mount --propagation private -- bash "$0" --inside "$demo"
 fi
@@ -107,9 +116,9 @@ run() {
     fi
 }
 
-say "The installed bdexec: no setuid bit, file capabilities in the permitted set only"
-ls -l "$demo/bin/bdexec" | sed "s|$demo/bin/||"
-getcap "$demo/bin/bdexec" | sed "s|$demo/bin/||"
+say "The installed bdexec and its PAM twin: no setuid bit, file capabilities in the permitted set only"
+ls -l "$demo/bin/bdexec" "$demo/libexec/belladonna/bdexec-pam" | sed "s|$demo/||"
+getcap "$demo/bin/bdexec" "$demo/libexec/belladonna/bdexec-pam" | sed "s|$demo/||"
 
 say "The demo policy (/etc/belladonna/policy.toml inside the namespace)"
 cat /etc/belladonna/policy.toml
