@@ -7,18 +7,23 @@
 # and rpm's %caps run for real). In a root, bdexec runs as a freshly
 # created unprivileged user (setpriv --init-groups).
 #
-#   deb: install (caps, no setuid bit, modes), the default policy denies
-#        with exit 1 and a durable audit record, an allowing policy works,
-#        upgrade to a rebuilt package keeps the edited policy and the log,
-#        upgrade over a world-writable policy keeps it and bdexec still
-#        refuses it, remove keeps policy and log, purge removes the rest
+#   deb: install (caps, no setuid bit, modes; /usr/bin/bdexec static, its
+#        twin /usr/libexec/belladonna/bdexec-pam dynamic, both with the
+#        capabilities), the default policy denies with exit 1 and a
+#        durable audit record, an allowing policy works, a call that needs
+#        PAM is refused while the twin lacks its capabilities or is
+#        missing, upgrade to a rebuilt package keeps the edited policy
+#        and the log, upgrade over a world-writable policy keeps it and
+#        bdexec still refuses it, remove keeps policy and log, purge
+#        removes the rest
 #   deb on ramfs (no xattrs): postinst fails loudly, naming the cause
-#   rpm: rpm -qp --filecaps --scripts, then rpm --root: caps, a denial
+#   rpm: rpm -qp --filecaps --scripts, then rpm --root: caps (bdexec and
+#        its twin), static and dynamic, a denial
 #   gate: a vulnerable dependency pinned in a scratch manifest fails
 #        cargo deny, cargo audit and (unaudited) cargo vet
 #
-# Needs: the packages (make deb rpm), dpkg, rpm, setcap, cargo-deny and
-# cargo-audit (make gate-tools).
+# Needs: the packages (make deb rpm), dpkg, rpm, setcap, readelf
+# (binutils), cargo-deny and cargo-audit (make gate-tools).
 set -euo pipefail
 
 root_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -41,6 +46,9 @@ rpms=(target/generate-rpm/belladonna-*.rpm)
 DEB="$root_dir/${debs[0]}"
 RPM="$root_dir/${rpms[0]}"
 CAPS_RE='cap_setgid,cap_setuid,cap_setpcap,cap_net_bind_service=p'
+CAPS='cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p'
+# The static bdexec execs its dynamically linked twin for PAM.
+TWIN=/usr/libexec/belladonna/bdexec-pam
 
 work="$(mktemp -d /tmp/bd-pkgtest.XXXXXX)"
 mount -t tmpfs -o size=2g,mode=0755 bd-pkgtest "$work"
@@ -66,6 +74,19 @@ check() {
     local what="$1"
     shift
     if "$@"; then ok "$what"; else bad "$what"; fi
+}
+
+# static_elf FILE / dynamic_elf FILE: whether FILE has a program
+# interpreter (PT_INTERP); an unreadable FILE is neither.
+static_elf() {
+    local h
+    h="$(readelf -lW "$1")" || return 1
+    ! grep -q '^ *INTERP ' <<<"$h"
+}
+dynamic_elf() {
+    local h
+    h="$(readelf -lW "$1")" || return 1
+    grep -q '^ *INTERP ' <<<"$h"
 }
 
 # A fresh overlay of / at $work/$1/root, with its own /proc, /dev, /tmp
@@ -108,6 +129,12 @@ test_deb() {
         bash -c "getcap '$r/usr/bin/bdexec' | grep -q '$CAPS_RE'"
     check "deb: bdexec has no setuid/setgid bit (mode 0755 root:root)" \
         test "$(stat -c '%a %U:%G' "$r/usr/bin/bdexec")" = "755 root:root"
+    check "deb: getcap shows the twin's capabilities ($TWIN)" \
+        bash -c "getcap '$r$TWIN' | grep -q '$CAPS_RE'"
+    check "deb: the twin has no setuid/setgid bit, its directory is root's (0755 root:root)" \
+        test "$(stat -c '%a %U:%G' "$r$TWIN" "$r${TWIN%/*}" | sort -u)" = "755 root:root"
+    check "deb: /usr/bin/bdexec is static (no PT_INTERP)" static_elf "$r/usr/bin/bdexec"
+    check "deb: the twin is dynamically linked (PT_INTERP)" dynamic_elf "$r$TWIN"
     check "deb: /usr/sbin/bdctl installed" test -x "$r/usr/sbin/bdctl"
     check "deb: policy.toml is 0600 root and a conffile" bash -c \
         "[ \"\$(stat -c '%a %U' '$r/etc/belladonna/policy.toml')\" = '600 root' ] && grep -qx /etc/belladonna/policy.toml '$r/var/lib/dpkg/info/belladonna.conffiles'"
@@ -145,6 +172,31 @@ POLICY
     as_user "$r" /usr/bin/bdexec -n -- /usr/bin/id -u
     check "deb: an allowing policy runs the command as root (rc $rc, out '$out', err '$err')" \
         test "$rc:$out" = "0:0"
+
+    # A call that needs PAM goes through the twin: PAM's account stage on
+    # every call (pam_account_memo = false, so no earlier verdict is
+    # reused). Without the twin's capabilities, then without the twin,
+    # bdexec refuses (an exit status, not a signal) and the command does
+    # not run; restored, it runs.
+    cp -p "$r/etc/belladonna/policy.toml" "$work/policy.saved"
+    { head -n 1 "$work/policy.saved"; printf '[defaults]\npam_account_memo = false\n'; tail -n +2 "$work/policy.saved"; } \
+        >"$r/etc/belladonna/policy.toml"
+    as_user "$r" /usr/bin/bdexec -n -- /usr/bin/id -u
+    check "deb: a call through PAM (the twin) runs (rc $rc, out '$out', err '$err')" test "$rc:$out" = "0:0"
+    setcap -r "$r$TWIN"
+    as_user "$r" /usr/bin/bdexec -n -- /usr/bin/id -u
+    check "deb: the twin without capabilities: refused, not run (rc $rc, out '$out', err '$err')" \
+        test "$rc" != 0 -a "$rc" -lt 128 -a -z "$out"
+    setcap "$CAPS" "$r$TWIN"
+    mv "$r$TWIN" "$work/bdexec-pam.saved"
+    as_user "$r" /usr/bin/bdexec -n -- /usr/bin/id -u
+    check "deb: the twin missing: refused, not run (rc $rc, out '$out', err '$err')" \
+        test "$rc" != 0 -a "$rc" -lt 128 -a -z "$out"
+    mv "$work/bdexec-pam.saved" "$r$TWIN"
+    as_user "$r" /usr/bin/bdexec -n -- /usr/bin/id -u
+    check "deb: the twin restored: the call through PAM runs again (rc $rc, out '$out', err '$err')" \
+        test "$rc:$out" = "0:0"
+    cp -p "$work/policy.saved" "$r/etc/belladonna/policy.toml"
     local records
     records="$(wc -l <"$r/var/log/belladonna/audit.jsonl")"
 
@@ -155,6 +207,7 @@ POLICY
     check "deb: upgrade kept the edited policy" grep -q 'name = "pkgtest"' "$r/etc/belladonna/policy.toml"
     check "deb: upgrade kept the audit log" test "$(wc -l <"$r/var/log/belladonna/audit.jsonl")" -ge "$records"
     check "deb: upgrade re-applied the capabilities" bash -c "getcap '$r/usr/bin/bdexec' | grep -q '$CAPS_RE'"
+    check "deb: upgrade re-applied the twin's capabilities" bash -c "getcap '$r$TWIN' | grep -q '$CAPS_RE'"
     as_user "$r" /usr/bin/bdexec -n -- /usr/bin/id -u
     check "deb: the command still runs after the upgrade" test "$rc:$out" = "0:0"
 
@@ -184,13 +237,14 @@ POLICY
 
     # Remove keeps policy and log; purge removes what the package made.
     check "deb: dpkg -r" chroot "$r" dpkg -r belladonna
-    check "deb: remove deleted the binaries" bash -c "[ ! -e '$r/usr/bin/bdexec' ] && [ ! -e '$r/usr/sbin/bdctl' ]"
+    check "deb: remove deleted the binaries (and the twin's directory)" bash -c \
+        "[ ! -e '$r/usr/bin/bdexec' ] && [ ! -e '$r$TWIN' ] && [ ! -e '$r${TWIN%/*}' ] && [ ! -e '$r/usr/sbin/bdctl' ]"
     check "deb: remove kept the policy and the audit log" \
         test -f "$r/etc/belladonna/policy.toml" -a -s "$r/var/log/belladonna/audit.jsonl"
     check "deb: dpkg -P" chroot "$r" dpkg -P belladonna
     check "deb: purge removed binaries (and with them the capabilities), policy, /run state" bash -c \
         "[ ! -e '$r/usr/bin/bdexec' ] && [ ! -e '$r/etc/belladonna/policy.toml' ] && [ ! -e '$r/run/belladonna' ] \
-         && ! getcap -r '$r/usr/bin' 2>/dev/null | grep -q bdexec"
+         && ! getcap -r '$r/usr/bin' '$r/usr/libexec' 2>/dev/null | grep -q bdexec"
     check "deb: purge kept the audit log (documented)" test -s "$r/var/log/belladonna/audit.jsonl"
 }
 
@@ -213,7 +267,8 @@ test_deb_noxattr() {
         "grep -q 'belladonna: ERROR: setcap .* failed: .*Operation not supported' '$log' && grep -q 'extended attributes' '$log'"
     check "deb without xattrs: the package is left half-configured" \
         bash -c "dpkg --admindir='$admin' -s belladonna 2>/dev/null | grep -q '^Status: install ok half-configured'"
-    check "deb without xattrs: bdexec carries no capabilities" bash -c "! getcap '$mnt/usr/bin/bdexec' | grep -q cap_"
+    check "deb without xattrs: bdexec and its twin carry no capabilities" bash -c \
+        "! getcap '$mnt/usr/bin/bdexec' '$mnt$TWIN' | grep -q cap_"
     cat "$log"
     umount "$mnt"
 }
@@ -223,6 +278,8 @@ test_rpm() {
     qp="$(rpm -qp --filecaps --scripts "$RPM")"
     check "rpm: -qp --filecaps shows bdexec's capabilities" bash -c \
         "printf '%s\n' \"\$1\" | grep -q '^/usr/bin/bdexec[[:space:]]*$CAPS_RE'" _ "$qp"
+    check "rpm: -qp --filecaps shows the twin's capabilities" bash -c \
+        "printf '%s\n' \"\$1\" | grep -q '^$TWIN[[:space:]]*$CAPS_RE'" _ "$qp"
     check "rpm: -qp --scripts shows %post and %postun" bash -c \
         "printf '%s\n' \"\$1\" | grep -q '^postinstall scriptlet' && printf '%s\n' \"\$1\" | grep -q '^postuninstall scriptlet'" _ "$qp"
     check "rpm: policy.toml is %config(noreplace), mode 0600" bash -c \
@@ -236,14 +293,20 @@ test_rpm() {
     check "rpm: the capability xattr is on the installed bdexec" bash -c \
         "getcap '$r/usr/bin/bdexec' | grep -q '$CAPS_RE'"
     check "rpm: no setuid bit" test "$(stat -c '%a' "$r/usr/bin/bdexec")" = 755
+    check "rpm: the capability xattr is on the installed twin" bash -c \
+        "getcap '$r$TWIN' | grep -q '$CAPS_RE'"
+    check "rpm: the twin has no setuid bit, its directory is root's (0755 root:root)" \
+        test "$(stat -c '%a %U:%G' "$r$TWIN" "$r${TWIN%/*}" | sort -u)" = "755 root:root"
+    check "rpm: /usr/bin/bdexec is static (no PT_INTERP)" static_elf "$r/usr/bin/bdexec"
+    check "rpm: the twin is dynamically linked (PT_INTERP)" dynamic_elf "$r$TWIN"
     check "rpm: %post made the 0700 directories" bash -c \
         "for d in run/belladonna var/log/belladonna var/lib/belladonna; do [ \"\$(stat -c '%a' '$r'/\$d)\" = 700 ] || exit 1; done"
     as_user "$r" /usr/bin/bdexec -n -- /usr/bin/id -u
     check "rpm: default policy denies with exit 1 (got $rc: $err)" test "$rc" = 1
     echo "# edited" >>"$r/etc/belladonna/policy.toml"
     check "rpm: rpm -e" rpm --root "$r" -e belladonna
-    check "rpm: erase removed bdexec and kept the edited policy as .rpmsave and the log" bash -c \
-        "[ ! -e '$r/usr/bin/bdexec' ] && grep -q '# edited' '$r/etc/belladonna/policy.toml.rpmsave' && [ -s '$r/var/log/belladonna/audit.jsonl' ]"
+    check "rpm: erase removed bdexec, the twin and its directory, and kept the edited policy as .rpmsave and the log" bash -c \
+        "[ ! -e '$r/usr/bin/bdexec' ] && [ ! -e '$r$TWIN' ] && [ ! -e '$r${TWIN%/*}' ] && grep -q '# edited' '$r/etc/belladonna/policy.toml.rpmsave' && [ -s '$r/var/log/belladonna/audit.jsonl' ]"
 }
 
 # The supply-chain gates can fail: a scratch copy of the manifest with one
