@@ -231,20 +231,7 @@ const SETTLE: std::time::Duration = std::time::Duration::from_millis(3300);
 /// A call of `args` as `user` with the test hook paused at `point`:
 /// whether it stopped there (it is then continued), and its output.
 fn paused_call(env: &TestEnv, user: &str, args: &[&str], point: &str) -> (bool, Out) {
-    let mut r = env
-        .bdexec(user)
-        .args(args)
-        .env("BELLADONNA_TEST_PAUSE", point)
-        .spawn();
-    let stopped = r.wait_stopped(std::time::Duration::from_secs(20));
-    if stopped {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(r.pid()),
-            nix::sys::signal::SIGCONT,
-        )
-        .expect("continue bdexec");
-    }
-    (stopped, r.wait())
+    env.bdexec(user).args(args).run_through_pause(point)
 }
 
 /// A call of `id -u` as `user`: whether it stopped at the account memo's

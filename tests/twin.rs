@@ -60,21 +60,11 @@ fn static_call(env: &TestEnv, user: &str, args: &[&str], stdin: Option<&[u8]>) -
     let mut c = env
         .bdexec_static(user)
         .env("BELLADONNA_TEST_PAM_SERVICE", SERVICE)
-        .env("BELLADONNA_TEST_PAUSE", "twin-handoff")
         .args(args);
     if let Some(data) = stdin {
         c = c.stdin(data);
     }
-    let mut r = c.spawn();
-    let stopped = r.wait_stopped(std::time::Duration::from_secs(20));
-    if stopped {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(r.pid()),
-            nix::sys::signal::SIGCONT,
-        )
-        .expect("continue bdexec");
-    }
-    (stopped, r.wait())
+    c.run_through_pause("twin-handoff")
 }
 
 /// `f` with the twin unusable: its directory world-writable, so the
@@ -221,26 +211,15 @@ fn the_twin_starts_the_call_over_as_the_caller_made_it() {
     let run = |acting_static: bool| {
         let c = if acting_static {
             env.bdexec_static("bob")
-                .env("BELLADONNA_TEST_PAUSE", "twin-handoff")
         } else {
             env.bdexec("bob")
         };
-        let mut r = c
-            .env("BELLADONNA_TEST_PAM_SERVICE", SERVICE)
+        c.env("BELLADONNA_TEST_PAM_SERVICE", SERVICE)
             .rlimit(libc::RLIMIT_NOFILE, 200, 4096)
             .rlimit(libc::RLIMIT_CORE, 0, 0)
             .umask(0o027)
             .args(args)
-            .spawn();
-        let stopped = r.wait_stopped(std::time::Duration::from_secs(20));
-        if stopped {
-            nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(r.pid()),
-                nix::sys::signal::SIGCONT,
-            )
-            .unwrap();
-        }
-        (stopped, r.wait())
+            .run_through_pause("twin-handoff")
     };
     let (handed, through_twin) = run(true);
     assert!(handed, "PAM account stage: the twin\n{through_twin}");

@@ -298,35 +298,15 @@ impl TestEnv {
         self.write_etc_like_host("shadow", &shadow);
 
         // The binaries. bdexec gets file capabilities, permitted set only.
-        let bdexec = self.bdexec_path();
-        fs::copy(env!("CARGO_BIN_EXE_bdexec"), &bdexec).expect("copy bdexec");
-        fs::set_permissions(&bdexec, fs::Permissions::from_mode(0o755)).unwrap();
-        let st = Command::new("setcap")
-            .arg(BDEXEC_FILE_CAPS)
-            .arg(&bdexec)
-            .output()
-            .expect("run setcap (install libcap2-bin: make deps)");
-        assert!(
-            st.status.success(),
-            "setcap failed: {}",
-            String::from_utf8_lossy(&st.stderr)
-        );
+        install_with_caps(&self.bdexec_path());
         // The twin the static bdexec hands PAM to (src/exec/twin.rs), where
         // it looks for it: ../libexec/belladonna/bdexec-pam from bin/.
         // The same test build, with the same capabilities; it is used
         // when a test makes bin/bdexec act as the static one
         // (BELLADONNA_TEST_ACT_STATIC, see `act_static`).
-        let twin = self.twin_path();
         mkdir_mode(&self.dir.join("libexec"), 0o755);
         mkdir_mode(&self.dir.join("libexec/belladonna"), 0o755);
-        fs::copy(env!("CARGO_BIN_EXE_bdexec"), &twin).expect("copy the twin");
-        fs::set_permissions(&twin, fs::Permissions::from_mode(0o755)).unwrap();
-        let st = Command::new("setcap")
-            .arg(BDEXEC_FILE_CAPS)
-            .arg(&twin)
-            .output()
-            .expect("run setcap");
-        assert!(st.status.success(), "setcap on the twin failed");
+        install_with_caps(&self.twin_path());
         let bdctl = self.bdctl_path();
         fs::copy(env!("CARGO_BIN_EXE_bdctl"), &bdctl).expect("copy bdctl");
         fs::set_permissions(&bdctl, fs::Permissions::from_mode(0o755)).unwrap();
@@ -578,6 +558,23 @@ fn check_not_nosuid(base: &Path) {
         "{} is on a nosuid mount: file capabilities would be ignored there; \
          set BELLADONNA_TEST_TMPDIR to a directory on a mount without nosuid",
         base.display()
+    );
+}
+
+/// The test build of bdexec at `dest`, mode 0755, with its file
+/// capabilities (permitted set only).
+fn install_with_caps(dest: &Path) {
+    fs::copy(env!("CARGO_BIN_EXE_bdexec"), dest).expect("copy bdexec");
+    fs::set_permissions(dest, fs::Permissions::from_mode(0o755)).unwrap();
+    let st = Command::new("setcap")
+        .arg(BDEXEC_FILE_CAPS)
+        .arg(dest)
+        .output()
+        .expect("run setcap (install libcap2-bin: make deps)");
+    assert!(
+        st.status.success(),
+        "setcap failed: {}",
+        String::from_utf8_lossy(&st.stderr)
     );
 }
 
@@ -966,6 +963,21 @@ impl<'a> Call<'a> {
     }
 
     /// Run to completion (with a time limit) and collect the output.
+    /// Run it with the test hook paused at `point` (test hooks): whether
+    /// it stopped there (it is then continued), and its output.
+    pub fn run_through_pause(self, point: &str) -> (bool, Out) {
+        let mut r = self.env("BELLADONNA_TEST_PAUSE", point).spawn();
+        let stopped = r.wait_stopped(Duration::from_secs(20));
+        if stopped {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(r.pid()),
+                nix::sys::signal::SIGCONT,
+            )
+            .expect("continue bdexec");
+        }
+        (stopped, r.wait())
+    }
+
     pub fn run(self) -> Out {
         self.spawn().wait()
     }
