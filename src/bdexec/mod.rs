@@ -130,6 +130,8 @@ fn run(
     if linkage == Linkage::Static || crate::base::testhook::act_static() {
         crate::exec::twin::arm(args, &saved);
         crate::identity::nss::confine_static(to_twin);
+    } else {
+        crate::exec::twin::answer_as_bdexec();
     }
     let call = match recv::parse(args)? {
         recv::Parsed::Answered(code) => return Ok(code),

@@ -327,6 +327,14 @@ impl Saved {
         self.restore_for_target(0)
     }
 
+    /// The caller's soft limit of `r`, when it was read.
+    pub fn caller_soft(&self, r: Resource) -> Option<u64> {
+        self.rlimits
+            .iter()
+            .find(|(saved, _, _)| *saved == r)
+            .map(|(_, soft, _)| *soft)
+    }
+
     /// The caller's umask.
     pub fn caller_umask(&self) -> u32 {
         self.umask.bits()

@@ -32,7 +32,9 @@
 
 use super::hygiene::Saved;
 use super::privileges;
+use crate::base::paths::TWIN_NAME;
 use nix::fcntl::OFlag;
+use nix::sys::resource::Resource;
 use nix::sys::stat::{Mode, fstat};
 use std::ffi::{CString, OsString};
 use std::fmt;
@@ -48,6 +50,10 @@ struct Armed {
 }
 
 static ARMED: OnceLock<Armed> = OnceLock::new();
+
+/// The caller's RLIMIT_NOFILE at or under which the twin cannot start:
+/// the standard descriptors leave its dynamic loader none.
+const MIN_NOFILE: u64 = 3;
 
 /// Why the call could not go to the twin.
 #[derive(Debug)]
@@ -94,6 +100,15 @@ pub fn arm(args: &[OsString], saved: &Saved) {
         args: args.to_vec(),
         saved: saved.clone(),
     });
+}
+
+/// In the twin: the process is called `bdexec` again (its command name
+/// is the file's, `bdexec-pam`), as ps, top, pkill and the monitor's
+/// callers know it.
+pub fn answer_as_bdexec() {
+    if nix::sys::prctl::get_name().is_ok_and(|n| n.as_bytes() == TWIN_NAME.as_bytes()) {
+        let _ = nix::sys::prctl::set_name(c"bdexec");
+    }
 }
 
 /// Whether this process hands PAM and NSS beyond `files` to the twin.
@@ -149,6 +164,19 @@ pub fn hand_off(why: &str) -> TwinError {
     let Some(path) = crate::base::paths::twin_beside(&exe) else {
         return fail(None, format!("no directory above {}", exe.display()));
     };
+    // The twin is dynamically linked: with the caller's limit of three
+    // descriptors (0, 1 and 2 open) its loader cannot open a library and
+    // it would die before main. Refused here instead, with a record.
+    let nofile = armed.saved.caller_soft(Resource::RLIMIT_NOFILE);
+    if nofile.is_some_and(|n| n <= MIN_NOFILE) {
+        return fail(
+            Some(&path),
+            format!(
+                "its loader needs more descriptors than RLIMIT_NOFILE {} allows; raise the limit",
+                nofile.unwrap_or_default()
+            ),
+        );
+    }
     let fd = match open_twin(&path) {
         Ok(fd) => fd,
         Err(e) => return fail(Some(&path), e),
