@@ -71,6 +71,12 @@ TEST_THREADS ?= 2
 # its artifacts land apart from the ordinary build's. The twin: the
 # ordinary `cargo build --release` output, installed as bdexec-pam.
 HOST          := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+# The static bdexec: glibc linked in (static-pie), and getrandom(2)
+# through the C library's static getrandom(): the getrandom crate's
+# default looks the function up with dlsym, which a static program
+# cannot, and falls back to a cached /dev/urandom descriptor that
+# bdexec's own fd hygiene (monitor mode) closes.
+STATIC_RUSTFLAGS := -C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom"
 STATIC_BDEXEC := target/$(HOST)/release/bdexec
 TWIN_BIN      := target/release/bdexec
 
@@ -106,7 +112,7 @@ ANSIBLE_DEB_PACKAGES := python3 python3-venv
 # real Prometheus and node_exporter on loopback, curl for the quickstart.
 OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
 
-.PHONY: all build deps test test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench profile lint clean check-root kernel-matrix \
+.PHONY: all build deps test test-static test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench profile lint clean check-root kernel-matrix \
 	completions dist deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
@@ -114,7 +120,7 @@ all: build
 build:
 	@[ -n "$(HOST)" ] || { echo "build: 'rustc -vV' names no host triple" >&2; exit 1; }
 	$(CARGO) build --release
-	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --release --target $(HOST) --bin bdexec
+	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --release --target $(HOST) --bin bdexec
 	@# A static bdexec has no program interpreter (PT_INTERP).
 	@if readelf -lW $(STATIC_BDEXEC) | grep -q INTERP; then \
 	  echo "build: $(STATIC_BDEXEC) is dynamically linked (expected static-pie)" >&2; exit 1; fi
@@ -139,6 +145,18 @@ deps:
 test: deps
 	@if [ "$$(id -u)" != 0 ]; then echo "test: WARNING: not root: the integration tests will be SKIPPED (see the SKIPPED lines)" >&2; fi
 	$(CARGO) test --features test-hooks --no-fail-fast -- --test-threads=$(TEST_THREADS)
+
+# The statically linked bdexec (what the packages install) through the
+# integration tests that exercise its differences from the dynamic test
+# build: PAM and NSS handed to the twin, monitor mode's fork and fd
+# hygiene, random numbers, the daily flags. A static build with test
+# hooks (target/HOST/debug/bdexec) is bin/bdexec; its twin is the
+# ordinary test build. Root. Run by .ci/run.
+STATIC_TESTS ?= twin exec_basic monitor pam daily_flags drop_in_flags daily_edit strict_cli hostile_input hostile_caller sandbox noexec env_sanitize auth_basic approval multicall
+test-static: deps
+	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --target $(HOST) --features test-hooks --bin bdexec
+	BELLADONNA_TEST_BDEXEC=$(CURDIR)/target/$(HOST)/debug/bdexec $(CARGO) test --features test-hooks --no-fail-fast \
+	  $(foreach t,$(STATIC_TESTS),--test $(t)) -- --test-threads=$(TEST_THREADS)
 
 # The journald copy of every audit record and `bdctl audit cross-check`
 # (tests/journald.rs): each test starts its own systemd-journald in a

@@ -274,3 +274,40 @@ fn an_untrusted_twin_is_refused() {
     assert!(o.stderr_str().contains("capabilit"), "{o}");
     assert!(env.audit_events("accept").is_empty(), "nothing ran");
 }
+
+/// A call that needs neither PAM nor NSS beyond `files` runs in the
+/// static bdexec from start to end, monitor mode included: its fork, the
+/// fd hygiene of the monitor and the `exit` record after the command
+/// (whose record id needs random bytes: the static build takes them
+/// from getrandom(2), not from a cached /dev/urandom descriptor that the
+/// monitor's hygiene closes). Under `make test-static` this is the real
+/// static program.
+#[test]
+fn the_static_path_runs_monitor_mode_to_its_exit_record() {
+    let env = test_env!("the_static_path_runs_monitor_mode_to_its_exit_record");
+    env.policy(
+        r#"version = 1
+[defaults]
+pam_account = false
+
+[[rule]]
+name = "bob-monitored"
+users = ["bob"]
+commands = ["/usr/bin/id -u"]
+auth = "none"
+monitor = true
+"#,
+    );
+    nsswitch(&env, "files", "files");
+    for round in 0..3 {
+        let (handed, o) = static_call(&env, "bob", &["/usr/bin/id", "-u"], None);
+        assert!(
+            !handed,
+            "round {round}: no PAM, files only: no hand-off\n{o}"
+        );
+        o.expect_stdout("0\n", "monitored call");
+    }
+    assert_eq!(env.audit_events("accept").len(), 3);
+    assert_eq!(env.audit_events("exit").len(), 3, "every exit recorded");
+    env.assert_verify_ok("monitored static calls");
+}

@@ -298,7 +298,12 @@ impl TestEnv {
         self.write_etc_like_host("shadow", &shadow);
 
         // The binaries. bdexec gets file capabilities, permitted set only.
-        install_with_caps(&self.bdexec_path());
+        // `make test-static`: bin/bdexec is the statically linked build
+        // BELLADONNA_TEST_BDEXEC names (the twin stays this test build).
+        let bdexec_build = std::env::var_os("BELLADONNA_TEST_BDEXEC")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_bdexec")));
+        install_with_caps(&bdexec_build, &self.bdexec_path());
         // The twin the static bdexec hands PAM to (src/exec/twin.rs), where
         // it looks for it: ../libexec/belladonna/bdexec-pam from bin/.
         // The same test build, with the same capabilities; it is used
@@ -306,7 +311,7 @@ impl TestEnv {
         // (BELLADONNA_TEST_ACT_STATIC, see `act_static`).
         mkdir_mode(&self.dir.join("libexec"), 0o755);
         mkdir_mode(&self.dir.join("libexec/belladonna"), 0o755);
-        install_with_caps(&self.twin_path());
+        install_with_caps(Path::new(env!("CARGO_BIN_EXE_bdexec")), &self.twin_path());
         let bdctl = self.bdctl_path();
         fs::copy(env!("CARGO_BIN_EXE_bdctl"), &bdctl).expect("copy bdctl");
         fs::set_permissions(&bdctl, fs::Permissions::from_mode(0o755)).unwrap();
@@ -561,10 +566,10 @@ fn check_not_nosuid(base: &Path) {
     );
 }
 
-/// The test build of bdexec at `dest`, mode 0755, with its file
+/// The bdexec build `build` at `dest`, mode 0755, with its file
 /// capabilities (permitted set only).
-fn install_with_caps(dest: &Path) {
-    fs::copy(env!("CARGO_BIN_EXE_bdexec"), dest).expect("copy bdexec");
+fn install_with_caps(build: &Path, dest: &Path) {
+    fs::copy(build, dest).unwrap_or_else(|e| panic!("copy {}: {e}", build.display()));
     fs::set_permissions(dest, fs::Permissions::from_mode(0o755)).unwrap();
     let st = Command::new("setcap")
         .arg(BDEXEC_FILE_CAPS)
@@ -962,22 +967,26 @@ impl<'a> Call<'a> {
         }
     }
 
-    /// Run to completion (with a time limit) and collect the output.
     /// Run it with the test hook paused at `point` (test hooks): whether
-    /// it stopped there (it is then continued), and its output.
+    /// it stopped there (it is continued each time), and its output. A
+    /// static bdexec that hands the call to its twin may pass the point
+    /// twice (src/exec/twin.rs).
     pub fn run_through_pause(self, point: &str) -> (bool, Out) {
         let mut r = self.env("BELLADONNA_TEST_PAUSE", point).spawn();
-        let stopped = r.wait_stopped(Duration::from_secs(20));
-        if stopped {
+        let mut stopped = false;
+        while r.wait_stopped(Duration::from_secs(20)) {
+            stopped = true;
             nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(r.pid()),
                 nix::sys::signal::SIGCONT,
             )
             .expect("continue bdexec");
+            r.wait_running(Duration::from_secs(5));
         }
         (stopped, r.wait())
     }
 
+    /// Run to completion (with a time limit) and collect the output.
     pub fn run(self) -> Out {
         self.spawn().wait()
     }
@@ -1001,19 +1010,31 @@ impl Running {
     /// Wait until the process is stopped (state `T`, e.g. after raising
     /// SIGSTOP at a test-hooks pause point). Returns false if it exited
     /// or the time ran out first.
+    /// Wait (up to `limit`) until the process is no longer stopped.
+    pub fn wait_running(&mut self, limit: Duration) {
+        let start = Instant::now();
+        while start.elapsed() < limit && self.is_stopped() {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn is_stopped(&self) -> bool {
+        fs::read_to_string(format!("/proc/{}/stat", self.pid())).is_ok_and(|stat| {
+            // pid (comm) STATE ...; comm may hold spaces: take after the last ')'.
+            stat.rsplit_once(')')
+                .map(|(_, r)| r.trim_start())
+                .is_some_and(|rest| rest.starts_with('T') || rest.starts_with('t'))
+        })
+    }
+
     pub fn wait_stopped(&mut self, limit: Duration) -> bool {
         let start = Instant::now();
         while start.elapsed() < limit {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
-            if let Ok(stat) = fs::read_to_string(format!("/proc/{}/stat", self.pid())) {
-                // pid (comm) STATE ...; comm may hold spaces: take after the last ')'.
-                if let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r.trim_start())
-                    && (rest.starts_with('T') || rest.starts_with('t'))
-                {
-                    return true;
-                }
+            if self.is_stopped() {
+                return true;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
