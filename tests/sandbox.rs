@@ -372,6 +372,42 @@ caps = ["net_admin"]
     assert!(out.contains("rule needs-more grants net_admin"), "{o}");
     assert!(!out.contains("rule ok-grant"), "{o}");
     o.expect_code(1, "doctor fails on a grant the binary lacks");
+    assert!(
+        out.contains("its twin for PAM") && out.contains("ok   root's, not writable"),
+        "the twin is checked too\n{o}"
+    );
+    assert!(
+        !out.contains("capabilities are not bdexec's"),
+        "same capabilities\n{o}"
+    );
+    // A twin bdexec would refuse, or one without bdexec's capabilities.
+    let twin = env.twin_path();
+    std::fs::set_permissions(
+        &twin,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o775),
+    )
+    .unwrap();
+    let o = env.bdctl(&["doctor", "--bdexec", &bd]);
+    assert!(
+        o.stdout_str().contains("writable") && o.stdout_str().contains("refuses to use it"),
+        "{o}"
+    );
+    std::fs::set_permissions(
+        &twin,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    let st = std::process::Command::new("setcap")
+        .args(["cap_setuid,cap_setgid=p"])
+        .arg(&twin)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let o = env.bdctl(&["doctor", "--bdexec", &bd]);
+    assert!(
+        o.stdout_str().contains("capabilities are not bdexec's"),
+        "{o}"
+    );
     // And bdexec itself refuses that rule clearly.
     env.run_as_user("alice", &["--", &p.display().to_string(), "status"])
         .expect_refusal(1, "a grant bdexec cannot give");

@@ -63,6 +63,107 @@ fn check_dir(out: &mut String, path: &str, want_private: bool) -> bool {
     }
 }
 
+/// The mode and file capabilities of an installed bdexec (or its twin):
+/// whether they are sound, and the permitted set.
+fn check_binary(out: &mut String, path: &Path) -> (bool, CapsSet) {
+    let mut ok = true;
+    let mut permitted = CapsSet::new();
+    let m = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = writeln!(out, "  FAIL {e}");
+            return (false, permitted);
+        }
+    };
+    let mode = m.permissions().mode();
+    if mode & 0o6000 != 0 {
+        ok = false;
+        let _ = writeln!(
+            out,
+            "  FAIL mode {:04o}: a setuid/setgid bit is set (must not be)",
+            mode & 0o7777
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "  ok   mode {:04o}, no setuid/setgid bit",
+            mode & 0o7777
+        );
+    }
+    match capgrant::file_permitted(path) {
+        Ok(p) if p.is_empty() => {
+            ok = false;
+            let _ = writeln!(
+                out,
+                "  FAIL no file capabilities: run `make install` (setcap)"
+            );
+        }
+        Ok(p) => {
+            let _ = writeln!(
+                out,
+                "  file capabilities (permitted): {}",
+                capgrant::names(&p).join(",")
+            );
+            for need in [caps::Capability::CAP_SETUID, caps::Capability::CAP_SETGID] {
+                if !p.contains(&need) {
+                    ok = false;
+                    let _ = writeln!(
+                        out,
+                        "  FAIL {} missing: it refuses to run",
+                        need.to_string().to_ascii_lowercase()
+                    );
+                }
+            }
+            permitted = p;
+        }
+        Err(e) => {
+            ok = false;
+            let _ = writeln!(out, "  FAIL {e}");
+        }
+    }
+    (ok, permitted)
+}
+
+/// The twin the static bdexec hands PAM to (src/exec/twin.rs): present
+/// beside it, root's and not writable by group or others (as bdexec
+/// checks it), the same capabilities. Without it every call that needs
+/// PAM or an NSS source after `files` is refused.
+fn check_twin(out: &mut String, bdexec: &Path, permitted: &CapsSet) -> bool {
+    let twin = std::fs::canonicalize(bdexec)
+        .ok()
+        .and_then(|p| crate::base::paths::twin_beside(&p));
+    let Some(twin) = twin else {
+        let _ = writeln!(out, "  FAIL no directory above {}", bdexec.display());
+        return false;
+    };
+    let _ = writeln!(out, "its twin for PAM ({}):", twin.display());
+    let (mut ok, twin_caps) = check_binary(out, &twin);
+    let trusted = [twin.parent().unwrap_or(&twin), twin.as_path()]
+        .into_iter()
+        .map(|p| {
+            let st = nix::sys::stat::stat(p).map_err(|e| e.to_string())?;
+            crate::base::secure_fs::check_trusted(p, &st).map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<()>, String>>();
+    match trusted {
+        Ok(_) => {
+            let _ = writeln!(out, "  ok   root's, not writable by group or others");
+        }
+        Err(e) => {
+            ok = false;
+            let _ = writeln!(out, "  FAIL {e}: bdexec refuses to use it");
+        }
+    }
+    if ok && twin_caps != *permitted {
+        ok = false;
+        let _ = writeln!(
+            out,
+            "  FAIL its capabilities are not bdexec's: run `make install` (setcap on both)"
+        );
+    }
+    ok
+}
+
 /// The report and whether everything essential is sound.
 pub fn report(bdexec: &Path, policy: Option<&Policy>) -> (String, bool) {
     let mut out = String::new();
@@ -87,61 +188,9 @@ pub fn report(bdexec: &Path, policy: Option<&Policy>) -> (String, bool) {
     );
 
     let _ = writeln!(out, "installed bdexec ({}):", bdexec.display());
-    let mut permitted = CapsSet::new();
-    match std::fs::metadata(bdexec) {
-        Err(e) => {
-            ok = false;
-            let _ = writeln!(out, "  FAIL {e}");
-        }
-        Ok(m) => {
-            let mode = m.permissions().mode();
-            if mode & 0o6000 != 0 {
-                ok = false;
-                let _ = writeln!(
-                    out,
-                    "  FAIL mode {:04o}: a setuid/setgid bit is set (must not be)",
-                    mode & 0o7777
-                );
-            } else {
-                let _ = writeln!(
-                    out,
-                    "  ok   mode {:04o}, no setuid/setgid bit",
-                    mode & 0o7777
-                );
-            }
-            match capgrant::file_permitted(bdexec) {
-                Ok(p) if p.is_empty() => {
-                    ok = false;
-                    let _ = writeln!(
-                        out,
-                        "  FAIL no file capabilities: run `make install` (setcap)"
-                    );
-                }
-                Ok(p) => {
-                    let _ = writeln!(
-                        out,
-                        "  file capabilities (permitted): {}",
-                        capgrant::names(&p).join(",")
-                    );
-                    for need in [caps::Capability::CAP_SETUID, caps::Capability::CAP_SETGID] {
-                        if !p.contains(&need) {
-                            ok = false;
-                            let _ = writeln!(
-                                out,
-                                "  FAIL {} missing: bdexec refuses to run",
-                                need.to_string().to_ascii_lowercase()
-                            );
-                        }
-                    }
-                    permitted = p;
-                }
-                Err(e) => {
-                    ok = false;
-                    let _ = writeln!(out, "  FAIL {e}");
-                }
-            }
-        }
-    }
+    let (bin_ok, permitted) = check_binary(&mut out, bdexec);
+    ok &= bin_ok;
+    ok &= check_twin(&mut out, bdexec, &permitted);
 
     let _ = writeln!(out, "files:");
     ok &= check_dir(&mut out, crate::base::paths::CONF_DIR, false);
