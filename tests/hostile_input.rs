@@ -432,6 +432,32 @@ fn rlimit_fsize_one_byte() {
     env.assert_verify_ok("after FSIZE rounds");
 }
 
+/// RLIMIT_STACK of 16 KiB (soft; the hard limit larger) set by the
+/// caller: bdexec raises it before its first large frame, so the call
+/// runs or refuses clearly, and the command gets the caller's limit back.
+/// (8 KiB kills /bin/true itself on this kernel; a hard limit of 16 KiB
+/// cannot be raised and is not covered: docs/decisions.md section 19.)
+#[test]
+fn rlimit_stack_sixteen_kib() {
+    let env = test_env!("rlimit_stack_sixteen_kib");
+    env.policy(&format!(
+        "{STD_POLICY}\n[[rule]]\nname = \"alice-ulimit\"\nusers = [\"alice\"]\ncommands = [\"/bin/sh -c *\"]\nauth = \"none\"\n"
+    ));
+    let before = env.audit_lines().len();
+    let o = env
+        .bdexec("alice")
+        .args(["--", "/usr/bin/id", "-u"])
+        .rlimit(libc::RLIMIT_STACK, 16 << 10, 8 << 20)
+        .run();
+    assert_clear_refusal_or_success(&env, &o, "STACK 16 KiB:8 MiB", before);
+    let o = env
+        .bdexec("alice")
+        .args(["--", "/bin/sh", "-c", "ulimit -s"])
+        .rlimit(libc::RLIMIT_STACK, 64 << 10, 8 << 20)
+        .run();
+    o.expect_stdout("64\n", "the command gets the caller's 64 KiB back");
+}
+
 /// True when the ELF file has a PT_INTERP header (dynamically linked).
 fn is_dynamic(path: &std::path::Path) -> bool {
     let b = std::fs::read(path).unwrap();

@@ -311,3 +311,51 @@ monitor = true
     assert_eq!(env.audit_events("exit").len(), 3, "every exit recorded");
     env.assert_verify_ok("monitored static calls");
 }
+
+/// The caller's memory limits reach the twin (it must hand them on to
+/// the command): a hand-off under a small RLIMIT_AS or RLIMIT_STACK
+/// ends in the command's run or a clear refusal, never in a process
+/// killed by a signal; nothing is recorded for a call that did not run.
+#[test]
+fn small_memory_limits_across_the_hand_off() {
+    let env = test_env!("small_memory_limits_across_the_hand_off");
+    setup(&env, false);
+    nsswitch(&env, "files", "files");
+    // (limit, soft, hard): soft under a larger hard limit is raised for
+    // the privileged part; a stack under 256 KiB is refused before the
+    // hand-off (the twin's start runs under it).
+    let cases: &[(libc::__rlimit_resource_t, u64, u64)] = &[
+        (libc::RLIMIT_AS, 24 << 20, 24 << 20),
+        (libc::RLIMIT_AS, 48 << 20, 48 << 20),
+        (libc::RLIMIT_AS, 96 << 20, 96 << 20),
+        (libc::RLIMIT_STACK, 64 << 10, 8 << 20),
+        (libc::RLIMIT_STACK, 128 << 10, 8 << 20),
+        (libc::RLIMIT_DATA, 4 << 20, 4 << 20),
+    ];
+    for &(r, soft, hard) in cases {
+        let ctx = format!("limit {r} = {soft}:{hard}");
+        let before = env.audit_lines().len();
+        let o = env
+            .bdexec_static("bob")
+            .env("BELLADONNA_TEST_PAM_SERVICE", SERVICE)
+            .rlimit(r, soft, hard)
+            .args(["/usr/bin/id", "-u"])
+            .run();
+        let code = o
+            .code()
+            .unwrap_or_else(|| panic!("{ctx}: killed by a signal\n{o}"));
+        match code {
+            0 => {
+                assert_eq!(o.stdout_str(), "0\n", "{ctx}\n{o}");
+                assert_eq!(env.audit_lines().len(), before + 1, "{ctx}: one record");
+            }
+            1 | 3 | 4 | 5 => assert_one_bdexec_line(&o, &ctx),
+            _ => panic!("{ctx}: undocumented exit {code}\n{o}"),
+        }
+        if r == libc::RLIMIT_STACK {
+            assert_eq!(code, 1, "{ctx}: a stack too small for the twin\n{o}");
+            assert!(o.stderr_str().contains("RLIMIT_STACK"), "{o}");
+        }
+        loud(&format!("small_memory_limits: {ctx}: exit {code}"));
+    }
+}

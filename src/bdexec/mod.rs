@@ -92,6 +92,7 @@ pub enum Linkage {
 
 /// Entry point: the whole call. Returns the exit code on refusal; on
 /// success it does not return (the process becomes the command).
+#[inline(never)] // its frame is the pipeline's: after the stack limit is raised
 pub fn main(args: Vec<OsString>, linkage: Linkage) -> i32 {
     crate::base::stdio::install_panic_hook();
     let watch = Stopwatch::start();

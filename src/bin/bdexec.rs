@@ -15,6 +15,9 @@
 // (no_main), and the arguments are not dereferenced here.
 #[unsafe(no_mangle)]
 pub extern "C" fn main(_argc: i32, _argv: *const *const u8) -> i32 {
+    // Before any large frame: a caller's stack limit of a few KiB must not
+    // end bdexec with SIGSEGV (src/exec/hygiene.rs).
+    belladonna::exec::hygiene::raise_stack_limit();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // The product's bdexec is linked statically (crt-static); its twin,
     // the same source linked dynamically, runs PAM (src/exec/twin.rs).

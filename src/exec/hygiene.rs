@@ -209,7 +209,10 @@ const SAVED_LIMITS: [Resource; 15] = [
 
 /// Limits raised to their hard maximum for the privileged part (a caller
 /// can lower the hard limit; then the work that needs it fails cleanly).
-const RAISED: [Resource; 5] = [
+/// RLIMIT_STACK too: a caller's tiny stack limit must not crash bdexec
+/// half-way (the main thread's stack grows against the soft limit).
+const RAISED: [Resource; 6] = [
+    Resource::RLIMIT_STACK,
     Resource::RLIMIT_FSIZE,
     Resource::RLIMIT_NOFILE,
     Resource::RLIMIT_AS,
@@ -243,6 +246,21 @@ fn ensure_std_fds() -> Result<(), HygieneError> {
     }
     Ok(())
 }
+
+/// The very first thing bdexec does, before its pipeline's frames: the
+/// stack's soft limit raised to the hard one. A caller's limit of a few
+/// KiB would otherwise end bdexec with SIGSEGV in its first large frame
+/// (the command gets the caller's limit back, with the others). Errors
+/// are ignored: `sanitize` raises it again and reports what matters.
+pub fn raise_stack_limit() {
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_STACK) {
+        let _ = CALLER_STACK_SOFT.set(soft);
+        let _ = setrlimit(Resource::RLIMIT_STACK, hard, hard);
+    }
+}
+
+/// The caller's soft RLIMIT_STACK, when [`raise_stack_limit`] raised it.
+static CALLER_STACK_SOFT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
 
 /// Writes to a closed pipe or past a file-size limit must fail with an
 /// error we can report, not kill bdexec half-way.
@@ -300,6 +318,10 @@ pub fn sanitize() -> Result<Saved, HygieneError> {
     let mut rlimits = Vec::with_capacity(SAVED_LIMITS.len());
     for r in SAVED_LIMITS {
         if let Ok((soft, hard)) = getrlimit(r) {
+            let soft = match (r, CALLER_STACK_SOFT.get()) {
+                (Resource::RLIMIT_STACK, Some(caller)) => *caller,
+                _ => soft,
+            };
             rlimits.push((r, soft, hard));
         }
     }

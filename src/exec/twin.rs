@@ -55,6 +55,10 @@ static ARMED: OnceLock<Armed> = OnceLock::new();
 /// the standard descriptors leave its dynamic loader none.
 const MIN_NOFILE: u64 = 3;
 
+/// The caller's RLIMIT_STACK under which the twin is not started: its
+/// start runs under that limit (256 KiB; the default is 8 MiB).
+const MIN_STACK: u64 = 256 << 10;
+
 /// Why the call could not go to the twin.
 #[derive(Debug)]
 pub struct TwinError {
@@ -174,6 +178,19 @@ pub fn hand_off(why: &str) -> TwinError {
             format!(
                 "its loader needs more descriptors than RLIMIT_NOFILE {} allows; raise the limit",
                 nofile.unwrap_or_default()
+            ),
+        );
+    }
+    // Its start (loader, C library, the Rust runtime, `recv`) runs under
+    // the caller's stack limit until `recv` raises it: refused here below
+    // a floor no real session has, rather than a crash there.
+    let stack = armed.saved.caller_soft(Resource::RLIMIT_STACK);
+    if stack.is_some_and(|n| n < MIN_STACK) {
+        return fail(
+            Some(&path),
+            format!(
+                "it needs more stack than RLIMIT_STACK {} allows; raise the limit",
+                stack.unwrap_or_default()
             ),
         );
     }
