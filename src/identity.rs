@@ -262,7 +262,7 @@ pub fn fill_group_names(caller: &mut Caller) -> Result<(), IdentityError> {
 /// The controlling terminal's device (major, minor) from
 /// /proc/self/stat (`tty_nr`); `None` without one.
 pub fn controlling_tty_dev() -> Option<(u32, u32)> {
-    let stat = std::fs::read("/proc/self/stat").ok()?;
+    let stat = crate::base::procfs::read("/proc/self/stat").ok()?;
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
     // Fields after ")": state ppid pgrp session tty_nr ...

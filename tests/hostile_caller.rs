@@ -90,6 +90,47 @@ fn command_starts_with_job_control_unblocked() {
     assert_eq!(sig_blk(&st) & JOB_CONTROL_BITS, 0, "{st}");
 }
 
+/// Signals the caller ignores (SIGINT, SIGTERM, SIGUSR1 and a real-time
+/// one) are the default again for the command: bdexec resets every
+/// disposition that is not the default (read from /proc/self/status).
+#[test]
+fn command_starts_with_default_signal_dispositions() {
+    let env = std_env!("command_starts_with_default_signal_dispositions");
+    let script = format!(
+        "trap '' INT TERM USR1 40; exec {} -- /usr/bin/cat /proc/self/status",
+        env.bdexec_path().display()
+    );
+    let o = env.sh_in_ns("alice", &script);
+    o.expect_code(0, "cat /proc/self/status under ignored signals");
+    let st = o.stdout_str();
+    let ign = st
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(|v| u64::from_str_radix(v.trim(), 16).expect("hex"))
+        .expect("SigIgn");
+    // Signals 2, 10, 15 and 40. (32 and 33 are glibc's own, which its
+    // sigaction refuses to change: a caller that ignores them passes that
+    // on, as before; not signals a command is sent.)
+    const TRAPPED: u64 = 0x80_0000_4202;
+    assert_eq!(
+        ign & TRAPPED,
+        0,
+        "none of them ignored for the command\n{st}"
+    );
+    // And the caller's shell did ignore them: the same trap, cat alone.
+    let o = env.sh_in_ns(
+        "alice",
+        "trap '' INT TERM USR1 40; exec /usr/bin/cat /proc/self/status",
+    );
+    let caller = o
+        .stdout_str()
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:").map(str::to_string))
+        .map(|v| u64::from_str_radix(v.trim(), 16).expect("hex"))
+        .expect("SigIgn");
+    assert_eq!(caller & TRAPPED, TRAPPED, "{o}");
+}
+
 /// Item 4. The review's flood: a user with no rule, a huge non-UTF-8
 /// argv (each byte escaped four-fold). The record stays under
 /// RECORD_MAX, says it was cut, and carries the whole argv's size and

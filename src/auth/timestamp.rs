@@ -103,7 +103,7 @@ impl Session {
 
 /// Field 22 (starttime) of /proc/<pid>/stat.
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::base::procfs::read(&format!("/proc/{pid}/stat")).ok()?;
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
     // After ")": field 3 (state) is index 0, so field 22 is index 19.
@@ -112,7 +112,7 @@ fn start_time(pid: i32) -> Option<u64> {
 
 /// This boot's id.
 pub fn boot_id() -> Result<String, TimestampError> {
-    let s = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+    let s = crate::base::procfs::read_to_string("/proc/sys/kernel/random/boot_id")
         .map_err(|e| terr(format!("boot_id: {e}")))?;
     let s = s.trim();
     if s.is_empty() || s.len() > 64 {

@@ -84,7 +84,7 @@ struct Tty {
 
 /// `tty_nr` and session id of this process, from /proc/self/stat.
 pub(crate) fn self_stat_tty() -> Option<(u32, i32)> {
-    let stat = std::fs::read("/proc/self/stat").ok()?;
+    let stat = crate::base::procfs::read("/proc/self/stat").ok()?;
     let close = stat.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
     // Fields after ")": state ppid pgrp session tty_nr ...

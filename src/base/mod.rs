@@ -10,6 +10,7 @@ pub mod deadline_lock;
 pub mod escape;
 pub mod hex;
 pub mod paths;
+pub mod procfs;
 pub mod secure_fs;
 pub mod stdio;
 pub mod testhook;

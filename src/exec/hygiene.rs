@@ -67,8 +67,21 @@ impl fmt::Display for HygieneError {
     }
 }
 
+/// The signals whose disposition is not the default (`SigIgn | SigCgt`
+/// of /proc/self/status, bit n-1 for signal n).
+fn non_default_signals() -> Option<u64> {
+    let status = crate::base::procfs::read_to_string("/proc/self/status").ok()?;
+    let mask = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+    };
+    Some(mask("SigIgn:")? | mask("SigCgt:")?)
+}
+
 fn tracer_pid() -> Option<u32> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let status = crate::base::procfs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
         .find_map(|l| l.strip_prefix("TracerPid:"))
@@ -119,7 +132,7 @@ fn ns_owner_uid(ns: &std::fs::File) -> std::io::Result<u32> {
 /// Initial means: `uid_map` is the identity over every uid, and the
 /// namespace file is nsfs with the initial namespace's fixed inode number.
 fn check_user_namespace() -> Result<(), HygieneError> {
-    let map = std::fs::read_to_string("/proc/self/uid_map")
+    let map = crate::base::procfs::read_to_string("/proc/self/uid_map")
         .map_err(|e| HygieneError::Setup(format!("/proc/self/uid_map: {e}")))?;
     let ns = std::fs::File::open("/proc/self/ns/user")
         .map_err(|e| HygieneError::Setup(format!("/proc/self/ns/user: {e}")))?;
@@ -271,13 +284,18 @@ fn ignore_write_signals() {
 
 /// The limits the privileged part works with: [`RAISED`] at their hard
 /// maximum, no core file.
-fn raise_limits() -> Result<(), HygieneError> {
+fn raise_limits(known: &[(Resource, u64, u64)]) -> Result<(), HygieneError> {
+    // The hard limits just read (`known`), else read now.
+    let hard_of = |r: Resource| match known.iter().find(|(k, _, _)| *k == r) {
+        Some(&(_, _, hard)) => Some(hard),
+        None => getrlimit(r).ok().map(|(_, hard)| hard),
+    };
     for r in RAISED {
-        if let Ok((_, hard)) = getrlimit(r) {
+        if let Some(hard) = hard_of(r) {
             let _ = setrlimit(r, hard, hard);
         }
     }
-    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_CORE) {
+    if let Some(hard) = hard_of(Resource::RLIMIT_CORE) {
         setrlimit(Resource::RLIMIT_CORE, 0, hard)
             .map_err(|e| HygieneError::Setup(format!("RLIMIT_CORE: {}", e.desc())))?;
     }
@@ -288,7 +306,7 @@ fn raise_limits() -> Result<(), HygieneError> {
 /// signal dispositions and umask of [`sanitize`] again, to refuse and
 /// record.
 pub fn resume_after_twin() {
-    let _ = raise_limits();
+    let _ = raise_limits(&[]);
     ignore_write_signals();
     umask(Mode::from_bits_truncate(0o022));
 }
@@ -304,8 +322,14 @@ pub fn sanitize() -> Result<Saved, HygieneError> {
             std::io::Error::from(e)
         )));
     }
+    // Only signals ignored or caught need resetting (an exec resets
+    // handlers already, so "caught" is there for safety): the masks from
+    // /proc/self/status spare 64 sigaction calls; without them, all.
+    let changed = non_default_signals();
     for sig in 1..=libc::SIGRTMAX() {
-        set_disposition(sig, Disposition::Default);
+        if changed.is_none_or(|m| sig > 64 || m & (1u64 << (sig - 1)) != 0) {
+            set_disposition(sig, Disposition::Default);
+        }
     }
     ignore_write_signals();
     nix::sys::signal::sigprocmask(
@@ -325,7 +349,7 @@ pub fn sanitize() -> Result<Saved, HygieneError> {
             rlimits.push((r, soft, hard));
         }
     }
-    raise_limits()?;
+    raise_limits(&rlimits)?;
     let old_umask = umask(Mode::from_bits_truncate(0o022));
     if let Ok(p) = nix::sys::personality::get()
         && !p.is_empty()

@@ -368,7 +368,7 @@ impl fmt::Display for BootId<'_> {
 
 fn read_boot_id() -> Result<[u8; 16], StateError> {
     const P: &str = "/proc/sys/kernel/random/boot_id";
-    let s = std::fs::read_to_string(P).map_err(|e| StateError(format!("{P}: {e}")))?;
+    let s = crate::base::procfs::read_to_string(P).map_err(|e| StateError(format!("{P}: {e}")))?;
     parse_uuid(s.trim_end_matches('\n'))
         .ok_or_else(|| StateError(format!("{P}: not a UUID: {:?}", s.trim_end())))
 }
