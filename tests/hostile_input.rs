@@ -453,9 +453,11 @@ fn rlimit_stack_sixteen_kib() {
     let o = env
         .bdexec("alice")
         .args(["--", "/bin/sh", "-c", "ulimit -s"])
-        .rlimit(libc::RLIMIT_STACK, 64 << 10, 8 << 20)
+        .rlimit(libc::RLIMIT_STACK, 512 << 10, 8 << 20)
         .run();
-    o.expect_stdout("64\n", "the command gets the caller's 64 KiB back");
+    // (Above the 256 KiB the static bdexec's twin needs to start: under
+    // `make test-static` the call may go through it.)
+    o.expect_stdout("512\n", "the command gets the caller's 512 KiB back");
 }
 
 /// True when the ELF file has a PT_INTERP header (dynamically linked).
