@@ -146,10 +146,7 @@ pub fn fill_target_groups(
     let named: Vec<(u32, Option<String>)> = gids
         .iter()
         .map(|g| {
-            let name = match nss::group_by_gid(*g) {
-                Err(e @ IdentityError::Twin(_)) => return Err(e),
-                found => found.ok().flatten(),
-            };
+            let name = nss::or_none(nss::group_by_gid(*g))?;
             Ok((*g, name.map(|g| g.name)))
         })
         .collect::<Result<_, IdentityError>>()?;
@@ -229,10 +226,7 @@ pub fn caller_from_kernel() -> Result<Caller, IdentityError> {
             gids.push(g.as_raw());
         }
     }
-    let name = match nss::user_by_uid(uid.as_raw()) {
-        Err(e @ IdentityError::Twin(_)) => return Err(e),
-        found => found.ok().flatten().map(|u| u.name),
-    };
+    let name = nss::or_none(nss::user_by_uid(uid.as_raw()))?.map(|u| u.name);
     Ok(Caller {
         uid: uid.as_raw(),
         gid: gid.as_raw(),
@@ -249,11 +243,7 @@ pub fn caller_from_kernel() -> Result<Caller, IdentityError> {
 pub fn fill_group_names(caller: &mut Caller) -> Result<(), IdentityError> {
     let mut names = Vec::with_capacity(caller.gids.len());
     for g in &caller.gids {
-        match nss::group_by_gid(*g) {
-            Ok(Some(found)) => names.push(found.name),
-            Err(e @ IdentityError::Twin(_)) => return Err(e),
-            Ok(None) | Err(_) => {}
-        }
+        names.extend(nss::or_none(nss::group_by_gid(*g))?.map(|found| found.name));
     }
     caller.group_names = names;
     Ok(())

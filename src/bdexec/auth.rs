@@ -406,8 +406,7 @@ fn password(
             })
         }
     };
-    before_pam()?;
-    crate::exec::privileges::as_caller_for_pam(pam_step)?.map_err(AuthStepError::Pam)?;
+    pam_as_caller(pam_step)?.map_err(AuthStepError::Pam)?;
     if (!check.is_valid() || opts.refresh)
         && !timeout.is_zero()
         && let Ok(s) = &session
@@ -418,14 +417,15 @@ fn password(
     Ok(())
 }
 
-/// The static bdexec cannot run PAM: it hands the call to its twin here,
-/// before anything is written (src/exec/twin.rs); an error when that
-/// failed.
-fn before_pam() -> Result<(), AuthStepError> {
+/// Every PAM step runs here: `f` with the caller's real uid
+/// (privileges::as_caller_for_pam). The static bdexec cannot run PAM: it
+/// hands the call to its twin instead, before anything is written
+/// (src/exec/twin.rs); an error when that failed.
+fn pam_as_caller<T>(f: impl FnOnce() -> T) -> Result<T, AuthStepError> {
     if crate::exec::twin::armed() {
         return Err(AuthStepError::Twin(super::to_twin("PAM")));
     }
-    Ok(())
+    Ok(crate::exec::privileges::as_caller_for_pam(f)?)
 }
 
 /// PAM's account stage alone, silent (expired or locked accounts,
@@ -456,8 +456,7 @@ fn account(ctx: &Ctx, policy: &Policy, state_dir: &OwnedFd) -> Result<(), AuthSt
         crate::base::testhook::point("account-memo-hit");
         return Ok(());
     }
-    before_pam()?;
-    let (verdict, files) = crate::exec::privileges::as_caller_for_pam(|| {
+    let (verdict, files) = pam_as_caller(|| {
         let v = pam::account_ok(user);
         (v, key.is_some() && memo::from_files(user))
     })?;

@@ -6,7 +6,7 @@
 use super::Refusal;
 use super::recv::Ctx;
 use crate::bdexec::cli::BdexecArgs;
-use crate::identity::{self, IdentityError, TargetAccount, nss};
+use crate::identity::{self, TargetAccount, nss};
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
@@ -68,13 +68,11 @@ pub(super) fn command(
     } else {
         match std::env::var_os("SHELL") {
             Some(s) if s.as_bytes().first() == Some(&b'/') => PathBuf::from(s),
-            _ => match nss::user_by_uid(ctx.caller.uid) {
-                Err(e @ IdentityError::Twin(_)) => return Err(Refusal::denied(e.to_string())),
-                found => found.ok().flatten(),
-            }
-            .map(|u| u.shell)
-            .filter(|s| !s.as_os_str().is_empty())
-            .unwrap_or_else(|| PathBuf::from("/bin/sh")),
+            _ => nss::or_none(nss::user_by_uid(ctx.caller.uid))
+                .map_err(|e| Refusal::denied(e.to_string()))?
+                .map(|u| u.shell)
+                .filter(|s| !s.as_os_str().is_empty())
+                .unwrap_or_else(|| PathBuf::from("/bin/sh")),
         }
     };
     let mut out = vec![shell.into_os_string()];

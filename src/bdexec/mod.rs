@@ -105,12 +105,12 @@ pub fn main(args: Vec<OsString>, linkage: Linkage) -> i32 {
 
 /// Hand the call to the twin because of `why`; returns why that failed.
 /// When the ids could not be taken back after a failed exec, the process
-/// exits here (exit 5), as after any failed privilege operation.
+/// ends here as any refusal to go on (one line, syslog, exit 5): nothing
+/// could be recorded with those ids.
 pub(crate) fn to_twin(why: &str) -> String {
     let e = crate::exec::twin::hand_off(why);
     if e.regain.is_some() {
-        refusal::say(&e.to_string());
-        std::process::exit(exit::ENVIRONMENT);
+        std::process::exit(Refusal::environment(e.to_string()).answer(None));
     }
     e.to_string()
 }

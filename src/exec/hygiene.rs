@@ -70,22 +70,31 @@ impl fmt::Display for HygieneError {
 /// The signals whose disposition is not the default (`SigIgn | SigCgt`
 /// of /proc/self/status, bit n-1 for signal n).
 fn non_default_signals() -> Option<u64> {
-    let status = crate::base::procfs::read_to_string("/proc/self/status").ok()?;
-    let mask = |key: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))
-            .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-    };
+    let status = self_status()?;
+    let mask = |key: &str| status_field(status, key).and_then(|v| u64::from_str_radix(v, 16).ok());
     Some(mask("SigIgn:")? | mask("SigCgt:")?)
 }
 
 fn tracer_pid() -> Option<u32> {
-    let status = crate::base::procfs::read_to_string("/proc/self/status").ok()?;
+    status_field(self_status()?, "TracerPid:").and_then(|v| v.parse().ok())
+}
+
+/// /proc/self/status as `sanitize` first read it: the signal masks and
+/// `TracerPid` come from one read per call. (A tracer attaching later
+/// needs CAP_SYS_PTRACE, which could attach after any check too.)
+fn self_status() -> Option<&'static str> {
+    static STATUS: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    STATUS
+        .get_or_init(|| crate::base::procfs::read_to_string("/proc/self/status").ok())
+        .as_deref()
+}
+
+/// The value of the `key` line of /proc/self/status text, trimmed.
+fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
     status
         .lines()
-        .find_map(|l| l.strip_prefix("TracerPid:"))
-        .and_then(|v| v.trim().parse().ok())
+        .find_map(|l| l.strip_prefix(key))
+        .map(str::trim)
 }
 
 /// Map `id` as seen inside our user namespace to the parent namespace's

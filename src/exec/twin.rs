@@ -33,12 +33,13 @@
 use super::hygiene::Saved;
 use super::privileges;
 use crate::base::paths::TWIN_NAME;
+use crate::base::secure_fs;
 use nix::fcntl::OFlag;
 use nix::sys::resource::Resource;
 use nix::sys::stat::{Mode, fstat};
 use std::ffi::{CString, OsString};
 use std::fmt;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -128,20 +129,17 @@ fn open_twin(path: &Path) -> Result<OwnedFd, String> {
         (Some(d), Some(n)) => (d, n),
         _ => return Err("not a file path".into()),
     };
-    let trusted = |p: &Path, st: &nix::sys::stat::FileStat| {
-        crate::base::secure_fs::check_trusted(p, st).map_err(|e| e.to_string())
-    };
-    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
-    let d = nix::fcntl::open(dir, flags | OFlag::O_DIRECTORY, Mode::empty())
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY;
+    let d = nix::fcntl::open(dir, flags, Mode::empty())
         .map_err(|e| format!("{}: {}", dir.display(), e.desc()))?;
-    trusted(dir, &fstat(&d).map_err(|e| e.desc().to_string())?)?;
-    let f = nix::fcntl::openat(&d, name, flags, Mode::empty()).map_err(|e| e.desc().to_string())?;
-    let st = fstat(&f).map_err(|e| e.desc().to_string())?;
-    trusted(path, &st)?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFREG || st.st_mode & 0o111 == 0 {
-        return Err("not an executable regular file".into());
+    let st = fstat(&d).map_err(|e| format!("{}: {}", dir.display(), e.desc()))?;
+    secure_fs::check_trusted(dir, &st).map_err(|e| e.to_string())?;
+    let (f, st) = secure_fs::open_trusted_file(d.as_fd(), name, path, OFlag::empty(), 0)
+        .map_err(|e| e.to_string())?;
+    if st.st_mode & 0o111 == 0 {
+        return Err("not executable".into());
     }
-    Ok(f)
+    Ok(OwnedFd::from(f))
 }
 
 fn c_string(bytes: Vec<u8>) -> Result<CString, String> {

@@ -51,18 +51,6 @@ const FIXED: &[&str] = &["root"];
 const GROUP: &str = "/etc/group";
 const NSSWITCH: &str = "/etc/nsswitch.conf";
 
-/// The source lists of every `database` line of nsswitch.conf text.
-fn lines_of<'a>(nsswitch: &'a str, database: &str) -> Vec<Vec<&'a str>> {
-    nsswitch
-        .lines()
-        .filter_map(|raw| {
-            let line = raw.split('#').next().unwrap_or("").trim();
-            let (db, rest) = line.split_once(':')?;
-            (db.trim() == database).then(|| rest.split_whitespace().collect())
-        })
-        .collect()
-}
-
 /// Whether the list NSS gives for `user` and the names of its groups come
 /// from /etc/group alone: the one `group` line (and the `initgroups` line,
 /// if there is one) is `files`, then at most `systemd` when `user` is one
@@ -76,8 +64,8 @@ pub fn files_only(nsswitch: &str, user: &str) -> bool {
                 .iter()
                 .all(|s| *s == "systemd" && FIXED.contains(&user))
     };
-    let group = lines_of(nsswitch, "group");
-    let initgroups = lines_of(nsswitch, "initgroups");
+    let group = super::nss::lines_of(nsswitch, "group");
+    let initgroups = super::nss::lines_of(nsswitch, "initgroups");
     matches!(group.as_slice(), [g] if ok(g))
         && match initgroups.as_slice() {
             [] => true,

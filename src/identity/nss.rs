@@ -55,16 +55,26 @@ pub type ToTwin = fn(&str) -> String;
 /// The static bdexec's reach and its way to the twin.
 static CONFINED: OnceLock<(Reach, ToTwin)> = OnceLock::new();
 
+/// The source lists of every `database` line of nsswitch.conf text
+/// (also the group memo's, src/identity/groups_memo.rs).
+pub(super) fn lines_of<'a>(nsswitch: &'a str, database: &str) -> Vec<Vec<&'a str>> {
+    nsswitch
+        .lines()
+        .filter_map(|raw| {
+            let line = raw.split('#').next().unwrap_or("").trim();
+            let (db, rest) = line.split_once(':')?;
+            (db.trim() == database).then(|| rest.split_whitespace().collect())
+        })
+        .collect()
+}
+
 /// The sources of the one `database` line: `None` when the line is
 /// missing or repeated.
 fn sources<'a>(nsswitch: &'a str, database: &str) -> Option<Vec<&'a str>> {
-    let mut found = nsswitch.lines().filter_map(|raw| {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        let (db, rest) = line.split_once(':')?;
-        (db.trim() == database).then(|| rest.split_whitespace().collect::<Vec<_>>())
-    });
-    let first = found.next()?;
-    found.next().is_none().then_some(first)
+    match <[_; 1]>::try_from(lines_of(nsswitch, database)) {
+        Ok([line]) => Some(line),
+        Err(_) => None,
+    }
 }
 
 /// The reach nsswitch.conf's text allows (see the module docs).
@@ -77,16 +87,11 @@ pub fn reach_of(nsswitch: &str) -> Reach {
     let (Some(p), Some(g)) = (sources(nsswitch, "passwd"), sources(nsswitch, "group")) else {
         return Reach::Twin;
     };
-    let initgroups = nsswitch.lines().any(|l| {
-        l.split('#')
-            .next()
-            .unwrap_or("")
-            .trim_start()
-            .starts_with("initgroups")
-    });
-    let i = match initgroups {
-        false => Some(false),
-        true => sources(nsswitch, "initgroups").and_then(|i| files_first(&i)),
+    // No initgroups line: the group line decides the lists.
+    let i = match lines_of(nsswitch, "initgroups").as_slice() {
+        [] => Some(false),
+        [line] => files_first(line),
+        _ => None,
     };
     // A missing shadow line is taken as one with more sources: only its
     // misses go to the twin.
@@ -126,125 +131,116 @@ pub fn confine_static(to_twin: ToTwin) {
     let _ = CONFINED.set((reach, to_twin));
 }
 
-/// Whether this process keeps NSS to `files` (the static bdexec).
-pub fn confined() -> bool {
-    CONFINED.get().is_some()
+/// A database NSS is asked.
+#[derive(Debug, Clone, Copy)]
+enum Db {
+    Passwd,
+    Group,
+    Shadow,
+}
+
+impl Reach {
+    /// Whether a source other than `files` may answer for `db`.
+    fn more(self, db: Db) -> bool {
+        match (self, db) {
+            (Reach::Twin, _) => true,
+            (Reach::FilesFirst { passwd_more, .. }, Db::Passwd) => passwd_more,
+            (Reach::FilesFirst { group_more, .. }, Db::Group) => group_more,
+            (Reach::FilesFirst { shadow_more, .. }, Db::Shadow) => shadow_more,
+        }
+    }
 }
 
 /// Hand the call to the twin (returns only when that failed).
-fn beyond_files(why: &str) -> IdentityError {
-    match CONFINED.get() {
-        Some((_, to_twin)) => IdentityError::Twin(to_twin(why)),
-        None => IdentityError::Twin("no twin in this process".into()),
-    }
+fn beyond_files(to_twin: ToTwin, why: &str) -> IdentityError {
+    IdentityError::Twin(to_twin(why))
 }
 
-/// The answer of `files`, or the twin for what it does not know (when
-/// another source could know it).
-fn files_then<T>(
-    found: nix::Result<Option<T>>,
-    more: impl Fn(Reach) -> bool,
-    why: &str,
+/// One lookup in `db` (`find`): in the static bdexec, the twin for
+/// everything under [`Reach::Twin`], else `files`' answer, or the twin
+/// for what `files` does not know when another source could know it.
+fn lookup<T>(
+    db: Db,
+    why: impl Fn() -> String,
+    find: impl FnOnce() -> nix::Result<Option<T>>,
 ) -> Result<Option<T>, IdentityError> {
-    match (found, CONFINED.get().map(|(r, _)| *r)) {
-        (Ok(None), Some(r)) if more(r) => Err(beyond_files(why)),
-        (found, _) => found.map_err(|e| IdentityError::Lookup(format!("{why}: {}", e.desc()))),
+    let confined = CONFINED.get().copied();
+    if let Some((Reach::Twin, to_twin)) = confined {
+        return Err(beyond_files(to_twin, &why()));
+    }
+    match (find(), confined) {
+        (Ok(None), Some((reach, to_twin))) if reach.more(db) => Err(beyond_files(to_twin, &why())),
+        (found, _) => found.map_err(|e| IdentityError::Lookup(format!("{}: {}", why(), e.desc()))),
     }
 }
 
-/// Every lookup goes to the twin.
-fn twin_only() -> bool {
-    CONFINED.get().is_some_and(|(r, _)| *r == Reach::Twin)
-}
-
-fn passwd_more(r: Reach) -> bool {
-    matches!(
-        r,
-        Reach::FilesFirst {
-            passwd_more: true,
-            ..
-        }
-    )
-}
-
-fn group_more(r: Reach) -> bool {
-    matches!(
-        r,
-        Reach::FilesFirst {
-            group_more: true,
-            ..
-        }
-    )
+/// A lookup whose failure only leaves a name out (the caller's name,
+/// group names): `None` for an NSS error, but a failed hand-off to the
+/// twin stays an error, which refuses the call.
+pub fn or_none<T>(found: Result<Option<T>, IdentityError>) -> Result<Option<T>, IdentityError> {
+    match found {
+        Err(e @ IdentityError::Twin(_)) => Err(e),
+        found => Ok(found.ok().flatten()),
+    }
 }
 
 /// `getpwuid_r`.
 pub fn user_by_uid(uid: u32) -> Result<Option<User>, IdentityError> {
-    let why = format!("the user database entry of uid {uid}");
-    if twin_only() {
-        return Err(beyond_files(&why));
-    }
-    files_then(User::from_uid(Uid::from_raw(uid)), passwd_more, &why)
+    lookup(
+        Db::Passwd,
+        || format!("the user database entry of uid {uid}"),
+        || User::from_uid(Uid::from_raw(uid)),
+    )
 }
 
 /// `getpwnam_r`.
 pub fn user_by_name(name: &str) -> Result<Option<User>, IdentityError> {
-    let why = format!("the user database entry of {name}");
-    if twin_only() {
-        return Err(beyond_files(&why));
-    }
-    files_then(User::from_name(name), passwd_more, &why)
+    lookup(
+        Db::Passwd,
+        || format!("the user database entry of {name}"),
+        || User::from_name(name),
+    )
 }
 
 /// `getgrgid_r`.
 pub fn group_by_gid(gid: u32) -> Result<Option<Group>, IdentityError> {
-    let why = format!("the group database entry of gid {gid}");
-    if twin_only() {
-        return Err(beyond_files(&why));
-    }
-    files_then(Group::from_gid(Gid::from_raw(gid)), group_more, &why)
+    lookup(
+        Db::Group,
+        || format!("the group database entry of gid {gid}"),
+        || Group::from_gid(Gid::from_raw(gid)),
+    )
 }
 
 /// `getgrnam_r`.
 pub fn group_by_name(name: &str) -> Result<Option<Group>, IdentityError> {
-    let why = format!("the group database entry of {name}");
-    if twin_only() {
-        return Err(beyond_files(&why));
-    }
-    files_then(Group::from_name(name), group_more, &why)
-}
-
-fn shadow_more(r: Reach) -> bool {
-    matches!(
-        r,
-        Reach::FilesFirst {
-            shadow_more: true,
-            ..
-        }
+    lookup(
+        Db::Group,
+        || format!("the group database entry of {name}"),
+        || Group::from_name(name),
     )
 }
 
 /// `getspnam_r`'s expiry day (src/sys/shadow.rs): `None` without an
 /// entry.
 pub fn shadow_expire_day(name: &CStr, shown: &str) -> Result<Option<i64>, IdentityError> {
-    let why = format!("the shadow entry of {shown}");
-    if twin_only() {
-        return Err(beyond_files(&why));
-    }
-    files_then(crate::sys::shadow::expire_day(name), shadow_more, &why)
+    lookup(
+        Db::Shadow,
+        || format!("the shadow entry of {shown}"),
+        || crate::sys::shadow::expire_day(name),
+    )
 }
 
 /// `getgrouplist`: every source adds to the list, so the static bdexec
 /// asks the twin whenever a source follows `files`.
 pub fn group_list(name: &CStr, shown: &str, gid: u32) -> Result<Vec<Gid>, IdentityError> {
-    let why = format!("the groups of {shown}");
-    if CONFINED
-        .get()
-        .is_some_and(|(r, _)| *r == Reach::Twin || group_more(*r))
+    let why = || format!("the groups of {shown}");
+    if let Some((reach, to_twin)) = CONFINED.get().copied()
+        && reach.more(Db::Group)
     {
-        return Err(beyond_files(&why));
+        return Err(beyond_files(to_twin, &why()));
     }
     nix::unistd::getgrouplist(name, Gid::from_raw(gid))
-        .map_err(|e| IdentityError::Lookup(format!("{why}: {}", e.desc())))
+        .map_err(|e| IdentityError::Lookup(format!("{}: {}", why(), e.desc())))
 }
 
 #[cfg(test)]
