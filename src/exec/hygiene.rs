@@ -70,31 +70,38 @@ impl fmt::Display for HygieneError {
 /// The signals whose disposition is not the default (`SigIgn | SigCgt`
 /// of /proc/self/status, bit n-1 for signal n).
 fn non_default_signals() -> Option<u64> {
-    let status = self_status()?;
-    let mask = |key: &str| status_field(status, key).and_then(|v| u64::from_str_radix(v, 16).ok());
-    Some(mask("SigIgn:")? | mask("SigCgt:")?)
+    self_status().signals
 }
 
 fn tracer_pid() -> Option<u32> {
-    status_field(self_status()?, "TracerPid:").and_then(|v| v.parse().ok())
+    self_status().tracer
 }
 
-/// /proc/self/status as `sanitize` first read it: the signal masks and
-/// `TracerPid` come from one read per call. (A tracer attaching later
-/// needs CAP_SYS_PTRACE, which could attach after any check too.)
-fn self_status() -> Option<&'static str> {
-    static STATUS: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
-    STATUS
-        .get_or_init(|| crate::base::procfs::read_to_string("/proc/self/status").ok())
-        .as_deref()
+/// What bdexec needs of /proc/self/status, from one read per call, the
+/// first (in `sanitize`). (A tracer attaching later needs
+/// CAP_SYS_PTRACE, which could attach after any check too.)
+struct SelfStatus {
+    /// `SigIgn | SigCgt`.
+    signals: Option<u64>,
+    /// `TracerPid`.
+    tracer: Option<u32>,
 }
 
-/// The value of the `key` line of /proc/self/status text, trimmed.
-fn status_field<'a>(status: &'a str, key: &str) -> Option<&'a str> {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .map(str::trim)
+fn self_status() -> &'static SelfStatus {
+    static STATUS: std::sync::OnceLock<SelfStatus> = std::sync::OnceLock::new();
+    STATUS.get_or_init(|| {
+        let text = crate::base::procfs::read_to_string("/proc/self/status").unwrap_or_default();
+        let field = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key))
+                .map(str::trim)
+        };
+        let mask = |key: &str| field(key).and_then(|v| u64::from_str_radix(v, 16).ok());
+        SelfStatus {
+            signals: mask("SigIgn:").zip(mask("SigCgt:")).map(|(i, c)| i | c),
+            tracer: field("TracerPid:").and_then(|v| v.parse().ok()),
+        }
+    })
 }
 
 /// Map `id` as seen inside our user namespace to the parent namespace's
