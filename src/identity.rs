@@ -22,9 +22,29 @@ pub mod nss;
 /// (src/auth/memo.rs, [`groups_memo`]).
 const NSCD_SOCKET: &str = "/var/run/nscd/socket";
 
-/// Whether NSS answers through nscd (its socket exists).
+/// Whether NSS answers through nscd (its socket exists). Looked at once
+/// per process (three places ask on a call): one call, one answer.
 pub fn nscd_running() -> bool {
-    std::path::Path::new(NSCD_SOCKET).exists()
+    static RUNNING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *RUNNING.get_or_init(|| std::path::Path::new(NSCD_SOCKET).exists())
+}
+
+/// /etc/nsswitch.conf.
+const NSSWITCH: &str = "/etc/nsswitch.conf";
+/// Largest nsswitch.conf read.
+const MAX_NSSWITCH: usize = 64 * 1024;
+
+/// /etc/nsswitch.conf's text and its stamp (taken on the open file before
+/// the read), or `None` when it cannot be read, is not a regular file or
+/// is larger than 64 KiB. Read once per process: the static bdexec's NSS
+/// reach and the group memo's key both come from it, so they agree.
+pub fn nsswitch() -> Option<&'static (String, crate::policy::stamp::Stamp)> {
+    static TEXT: std::sync::OnceLock<Option<(String, crate::policy::stamp::Stamp)>> =
+        std::sync::OnceLock::new();
+    TEXT.get_or_init(|| {
+        crate::policy::stamp::read_stamped(std::path::Path::new(NSSWITCH), MAX_NSSWITCH)
+    })
+    .as_ref()
 }
 
 /// This layer's error.
@@ -219,7 +239,7 @@ pub fn caller_from_kernel() -> Result<Caller, IdentityError> {
     let uid = nix::unistd::getuid();
     let gid = nix::unistd::getgid();
     let mut gids = vec![gid.as_raw()];
-    let sup = nix::unistd::getgroups()
+    let sup = crate::sys::proc::groups()
         .map_err(|e| IdentityError::Lookup(format!("getgroups: {}", e.desc())))?;
     for g in sup {
         if !gids.contains(&g.as_raw()) {
@@ -280,8 +300,6 @@ pub fn controlling_tty() -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn ids() {
         assert_eq!(parse_id("0"), Some(0));

@@ -244,7 +244,10 @@ pub fn key(build: &[u8; 32], uid: u32, name: &str, day: i64, stamps: &[Stamp]) -
     *h.finalize().as_bytes()
 }
 
-fn module_path(name: &str) -> Option<PathBuf> {
+/// Where libpam finds module `name`, with its stamp: the first module
+/// directory holding it as a regular file. The stamp is the check (one
+/// stat, not an `is_file` and then a stat).
+fn module_stamped(name: &str) -> Option<(PathBuf, Stamp)> {
     let arch = std::env::consts::ARCH;
     [
         format!("/usr/lib/{arch}-linux-gnu/security"),
@@ -254,7 +257,7 @@ fn module_path(name: &str) -> Option<PathBuf> {
     .map(PathBuf::from)
     .chain(MODULE_DIRS.iter().map(PathBuf::from))
     .map(|d| d.join(name))
-    .find(|p| p.is_file())
+    .find_map(|p| stamp::of_path(&p).map(|s| (p, s)))
 }
 
 /// libpam itself (it runs the stack): its file, in the library
@@ -294,14 +297,26 @@ pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
         stamps.borrow_mut().push(s);
         Some(text)
     };
+    // The stamps of the modules found by name, taken where they are found;
+    // a module given by its full path is stamped below.
+    let found = std::cell::RefCell::new(Vec::<(PathBuf, Stamp)>::new());
+    let module_path = |name: &str| {
+        let (p, s) = module_stamped(name)?;
+        found.borrow_mut().push((p.clone(), s));
+        Some(p)
+    };
     let (_, modules) = account_stack(&read, &module_path, Path::new("/etc/pam.d"), service)?;
+    let found = found.into_inner();
     let mut stamps = stamps.into_inner();
     let libpam = libpam_path()?;
-    for p in std::iter::once(&libpam)
-        .chain(modules.iter())
-        .map(PathBuf::as_path)
-        .chain(DATABASES.iter().map(Path::new))
-    {
+    stamps.push(stamp::of_path(&libpam)?);
+    for m in &modules {
+        match found.iter().find(|(p, _)| p == m) {
+            Some((_, s)) => stamps.push(s.clone()),
+            None => stamps.push(stamp::of_path(m)?),
+        }
+    }
+    for p in DATABASES.iter().map(Path::new) {
         stamps.push(stamp::of_path(p)?);
     }
     if !stamp::settled(&stamps, t0) {

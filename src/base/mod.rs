@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod atomic_file;
+pub mod bounded_read;
 pub mod deadline_lock;
 pub mod escape;
 pub mod hex;

@@ -1,19 +1,16 @@
 //! Reading a /proc file in one go. /proc files report a size of 0, so
 //! `std::fs::read` starts from a 32-byte probe and doubles: seven reads
 //! for /proc/self/status. One page of room makes it two (the data, then
-//! the end), and bdexec reads such files on every call.
+//! the end), and bdexec reads such files on every call. Through
+//! [`super::bounded_read`], so no statx and lseek for a size hint either.
 #![forbid(unsafe_code)]
-
-use std::io::Read;
 
 /// Room for one read: /proc/self/status is about 1.4 KiB.
 const ROOM: usize = 4096;
 
 /// The whole file at `path`.
 pub fn read(path: &str) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(ROOM);
-    std::fs::File::open(path)?.read_to_end(&mut out)?;
-    Ok(out)
+    super::bounded_read::read_up_to(std::fs::File::open(path)?, ROOM as u64, u64::MAX - 1)
 }
 
 /// The whole file at `path`, as text.

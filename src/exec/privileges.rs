@@ -24,7 +24,7 @@
 
 use caps::{CapSet, Capability};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-use nix::unistd::{Gid, Uid, getgroups, getresgid, getresuid, setgroups, setresgid, setresuid};
+use nix::unistd::{Gid, Uid, getresgid, getresuid, setgroups, setresgid, setresuid};
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -87,11 +87,14 @@ fn cap(what: &'static str) -> impl Fn(caps::errors::CapsError) -> PrivError {
     }
 }
 
+/// CAP_SETUID and CAP_SETGID raised in the effective set (with whatever
+/// it holds): one read and one set, where `caps::raise` per capability
+/// reads and sets twice.
 fn raise_id_caps() -> Result<(), PrivError> {
-    for c in [Capability::CAP_SETUID, Capability::CAP_SETGID] {
-        caps::raise(None, CapSet::Effective, c).map_err(cap("raising capability"))?;
-    }
-    Ok(())
+    let mut eff = caps::read(None, CapSet::Effective).map_err(cap("raising capability"))?;
+    eff.insert(Capability::CAP_SETUID);
+    eff.insert(Capability::CAP_SETGID);
+    caps::set(None, CapSet::Effective, &eff).map_err(cap("raising capability"))
 }
 
 /// Effective and saved ids 0, real ids unchanged (see module docs).
@@ -265,7 +268,7 @@ pub fn switch_to_target(
             call: "setresgid",
         });
     }
-    let mut have = getgroups().map_err(sys("getgroups"))?;
+    let mut have = crate::sys::proc::groups().map_err(sys("getgroups"))?;
     let mut want = groups.to_vec();
     have.sort_by_key(|g| g.as_raw());
     have.dedup();

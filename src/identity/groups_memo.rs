@@ -40,16 +40,14 @@ pub const MAX_ENTRIES: usize = 16;
 const MAX_FILE: usize = 256 * 1024;
 /// Most groups one entry holds (above: not memoised).
 const MAX_GROUPS: usize = 4096;
-/// Largest nsswitch.conf read.
-const MAX_NSSWITCH: usize = 64 * 1024;
 
 /// Targets whose group list no source after the files extends, when the
 /// only other source is `systemd`: nss-systemd refuses to extend root.
 const FIXED: &[&str] = &["root"];
 
-/// The files whose bytes decide the list and the names.
+/// The files whose bytes decide the list and the names: this and
+/// nsswitch.conf (read once per process, [`super::nsswitch`]).
 const GROUP: &str = "/etc/group";
-const NSSWITCH: &str = "/etc/nsswitch.conf";
 
 /// Whether the list NSS gives for `user` and the names of its groups come
 /// from /etc/group alone: the one `group` line (and the `initgroups` line,
@@ -156,11 +154,11 @@ pub fn probe(user: &str, gid: u32) -> Option<[u8; 32]> {
     if super::nscd_running() {
         return None;
     }
-    let (nss, nss_stamp) = stamp::read_stamped(Path::new(NSSWITCH), MAX_NSSWITCH)?;
-    if !files_only(&nss, user) {
+    let (nss, nss_stamp) = super::nsswitch()?;
+    if !files_only(nss, user) {
         return None;
     }
-    let stamps = [stamp::of_path(Path::new(GROUP))?, nss_stamp];
+    let stamps = [stamp::of_path(Path::new(GROUP))?, nss_stamp.clone()];
     if !stamp::settled(&stamps, t0) {
         return None;
     }

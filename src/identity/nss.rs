@@ -29,10 +29,6 @@ use nix::unistd::{Gid, Group, Uid, User};
 use std::ffi::CStr;
 use std::sync::OnceLock;
 
-/// Largest nsswitch.conf read.
-const MAX_NSSWITCH: u64 = 64 * 1024;
-const NSSWITCH: &str = "/etc/nsswitch.conf";
-
 /// What a lookup of the static bdexec may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reach {
@@ -57,7 +53,7 @@ static CONFINED: OnceLock<(Reach, ToTwin)> = OnceLock::new();
 
 /// The source lists of every `database` line of nsswitch.conf text
 /// (also the group memo's, src/identity/groups_memo.rs).
-pub(super) fn lines_of<'a>(nsswitch: &'a str, database: &str) -> Vec<Vec<&'a str>> {
+pub(crate) fn lines_of<'a>(nsswitch: &'a str, database: &str) -> Vec<Vec<&'a str>> {
     nsswitch
         .lines()
         .filter_map(|raw| {
@@ -113,13 +109,8 @@ pub fn reach_of(nsswitch: &str) -> Reach {
 /// built-in `files` source, and hand lookups beyond it to the twin
 /// through `to_twin`.
 pub fn confine_static(to_twin: ToTwin) {
-    let text = std::fs::File::open(NSSWITCH).ok().and_then(|f| {
-        let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::Read::take(f, MAX_NSSWITCH), &mut s).ok()?;
-        Some(s)
-    });
-    let mut reach = match text {
-        Some(t) if !super::nscd_running() => reach_of(&t),
+    let mut reach = match super::nsswitch() {
+        Some((t, _)) if !super::nscd_running() => reach_of(t),
         _ => Reach::Twin,
     };
     let dbs: [&CStr; 4] = [c"passwd", c"group", c"initgroups", c"shadow"];

@@ -128,7 +128,6 @@ pub fn of_path(path: &Path) -> Option<Stamp> {
 /// A regular file's text (at most `limit` bytes, else `None`) and its
 /// stamp, taken on the open file before it is read.
 pub fn read_stamped(path: &Path, limit: usize) -> Option<(String, Stamp)> {
-    use std::io::Read as _;
     use std::os::fd::AsFd as _;
     let f = std::fs::File::open(path).ok()?;
     let st = nix::sys::stat::fstat(f.as_fd()).ok()?;
@@ -137,8 +136,9 @@ pub fn read_stamped(path: &Path, limit: usize) -> Option<(String, Stamp)> {
     }
     let fs = nix::sys::statfs::fstatfs(f.as_fd()).ok()?;
     let stamp = Stamp::of(path, &st, fs.filesystem_type().0 as u64);
-    let mut text = String::new();
-    f.take(limit as u64 + 1).read_to_string(&mut text).ok()?;
+    let text =
+        crate::base::bounded_read::read_text_up_to(f, st.st_size.max(0) as u64, limit as u64)
+            .ok()?;
     (text.len() <= limit).then_some((text, stamp))
 }
 

@@ -32,7 +32,6 @@ use nix::unistd::{UnlinkatFlags, unlinkat};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
@@ -139,9 +138,7 @@ pub fn read(
         Err(e) => return Err(fs_err(e)),
     };
     check_private(&shown, &st)?;
-    let mut buf = Vec::new();
-    file.take(max_len.saturating_add(1))
-        .read_to_end(&mut buf)
+    let buf = crate::base::bounded_read::read_up_to(file, st.st_size.max(0) as u64, max_len)
         .map_err(|e| err(&shown, format_args!("read: {e}")))?;
     if buf.len() as u64 > max_len {
         return Err(err(

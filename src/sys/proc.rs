@@ -140,3 +140,38 @@ pub fn set_disposition(sig: i32, d: Disposition) -> nix::Result<()> {
     };
     Errno::result(r).map(drop)
 }
+
+/// This process's supplementary groups, getgroups(2) twice: once for the
+/// count, once for the list. nix's `getgroups` sizes its buffer from
+/// `sysconf(_SC_NGROUPS_MAX)`, which glibc answers by opening and reading
+/// /proc/sys/kernel/ngroups_max on every call (two per bdexec call).
+pub fn groups() -> nix::Result<Vec<nix::unistd::Gid>> {
+    loop {
+        // SAFETY: size 0 with a null list only returns the count.
+        let n = Errno::result(unsafe { libc::getgroups(0, std::ptr::null_mut()) })?;
+        let mut list: Vec<libc::gid_t> = vec![0; n as usize];
+        // SAFETY: `list` has room for exactly `n` gid_t, the size passed;
+        // the kernel writes at most that many.
+        match Errno::result(unsafe { libc::getgroups(n, list.as_mut_ptr()) }) {
+            Ok(got) => {
+                list.truncate(got as usize);
+                return Ok(list.into_iter().map(nix::unistd::Gid::from_raw).collect());
+            }
+            // The list grew in between (another thread's setgroups): again.
+            Err(Errno::EINVAL) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod groups_tests {
+    #[test]
+    fn groups_equal_nix() {
+        let mut ours = super::groups().expect("getgroups");
+        let mut theirs = nix::unistd::getgroups().expect("nix getgroups");
+        ours.sort_by_key(|g| g.as_raw());
+        theirs.sort_by_key(|g| g.as_raw());
+        assert_eq!(ours, theirs);
+    }
+}
