@@ -29,6 +29,48 @@ pub fn nscd_running() -> bool {
     *RUNNING.get_or_init(|| std::path::Path::new(NSCD_SOCKET).exists())
 }
 
+/// The names NSS's `files` source holds for `database` (`passwd` or
+/// `group`: /etc/passwd, /etc/group), when NSS asks that source first:
+/// every line for the database in nsswitch.conf starts with `files`, and
+/// nscd is not running. A name in the set is one NSS finds (the files
+/// answer first and a hit ends the lookup); a name outside it may still
+/// come from a later source, so only hits may skip a lookup. `None`: the
+/// files are not asked first, or a file cannot be read.
+///
+/// For bdctl's lint of many names: glibc's `files` source reads the whole
+/// file for every name it is asked, so 10,000 names in a 10,000-line
+/// /etc/passwd took 2.3 s of lookups; one read of each file takes
+/// milliseconds.
+pub fn files_names(database: &str) -> Option<std::collections::HashSet<String>> {
+    let (path, fields) = match database {
+        "passwd" => ("/etc/passwd", 7),
+        "group" => ("/etc/group", 4),
+        _ => return None,
+    };
+    let (conf, _) = nsswitch()?;
+    let lines = nss::lines_of(conf, database);
+    if lines.is_empty() || lines.iter().any(|l| l.first() != Some(&"files")) || nscd_running() {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(files_entry_names(&text, fields))
+}
+
+/// The names of the entries of a colon-separated database with `fields`
+/// fields per line, as glibc's `files` parser takes them: blank lines and
+/// `#` comments skipped, lines with fewer fields skipped, `+`/`-` compat
+/// lines left out.
+fn files_entry_names(text: &str, fields: usize) -> std::collections::HashSet<String> {
+    text.lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty() && !l.starts_with(['#', '+', '-']))
+        .filter(|l| l.split(':').count() >= fields)
+        .filter_map(|l| l.split(':').next())
+        .filter(|n| !n.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// /etc/nsswitch.conf.
 const NSSWITCH: &str = "/etc/nsswitch.conf";
 /// Largest nsswitch.conf read.
@@ -300,6 +342,18 @@ pub fn controlling_tty() -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn files_entry_names_as_glibc_parses_them() {
+        let text = "root:x:0:0:root:/root:/bin/bash\n\n# alice:x:1:1::/:/bin/sh\n  bob:x:2:2::/:/bin/sh\nshort:x:3:3\n+nis\n-gone::::::\n:x:4:4::/:/bin/sh\n";
+        let mut names: Vec<String> = super::files_entry_names(text, 7).into_iter().collect();
+        names.sort();
+        assert_eq!(names, ["bob", "root"]);
+        let groups = super::files_entry_names("wheel:x:10:alice\nbad:x\n", 4);
+        assert_eq!(groups.into_iter().collect::<Vec<_>>(), ["wheel"]);
+    }
+
+    use super::*;
+
     #[test]
     fn ids() {
         assert_eq!(parse_id("0"), Some(0));
