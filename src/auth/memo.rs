@@ -260,9 +260,9 @@ fn module_stamped(name: &str) -> Option<(PathBuf, Stamp)> {
     .find_map(|p| stamp::of_path(&p).map(|s| (p, s)))
 }
 
-/// libpam itself (it runs the stack): its file, in the library
-/// directory above each module directory.
-fn libpam_path() -> Option<PathBuf> {
+/// libpam itself (it runs the stack): its stamp, from the first library
+/// directory above a module directory that holds it as a regular file.
+fn libpam_stamp() -> Option<Stamp> {
     let arch = std::env::consts::ARCH;
     [
         format!("/usr/lib/{arch}-linux-gnu"),
@@ -275,8 +275,7 @@ fn libpam_path() -> Option<PathBuf> {
             .iter()
             .filter_map(|d| Path::new(d).parent().map(Path::to_path_buf)),
     )
-    .map(|d| d.join("libpam.so.0"))
-    .find(|p| p.is_file())
+    .find_map(|d| stamp::of_path(&d.join("libpam.so.0")))
 }
 
 /// The key of `user`'s account verdict for PAM service `service`, now:
@@ -308,8 +307,7 @@ pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
     let (_, modules) = account_stack(&read, &module_path, Path::new("/etc/pam.d"), service)?;
     let found = found.into_inner();
     let mut stamps = stamps.into_inner();
-    let libpam = libpam_path()?;
-    stamps.push(stamp::of_path(&libpam)?);
+    stamps.push(libpam_stamp()?);
     for m in &modules {
         match found.iter().find(|(p, _)| p == m) {
             Some((_, s)) => stamps.push(s.clone()),
