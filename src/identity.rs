@@ -29,19 +29,33 @@ pub fn nscd_running() -> bool {
     *RUNNING.get_or_init(|| std::path::Path::new(NSCD_SOCKET).exists())
 }
 
-/// The names NSS's `files` source holds for `database` (`passwd` or
-/// `group`: /etc/passwd, /etc/group), when NSS asks that source first:
+/// What NSS's `files` source holds for `database` (`passwd` or `group`:
+/// /etc/passwd, /etc/group), read once, when NSS asks that source first:
 /// every line for the database in nsswitch.conf starts with `files`, and
-/// nscd is not running. A name in the set is one NSS finds (the files
-/// answer first and a hit ends the lookup); a name outside it may still
-/// come from a later source, so only hits may skip a lookup. `None`: the
-/// files are not asked first, or a file cannot be read.
+/// nscd is not running. `None` otherwise, or when a file cannot be read.
 ///
 /// For bdctl's lint of many names: glibc's `files` source reads the whole
 /// file for every name it is asked, so 10,000 names in a 10,000-line
 /// /etc/passwd took 2.3 s of lookups; one read of each file takes
 /// milliseconds.
-pub fn files_names(database: &str) -> Option<std::collections::HashSet<String>> {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilesFirst {
+    /// The names of the entries glibc's parser takes: NSS finds each of
+    /// them (the files answer first and a hit ends the lookup).
+    pub names: std::collections::HashSet<String>,
+    /// The first fields of the other lines that are neither blank nor
+    /// comments (short lines, `+`/`-` compat lines): glibc may take some,
+    /// so these names are asked of NSS with its whole line.
+    pub odd: std::collections::HashSet<String>,
+    /// The sources after `files` when the database has one line of plain
+    /// sources (no `[STATUS=action]`): a name in neither set is one the
+    /// files miss, and NSS then goes on to exactly these. `None`: ask the
+    /// whole line. Empty: `files` alone, so such a name is unknown.
+    pub rest: Option<Vec<String>>,
+}
+
+/// [`FilesFirst`] for `database`.
+pub fn files_first(database: &str) -> Option<FilesFirst> {
     let (path, fields) = match database {
         "passwd" => ("/etc/passwd", 7),
         "group" => ("/etc/group", 4),
@@ -52,23 +66,58 @@ pub fn files_names(database: &str) -> Option<std::collections::HashSet<String>> 
     if lines.is_empty() || lines.iter().any(|l| l.first() != Some(&"files")) || nscd_running() {
         return None;
     }
+    let rest = match lines.as_slice() {
+        [one] if !one.iter().any(|s| s.contains(['[', ']'])) => {
+            Some(one[1..].iter().map(|s| (*s).to_owned()).collect())
+        }
+        _ => None,
+    };
     let text = std::fs::read_to_string(path).ok()?;
-    Some(files_entry_names(&text, fields))
+    let (names, odd) = files_entry_names(&text, fields);
+    Some(FilesFirst { names, odd, rest })
+}
+
+/// Ask NSS's `sources` alone for `database` from now on, in this process
+/// (glibc's `__nss_configure_lookup`): for names [`FilesFirst`] showed
+/// the files miss, so the lookup does not read the file again to miss.
+/// Call it before any thread starts: glibc's configuration is process-
+/// wide and unlocked.
+pub fn ask_only(database: &str, sources: &[String]) -> Result<(), IdentityError> {
+    let bad = || IdentityError::Lookup(format!("NSS configuration for {database}"));
+    let db = std::ffi::CString::new(database).map_err(|_| bad())?;
+    let line = std::ffi::CString::new(sources.join(" ")).map_err(|_| bad())?;
+    crate::sys::nss::configure_lookup(&db, &line).map_err(|_| bad())
 }
 
 /// The names of the entries of a colon-separated database with `fields`
-/// fields per line, as glibc's `files` parser takes them: blank lines and
-/// `#` comments skipped, lines with fewer fields skipped, `+`/`-` compat
-/// lines left out.
-fn files_entry_names(text: &str, fields: usize) -> std::collections::HashSet<String> {
-    text.lines()
-        .map(str::trim_start)
-        .filter(|l| !l.is_empty() && !l.starts_with(['#', '+', '-']))
-        .filter(|l| l.split(':').count() >= fields)
-        .filter_map(|l| l.split(':').next())
-        .filter(|n| !n.is_empty())
-        .map(str::to_owned)
-        .collect()
+/// fields per line, as glibc's `files` parser surely takes them (blank
+/// lines and `#` comments skipped; at least `fields` fields; not a `+`/`-`
+/// compat line), and the first fields of the other lines.
+fn files_entry_names(
+    text: &str,
+    fields: usize,
+) -> (
+    std::collections::HashSet<String>,
+    std::collections::HashSet<String>,
+) {
+    let (mut names, mut odd) = (
+        std::collections::HashSet::new(),
+        std::collections::HashSet::new(),
+    );
+    for l in text.lines().map(str::trim_start) {
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let first = l.split(':').next().unwrap_or_default();
+        let sure =
+            !l.starts_with(['+', '-']) && !first.is_empty() && l.split(':').count() >= fields;
+        if sure {
+            names.insert(first.to_owned());
+        } else {
+            odd.insert(first.to_owned());
+        }
+    }
+    (names, odd)
 }
 
 /// /etc/nsswitch.conf.
@@ -345,11 +394,17 @@ mod tests {
     #[test]
     fn files_entry_names_as_glibc_parses_them() {
         let text = "root:x:0:0:root:/root:/bin/bash\n\n# alice:x:1:1::/:/bin/sh\n  bob:x:2:2::/:/bin/sh\nshort:x:3:3\n+nis\n-gone::::::\n:x:4:4::/:/bin/sh\n";
-        let mut names: Vec<String> = super::files_entry_names(text, 7).into_iter().collect();
-        names.sort();
-        assert_eq!(names, ["bob", "root"]);
-        let groups = super::files_entry_names("wheel:x:10:alice\nbad:x\n", 4);
-        assert_eq!(groups.into_iter().collect::<Vec<_>>(), ["wheel"]);
+        let sorted = |s: std::collections::HashSet<String>| {
+            let mut v: Vec<String> = s.into_iter().collect();
+            v.sort();
+            v
+        };
+        let (names, odd) = super::files_entry_names(text, 7);
+        assert_eq!(sorted(names), ["bob", "root"]);
+        assert_eq!(sorted(odd), ["", "+nis", "-gone", "short"]);
+        let (groups, odd) = super::files_entry_names("wheel:x:10:alice\nbad:x\n", 4);
+        assert_eq!(sorted(groups), ["wheel"]);
+        assert_eq!(sorted(odd), ["bad"]);
     }
 
     use super::*;

@@ -105,24 +105,54 @@ fn files_first_hits_and_later_sources_both_count() {
     }
 }
 
+/// With nsswitch.conf's `sources` for passwd and group, a policy naming
+/// `users` has exactly one unknown account: `unknown`.
+fn only_unknown(test: &str, sources: &str, users: &[&str], unknown: &str) {
+    let Some(env) = TestEnv::new(test) else {
+        return;
+    };
+    setup(&env, 10, sources);
+    let (found, errors) = check(&env, &policy(users));
+    assert_eq!(errors, 1, "{sources}: {found:#?}");
+    assert!(
+        found[0].contains(&format!("\"{unknown}\"")),
+        "{sources}: {found:#?}"
+    );
+}
+
 /// When NSS does not ask the files first (`systemd files`) every name is
 /// looked up: the same answers.
 #[test]
 fn files_not_first_are_all_looked_up() {
-    let env = test_env!("files_not_first_are_all_looked_up");
-    setup(&env, 10, "systemd files");
-    let (unknown, errors) = check(&env, &policy(&["lint3", "lintghost", "lintnobody"]));
-    assert_eq!(errors, 1, "{unknown:#?}");
-    assert!(unknown[0].contains("lintnobody"), "{unknown:#?}");
+    only_unknown(
+        "lint_accounts::files_not_first_are_all_looked_up",
+        "systemd files",
+        &["lint3", "lintghost", "lintnobody"],
+        "lintnobody",
+    );
 }
 
 /// With `files` only, a name the files lack is unknown, and one only a
 /// source nsswitch.conf does not list holds is unknown too.
 #[test]
 fn files_only_knows_only_the_files() {
-    let env = test_env!("files_only_knows_only_the_files");
-    setup(&env, 10, "files");
-    let (unknown, errors) = check(&env, &policy(&["lint3", "lintghost"]));
-    assert_eq!(errors, 1, "{unknown:#?}");
-    assert!(unknown[0].contains("lintghost"), "{unknown:#?}");
+    only_unknown(
+        "lint_accounts::files_only_knows_only_the_files",
+        "files",
+        &["lint3", "lintghost"],
+        "lintghost",
+    );
+}
+
+/// An action after `files` (`[NOTFOUND=return]`): a name the files lack
+/// ends there, so the user only nss-systemd holds is unknown; one the
+/// files hold is known.
+#[test]
+fn an_action_after_files_is_obeyed() {
+    only_unknown(
+        "lint_accounts::an_action_after_files_is_obeyed",
+        "files [NOTFOUND=return] systemd",
+        &["lint3", "lintghost"],
+        "lintghost",
+    );
 }

@@ -77,35 +77,71 @@ pub fn check(file: Option<&Path>, json: bool, offline: bool) -> i32 {
 /// the other checks; each name is still looked up once, every one of
 /// them (docs/performance.md).
 ///
-/// Names found in /etc/passwd or /etc/group, where NSS asks those files
-/// first, need no lookup ([`crate::identity::files_names`]): glibc reads
-/// the whole file for each name it is asked, so a policy naming 10,000
-/// accounts of a 10,000-line /etc/passwd took 2.3 s. The others are
-/// looked up.
+/// Where NSS asks /etc/passwd (/etc/group) first, that file is read once
+/// ([`crate::identity::files_first`]): a name it holds is known without a
+/// lookup (glibc reads the whole file for every name it is asked, so a
+/// policy naming 10,000 accounts of a 10,000-line /etc/passwd took
+/// 2.3 s), and a name it lacks is asked of the sources after `files`
+/// alone, which is where NSS goes after the files miss (the file is not
+/// read again to miss: a fifth of an unknown name's lookup). Lines the
+/// one read is unsure of, and every name on other hosts, are asked of
+/// NSS's whole line, first.
 fn lint_on_host(p: &crate::policy::model::Policy) -> Vec<lint::Finding> {
-    let names = lint::account_names(p);
-    let users = crate::identity::files_names("passwd");
-    let groups = crate::identity::files_names("group");
-    let in_files = |&(is_group, name): &lint::AccountName<'_>| {
-        let set = if is_group { &groups } else { &users };
-        set.as_ref().is_some_and(|s| s.contains(name))
+    use crate::identity::{FilesFirst, ask_only, files_first};
+    use std::collections::HashMap;
+    let lookup = |&(is_group, name): &lint::AccountName<'_>| lint::lookup_account(is_group, name);
+    let users = files_first("passwd");
+    let groups = files_first("group");
+    let mut known: HashMap<lint::AccountName<'_>, lint::AccountLookup> = HashMap::new();
+    let (mut whole, mut after_files) = (Vec::new(), Vec::new());
+    for n in lint::account_names(p) {
+        let files = if n.0 { &groups } else { &users };
+        match files {
+            Some(f) if f.names.contains(n.1) => {
+                known.insert(n, Ok(true));
+            }
+            Some(FilesFirst {
+                odd,
+                rest: Some(rest),
+                ..
+            }) if !odd.contains(n.1) => {
+                if rest.is_empty() {
+                    // `files` alone, and the file lacks the name.
+                    known.insert(n, Ok(false));
+                } else {
+                    after_files.push(n);
+                }
+            }
+            _ => whole.push(n),
+        }
+    }
+    // The whole line first: few names where the files come first.
+    let threads = if whole.len() > 64 {
+        super::parallel::workers()
+    } else {
+        0
     };
-    let (found, ask): (Vec<_>, Vec<_>) = names.into_iter().partition(in_files);
-    let (lookups, mut findings) = super::parallel::map_while(
-        &ask,
-        super::parallel::workers(),
-        |&(is_group, name)| lint::lookup_account(is_group, name),
-        || {
+    let (answers, ()) = super::parallel::map_while(&whole, threads, lookup, || ());
+    known.extend(whole.into_iter().zip(answers));
+    // Then NSS without `files`, before any thread starts. Should glibc
+    // refuse, the lookups go through the whole line: the same answers.
+    for (db, files, is_group) in [("passwd", &users, false), ("group", &groups, true)] {
+        if let Some(FilesFirst {
+            rest: Some(rest), ..
+        }) = files
+            && !rest.is_empty()
+            && after_files.iter().any(|n| n.0 == is_group)
+        {
+            let _ = ask_only(db, rest);
+        }
+    }
+    let (answers, mut findings) =
+        super::parallel::map_while(&after_files, super::parallel::workers(), lookup, || {
             let mut f = lint::lint(p);
             f.extend(lint::lint_paths(p));
             f
-        },
-    );
-    let known = found
-        .into_iter()
-        .map(|n| (n, Ok(true)))
-        .chain(ask.into_iter().zip(lookups))
-        .collect();
+        });
+    known.extend(after_files.into_iter().zip(answers));
     findings.extend(lint::lint_accounts_with(p, &known));
     findings
 }
