@@ -80,7 +80,7 @@ pub fn files_first(database: &str) -> Option<FilesFirst> {
 /// Ask NSS's `sources` alone for `database` from now on, in this process
 /// (glibc's `__nss_configure_lookup`): for names [`FilesFirst`] showed
 /// the files miss, so the lookup does not read the file again to miss.
-/// Call it before any thread starts: glibc's configuration is process-
+/// Call it while no other thread runs: glibc's configuration is process-
 /// wide and unlocked.
 pub fn ask_only(database: &str, sources: &[String]) -> Result<(), IdentityError> {
     let bad = || IdentityError::Lookup(format!("NSS configuration for {database}"));

@@ -123,8 +123,9 @@ fn lint_on_host(p: &crate::policy::model::Policy) -> Vec<lint::Finding> {
     };
     let (answers, ()) = super::parallel::map_while(&whole, threads, lookup, || ());
     known.extend(whole.into_iter().zip(answers));
-    // Then NSS without `files`, before any thread starts. Should glibc
-    // refuse, the lookups go through the whole line: the same answers.
+    // Then NSS without `files`, while no other thread runs (the first
+    // lookups' threads are joined). Should glibc refuse, the lookups go
+    // through the whole line: the same answers.
     for (db, files, is_group) in [("passwd", &users, false), ("group", &groups, true)] {
         if let Some(FilesFirst {
             rest: Some(rest), ..
