@@ -307,6 +307,8 @@ test_rpm() {
     check "rpm: rpm -e" rpm --root "$r" -e belladonna
     check "rpm: erase removed bdexec, the twin and its directory, and kept the edited policy as .rpmsave and the log" bash -c \
         "[ ! -e '$r/usr/bin/bdexec' ] && [ ! -e '$r$TWIN' ] && [ ! -e '$r${TWIN%/*}' ] && grep -q '# edited' '$r/etc/belladonna/policy.toml.rpmsave' && [ -s '$r/var/log/belladonna/audit.jsonl' ]"
+    check "rpm: erase left no empty directory of the package's under /usr/share" bash -c \
+        "[ ! -e '$r/usr/share/belladonna' ] && [ ! -e '$r/usr/share/doc/belladonna' ]"
 }
 
 # The supply-chain gates can fail: a scratch copy of the manifest with one
