@@ -39,7 +39,7 @@ pub fn nscd_running() -> bool {
 /// /etc/passwd took 2.3 s of lookups; one read of each file takes
 /// milliseconds.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FilesFirst {
+pub struct FilesSource {
     /// The names of the entries glibc's parser takes: NSS finds each of
     /// them (the files answer first and a hit ends the lookup).
     pub names: std::collections::HashSet<String>,
@@ -54,8 +54,8 @@ pub struct FilesFirst {
     pub rest: Option<Vec<String>>,
 }
 
-/// [`FilesFirst`] for `database`.
-pub fn files_first(database: &str) -> Option<FilesFirst> {
+/// [`FilesSource`] for `database`.
+pub fn files_source(database: &str) -> Option<FilesSource> {
     let (path, fields) = match database {
         "passwd" => ("/etc/passwd", 7),
         "group" => ("/etc/group", 4),
@@ -74,11 +74,11 @@ pub fn files_first(database: &str) -> Option<FilesFirst> {
     };
     let text = std::fs::read_to_string(path).ok()?;
     let (names, odd) = files_entry_names(&text, fields);
-    Some(FilesFirst { names, odd, rest })
+    Some(FilesSource { names, odd, rest })
 }
 
 /// Ask NSS's `sources` alone for `database` from now on, in this process
-/// (glibc's `__nss_configure_lookup`): for names [`FilesFirst`] showed
+/// (glibc's `__nss_configure_lookup`): for names [`FilesSource`] showed
 /// the files miss, so the lookup does not read the file again to miss.
 /// Call it while no other thread runs: glibc's configuration is process-
 /// wide and unlocked.
@@ -363,18 +363,10 @@ pub fn fill_group_names(caller: &mut Caller) -> Result<(), IdentityError> {
 /// The controlling terminal's device (major, minor) from
 /// /proc/self/stat (`tty_nr`); `None` without one.
 pub fn controlling_tty_dev() -> Option<(u32, u32)> {
-    let stat = crate::base::procfs::read("/proc/self/stat").ok()?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
-    // Fields after ")": state ppid pgrp session tty_nr ...
-    let tty_nr: u32 = rest.split(' ').nth(4)?.parse().ok()?;
-    if tty_nr == 0 {
-        return None;
-    }
-    Some((
-        (tty_nr >> 8) & 0xfff,
-        (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00),
-    ))
+    // Fields after the name: state ppid pgrp session tty_nr ...
+    let f = crate::base::procfs::stat_fields("/proc/self/stat")?;
+    let tty_nr: u32 = f.get(4)?.parse().ok()?;
+    (tty_nr != 0).then(|| crate::base::procfs::decode_tty_nr(tty_nr))
 }
 
 /// The controlling terminal's name from /proc/self/stat (`tty_nr`), not

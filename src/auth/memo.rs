@@ -211,17 +211,11 @@ fn walk(
 /// Whether NSS asks the files first for `database` (`passwd`, `shadow`):
 /// then an entry found in the file is the one pam_unix sees.
 pub fn files_first(nsswitch: &str, database: &str) -> bool {
-    for raw in nsswitch.lines() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        let Some((db, sources)) = line.split_once(':') else {
-            continue;
-        };
-        if db.trim() == database {
-            return sources.split_whitespace().next() == Some("files");
-        }
-    }
-    // No line: glibc's default for these databases is "files".
-    true
+    // The first line; no line: glibc's default for these databases is
+    // "files".
+    crate::identity::nss::lines_of(nsswitch, database)
+        .first()
+        .is_none_or(|sources| sources.first() == Some(&"files"))
 }
 
 /// Whether the colon-separated database `text` has an entry for `name`.
@@ -336,11 +330,12 @@ pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
 /// the privileges PAM runs with.
 pub fn from_files(user: &str) -> bool {
     let text = |p: &str| stamp::read_stamped(Path::new(p), MAX_DB).map(|(t, _)| t);
-    let Some(nss) = text("/etc/nsswitch.conf") else {
+    // nsswitch.conf as this process read it (once, for its lookups too).
+    let Some((nss, _)) = crate::identity::nsswitch() else {
         return false;
     };
-    files_first(&nss, "passwd")
-        && files_first(&nss, "shadow")
+    files_first(nss, "passwd")
+        && files_first(nss, "shadow")
         && text("/etc/passwd").is_some_and(|t| has_entry(&t, user))
         && text("/etc/shadow").is_some_and(|t| has_entry(&t, user))
 }

@@ -103,11 +103,11 @@ impl Session {
 
 /// Field 22 (starttime) of /proc/<pid>/stat.
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = crate::base::procfs::read(&format!("/proc/{pid}/stat")).ok()?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
-    // After ")": field 3 (state) is index 0, so field 22 is index 19.
-    rest.split(' ').nth(19)?.parse().ok()
+    // Field 3 (state) is index 0, so field 22 is index 19.
+    crate::base::procfs::stat_fields(&format!("/proc/{pid}/stat"))?
+        .get(19)?
+        .parse()
+        .ok()
 }
 
 /// This boot's id.

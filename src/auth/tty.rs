@@ -84,22 +84,14 @@ struct Tty {
 
 /// `tty_nr` and session id of this process, from /proc/self/stat.
 pub(crate) fn self_stat_tty() -> Option<(u32, i32)> {
-    let stat = crate::base::procfs::read("/proc/self/stat").ok()?;
-    let close = stat.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
-    // Fields after ")": state ppid pgrp session tty_nr ...
-    let mut f = rest.split(' ');
-    let sid: i32 = f.nth(3)?.parse().ok()?;
-    let tty_nr: u32 = f.next()?.parse().ok()?;
+    // Fields after the name: state ppid pgrp session tty_nr ...
+    let f = crate::base::procfs::stat_fields("/proc/self/stat")?;
+    let sid: i32 = f.get(3)?.parse().ok()?;
+    let tty_nr: u32 = f.get(4)?.parse().ok()?;
     Some((tty_nr, sid))
 }
 
-/// Split the kernel's `tty_nr` encoding into (major, minor).
-pub(crate) fn decode_tty_nr(tty_nr: u32) -> (u32, u32) {
-    let major = (tty_nr >> 8) & 0xfff;
-    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
-    (major, minor)
-}
+pub(crate) use crate::base::procfs::decode_tty_nr;
 
 /// The device path for a terminal number, for the usual terminals.
 fn tty_path(major: u32, minor: u32) -> Option<String> {

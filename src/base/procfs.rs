@@ -15,8 +15,25 @@ pub fn read(path: &str) -> std::io::Result<Vec<u8>> {
 
 /// The whole file at `path`, as text.
 pub fn read_to_string(path: &str) -> std::io::Result<String> {
-    String::from_utf8(read(path)?)
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    super::bounded_read::read_text_up_to(std::fs::File::open(path)?, ROOM as u64, u64::MAX - 1)
+}
+
+/// The fields of a /proc/PID/stat file (`path`) after the command name:
+/// field 3 (`state`) first. The name may hold spaces and `)`, so they
+/// start after its last `)`.
+pub fn stat_fields(path: &str) -> Option<Vec<String>> {
+    let stat = read(path).ok()?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(stat.get(close + 2..)?).ok()?;
+    Some(rest.split(' ').map(str::to_owned).collect())
+}
+
+/// The kernel's `tty_nr` encoding (/proc/PID/stat field 7) as
+/// (major, minor).
+pub fn decode_tty_nr(tty_nr: u32) -> (u32, u32) {
+    let major = (tty_nr >> 8) & 0xfff;
+    let minor = (tty_nr & 0xff) | ((tty_nr >> 12) & 0xfff00);
+    (major, minor)
 }
 
 #[cfg(test)]
@@ -28,5 +45,12 @@ mod tests {
         assert!(status.ends_with('\n'), "the whole file");
         let boot = super::read("/proc/sys/kernel/random/boot_id").expect("boot_id");
         assert_eq!(boot.len(), 37);
+        let f = super::stat_fields("/proc/self/stat").expect("stat");
+        assert_eq!(
+            f[1],
+            std::os::unix::process::parent_id().to_string(),
+            "field 4 is ppid, 3 is state: {f:?}"
+        );
+        assert_eq!(f[0].len(), 1, "state: {f:?}");
     }
 }

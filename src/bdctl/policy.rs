@@ -78,7 +78,7 @@ pub fn check(file: Option<&Path>, json: bool, offline: bool) -> i32 {
 /// them (docs/performance.md).
 ///
 /// Where NSS asks /etc/passwd (/etc/group) first, that file is read once
-/// ([`crate::identity::files_first`]): a name it holds is known without a
+/// ([`crate::identity::files_source`]): a name it holds is known without a
 /// lookup (glibc reads the whole file for every name it is asked, so a
 /// policy naming 10,000 accounts of a 10,000-line /etc/passwd took
 /// 2.3 s), and a name it lacks is asked of the sources after `files`
@@ -87,11 +87,11 @@ pub fn check(file: Option<&Path>, json: bool, offline: bool) -> i32 {
 /// one read is unsure of, and every name on other hosts, are asked of
 /// NSS's whole line, first.
 fn lint_on_host(p: &crate::policy::model::Policy) -> Vec<lint::Finding> {
-    use crate::identity::{FilesFirst, ask_only, files_first};
+    use crate::identity::{FilesSource, ask_only, files_source};
     use std::collections::HashMap;
     let lookup = |&(is_group, name): &lint::AccountName<'_>| lint::lookup_account(is_group, name);
-    let users = files_first("passwd");
-    let groups = files_first("group");
+    let users = files_source("passwd");
+    let groups = files_source("group");
     let mut known: HashMap<lint::AccountName<'_>, lint::AccountLookup> = HashMap::new();
     let (mut whole, mut after_files) = (Vec::new(), Vec::new());
     for n in lint::account_names(p) {
@@ -100,7 +100,7 @@ fn lint_on_host(p: &crate::policy::model::Policy) -> Vec<lint::Finding> {
             Some(f) if f.names.contains(n.1) => {
                 known.insert(n, Ok(true));
             }
-            Some(FilesFirst {
+            Some(FilesSource {
                 odd,
                 rest: Some(rest),
                 ..
@@ -127,7 +127,7 @@ fn lint_on_host(p: &crate::policy::model::Policy) -> Vec<lint::Finding> {
     // lookups' threads are joined). Should glibc refuse, the lookups go
     // through the whole line: the same answers.
     for (db, files, is_group) in [("passwd", &users, false), ("group", &groups, true)] {
-        if let Some(FilesFirst {
+        if let Some(FilesSource {
             rest: Some(rest), ..
         }) = files
             && !rest.is_empty()
