@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 /// bdexec: run a command as another user, as the policy allows.
-#[derive(Debug, Parser)]
+#[derive(Debug, PartialEq, Parser)]
 #[command(
     name = "bdexec",
     version,
@@ -44,7 +44,7 @@ pub struct BdexecArgs {
 }
 
 /// The daily flags of sudo (issue 13): -U -v -K -g -D -s -i -e.
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, Default, PartialEq, clap::Args)]
 pub struct Daily {
     /// With -l: list (or check a command) for USER instead (root only).
     #[arg(short = 'U', long = "other-user", value_name = "USER")]
@@ -75,7 +75,7 @@ pub struct Daily {
 
 /// The flags of the programs that drive sudo (Ansible's become, scripts):
 /// sudo's meaning unless bdexec(8) says otherwise.
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, Default, PartialEq, clap::Args)]
 pub struct DriverArgs {
     /// HOME is the target's (always so in bdexec; accepted for sudo's
     /// callers).
@@ -155,9 +155,14 @@ pub enum Mode {
 impl BdexecArgs {
     /// Parse like getopt(3) (see [`getopt_args`]), then check the
     /// combination against the synopsis ([`BdexecArgs::mode`]). Errors
-    /// are clap's (help and version are clap "errors" too).
+    /// are clap's (help and version are clap "errors" too). The lines
+    /// callers usually type are read without clap, to the same result
+    /// (src/bdexec/getopt.rs).
     pub fn parse_strict(args: &[OsString]) -> Result<Result<(Self, Mode), String>, clap::Error> {
-        let parsed = <Self as clap::Parser>::try_parse_from(getopt_args(args))?;
+        let parsed = match super::getopt::read(args) {
+            Some(p) => p,
+            None => <Self as clap::Parser>::try_parse_from(getopt_args(args))?,
+        };
         Ok(parsed.mode().map(|m| (parsed, m)))
     }
 
@@ -297,7 +302,7 @@ const LONG_WITH_VALUE: &[&str] = &[
 /// in the one form it takes verbatim: `-u=VALUE` (clap strips exactly
 /// one `=` after a short option) and `--user=VALUE`. Options end at `--`
 /// or at the first argument that is not an option (the command); nothing
-/// after it is touched. Arguments that are not valid UTF-8 are left for
+/// after it is touched. Options that are not valid UTF-8 are left for
 /// clap to judge.
 pub fn getopt_args(args: &[OsString]) -> Vec<OsString> {
     let mut out = Vec::with_capacity(args.len());
@@ -307,7 +312,13 @@ pub fn getopt_args(args: &[OsString]) -> Vec<OsString> {
     }
     while let Some(a) = it.next() {
         let Some(s) = a.to_str() else {
+            // Not UTF-8: an option is clap's to refuse; anything else is
+            // the command, whose arguments are not touched.
             out.push(a.clone());
+            if a.as_encoded_bytes().first() != Some(&b'-') {
+                out.extend(it.cloned());
+                break;
+            }
             continue;
         };
         if s == "--" || !s.starts_with('-') || s == "-" {

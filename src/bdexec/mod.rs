@@ -38,6 +38,7 @@ pub mod cli;
 mod confine;
 mod daily;
 mod edit;
+mod getopt;
 mod launch;
 mod load;
 mod modes;
