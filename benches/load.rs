@@ -12,6 +12,14 @@
 //!   BELLADONNA_LOAD_LEVELS    caller counts as multiples of the cores
 //!                             (default "1 2")
 //!
+//! Beside the three tools, two rows for the machine itself under the
+//! same load: `floor` (`make bench`'s physical floor: one fdatasync'd
+//! line on the audit log's disk, then exec; given BELLADONNA_BENCH_FLOOR
+//! and BELLADONNA_BENCH_FLOOR_LOG, as `scripts/bench.sh` sets them) and
+//! `plain` (/bin/true run directly). Their tail amplification is what
+//! the scheduler and the disk add on this machine, below which no
+//! privileged tool can go.
+//!
 //! Closed loop: each caller runs `TOOL -n /bin/true` as the bench user,
 //! waits for it, and starts the next call at once, for the set time.
 //! Per tool and level it prints the calls, the failures, the calls per
@@ -165,11 +173,23 @@ fn main() {
         .collect();
 
     let mut tools: Vec<(&str, Vec<String>)> = Vec::new();
-    for (name, argv) in [
+    let mut candidates = vec![
         ("bdexec", vec![bdexec.clone(), "-n".into(), "--".into()]),
         ("sudo", vec!["/usr/bin/sudo".into(), "-n".into()]),
         ("doas", vec!["/usr/bin/doas".into(), "-n".into()]),
-    ] {
+    ];
+    // What the machine itself does under the same load: the physical
+    // floor (one durable line, then exec; `make bench`'s) and a plain
+    // exec of the command. Their tail amplification is the scheduler's
+    // and the disk's share, which no privileged tool can go below.
+    if let (Ok(floor), Ok(log)) = (
+        std::env::var("BELLADONNA_BENCH_FLOOR"),
+        std::env::var("BELLADONNA_BENCH_FLOOR_LOG"),
+    ) {
+        candidates.push(("floor", vec![floor, log]));
+    }
+    candidates.push(("plain", vec![]));
+    for (name, argv) in candidates {
         let mut argv = argv;
         argv.push("/bin/true".into());
         if !Path::new(&argv[0]).exists() {
@@ -266,6 +286,23 @@ fn main() {
                 "MISSED"
             }
         );
+    }
+    // The same load on the machine alone: when even the floor misses
+    // the SLO, the SLO is below what this machine does.
+    for name in ["floor", "plain"] {
+        if let Some((_, runs)) = results.iter().find(|(n, _)| *n == name)
+            && let Some(r) = runs.iter().find(|r| r.callers == 2 * cores)
+        {
+            println!(
+                "  the machine alone ({name}) at 2x load: p99 {:.3} ms ({} the SLO)",
+                msf(r.quantile(0.99)),
+                if r.quantile(0.99) < SLO_P99 {
+                    "within"
+                } else {
+                    "above"
+                }
+            );
+        }
     }
     let bdctl = Path::new(&bdexec).with_file_name("bdctl");
     let verified = Command::new(&bdctl)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make load` (issue 16 item 4, docs/slo.md): closed-loop callers at 1x
-# and 2x the core count, bdexec side by side with sudo and doas, in the
+# and 2x the core count, bdexec side by side with sudo and doas (and the
+# floor and a plain exec: the machine's own tail), in the
 # namespace scripts/bench.sh sets up (bench user, policy, sudoers
 # drop-in, doas.conf; the host's configuration is never touched). The
 # measuring half is benches/load.rs, built here with plain rustc (std
