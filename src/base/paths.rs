@@ -44,13 +44,20 @@ pub fn twin_beside(exe: &Path) -> Option<PathBuf> {
 /// is the twin (its name and directory say so), or a bdexec whose twin
 /// exists. `None` for a bdexec without a twin.
 pub fn twin_pair(exe: &Path) -> Option<(PathBuf, PathBuf)> {
+    let (bdexec, twin, exe_is_twin) = pair_candidate(exe)?;
+    (exe_is_twin || twin.exists()).then_some((bdexec, twin))
+}
+
+/// The pair `exe` would belong to, without looking at the disk: (bdexec,
+/// twin, whether `exe` is the twin). [`twin_pair`] also needs a twin
+/// to exist when `exe` is not it.
+pub fn pair_candidate(exe: &Path) -> Option<(PathBuf, PathBuf, bool)> {
     let dir = exe.parent()?;
     if exe.file_name()? == TWIN_NAME && dir.ends_with(TWIN_DIR) {
         let prefix = dir.parent()?.parent()?;
-        return Some((prefix.join("bin/bdexec"), exe.to_path_buf()));
+        return Some((prefix.join("bin/bdexec"), exe.to_path_buf(), true));
     }
-    let twin = twin_beside(exe)?;
-    twin.exists().then(|| (exe.to_path_buf(), twin))
+    Some((exe.to_path_buf(), twin_beside(exe)?, false))
 }
 
 #[cfg(test)]

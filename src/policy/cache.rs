@@ -81,10 +81,19 @@ pub fn build_identity() -> [u8; 32] {
     static ID: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
     *ID.get_or_init(|| {
         let exe = std::fs::read_link("/proc/self/exe").unwrap_or_default();
-        match crate::base::paths::twin_pair(&exe) {
-            Some((bdexec, twin)) => pair_identity(&bdexec, &twin),
-            None => identity_of(Path::new("/proc/self/exe")),
+        // One stat of the twin answers both whether it exists and what
+        // it is (paths::twin_pair would stat it once more).
+        if let Some((bdexec, twin, exe_is_twin)) = crate::base::paths::pair_candidate(&exe) {
+            let twin_meta = std::fs::metadata(&twin).ok();
+            if exe_is_twin || twin_meta.is_some() {
+                let own = std::fs::metadata(&bdexec).ok();
+                return pair_of(
+                    identity_from(own.as_ref()),
+                    identity_from(twin_meta.as_ref()),
+                );
+            }
         }
+        identity_of(Path::new("/proc/self/exe"))
     })
 }
 
@@ -92,20 +101,29 @@ pub fn build_identity() -> [u8; 32] {
 /// the twin answers for the static bdexec, and the entries either writes
 /// are keyed for both (they are the same source, installed together).
 pub fn pair_identity(bdexec: &Path, twin: &Path) -> [u8; 32] {
+    pair_of(identity_of(bdexec), identity_of(twin))
+}
+
+fn pair_of(bdexec: [u8; 32], twin: [u8; 32]) -> [u8; 32] {
     let mut h = blake3::Hasher::new();
-    h.update(&identity_of(bdexec));
-    h.update(&identity_of(twin));
+    h.update(&bdexec);
+    h.update(&twin);
     *h.finalize().as_bytes()
 }
 
 /// [`build_identity`] of the executable at `exe` (tests compute the key
 /// a bdexec copy will look for).
 pub fn identity_of(exe: &Path) -> [u8; 32] {
+    identity_from(std::fs::metadata(exe).ok().as_ref())
+}
+
+/// The identity of an executable with metadata `m` (`None`: unreadable).
+fn identity_from(m: Option<&std::fs::Metadata>) -> [u8; 32] {
     use std::os::unix::fs::MetadataExt;
     let mut h = blake3::Hasher::new();
     h.update(MAGIC);
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
-    if let Ok(m) = std::fs::metadata(exe) {
+    if let Some(m) = m {
         for v in [
             m.dev(),
             m.ino(),
