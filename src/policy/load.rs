@@ -254,7 +254,7 @@ pub struct Opened {
 pub fn open_sources(conf_dir: &Path) -> Result<Vec<Opened>, PolicyError> {
     let mut out = Vec::new();
     each_source(conf_dir, |path, file, st| {
-        let fs = fs_type(&file, &path)?;
+        let fs = fs_type(&file, st.st_dev, &path)?;
         let stamp = Stamp::of(&path, st, fs);
         out.push(Opened { path, file, stamp });
         Ok(())
@@ -267,17 +267,28 @@ pub fn open_sources(conf_dir: &Path) -> Result<Vec<Opened>, PolicyError> {
 pub fn stamps_in(conf_dir: &Path) -> Result<Vec<Stamp>, PolicyError> {
     let mut out = Vec::new();
     each_source(conf_dir, |path, file, st| {
-        let fs = fs_type(&file, &path)?;
+        let fs = fs_type(&file, st.st_dev, &path)?;
         out.push(Stamp::of(&path, st, fs));
         Ok(())
     })?;
     Ok(out)
 }
 
-fn fs_type(file: &std::fs::File, path: &Path) -> Result<u64, PolicyError> {
-    nix::sys::statfs::fstatfs(file)
-        .map(|s| s.filesystem_type().0 as u64)
-        .map_err(|e| PolicyError::file(PolicyErrorKind::Io, path, format!("fstatfs: {}", e.desc())))
+/// The file system type of an open policy file (asked once per device:
+/// [`crate::policy::stamp::fs_type_of_dev`]).
+fn fs_type(file: &std::fs::File, dev: u64, path: &Path) -> Result<u64, PolicyError> {
+    let mut err = None;
+    crate::policy::stamp::fs_type_of_dev(dev, || match nix::sys::statfs::fstatfs(file) {
+        Ok(s) => Some(s.filesystem_type().0 as u64),
+        Err(e) => {
+            err = Some(e);
+            None
+        }
+    })
+    .ok_or_else(|| {
+        let e = err.map_or("unknown error", |e| e.desc());
+        PolicyError::file(PolicyErrorKind::Io, path, format!("fstatfs: {e}"))
+    })
 }
 
 /// Read the files [`open_sources`] opened (each from its start, once).

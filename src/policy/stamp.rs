@@ -121,8 +121,36 @@ pub fn of_path(path: &Path) -> Option<Stamp> {
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return None;
     }
-    let fs = nix::sys::statfs::statfs(path).ok()?;
-    Some(Stamp::of(path, &st, fs.filesystem_type().0 as u64))
+    let fs = fs_type_of_dev(st.st_dev, || {
+        nix::sys::statfs::statfs(path)
+            .ok()
+            .map(|f| f.filesystem_type().0 as u64)
+    })?;
+    Some(Stamp::of(path, &st, fs))
+}
+
+/// `statfs.f_type` of the file system whose device is `dev`, asked (by
+/// `ask`: statfs or fstatfs of a file on it) once per device in a
+/// process. Every file of one mounted file system has the same st_dev
+/// and the same type, and a call stamps a dozen files on two or three
+/// file systems (the policy, the PAM stack, the account files): nine
+/// statfs calls fewer per call. `None` when `ask` fails.
+pub fn fs_type_of_dev(dev: u64, ask: impl FnOnce() -> Option<u64>) -> Option<u64> {
+    // A handful of devices; bounded so that no caller can grow it.
+    const MAX_DEVICES: usize = 32;
+    static SEEN: std::sync::Mutex<Vec<(u64, u64)>> = std::sync::Mutex::new(Vec::new());
+    if let Ok(seen) = SEEN.lock()
+        && let Some(&(_, t)) = seen.iter().find(|(d, _)| *d == dev)
+    {
+        return Some(t);
+    }
+    let t = ask()?;
+    if let Ok(mut seen) = SEEN.lock()
+        && seen.len() < MAX_DEVICES
+    {
+        seen.push((dev, t));
+    }
+    Some(t)
 }
 
 /// A regular file's text (at most `limit` bytes, else `None`) and its
@@ -134,8 +162,12 @@ pub fn read_stamped(path: &Path, limit: usize) -> Option<(String, Stamp)> {
     if st.st_mode & libc::S_IFMT != libc::S_IFREG {
         return None;
     }
-    let fs = nix::sys::statfs::fstatfs(f.as_fd()).ok()?;
-    let stamp = Stamp::of(path, &st, fs.filesystem_type().0 as u64);
+    let fs = fs_type_of_dev(st.st_dev, || {
+        nix::sys::statfs::fstatfs(f.as_fd())
+            .ok()
+            .map(|s| s.filesystem_type().0 as u64)
+    })?;
+    let stamp = Stamp::of(path, &st, fs);
     let text =
         crate::base::bounded_read::read_text_up_to(f, st.st_size.max(0) as u64, limit as u64)
             .ok()?;
@@ -193,6 +225,31 @@ mod tests {
             "one racy file is enough"
         );
         assert!(settled(&[old.clone(), old], T0));
+    }
+
+    #[test]
+    fn fs_type_is_asked_once_per_device() {
+        let asked = std::cell::Cell::new(0);
+        let ask = |t: u64| {
+            asked.set(asked.get() + 1);
+            Some(t)
+        };
+        // Device numbers no real file system here has.
+        let (a, b) = (u64::MAX - 7, u64::MAX - 8);
+        assert_eq!(fs_type_of_dev(a, || ask(EXT4)), Some(EXT4));
+        assert_eq!(fs_type_of_dev(a, || ask(NFS)), Some(EXT4));
+        assert_eq!(asked.get(), 1);
+        assert_eq!(fs_type_of_dev(b, || ask(NFS)), Some(NFS));
+        assert_eq!(asked.get(), 2);
+        // A failed ask is not remembered.
+        let c = u64::MAX - 9;
+        assert_eq!(fs_type_of_dev(c, || None), None);
+        assert_eq!(fs_type_of_dev(c, || ask(EXT4)), Some(EXT4));
+        // Real files: the type a statfs gives.
+        let st = nix::sys::stat::stat("/proc/self/status").expect("stat");
+        let real = nix::sys::statfs::statfs("/proc/self/status").expect("statfs");
+        let t = fs_type_of_dev(st.st_dev, || None).unwrap_or(real.filesystem_type().0 as u64);
+        assert_eq!(t, real.filesystem_type().0 as u64);
     }
 
     #[test]
