@@ -460,6 +460,57 @@ fn rlimit_stack_sixteen_kib() {
     o.expect_stdout("512\n", "the command gets the caller's 512 KiB back");
 }
 
+/// The command runs with every limit the caller set: those bdexec raises
+/// for its own work (NOFILE, FSIZE, CPU, DATA) and puts back, those it
+/// never touches (NPROC, MEMLOCK, MSGQUEUE), which the static bdexec
+/// does not rewrite (src/exec/hygiene.rs `ONLY_OWN_CHANGES`), and
+/// RLIMIT_CORE, which it sets to 0 for itself. Soft and hard, read from
+/// the command's /proc/self/limits. Hard limits are only lowered here
+/// (raising one needs CAP_SYS_RESOURCE).
+#[test]
+fn the_command_gets_every_caller_limit() {
+    let env = test_env!("the_command_gets_every_caller_limit");
+    env.policy(&format!(
+        "{STD_POLICY}\n[[rule]]\nname = \"alice-limits\"\nusers = [\"alice\"]\ncommands = [\"/bin/sh -c *\"]\nauth = \"none\"\n"
+    ));
+    let set: [(libc::__rlimit_resource_t, &str, u64, u64); 8] = [
+        (libc::RLIMIT_CPU, "Max cpu time", 500, 600),
+        (libc::RLIMIT_FSIZE, "Max file size", 4 << 20, 8 << 20),
+        (libc::RLIMIT_DATA, "Max data size", 900 << 20, 1000 << 20),
+        (libc::RLIMIT_CORE, "Max core file size", 1 << 20, 2 << 20),
+        (libc::RLIMIT_NPROC, "Max processes", 4321, 5000),
+        (libc::RLIMIT_NOFILE, "Max open files", 200, 300),
+        (
+            libc::RLIMIT_MEMLOCK,
+            "Max locked memory",
+            64 << 10,
+            128 << 10,
+        ),
+        (libc::RLIMIT_MSGQUEUE, "Max msgqueue size", 12345, 54321),
+    ];
+    let mut call = env
+        .bdexec("alice")
+        .args(["--", "/bin/sh", "-c", "exec cat /proc/self/limits"]);
+    for (r, _, soft, hard) in set {
+        call = call.rlimit(r, soft, hard);
+    }
+    let o = call.run();
+    assert_eq!(o.code(), Some(0), "the call runs: {}", o.all_output());
+    let limits = o.stdout_str();
+    for (_, name, soft, hard) in set {
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} not in {limits}"));
+        let vals: Vec<&str> = line[name.len()..].split_whitespace().collect();
+        assert_eq!(
+            vals.get(..2),
+            Some(&[soft.to_string().as_str(), hard.to_string().as_str()][..]),
+            "{name}: the command gets the caller's soft and hard limit"
+        );
+    }
+}
+
 /// True when the ELF file has a PT_INTERP header (dynamically linked).
 fn is_dynamic(path: &std::path::Path) -> bool {
     let b = std::fs::read(path).unwrap();

@@ -249,6 +249,20 @@ const RAISED: [Resource; 6] = [
     Resource::RLIMIT_CPU,
 ];
 
+/// Whether only the limits bdexec changes itself need putting back. The
+/// static bdexec loads no library (PAM runs in the twin,
+/// src/exec/twin.rs) and sets no limit but [`RAISED`] and RLIMIT_CORE
+/// (this file is the only caller of setrlimit), so the others still
+/// hold the caller's values: eight system calls fewer per call. The
+/// twin puts back every limit: a PAM module (pam_limits) may have
+/// changed any.
+const ONLY_OWN_CHANGES: bool = cfg!(target_feature = "crt-static");
+
+/// A limit this file changes: [`RAISED`] and RLIMIT_CORE.
+fn changed_here(r: Resource) -> bool {
+    r == Resource::RLIMIT_CORE || RAISED.contains(&r)
+}
+
 /// Errors (SIGKILL, SIGSTOP, unused numbers) are expected and ignored.
 fn set_disposition(sig: libc::c_int, d: Disposition) {
     let _ = crate::sys::proc::set_disposition(sig, d);
@@ -407,6 +421,9 @@ impl Saved {
     /// caller `_exit`s: nothing half-prepared runs.
     pub fn restore_for_target(&self, policy_umask: u32) -> Result<(), HygieneError> {
         for &(r, soft, hard) in &self.rlimits {
+            if ONLY_OWN_CHANGES && !changed_here(r) {
+                continue;
+            }
             setrlimit(r, soft, hard).map_err(|errno| HygieneError::Restore { limit: r, errno })?;
         }
         umask(Mode::from_bits_truncate(
