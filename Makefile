@@ -82,6 +82,8 @@ HOST          := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 GLIBC_MINOR := $(shell getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc 2\.\([0-9]*\).*/\1/p')
 STATIC_RELR := $(shell [ "$(GLIBC_MINOR)" -ge 36 ] 2>/dev/null && echo "-C link-arg=-Wl,-z,pack-relative-relocs")
 STATIC_RUSTFLAGS := -C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom" $(STATIC_RELR)
+# No CPU probe at the first hash (Cargo.toml, feature blake3-baseline).
+STATIC_FEATURES := blake3-baseline
 STATIC_BDEXEC := target/$(HOST)/release/bdexec
 TWIN_BIN      := target/release/bdexec
 
@@ -125,7 +127,7 @@ all: build
 build:
 	@[ -n "$(HOST)" ] || { echo "build: 'rustc -vV' names no host triple" >&2; exit 1; }
 	$(CARGO) build --release
-	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --release --target $(HOST) --bin bdexec
+	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --release --target $(HOST) --features $(STATIC_FEATURES) --bin bdexec
 	@# A static bdexec has no program interpreter (PT_INTERP).
 	@if readelf -lW $(STATIC_BDEXEC) | grep -q INTERP; then \
 	  echo "build: $(STATIC_BDEXEC) is dynamically linked (expected static-pie)" >&2; exit 1; fi
@@ -161,7 +163,7 @@ test: deps
 # ordinary test build. Root. Run by .ci/run.
 STATIC_TESTS ?= twin exec_basic monitor pam daily_flags drop_in_flags daily_edit strict_cli hostile_input hostile_caller sandbox noexec env_sanitize auth_basic approval multicall
 test-static: deps
-	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --target $(HOST) --features test-hooks --bin bdexec
+	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --target $(HOST) --features test-hooks,$(STATIC_FEATURES) --bin bdexec
 	BELLADONNA_TEST_BDEXEC=$(CURDIR)/target/$(HOST)/debug/bdexec $(CARGO) test --features test-hooks --no-fail-fast \
 	  $(foreach t,$(STATIC_TESTS),--test $(t)) -- --test-threads=$(TEST_THREADS)
 
