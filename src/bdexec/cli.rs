@@ -153,19 +153,6 @@ pub enum Mode {
 }
 
 impl BdexecArgs {
-    /// Parse like getopt(3) (see [`getopt_args`]), then check the
-    /// combination against the synopsis ([`BdexecArgs::mode`]). Errors
-    /// are clap's (help and version are clap "errors" too). The lines
-    /// callers usually type are read without clap, to the same result
-    /// (src/bdexec/getopt.rs).
-    pub fn parse_strict(args: &[OsString]) -> Result<Result<(Self, Mode), String>, clap::Error> {
-        let parsed = match super::getopt::read(args) {
-            Some(p) => p,
-            None => <Self as clap::Parser>::try_parse_from(getopt_args(args))?,
-        };
-        Ok(parsed.mode().map(|m| (parsed, m)))
-    }
-
     /// The synopsis line this command line fits, or the one-line usage
     /// error: nothing given is ever silently ignored.
     pub fn mode(&self) -> Result<Mode, String> {

@@ -4,7 +4,7 @@
 //! clap stays the definition of bdexec's command line: its help,
 //! version and error messages, and every form this reader does not take
 //! on. [`read`] answers only where it is sure to give what clap would
-//! ([`super::cli::BdexecArgs::parse_strict`] on [`super::cli::getopt_args`]'s
+//! ([`BdexecArgs::parse_strict`] on [`super::cli::getopt_args`]'s
 //! rewrite); anything else (help, version, an unknown or repeated
 //! option, a missing or empty value, `-s` with `-i`, `-E` anywhere but
 //! last in a cluster, arguments that are not UTF-8 before the command)
@@ -16,9 +16,25 @@
 //! touch of its code and tables (docs/performance.md, session 12).
 #![forbid(unsafe_code)]
 
-use super::cli::{BdexecArgs, Daily, DriverArgs};
+use super::cli::{BdexecArgs, Daily, DriverArgs, Mode, getopt_args};
 use std::ffi::OsString;
 use std::path::PathBuf;
+
+impl BdexecArgs {
+    /// Parse like getopt(3) (see [`getopt_args`]), then check the
+    /// combination against the synopsis ([`BdexecArgs::mode`]). Errors
+    /// are clap's (help and version are clap "errors" too). The lines
+    /// callers usually type are read by [`read`], to the same result;
+    /// clap reads the rest. (Here, not in cli.rs, so that the two
+    /// modules depend one way: this reader on clap's definition.)
+    pub fn parse_strict(args: &[OsString]) -> Result<Result<(Self, Mode), String>, clap::Error> {
+        let parsed = match read(args) {
+            Some(p) => p,
+            None => <Self as clap::Parser>::try_parse_from(getopt_args(args))?,
+        };
+        Ok(parsed.mode().map(|m| (parsed, m)))
+    }
+}
 
 /// A flag: a short letter, its long name, and the field it sets.
 struct Flag {
@@ -242,7 +258,7 @@ mod tests {
     }
 
     fn clap(args: &[OsString]) -> Option<BdexecArgs> {
-        <BdexecArgs as clap::Parser>::try_parse_from(super::super::cli::getopt_args(args)).ok()
+        <BdexecArgs as clap::Parser>::try_parse_from(getopt_args(args)).ok()
     }
 
     /// The forms callers type are read here, not by clap.
