@@ -24,7 +24,7 @@ impl BdexecArgs {
     /// Parse like getopt(3) (see [`getopt_args`]), then check the
     /// combination against the synopsis ([`BdexecArgs::mode`]). Errors
     /// are clap's (help and version are clap "errors" too). The lines
-    /// callers usually type are read by [`read`], to the same result;
+    /// callers usually type are read by `getopt::read`, to the same result;
     /// clap reads the rest. (Here, not in cli.rs, so that the two
     /// modules depend one way: this reader on clap's definition.)
     pub fn parse_strict(args: &[OsString]) -> Result<Result<(Self, Mode), String>, clap::Error> {
