@@ -109,6 +109,42 @@ fn a_large_policy_decides_as_a_small_one() {
         hashes.windows(2).all(|w| w[0] == w[1]),
         "the whole policy's hash in every record, cache or not"
     );
+
+    // The blob of 3,000 rules is large: once it is settled, one call
+    // hashes it and writes the verification memo (root 0600, naming the
+    // blob's checksum), and the next calls skip the hash (the pause point
+    // only that path passes is reached), deciding as before. (The first
+    // call after the policy settles rewrites the blob with the policy's
+    // stamps: a new file, which settles in turn.)
+    let memo = cache_file(&env).with_file_name(cache::VERIFIED_NAME);
+    settle();
+    allowed(&env, "settled: the blob gets the policy's stamps");
+    settle();
+    allowed(&env, "the new blob settled: the memo is written");
+    let m = std::fs::metadata(&memo).expect("memo written");
+    assert_eq!(
+        (m.uid(), m.permissions().mode() & 0o7777, m.nlink()),
+        (0, 0o600, 1)
+    );
+    let blob = std::fs::read(cache_file(&env)).expect("cache");
+    let text = std::fs::read(&memo).expect("memo");
+    assert!(
+        text.windows(32).any(|w| w == &blob[blob.len() - 32..]),
+        "the memo names the blob's checksum"
+    );
+    let mut r = env
+        .bdexec("carol")
+        .args(["--", "/usr/bin/id", "-g"])
+        .env("BELLADONNA_TEST_PAUSE", "policy-cache-vouched")
+        .spawn();
+    assert!(
+        r.wait_stopped(std::time::Duration::from_secs(20)),
+        "the memo is used"
+    );
+    cont(&r);
+    r.wait()
+        .expect_refusal(1, "the deny rule still wins on the vouched path");
+    allowed(&env, "allowed on the vouched path");
 }
 
 /// alice may run `id -u`, but a deny rule (written first) wins.

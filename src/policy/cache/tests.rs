@@ -373,3 +373,103 @@ fn stamps_are_stored_compared_and_replaced() {
         "a flipped stamp byte is corrupt"
     );
 }
+
+/// Sources with `n` more rules than [`sources`]: a blob over
+/// [`MEMO_MIN_BYTES`] for n in the thousands.
+fn big_sources(n: usize) -> Sources {
+    let mut main = MAIN.to_string();
+    for i in 0..n {
+        main.push_str(&format!(
+            "\n[[rule]]\nname = \"bulk-{i}\"\nusers = [\"bulk{i}\"]\ncommands = [\"/usr/bin/id\"]\n"
+        ));
+    }
+    let mut s = sources();
+    s[0].1 = main;
+    s
+}
+
+#[test]
+fn a_large_blob_is_hashed_once_then_vouched_for_by_its_memo() {
+    if !root() {
+        eprintln!("SKIPPED (needs root: the cache and its memo must be root's)");
+        return;
+    }
+    let (d, fd) = state_dir("memo");
+    let (file, memo) = (d.join(CACHE_NAME), d.join(VERIFIED_NAME));
+    let src = big_sources(3000);
+    let big = parse_sources(&src).unwrap_or_else(|e| panic!("{e}"));
+    let good = compile(&src, &big, &[7; 32]);
+    assert!(good.len() >= MEMO_MIN_BYTES, "blob of {} bytes", good.len());
+    let put = |bytes: &[u8]| {
+        let _ = std::fs::remove_file(&file);
+        std::fs::write(&file, bytes).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    // `later`: a moment at which the file just written is settled.
+    let later = || stamp::now() + stamp::MARGIN_NS + 1_000_000_000;
+    let stamp_now = || {
+        let st = nix::sys::stat::stat(&file).unwrap();
+        blob_stamp(fd.as_fd(), &st).unwrap()
+    };
+    put(&good);
+    // Not settled yet: hashed, no memo.
+    assert!(read_at(fd.as_fd(), stamp::now()).is_ok());
+    assert!(!memo.exists(), "a memo for a blob that is not settled");
+    // Settled: hashed, and the memo written (root 0600).
+    assert!(read_at(fd.as_fd(), later()).is_ok());
+    let m = std::fs::metadata(&memo).expect("memo written");
+    assert_eq!((m.uid(), m.permissions().mode() & 0o7777), (0, 0o600));
+    let sum = &good[good.len() - 32..];
+    assert_eq!(std::fs::read(&memo).unwrap(), memo_bytes(&stamp_now(), sum));
+
+    // A flipped byte (a new file: another stamp): the memo does not
+    // vouch for it, the hash finds it.
+    let mut flipped = good.clone();
+    flipped[good.len() / 2] ^= 0x20;
+    put(&flipped);
+    assert!(matches!(read_at(fd.as_fd(), later()), Err(Stale::Corrupt)));
+    // A memo made for exactly this file and checksum is believed: the
+    // hash is skipped (this is what the memo saves).
+    let forged = memo_bytes(&stamp_now(), sum);
+    std::fs::write(&memo, &forged).unwrap();
+    assert!(
+        read_at(fd.as_fd(), later()).is_ok(),
+        "a matching memo skips the hash"
+    );
+    // ... but not before the blob is settled,
+    assert!(matches!(
+        read_at(fd.as_fd(), stamp::now()),
+        Err(Stale::Corrupt)
+    ));
+    // nor once the file was touched in any way (its ctime moves),
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(matches!(read_at(fd.as_fd(), later()), Err(Stale::Corrupt)));
+    // nor when the memo names another checksum, is damaged or not root's 0600.
+    let again = memo_bytes(&stamp_now(), &[0; 32]);
+    std::fs::write(&memo, &again).unwrap();
+    assert!(matches!(read_at(fd.as_fd(), later()), Err(Stale::Corrupt)));
+    let mut damaged = memo_bytes(&stamp_now(), sum);
+    let last = damaged.len() - 1;
+    damaged[last] ^= 1;
+    std::fs::write(&memo, &damaged).unwrap();
+    assert!(matches!(read_at(fd.as_fd(), later()), Err(Stale::Corrupt)));
+    std::fs::write(&memo, memo_bytes(&stamp_now(), sum)).unwrap();
+    std::fs::set_permissions(&memo, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(matches!(read_at(fd.as_fd(), later()), Err(Stale::Corrupt)));
+    // The structure is checked even when vouched for: a truncated blob
+    // with a memo for it is corrupt.
+    put(&good[..good.len() - 40]);
+    let cut = &good[good.len() - 72..good.len() - 40];
+    std::fs::write(&memo, memo_bytes(&stamp_now(), cut)).unwrap();
+    std::fs::set_permissions(&memo, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert!(matches!(read_at(fd.as_fd(), later()), Err(Stale::Corrupt)));
+    // A small blob is hashed whatever the memo says.
+    let small = compile(&sources(), &full(), &[7; 32]);
+    let mut bad_small = small.clone();
+    bad_small[small.len() / 2] ^= 0x20;
+    put(&bad_small);
+    let small_sum = &bad_small[bad_small.len() - 32..];
+    std::fs::write(&memo, memo_bytes(&stamp_now(), small_sum)).unwrap();
+    assert!(matches!(read_at(fd.as_fd(), later()), Err(Stale::Corrupt)));
+    let _ = std::fs::remove_dir_all(d);
+}
