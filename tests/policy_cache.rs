@@ -113,24 +113,28 @@ fn a_large_policy_decides_as_a_small_one() {
     // The blob of 3,000 rules is large: once it is settled, one call
     // hashes it and writes the verification memo (root 0600, naming the
     // blob's checksum), and the next calls skip the hash (the pause point
-    // only that path passes is reached), deciding as before. (The first
+    // only that path passes is reached), deciding as before. The first
     // call after the policy settles rewrites the blob with the policy's
-    // stamps: a new file, which settles in turn.)
+    // stamps: a new file, which settles in turn.
+    // (The policy may settle only by the second round: at most three.)
     let memo = cache_file(&env).with_file_name(cache::VERIFIED_NAME);
-    settle();
-    allowed(&env, "settled: the blob gets the policy's stamps");
-    settle();
-    allowed(&env, "the new blob settled: the memo is written");
+    let names_the_blob = || {
+        let blob = std::fs::read(cache_file(&env)).expect("cache");
+        std::fs::read(&memo)
+            .is_ok_and(|text| text.windows(32).any(|w| w == &blob[blob.len() - 32..]))
+    };
+    for _ in 0..3 {
+        settle();
+        allowed(&env, "settled: stamps, then the memo");
+        if names_the_blob() {
+            break;
+        }
+    }
+    assert!(names_the_blob(), "the memo names the blob's checksum");
     let m = std::fs::metadata(&memo).expect("memo written");
     assert_eq!(
         (m.uid(), m.permissions().mode() & 0o7777, m.nlink()),
         (0, 0o600, 1)
-    );
-    let blob = std::fs::read(cache_file(&env)).expect("cache");
-    let text = std::fs::read(&memo).expect("memo");
-    assert!(
-        text.windows(32).any(|w| w == &blob[blob.len() - 32..]),
-        "the memo names the blob's checksum"
     );
     let mut r = env
         .bdexec("carol")

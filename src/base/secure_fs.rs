@@ -373,6 +373,34 @@ pub fn read_private_at(
     name: &OsStr,
     rules: &PrivateRead,
 ) -> Result<(zeroize::Zeroizing<Vec<u8>>, FileStat), PrivateError> {
+    let (fd, st) = open_private_at(dir, name, rules)?;
+    // Sized once from fstat: no doubling buffer (and no copies of a
+    // secret left behind by its reallocations).
+    let size = (st.st_size.max(0) as u64).min(rules.max_len);
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(size as usize + 1));
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(File::from(fd), rules.max_len.saturating_add(1)),
+        &mut buf,
+    )
+    .map_err(|e| PrivateError::Io {
+        op: "read",
+        err: e.to_string(),
+        errno: None,
+    })?;
+    if buf.len() as u64 > rules.max_len {
+        return Err(PrivateError::TooLarge);
+    }
+    Ok((buf, st))
+}
+
+/// [`read_private_at`] up to the read: the open fd, checked, and its
+/// fstat (taken before anything is read). A file longer than `max_len`
+/// is [`PrivateError::TooLarge`].
+pub fn open_private_at(
+    dir: BorrowedFd<'_>,
+    name: &OsStr,
+    rules: &PrivateRead,
+) -> Result<(OwnedFd, FileStat), PrivateError> {
     let sys = |op, e: nix::Error| PrivateError::Io {
         op,
         err: e.desc().to_string(),
@@ -415,21 +443,8 @@ pub fn read_private_at(
     if rules.single_link && st.st_nlink != 1 {
         return Err(PrivateError::Links(st.st_nlink));
     }
-    // Sized once from fstat: no doubling buffer (and no copies of a
-    // secret left behind by its reallocations).
-    let size = (st.st_size.max(0) as u64).min(rules.max_len);
-    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(size as usize + 1));
-    std::io::Read::read_to_end(
-        &mut std::io::Read::take(File::from(fd), rules.max_len.saturating_add(1)),
-        &mut buf,
-    )
-    .map_err(|e| PrivateError::Io {
-        op: "read",
-        err: e.to_string(),
-        errno: None,
-    })?;
-    if buf.len() as u64 > rules.max_len {
+    if st.st_size.max(0) as u64 > rules.max_len {
         return Err(PrivateError::TooLarge);
     }
-    Ok((buf, st))
+    Ok((fd, st))
 }

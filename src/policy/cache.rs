@@ -46,7 +46,9 @@
 #![forbid(unsafe_code)]
 
 use crate::base::atomic_file::{Replace, replace_at};
-use crate::base::secure_fs::{FileOwner, ModeRule, PrivateError, PrivateRead, read_private_at};
+use crate::base::secure_fs::{
+    FileOwner, ModeRule, PrivateError, PrivateRead, open_private_at, read_private_at,
+};
 use crate::policy::PolicyError;
 use crate::policy::index::{Index, caller_keys};
 use crate::policy::load::{
@@ -56,9 +58,10 @@ use crate::policy::model::{Origin, Policy};
 use crate::policy::parse::{PolicyFragment, merge, parse_policy};
 use crate::policy::stamp::{self, Stamp, encode_all};
 use crate::request::Caller;
+use crate::sys::map::Mapping;
 use std::borrow::Cow;
 use std::ffi::OsStr;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -376,10 +379,28 @@ pub enum Stale {
     Key,
 }
 
+/// A cache blob's bytes: read into memory (small caches, tests) or
+/// mapped from the cache file (large ones, [`read_at`]).
+#[derive(Debug)]
+enum Blob {
+    Owned(Vec<u8>),
+    Mapped(Mapping),
+}
+
+impl std::ops::Deref for Blob {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Blob::Owned(v) => v,
+            Blob::Mapped(m) => m.bytes(),
+        }
+    }
+}
+
 /// A verified cache blob, read lazily: nothing is copied per rule.
 #[derive(Debug)]
 pub struct Compiled {
-    blob: Vec<u8>,
+    blob: Blob,
     pub key: [u8; 32],
     pub hash: [u8; 32],
     pub raw: [u8; 32],
@@ -430,13 +451,13 @@ impl Compiled {
     /// Check and index a blob: magic, checksum, structure (every range in
     /// bounds, pieces UTF-8, rule numbers in range). `None` = corrupt.
     pub fn parse(blob: Vec<u8>) -> Option<Compiled> {
-        Self::parse_checked(blob, true)
+        Self::parse_checked(Blob::Owned(blob), true)
     }
 
     /// [`Compiled::parse`]; `hash` false skips the checksum, for a blob
     /// the verification memo vouches for ([`read_at`]). The structure is
     /// checked either way.
-    fn parse_checked(blob: Vec<u8>, hash: bool) -> Option<Compiled> {
+    fn parse_checked(blob: Blob, hash: bool) -> Option<Compiled> {
         let body_len = blob.len().checked_sub(32)?;
         let (body, sum) = blob.split_at(body_len);
         if !body.starts_with(MAGIC) || (hash && blake3::hash(body).as_bytes() != sum) {
@@ -756,43 +777,54 @@ pub fn read_at(dir: BorrowedFd<'_>, t0: i128) -> Result<Compiled, Stale> {
         single_link: true,
         max_len: MAX_CACHE_BYTES,
     };
-    match read_private_at(dir, OsStr::new(CACHE_NAME), &rules) {
-        // Not a secret: taken out of the zeroizing buffer, not copied.
-        Ok((mut blob, st)) => {
-            let blob = std::mem::take(&mut *blob);
-            if blob.len() < MEMO_MIN_BYTES || blob.len() as i64 != st.st_size {
-                return Compiled::parse(blob).ok_or(Stale::Corrupt);
-            }
-            let settled =
-                blob_stamp(dir, &st).filter(|s| stamp::settled(std::slice::from_ref(s), t0));
-            let Some(s) = settled else {
-                return Compiled::parse(blob).ok_or(Stale::Corrupt);
-            };
-            let want = memo_bytes(&s, &blob[blob.len() - 32..]);
-            let memo_rules = PrivateRead {
-                max_len: want.len() as u64,
-                ..rules
-            };
-            let vouched = matches!(
-                read_private_at(dir, OsStr::new(VERIFIED_NAME), &memo_rules),
-                Ok((memo, _)) if memo.as_slice() == want.as_slice()
-            );
-            if vouched {
-                crate::base::testhook::point("policy-cache-vouched");
-                return Compiled::parse_checked(blob, false).ok_or(Stale::Corrupt);
-            }
-            let c = Compiled::parse(blob).ok_or(Stale::Corrupt)?;
-            // A memo that cannot be written only costs the next call the hash.
-            let _ = replace_at(dir, OsStr::new(VERIFIED_NAME), &want, &Replace::SCRATCH);
-            Ok(c)
+    let (fd, st) = match open_private_at(dir, OsStr::new(CACHE_NAME), &rules) {
+        Ok(opened) => opened,
+        Err(e) if e.is_not_found() => return Err(Stale::Missing),
+        Err(e) => {
+            return Err(Stale::Untrusted(match e {
+                PrivateError::Owner { uid } => format!("owned by uid {uid}"),
+                PrivateError::Mode { mode } => format!("mode {mode:04o}"),
+                other => format!("{other:?}"),
+            }));
         }
-        Err(e) if e.is_not_found() => Err(Stale::Missing),
-        Err(e) => Err(Stale::Untrusted(match e {
-            PrivateError::Owner { uid } => format!("owned by uid {uid}"),
-            PrivateError::Mode { mode } => format!("mode {mode:04o}"),
-            other => format!("{other:?}"),
-        })),
+    };
+    let len = st.st_size.max(0) as usize;
+    if len < MEMO_MIN_BYTES {
+        // Small: read (cheaper than a mapping) and hashed.
+        let mut blob = Vec::with_capacity(len + 1);
+        std::io::Read::read_to_end(
+            &mut std::io::Read::take(std::fs::File::from(fd), MAX_CACHE_BYTES + 1),
+            &mut blob,
+        )
+        .map_err(|e| Stale::Untrusted(format!("read: {e}")))?;
+        return Compiled::parse(blob).ok_or(Stale::Corrupt);
     }
+    // Large: mapped from the page cache, not copied (src/sys/map.rs: the
+    // file is root's 0600 and only ever replaced by a rename).
+    let blob = Blob::Mapped(
+        Mapping::of(fd.as_fd(), len).map_err(|e| Stale::Untrusted(format!("mmap: {e}")))?,
+    );
+    let settled = blob_stamp(dir, &st).filter(|s| stamp::settled(std::slice::from_ref(s), t0));
+    let Some(s) = settled else {
+        return Compiled::parse_checked(blob, true).ok_or(Stale::Corrupt);
+    };
+    let want = memo_bytes(&s, &blob[len - 32..]);
+    let memo_rules = PrivateRead {
+        max_len: want.len() as u64,
+        ..rules
+    };
+    let vouched = matches!(
+        read_private_at(dir, OsStr::new(VERIFIED_NAME), &memo_rules),
+        Ok((memo, _)) if memo.as_slice() == want.as_slice()
+    );
+    if vouched {
+        crate::base::testhook::point("policy-cache-vouched");
+        return Compiled::parse_checked(blob, false).ok_or(Stale::Corrupt);
+    }
+    let c = Compiled::parse_checked(blob, true).ok_or(Stale::Corrupt)?;
+    // A memo that cannot be written only costs the next call the hash.
+    let _ = replace_at(dir, OsStr::new(VERIFIED_NAME), &want, &Replace::SCRATCH);
+    Ok(c)
 }
 
 /// Write the cache (root 0600, atomically: a reader sees the old or the

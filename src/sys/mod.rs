@@ -11,6 +11,7 @@
 
 pub mod fs;
 pub mod kernel;
+pub mod map;
 pub mod mem;
 pub mod nss;
 pub mod pam;
