@@ -136,14 +136,12 @@ fn a_large_policy_decides_as_a_small_one() {
         (m.uid(), m.permissions().mode() & 0o7777, m.nlink()),
         (0, 0o600, 1)
     );
-    let mut r = env
-        .bdexec("carol")
-        .args(["--", "/usr/bin/id", "-g"])
-        .env("BELLADONNA_TEST_PAUSE", "policy-cache-vouched")
-        .spawn();
-    assert!(
-        r.wait_stopped(std::time::Duration::from_secs(20)),
-        "the memo is used"
+    let r = paused_at(
+        &env,
+        "carol",
+        &["--", "/usr/bin/id", "-g"],
+        "policy-cache-vouched",
+        "the memo is used",
     );
     cont(&r);
     r.wait()
@@ -227,6 +225,18 @@ fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(margin as u64 + 300));
 }
 
+/// `user` runs bdexec with `args`, stopped at the test hook `point`
+/// (asserted: `what` names the path that point proves).
+fn paused_at(env: &TestEnv, user: &str, args: &[&str], point: &str, what: &str) -> common::Running {
+    let mut r = env
+        .bdexec(user)
+        .args(args.iter().copied())
+        .env("BELLADONNA_TEST_PAUSE", point)
+        .spawn();
+    assert!(r.wait_stopped(std::time::Duration::from_secs(20)), "{what}");
+    r
+}
+
 fn cont(r: &common::Running) {
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(r.pid()),
@@ -264,26 +274,25 @@ fn settled_stamps_stand_for_the_bytes_and_every_change_is_seen() {
     settle();
     allowed(&env, "settled: the cache gets the stamps");
     assert!(stamped(&env), "stamps stored once the files are settled");
-    let mut r = env
-        .bdexec("alice")
-        .args(["--", "/usr/bin/id", "-u"])
-        .env("BELLADONNA_TEST_PAUSE", "policy-stamped")
-        .spawn();
-    assert!(
-        r.wait_stopped(std::time::Duration::from_secs(20)),
-        "the stamp path is taken"
+    let r = paused_at(
+        &env,
+        "alice",
+        &["--", "/usr/bin/id", "-u"],
+        "policy-stamped",
+        "the stamp path is taken",
     );
     cont(&r);
     r.wait().expect_stdout("0\n", "allowed on the stamp path");
 
     // Changed between decision and exec (same size, in place): the
     // recheck's stamps differ, the bytes differ: refused.
-    let mut r = env
-        .bdexec("alice")
-        .args(["--", "/usr/bin/id", "-u"])
-        .env("BELLADONNA_TEST_PAUSE", "before-recheck")
-        .spawn();
-    assert!(r.wait_stopped(std::time::Duration::from_secs(20)));
+    let r = paused_at(
+        &env,
+        "alice",
+        &["--", "/usr/bin/id", "-u"],
+        "before-recheck",
+        "paused before the recheck",
+    );
     // In place (same inode): the paused call's overlay of the test's /etc
     // layer keeps the inode it looked up (as tests/sandbox.rs does).
     std::fs::write(env.policy_path(), DENY).unwrap();

@@ -374,12 +374,22 @@ pub fn read_private_at(
     rules: &PrivateRead,
 ) -> Result<(zeroize::Zeroizing<Vec<u8>>, FileStat), PrivateError> {
     let (fd, st) = open_private_at(dir, name, rules)?;
+    read_private_fd(fd, &st, rules.max_len).map(|buf| (buf, st))
+}
+
+/// The read half of [`read_private_at`]: at most `max_len` bytes of a
+/// file [`open_private_at`] opened and checked (`st`: its fstat).
+pub fn read_private_fd(
+    fd: OwnedFd,
+    st: &FileStat,
+    max_len: u64,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, PrivateError> {
     // Sized once from fstat: no doubling buffer (and no copies of a
     // secret left behind by its reallocations).
-    let size = (st.st_size.max(0) as u64).min(rules.max_len);
+    let size = (st.st_size.max(0) as u64).min(max_len);
     let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(size as usize + 1));
     std::io::Read::read_to_end(
-        &mut std::io::Read::take(File::from(fd), rules.max_len.saturating_add(1)),
+        &mut std::io::Read::take(File::from(fd), max_len.saturating_add(1)),
         &mut buf,
     )
     .map_err(|e| PrivateError::Io {
@@ -387,10 +397,10 @@ pub fn read_private_at(
         err: e.to_string(),
         errno: None,
     })?;
-    if buf.len() as u64 > rules.max_len {
+    if buf.len() as u64 > max_len {
         return Err(PrivateError::TooLarge);
     }
-    Ok((buf, st))
+    Ok(buf)
 }
 
 /// [`read_private_at`] up to the read: the open fd, checked, and its

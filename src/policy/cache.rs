@@ -48,6 +48,7 @@
 use crate::base::atomic_file::{Replace, replace_at};
 use crate::base::secure_fs::{
     FileOwner, ModeRule, PrivateError, PrivateRead, open_private_at, read_private_at,
+    read_private_fd,
 };
 use crate::policy::PolicyError;
 use crate::policy::index::{Index, caller_keys};
@@ -777,27 +778,19 @@ pub fn read_at(dir: BorrowedFd<'_>, t0: i128) -> Result<Compiled, Stale> {
         single_link: true,
         max_len: MAX_CACHE_BYTES,
     };
-    let (fd, st) = match open_private_at(dir, OsStr::new(CACHE_NAME), &rules) {
-        Ok(opened) => opened,
-        Err(e) if e.is_not_found() => return Err(Stale::Missing),
-        Err(e) => {
-            return Err(Stale::Untrusted(match e {
-                PrivateError::Owner { uid } => format!("owned by uid {uid}"),
-                PrivateError::Mode { mode } => format!("mode {mode:04o}"),
-                other => format!("{other:?}"),
-            }));
-        }
+    let untrusted = |e: PrivateError| match e {
+        e if e.is_not_found() => Stale::Missing,
+        PrivateError::Owner { uid } => Stale::Untrusted(format!("owned by uid {uid}")),
+        PrivateError::Mode { mode } => Stale::Untrusted(format!("mode {mode:04o}")),
+        other => Stale::Untrusted(format!("{other:?}")),
     };
+    let (fd, st) = open_private_at(dir, OsStr::new(CACHE_NAME), &rules).map_err(untrusted)?;
     let len = st.st_size.max(0) as usize;
     if len < MEMO_MIN_BYTES {
-        // Small: read (cheaper than a mapping) and hashed.
-        let mut blob = Vec::with_capacity(len + 1);
-        std::io::Read::read_to_end(
-            &mut std::io::Read::take(std::fs::File::from(fd), MAX_CACHE_BYTES + 1),
-            &mut blob,
-        )
-        .map_err(|e| Stale::Untrusted(format!("read: {e}")))?;
-        return Compiled::parse(blob).ok_or(Stale::Corrupt);
+        // Small: read (cheaper than a mapping) and hashed. Not a secret:
+        // taken out of the zeroizing buffer, not copied.
+        let mut blob = read_private_fd(fd, &st, MAX_CACHE_BYTES).map_err(untrusted)?;
+        return Compiled::parse(std::mem::take(&mut *blob)).ok_or(Stale::Corrupt);
     }
     // Large: mapped from the page cache, not copied (src/sys/map.rs: the
     // file is root's 0600 and only ever replaced by a rename).
