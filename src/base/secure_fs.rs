@@ -266,11 +266,13 @@ pub fn open_trusted_file(
     }
     check_trusted(shown, &st)?;
     // O_NONBLOCK only served to not hang on a FIFO planted in place of the
-    // file; regular files ignore it, but clear it for clarity.
-    let fl =
-        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_GETFL).map_err(|e| io(shown, "fcntl", e))?;
-    let fl = OFlag::from_bits_truncate(fl) & !OFlag::O_NONBLOCK;
-    nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(fl)).map_err(|e| io(shown, "fcntl", e))?;
+    // file; regular files ignore it, but clear it for clarity. F_SETFL
+    // sets exactly the changeable status flags (O_APPEND, O_ASYNC,
+    // O_DIRECT, O_NOATIME, O_NONBLOCK), and the open set no more of them
+    // than `extra` asked for: one call, no F_GETFL first.
+    let keep = extra & (OFlag::O_APPEND | OFlag::O_ASYNC | OFlag::O_DIRECT | OFlag::O_NOATIME);
+    nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(keep))
+        .map_err(|e| io(shown, "fcntl", e))?;
     Ok((File::from(fd), st))
 }
 
@@ -457,4 +459,46 @@ pub fn open_private_at(
         return Err(PrivateError::TooLarge);
     }
     Ok((fd, st))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// The descriptor `open_trusted_file` returns has exactly the status
+    /// flags the caller asked for: O_APPEND kept, O_NONBLOCK (used only
+    /// to not hang on a planted FIFO) cleared, with one F_SETFL.
+    #[test]
+    fn a_trusted_file_keeps_append_and_loses_nonblock() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED (needs root: a trusted file must be root's)");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(b"x")
+            .unwrap();
+        let dfd = nix::fcntl::open(
+            dir.path(),
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .unwrap();
+        let flags_of = |f: &File| {
+            OFlag::from_bits_truncate(nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_GETFL).unwrap())
+        };
+        let name = OsStr::new("f");
+        let (ro, _) = open_trusted_file(dfd.as_fd(), name, &path, OFlag::empty(), 0).unwrap();
+        let fl = flags_of(&ro);
+        assert!(!fl.contains(OFlag::O_NONBLOCK), "{fl:?}");
+        assert!(!fl.contains(OFlag::O_APPEND), "{fl:?}");
+        let extra = OFlag::O_RDWR | OFlag::O_APPEND;
+        let (rw, _) = open_trusted_file(dfd.as_fd(), name, &path, extra, 0).unwrap();
+        let fl = flags_of(&rw);
+        assert!(!fl.contains(OFlag::O_NONBLOCK), "{fl:?}");
+        assert!(fl.contains(OFlag::O_APPEND | OFlag::O_RDWR), "{fl:?}");
+    }
 }

@@ -34,8 +34,11 @@ pub(super) fn policy(ctx: &mut Ctx, state_dir: &OwnedFd) -> Result<Policy, Refus
     // The static bdexec's names beyond /etc/group come from its twin; a
     // failed hand-off refuses (src/identity/nss.rs).
     let mut no_twin = None;
+    // One walk of /etc/belladonna for the policy and its pin.
+    let conf = crate::policy::load::open_conf_dir(Path::new(CONF_DIR)).map_err(not_loaded)?;
     let cached = crate::policy::cache::load_installed(
         Path::new(CONF_DIR),
+        conf.as_fd(),
         Some(state_dir.as_fd()),
         &mut ctx.caller,
         |c: &mut crate::request::Caller| {
@@ -56,7 +59,7 @@ pub(super) fn policy(ctx: &mut Ctx, state_dir: &OwnedFd) -> Result<Policy, Refus
     ctx.incident = policy.incident.settings.clone();
     // Drift from the pinned policy (policy.lock): recorded in every
     // record of this call; denied when `drift = "deny"` is in effect.
-    let lock = crate::policy::lock::read_lock()
+    let lock = crate::policy::lock::read_lock_at(conf.as_fd(), Path::new(CONF_DIR))
         .map_err(|e| Refusal::policy(exit::POLICY, format!("policy lock unusable: {e}")))?;
     if let Some(lock) = lock
         && lock.hash != loaded.hash

@@ -53,7 +53,7 @@ use crate::base::secure_fs::{
 use crate::policy::PolicyError;
 use crate::policy::index::{Index, caller_keys};
 use crate::policy::load::{
-    Loaded, Opened, Sources, open_sources, parse_sources, raw_digest, read_opened,
+    Loaded, Opened, Sources, open_sources_in, parse_sources, raw_digest, read_opened,
 };
 use crate::policy::model::{Origin, Policy};
 use crate::policy::parse::{PolicyFragment, merge, parse_policy};
@@ -599,7 +599,7 @@ impl Compiled {
     }
 
     /// [`Compiled::assemble`] reading only the chosen rules' text, at
-    /// their positions, from the files [`open_sources`] opened (the stamp
+    /// their positions, from the files [`open_sources_in`] opened (the stamp
     /// path: the stamps prove the files hold the bytes the cache was
     /// built from).
     pub fn assemble_opened(&self, opened: &[Opened], ids: &[u32]) -> Result<Policy, PolicyError> {
@@ -883,15 +883,17 @@ pub fn load(
 /// candidate rules' text is read, at its positions (the stamp path; a
 /// large policy costs what a small one does). Otherwise the files are
 /// read and hashed ([`load`]), and a cache whose key matches gets the
-/// settled stamps for the next calls.
+/// settled stamps for the next calls. `conf` is `conf_dir` opened by
+/// [`crate::policy::load::open_conf_dir`].
 pub fn load_installed(
     conf_dir: &Path,
+    conf: BorrowedFd<'_>,
     state_dir: Option<BorrowedFd<'_>>,
     caller: &mut Caller,
     mut fill_groups: impl FnMut(&mut Caller),
 ) -> Result<Cached, PolicyError> {
     let t0 = stamp::now();
-    let opened = open_sources(conf_dir)?;
+    let opened = open_sources_in(conf, conf_dir)?;
     let stamps: Vec<Stamp> = opened.iter().map(|o| o.stamp.clone()).collect();
     let settled = stamp::settled(&stamps, t0).then_some(stamps);
     let enc = settled.as_deref().map(encode_all).unwrap_or_default();

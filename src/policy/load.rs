@@ -199,21 +199,34 @@ pub fn parse_sources(sources: &Sources) -> Result<Loaded, PolicyError> {
 /// with the secure-open checks and hand each to `each` with its size.
 fn each_source(
     conf_dir: &Path,
+    each: impl FnMut(PathBuf, std::fs::File, &FileStat) -> Result<(), PolicyError>,
+) -> Result<(), PolicyError> {
+    let dir = open_conf_dir(conf_dir)?;
+    each_source_in(dir.as_fd(), conf_dir, each)
+}
+
+/// Open the policy directory `conf_dir` with the secure-open checks (`/`
+/// and every component on the way): the descriptor [`open_sources_in`]
+/// and the pin ([`crate::policy::lock::read_lock_at`]) read from, so
+/// that a call walks the path once for both.
+pub fn open_conf_dir(conf_dir: &Path) -> Result<std::os::fd::OwnedFd, PolicyError> {
+    secure_fs::open_trusted_dir(conf_dir).map_err(secure_err)
+}
+
+/// [`each_source`] in the policy directory already opened as `dir` (from
+/// [`open_conf_dir`]; `conf_dir` is its path, for names and messages).
+fn each_source_in(
+    dir: BorrowedFd<'_>,
+    conf_dir: &Path,
     mut each: impl FnMut(PathBuf, std::fs::File, &FileStat) -> Result<(), PolicyError>,
 ) -> Result<(), PolicyError> {
-    let dir = secure_fs::open_trusted_dir(conf_dir).map_err(secure_err)?;
     let main_path = conf_dir.join(POLICY_NAME);
-    let (file, st) = secure_fs::open_trusted_file(
-        dir.as_fd(),
-        OsStr::new(POLICY_NAME),
-        &main_path,
-        OFlag::empty(),
-        0,
-    )
-    .map_err(secure_err)?;
+    let (file, st) =
+        secure_fs::open_trusted_file(dir, OsStr::new(POLICY_NAME), &main_path, OFlag::empty(), 0)
+            .map_err(secure_err)?;
     each(main_path, file, &st)?;
     let dropin_dir = conf_dir.join(DROPIN_NAME);
-    match secure_fs::open_subdir(dir.as_fd(), OsStr::new(DROPIN_NAME), &dropin_dir) {
+    match secure_fs::open_subdir(dir, OsStr::new(DROPIN_NAME), &dropin_dir) {
         Ok(dfd) => {
             for name in dropin_names(dfd.as_fd(), &dropin_dir)? {
                 let path = dropin_dir.join(&name);
@@ -250,10 +263,11 @@ pub struct Opened {
 }
 
 /// Open every installed policy file (main file, drop-ins) with the
-/// secure-open checks and stamp it, reading nothing.
-pub fn open_sources(conf_dir: &Path) -> Result<Vec<Opened>, PolicyError> {
+/// secure-open checks and stamp it, reading nothing. `dir` is `conf_dir`
+/// opened by [`open_conf_dir`].
+pub fn open_sources_in(dir: BorrowedFd<'_>, conf_dir: &Path) -> Result<Vec<Opened>, PolicyError> {
     let mut out = Vec::new();
-    each_source(conf_dir, |path, file, st| {
+    each_source_in(dir, conf_dir, |path, file, st| {
         let fs = fs_type(&file, st.st_dev, &path)?;
         let stamp = Stamp::of(&path, st, fs);
         out.push(Opened { path, file, stamp });
@@ -263,7 +277,7 @@ pub fn open_sources(conf_dir: &Path) -> Result<Vec<Opened>, PolicyError> {
 }
 
 /// The stamps of the installed policy files now (same checks as
-/// [`open_sources`]; the files are closed again).
+/// [`open_sources_in`]; the files are closed again).
 pub fn stamps_in(conf_dir: &Path) -> Result<Vec<Stamp>, PolicyError> {
     let mut out = Vec::new();
     each_source(conf_dir, |path, file, st| {
@@ -291,7 +305,7 @@ fn fs_type(file: &std::fs::File, dev: u64, path: &Path) -> Result<u64, PolicyErr
     })
 }
 
-/// Read the files [`open_sources`] opened (each from its start, once).
+/// Read the files [`open_sources_in`] opened (each from its start, once).
 pub fn read_opened(opened: &[Opened]) -> Result<Sources, PolicyError> {
     opened
         .iter()

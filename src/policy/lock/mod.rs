@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use std::ffi::OsStr;
 use std::fmt;
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 
 /// Name of the lock file inside [`CONF_DIR`].
@@ -292,19 +292,20 @@ pub fn read_lock() -> Result<Option<Lock>, LockError> {
 
 /// [`read_lock`] in another (trusted, root-owned) directory.
 pub fn read_lock_in(conf_dir: &Path) -> Result<Option<Lock>, LockError> {
-    let path = conf_dir.join(LOCK_NAME);
     let dir = secure_fs::open_trusted_dir(conf_dir).map_err(|e| secure_err(e, conf_dir))?;
-    let file = match secure_fs::open_trusted_file(
-        dir.as_fd(),
-        OsStr::new(LOCK_NAME),
-        &path,
-        OFlag::empty(),
-        0,
-    ) {
-        Ok((f, _)) => f,
-        Err(e) if e.is_not_found() => return Ok(None),
-        Err(e) => return Err(secure_err(e, &path)),
-    };
+    read_lock_at(dir.as_fd(), conf_dir)
+}
+
+/// [`read_lock_in`] with `conf_dir` already opened (and checked) as
+/// `dir`: bdexec reads the policy and its pin through one walk.
+pub fn read_lock_at(dir: BorrowedFd<'_>, conf_dir: &Path) -> Result<Option<Lock>, LockError> {
+    let path = conf_dir.join(LOCK_NAME);
+    let file =
+        match secure_fs::open_trusted_file(dir, OsStr::new(LOCK_NAME), &path, OFlag::empty(), 0) {
+            Ok((f, _)) => f,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(secure_err(e, &path)),
+        };
     let mut buf = Vec::new();
     file.take(MAX_LOCK_BYTES + 1)
         .read_to_end(&mut buf)
