@@ -4,6 +4,12 @@ the namespace scripts/bench.sh sets up): where one call's time goes, for
 bdexec beside doas, sudo, the physical floor and plain /usr/bin/true,
 each started by setpriv as the bench user exactly as `make bench` does.
 
+Part 0 (gcc): what starting a process costs here before any program's
+own code runs: scripts/startup-probe.c built without a C library, with
+glibc static and with glibc dynamic, each started and reaped in turn,
+and the time of one CPUID instruction (glibc's start-up probes the CPU
+with it; in a virtual machine it traps to the hypervisor).
+
 Part 1 (python3 only): the calls in turn (A B C D E, A B C D E, ...), and
 per call the wall time, the CPU time and minor page faults the kernel
 accounted to the process (wait4's rusage: setpriv, then the tool, then
@@ -61,6 +67,50 @@ def loadavg():
 
 
 print(f"profile: {os.cpu_count()} cores, {os.uname().release}; load average before: {loadavg()}")
+
+
+def process_start():
+    """Part 0: what starting a process costs here before any program's
+    own code runs (scripts/startup-probe.c): no C library, glibc's static
+    start-up, the dynamic loader with libc.so; and one CPUID instruction
+    per leaf. Every tool measured below pays one of the last two."""
+    gcc = shutil.which("gcc")
+    if not gcc:
+        print("\nPart 0 skipped: gcc missing (make deps installs it)")
+        return
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "startup-probe.c")
+    builds = {"no libc (static)": ("nolibc", ["-static", "-nostdlib", "-DPROBE_NOLIBC"]),
+              "glibc static": ("static", ["-static"]), "glibc dynamic": ("dynamic", []),
+              "cpuid": ("cpuid", ["-DPROBE_CPUID"])}
+    exe = {}
+    for name, (file, flags) in builds.items():
+        out = os.path.join(OUT, "startup-probe-" + file)
+        r = subprocess.run([gcc, "-O2", *flags, "-o", out, src], capture_output=True, text=True)
+        if r.returncode != 0:
+            print(f"\nPart 0: {name} did not build: {r.stderr.strip()[:200]}")
+            continue
+        exe[name] = out
+    starts = {k: v for k, v in exe.items() if k != "cpuid"}
+    runs = {k: [] for k in starts}
+    for _ in range(CALLS):
+        for name, path in starts.items():
+            t0 = time.perf_counter()
+            pid = os.posix_spawn(path, [path], {})
+            _, status, ru = os.wait4(pid, 0)
+            runs[name].append((time.perf_counter() - t0, ru.ru_utime + ru.ru_stime, ru.ru_minflt))
+    print(f"\nPart 0: starting a process that exits at once, {CALLS} of each in turn "
+          f"(posix_spawn from this Python process, wait4)")
+    print(f"{'':18} {'wall p50 us':>12} {'cpu us':>8} {'minor faults':>13}")
+    for name, v in runs.items():
+        print(f"{name:18} {statistics.median(r[0] for r in v) * 1e6:12.0f}"
+              f" {statistics.median(r[1] for r in v) * 1e6:8.0f} {statistics.median(r[2] for r in v):13.0f}")
+    if "cpuid" in exe:
+        r = subprocess.run([exe["cpuid"]], capture_output=True, text=True)
+        leaves = ", ".join(f"{a} {b}" for a, b in (line.split() for line in r.stdout.splitlines()))
+        print(f"one CPUID instruction, us per leaf: {leaves}")
+
+
+process_start()
 # Warm up (and let the policy settle: the cache's stamps need 3 s).
 for argv in tools.values():
     for _ in range(3):
