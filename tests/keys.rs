@@ -255,12 +255,7 @@ fn broken_key_files_deny_and_are_reported() {
     ];
     for (what, bytes, mode, msg) in cases {
         write_mode(&audit_key(&env), &bytes, mode);
-        let before = env.audit_bytes();
-        let o = env.run_as_user("alice", &touch);
-        assert_ne!(o.code(), Some(0), "{what}: must deny\n{o}");
-        assert!(o.stderr_str().contains(msg), "{what}: {o}");
-        assert!(!env.marker_exists("marker"), "{what}: nothing may run");
-        assert_eq!(env.audit_bytes(), before, "{what}: nothing may be written");
+        denies_untouched(&env, &touch, what, msg);
         let v = env.bdctl(&[
             "key",
             "verify",
@@ -286,6 +281,44 @@ fn broken_key_files_deny_and_are_reported() {
     let v = env.bdctl(&["key", "verify", "/etc/belladonna/keys/audit.key"]);
     assert_eq!(v.code(), Some(0), "{v}");
     assert!(v.stdout_str().starts_with("ok: "), "{v}");
+    // The keys directory itself (bdexec opens it below the /etc/belladonna
+    // its policy load checked): writable by others, or a symbolic link
+    // to a good directory, denies too, with nothing run or written.
+    let keys = env.etc("belladonna/keys");
+    let keys_real = env.etc("belladonna/keys.real");
+    set_mode(&keys, 0o777);
+    denies_untouched(
+        &env,
+        &touch,
+        "writable keys directory",
+        "writable by group or others",
+    );
+    set_mode(&keys, 0o700);
+    env.run_as_user("alice", &ID)
+        .expect_stdout("0\n", "keys directory mended");
+    std::fs::rename(&keys, &keys_real).expect("rename");
+    std::os::unix::fs::symlink("keys.real", &keys).expect("symlink");
+    denies_untouched(&env, &touch, "keys directory a symlink", "symbolic link");
+    std::fs::remove_file(&keys).expect("rm link");
+    std::fs::rename(&keys_real, &keys).expect("rename back");
+    env.run_as_user("alice", &ID)
+        .expect_stdout("0\n", "keys directory back");
+}
+
+/// `touch` as alice is refused with `msg` in its one line, runs nothing
+/// and adds nothing to the log.
+fn denies_untouched(env: &TestEnv, touch: &[&str], what: &str, msg: &str) {
+    let before = env.audit_bytes();
+    let o = env.run_as_user("alice", touch);
+    assert_ne!(o.code(), Some(0), "{what}: must deny\n{o}");
+    assert!(o.stderr_str().contains(msg), "{what}: {o}");
+    assert!(!env.marker_exists("marker"), "{what}: nothing may run");
+    assert_eq!(env.audit_bytes(), before, "{what}: nothing may be written");
+}
+
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
 #[test]

@@ -35,9 +35,30 @@ pub fn load_host_audit_key() -> Result<Option<EpochKey>, KeyError> {
     load_audit_key(&KeyPaths::system())
 }
 
+/// [`load_host_audit_key`] with the policy directory (`/etc/belladonna`)
+/// already opened and checked as `conf` (bdexec's policy load did): the
+/// keys directory is opened below it, with the same checks, instead of
+/// walking `/`, `/etc` and `/etc/belladonna` again.
+pub fn load_host_audit_key_below(conf: BorrowedFd<'_>) -> Result<Option<EpochKey>, KeyError> {
+    let paths = KeyPaths::system();
+    let name = paths.keys_dir.file_name().unwrap_or(OsStr::new("keys"));
+    let dir =
+        crate::base::secure_fs::open_subdir(conf, name, &paths.keys_dir).map_err(KeyError::sfs);
+    load_audit_key_from_dir(&paths, dir)
+}
+
 /// [`load_host_audit_key`] for `paths`.
 pub fn load_audit_key(paths: &KeyPaths) -> Result<Option<EpochKey>, KeyError> {
-    let dir = match paths.keys_dir_fd(false) {
+    load_audit_key_from_dir(paths, paths.keys_dir_fd(false))
+}
+
+/// The audit key in the keys directory `dir` as it was opened (a
+/// missing directory: no key).
+fn load_audit_key_from_dir(
+    paths: &KeyPaths,
+    dir: Result<std::os::fd::OwnedFd, KeyError>,
+) -> Result<Option<EpochKey>, KeyError> {
+    let dir = match dir {
         Ok(d) => d,
         Err(e) if e.is_not_found() => return Ok(None),
         Err(e) => return Err(with_path(e, &paths.keys_dir)),

@@ -128,6 +128,7 @@ mod tests {
             create: true,
             sync_note: None,
             sync_group: None,
+            conf_dir: None,
         };
         assert_eq!(kind(rotate_audit_key(&p, &log)), KeyErrorKind::Rollback);
         // gen refuses to start over below the marker.

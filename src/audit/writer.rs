@@ -45,7 +45,7 @@ use nix::fcntl::{FcntlArg, Flock, OFlag, fcntl};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -70,6 +70,11 @@ pub struct AppendOptions<'a> {
     /// trusted tmpfs directory (`/run/belladonna/audit-synced`), or none
     /// (every append fdatasyncs under the log's lock).
     pub sync_group: Option<&'a Path>,
+    /// The policy directory (`/etc/belladonna`) already opened and
+    /// checked by the caller (bdexec's policy load): the host's audit key
+    /// is read from its `keys` directory, below this descriptor, instead
+    /// of walking the path again. `None`: by path.
+    pub conf_dir: Option<BorrowedFd<'a>>,
 }
 
 /// The system log's sync note (see [`AppendOptions::sync_note`]).
@@ -88,6 +93,7 @@ impl AppendOptions<'static> {
             create: true,
             sync_note: Some(Path::new(SYNC_NOTE)),
             sync_group: Some(Path::new(SYNC_GROUP)),
+            conf_dir: None,
         }
     }
 }
@@ -141,7 +147,13 @@ fn append_item(item: Item<'_>, opts: &AppendOptions<'_>) -> Result<Appended, Aud
     if opts.create {
         flags |= OFlag::O_CREAT;
     }
-    let key = || super::key::load_host_audit_key().map_err(|e| AuditError::key(&e.to_string()));
+    let key = || {
+        match opts.conf_dir {
+            Some(conf) => super::key::load_host_audit_key_below(conf),
+            None => super::key::load_host_audit_key(),
+        }
+        .map_err(|e| AuditError::key(&e.to_string()))
+    };
     // A file that ends with a rotation's closing record was renamed away
     // while this writer waited for its lock (audit::rotate): reopen the
     // path, which names the next file. The same file again means the

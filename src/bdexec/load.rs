@@ -61,6 +61,7 @@ pub(super) fn policy(ctx: &mut Ctx, state_dir: &OwnedFd) -> Result<Policy, Refus
     // record of this call; denied when `drift = "deny"` is in effect.
     let lock = crate::policy::lock::read_lock_at(conf.as_fd(), Path::new(CONF_DIR))
         .map_err(|e| Refusal::policy(exit::POLICY, format!("policy lock unusable: {e}")))?;
+    ctx.conf_dir = Some(conf);
     if let Some(lock) = lock
         && lock.hash != loaded.hash
     {

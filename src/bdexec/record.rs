@@ -64,7 +64,11 @@ impl Ctx {
             monitor: x.monitor,
             edit: x.edit,
         };
-        let appended = match audit::append(&rec, &AppendOptions::system()) {
+        let opts = AppendOptions {
+            conf_dir: self.conf_dir.as_ref().map(std::os::fd::AsFd::as_fd),
+            ..AppendOptions::system()
+        };
+        let appended = match audit::append(&rec, &opts) {
             Ok(a) => a,
             Err(e) => {
                 let fault = ladder::fault(e.kind(), e.errno());

@@ -38,6 +38,10 @@ pub struct Ctx {
     pub(super) traceparent: Option<String>,
     /// `[incident]` of the loaded policy (hydra and automatic freezing).
     pub(super) incident: Option<crate::policy::model::IncidentSettings>,
+    /// /etc/belladonna as the policy load opened and checked it: the
+    /// records read the audit key below it (one walk of the path for the
+    /// policy, its pin and the key).
+    pub(super) conf_dir: Option<OwnedFd>,
 }
 
 impl Ctx {
@@ -133,6 +137,7 @@ pub(super) fn recv(args: &[OsString], watch: audit::timing::Stopwatch) -> Result
         traceparent: std::env::var_os("TRACEPARENT")
             .map(|v| audit::timing::traceparent(v.as_bytes()).to_string()),
         incident: None,
+        conf_dir: None,
     })
 }
 

@@ -30,6 +30,7 @@ fn append_opts<'a>(dir: &'a Path, nm: &'a OsStr) -> AppendOptions<'a> {
         create: true,
         sync_note: None,
         sync_group: None,
+        conf_dir: None,
     }
 }
 

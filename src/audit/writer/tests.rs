@@ -411,6 +411,7 @@ fn append_checks_the_path() {
         create: true,
         sync_note: None,
         sync_group: None,
+        conf_dir: None,
     };
     // /tmp is world-writable: secure_fs refuses it.
     let e = append(&sample(&a), &opts).expect_err("untrusted dir");
