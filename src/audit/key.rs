@@ -41,10 +41,7 @@ pub fn load_host_audit_key() -> Result<Option<EpochKey>, KeyError> {
 /// walking `/`, `/etc` and `/etc/belladonna` again.
 pub fn load_host_audit_key_below(conf: BorrowedFd<'_>) -> Result<Option<EpochKey>, KeyError> {
     let paths = KeyPaths::system();
-    let name = paths.keys_dir.file_name().unwrap_or(OsStr::new("keys"));
-    let dir =
-        crate::base::secure_fs::open_subdir(conf, name, &paths.keys_dir).map_err(KeyError::sfs);
-    load_audit_key_from_dir(&paths, dir)
+    load_audit_key_from_dir(&paths, paths.keys_dir_fd_below(conf))
 }
 
 /// [`load_host_audit_key`] for `paths`.

@@ -481,12 +481,7 @@ mod tests {
             .unwrap()
             .write_all(b"x")
             .unwrap();
-        let dfd = nix::fcntl::open(
-            dir.path(),
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .unwrap();
+        let dfd = File::open(dir.path()).unwrap();
         let flags_of = |f: &File| {
             OFlag::from_bits_truncate(nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_GETFL).unwrap())
         };

@@ -214,6 +214,9 @@ pub fn check_environment() -> Result<(), HygieneError> {
 /// What the caller had, to hand back to the command.
 #[derive(Debug, Clone)]
 pub struct Saved {
+    /// The caller's limits to put back (soft, hard): all of
+    /// [`SAVED_LIMITS`], or in the static bdexec only those it changes
+    /// ([`ONLY_OWN_CHANGES`]).
     rlimits: Vec<(Resource, u64, u64)>,
     umask: Mode,
 }
@@ -425,9 +428,6 @@ impl Saved {
     /// caller `_exit`s: nothing half-prepared runs.
     pub fn restore_for_target(&self, policy_umask: u32) -> Result<(), HygieneError> {
         for &(r, soft, hard) in &self.rlimits {
-            if ONLY_OWN_CHANGES && !changed_here(r) {
-                continue;
-            }
             setrlimit(r, soft, hard).map_err(|errno| HygieneError::Restore { limit: r, errno })?;
         }
         umask(Mode::from_bits_truncate(

@@ -19,6 +19,8 @@ use zeroize::Zeroizing;
 
 /// Directory of host keys.
 pub const KEYS_DIR: &str = "/etc/belladonna/keys";
+/// [`KEYS_DIR`]'s name in the policy directory (`CONF_DIR`).
+pub const KEYS_DIR_NAME: &str = "keys";
 /// Name of the audit MAC key in [`KEYS_DIR`].
 pub const AUDIT_KEY_NAME: &str = "audit.key";
 /// Name of the key-encryption key in [`KEYS_DIR`].
@@ -396,6 +398,16 @@ pub(crate) fn with_path(mut e: KeyError, p: &Path) -> KeyError {
 mod tests {
     use super::*;
     use crate::keystore::testutil::kind;
+
+    /// bdexec opens [`KEYS_DIR_NAME`] below the policy directory: it must
+    /// name [`KEYS_DIR`] there.
+    #[test]
+    fn the_keys_directory_is_named_below_the_policy_directory() {
+        assert_eq!(
+            Path::new(crate::base::paths::CONF_DIR).join(KEYS_DIR_NAME),
+            Path::new(KEYS_DIR)
+        );
+    }
 
     #[test]
     fn format_roundtrip_and_strictness() {

@@ -3,6 +3,7 @@
 //! mode), bounded reads, atomic writes; [`KeyPaths`] names the places.
 #![forbid(unsafe_code)]
 
+use super::format::KEYS_DIR_NAME;
 use super::format::{KeyError, KeyErrorKind, KeyFile, MAX_KEY_FILE, with_path};
 use super::{AUDIT_KEY_NAME, EPOCH_MARKER_NAME, KEK_NAME, KEYS_DIR};
 use crate::base::atomic_file::{Replace, ReplaceError, Temp, replace_at};
@@ -242,6 +243,19 @@ impl KeyPaths {
     /// The keys directory (created 0700 when `create`).
     pub fn keys_dir_fd(&self, create: bool) -> Result<OwnedFd, KeyError> {
         self.open_dir(&self.keys_dir, create)
+    }
+
+    /// The host's keys directory opened below `conf`, the policy
+    /// directory (`CONF_DIR`) the caller already opened with the
+    /// secure_fs checks: the same checks on `keys` itself, without
+    /// walking the path from `/` again. Only for [`KeyPaths::system`]'s
+    /// directory; other paths are opened by path.
+    pub fn keys_dir_fd_below(&self, conf: BorrowedFd<'_>) -> Result<OwnedFd, KeyError> {
+        if !self.trusted || self.keys_dir != Path::new(KEYS_DIR) {
+            return self.keys_dir_fd(false);
+        }
+        crate::base::secure_fs::open_subdir(conf, OsStr::new(KEYS_DIR_NAME), &self.keys_dir)
+            .map_err(KeyError::sfs)
     }
 
     /// Read a host key file from the keys directory (owner: `self.owner`).
