@@ -394,7 +394,7 @@ fn policy_cache_costs() {
         for _ in 0..reps_call {
             let c = Compiled::parse(blob.clone()).expect("valid blob");
             let ids = c.candidates(&caller);
-            let p = c.assemble(&src, &ids).expect("assembles");
+            let p = c.assemble(&ids).expect("assembles");
             assert_eq!(p.rules.len(), 1);
         }
         let t_call = t.elapsed().as_secs_f64() * 1e6 / reps_call as f64;

@@ -1,48 +1,50 @@
 //! The compiled policy cache (issue 16): `/run/belladonna/policy.cache`.
 //!
 //! A large policy costs bdexec a full parse per call; the cache makes a
-//! call parse only the rules that can apply to its caller. It holds the
-//! policy cut into pieces and the caller index ([`crate::policy::index`]):
+//! call merge only the rules that can apply to its caller, already
+//! parsed. It holds the policy cut into pieces and the caller index
+//! ([`crate::policy::index`]):
 //!
 //! * per file (main file, then the drop-ins in load order) its *base*:
-//!   the text with every `[[rule]]` table cut out, and where (so the
-//!   origins of what remains are put back on the file's own lines);
-//! * per rule its *chunk*: where the text of its `[[rule]]` table is (from
-//!   its header to the next table header): the file, the line it starts
-//!   at and its byte range in the file (the text itself is not copied: a
-//!   call has just read the files, and the key proves they are the bytes
-//!   the cache was built from);
+//!   the text with every `[[rule]]` table cut out, parsed, with its
+//!   origins put back on the file's own lines;
+//! * per rule its *piece*: its `[[rule]]` table (from its header to the
+//!   next table header), parsed on its own, origins on the file's lines;
 //! * the index: key (uid, user name, gid, group name) -> rule positions.
 //!
-//! A call parses each file's base and the chunks of its candidate rules,
-//! each piece on its own with the ordinary parser, and merges them with
-//! the ordinary [`merge`]: the same validation, the same model, rules in
-//! policy order, the real origins (file and line). Nothing in the cache is
-//! a decision: it only chooses which of the policy's own texts are parsed.
+//! Each piece is parsed with the ordinary parser when the cache is built
+//! and kept in a binary form (src/policy/cache/wire.rs); a call reads back each file's
+//! base and its candidate rules' pieces and merges them with the ordinary
+//! [`merge`]: the same validation of the whole, the same model, rules in
+//! policy order, the real origins (file and line). No TOML is parsed on
+//! the call's path (the parser's first run in a fresh process was the
+//! largest part of a policy load: docs/performance.md). Nothing in the
+//! cache is a decision by itself: it holds the policy's own rules.
 //!
 //! Trust: the cache is used only when it is a regular file in the
 //! trusted state directory, owned by root, mode exactly 0600, one link
 //! (anything else is ignored and replaced), its BLAKE3 checksum over the
 //! whole blob holds, and its key equals BLAKE3 of the raw policy bytes
 //! just read (every file, drop-ins included, with their names) and of the
-//! running binary's identity ([`build_identity`]). A cache that fails any
-//! of these is rebuilt from the full parse; a cache whose pieces do not
-//! parse is a full parse too: never an allow. When it is built, the
-//! pieces are checked: merged all together they must give exactly the
-//! policy of the full parse (same rules, order, origins, everything), or
-//! the cache records that this policy cannot be cut (`indexed = false`)
-//! and every call parses it whole.
+//! running binary's identity ([`build_identity`]), or the files' settled
+//! stamps equal the ones it holds. A cache that fails any of these is
+//! rebuilt from the full parse; a cache whose pieces do not decode is a
+//! full parse too: never an allow. When it is built, the blob is read
+//! back and assembled with every rule by the code a call runs, and must
+//! give exactly the policy of the full parse (same rules, order,
+//! origins, everything), or the cache records that this policy cannot be
+//! cut (`indexed = false`) and every call parses it whole.
 //!
 //! Format (little-endian; `bytes` = u32 length + bytes): magic
-//! `BDPCv002`, key (32 bytes), hash (32 bytes), raw (32 bytes), flags u8 (1 = indexed,
-//! 2 = names groups), `bytes` stamps (empty, or the settled stamps of the
-//! files the key was computed from: [`crate::policy::stamp`]), u32 files, per file `bytes` path, `bytes` base,
-//! u32 cuts and per cut u32 line, u32 lines removed so far;
-//! u32 chunks, per chunk u32 file, u32 line, u32 start, u32 end; u32 keys, per
-//! key `bytes` key ([`crate::policy::index::Key::encode`]), u32 n, n x u32 rule; then BLAKE3
-//! over everything before it (32 bytes). A small binary form, not JSON: a call
-//! reads it without allocating per rule (docs/performance.md has the
-//! measurement).
+//! `BDPCv003`, key (32 bytes), hash (32 bytes), raw (32 bytes), flags u8
+//! (1 = indexed, 2 = names groups), `bytes` stamps (empty, or the settled
+//! stamps of the files the key was computed from:
+//! [`crate::policy::stamp`]), u32 files, per file `bytes` path, `bytes`
+//! base piece; u32 chunks, per chunk u32 file, u32 start, u32 end of its
+//! piece in the heap; `bytes` heap (the rules' pieces); u32 keys, per key
+//! `bytes` key ([`crate::policy::index::Key::encode`]), u32 n, n x u32
+//! rule; then BLAKE3 over everything before it (32 bytes). A call reads
+//! the tables in place and decodes only its own rules' pieces.
 #![forbid(unsafe_code)]
 
 use crate::base::atomic_file::{Replace, replace_at};
@@ -53,23 +55,21 @@ use crate::base::secure_fs::{
 use crate::policy::PolicyError;
 use crate::policy::index::{Index, caller_keys};
 use crate::policy::load::{
-    Loaded, Opened, Sources, open_sources_in, parse_sources, raw_digest, read_opened,
+    Loaded, Sources, open_sources_in, parse_sources, raw_digest, read_opened,
 };
 use crate::policy::model::{Origin, Policy};
 use crate::policy::parse::{PolicyFragment, merge, parse_policy};
 use crate::policy::stamp::{self, Stamp, encode_all};
 use crate::request::Caller;
 use crate::sys::map::Mapping;
-use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// The cache's name in the state directory (`/run/belladonna`).
 pub const CACHE_NAME: &str = "policy.cache";
-const MAGIC: &[u8; 8] = b"BDPCv002";
+const MAGIC: &[u8; 8] = b"BDPCv003";
 /// Largest cache read (a policy is at most 16 MiB per file).
 const MAX_CACHE_BYTES: u64 = 1 << 30;
 const FLAG_INDEXED: u8 = 1;
@@ -206,56 +206,61 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-/// The pieces of a policy: per file (path, base, cuts), per rule (file,
-/// line, byte range in the file's text, text).
+/// The pieces of a policy as text: per file (path, base, cuts), per rule
+/// (file, line, text).
 struct Pieces {
     files: Vec<(PathBuf, String, Cuts)>,
-    chunks: Vec<(u32, u32, Span, String)>,
+    chunks: Vec<(u32, u32, String)>,
 }
 
-/// Where a file's rules were cut out (see [`Base`]).
+/// Where a file's rules were cut out: `(line, removed)` pairs, `line` the
+/// base's line where the text after a cut starts, `removed` the lines cut
+/// so far (cumulative). A base line `u` was line `u + removed` of the
+/// file, for the last cut with `line <= u`.
 type Cuts = Vec<(u32, u32)>;
 
 /// A byte range in the blob.
 type Span = (usize, usize);
 
-/// One file's base as a call sees it: its text without the rules, and
-/// where they were cut out: `(line, removed)` pairs, `line` the base's
-/// line where the text after a cut starts, `removed` the lines cut so far
-/// (cumulative). A base line `u` was line `u + removed` of the file, for
-/// the last cut with `line <= u`.
-struct Base<'a> {
-    path: PathBuf,
-    text: &'a str,
-    cuts: Vec<(u32, u32)>,
+/// A base's line back on its file's own lines.
+fn orig(cuts: &Cuts, line: u32) -> u32 {
+    let i = cuts.partition_point(|(c, _)| *c <= line);
+    match i.checked_sub(1).and_then(|i| cuts.get(i)) {
+        Some((_, removed)) => line.saturating_add(*removed),
+        None => line,
+    }
 }
 
-impl Base<'_> {
-    fn orig(&self, line: u32) -> u32 {
-        let i = self.cuts.partition_point(|(c, _)| *c <= line);
-        match i.checked_sub(1).and_then(|i| self.cuts.get(i)) {
-            Some((_, removed)) => line.saturating_add(*removed),
-            None => line,
-        }
+/// Every origin of a base fragment back to the file's own lines.
+fn fix_base(cuts: &Cuts, f: &mut PolicyFragment) {
+    let fix = |o: &mut Origin| o.line = orig(cuts, o.line);
+    if let Some((_, o)) = &mut f.defaults {
+        fix(o);
     }
+    f.sandboxes.iter_mut().for_each(|s| fix(&mut s.origin));
+    f.sandbox_table.iter_mut().for_each(fix);
+    f.sandbox_refs.iter_mut().for_each(|(_, o)| fix(o));
+    f.approvers.iter_mut().for_each(|a| fix(&mut a.origin));
+    f.approvers_table.iter_mut().for_each(fix);
+    f.approver_refs.iter_mut().for_each(|(_, o)| fix(o));
+    f.incident
+        .decoys
+        .iter_mut()
+        .for_each(|(_, r)| fix(&mut r.origin));
+}
 
-    /// Every origin of a base fragment back to the file's own lines.
-    fn fix(&self, f: &mut PolicyFragment) {
-        let fix = |o: &mut Origin| o.line = self.orig(o.line);
-        if let Some((_, o)) = &mut f.defaults {
-            fix(o);
-        }
-        f.sandboxes.iter_mut().for_each(|s| fix(&mut s.origin));
-        f.sandbox_table.iter_mut().for_each(fix);
-        f.sandbox_refs.iter_mut().for_each(|(_, o)| fix(o));
-        f.approvers.iter_mut().for_each(|a| fix(&mut a.origin));
-        f.approvers_table.iter_mut().for_each(fix);
-        f.approver_refs.iter_mut().for_each(|(_, o)| fix(o));
-        f.incident
-            .decoys
-            .iter_mut()
-            .for_each(|(_, r)| fix(&mut r.origin));
-    }
+/// Whether a rule's piece is one rule and nothing else.
+fn lone(f: &PolicyFragment) -> bool {
+    f.rules.len() == 1
+        && f.version.is_none()
+        && f.defaults.is_none()
+        && f.sandboxes.is_empty()
+        && f.sandbox_table.is_none()
+        && f.approvers.is_empty()
+        && f.approvers_table.is_none()
+        && f.audit.is_none()
+        && f.incident.decoys.is_empty()
+        && !f.incident.table
 }
 
 fn cut(sources: &Sources, policy: &Policy) -> Option<Pieces> {
@@ -277,7 +282,7 @@ fn cut(sources: &Sources, policy: &Policy) -> Option<Pieces> {
             removed = removed.checked_add(piece.matches('\n').count() as u32)?;
             let base_line = base.matches('\n').count() as u32 + 1;
             cuts.push((base_line, removed));
-            chunks.push((k as u32, line, (s, e), piece.to_string()));
+            chunks.push((k as u32, line, piece.to_string()));
             at = e;
         }
         base.push_str(&text[at..]);
@@ -290,6 +295,37 @@ fn cut(sources: &Sources, policy: &Policy) -> Option<Pieces> {
     Some(Pieces { files, chunks })
 }
 
+/// The pieces parsed, each on its own with the ordinary parser, and in
+/// their binary form ([`wire`]): per file its path and its base (origins
+/// on the file's own lines), per rule its file and its one-rule piece
+/// (origins shifted to the rule's lines). `None` when a piece does not
+/// parse, or a rule's piece is not exactly one rule.
+fn encode_pieces(p: &Pieces) -> Option<Encoded> {
+    let mut files = Vec::with_capacity(p.files.len());
+    for (path, text, cuts) in &p.files {
+        let mut f = parse_policy(text, path).ok()?;
+        fix_base(cuts, &mut f);
+        files.push((path.clone(), wire::encode(&f)));
+    }
+    let mut chunks = Vec::with_capacity(p.chunks.len());
+    for (file, line, text) in &p.chunks {
+        let path = &p.files.get(*file as usize)?.0;
+        let mut f = parse_policy(text, path).ok().filter(lone)?;
+        let shift = |o: &mut Origin| o.line = o.line.saturating_add(line.saturating_sub(1));
+        f.rules.iter_mut().for_each(|r| shift(&mut r.origin));
+        f.sandbox_refs.iter_mut().for_each(|(_, o)| shift(o));
+        f.approver_refs.iter_mut().for_each(|(_, o)| shift(o));
+        chunks.push((*file, wire::encode(&f)));
+    }
+    Some(Encoded { files, chunks })
+}
+
+/// [`encode_pieces`]' result.
+struct Encoded {
+    files: Vec<(PathBuf, Vec<u8>)>,
+    chunks: Vec<(u32, Vec<u8>)>,
+}
+
 /// The cache blob for a policy fully parsed from `sources`. Cuts it into
 /// pieces and checks that the pieces give back exactly `full.policy`;
 /// when they do not, the blob says so (not indexed) and holds no pieces.
@@ -300,6 +336,11 @@ pub fn compile(sources: &Sources, full: &Loaded, key: &[u8; 32]) -> Vec<u8> {
 /// [`compile`] with the settled stamps of the files `sources` were read
 /// from (taken before they were read), which later calls may trust
 /// instead of reading and hashing the files.
+///
+/// The indexed blob is checked through the very code a call runs: read
+/// back ([`Compiled::parse`]) and assembled with every rule
+/// ([`Compiled::assemble`]), it must give exactly `full.policy` (rules,
+/// order, origins, every table), or the blob says "not indexed".
 pub fn compile_stamped(
     sources: &Sources,
     full: &Loaded,
@@ -307,10 +348,28 @@ pub fn compile_stamped(
     stamps: Option<&[Stamp]>,
 ) -> Vec<u8> {
     let index = Index::build(&full.policy.rules);
-    let pieces = cut(sources, &full.policy).filter(|p| {
-        let all: Vec<u32> = (0..p.chunks.len() as u32).collect();
-        assemble_pieces(p, &all).is_ok_and(|pol| pol == full.policy)
-    });
+    let stamps = stamps.map(encode_all).unwrap_or_default();
+    if let Some(enc) = cut(sources, &full.policy).and_then(|p| encode_pieces(&p)) {
+        let blob = emit(full, key, &stamps, &index, Some(&enc));
+        let all: Vec<u32> = (0..enc.chunks.len() as u32).collect();
+        let same = Compiled::parse(blob.clone())
+            .is_some_and(|c| c.assemble(&all).is_ok_and(|p| p == full.policy));
+        if same {
+            return blob;
+        }
+    }
+    emit(full, key, &stamps, &index, None)
+}
+
+/// The blob's bytes (the format is in the module's documentation);
+/// `pieces` `None` for a policy that is not indexed.
+fn emit(
+    full: &Loaded,
+    key: &[u8; 32],
+    stamps: &[u8],
+    index: &Index,
+    pieces: Option<&Encoded>,
+) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(key);
@@ -324,29 +383,22 @@ pub fn compile_stamped(
         flags |= FLAG_NAMES_GROUPS;
     }
     out.push(flags);
-    put_bytes(&mut out, &stamps.map(encode_all).unwrap_or_default());
-    let empty = Pieces {
-        files: Vec::new(),
-        chunks: Vec::new(),
-    };
-    let p = pieces.as_ref().unwrap_or(&empty);
-    put_u32(&mut out, p.files.len() as u32);
-    for (path, base, cuts) in &p.files {
+    put_bytes(&mut out, stamps);
+    let (files, chunks) = pieces.map_or((&[][..], &[][..]), |p| (&p.files[..], &p.chunks[..]));
+    put_u32(&mut out, files.len() as u32);
+    for (path, base) in files {
         put_bytes(&mut out, path.as_os_str().as_bytes());
-        put_bytes(&mut out, base.as_bytes());
-        put_u32(&mut out, cuts.len() as u32);
-        for (line, removed) in cuts {
-            put_u32(&mut out, *line);
-            put_u32(&mut out, *removed);
-        }
+        put_bytes(&mut out, base);
     }
-    put_u32(&mut out, p.chunks.len() as u32);
-    for (file, line, (start, end), _) in &p.chunks {
+    put_u32(&mut out, chunks.len() as u32);
+    let mut heap = Vec::new();
+    for (file, piece) in chunks {
         put_u32(&mut out, *file);
-        put_u32(&mut out, *line);
-        put_u32(&mut out, *start as u32);
-        put_u32(&mut out, *end as u32);
+        put_u32(&mut out, heap.len() as u32);
+        heap.extend_from_slice(piece);
+        put_u32(&mut out, heap.len() as u32);
     }
+    put_bytes(&mut out, &heap);
     let keys: Vec<_> = if pieces.is_some() {
         index.map.iter().collect()
     } else {
@@ -409,11 +461,14 @@ pub struct Compiled {
     pub names_groups: bool,
     /// The encoded stamps in `blob` (empty: none).
     stamps: Span,
-    /// (path, base, cuts) ranges in `blob` (cuts: count, 8 bytes each).
-    files: Vec<(Span, Span, (usize, u32))>,
-    /// Where the chunk table starts in `blob` and how many entries (16
-    /// bytes each: file, line, start, end), read in place.
+    /// (path, base piece) ranges in `blob`.
+    files: Vec<(Span, Span)>,
+    /// Where the chunk table starts in `blob` and how many entries (12
+    /// bytes each: file, start, end of its piece in the heap), read in
+    /// place.
     chunks: (usize, usize),
+    /// The rules' pieces, one after the other.
+    heap: Span,
     /// Where the key table starts in `blob` and how many keys (walked in
     /// place: nothing is allocated per rule or key).
     keys: (usize, usize),
@@ -479,13 +534,11 @@ impl Compiled {
         for _ in 0..nfiles {
             let path = r.bytes()?;
             let base = r.bytes()?;
-            std::str::from_utf8(&body[base.0..base.1]).ok()?;
-            let n = r.u32()?;
-            let (cuts, _) = r.take((n as usize).checked_mul(8)?)?;
-            files.push((path, base, (cuts, n)));
+            files.push((path, base));
         }
         let nchunks = r.u32()? as usize;
-        let (chunks_at, _) = r.take(nchunks.checked_mul(16)?)?;
+        let (chunks_at, _) = r.take(nchunks.checked_mul(12)?)?;
+        let heap = r.bytes()?;
         let nkeys = r.u32()? as usize;
         let keys_at = r.pos;
         for _ in 0..nkeys {
@@ -505,6 +558,7 @@ impl Compiled {
             stamps,
             files,
             chunks: (chunks_at, nchunks),
+            heap,
             keys: (keys_at, nkeys),
             blob,
         };
@@ -519,20 +573,17 @@ impl Compiled {
         u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
     }
 
-    /// Rule `i`'s chunk: (file, line, byte range in the file's text).
-    fn chunk(&self, i: usize) -> Option<(u32, u32, Span)> {
+    /// Rule `i`'s piece: its file and where its bytes are in the blob.
+    fn chunk(&self, i: usize) -> Option<(u32, Span)> {
         if i >= self.chunks.1 {
             return None;
         }
-        let at = self.chunks.0 + 16 * i;
-        let (file, line) = (self.word(at), self.word(at + 4));
-        let (start, end) = (self.word(at + 8) as usize, self.word(at + 12) as usize);
-        (start <= end && (file as usize) < self.files.len()).then_some((file, line, (start, end)))
-    }
-
-    fn text(&self, (s, e): (usize, usize)) -> &str {
-        // Checked to be UTF-8 in `parse` (bases) or `assemble` (chunks).
-        std::str::from_utf8(&self.blob[s..e]).unwrap_or_default()
+        let at = self.chunks.0 + 12 * i;
+        let file = self.word(at);
+        let (start, end) = (self.word(at + 4) as usize, self.word(at + 8) as usize);
+        let heap_len = self.heap.1 - self.heap.0;
+        (start <= end && end <= heap_len && (file as usize) < self.files.len())
+            .then_some((file, (self.heap.0 + start, self.heap.0 + end)))
     }
 
     /// Whether the cache holds stamps and they are `enc` (encoded
@@ -586,137 +637,50 @@ impl Compiled {
         out
     }
 
-    /// The policy with only rules `ids` (sorted), parsed from the pieces:
-    /// the bases from the blob, the rules' texts from `sources`, the very
-    /// bytes the key was computed from (the cache holds their positions).
-    pub fn assemble(&self, sources: &Sources, ids: &[u32]) -> Result<Policy, PolicyError> {
-        self.assemble_by(ids, |f, name, (start, end)| {
-            let (path, text) = sources.get(f)?;
-            // The file the position is in is the one it was taken from.
-            (path.as_os_str().as_bytes() == name).then_some(())?;
-            text.get(start..end).map(Cow::Borrowed)
-        })
-    }
-
-    /// [`Compiled::assemble`] reading only the chosen rules' text, at
-    /// their positions, from the files [`open_sources_in`] opened (the stamp
-    /// path: the stamps prove the files hold the bytes the cache was
-    /// built from).
-    pub fn assemble_opened(&self, opened: &[Opened], ids: &[u32]) -> Result<Policy, PolicyError> {
-        self.assemble_by(ids, |f, name, (start, end)| {
-            let o = opened.get(f)?;
-            (o.stamp.path.as_slice() == name).then_some(())?;
-            let mut buf = vec![0u8; end.checked_sub(start)?];
-            o.file.read_exact_at(&mut buf, start as u64).ok()?;
-            String::from_utf8(buf).ok().map(Cow::Owned)
-        })
-    }
-
-    /// The policy with only rules `ids` (sorted): the bases from the
-    /// blob, each rule's text from `text(file, path, range)`.
-    fn assemble_by<'s>(
-        &self,
-        ids: &[u32],
-        mut text: impl FnMut(usize, &[u8], Span) -> Option<Cow<'s, str>>,
-    ) -> Result<Policy, PolicyError> {
-        let word = |at: usize| {
-            let b = &self.blob;
-            u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    /// The policy with only rules `ids` (sorted): each file's base, then
+    /// its chosen rules, read from their binary form (src/policy/cache/wire.rs) and
+    /// merged with the ordinary [`merge`] in policy order. No text is
+    /// parsed: the key (or the settled stamps) proves the files hold the
+    /// bytes the pieces were parsed from. Any fault (a rule number past
+    /// the end, a piece that does not decode or is not exactly one rule,
+    /// rules out of file order) is an error, so a full parse, never a
+    /// rule skipped.
+    pub fn assemble(&self, ids: &[u32]) -> Result<Policy, PolicyError> {
+        let corrupt = || {
+            let f = self.files.first().map_or_else(
+                || PathBuf::from(crate::base::paths::POLICY_FILE),
+                |(p, _)| PathBuf::from(OsStr::from_bytes(&self.blob[p.0..p.1])),
+            );
+            PolicyError::file(
+                crate::policy::PolicyErrorKind::Invalid,
+                &f,
+                "policy cache: bad piece",
+            )
         };
-        let files: Vec<Base<'_>> = self
-            .files
-            .iter()
-            .map(|(p, b, (at, n))| Base {
-                path: PathBuf::from(OsStr::from_bytes(&self.blob[p.0..p.1])),
-                text: self.text(*b),
-                cuts: (0..*n as usize)
-                    .map(|j| (word(at + 8 * j), word(at + 8 * j + 4)))
-                    .collect(),
-            })
-            .collect();
+        let piece = |(s, e): Span, (p, _): &(Span, Span)| {
+            wire::decode(
+                &self.blob[s..e],
+                Path::new(OsStr::from_bytes(&self.blob[p.0..p.1])),
+            )
+        };
         let mut chosen = Vec::with_capacity(ids.len());
         for &i in ids {
-            let piece = self.chunk(i as usize).and_then(|(f, l, span)| {
-                let name = self.files.get(f as usize)?.0;
-                Some((f, l, text(f as usize, &self.blob[name.0..name.1], span)?))
-            });
-            chosen.push(piece.ok_or_else(|| corrupt(&files))?);
+            chosen.push(self.chunk(i as usize).ok_or_else(corrupt)?);
         }
-        let chosen: Vec<(u32, u32, &str)> = chosen
-            .iter()
-            .map(|(f, l, t)| (*f, *l, t.as_ref()))
-            .collect();
-        assemble_from(&files, &chosen)
-    }
-}
-
-fn corrupt(files: &[Base<'_>]) -> PolicyError {
-    let f = files
-        .first()
-        .map(|b| b.path.clone())
-        .unwrap_or_else(|| PathBuf::from(crate::base::paths::POLICY_FILE));
-    PolicyError::file(
-        crate::policy::PolicyErrorKind::Invalid,
-        &f,
-        "policy cache: bad piece",
-    )
-}
-
-fn assemble_pieces(p: &Pieces, ids: &[u32]) -> Result<Policy, PolicyError> {
-    let files: Vec<Base<'_>> = p
-        .files
-        .iter()
-        .map(|(path, text, cuts)| Base {
-            path: path.clone(),
-            text,
-            cuts: cuts.clone(),
-        })
-        .collect();
-    let chosen: Vec<(u32, u32, &str)> = ids
-        .iter()
-        .filter_map(|&i| p.chunks.get(i as usize))
-        .map(|(f, l, _, t)| (*f, *l, t.as_str()))
-        .collect();
-    assemble_from(&files, &chosen)
-}
-
-/// Parse each base and each chosen chunk on its own and merge them in
-/// policy order (file by file, each file's base before its chunks).
-fn assemble_from(files: &[Base<'_>], chunks: &[(u32, u32, &str)]) -> Result<Policy, PolicyError> {
-    let mut frags: Vec<PolicyFragment> = Vec::with_capacity(files.len() + chunks.len());
-    let mut next = chunks.iter().peekable();
-    for (k, base) in files.iter().enumerate() {
-        let path = &base.path;
-        let mut f = parse_policy(base.text, path)?;
-        base.fix(&mut f);
-        frags.push(f);
-        while let Some((_, line, text)) = next.next_if(|c| c.0 as usize == k) {
-            let mut f = parse_policy(text, path)?;
-            // A chunk is one rule and nothing else.
-            let lone = f.rules.len() == 1
-                && f.version.is_none()
-                && f.defaults.is_none()
-                && f.sandboxes.is_empty()
-                && f.sandbox_table.is_none()
-                && f.approvers.is_empty()
-                && f.approvers_table.is_none()
-                && f.incident.decoys.is_empty()
-                && !f.incident.table;
-            if !lone {
-                return Err(corrupt(files));
+        let mut frags: Vec<PolicyFragment> = Vec::with_capacity(self.files.len() + ids.len());
+        let mut next = chosen.into_iter().peekable();
+        for (k, file) in self.files.iter().enumerate() {
+            frags.push(piece(file.1, file).ok_or_else(corrupt)?);
+            while let Some((_, span)) = next.next_if(|c| c.0 as usize == k) {
+                frags.push(piece(span, file).filter(lone).ok_or_else(corrupt)?);
             }
-            let shift = |o: &mut Origin| o.line = o.line.saturating_add(line.saturating_sub(1));
-            f.rules.iter_mut().for_each(|r| shift(&mut r.origin));
-            f.sandbox_refs.iter_mut().for_each(|(_, o)| shift(o));
-            f.approver_refs.iter_mut().for_each(|(_, o)| shift(o));
-            frags.push(f);
         }
+        if next.next().is_some() || frags.is_empty() {
+            return Err(corrupt());
+        }
+        let main = frags.remove(0);
+        merge(main, frags)
     }
-    if next.next().is_some() || frags.is_empty() {
-        return Err(corrupt(files));
-    }
-    let main = frags.remove(0);
-    merge(main, frags)
 }
 
 /// Read the cache from the state directory: only a regular file owned by
@@ -909,7 +873,7 @@ pub fn load_installed(
         }
         let ids = c.candidates(caller);
         // A piece that does not parse: read and hash, as without stamps.
-        if let Ok(policy) = c.assemble_opened(&opened, &ids) {
+        if let Ok(policy) = c.assemble(&ids) {
             return Ok(Cached {
                 loaded: Loaded {
                     policy,
@@ -964,7 +928,7 @@ fn load_with(
                     fill_groups(caller);
                 }
                 let ids = c.candidates(caller);
-                if let Ok(policy) = c.assemble(sources, &ids) {
+                if let Ok(policy) = c.assemble(&ids) {
                     return Ok(Cached {
                         loaded: Loaded {
                             policy,
@@ -1020,3 +984,4 @@ pub fn path() -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+mod wire;
