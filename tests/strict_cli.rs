@@ -281,7 +281,9 @@ fn age_alices_password(env: &TestEnv, aged: bool) {
 /// account verdict are settled, an accepted verdict is taken from the
 /// memo without loading PAM; any change to them (here alice's shadow
 /// entry) runs PAM again at once and its refusal holds; a module the
-/// memo does not know (pam_warn) keeps PAM on every call; a memo file
+/// memo does not know (pam_warn, in the service or in a file it
+/// includes) keeps PAM on every call; the stack is taken from its own
+/// memo while its files keep their stamps; a memo file
 /// that is not root's 0600 is ignored; nscd running keeps PAM on every
 /// call; root's calls always run PAM;
 /// `pam_account_memo = false` memoises nothing.
@@ -301,6 +303,37 @@ fn pam_account_memo_holds_only_while_nothing_changed() {
     assert!(!hits_the_memo(&env), "settled: PAM runs once, memoised");
     assert_eq!(fs::metadata(&memo).map(|m| m.len()).ok(), Some(32));
     assert!(hits_the_memo(&env), "settled and memoised: no PAM");
+
+    // The stack itself comes from its memo (account.stack) once its files
+    // are settled: they are stamped, not read. A change in a file it
+    // includes is seen at once; restored, the memo's key holds again.
+    assert!(
+        env.run_dir().join("belladonna/account.stack").exists(),
+        "the stack memo is written"
+    );
+    let (recalled, o) = paused_call(
+        &env,
+        "alice",
+        &["/usr/bin/id", "-u"],
+        "account-stack-recalled",
+    );
+    o.expect_stdout("0\n", "id -u as root");
+    assert!(recalled, "the stack memo is used");
+    let common = env.etc("pam.d/common-account");
+    let host = fs::read_to_string("/etc/pam.d/common-account").expect("the host's common-account");
+    write_mode(
+        &common,
+        format!("{host}account required pam_warn.so\n").as_bytes(),
+        0o644,
+    );
+    assert!(!hits_the_memo(&env), "pam_warn in an included file");
+    std::thread::sleep(SETTLE);
+    assert!(
+        !hits_the_memo(&env),
+        "pam_warn in an included file, settled"
+    );
+    fs::remove_file(&common).unwrap();
+    assert!(hits_the_memo(&env), "the host's include again: memoised");
 
     // alice's password ages past its inactivity period: refused at once
     // (the shadow file's stamp changed), and still once settled.

@@ -273,39 +273,45 @@ fn libpam_stamp() -> Option<Stamp> {
 }
 
 /// The key of `user`'s account verdict for PAM service `service`, now:
-/// reads the stack's configuration files, stamps them, libpam, the
-/// modules and the account databases. `None`: not memoisable (nscd
-/// running, a module or include
-/// the parser does not know, a file missing, changed in the last 3 s or
-/// on a file system whose times are not the local kernel's).
-pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
+/// stamps the stack's configuration files, libpam, the modules and the
+/// account databases. The stack is taken from the stack memo in `dir`
+/// ([`STACK_NAME`]) while every file it was read from has the stamp it
+/// had then; otherwise its files are read and parsed, and the stack memo
+/// is written once they are settled. `None`: not memoisable (nscd
+/// running, a module or include the parser does not know, a file
+/// missing, changed in the last 3 s or on a file system whose times are
+/// not the local kernel's).
+pub fn probe(service: &str, uid: u32, user: &str, dir: Option<BorrowedFd<'_>>) -> Option<[u8; 32]> {
     let t0 = stamp::now();
-    // pam_unix's passwd lookups would come from nscd's cache.
     if crate::identity::nscd_running() {
         return None;
     }
-    let stamps = std::cell::RefCell::new(Vec::new());
-    let read = |p: &Path| {
-        let (text, s) = stamp::read_stamped(p, MAX_CONF)?;
-        stamps.borrow_mut().push(s);
-        Some(text)
+    let build = crate::policy::cache::build_identity();
+    let recalled = dir.and_then(|d| recall(d, &build, service));
+    let (mut stamps, specs) = match recalled {
+        Some(stack) => {
+            crate::base::testhook::point("account-stack-recalled");
+            stack
+        }
+        None => {
+            let stack = walk_stack(service)?;
+            if let Some(d) = dir
+                && stamp::settled(&stack.0, t0)
+            {
+                remember(d, &build, service, &stack);
+            }
+            stack
+        }
     };
-    // The stamps of the modules found by name, taken where they are found;
-    // a module given by its full path is stamped below.
-    let found = std::cell::RefCell::new(Vec::<(PathBuf, Stamp)>::new());
-    let module_path = |name: &str| {
-        let (p, s) = module_stamped(name)?;
-        found.borrow_mut().push((p.clone(), s));
-        Some(p)
-    };
-    let (_, modules) = account_stack(&read, &module_path, Path::new("/etc/pam.d"), service)?;
-    let found = found.into_inner();
-    let mut stamps = stamps.into_inner();
     stamps.push(libpam_stamp()?);
-    for m in &modules {
-        match found.iter().find(|(p, _)| p == m) {
-            Some((_, s)) => stamps.push(s.clone()),
-            None => stamps.push(stamp::of_path(m)?),
+    // Resolved at every call, as libpam resolves them (a module installed
+    // in an earlier directory is the one it loads).
+    let mut seen: Vec<PathBuf> = Vec::with_capacity(specs.len());
+    for spec in &specs {
+        let (p, s) = module_of(spec)?;
+        if !seen.contains(&p) {
+            seen.push(p);
+            stamps.push(s);
         }
     }
     for p in DATABASES.iter().map(Path::new) {
@@ -315,13 +321,167 @@ pub fn probe(service: &str, uid: u32, user: &str) -> Option<[u8; 32]> {
         return None;
     }
     let day = t0.div_euclid(86_400 * 1_000_000_000) as i64;
-    Some(key(
-        &crate::policy::cache::build_identity(),
-        uid,
-        user,
-        day,
-        &stamps,
-    ))
+    Some(key(&build, uid, user, day, &stamps))
+}
+
+/// PAM's configuration directory.
+const PAM_DIR: &str = "/etc/pam.d";
+
+/// A stack: the stamps of the files it was read from, in the order read,
+/// and its modules as written (a file name, or an absolute path), once
+/// each.
+type Stack = (Vec<Stamp>, Vec<String>);
+
+/// The account stack of `service`, read and parsed from its files (each
+/// stamped on the open file before its read).
+fn walk_stack(service: &str) -> Option<Stack> {
+    let stamps = std::cell::RefCell::new(Vec::new());
+    let read = |p: &Path| {
+        let (text, s) = stamp::read_stamped(p, MAX_CONF)?;
+        stamps.borrow_mut().push(s);
+        Some(text)
+    };
+    let as_written = |name: &str| Some(PathBuf::from(name));
+    let (_, specs) = account_stack(&read, &as_written, Path::new(PAM_DIR), service)?;
+    let specs = specs
+        .into_iter()
+        .map(|p| p.into_os_string().into_string().ok())
+        .collect::<Option<Vec<String>>>()?;
+    Some((stamps.into_inner(), specs))
+}
+
+/// A module as a stack names it, at the path libpam loads it from, with
+/// its stamp.
+fn module_of(spec: &str) -> Option<(PathBuf, Stamp)> {
+    if spec.starts_with('/') {
+        let p = PathBuf::from(spec);
+        let s = stamp::of_path(&p)?;
+        Some((p, s))
+    } else {
+        module_stamped(spec)
+    }
+}
+
+/// The stack memo in the state directory (/run/belladonna), root 0600:
+/// the account stack of the last walk whose files were all settled, with
+/// their stamps, so that a call stamps those files instead of reading
+/// and parsing them (the policy cache's stamp rule, src/policy/stamp.rs:
+/// a settled file with the same stamp holds the same bytes).
+pub const STACK_NAME: &str = "account.stack";
+const STACK_MAGIC: &[u8; 8] = b"BDASv001";
+/// Largest stack memo read.
+const MAX_STACK: u64 = 64 * 1024;
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+/// The stack memo's bytes: magic, the build, the service, the files
+/// (path, encoded stamp), the modules, then BLAKE3 over all that.
+fn stack_bytes(build: &[u8; 32], service: &str, (stamps, specs): &Stack) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(STACK_MAGIC);
+    out.extend_from_slice(build);
+    put_bytes(&mut out, service.as_bytes());
+    out.extend_from_slice(&(stamps.len() as u32).to_le_bytes());
+    for s in stamps {
+        put_bytes(&mut out, &s.path);
+        let mut enc = Vec::with_capacity(80);
+        s.encode(&mut enc);
+        put_bytes(&mut out, &enc);
+    }
+    out.extend_from_slice(&(specs.len() as u32).to_le_bytes());
+    for m in specs {
+        put_bytes(&mut out, m.as_bytes());
+    }
+    let sum = blake3::hash(&out);
+    out.extend_from_slice(sum.as_bytes());
+    out
+}
+
+/// A reader over a stack memo's bytes.
+struct Rd<'a>(&'a [u8]);
+
+impl<'a> Rd<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = rest;
+        Some(head)
+    }
+    fn u32(&mut self) -> Option<usize> {
+        let w: [u8; 4] = self.take(4)?.try_into().ok()?;
+        Some(u32::from_le_bytes(w) as usize)
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.u32()?;
+        self.take(n)
+    }
+}
+
+/// What a stack memo records: each file's path and encoded stamp, and
+/// the modules.
+type Recorded<'a> = (Vec<(&'a [u8], &'a [u8])>, Vec<String>);
+
+/// What the stack memo `blob` holds for `build` and `service`. `None`
+/// when it is damaged, or of another build or service.
+fn parse_stack<'a>(blob: &'a [u8], build: &[u8; 32], service: &str) -> Option<Recorded<'a>> {
+    let (body, sum) = blob.split_at(blob.len().checked_sub(32)?);
+    if blake3::hash(body).as_bytes() != sum {
+        return None;
+    }
+    let mut r = Rd(body);
+    let ours =
+        r.take(8)? == STACK_MAGIC && r.take(32)? == build && r.bytes()? == service.as_bytes();
+    if !ours {
+        return None;
+    }
+    let n = r.u32()?;
+    let mut files = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        files.push((r.bytes()?, r.bytes()?));
+    }
+    let n = r.u32()?;
+    let mut specs = Vec::with_capacity(n.min(64));
+    for _ in 0..n {
+        specs.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
+    }
+    r.0.is_empty().then_some((files, specs))
+}
+
+/// The stack the memo in `dir` holds for `build` and `service`, when
+/// every file it was read from has the very stamp it had then: its
+/// stamps (taken now) and its modules. `None` when there is no memo, it
+/// is not root's 0600 single-link file, damaged, another build's or
+/// service's, or a file changed.
+fn recall(dir: BorrowedFd<'_>, build: &[u8; 32], service: &str) -> Option<Stack> {
+    let rules = PrivateRead {
+        owner: FileOwner::Uid(0),
+        mode: ModeRule::Exactly(0o600),
+        single_link: true,
+        max_len: MAX_STACK,
+    };
+    let (blob, _) = read_private_at(dir, OsStr::new(STACK_NAME), &rules).ok()?;
+    let (files, specs) = parse_stack(&blob, build, service)?;
+    let mut stamps = Vec::with_capacity(files.len());
+    let mut enc = Vec::with_capacity(128);
+    for (path, was) in files {
+        let now = stamp::of_path(Path::new(OsStr::from_bytes(path)))?;
+        enc.clear();
+        now.encode(&mut enc);
+        if enc != was {
+            return None;
+        }
+        stamps.push(now);
+    }
+    Some((stamps, specs))
+}
+
+/// Write the stack memo (atomically). A failure only costs the next
+/// call a walk.
+fn remember(dir: BorrowedFd<'_>, build: &[u8; 32], service: &str, stack: &Stack) {
+    let blob = stack_bytes(build, service, stack);
+    let _ = replace_at(dir, OsStr::new(STACK_NAME), &blob, &Replace::SCRATCH);
 }
 
 /// Whether the entries pam_unix sees for `user` are the files' own: NSS

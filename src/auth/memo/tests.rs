@@ -144,3 +144,96 @@ fn the_key_changes_with_every_input() {
     assert_ne!(k, key(&build, 1000, "alice", 20_000, &t), "inode");
     assert_ne!(k, key(&build, 1000, "alice", 20_000, &[]), "a file fewer");
 }
+
+#[test]
+fn a_stack_memo_is_read_back_only_for_its_build_and_service() {
+    let build = [7u8; 32];
+    let stack: Stack = (
+        vec![stamp::sample(1, 0xEF53), stamp::sample(2, 0xEF53)],
+        vec!["pam_unix.so".into(), "/lib/security/pam_deny.so".into()],
+    );
+    let blob = stack_bytes(&build, "belladonna", &stack);
+    let (files, specs) = parse_stack(&blob, &build, "belladonna").expect("read back");
+    assert_eq!(specs, stack.1);
+    assert_eq!(files.len(), 2);
+    for ((path, enc), s) in files.iter().zip(&stack.0) {
+        let mut want = Vec::new();
+        s.encode(&mut want);
+        assert_eq!((*path, *enc), (s.path.as_slice(), want.as_slice()));
+    }
+    assert!(
+        parse_stack(&blob, &[8u8; 32], "belladonna").is_none(),
+        "build"
+    );
+    assert!(parse_stack(&blob, &build, "sudo").is_none(), "service");
+    for n in 0..blob.len() {
+        assert!(
+            parse_stack(&blob[..n], &build, "belladonna").is_none(),
+            "{n} bytes"
+        );
+    }
+    for i in 0..blob.len() {
+        let mut d = blob.clone();
+        d[i] ^= 1;
+        assert!(parse_stack(&d, &build, "belladonna").is_none(), "byte {i}");
+    }
+}
+
+/// The stack memo on real files: read back while every file keeps its
+/// stamp; a changed, replaced or removed file, or a memo that is not
+/// root's 0600 file, is a walk (`None`).
+#[test]
+fn a_stack_memo_stands_only_while_its_files_keep_their_stamps() {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("SKIPPED a_stack_memo_stands_only_while_its_files_keep_their_stamps: needs root");
+        return;
+    }
+    let d = std::env::temp_dir().join(format!("bd-stack-memo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir(&d).unwrap();
+    let (a, b) = (d.join("belladonna"), d.join("common-account"));
+    std::fs::write(&a, "@include common-account\n").unwrap();
+    std::fs::write(&b, "account required pam_unix.so\n").unwrap();
+    let state = std::fs::File::open(&d).unwrap();
+    let dir = state.as_fd();
+    let build = [7u8; 32];
+    let stamped = |p: &Path| stamp::read_stamped(p, MAX_CONF).unwrap().1;
+    let stack: Stack = (vec![stamped(&a), stamped(&b)], vec!["pam_unix.so".into()]);
+    assert!(recall(dir, &build, "belladonna").is_none(), "no memo yet");
+    remember(dir, &build, "belladonna", &stack);
+    let memo = d.join(STACK_NAME);
+    assert_eq!(recall(dir, &build, "belladonna"), Some(stack.clone()));
+    assert!(recall(dir, &build, "sudo").is_none(), "another service");
+
+    // The included file changes (same size, new ctime): a walk.
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&b, "account required pam_warn.so\n").unwrap();
+    assert!(
+        recall(dir, &build, "belladonna").is_none(),
+        "changed include"
+    );
+    let stack: Stack = (vec![stamped(&a), stamped(&b)], vec!["pam_warn.so".into()]);
+    remember(dir, &build, "belladonna", &stack);
+    assert_eq!(recall(dir, &build, "belladonna"), Some(stack));
+    // Replaced by a rename (another inode), then removed: a walk.
+    std::fs::write(d.join("new"), "@include common-account\n").unwrap();
+    std::fs::rename(d.join("new"), &a).unwrap();
+    assert!(recall(dir, &build, "belladonna").is_none(), "replaced");
+    let stack: Stack = (vec![stamped(&a), stamped(&b)], vec!["pam_warn.so".into()]);
+    remember(dir, &build, "belladonna", &stack);
+    assert!(recall(dir, &build, "belladonna").is_some());
+    std::fs::set_permissions(&memo, std::fs::Permissions::from_mode(0o644)).unwrap();
+    assert!(
+        recall(dir, &build, "belladonna").is_none(),
+        "memo mode 0644"
+    );
+    std::fs::set_permissions(&memo, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::remove_file(&b).unwrap();
+    assert!(
+        recall(dir, &build, "belladonna").is_none(),
+        "removed include"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
