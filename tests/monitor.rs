@@ -602,10 +602,28 @@ fn require_tty() {
     );
     let rej = env.audit_events("reject");
     assert_eq!(rej[0]["reason"], "no terminal (require_tty)");
+    assert_eq!(rej[0]["ttyname"], Value::Null, "no terminal, no ttyname");
     let out = drive(&env, "run", &["--", "/usr/bin/stty", "size"]);
     assert!(
         out.stdout_str().contains("33 111") && out.stdout_str().contains("RC=0"),
         "{out}"
+    );
+    // The record names the session's terminal: the one tty(1) names on
+    // the command's stdin (the driver's pty), found through /dev/tty and
+    // TIOCGDEV (src/identity.rs controlling_tty_dev).
+    let out = drive(&env, "run", &["--", "/bin/sh", "-c", "tty"]);
+    let s = out.stdout_str();
+    let pts = s
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("/dev/pts/"))
+        .unwrap_or_else(|| panic!("tty names the pty: {out}"));
+    let acc = env.audit_events("accept");
+    assert_eq!(
+        acc.last().unwrap()["ttyname"],
+        pts,
+        "{:#}",
+        acc.last().unwrap()
     );
 }
 
