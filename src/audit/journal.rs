@@ -237,17 +237,18 @@ fn entry_at(v: &LineView<'_>, h: Option<&[u8; 32]>, prio: Option<u8>) -> Entry {
     e
 }
 
-/// Send one entry; on failure the MESSAGE line goes to syslog.
-fn deliver(e: &Entry, prio: u8, fallback: &str) {
+/// Send one entry; on failure the line `fallback` makes goes to syslog
+/// (made only then: on a host with journald it is never needed).
+fn deliver(e: &Entry, prio: u8, fallback: impl FnOnce() -> String) {
     if journald::send(e).is_err() {
-        super::syslog::syslog_line(prio, fallback);
+        super::syslog::syslog_line(prio, &fallback());
     }
 }
 
 /// Send the entry of a parsed record whose `h` is `h`.
 fn deliver_view(v: &LineView<'_>, h: &[u8; 32]) {
-    let fallback = format!("{} [seq {} h {}]", human(v), v.seq, hex(h));
-    deliver(&entry_for(v, Some(h)), incident(v).1, &fallback);
+    let fallback = || format!("{} [seq {} h {}]", human(v), v.seq, hex(h));
+    deliver(&entry_for(v, Some(h)), incident(v).1, fallback);
 }
 
 /// Copy a record appended as `a` to journald (and its recovery record,
@@ -320,7 +321,7 @@ fn forward_recovery(
     let line = with_epoch(line, epoch);
     let body = line.strip_suffix(b"\n").unwrap_or(&line);
     let Ok(v) = LineView::parse(body) else { return };
-    deliver(&entry_for(&v, None), priority::WARNING, &human(&v));
+    deliver(&entry_for(&v, None), priority::WARNING, || human(&v));
 }
 
 /// Copy a monitored command's `exit` record to journald, after it is
