@@ -183,12 +183,39 @@ fn components(path: &Path) -> Result<Vec<&OsStr>, SecureFsError> {
     Ok(out)
 }
 
-/// Open an absolute directory path, checking `/` and every component on
-/// the way (root-owned, not group/world-writable, no symlinks).
-pub fn open_trusted_dir(path: &Path) -> Result<OwnedFd, SecureFsError> {
-    let parts = components(path)?;
+/// `/` for a walk: opened once per process and kept (close-on-exec, so
+/// a command never inherits it), checked at every walk on the kept fd
+/// (root-owned, not group/world-writable, and still the directory first
+/// opened: the monitor closes every fd it does not name, and a number
+/// closed under us may since name another file: tests/monitor.rs fails
+/// without that check, the exit record's walk starting from a stranger).
+/// One `fstat` per walk instead of an open, an `fstat` and a close.
+enum Root {
+    Kept(BorrowedFd<'static>),
+    Fresh(OwnedFd),
+}
+
+impl Root {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Root::Kept(fd) => *fd,
+            Root::Fresh(fd) => fd.as_fd(),
+        }
+    }
+}
+
+fn root_dir() -> Result<Root, SecureFsError> {
+    static ROOT: std::sync::OnceLock<(OwnedFd, u64, u64)> = std::sync::OnceLock::new();
     let root = Path::new("/");
-    let mut fd = nix::fcntl::open(
+    if let Some((fd, dev, ino)) = ROOT.get()
+        && let Ok(st) = fstat(fd)
+        && is_dir(&st)
+        && (st.st_dev, st.st_ino) == (*dev, *ino)
+    {
+        check_trusted(root, &st)?;
+        return Ok(Root::Kept(fd.as_fd()));
+    }
+    let fd = nix::fcntl::open(
         root,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
@@ -196,12 +223,34 @@ pub fn open_trusted_dir(path: &Path) -> Result<OwnedFd, SecureFsError> {
     .map_err(|e| io(root, "open", e))?;
     let st = fstat(&fd).map_err(|e| io(root, "fstat", e))?;
     check_trusted(root, &st)?;
+    if ROOT.get().is_some() {
+        // The kept one no longer names `/`: this walk uses its own.
+        return Ok(Root::Fresh(fd));
+    }
+    // A concurrent first walk may have kept its own: either is `/`.
+    let (fd, _, _) = ROOT.get_or_init(|| (fd, st.st_dev, st.st_ino));
+    Ok(Root::Kept(fd.as_fd()))
+}
+
+/// Open an absolute directory path, checking `/` and every component on
+/// the way (root-owned, not group/world-writable, no symlinks).
+pub fn open_trusted_dir(path: &Path) -> Result<OwnedFd, SecureFsError> {
+    let parts = components(path)?;
+    let root = root_dir()?;
+    let mut fd: Option<OwnedFd> = None;
     let mut shown = PathBuf::from("/");
     for p in parts {
         shown.push(p);
-        fd = open_subdir(fd.as_fd(), p, &shown)?;
+        let below = fd.as_ref().map_or(root.fd(), |f| f.as_fd());
+        fd = Some(open_subdir(below, p, &shown)?);
     }
-    Ok(fd)
+    match (fd, root) {
+        (Some(fd), _) | (None, Root::Fresh(fd)) => Ok(fd),
+        (None, Root::Kept(fd)) => fd.try_clone_to_owned().map_err(|e| {
+            let errno = nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EBADF));
+            io(Path::new("/"), "dup", errno)
+        }),
+    }
 }
 
 /// Like [`open_trusted_dir`], but creates the last component with `mode`
