@@ -214,10 +214,10 @@ pub fn check_environment() -> Result<(), HygieneError> {
 /// What the caller had, to hand back to the command.
 #[derive(Debug, Clone)]
 pub struct Saved {
-    /// The caller's limits to put back (soft, hard): all of
-    /// [`SAVED_LIMITS`], or in the static bdexec only those it changes
-    /// ([`ONLY_OWN_CHANGES`]).
-    rlimits: Vec<(Resource, u64, u64)>,
+    /// The caller's limits (soft, hard): all of [`SAVED_LIMITS`], or in
+    /// the static bdexec only those it may change ([`ONLY_OWN_CHANGES`]),
+    /// each with whether it must be put back (see [`Limit`]).
+    rlimits: Vec<Limit>,
     umask: Mode,
 }
 
@@ -315,31 +315,53 @@ fn ignore_write_signals() {
     set_disposition(libc::SIGXFSZ, Disposition::Ignore);
 }
 
+/// One of the caller's limits as [`sanitize`] found it.
+#[derive(Debug, Clone, Copy)]
+struct Limit {
+    r: Resource,
+    /// The caller's soft limit (RLIMIT_STACK: from before
+    /// [`raise_stack_limit`]).
+    soft: u64,
+    hard: u64,
+    /// The soft limit in force when it was read.
+    now: u64,
+    /// Whether the command must get it back: bdexec set it, or it is not
+    /// the caller's any more (RLIMIT_STACK).
+    changed: bool,
+}
+
 /// The limits the privileged part works with: [`RAISED`] at their hard
-/// maximum, no core file.
-fn raise_limits(known: &[(Resource, u64, u64)]) -> Result<(), HygieneError> {
-    // The hard limits just read (`known`), else read now.
-    let hard_of = |r: Resource| match known.iter().find(|(k, _, _)| *k == r) {
-        Some(&(_, _, hard)) => Some(hard),
-        None => getrlimit(r).ok().map(|(_, hard)| hard),
+/// maximum, no core file. A limit already so is not set again (most of
+/// them are unlimited on a stock host), and is then not put back either
+/// ([`Limit::changed`]); `known` are the limits just read, the others
+/// are read now.
+fn raise_limits(known: &mut [Limit]) -> Result<(), HygieneError> {
+    let mut raise = |r: Resource, want: fn(u64) -> u64| -> Result<(), nix::Error> {
+        let found = known.iter_mut().find(|l| l.r == r);
+        let (now, hard) = match &found {
+            Some(l) => (l.now, l.hard),
+            None => getrlimit(r)?,
+        };
+        if now == want(hard) {
+            return Ok(());
+        }
+        if let Some(l) = found {
+            l.changed = true;
+        }
+        setrlimit(r, want(hard), hard)
     };
     for r in RAISED {
-        if let Some(hard) = hard_of(r) {
-            let _ = setrlimit(r, hard, hard);
-        }
+        let _ = raise(r, |hard| hard);
     }
-    if let Some(hard) = hard_of(Resource::RLIMIT_CORE) {
-        setrlimit(Resource::RLIMIT_CORE, 0, hard)
-            .map_err(|e| HygieneError::Setup(format!("RLIMIT_CORE: {}", e.desc())))?;
-    }
-    Ok(())
+    raise(Resource::RLIMIT_CORE, |_| 0)
+        .map_err(|e| HygieneError::Setup(format!("RLIMIT_CORE: {}", e.desc())))
 }
 
 /// After a hand-off to the twin failed (src/exec/twin.rs): the limits,
 /// signal dispositions and umask of [`sanitize`] again, to refuse and
 /// record.
 pub fn resume_after_twin() {
-    let _ = raise_limits(&[]);
+    let _ = raise_limits(&mut []);
     ignore_write_signals();
     umask(Mode::from_bits_truncate(0o022));
 }
@@ -378,15 +400,21 @@ pub fn sanitize() -> Result<Saved, HygieneError> {
         if ONLY_OWN_CHANGES && !changed_here(r) {
             continue;
         }
-        if let Ok((soft, hard)) = getrlimit(r) {
+        if let Ok((now, hard)) = getrlimit(r) {
             let soft = match (r, CALLER_STACK_SOFT.get()) {
                 (Resource::RLIMIT_STACK, Some(caller)) => *caller,
-                _ => soft,
+                _ => now,
             };
-            rlimits.push((r, soft, hard));
+            rlimits.push(Limit {
+                r,
+                soft,
+                hard,
+                now,
+                changed: soft != now,
+            });
         }
     }
-    raise_limits(&rlimits)?;
+    raise_limits(&mut rlimits)?;
     let old_umask = umask(Mode::from_bits_truncate(0o022));
     if let Ok(p) = nix::sys::personality::get()
         && !p.is_empty()
@@ -412,10 +440,7 @@ impl Saved {
 
     /// The caller's soft limit of `r`, when it was read.
     pub fn caller_soft(&self, r: Resource) -> Option<u64> {
-        self.rlimits
-            .iter()
-            .find(|(saved, _, _)| *saved == r)
-            .map(|(_, soft, _)| *soft)
+        self.rlimits.iter().find(|l| l.r == r).map(|l| l.soft)
     }
 
     /// The caller's umask.
@@ -427,8 +452,16 @@ impl Saved {
     /// policy's, default SIGPIPE/SIGXFSZ. Errors are reported, and the
     /// caller `_exit`s: nothing half-prepared runs.
     pub fn restore_for_target(&self, policy_umask: u32) -> Result<(), HygieneError> {
-        for &(r, soft, hard) in &self.rlimits {
-            setrlimit(r, soft, hard).map_err(|errno| HygieneError::Restore { limit: r, errno })?;
+        // The static bdexec sets no limit but its own (ONLY_OWN_CHANGES):
+        // one it left as it was is still the caller's. The twin puts every
+        // one back (PAM modules may set limits).
+        for l in self
+            .rlimits
+            .iter()
+            .filter(|l| l.changed || !ONLY_OWN_CHANGES)
+        {
+            setrlimit(l.r, l.soft, l.hard)
+                .map_err(|errno| HygieneError::Restore { limit: l.r, errno })?;
         }
         umask(Mode::from_bits_truncate(
             self.umask.bits() | (policy_umask & 0o777),
