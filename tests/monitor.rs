@@ -609,8 +609,8 @@ fn require_tty() {
         "{out}"
     );
     // The record names the session's terminal: the one tty(1) names on
-    // the command's stdin (the driver's pty), found through /dev/tty and
-    // TIOCGDEV (src/identity.rs controlling_tty_dev).
+    // the command's stdin (the driver's pty), from /proc/self/stat's
+    // tty_nr (src/identity.rs controlling_tty_dev).
     let out = drive(&env, "run", &["--", "/bin/sh", "-c", "tty"]);
     let s = out.stdout_str();
     let pts = s

@@ -45,18 +45,3 @@ pub fn session_of(fd: impl AsFd) -> nix::Result<libc::pid_t> {
     };
     Errno::result(r).map(|_| sid)
 }
-
-/// `TIOCGDEV`: the device number (the kernel's `new_encode_dev`, as
-/// /proc's `tty_nr`) of the terminal behind `fd`.
-pub fn device_of(fd: impl AsFd) -> nix::Result<u32> {
-    let mut dev: libc::c_uint = 0;
-    // SAFETY: TIOCGDEV writes one unsigned int we own.
-    let r = unsafe {
-        libc::ioctl(
-            fd.as_fd().as_raw_fd(),
-            libc::TIOCGDEV,
-            &mut dev as *mut libc::c_uint,
-        )
-    };
-    Errno::result(r).map(|_| dev)
-}
