@@ -977,6 +977,23 @@ fn load_with(
     })
 }
 
+/// For the fuzz target `policy_piece` (fuzz/README.md): `b` read as a
+/// parsed piece of the policy file `file`, and that piece written again.
+/// `None` when `b` is not a piece; when it is, the form being canonical,
+/// the bytes written are `b` itself.
+#[doc(hidden)]
+pub fn piece_round_trip(b: &[u8], file: &Path) -> Option<(PolicyFragment, Vec<u8>)> {
+    let f = wire::decode(b, file)?;
+    let again = wire::encode(&f);
+    Some((f, again))
+}
+
+/// The binary form of the piece parsed from `text` (fuzz seeds, tests).
+#[doc(hidden)]
+pub fn piece_bytes(text: &str, file: &Path) -> Result<Vec<u8>, PolicyError> {
+    parse_policy(text, file).map(|f| wire::encode(&f))
+}
+
 /// For tests and tools: the installed policy's cache path.
 pub fn path() -> PathBuf {
     Path::new(crate::base::paths::RUN_DIR).join(CACHE_NAME)

@@ -43,11 +43,12 @@ pub(super) fn encode(f: &PolicyFragment) -> Vec<u8> {
 }
 
 /// The piece `b` holds, its own file being `file`; `None` when `b` is not
-/// exactly one piece.
+/// exactly one piece of that file (a piece names its own file by
+/// reference, so one naming another is not one [`encode`] writes).
 pub(super) fn decode(b: &[u8], file: &std::path::Path) -> Option<PolicyFragment> {
     let mut r = Rd { b, pos: 0, file };
     let f = PolicyFragment::get(&mut r)?;
-    (r.pos == b.len()).then_some(f)
+    (r.pos == b.len() && f.file == file).then_some(f)
 }
 
 struct Wr<'a> {
@@ -600,6 +601,23 @@ preserve_env = true
             file: Path::new(FILE),
         };
         assert_eq!(r.count(), None);
+    }
+
+    /// Found by the fuzz target `policy_piece`: a piece whose own file is
+    /// spelled out as another (here the empty path) was read, and wrote
+    /// back differently. A piece names its own file by reference only.
+    #[test]
+    fn a_piece_of_another_file_is_refused() {
+        let mut b = vec![1, 0];
+        b.extend_from_slice(&[0; 13]);
+        b.extend_from_slice(&[1, 4, 0, 0, 1, 0, 0, 0, 0, 0]);
+        assert_eq!(decode(&b, Path::new(FILE)), None);
+        // The same piece naming its file by reference reads, and writes
+        // back to the same bytes.
+        let mut own = vec![0];
+        own.extend_from_slice(&b[2..]);
+        let f = decode(&own, Path::new(FILE)).expect("the same piece, of its own file");
+        assert_eq!(encode(&f), own);
     }
 
     #[test]
