@@ -26,6 +26,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use crate::base::atomic_file::{Replace, replace_at};
+use crate::base::framing::{Reader, put_bytes, put_u32};
 use crate::base::secure_fs::{FileOwner, ModeRule, PrivateRead, read_private_at};
 use crate::policy::stamp::{self, Stamp};
 
@@ -281,24 +282,21 @@ fn libpam_stamp() -> Option<Stamp> {
 /// running, a module or include the parser does not know, a file
 /// missing, changed in the last 3 s or on a file system whose times are
 /// not the local kernel's).
-pub fn probe(service: &str, uid: u32, user: &str, dir: Option<BorrowedFd<'_>>) -> Option<[u8; 32]> {
+pub fn probe(service: &str, uid: u32, user: &str, dir: BorrowedFd<'_>) -> Option<[u8; 32]> {
     let t0 = stamp::now();
     if crate::identity::nscd_running() {
         return None;
     }
     let build = crate::policy::cache::build_identity();
-    let recalled = dir.and_then(|d| recall(d, &build, service));
-    let (mut stamps, specs) = match recalled {
+    let (mut stamps, specs) = match recall(dir, &build, service) {
         Some(stack) => {
             crate::base::testhook::point("account-stack-recalled");
             stack
         }
         None => {
             let stack = walk_stack(service)?;
-            if let Some(d) = dir
-                && stamp::settled(&stack.0, t0)
-            {
-                remember(d, &build, service, &stack);
+            if stamp::settled(&stack.0, t0) {
+                remember(dir, &build, service, &stack);
             }
             stack
         }
@@ -372,26 +370,20 @@ const STACK_MAGIC: &[u8; 8] = b"BDASv001";
 /// Largest stack memo read.
 const MAX_STACK: u64 = 64 * 1024;
 
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(&(b.len() as u32).to_le_bytes());
-    out.extend_from_slice(b);
-}
-
-/// The stack memo's bytes: magic, the build, the service, the files
-/// (path, encoded stamp), the modules, then BLAKE3 over all that.
+/// The stack memo's bytes: magic, the build, the service, the files'
+/// paths, their stamps ([`stamp::encode_all`]), the modules, then BLAKE3
+/// over all that.
 fn stack_bytes(build: &[u8; 32], service: &str, (stamps, specs): &Stack) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
     out.extend_from_slice(STACK_MAGIC);
     out.extend_from_slice(build);
     put_bytes(&mut out, service.as_bytes());
-    out.extend_from_slice(&(stamps.len() as u32).to_le_bytes());
+    put_u32(&mut out, stamps.len() as u32);
     for s in stamps {
         put_bytes(&mut out, &s.path);
-        let mut enc = Vec::with_capacity(80);
-        s.encode(&mut enc);
-        put_bytes(&mut out, &enc);
     }
-    out.extend_from_slice(&(specs.len() as u32).to_le_bytes());
+    put_bytes(&mut out, &stamp::encode_all(stamps));
+    put_u32(&mut out, specs.len() as u32);
     for m in specs {
         put_bytes(&mut out, m.as_bytes());
     }
@@ -400,28 +392,9 @@ fn stack_bytes(build: &[u8; 32], service: &str, (stamps, specs): &Stack) -> Vec<
     out
 }
 
-/// A reader over a stack memo's bytes.
-struct Rd<'a>(&'a [u8]);
-
-impl<'a> Rd<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        let (head, rest) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = rest;
-        Some(head)
-    }
-    fn u32(&mut self) -> Option<usize> {
-        let w: [u8; 4] = self.take(4)?.try_into().ok()?;
-        Some(u32::from_le_bytes(w) as usize)
-    }
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let n = self.u32()?;
-        self.take(n)
-    }
-}
-
-/// What a stack memo records: each file's path and encoded stamp, and
-/// the modules.
-type Recorded<'a> = (Vec<(&'a [u8], &'a [u8])>, Vec<String>);
+/// What a stack memo records: the files' paths, their encoded stamps,
+/// and the modules.
+type Recorded<'a> = (Vec<&'a [u8]>, &'a [u8], Vec<String>);
 
 /// What the stack memo `blob` holds for `build` and `service`. `None`
 /// when it is damaged, or of another build or service.
@@ -430,23 +403,24 @@ fn parse_stack<'a>(blob: &'a [u8], build: &[u8; 32], service: &str) -> Option<Re
     if blake3::hash(body).as_bytes() != sum {
         return None;
     }
-    let mut r = Rd(body);
+    let mut r = Reader::new(body);
     let ours =
-        r.take(8)? == STACK_MAGIC && r.take(32)? == build && r.bytes()? == service.as_bytes();
+        r.slice(8)? == STACK_MAGIC && r.arr()? == *build && r.bytes_slice()? == service.as_bytes();
     if !ours {
         return None;
     }
-    let n = r.u32()?;
-    let mut files = Vec::with_capacity(n.min(64));
+    let n = r.u32()? as usize;
+    let mut paths = Vec::with_capacity(n.min(64));
     for _ in 0..n {
-        files.push((r.bytes()?, r.bytes()?));
+        paths.push(r.bytes_slice()?);
     }
-    let n = r.u32()?;
+    let stamps = r.bytes_slice()?;
+    let n = r.u32()? as usize;
     let mut specs = Vec::with_capacity(n.min(64));
     for _ in 0..n {
-        specs.push(String::from_utf8(r.bytes()?.to_vec()).ok()?);
+        specs.push(String::from_utf8(r.bytes_slice()?.to_vec()).ok()?);
     }
-    r.0.is_empty().then_some((files, specs))
+    r.at_end().then_some((paths, stamps, specs))
 }
 
 /// The stack the memo in `dir` holds for `build` and `service`, when
@@ -462,19 +436,12 @@ fn recall(dir: BorrowedFd<'_>, build: &[u8; 32], service: &str) -> Option<Stack>
         max_len: MAX_STACK,
     };
     let (blob, _) = read_private_at(dir, OsStr::new(STACK_NAME), &rules).ok()?;
-    let (files, specs) = parse_stack(&blob, build, service)?;
-    let mut stamps = Vec::with_capacity(files.len());
-    let mut enc = Vec::with_capacity(128);
-    for (path, was) in files {
-        let now = stamp::of_path(Path::new(OsStr::from_bytes(path)))?;
-        enc.clear();
-        now.encode(&mut enc);
-        if enc != was {
-            return None;
-        }
-        stamps.push(now);
-    }
-    Some((stamps, specs))
+    let (paths, was, specs) = parse_stack(&blob, build, service)?;
+    let stamps = paths
+        .iter()
+        .map(|p| stamp::of_path(Path::new(OsStr::from_bytes(p))))
+        .collect::<Option<Vec<Stamp>>>()?;
+    (stamp::encode_all(&stamps) == was).then_some((stamps, specs))
 }
 
 /// Write the stack memo (atomically). A failure only costs the next

@@ -9,6 +9,7 @@ pub mod atomic_file;
 pub mod bounded_read;
 pub mod deadline_lock;
 pub mod escape;
+pub mod framing;
 pub mod hex;
 pub mod paths;
 pub mod procfs;

@@ -246,10 +246,7 @@ pub fn open_trusted_dir(path: &Path) -> Result<OwnedFd, SecureFsError> {
     }
     match (fd, root) {
         (Some(fd), _) | (None, Root::Fresh(fd)) => Ok(fd),
-        (None, Root::Kept(fd)) => fd.try_clone_to_owned().map_err(|e| {
-            let errno = nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EBADF));
-            io(Path::new("/"), "dup", errno)
-        }),
+        (None, Root::Kept(fd)) => nix::unistd::dup(fd).map_err(|e| io(Path::new("/"), "dup", e)),
     }
 }
 

@@ -449,7 +449,7 @@ fn account(ctx: &Ctx, policy: &Policy, state_dir: &OwnedFd) -> Result<(), AuthSt
     // USER_ACCT record to the kernel audit (docs/pam.md).
     let key = memo_dir
         .filter(|_| uid != 0)
-        .and_then(|d| memo::probe(&service, uid, user, Some(d)));
+        .and_then(|d| memo::probe(&service, uid, user, d));
     if let (Some(dir), Some(k)) = (memo_dir, &key)
         && memo::contains(dir, k)
     {
@@ -466,7 +466,7 @@ fn account(ctx: &Ctx, policy: &Policy, state_dir: &OwnedFd) -> Result<(), AuthSt
         Ok(()) | Err(pam::AuthError::PasswordExpired) => {
             // Remembered only when nothing changed while PAM ran.
             if let (Some(dir), Some(k), true) = (memo_dir, key, files)
-                && memo::probe(&service, uid, user, Some(dir)) == Some(k)
+                && memo::probe(&service, uid, user, dir) == Some(k)
             {
                 memo::insert(dir, &k);
             }

@@ -48,6 +48,7 @@
 #![forbid(unsafe_code)]
 
 use crate::base::atomic_file::{Replace, replace_at};
+use crate::base::framing::{Reader, Span, put_bytes, put_u32};
 use crate::base::secure_fs::{
     FileOwner, ModeRule, PrivateError, PrivateRead, open_private_at, read_private_at,
     read_private_fd,
@@ -197,15 +198,6 @@ fn chunk_ranges(text: &str, lines: &[u32]) -> Option<Vec<(usize, usize, u32)>> {
     Some(out)
 }
 
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_u32(out, b.len() as u32);
-    out.extend_from_slice(b);
-}
-
 /// The pieces of a policy as text: per file (path, base, cuts), per rule
 /// (file, line, text).
 struct Pieces {
@@ -218,9 +210,6 @@ struct Pieces {
 /// so far (cumulative). A base line `u` was line `u + removed` of the
 /// file, for the last cut with `line <= u`.
 type Cuts = Vec<(u32, u32)>;
-
-/// A byte range in the blob.
-type Span = (usize, usize);
 
 /// A base's line back on its file's own lines.
 fn orig(cuts: &Cuts, line: u32) -> u32 {
@@ -474,35 +463,6 @@ pub struct Compiled {
     keys: (usize, usize),
 }
 
-struct Rd<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl Rd<'_> {
-    fn take(&mut self, n: usize) -> Option<(usize, usize)> {
-        let end = self.pos.checked_add(n)?;
-        if end > self.b.len() {
-            return None;
-        }
-        let r = (self.pos, end);
-        self.pos = end;
-        Some(r)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        let (s, e) = self.take(4)?;
-        Some(u32::from_le_bytes(self.b[s..e].try_into().ok()?))
-    }
-    fn arr(&mut self) -> Option<[u8; 32]> {
-        let (s, e) = self.take(32)?;
-        self.b[s..e].try_into().ok()
-    }
-    fn bytes(&mut self) -> Option<(usize, usize)> {
-        let n = self.u32()? as usize;
-        self.take(n)
-    }
-}
-
 impl Compiled {
     /// Check and index a blob: magic, checksum, structure (every range in
     /// bounds, pieces UTF-8, rule numbers in range). `None` = corrupt.
@@ -519,7 +479,7 @@ impl Compiled {
         if !body.starts_with(MAGIC) || (hash && blake3::hash(body).as_bytes() != sum) {
             return None;
         }
-        let mut r = Rd {
+        let mut r = Reader {
             b: body,
             pos: MAGIC.len(),
         };

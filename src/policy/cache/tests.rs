@@ -494,3 +494,34 @@ fn a_large_blob_is_hashed_once_then_vouched_for_by_its_memo() {
     assert!(matches!(read_at(fd.as_fd(), later()), Err(Stale::Corrupt)));
     let _ = std::fs::remove_dir_all(d);
 }
+
+/// The fuzz target `policy_piece` starts from pieces in the current
+/// binary form: each seed named for an example policy is that policy's
+/// piece as [`piece_bytes`] writes it today (a change of the form must
+/// rewrite the seeds with it), and every seed reads back to itself.
+#[test]
+fn the_fuzz_seeds_are_pieces_of_this_form() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = Path::new("/etc/belladonna/policy.toml");
+    let mut named = 0;
+    for e in std::fs::read_dir(root.join("fuzz/corpus/policy_piece")).unwrap() {
+        let seed_path = e.unwrap().path();
+        let seed = std::fs::read(&seed_path).unwrap();
+        let (_, again) = piece_round_trip(&seed, file)
+            .unwrap_or_else(|| panic!("{} is not a piece", seed_path.display()));
+        assert_eq!(again, seed, "{}", seed_path.display());
+        let stem = seed_path.file_name().unwrap().to_str().unwrap();
+        let policy = root.join("policies").join(format!("{stem}.toml"));
+        if let Ok(text) = std::fs::read_to_string(&policy) {
+            named += 1;
+            assert_eq!(
+                piece_bytes(&text, file).unwrap(),
+                seed,
+                "rewrite {} with policy::cache::piece_bytes of {}",
+                seed_path.display(),
+                policy.display()
+            );
+        }
+    }
+    assert!(named >= 5, "the example policies' seeds are there");
+}
