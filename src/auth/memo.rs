@@ -366,7 +366,7 @@ fn module_of(spec: &str) -> Option<(PathBuf, Stamp)> {
 /// and parsing them (the policy cache's stamp rule, src/policy/stamp.rs:
 /// a settled file with the same stamp holds the same bytes).
 pub const STACK_NAME: &str = "account.stack";
-const STACK_MAGIC: &[u8; 8] = b"BDASv001";
+const STACK_MAGIC: &[u8; 8] = b"BDASv002";
 /// Largest stack memo read.
 const MAX_STACK: u64 = 64 * 1024;
 
