@@ -14,6 +14,7 @@ use std::os::fd::BorrowedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+pub mod files;
 pub mod groups_memo;
 pub mod nss;
 

@@ -197,6 +197,83 @@ fn nss_sources_after_files_go_to_the_twin() {
     env.assert_verify_ok("nss hand-offs");
 }
 
+/// The static bdexec reads clean /etc/passwd and /etc/shadow itself
+/// (src/identity/files.rs): a memoised call makes no glibc NSS lookup at
+/// all, and an account it reads as expired is refused there too. A file
+/// glibc reads another way (here a shell with a colon: glibc takes the
+/// rest of the line) is left to glibc, whose answer the call then uses.
+#[test]
+fn clean_account_files_are_read_without_glibc_nss() {
+    let _serial = serial();
+    let env = test_env!("clean_account_files_are_read_without_glibc_nss");
+    env.policy(
+        &POLICY
+            .replace("MEMO", "true")
+            .replace("[defaults]\n", "[defaults]\npam_account = false\n"),
+    );
+    nsswitch(&env, "files", "files");
+    std::thread::sleep(SETTLE);
+    // The first call writes root's group memo (glibc's getgrouplist).
+    let call = |what: &str| {
+        let (glibc, o) = without_twin(&env, || {
+            env.bdexec_static("bob")
+                .args(["/usr/bin/id", "-u"])
+                .run_through_pause("glibc-nss-confined")
+        });
+        o.expect_stdout("0\n", what);
+        glibc
+    };
+    call("the memo's first call");
+    assert!(!call("memoised"), "clean files: no glibc NSS");
+
+    let passwd_path = env.etc("passwd");
+    let clean = fs::read_to_string(&passwd_path).unwrap();
+    let odd: String = clean
+        .lines()
+        .map(|l| match l.strip_prefix("bob:") {
+            Some(rest) => format!("bob:{rest}:odd\n"),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(odd, clean, "bob has a passwd line");
+    write_mode(&passwd_path, odd.as_bytes(), 0o644);
+    assert!(
+        call("an odd line: glibc"),
+        "an odd passwd line: glibc answers"
+    );
+    let accepts = env.audit_events("accept");
+    assert_eq!(accepts.len(), 3, "{accepts:?}");
+    assert!(
+        accepts.iter().all(|a| a["submituser"] == "bob"),
+        "glibc and bdexec name the caller alike: {accepts:?}"
+    );
+    write_mode(&passwd_path, clean.as_bytes(), 0o644);
+
+    let shadow_path = env.etc("shadow");
+    let shadow = fs::read_to_string(&shadow_path).unwrap();
+    let expired: String = shadow
+        .lines()
+        .map(|l| match l.strip_prefix("bob:") {
+            Some(rest) => {
+                let mut f: Vec<&str> = rest.split(':').collect();
+                f[6] = "1"; // expired on 1970-01-02
+                format!("bob:{}\n", f.join(":"))
+            }
+            None => format!("{l}\n"),
+        })
+        .collect();
+    assert_ne!(expired, shadow, "bob has a shadow entry");
+    write_mode(&shadow_path, expired.as_bytes(), 0o640);
+    let (glibc, o) = without_twin(&env, || {
+        env.bdexec_static("bob")
+            .args(["/usr/bin/id", "-u"])
+            .run_through_pause("glibc-nss-confined")
+    });
+    o.expect_refusal(1, "expired, read by bdexec");
+    assert!(o.stderr_str().contains("expired"), "{o}");
+    assert!(!glibc, "the shadow file is clean: no glibc NSS\n{o}");
+}
+
 /// The twin gets the caller's argv, environment, rlimits and umask: the
 /// command's view through the twin is the same as without it.
 #[test]

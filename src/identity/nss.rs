@@ -20,13 +20,24 @@
 //!   (root's list comes from the group memo instead, src/identity/
 //!   groups_memo.rs).
 //!
+//! Within that reach the static bdexec reads /etc/passwd and /etc/shadow
+//! itself when they are *clean* (src/identity/files.rs: files that glibc's
+//! `files` parser reads one way, and then the same entries), and asks
+//! glibc otherwise. glibc's NSS is confined (`__nss_configure_lookup`,
+//! which reads and parses nsswitch.conf once more) only before the first
+//! lookup glibc makes, and every glibc lookup here goes through
+//! `glibc_confined`; a stock host's call makes none (docs/
+//! performance.md, session 16).
+//!
 //! The dynamically linked bdexec (and bdctl) never configure anything
 //! here, and each lookup is the plain NSS call.
 #![forbid(unsafe_code)]
 
 use super::IdentityError;
+use super::files;
 use nix::unistd::{Gid, Group, Uid, User};
-use std::ffi::CStr;
+use std::ffi::{CStr, CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
 
 /// What a lookup of the static bdexec may do.
@@ -105,21 +116,28 @@ pub fn reach_of(nsswitch: &str) -> Reach {
     }
 }
 
-/// For the static bdexec, once, before its first lookup: keep NSS to the
-/// built-in `files` source, and hand lookups beyond it to the twin
+/// For the static bdexec, once, before its first lookup: keep its
+/// lookups to the `files` source, and hand lookups beyond it to the twin
 /// through `to_twin`.
 pub fn confine_static(to_twin: ToTwin) {
-    let mut reach = match super::nsswitch() {
+    let reach = match super::nsswitch() {
         Some((t, _)) if !super::nscd_running() => reach_of(t),
         _ => Reach::Twin,
     };
-    let dbs: [&CStr; 4] = [c"passwd", c"group", c"initgroups", c"shadow"];
-    for db in dbs {
-        if crate::sys::nss::configure_lookup(db, c"files").is_err() {
-            reach = Reach::Twin;
-        }
-    }
     let _ = CONFINED.set((reach, to_twin));
+}
+
+/// Whether glibc's NSS is kept to its built-in `files` source, in the
+/// static bdexec: done once, before glibc's first lookup. `false` when
+/// glibc refused a database (that lookup then goes to the twin).
+fn glibc_confined() -> bool {
+    static DONE: OnceLock<bool> = OnceLock::new();
+    *DONE.get_or_init(|| {
+        crate::base::testhook::point("glibc-nss-confined");
+        let dbs: [&CStr; 4] = [c"passwd", c"group", c"initgroups", c"shadow"];
+        dbs.iter()
+            .all(|db| crate::sys::nss::configure_lookup(db, c"files").is_ok())
+    })
 }
 
 /// A database NSS is asked.
@@ -147,22 +165,75 @@ fn beyond_files(to_twin: ToTwin, why: &str) -> IdentityError {
     IdentityError::Twin(to_twin(why))
 }
 
-/// One lookup in `db` (`find`): in the static bdexec, the twin for
-/// everything under [`Reach::Twin`], else `files`' answer, or the twin
-/// for what `files` does not know when another source could know it.
+/// One lookup in `db`. In the static bdexec: the twin for everything
+/// under [`Reach::Twin`]; else the answer of `own` (bdexec's reading of
+/// a clean file, `None` when it does not read it) or of glibc's `files`
+/// source (`find`); and the twin for what `files` does not know when
+/// another source could know it.
 fn lookup<T>(
     db: Db,
     why: impl Fn() -> String,
+    own: impl FnOnce() -> Option<Option<T>>,
     find: impl FnOnce() -> nix::Result<Option<T>>,
 ) -> Result<Option<T>, IdentityError> {
-    let confined = CONFINED.get().copied();
-    if let Some((Reach::Twin, to_twin)) = confined {
+    let failed = |e: nix::Error| IdentityError::Lookup(format!("{}: {}", why(), e.desc()));
+    let Some(&(reach, to_twin)) = CONFINED.get() else {
+        return find().map_err(failed);
+    };
+    if reach == Reach::Twin {
         return Err(beyond_files(to_twin, &why()));
     }
-    match (find(), confined) {
-        (Ok(None), Some((reach, to_twin))) if reach.more(db) => Err(beyond_files(to_twin, &why())),
-        (found, _) => found.map_err(|e| IdentityError::Lookup(format!("{}: {}", why(), e.desc()))),
+    let found = match own() {
+        Some(found) => Ok(found),
+        None if glibc_confined() => find(),
+        None => return Err(beyond_files(to_twin, &why())),
+    };
+    match found {
+        Ok(None) if reach.more(db) => Err(beyond_files(to_twin, &why())),
+        found => found.map_err(failed),
     }
+}
+
+/// A database file as the static bdexec reads it itself: `None` when it
+/// cannot be read or is too large (glibc then reads it, and says why).
+fn read_db(path: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).ok()?;
+    let mut text = Vec::with_capacity(8192);
+    file.take(files::MAX_FILE + 1).read_to_end(&mut text).ok()?;
+    (text.len() as u64 <= files::MAX_FILE).then_some(text)
+}
+
+/// The first /etc/passwd entry `pick` takes, read by bdexec itself:
+/// `None` when the file is not clean or not readable.
+fn own_user(pick: impl Fn(&files::PwEntry<'_>) -> bool) -> Option<Option<User>> {
+    let text = read_db("/etc/passwd")?;
+    let entries = files::passwd(&text)?;
+    match entries.iter().find(|e| pick(e)) {
+        None => Some(None),
+        Some(e) => Some(Some(User {
+            name: e.name.to_owned(),
+            passwd: CString::new(e.passwd).ok()?,
+            uid: Uid::from_raw(e.uid),
+            gid: Gid::from_raw(e.gid),
+            gecos: CString::new(e.gecos).ok()?,
+            dir: OsStr::from_bytes(e.dir).into(),
+            shell: OsStr::from_bytes(e.shell).into(),
+        })),
+    }
+}
+
+/// The `sp_expire` of `name`'s /etc/shadow entry, read by bdexec itself
+/// (see [`own_user`]).
+fn own_expire_day(name: &[u8]) -> Option<Option<i64>> {
+    let text = read_db("/etc/shadow")?;
+    let entries = files::shadow(&text)?;
+    Some(
+        entries
+            .iter()
+            .find(|e| e.name.as_bytes() == name)
+            .map(|e| e.expire),
+    )
 }
 
 /// A lookup whose failure only leaves a name out (the caller's name,
@@ -180,6 +251,7 @@ pub fn user_by_uid(uid: u32) -> Result<Option<User>, IdentityError> {
     lookup(
         Db::Passwd,
         || format!("the user database entry of uid {uid}"),
+        || own_user(|e| e.uid == uid),
         || User::from_uid(Uid::from_raw(uid)),
     )
 }
@@ -189,6 +261,7 @@ pub fn user_by_name(name: &str) -> Result<Option<User>, IdentityError> {
     lookup(
         Db::Passwd,
         || format!("the user database entry of {name}"),
+        || own_user(|e| e.name == name),
         || User::from_name(name),
     )
 }
@@ -198,6 +271,7 @@ pub fn group_by_gid(gid: u32) -> Result<Option<Group>, IdentityError> {
     lookup(
         Db::Group,
         || format!("the group database entry of gid {gid}"),
+        || None,
         || Group::from_gid(Gid::from_raw(gid)),
     )
 }
@@ -207,6 +281,7 @@ pub fn group_by_name(name: &str) -> Result<Option<Group>, IdentityError> {
     lookup(
         Db::Group,
         || format!("the group database entry of {name}"),
+        || None,
         || Group::from_name(name),
     )
 }
@@ -217,6 +292,7 @@ pub fn shadow_expire_day(name: &CStr, shown: &str) -> Result<Option<i64>, Identi
     lookup(
         Db::Shadow,
         || format!("the shadow entry of {shown}"),
+        || own_expire_day(name.to_bytes()),
         || crate::sys::shadow::expire_day(name),
     )
 }
@@ -226,7 +302,7 @@ pub fn shadow_expire_day(name: &CStr, shown: &str) -> Result<Option<i64>, Identi
 pub fn group_list(name: &CStr, shown: &str, gid: u32) -> Result<Vec<Gid>, IdentityError> {
     let why = || format!("the groups of {shown}");
     if let Some((reach, to_twin)) = CONFINED.get().copied()
-        && reach.more(Db::Group)
+        && (reach.more(Db::Group) || !glibc_confined())
     {
         return Err(beyond_files(to_twin, &why()));
     }

@@ -29,3 +29,101 @@ pub fn configure_lookup(database: &CStr, line: &CStr) -> nix::Result<()> {
         Err(nix::Error::EINVAL)
     }
 }
+
+/// One passwd entry as glibc's parser read it: name, password, uid, gid,
+/// gecos, home, shell.
+pub type GlibcPw = (Vec<u8>, Vec<u8>, u32, u32, Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// The entries glibc reads from a passwd file's `text`, in order:
+/// `fgetpwent_r` on an in-memory stream, the `files` source's own line
+/// reader and parser. The reference that src/identity/files.rs is
+/// checked against (its unit tests, the `nss_files` fuzz target).
+#[doc(hidden)]
+pub fn glibc_passwd(text: &[u8]) -> nix::Result<Vec<GlibcPw>> {
+    glibc_entries(text, |stream, buf, out| {
+        // SAFETY: passwd is a plain C struct; all zeroes is a valid value.
+        let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: `stream` is a live read stream, `pw` and `found` are
+        // live locals, `buf` has `buf.len()` writable bytes.
+        let rc =
+            unsafe { libc::fgetpwent_r(stream, &mut pw, buf.as_mut_ptr(), buf.len(), &mut found) };
+        if rc != 0 || found.is_null() {
+            return rc.max(libc::ENOENT);
+        }
+        // SAFETY: on success glibc set every string field to a NUL-
+        // terminated string in `buf`, alive until `buf` changes.
+        let bytes = |p: *const libc::c_char| unsafe { CStr::from_ptr(p) }.to_bytes().to_vec();
+        out.push((
+            bytes(pw.pw_name),
+            bytes(pw.pw_passwd),
+            pw.pw_uid,
+            pw.pw_gid,
+            bytes(pw.pw_gecos),
+            bytes(pw.pw_dir),
+            bytes(pw.pw_shell),
+        ));
+        0
+    })
+}
+
+/// The (name, `sp_expire`) of every entry glibc reads from a shadow
+/// file's `text`, in order (`fgetspent_r`; see [`glibc_passwd`]).
+#[doc(hidden)]
+pub fn glibc_shadow(text: &[u8]) -> nix::Result<Vec<(Vec<u8>, i64)>> {
+    glibc_entries(text, |stream, buf, out| {
+        // SAFETY: spwd is a plain C struct; all zeroes is a valid value.
+        let mut sp: libc::spwd = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::spwd = std::ptr::null_mut();
+        // SAFETY: as in glibc_passwd.
+        let rc =
+            unsafe { libc::fgetspent_r(stream, &mut sp, buf.as_mut_ptr(), buf.len(), &mut found) };
+        if rc != 0 || found.is_null() {
+            return rc.max(libc::ENOENT);
+        }
+        // SAFETY: as in glibc_passwd.
+        let name = unsafe { CStr::from_ptr(sp.sp_namp) }.to_bytes().to_vec();
+        out.push((name, sp.sp_expire));
+        0
+    })
+}
+
+/// Read entries with `next` (0 for one more, ENOENT at the end, another
+/// errno for a failure) from a read stream over `text`.
+fn glibc_entries<T>(
+    text: &[u8],
+    next: impl Fn(*mut libc::FILE, &mut [libc::c_char], &mut Vec<T>) -> libc::c_int,
+) -> nix::Result<Vec<T>> {
+    let mut out = Vec::new();
+    if text.is_empty() {
+        // fmemopen refuses an empty buffer; glibc reads no entry from it.
+        return Ok(out);
+    }
+    // A line never needs more than the whole text, plus room for glibc's
+    // alignment of its fields.
+    let mut buf = vec![0 as libc::c_char; text.len() + 1024];
+    // SAFETY: `text` is valid for `text.len()` bytes and outlives the
+    // stream, which is closed below; "r" never writes to it.
+    let stream = unsafe {
+        libc::fmemopen(
+            text.as_ptr() as *mut libc::c_void,
+            text.len(),
+            c"r".as_ptr(),
+        )
+    };
+    if stream.is_null() {
+        return Err(nix::Error::last());
+    }
+    let rc = loop {
+        match next(stream, &mut buf, &mut out) {
+            0 => continue,
+            rc => break rc,
+        }
+    };
+    // SAFETY: `stream` came from fmemopen and is closed once.
+    unsafe { libc::fclose(stream) };
+    match rc {
+        libc::ENOENT => Ok(out),
+        e => Err(nix::Error::from_raw(e)),
+    }
+}
