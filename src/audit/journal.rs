@@ -22,7 +22,9 @@
 //! When journald does not take the entry (absent, full, refused), the
 //! MESSAGE line with seq and hash goes to syslog on `/dev/log`, also
 //! without blocking; when that fails too, nothing more: the file is the
-//! durable record, the journal its copy.
+//! durable record, the journal its copy. Whether journald (else syslog)
+//! listens is asked first, by connecting: with neither, nothing is
+//! encoded or built.
 #![forbid(unsafe_code)]
 
 use super::chain::{GENESIS, hex};
@@ -237,18 +239,49 @@ fn entry_at(v: &LineView<'_>, h: Option<&[u8; 32]>, prio: Option<u8>) -> Entry {
     e
 }
 
-/// Send one entry; on failure the line `fallback` makes goes to syslog
-/// (made only then: on a host with journald it is never needed).
-fn deliver(e: &Entry, prio: u8, fallback: impl FnOnce() -> String) {
-    if journald::send(e).is_err() {
-        super::syslog::syslog_line(prio, &fallback());
-    }
+/// Where this process's copies go: journald when it listens, else the
+/// syslog daemon. Opened before anything is encoded or built: a host
+/// with neither spends one failed connect each, and builds nothing.
+enum Sink {
+    Journal(journald::Journal),
+    Syslog(super::syslog::Syslog),
 }
 
-/// Send the entry of a parsed record whose `h` is `h`.
-fn deliver_view(v: &LineView<'_>, h: &[u8; 32]) {
-    let fallback = || format!("{} [seq {} h {}]", human(v), v.seq, hex(h));
-    deliver(&entry_for(v, Some(h)), incident(v).1, fallback);
+impl Sink {
+    fn open() -> Option<Sink> {
+        Sink::open_at(
+            std::path::Path::new(journald::SOCKET),
+            std::path::Path::new(super::syslog::DEV_LOG),
+        )
+    }
+
+    fn open_at(journal: &std::path::Path, syslog: &std::path::Path) -> Option<Sink> {
+        match journald::Journal::connect_to(journal) {
+            Ok(j) => Some(Sink::Journal(j)),
+            Err(_) => super::syslog::Syslog::connect_to(syslog)
+                .ok()
+                .map(Sink::Syslog),
+        }
+    }
+
+    /// Send the entry `entry` makes; when journald refuses it, or is not
+    /// there, the line `fallback` makes goes to syslog.
+    fn deliver(&self, entry: impl FnOnce() -> Entry, prio: u8, fallback: impl FnOnce() -> String) {
+        match self {
+            Sink::Journal(j) => {
+                if j.send(&entry()).is_err() {
+                    super::syslog::syslog_line(prio, &fallback());
+                }
+            }
+            Sink::Syslog(s) => s.send(prio, &fallback()),
+        }
+    }
+
+    /// Send the entry of a parsed record whose `h` is `h`.
+    fn deliver_view(&self, v: &LineView<'_>, h: &[u8; 32]) {
+        let fallback = || format!("{} [seq {} h {}]", human(v), v.seq, hex(h));
+        self.deliver(|| entry_for(v, Some(h)), incident(v).1, fallback);
+    }
 }
 
 /// Copy a record appended as `a` to journald (and its recovery record,
@@ -256,8 +289,10 @@ fn deliver_view(v: &LineView<'_>, h: &[u8; 32]) {
 /// the record is durable and the lock released. Never blocks, never
 /// fails the caller.
 pub fn forward(rec: &Record<'_>, a: &Appended) {
+    let Some(sink) = Sink::open() else { return };
     if let Some(t) = &a.recovered {
         forward_recovery(
+            &sink,
             a.seq.saturating_sub(1),
             t,
             rec.time,
@@ -286,7 +321,7 @@ pub fn forward(rec: &Record<'_>, a: &Appended) {
     encode_record(&mut line, rec, a.seq, &GENESIS);
     let line = with_epoch(line, a.epoch);
     if let Ok(v) = LineView::parse(line.strip_suffix(b"\n").unwrap_or(&line)) {
-        deliver_view(&v, &a.h);
+        sink.deliver_view(&v, &a.h);
     }
 }
 
@@ -309,6 +344,7 @@ fn with_epoch(line: Vec<u8>, epoch: Option<u64>) -> Vec<u8> {
 /// Copy a recovery record (seq `seq`, covering `t`) to journald. Its
 /// BD_HASH is not known to the writer's caller: it is left out.
 fn forward_recovery(
+    sink: &Sink,
     seq: u64,
     t: &Torn,
     time: SystemTime,
@@ -321,17 +357,18 @@ fn forward_recovery(
     let line = with_epoch(line, epoch);
     let body = line.strip_suffix(b"\n").unwrap_or(&line);
     let Ok(v) = LineView::parse(body) else { return };
-    deliver(&entry_for(&v, None), priority::WARNING, || human(&v));
+    sink.deliver(|| entry_for(&v, None), priority::WARNING, || human(&v));
 }
 
 /// Copy a monitored command's `exit` record to journald, after it is
 /// durable and the lock released (src/exec/monitor/).
 pub fn forward_exit(rec: &ExitRecord<'_>, a: &Appended) {
+    let Some(sink) = Sink::open() else { return };
     let mut line = Vec::with_capacity(512);
     encode_exit_keyed(&mut line, rec, a.seq, &GENESIS, None);
     let line = with_epoch(line, a.epoch);
     if let Ok(v) = LineView::parse(line.strip_suffix(b"\n").unwrap_or(&line)) {
-        deliver_view(&v, &a.h);
+        sink.deliver_view(&v, &a.h);
     }
 }
 
@@ -340,6 +377,7 @@ pub fn forward_exit(rec: &ExitRecord<'_>, a: &Appended) {
 /// released). A seal line is short: the last 64 KiB hold it.
 pub fn forward_last(file: &std::fs::File, seq: u64) {
     use std::os::unix::fs::FileExt;
+    let Some(sink) = Sink::open() else { return };
     let Ok(len) = file.metadata().map(|m| m.len()) else {
         return;
     };
@@ -357,7 +395,7 @@ pub fn forward_last(file: &std::fs::File, seq: u64) {
         None => return,
     };
     match LineView::parse(line) {
-        Ok(v) if v.seq == seq => deliver_view(&v, &v.h),
+        Ok(v) if v.seq == seq => sink.deliver_view(&v, &v.h),
         _ => {}
     }
 }
@@ -405,6 +443,48 @@ mod tests {
 
     fn get<'a>(f: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
         f.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    }
+
+    /// journald first, syslog when journald does not listen, nothing
+    /// (and nothing built) when neither does; through syslog the record's
+    /// line carries its seq and hash.
+    #[test]
+    fn the_sink_is_journald_else_syslog_else_none() {
+        use std::os::unix::net::UnixDatagram;
+        let d = tempfile::tempdir().expect("tempdir");
+        let (jp, sp) = (d.path().join("journal"), d.path().join("log"));
+        assert!(Sink::open_at(&jp, &sp).is_none(), "neither listens");
+        let syslog = UnixDatagram::bind(&sp).expect("bind syslog");
+        let sink = Sink::open_at(&jp, &sp).expect("syslog listens");
+        assert!(matches!(sink, Sink::Syslog(_)));
+        let argv = [b"id".to_vec()];
+        let r = sample(&argv);
+        let mut line = Vec::new();
+        let h = encode_record(&mut line, &r, 9, &GENESIS);
+        let v = LineView::parse(&line[..line.len() - 1]).expect("parse");
+        sink.deliver_view(&v, &h);
+        let mut buf = [0u8; 4096];
+        let n = syslog.recv(&mut buf).expect("the line");
+        let got = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(got.starts_with("<86>bdexec["), "{got}");
+        assert!(got.ends_with(&format!("[seq 9 h {}]", hex(&h))), "{got}");
+        // No entry is built for syslog: the closure must not run.
+        sink.deliver(|| panic!("an entry built for syslog"), 6, || "x".into());
+        let n = syslog.recv(&mut buf).expect("x");
+        assert!(buf[..n].ends_with(b"]: x"), "{:?}", &buf[..n]);
+
+        let journal = UnixDatagram::bind(&jp).expect("bind journal");
+        let sink = Sink::open_at(&jp, &sp).expect("journald listens");
+        assert!(matches!(sink, Sink::Journal(_)));
+        sink.deliver_view(&v, &h);
+        let n = journal.recv(&mut buf).expect("the entry");
+        let f = crate::audit::journald::tests_parse(&buf[..n]);
+        assert!(f.iter().any(|(k, v)| k == "BD_SEQ" && v == b"9"), "{f:?}");
+        syslog.set_nonblocking(true).expect("nonblocking");
+        assert!(
+            syslog.recv(&mut buf).is_err(),
+            "journald took it: no syslog line"
+        );
     }
 
     #[test]

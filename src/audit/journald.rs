@@ -10,8 +10,9 @@
 //! anyway (uppercase ASCII, digits, `_`, not starting with `_` or a digit,
 //! at most 64 bytes) and drops a field with an invalid name.
 //!
-//! Sending: one non-blocking datagram (`MSG_DONTWAIT`) to
-//! [`SOCKET`]. When the datagram is too large for the socket (EMSGSIZE,
+//! Sending: a non-blocking socket connected to [`SOCKET`] ([`Journal`]:
+//! the connect tells whether journald listens before anything is built),
+//! then one datagram. When the datagram is too large for the socket (EMSGSIZE,
 //! ENOBUFS) the entry goes into a sealed memfd whose descriptor is passed
 //! with `SCM_RIGHTS` in an empty datagram, as `sd_journal_sendv` does;
 //! journald only accepts a memfd sealed against writes and resizes. A
@@ -105,22 +106,50 @@ pub enum Sent {
     Memfd,
 }
 
+/// A socket connected to a listening journald: the cheap first step,
+/// taken before an entry is built, so a host without journald builds
+/// none (src/audit/journal.rs).
+#[derive(Debug)]
+pub struct Journal {
+    sock: UnixDatagram,
+}
+
+impl Journal {
+    /// Connect to the journald listening at `socket` (non-blocking):
+    /// fails at once when none does (ENOENT, ECONNREFUSED).
+    pub fn connect_to(socket: &Path) -> io::Result<Journal> {
+        let sock = UnixDatagram::unbound()?;
+        sock.set_nonblocking(true)?;
+        sock.connect(socket)?;
+        Ok(Journal { sock })
+    }
+
+    /// [`Journal::connect_to`] the system journal ([`SOCKET`]).
+    pub fn connect() -> io::Result<Journal> {
+        Journal::connect_to(Path::new(SOCKET))
+    }
+
+    /// Send `e` without blocking: one datagram, or a sealed memfd when
+    /// the datagram is too large.
+    pub fn send(&self, e: &Entry) -> io::Result<Sent> {
+        if e.len() > MAX_ENTRY {
+            return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
+        }
+        match self.sock.send(e.bytes()) {
+            Ok(_) => Ok(Sent::Datagram),
+            Err(err) if matches!(err.raw_os_error(), Some(libc::EMSGSIZE | libc::ENOBUFS)) => {
+                let fd = sealed_memfd(e.bytes())?;
+                send_fd(&self.sock, &fd)?;
+                Ok(Sent::Memfd)
+            }
+            Err(err) => Err(err),
+        }
+    }
+}
+
 /// Send `e` to the journald listening at `socket` without blocking.
 pub fn send_to(e: &Entry, socket: &Path) -> io::Result<Sent> {
-    if e.len() > MAX_ENTRY {
-        return Err(io::Error::from_raw_os_error(libc::EMSGSIZE));
-    }
-    let sock = UnixDatagram::unbound()?;
-    sock.set_nonblocking(true)?;
-    match sock.send_to(e.bytes(), socket) {
-        Ok(_) => Ok(Sent::Datagram),
-        Err(err) if matches!(err.raw_os_error(), Some(libc::EMSGSIZE | libc::ENOBUFS)) => {
-            let fd = sealed_memfd(e.bytes())?;
-            send_fd(&sock, socket, &fd)?;
-            Ok(Sent::Memfd)
-        }
-        Err(err) => Err(err),
-    }
+    Journal::connect_to(socket)?.send(e)
 }
 
 /// [`send_to`] the system journal ([`SOCKET`]).
@@ -152,18 +181,17 @@ fn sealed_memfd(data: &[u8]) -> io::Result<OwnedFd> {
     Ok(OwnedFd::from(f))
 }
 
-/// An empty datagram to `path` carrying `fd` (SCM_RIGHTS), non-blocking
-/// (no iovec: an empty datagram, as journal-send.c sends).
-fn send_fd(sock: &UnixDatagram, path: &Path, fd: &OwnedFd) -> io::Result<()> {
+/// An empty datagram on the connected `sock` carrying `fd` (SCM_RIGHTS),
+/// non-blocking (no iovec: an empty datagram, as journal-send.c sends).
+fn send_fd(sock: &UnixDatagram, fd: &OwnedFd) -> io::Result<()> {
     use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
-    let addr = UnixAddr::new(path)?;
     let fds = [fd.as_raw_fd()];
-    sendmsg(
+    sendmsg::<UnixAddr>(
         sock.as_raw_fd(),
         &[] as &[io::IoSlice<'_>],
         &[ControlMessage::ScmRights(&fds)],
         MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
-        Some(&addr),
+        None,
     )?;
     Ok(())
 }

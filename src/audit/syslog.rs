@@ -12,23 +12,42 @@ pub const DEV_LOG: &str = "/dev/log";
 /// authpriv.
 pub const FACILITY: u8 = 10;
 
-/// One RFC 3164 line `<PRI>bdexec[PID]: MSG` (facility authpriv,
-/// severity `prio`) to [`DEV_LOG`], without blocking; dropped when no
-/// syslog daemon takes it. `msg` is escaped (one line, no control
-/// characters).
-pub fn syslog_line(prio: u8, msg: &str) {
-    syslog_line_to(std::path::Path::new(DEV_LOG), prio, msg);
+/// A socket connected to the syslog daemon on [`DEV_LOG`]
+/// (non-blocking): taken before a line is made, so a host without one
+/// makes none.
+#[derive(Debug)]
+pub struct Syslog {
+    sock: UnixDatagram,
 }
 
-fn syslog_line_to(socket: &std::path::Path, prio: u8, msg: &str) {
-    let text = crate::base::escape::display(msg.as_bytes());
-    let pri = u32::from(FACILITY) * 8 + u32::from(prio & 7);
-    let line = format!("<{pri}>bdexec[{}]: {text}", std::process::id());
-    let Ok(sock) = UnixDatagram::unbound() else {
-        return;
-    };
-    if sock.set_nonblocking(true).is_ok() {
-        let _ = sock.send_to(line.as_bytes(), socket);
+impl Syslog {
+    /// Connect to [`DEV_LOG`]; fails at once when no daemon listens.
+    pub fn connect() -> std::io::Result<Syslog> {
+        Syslog::connect_to(std::path::Path::new(DEV_LOG))
+    }
+
+    pub(crate) fn connect_to(socket: &std::path::Path) -> std::io::Result<Syslog> {
+        let sock = UnixDatagram::unbound()?;
+        sock.set_nonblocking(true)?;
+        sock.connect(socket)?;
+        Ok(Syslog { sock })
+    }
+
+    /// One RFC 3164 line `<PRI>bdexec[PID]: MSG` (facility authpriv,
+    /// severity `prio`), without blocking; dropped when the daemon does
+    /// not take it. `msg` is escaped (one line, no control characters).
+    pub fn send(&self, prio: u8, msg: &str) {
+        let text = crate::base::escape::display(msg.as_bytes());
+        let pri = u32::from(FACILITY) * 8 + u32::from(prio & 7);
+        let line = format!("<{pri}>bdexec[{}]: {text}", std::process::id());
+        let _ = self.sock.send(line.as_bytes());
+    }
+}
+
+/// [`Syslog::send`] on a new connection; nothing when no daemon listens.
+pub fn syslog_line(prio: u8, msg: &str) {
+    if let Ok(s) = Syslog::connect() {
+        s.send(prio, msg);
     }
 }
 
@@ -41,7 +60,9 @@ mod tests {
         let d = tempfile::tempdir().expect("tempdir");
         let p = d.path().join("log");
         let rx = UnixDatagram::bind(&p).expect("bind");
-        syslog_line_to(&p, 2, "accept #3\nforged line\x1b");
+        Syslog::connect_to(&p)
+            .expect("connect")
+            .send(2, "accept #3\nforged line\x1b");
         let mut buf = [0u8; 256];
         let n = rx.recv(&mut buf).expect("recv");
         let got = std::str::from_utf8(&buf[..n]).expect("utf8");
