@@ -17,10 +17,12 @@
 //!   numbers are plain decimal digits that fit their field without any
 //!   conversion (empty, for the shadow numbers glibc allows empty).
 //!
-//! Every other file is left to glibc whole: the caller falls back to the
-//! NSS call for any lookup, never to a guess. In a clean file both
-//! readers take every entry line, and the same fields from it, so the
-//! first match by name or id is the entry glibc's lookup returns. The
+//! Every other line is left to glibc: a lookup that meets one before its
+//! match falls back to the NSS call, never to a guess. On clean lines
+//! both readers take every entry line, and the same fields from it, so
+//! the first match by name or id is the entry glibc's lookup returns
+//! (and, as glibc, a lookup stops at its match: a large file costs no
+//! more than glibc's reading of it). The
 //! unit tests below check that against glibc's own parser
 //! (`fgetpwent_r`, `fgetspent_r`: the same reader and parser as the
 //! `files` source), and the fuzz target `nss_files` does for any bytes.
@@ -62,30 +64,43 @@ pub fn name_ok(name: &[u8]) -> bool {
     }
 }
 
-/// The entry lines of a clean file with `N` fields per line, split at
-/// `:`; `None` when some line is not clean for this shape.
-fn entries<const N: usize>(text: &[u8]) -> Option<Vec<[&[u8]; N]>> {
-    let mut out = Vec::new();
+/// The entry lines of a file with `N` fields per line, in order, split
+/// at `:`: `None` for a line that is not clean for this shape (a reader
+/// must stop there: glibc may read that line as any entry).
+fn lines<const N: usize>(text: &[u8]) -> impl Iterator<Item = Option<[&[u8]; N]>> {
     // A last line without its newline is a line too (fgets returns it).
     let body = text.strip_suffix(b"\n").unwrap_or(text);
-    for line in body.split(|b| *b == b'\n') {
-        if line.is_empty() || line[0] == b'#' {
-            continue;
+    body.split(|b| *b == b'\n')
+        .filter(|line| !line.is_empty() && line[0] != b'#')
+        .map(|line| {
+            if line.iter().any(|b| *b < 0x20 || *b == 0x7f) {
+                return None;
+            }
+            let mut fields = line.split(|b| *b == b':');
+            let mut entry: [&[u8]; N] = [&[]; N];
+            for slot in entry.iter_mut() {
+                *slot = fields.next()?;
+            }
+            (fields.next().is_none() && name_ok(entry[0])).then_some(entry)
+        })
+}
+
+/// The first entry `pick` takes, reading as glibc's lookup does (line
+/// by line, the first match wins): `Some(None)` when a clean file has
+/// none, `None` when a line that is not clean comes first (the lookup is
+/// then glibc's). The lines after a match are not read, as glibc does
+/// not read them.
+fn find<T>(
+    entries: impl Iterator<Item = Option<T>>,
+    pick: impl Fn(&T) -> bool,
+) -> Option<Option<T>> {
+    for e in entries {
+        let e = e?;
+        if pick(&e) {
+            return Some(Some(e));
         }
-        if line.iter().any(|b| *b < 0x20 || *b == 0x7f) {
-            return None;
-        }
-        let mut fields = line.split(|b| *b == b':');
-        let mut entry: [&[u8]; N] = [&[]; N];
-        for slot in entry.iter_mut() {
-            *slot = fields.next()?;
-        }
-        if fields.next().is_some() || !name_ok(entry[0]) {
-            return None;
-        }
-        out.push(entry);
     }
-    Some(out)
+    Some(None)
 }
 
 /// A number of 1 to `digits` decimal digits, at most `max`.
@@ -102,81 +117,148 @@ fn name_of(field: &[u8]) -> Option<&str> {
     std::str::from_utf8(field).ok()
 }
 
-/// The entries of /etc/passwd's text, `None` when it is not clean.
-pub fn passwd(text: &[u8]) -> Option<Vec<PwEntry<'_>>> {
+/// /etc/passwd's entries, in order; `None` for a line that is not clean.
+fn passwd_entries(text: &[u8]) -> impl Iterator<Item = Option<PwEntry<'_>>> {
     let id = |f: &[u8]| number(f, 10, u64::from(u32::MAX)).and_then(|v| u32::try_from(v).ok());
-    entries::<7>(text)?
-        .into_iter()
-        .map(|[name, passwd, uid, gid, gecos, dir, shell]| {
-            Some(PwEntry {
-                name: name_of(name)?,
-                passwd,
-                uid: id(uid)?,
-                gid: id(gid)?,
-                gecos,
-                dir,
-                shell,
-            })
+    lines::<7>(text).map(move |line| {
+        let [name, passwd, uid, gid, gecos, dir, shell] = line?;
+        Some(PwEntry {
+            name: name_of(name)?,
+            passwd,
+            uid: id(uid)?,
+            gid: id(gid)?,
+            gecos,
+            dir,
+            shell,
         })
-        .collect()
+    })
 }
 
-/// The entries of /etc/shadow's text, `None` when it is not clean. Its
-/// six numbers (last change, min, max, warn, inactive, expire) and the
-/// flag may each be empty or up to 9 digits (under 2^31: glibc's `int`
-/// conversion changes nothing).
-pub fn shadow(text: &[u8]) -> Option<Vec<SpEntry<'_>>> {
+/// /etc/shadow's entries, in order; `None` for a line that is not clean.
+/// Its six numbers (last change, min, max, warn, inactive, expire) and
+/// the flag may each be empty or up to 9 digits (under 2^31: glibc's
+/// `int` conversion changes nothing).
+fn shadow_entries(text: &[u8]) -> impl Iterator<Item = Option<SpEntry<'_>>> {
     // Some(None): empty.
     let num = |f: &[u8]| match f {
         [] => Some(None),
         f => number(f, 9, u64::MAX).map(Some),
     };
-    entries::<9>(text)?
-        .into_iter()
-        .map(|[name, _passwd, nums @ ..]| {
-            let mut values = [None; 7];
-            for (v, f) in values.iter_mut().zip(nums) {
-                *v = num(f)?;
-            }
-            let expire = values[5].map_or(-1, |d| d as i64);
-            Some(SpEntry {
-                name: name_of(name)?,
-                expire,
-            })
+    lines::<9>(text).map(move |line| {
+        let [name, _passwd, nums @ ..] = line?;
+        let mut values = [None; 7];
+        for (v, f) in values.iter_mut().zip(nums) {
+            *v = num(f)?;
+        }
+        Some(SpEntry {
+            name: name_of(name)?,
+            expire: values[5].map_or(-1, |d| d as i64),
         })
-        .collect()
+    })
+}
+
+/// Every entry of /etc/passwd's text, `None` when it is not clean.
+pub fn passwd(text: &[u8]) -> Option<Vec<PwEntry<'_>>> {
+    passwd_entries(text).collect()
+}
+
+/// Every entry of /etc/shadow's text, `None` when it is not clean.
+pub fn shadow(text: &[u8]) -> Option<Vec<SpEntry<'_>>> {
+    shadow_entries(text).collect()
+}
+
+/// The first /etc/passwd entry `pick` takes (see [`find`]).
+pub fn find_passwd<'a>(
+    text: &'a [u8],
+    pick: impl Fn(&PwEntry<'a>) -> bool,
+) -> Option<Option<PwEntry<'a>>> {
+    find(passwd_entries(text), pick)
+}
+
+/// The first /etc/shadow entry named `name` (see [`find`]).
+pub fn find_shadow<'a>(text: &'a [u8], name: &[u8]) -> Option<Option<SpEntry<'a>>> {
+    find(shadow_entries(text), |e| e.name.as_bytes() == name)
+}
+
+/// One [`PwEntry`] in the form of `crate::sys::nss::glibc_passwd`.
+fn as_glibc(e: &PwEntry<'_>) -> crate::sys::nss::GlibcPw {
+    let f = |b: &[u8]| b.to_vec();
+    (
+        f(e.name.as_bytes()),
+        f(e.passwd),
+        e.uid,
+        e.gid,
+        f(e.gecos),
+        f(e.dir),
+        f(e.shell),
+    )
 }
 
 /// [`passwd`]'s entries in the form of `crate::sys::nss::glibc_passwd`,
 /// to compare them with glibc's (the unit tests, the fuzz target).
 #[doc(hidden)]
 pub fn passwd_as_glibc(text: &[u8]) -> Option<Vec<crate::sys::nss::GlibcPw>> {
-    let entries = passwd(text)?;
-    let own = |e: &PwEntry<'_>| {
-        let f = |b: &[u8]| b.to_vec();
-        (
-            f(e.name.as_bytes()),
-            f(e.passwd),
-            e.uid,
-            e.gid,
-            f(e.gecos),
-            f(e.dir),
-            f(e.shell),
-        )
-    };
-    Some(entries.iter().map(own).collect())
+    Some(passwd(text)?.iter().map(as_glibc).collect())
 }
 
 /// [`shadow`]'s entries in the form of `crate::sys::nss::glibc_shadow`.
 #[doc(hidden)]
 pub fn shadow_as_glibc(text: &[u8]) -> Option<Vec<(Vec<u8>, i64)>> {
-    let entries = shadow(text)?;
     Some(
-        entries
+        shadow(text)?
             .iter()
             .map(|e| (e.name.as_bytes().to_vec(), e.expire))
             .collect(),
     )
+}
+
+/// Check the lookups of `text` against the entries glibc reads from it
+/// (`glibc_pw`, `glibc_sp`: `crate::sys::nss::glibc_passwd` and
+/// `glibc_shadow`): for every name and uid glibc reads, a lookup that
+/// bdexec answers finds the first entry glibc reads with it, or, when
+/// bdexec answers "none", glibc reads none. `Err` names the first
+/// difference. For the unit tests and the fuzz target.
+#[doc(hidden)]
+pub fn check_lookups(
+    text: &[u8],
+    glibc_pw: &[crate::sys::nss::GlibcPw],
+    glibc_sp: &[(Vec<u8>, i64)],
+) -> Result<(), String> {
+    let lookups_pw = glibc_pw
+        .iter()
+        .map(|g| (g.0.clone(), None))
+        .chain(glibc_pw.iter().map(|g| (Vec::new(), Some(g.2))));
+    for (name, uid) in lookups_pw {
+        let same = |e: &PwEntry<'_>| match uid {
+            Some(u) => e.uid == u,
+            None => e.name.as_bytes() == name.as_slice(),
+        };
+        let first = glibc_pw.iter().find(|g| match uid {
+            // getpwuid skips compat entries.
+            Some(u) => g.2 == u && !g.0.starts_with(b"+") && !g.0.starts_with(b"-"),
+            None => g.0 == name,
+        });
+        match find_passwd(text, same) {
+            Some(found) if found.as_ref().map(as_glibc).as_ref() != first => {
+                return Err(format!(
+                    "passwd lookup {name:?} {uid:?}: {found:?} against {first:?}"
+                ));
+            }
+            _ => {}
+        }
+    }
+    for (name, _) in glibc_sp {
+        let first = glibc_sp.iter().find(|g| &g.0 == name).map(|g| g.1);
+        match find_shadow(text, name) {
+            Some(found) if found.map(|e| e.expire) != first => {
+                return Err(format!(
+                    "shadow lookup {name:?}: {found:?} against {first:?}"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

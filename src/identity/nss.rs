@@ -205,11 +205,11 @@ fn read_db(path: &str) -> Option<Vec<u8>> {
 }
 
 /// The first /etc/passwd entry `pick` takes, read by bdexec itself:
-/// `None` when the file is not clean or not readable.
+/// `None` when a line glibc may read otherwise comes first, or the file
+/// cannot be read.
 fn own_user(pick: impl Fn(&files::PwEntry<'_>) -> bool) -> Option<Option<User>> {
     let text = read_db("/etc/passwd")?;
-    let entries = files::passwd(&text)?;
-    match entries.iter().find(|e| pick(e)) {
+    match files::find_passwd(&text, pick)? {
         None => Some(None),
         Some(e) => Some(Some(User {
             name: e.name.to_owned(),
@@ -227,13 +227,7 @@ fn own_user(pick: impl Fn(&files::PwEntry<'_>) -> bool) -> Option<Option<User>> 
 /// (see [`own_user`]).
 fn own_expire_day(name: &[u8]) -> Option<Option<i64>> {
     let text = read_db("/etc/shadow")?;
-    let entries = files::shadow(&text)?;
-    Some(
-        entries
-            .iter()
-            .find(|e| e.name.as_bytes() == name)
-            .map(|e| e.expire),
-    )
+    Some(files::find_shadow(&text, name)?.map(|e| e.expire))
 }
 
 /// A lookup whose failure only leaves a name out (the caller's name,

@@ -1,6 +1,9 @@
 //! bdexec's reading of passwd and shadow text against glibc's own
 //! (`fgetpwent_r`, `fgetspent_r`: the `files` source's reader and parser).
-use super::{passwd, passwd_as_glibc as ours_pw, shadow, shadow_as_glibc as ours_sp};
+use super::{
+    check_lookups, find_passwd, find_shadow, passwd, passwd_as_glibc as ours_pw, shadow,
+    shadow_as_glibc as ours_sp,
+};
 use crate::sys::nss::{glibc_passwd, glibc_shadow};
 
 /// When bdexec reads `text`, glibc reads the same entries: whether
@@ -15,10 +18,12 @@ fn agree(text: &[u8]) -> (bool, bool) {
         assert_eq!(Ok(ours), glibc, "{:?}", String::from_utf8_lossy(text));
         true
     }
-    (
-        same(ours_pw(text), glibc_passwd(text), text),
-        same(ours_sp(text), glibc_shadow(text), text),
-    )
+    let (pw, sp) = (glibc_passwd(text), glibc_shadow(text));
+    if let (Ok(pw), Ok(sp)) = (&pw, &sp) {
+        let lookups = check_lookups(text, pw, sp);
+        assert_eq!(lookups, Ok(()), "{:?}", String::from_utf8_lossy(text));
+    }
+    (same(ours_pw(text), pw, text), same(ours_sp(text), sp, text))
 }
 
 const DEBIAN_PASSWD: &str = "root:x:0:0:root:/root:/bin/bash
@@ -173,6 +178,44 @@ fn glibc_agrees_on_every_combination() {
     }
     // The check is not vacuous: many of these are read.
     assert!(pw > 30 && sp > 30, "{pw} passwd and {sp} shadow files read");
+}
+
+/// A lookup reads as glibc does, line by line to its match: an odd line
+/// after the match does not matter, one before it leaves the lookup to
+/// glibc, and a miss needs every line clean.
+#[test]
+fn a_lookup_stops_at_its_match() {
+    let text = b"root:x:0:0:root:/root:/bin/bash\n bob:x:1:1::/:/bin/sh\ncarol:x:2:2::/:/bin/sh\n";
+    assert_eq!(passwd(text), None, "not clean as a whole");
+    let root = find_passwd(text, |e| e.name == "root");
+    assert_eq!(root.flatten().map(|e| e.uid), Some(0));
+    assert_eq!(
+        find_passwd(text, |e| e.uid == 0).flatten().map(|e| e.name),
+        Some("root")
+    );
+    assert_eq!(
+        find_passwd(text, |e| e.name == "carol"),
+        None,
+        "after the odd line"
+    );
+    assert_eq!(
+        find_passwd(text, |e| e.name == "nobody"),
+        None,
+        "a miss reads it all"
+    );
+    let clean = b"root:x:0:0:root:/root:/bin/bash\n";
+    assert_eq!(find_passwd(clean, |e| e.name == "nobody"), Some(None));
+    let shadow_text = b"root:*:19700:0:99999:7:::\nbob:*:1:0:99999:7::-1:\n";
+    assert_eq!(
+        find_shadow(shadow_text, b"root")
+            .flatten()
+            .map(|e| e.expire),
+        Some(-1)
+    );
+    assert_eq!(find_shadow(shadow_text, b"bob"), None);
+    assert_eq!(find_shadow(shadow_text, b"carol"), None);
+    agree(text);
+    agree(shadow_text);
 }
 
 #[test]
