@@ -31,7 +31,7 @@ pub fn configure_lookup(database: &CStr, line: &CStr) -> nix::Result<()> {
 }
 
 /// One passwd entry as glibc's parser read it: name, password, uid, gid,
-/// gecos, home, shell.
+/// gecos, home, shell (a field glibc left NULL is one NUL byte).
 pub type GlibcPw = (Vec<u8>, Vec<u8>, u32, u32, Vec<u8>, Vec<u8>, Vec<u8>);
 
 /// The entries glibc reads from a passwd file's `text`, in order:
@@ -51,9 +51,14 @@ pub fn glibc_passwd(text: &[u8]) -> nix::Result<Vec<GlibcPw>> {
         if rc != 0 || found.is_null() {
             return rc.max(libc::ENOENT);
         }
-        // SAFETY: on success glibc set every string field to a NUL-
-        // terminated string in `buf`, alive until `buf` changes.
-        let bytes = |p: *const libc::c_char| unsafe { CStr::from_ptr(p) }.to_bytes().to_vec();
+        let bytes = |p: *const libc::c_char| match p.is_null() {
+            // A NIS compat entry (`+`, `+name`) leaves fields NULL: shown
+            // as one NUL byte, which no C string holds.
+            true => vec![0],
+            // SAFETY: on success glibc set every other string field to a
+            // NUL-terminated string in `buf`, alive until `buf` changes.
+            false => unsafe { CStr::from_ptr(p) }.to_bytes().to_vec(),
+        };
         out.push((
             bytes(pw.pw_name),
             bytes(pw.pw_passwd),
@@ -81,8 +86,11 @@ pub fn glibc_shadow(text: &[u8]) -> nix::Result<Vec<(Vec<u8>, i64)>> {
         if rc != 0 || found.is_null() {
             return rc.max(libc::ENOENT);
         }
-        // SAFETY: as in glibc_passwd.
-        let name = unsafe { CStr::from_ptr(sp.sp_namp) }.to_bytes().to_vec();
+        let name = match sp.sp_namp.is_null() {
+            true => vec![0],
+            // SAFETY: as in glibc_passwd.
+            false => unsafe { CStr::from_ptr(sp.sp_namp) }.to_bytes().to_vec(),
+        };
         out.push((name, sp.sp_expire));
         0
     })

@@ -87,7 +87,10 @@ fn what_glibc_reads_another_way_is_left_to_glibc() {
         " root:x:0:0:root:/root:/bin/bash\n",
         "\troot:x:0:0:root:/root:/bin/bash\n",
         "  \n",
-        // NIS compat entries.
+        // NIS compat entries (glibc leaves their fields NULL).
+        "+\n",
+        "+\n.:::\x0e",
+        "-\n",
         "+:::::::\n",
         "+alice:x:1:1:::\n",
         "-bob:x:1:1:::\n",
