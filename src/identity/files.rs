@@ -167,7 +167,9 @@ pub fn shadow(text: &[u8]) -> Option<Vec<SpEntry<'_>>> {
     shadow_entries(text).collect()
 }
 
-/// The first /etc/passwd entry `pick` takes (see [`find`]).
+/// The first /etc/passwd entry `pick` takes, read line by line:
+/// `Some(None)` when every line is clean and none is taken, `None` when a
+/// line that is not clean comes before the match.
 pub fn find_passwd<'a>(
     text: &'a [u8],
     pick: impl Fn(&PwEntry<'a>) -> bool,
@@ -175,7 +177,8 @@ pub fn find_passwd<'a>(
     find(passwd_entries(text), pick)
 }
 
-/// The first /etc/shadow entry named `name` (see [`find`]).
+/// The first /etc/shadow entry named `name`, read as [`find_passwd`]
+/// reads.
 pub fn find_shadow<'a>(text: &'a [u8], name: &[u8]) -> Option<Option<SpEntry<'a>>> {
     find(shadow_entries(text), |e| e.name.as_bytes() == name)
 }

@@ -21,9 +21,9 @@
 //!   groups_memo.rs).
 //!
 //! Within that reach the static bdexec reads /etc/passwd and /etc/shadow
-//! itself when they are *clean* (src/identity/files.rs: files that glibc's
-//! `files` parser reads one way, and then the same entries), and asks
-//! glibc otherwise. glibc's NSS is confined (`__nss_configure_lookup`,
+//! itself while the lines up to a lookup's match are *clean*
+//! (src/identity/files.rs: lines that glibc's `files` parser reads one
+//! way, as the same entries), and asks glibc otherwise. glibc's NSS is confined (`__nss_configure_lookup`,
 //! which reads and parses nsswitch.conf once more) only before the first
 //! lookup glibc makes, and every glibc lookup here goes through
 //! `glibc_confined`; a stock host's call makes none (docs/
