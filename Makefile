@@ -119,7 +119,7 @@ ANSIBLE_DEB_PACKAGES := python3 python3-venv
 # real Prometheus and node_exporter on loopback, curl for the quickstart.
 OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
 
-.PHONY: all build deps test test-static test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench profile lint clean check-root kernel-matrix \
+.PHONY: all build deps test test-static test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench bench-ab profile lint clean check-root kernel-matrix \
 	completions dist deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
@@ -267,6 +267,12 @@ uninstall:
 
 bench: deps build
 	@bash scripts/bench.sh
+
+# This checkout's bdexec against another commit's (AB_BASE, default
+# HEAD~1), call by call in bench's namespace, each with its own /run:
+# for changes smaller than two `make bench` runs differ by.
+bench-ab: deps build
+	@bash scripts/bench-ab.sh
 
 # --- Fuzzing, load, SLO (issue 16 items 4, 6; docs/slo.md, fuzz/README.md) ---
 # fuzz: every cargo-fuzz target FUZZ_SECONDS (300) each, one shared build;
