@@ -7,11 +7,8 @@
 //! here blocks: every send is one non-blocking datagram.
 #![forbid(unsafe_code)]
 
-use crate::audit::syslog::syslog_line;
-
-/// Send one alert line (journald, else syslog at LOG_CRIT).
+/// Send one alert line (journald, else syslog at LOG_CRIT:
+/// [`crate::audit::journal::alert`]).
 pub fn syslog(msg: &str) {
-    if crate::audit::journal::alert(msg).is_err() {
-        syslog_line(crate::audit::journal::priority::CRIT, msg);
-    }
+    crate::audit::journal::alert(msg);
 }

@@ -419,17 +419,22 @@ pub fn fallback(rec: &Record<'_>, why: &str) -> std::io::Result<()> {
 }
 
 /// An alert the audit log could not hold: journald at PRIORITY 2 with the
-/// alert MESSAGE_ID; `Err` when journald did not take it.
-pub fn alert(msg: &str) -> std::io::Result<()> {
+/// alert MESSAGE_ID, else syslog at LOG_CRIT (the sink every copy
+/// takes), else nothing.
+pub fn alert(msg: &str) {
+    let Some(sink) = Sink::open() else { return };
     let text = crate::base::escape::display(msg.as_bytes());
-    let mut e = Entry::new();
-    e.field("MESSAGE", text.as_bytes())
-        .field("PRIORITY", priority::CRIT.to_string().as_bytes())
-        .field("SYSLOG_IDENTIFIER", IDENT.as_bytes())
-        .field("SYSLOG_FACILITY", FACILITY.to_string().as_bytes())
-        .field("MESSAGE_ID", ids::ALERT.as_bytes())
-        .field("BD_EVENT", b"alert");
-    journald::send(&e).map(|_| ())
+    let entry = || {
+        let mut e = Entry::new();
+        e.field("MESSAGE", text.as_bytes())
+            .field("PRIORITY", priority::CRIT.to_string().as_bytes())
+            .field("SYSLOG_IDENTIFIER", IDENT.as_bytes())
+            .field("SYSLOG_FACILITY", FACILITY.to_string().as_bytes())
+            .field("MESSAGE_ID", ids::ALERT.as_bytes())
+            .field("BD_EVENT", b"alert");
+        e
+    };
+    sink.deliver(entry, priority::CRIT, || msg.to_owned());
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@
 //! * an entry of exactly the database's number of fields, without a
 //!   control character, whose name has [`name_ok`]'s form, and whose
 //!   numbers are plain decimal digits that fit their field without any
-//!   conversion (empty, for the shadow numbers glibc allows empty).
+//!   conversion: ids below 2^32 - 1 (`parse_id`'s), shadow numbers of at
+//!   most 9 digits, or empty where glibc allows it.
 //!
 //! Every other line is left to glibc: a lookup that meets one before its
 //! match falls back to the NSS call, never to a guess. On clean lines
@@ -103,13 +104,10 @@ fn find<T>(
     Some(None)
 }
 
-/// A number of 1 to `digits` decimal digits, at most `max`.
-fn number(field: &[u8], digits: usize, max: u64) -> Option<u64> {
-    if field.is_empty() || field.len() > digits || !field.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v = field.iter().fold(0u64, |v, d| v * 10 + u64::from(d - b'0'));
-    (v <= max).then_some(v)
+/// A plain decimal id ([`super::parse_id`]: 1 to 10 digits, below
+/// 2^32 - 1), as bytes.
+fn id(field: &[u8]) -> Option<u32> {
+    super::parse_id(std::str::from_utf8(field).ok()?)
 }
 
 /// The text of a field checked by [`name_ok`] (ASCII).
@@ -119,8 +117,7 @@ fn name_of(field: &[u8]) -> Option<&str> {
 
 /// /etc/passwd's entries, in order; `None` for a line that is not clean.
 fn passwd_entries(text: &[u8]) -> impl Iterator<Item = Option<PwEntry<'_>>> {
-    let id = |f: &[u8]| number(f, 10, u64::from(u32::MAX)).and_then(|v| u32::try_from(v).ok());
-    lines::<7>(text).map(move |line| {
+    lines::<7>(text).map(|line| {
         let [name, passwd, uid, gid, gecos, dir, shell] = line?;
         Some(PwEntry {
             name: name_of(name)?,
@@ -142,7 +139,8 @@ fn shadow_entries(text: &[u8]) -> impl Iterator<Item = Option<SpEntry<'_>>> {
     // Some(None): empty.
     let num = |f: &[u8]| match f {
         [] => Some(None),
-        f => number(f, 9, u64::MAX).map(Some),
+        f if f.len() <= 9 => id(f).map(Some),
+        _ => None,
     };
     lines::<9>(text).map(move |line| {
         let [name, _passwd, nums @ ..] = line?;
@@ -152,7 +150,7 @@ fn shadow_entries(text: &[u8]) -> impl Iterator<Item = Option<SpEntry<'_>>> {
         }
         Some(SpEntry {
             name: name_of(name)?,
-            expire: values[5].map_or(-1, |d| d as i64),
+            expire: values[5].map_or(-1, i64::from),
         })
     })
 }

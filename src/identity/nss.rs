@@ -197,10 +197,8 @@ fn lookup<T>(
 /// A database file as the static bdexec reads it itself: `None` when it
 /// cannot be read or is too large (glibc then reads it, and says why).
 fn read_db(path: &str) -> Option<Vec<u8>> {
-    use std::io::Read;
     let file = std::fs::File::open(path).ok()?;
-    let mut text = Vec::with_capacity(8192);
-    file.take(files::MAX_FILE + 1).read_to_end(&mut text).ok()?;
+    let text = crate::base::bounded_read::read_up_to(file, 8192, files::MAX_FILE).ok()?;
     (text.len() as u64 <= files::MAX_FILE).then_some(text)
 }
 
