@@ -746,22 +746,33 @@ fn refuses_in_user_namespace_created_by_root() {
     // Root creates the namespace and writes its maps from outside (the
     // child waits for them before it execs anything, so its exec runs
     // with uid 0 inside and gets the namespace's capabilities).
-    let o = env.sh_in_ns(
-        "root",
-        "mkfifo \"$SCRATCH/ready\" \"$SCRATCH/go\"\n\
-         unshare --user -- sh -c 'echo ready > \"$SCRATCH/ready\"; read x < \"$SCRATCH/go\"; \
-           exec setpriv --reuid alice --regid alice --init-groups -- \"$BDEXEC\" -- /usr/bin/touch /var/lib/marker' &\n\
-         pid=$!\n\
-         read x < \"$SCRATCH/ready\"\n\
-         echo '0 0 65536' > /proc/$pid/uid_map\n\
-         echo '0 0 65536' > /proc/$pid/gid_map\n\
-         echo go > \"$SCRATCH/go\"\n\
-         wait $pid",
-    );
-    assert_hostile_env_refused(&env, &o, "alice in a namespace created by root");
+    // With root and alice mapped, and with every uid mapped to itself:
+    // that namespace's uid_map reads exactly as the initial one's, and
+    // only the namespace file's inode tells them apart.
     let msg = "even one created by root of its parent";
-    assert!(o.stderr_str().contains(msg), "{o}");
-    assert!(o.stderr_str().contains("NS_GET_PARENT: EPERM"), "{o}");
+    for map in ["0 0 65536", "0 0 4294967295"] {
+        let o = env.sh_in_ns(
+            "root",
+            &format!(
+                "mkfifo \"$SCRATCH/ready\" \"$SCRATCH/go\"\n\
+                 unshare --user -- sh -c 'echo ready > \"$SCRATCH/ready\"; read x < \"$SCRATCH/go\"; \
+                   exec setpriv --reuid alice --regid alice --init-groups -- \"$BDEXEC\" -- /usr/bin/touch /var/lib/marker' &\n\
+                 pid=$!\n\
+                 read x < \"$SCRATCH/ready\"\n\
+                 echo '{map}' > /proc/$pid/uid_map\n\
+                 echo '{map}' > /proc/$pid/gid_map\n\
+                 echo go > \"$SCRATCH/go\"\n\
+                 wait $pid; rc=$?; rm -f \"$SCRATCH/ready\" \"$SCRATCH/go\"; exit $rc",
+            ),
+        );
+        let what = format!("alice in a namespace created by root, map {map}");
+        assert_hostile_env_refused(&env, &o, &what);
+        assert!(o.stderr_str().contains(msg), "{what}: {o}");
+        assert!(
+            o.stderr_str().contains("NS_GET_PARENT: EPERM"),
+            "{what}: {o}"
+        );
+    }
     // Root inside a namespace root created (`unshare -U -r` as root).
     let o = env.sh_in_ns(
         "root",
