@@ -202,12 +202,19 @@ fn read_db(path: &str) -> Option<Vec<u8>> {
     (text.len() as u64 <= files::MAX_FILE).then_some(text)
 }
 
+/// /etc/passwd as this process first read it: a call finds its caller
+/// and its target in one snapshot of the file, read once (glibc's
+/// `files` source opens and reads it again for every lookup).
+fn passwd_text() -> Option<&'static [u8]> {
+    static TEXT: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+    TEXT.get_or_init(|| read_db("/etc/passwd")).as_deref()
+}
+
 /// The first /etc/passwd entry `pick` takes, read by bdexec itself:
 /// `None` when a line glibc may read otherwise comes first, or the file
 /// cannot be read.
 fn own_user(pick: impl Fn(&files::PwEntry<'_>) -> bool) -> Option<Option<User>> {
-    let text = read_db("/etc/passwd")?;
-    match files::find_passwd(&text, pick)? {
+    match files::find_passwd(passwd_text()?, pick)? {
         None => Some(None),
         Some(e) => Some(Some(User {
             name: e.name.to_owned(),
