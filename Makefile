@@ -15,6 +15,9 @@
 #   make demo       deps, build, then a live demo in a private namespace
 #   make install    install (PREFIX, DESTDIR aware; file caps, no setuid)
 #   make bench      bdexec vs sudo vs doas vs the floor, per-call wall time and RSS
+#   make hot-order  packaging/bdexec.order: the static bdexec's functions
+#                   in the order a call runs them, for the linker (root,
+#                   bpftrace; scripts/hot-order.sh)
 #   make fuzz / fuzz-smoke   the cargo-fuzz targets, long / 10 s each
 #   make load       closed-loop load at 1x/2x the cores vs sudo/doas (docs/slo.md)
 #   make lint       cargo fmt --check + clippy -D warnings
@@ -82,6 +85,14 @@ HOST          := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 GLIBC_MINOR := $(shell getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc 2\.\([0-9]*\).*/\1/p')
 STATIC_RELR := $(shell [ "$(GLIBC_MINOR)" -ge 36 ] 2>/dev/null && echo "-C link-arg=-Wl,-z,pack-relative-relocs")
 STATIC_RUSTFLAGS := -C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom" $(STATIC_RELR)
+# The release build's code in the order a call first runs it
+# (packaging/bdexec.order, written by `make hot-order`): the call's
+# functions share 9 of the kernel's 64 KB fault-around windows instead
+# of 36 (docs/performance.md "Code in call order"). A name the build
+# lacks is skipped by the linker; `scripts/hot-order.sh check` says how
+# many match.
+HOT_ORDER_ARGS := -C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/packaging/bdexec.order -C link-arg=-Wl,--no-warn-symbol-ordering
+STATIC_ORDER := $(if $(wildcard packaging/bdexec.order),$(HOT_ORDER_ARGS))
 # No CPU probe at the first hash (Cargo.toml, feature blake3-baseline).
 STATIC_FEATURES := blake3-baseline
 STATIC_BDEXEC := target/$(HOST)/release/bdexec
@@ -119,7 +130,7 @@ ANSIBLE_DEB_PACKAGES := python3 python3-venv
 # real Prometheus and node_exporter on loopback, curl for the quickstart.
 OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
 
-.PHONY: all build deps test test-static test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench bench-ab profile lint clean check-root kernel-matrix \
+.PHONY: all build deps test test-static test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench bench-ab profile hot-order lint clean check-root kernel-matrix \
 	completions dist deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
@@ -127,7 +138,12 @@ all: build
 build:
 	@[ -n "$(HOST)" ] || { echo "build: 'rustc -vV' names no host triple" >&2; exit 1; }
 	$(CARGO) build --release
-	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --release --target $(HOST) --features $(STATIC_FEATURES) --bin bdexec
+	@# The link reads packaging/bdexec.order, which cargo does not track:
+	@# a changed order rebuilds this crate for the static target (only).
+	@if [ -n "$(STATIC_ORDER)" ] && ! cmp -s packaging/bdexec.order $(STATIC_BDEXEC).order; then \
+	  $(CARGO) clean --release --target $(HOST) -p belladonna; fi
+	RUSTFLAGS='$(STATIC_RUSTFLAGS) $(STATIC_ORDER)' $(CARGO) build --release --target $(HOST) --features $(STATIC_FEATURES) --bin bdexec
+	@if [ -n "$(STATIC_ORDER)" ]; then cp packaging/bdexec.order $(STATIC_BDEXEC).order; fi
 	@# A static bdexec has no program interpreter (PT_INTERP).
 	@if readelf -lW $(STATIC_BDEXEC) | grep -q INTERP; then \
 	  echo "build: $(STATIC_BDEXEC) is dynamically linked (expected static-pie)" >&2; exit 1; fi
@@ -289,6 +305,11 @@ load: deps build
 # mapping and CPU samples.
 profile: deps build
 	@bash scripts/profile.sh
+
+# packaging/bdexec.order from three real calls under bpftrace (root;
+# scripts/hot-order.sh; about 15 min). Commit the file it writes.
+hot-order: deps build
+	@bash scripts/hot-order.sh
 fuzz:
 	@bash scripts/fuzz.sh run
 fuzz-smoke:
