@@ -85,7 +85,7 @@ HOST          := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 GLIBC_MINOR := $(shell getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc 2\.\([0-9]*\).*/\1/p')
 STATIC_RELR := $(shell [ "$(GLIBC_MINOR)" -ge 36 ] 2>/dev/null && echo "-C link-arg=-Wl,-z,pack-relative-relocs")
 STATIC_RUSTFLAGS := -C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom" $(STATIC_RELR)
-# The release build's code in the order a call first runs it
+# The functions a plain call runs first in the release build's code
 # (packaging/bdexec.order, written by `make hot-order`): the call's
 # functions share 9 of the kernel's 64 KB fault-around windows instead
 # of 36 (docs/performance.md "Code in call order"). A name the build
@@ -306,8 +306,8 @@ load: deps build
 profile: deps build
 	@bash scripts/profile.sh
 
-# packaging/bdexec.order from three real calls under bpftrace (root;
-# scripts/hot-order.sh; about 15 min). Commit the file it writes.
+# packaging/bdexec.order from one real call under bpftrace (root;
+# scripts/hot-order.sh; 10-20 min). Commit the file it writes.
 hot-order: deps build
 	@bash scripts/hot-order.sh
 fuzz:

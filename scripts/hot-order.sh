@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make hot-order`: which functions a call of the static bdexec runs, in
-# the order it first runs them, written to packaging/bdexec.order. `make
+# `make hot-order`: which functions a call of the static bdexec runs,
+# written to packaging/bdexec.order in the linker's order. `make
 # build` hands that file to the linker (lld's --symbol-ordering-file), so
 # that the code of a call lies together at the start of .text: the
 # kernel maps a program's code 64 KB at a time on first touch, and a call
@@ -41,7 +41,8 @@ if [ "${1:-}" = check ]; then
     bin=${2:-target/$host/release/bdexec}
     [ -f "$out" ] || { echo "hot-order: $out missing" >&2; exit 1; }
     [ -f "$bin" ] || { echo "hot-order: $bin missing (make build)" >&2; exit 1; }
-    total=$(grep -c . "$out")
+    total=$(grep -c . "$out" || true)
+    [ "$total" -gt 0 ] || { echo "hot-order: $out names no function" >&2; exit 1; }
     found=$(nm "$bin" | awk 'NR==FNR {want[$1]=1; next} ($3 in want) {print $3}' "$out" - | sort -u | wc -l)
     pct=$(( found * 100 / total ))
     echo "hot-order: $found of $total names of $out are in $bin ($pct%)"
