@@ -286,6 +286,114 @@ fn without_journald_the_call_succeeds() {
     env.assert_verify_ok("no journald");
 }
 
+/// One RFC 3164 datagram from the test's /dev/log: (PRI, the text after
+/// `bdexec[PID]: `), or `None` when none came within `wait`.
+fn syslog_datagram(rx: &UnixDatagram, wait: Duration) -> Option<(u32, String)> {
+    rx.set_read_timeout(Some(wait)).expect("timeout");
+    let mut buf = vec![0u8; 1 << 16];
+    let n = rx.recv(&mut buf).ok()?;
+    let text = String::from_utf8(buf[..n].to_vec()).expect("utf8 line");
+    let rest = text.strip_prefix('<').expect("<PRI>");
+    let (pri, rest) = rest.split_once('>').expect("<PRI>");
+    let rest = rest.strip_prefix("bdexec[").expect("ident bdexec");
+    let (pid, msg) = rest.split_once("]: ").expect("bdexec[PID]: ");
+    assert!(pid.parse::<u32>().is_ok(), "pid in {text:?}");
+    Some((pri.parse().expect("numeric PRI"), msg.to_string()))
+}
+
+/// docs/decisions.md: every record goes to journald, else to syslog
+/// (`/dev/log`, facility authpriv, ident bdexec). A /dev of the test's
+/// making holds a socket at /dev/log (the host's /dev is not touched);
+/// with no journald each record arrives there as one line naming its
+/// seq and hash, and once journald listens it takes them and syslog
+/// gets none.
+#[test]
+fn without_journald_records_go_to_syslog() {
+    let env = std_env!("without_journald_records_go_to_syslog");
+    assert!(!env.journal_socket().exists());
+    mkdir_mode(&env.dev_dir(), 0o755);
+    let dev_log = env.dev_dir().join("log");
+    let rx = UnixDatagram::bind(&dev_log).expect("bind the test's /dev/log");
+    std::fs::set_permissions(
+        &dev_log,
+        std::os::unix::fs::PermissionsExt::from_mode(0o666),
+    )
+    .expect("chmod");
+
+    let last = |ev: &str| {
+        let all = env.audit_events(ev);
+        let r = all.last().expect("a record").clone();
+        (
+            r["seq"].as_u64().expect("seq"),
+            r["h"].as_str().expect("h").to_string(),
+        )
+    };
+    let alice = |what: &str| {
+        env.bdexec("alice")
+            .args(["/usr/bin/id", "-u"])
+            .own_dev()
+            .run()
+            .expect_stdout("0\n", what);
+    };
+    alice("allowed, with no journald");
+    let (seq, h) = last("accept");
+    let (pri, msg) =
+        syslog_datagram(&rx, Duration::from_secs(5)).expect("the accept's line on /dev/log");
+    assert_eq!(pri, 10 * 8 + 6, "authpriv.info: {msg}");
+    assert!(msg.ends_with(&format!("[seq {seq} h {h}]")), "{msg}");
+    assert!(msg.contains("alice"), "{msg}");
+
+    env.bdexec("mallory")
+        .args(["/usr/bin/id"])
+        .own_dev()
+        .run()
+        .expect_refusal(1, "refused, with no journald");
+    let (seq, h) = last("reject");
+    let (pri, msg) =
+        syslog_datagram(&rx, Duration::from_secs(5)).expect("the reject's line on /dev/log");
+    assert_eq!(pri, 10 * 8 + 5, "authpriv.notice: {msg}");
+    assert!(msg.ends_with(&format!("[seq {seq} h {h}]")), "{msg}");
+
+    // journald first: with it listening, syslog gets nothing.
+    let j = env.start_journald();
+    alice("allowed, with journald");
+    let (seq, _) = last("accept");
+    assert!(
+        j.entries(1)
+            .iter()
+            .any(|e| e["BD_SEQ"].as_str() == Some(&seq.to_string())),
+        "journald has the third record (the first since it started)"
+    );
+    assert_eq!(
+        syslog_datagram(&rx, Duration::from_millis(300)),
+        None,
+        "nothing on /dev/log while journald listens"
+    );
+    env.assert_verify_ok("syslog copies");
+
+    // What the log cannot hold is an alert, the same way: a bdexec
+    // without its file capabilities refuses to start (it cannot open the
+    // log), and with journald gone (its socket left behind, refusing)
+    // the alert is one authpriv.crit line.
+    drop(j);
+    let rm = std::process::Command::new("setcap")
+        .arg("-r")
+        .arg(env.bdexec_path())
+        .status()
+        .expect("setcap");
+    assert!(rm.success(), "setcap -r");
+    let o = env
+        .bdexec("alice")
+        .args(["/usr/bin/id", "-u"])
+        .own_dev()
+        .run();
+    o.expect_refusal(5, "no capabilities");
+    let (pri, msg) =
+        syslog_datagram(&rx, Duration::from_secs(5)).expect("the alert's line on /dev/log");
+    assert_eq!(pri, 10 * 8 + 2, "authpriv.crit: {msg}");
+    assert!(msg.contains("capabilit"), "{msg}");
+}
+
 #[test]
 fn a_full_socket_never_blocks_bdexec() {
     let env = std_env!("a_full_socket_never_blocks_bdexec");

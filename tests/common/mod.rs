@@ -370,6 +370,11 @@ impl TestEnv {
     pub fn run_dir(&self) -> PathBuf {
         self.dir.join("run")
     }
+    /// Host path of the directory [`Call::own_dev`] binds over /dev
+    /// (made by the test that wants it).
+    pub fn dev_dir(&self) -> PathBuf {
+        self.dir.join("dev")
+    }
     /// Scratch directory (mode 1777), same path inside and outside.
     pub fn scratch(&self) -> PathBuf {
         self.dir.join("tmp")
@@ -657,8 +662,8 @@ pub struct Rlimit {
 /// How [`enter_ns`] sets up the child before exec. One launcher for
 /// every test process (plain runs and terminal sessions alike).
 pub struct NsSetup<'a> {
-    /// Which of the test's dirs to bind: "run", "log", "lib" (over /run,
-    /// /var/log, /var/lib).
+    /// Which of the test's dirs to bind: "run", "log", "lib", "dev" (over
+    /// /run, /var/log, /var/lib, /dev).
     pub binds: &'a [&'a str],
     pub user: TestUser,
     /// Effective and saved ids 0 (real ids the user's): bdexec's ids after
@@ -689,6 +694,7 @@ pub fn enter_ns(cmd: &mut Command, env: &TestEnv, setup: &NsSetup<'_>) {
                 "run" => "/run",
                 "log" => "/var/log",
                 "lib" => "/var/lib",
+                "dev" => "/dev",
                 other => panic!("unknown bind {other}"),
             };
             let src = d.join(b);
@@ -790,6 +796,7 @@ pub struct Call<'a> {
     umask: Option<u32>,
     timeout: Duration,
     what: Option<String>,
+    own_dev: bool,
 }
 
 impl<'a> Call<'a> {
@@ -813,6 +820,7 @@ impl<'a> Call<'a> {
             umask: None,
             timeout: DEFAULT_TIMEOUT,
             what: None,
+            own_dev: false,
         }
     }
 
@@ -874,6 +882,14 @@ impl<'a> Call<'a> {
         self.timeout = t;
         self
     }
+    /// Bind the test's `dev` directory ([`TestEnv::dev_dir`]) over
+    /// /dev in the child's namespace: a /dev of the test's making (a
+    /// syslog socket at /dev/log), with no device in it unless the test
+    /// puts one there. The host's /dev is not touched.
+    pub fn own_dev(mut self) -> Self {
+        self.own_dev = true;
+        self
+    }
     /// Description used in failure messages.
     pub fn what(mut self, w: String) -> Self {
         self.what = Some(w);
@@ -916,7 +932,11 @@ impl<'a> Call<'a> {
             &mut cmd,
             self.env,
             &NsSetup {
-                binds: &["log", "lib", "run"],
+                binds: if self.own_dev {
+                    &["log", "lib", "run", "dev"]
+                } else {
+                    &["log", "lib", "run"]
+                },
                 user: self.user,
                 effective_root: false,
                 session: None,
