@@ -27,7 +27,7 @@ use crate::policy::parse::{line_col, merge, parse_policy};
 use crate::policy::stamp::Stamp;
 use crate::policy::{PolicyError, PolicyErrorKind};
 use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{FileStat, Mode};
+use nix::sys::stat::FileStat;
 use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::fd::{AsFd, BorrowedFd};
@@ -364,24 +364,18 @@ fn streamed_digest(conf_dir: &Path) -> Result<Option<[u8; 32]>, PolicyError> {
     Ok(whole.then(|| *h.finalize().as_bytes()))
 }
 
-/// The drop-in names to read, sorted byte-wise.
+/// The drop-in names to read, sorted byte-wise. `dfd` is policy.d,
+/// freshly opened (read from its start, with getdents64 alone:
+/// [`crate::sys::fs::each_dir_name`]).
 fn dropin_names(dfd: BorrowedFd<'_>, shown: &Path) -> Result<Vec<OsString>, PolicyError> {
     let io = |op: &str, e: nix::Error| {
         PolicyError::file(PolicyErrorKind::Io, shown, format!("{op}: {}", e.desc()))
     };
-    let mut d = nix::dir::Dir::openat(
-        dfd,
-        ".",
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| io("open", e))?;
     let mut names = Vec::new();
-    for entry in d.iter() {
-        let entry = entry.map_err(|e| io("readdir", e))?;
-        let name = OsStr::from_bytes(entry.file_name().to_bytes());
+    let mut refused = None;
+    let mut one = |name: &OsStr| -> Result<(), PolicyError> {
         if !secure_fs::plain_name(name) || !name.as_bytes().ends_with(b".toml") {
-            continue;
+            return Ok(());
         }
         let st = nix::sys::stat::fstatat(dfd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
             .map_err(|e| io("stat", e))?;
@@ -404,6 +398,18 @@ fn dropin_names(dfd: BorrowedFd<'_>, shown: &Path) -> Result<Vec<OsString>, Poli
                 format!("more than {MAX_DROPINS} drop-in files (refused)"),
             ));
         }
+        Ok(())
+    };
+    crate::sys::fs::each_dir_name(dfd, |name| match one(name) {
+        Ok(()) => true,
+        Err(e) => {
+            refused = Some(e);
+            false
+        }
+    })
+    .map_err(|e| io("readdir", e))?;
+    if let Some(e) = refused {
+        return Err(e);
     }
     names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
     Ok(names)
@@ -479,6 +485,58 @@ mod tests {
                 e
             }
         }
+    }
+
+    /// policy.d is listed with getdents64 alone (sys::fs::each_dir_name):
+    /// names over many of its 4 KiB buffers come back whole and in byte
+    /// order, a FIFO or a symlink named *.toml is what it was (ignored,
+    /// refused), and one drop-in over MAX_DROPINS is refused.
+    #[test]
+    fn many_dropins_and_the_limit() {
+        let Some(tmp) = trusted_tmp() else { return };
+        let d = tmp.path();
+        write(&d.join("policy.toml"), MAIN, 0o644);
+        let pd = d.join("policy.d");
+        fs::create_dir(&pd).expect("mkdir");
+        fs::set_permissions(&pd, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let long = "y".repeat(150);
+        for i in (0..300).rev() {
+            write(
+                &pd.join(format!("{i:03}-{long}.toml")),
+                &dropin(&format!("r{i:03}")),
+                0o644,
+            );
+        }
+        nix::unistd::mkfifo(
+            &pd.join("fifo.toml"),
+            nix::sys::stat::Mode::from_bits_truncate(0o644),
+        )
+        .expect("mkfifo");
+        let loaded = match load_policy_in(d) {
+            Ok(l) => l,
+            Err(e) => panic!("{e}"),
+        };
+        let names: Vec<String> = loaded.policy.rules.iter().map(|r| r.name.clone()).collect();
+        let want: Vec<String> = std::iter::once("main".to_string())
+            .chain((0..300).map(|i| format!("r{i:03}")))
+            .collect();
+        assert_eq!(names, want);
+
+        std::os::unix::fs::symlink(pd.join("000-x.toml"), pd.join("zz.toml")).expect("symlink");
+        let e = load_err(d);
+        assert_eq!(e.kind, PolicyErrorKind::Insecure);
+        assert!(
+            e.to_string()
+                .contains("zz.toml: is a symbolic link (refused)"),
+            "{e}"
+        );
+        fs::remove_file(pd.join("zz.toml")).expect("rm");
+
+        for i in 300..=MAX_DROPINS {
+            write(&pd.join(format!("{i:04}.toml")), "", 0o644);
+        }
+        let e = load_err(d);
+        assert!(e.to_string().contains("drop-in files (refused)"), "{e}");
     }
 
     #[test]
