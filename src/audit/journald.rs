@@ -118,8 +118,7 @@ impl Journal {
     /// Connect to the journald listening at `socket` (non-blocking):
     /// fails at once when none does (ENOENT, ECONNREFUSED).
     pub fn connect_to(socket: &Path) -> io::Result<Journal> {
-        let sock = UnixDatagram::unbound()?;
-        sock.set_nonblocking(true)?;
+        let sock = super::syslog::nonblocking_datagram()?;
         sock.connect(socket)?;
         Ok(Journal { sock })
     }

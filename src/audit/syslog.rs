@@ -27,8 +27,7 @@ impl Syslog {
     }
 
     pub(crate) fn connect_to(socket: &std::path::Path) -> std::io::Result<Syslog> {
-        let sock = UnixDatagram::unbound()?;
-        sock.set_nonblocking(true)?;
+        let sock = nonblocking_datagram()?;
         sock.connect(socket)?;
         Ok(Syslog { sock })
     }
@@ -42,6 +41,22 @@ impl Syslog {
         let line = format!("<{pri}>bdexec[{}]: {text}", std::process::id());
         let _ = self.sock.send(line.as_bytes());
     }
+}
+
+/// An unbound Unix datagram socket, non-blocking and close-on-exec from
+/// its creation: one socket(2), where `UnixDatagram::unbound` and
+/// `set_nonblocking` take a socket(2) and an ioctl(2). The journald and
+/// syslog copies connect one (or two, when journald does not listen) on
+/// every call.
+pub(crate) fn nonblocking_datagram() -> std::io::Result<UnixDatagram> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    let fd = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    Ok(UnixDatagram::from(fd))
 }
 
 /// [`Syslog::send`] on a new connection; nothing when no daemon listens.
@@ -73,5 +88,29 @@ mod tests {
                 std::process::id()
             )
         );
+    }
+
+    /// A daemon that never reads: the send is dropped at once, never
+    /// waited on; and the socket is close-on-exec.
+    #[test]
+    fn a_full_socket_never_blocks_and_is_not_inherited() {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("log");
+        let _rx = UnixDatagram::bind(&p).expect("bind");
+        let s = Syslog::connect_to(&p).expect("connect");
+        let flags = nix::fcntl::fcntl(&s.sock, nix::fcntl::FcntlArg::F_GETFL).expect("getfl");
+        assert_ne!(flags & libc::O_NONBLOCK, 0, "non-blocking");
+        let fd = nix::fcntl::fcntl(&s.sock, nix::fcntl::FcntlArg::F_GETFD).expect("getfd");
+        assert_ne!(fd & libc::FD_CLOEXEC, 0, "close-on-exec");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // Far more than a datagram socket's queue holds.
+            for i in 0..100_000 {
+                s.send(6, &format!("filler {i}"));
+            }
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .expect("100,000 sends to a full socket returned");
     }
 }
