@@ -41,7 +41,8 @@ use super::record::{
 };
 use super::{AuditError, MAX_LINE, MAX_TORN_LINES, chain::GENESIS};
 
-use nix::fcntl::{FcntlArg, Flock, OFlag, fcntl};
+use crate::base::deadline_lock::Held;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::Write;
@@ -555,14 +556,15 @@ fn exceeds_fsize(size: u64, len: usize, soft: libc::rlim_t) -> bool {
 }
 
 /// Exclusive flock with a deadline: the one implementation the state
-/// files use too ([`crate::base::deadline_lock::lock_with_deadline`]), its errors
-/// mapped to this layer's. Dropping the result unlocks.
-pub(crate) fn lock_with_deadline(
-    file: &File,
+/// files use too ([`crate::base::deadline_lock`]), taken on `file`'s own
+/// open file description (no duplicate), its errors mapped to this
+/// layer's. Dropping the result unlocks.
+pub(crate) fn lock_with_deadline<'a>(
+    file: &'a File,
     shown: &Path,
     timeout: Duration,
-) -> Result<Flock<File>, AuditError> {
-    use crate::base::deadline_lock::{LockError, lock_with_deadline as lock};
+) -> Result<Held<'a>, AuditError> {
+    use crate::base::deadline_lock::{LockError, lock_in_place as lock};
     lock(file, timeout).map_err(|e| match e {
         LockError::Timeout(t) => AuditError::lock_timeout(shown, t),
         LockError::Sys(e) => AuditError::lock(shown, e),

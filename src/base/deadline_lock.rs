@@ -36,19 +36,68 @@ impl fmt::Display for LockError {
 
 /// Exclusive `flock` on the open file description of `file`, polling
 /// `LOCK_NB` with exponential back-off (100 us to 5 ms) until `timeout`
-/// has passed on the monotonic clock. Dropping the result unlocks.
+/// has passed on the monotonic clock. Dropping the result unlocks. The
+/// lock holds a duplicate of `file`, so it may outlive it.
 pub fn lock_with_deadline(file: &File, timeout: Duration) -> Result<Flock<File>, LockError> {
     // A duplicate shares the open file description, hence the lock.
-    let mut f = file
-        .try_clone()
-        .map_err(|e| LockError::Sys(e.raw_os_error().map_or(Errno::EBADF, Errno::from_raw)))?;
+    let mut f = Some(
+        file.try_clone()
+            .map_err(|e| LockError::Sys(e.raw_os_error().map_or(Errno::EBADF, Errno::from_raw)))?,
+    );
+    poll(timeout, || {
+        let Some(g) = f.take() else {
+            return Err(Errno::EBADF);
+        };
+        match Flock::lock(g, FlockArg::LockExclusiveNonblock) {
+            Ok(l) => Ok(Some(l)),
+            Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => {
+                f = Some(back);
+                Ok(None)
+            }
+            Err((_, e)) => Err(e),
+        }
+    })
+}
+
+/// The lock [`lock_in_place`] holds: `file`'s own open file description,
+/// unlocked (`LOCK_UN`) when dropped.
+#[derive(Debug)]
+pub struct Held<'a>(&'a File);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        use std::os::fd::AsFd;
+        let _ = crate::sys::fs::flock(self.0.as_fd(), libc::LOCK_UN);
+    }
+}
+
+/// [`lock_with_deadline`] without the duplicate: the lock is taken and
+/// released on `file` itself and lives no longer than the borrow. Two
+/// system calls fewer (the dup and its close), for the audit writer's
+/// two locks on every call.
+pub fn lock_in_place(file: &File, timeout: Duration) -> Result<Held<'_>, LockError> {
+    use std::os::fd::AsFd;
+    poll(timeout, || {
+        match crate::sys::fs::flock(file.as_fd(), libc::LOCK_EX | libc::LOCK_NB) {
+            Ok(()) => Ok(Some(Held(file))),
+            Err(Errno::EWOULDBLOCK | Errno::EINTR) => Ok(None),
+            Err(e) => Err(e),
+        }
+    })
+}
+
+/// Call `once` until it gives a lock (`Some`) or fails, sleeping with
+/// exponential back-off (100 us to 5 ms) between tries while it answers
+/// `None` (held elsewhere), until `timeout` has passed.
+fn poll<T>(
+    timeout: Duration,
+    mut once: impl FnMut() -> Result<Option<T>, Errno>,
+) -> Result<T, LockError> {
     let start = Instant::now();
     let mut delay = Duration::from_micros(100);
     loop {
-        match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => return Ok(l),
-            Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => f = back,
-            Err((_, e)) => return Err(LockError::Sys(e)),
+        if let Some(l) = once().map_err(LockError::Sys)? {
+            return Ok(l);
         }
         let waited = start.elapsed();
         if waited >= timeout {
@@ -56,5 +105,60 @@ pub fn lock_with_deadline(file: &File, timeout: Duration) -> Result<Flock<File>,
         }
         std::thread::sleep(delay.min(timeout - waited));
         delay = (delay * 2).min(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp() -> (tempfile::TempDir, std::path::PathBuf) {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("lock");
+        std::fs::write(&p, b"").expect("write");
+        (d, p)
+    }
+
+    /// Both locks exclude each other across open file descriptions, time
+    /// out at the deadline, and are free again once dropped.
+    #[test]
+    fn in_place_and_duplicated_locks_exclude_each_other() {
+        let (_d, p) = temp();
+        let a = File::open(&p).expect("open");
+        let b = File::open(&p).expect("open");
+        let t = Duration::from_millis(30);
+        let held = lock_in_place(&a, t).expect("free");
+        assert_eq!(lock_in_place(&b, t).err(), Some(LockError::Timeout(t)));
+        assert_eq!(lock_with_deadline(&b, t).err(), Some(LockError::Timeout(t)));
+        drop(held);
+        let dup = lock_with_deadline(&b, t).expect("free after the guard dropped");
+        assert_eq!(lock_in_place(&a, t).err(), Some(LockError::Timeout(t)));
+        drop(dup);
+        let again = lock_in_place(&a, t).expect("free after the duplicate dropped");
+        drop(again);
+        drop(lock_in_place(&b, t).expect("free"));
+    }
+
+    /// A lock released by its holder while another waits is taken before
+    /// the deadline.
+    #[test]
+    fn a_waiter_gets_the_lock_when_it_is_released() {
+        let (_d, p) = temp();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let q = p.clone();
+        let holder = std::thread::spawn(move || {
+            let f = File::open(&q).expect("open");
+            let held = lock_in_place(&f, Duration::from_secs(1)).expect("lock");
+            tx.send(()).expect("send");
+            std::thread::sleep(Duration::from_millis(50));
+            drop(held);
+        });
+        rx.recv().expect("held");
+        let f = File::open(&p).expect("open");
+        let t0 = Instant::now();
+        let held = lock_in_place(&f, Duration::from_secs(10)).expect("taken once released");
+        assert!(t0.elapsed() >= Duration::from_millis(20), "it waited");
+        drop(held);
+        holder.join().expect("join");
     }
 }

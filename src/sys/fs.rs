@@ -32,6 +32,16 @@ pub fn close_range(first: u32, last: u32) -> nix::Result<()> {
     Errno::result(r).map(drop)
 }
 
+/// `flock(fd, op)` on a borrowed descriptor (nix's `Flock` owns one, so
+/// it needs a duplicate; `std::fs::File::try_lock` is newer than this
+/// crate's minimum Rust).
+pub fn flock(fd: BorrowedFd<'_>, op: libc::c_int) -> nix::Result<()> {
+    // SAFETY: flock takes integers only; it touches no memory of this
+    // process.
+    let r = unsafe { libc::flock(fd.as_raw_fd(), op) };
+    Errno::result(r).map(drop)
+}
+
 /// True when `fd` is an open descriptor of this process (`F_GETFD`).
 pub fn fd_is_open(fd: i32) -> bool {
     // SAFETY: F_GETFD on any integer only reports; no memory is touched.

@@ -4,7 +4,7 @@ use super::*;
 use crate::audit::AuditErrorKind;
 use crate::audit::testutil::sample;
 use crate::audit::verify::{VerifyError, verify_file};
-use nix::fcntl::FlockArg;
+use nix::fcntl::{Flock, FlockArg};
 use proptest::prelude::*;
 use std::fs::OpenOptions;
 use std::io::Read;
@@ -87,12 +87,16 @@ fn timing_append_is_filled_in_and_verifies() {
     });
     rec.traceparent = Some("invalid");
     // Another writer holds the lock for a while: counted in `append`.
-    let holder = open(&p);
-    let lock = lock_with_deadline(&holder, &p, T).expect("lock");
+    let (held_tx, held_rx) = std::sync::mpsc::channel();
+    let q = p.clone();
     let t = std::thread::spawn(move || {
+        let holder = open(&q);
+        let lock = lock_with_deadline(&holder, &q, T).expect("lock");
+        held_tx.send(()).expect("send");
         std::thread::sleep(Duration::from_millis(50));
         drop(lock);
     });
+    held_rx.recv().expect("the other writer holds the lock");
     let got = append_to(&open(&p), &p, &rec, T).expect("append");
     t.join().expect("join");
     let us = got.append_us.expect("timed");
