@@ -15,4 +15,5 @@ pub mod paths;
 pub mod procfs;
 pub mod secure_fs;
 pub mod stdio;
+pub mod str_table;
 pub mod testhook;

@@ -3,8 +3,17 @@
 //! The policy parser validates profiles with [`expand`]; the seccomp
 //! compiler turns the resulting numbers into BPF. Unknown names are errors
 //! (systemd silently ignores them; we don't: a typo must not open a hole).
+//!
+//! The tables are written below as slices of `&str` ([`SYSCALLS`],
+//! [`GROUPS`], [`BASELINE_DENY`]) and read at run time only through
+//! their packed copies ([`crate::base::str_table`]): a slice of `&str`
+//! in a position-independent bdexec is about 19 KB of pointers that the
+//! C library relocates in every process, four copy-on-write pages per
+//! call, for tables a call mostly never reads. Code outside the tests
+//! uses the functions here, never the slices.
 #![forbid(unsafe_code)]
 
+use crate::base::str_table::{StrTable, StrTableBuilder, total_len};
 use std::collections::BTreeSet;
 
 /// `(name, number)` for every x86_64 (64-bit ABI) system call, sorted by
@@ -962,26 +971,137 @@ pub const GROUPS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// The number of system calls in [`SYSCALLS`].
+pub const SYSCALL_COUNT: usize = SYSCALLS.len();
+
+/// The bytes of [`SYSCALLS`]'s names.
+const SYSCALL_BYTES: usize = {
+    let mut n = 0;
+    let mut i = 0;
+    while i < SYSCALL_COUNT {
+        n += SYSCALLS[i].0.len();
+        i += 1;
+    }
+    n
+};
+
+/// [`SYSCALLS`], packed: `names` in its (sorted) order, `nrs[i]` the
+/// number of `names[i]`.
+struct Calls {
+    names: StrTable<SYSCALL_BYTES, SYSCALL_COUNT>,
+    nrs: [u16; SYSCALL_COUNT],
+}
+
+static CALLS: Calls = {
+    let mut names = StrTableBuilder::new();
+    let mut nrs = [0; SYSCALL_COUNT];
+    let mut i = 0;
+    while i < SYSCALL_COUNT {
+        names.push(SYSCALLS[i].0);
+        assert!(SYSCALLS[i].1 <= u16::MAX as u32);
+        nrs[i] = SYSCALLS[i].1 as u16;
+        i += 1;
+    }
+    Calls {
+        names: names.finish(),
+        nrs,
+    }
+};
+
+const GROUP_COUNT: usize = GROUPS.len();
+
+/// Of [`GROUPS`]: the bytes of the names, the number of members and
+/// the bytes of the members (the packed tables' sizes).
+const GROUP_SIZES: (usize, usize, usize) = {
+    let (mut names, mut members, mut member_bytes) = (0, 0, 0);
+    let mut i = 0;
+    while i < GROUP_COUNT {
+        names += GROUPS[i].0.len();
+        members += GROUPS[i].1.len();
+        member_bytes += total_len(GROUPS[i].1);
+        i += 1;
+    }
+    (names, members, member_bytes)
+};
+
+/// [`GROUPS`], packed: `names` in its (sorted) order, every group's
+/// `members` one group after the other, and `ends[g]` the index in
+/// `members` just past group `g`'s.
+struct Groups {
+    names: StrTable<{ GROUP_SIZES.0 }, GROUP_COUNT>,
+    members: StrTable<{ GROUP_SIZES.2 }, { GROUP_SIZES.1 }>,
+    ends: [u16; GROUP_COUNT],
+}
+
+static GROUPS_PACKED: Groups = {
+    let mut names = StrTableBuilder::new();
+    let mut members = StrTableBuilder::new();
+    let mut ends = [0; GROUP_COUNT];
+    let mut n = 0;
+    let mut i = 0;
+    while i < GROUP_COUNT {
+        names.push(GROUPS[i].0);
+        let mut j = 0;
+        while j < GROUPS[i].1.len() {
+            members.push(GROUPS[i].1[j]);
+            j += 1;
+        }
+        n += j;
+        ends[i] = n as u16;
+        i += 1;
+    }
+    Groups {
+        names: names.finish(),
+        members: members.finish(),
+        ends,
+    }
+};
+
+/// [`BASELINE_DENY`], packed.
+static BASELINE: StrTable<{ total_len(BASELINE_DENY) }, { BASELINE_DENY.len() }> =
+    StrTable::new(BASELINE_DENY);
+
 /// The number of the x86_64 system call `name`.
 pub fn lookup(name: &str) -> Option<u32> {
-    SYSCALLS
-        .binary_search_by(|(n, _)| (*n).cmp(name))
-        .ok()
-        .map(|i| SYSCALLS[i].1)
+    let i = CALLS.names.binary_search(name).ok()?;
+    CALLS.nrs.get(i).map(|&n| u32::from(n))
 }
 
 /// The name of system call number `nr` (for messages; linear search).
 pub fn name_of(nr: u32) -> Option<&'static str> {
-    SYSCALLS.iter().find(|(_, n)| *n == nr).map(|(s, _)| *s)
+    let i = CALLS.nrs.iter().position(|&n| u32::from(n) == nr)?;
+    CALLS.names.get(i)
+}
+
+/// Every `(name, number)` of [`SYSCALLS`], sorted by name.
+pub fn all() -> impl Iterator<Item = (&'static str, u32)> {
+    CALLS
+        .names
+        .iter()
+        .zip(CALLS.nrs.iter().map(|&n| u32::from(n)))
 }
 
 /// The direct members of group `name` (with the `@`); members starting with
 /// `@` are groups themselves.
-pub fn group(name: &str) -> Option<&'static [&'static str]> {
-    GROUPS
-        .binary_search_by(|(n, _)| (*n).cmp(name))
-        .ok()
-        .map(|i| GROUPS[i].1)
+pub fn group(name: &str) -> Option<impl Iterator<Item = &'static str>> {
+    let g = &GROUPS_PACKED;
+    let i = g.names.binary_search(name).ok()?;
+    let end = usize::from(*g.ends.get(i)?);
+    let start = match i.checked_sub(1) {
+        Some(p) => usize::from(g.ends[p]),
+        None => 0,
+    };
+    Some((start..end).filter_map(|m| g.members.get(m)))
+}
+
+/// The group names (with the `@`), sorted.
+pub fn group_names() -> impl Iterator<Item = &'static str> {
+    GROUPS_PACKED.names.iter()
+}
+
+/// The names of [`BASELINE_DENY`].
+pub fn baseline_deny() -> impl Iterator<Item = &'static str> {
+    BASELINE.iter()
 }
 
 /// The numbers named by `names` (syscall names and `@groups`, groups
@@ -1003,8 +1123,8 @@ pub fn expand(names: &[String]) -> Result<BTreeSet<u32>, String> {
 pub fn check(name: &str) -> Result<(), String> {
     if name.starts_with('@') {
         group(name)
-            .map(|_| ())
-            .ok_or_else(|| format!("unknown syscall group '{name}' (known: {})", group_names()))
+            .map(drop)
+            .ok_or_else(|| format!("unknown syscall group '{name}' (known: {})", known_groups()))
     } else {
         lookup(name)
             .map(|_| ())
@@ -1018,7 +1138,7 @@ fn expand_one(name: &str, out: &mut BTreeSet<u32>, depth: u32) -> Result<(), Str
     }
     if name.starts_with('@') {
         let members = group(name)
-            .ok_or_else(|| format!("unknown syscall group '{name}' (known: {})", group_names()))?;
+            .ok_or_else(|| format!("unknown syscall group '{name}' (known: {})", known_groups()))?;
         for m in members {
             expand_one(m, out, depth + 1)?;
         }
@@ -1031,18 +1151,13 @@ fn expand_one(name: &str, out: &mut BTreeSet<u32>, depth: u32) -> Result<(), Str
     }
 }
 
-fn group_names() -> String {
-    GROUPS
-        .iter()
-        .map(|(n, _)| *n)
-        .collect::<Vec<_>>()
-        .join(", ")
+fn known_groups() -> String {
+    group_names().collect::<Vec<_>>().join(", ")
 }
 
 /// The numbers of [`BASELINE_DENY`], sorted.
 pub fn baseline_deny_numbers() -> BTreeSet<u32> {
-    BASELINE_DENY
-        .iter()
+    baseline_deny()
         .map(|n| lookup(n).expect("BASELINE_DENY names are in the table"))
         .collect()
 }
@@ -1106,7 +1221,7 @@ mod tests {
         }
         for (g, members) in GROUPS {
             assert!(g.starts_with('@'));
-            for m in *members {
+            for m in members.iter() {
                 expand(&[m.to_string()]).unwrap_or_else(|e| panic!("{g}: {e}"));
             }
         }
@@ -1200,6 +1315,31 @@ mod tests {
                 .collect()
         );
         assert!(!set(&["@process"]).contains(&lookup("pidfd_getfd").unwrap()));
+    }
+
+    /// The packed copies hold exactly the tables as written, and
+    /// `cache_name`'s walk over them sees what it saw over the slices.
+    #[test]
+    fn packed_tables_are_the_written_ones() {
+        assert_eq!(all().collect::<Vec<_>>(), SYSCALLS.to_vec());
+        assert_eq!(SYSCALL_COUNT, SYSCALLS.len());
+        for (name, nr) in SYSCALLS {
+            assert_eq!(lookup(name), Some(*nr), "{name}");
+            assert_eq!(name_of(*nr), Some(*name), "{nr}");
+        }
+        assert_eq!(
+            group_names().collect::<Vec<_>>(),
+            GROUPS.iter().map(|(g, _)| *g).collect::<Vec<_>>()
+        );
+        for (g, members) in GROUPS {
+            let packed: Vec<&str> = group(g).expect(g).collect();
+            assert_eq!(packed, members.to_vec(), "{g}");
+        }
+        for probe in ["", "@", "@aio ", "@zzz", "@Aio", "aio"] {
+            assert!(group(probe).is_none(), "{probe:?}");
+        }
+        assert_eq!(baseline_deny().collect::<Vec<_>>(), BASELINE_DENY.to_vec());
+        assert_eq!(name_of(MAX_KNOWN_NR + 1), None);
     }
 
     #[test]

@@ -443,11 +443,11 @@ pub fn cache_name(key: &[u8; 32]) -> String {
     h.update(key);
     h.update(&AUDIT_ARCH_X86_64.to_le_bytes());
     h.update(COMPILER_VERSION.as_bytes());
-    h.update(&(syscalls::SYSCALLS.len() as u32).to_le_bytes());
+    h.update(&(syscalls::SYSCALL_COUNT as u32).to_le_bytes());
     h.update(&syscalls::MAX_KNOWN_NR.to_le_bytes());
-    for (name, members) in syscalls::GROUPS {
+    for name in syscalls::group_names() {
         h.update(name.as_bytes());
-        for m in *members {
+        for m in syscalls::group(name).into_iter().flatten() {
             h.update(b" ");
             h.update(m.as_bytes());
         }
