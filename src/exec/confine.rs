@@ -36,11 +36,11 @@ pub enum ConfineError {
     /// The rule grants capabilities bdexec's own file capabilities lack.
     NotHeld(Vec<String>),
     /// Clearing a capability set failed.
-    Clear(caps::CapSet, caps::errors::CapsError),
+    Clear(caps::CapSet, nix::Error),
     /// Reading a capability set failed.
-    Read(caps::errors::CapsError),
+    Read(nix::Error),
     /// A capability set was not empty after clearing it.
-    Left(caps::CapSet),
+    Left(&'static str),
 }
 
 impl fmt::Display for ConfineError {
@@ -52,9 +52,11 @@ impl fmt::Display for ConfineError {
                 "rule grants capabilities bdexec itself does not hold ({}): ask the administrator to add them to bdexec's file capabilities",
                 names.join(",")
             ),
-            ConfineError::Clear(set, e) => write!(f, "clearing {set:?} capabilities: {e}"),
-            ConfineError::Read(e) => write!(f, "reading capabilities: {e}"),
-            ConfineError::Left(set) => write!(f, "capabilities left in {set:?}"),
+            ConfineError::Clear(set, e) => {
+                write!(f, "clearing {set:?} capabilities: {}", e.desc())
+            }
+            ConfineError::Read(e) => write!(f, "reading capabilities: {}", e.desc()),
+            ConfineError::Left(set) => write!(f, "capabilities left in {set}"),
         }
     }
 }
@@ -207,20 +209,17 @@ impl Confinement {
 }
 
 /// No grant: every capability set empty (a uid-0 target still holds
-/// bdexec's permitted set at this point), verified.
+/// bdexec's permitted set at this point), verified. The ambient set is
+/// cleared and needs no reading back: the kernel keeps it within the
+/// permitted and inheritable sets (capabilities(7)), read back empty.
 fn drop_all_caps() -> Result<(), ConfineError> {
     use caps::CapSet;
-    for set in [
-        CapSet::Ambient,
-        CapSet::Inheritable,
-        CapSet::Effective,
-        CapSet::Permitted,
-    ] {
-        caps::clear(None, set).map_err(|e| ConfineError::Clear(set, e))?;
-        let left = caps::read(None, set).map_err(ConfineError::Read)?;
-        if !left.is_empty() {
-            return Err(ConfineError::Left(set));
-        }
+    crate::sys::caps::ambient_clear_all().map_err(|e| ConfineError::Clear(CapSet::Ambient, e))?;
+    crate::sys::caps::set(crate::sys::caps::CapSets::default())
+        .map_err(|e| ConfineError::Clear(CapSet::Permitted, e))?;
+    let left = crate::sys::caps::get().map_err(ConfineError::Read)?;
+    match left.first_held() {
+        Some(set) => Err(ConfineError::Left(set)),
+        None => Ok(()),
     }
-    Ok(())
 }

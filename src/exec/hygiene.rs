@@ -197,14 +197,15 @@ pub fn check_environment() -> Result<(), HygieneError> {
         }
     }
     check_user_namespace()?;
-    let permitted = caps::read(None, caps::CapSet::Permitted)
-        .map_err(|e| HygieneError::Setup(format!("reading capabilities: {e}")))?;
+    let permitted = crate::sys::caps::get()
+        .map_err(|e| HygieneError::Setup(format!("reading capabilities: {}", e.desc())))?
+        .permitted;
     let missing: Vec<&str> = [
         (caps::Capability::CAP_SETUID, "cap_setuid"),
         (caps::Capability::CAP_SETGID, "cap_setgid"),
     ]
     .iter()
-    .filter(|(c, _)| !permitted.contains(c))
+    .filter(|(c, _)| permitted & c.bitmask() == 0)
     .map(|(_, n)| *n)
     .collect();
     if !missing.is_empty() {

@@ -22,7 +22,7 @@
 //!   shield ends with [`switch_to_target`].
 #![forbid(unsafe_code)]
 
-use caps::{CapSet, Capability};
+use crate::sys::caps::{self as capsys, CapSets};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use nix::unistd::{Gid, Uid, getresgid, getresuid, setgroups, setresgid, setresuid};
 use std::fmt;
@@ -50,7 +50,7 @@ pub enum PrivError {
         call: &'static str,
     },
     /// A capability set is not empty for a non-root target.
-    CapsLeft(CapSet),
+    CapsLeft(&'static str),
     /// The id -1 (4294967295) is never a target.
     MinusOne,
 }
@@ -65,7 +65,7 @@ impl fmt::Display for PrivError {
                 write!(f, "{ids} are not all {id} after {call}")
             }
             PrivError::CapsLeft(set) => {
-                write!(f, "capabilities left in {set:?} for a non-root target")
+                write!(f, "capabilities left in {set} for a non-root target")
             }
             PrivError::MinusOne => f.write_str("refusing id 4294967295 (-1)"),
         }
@@ -80,40 +80,75 @@ fn sys(call: &'static str) -> impl Fn(nix::Error) -> PrivError {
 }
 
 /// A failed capability operation `what`.
-fn cap(what: &'static str) -> impl Fn(caps::errors::CapsError) -> PrivError {
+fn cap(what: &'static str) -> impl Fn(nix::Error) -> PrivError {
     move |e| PrivError::Caps {
         what,
-        error: e.to_string(),
+        error: e.desc().to_string(),
     }
 }
 
+/// CAP_SETGID (6) and CAP_SETUID (7), as a mask of [`capsys`].
+const ID_CAPS: u64 = (1 << 6) | (1 << 7);
+
 /// CAP_SETUID and CAP_SETGID raised in the effective set (with whatever
-/// it holds): one read and one set, where `caps::raise` per capability
-/// reads and sets twice.
-fn raise_id_caps() -> Result<(), PrivError> {
-    let mut eff = caps::read(None, CapSet::Effective).map_err(cap("raising capability"))?;
-    eff.insert(Capability::CAP_SETUID);
-    eff.insert(Capability::CAP_SETGID);
-    caps::set(None, CapSet::Effective, &eff).map_err(cap("raising capability"))
+/// it holds): one capget and one capset. Returns the sets as they were.
+fn raise_id_caps() -> Result<CapSets, PrivError> {
+    let was = capsys::get().map_err(cap("raising capability"))?;
+    capsys::set(CapSets {
+        effective: was.effective | ID_CAPS,
+        ..was
+    })
+    .map_err(cap("raising capability"))?;
+    Ok(was)
+}
+
+/// No effective capability; permitted and inheritable as they are.
+fn clear_effective() -> Result<(), PrivError> {
+    let now = capsys::get().map_err(cap("clearing effective capabilities"))?;
+    clear_effective_from(now)
+}
+
+/// No effective capability, the permitted and inheritable sets those of
+/// `sets` (read before id changes that keep a uid 0, which leave them
+/// alone): a capset alone.
+fn clear_effective_from(sets: CapSets) -> Result<(), PrivError> {
+    capsys::set(CapSets {
+        effective: 0,
+        ..sets
+    })
+    .map_err(cap("clearing effective capabilities"))
+}
+
+/// `f` (id changes that keep a uid 0) with CAP_SETUID and CAP_SETGID
+/// effective, then no effective capability (also when `f` fails): a
+/// capget and two capsets in all.
+fn with_id_caps<T>(f: impl FnOnce() -> Result<T, PrivError>) -> Result<T, PrivError> {
+    let was = raise_id_caps()?;
+    let out = f();
+    let cleared = clear_effective_from(was);
+    let out = out?;
+    cleared?;
+    Ok(out)
 }
 
 /// Effective and saved ids 0, real ids unchanged (see module docs).
 pub fn enter_root_files() -> Result<(), PrivError> {
-    raise_id_caps()?;
-    let g = getresgid().map_err(sys("getresgid"))?;
-    setresgid(g.real, Gid::from_raw(0), Gid::from_raw(0)).map_err(sys("setresgid"))?;
-    let u = getresuid().map_err(sys("getresuid"))?;
-    setresuid(u.real, Uid::from_raw(0), Uid::from_raw(0)).map_err(sys("setresuid"))?;
-    let (u2, g2) = (
-        getresuid().map_err(sys("getresuid"))?,
-        getresgid().map_err(sys("getresgid"))?,
-    );
-    if !u2.effective.is_root() || g2.effective.as_raw() != 0 {
-        return Err(PrivError::Unverified("effective ids did not become 0"));
-    }
-    // Nothing needs an effective capability until the final switch.
-    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))?;
-    Ok(())
+    // Nothing needs an effective capability after it until the final
+    // switch.
+    with_id_caps(|| {
+        let g = getresgid().map_err(sys("getresgid"))?;
+        setresgid(g.real, Gid::from_raw(0), Gid::from_raw(0)).map_err(sys("setresgid"))?;
+        let u = getresuid().map_err(sys("getresuid"))?;
+        setresuid(u.real, Uid::from_raw(0), Uid::from_raw(0)).map_err(sys("setresuid"))?;
+        let (u2, g2) = (
+            getresuid().map_err(sys("getresuid"))?,
+            getresgid().map_err(sys("getresgid"))?,
+        );
+        if !u2.effective.is_root() || g2.effective.as_raw() != 0 {
+            return Err(PrivError::Unverified("effective ids did not become 0"));
+        }
+        Ok(())
+    })
 }
 
 /// The job-control signals a terminal sends (Ctrl-Z, background reads and
@@ -133,14 +168,15 @@ fn job_control_mask(how: SigmaskHow) -> Result<(), PrivError> {
 
 /// Real, effective and saved uids all 0, checked.
 fn all_uids_root() -> Result<(), PrivError> {
-    raise_id_caps()?;
-    let zero = Uid::from_raw(0);
-    setresuid(zero, zero, zero).map_err(sys("setresuid"))?;
-    let u = getresuid().map_err(sys("getresuid"))?;
-    if !(u.real.is_root() && u.effective.is_root() && u.saved.is_root()) {
-        return Err(PrivError::Unverified("uids did not all become 0"));
-    }
-    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))
+    with_id_caps(|| {
+        let zero = Uid::from_raw(0);
+        setresuid(zero, zero, zero).map_err(sys("setresuid"))?;
+        let u = getresuid().map_err(sys("getresuid"))?;
+        if !(u.real.is_root() && u.effective.is_root() && u.saved.is_root()) {
+            return Err(PrivError::Unverified("uids did not all become 0"));
+        }
+        Ok(())
+    })
 }
 
 /// Shield the privileged part from the caller (after
@@ -177,10 +213,10 @@ pub fn as_caller_for_pam<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
     let Some(&uid) = CALLER_UID.get() else {
         return Ok(f());
     };
-    raise_id_caps()?;
-    let zero = Uid::from_raw(0);
-    setresuid(Uid::from_raw(uid), zero, zero).map_err(sys("setresuid"))?;
-    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))?;
+    with_id_caps(|| {
+        let zero = Uid::from_raw(0);
+        setresuid(Uid::from_raw(uid), zero, zero).map_err(sys("setresuid"))
+    })?;
     job_control_mask(SigmaskHow::SIG_UNBLOCK)?;
     let out = f();
     job_control_mask(SigmaskHow::SIG_BLOCK)?;
@@ -286,26 +322,27 @@ pub fn switch_to_target(
     if grant_follows {
         return Ok(());
     }
-    caps::clear(None, CapSet::Inheritable).map_err(cap("clearing inheritable capabilities"))?;
-    caps::clear(None, CapSet::Ambient).map_err(cap("clearing ambient capabilities"))?;
-    if uid != 0 {
-        // The kernel cleared them when every uid became non-zero; make
-        // sure, and verify.
-        caps::clear(None, CapSet::Effective).map_err(cap("clearing capabilities"))?;
-        caps::clear(None, CapSet::Permitted).map_err(cap("clearing capabilities"))?;
-        for set in [
-            CapSet::Permitted,
-            CapSet::Effective,
-            CapSet::Inheritable,
-            CapSet::Ambient,
-        ] {
-            let left = caps::read(None, set).map_err(cap("reading capabilities"))?;
-            if !left.is_empty() {
-                return Err(PrivError::CapsLeft(set));
-            }
-        }
+    capsys::ambient_clear_all().map_err(cap("clearing ambient capabilities"))?;
+    if uid == 0 {
+        // The exec of a uid-0 process grants the full root set; nothing
+        // is inherited.
+        let now = capsys::get().map_err(cap("clearing inheritable capabilities"))?;
+        return capsys::set(CapSets {
+            inheritable: 0,
+            ..now
+        })
+        .map_err(cap("clearing inheritable capabilities"));
     }
-    Ok(())
+    // The kernel cleared permitted and effective when every uid became
+    // non-zero; make sure, and verify. The ambient set needs no reading:
+    // the kernel keeps it within permitted and inheritable
+    // (capabilities(7)), both read back empty here.
+    capsys::set(CapSets::default()).map_err(cap("clearing capabilities"))?;
+    let left = capsys::get().map_err(cap("reading capabilities"))?;
+    match left.first_held() {
+        Some(set) => Err(PrivError::CapsLeft(set)),
+        None => Ok(()),
+    }
 }
 
 /// Effective ids and supplementary groups of the target (`bdexec -e`,
@@ -319,11 +356,11 @@ pub fn euid_target(uid: u32, gid: u32, groups: &[Gid]) -> Result<(), PrivError> 
     }
     let u = getresuid().map_err(sys("getresuid"))?;
     let g = getresgid().map_err(sys("getresgid"))?;
-    raise_id_caps()?;
-    setgroups(groups).map_err(sys("setgroups"))?;
-    setresgid(g.real, Gid::from_raw(gid), g.saved).map_err(sys("setresgid"))?;
-    setresuid(u.real, Uid::from_raw(uid), u.saved).map_err(sys("setresuid"))?;
-    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))?;
+    with_id_caps(|| {
+        setgroups(groups).map_err(sys("setgroups"))?;
+        setresgid(g.real, Gid::from_raw(gid), g.saved).map_err(sys("setresgid"))?;
+        setresuid(u.real, Uid::from_raw(uid), u.saved).map_err(sys("setresuid"))
+    })?;
     let (u2, g2) = (
         getresuid().map_err(sys("getresuid"))?,
         getresgid().map_err(sys("getresgid"))?,
@@ -362,8 +399,7 @@ pub fn euid_root() -> Result<(), PrivError> {
     let g = getresgid().map_err(sys("getresgid"))?;
     setresuid(u.real, Uid::from_raw(0), u.saved).map_err(sys("setresuid"))?;
     setresgid(g.real, Gid::from_raw(0), g.saved).map_err(sys("setresgid"))?;
-    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))?;
-    Ok(())
+    clear_effective()
 }
 
 /// Run `f` with the caller's effective ids ([`euid_caller`]), then put
@@ -381,7 +417,7 @@ pub fn as_caller<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
     if u.effective == u.real && g.effective == g.real {
         return Ok(f());
     }
-    let eff = caps::read(None, CapSet::Effective).map_err(cap("reading capabilities"))?;
+    let sets = capsys::get().map_err(cap("reading capabilities"))?;
     euid_caller()?;
     let out = f();
     // Back to the saved effective ids: allowed without a capability, as
@@ -389,7 +425,7 @@ pub fn as_caller<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
     // to effective when the euid becomes 0, corrected right after.
     setresuid(u.real, u.effective, u.saved).map_err(sys("setresuid"))?;
     setresgid(g.real, g.effective, g.saved).map_err(sys("setresgid"))?;
-    caps::set(None, CapSet::Effective, &eff).map_err(cap("restoring effective capabilities"))?;
+    capsys::set(sets).map_err(cap("restoring effective capabilities"))?;
     let (u2, g2) = (
         getresuid().map_err(sys("getresuid"))?,
         getresgid().map_err(sys("getresgid"))?,
@@ -405,13 +441,13 @@ pub fn as_caller<T>(f: impl FnOnce() -> T) -> Result<T, PrivError> {
 /// in `f` (a new pty's slave, src/exec/monitor/) belong to them. The
 /// real, effective and saved ids do not change, so the shield stands.
 pub fn with_fs_ids<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> Result<T, PrivError> {
-    raise_id_caps()?;
-    // setfs[ug]id report no error: the caller checks what `f` made.
-    nix::unistd::setfsgid(Gid::from_raw(gid));
-    nix::unistd::setfsuid(Uid::from_raw(uid));
-    let out = f();
-    nix::unistd::setfsuid(Uid::from_raw(0));
-    nix::unistd::setfsgid(Gid::from_raw(0));
-    caps::clear(None, CapSet::Effective).map_err(cap("clearing effective capabilities"))?;
-    Ok(out)
+    with_id_caps(|| {
+        // setfs[ug]id report no error: the caller checks what `f` made.
+        nix::unistd::setfsgid(Gid::from_raw(gid));
+        nix::unistd::setfsuid(Uid::from_raw(uid));
+        let out = f();
+        nix::unistd::setfsuid(Uid::from_raw(0));
+        nix::unistd::setfsgid(Gid::from_raw(0));
+        Ok(out)
+    })
 }

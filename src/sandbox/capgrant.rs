@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), forbid(unsafe_code))]
 
 use super::SandboxError;
+use crate::sys::caps::{self as capsys, CapSets};
 use caps::{CapSet, Capability, CapsHashSet};
 use std::path::Path;
 use std::str::FromStr;
@@ -73,8 +74,25 @@ pub fn names(set: &CapsSet) -> Vec<String> {
 /// Granted capabilities that this process does not have in its permitted
 /// set (bdexec: its file capabilities lack them; the rule cannot work).
 pub fn missing_from_binary(grant: &CapsSet) -> CapsSet {
-    let have = caps::read(None, CapSet::Permitted).unwrap_or_default();
-    grant.difference(&have).copied().collect()
+    let have = capsys::get().map(|s| s.permitted).unwrap_or(0);
+    grant
+        .iter()
+        .filter(|c| have & c.bitmask() == 0)
+        .copied()
+        .collect()
+}
+
+/// `set` as a bit mask (bit n: capability number n).
+fn mask(set: &CapsSet) -> u64 {
+    set.iter().fold(0, |m, c| m | c.bitmask())
+}
+
+/// The capabilities of `bits` this crate can name, for messages.
+fn of_mask(bits: u64) -> CapsSet {
+    caps::all()
+        .into_iter()
+        .filter(|c| bits & c.bitmask() != 0)
+        .collect()
 }
 
 /// The permitted capabilities in a file's `security.capability` xattr
@@ -104,11 +122,7 @@ pub fn file_permitted(path: &Path) -> Result<CapsSet, SandboxError> {
     } else {
         0
     };
-    let bits = lo | (hi << 32);
-    Ok(caps::all()
-        .into_iter()
-        .filter(|c| bits & c.bitmask() != 0)
-        .collect())
+    Ok(of_mask(lo | (hi << 32)))
 }
 
 fn get_securebits() -> Result<libc::c_ulong, SandboxError> {
@@ -124,13 +138,25 @@ fn set_securebits(bits: libc::c_ulong) -> Result<(), SandboxError> {
     Ok(())
 }
 
+/// CAP_SETPCAP in the effective set (`on`) or out of it.
+fn effective_setpcap(on: bool) -> Result<(), SandboxError> {
+    let what = if on {
+        "raising cap_setpcap (bdexec's file capabilities must include it)"
+    } else {
+        "lowering cap_setpcap"
+    };
+    let bit = Capability::CAP_SETPCAP.bitmask();
+    let now = capsys::get().map_err(|e| cerr(what, e.desc()))?;
+    let effective = if on {
+        now.effective | bit
+    } else {
+        now.effective & !bit
+    };
+    capsys::set(CapSets { effective, ..now }).map_err(|e| cerr(what, e.desc()))
+}
+
 fn raise_setpcap() -> Result<(), SandboxError> {
-    caps::raise(None, CapSet::Effective, Capability::CAP_SETPCAP).map_err(|e| {
-        cerr(
-            "raising cap_setpcap (bdexec's file capabilities must include it)",
-            e,
-        )
-    })
+    effective_setpcap(true)
 }
 
 /// Before setgroups/setresgid/setresuid: check the grant is available,
@@ -146,10 +172,22 @@ pub fn before_id_switch(grant: &CapsSet, target_uid: u32) -> Result<(), SandboxE
         )));
     }
     raise_setpcap()?;
-    for c in caps::runtime::thread_all_supported() {
-        if !grant.contains(&c) {
-            caps::drop(None, CapSet::Bounding, c)
-                .map_err(|e| cerr(&format!("dropping {c} from the bounding set"), e))?;
+    let keep = mask(grant);
+    for n in 0..64u8 {
+        if keep & (1 << n) != 0 {
+            continue;
+        }
+        match capsys::bounding_drop(n) {
+            Ok(()) => {}
+            // Past the last capability this kernel knows (numbers are
+            // dense from 0).
+            Err(nix::Error::EINVAL) => break,
+            Err(e) => {
+                return Err(cerr(
+                    &format!("dropping capability {n} from the bounding set"),
+                    e.desc(),
+                ));
+            }
         }
     }
     let mut bits = get_securebits()? | SECBIT_NOROOT | SECBIT_NOROOT_LOCKED;
@@ -157,9 +195,7 @@ pub fn before_id_switch(grant: &CapsSet, target_uid: u32) -> Result<(), SandboxE
         bits |= SECBIT_KEEP_CAPS;
     }
     set_securebits(bits)?;
-    caps::drop(None, CapSet::Effective, Capability::CAP_SETPCAP)
-        .map_err(|e| cerr("lowering cap_setpcap", e))?;
-    Ok(())
+    effective_setpcap(false)
 }
 
 /// After the uid switch: KEEPCAPS off (locked), NO_SETUID_FIXUP off
@@ -174,9 +210,18 @@ pub fn after_id_switch(grant: &CapsSet) -> Result<(), SandboxError> {
         | SECBIT_NOROOT
         | SECBIT_NOROOT_LOCKED;
     set_securebits(bits)?;
-    caps::set(None, CapSet::Effective, grant).map_err(|e| cerr("setting effective", e))?;
-    caps::set(None, CapSet::Inheritable, grant).map_err(|e| cerr("setting inheritable", e))?;
-    caps::set(None, CapSet::Permitted, grant).map_err(|e| cerr("setting permitted", e))?;
+    let g = mask(grant);
+    capsys::set(CapSets {
+        effective: g,
+        permitted: g,
+        inheritable: g,
+    })
+    .map_err(|e| {
+        cerr(
+            "setting the effective, permitted and inheritable sets",
+            e.desc(),
+        )
+    })?;
     for c in grant {
         caps::raise(None, CapSet::Ambient, *c)
             .map_err(|e| cerr(&format!("raising ambient {c}"), e))?;
@@ -184,20 +229,40 @@ pub fn after_id_switch(grant: &CapsSet) -> Result<(), SandboxError> {
     verify(grant)
 }
 
-/// Every capability set (bounding included) equals `grant`.
+/// Every capability set (bounding included) equals `grant`: one capget
+/// for permitted, effective and inheritable; the ambient set asked for
+/// the granted capabilities only (the kernel keeps it within permitted
+/// and inheritable, capabilities(7), both just read as the grant); the
+/// bounding set asked for every capability the kernel knows.
 pub fn verify(grant: &CapsSet) -> Result<(), SandboxError> {
-    for set in [
-        CapSet::Permitted,
-        CapSet::Effective,
-        CapSet::Inheritable,
-        CapSet::Ambient,
-        CapSet::Bounding,
+    let want = mask(grant);
+    let sets = capsys::get().map_err(|e| cerr("reading capabilities", e.desc()))?;
+    let mut ambient = 0;
+    for c in grant {
+        if caps::has_cap(None, CapSet::Ambient, *c).map_err(|e| cerr("reading Ambient", e))? {
+            ambient |= c.bitmask();
+        }
+    }
+    let mut bounding = 0;
+    for n in 0..64u8 {
+        match capsys::bounding_has(n) {
+            Ok(true) => bounding |= 1 << n,
+            Ok(false) => {}
+            Err(nix::Error::EINVAL) => break,
+            Err(e) => return Err(cerr("reading Bounding", e.desc())),
+        }
+    }
+    for (set, have) in [
+        (CapSet::Permitted, sets.permitted),
+        (CapSet::Effective, sets.effective),
+        (CapSet::Inheritable, sets.inheritable),
+        (CapSet::Ambient, ambient),
+        (CapSet::Bounding, bounding),
     ] {
-        let have = caps::read(None, set).map_err(|e| cerr(&format!("reading {set:?}"), e))?;
-        if &have != grant {
+        if have != want {
             return Err(SandboxError::Caps(format!(
                 "{set:?} set is [{}], expected [{}]",
-                names(&have).join(","),
+                names(&of_mask(have)).join(","),
                 names(grant).join(",")
             )));
         }

@@ -9,6 +9,7 @@
 //! Each wrapper returns `nix::Result` (an `Errno`), so callers turn it
 //! into their own layer's error.
 
+pub mod caps;
 pub mod fs;
 pub mod kernel;
 pub mod map;
