@@ -286,7 +286,8 @@ bench: deps build
 
 # This checkout's bdexec against another commit's (AB_BASE, default
 # HEAD~1), call by call in bench's namespace, each with its own /run:
-# for changes smaller than two `make bench` runs differ by.
+# for changes smaller than two `make bench` runs differ by. AB_ARGS=sandboxed
+# (or monitored) times that rule of the bench policy instead.
 bench-ab: deps build
 	@bash scripts/bench-ab.sh
 

@@ -57,10 +57,13 @@ def main():
             capture_output=True, text=True)
         if r.returncode != 0:
             sys.exit(f"bench-ab: cannot make the {k} namespace: {r.stderr.strip()}")
-    tools = {"new": (ns["new"], [new, "/usr/bin/true"]),
-             "base": (ns["base"], [base, "/usr/bin/true"])}
+    # AB_ARGS: arguments after /usr/bin/true, to pick another rule of
+    # the bench policy (`sandboxed`, `monitored`); true ignores them.
+    args = os.environ.get("AB_ARGS", "").split()
+    tools = {"new": (ns["new"], [new, "/usr/bin/true"] + args),
+             "base": (ns["base"], [base, "/usr/bin/true"] + args)}
     if floor and floor_log:
-        tools["floor"] = (ns["new"], [floor, floor_log, "/usr/bin/true"])
+        tools["floor"] = (ns["new"], [floor, floor_log, "/usr/bin/true"] + args)
 
     def call(k):
         space, argv = tools[k]
@@ -90,7 +93,8 @@ def main():
         for k in order:
             times[k].append(call(k))
 
-    print(f"bench-ab: {rounds} rounds, base {os.environ.get('AB_BASE_NAME', '?')}; "
+    print(f"bench-ab: {rounds} rounds, base {os.environ.get('AB_BASE_NAME', '?')}"
+          + (f", /usr/bin/true {' '.join(args)}" if args else "") + "; "
           f"load average before {' '.join(load)}, after "
           f"{' '.join(open('/proc/loadavg').read().split()[:3])}")
     print("  each call through nsenter and setpriv (both tools pay them)")

@@ -9,8 +9,9 @@
 # both goes through the same nsenter and setpriv. The measuring half is
 # scripts/bench-ab-inner.py. A benchmark, never a test.
 #
-# Knobs: AB_BASE (a commit; HEAD~1), AB_ROUNDS (500), BELLADONNA_BENCH_DIR
-# (as for make bench). The base is built once in a worktree under
+# Knobs: AB_BASE (a commit; HEAD~1), AB_ROUNDS (500), AB_ARGS (words after
+# /usr/bin/true, to time another rule of the bench policy: `sandboxed`,
+# `monitored`), BELLADONNA_BENCH_DIR (as for make bench). The base is built once in a worktree under
 # target/bench-ab/<commit> (about as long as `make build`), then reused.
 set -euo pipefail
 
