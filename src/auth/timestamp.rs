@@ -25,7 +25,8 @@
 
 use super::tty::{decode_tty_nr, self_stat_tty};
 use crate::base::atomic_file::{Replace, ReplaceError, Temp, replace_at};
-use nix::fcntl::{Flock, OFlag, openat};
+use crate::base::deadline_lock::Owned;
+use nix::fcntl::{OFlag, openat};
 use nix::sys::stat::{Mode, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use serde::{Deserialize, Serialize};
@@ -368,7 +369,7 @@ fn valid_owned_by(
 }
 
 /// Exclusive lock on `ts/<uid>.lock`, waiting at most [`LOCK_DEADLINE`].
-fn lock(dir: BorrowedFd<'_>, uid: u32, owner: u32) -> Result<Flock<File>, TimestampError> {
+fn lock(dir: BorrowedFd<'_>, uid: u32, owner: u32) -> Result<Owned, TimestampError> {
     let name = format!("{uid}.lock");
     let fd = openat(
         dir,
@@ -388,8 +389,7 @@ fn lock(dir: BorrowedFd<'_>, uid: u32, owner: u32) -> Result<Flock<File>, Timest
             "{TS_DIR}/{name}: not root's private lock file"
         )));
     }
-    let file = File::from(fd);
-    crate::base::deadline_lock::lock_with_deadline(&file, LOCK_DEADLINE)
+    crate::base::deadline_lock::lock_owned(File::from(fd), LOCK_DEADLINE)
         .map_err(|e| terr(format!("{TS_DIR}/{name}: {e}")))
 }
 

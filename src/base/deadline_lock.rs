@@ -8,9 +8,9 @@
 #![forbid(unsafe_code)]
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
 use std::fmt;
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
 /// Why a lock was not taken.
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 pub enum LockError {
     /// Still held by someone else at the deadline.
     Timeout(Duration),
-    /// `flock` (or duplicating the fd) failed.
+    /// `flock` failed.
     Sys(Errno),
 }
 
@@ -34,29 +34,25 @@ impl fmt::Display for LockError {
     }
 }
 
-/// Exclusive `flock` on the open file description of `file`, polling
-/// `LOCK_NB` with exponential back-off (100 us to 5 ms) until `timeout`
-/// has passed on the monotonic clock. Dropping the result unlocks. The
-/// lock holds a duplicate of `file`, so it may outlive it.
-pub fn lock_with_deadline(file: &File, timeout: Duration) -> Result<Flock<File>, LockError> {
-    // A duplicate shares the open file description, hence the lock.
-    let mut f = Some(
-        file.try_clone()
-            .map_err(|e| LockError::Sys(e.raw_os_error().map_or(Errno::EBADF, Errno::from_raw)))?,
-    );
-    poll(timeout, || {
-        let Some(g) = f.take() else {
-            return Err(Errno::EBADF);
-        };
-        match Flock::lock(g, FlockArg::LockExclusiveNonblock) {
-            Ok(l) => Ok(Some(l)),
-            Err((back, Errno::EWOULDBLOCK | Errno::EINTR)) => {
-                f = Some(back);
-                Ok(None)
-            }
-            Err((_, e)) => Err(e),
-        }
-    })
+/// The lock [`lock_owned`] holds: the file itself, unlocked (`LOCK_UN`)
+/// when dropped, then closed.
+#[derive(Debug)]
+pub struct Owned(File);
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        let _ = crate::sys::fs::flock(self.0.as_fd(), libc::LOCK_UN);
+    }
+}
+
+/// Exclusive `flock` on `file`, polling `LOCK_NB` with exponential
+/// back-off (100 us to 5 ms) until `timeout` has passed on the monotonic
+/// clock. The lock keeps the file; dropping it unlocks and closes. For
+/// lock files opened only to be locked (the state files, the password
+/// timestamps).
+pub fn lock_owned(file: File, timeout: Duration) -> Result<Owned, LockError> {
+    poll(timeout, || try_exclusive(&file))?;
+    Ok(Owned(file))
 }
 
 /// The lock [`lock_in_place`] holds: `file`'s own open file description,
@@ -66,24 +62,26 @@ pub struct Held<'a>(&'a File);
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
-        use std::os::fd::AsFd;
         let _ = crate::sys::fs::flock(self.0.as_fd(), libc::LOCK_UN);
     }
 }
 
-/// [`lock_with_deadline`] without the duplicate: the lock is taken and
-/// released on `file` itself and lives no longer than the borrow. Two
-/// system calls fewer (the dup and its close), for the audit writer's
-/// two locks on every call.
+/// [`lock_owned`] on a file the caller keeps: the lock is taken and
+/// released on `file` itself and lives no longer than the borrow (the
+/// audit writer's two locks on every call).
 pub fn lock_in_place(file: &File, timeout: Duration) -> Result<Held<'_>, LockError> {
-    use std::os::fd::AsFd;
-    poll(timeout, || {
-        match crate::sys::fs::flock(file.as_fd(), libc::LOCK_EX | libc::LOCK_NB) {
-            Ok(()) => Ok(Some(Held(file))),
-            Err(Errno::EWOULDBLOCK | Errno::EINTR) => Ok(None),
-            Err(e) => Err(e),
-        }
-    })
+    poll(timeout, || try_exclusive(file))?;
+    Ok(Held(file))
+}
+
+/// One `flock(LOCK_EX | LOCK_NB)`: `Some` when taken, `None` when held
+/// elsewhere (or interrupted: tried again).
+fn try_exclusive(file: &File) -> Result<Option<()>, Errno> {
+    match crate::sys::fs::flock(file.as_fd(), libc::LOCK_EX | libc::LOCK_NB) {
+        Ok(()) => Ok(Some(())),
+        Err(Errno::EWOULDBLOCK | Errno::EINTR) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Call `once` until it gives a lock (`Some`) or fails, sleeping with
@@ -122,21 +120,27 @@ mod tests {
     /// Both locks exclude each other across open file descriptions, time
     /// out at the deadline, and are free again once dropped.
     #[test]
-    fn in_place_and_duplicated_locks_exclude_each_other() {
+    fn in_place_and_owned_locks_exclude_each_other() {
         let (_d, p) = temp();
         let a = File::open(&p).expect("open");
-        let b = File::open(&p).expect("open");
         let t = Duration::from_millis(30);
         let held = lock_in_place(&a, t).expect("free");
-        assert_eq!(lock_in_place(&b, t).err(), Some(LockError::Timeout(t)));
-        assert_eq!(lock_with_deadline(&b, t).err(), Some(LockError::Timeout(t)));
+        assert_eq!(
+            lock_in_place(&File::open(&p).expect("open"), t).err(),
+            Some(LockError::Timeout(t))
+        );
+        assert_eq!(
+            lock_owned(File::open(&p).expect("open"), t).err(),
+            Some(LockError::Timeout(t))
+        );
         drop(held);
-        let dup = lock_with_deadline(&b, t).expect("free after the guard dropped");
+        let owned =
+            lock_owned(File::open(&p).expect("open"), t).expect("free after the guard dropped");
         assert_eq!(lock_in_place(&a, t).err(), Some(LockError::Timeout(t)));
-        drop(dup);
-        let again = lock_in_place(&a, t).expect("free after the duplicate dropped");
+        drop(owned);
+        let again = lock_in_place(&a, t).expect("free after the owned lock dropped");
         drop(again);
-        drop(lock_in_place(&b, t).expect("free"));
+        drop(lock_owned(File::open(&p).expect("open"), t).expect("free"));
     }
 
     /// A lock released by its holder while another waits is taken before

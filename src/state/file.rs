@@ -23,15 +23,14 @@
 
 use super::StateError;
 use crate::base::atomic_file::{Replace, ReplaceError, Temp, replace_at};
-use crate::base::deadline_lock::lock_with_deadline;
+use crate::base::deadline_lock::{Owned, lock_owned};
 use crate::base::secure_fs::{SecureFsError, open_subdir, open_trusted_file};
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, Flock, OFlag};
+use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{FileStat, Mode, fstat, mkdirat};
 use nix::unistd::{UnlinkatFlags, unlinkat};
 use std::ffi::OsStr;
 use std::fmt;
-use std::fs::File;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
@@ -42,7 +41,7 @@ pub const LOCK_TIMEOUT: Duration = Duration::from_secs(3);
 /// A held state lock; dropping it unlocks.
 #[derive(Debug)]
 pub struct StateLock {
-    _lock: Flock<File>,
+    _lock: Owned,
 }
 
 fn err(shown: &Path, what: impl fmt::Display) -> StateError {
@@ -118,7 +117,7 @@ pub fn lock(
     )
     .map_err(fs_err)?;
     check_private(&shown, &st)?;
-    let l = lock_with_deadline(&file, timeout).map_err(|e| err(&shown, e))?;
+    let l = lock_owned(file, timeout).map_err(|e| err(&shown, e))?;
     Ok(StateLock { _lock: l })
 }
 
