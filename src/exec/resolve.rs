@@ -10,7 +10,7 @@ use crate::request::{FileId, FileIds, Invoked, split_name};
 use nix::fcntl::{OFlag, open, openat};
 use nix::sys::stat::{FileStat, Mode, fstat, stat};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fmt;
 use std::io::Read;
@@ -201,10 +201,12 @@ pub fn digest_fd(r: &Resolved) -> Result<[u8; 32], ResolveError> {
 }
 
 /// File identities of policy paths by `stat` (following symlinks, as the
-/// policy names files), memoised for the duration of one call.
+/// policy names files), memoised for the duration of one call (an
+/// ordered map: a call asks about a few paths, and a hash map's random
+/// keys would cost a getrandom on every call).
 #[derive(Default)]
 pub struct StatFileIds {
-    memo: RefCell<HashMap<PathBuf, Option<FileId>>>,
+    memo: RefCell<BTreeMap<PathBuf, Option<FileId>>>,
 }
 
 impl FileIds for StatFileIds {

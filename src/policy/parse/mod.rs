@@ -89,6 +89,7 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::hash::{BuildHasherDefault, DefaultHasher};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -680,7 +681,11 @@ pub fn merge(main: PolicyFragment, dropins: Vec<PolicyFragment>) -> Result<Polic
             ),
         ));
     }
-    let mut seen: HashMap<&str, &Origin> = HashMap::new();
+    // Names from root's own files: no flooding to fear, so a fixed
+    // hasher (no random keys: no getrandom on every call's cache
+    // assembly).
+    let mut seen: HashMap<&str, &Origin, BuildHasherDefault<DefaultHasher>> =
+        HashMap::with_capacity_and_hasher(rules.len(), BuildHasherDefault::default());
     for r in rules.iter().chain(&incident.decoy_rules) {
         if let Some(first) = seen.insert(&r.name, &r.origin) {
             return Err(PolicyError::at(
