@@ -209,15 +209,11 @@ impl Confinement {
 }
 
 /// No grant: every capability set empty (a uid-0 target still holds
-/// bdexec's permitted set at this point), verified. The ambient set is
-/// cleared and needs no reading back: the kernel keeps it within the
-/// permitted and inheritable sets (capabilities(7)), read back empty.
+/// bdexec's permitted set at this point), verified
+/// ([`crate::sys::caps::clear_all`]).
 fn drop_all_caps() -> Result<(), ConfineError> {
-    use caps::CapSet;
-    crate::sys::caps::ambient_clear_all().map_err(|e| ConfineError::Clear(CapSet::Ambient, e))?;
-    crate::sys::caps::set(crate::sys::caps::CapSets::default())
-        .map_err(|e| ConfineError::Clear(CapSet::Permitted, e))?;
-    let left = crate::sys::caps::get().map_err(ConfineError::Read)?;
+    let left = crate::sys::caps::clear_all()
+        .map_err(|e| ConfineError::Clear(caps::CapSet::Permitted, e))?;
     match left.first_held() {
         Some(set) => Err(ConfineError::Left(set)),
         None => Ok(()),

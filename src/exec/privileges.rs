@@ -93,19 +93,18 @@ const ID_CAPS: u64 = (1 << 6) | (1 << 7);
 /// CAP_SETUID and CAP_SETGID raised in the effective set (with whatever
 /// it holds): one capget and one capset. Returns the sets as they were.
 fn raise_id_caps() -> Result<CapSets, PrivError> {
-    let was = capsys::get().map_err(cap("raising capability"))?;
-    capsys::set(CapSets {
-        effective: was.effective | ID_CAPS,
-        ..was
+    capsys::update(|s| CapSets {
+        effective: s.effective | ID_CAPS,
+        ..s
     })
-    .map_err(cap("raising capability"))?;
-    Ok(was)
+    .map_err(cap("raising capability"))
 }
 
 /// No effective capability; permitted and inheritable as they are.
 fn clear_effective() -> Result<(), PrivError> {
-    let now = capsys::get().map_err(cap("clearing effective capabilities"))?;
-    clear_effective_from(now)
+    capsys::update(|s| CapSets { effective: 0, ..s })
+        .map(drop)
+        .map_err(cap("clearing effective capabilities"))
 }
 
 /// No effective capability, the permitted and inheritable sets those of
@@ -322,23 +321,20 @@ pub fn switch_to_target(
     if grant_follows {
         return Ok(());
     }
-    capsys::ambient_clear_all().map_err(cap("clearing ambient capabilities"))?;
     if uid == 0 {
         // The exec of a uid-0 process grants the full root set; nothing
         // is inherited.
-        let now = capsys::get().map_err(cap("clearing inheritable capabilities"))?;
-        return capsys::set(CapSets {
+        capsys::ambient_clear_all().map_err(cap("clearing ambient capabilities"))?;
+        return capsys::update(|s| CapSets {
             inheritable: 0,
-            ..now
+            ..s
         })
+        .map(drop)
         .map_err(cap("clearing inheritable capabilities"));
     }
     // The kernel cleared permitted and effective when every uid became
-    // non-zero; make sure, and verify. The ambient set needs no reading:
-    // the kernel keeps it within permitted and inheritable
-    // (capabilities(7)), both read back empty here.
-    capsys::set(CapSets::default()).map_err(cap("clearing capabilities"))?;
-    let left = capsys::get().map_err(cap("reading capabilities"))?;
+    // non-zero; make sure, and verify.
+    let left = capsys::clear_all().map_err(cap("clearing capabilities"))?;
     match left.first_held() {
         Some(set) => Err(PrivError::CapsLeft(set)),
         None => Ok(()),

@@ -146,13 +146,16 @@ fn effective_setpcap(on: bool) -> Result<(), SandboxError> {
         "lowering cap_setpcap"
     };
     let bit = Capability::CAP_SETPCAP.bitmask();
-    let now = capsys::get().map_err(|e| cerr(what, e.desc()))?;
-    let effective = if on {
-        now.effective | bit
-    } else {
-        now.effective & !bit
-    };
-    capsys::set(CapSets { effective, ..now }).map_err(|e| cerr(what, e.desc()))
+    capsys::update(|s| CapSets {
+        effective: if on {
+            s.effective | bit
+        } else {
+            s.effective & !bit
+        },
+        ..s
+    })
+    .map(drop)
+    .map_err(|e| cerr(what, e.desc()))
 }
 
 fn raise_setpcap() -> Result<(), SandboxError> {

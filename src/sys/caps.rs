@@ -101,6 +101,24 @@ pub fn set(sets: CapSets) -> nix::Result<()> {
     Errno::result(r).map(drop)
 }
 
+/// Read the sets, change them with `f`, write them: one capget and one
+/// capset. Returns the sets as they were.
+pub fn update(f: impl FnOnce(CapSets) -> CapSets) -> nix::Result<CapSets> {
+    let was = get()?;
+    set(f(was))?;
+    Ok(was)
+}
+
+/// Every set empty: the ambient set cleared, the three others set to
+/// nothing, then read back; returns what is left (all zero unless the
+/// kernel refused). The ambient set needs no reading back: the kernel
+/// keeps it within permitted and inheritable (capabilities(7)).
+pub fn clear_all() -> nix::Result<CapSets> {
+    ambient_clear_all()?;
+    set(CapSets::default())?;
+    get()
+}
+
 /// `PR_CAPBSET_DROP` of capability `cap` (EINVAL: the kernel has no
 /// such capability).
 pub fn bounding_drop(cap: u8) -> nix::Result<()> {
