@@ -677,7 +677,7 @@ fn blob_stamp(dir: BorrowedFd<'_>, st: &nix::sys::stat::FileStat) -> Option<Stam
     let fs = stamp::fs_type_of_dev(st.st_dev, || {
         nix::sys::statfs::fstatfs(dir)
             .ok()
-            .map(|f| f.filesystem_type().0 as u64)
+            .map(|f| crate::sys::fs::fs_magic(f.filesystem_type()))
     })?;
     Some(Stamp::of(Path::new(CACHE_NAME), st, fs))
 }

@@ -293,7 +293,7 @@ pub fn stamps_in(conf_dir: &Path) -> Result<Vec<Stamp>, PolicyError> {
 fn fs_type(file: &std::fs::File, dev: u64, path: &Path) -> Result<u64, PolicyError> {
     let mut err = None;
     crate::policy::stamp::fs_type_of_dev(dev, || match nix::sys::statfs::fstatfs(file) {
-        Ok(s) => Some(s.filesystem_type().0 as u64),
+        Ok(s) => Some(crate::sys::fs::fs_magic(s.filesystem_type())),
         Err(e) => {
             err = Some(e);
             None

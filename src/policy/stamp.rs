@@ -124,7 +124,7 @@ pub fn of_path(path: &Path) -> Option<Stamp> {
     let fs = fs_type_of_dev(st.st_dev, || {
         nix::sys::statfs::statfs(path)
             .ok()
-            .map(|f| f.filesystem_type().0 as u64)
+            .map(|f| crate::sys::fs::fs_magic(f.filesystem_type()))
     })?;
     Some(Stamp::of(path, &st, fs))
 }
@@ -165,7 +165,7 @@ pub fn read_stamped(path: &Path, limit: usize) -> Option<(String, Stamp)> {
     let fs = fs_type_of_dev(st.st_dev, || {
         nix::sys::statfs::fstatfs(f.as_fd())
             .ok()
-            .map(|s| s.filesystem_type().0 as u64)
+            .map(|s| crate::sys::fs::fs_magic(s.filesystem_type()))
     })?;
     let stamp = Stamp::of(path, &st, fs);
     let text =

@@ -26,10 +26,18 @@ pub fn getxattr(path: &CStr, name: &CStr, buf: &mut [u8]) -> nix::Result<usize> 
 /// error: callers use it where those objects are never used again (the
 /// process execs or exits) or own nothing in the range.
 pub fn close_range(first: u32, last: u32) -> nix::Result<()> {
+    // The system call itself: musl has no wrapper for it.
     // SAFETY: close_range takes integers only; it touches no memory of
     // this process.
-    let r = unsafe { libc::close_range(first, last, 0) };
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
     Errno::result(r).map(drop)
+}
+
+/// A file system's magic number (`statfs.f_type`) as one type: the field
+/// is signed on glibc and unsigned on musl.
+#[allow(clippy::unnecessary_cast)] // a cast on one C library, not the other
+pub fn fs_magic(t: nix::sys::statfs::FsType) -> u64 {
+    t.0 as u64
 }
 
 /// `flock(fd, op)` on a borrowed descriptor (nix's `Flock` owns one, so
@@ -113,7 +121,7 @@ fn dirent_names(buf: &[u8], each: &mut impl FnMut(&OsStr) -> bool) -> nix::Resul
 /// The owner of the user namespace open on `ns` (an nsfs file), as seen
 /// from the calling process's own user namespace (`NS_GET_OWNER_UID`).
 pub fn ns_owner_uid(ns: impl std::os::fd::AsFd) -> nix::Result<u32> {
-    const NS_GET_OWNER_UID: libc::c_ulong = 0xb704; // _IO(0xb7, 0x4)
+    const NS_GET_OWNER_UID: libc::Ioctl = 0xb704; // _IO(0xb7, 0x4)
     let mut owner: libc::uid_t = 0;
     // SAFETY: NS_GET_OWNER_UID writes one uid_t through the pointer, which
     // points to a live, properly aligned local; the kernel reads nothing

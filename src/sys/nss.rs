@@ -4,9 +4,16 @@
 //! static program may not dlopen an NSS module of another glibc version.
 //! `bdctl policy check` uses it to ask the sources after `files` alone
 //! for names the files lack (`identity::ask_only`).
+//!
+//! musl (the C library of the static bdexec where it is built for
+//! `x86_64-unknown-linux-musl`, docs/decisions.md section 20) has no NSS:
+//! its lookups read the files and nothing else (and nscd, which the static
+//! bdexec hands to the twin), so there is nothing to configure, and the
+//! glibc parsers below, the reference its tests compare with, are glibc's.
 
 use std::ffi::CStr;
 
+#[cfg(target_env = "gnu")]
 unsafe extern "C" {
     fn __nss_configure_lookup(
         db: *const libc::c_char,
@@ -16,6 +23,7 @@ unsafe extern "C" {
 
 /// Set `database`'s sources to `line` (for example `group`, `files`).
 /// Fails (EINVAL) for a database glibc does not know.
+#[cfg(target_env = "gnu")]
 pub fn configure_lookup(database: &CStr, line: &CStr) -> nix::Result<()> {
     // SAFETY: both arguments are valid NUL-terminated strings that outlive
     // the call; glibc copies what it keeps. The function only changes
@@ -30,6 +38,12 @@ pub fn configure_lookup(database: &CStr, line: &CStr) -> nix::Result<()> {
     }
 }
 
+/// musl reads the files alone: nothing to configure.
+#[cfg(not(target_env = "gnu"))]
+pub fn configure_lookup(_database: &CStr, _line: &CStr) -> nix::Result<()> {
+    Ok(())
+}
+
 /// One passwd entry as glibc's parser read it: name, password, uid, gid,
 /// gecos, home, shell (a field glibc left NULL is one NUL byte).
 pub type GlibcPw = (Vec<u8>, Vec<u8>, u32, u32, Vec<u8>, Vec<u8>, Vec<u8>);
@@ -39,6 +53,7 @@ pub type GlibcPw = (Vec<u8>, Vec<u8>, u32, u32, Vec<u8>, Vec<u8>, Vec<u8>);
 /// reader and parser. The reference that src/identity/files.rs is
 /// checked against (its unit tests, the `nss_files` fuzz target).
 #[doc(hidden)]
+#[cfg(target_env = "gnu")]
 pub fn glibc_passwd(text: &[u8]) -> nix::Result<Vec<GlibcPw>> {
     glibc_entries(text, |stream, buf, out| {
         // SAFETY: passwd is a plain C struct; all zeroes is a valid value.
@@ -75,6 +90,7 @@ pub fn glibc_passwd(text: &[u8]) -> nix::Result<Vec<GlibcPw>> {
 /// The (name, `sp_expire`) of every entry glibc reads from a shadow
 /// file's `text`, in order (`fgetspent_r`; see [`glibc_passwd`]).
 #[doc(hidden)]
+#[cfg(target_env = "gnu")]
 pub fn glibc_shadow(text: &[u8]) -> nix::Result<Vec<(Vec<u8>, i64)>> {
     glibc_entries(text, |stream, buf, out| {
         // SAFETY: spwd is a plain C struct; all zeroes is a valid value.
@@ -98,6 +114,7 @@ pub fn glibc_shadow(text: &[u8]) -> nix::Result<Vec<(Vec<u8>, i64)>> {
 
 /// Read entries with `next` (0 for one more, ENOENT at the end, another
 /// errno for a failure) from a read stream over `text`.
+#[cfg(target_env = "gnu")]
 fn glibc_entries<T>(
     text: &[u8],
     next: impl Fn(*mut libc::FILE, &mut [libc::c_char], &mut Vec<T>) -> libc::c_int,

@@ -38,10 +38,21 @@ pub fn exit_now(code: i32) -> ! {
 /// bookkeeping child: it must not delay its parent's last exit steps or
 /// the caller's next process).
 pub fn become_idle() -> nix::Result<()> {
-    let param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: sched_param is a plain C struct; all zeroes is a valid
+    // value (priority 0, which SCHED_IDLE requires).
+    let param: libc::sched_param = unsafe { std::mem::zeroed() };
+    // The system call itself: musl's sched_setscheduler is ENOSYS by
+    // design (a process-wide policy is not what Linux sets).
     // SAFETY: pid 0 is this process; the param is a valid, initialised
     // struct that the kernel only reads.
-    let r = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setscheduler,
+            0,
+            libc::SCHED_IDLE,
+            &param as *const libc::sched_param,
+        )
+    };
     Errno::result(r).map(drop)
 }
 
