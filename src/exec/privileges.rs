@@ -23,8 +23,9 @@
 #![forbid(unsafe_code)]
 
 use crate::sys::caps::{self as capsys, CapSets};
+use crate::sys::ids::{setgroups, setresgid, setresuid};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
-use nix::unistd::{Gid, Uid, getresgid, getresuid, setgroups, setresgid, setresuid};
+use nix::unistd::{Gid, Uid, getresgid, getresuid};
 use std::fmt;
 use std::sync::OnceLock;
 

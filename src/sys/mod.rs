@@ -9,8 +9,10 @@
 //! Each wrapper returns `nix::Result` (an `Errno`), so callers turn it
 //! into their own layer's error.
 
+pub mod bump_alloc;
 pub mod caps;
 pub mod fs;
+pub mod ids;
 pub mod kernel;
 pub mod map;
 pub mod mem;

@@ -1,0 +1,47 @@
+//! The id changes (`setresuid`, `setresgid`, `setgroups`).
+//!
+//! With glibc these are the C library's, which changes every thread of
+//! the process (the twin runs PAM modules, which may start threads).
+//! With musl (the static bdexec, docs/decisions.md section 20) they are
+//! the system calls themselves: musl's wrappers stop every other thread
+//! to change it too, blocking and restoring signals three times per call
+//! although the static bdexec never starts a thread (no PAM, no NSS
+//! modules, no threads of its own: DESIGN section 2).
+
+#[cfg(target_env = "gnu")]
+pub use nix::unistd::{setgroups, setresgid, setresuid};
+
+#[cfg(not(target_env = "gnu"))]
+mod raw {
+    use nix::errno::Errno;
+    use nix::unistd::{Gid, Uid};
+
+    /// `setresuid(2)` for this thread, the process's only one.
+    pub fn setresuid(r: Uid, e: Uid, s: Uid) -> nix::Result<()> {
+        // SAFETY: the system call takes three integers and touches no
+        // memory of this process.
+        let rc = unsafe { libc::syscall(libc::SYS_setresuid, r.as_raw(), e.as_raw(), s.as_raw()) };
+        Errno::result(rc).map(drop)
+    }
+
+    /// `setresgid(2)` for this thread, the process's only one.
+    pub fn setresgid(r: Gid, e: Gid, s: Gid) -> nix::Result<()> {
+        // SAFETY: as in setresuid.
+        let rc = unsafe { libc::syscall(libc::SYS_setresgid, r.as_raw(), e.as_raw(), s.as_raw()) };
+        Errno::result(rc).map(drop)
+    }
+
+    /// `setgroups(2)` for this thread, the process's only one.
+    pub fn setgroups(groups: &[Gid]) -> nix::Result<()> {
+        // Gid is a transparent wrapper of gid_t (nix), so the slice is a
+        // gid_t array.
+        let list: Vec<libc::gid_t> = groups.iter().map(|g| g.as_raw()).collect();
+        // SAFETY: `list` holds `list.len()` gid_t values the kernel only
+        // reads, alive for the call.
+        let rc = unsafe { libc::syscall(libc::SYS_setgroups, list.len(), list.as_ptr()) };
+        Errno::result(rc).map(drop)
+    }
+}
+
+#[cfg(not(target_env = "gnu"))]
+pub use raw::{setgroups, setresgid, setresuid};
