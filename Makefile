@@ -69,22 +69,37 @@ NO_SETCAP  ?=
 BDEXEC_CAPS ?= cap_setuid,cap_setgid,cap_setpcap,cap_net_bind_service=p
 TEST_THREADS ?= 2
 
-# The two bdexec builds. The static one: glibc linked in (static-pie),
+# The two bdexec builds. The static one: musl linked in (static-pie),
 # built for an explicit --target so RUSTFLAGS stays off build scripts and
 # its artifacts land apart from the ordinary build's. The twin: the
-# ordinary `cargo build --release` output, installed as bdexec-pam.
+# ordinary `cargo build --release` output (glibc, dynamic), installed as
+# bdexec-pam.
 HOST          := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
-# The static bdexec: glibc linked in (static-pie), and getrandom(2)
-# through the C library's static getrandom(): the getrandom crate's
+# The static bdexec's C library is musl (docs/decisions.md section 20):
+# glibc's static start-up (CPU feature and cache probes, tunables, IRELATIVE
+# relocations) cost about 0.3 ms a call on the AMD guest, more than all of
+# bdexec's own work above the floor's (docs/performance.md, session 20).
+# `make STATIC_TARGET=$(HOST)` builds it on glibc as before.
+STATIC_TARGET ?= $(subst -gnu,-musl,$(HOST))
+# getrandom(2) through the C library's getrandom(): the getrandom crate's
 # default looks the function up with dlsym, which a static program
 # cannot, and falls back to a cached /dev/urandom descriptor that
 # bdexec's own fd hygiene (monitor mode) closes.
 # Packed relative relocations (RELR) where the static C library can
-# apply them (glibc 2.36, Debian 12): 100 KB of RELA entries become
-# about 1 KB, which the start-up reads on every call (docs/performance.md).
+# apply them (musl 1.2.4 and later, as the Rust toolchain ships; glibc
+# 2.36, Debian 12): 100 KB of RELA entries become about 1 KB, which the
+# start-up reads on every call (docs/performance.md).
 GLIBC_MINOR := $(shell getconf GNU_LIBC_VERSION 2>/dev/null | sed -n 's/^glibc 2\.\([0-9]*\).*/\1/p')
+ifeq ($(STATIC_TARGET),$(HOST))
 STATIC_RELR := $(shell [ "$(GLIBC_MINOR)" -ge 36 ] 2>/dev/null && echo "-C link-arg=-Wl,-z,pack-relative-relocs")
-STATIC_RUSTFLAGS := -C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom" $(STATIC_RELR)
+STATIC_LLD :=
+else
+STATIC_RELR := -C link-arg=-Wl,-z,pack-relative-relocs
+# The toolchain's own lld (the host target links with it already; musl
+# targets link through cc and GNU ld, which lacks --symbol-ordering-file).
+STATIC_LLD := -C link-arg=-B$(shell rustc --print sysroot 2>/dev/null)/lib/rustlib/$(HOST)/bin/gcc-ld -C link-arg=-fuse-ld=lld
+endif
+STATIC_RUSTFLAGS := -C target-feature=+crt-static --cfg getrandom_backend="linux_getrandom" $(STATIC_RELR) $(STATIC_LLD)
 # The functions a plain call runs first in the release build's code
 # (packaging/bdexec.order, written by `make hot-order`): the call's
 # functions share 9 of the kernel's 64 KB fault-around windows instead
@@ -95,20 +110,23 @@ HOT_ORDER_ARGS := -C link-arg=-Wl,--symbol-ordering-file=$(CURDIR)/packaging/bde
 STATIC_ORDER := $(if $(wildcard packaging/bdexec.order),$(HOT_ORDER_ARGS))
 # No CPU probe at the first hash (Cargo.toml, feature blake3-baseline).
 STATIC_FEATURES := blake3-baseline
-STATIC_BDEXEC := target/$(HOST)/release/bdexec
+STATIC_BDEXEC := target/$(STATIC_TARGET)/release/bdexec
 TWIN_BIN      := target/release/bdexec
 
-# Debian packages: build (build-essential, pkg-config; build-essential
-# brings libc6-dev, whose libc.a the static bdexec links),
+# Debian packages: build (build-essential, pkg-config; cc drives the
+# links; the static bdexec's musl libc.a comes with the Rust target, `make
+# static-target`; libc6-dev's libc.a is the one it links with
+# STATIC_TARGET=HOST),
 # tests (libseccomp2 and linux-libc-dev: the two independent syscall tables
 # tests/syscall_table.rs checks ours against, nothing links them;
 # libcap2-bin: setcap/getcap; strace; util-linux: unshare, setpriv,
-# prlimit), man pages (mandoc), bench (sudo, opendoas); PAM (libpam0g:
+# prlimit), man pages (mandoc), bench (sudo, opendoas; musl-tools: the
+# floor built on musl too); PAM (libpam0g:
 # loaded at run time with dlopen, so no -dev package; libpam-modules:
 # pam_unix for the tests' service; openssl: `openssl passwd -6` for the
 # test user's password hash); systemd: systemd-journald and journalctl for
 # tests/journald.rs and `bdctl audit cross-check`.
-DEB_PACKAGES := build-essential pkg-config libseccomp2 linux-libc-dev libcap2-bin strace util-linux mandoc sudo opendoas libpam0g libpam-modules libpam-runtime openssl systemd
+DEB_PACKAGES := build-essential musl-tools pkg-config libseccomp2 linux-libc-dev libcap2-bin strace util-linux mandoc sudo opendoas libpam0g libpam-modules libpam-runtime openssl systemd
 
 # Only for `make test-tpm` (the belladonna_tpm_real feature: tss-esapi links
 # libtss2-esys; the tests start swtpm on loopback).
@@ -130,19 +148,19 @@ ANSIBLE_DEB_PACKAGES := python3 python3-venv
 # real Prometheus and node_exporter on loopback, curl for the quickstart.
 OBS_DEB_PACKAGES := prometheus prometheus-node-exporter curl
 
-.PHONY: all build deps test test-static test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench bench-ab profile hot-order lint clean check-root kernel-matrix \
+.PHONY: all build static-target static-path deps test test-static test-journald test-faults test-recording-large test-tpm test-observability test-ansible demo install uninstall bench bench-ab profile hot-order lint clean check-root kernel-matrix \
 	completions dist deb rpm packages gates gate-tools release verify-release test-packages test-release
 
 all: build
 
-build:
+build: static-target
 	@[ -n "$(HOST)" ] || { echo "build: 'rustc -vV' names no host triple" >&2; exit 1; }
 	$(CARGO) build --release
 	@# The link reads packaging/bdexec.order, which cargo does not track:
 	@# a changed order rebuilds this crate for the static target (only).
 	@if [ -n "$(STATIC_ORDER)" ] && ! cmp -s packaging/bdexec.order $(STATIC_BDEXEC).order; then \
-	  $(CARGO) clean --release --target $(HOST) -p belladonna; fi
-	RUSTFLAGS='$(STATIC_RUSTFLAGS) $(STATIC_ORDER)' $(CARGO) build --release --target $(HOST) --features $(STATIC_FEATURES) --bin bdexec
+	  $(CARGO) clean --release --target $(STATIC_TARGET) -p belladonna; fi
+	RUSTFLAGS='$(STATIC_RUSTFLAGS) $(STATIC_ORDER)' $(CARGO) build --release --target $(STATIC_TARGET) --features $(STATIC_FEATURES) --bin bdexec
 	@if [ -n "$(STATIC_ORDER)" ]; then cp packaging/bdexec.order $(STATIC_BDEXEC).order; fi
 	@# A static bdexec has no program interpreter (PT_INTERP).
 	@if readelf -lW $(STATIC_BDEXEC) | grep -q INTERP; then \
@@ -150,7 +168,20 @@ build:
 	@# It starts (its own relocations applied by the static C library).
 	@$(STATIC_BDEXEC) --version >/dev/null || { echo "build: $(STATIC_BDEXEC) does not start" >&2; exit 1; }
 
-deps:
+# Where the static bdexec is built (scripts/bench.sh, demo.sh, hot-order.sh,
+# bench-ab.sh ask here).
+static-path:
+	@echo $(STATIC_BDEXEC)
+
+# The static bdexec's target (its standard library, with musl's C
+# library and start files): from rustup, once.
+static-target:
+	@[ "$(STATIC_TARGET)" = "$(HOST)" ] || rustup target list --installed 2>/dev/null | grep -qx '$(STATIC_TARGET)' || \
+	  rustup target add $(STATIC_TARGET) || { \
+	  echo "build: could not add the Rust target $(STATIC_TARGET) (rustup target add $(STATIC_TARGET));" \
+	       "'make STATIC_TARGET=$(HOST)' builds the static bdexec on glibc instead" >&2; exit 1; }
+
+deps: static-target
 	@missing=""; \
 	for p in $(DEB_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
@@ -175,12 +206,12 @@ test: deps
 # integration tests that exercise its differences from the dynamic test
 # build: PAM and NSS handed to the twin, monitor mode's fork and fd
 # hygiene, random numbers, the daily flags. A static build with test
-# hooks (target/HOST/debug/bdexec) is bin/bdexec; its twin is the
+# hooks (target/STATIC_TARGET/debug/bdexec) is bin/bdexec; its twin is the
 # ordinary test build. Root. Run by .ci/run.
 STATIC_TESTS ?= twin exec_basic monitor pam daily_flags drop_in_flags daily_edit strict_cli hostile_input hostile_caller sandbox noexec env_sanitize auth_basic approval multicall
 test-static: deps
-	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --target $(HOST) --features test-hooks,$(STATIC_FEATURES) --bin bdexec
-	BELLADONNA_TEST_BDEXEC=$(CURDIR)/target/$(HOST)/debug/bdexec $(CARGO) test --features test-hooks --no-fail-fast \
+	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --target $(STATIC_TARGET) --features test-hooks,$(STATIC_FEATURES) --bin bdexec
+	BELLADONNA_TEST_BDEXEC=$(CURDIR)/target/$(STATIC_TARGET)/debug/bdexec $(CARGO) test --features test-hooks --no-fail-fast \
 	  $(foreach t,$(STATIC_TESTS),--test $(t)) -- --test-threads=$(TEST_THREADS)
 
 # The journald copy of every audit record and `bdctl audit cross-check`

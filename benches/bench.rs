@@ -16,6 +16,8 @@
 //!   BELLADONNA_BENCH_FLOOR    scripts/bench-floor built, and
 //!   BELLADONNA_BENCH_FLOOR_LOG  its log on the audit log's disk: the
 //!                             physical floor, measured as one more tool
+//!   BELLADONNA_BENCH_FLOOR_MUSL the same floor built on musl (musl-gcc),
+//!                             measured too where present
 //!
 //! Then the journald copy's cost: bdexec with and without a running
 //! systemd-journald (paired rounds), and one entry built and sent
@@ -185,7 +187,13 @@ fn main() {
         std::env::var("BELLADONNA_BENCH_FLOOR"),
         std::env::var("BELLADONNA_BENCH_FLOOR_LOG"),
     ) {
-        candidates.insert(4, ("floor", vec![floor, log, "/bin/true".into()]));
+        candidates.insert(4, ("floor", vec![floor, log.clone(), "/bin/true".into()]));
+        // The same program on musl (scripts/bench.sh builds it where
+        // musl-gcc is installed): the C library the static bdexec uses,
+        // without glibc's static start-up (docs/performance.md, session 20).
+        if let Ok(m) = std::env::var("BELLADONNA_BENCH_FLOOR_MUSL") {
+            candidates.insert(5, ("floor-musl", vec![m, log, "/bin/true".into()]));
+        }
     }
     let mut tools: Vec<Tool> = Vec::new();
     for (name, argv) in candidates {
@@ -284,7 +292,7 @@ fn main() {
             .collect();
         let wins = ratios.iter().filter(|r| **r < 1.0).count();
         println!(
-            "  bdexec/{:<9} {:6.3}   (bdexec faster in {wins}/{} rounds)",
+            "  bdexec/{:<10} {:6.3}   (bdexec faster in {wins}/{} rounds)",
             other.name,
             median_f(ratios.clone()),
             ratios.len()

@@ -20,7 +20,12 @@ cd "$here"
 base=$(git rev-parse --verify "${AB_BASE:-HEAD~1}^{commit}")
 host=$(rustc -vV | sed -n 's/^host: //p')
 wt=$here/target/bench-ab/$base
-if [ ! -x "$wt/target/$host/release/bdexec" ] || [ ! -x "$wt/target/release/bdexec" ]; then
+# Where that tree builds its static bdexec (`make static-path`; before
+# the musl build it was always target/HOST/release/bdexec).
+static_of() {
+    make -C "$1" -s --no-print-directory static-path 2>/dev/null || echo "target/$host/release/bdexec"
+}
+if [ ! -d "$wt" ] || [ ! -x "$wt/$(static_of "$wt")" ] || [ ! -x "$wt/target/release/bdexec" ]; then
     echo "bench-ab: building $base in $wt"
     rm -rf "$wt"
     git worktree prune
@@ -28,7 +33,7 @@ if [ ! -x "$wt/target/$host/release/bdexec" ] || [ ! -x "$wt/target/release/bdex
     make -C "$wt" --no-print-directory -s build CARGO="cargo --quiet"
 fi
 AB_BASE_NAME=$(git log -1 --format='%h %s' "$base" | cut -c1-60) \
-    AB_BASE_STATIC=$wt/target/$host/release/bdexec \
+    AB_BASE_STATIC=$wt/$(static_of "$wt") \
     AB_BASE_TWIN=$wt/target/release/bdexec \
     BELLADONNA_BENCH_DRIVER=scripts/bench-ab-inner.py \
     exec bash scripts/bench.sh

@@ -35,8 +35,7 @@ if [ "${1:-}" != "--inside" ]; then
     # and its dynamically linked twin bdexec-pam, which the static one
     # execs for PAM; installed below as a package installs them.
     make --no-print-directory -s build CARGO="cargo --quiet"
-    host=$(rustc -vV | sed -n 's/^host: //p')
-    static_bdexec=target/$host/release/bdexec
+    static_bdexec=$(make -s --no-print-directory static-path)
     twin_bdexec=target/release/bdexec
     if [ -n "${BELLADONNA_BENCH_DRIVER:-}" ]; then
         # Another measuring half in the same setup (scripts/load.sh).
@@ -64,6 +63,14 @@ if [ "${1:-}" != "--inside" ]; then
         fi
     fi
     [ "$floor_kind" != none ] || echo "bench: gcc missing (make deps installs it): measuring without the floor"
+    # The same floor on musl, the static bdexec's C library: what the
+    # floor costs without glibc's static start-up (docs/performance.md,
+    # session 20). musl-gcc: Debian's musl-tools (make deps).
+    floor_musl=no
+    if [ "$floor_kind" != none ] && command -v musl-gcc >/dev/null \
+        && musl-gcc -O2 -static -o target/bench/bench-floor-musl scripts/bench-floor.c 2>/dev/null; then
+        floor_musl=yes
+    fi
 
     base=${BELLADONNA_BENCH_DIR:-/var/tmp}
     dir=$(mktemp -d "$base/belladonna-bench.XXXXXX")
@@ -135,6 +142,10 @@ EOF
         # On the audit log's disk, writable by the bench user.
         install -m 0600 -o 61900 -g 61900 /dev/null "$dir/floor.log"
         echo "bench: floor: scripts/bench-floor.c ($floor_kind), log $dir/floor.log"
+        if [ "$floor_musl" = yes ]; then
+            install -m 0755 target/bench/bench-floor-musl "$dir/bin/bench-floor-musl"
+            echo "bench: floor-musl: scripts/bench-floor.c (static, musl-gcc), the same log"
+        fi
     fi
 
     echo "bench: machine: $(nproc) cores, $(uname -r); log on $(df -PT "$dir" | awk 'NR==2 {print $2}') ($dir)"
@@ -153,6 +164,9 @@ mount --bind "$dir/run" /run
 floor_env=()
 if [ -x "$dir/bin/bench-floor" ]; then
     floor_env=(BELLADONNA_BENCH_FLOOR="$dir/bin/bench-floor" BELLADONNA_BENCH_FLOOR_LOG="$dir/floor.log")
+fi
+if [ -x "$dir/bin/bench-floor-musl" ]; then
+    floor_env+=(BELLADONNA_BENCH_FLOOR_MUSL="$dir/bin/bench-floor-musl")
 fi
 # On a real host the policy and the PAM and account files were written
 # long before a call: wait until every file this setup wrote is settled

@@ -23,8 +23,7 @@ if [ "${1:-}" != "--inside" ]; then
     # The static bdexec (the product's /usr/bin/bdexec), its dynamically
     # linked twin (target/release/bdexec, installed as bdexec-pam: the
     # static one execs it for PAM) and bdctl, as `make` builds them.
-    host=$(rustc -vV | sed -n 's/^host: //p')
-    static_bdexec=$here/target/$host/release/bdexec
+    static_bdexec=$here/$(make -C "$here" -s --no-print-directory static-path)
     for b in "$static_bdexec" "$here/target/release/bdexec" "$here/target/release/bdctl"; do
         [ -x "$b" ] || { echo "demo: $b missing: run 'make' first" >&2; exit 1; }
     done

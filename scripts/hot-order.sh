@@ -37,8 +37,7 @@ cd "$here"
 out=packaging/bdexec.order
 
 if [ "${1:-}" = check ]; then
-    host=$(rustc -vV | sed -n 's/^host: //p')
-    bin=${2:-target/$host/release/bdexec}
+    bin=${2:-$(make -s --no-print-directory static-path)}
     [ -f "$out" ] || { echo "hot-order: $out missing" >&2; exit 1; }
     [ -f "$bin" ] || { echo "hot-order: $bin missing (make build)" >&2; exit 1; }
     total=$(grep -c . "$out" || true)
@@ -60,8 +59,7 @@ if [ "${HOT_ORDER_INSIDE:-}" != 1 ]; then
     trap 'rm -f "$raw"' EXIT
     HOT_ORDER_INSIDE=1 BELLADONNA_BENCH_DRIVER="$here/scripts/hot-order.sh" HOT_ORDER_RAW="$raw" \
         bash scripts/bench.sh
-    host=$(rustc -vV | sed -n 's/^host: //p')
-    python3 - "$raw" "$out" "target/$host/release/bdexec" <<'EOF'
+    python3 - "$raw" "$out" "$(make -s --no-print-directory static-path)" <<'EOF'
 import re, subprocess, sys
 raw, out, binary = sys.argv[1], sys.argv[2], sys.argv[3]
 # bpftrace's map lines: @[uprobe:PATH:SYMBOL]: COUNT

@@ -71,9 +71,10 @@ print(f"profile: {os.cpu_count()} cores, {os.uname().release}; load average befo
 
 def process_start():
     """Part 0: what starting a process costs here before any program's
-    own code runs (scripts/startup-probe.c): no C library, glibc's static
-    start-up, the dynamic loader with libc.so; and one CPUID instruction
-    per leaf. Every tool measured below pays one of the last two."""
+    own code runs (scripts/startup-probe.c): no C library, musl's static
+    start-up (the static bdexec's C library), glibc's static start-up
+    (the floor's), the dynamic loader with libc.so; and one CPUID
+    instruction per leaf."""
     gcc = shutil.which("gcc")
     if not gcc:
         print("\nPart 0 skipped: gcc missing (make deps installs it)")
@@ -82,10 +83,16 @@ def process_start():
     builds = {"no libc (static)": ("nolibc", ["-static", "-nostdlib", "-DPROBE_NOLIBC"]),
               "glibc static": ("static", ["-static"]), "glibc dynamic": ("dynamic", []),
               "cpuid": ("cpuid", ["-DPROBE_CPUID"])}
+    musl = shutil.which("musl-gcc")
+    if musl:
+        builds = {"musl static": ("musl", ["-static"]), **builds}
+    else:
+        print("\nPart 0: musl-gcc missing (make deps installs musl-tools): no musl row")
     exe = {}
     for name, (file, flags) in builds.items():
         out = os.path.join(OUT, "startup-probe-" + file)
-        r = subprocess.run([gcc, "-O2", *flags, "-o", out, src], capture_output=True, text=True)
+        cc = musl if file == "musl" else gcc
+        r = subprocess.run([cc, "-O2", *flags, "-o", out, src], capture_output=True, text=True)
         if r.returncode != 0:
             print(f"\nPart 0: {name} did not build: {r.stderr.strip()[:200]}")
             continue

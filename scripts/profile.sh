@@ -5,7 +5,7 @@
 # policy, sudoers drop-in, doas.conf, bdexec's PAM service; the host's
 # configuration is never touched). The measuring half is
 # scripts/profile-inner.py: what a process start costs on this machine
-# (scripts/startup-probe.c: no C library, glibc static, glibc dynamic,
+# (scripts/startup-probe.c: no C library, musl static, glibc static, glibc dynamic,
 # one CPUID), CPU time, page faults and peak RSS per call for every tool; with perf installed (linux-perf) also bdexec's system
 # calls, its page faults by mapping, the shared objects it touches and
 # where its CPU samples fall. docs/performance.md "Where a call's time
