@@ -436,3 +436,56 @@ fn small_memory_limits_across_the_hand_off() {
         loud(&format!("small_memory_limits: {ctx}: exit {code}"));
     }
 }
+
+/// A call makes its record durable through the sync group file
+/// (/run/belladonna/audit-synced, group commit: src/audit/writer/group.rs)
+/// wherever the log's file system reports a birth time, which the static
+/// bdexec (musl: its standard library's metadata has none) reads with its
+/// own statx; here on the static path itself, not handed to the twin. The file names the log by device, inode and birth time, and
+/// says the whole log is durable. Without a birth time the writer syncs
+/// under the log lock and has no group file: that branch is skipped here.
+#[test]
+fn the_durable_write_goes_through_the_sync_group() {
+    use std::os::unix::fs::MetadataExt;
+    let env = test_env!("the_durable_write_goes_through_the_sync_group");
+    env.policy(
+        r#"version = 1
+[defaults]
+pam_account = false
+
+[[rule]]
+name = "bob-id"
+users = ["bob"]
+commands = ["/usr/bin/id -u"]
+auth = "none"
+"#,
+    );
+    nsswitch(&env, "files", "files");
+    let (handed, o) = static_call(&env, "bob", &["/usr/bin/id", "-u"], None);
+    assert!(!handed, "no PAM, files only: no hand-off\n{o}");
+    o.expect_stdout("0\n", "bob runs id -u as root");
+    let log = std::fs::metadata(env.audit_path()).expect("the audit log");
+    let Ok(born) = log.created() else {
+        common::loud(
+            "SKIPPED (the log's file system reports no birth time): the_durable_write_goes_through_the_sync_group",
+        );
+        return;
+    };
+    let born = born
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("born after 1970");
+    let group = std::fs::read(env.run_dir().join("belladonna/audit-synced"))
+        .expect("the sync group file exists after a call");
+    assert!(group.len() >= 56, "{} bytes", group.len());
+    assert_eq!(&group[..8], b"BDSYNC01");
+    let w = |i: usize| u64::from_le_bytes(group[8 + 8 * i..16 + 8 * i].try_into().unwrap());
+    assert_eq!(w(0), log.dev(), "device");
+    assert_eq!(w(1), log.ino(), "inode");
+    assert_eq!(
+        (w(2), w(3)),
+        (born.as_secs(), u64::from(born.subsec_nanos())),
+        "birth time"
+    );
+    assert_eq!(w(4), log.len(), "the whole log is durable");
+    assert_eq!(w(5), 0, "no failed sync");
+}

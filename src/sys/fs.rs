@@ -33,6 +33,49 @@ pub fn close_range(first: u32, last: u32) -> nix::Result<()> {
     Errno::result(r).map(drop)
 }
 
+/// Device (as `st_dev`), inode and birth time of an open file.
+pub struct DevInoBirth {
+    pub dev: u64,
+    pub ino: u64,
+    /// Seconds and nanoseconds since 1970.
+    pub birth: Option<(u64, u32)>,
+}
+
+/// Device (as `st_dev`), inode and birth time (seconds, nanoseconds) of
+/// the open file `fd`, by one `statx`: the birth time is `None` where the
+/// file system does not report one (or it is before 1970). The standard
+/// library's `Metadata::created` has it only on glibc (on musl it uses
+/// fstat, which has no birth time).
+pub fn dev_ino_birth(fd: BorrowedFd<'_>) -> nix::Result<DevInoBirth> {
+    let mut sx = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: an empty path with AT_EMPTY_PATH names `fd` itself; the
+    // kernel writes one statx struct through the pointer, which points to
+    // a live local of that type.
+    let rc = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            libc::STATX_INO | libc::STATX_BTIME,
+            sx.as_mut_ptr(),
+        )
+    };
+    Errno::result(rc)?;
+    // SAFETY: statx succeeded, so the struct is written (and it was
+    // zeroed before: every field is initialised either way).
+    let sx = unsafe { sx.assume_init() };
+    let dev = libc::makedev(sx.stx_dev_major, sx.stx_dev_minor);
+    let birth = (sx.stx_mask & libc::STATX_BTIME != 0)
+        .then(|| u64::try_from(sx.stx_btime.tv_sec).ok())
+        .flatten()
+        .map(|s| (s, sx.stx_btime.tv_nsec));
+    Ok(DevInoBirth {
+        dev,
+        ino: sx.stx_ino,
+        birth,
+    })
+}
+
 /// A file system's magic number (`statfs.f_type`) as one type: the field
 /// is signed on glibc and unsigned on musl.
 #[allow(clippy::unnecessary_cast)] // a cast on one C library, not the other
@@ -139,6 +182,22 @@ pub fn ns_owner_uid(ns: impl std::os::fd::AsFd) -> nix::Result<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dev_ino_birth_agrees_with_the_standard_library() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().expect("tempdir");
+        let f = std::fs::File::create(d.path().join("f")).expect("create");
+        let ours = dev_ino_birth(f.as_fd()).expect("statx");
+        let m = f.metadata().expect("metadata");
+        assert_eq!((ours.dev, ours.ino), (m.dev(), m.ino()));
+        // The test build is glibc's, whose metadata has the birth time.
+        let std_birth = m.created().ok().map(|t| {
+            let t = t.duration_since(std::time::UNIX_EPOCH).expect("after 1970");
+            (t.as_secs(), t.subsec_nanos())
+        });
+        assert_eq!(ours.birth, std_birth);
+    }
     use std::collections::BTreeSet;
     use std::os::fd::AsFd;
 

@@ -45,7 +45,7 @@ use super::super::AuditError;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 /// A log file's identity: device, inode and birth time (seconds, nanos).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,14 +56,15 @@ pub(crate) struct Ident {
 }
 
 /// The identity of `f`, or `None` when the file system has no birth time.
+/// One statx of our own: on musl the standard library's metadata has no
+/// birth time, and the static bdexec would lose group commit.
 pub(crate) fn ident(f: &File) -> Option<Ident> {
-    use std::os::unix::fs::MetadataExt;
-    let m = f.metadata().ok()?;
-    let b = m.created().ok()?.duration_since(UNIX_EPOCH).ok()?;
+    use std::os::fd::AsFd;
+    let d = crate::sys::fs::dev_ino_birth(f.as_fd()).ok()?;
     Some(Ident {
-        dev: m.dev(),
-        ino: m.ino(),
-        btime: (b.as_secs(), b.subsec_nanos()),
+        dev: d.dev,
+        ino: d.ino,
+        btime: d.birth?,
     })
 }
 
