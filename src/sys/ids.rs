@@ -33,8 +33,6 @@ mod raw {
 
     /// `setgroups(2)` for this thread, the process's only one.
     pub fn setgroups(groups: &[Gid]) -> nix::Result<()> {
-        // Gid is a transparent wrapper of gid_t (nix), so the slice is a
-        // gid_t array.
         let list: Vec<libc::gid_t> = groups.iter().map(|g| g.as_raw()).collect();
         // SAFETY: `list` holds `list.len()` gid_t values the kernel only
         // reads, alive for the call.
