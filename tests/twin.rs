@@ -441,8 +441,9 @@ fn small_memory_limits_across_the_hand_off() {
 /// (/run/belladonna/audit-synced, group commit: src/audit/writer/group.rs)
 /// wherever the log's file system reports a birth time, which the static
 /// bdexec (musl: its standard library's metadata has none) reads with its
-/// own statx; here on the static path itself, not handed to the twin. The file names the log by device, inode and birth time, and
-/// says the whole log is durable. Without a birth time the writer syncs
+/// own statx; here on the static path itself, not handed to the twin.
+/// The file names the log by device, inode and birth time, and says the
+/// whole log is durable. Without a birth time the writer syncs
 /// under the log lock and has no group file: that branch is skipped here.
 #[test]
 fn the_durable_write_goes_through_the_sync_group() {

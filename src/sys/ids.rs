@@ -26,27 +26,26 @@ mod raw {
     use nix::errno::Errno;
     use nix::unistd::{Gid, Uid};
 
-    /// `setresuid(2)` for this thread, the process's only one.
-    pub fn setresuid(r: Uid, e: Uid, s: Uid) -> nix::Result<()> {
+    /// One of the `setres*id(2)` system calls (`nr`) for this thread.
+    fn setres(nr: libc::c_long, r: u32, e: u32, s: u32) -> nix::Result<()> {
         debug_assert!(
             super::one_thread(),
             "a raw id change with more than one thread"
         );
         // SAFETY: the system call takes three integers and touches no
         // memory of this process.
-        let rc = unsafe { libc::syscall(libc::SYS_setresuid, r.as_raw(), e.as_raw(), s.as_raw()) };
+        let rc = unsafe { libc::syscall(nr, r, e, s) };
         Errno::result(rc).map(drop)
+    }
+
+    /// `setresuid(2)` for this thread, the process's only one.
+    pub fn setresuid(r: Uid, e: Uid, s: Uid) -> nix::Result<()> {
+        setres(libc::SYS_setresuid, r.as_raw(), e.as_raw(), s.as_raw())
     }
 
     /// `setresgid(2)` for this thread, the process's only one.
     pub fn setresgid(r: Gid, e: Gid, s: Gid) -> nix::Result<()> {
-        debug_assert!(
-            super::one_thread(),
-            "a raw id change with more than one thread"
-        );
-        // SAFETY: as in setresuid.
-        let rc = unsafe { libc::syscall(libc::SYS_setresgid, r.as_raw(), e.as_raw(), s.as_raw()) };
-        Errno::result(rc).map(drop)
+        setres(libc::SYS_setresgid, r.as_raw(), e.as_raw(), s.as_raw())
     }
 
     /// `setgroups(2)` for this thread, the process's only one.
