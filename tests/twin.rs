@@ -201,7 +201,8 @@ fn nss_sources_after_files_go_to_the_twin() {
 /// (src/identity/files.rs): a memoised call makes no glibc NSS lookup at
 /// all, and an account it reads as expired is refused there too. A file
 /// glibc reads another way (here a shell with a colon: glibc takes the
-/// rest of the line) is left to glibc, whose answer the call then uses.
+/// rest of the line) is left to glibc, whose answer the call then uses
+/// (the twin's, when bin/bdexec is built on musl).
 #[test]
 fn clean_account_files_are_read_without_glibc_nss() {
     let _serial = serial();
@@ -237,10 +238,20 @@ fn clean_account_files_are_read_without_glibc_nss() {
         .collect();
     assert_ne!(odd, clean, "bob has a passwd line");
     write_mode(&passwd_path, odd.as_bytes(), 0o644);
-    assert!(
-        call("an odd line: glibc"),
-        "an odd passwd line: glibc answers"
-    );
+    if bdexec_is_musl() {
+        // musl's own reader is not glibc's: the twin answers.
+        let (twin, o) = env
+            .bdexec_static("bob")
+            .args(["/usr/bin/id", "-u"])
+            .run_through_pause("twin-handoff");
+        o.expect_stdout("0\n", "an odd line: the twin");
+        assert!(twin, "an odd passwd line on musl: the twin answers");
+    } else {
+        assert!(
+            call("an odd line: glibc"),
+            "an odd passwd line: glibc answers"
+        );
+    }
     let accepts = env.audit_events("accept");
     assert_eq!(accepts.len(), 3, "{accepts:?}");
     assert!(
@@ -489,4 +500,80 @@ auth = "none"
     );
     assert_eq!(w(4), log.len(), "the whole log is durable");
     assert_eq!(w(5), 0, "no failed sync");
+}
+
+/// The target's groups on the static path are glibc's. A clean
+/// /etc/group is read by bdexec itself: no glibc lookup, no twin. Any
+/// other goes to glibc: the twin, when bin/bdexec is built on musl,
+/// whose own reader takes a commented-out line as a group, wraps a gid
+/// too large for 32 bits and skips a `+` gid. The reference is glibc's
+/// `getgrouplist` in the same namespace (`id -G carol`).
+#[test]
+fn the_target_gets_glibcs_groups_on_the_static_path() {
+    let _serial = serial();
+    let env = test_env!("the_target_gets_glibcs_groups_on_the_static_path");
+    env.policy(
+        &POLICY
+            .replace("MEMO", "false")
+            .replace("[defaults]\n", "[defaults]\npam_account = false\n"),
+    );
+    nsswitch(&env, "files", "files");
+    let sorted = |o: &Out| {
+        let mut v: Vec<u64> = o
+            .stdout_str()
+            .split_whitespace()
+            .filter_map(|w| w.parse().ok())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let glibc = || {
+        let o = env
+            .program("bob", "/usr/bin/id")
+            .args(["-G", "carol"])
+            .run();
+        o.expect_code(0, "glibc's getgrouplist");
+        sorted(&o)
+    };
+    // Whether the call went beyond bdexec's own reading (to the twin on
+    // musl, to glibc's `files` source otherwise), and carol's groups.
+    let call = || {
+        let pause = if bdexec_is_musl() {
+            "twin-handoff"
+        } else {
+            "glibc-nss-confined"
+        };
+        let (beyond, o) = env
+            .bdexec_static("bob")
+            .args(["-u", "carol", "/usr/bin/id", "-G"])
+            .run_through_pause(pause);
+        o.expect_code(0, "id -G as carol");
+        (beyond, sorted(&o))
+    };
+    let path = env.etc("group");
+    let host = fs::read_to_string(&path).unwrap();
+
+    let clean = format!("{host}extra:x:7101:bob,carol\nextra2:x:7102:carol\nsame:x:7101:carol\n");
+    write_mode(&path, clean.as_bytes(), 0o644);
+    let want = glibc();
+    assert!(want.contains(&7101) && want.contains(&7102), "{want:?}");
+    let (beyond, got) = call();
+    assert_eq!(got, want, "a clean file: glibc's groups");
+    assert!(!beyond, "a clean file is read by bdexec alone");
+
+    let odd = format!(
+        "{clean}#gone:x:7103:carol\nplus:x:+7105:carol\nbig:x:99999999999:carol\n spaced:x:7104:carol\n"
+    );
+    write_mode(&path, odd.as_bytes(), 0o644);
+    let want = glibc();
+    assert!(want.contains(&7105), "glibc reads +7105 as 7105: {want:?}");
+    assert!(
+        !want.contains(&1_215_752_191),
+        "glibc skips the large gid: {want:?}"
+    );
+    let (beyond, got) = call();
+    assert_eq!(got, want, "lines read another way: still glibc's groups");
+    assert!(beyond, "lines bdexec does not read go to glibc");
+    env.assert_verify_ok("groups");
 }

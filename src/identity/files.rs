@@ -1,6 +1,7 @@
-//! The static bdexec's own reading of /etc/passwd and /etc/shadow
-//! (src/identity/nss.rs): only files that glibc's `files` source reads
-//! one way, and in that case the same entries in the same order.
+//! The static bdexec's own reading of /etc/passwd, /etc/shadow and
+//! /etc/group (src/identity/nss.rs): only files that glibc's `files`
+//! source reads one way, and in that case the same entries in the same
+//! order.
 //!
 //! glibc's reader and parser (`__nss_readline`, nss_files' `LINE_PARSER`)
 //! skip leading white space, blank lines and `#` comments; read numbers
@@ -16,7 +17,15 @@
 //!   control character, whose name has [`name_ok`]'s form, and whose
 //!   numbers are plain decimal digits that fit their field without any
 //!   conversion: ids below 2^32 - 1 (`parse_id`'s), shadow numbers of at
-//!   most 9 digits, or empty where glibc allows it.
+//!   most 9 digits, or empty where glibc allows it; a group line's
+//!   members are empty or names of that form joined by single commas.
+//!
+//! A group list (`getgrouplist`) is glibc's `initgroups` of the `files`
+//! source: the primary gid, then the gid of every entry, in file order,
+//! that has the user among its members and another gid (a gid on two
+//! such lines twice). That reader parses every line, `#` lines included
+//! (a commented-out `#wheel:x:10:alice` still gives alice gid 10), so a
+//! group file with any `#` line is not clean for a list.
 //!
 //! Every other line is left to glibc: a lookup that meets one before its
 //! match falls back to the NSS call, never to a guess. On clean lines
@@ -25,8 +34,10 @@
 //! (and, as glibc, a lookup stops at its match: a large file costs no
 //! more than glibc's reading of it). The
 //! unit tests below check that against glibc's own parser
-//! (`fgetpwent_r`, `fgetspent_r`: the same reader and parser as the
-//! `files` source), and the fuzz target `nss_files` does for any bytes.
+//! (`fgetpwent_r`, `fgetspent_r`, `fgetgrent_r`: the same reader and
+//! parser as the `files` source), and the fuzz target `nss_files` does
+//! for any bytes; tests/twin.rs compares the static bdexec's group lists
+//! with glibc's `getgrouplist`.
 #![forbid(unsafe_code)]
 
 /// The largest /etc/passwd or /etc/shadow read; a larger one is left to
@@ -51,6 +62,26 @@ pub struct PwEntry<'a> {
 pub struct SpEntry<'a> {
     pub name: &'a str,
     pub expire: i64,
+}
+
+/// One /etc/group entry, its fields as written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GrEntry<'a> {
+    pub name: &'a str,
+    pub passwd: &'a [u8],
+    pub gid: u32,
+    /// The members field: empty, or [`name_ok`] names joined by commas.
+    members: &'a [u8],
+}
+
+impl<'a> GrEntry<'a> {
+    /// The member names, in order.
+    pub fn members(&self) -> impl Iterator<Item = &'a str> + use<'a> {
+        let m = self.members;
+        m.split(|b| *b == b',')
+            .filter(move |_| !m.is_empty())
+            .filter_map(|n| std::str::from_utf8(n).ok())
+    }
 }
 
 /// A name glibc and bdexec read alike, and no compat entry: an ASCII
@@ -155,6 +186,27 @@ fn shadow_entries(text: &[u8]) -> impl Iterator<Item = Option<SpEntry<'_>>> {
     })
 }
 
+/// Whether a group line's members field is clean: empty, or names of
+/// [`name_ok`]'s form joined by single commas (glibc skips blanks and
+/// empty names between commas; such a field is left to it).
+fn members_ok(field: &[u8]) -> bool {
+    field.is_empty() || field.split(|b| *b == b',').all(name_ok)
+}
+
+/// /etc/group's entries, in order; `None` for a line that is not clean.
+fn group_entries(text: &[u8]) -> impl Iterator<Item = Option<GrEntry<'_>>> {
+    lines::<4>(text).map(|line| {
+        let [name, passwd, gid, members] = line?;
+        members_ok(members).then_some(())?;
+        Some(GrEntry {
+            name: name_of(name)?,
+            passwd,
+            gid: id(gid)?,
+            members,
+        })
+    })
+}
+
 /// Every entry of /etc/passwd's text, `None` when it is not clean.
 pub fn passwd(text: &[u8]) -> Option<Vec<PwEntry<'_>>> {
     passwd_entries(text).collect()
@@ -173,6 +225,42 @@ pub fn find_passwd<'a>(
     pick: impl Fn(&PwEntry<'a>) -> bool,
 ) -> Option<Option<PwEntry<'a>>> {
     find(passwd_entries(text), pick)
+}
+
+/// Every entry of /etc/group's text, `None` when it is not clean.
+pub fn group(text: &[u8]) -> Option<Vec<GrEntry<'_>>> {
+    group_entries(text).collect()
+}
+
+/// The first /etc/group entry `pick` takes, read as [`find_passwd`]
+/// reads.
+pub fn find_group<'a>(
+    text: &'a [u8],
+    pick: impl Fn(&GrEntry<'a>) -> bool,
+) -> Option<Option<GrEntry<'a>>> {
+    find(group_entries(text), pick)
+}
+
+/// `user`'s group list with primary group `gid`, as glibc's `files`
+/// source gives it (see the module docs): `None` when any line of the
+/// file is not clean or is a `#` line, which that source reads as an
+/// entry.
+pub fn group_list(text: &[u8], user: &str, gid: u32) -> Option<Vec<u32>> {
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    if body
+        .split(|b| *b == b'\n')
+        .any(|l| l.first() == Some(&b'#'))
+    {
+        return None;
+    }
+    let mut list = vec![gid];
+    for e in group_entries(text) {
+        let e = e?;
+        if e.gid != gid && e.members().any(|m| m == user) {
+            list.push(e.gid);
+        }
+    }
+    Some(list)
 }
 
 /// The first /etc/shadow entry named `name`, read as [`find_passwd`]
@@ -211,6 +299,83 @@ pub fn shadow_as_glibc(text: &[u8]) -> Option<Vec<(Vec<u8>, i64)>> {
             .map(|e| (e.name.as_bytes().to_vec(), e.expire))
             .collect(),
     )
+}
+
+/// [`group`]'s entries in the form of `crate::sys::nss::glibc_group`.
+#[doc(hidden)]
+pub fn group_as_glibc(text: &[u8]) -> Option<Vec<crate::sys::nss::GlibcGr>> {
+    Some(group(text)?.iter().map(gr_as_glibc).collect())
+}
+
+fn gr_as_glibc(e: &GrEntry<'_>) -> crate::sys::nss::GlibcGr {
+    (
+        e.name.as_bytes().to_vec(),
+        e.passwd.to_vec(),
+        e.gid,
+        e.members().map(|m| m.as_bytes().to_vec()).collect(),
+    )
+}
+
+/// Check the group lookups of `text` against the entries glibc reads
+/// from it (`glibc_gr`: `crate::sys::nss::glibc_group`), as
+/// [`check_lookups`] does for passwd and shadow; and every group list
+/// bdexec answers (for each member glibc reads, with each gid it reads
+/// as the primary one, and one it does not) against the list glibc's
+/// `initgroups` makes of those entries: the primary gid, then each other
+/// gid whose entry has the user, in order. (`initgroups` also parses `#`
+/// lines, which `fgetgrent_r` skips: [`group_list`] answers no file that
+/// has one.) `Err` names the first difference.
+#[doc(hidden)]
+pub fn check_group_lookups(
+    text: &[u8],
+    glibc_gr: &[crate::sys::nss::GlibcGr],
+) -> Result<(), String> {
+    for g in glibc_gr {
+        for by_gid in [false, true] {
+            let first = glibc_gr.iter().find(|h| match by_gid {
+                true => h.2 == g.2,
+                false => h.0 == g.0,
+            });
+            let found = find_group(text, |e| match by_gid {
+                true => e.gid == g.2,
+                false => e.name.as_bytes() == g.0.as_slice(),
+            });
+            if let Some(found) = found
+                && found.as_ref().map(gr_as_glibc).as_ref() != first
+            {
+                return Err(format!(
+                    "group lookup {:?} (by gid: {by_gid}): {found:?} against {first:?}",
+                    String::from_utf8_lossy(&g.0)
+                ));
+            }
+        }
+    }
+    let users = glibc_gr.iter().flat_map(|g| g.3.iter());
+    let gids: Vec<u32> = glibc_gr.iter().map(|g| g.2).chain([4_242_424]).collect();
+    for user in users {
+        let Ok(name) = std::str::from_utf8(user) else {
+            continue;
+        };
+        for &gid in &gids {
+            let Some(ours) = group_list(text, name, gid) else {
+                continue;
+            };
+            let theirs: Vec<u32> = std::iter::once(gid)
+                .chain(
+                    glibc_gr
+                        .iter()
+                        .filter(|g| g.2 != gid && g.3.iter().any(|m| m == user))
+                        .map(|g| g.2),
+                )
+                .collect();
+            if ours != theirs {
+                return Err(format!(
+                    "group list of {name} ({gid}): {ours:?} against {theirs:?}"
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Check the lookups of `text` against the entries glibc reads from it

@@ -20,10 +20,12 @@
 //!   (root's list comes from the group memo instead, src/identity/
 //!   groups_memo.rs).
 //!
-//! Within that reach the static bdexec reads /etc/passwd and /etc/shadow
-//! itself while the lines up to a lookup's match are *clean*
-//! (src/identity/files.rs: lines that glibc's `files` parser reads one
-//! way, as the same entries), and asks glibc otherwise. glibc's NSS is confined (`__nss_configure_lookup`,
+//! Within that reach the static bdexec reads /etc/passwd, /etc/shadow
+//! and /etc/group itself while the lines up to a lookup's match (the
+//! whole file, for a group list) are *clean* (src/identity/files.rs:
+//! lines that glibc's `files` parser reads one way, as the same
+//! entries), and asks glibc otherwise; built on musl, whose own reading
+//! of the files is not glibc's, it asks the twin instead. glibc's NSS is confined (`__nss_configure_lookup`,
 //! which reads and parses nsswitch.conf once more) only before the first
 //! lookup glibc makes, and every glibc lookup here goes through
 //! `glibc_confined`; a stock host's call makes none (docs/
@@ -129,7 +131,8 @@ pub fn confine_static(to_twin: ToTwin) {
 
 /// Whether glibc's NSS is kept to its built-in `files` source, in the
 /// static bdexec: done once, before glibc's first lookup. `false` when
-/// glibc refused a database (that lookup then goes to the twin).
+/// glibc refused a database, and always on musl, whose reading of the
+/// files is not glibc's (that lookup then goes to the twin).
 fn glibc_confined() -> bool {
     static DONE: OnceLock<bool> = OnceLock::new();
     *DONE.get_or_init(|| {
@@ -228,6 +231,33 @@ fn own_user(pick: impl Fn(&files::PwEntry<'_>) -> bool) -> Option<Option<User>> 
     }
 }
 
+/// /etc/group as this process first read it (see [`passwd_text`]).
+fn group_text() -> Option<&'static [u8]> {
+    static TEXT: OnceLock<Option<Vec<u8>>> = OnceLock::new();
+    TEXT.get_or_init(|| read_db("/etc/group")).as_deref()
+}
+
+/// The first /etc/group entry `pick` takes, read by bdexec itself (see
+/// [`own_user`]).
+fn own_group(pick: impl Fn(&files::GrEntry<'_>) -> bool) -> Option<Option<Group>> {
+    match files::find_group(group_text()?, pick)? {
+        None => Some(None),
+        Some(e) => Some(Some(Group {
+            name: e.name.to_owned(),
+            passwd: CString::new(e.passwd).ok()?,
+            gid: Gid::from_raw(e.gid),
+            mem: e.members().map(str::to_owned).collect(),
+        })),
+    }
+}
+
+/// `name`'s group list from /etc/group, read by bdexec itself: `None`
+/// when the file is not clean for a list or cannot be read.
+fn own_group_list(name: &CStr, gid: u32) -> Option<Vec<Gid>> {
+    let list = files::group_list(group_text()?, name.to_str().ok()?, gid)?;
+    Some(list.into_iter().map(Gid::from_raw).collect())
+}
+
 /// The `sp_expire` of `name`'s /etc/shadow entry, read by bdexec itself
 /// (see [`own_user`]).
 fn own_expire_day(name: &[u8]) -> Option<Option<i64>> {
@@ -270,7 +300,7 @@ pub fn group_by_gid(gid: u32) -> Result<Option<Group>, IdentityError> {
     lookup(
         Db::Group,
         || format!("the group database entry of gid {gid}"),
-        || None,
+        || own_group(|e| e.gid == gid),
         || Group::from_gid(Gid::from_raw(gid)),
     )
 }
@@ -280,7 +310,7 @@ pub fn group_by_name(name: &str) -> Result<Option<Group>, IdentityError> {
     lookup(
         Db::Group,
         || format!("the group database entry of {name}"),
-        || None,
+        || own_group(|e| e.name == name),
         || Group::from_name(name),
     )
 }
@@ -297,13 +327,21 @@ pub fn shadow_expire_day(name: &CStr, shown: &str) -> Result<Option<i64>, Identi
 }
 
 /// `getgrouplist`: every source adds to the list, so the static bdexec
-/// asks the twin whenever a source follows `files`.
+/// asks the twin whenever a source follows `files`; otherwise it reads a
+/// clean /etc/group itself, and leaves any other to glibc (the twin, on
+/// musl).
 pub fn group_list(name: &CStr, shown: &str, gid: u32) -> Result<Vec<Gid>, IdentityError> {
     let why = || format!("the groups of {shown}");
-    if let Some((reach, to_twin)) = CONFINED.get().copied()
-        && (reach.more(Db::Group) || !glibc_confined())
-    {
-        return Err(beyond_files(to_twin, &why()));
+    if let Some((reach, to_twin)) = CONFINED.get().copied() {
+        if reach.more(Db::Group) {
+            return Err(beyond_files(to_twin, &why()));
+        }
+        if let Some(list) = own_group_list(name, gid) {
+            return Ok(list);
+        }
+        if !glibc_confined() {
+            return Err(beyond_files(to_twin, &why()));
+        }
     }
     nix::unistd::getgrouplist(name, Gid::from_raw(gid))
         .map_err(|e| IdentityError::Lookup(format!("{}: {}", why(), e.desc())))

@@ -6,10 +6,13 @@
 //! for names the files lack (`identity::ask_only`).
 //!
 //! musl (the C library of the static bdexec where it is built for
-//! `x86_64-unknown-linux-musl`, docs/decisions.md section 20) has no NSS:
-//! its lookups read the files and nothing else (and nscd, which the static
-//! bdexec hands to the twin), so there is nothing to configure, and the
-//! glibc parsers below, the reference its tests compare with, are glibc's.
+//! `x86_64-unknown-linux-musl`, docs/decisions.md section 20) has no NSS,
+//! and its own reading of the files differs from glibc's `files` source
+//! (a commented-out group line counts, a large gid wraps around), so
+//! there `configure_lookup` fails: the static bdexec then never asks the
+//! C library, only its own clean-file reader (src/identity/files.rs) or
+//! the twin. The glibc parsers below are the reference that reader is
+//! tested against.
 
 use std::ffi::CStr;
 
@@ -38,10 +41,13 @@ pub fn configure_lookup(database: &CStr, line: &CStr) -> nix::Result<()> {
     }
 }
 
-/// musl reads the files alone: nothing to configure.
+/// musl's own `files` reader is not glibc's (it takes a `#` line as an
+/// entry, wraps a large id, keeps leading blanks in a name): there is
+/// no glibc NSS to confine, and every lookup bdexec does not answer
+/// itself goes to the twin (src/identity/nss.rs).
 #[cfg(not(target_env = "gnu"))]
 pub fn configure_lookup(_database: &CStr, _line: &CStr) -> nix::Result<()> {
-    Ok(())
+    Err(nix::Error::ENOSYS)
 }
 
 /// One passwd entry as glibc's parser read it: name, password, uid, gid,
@@ -108,6 +114,47 @@ pub fn glibc_shadow(text: &[u8]) -> nix::Result<Vec<(Vec<u8>, i64)>> {
             false => unsafe { CStr::from_ptr(sp.sp_namp) }.to_bytes().to_vec(),
         };
         out.push((name, sp.sp_expire));
+        0
+    })
+}
+
+/// One group entry as glibc's parser read it: name, password, gid,
+/// members (a name or password glibc left NULL is one NUL byte).
+pub type GlibcGr = (Vec<u8>, Vec<u8>, u32, Vec<Vec<u8>>);
+
+/// The entries glibc reads from a group file's `text`, in order
+/// (`fgetgrent_r`; see [`glibc_passwd`]).
+#[doc(hidden)]
+#[cfg(target_env = "gnu")]
+pub fn glibc_group(text: &[u8]) -> nix::Result<Vec<GlibcGr>> {
+    glibc_entries(text, |stream, buf, out| {
+        // SAFETY: group is a plain C struct; all zeroes is a valid value.
+        let mut gr: libc::group = unsafe { std::mem::zeroed() };
+        let mut found: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: as in glibc_passwd.
+        let rc =
+            unsafe { libc::fgetgrent_r(stream, &mut gr, buf.as_mut_ptr(), buf.len(), &mut found) };
+        if rc != 0 || found.is_null() {
+            return rc.max(libc::ENOENT);
+        }
+        let bytes = |p: *const libc::c_char| match p.is_null() {
+            true => vec![0],
+            // SAFETY: as in glibc_passwd.
+            false => unsafe { CStr::from_ptr(p) }.to_bytes().to_vec(),
+        };
+        let mut members = Vec::new();
+        if !gr.gr_mem.is_null() {
+            for i in 0.. {
+                // SAFETY: on success gr_mem is a NULL-terminated array of
+                // pointers into `buf`; `i` stops at its NULL.
+                let m = unsafe { *gr.gr_mem.add(i) };
+                if m.is_null() {
+                    break;
+                }
+                members.push(bytes(m));
+            }
+        }
+        out.push((bytes(gr.gr_name), bytes(gr.gr_passwd), gr.gr_gid, members));
         0
     })
 }

@@ -168,6 +168,15 @@ pub fn loud(msg: &str) {
 }
 
 /// True when running as root (needed for namespaces and setcap).
+/// Whether bin/bdexec is a build on musl (`make test-static` with the
+/// musl target, the packages' C library): its lookups beyond bdexec's
+/// own file reading go to the twin, never to the C library
+/// (src/sys/nss.rs).
+pub fn bdexec_is_musl() -> bool {
+    std::env::var_os("BELLADONNA_TEST_BDEXEC")
+        .is_some_and(|p| p.to_string_lossy().contains("-musl/"))
+}
+
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() == 0 }

@@ -1,10 +1,11 @@
 //! bdexec's reading of passwd and shadow text against glibc's own
 //! (`fgetpwent_r`, `fgetspent_r`: the `files` source's reader and parser).
 use super::{
-    check_lookups, find_passwd, find_shadow, passwd, passwd_as_glibc as ours_pw, shadow,
+    check_group_lookups, check_lookups, find_group, find_passwd, find_shadow, group,
+    group_as_glibc, group_list, passwd, passwd_as_glibc as ours_pw, shadow,
     shadow_as_glibc as ours_sp,
 };
-use crate::sys::nss::{glibc_passwd, glibc_shadow};
+use crate::sys::nss::{glibc_group, glibc_passwd, glibc_shadow};
 
 /// When bdexec reads `text`, glibc reads the same entries: whether
 /// bdexec read it as passwd, and as shadow.
@@ -234,4 +235,189 @@ fn the_host_files_agree_when_clean() {
         let (p, s) = agree(&text);
         eprintln!("{path}: read by bdexec: {}", if pw { p } else { s });
     }
+    match std::fs::read("/etc/group") {
+        Ok(text) => eprintln!("/etc/group: read by bdexec: {}", agree_group(&text)),
+        Err(_) => crate::base::testhook::skipped(
+            "identity::files::the_host_files_agree_when_clean",
+            "cannot read /etc/group",
+        ),
+    }
+}
+
+/// When bdexec reads `text` as a group file, glibc reads the same
+/// entries, and every lookup and list bdexec answers is glibc's: whether
+/// bdexec read it.
+fn agree_group(text: &[u8]) -> bool {
+    let glibc = glibc_group(text).expect("fmemopen");
+    let lookups = check_group_lookups(text, &glibc);
+    assert_eq!(lookups, Ok(()), "{:?}", String::from_utf8_lossy(text));
+    match group_as_glibc(text) {
+        Some(ours) => {
+            assert_eq!(ours, glibc, "{:?}", String::from_utf8_lossy(text));
+            true
+        }
+        None => false,
+    }
+}
+
+const DEBIAN_GROUP: &str = "root:x:0:
+daemon:x:1:
+adm:x:4:syslog,alice
+sudo:x:27:alice
+users:x:100:
+nogroup:x:65534:
+systemd-journal:x:999:
+alice:x:1000:
+svc.web-1:x:1001:alice,svc.web-1
+docker:x:998:alice
+";
+
+#[test]
+fn a_stock_group_file_is_read_as_glibc_reads_it() {
+    assert!(
+        agree_group(DEBIAN_GROUP.as_bytes()),
+        "Debian's group lines are clean"
+    );
+    let g = group(DEBIAN_GROUP.as_bytes()).unwrap_or_default();
+    assert_eq!(g.len(), 10);
+    let adm: Vec<&str> = g[2].members().collect();
+    assert_eq!(
+        (g[2].name, g[2].gid, adm),
+        ("adm", 4, vec!["syslog", "alice"])
+    );
+    assert_eq!(g[0].members().count(), 0, "an empty members field: none");
+    let text = DEBIAN_GROUP.as_bytes();
+    assert_eq!(
+        group_list(text, "alice", 1000),
+        Some(vec![1000, 4, 27, 1001, 998])
+    );
+    // The primary group is not repeated, even when it lists the user.
+    assert_eq!(group_list(text, "svc.web-1", 1001), Some(vec![1001]));
+    assert_eq!(group_list(text, "nobody", 65534), Some(vec![65534]));
+    // A gid on two lines that list the user: twice, as glibc's files
+    // source gives it (the caller keeps the first).
+    let twice = b"a:x:10:u\nb:x:10:u\nc:x:11:v,u\n";
+    assert!(agree_group(twice));
+    assert_eq!(group_list(twice, "u", 5), Some(vec![5, 10, 10, 11]));
+    assert_eq!(
+        find_group(twice, |e| e.gid == 10).flatten().map(|e| e.name),
+        Some("a"),
+        "the first entry with the gid"
+    );
+    // Comments in the first column and blank lines: lookups read past
+    // them, as glibc's reader does...
+    let commented = b"# local\n\nroot:x:0:\n#wheel:x:10:alice\nstaff:x:50:alice";
+    assert!(agree_group(commented));
+    assert_eq!(
+        find_group(commented, |e| e.gid == 10),
+        Some(None),
+        "a commented-out line is no entry for a lookup"
+    );
+    // ...but glibc's group list (initgroups) parses a `#` line as an
+    // entry: such a file's lists are left to glibc.
+    assert_eq!(group_list(commented, "alice", 1000), None);
+    assert_eq!(
+        group_list(b"\n\nstaff:x:50:alice\n\n", "alice", 7),
+        Some(vec![7, 50])
+    );
+    assert!(agree_group(b""));
+}
+
+#[test]
+fn group_lines_glibc_reads_another_way_are_left_to_it() {
+    for text in [
+        // Leading white space, NIS compat names.
+        " wheel:x:10:alice\n",
+        "\twheel:x:10:alice\n",
+        "+\n",
+        "+:x:10:alice\n",
+        "-wheel:x:10:alice\n",
+        // Numbers strtoul reads its own way (musl: 99999999999 wraps to
+        // 1215752191).
+        "wheel:x:+10:alice\n",
+        "wheel:x:-1:alice\n",
+        "wheel:x: 10:alice\n",
+        "wheel:x:99999999999:alice\n",
+        "wheel:x:4294967295:alice\n",
+        "wheel:x:0x10:alice\n",
+        "wheel:x::alice\n",
+        // Members glibc splits its own way: blanks, empty names, a colon.
+        "wheel:x:10: alice\n",
+        "wheel:x:10:alice \n",
+        "wheel:x:10:alice,,bob\n",
+        "wheel:x:10:,alice\n",
+        "wheel:x:10:alice,\n",
+        "wheel:x:10:alice:bob\n",
+        "wheel:x:10:al ice\n",
+        // Short lines, control characters, names outside the plain form.
+        "wheel:x:10\n",
+        "wheel\n",
+        "wheel:x:10:alice\r\n",
+        "wh\0eel:x:10:alice\n",
+        "wh eel:x:10:alice\n",
+        ":x:10:alice\n",
+    ] {
+        assert_eq!(
+            group(text.as_bytes()),
+            None,
+            "{text:?} is not a clean group file"
+        );
+        assert_eq!(group_list(text.as_bytes(), "alice", 1000), None, "{text:?}");
+        agree_group(text.as_bytes());
+        // After a clean line: a lookup that matches first is answered, one
+        // that would read the line is not.
+        let after = format!("root:x:0:\n{text}");
+        assert!(
+            find_group(after.as_bytes(), |e| e.gid == 0)
+                .flatten()
+                .is_some(),
+            "{after:?}"
+        );
+        assert_eq!(
+            find_group(after.as_bytes(), |e| e.gid == 10),
+            None,
+            "{after:?}"
+        );
+        agree_group(after.as_bytes());
+    }
+}
+
+#[test]
+fn glibc_agrees_on_every_group_combination() {
+    let names = ["wheel", "a", " a", "+a", "-a", "#a", "", "a.b", "a b", "9"];
+    let gids = [
+        "0",
+        "",
+        "-1",
+        "+1",
+        " 1",
+        "01",
+        "4294967295",
+        "4294967296",
+        "1x",
+        "10",
+    ];
+    let members = [
+        "", "a", "a,b", "b,a", " a", "a ", "a,,b", ",a", "a,", "a:b", "a\r",
+    ];
+    let ends = ["\n", ""];
+    let mut lines = Vec::new();
+    for n in names {
+        for g in gids {
+            for m in members {
+                lines.push(format!("{n}:x:{g}:{m}"));
+            }
+        }
+    }
+    let mut read = 0;
+    for l in &lines {
+        for e in ends {
+            read += usize::from(agree_group(format!("{l}{e}").as_bytes()));
+        }
+    }
+    for (a, b) in lines.iter().zip(lines.iter().rev()).step_by(7) {
+        agree_group(format!("{a}\n{b}\n").as_bytes());
+        agree_group(format!("x:y:7:a,b\n{a}\nz::8:b\n{b}").as_bytes());
+    }
+    assert!(read > 30, "{read} group files read");
 }
