@@ -205,10 +205,11 @@ test: deps
 # The statically linked bdexec (what the packages install) through the
 # integration tests that exercise its differences from the dynamic test
 # build: PAM and NSS handed to the twin, monitor mode's fork and fd
-# hygiene, random numbers, the daily flags. A static build with test
+# hygiene, random numbers, the daily flags, the policy cache (whose key
+# holds the twin pair). A static build with test
 # hooks (target/STATIC_TARGET/debug/bdexec) is bin/bdexec; its twin is the
 # ordinary test build. Root. Run by .ci/run.
-STATIC_TESTS ?= twin exec_basic monitor pam daily_flags drop_in_flags daily_edit strict_cli hostile_input hostile_caller sandbox noexec env_sanitize auth_basic approval multicall
+STATIC_TESTS ?= twin exec_basic monitor pam daily_flags drop_in_flags daily_edit strict_cli hostile_input hostile_caller sandbox noexec env_sanitize auth_basic approval multicall policy_cache
 test-static: deps
 	RUSTFLAGS='$(STATIC_RUSTFLAGS)' $(CARGO) build --target $(STATIC_TARGET) --features test-hooks,$(STATIC_FEATURES) --bin bdexec
 	BELLADONNA_TEST_BDEXEC=$(CURDIR)/target/$(STATIC_TARGET)/debug/bdexec $(CARGO) test --features test-hooks --no-fail-fast \
