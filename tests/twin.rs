@@ -577,3 +577,48 @@ fn the_target_gets_glibcs_groups_on_the_static_path() {
     assert!(beyond, "lines bdexec does not read go to glibc");
     env.assert_verify_ok("groups");
 }
+
+/// validate's recheck of a `%group` target's membership before exec
+/// (src/bdexec/validate.rs) on the static path, where bdexec reads a
+/// clean /etc/group itself: carol leaves ops while the call waits
+/// between decision and exec, and the command is refused.
+#[test]
+fn a_membership_changed_before_exec_is_seen_on_the_static_path() {
+    let _serial = serial();
+    let env = test_env!("a_membership_changed_before_exec_is_seen_on_the_static_path");
+    env.policy(
+        "version = 1\n[defaults]\npam_account = false\n[[rule]]\nname = \"ops-targets\"\nusers = [\"bob\"]\nrun_as = [\"%ops\"]\ncommands = [\"/usr/bin/id -un\"]\nauth = \"none\"\n",
+    );
+    nsswitch(&env, "files", "files");
+    let call = || {
+        env.bdexec_static("bob")
+            .args(["-u", "carol", "--", "/usr/bin/id", "-un"])
+    };
+    let (twin, o) = call().run_through_pause("twin-handoff");
+    o.expect_stdout("carol\n", "carol is in ops");
+    assert!(!twin, "a clean /etc/group: no twin");
+    let mut running = call()
+        .env("BELLADONNA_TEST_PAUSE", "before-target-groups")
+        .spawn();
+    assert!(
+        running.wait_stopped(std::time::Duration::from_secs(20)),
+        "bdexec paused before the recheck"
+    );
+    // In place (same inode: the namespace's overlay keeps it).
+    let group = env.etc("group");
+    let text = fs::read_to_string(&group).unwrap();
+    assert!(text.contains(":carol\n"), "{text}");
+    fs::write(&group, text.replace(":carol\n", ":\n")).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(running.pid()),
+        nix::sys::signal::SIGCONT,
+    )
+    .unwrap();
+    let o = running.wait();
+    o.expect_refusal(1, "membership changed before exec");
+    assert!(o.stderr_str().contains("groups of carol changed"), "{o}");
+    call()
+        .run()
+        .expect_refusal(1, "carol left ops: refused at the decision");
+    env.assert_verify_ok("membership");
+}

@@ -40,8 +40,8 @@
 //! with glibc's `getgrouplist`.
 #![forbid(unsafe_code)]
 
-/// The largest /etc/passwd or /etc/shadow read; a larger one is left to
-/// glibc.
+/// The largest /etc/passwd, /etc/shadow or /etc/group read; a larger
+/// one is left to glibc.
 pub const MAX_FILE: u64 = 16 << 20;
 
 /// One /etc/passwd entry, its fields as written.

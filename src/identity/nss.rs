@@ -231,16 +231,14 @@ fn own_user(pick: impl Fn(&files::PwEntry<'_>) -> bool) -> Option<Option<User>> 
     }
 }
 
-/// /etc/group as this process first read it (see [`passwd_text`]).
-fn group_text() -> Option<&'static [u8]> {
-    static TEXT: OnceLock<Option<Vec<u8>>> = OnceLock::new();
-    TEXT.get_or_init(|| read_db("/etc/group")).as_deref()
-}
-
 /// The first /etc/group entry `pick` takes, read by bdexec itself (see
-/// [`own_user`]).
+/// [`own_user`]). The file is read again for every lookup, as glibc
+/// reads it, not kept as /etc/passwd is: validate's recheck of a
+/// target's groups before exec must see a membership changed since the
+/// decision (src/bdexec/validate.rs).
 fn own_group(pick: impl Fn(&files::GrEntry<'_>) -> bool) -> Option<Option<Group>> {
-    match files::find_group(group_text()?, pick)? {
+    let text = read_db("/etc/group")?;
+    match files::find_group(&text, pick)? {
         None => Some(None),
         Some(e) => Some(Some(Group {
             name: e.name.to_owned(),
@@ -251,10 +249,12 @@ fn own_group(pick: impl Fn(&files::GrEntry<'_>) -> bool) -> Option<Option<Group>
     }
 }
 
-/// `name`'s group list from /etc/group, read by bdexec itself: `None`
-/// when the file is not clean for a list or cannot be read.
+/// `name`'s group list from /etc/group, read by bdexec itself (afresh,
+/// see [`own_group`]): `None` when the file is not clean for a list or
+/// cannot be read.
 fn own_group_list(name: &CStr, gid: u32) -> Option<Vec<Gid>> {
-    let list = files::group_list(group_text()?, name.to_str().ok()?, gid)?;
+    let text = read_db("/etc/group")?;
+    let list = files::group_list(&text, name.to_str().ok()?, gid)?;
     Some(list.into_iter().map(Gid::from_raw).collect())
 }
 
