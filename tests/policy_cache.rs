@@ -143,7 +143,7 @@ fn a_large_policy_decides_as_a_small_one() {
         "policy-cache-vouched",
         "the memo is used",
     );
-    cont(&mut r);
+    r.resume();
     r.wait()
         .expect_refusal(1, "the deny rule still wins on the vouched path");
     allowed(&env, "allowed on the vouched path");
@@ -237,23 +237,6 @@ fn paused_at(env: &TestEnv, user: &str, args: &[&str], point: &str, what: &str) 
     r
 }
 
-/// Continue a paused call, and the twin it may become: the static
-/// bdexec hands a call that needs PAM to its twin, which starts the call
-/// over in the same process and stops at the same point again.
-fn cont(r: &mut common::Running) {
-    loop {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(r.pid()),
-            nix::sys::signal::SIGCONT,
-        )
-        .unwrap();
-        r.wait_running(std::time::Duration::from_secs(5));
-        if !r.wait_stopped(std::time::Duration::from_secs(2)) {
-            break;
-        }
-    }
-}
-
 /// The stamp path (issue 16, docs/performance.md): once every policy
 /// file is older than the margin, a call trusts the settled stamps the
 /// cache holds instead of reading and hashing the files, and still sees
@@ -290,7 +273,7 @@ fn settled_stamps_stand_for_the_bytes_and_every_change_is_seen() {
         "policy-stamped",
         "the stamp path is taken",
     );
-    cont(&mut r);
+    r.resume();
     r.wait().expect_stdout("0\n", "allowed on the stamp path");
 
     // Changed between decision and exec (same size, in place): the
@@ -305,7 +288,7 @@ fn settled_stamps_stand_for_the_bytes_and_every_change_is_seen() {
     // In place (same inode): the paused call's overlay of the test's /etc
     // layer keeps the inode it looked up (as tests/sandbox.rs does).
     std::fs::write(env.policy_path(), DENY).unwrap();
-    cont(&mut r);
+    r.resume();
     let o = r.wait();
     o.expect_refusal(1, "changed before the recheck");
     assert!(o.stderr_str().contains("policy changed"), "{o}");

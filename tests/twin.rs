@@ -45,6 +45,16 @@ fn setup(env: &TestEnv, memo: bool) {
     pam_password_setup(env, SERVICE, "alice", PASSWORD, false);
 }
 
+/// [`POLICY`] without PAM's account stage (`pam_account = false`): a
+/// call the static bdexec can answer alone, with or without the memo.
+fn no_account_stage(env: &TestEnv, memo: bool) {
+    env.policy(
+        &POLICY
+            .replace("MEMO", if memo { "true" } else { "false" })
+            .replace("[defaults]\n", "[defaults]\npam_account = false\n"),
+    );
+}
+
 /// Debian's nsswitch.conf lines for `passwd`, `group` and `shadow`.
 fn nsswitch(env: &TestEnv, passwd: &str, group: &str) {
     write_mode(
@@ -166,11 +176,7 @@ fn memoised_calls_never_leave_the_static_bdexec() {
 fn nss_sources_after_files_go_to_the_twin() {
     let _serial = serial();
     let env = test_env!("nss_sources_after_files_go_to_the_twin");
-    env.policy(
-        &POLICY
-            .replace("MEMO", "true")
-            .replace("[defaults]\n", "[defaults]\npam_account = false\n"),
-    );
+    no_account_stage(&env, true);
     nsswitch(&env, "files", "files");
     let (handed, o) = without_twin(&env, || {
         static_call(&env, "bob", &["-u", "carol", "/usr/bin/id", "-un"], None)
@@ -207,11 +213,7 @@ fn nss_sources_after_files_go_to_the_twin() {
 fn clean_account_files_are_read_without_glibc_nss() {
     let _serial = serial();
     let env = test_env!("clean_account_files_are_read_without_glibc_nss");
-    env.policy(
-        &POLICY
-            .replace("MEMO", "true")
-            .replace("[defaults]\n", "[defaults]\npam_account = false\n"),
-    );
+    no_account_stage(&env, true);
     nsswitch(&env, "files", "files");
     std::thread::sleep(SETTLE);
     // The first call writes root's group memo (glibc's getgrouplist).
@@ -512,11 +514,7 @@ auth = "none"
 fn the_target_gets_glibcs_groups_on_the_static_path() {
     let _serial = serial();
     let env = test_env!("the_target_gets_glibcs_groups_on_the_static_path");
-    env.policy(
-        &POLICY
-            .replace("MEMO", "false")
-            .replace("[defaults]\n", "[defaults]\npam_account = false\n"),
-    );
+    no_account_stage(&env, false);
     nsswitch(&env, "files", "files");
     let sorted = |o: &Out| {
         let mut v: Vec<u64> = o
@@ -609,11 +607,7 @@ fn a_membership_changed_before_exec_is_seen_on_the_static_path() {
     let text = fs::read_to_string(&group).unwrap();
     assert!(text.contains(":carol\n"), "{text}");
     fs::write(&group, text.replace(":carol\n", ":\n")).unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(running.pid()),
-        nix::sys::signal::SIGCONT,
-    )
-    .unwrap();
+    running.resume();
     let o = running.wait();
     o.expect_refusal(1, "membership changed before exec");
     assert!(o.stderr_str().contains("groups of carol changed"), "{o}");

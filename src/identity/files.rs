@@ -75,11 +75,12 @@ pub struct GrEntry<'a> {
 }
 
 impl<'a> GrEntry<'a> {
-    /// The member names, in order.
+    /// The member names, in order (an empty field has none; a clean
+    /// field has no other empty name).
     pub fn members(&self) -> impl Iterator<Item = &'a str> + use<'a> {
-        let m = self.members;
-        m.split(|b| *b == b',')
-            .filter(move |_| !m.is_empty())
+        self.members
+            .split(|b| *b == b',')
+            .filter(|n| !n.is_empty())
             .filter_map(|n| std::str::from_utf8(n).ok())
     }
 }

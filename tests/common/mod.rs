@@ -1002,15 +1002,9 @@ impl<'a> Call<'a> {
     /// twice (src/exec/twin.rs).
     pub fn run_through_pause(self, point: &str) -> (bool, Out) {
         let mut r = self.env("BELLADONNA_TEST_PAUSE", point).spawn();
-        let mut stopped = false;
-        while r.wait_stopped(Duration::from_secs(20)) {
-            stopped = true;
-            nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(r.pid()),
-                nix::sys::signal::SIGCONT,
-            )
-            .expect("continue bdexec");
-            r.wait_running(Duration::from_secs(5));
+        let stopped = r.wait_stopped(Duration::from_secs(20));
+        if stopped {
+            r.resume();
         }
         (stopped, r.wait())
     }
@@ -1054,6 +1048,24 @@ impl Running {
                 .map(|(_, r)| r.trim_start())
                 .is_some_and(|rest| rest.starts_with('T') || rest.starts_with('t'))
         })
+    }
+
+    /// Continue a process stopped at a pause point, and again each time
+    /// it stops there anew: the static bdexec hands a call that needs PAM
+    /// to its twin, which starts the call over in the same process and
+    /// reaches the same point again. Returns once it runs on or exited.
+    pub fn resume(&mut self) {
+        loop {
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.pid()),
+                nix::sys::signal::SIGCONT,
+            )
+            .expect("continue bdexec");
+            self.wait_running(Duration::from_secs(5));
+            if !self.wait_stopped(Duration::from_secs(20)) {
+                break;
+            }
+        }
     }
 
     pub fn wait_stopped(&mut self, limit: Duration) -> bool {
