@@ -327,11 +327,15 @@ bench-ab: deps build
 # fuzz: every cargo-fuzz target FUZZ_SECONDS (300) each, one shared build;
 # fuzz-smoke: each FUZZ_SMOKE_SECONDS (10), what CI runs. Seeds in
 # fuzz/corpus/; a crash fails the run (scripts/fuzz.sh).
-.PHONY: fuzz fuzz-smoke load
+.PHONY: fuzz fuzz-smoke load load-ab
 # load: closed-loop callers at 1x and 2x the cores, bdexec vs sudo vs doas,
 # P50/P95/P99, tail amplification, audit records/s (LOAD_SECONDS=5 each).
 load: deps build
 	@bash scripts/load.sh
+# load-ab: this checkout's bdexec vs AB_BASE's (HEAD~1) under load, round
+# by round at 2x the cores, with the floor (scripts/load-ab.sh).
+load-ab: deps build
+	@bash scripts/load-ab.sh
 # Where one call's time goes (docs/performance.md): CPU, faults, RSS per
 # call beside doas, sudo and the floor; with perf (linux-perf, not in
 # DEB_PACKAGES: a measurement, not a test) bdexec's syscalls, faults by

@@ -11,6 +11,10 @@
 //!   BELLADONNA_LOAD_SECONDS   seconds per tool and level (default 5)
 //!   BELLADONNA_LOAD_LEVELS    caller counts as multiples of the cores
 //!                             (default "1 2")
+//!   BELLADONNA_LOAD_TOOLS     only these rows (names, space-separated;
+//!                             default all)
+//!   BELLADONNA_LOAD_BDEXEC_B  another bdexec build, as the row
+//!                             `bdexec-b` (`make load-ab`)
 //!
 //! Beside the three tools, two rows for the machine itself under the
 //! same load: `floor` (`make bench`'s physical floor: one fdatasync'd
@@ -173,11 +177,14 @@ fn main() {
         .collect();
 
     let mut tools: Vec<(&str, Vec<String>)> = Vec::new();
-    let mut candidates = vec![
-        ("bdexec", vec![bdexec.clone(), "-n".into(), "--".into()]),
-        ("sudo", vec!["/usr/bin/sudo".into(), "-n".into()]),
-        ("doas", vec!["/usr/bin/doas".into(), "-n".into()]),
-    ];
+    let mut candidates = vec![("bdexec", vec![bdexec.clone(), "-n".into(), "--".into()])];
+    // Another build of bdexec in the same run (`make load-ab`), the
+    // same log and /run: the two alternate level by level.
+    if let Ok(b) = std::env::var("BELLADONNA_LOAD_BDEXEC_B") {
+        candidates.push(("bdexec-b", vec![b, "-n".into(), "--".into()]));
+    }
+    candidates.push(("sudo", vec!["/usr/bin/sudo".into(), "-n".into()]));
+    candidates.push(("doas", vec!["/usr/bin/doas".into(), "-n".into()]));
     // What the machine itself does under the same load: the physical
     // floor (one durable line, then exec; `make bench`'s) and a plain
     // exec of the command. Their tail amplification is the scheduler's
@@ -189,6 +196,11 @@ fn main() {
         candidates.push(("floor", vec![floor, log]));
     }
     candidates.push(("plain", vec![]));
+    let only: Option<Vec<String>> = std::env::var("BELLADONNA_LOAD_TOOLS")
+        .ok()
+        .map(|v| v.split_whitespace().map(String::from).collect())
+        .filter(|v: &Vec<String>| !v.is_empty());
+    candidates.retain(|(name, _)| only.as_ref().is_none_or(|o| o.iter().any(|n| n == name)));
     for (name, argv) in candidates {
         let mut argv = argv;
         argv.push("/bin/true".into());
@@ -201,7 +213,7 @@ fn main() {
                 "load: {name}: `{}` fails as the bench user, skipped",
                 argv.join(" ")
             );
-            if name == "bdexec" {
+            if name.starts_with("bdexec") {
                 std::process::exit(1);
             }
             continue;
@@ -226,7 +238,7 @@ fn main() {
         for k in 0..tools.len() {
             let i = (li + k) % tools.len();
             let (name, argv) = &tools[i];
-            let run = closed_loop(argv, who, m * cores, secs, *name == "bdexec");
+            let run = closed_loop(argv, who, m * cores, secs, name.starts_with("bdexec"));
             results[i].1.push(run);
         }
     }
@@ -269,6 +281,46 @@ fn main() {
                 hi.callers
             );
         }
+    }
+    // `make load-ab`: the two builds round by round (same level, the
+    // same minutes), then the median of the rounds' ratios.
+    if let (Some((_, a)), Some((_, b))) = (
+        results.iter().find(|(n, _)| *n == "bdexec"),
+        results.iter().find(|(n, _)| *n == "bdexec-b"),
+    ) {
+        println!();
+        println!("A/B, round by round (bdexec = this build, bdexec-b = the base):");
+        let mut p50 = Vec::new();
+        let mut p99 = Vec::new();
+        for (i, (ra, rb)) in a.iter().zip(b).enumerate() {
+            let r = |q: f64| ra.quantile(q).as_secs_f64() / rb.quantile(q).as_secs_f64().max(1e-9);
+            println!(
+                "  round {} ({} callers): p50 {:.3}/{:.3} ms = {:.3}, p99 {:.3}/{:.3} ms = {:.3}",
+                i + 1,
+                ra.callers,
+                msf(ra.quantile(0.50)),
+                msf(rb.quantile(0.50)),
+                r(0.50),
+                msf(ra.quantile(0.99)),
+                msf(rb.quantile(0.99)),
+                r(0.99)
+            );
+            p50.push(r(0.50));
+            p99.push(r(0.99));
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            match v.len() {
+                0 => f64::NAN,
+                n if n % 2 == 1 => v[n / 2],
+                n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+            }
+        };
+        println!(
+            "  median ratio (this build / the base): p50 {:.3}, p99 {:.3}",
+            median(&mut p50),
+            median(&mut p99)
+        );
     }
     if let Some((_, runs)) = results.iter().find(|(n, _)| *n == "bdexec")
         && let Some(r) = runs.iter().find(|r| r.callers == 2 * cores)
