@@ -571,6 +571,21 @@ pub(crate) fn lock_with_deadline<'a>(
     })
 }
 
+/// [`lock_with_deadline`], waiting on `bell` between tries (the sync
+/// lock: writer::group).
+pub(crate) fn lock_with_bell<'a>(
+    file: &'a File,
+    shown: &Path,
+    timeout: Duration,
+    bell: &mut dyn crate::base::deadline_lock::Bell,
+) -> Result<Held<'a>, AuditError> {
+    use crate::base::deadline_lock::{LockError, lock_in_place_rung as lock};
+    lock(file, timeout, bell).map_err(|e| match e {
+        LockError::Timeout(t) => AuditError::lock_timeout(shown, t),
+        LockError::Sys(e) => AuditError::lock(shown, e),
+    })
+}
+
 /// What to write, computed under the lock.
 pub(crate) struct Plan {
     pub(crate) buf: Vec<u8>,

@@ -12,6 +12,7 @@
 pub mod bump_alloc;
 pub mod caps;
 pub mod fs;
+pub mod futex;
 pub mod ids;
 pub mod kernel;
 pub mod map;
