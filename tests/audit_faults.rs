@@ -236,73 +236,77 @@ fn kill9_between_write_and_fdatasync() {
     env.assert_verify_ok("after the next call");
 }
 
-/// The sync lock's bell (src/audit/writer/group.rs): the words at 128
-/// (rung) and 132 (listening) of the sync group file, 0 when the file
-/// is shorter.
-fn bell(env: &TestEnv) -> (u32, u32) {
+/// The bells of the writer's two locks (src/audit/writer/bell.rs): the
+/// words of the sync group file at `at` (rung) and `at + 4` (listening),
+/// 0 when the file is shorter.
+fn bell(env: &TestEnv, at: usize) -> (u32, u32) {
     let g = std::fs::read(env.run_dir().join("belladonna/audit-synced")).unwrap_or_default();
     let w = |at: usize| {
         g.get(at..at + 4)
             .map_or(0, |b| u32::from_ne_bytes(b.try_into().expect("4 bytes")))
     };
-    (w(128), w(132))
+    (w(at), w(at + 4))
 }
 
-/// A call that finds the sync lock held (another writer's fdatasync)
-/// waits listening on the group file's bell, and the writer that lets
-/// go rings it: the first call is stopped before its fdatasync, holding
-/// the sync lock; the second appends its line, then listens (and does
-/// not finish); the first, continued, syncs and rings; both finish,
+/// A call that finds one of the writer's locks held waits listening on
+/// its bell, and the writer that lets go rings it: the log's lock (the
+/// first call stopped right after its write, still holding it: the
+/// second has written nothing yet) and the sync lock (stopped before its
+/// fdatasync: the second has appended its line). The second listens and
+/// does not finish; the first, continued, lets go and rings; both finish,
 /// nobody listens any more, one chain. Without the ring the rung count
 /// would not move (the second would still finish, by its back-off).
 #[test]
-fn a_writer_waiting_for_the_sync_lock_is_rung_awake() {
-    let env = test_env!("a_writer_waiting_for_the_sync_lock_is_rung_awake");
+fn a_writer_waiting_for_a_lock_is_rung_awake() {
+    let env = test_env!("a_writer_waiting_for_a_lock_is_rung_awake");
     env.policy(STD_POLICY);
     env.run_as_user("alice", &["--", "/usr/bin/id", "-u"])
         .expect_stdout("0\n", "a first record");
     if !env.run_dir().join("belladonna/audit-synced").exists() {
         loud(
             "SKIPPED (the log's file system reports no birth time: no group commit): \
-             a_writer_waiting_for_the_sync_lock_is_rung_awake",
+             a_writer_waiting_for_a_lock_is_rung_awake",
         );
         return;
     }
-    let (rung0, listening0) = bell(&env);
-    assert_eq!(listening0, 0, "nobody listens between calls");
-    let mut holder = env
-        .bdexec("alice")
-        .args(["--", "/usr/bin/id", "-u"])
-        .env("BELLADONNA_TEST_PAUSE", "audit-before-sync")
-        .spawn();
-    assert!(
-        holder.wait_stopped(Duration::from_secs(60)),
-        "never stopped before the fdatasync (test-hooks?)\n{}",
-        holder.wait()
-    );
-    let lines = env.audit_lines().len();
-    let waiter = env.bdexec("alice").args(TOUCH).spawn();
-    // The waiter's deadline for the lock is 3 s: look for it listening
-    // well within that.
-    let start = std::time::Instant::now();
-    while bell(&env).1 == 0 && start.elapsed() < Duration::from_secs(2) {
-        std::thread::sleep(Duration::from_millis(1));
+    for (point, at, written) in [("audit-after-write", 136, 0), ("audit-before-sync", 128, 1)] {
+        std::fs::remove_file(env.var_lib().join("marker")).ok();
+        let (rung0, listening0) = bell(&env, at);
+        assert_eq!(listening0, 0, "{point}: nobody listens between calls");
+        let mut holder = env
+            .bdexec("alice")
+            .args(["--", "/usr/bin/id", "-u"])
+            .env("BELLADONNA_TEST_PAUSE", point)
+            .spawn();
+        assert!(
+            holder.wait_stopped(Duration::from_secs(60)),
+            "{point}: never stopped (test-hooks?)\n{}",
+            holder.wait()
+        );
+        let lines = env.audit_lines().len();
+        let waiter = env.bdexec("alice").args(TOUCH).spawn();
+        // The waiter's deadline for the lock is 3 s: look for it
+        // listening well within that.
+        let start = std::time::Instant::now();
+        while bell(&env, at).1 == 0 && start.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(bell(&env, at).1, 1, "{point}: the second call listens");
+        assert_eq!(
+            env.audit_lines().len(),
+            lines + written,
+            "{point}: what the second call wrote before it waits"
+        );
+        assert!(!env.marker_exists("marker"), "{point}: nothing ran yet");
+        holder.resume();
+        holder.wait().expect_stdout("0\n", point);
+        waiter.wait().expect_code(0, point);
+        assert!(env.marker_exists("marker"), "{point}");
+        let (rung, listening) = bell(&env, at);
+        assert!(rung > rung0, "{point}: the holder rang ({rung0} -> {rung})");
+        assert_eq!(listening, 0, "{point}: nobody listens any more");
+        env.assert_verify_ok(point);
     }
-    assert_eq!(bell(&env).1, 1, "the second call listens for the sync lock");
-    assert_eq!(
-        env.audit_lines().len(),
-        lines + 1,
-        "its line is written before it waits"
-    );
-    assert!(!env.marker_exists("marker"), "not run before it is durable");
-    holder.resume();
-    holder.wait().expect_stdout("0\n", "the holder");
-    waiter.wait().expect_code(0, "the waiter");
-    assert!(env.marker_exists("marker"));
-    let (rung, listening) = bell(&env);
-    assert!(rung > rung0, "the holder rang the bell ({rung0} -> {rung})");
-    assert_eq!(listening, 0, "nobody listens any more");
-    env.assert_verify_ok("after the rung wait");
 }
 
 /// 50 concurrent callers: one valid chain, one record each, none lost.

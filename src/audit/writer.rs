@@ -371,7 +371,9 @@ fn append_inner(
         .group
         .and_then(group::Group::open)
         .and_then(|g| group::ident(file).map(|id| (g, id)));
-    let lock = lock_with_deadline(file, shown, lock_timeout)?;
+    // With a group file, through the log lock's bell (writer::bell).
+    let bells = group.as_ref().map(|(g, _)| g.bells());
+    let lock = bell::take(bells, bell::Lock::Log, file, shown, lock_timeout)?;
     // Under the lock: a rotation (which holds it) is never half seen.
     let key = key()?;
     let size = file
@@ -571,8 +573,8 @@ pub(crate) fn lock_with_deadline<'a>(
     })
 }
 
-/// [`lock_with_deadline`], waiting on `bell` between tries (the sync
-/// lock: writer::group).
+/// [`lock_with_deadline`], waiting on `bell` between tries
+/// (writer::bell).
 pub(crate) fn lock_with_bell<'a>(
     file: &'a File,
     shown: &Path,
@@ -953,6 +955,7 @@ pub(crate) fn scan_tail(file: &File, shown: &Path, size: u64) -> Result<Tail, Au
     })
 }
 
+mod bell;
 mod group;
 
 #[cfg(test)]

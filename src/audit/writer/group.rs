@@ -32,16 +32,8 @@
 //! file system reports no birth time the writer does not use the group
 //! file at all and fdatasyncs under the log's lock, as before.
 //!
-//! The bell: a writer that finds the sync lock held (another writer's
-//! fdatasync is running) waits on a futex in the group file's own page
-//! (`RUNG`, `LISTENING`; sys::futex), and whoever lets go of the sync
-//! lock while someone listens rings it. Without it a waiter slept out
-//! its back-off (100 us doubling to 5 ms) and, losing the race to the
-//! lock again and again, waited 8-64 ms for 1-2 ms syncs: the slowest
-//! percent of calls under load (docs/performance.md, session 22). The
-//! bell only ends a wait early; the lock is still the `flock`, and a
-//! holder that never rings (stopped, killed) costs the back-off and the
-//! deadline as before.
+//! A writer that finds the sync lock held waits on its bell
+//! (writer::bell), which whoever lets go of it rings.
 //!
 //! A failed fdatasync is never retried on the same file (DESIGN 7): the
 //! page cache may mark the lost pages clean, so a later fdatasync can
@@ -53,11 +45,10 @@
 #![forbid(unsafe_code)]
 
 use super::super::AuditError;
-use crate::sys::futex::SharedWords;
+use super::bell::Lock;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// A log file's identity: device, inode and birth time (seconds, nanos).
@@ -87,12 +78,6 @@ const LEN: usize = 56;
 /// offset, and a check over them (a torn read fails the check).
 const MARK_AT: u64 = 64;
 const MARK_LEN: usize = 48;
-/// The bell's words (after the mark): how many times the sync lock was
-/// let go with someone listening, and how many wait for it now.
-const RUNG: usize = 128;
-const LISTENING: usize = 132;
-/// How much of the file the bell maps (and makes sure is there).
-const BELL_LEN: usize = 136;
 
 /// What the group file says about one log file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,17 +201,14 @@ impl Group {
         end: u64,
         timeout: Duration,
     ) -> Result<bool, AuditError> {
-        let lock = {
-            let mut bell = Listener {
-                group: self,
-                words: None,
-            };
-            super::lock_with_bell(&self.file, &self.path, timeout, &mut bell)?
-        };
-        let r = self.sync_held(log, shown, id, end);
-        drop(lock);
-        self.ring();
-        r
+        let bells = Some(&self.file);
+        let _lock = super::bell::take(bells, Lock::Sync, &self.file, &self.path, timeout)?;
+        self.sync_held(log, shown, id, end)
+    }
+
+    /// The file the bells of both locks live in (writer::bell).
+    pub(crate) fn bells(&self) -> &File {
+        &self.file
     }
 
     /// [`Group::sync_to`] under the sync lock.
@@ -273,75 +255,6 @@ impl Group {
                 }
                 Err(AuditError::sync(shown, &e))
             }
-        }
-    }
-
-    /// After letting go of the sync lock: when someone listens, ring the
-    /// bell and wake them. One pread when no one does.
-    fn ring(&self) {
-        let mut n = [0u8; 4];
-        let listening = self
-            .file
-            .read_exact_at(&mut n, LISTENING as u64)
-            .is_ok_and(|()| u32::from_ne_bytes(n) != 0);
-        if !listening {
-            return;
-        }
-        if let Some(words) = self.bell_words()
-            && let Some(rung) = words.word(RUNG)
-        {
-            rung.fetch_add(1, Ordering::SeqCst);
-            let _ = crate::sys::futex::wake_all(rung);
-        }
-    }
-
-    /// The bell's words, mapped; the file is first made long enough to
-    /// hold them (it only ever grows: `set_len` to more than it has).
-    fn bell_words(&self) -> Option<SharedWords> {
-        use std::os::fd::AsFd;
-        let len = self.file.metadata().ok()?.len();
-        if len < BELL_LEN as u64 {
-            self.file.set_len(BELL_LEN as u64).ok()?;
-        }
-        SharedWords::of(self.file.as_fd(), BELL_LEN).ok()
-    }
-}
-
-/// A writer waiting for the sync lock, listening for its bell (see the
-/// module comment). Counted in `LISTENING` from its first `listen` until
-/// dropped.
-struct Listener<'g> {
-    group: &'g Group,
-    words: Option<SharedWords>,
-}
-
-impl crate::base::deadline_lock::Bell for Listener<'_> {
-    fn listen(&mut self) -> Option<u32> {
-        if self.words.is_none() {
-            let words = self.group.bell_words()?;
-            words.word(LISTENING)?.fetch_add(1, Ordering::SeqCst);
-            self.words = Some(words);
-        }
-        Some(self.words.as_ref()?.word(RUNG)?.load(Ordering::SeqCst))
-    }
-
-    fn wait(&mut self, heard: u32, most: Duration) {
-        match self.words.as_ref().and_then(|w| w.word(RUNG)) {
-            Some(rung) => {
-                if crate::sys::futex::wait(rung, heard, most).is_err() {
-                    std::thread::sleep(most);
-                }
-            }
-            None => std::thread::sleep(most),
-        }
-    }
-}
-
-impl Drop for Listener<'_> {
-    fn drop(&mut self) {
-        if let Some(l) = self.words.as_ref().and_then(|w| w.word(LISTENING)) {
-            // Never below 0: a file replaced under us reads as 0.
-            let _ = l.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
         }
     }
 }
