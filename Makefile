@@ -20,6 +20,7 @@
 #                   bpftrace; scripts/hot-order.sh)
 #   make fuzz / fuzz-smoke   the cargo-fuzz targets, long / 10 s each
 #   make load       closed-loop load at 1x/2x the cores vs sudo/doas (docs/slo.md)
+#   make load-ab    this checkout's bdexec vs AB_BASE's under that load
 #   make lint       cargo fmt --check + clippy -D warnings
 #   make gates      the CI gates: fmt, clippy (all features), doc, deny,
 #                   audit, vet, SBOM, workflows, policy (scripts/gates.sh)
