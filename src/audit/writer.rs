@@ -566,11 +566,7 @@ pub(crate) fn lock_with_deadline<'a>(
     shown: &Path,
     timeout: Duration,
 ) -> Result<Held<'a>, AuditError> {
-    use crate::base::deadline_lock::{LockError, lock_in_place as lock};
-    lock(file, timeout).map_err(|e| match e {
-        LockError::Timeout(t) => AuditError::lock_timeout(shown, t),
-        LockError::Sys(e) => AuditError::lock(shown, e),
-    })
+    crate::base::deadline_lock::lock_in_place(file, timeout).map_err(|e| lock_error(shown, e))
 }
 
 /// [`lock_with_deadline`], waiting on `bell` between tries
@@ -581,11 +577,16 @@ pub(crate) fn lock_with_bell<'a>(
     timeout: Duration,
     bell: &mut dyn crate::base::deadline_lock::Bell,
 ) -> Result<Held<'a>, AuditError> {
-    use crate::base::deadline_lock::{LockError, lock_in_place_rung as lock};
-    lock(file, timeout, bell).map_err(|e| match e {
+    crate::base::deadline_lock::lock_in_place_rung(file, timeout, bell)
+        .map_err(|e| lock_error(shown, e))
+}
+
+fn lock_error(shown: &Path, e: crate::base::deadline_lock::LockError) -> AuditError {
+    use crate::base::deadline_lock::LockError;
+    match e {
         LockError::Timeout(t) => AuditError::lock_timeout(shown, t),
         LockError::Sys(e) => AuditError::lock(shown, e),
-    })
+    }
 }
 
 /// What to write, computed under the lock.

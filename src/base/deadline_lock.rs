@@ -7,7 +7,7 @@
 //! timestamps.
 //!
 //! A lock whose holder rings a [`Bell`] when it lets go (the audit
-//! writer's sync lock, audit::writer::group) is waited for on the bell
+//! writer's two locks, audit::writer::bell) is waited for on the bell
 //! instead of by sleeping: the waiter wakes when the lock is free, not
 //! at the end of its back-off (which under load turned 1-2 ms syncs
 //! into waits of 8-64 ms: docs/performance.md, session 22). The back-off

@@ -1,6 +1,6 @@
 //! Words shared between processes through a file, and the futex calls
-//! that wait on one of them and wake its waiters: the bell the audit
-//! writer's sync lock rings when it is let go (audit::writer::group),
+//! that wait on one of them and wake its waiters: the bells the audit
+//! writer's two locks ring when they are let go (audit::writer::bell),
 //! so that a waiter is woken at once instead of sleeping out its
 //! back-off.
 //!
@@ -187,18 +187,32 @@ mod tests {
         let t0 = Instant::now();
         wait(b.word(0).expect("word"), 1, long).expect("stale value");
         assert!(t0.elapsed() < long, "a stale value returns at once");
+        let (tx, rx) = std::sync::mpsc::channel();
         std::thread::scope(|s| {
             let waiter = s.spawn(|| {
                 // Its own mapping, as another process has.
                 let a = SharedWords::of(f.as_fd(), 16).expect("map");
-                let t0 = Instant::now();
                 let w = a.word(0).expect("word");
+                tx.send(nix::unistd::gettid()).expect("send");
+                let t0 = Instant::now();
                 while w.load(Ordering::SeqCst) == 0 {
                     wait(w, 0, long).expect("wait");
                 }
                 t0.elapsed()
             });
-            std::thread::sleep(Duration::from_millis(50));
+            // Wake it once it sleeps (in the futex: it does nothing else),
+            // so that the wake, not the value, ends its wait.
+            let tid = rx.recv().expect("tid");
+            let asleep = || {
+                std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).is_ok_and(|st| {
+                    st.rsplit_once(')')
+                        .is_some_and(|(_, r)| r.trim_start().starts_with('S'))
+                })
+            };
+            let t = Instant::now();
+            while !asleep() && t.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
             let w = b.word(0).expect("word");
             w.store(1, Ordering::SeqCst);
             wake_all(w).expect("wake");
