@@ -18,66 +18,48 @@
 //! the words say never decides anything: they only end a wait early,
 //! and the lock they are about is the kernel's `flock`.
 
-use std::num::NonZeroUsize;
+use super::map::Region;
 use std::os::fd::BorrowedFd;
-use std::ptr::NonNull;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 /// The first `len` bytes of a file, mapped read-write and shared;
 /// unmapped when dropped.
-pub struct SharedWords {
-    ptr: NonNull<std::ffi::c_void>,
-    len: NonZeroUsize,
-}
+pub struct SharedWords(Region);
 
 impl SharedWords {
     /// Map the first `len` bytes of `fd` (a regular file opened
     /// read-write, at least `len` bytes long, under the contract above).
     /// `EINVAL` for `len` 0.
     pub fn of(fd: BorrowedFd<'_>, len: usize) -> nix::Result<SharedWords> {
-        let len = NonZeroUsize::new(len).ok_or(nix::Error::EINVAL)?;
-        // SAFETY: a new mapping chosen by the kernel (no address given),
-        // so no existing memory of this process is replaced. It is only
-        // read and written through `word`, as atomics.
-        let ptr = unsafe {
-            nix::sys::mman::mmap(
-                None,
-                len,
-                nix::sys::mman::ProtFlags::PROT_READ | nix::sys::mman::ProtFlags::PROT_WRITE,
-                nix::sys::mman::MapFlags::MAP_SHARED,
-                fd,
-                0,
-            )
-        }?;
-        Ok(SharedWords { ptr, len })
+        Region::new(
+            fd,
+            len,
+            nix::sys::mman::ProtFlags::PROT_READ | nix::sys::mman::ProtFlags::PROT_WRITE,
+            nix::sys::mman::MapFlags::MAP_SHARED,
+        )
+        .map(SharedWords)
     }
 
     /// The 32-bit word at byte `at` (a multiple of 4, inside the
     /// mapping), or `None` when `at` is not.
     pub fn word(&self, at: usize) -> Option<&AtomicU32> {
-        if !at.is_multiple_of(4) || at.checked_add(4)? > self.len.get() {
+        if !at.is_multiple_of(4) || at.checked_add(4)? > self.0.len() {
             return None;
         }
         // SAFETY: `at` is 4-aligned inside a page-aligned mapping of at
         // least `at + 4` bytes that lives as long as the borrow of
         // `self`; other processes and threads change it only as an
         // atomic (the module's contract), which is what AtomicU32 allows.
-        Some(unsafe { AtomicU32::from_ptr(self.ptr.as_ptr().cast::<u8>().add(at).cast::<u32>()) })
-    }
-}
-
-impl Drop for SharedWords {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` are exactly the mapping made in `of`, not
-        // unmapped before; no reference into it outlives `self`.
-        let _ = unsafe { nix::sys::mman::munmap(self.ptr, self.len.get()) };
+        Some(unsafe {
+            AtomicU32::from_ptr(self.0.ptr().as_ptr().cast::<u8>().add(at).cast::<u32>())
+        })
     }
 }
 
 impl std::fmt::Debug for SharedWords {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SharedWords({} bytes)", self.len)
+        write!(f, "SharedWords({} bytes)", self.0.len())
     }
 }
 

@@ -22,56 +22,83 @@ use std::num::NonZeroUsize;
 use std::os::fd::BorrowedFd;
 use std::ptr::NonNull;
 
-/// `len` bytes of a file from offset 0, mapped `PROT_READ`,
-/// `MAP_PRIVATE`; unmapped when dropped.
-pub struct Mapping {
+/// The first `len` bytes of a file, mapped by the kernel where it
+/// chooses; unmapped when dropped. What the bytes may be used for is the
+/// wrapper's to say: [`Mapping`] here (read-only, private), and
+/// `sys::futex::SharedWords` (read-write, shared).
+pub(crate) struct Region {
     ptr: NonNull<std::ffi::c_void>,
     len: NonZeroUsize,
 }
+
+impl Region {
+    /// Map the first `len` bytes of `fd` with `prot` and `flags`.
+    /// `EINVAL` for `len` 0.
+    pub(crate) fn new(
+        fd: BorrowedFd<'_>,
+        len: usize,
+        prot: nix::sys::mman::ProtFlags,
+        flags: nix::sys::mman::MapFlags,
+    ) -> nix::Result<Region> {
+        let len = NonZeroUsize::new(len).ok_or(nix::Error::EINVAL)?;
+        // SAFETY: a new mapping chosen by the kernel (no address given,
+        // no MAP_FIXED), so no existing memory of this process is
+        // replaced; nothing is read or written through it here.
+        let ptr = unsafe { nix::sys::mman::mmap(None, len, prot, flags, fd, 0) }?;
+        Ok(Region { ptr, len })
+    }
+
+    /// The start of the mapping.
+    pub(crate) fn ptr(&self) -> NonNull<std::ffi::c_void> {
+        self.ptr
+    }
+
+    /// Its length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len.get()
+    }
+}
+
+impl Drop for Region {
+    fn drop(&mut self) {
+        // SAFETY: `ptr`/`len` are exactly the mapping made in `new`, not
+        // unmapped before; no reference into it outlives `self` (the
+        // wrappers lend it out only for the borrow of themselves).
+        let _ = unsafe { nix::sys::mman::munmap(self.ptr, self.len.get()) };
+    }
+}
+
+/// `len` bytes of a file from offset 0, mapped `PROT_READ`,
+/// `MAP_PRIVATE`; unmapped when dropped.
+pub struct Mapping(Region);
 
 impl Mapping {
     /// Map the first `len` bytes of `fd` (a regular file at least that
     /// long, under the contract above). `EINVAL` for `len` 0.
     pub fn of(fd: BorrowedFd<'_>, len: usize) -> nix::Result<Mapping> {
-        let len = NonZeroUsize::new(len).ok_or(nix::Error::EINVAL)?;
-        // SAFETY: a new mapping chosen by the kernel (no address given),
-        // so no existing memory of this process is replaced; read-only
-        // and private, so nothing this process does writes the file.
-        let ptr = unsafe {
-            nix::sys::mman::mmap(
-                None,
-                len,
-                nix::sys::mman::ProtFlags::PROT_READ,
-                nix::sys::mman::MapFlags::MAP_PRIVATE,
-                fd,
-                0,
-            )
-        }?;
-        Ok(Mapping { ptr, len })
+        Region::new(
+            fd,
+            len,
+            nix::sys::mman::ProtFlags::PROT_READ,
+            nix::sys::mman::MapFlags::MAP_PRIVATE,
+        )
+        .map(Mapping)
     }
 
     /// The mapped bytes.
     pub fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` is the start of a readable mapping of `len` bytes
-        // that lives until `self` is dropped (the borrow cannot outlive
-        // it); the file behind it is not changed while mapped (the
-        // module's contract), so the bytes do not change under the shared
-        // reference.
-        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().cast::<u8>(), self.len.get()) }
-    }
-}
-
-impl Drop for Mapping {
-    fn drop(&mut self) {
-        // SAFETY: `ptr`/`len` are exactly the mapping made in `of`, not
-        // unmapped before; no reference into it outlives `self`.
-        let _ = unsafe { nix::sys::mman::munmap(self.ptr, self.len.get()) };
+        // SAFETY: the region is a readable mapping of `len` bytes that
+        // lives until `self` is dropped (the borrow cannot outlive it);
+        // read-only and private, and the file behind it is not changed
+        // while mapped (the module's contract), so the bytes do not change
+        // under the shared reference.
+        unsafe { std::slice::from_raw_parts(self.0.ptr().as_ptr().cast::<u8>(), self.0.len()) }
     }
 }
 
 impl std::fmt::Debug for Mapping {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Mapping({} bytes)", self.len)
+        write!(f, "Mapping({} bytes)", self.0.len())
     }
 }
 
